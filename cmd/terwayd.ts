@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
+import { runDaemon } from '../src/daemon/terwayd.js';
+
+const DEFAULT_STATE_DIR = '/var/lib/terway-node';
+
+const program = new Command('terwayd')
+  .description('terway-node daemon: warm ENI/IP pool and IPAM for the terway CNI plugin')
+  .option('--config <file>', "eni_conf JSON (Terway's keys); built-in defaults when omitted")
+  .option('--socket <path>', 'unix socket to serve gRPC on', DEFAULT_SOCKET_PATH)
+  .option('--state-dir <dir>', 'directory for durable pod records and the daemon lock', DEFAULT_STATE_DIR)
+  .option('--log-level <level>', 'trace | debug | info | warn | error | fatal', 'info')
+  .showHelpAfterError();
+
+program.parse();
+const options = program.opts<{ config?: string; socket: string; stateDir: string; logLevel: string }>();
+await runDaemon(options);

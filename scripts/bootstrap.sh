@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian machine to the point where the project builds and every suite runs:
+# Debian packages only when missing (apt is slow even when there is nothing to do), then npm ci
+# only when the lockfile changed since the last install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
+# hyperfine: shim start-up benchmark. util-linux: nsenter/unshare for netns checks.
+APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine util-linux)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: need root for apt-get (missing: ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+  echo "bootstrap: Node.js >= 20 is required (found $(node --version))" >&2
+  exit 1
+fi
+
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "bootstrap: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,121 @@
+import Table from 'cli-table3';
+import type { PodRef__Output } from '../rpc/generated/terway/v1/PodRef.js';
+
+/** Docker and crictl both abbreviate container ids to 12 hex digits; match them so ids can be pasted. */
+export const SHORT_CONTAINER_ID_LENGTH = 12;
+/** Placeholder for an empty cell, so columns stay aligned for awk and the eye. */
+export const NONE = '-';
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Options every renderer takes; colour only when a person is looking at a terminal. */
+export interface RenderOptions {
+  color?: boolean;
+}
+
+/**
+ * A duration as its two most significant units ("3m12s", "2h5m", "4d3h"): precise enough to
+ * order events, short enough for a table column.
+ */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms));
+  if (total < MINUTE_MS) return `${Math.floor(total / SECOND_MS)}s`;
+  if (total < HOUR_MS) {
+    return `${Math.floor(total / MINUTE_MS)}m${Math.floor((total % MINUTE_MS) / SECOND_MS)}s`;
+  }
+  if (total < DAY_MS) {
+    return `${Math.floor(total / HOUR_MS)}h${Math.floor((total % HOUR_MS) / MINUTE_MS)}m`;
+  }
+  return `${Math.floor(total / DAY_MS)}d${Math.floor((total % DAY_MS) / HOUR_MS)}h`;
+}
+
+/** Time elapsed since an epoch-ms stamp; 0 means the daemon did not record one. */
+export function formatAge(sinceMs: number, now: number): string {
+  if (!Number.isFinite(sinceMs) || sinceMs <= 0) return NONE;
+  // A stamp slightly in the future is clock skew between daemon and cli, not a real event.
+  return formatDuration(Math.max(0, now - sinceMs));
+}
+
+export function formatSince(sinceMs: number, now: number): string {
+  const age = formatAge(sinceMs, now);
+  return age === NONE ? NONE : `${age} ago`;
+}
+
+export function shortContainerId(id: string): string {
+  // Runtimes sometimes hand over "containerd://<hex>"; the scheme is noise in a table.
+  const bare = id.includes('://') ? id.slice(id.indexOf('://') + 3) : id;
+  return bare.slice(0, SHORT_CONTAINER_ID_LENGTH);
+}
+
+export function podLabel(pod: PodRef__Output | null | undefined): string {
+  if (pod === null || pod === undefined || (pod.namespace === '' && pod.name === '')) return NONE;
+  return `${pod.namespace}/${pod.name}`;
+}
+
+/** Orders dotted-quad addresses numerically; anything else (IPv6) falls back to text order. */
+export function compareIp(a: string, b: string): number {
+  const pa = ipv4Number(a);
+  const pb = ipv4Number(b);
+  if (pa !== undefined && pb !== undefined) return pa - pb;
+  return a.localeCompare(b);
+}
+
+function ipv4Number(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let value = 0;
+  for (const part of parts) {
+    const octet = Number(part);
+    if (part === '' || !Number.isInteger(octet) || octet < 0 || octet > 255) return undefined;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+// kubectl-style columns: no box drawing, two spaces between columns. Narrower than a boxed table
+// (the mapping view has seven columns) and friendly to grep/awk.
+const PLAIN_CHARS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
+};
+
+/** Renders rows under a header; `indent` shifts every line so a table can sit under a heading. */
+export function renderTable(
+  head: string[],
+  rows: string[][],
+  options: RenderOptions & { indent?: number } = {},
+): string {
+  const table = new Table({
+    head,
+    chars: PLAIN_CHARS,
+    style: {
+      head: options.color === true ? ['bold'] : [],
+      border: [],
+      'padding-left': 0,
+      'padding-right': 0,
+    },
+  });
+  table.push(...rows);
+  const pad = ' '.repeat(options.indent ?? 0);
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => `${pad}${line}`.trimEnd())
+    .join('\n');
+}

@@ -1,0 +1,115 @@
+import * as grpc from '@grpc/grpc-js';
+import type { IntrospectionClient } from '../rpc/generated/terway/v1/Introspection.js';
+import type { ListMappingsReply__Output } from '../rpc/generated/terway/v1/ListMappingsReply.js';
+import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
+import { terwayProto } from '../rpc/proto.js';
+import { unixTarget } from '../rpc/socket-address.js';
+
+/** An operator waits on a prompt: a hung daemon must turn into an error, not a frozen shell. */
+export const CALL_DEADLINE_MS = 5_000;
+
+export type CliErrorCode = 'UNREACHABLE' | 'RPC_FAILED';
+
+/** A failure already phrased for the operator; main prints the message and exits 1. */
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+
+  constructor(code: CliErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CliError';
+    this.code = code;
+  }
+}
+
+/** The read-only calls the cli makes; an interface so main can be tested without a daemon. */
+export interface Introspection {
+  showFactory(socketPath: string): Promise<ShowFactoryReply__Output>;
+  listMappings(socketPath: string): Promise<ListMappingsReply__Output>;
+}
+
+export const grpcIntrospection: Introspection = {
+  showFactory: (socketPath) =>
+    unary<ShowFactoryReply__Output>(socketPath, 'ShowFactory', (client, options, done) =>
+      client.ShowFactory({}, options, done),
+    ),
+  listMappings: (socketPath) =>
+    unary<ListMappingsReply__Output>(socketPath, 'ListMappings', (client, options, done) =>
+      client.ListMappings({}, options, done),
+    ),
+};
+
+type Invoke<T> = (
+  client: IntrospectionClient,
+  options: grpc.CallOptions,
+  done: grpc.requestCallback<T>,
+) => void;
+
+function unary<T>(socketPath: string, method: string, invoke: Invoke<T>): Promise<T> {
+  const Client = terwayProto().terway.v1.Introspection;
+  const client = new Client(unixTarget(socketPath), grpc.credentials.createInsecure());
+  return new Promise<T>((resolve, reject) => {
+    invoke(client, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, reply) => {
+      // One call per process: close now so the channel's timers do not hold the exit.
+      client.close();
+      if (error) reject(describeCallError(error, socketPath, method));
+      else if (reply === undefined) {
+        reject(
+          new CliError('RPC_FAILED', `terwayd at ${socketPath} sent an empty ${method} reply`),
+        );
+      } else resolve(reply);
+    });
+  });
+}
+
+/** Turns a gRPC status into one line an operator can act on. */
+export function describeCallError(
+  error: grpc.ServiceError,
+  socketPath: string,
+  method: string,
+): CliError {
+  const reason = connectionReason(error.details || error.message);
+  switch (error.code) {
+    case grpc.status.UNAVAILABLE:
+      return new CliError(
+        'UNREACHABLE',
+        `cannot reach terwayd at ${socketPath}: ${reason} (is the daemon running? use --socket)`,
+        { cause: error },
+      );
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CliError(
+        'UNREACHABLE',
+        `terwayd at ${socketPath} did not answer ${method} within ${CALL_DEADLINE_MS / 1000}s` +
+          ' (is the daemon stuck or still starting?)',
+        { cause: error },
+      );
+    case grpc.status.UNIMPLEMENTED:
+      return new CliError(
+        'RPC_FAILED',
+        `terwayd at ${socketPath} does not serve ${method} (is it an older version than this cli?)`,
+        { cause: error },
+      );
+    default:
+      return new CliError(
+        'RPC_FAILED',
+        `terwayd at ${socketPath} failed ${method}: ${reason} (${grpc.status[error.code] ?? error.code})`,
+        { cause: error },
+      );
+  }
+}
+
+/**
+ * grpc-js wraps the socket error as "No connection established. Last error: Error: connect
+ * ENOENT /path (...)"; the operator needs only the errno part.
+ */
+function connectionReason(details: string): string {
+  const match = /connect (E[A-Z]+)\b/.exec(details);
+  if (match?.[1] !== undefined) return CONNECT_ERRNO_TEXT[match[1]] ?? match[1];
+  return details.replace(/\s+/g, ' ').trim() || 'unknown error';
+}
+
+const CONNECT_ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ENOENT: 'no such socket (ENOENT)',
+  ECONNREFUSED: 'connection refused, nothing is listening (ECONNREFUSED)',
+  EACCES: 'permission denied, try as root (EACCES)',
+  ENOTSOCK: 'not a socket (ENOTSOCK)',
+};

@@ -1,0 +1,126 @@
+import { Command, CommanderError } from 'commander';
+import { DEFAULT_SOCKET_PATH } from '../rpc/socket-address.js';
+import type { Introspection } from './introspection-client.js';
+import { CliError, grpcIntrospection } from './introspection-client.js';
+import { renderMappings } from './mapping.js';
+import { renderShowFactory } from './show-factory.js';
+
+export const PROGRAM_NAME = 'terway-cli';
+/** Lets a node-wide override (e.g. in a debug pod's env) apply without retyping --socket. */
+export const SOCKET_ENV = 'TERWAY_SOCKET';
+/** JSON is for scripts: two-space indent, keys in the order the daemon sent them. */
+const JSON_INDENT = 2;
+
+/** Everything main touches outside itself, so tests can drive it without a terminal or daemon. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Colour only for a person at a terminal; pipes and files get plain text. */
+  color: boolean;
+  now: () => number;
+  env: Readonly<Record<string, string | undefined>>;
+  introspection: Introspection;
+}
+
+export function processIo(): CliIo {
+  // `terway-cli mapping | head` closes the pipe early; that is the reader's choice, not a crash.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    color: process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined,
+    now: () => Date.now(),
+    env: process.env,
+    introspection: grpcIntrospection,
+  };
+}
+
+interface GlobalOptions {
+  socket?: string;
+}
+
+interface OutputOptions {
+  json?: boolean;
+}
+
+/** Runs one invocation and returns the exit code; never throws, never prints a stack. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    io.stderr(`${PROGRAM_NAME}: ${errorLine(error)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command(PROGRAM_NAME)
+    .description('Inspect the terway-node daemon (terwayd) on this node over its unix socket.')
+    // Program options are not positional, so --socket works before or after the subcommand.
+    .option(
+      '--socket <path>',
+      `terwayd socket (default: $${SOCKET_ENV}, else ${DEFAULT_SOCKET_PATH})`,
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  // An exported-but-empty TERWAY_SOCKET means "unset", not "the current directory".
+  const socketOf = (command: Command): string =>
+    command.optsWithGlobals<GlobalOptions>().socket ?? (io.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH);
+
+  // Subcommands inherit neither exitOverride nor output settings unless told to.
+  const configure = (command: Command): Command =>
+    command
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .showHelpAfterError('(run with --help for usage)');
+
+  const show = configure(program.command('show').description('show daemon state'));
+  configure(
+    show
+      .command('factory')
+      .description("the node's secondary ENIs, their MACs, and each IP with its state and owner"),
+  )
+    .option('--json', 'print the raw reply as JSON')
+    .action(async (options: OutputOptions, command: Command) => {
+      const reply = await io.introspection.showFactory(socketOf(command));
+      io.stdout(
+        options.json === true
+          ? toJson(reply)
+          : renderShowFactory(reply, io.now(), { color: io.color }),
+      );
+    });
+
+  configure(
+    program.command('mapping').description('pod → IP → ENI for every pod record on this node'),
+  )
+    .option('--json', 'print the raw reply as JSON')
+    .action(async (options: OutputOptions, command: Command) => {
+      const reply = await io.introspection.listMappings(socketOf(command));
+      io.stdout(
+        options.json === true
+          ? toJson(reply)
+          : renderMappings(reply, io.now(), { color: io.color }),
+      );
+    });
+
+  return program;
+}
+
+function toJson(reply: unknown): string {
+  return `${JSON.stringify(reply, null, JSON_INDENT)}\n`;
+}
+
+function errorLine(error: unknown): string {
+  if (error instanceof CliError) return error.message;
+  // Anything else is a bug in the cli; one line still beats a stack trace for an operator.
+  const message = error instanceof Error ? error.message : String(error);
+  return `unexpected error: ${message.split('\n')[0] ?? ''}`;
+}

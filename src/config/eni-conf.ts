@@ -1,0 +1,568 @@
+/**
+ * Terway's `eni_conf` (the JSON passed as `terwayd --config <file>`), validated with zod, and the
+ * resolved `DaemonConfig` the rest of the daemon reads.
+ *
+ * Key names and meanings follow Terway so an operator can reuse an existing ConfigMap. Every
+ * schema carries its own "expected ..." text as the zod message, so `formatConfigIssues` can print
+ * `key: got <value>, expected <what is allowed>` without a second table of descriptions.
+ */
+import { isIPv4 } from 'node:net';
+import * as z from 'zod';
+
+import { checkDuration, DURATION_EXPECTED } from './durations.js';
+
+// Defaults. Terway's where Terway has one; ours are marked.
+export const DEFAULT_MAX_POOL_SIZE = 5;
+export const DEFAULT_MIN_POOL_SIZE = 0;
+export const DEFAULT_MIN_ENI = 0;
+export const DEFAULT_ENI_CAP_RATIO = 1;
+export const DEFAULT_ENI_CAP_SHIFT = 0;
+export const DEFAULT_IP_WARM_UP_SIZE = 0;
+export const DEFAULT_IDLE_IP_RECLAIM_INTERVAL_MS = 10 * 60_000;
+export const DEFAULT_IDLE_IP_RECLAIM_BATCH_SIZE = 5;
+export const DEFAULT_IDLE_IP_RECLAIM_JITTER_FACTOR = 0.1;
+export const DEFAULT_IP_POOL_SYNC_PERIOD_MS = 120_000;
+/** Ours. Terway coalesces for 300 ms; a shorter window keeps a cold pod start fast while still
+ *  folding a burst of ADDs into one AssignPrivateIpAddresses call. */
+export const DEFAULT_IP_BATCH_WINDOW_MS = 20;
+/** ECS accepts at most this many security groups on an ENI (and Terway enforces it). */
+export const MAX_SECURITY_GROUPS = 10;
+/** Backoff durations given as JSON numbers are Go `time.Duration` nanoseconds (that is how Terway
+ *  decodes them); anything below 1 ms is almost certainly someone meaning seconds. */
+export const MIN_NUMERIC_BACKOFF_NS = 1_000_000;
+const NS_PER_MS = 1_000_000;
+
+// Defaults of the built-in in-memory cloud (ours, not Terway's).
+export const DEFAULT_MEMORY_INSTANCE_TYPE = 'ecs.g7.xlarge';
+export const DEFAULT_MEMORY_VSWITCH_ID = 'vsw-memory0';
+export const DEFAULT_MEMORY_VSWITCH_CIDR = '10.99.0.0/16';
+export const DEFAULT_MEMORY_ZONE_ID = 'cn-hangzhou-k';
+export const DEFAULT_MEMORY_API_LATENCY_MS = 20;
+export const DEFAULT_MEMORY_ATTACH_LATENCY_MS = 200;
+export const DEFAULT_MEMORY_FAILURE_RATE = 0;
+
+export const VSWITCH_SELECTION_POLICIES = ['random', 'ordered'] as const;
+export const ENI_SELECTION_POLICIES = ['most_ips', 'least_ips'] as const;
+export const ENIIP_VIRTUAL_TYPES = ['IPVlan', 'Veth'] as const;
+
+export type VSwitchSelectionPolicy = (typeof VSWITCH_SELECTION_POLICIES)[number];
+export type EniSelectionPolicy = (typeof ENI_SELECTION_POLICIES)[number];
+export type EniipVirtualType = (typeof ENIIP_VIRTUAL_TYPES)[number];
+
+/**
+ * Terway is written in Go, where `"key": ""` and `"key": null` both mean "unset". Real ConfigMaps
+ * rely on this (Helm charts render `"access_key": ""`), so for string-typed keys an empty string
+ * counts as absent. Numbers are not treated this way: `"max_pool_size": ""` stays an error.
+ */
+const EMPTY_STRING_MEANS_UNSET: ReadonlySet<string> = new Set([
+  'version',
+  'access_key',
+  'access_secret',
+  'credential_path',
+  'region_id',
+  'service_cidr',
+  'resource_group_id',
+  'security_group',
+  'vswitch_selection_policy',
+  'eni_selection_policy',
+  'ip_stack',
+  'eniip_virtual_type',
+  'ip_pool_sync_period',
+  'idle_ip_reclaim_after',
+  'idle_ip_reclaim_interval',
+  'idle_ip_reclaim_jitter_factor',
+]);
+
+/** Keys whose values must never be echoed in error messages or logs. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['access_key', 'access_secret']);
+
+export function isIPv4Cidr(value: string): boolean {
+  const match = /^([^/]+)\/(\d{1,2})$/.exec(value);
+  if (!match) return false;
+  const [, address = '', prefix = ''] = match;
+  return isIPv4(address) && Number(prefix) <= 32;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Drops `null` values (Go's "unset"), and empty strings where `emptyMeansUnset` says so. */
+function dropUnset(value: unknown, emptyMeansUnset?: ReadonlySet<string>): unknown {
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (entry === null || entry === undefined) continue;
+    if (entry === '' && emptyMeansUnset?.has(key)) continue;
+    out[key] = entry;
+  }
+  return out;
+}
+
+// ---- field schemas; each message is the "expected ..." half of an error line -----------------
+
+function intAtLeast(min: number) {
+  const expected = `an integer >= ${min}`;
+  return z.number(expected).int(expected).min(min, expected);
+}
+
+function anyInt() {
+  const expected = 'an integer';
+  return z.number(expected).int(expected);
+}
+
+function numberBetween(min: number, max: number) {
+  const expected = `a number between ${min} and ${max}`;
+  return z.number(expected).min(min, expected).max(max, expected);
+}
+
+function nonEmptyString(expected: string) {
+  return z.string(expected).min(1, expected);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`);
+}
+
+function cidr(expected = 'an IPv4 CIDR such as "172.21.0.0/20"') {
+  return z.string(expected).refine(isIPv4Cidr, expected);
+}
+
+/** A duration in ms; `positive` rejects zero where zero would mean a busy loop. */
+function duration(options: { positive: boolean }) {
+  const expected = options.positive ? `${DURATION_EXPECTED}, greater than zero` : DURATION_EXPECTED;
+  return z.unknown().transform((value, ctx): number => {
+    const result = checkDuration(value);
+    if (!result.ok || (options.positive && result.ms === 0)) {
+      ctx.addIssue({ code: 'custom', message: expected, input: value });
+      return z.NEVER;
+    }
+    return result.ms;
+  });
+}
+
+/** Terway keeps `idle_ip_reclaim_jitter_factor` as a string (`*string`); numbers are friendlier. */
+function jitterFactor() {
+  const expected = 'a number between 0 and 1 (a numeric string such as "0.1" is accepted too)';
+  return z.unknown().transform((value, ctx): number => {
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value)
+          : Number.NaN;
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      ctx.addIssue({ code: 'custom', message: expected, input: value });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/** Only ipv4 is implemented; say so, instead of a bare "invalid enum". */
+function ipStack() {
+  const expected =
+    '"ipv4" (only ipv4 is supported yet; Terway\'s "dual" and "ipv6" are not implemented by terway-node)';
+  return z.unknown().transform((value, ctx): 'ipv4' => {
+    if (value !== 'ipv4') {
+      ctx.addIssue({ code: 'custom', message: expected, input: value });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+/** Terway compares `eniip_virtual_type` case-insensitively; we normalise to the canonical case. */
+function eniipVirtualType() {
+  const expected = '"IPVlan" or "Veth" (case-insensitive)';
+  return z.unknown().transform((value, ctx): EniipVirtualType => {
+    const canonical =
+      typeof value === 'string'
+        ? ENIIP_VIRTUAL_TYPES.find((t) => t.toLowerCase() === value.toLowerCase())
+        : undefined;
+    if (canonical === undefined) {
+      ctx.addIssue({ code: 'custom', message: expected, input: value });
+      return z.NEVER;
+    }
+    return canonical;
+  });
+}
+
+/** Terway's own `extra_routes` are `[{"dst": "<cidr>"}]`; plain CIDR strings are accepted too. */
+function extraRoute() {
+  const expected = 'an IPv4 CIDR string, or an object {"dst": "<IPv4 CIDR>"}';
+  return z.unknown().transform((value, ctx): string => {
+    const dst = isPlainObject(value) ? value['dst'] : value;
+    if (typeof dst !== 'string' || !isIPv4Cidr(dst)) {
+      ctx.addIssue({ code: 'custom', message: expected, input: value });
+      return z.NEVER;
+    }
+    return dst;
+  });
+}
+
+/** Backoff durations: a Go duration string, or (as Terway decodes JSON numbers) nanoseconds. */
+function backoffDuration() {
+  const expected = `a duration string such as "2s", or an integer number of nanoseconds (Go time.Duration) >= ${MIN_NUMERIC_BACKOFF_NS}`;
+  return z.unknown().transform((value, ctx): number => {
+    if (typeof value === 'number') {
+      if (Number.isInteger(value) && value >= MIN_NUMERIC_BACKOFF_NS) return value / NS_PER_MS;
+    } else if (typeof value === 'string') {
+      const result = checkDuration(value);
+      if (result.ok) return result.ms;
+    }
+    ctx.addIssue({ code: 'custom', message: expected, input: value });
+    return z.NEVER;
+  });
+}
+
+const BACKOFF_FIELDS = ['duration', 'factor', 'jitter', 'steps'] as const;
+
+const backoffEntrySchema = z.preprocess(
+  // Go's encoding/json matches field names case-insensitively ("Duration" works in Terway).
+  (value) =>
+    isPlainObject(value)
+      ? dropUnset(Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v])))
+      : value,
+  z.looseObject(
+    {
+      duration: backoffDuration().optional(),
+      factor: z.number('a number >= 0').min(0, 'a number >= 0').optional(),
+      jitter: z.number('a number >= 0').min(0, 'a number >= 0').optional(),
+      steps: intAtLeast(0).optional(),
+    },
+    'an object with optional fields duration, factor, jitter, steps',
+  ),
+);
+
+const MEMORY_CLOUD_SHAPE = {
+  instance_type: nonEmptyString('a non-empty ECS instance type').default(
+    DEFAULT_MEMORY_INSTANCE_TYPE,
+  ),
+  vswitch_id: nonEmptyString('a non-empty vSwitch id').default(DEFAULT_MEMORY_VSWITCH_ID),
+  vswitch_cidr: cidr().default(DEFAULT_MEMORY_VSWITCH_CIDR),
+  zone_id: nonEmptyString('a non-empty zone id').default(DEFAULT_MEMORY_ZONE_ID),
+  api_latency: duration({ positive: false }).default(DEFAULT_MEMORY_API_LATENCY_MS),
+  attach_latency: duration({ positive: false }).default(DEFAULT_MEMORY_ATTACH_LATENCY_MS),
+  failure_rate: numberBetween(0, 1).default(DEFAULT_MEMORY_FAILURE_RATE),
+  state_file: nonEmptyString('a non-empty file path').optional(),
+};
+
+export const MEMORY_CLOUD_KEYS: readonly string[] = Object.keys(MEMORY_CLOUD_SHAPE);
+
+const memoryCloudSchema = z.preprocess(
+  (value) => dropUnset(value),
+  z.looseObject(MEMORY_CLOUD_SHAPE, 'an object (see the memory_cloud keys)'),
+);
+
+const ENI_CONF_SHAPE = {
+  /** Terway's config-format version; accepted so real ConfigMaps do not warn, otherwise unused. */
+  version: z.string('a string').optional(),
+
+  access_key: nonEmptyString('a non-empty string').optional(),
+  access_secret: nonEmptyString('a non-empty string').optional(),
+  credential_path: nonEmptyString('a non-empty file path').optional(),
+  region_id: nonEmptyString('a region id such as "cn-hangzhou"').optional(),
+  service_cidr: cidr().optional(),
+  resource_group_id: nonEmptyString('a non-empty resource group id').optional(),
+
+  vswitches: z
+    .record(
+      z.string(),
+      z.array(nonEmptyString('a non-empty vSwitch id'), 'an array of vSwitch ids'),
+      'an object mapping zone id to an array of vSwitch ids',
+    )
+    .default({}),
+  vswitch_selection_policy: oneOf(VSWITCH_SELECTION_POLICIES).default('random'),
+
+  security_group: nonEmptyString('a non-empty security group id').optional(),
+  security_groups: z
+    .array(
+      nonEmptyString('a non-empty security group id'),
+      `an array of at most ${MAX_SECURITY_GROUPS} security group ids`,
+    )
+    .max(MAX_SECURITY_GROUPS, `an array of at most ${MAX_SECURITY_GROUPS} security group ids`)
+    .default([]),
+
+  eni_tags: z
+    .record(z.string(), z.string('a string'), 'an object mapping tag key to string value')
+    .default({}),
+  eni_tag_filter: z
+    .record(z.string(), z.string('a string'), 'an object mapping tag key to string value')
+    .default({}),
+
+  max_pool_size: intAtLeast(0).default(DEFAULT_MAX_POOL_SIZE),
+  min_pool_size: intAtLeast(0).default(DEFAULT_MIN_POOL_SIZE),
+  min_eni: intAtLeast(0).default(DEFAULT_MIN_ENI),
+  max_eni: intAtLeast(0).optional(),
+  eni_cap_ratio: z.number('a number > 0').positive('a number > 0').default(DEFAULT_ENI_CAP_RATIO),
+  eni_cap_shift: anyInt().default(DEFAULT_ENI_CAP_SHIFT),
+  eni_selection_policy: oneOf(ENI_SELECTION_POLICIES).default('most_ips'),
+  ip_warm_up_size: intAtLeast(0).default(DEFAULT_IP_WARM_UP_SIZE),
+
+  idle_ip_reclaim_after: duration({ positive: true }).optional(),
+  idle_ip_reclaim_interval: duration({ positive: true }).default(
+    DEFAULT_IDLE_IP_RECLAIM_INTERVAL_MS,
+  ),
+  idle_ip_reclaim_batch_size: intAtLeast(1).default(DEFAULT_IDLE_IP_RECLAIM_BATCH_SIZE),
+  idle_ip_reclaim_jitter_factor: jitterFactor().default(DEFAULT_IDLE_IP_RECLAIM_JITTER_FACTOR),
+
+  ip_stack: ipStack().default('ipv4'),
+  rate_limit: z
+    .record(
+      z.string(),
+      intAtLeast(1),
+      'an object mapping API name to calls per minute (integer >= 1)',
+    )
+    .default({}),
+  ip_pool_sync_period: duration({ positive: true }).default(DEFAULT_IP_POOL_SYNC_PERIOD_MS),
+  eniip_virtual_type: eniipVirtualType().default('IPVlan'),
+  extra_routes: z.array(extraRoute(), 'an array of IPv4 CIDRs').default([]),
+  backoff_override: z
+    .record(z.string(), backoffEntrySchema, 'an object mapping backoff name to an object')
+    .default({}),
+
+  ip_batch_window: duration({ positive: false }).default(DEFAULT_IP_BATCH_WINDOW_MS),
+  // prefault, not default: the empty object must still go through the inner defaults.
+  memory_cloud: memoryCloudSchema.prefault({}),
+};
+
+export const ENI_CONF_KEYS: readonly string[] = Object.keys(ENI_CONF_SHAPE);
+
+const eniConfObject = z.looseObject(ENI_CONF_SHAPE, 'a JSON object');
+
+function crossFieldChecks(conf: z.output<typeof eniConfObject>, ctx: z.RefinementCtx) {
+  // zod still runs this when some fields failed (their output is then the raw input); a
+  // comparison against an invalid value would only add a confusing second line.
+  const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  const valid = (...keys: string[]) => keys.every((key) => !failed.has(key));
+  if (valid('min_pool_size', 'max_pool_size') && conf.min_pool_size > conf.max_pool_size) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['min_pool_size'],
+      input: conf.min_pool_size,
+      message: `an integer <= max_pool_size (${conf.max_pool_size})`,
+    });
+  }
+  // Terway treats max_eni 0 as "no cap"; so do we.
+  if (
+    valid('min_eni', 'max_eni') &&
+    conf.max_eni !== undefined &&
+    conf.max_eni > 0 &&
+    conf.min_eni > conf.max_eni
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['min_eni'],
+      input: conf.min_eni,
+      message: `an integer <= max_eni (${conf.max_eni})`,
+    });
+  }
+  if (
+    valid('access_key', 'access_secret') &&
+    (conf.access_key === undefined) !== (conf.access_secret === undefined)
+  ) {
+    const missing = conf.access_key === undefined ? 'access_key' : 'access_secret';
+    const present = conf.access_key === undefined ? 'access_secret' : 'access_key';
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing],
+      input: undefined,
+      message: `access_key and access_secret to be set together (${present} is set)`,
+    });
+  }
+  const merged = valid('security_group', 'security_groups')
+    ? mergeSecurityGroups(conf.security_group, conf.security_groups)
+    : [];
+  if (merged.length > MAX_SECURITY_GROUPS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['security_groups'],
+      input: conf.security_groups,
+      message: `at most ${MAX_SECURITY_GROUPS} security groups in security_group and security_groups together (got ${merged.length})`,
+    });
+  }
+}
+
+/** The whole `eni_conf`: unknown keys pass through (operators reuse Terway ConfigMaps). */
+export const eniConfSchema = z.preprocess(
+  (value) => dropUnset(value, EMPTY_STRING_MEANS_UNSET),
+  eniConfObject.superRefine(crossFieldChecks),
+);
+
+export type EniConf = z.output<typeof eniConfSchema>;
+
+// ---- the resolved configuration ----------------------------------------------------------------
+
+export interface BackoffOverride {
+  durationMs?: number;
+  factor?: number;
+  jitter?: number;
+  steps?: number;
+}
+
+export interface MemoryCloudConfig {
+  instanceType: string;
+  vswitchId: string;
+  vswitchCidr: string;
+  zoneId: string;
+  apiLatencyMs: number;
+  attachLatencyMs: number;
+  /** Probability that a mutating call fails with a retryable error. */
+  failureRate: number;
+  /** Absent: the daemon picks a path under its state directory. */
+  stateFile?: string;
+}
+
+export interface Credentials {
+  accessKey: string;
+  accessSecret: string;
+}
+
+export interface DaemonConfig {
+  maxPoolSize: number;
+  minPoolSize: number;
+  minEni: number;
+  /** Cap on secondary ENIs; absent (or 0 in the file, as in Terway) means no cap. */
+  maxEni?: number;
+  eniCapRatio: number;
+  eniCapShift: number;
+  eniSelectionPolicy: EniSelectionPolicy;
+  ipWarmUpSize: number;
+  /** Absent: idle reclaim is disabled. */
+  idleIpReclaimAfterMs?: number;
+  idleIpReclaimIntervalMs: number;
+  idleIpReclaimBatchSize: number;
+  idleIpReclaimJitterFactor: number;
+  ipPoolSyncPeriodMs: number;
+  ipBatchWindowMs: number;
+  eniipVirtualType: EniipVirtualType;
+  ipStack: 'ipv4';
+  /** Absent: no static credentials (credential_path, or the built-in memory cloud). */
+  credentials?: Credentials;
+  credentialPath?: string;
+  regionId?: string;
+  serviceCidr?: string;
+  resourceGroupId?: string;
+  vswitches: Record<string, string[]>;
+  vswitchSelectionPolicy: VSwitchSelectionPolicy;
+  /** security_group and security_groups merged, first occurrence kept. */
+  securityGroups: string[];
+  eniTags: Record<string, string>;
+  eniTagFilter: Record<string, string>;
+  rateLimit: Record<string, number>;
+  extraRoutes: string[];
+  backoffOverride: Record<string, BackoffOverride>;
+  memoryCloud: MemoryCloudConfig;
+  /** Keys we accepted but do not know (dotted for nested ones); the daemon logs a warning. */
+  unknownKeys: string[];
+}
+
+function mergeSecurityGroups(single: string | undefined, list: readonly string[]): string[] {
+  return [...new Set(single === undefined ? list : [single, ...list])];
+}
+
+/** Keys present in the input that the schema does not define, dotted for nested objects. */
+export function findUnknownKeys(raw: unknown): string[] {
+  if (!isPlainObject(raw)) return [];
+  const known = new Set(ENI_CONF_KEYS);
+  const unknown = Object.keys(raw).filter((key) => !known.has(key));
+  const memoryCloud = raw['memory_cloud'];
+  if (isPlainObject(memoryCloud)) {
+    const knownMemory = new Set(MEMORY_CLOUD_KEYS);
+    for (const key of Object.keys(memoryCloud)) {
+      if (!knownMemory.has(key)) unknown.push(`memory_cloud.${key}`);
+    }
+  }
+  const backoff = raw['backoff_override'];
+  if (isPlainObject(backoff)) {
+    const knownBackoff = new Set<string>(BACKOFF_FIELDS);
+    for (const [name, entry] of Object.entries(backoff)) {
+      if (!isPlainObject(entry)) continue;
+      for (const key of Object.keys(entry)) {
+        if (!knownBackoff.has(key.toLowerCase())) unknown.push(`backoff_override.${name}.${key}`);
+      }
+    }
+  }
+  return unknown;
+}
+
+/** Maps validated snake_case input onto the camelCase config the daemon uses. */
+export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConfig {
+  const backoffOverride: Record<string, BackoffOverride> = {};
+  for (const [name, entry] of Object.entries(conf.backoff_override)) {
+    const resolved: BackoffOverride = {};
+    if (entry.duration !== undefined) resolved.durationMs = entry.duration;
+    if (entry.factor !== undefined) resolved.factor = entry.factor;
+    if (entry.jitter !== undefined) resolved.jitter = entry.jitter;
+    if (entry.steps !== undefined) resolved.steps = entry.steps;
+    backoffOverride[name] = resolved;
+  }
+
+  const memory = conf.memory_cloud;
+  const memoryCloud: MemoryCloudConfig = {
+    instanceType: memory.instance_type,
+    vswitchId: memory.vswitch_id,
+    vswitchCidr: memory.vswitch_cidr,
+    zoneId: memory.zone_id,
+    apiLatencyMs: memory.api_latency,
+    attachLatencyMs: memory.attach_latency,
+    failureRate: memory.failure_rate,
+  };
+  if (memory.state_file !== undefined) memoryCloud.stateFile = memory.state_file;
+
+  const config: DaemonConfig = {
+    maxPoolSize: conf.max_pool_size,
+    minPoolSize: conf.min_pool_size,
+    minEni: conf.min_eni,
+    eniCapRatio: conf.eni_cap_ratio,
+    eniCapShift: conf.eni_cap_shift,
+    eniSelectionPolicy: conf.eni_selection_policy,
+    ipWarmUpSize: conf.ip_warm_up_size,
+    idleIpReclaimIntervalMs: conf.idle_ip_reclaim_interval,
+    idleIpReclaimBatchSize: conf.idle_ip_reclaim_batch_size,
+    idleIpReclaimJitterFactor: conf.idle_ip_reclaim_jitter_factor,
+    ipPoolSyncPeriodMs: conf.ip_pool_sync_period,
+    ipBatchWindowMs: conf.ip_batch_window,
+    eniipVirtualType: conf.eniip_virtual_type,
+    ipStack: conf.ip_stack,
+    vswitches: conf.vswitches,
+    vswitchSelectionPolicy: conf.vswitch_selection_policy,
+    securityGroups: mergeSecurityGroups(conf.security_group, conf.security_groups),
+    eniTags: conf.eni_tags,
+    eniTagFilter: conf.eni_tag_filter,
+    rateLimit: conf.rate_limit,
+    extraRoutes: conf.extra_routes,
+    backoffOverride,
+    memoryCloud,
+    unknownKeys,
+  };
+  // Optional keys are left out rather than set to undefined, so a logged config stays short.
+  if (conf.max_eni !== undefined && conf.max_eni > 0) config.maxEni = conf.max_eni;
+  if (conf.idle_ip_reclaim_after !== undefined) {
+    config.idleIpReclaimAfterMs = conf.idle_ip_reclaim_after;
+  }
+  if (conf.access_key !== undefined && conf.access_secret !== undefined) {
+    config.credentials = { accessKey: conf.access_key, accessSecret: conf.access_secret };
+  }
+  if (conf.credential_path !== undefined) config.credentialPath = conf.credential_path;
+  if (conf.region_id !== undefined) config.regionId = conf.region_id;
+  if (conf.service_cidr !== undefined) config.serviceCidr = conf.service_cidr;
+  if (conf.resource_group_id !== undefined) config.resourceGroupId = conf.resource_group_id;
+  return config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const entry of Object.values(value)) deepFreeze(entry);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Every default, as `parseConfig({})` resolves them (defined here rather than in load-config.ts so
+ * modules that only need the type and the defaults do not pull in file loading). Frozen because
+ * it is shared: derive variants with a spread (`{ ...DEFAULT_CONFIG, maxPoolSize: 10 }`).
+ */
+export const DEFAULT_CONFIG: DaemonConfig = deepFreeze(toDaemonConfig(eniConfSchema.parse({}), []));

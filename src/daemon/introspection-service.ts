@@ -1,0 +1,80 @@
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { IpPool } from '../pool/ip-pool.js';
+import type { EniView } from '../pool/pool-snapshot.js';
+import type { ENIEntry } from '../rpc/generated/terway/v1/ENIEntry.js';
+import type { ListMappingsReply } from '../rpc/generated/terway/v1/ListMappingsReply.js';
+import type { ShowFactoryReply } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
+import type { Ipam } from './ipam.js';
+import { toPodNetworkMessage } from './pod-network-message.js';
+import { unary } from './unary-handler.js';
+
+export interface IntrospectionDeps {
+  ipam: Ipam;
+  pool: IpPool;
+  log: Logger;
+}
+
+export function introspectionService(deps: IntrospectionDeps): UntypedServiceImplementation {
+  const { ipam, pool, log } = deps;
+  return {
+    ShowFactory: unary('ShowFactory', log, async (): Promise<ShowFactoryReply> => {
+      const snapshot = pool.snapshot();
+      const containers = new Map(
+        ipam.list().map((view) => [`${view.record.namespace}/${view.record.name}`, view.record]),
+      );
+      const { limits, ...figures } = snapshot.pool;
+      return {
+        enis: snapshot.enis.map((eni) => toEniEntry(eni, containers)),
+        pool: {
+          ...figures,
+          lastError: figures.lastError ?? '',
+          maxEnis: limits.maxEnis,
+          ipsPerEni: limits.ipsPerEni,
+          capacity: limits.capacity,
+          instanceType: limits.instanceType,
+        },
+      };
+    }),
+    ListMappings: unary('ListMappings', log, async (): Promise<ListMappingsReply> => {
+      const mappings = ipam
+        .list()
+        .map((view) => ({ network: toPodNetworkMessage(view), ipState: view.ipState ?? 'invalid' }))
+        .sort((a, b) => podName(a.network).localeCompare(podName(b.network)));
+      return { mappings };
+    }),
+  };
+}
+
+function toEniEntry(
+  eni: EniView,
+  containers: ReadonlyMap<string, { containerId: string }>,
+): ENIEntry {
+  return {
+    id: eni.id,
+    mac: eni.mac,
+    status: eni.state,
+    primaryIp: eni.primaryIp,
+    vswitchId: eni.vswitchId,
+    vswitchCidr: eni.vswitchCidr,
+    gateway: eni.gateway,
+    pendingIps: eni.pendingIps,
+    ips: eni.ips.map((ip) => {
+      const [namespace = '', name = ''] = ip.owner?.split('/') ?? [];
+      return {
+        address: ip.address,
+        state: ip.state,
+        owner:
+          ip.owner === undefined
+            ? null
+            : { namespace, name, containerId: containers.get(ip.owner)?.containerId ?? '' },
+        isEniPrimary: ip.isEniPrimary,
+        sinceMs: ip.sinceMs,
+      };
+    }),
+  };
+}
+
+function podName(network: { pod?: { namespace?: string; name?: string } | null }): string {
+  return `${network.pod?.namespace ?? ''}/${network.pod?.name ?? ''}`;
+}

@@ -1,0 +1,113 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { DaemonConfig } from '../config/eni-conf.js';
+import { DEFAULT_CONFIG } from '../config/eni-conf.js';
+import { loadConfigFile } from '../config/load-config.js';
+import { toTerwayError } from '../errors/terway-error.js';
+import { createLogger } from '../log/logger.js';
+import type { IpPool } from '../pool/ip-pool.js';
+import { LmdbPodStore } from '../store/lmdb-pod-store.js';
+import type { PodStore } from '../store/pod-store.js';
+import { systemClock } from '../util/clock.js';
+import { backendService } from './backend-service.js';
+import { createCloud } from './cloud-factory.js';
+import { serveOnUnixSocket, shutdownServer } from './grpc-server.js';
+import { introspectionService } from './introspection-service.js';
+import { Ipam } from './ipam.js';
+import { restorePool } from './restore.js';
+import { prepareSocketPath } from './socket-file.js';
+import type { StateDirLock } from './state-dir-lock.js';
+import { lockStateDir } from './state-dir-lock.js';
+
+/** In-flight calls get this long to finish after SIGTERM before waiting allocations are failed. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface DaemonFlags {
+  config?: string | undefined;
+  socket: string;
+  stateDir: string;
+  logLevel: string;
+}
+
+/** Everything a running daemon holds, in the order it must be released. */
+interface Running {
+  server?: grpc.Server;
+  pool?: IpPool;
+  store?: PodStore;
+  lock?: StateDirLock;
+}
+
+/**
+ * Start-up order matters: lock the state dir, open the records, restore the pool from the cloud,
+ * and only then bind the socket, so the first call ever served sees the restored state.
+ */
+export async function runDaemon(flags: DaemonFlags): Promise<void> {
+  const log = createLogger({ level: flags.logLevel as never, name: 'terwayd' });
+  const running: Running = {};
+  const restoring = new AbortController();
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= shutdown(running, log, signal, restoring).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    const config: DaemonConfig = flags.config === undefined ? DEFAULT_CONFIG : loadConfigFile(flags.config);
+    if (config.unknownKeys.length > 0) {
+      log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
+    }
+    const stateDir = resolve(flags.stateDir);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    running.lock = await lockStateDir(stateDir);
+    const socketPath = await prepareSocketPath(flags.socket);
+    running.store = await LmdbPodStore.open(stateDir);
+    const cloud = createCloud(config, stateDir, log);
+    running.pool = await restorePool({
+      cloud,
+      store: running.store,
+      options: config,
+      clock: systemClock,
+      log,
+      signal: restoring.signal,
+    });
+    const ipam = new Ipam(running.pool, running.store, systemClock, log);
+    running.server = await serveOnUnixSocket(socketPath, {
+      backend: backendService({ ipam, pool: running.pool, clock: systemClock, log }),
+      introspection: introspectionService({ ipam, pool: running.pool, log }),
+    });
+    running.pool.start();
+    log.info(
+      { socket: socketPath, stateDir, pid: process.pid, config: flags.config ?? '(defaults)' },
+      'terwayd is serving',
+    );
+  } catch (thrown) {
+    if (stopping !== undefined) return;
+    const error = toTerwayError(thrown);
+    log.fatal({ code: error.code, err: error }, `terwayd cannot start: ${error.message}`);
+    process.stderr.write(`terwayd: ${error.message}\n`);
+    await shutdown(running, log, 'startup failure', restoring);
+    process.exit(error.code === 'INVALID_CONFIG' ? 2 : 1);
+  }
+}
+
+async function shutdown(
+  running: Running,
+  log: Logger,
+  reason: string,
+  restoring: AbortController,
+): Promise<void> {
+  log.info({ reason }, 'terwayd is stopping');
+  restoring.abort();
+  if (running.server !== undefined) {
+    await shutdownServer(running.server, SHUTDOWN_GRACE_MS, () =>
+      log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'calls still running after the grace period; cutting them off'),
+    );
+  }
+  await running.pool?.stop();
+  await running.store?.close();
+  await running.lock?.release();
+  log.info('terwayd stopped');
+}

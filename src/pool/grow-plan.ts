@@ -1,0 +1,62 @@
+import { MAX_IPS_PER_CLOUD_CALL } from '../cloud/provider.js';
+import type { EniSelectionPolicy } from './ip-state.js';
+import type { PoolLimits } from './pool-limits.js';
+
+export type GrowAction =
+  | { kind: 'assign'; eniId: string; count: number }
+  | { kind: 'create'; ipCount: number };
+
+export interface GrowEniView {
+  id: string;
+  size: number;
+  inUse: number;
+  /** False while the ENI has a request in flight, is not attached, or the cloud said it is full. */
+  assignable: boolean;
+  freeSlots: number;
+}
+
+export interface GrowInput {
+  /** IPs to request now, beyond what is idle and already in flight. */
+  wanted: number;
+  enis: readonly GrowEniView[];
+  /** ENIs being created right now (they count against the ENI limit). */
+  creatingEnis: number;
+  limits: PoolLimits;
+  canCreateEni: boolean;
+  policy: EniSelectionPolicy;
+}
+
+/**
+ * Turns a demand for IPs into cloud calls: fill the ENIs we have (one call per ENI, at most 10
+ * IPs each), then create ENIs for the rest. Pure, so every branch is testable without a cloud.
+ */
+export function planGrowth(input: GrowInput): GrowAction[] {
+  const actions: GrowAction[] = [];
+  let remaining = input.wanted;
+  if (remaining <= 0) return actions;
+
+  const candidates = input.enis
+    .filter((eni) => eni.assignable && eni.freeSlots > 0)
+    .sort((a, b) =>
+      input.policy === 'most_ips' ? b.inUse - a.inUse || b.size - a.size : a.inUse - b.inUse,
+    );
+  for (const eni of candidates) {
+    if (remaining <= 0) break;
+    const count = Math.min(remaining, eni.freeSlots, MAX_IPS_PER_CLOUD_CALL);
+    actions.push({ kind: 'assign', eniId: eni.id, count });
+    remaining -= count;
+  }
+
+  if (!input.canCreateEni) return actions;
+  let eniCount = input.enis.length + input.creatingEnis;
+  const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);
+  while (remaining > 0 && eniCount < input.limits.maxEnis && perCreate > 0) {
+    // A new ENI always brings its own primary IP; ask for at least one secondary besides it,
+    // since ECS rejects a zero SecondaryPrivateIpAddressCount.
+    const ipCount = Math.max(Math.min(remaining, perCreate), Math.min(2, perCreate));
+    actions.push({ kind: 'create', ipCount });
+    remaining -= ipCount;
+    eniCount++;
+  }
+  return actions;
+}

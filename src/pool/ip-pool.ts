@@ -1,0 +1,626 @@
+import type { Logger } from 'pino';
+import type { CloudProvider, EniInfo } from '../cloud/provider.js';
+import { CloudErrorCodes } from '../cloud/provider.js';
+import { TerwayError, toTerwayError } from '../errors/terway-error.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { EniSlot } from './eni-slot.js';
+import type { GrowAction } from './grow-plan.js';
+import { planGrowth } from './grow-plan.js';
+import type { IpLease, IpState, PoolOptions } from './ip-state.js';
+import type { PoolLimits } from './pool-limits.js';
+import type { EniView, PoolSnapshot } from './pool-snapshot.js';
+import { eniView } from './pool-snapshot.js';
+import type { ShrinkAction } from './shrink-plan.js';
+import { planShrink } from './shrink-plan.js';
+import { WaiterQueue } from './waiter-queue.js';
+
+/** First retry delay after a failed cloud call; doubles per failure up to the cap. */
+const GROW_BACKOFF_INITIAL_MS = 500;
+const GROW_BACKOFF_MAX_MS = 30_000;
+/** Terway stops creating ENIs for a minute after EniPerInstanceLimitExceeded. */
+const ENI_LIMIT_COOLDOWN_MS = 60_000;
+/** An ENI the cloud called full gets no assign calls for this long. */
+const ENI_FULL_COOLDOWN_MS = 60_000;
+/** Idle IPs above max_pool_size are kept this long after a release, so churn costs no calls. */
+const RECLAIM_DELAY_MS = 5_000;
+
+/** A pod's recorded claim on an IP, replayed into the pool on restart. */
+export interface IpClaim {
+  ip: string;
+  eniId: string;
+  owner: string;
+}
+
+export interface PoolDeps {
+  cloud: CloudProvider;
+  clock: Clock;
+  log: Logger;
+  options: PoolOptions;
+  limits: PoolLimits;
+}
+
+/**
+ * The warm pool of secondary ENIs and IPs. Cloud-neutral: it sees only CloudProvider.
+ *
+ * Demand (waiting allocations plus the min_pool_size watermark) is coalesced for
+ * `ipBatchWindowMs` and turned into batched cloud calls by planGrowth; idle IPs above
+ * max_pool_size (or idle too long) go back through planShrink. Allocations never fail fast on
+ * an empty pool: they wait for a refill until their deadline.
+ */
+export class IpPool {
+  private readonly enis = new Map<string, EniSlot>();
+  /** ENIs the cloud no longer reports but whose IPs are still recorded for pods. */
+  private readonly missingEnis = new Map<string, EniSlot>();
+  private readonly byAddress = new Map<string, EniSlot>();
+  private readonly waiters: WaiterQueue<IpLease>;
+  private readonly inflight = new Set<Promise<void>>();
+  private creatingEnis = 0;
+  /** Grow and shrink calls in flight; a cloud listing taken meanwhile would look like drift. */
+  private activeCloudCalls = 0;
+  private creatingIps = 0;
+  private warmUpRemaining: number;
+  private growTimer: TimerHandle | undefined;
+  private shrinkTimer: TimerHandle | undefined;
+  private syncTimer: TimerHandle | undefined;
+  private reclaimTimer: TimerHandle | undefined;
+  private growBackoffMs = 0;
+  private growBlockedUntil = 0;
+  private eniCreateBlockedUntil = 0;
+  private lastError: string | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: PoolDeps) {
+    this.waiters = new WaiterQueue<IpLease>(deps.clock);
+    this.warmUpRemaining = deps.options.ipWarmUpSize;
+  }
+
+  /**
+   * Rebuilds the pool's view from the cloud's ENIs and the durable claims. Claims whose IP the
+   * cloud no longer has stay visible as `invalid`, so no record is silently dropped.
+   * Returns claims that collide with an earlier claim on the same IP.
+   */
+  restore(enis: readonly EniInfo[], claims: readonly IpClaim[]): IpClaim[] {
+    const now = this.deps.clock.now();
+    for (const info of enis) this.adoptEni(info);
+    const conflicts: IpClaim[] = [];
+    for (const claim of claims) {
+      const slot = this.byAddress.get(claim.ip);
+      const ip = slot?.get(claim.ip);
+      if (slot !== undefined && ip !== undefined) {
+        if (ip.state === 'in_use' || ip.state === 'invalid') {
+          conflicts.push(claim);
+          continue;
+        }
+        slot.setState(claim.ip, 'in_use', claim.owner, now);
+        continue;
+      }
+      const holder = this.enis.get(claim.eniId) ?? this.missingEni(claim.eniId);
+      holder.addInvalid(claim.ip, claim.owner, now);
+      this.byAddress.set(claim.ip, holder);
+    }
+    this.warmUpRemaining = Math.max(0, this.warmUpRemaining - this.totalIps());
+    return conflicts;
+  }
+
+  /** Starts the timers and the first refill towards min_pool_size / min_eni / warm-up. */
+  start(): void {
+    this.scheduleGrow();
+    this.scheduleShrink(RECLAIM_DELAY_MS);
+    this.scheduleSync();
+    this.scheduleIdleReclaim();
+  }
+
+  /** Stops timers, fails waiting allocations, and waits for cloud calls already in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.growTimer, this.shrinkTimer, this.syncTimer, this.reclaimTimer]) {
+      if (timer !== undefined) this.deps.clock.clearTimeout(timer);
+    }
+    this.waiters.rejectAll(new TerwayError('NOT_READY', 'terwayd is shutting down'));
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * Hands an idle IP to `owner`, or waits for one until `deadlineMs` (then POOL_EXHAUSTED).
+   * Waiters are served in arrival order.
+   */
+  allocate(owner: string, deadlineMs: number, signal?: AbortSignal): Promise<IpLease> {
+    if (this.stopped) {
+      return Promise.reject(new TerwayError('NOT_READY', 'terwayd is shutting down'));
+    }
+    if (this.waiters.length === 0) {
+      const lease = this.takeIdle(owner);
+      if (lease !== undefined) {
+        this.scheduleGrow();
+        return Promise.resolve(lease);
+      }
+    }
+    const waiting = this.waiters.enqueue(owner, deadlineMs, () => this.exhaustedError(), signal);
+    this.scheduleGrow();
+    return waiting;
+  }
+
+  /** Returns an IP to the pool. Invalid IPs simply disappear. Unknown IPs are ignored. */
+  release(ip: string): boolean {
+    const slot = this.byAddress.get(ip);
+    const entry = slot?.get(ip);
+    if (slot === undefined || entry === undefined) return false;
+    if (entry.state === 'invalid') {
+      slot.remove(ip);
+      this.byAddress.delete(ip);
+      if (slot.size() === 0) this.missingEnis.delete(slot.id);
+      return true;
+    }
+    if (entry.state !== 'in_use') return false;
+    slot.setState(ip, 'idle', undefined, this.deps.clock.now());
+    this.serveWaiters();
+    this.scheduleShrink(RECLAIM_DELAY_MS);
+    return true;
+  }
+
+  leaseOf(ip: string): IpLease | undefined {
+    return this.byAddress.get(ip)?.lease(ip);
+  }
+
+  stateOf(ip: string): IpState | undefined {
+    return this.byAddress.get(ip)?.get(ip)?.state;
+  }
+
+  ownerOf(ip: string): string | undefined {
+    return this.byAddress.get(ip)?.get(ip)?.owner;
+  }
+
+  /** Whether an allocation made now could be satisfied (idle IP, or room to grow). */
+  canAllocate(): boolean {
+    return this.counts().idle > 0 || this.totalIps() + this.inflightIps() < this.deps.limits.capacity;
+  }
+
+  /** Resolves when no cloud call is in flight and no refill is scheduled (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  snapshot(): PoolSnapshot {
+    const enis: EniView[] = [];
+    for (const slot of this.enis.values()) enis.push(eniView(slot, slot.state));
+    for (let i = 0; i < this.creatingEnis; i++) {
+      enis.push({
+        id: '',
+        mac: '',
+        state: 'creating',
+        primaryIp: '',
+        vswitchId: '',
+        vswitchCidr: '',
+        gateway: '',
+        pendingIps: 0,
+        ips: [],
+      });
+    }
+    for (const slot of this.missingEnis.values()) enis.push(eniView(slot, 'missing'));
+    const counts = this.counts();
+    return {
+      enis,
+      pool: {
+        ...counts,
+        creating: this.inflightIps(),
+        waiting: this.waiters.length,
+        minPoolSize: this.deps.options.minPoolSize,
+        maxPoolSize: this.deps.options.maxPoolSize,
+        limits: this.deps.limits,
+        lastError: this.lastError,
+      },
+    };
+  }
+
+  // ---- allocation -------------------------------------------------------------------------
+
+  private takeIdle(owner: string): IpLease | undefined {
+    let best: EniSlot | undefined;
+    for (const slot of this.enis.values()) {
+      if (slot.state !== 'in_use' || slot.idleCount() === 0) continue;
+      if (best === undefined || this.prefer(slot, best)) best = slot;
+    }
+    if (best === undefined) return undefined;
+    const address = best.idleAddresses().next().value as string;
+    best.setState(address, 'in_use', owner, this.deps.clock.now());
+    return best.lease(address);
+  }
+
+  /** most_ips packs pods onto the busiest ENI so others can empty; least_ips spreads them. */
+  private prefer(candidate: EniSlot, current: EniSlot): boolean {
+    const diff = candidate.inUseCount() - current.inUseCount();
+    return this.deps.options.eniSelectionPolicy === 'most_ips' ? diff > 0 : diff < 0;
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.hasIdle()) {
+      const waiter = this.waiters.shift();
+      const lease = waiter === undefined ? undefined : this.takeIdle(waiter.owner);
+      if (waiter !== undefined && lease !== undefined) waiter.resolve(lease);
+    }
+  }
+
+  private hasIdle(): boolean {
+    for (const slot of this.enis.values()) {
+      if (slot.state === 'in_use' && slot.idleCount() > 0) return true;
+    }
+    return false;
+  }
+
+  private exhaustedError(): TerwayError {
+    const { capacity } = this.deps.limits;
+    const atCapacity = this.totalIps() + this.inflightIps() >= capacity;
+    const why = atCapacity
+      ? `all ${capacity} IP slots of this node are in use`
+      : (this.lastError ?? 'the cloud has not returned IPs yet');
+    return new TerwayError(
+      atCapacity ? 'POOL_AT_CAPACITY' : 'POOL_EXHAUSTED',
+      `no idle IP before the deadline: ${why}`,
+      { retryable: true },
+    );
+  }
+
+  // ---- growth -----------------------------------------------------------------------------
+
+  private scheduleGrow(): void {
+    if (this.stopped || this.growTimer !== undefined) return;
+    if (this.growDeficit() <= 0) return;
+    const now = this.deps.clock.now();
+    const delay = Math.max(this.deps.options.ipBatchWindowMs, this.growBlockedUntil - now);
+    this.growTimer = this.deps.clock.setTimeout(() => {
+      this.growTimer = undefined;
+      this.grow();
+    }, delay);
+  }
+
+  /** IPs wanted beyond what is idle or already on its way. */
+  private growDeficit(): number {
+    const { idle } = this.counts();
+    const target = Math.max(this.deps.options.minPoolSize, this.warmUpRemaining);
+    const wanted = this.waiters.length + target - idle - this.inflightIps();
+    const room = this.deps.limits.capacity - this.totalIps() - this.inflightIps();
+    const forMinEni = this.enis.size + this.creatingEnis < this.deps.options.minEni ? 1 : 0;
+    return Math.max(forMinEni, Math.min(wanted, room));
+  }
+
+  private grow(): void {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const actions = planGrowth({
+      wanted: this.growDeficit(),
+      enis: [...this.enis.values()].map((slot) => ({
+        id: slot.id,
+        size: slot.size(),
+        inUse: slot.inUseCount(),
+        assignable: slot.state === 'in_use' && !slot.busy && slot.fullUntilMs <= now,
+        freeSlots: slot.freeSlots(this.deps.limits.ipsPerEni),
+      })),
+      creatingEnis: this.creatingEnis,
+      limits: this.deps.limits,
+      canCreateEni: this.eniCreateBlockedUntil <= now,
+      policy: this.deps.options.eniSelectionPolicy,
+    });
+    for (const action of actions) this.track(this.runGrowAction(action));
+    if (actions.length === 0) this.retryWhenUnblocked(now);
+  }
+
+  /**
+   * Nothing could be asked for now because the cloud told us to hold off (ENI limit, full ENI).
+   * Without a wake-up the waiters would sit until some unrelated event, so set one.
+   */
+  private retryWhenUnblocked(now: number): void {
+    const unblockAt = [this.eniCreateBlockedUntil, ...[...this.enis.values()].map((s) => s.fullUntilMs)]
+      .filter((at) => at > now)
+      .sort((a, b) => a - b)[0];
+    if (unblockAt === undefined) return;
+    this.growBlockedUntil = Math.max(this.growBlockedUntil, unblockAt);
+    this.scheduleGrow();
+  }
+
+  private async runGrowAction(action: GrowAction): Promise<void> {
+    const { cloud, clock, log } = this.deps;
+    const started = clock.now();
+    try {
+      if (action.kind === 'assign') {
+        const slot = this.enis.get(action.eniId);
+        if (slot === undefined) return;
+        slot.pendingIps += action.count;
+        slot.busy = true;
+        this.activeCloudCalls++;
+        try {
+          const ips = await cloud.assignPrivateIps(action.eniId, action.count);
+          this.addIps(slot, ips);
+          log.info(
+            { eniId: slot.id, ips, ms: clock.now() - started },
+            'assigned secondary IPs to ENI',
+          );
+        } finally {
+          slot.pendingIps -= action.count;
+          slot.busy = false;
+          this.activeCloudCalls--;
+        }
+      } else {
+        this.creatingEnis++;
+        this.creatingIps += action.ipCount;
+        this.activeCloudCalls++;
+        try {
+          const info = await cloud.createEni(action.ipCount - 1);
+          this.adoptEni(info);
+          this.warmUpRemaining = Math.max(0, this.warmUpRemaining - info.privateIps.length);
+          log.info(
+            { eniId: info.id, mac: info.mac, ips: info.privateIps, ms: clock.now() - started },
+            'created and attached secondary ENI',
+          );
+          this.serveAfterGrowth();
+        } finally {
+          this.creatingEnis--;
+          this.creatingIps -= action.ipCount;
+          this.activeCloudCalls--;
+        }
+      }
+      this.growBackoffMs = 0;
+      this.lastError = undefined;
+    } catch (error) {
+      this.onGrowFailure(action, error);
+    } finally {
+      this.scheduleGrow();
+    }
+  }
+
+  private addIps(slot: EniSlot, ips: readonly string[]): void {
+    const now = this.deps.clock.now();
+    for (const ip of slot.addIdle(ips, now)) this.byAddress.set(ip, slot);
+    this.warmUpRemaining = Math.max(0, this.warmUpRemaining - ips.length);
+    this.serveAfterGrowth();
+  }
+
+  private serveAfterGrowth(): void {
+    this.serveWaiters();
+    this.scheduleShrink(RECLAIM_DELAY_MS);
+  }
+
+  private onGrowFailure(action: GrowAction, error: unknown): void {
+    const failure = toTerwayError(error, 'CLOUD_ERROR');
+    const now = this.deps.clock.now();
+    const what = action.kind === 'assign' ? `assign IPs to ${action.eniId}` : 'create an ENI';
+    this.lastError = `${what} failed: ${failure.cloudCode ?? failure.code}: ${failure.message}`;
+    if (failure.cloudCode === CloudErrorCodes.EniPerInstanceLimitExceeded) {
+      this.eniCreateBlockedUntil = now + ENI_LIMIT_COOLDOWN_MS;
+    }
+    if (failure.cloudCode === CloudErrorCodes.MaxEniPrivateIpsCountExceeded) {
+      const slot = action.kind === 'assign' ? this.enis.get(action.eniId) : undefined;
+      if (slot !== undefined) slot.fullUntilMs = now + ENI_FULL_COOLDOWN_MS;
+    }
+    this.growBackoffMs = Math.min(
+      GROW_BACKOFF_MAX_MS,
+      Math.max(GROW_BACKOFF_INITIAL_MS, this.growBackoffMs * 2),
+    );
+    this.growBlockedUntil = now + this.growBackoffMs;
+    this.deps.log.warn(
+      { err: failure, cloudCode: failure.cloudCode, retryInMs: this.growBackoffMs },
+      this.lastError,
+    );
+  }
+
+  // ---- shrink -----------------------------------------------------------------------------
+
+  private scheduleShrink(delayMs: number): void {
+    if (this.stopped || this.shrinkTimer !== undefined) return;
+    this.shrinkTimer = this.deps.clock.setTimeout(() => {
+      this.shrinkTimer = undefined;
+      this.shrink();
+    }, delayMs);
+  }
+
+  /** How many idle IPs should go back now: the excess over max_pool_size, plus idle reclaim. */
+  private releaseCount(): number {
+    const { options, clock } = this.deps;
+    const { idle } = this.counts();
+    const overMax = idle - options.maxPoolSize;
+    let stale = 0;
+    if (options.idleIpReclaimAfterMs !== undefined) {
+      const cutoff = clock.now() - options.idleIpReclaimAfterMs;
+      for (const slot of this.enis.values()) {
+        for (const ip of slot.all()) if (ip.state === 'idle' && ip.sinceMs <= cutoff) stale++;
+      }
+      stale = Math.min(stale, options.idleIpReclaimBatchSize);
+    }
+    const floor = Math.max(options.minPoolSize, this.warmUpRemaining > 0 ? idle : 0);
+    return Math.max(0, Math.min(Math.max(overMax, stale), idle - floor));
+  }
+
+  private shrink(): void {
+    if (this.stopped || this.waiters.length > 0) return;
+    const release = this.releaseCount();
+    if (release <= 0) return;
+    const actions = planShrink({
+      release,
+      minEni: this.deps.options.minEni,
+      enis: [...this.enis.values()].map((slot) => ({
+        id: slot.id,
+        primaryIp: slot.primaryIp,
+        size: slot.size(),
+        inUse: slot.inUseCount(),
+        unused: slot.isUnused(),
+        touchable: slot.state === 'in_use' && !slot.busy,
+        idle: [...slot.idleAddresses()],
+      })),
+    });
+    for (const action of actions) this.track(this.runShrinkAction(action));
+  }
+
+  private async runShrinkAction(action: ShrinkAction): Promise<void> {
+    const { cloud, clock, log } = this.deps;
+    const slot = this.enis.get(action.eniId);
+    if (slot === undefined) return;
+    const now = clock.now();
+    const ips = action.kind === 'unassign' ? action.ips : [...slot.all()].map((ip) => ip.address);
+    for (const ip of ips) slot.setState(ip, 'releasing', undefined, now);
+    if (action.kind === 'delete') slot.state = 'deleting';
+    slot.busy = true;
+    this.activeCloudCalls++;
+    try {
+      if (action.kind === 'unassign') {
+        await cloud.unassignPrivateIps(action.eniId, action.ips);
+        for (const ip of action.ips) this.forget(slot, ip);
+        log.info({ eniId: slot.id, ips: action.ips }, 'returned idle IPs to the cloud');
+      } else {
+        await cloud.deleteEni(action.eniId);
+        for (const ip of ips) this.byAddress.delete(ip);
+        this.enis.delete(slot.id);
+        log.info({ eniId: slot.id, mac: slot.mac }, 'detached and deleted unused ENI');
+      }
+    } catch (error) {
+      const failure = toTerwayError(error, 'CLOUD_ERROR');
+      this.lastError = `${action.kind} on ${action.eniId} failed: ${failure.cloudCode ?? failure.code}: ${failure.message}`;
+      log.warn({ err: failure, cloudCode: failure.cloudCode }, this.lastError);
+      const back = clock.now();
+      slot.state = 'in_use';
+      for (const ip of ips) if (slot.get(ip)?.state === 'releasing') slot.setState(ip, 'idle', undefined, back);
+      this.serveWaiters();
+    } finally {
+      slot.busy = false;
+      this.activeCloudCalls--;
+      this.scheduleShrink(RECLAIM_DELAY_MS);
+    }
+  }
+
+  private forget(slot: EniSlot, ip: string): void {
+    slot.remove(ip);
+    this.byAddress.delete(ip);
+  }
+
+  // ---- periodic work ------------------------------------------------------------------------
+
+  private scheduleSync(): void {
+    if (this.stopped) return;
+    const { ipPoolSyncPeriodMs } = this.deps.options;
+    this.syncTimer = this.deps.clock.setTimeout(() => {
+      this.track(this.syncWithCloud());
+      this.scheduleSync();
+    }, jittered(ipPoolSyncPeriodMs, 0.1));
+  }
+
+  private scheduleIdleReclaim(): void {
+    const { idleIpReclaimAfterMs, idleIpReclaimIntervalMs, idleIpReclaimJitterFactor } =
+      this.deps.options;
+    if (this.stopped || idleIpReclaimAfterMs === undefined) return;
+    this.reclaimTimer = this.deps.clock.setTimeout(
+      () => {
+        this.shrink();
+        this.scheduleIdleReclaim();
+      },
+      jittered(idleIpReclaimIntervalMs, idleIpReclaimJitterFactor),
+    );
+  }
+
+  /**
+   * Reconciles the pool with what the cloud reports: IPs added out of band become idle; idle IPs
+   * the cloud dropped are forgotten; in-use IPs it dropped turn invalid. Skipped while our own
+   * calls are in flight, since their results would look like drift.
+   */
+  private async syncWithCloud(): Promise<void> {
+    if (this.activeCloudCalls > 0) return;
+    try {
+      const enis = await this.deps.cloud.listEnis();
+      if (this.activeCloudCalls > 0 || this.stopped) return;
+      const now = this.deps.clock.now();
+      const seen = new Set<string>();
+      for (const info of enis) {
+        seen.add(info.id);
+        const slot = this.adoptEni(info);
+        const cloudIps = new Set(info.privateIps);
+        for (const ip of [...slot.all()]) {
+          if (cloudIps.has(ip.address)) continue;
+          if (ip.state === 'in_use' && ip.owner !== undefined) {
+            slot.setState(ip.address, 'invalid', ip.owner, now);
+            this.deps.log.warn({ ip: ip.address, owner: ip.owner }, 'cloud no longer has a pod IP');
+          } else if (ip.state === 'idle') {
+            this.forget(slot, ip.address);
+          }
+        }
+      }
+      for (const slot of [...this.enis.values()]) {
+        if (seen.has(slot.id) || slot.state !== 'in_use') continue;
+        this.enis.delete(slot.id);
+        for (const ip of [...slot.all()]) {
+          if (ip.owner === undefined) this.forget(slot, ip.address);
+          else slot.setState(ip.address, 'invalid', ip.owner, now);
+        }
+        if (slot.size() > 0) this.missingEnis.set(slot.id, slot);
+        this.deps.log.warn({ eniId: slot.id }, 'cloud no longer reports an ENI');
+      }
+    } catch (error) {
+      this.deps.log.warn({ err: toTerwayError(error) }, 'periodic cloud sync failed');
+    }
+    this.scheduleGrow();
+    this.scheduleShrink(0);
+  }
+
+  // ---- bookkeeping --------------------------------------------------------------------------
+
+  /** Adds or refreshes an ENI from the cloud's description; its IPs join as idle. */
+  private adoptEni(info: EniInfo): EniSlot {
+    let slot = this.enis.get(info.id);
+    if (slot === undefined) {
+      slot = new EniSlot(info);
+      this.enis.set(info.id, slot);
+    }
+    for (const ip of slot.addIdle(info.privateIps, this.deps.clock.now())) {
+      this.byAddress.set(ip, slot);
+    }
+    return slot;
+  }
+
+  private missingEni(eniId: string): EniSlot {
+    let slot = this.missingEnis.get(eniId);
+    if (slot === undefined) {
+      slot = new EniSlot({
+        id: eniId,
+        mac: '',
+        primaryIp: '',
+        privateIps: [],
+        vswitchId: '',
+        vswitchCidr: '',
+        gateway: '',
+        status: 'Deleting',
+      });
+      this.missingEnis.set(eniId, slot);
+    }
+    return slot;
+  }
+
+  private counts(): { idle: number; inUse: number; releasing: number; invalid: number } {
+    const counts = { idle: 0, inUse: 0, releasing: 0, invalid: 0 };
+    for (const slot of [...this.enis.values(), ...this.missingEnis.values()]) {
+      for (const ip of slot.all()) {
+        if (ip.state === 'idle') counts.idle++;
+        else if (ip.state === 'in_use') counts.inUse++;
+        else if (ip.state === 'releasing') counts.releasing++;
+        else counts.invalid++;
+      }
+    }
+    return counts;
+  }
+
+  private totalIps(): number {
+    let total = 0;
+    for (const slot of this.enis.values()) total += slot.size();
+    return total;
+  }
+
+  private inflightIps(): number {
+    let pending = this.creatingIps;
+    for (const slot of this.enis.values()) pending += Math.max(0, slot.pendingIps);
+    return pending;
+  }
+
+  private track(work: Promise<void>): void {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+}
+
+function jittered(periodMs: number, factor: number): number {
+  return periodMs * (1 + factor * (Math.random() * 2 - 1));
+}

@@ -1,0 +1,42 @@
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { ErrorCode } from '../errors/terway-error.js';
+import { ERROR_CODES, TerwayError } from '../errors/terway-error.js';
+
+/** Trailer carrying the TerwayError code across gRPC, so clients need not parse messages. */
+export const ERROR_CODE_METADATA_KEY = 'terway-error-code';
+export const CLOUD_CODE_METADATA_KEY = 'terway-cloud-code';
+
+const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
+  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  INVALID_CONFIG: GrpcStatus.FAILED_PRECONDITION,
+  POOL_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  POOL_AT_CAPACITY: GrpcStatus.RESOURCE_EXHAUSTED,
+  NOT_READY: GrpcStatus.UNAVAILABLE,
+  CLOUD_ERROR: GrpcStatus.UNAVAILABLE,
+  STORE_ERROR: GrpcStatus.INTERNAL,
+  ALREADY_RUNNING: GrpcStatus.FAILED_PRECONDITION,
+  INTERNAL: GrpcStatus.INTERNAL,
+};
+
+export interface GrpcServiceError {
+  code: GrpcStatus;
+  details: string;
+  metadata: Metadata;
+}
+
+export function toGrpcError(error: TerwayError): GrpcServiceError {
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_METADATA_KEY, error.code);
+  if (error.cloudCode !== undefined) metadata.set(CLOUD_CODE_METADATA_KEY, error.cloudCode);
+  return { code: STATUS_BY_CODE[error.code], details: error.message, metadata };
+}
+
+/** The TerwayError code a failed call carried, if the daemon set one. */
+export function errorCodeOf(error: { metadata?: Metadata }): ErrorCode | undefined {
+  const value = error.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value)
+    ? (value as ErrorCode)
+    : undefined;
+}
+
+export { TerwayError };

@@ -1,0 +1,37 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { ENIEntry as _terway_v1_ENIEntry, ENIEntry__Output as _terway_v1_ENIEntry__Output } from './terway/v1/ENIEntry.js';
+import type { IPEntry as _terway_v1_IPEntry, IPEntry__Output as _terway_v1_IPEntry__Output } from './terway/v1/IPEntry.js';
+import type { IntrospectionClient as _terway_v1_IntrospectionClient, IntrospectionDefinition as _terway_v1_IntrospectionDefinition } from './terway/v1/Introspection.js';
+import type { ListMappingsReply as _terway_v1_ListMappingsReply, ListMappingsReply__Output as _terway_v1_ListMappingsReply__Output } from './terway/v1/ListMappingsReply.js';
+import type { ListMappingsRequest as _terway_v1_ListMappingsRequest, ListMappingsRequest__Output as _terway_v1_ListMappingsRequest__Output } from './terway/v1/ListMappingsRequest.js';
+import type { Mapping as _terway_v1_Mapping, Mapping__Output as _terway_v1_Mapping__Output } from './terway/v1/Mapping.js';
+import type { PodNetwork as _terway_v1_PodNetwork, PodNetwork__Output as _terway_v1_PodNetwork__Output } from './terway/v1/PodNetwork.js';
+import type { PodRef as _terway_v1_PodRef, PodRef__Output as _terway_v1_PodRef__Output } from './terway/v1/PodRef.js';
+import type { PoolFigures as _terway_v1_PoolFigures, PoolFigures__Output as _terway_v1_PoolFigures__Output } from './terway/v1/PoolFigures.js';
+import type { ShowFactoryReply as _terway_v1_ShowFactoryReply, ShowFactoryReply__Output as _terway_v1_ShowFactoryReply__Output } from './terway/v1/ShowFactoryReply.js';
+import type { ShowFactoryRequest as _terway_v1_ShowFactoryRequest, ShowFactoryRequest__Output as _terway_v1_ShowFactoryRequest__Output } from './terway/v1/ShowFactoryRequest.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  terway: {
+    v1: {
+      ENIEntry: MessageTypeDefinition<_terway_v1_ENIEntry, _terway_v1_ENIEntry__Output>
+      IPEntry: MessageTypeDefinition<_terway_v1_IPEntry, _terway_v1_IPEntry__Output>
+      Introspection: SubtypeConstructor<typeof grpc.Client, _terway_v1_IntrospectionClient> & { service: _terway_v1_IntrospectionDefinition }
+      ListMappingsReply: MessageTypeDefinition<_terway_v1_ListMappingsReply, _terway_v1_ListMappingsReply__Output>
+      ListMappingsRequest: MessageTypeDefinition<_terway_v1_ListMappingsRequest, _terway_v1_ListMappingsRequest__Output>
+      Mapping: MessageTypeDefinition<_terway_v1_Mapping, _terway_v1_Mapping__Output>
+      PodNetwork: MessageTypeDefinition<_terway_v1_PodNetwork, _terway_v1_PodNetwork__Output>
+      PodRef: MessageTypeDefinition<_terway_v1_PodRef, _terway_v1_PodRef__Output>
+      PoolFigures: MessageTypeDefinition<_terway_v1_PoolFigures, _terway_v1_PoolFigures__Output>
+      ShowFactoryReply: MessageTypeDefinition<_terway_v1_ShowFactoryReply, _terway_v1_ShowFactoryReply__Output>
+      ShowFactoryRequest: MessageTypeDefinition<_terway_v1_ShowFactoryRequest, _terway_v1_ShowFactoryRequest__Output>
+    }
+  }
+}
+

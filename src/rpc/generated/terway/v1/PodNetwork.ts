@@ -1,0 +1,31 @@
+// Original file: proto/terway/v1/types.proto
+
+import type { PodRef as _terway_v1_PodRef, PodRef__Output as _terway_v1_PodRef__Output } from '../../terway/v1/PodRef.js';
+
+export interface PodNetwork {
+  'pod'?: (_terway_v1_PodRef | null);
+  'ip'?: (string);
+  'prefixLength'?: (number);
+  'gateway'?: (string);
+  'eniId'?: (string);
+  'eniMac'?: (string);
+  'vswitchId'?: (string);
+  'vswitchCidr'?: (string);
+  'netns'?: (string);
+  'ifname'?: (string);
+  'allocatedAtMs'?: (number | string);
+}
+
+export interface PodNetwork__Output {
+  'pod': (_terway_v1_PodRef__Output | null);
+  'ip': (string);
+  'prefixLength': (number);
+  'gateway': (string);
+  'eniId': (string);
+  'eniMac': (string);
+  'vswitchId': (string);
+  'vswitchCidr': (string);
+  'netns': (string);
+  'ifname': (string);
+  'allocatedAtMs': (number);
+}

@@ -1,0 +1,14 @@
+// Original file: proto/terway/v1/backend.proto
+
+
+export interface StatusReply {
+  'ready'?: (boolean);
+  'canAllocate'?: (boolean);
+  'reason'?: (string);
+}
+
+export interface StatusReply__Output {
+  'ready': (boolean);
+  'canAllocate': (boolean);
+  'reason': (string);
+}

@@ -1,0 +1,175 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { open } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
+import { z } from 'zod';
+
+import { TerwayError } from '../errors/terway-error.js';
+import { isIPv4 } from '../util/ipv4.js';
+import { recordKey } from './pod-record.js';
+import type { PodRecord } from './pod-record.js';
+import type { PodStore } from './pod-store.js';
+
+/** File name inside the state directory (plus `-lock`, which lmdb creates beside it). */
+export const POD_STORE_FILE = 'pods.lmdb';
+
+/**
+ * `z.object` (not strict) so a record written by a newer daemon with extra fields still reads
+ * after a rollback; the extra fields are dropped.
+ */
+const podRecordSchema = z.object({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  containerId: z.string().min(1),
+  ip: z.string().refine(isIPv4, 'not an IPv4 address'),
+  eniId: z.string().min(1),
+  netns: z.string(),
+  ifname: z.string().min(1),
+  allocatedAtMs: z.number().int().nonnegative(),
+});
+
+/**
+ * Pod records in LMDB (the closest Node analogue of Terway's bbolt), one JSON value per pod
+ * key. Reads are synchronous from the memory map; writes go through lmdb's batched write
+ * thread and resolve only once flushed to disk, so an acknowledged record survives `kill -9`
+ * and power loss alike.
+ *
+ * A record that does not parse is never fatal: the daemon must still start and serve the
+ * other pods, so bad entries are skipped and reported through `corruptKeys()`.
+ */
+export class LmdbPodStore implements PodStore {
+  private readonly corrupt = new Set<string>();
+  private closed = false;
+
+  private constructor(
+    private readonly db: RootDatabase<Buffer, string>,
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating if needed) `<stateDir>/pods.lmdb`. */
+  static async open(stateDir: string): Promise<LmdbPodStore> {
+    const path = join(stateDir, POD_STORE_FILE);
+    try {
+      await mkdir(stateDir, { recursive: true });
+      // Defaults keep LMDB's durable sync; noSync/noMetaSync would trade crash safety for speed.
+      const db = open<Buffer, string>({ path, encoding: 'binary' });
+      const store = new LmdbPodStore(db, path);
+      store.list(); // fills corruptKeys() at startup, where an operator will look for it
+      return store;
+    } catch (cause) {
+      throw storeError(`cannot open pod store ${path}`, cause);
+    }
+  }
+
+  get(key: string): PodRecord | undefined {
+    this.assertOpen();
+    let raw: Buffer | undefined;
+    try {
+      raw = this.db.get(key);
+    } catch (cause) {
+      throw storeError(`cannot read ${key} from ${this.path}`, cause);
+    }
+    return raw === undefined ? undefined : this.decode(key, raw);
+  }
+
+  list(): PodRecord[] {
+    this.assertOpen();
+    const out: PodRecord[] = [];
+    try {
+      for (const { key, value } of this.db.getRange()) {
+        const record = this.decode(key, value);
+        if (record !== undefined) out.push(record);
+      }
+    } catch (cause) {
+      throw storeError(`cannot list ${this.path}`, cause);
+    }
+    return out;
+  }
+
+  async put(record: PodRecord): Promise<void> {
+    this.assertOpen();
+    const parsed = podRecordSchema.safeParse(record);
+    if (!parsed.success) {
+      throw new TerwayError(
+        'INVALID_ARGUMENT',
+        `refusing to store an invalid pod record: ${z.prettifyError(parsed.error)}`,
+      );
+    }
+    const key = recordKey(parsed.data);
+    const value = Buffer.from(JSON.stringify(parsed.data), 'utf8');
+    await this.durably(`write ${key}`, () => this.db.put(key, value));
+    this.corrupt.delete(key);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.assertOpen();
+    // removeSync inside the write transaction tells whether the key existed at commit time,
+    // which a plain remove() (always `true`) cannot.
+    const removed = await this.durably(`delete ${key}`, () =>
+      this.db.transaction(() => this.db.removeSync(key)),
+    );
+    this.corrupt.delete(key);
+    return removed;
+  }
+
+  /** Keys whose stored value is not a valid pod record, as seen by the last read of them. */
+  corruptKeys(): string[] {
+    return [...this.corrupt].sort();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.db.close();
+    } catch (cause) {
+      throw storeError(`cannot close ${this.path}`, cause);
+    }
+  }
+
+  /** Resolves once the write is committed and flushed (`put` alone resolves at commit). */
+  private async durably<T>(what: string, write: () => Promise<T>): Promise<T> {
+    try {
+      const result = await write();
+      await this.db.flushed;
+      return result;
+    } catch (cause) {
+      throw storeError(`cannot ${what} in ${this.path}`, cause);
+    }
+  }
+
+  private decode(key: unknown, raw: Buffer): PodRecord | undefined {
+    const name = String(key);
+    const record = parseRecord(raw);
+    if (typeof key !== 'string' || record === undefined || recordKey(record) !== key) {
+      this.corrupt.add(name);
+      return undefined;
+    }
+    this.corrupt.delete(name);
+    return record;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TerwayError('STORE_ERROR', `the pod store ${this.path} is closed`);
+  }
+}
+
+function parseRecord(raw: Buffer): PodRecord | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = podRecordSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const record: PodRecord = parsed.data;
+  return record;
+}
+
+function storeError(message: string, cause: unknown): TerwayError {
+  if (cause instanceof TerwayError) return cause;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new TerwayError('STORE_ERROR', `${message}: ${detail}`, { cause });
+}

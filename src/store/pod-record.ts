@@ -1,0 +1,25 @@
+/**
+ * The durable fact that a pod owns an IP. Written before AllocateIP returns, removed only by a
+ * release from the owning container (or GC), and restored on every daemon start.
+ */
+export interface PodRecord {
+  namespace: string;
+  name: string;
+  /** The sandbox that owns the IP. A DEL from any other container id is stale and ignored. */
+  containerId: string;
+  ip: string;
+  eniId: string;
+  netns: string;
+  ifname: string;
+  /** Milliseconds since the epoch when the IP was first given to this pod. */
+  allocatedAtMs: number;
+}
+
+/** Records are keyed by pod, as Terway does: a recreated sandbox keeps its pod's IP. */
+export function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function recordKey(record: Pick<PodRecord, 'namespace' | 'name'>): string {
+  return podKey(record.namespace, record.name);
+}

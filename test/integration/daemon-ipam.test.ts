@@ -1,0 +1,200 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { statSync } from 'node:fs';
+import { BINS } from '../support/bins.js';
+import type { RunResult } from '../support/processes.js';
+import { DaemonProcess, resultIp, runProcess, runShim } from '../support/processes.js';
+
+/** A roomy instance type (31 secondary ENIs x 10 IPs) and a fast simulated cloud. */
+const ROOMY = {
+  max_pool_size: 10,
+  memory_cloud: { instance_type: 'ecs.ebmg5.24xlarge', api_latency: '5ms', attach_latency: '20ms' },
+};
+
+const daemons: DaemonProcess[] = [];
+function daemon(config: Record<string, unknown> = ROOMY): DaemonProcess {
+  const created = new DaemonProcess(config);
+  daemons.push(created);
+  return created;
+}
+
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
+});
+
+async function mapping(socket: string): Promise<Array<{ network: { pod: { name: string; containerId: string }; ip: string }; ipState: string }>> {
+  const result = await runProcess(BINS.terwayCli, ['--socket', socket, 'mapping', '--json']);
+  expect(result.status).toBe(0);
+  return (JSON.parse(result.stdout) as { mappings: never[] }).mappings;
+}
+
+function expectOk(result: RunResult): void {
+  if (result.status !== 0) throw new Error(`shim failed (${result.status}): ${result.stdout}${result.stderr}`);
+}
+
+describe('terwayd + terway shim over the unix socket', () => {
+  test('50 concurrent ADDs from an empty pool give 50 distinct IPs', async () => {
+    const d = daemon();
+    await d.start();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => runShim('ADD', d.socket, { name: `pod-${i}`, containerId: `ctr-${i}` })),
+    );
+    results.forEach(expectOk);
+    const ips = results.map(resultIp);
+    expect(new Set(ips).size).toBe(50);
+    const records = await mapping(d.socket);
+    expect(records).toHaveLength(50);
+    expect(new Set(records.map((m) => m.network.ip))).toEqual(new Set(ips));
+  }, 60_000);
+
+  test('a retried ADD returns the same IP, and a new sandbox of the pod keeps it', async () => {
+    const d = daemon();
+    await d.start();
+    const pod = { name: 'web', containerId: 'sandbox-1' };
+    const first = await runShim('ADD', d.socket, pod);
+    const again = await runShim('ADD', d.socket, pod);
+    expectOk(first);
+    expectOk(again);
+    expect(resultIp(again)).toBe(resultIp(first));
+    const recreated = await runShim('ADD', d.socket, { ...pod, containerId: 'sandbox-2' });
+    expect(resultIp(recreated)).toBe(resultIp(first));
+    // The old sandbox's late DEL must not take the IP from the new one.
+    expectOk(await runShim('DEL', d.socket, pod));
+    expect((await mapping(d.socket)).map((m) => m.network.pod.containerId)).toEqual(['sandbox-2']);
+  }, 30_000);
+
+  test('DEL twice succeeds and the second is a no-op', async () => {
+    const d = daemon();
+    await d.start();
+    const pod = { name: 'job', containerId: 'c-1' };
+    expectOk(await runShim('ADD', d.socket, pod));
+    const firstDel = await runShim('DEL', d.socket, pod);
+    const secondDel = await runShim('DEL', d.socket, pod);
+    expect([firstDel.status, firstDel.stdout]).toEqual([0, '']);
+    expect([secondDel.status, secondDel.stdout]).toEqual([0, '']);
+    expect(await mapping(d.socket)).toEqual([]);
+    // DEL with no netns and no pod args (the runtime lost them) finds the record by container id.
+    expectOk(await runShim('ADD', d.socket, { name: 'job2', containerId: 'c-2' }));
+    const bare = await runProcess(BINS.terway, [], {
+      stdin: JSON.stringify({ cniVersion: '1.0.0', name: 'terway', type: 'terway', daemon_socket: d.socket }),
+      env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c-2', CNI_IFNAME: 'eth0', CNI_NETNS: '', CNI_PATH: '/opt/cni/bin' },
+    });
+    expect(bare.status).toBe(0);
+    expect(await mapping(d.socket)).toEqual([]);
+  }, 30_000);
+
+  test('CHECK passes for a matching prevResult and names the drift otherwise', async () => {
+    const d = daemon();
+    await d.start();
+    const pod = { name: 'checked', containerId: 'c-9' };
+    const add = await runShim('ADD', d.socket, pod);
+    expectOk(add);
+    const prevResult = JSON.parse(add.stdout) as Record<string, unknown>;
+    const ok = await runShim('CHECK', d.socket, pod, { prevResult });
+    expect(ok.status).toBe(0);
+    const drifted = await runShim('CHECK', d.socket, pod, {
+      prevResult: { ...prevResult, ips: [{ address: '10.99.200.200/16' }] },
+    });
+    expect(drifted.status).toBe(1);
+    const error = JSON.parse(drifted.stdout) as { code: number; msg: string };
+    expect(error.code).toBe(999);
+    expect(error.msg).toContain(resultIp(add));
+  }, 30_000);
+
+  test('STATUS and GC (CNI 1.1.0) reach the daemon', async () => {
+    const d = daemon();
+    await d.start();
+    expectOk(await runShim('ADD', d.socket, { name: 'keep', containerId: 'keep-1' }));
+    expectOk(await runShim('ADD', d.socket, { name: 'orphan', containerId: 'orphan-1' }));
+    const status = await runShim('STATUS', d.socket, undefined, { cniVersion: '1.1.0' });
+    expect(status.status).toBe(0);
+    const gc = await runShim('GC', d.socket, undefined, {
+      cniVersion: '1.1.0',
+      'cni.dev/valid-attachments': [{ containerID: 'keep-1', ifname: 'eth0' }],
+    });
+    expect(gc.status).toBe(0);
+    expect((await mapping(d.socket)).map((m) => m.network.pod.name)).toEqual(['keep']);
+  }, 30_000);
+
+  test('kill -9 during a burst: acknowledged records survive and no IP is issued twice', async () => {
+    const d = daemon({ ...ROOMY, memory_cloud: { ...ROOMY.memory_cloud, api_latency: '30ms' } });
+    await d.start();
+    const pods = Array.from({ length: 40 }, (_, i) => ({ name: `burst-${i}`, containerId: `b-${i}` }));
+    // Staggered, so the kill lands with some ADDs answered, some in flight, some not yet sent.
+    let answered = 0;
+    const burst = pods.map(async (pod, i) => {
+      await new Promise((resolve) => setTimeout(resolve, i * 25));
+      const result = await runShim('ADD', d.socket, pod, { timeout_seconds: 20 });
+      answered++;
+      return result;
+    });
+    while (answered < 8) await new Promise((resolve) => setTimeout(resolve, 10));
+    await d.stop('SIGKILL');
+    const outcomes = await Promise.all(burst);
+    const acknowledged = new Map<string, string>();
+    outcomes.forEach((result, i) => {
+      if (result.status === 0) acknowledged.set(pods[i]!.name, resultIp(result));
+      else expect((JSON.parse(result.stdout) as { code: number }).code).toBe(11);
+    });
+    expect(acknowledged.size).toBeGreaterThan(0);
+
+    // The socket file is stale now; the restarted daemon removes it and restores everything.
+    await d.start();
+    const restored = new Map((await mapping(d.socket)).map((m) => [m.network.pod.name, m.network.ip]));
+    for (const [name, ip] of acknowledged) expect(restored.get(name)).toBe(ip);
+    expect(new Set(restored.values()).size).toBe(restored.size);
+
+    const retried = await Promise.all(pods.map((pod) => runShim('ADD', d.socket, pod)));
+    retried.forEach(expectOk);
+    const finalIps = retried.map(resultIp);
+    pods.forEach((pod, i) => {
+      const before = restored.get(pod.name);
+      if (before !== undefined) expect(finalIps[i]).toBe(before);
+    });
+    expect(new Set(finalIps).size).toBe(pods.length);
+  }, 90_000);
+
+  test('SIGTERM lets an in-flight ADD finish, then the daemon exits cleanly', async () => {
+    const d = daemon({ ...ROOMY, memory_cloud: { ...ROOMY.memory_cloud, attach_latency: '1500ms' } });
+    await d.start();
+    const add = runShim('ADD', d.socket, { name: 'slow', containerId: 'slow-1' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const exit = d.stop('SIGTERM');
+    expectOk(await add);
+    expect(await exit).toEqual({ code: 0, signal: null });
+    expect(d.logEntries().some((entry) => entry.msg === 'terwayd stopped')).toBe(true);
+  }, 30_000);
+});
+
+describe('terwayd start-up guards', () => {
+  test('the socket is mode 0600', async () => {
+    const d = daemon();
+    await d.start();
+    expect(statSync(d.socket).mode & 0o777).toBe(0o600);
+  }, 30_000);
+
+  test('a second daemon on the same state dir refuses to start', async () => {
+    const first = daemon();
+    await first.start();
+    const second = await runProcess(BINS.terwayd, [
+      '--config',
+      first.configPath,
+      '--socket',
+      `${first.dir}/other.sock`,
+      '--state-dir',
+      first.stateDir,
+    ]);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toContain(`already uses state dir ${first.stateDir}`);
+  }, 30_000);
+
+  test('an invalid eni_conf is refused with a message naming the key, value and what is allowed', async () => {
+    const d = daemon({ max_pool_size: -3, eni_selection_policy: 'fewest' });
+    const result = await runProcess(BINS.terwayd, ['--config', d.configPath, '--socket', d.socket, '--state-dir', d.stateDir]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('max_pool_size');
+    expect(result.stderr).toContain('-3');
+    expect(result.stderr).toContain('eni_selection_policy');
+    expect(result.stderr).toContain('most_ips');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 30_000);
+});

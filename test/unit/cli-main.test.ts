@@ -1,0 +1,144 @@
+import { describe, expect, test } from '@jest/globals';
+import type { Introspection } from '../../src/cli/introspection-client.js';
+import { CliError } from '../../src/cli/introspection-client.js';
+import type { CliIo } from '../../src/cli/main.js';
+import { runCli } from '../../src/cli/main.js';
+import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
+import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
+import { DEFAULT_SOCKET_PATH } from '../../src/rpc/socket-address.js';
+
+const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+const FACTORY: ShowFactoryReply__Output = {
+  enis: [
+    {
+      id: 'eni-bp1first',
+      mac: '00:16:3e:01:02:03',
+      status: 'in_use',
+      primaryIp: '10.0.1.10',
+      vswitchId: 'vsw-bp1aaaa',
+      vswitchCidr: '10.0.1.0/24',
+      gateway: '10.0.1.253',
+      ips: [{ address: '10.0.1.10', state: 'idle', owner: null, isEniPrimary: true, sinceMs: NOW }],
+      pendingIps: 0,
+    },
+  ],
+  pool: null,
+};
+const MAPPINGS: ListMappingsReply__Output = { mappings: [] };
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  sockets: string[];
+}
+
+async function run(
+  args: string[],
+  options: { env?: Record<string, string>; introspection?: Partial<Introspection> } = {},
+): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const sockets: string[] = [];
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    color: false,
+    now: () => NOW,
+    env: options.env ?? {},
+    introspection: {
+      showFactory: (socket) => {
+        sockets.push(socket);
+        return Promise.resolve(FACTORY);
+      },
+      listMappings: (socket) => {
+        sockets.push(socket);
+        return Promise.resolve(MAPPINGS);
+      },
+      ...options.introspection,
+    },
+  };
+  const code = await runCli(['node', 'terway-cli', ...args], io);
+  return { code, stdout, stderr, sockets };
+}
+
+describe('terway-cli argument handling', () => {
+  test('defaults to the well-known socket', async () => {
+    const r = await run(['show', 'factory']);
+    expect(r).toMatchObject({ code: 0, stderr: '', sockets: [DEFAULT_SOCKET_PATH] });
+    expect(r.stdout).toContain('eni-bp1first');
+  });
+
+  test.each([
+    [['--socket', '/tmp/a.sock', 'show', 'factory']],
+    [['show', 'factory', '--socket', '/tmp/a.sock']],
+    [['show', '--socket', '/tmp/a.sock', 'factory']],
+    [['--socket=/tmp/a.sock', 'mapping']],
+    [['mapping', '--socket', '/tmp/a.sock']],
+  ])('--socket is accepted anywhere: %j', async (args) => {
+    const r = await run(args);
+    expect(r.code).toBe(0);
+    expect(r.sockets).toEqual(['/tmp/a.sock']);
+  });
+
+  test('TERWAY_SOCKET is honoured and the flag wins over it', async () => {
+    const env = { TERWAY_SOCKET: '/tmp/env.sock' };
+    expect((await run(['mapping'], { env })).sockets).toEqual(['/tmp/env.sock']);
+    expect((await run(['mapping', '--socket', '/tmp/flag.sock'], { env })).sockets).toEqual([
+      '/tmp/flag.sock',
+    ]);
+  });
+
+  test('an empty TERWAY_SOCKET counts as unset', async () => {
+    const r = await run(['mapping'], { env: { TERWAY_SOCKET: '' } });
+    expect(r.sockets).toEqual([DEFAULT_SOCKET_PATH]);
+  });
+
+  test('--json prints only the reply, pretty, in received key order', async () => {
+    const factory = await run(['show', 'factory', '--json']);
+    expect(factory.stdout).toBe(`${JSON.stringify(FACTORY, null, 2)}\n`);
+    const mapping = await run(['mapping', '--json']);
+    expect(JSON.parse(mapping.stdout)).toEqual(MAPPINGS);
+  });
+
+  test('an unreachable daemon is one stderr line and exit 1', async () => {
+    const message = 'cannot reach terwayd at /x: no such socket (ENOENT) (is the daemon running?)';
+    const r = await run(['show', 'factory', '--socket', '/x'], {
+      introspection: { showFactory: () => Promise.reject(new CliError('UNREACHABLE', message)) },
+    });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: `terway-cli: ${message}\n`, sockets: [] });
+  });
+
+  test('an unexpected error is still one line, without a stack', async () => {
+    const r = await run(['mapping'], {
+      introspection: { listMappings: () => Promise.reject(new Error('boom\n    at somewhere')) },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('terway-cli: unexpected error: boom\n');
+  });
+
+  test('an unknown command is a usage error', async () => {
+    const r = await run(['bogus']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("unknown command 'bogus'");
+    expect(r.stdout).toBe('');
+  });
+
+  test('an unknown option is a usage error', async () => {
+    const r = await run(['mapping', '--wide']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("unknown option '--wide'");
+  });
+
+  test('--help exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('show');
+    expect(r.stdout).toContain('mapping');
+  });
+});
