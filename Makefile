@@ -35,7 +35,7 @@ demo: build
 	@node scripts/demo.mjs
 
 bench: build
-	@node bench/run-all.mjs
+	@node dist/bench/run-all.js
 
 clean:
 	rm -rf dist

@@ -9,10 +9,19 @@ const program = new Command('terwayd')
   .description('terway-node daemon: warm ENI/IP pool and IPAM for the terway CNI plugin')
   .option('--config <file>', "eni_conf JSON (Terway's keys); built-in defaults when omitted")
   .option('--socket <path>', 'unix socket to serve gRPC on', DEFAULT_SOCKET_PATH)
-  .option('--state-dir <dir>', 'directory for durable pod records and the daemon lock', DEFAULT_STATE_DIR)
+  .option(
+    '--state-dir <dir>',
+    'directory for durable pod records and the daemon lock',
+    DEFAULT_STATE_DIR,
+  )
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal', 'info')
   .showHelpAfterError();
 
 program.parse();
-const options = program.opts<{ config?: string; socket: string; stateDir: string; logLevel: string }>();
+const options = program.opts<{
+  config?: string;
+  socket: string;
+  stateDir: string;
+  logLevel: string;
+}>();
 await runDaemon(options);

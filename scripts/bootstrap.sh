@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
-# hyperfine: shim start-up benchmark. util-linux: nsenter/unshare for netns checks.
-APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine util-linux)
+# hyperfine, containernetworking-plugins (host-local): shim start-up benchmark and its baseline. util-linux: nsenter/unshare for netns checks.
+APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -58,9 +58,10 @@ export async function runShim(input: ShimInput): Promise<ShimOutcome> {
     if (command === 'VERSION') {
       return { stdout: `${JSON.stringify(versionResult(cniVersion))}\n`, exitCode: 0 };
     }
-    // zod is only needed once there is a configuration to judge.
+    const document = requireDecoded(decoded);
+    // zod is only needed once there is a decoded document to judge.
     const { loadNetconf } = await import('./netconf.js');
-    const conf = loadNetconf(requireDecoded(decoded));
+    const conf = loadNetconf(document);
     requireVerbAllowed(command, conf.cniVersion);
     const verb = await loadVerb(command);
     return { stdout: (await verb({ conf, env: input.env })) ?? '', exitCode: 0 };

@@ -22,8 +22,10 @@ export async function serveOnUnixSocket(
   const previousUmask = process.umask(0o177);
   try {
     await new Promise<number>((resolve, reject) =>
-      server.bindAsync(unixTarget(socketPath), grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error === null ? resolve(port) : reject(error),
+      server.bindAsync(
+        unixTarget(socketPath),
+        grpc.ServerCredentials.createInsecure(),
+        (error, port) => (error === null ? resolve(port) : reject(error)),
       ),
     );
   } finally {
@@ -34,7 +36,11 @@ export async function serveOnUnixSocket(
 }
 
 /** Lets in-flight calls finish for up to `graceMs`, then cuts the rest off. */
-export async function shutdownServer(server: grpc.Server, graceMs: number, onGraceExpired: () => void): Promise<void> {
+export async function shutdownServer(
+  server: grpc.Server,
+  graceMs: number,
+  onGraceExpired: () => void,
+): Promise<void> {
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       onGraceExpired();

@@ -101,7 +101,11 @@ export class Ipam {
       };
       await this.putOrFail(record);
       this.log.info(
-        { pod: podKey(record.namespace, record.name), from: existing.containerId, to: record.containerId },
+        {
+          pod: podKey(record.namespace, record.name),
+          from: existing.containerId,
+          to: record.containerId,
+        },
         'pod sandbox changed; it keeps its IP',
       );
     }
@@ -133,7 +137,10 @@ export class Ipam {
         });
       }
       this.pool.release(record.ip);
-      this.log.info({ pod: key, containerId: record.containerId, ip: record.ip }, 'released pod IP');
+      this.log.info(
+        { pod: key, containerId: record.containerId, ip: record.ip },
+        'released pod IP',
+      );
       return record;
     });
   }
@@ -156,7 +163,10 @@ export class Ipam {
         const gone = await this.release(record);
         if (gone !== undefined) released.push(gone);
       } catch (error) {
-        this.log.warn({ err: toTerwayError(error), pod: podKey(record.namespace, record.name) }, 'GC release failed');
+        this.log.warn(
+          { err: toTerwayError(error), pod: podKey(record.namespace, record.name) },
+          'GC release failed',
+        );
       }
     }
     return released;
@@ -183,9 +193,13 @@ export class Ipam {
     try {
       await this.store.put(record);
     } catch (error) {
-      throw new TerwayError('STORE_ERROR', `could not update the record of ${record.namespace}/${record.name}`, {
-        cause: error,
-      });
+      throw new TerwayError(
+        'STORE_ERROR',
+        `could not update the record of ${record.namespace}/${record.name}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }

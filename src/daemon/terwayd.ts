@@ -55,7 +55,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 
   try {
-    const config: DaemonConfig = flags.config === undefined ? DEFAULT_CONFIG : loadConfigFile(flags.config);
+    const config: DaemonConfig =
+      flags.config === undefined ? DEFAULT_CONFIG : loadConfigFile(flags.config);
     if (config.unknownKeys.length > 0) {
       log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
     }
@@ -103,7 +104,10 @@ async function shutdown(
   restoring.abort();
   if (running.server !== undefined) {
     await shutdownServer(running.server, SHUTDOWN_GRACE_MS, () =>
-      log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'calls still running after the grace period; cutting them off'),
+      log.warn(
+        { graceMs: SHUTDOWN_GRACE_MS },
+        'calls still running after the grace period; cutting them off',
+      ),
     );
   }
   await running.pool?.stop();

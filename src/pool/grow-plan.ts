@@ -3,8 +3,7 @@ import type { EniSelectionPolicy } from './ip-state.js';
 import type { PoolLimits } from './pool-limits.js';
 
 export type GrowAction =
-  | { kind: 'assign'; eniId: string; count: number }
-  | { kind: 'create'; ipCount: number };
+  { kind: 'assign'; eniId: string; count: number } | { kind: 'create'; ipCount: number };
 
 export interface GrowEniView {
   id: string;
@@ -21,6 +20,9 @@ export interface GrowInput {
   enis: readonly GrowEniView[];
   /** ENIs being created right now (they count against the ENI limit). */
   creatingEnis: number;
+  /** Slots those ENIs will still have once created: demand they can absorb with one assign
+   *  call after they attach, instead of spending another scarce ENI. */
+  creatingFreeSlots: number;
   limits: PoolLimits;
   canCreateEni: boolean;
   policy: EniSelectionPolicy;
@@ -47,6 +49,9 @@ export function planGrowth(input: GrowInput): GrowAction[] {
     remaining -= count;
   }
 
+  // ENIs are scarce (a handful per instance) while IPs on an existing ENI are cheap: wait for
+  // ENIs already being created rather than create another for demand they can absorb.
+  remaining -= input.creatingFreeSlots;
   if (!input.canCreateEni) return actions;
   let eniCount = input.enis.length + input.creatingEnis;
   const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);

@@ -172,7 +172,9 @@ export class IpPool {
 
   /** Whether an allocation made now could be satisfied (idle IP, or room to grow). */
   canAllocate(): boolean {
-    return this.counts().idle > 0 || this.totalIps() + this.inflightIps() < this.deps.limits.capacity;
+    return (
+      this.counts().idle > 0 || this.totalIps() + this.inflightIps() < this.deps.limits.capacity
+    );
   }
 
   /** Resolves when no cloud call is in flight and no refill is scheduled (tests, benchmarks). */
@@ -296,6 +298,7 @@ export class IpPool {
         freeSlots: slot.freeSlots(this.deps.limits.ipsPerEni),
       })),
       creatingEnis: this.creatingEnis,
+      creatingFreeSlots: this.creatingEnis * this.deps.limits.ipsPerEni - this.creatingIps,
       limits: this.deps.limits,
       canCreateEni: this.eniCreateBlockedUntil <= now,
       policy: this.deps.options.eniSelectionPolicy,
@@ -309,7 +312,10 @@ export class IpPool {
    * Without a wake-up the waiters would sit until some unrelated event, so set one.
    */
   private retryWhenUnblocked(now: number): void {
-    const unblockAt = [this.eniCreateBlockedUntil, ...[...this.enis.values()].map((s) => s.fullUntilMs)]
+    const unblockAt = [
+      this.eniCreateBlockedUntil,
+      ...[...this.enis.values()].map((s) => s.fullUntilMs),
+    ]
       .filter((at) => at > now)
       .sort((a, b) => a - b)[0];
     if (unblockAt === undefined) return;
@@ -476,7 +482,8 @@ export class IpPool {
       log.warn({ err: failure, cloudCode: failure.cloudCode }, this.lastError);
       const back = clock.now();
       slot.state = 'in_use';
-      for (const ip of ips) if (slot.get(ip)?.state === 'releasing') slot.setState(ip, 'idle', undefined, back);
+      for (const ip of ips)
+        if (slot.get(ip)?.state === 'releasing') slot.setState(ip, 'idle', undefined, back);
       this.serveWaiters();
     } finally {
       slot.busy = false;
@@ -495,10 +502,13 @@ export class IpPool {
   private scheduleSync(): void {
     if (this.stopped) return;
     const { ipPoolSyncPeriodMs } = this.deps.options;
-    this.syncTimer = this.deps.clock.setTimeout(() => {
-      this.track(this.syncWithCloud());
-      this.scheduleSync();
-    }, jittered(ipPoolSyncPeriodMs, 0.1));
+    this.syncTimer = this.deps.clock.setTimeout(
+      () => {
+        this.track(this.syncWithCloud());
+        this.scheduleSync();
+      },
+      jittered(ipPoolSyncPeriodMs, 0.1),
+    );
   }
 
   private scheduleIdleReclaim(): void {

@@ -40,6 +40,8 @@ const podRecordSchema = z.object({
  */
 export class LmdbPodStore implements PodStore {
   private readonly corrupt = new Set<string>();
+  /** The latest write issued per key and not yet flushed: what `delete` must see. */
+  private readonly inflight = new Map<string, { exists: boolean; token: object }>();
   private closed = false;
 
   private constructor(
@@ -98,19 +100,16 @@ export class LmdbPodStore implements PodStore {
     }
     const key = recordKey(parsed.data);
     const value = Buffer.from(JSON.stringify(parsed.data), 'utf8');
-    await this.durably(`write ${key}`, () => this.db.put(key, value));
+    await this.durably(key, true, () => this.db.put(key, value));
     this.corrupt.delete(key);
   }
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
-    // removeSync inside the write transaction tells whether the key existed at commit time,
-    // which a plain remove() (always `true`) cannot.
-    const removed = await this.durably(`delete ${key}`, () =>
-      this.db.transaction(() => this.db.removeSync(key)),
-    );
+    const existed = this.existsNow(key);
+    await this.durably(key, false, () => this.db.remove(key));
     this.corrupt.delete(key);
-    return removed;
+    return existed;
   }
 
   /** Keys whose stored value is not a valid pod record, as seen by the last read of them. */
@@ -128,14 +127,38 @@ export class LmdbPodStore implements PodStore {
     }
   }
 
-  /** Resolves once the write is committed and flushed (`put` alone resolves at commit). */
-  private async durably<T>(what: string, write: () => Promise<T>): Promise<T> {
+  /**
+   * Whether `key` exists once every write already issued has landed. lmdb's unconditional
+   * remove() always resolves `true`, and its async transaction() needs thread-safe N-API
+   * callbacks that hang in some sandboxes, so existence is answered from the latest in-flight
+   * write of the key, else from the committed data.
+   */
+  private existsNow(key: string): boolean {
+    const pending = this.inflight.get(key);
+    if (pending !== undefined) return pending.exists;
     try {
-      const result = await write();
-      await this.db.flushed;
-      return result;
+      return this.db.doesExist(key);
     } catch (cause) {
-      throw storeError(`cannot ${what} in ${this.path}`, cause);
+      throw storeError(`cannot read ${key} from ${this.path}`, cause);
+    }
+  }
+
+  /** Runs a write and resolves once it is committed and flushed (`put` alone resolves at
+   *  commit, which survives kill -9 but not a power cut). */
+  private async durably(
+    key: string,
+    exists: boolean,
+    write: () => Promise<boolean>,
+  ): Promise<void> {
+    const token = {};
+    this.inflight.set(key, { exists, token });
+    try {
+      await write();
+      await this.db.flushed;
+    } catch (cause) {
+      throw storeError(`cannot ${exists ? 'write' : 'delete'} ${key} in ${this.path}`, cause);
+    } finally {
+      if (this.inflight.get(key)?.token === token) this.inflight.delete(key);
     }
   }
 

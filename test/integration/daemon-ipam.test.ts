@@ -21,14 +21,19 @@ afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
 });
 
-async function mapping(socket: string): Promise<Array<{ network: { pod: { name: string; containerId: string }; ip: string }; ipState: string }>> {
+async function mapping(
+  socket: string,
+): Promise<
+  Array<{ network: { pod: { name: string; containerId: string }; ip: string }; ipState: string }>
+> {
   const result = await runProcess(BINS.terwayCli, ['--socket', socket, 'mapping', '--json']);
   expect(result.status).toBe(0);
   return (JSON.parse(result.stdout) as { mappings: never[] }).mappings;
 }
 
 function expectOk(result: RunResult): void {
-  if (result.status !== 0) throw new Error(`shim failed (${result.status}): ${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`shim failed (${result.status}): ${result.stdout}${result.stderr}`);
 }
 
 describe('terwayd + terway shim over the unix socket', () => {
@@ -36,7 +41,9 @@ describe('terwayd + terway shim over the unix socket', () => {
     const d = daemon();
     await d.start();
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => runShim('ADD', d.socket, { name: `pod-${i}`, containerId: `ctr-${i}` })),
+      Array.from({ length: 50 }, (_, i) =>
+        runShim('ADD', d.socket, { name: `pod-${i}`, containerId: `ctr-${i}` }),
+      ),
     );
     results.forEach(expectOk);
     const ips = results.map(resultIp);
@@ -75,8 +82,19 @@ describe('terwayd + terway shim over the unix socket', () => {
     // DEL with no netns and no pod args (the runtime lost them) finds the record by container id.
     expectOk(await runShim('ADD', d.socket, { name: 'job2', containerId: 'c-2' }));
     const bare = await runProcess(BINS.terway, [], {
-      stdin: JSON.stringify({ cniVersion: '1.0.0', name: 'terway', type: 'terway', daemon_socket: d.socket }),
-      env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c-2', CNI_IFNAME: 'eth0', CNI_NETNS: '', CNI_PATH: '/opt/cni/bin' },
+      stdin: JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'terway',
+        type: 'terway',
+        daemon_socket: d.socket,
+      }),
+      env: {
+        CNI_COMMAND: 'DEL',
+        CNI_CONTAINERID: 'c-2',
+        CNI_IFNAME: 'eth0',
+        CNI_NETNS: '',
+        CNI_PATH: '/opt/cni/bin',
+      },
     });
     expect(bare.status).toBe(0);
     expect(await mapping(d.socket)).toEqual([]);
@@ -118,7 +136,10 @@ describe('terwayd + terway shim over the unix socket', () => {
   test('kill -9 during a burst: acknowledged records survive and no IP is issued twice', async () => {
     const d = daemon({ ...ROOMY, memory_cloud: { ...ROOMY.memory_cloud, api_latency: '30ms' } });
     await d.start();
-    const pods = Array.from({ length: 40 }, (_, i) => ({ name: `burst-${i}`, containerId: `b-${i}` }));
+    const pods = Array.from({ length: 40 }, (_, i) => ({
+      name: `burst-${i}`,
+      containerId: `b-${i}`,
+    }));
     // Staggered, so the kill lands with some ADDs answered, some in flight, some not yet sent.
     let answered = 0;
     const burst = pods.map(async (pod, i) => {
@@ -139,7 +160,9 @@ describe('terwayd + terway shim over the unix socket', () => {
 
     // The socket file is stale now; the restarted daemon removes it and restores everything.
     await d.start();
-    const restored = new Map((await mapping(d.socket)).map((m) => [m.network.pod.name, m.network.ip]));
+    const restored = new Map(
+      (await mapping(d.socket)).map((m) => [m.network.pod.name, m.network.ip]),
+    );
     for (const [name, ip] of acknowledged) expect(restored.get(name)).toBe(ip);
     expect(new Set(restored.values()).size).toBe(restored.size);
 
@@ -154,7 +177,10 @@ describe('terwayd + terway shim over the unix socket', () => {
   }, 90_000);
 
   test('SIGTERM lets an in-flight ADD finish, then the daemon exits cleanly', async () => {
-    const d = daemon({ ...ROOMY, memory_cloud: { ...ROOMY.memory_cloud, attach_latency: '1500ms' } });
+    const d = daemon({
+      ...ROOMY,
+      memory_cloud: { ...ROOMY.memory_cloud, attach_latency: '1500ms' },
+    });
     await d.start();
     const add = runShim('ADD', d.socket, { name: 'slow', containerId: 'slow-1' });
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -189,7 +215,14 @@ describe('terwayd start-up guards', () => {
 
   test('an invalid eni_conf is refused with a message naming the key, value and what is allowed', async () => {
     const d = daemon({ max_pool_size: -3, eni_selection_policy: 'fewest' });
-    const result = await runProcess(BINS.terwayd, ['--config', d.configPath, '--socket', d.socket, '--state-dir', d.stateDir]);
+    const result = await runProcess(BINS.terwayd, [
+      '--config',
+      d.configPath,
+      '--socket',
+      d.socket,
+      '--state-dir',
+      d.stateDir,
+    ]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('max_pool_size');
     expect(result.stderr).toContain('-3');

@@ -43,11 +43,16 @@ export class DaemonProcess {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
-    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`terwayd not ready in ${READY_TIMEOUT_MS} ms:\n${this.logs}${this.stderr}`)),
+        () =>
+          reject(
+            new Error(`terwayd not ready in ${READY_TIMEOUT_MS} ms:\n${this.logs}${this.stderr}`),
+          ),
         READY_TIMEOUT_MS,
       );
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -59,7 +64,11 @@ export class DaemonProcess {
       });
       void this.exit?.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`terwayd exited (${code ?? signal}) before serving:\n${this.logs}${this.stderr}`));
+        reject(
+          new Error(
+            `terwayd exited (${code ?? signal}) before serving:\n${this.logs}${this.stderr}`,
+          ),
+        );
       });
     });
   }
@@ -72,7 +81,9 @@ export class DaemonProcess {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const child = this.child;
     if (child === undefined || this.exit === undefined) return { code: null, signal: null };
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -136,7 +147,13 @@ export function runShim(
     env.CNI_IFNAME = pod.ifname ?? 'eth0';
     env.CNI_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace ?? 'default'};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`;
   }
-  const conf = { cniVersion: '1.0.0', name: 'terway', type: 'terway', daemon_socket: socket, ...netconf };
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'terway',
+    type: 'terway',
+    daemon_socket: socket,
+    ...netconf,
+  };
   return runProcess(requireBuilt(BINS.terway), [], { stdin: JSON.stringify(conf), env });
 }
 

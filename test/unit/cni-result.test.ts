@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { CniError } from '../../src/cni/cni-error.js';
 import { buildAddResult } from '../../src/cni/cni-result.js';
-import { requireVerbAllowed, SUPPORTED_VERSIONS } from '../../src/cni/cni-version.js';
+import type { CniVersion } from '../../src/cni/cni-version.js';
+import { requireVerbAllowed } from '../../src/cni/cni-version.js';
 import { versionResult } from '../../src/cni/verbs/version.js';
 import type { PodNetwork__Output } from '../../src/rpc/generated/terway/v1/PodNetwork.js';
 
@@ -103,7 +104,7 @@ describe('VERSION and verb gating', () => {
     ['CHECK', '0.3.1'],
   ])('%s under %s is code 1', (verb, version) => {
     try {
-      requireVerbAllowed(verb, version as (typeof SUPPORTED_VERSIONS)[number]);
+      requireVerbAllowed(verb, version as CniVersion);
       throw new Error('expected a CniError');
     } catch (error) {
       expect((error as CniError).code).toBe(1);

@@ -125,7 +125,10 @@ describe('IpPool allocation', () => {
     await clock.advance(1_000);
     pool.release(a.ip);
     pool.release(b.ip);
-    const idle = pool.snapshot().enis.flatMap((e) => e.ips).filter((i) => i.state === 'idle');
+    const idle = pool
+      .snapshot()
+      .enis.flatMap((e) => e.ips)
+      .filter((i) => i.state === 'idle');
     expect(idle.length).toBeGreaterThan(2);
     const c = await pool.allocate('ns/c', clock.now() + 10_000);
     // Every never-used idle IP has been idle longer than the two just released.

@@ -20,18 +20,48 @@ type Action =
   | { kind: 'allocate'; pod: number; container: number }
   | { kind: 'release'; pod: number; container: number }
   | { kind: 'advance'; ms: number }
-  | { kind: 'fail'; op: 'createEni' | 'assignPrivateIps' | 'unassignPrivateIps' | 'deleteEni' | 'listEnis'; code: string }
+  | {
+      kind: 'fail';
+      op: 'createEni' | 'assignPrivateIps' | 'unassignPrivateIps' | 'deleteEni' | 'listEnis';
+      code: string;
+    }
   | { kind: 'restart' };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('allocate' as const), pod: fc.nat(PODS - 1), container: fc.nat(2) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), pod: fc.nat(PODS - 1), container: fc.nat(2) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3_000 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('allocate' as const),
+      pod: fc.nat(PODS - 1),
+      container: fc.nat(2),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('release' as const),
+      pod: fc.nat(PODS - 1),
+      container: fc.nat(2),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.integer({ min: 0, max: 3_000 }),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('fail' as const),
-      op: fc.constantFrom('createEni', 'assignPrivateIps', 'unassignPrivateIps', 'deleteEni', 'listEnis'),
+      op: fc.constantFrom(
+        'createEni',
+        'assignPrivateIps',
+        'unassignPrivateIps',
+        'deleteEni',
+        'listEnis',
+      ),
       code: fc.constantFrom(
         CloudErrorCodes.Throttling,
         CloudErrorCodes.ServiceUnavailable,
@@ -93,12 +123,17 @@ function expectNoSharedIp(disk: MemoryPodStore): void {
   for (const record of disk.list()) {
     const key = podKey(record.namespace, record.name);
     const other = owners.get(record.ip);
-    if (other !== undefined) throw new Error(`${record.ip} is recorded for both ${other} and ${key}`);
+    if (other !== undefined)
+      throw new Error(`${record.ip} is recorded for both ${other} and ${key}`);
     owners.set(record.ip, key);
   }
 }
 
-async function runScenario(instanceType: string, options: PoolOptions, actions: Action[]): Promise<void> {
+async function runScenario(
+  instanceType: string,
+  options: PoolOptions,
+  actions: Action[],
+): Promise<void> {
   const clock = new FakeClock();
   const cloud = memoryCloud(clock, instanceType);
   const disk = new MemoryPodStore();
@@ -133,7 +168,11 @@ async function runScenario(instanceType: string, options: PoolOptions, actions: 
       }
       case 'release': {
         const current = gen;
-        const identity = { namespace: 'ns', name: `p${action.pod}`, containerId: `c${action.pod}-${action.container}` };
+        const identity = {
+          namespace: 'ns',
+          name: `p${action.pod}`,
+          containerId: `c${action.pod}-${action.container}`,
+        };
         current.ipam.release(identity).then(
           (released) => {
             if (current.view.alive && released !== undefined) {
@@ -163,7 +202,8 @@ async function runScenario(instanceType: string, options: PoolOptions, actions: 
     for (const [key, ip] of acknowledged) {
       // A record, once acknowledged, is only removed by an acknowledged release.
       const record = disk.get(key);
-      if (record === undefined || record.ip !== ip) throw new Error(`lost the record ${key} -> ${ip}`);
+      if (record === undefined || record.ip !== ip)
+        throw new Error(`lost the record ${key} -> ${ip}`);
     }
   }
 
@@ -189,12 +229,17 @@ async function runScenario(instanceType: string, options: PoolOptions, actions: 
   }
   const { idle, limits } = snapshot.pool;
   expect(idle).toBeLessThanOrEqual(options.maxPoolSize);
-  expect(idle).toBeGreaterThanOrEqual(Math.min(options.minPoolSize, limits.capacity - inUse.length));
+  expect(idle).toBeGreaterThanOrEqual(
+    Math.min(options.minPoolSize, limits.capacity - inUse.length),
+  );
   // The cloud holds exactly the IPs the pool knows: nothing leaked on either side.
   const cloudListing = cloud.listEnis();
   await clock.advance(100);
   const cloudIps = (await cloudListing).flatMap((eni) => eni.privateIps).sort();
-  const poolIps = snapshot.enis.filter((e) => e.state === 'in_use').flatMap((e) => e.ips.map((ip) => ip.address)).sort();
+  const poolIps = snapshot.enis
+    .filter((e) => e.state === 'in_use')
+    .flatMap((e) => e.ips.map((ip) => ip.address))
+    .sort();
   expect(poolIps).toEqual(cloudIps);
   await gen.pool.stop();
 }

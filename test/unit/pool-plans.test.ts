@@ -10,15 +10,28 @@ const limits = computePoolLimits(
 
 describe('computePoolLimits', () => {
   test('secondary ENIs are EniQuantity - 1, capacity is ENIs x IPs per ENI', () => {
-    expect(limits).toEqual({ instanceType: 'ecs.g7.xlarge', maxEnis: 3, ipsPerEni: 15, capacity: 45 });
+    expect(limits).toEqual({
+      instanceType: 'ecs.g7.xlarge',
+      maxEnis: 3,
+      ipsPerEni: 15,
+      capacity: 45,
+    });
   });
 
   test('eni_cap_ratio, eni_cap_shift and max_eni adjust the ENI count', () => {
     const instance = { instanceType: 't', eniQuantity: 8, ipsPerEni: 10 };
-    expect(computePoolLimits(instance, { eniCapRatio: 0.5, eniCapShift: 0, maxEni: undefined }).maxEnis).toBe(3);
-    expect(computePoolLimits(instance, { eniCapRatio: 1, eniCapShift: 2, maxEni: undefined }).maxEnis).toBe(9);
-    expect(computePoolLimits(instance, { eniCapRatio: 1, eniCapShift: 0, maxEni: 2 }).maxEnis).toBe(2);
-    expect(computePoolLimits(instance, { eniCapRatio: 0.01, eniCapShift: 0, maxEni: undefined }).maxEnis).toBe(0);
+    expect(
+      computePoolLimits(instance, { eniCapRatio: 0.5, eniCapShift: 0, maxEni: undefined }).maxEnis,
+    ).toBe(3);
+    expect(
+      computePoolLimits(instance, { eniCapRatio: 1, eniCapShift: 2, maxEni: undefined }).maxEnis,
+    ).toBe(9);
+    expect(computePoolLimits(instance, { eniCapRatio: 1, eniCapShift: 0, maxEni: 2 }).maxEnis).toBe(
+      2,
+    );
+    expect(
+      computePoolLimits(instance, { eniCapRatio: 0.01, eniCapShift: 0, maxEni: undefined }).maxEnis,
+    ).toBe(0);
   });
 });
 
@@ -36,6 +49,7 @@ describe('planGrowth', () => {
       wanted: 14,
       enis: [eni('eni-a', 3, 1), eni('eni-b', 5, 4)],
       creatingEnis: 0,
+      creatingFreeSlots: 0,
       limits,
       canCreateEni: true,
       policy: 'most_ips',
@@ -51,6 +65,7 @@ describe('planGrowth', () => {
       wanted: 2,
       enis: [eni('eni-a', 3, 1), eni('eni-b', 5, 4)],
       creatingEnis: 0,
+      creatingFreeSlots: 0,
       limits,
       canCreateEni: true,
       policy: 'least_ips',
@@ -63,6 +78,7 @@ describe('planGrowth', () => {
       wanted: 40,
       enis: [eni('eni-a', 15, 15)],
       creatingEnis: 1,
+      creatingFreeSlots: 0,
       limits,
       canCreateEni: true,
       policy: 'most_ips',
@@ -70,8 +86,39 @@ describe('planGrowth', () => {
     expect(actions).toEqual([{ kind: 'create', ipCount: 10 }]);
   });
 
+  test('demand that an ENI being created can absorb does not create another ENI', () => {
+    const actions = planGrowth({
+      wanted: 3,
+      enis: [],
+      creatingEnis: 1,
+      creatingFreeSlots: 13,
+      limits,
+      canCreateEni: true,
+      policy: 'most_ips',
+    });
+    expect(actions).toEqual([]);
+    const more = planGrowth({
+      wanted: 20,
+      enis: [],
+      creatingEnis: 1,
+      creatingFreeSlots: 13,
+      limits,
+      canCreateEni: true,
+      policy: 'most_ips',
+    });
+    expect(more).toEqual([{ kind: 'create', ipCount: 7 }]);
+  });
+
   test('a new ENI carries at least one secondary IP besides its primary', () => {
-    const actions = planGrowth({ wanted: 1, enis: [], creatingEnis: 0, limits, canCreateEni: true, policy: 'most_ips' });
+    const actions = planGrowth({
+      wanted: 1,
+      enis: [],
+      creatingEnis: 0,
+      creatingFreeSlots: 0,
+      limits,
+      canCreateEni: true,
+      policy: 'most_ips',
+    });
     expect(actions).toEqual([{ kind: 'create', ipCount: 2 }]);
   });
 
@@ -80,6 +127,7 @@ describe('planGrowth', () => {
       wanted: 5,
       enis: [eni('eni-a', 3, 1, false)],
       creatingEnis: 0,
+      creatingFreeSlots: 0,
       limits,
       canCreateEni: false,
       policy: 'most_ips',
@@ -103,7 +151,10 @@ describe('planShrink', () => {
     const actions = planShrink({
       release: 4,
       minEni: 0,
-      enis: [view('eni-a', ['10.0.0.1', '10.0.0.2', '10.0.0.3'], 0), view('eni-b', ['10.0.0.9'], 5, '10.0.0.8')],
+      enis: [
+        view('eni-a', ['10.0.0.1', '10.0.0.2', '10.0.0.3'], 0),
+        view('eni-b', ['10.0.0.9'], 5, '10.0.0.8'),
+      ],
     });
     expect(actions[0]).toEqual({ kind: 'delete', eniId: 'eni-a', ipCount: 3 });
     expect(actions[1]).toEqual({ kind: 'unassign', eniId: 'eni-b', ips: ['10.0.0.9'] });

@@ -231,7 +231,10 @@ export function restoreState(
     }
     macs.add(eni.mac);
     // The attach ran on in the cloud while the daemon was down; it has finished by now.
-    enis.set(eni.id, { ...copyEni(eni), status: eni.status === 'Attaching' ? 'InUse' : eni.status });
+    enis.set(eni.id, {
+      ...copyEni(eni),
+      status: eni.status === 'Attaching' ? 'InUse' : eni.status,
+    });
   }
   return new MemoryCloudState(limits, vswitch, enis, allocator);
 }

@@ -84,7 +84,11 @@ export class MemoryCloud implements CloudProvider {
     }
     let vswitch: VSwitchInfo;
     try {
-      vswitch = { id: options.vswitchId, cidr: parseCidr(options.vswitchCidr), zoneId: options.zoneId };
+      vswitch = {
+        id: options.vswitchId,
+        cidr: parseCidr(options.vswitchCidr),
+        zoneId: options.zoneId,
+      };
       this.state = new MemoryCloudState(limits, vswitch);
     } catch (cause) {
       if (cause instanceof TerwayError && cause.code === 'INVALID_CONFIG') throw cause;
@@ -212,14 +216,20 @@ export class MemoryCloud implements CloudProvider {
   }
 
   private freshEniId(): string {
-    return this.unique(() => `eni-${randomBytes(10).toString('hex')}`, (id) => this.state.hasEni(id));
+    return this.unique(
+      () => `eni-${randomBytes(10).toString('hex')}`,
+      (id) => this.state.hasEni(id),
+    );
   }
 
   private freshMac(): string {
-    return this.unique(() => {
-      const tail = [...randomBytes(3)].map((byte) => byte.toString(16).padStart(2, '0'));
-      return [ALIYUN_MAC_PREFIX, ...tail].join(':');
-    }, (mac) => this.state.hasMac(mac));
+    return this.unique(
+      () => {
+        const tail = [...randomBytes(3)].map((byte) => byte.toString(16).padStart(2, '0'));
+        return [ALIYUN_MAC_PREFIX, ...tail].join(':');
+      },
+      (mac) => this.state.hasMac(mac),
+    );
   }
 
   private unique(generate: () => string, taken: (value: string) => boolean): string {

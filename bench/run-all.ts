@@ -1,0 +1,338 @@
+// `make bench`: runs every benchmark (each with its baseline, in this same run), prints a summary
+// and rewrites BENCHMARKS.md. Built into dist/bench/run-all.js by `npm run build`.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import type { AllocateBenchResult } from './allocate/run.js';
+import { printAllocate, printRound, runAllocateBench } from './allocate/run.js';
+import type { ShimBenchResult } from './shim-startup/run.js';
+import { printShim, runShimStartupBench } from './shim-startup/run.js';
+import { cleanupAllSync } from './support/cleanup.js';
+import { REPO_ROOT } from './support/paths.js';
+import { ms, rate, ratio } from './support/stats.js';
+
+const COMMAND = 'make bench';
+
+interface Outcome<T> {
+  result?: T;
+  error?: string;
+  seconds: number;
+}
+
+async function attempt<T>(name: string, run: () => Promise<T>): Promise<Outcome<T>> {
+  process.stdout.write(`\n== ${name}\n`);
+  const started = Date.now();
+  try {
+    const result = await run();
+    return { result, seconds: (Date.now() - started) / 1000 };
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`${name} failed: ${message}\n`);
+    return { error: message, seconds: (Date.now() - started) / 1000 };
+  }
+}
+
+function quiet(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', cwd: REPO_ROOT });
+  return result.status === 0 ? result.stdout.trim() : '';
+}
+
+function machine(): Array<[string, string]> {
+  const cores = cpus();
+  const commit = quiet('git', ['rev-parse', '--short', 'HEAD']);
+  const dirty = quiet('git', ['status', '--porcelain']) !== '';
+  return [
+    ['CPU', `${cores.length} cores, ${cores[0]?.model.trim() ?? 'unknown model'}`],
+    ['Memory', `${Math.round(totalmem() / 2 ** 30)} GiB`],
+    ['Kernel', `${type()} ${release()}`],
+    ['Node.js', process.version],
+    ['hyperfine', quiet('hyperfine', ['--version']) || 'not installed'],
+    [
+      'containernetworking-plugins',
+      quiet('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']) || 'unknown',
+    ],
+    [
+      'Commit',
+      commit === '' ? 'unknown' : `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
+    ],
+  ];
+}
+
+const passFail = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
+const pct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)}%` : 'n/a');
+
+function mdTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function allocateSection(outcome: Outcome<AllocateBenchResult>): string {
+  const title = '## 1. AllocateIP + ReleaseIP over gRPC, 32 concurrent';
+  const r = outcome.result;
+  if (r === undefined)
+    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  const { echo, terway, ratios, settings } = r;
+  const figures = mdTable(
+    ['', 'p50', 'p99', 'throughput', 'server CPU', 'load-generator CPU'],
+    [
+      [
+        'terwayd AllocateIP',
+        ms(terway.allocate.p50Ms),
+        ms(terway.allocate.p99Ms),
+        rate(terway.allocationsPerSecond, 'allocations/s'),
+        pct(terway.cpu.serverPct),
+        pct(terway.cpu.clientPct),
+      ],
+      [
+        'terwayd ReleaseIP',
+        ms(terway.release.p50Ms),
+        ms(terway.release.p99Ms),
+        rate(terway.rpcsPerSecond, 'RPC/s (both)'),
+        '',
+        '',
+      ],
+      [
+        'Baseline: echo (one unary call)',
+        ms(echo.call.p50Ms),
+        ms(echo.call.p99Ms),
+        `${rate(echo.callsPerSecond, 'calls/s')} (${rate(echo.pairsPerSecond, 'pairs/s')})`,
+        pct(echo.cpu.serverPct),
+        pct(echo.cpu.clientPct),
+      ],
+      [
+        '**Ratio** terwayd / echo',
+        `**${ratio(ratios.p50)}**`,
+        ratio(ratios.p99),
+        `**${ratio(ratios.pairThroughput)}** (allocations/s ÷ echo pairs/s); RPC/s ${ratio(ratios.rpcThroughput)}`,
+        '',
+        '',
+      ],
+    ],
+  );
+  const rounds = mdTable(
+    [
+      'Round',
+      'echo p50',
+      'allocate p50',
+      'p50 ratio',
+      'echo pairs/s',
+      'allocations/s',
+      'throughput ratio',
+    ],
+    r.rounds.map((round, i) => [
+      String(i + 1),
+      ms(round.echo.call.p50Ms),
+      ms(round.terway.allocate.p50Ms),
+      ratio(round.ratios.p50),
+      rate(round.echo.pairsPerSecond, ''),
+      rate(round.terway.allocationsPerSecond, ''),
+      ratio(round.ratios.pairThroughput),
+    ]),
+  );
+  const targets = mdTable(
+    ['Target', 'Measured', 'Limit', 'Result'],
+    r.targets.map((t) => [t.name, t.measured, t.limit, `**${passFail(t.pass)}**`]),
+  );
+  return [
+    title,
+    '',
+    `${settings.concurrency} workers in one load-generator process share one gRPC channel; each loops ` +
+      `AllocateIP then ReleaseIP for a fresh pod (\`bench-w<worker>-<n>\`, unique container id). ` +
+      `${settings.rounds} rounds, each echo then terwayd, each load with a ${settings.warmupMs / 1000} s ` +
+      `warm-up and ${settings.measureMs / 1000} s measured (median ` +
+      `${rate(terway.allocate.count, 'allocations')} per window). Figures are medians over the ` +
+      `rounds; ratios are medians of the per-round ratios. Pool: min_pool_size ` +
+      `${settings.minPoolSize}, max_pool_size ${settings.maxPoolSize}, simulated cloud.`,
+    '',
+    figures,
+    '',
+    targets,
+    '',
+    'Per round:',
+    '',
+    rounds,
+  ].join('\n');
+}
+
+function shimSection(outcome: Outcome<ShimBenchResult>): string {
+  const title = '## 2. CNI shim start-up (exec → result printed)';
+  const r = outcome.result;
+  if (r === undefined)
+    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  const row = (label: string, f: ShimBenchResult['version']): string[] => [
+    label,
+    `**${ms(f.medianMs)}**`,
+    ms(f.meanMs),
+    ms(f.minMs),
+    ms(f.maxMs),
+    String(f.runs),
+  ];
+  const table = mdTable(
+    ['Command', 'median', 'mean', 'min', 'max', 'runs'],
+    [
+      row('`terway` VERSION', r.version),
+      row('Baseline: `node -e 0`', r.nodeFloor),
+      row('`terway` ADD + DEL (warm daemon)', r.terwayAddDel),
+      row('Baseline: `host-local` ADD + DEL', r.hostLocalAddDel),
+    ],
+  );
+  const ratios = mdTable(
+    ['Ratio (medians)', 'Value', 'Target'],
+    [
+      ['terway VERSION / node -e 0', `**${ratio(r.ratios.versionOverNode)}**`, 'none set'],
+      [
+        'terway ADD+DEL / host-local ADD+DEL',
+        `**${ratio(r.ratios.addDelOverHostLocal)}**`,
+        'none set',
+      ],
+      ['terway ADD+DEL − 2 × node -e 0', ms(r.addDelBeyondNodeMs), 'none set'],
+    ],
+  );
+  return [
+    title,
+    '',
+    `${r.hyperfineVersion}, \`--warmup ${r.settings.warmup} --runs ${r.settings.runs}\`. ADD+DEL ` +
+      'runs `bench/shim-startup/terway-add-del.sh` / `host-local-add-del.sh`: a fresh pod name and ' +
+      'container id per run, so every ADD is a real allocation and every DEL a real release.',
+    '',
+    table,
+    '',
+    ratios,
+  ].join('\n');
+}
+
+const METHOD = `## Method
+
+- Every figure comes with a baseline measured in the same run, on the same machine, and the ratio
+  beside it. The machine is small and noisy, so the table quotes medians (p50) and ratios; compare
+  ratios between runs rather than absolute numbers.
+- **Allocate.** terwayd is the built \`dist/cmd/terwayd.js\` in its own process, on the built-in
+  simulated cloud (\`ecs.ebmg5.24xlarge\`, 5 ms API latency, 20 ms attach latency), with its state in
+  LMDB under a temp dir and its log in a file. Measurement starts only once the pool is warm: it
+  waits for 64 idle IPs, then holds 32 IPs once and waits for the pool to refill, so no cloud call
+  falls inside the window. Each AllocateIP includes the durable pod-record write (committed and
+  flushed before the reply); each ReleaseIP includes the durable delete. Latency is client-side
+  (call start to reply), for calls started inside the window; throughput counts calls completed
+  inside it. Afterwards the daemon must report no IP in use and no record left.
+- **Echo baseline.** A separate Node process serving one unary gRPC method that returns its
+  request (three strings, like a PodRef), on a unix socket, built the same way as terwayd's server.
+  The same harness drives it: 32 workers, two calls per iteration (the shape of allocate +
+  release), so "pairs/s" is the like-for-like figure for allocations/s.
+- **One shared channel.** All 32 workers share one grpc-js channel, i.e. one HTTP/2 connection: the
+  realistic case for a long-lived client. The real CNI shim instead starts one process and one
+  connection per CNI call; benchmark 2 measures that cost.
+- **CPU columns** are each process's user + system CPU over the window in % of one core, read from
+  /proc. The load generator shares the 2 cores with the server, so it is part of what is measured.
+- **Shim start-up.** hyperfine runs each command through \`sh -c\` and subtracts the shell's own
+  start-up; the ADD+DEL wrappers add one \`sh\` start (about 1 ms) to both terway and host-local.
+  \`node\` is the same binary that runs the benchmark; the shim is the bundled
+  \`dist/bundle/terway.cjs\`, run as \`node terway.cjs\` with the netconf on stdin. host-local
+  is the Go reference IPAM plugin from /usr/lib/cni with a minimal netconf and a temp dataDir; it
+  writes plain files (no fsync), while terway's ADD also crosses gRPC to the daemon and waits for a
+  durable LMDB write.
+- All traffic is on unix sockets; all loops are bounded by time and by count; temp dirs and
+  processes are removed on success, on failure and on Ctrl-C.`;
+
+function markdown(
+  allocate: Outcome<AllocateBenchResult>,
+  shim: Outcome<ShimBenchResult>,
+  startedAt: Date,
+  seconds: number,
+): string {
+  const header = [
+    '# Benchmarks',
+    '',
+    `Produced by \`${COMMAND}\` on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} ` +
+      `(took ${Math.round(seconds)} s). This file is rewritten on every run; do not edit it by hand.`,
+    '',
+    mdTable(['Machine', ''], machine()),
+  ].join('\n');
+  return `${[header, allocateSection(allocate), shimSection(shim), METHOD].join('\n\n')}\n`;
+}
+
+function summary(allocate: Outcome<AllocateBenchResult>, shim: Outcome<ShimBenchResult>): string {
+  const table = new Table({
+    head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
+    style: { head: [], border: [] },
+  });
+  const a = allocate.result;
+  if (a === undefined) table.push(['allocate', 'FAILED', '', '', '']);
+  else {
+    const [latency, throughput] = a.targets;
+    table.push(
+      [
+        'AllocateIP p50 (32 conc.)',
+        ms(a.terway.allocate.p50Ms),
+        `echo ${ms(a.echo.call.p50Ms)}`,
+        ratio(a.ratios.p50),
+        latency ? `${latency.limit} ${passFail(latency.pass)}` : '',
+      ],
+      [
+        'Allocations/s (32 conc.)',
+        rate(a.terway.allocationsPerSecond, '/s'),
+        `echo ${rate(a.echo.pairsPerSecond, 'pairs/s')}`,
+        ratio(a.ratios.pairThroughput),
+        throughput ? `${throughput.limit} ${passFail(throughput.pass)}` : '',
+      ],
+    );
+  }
+  const s = shim.result;
+  if (s === undefined) table.push(['shim start-up', 'FAILED', '', '', '']);
+  else {
+    table.push(
+      [
+        'terway VERSION',
+        ms(s.version.medianMs),
+        `node -e 0 ${ms(s.nodeFloor.medianMs)}`,
+        ratio(s.ratios.versionOverNode),
+        '—',
+      ],
+      [
+        'terway ADD+DEL',
+        ms(s.terwayAddDel.medianMs),
+        `host-local ${ms(s.hostLocalAddDel.medianMs)}`,
+        ratio(s.ratios.addDelOverHostLocal),
+        '—',
+      ],
+    );
+  }
+  return table.toString();
+}
+
+/** The repo's prettier style (`make lint` checks every Markdown file), when prettier is there. */
+async function formatted(path: string, text: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(path)) ?? {};
+    return await prettier.format(text, { ...options, filepath: path });
+  } catch {
+    return text;
+  }
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const allocate = await attempt('allocate: AllocateIP + ReleaseIP vs echo', () =>
+    runAllocateBench(printRound),
+  );
+  if (allocate.result !== undefined) printAllocate(allocate.result);
+  const shim = await attempt(
+    'shim start-up: terway vs node -e 0 and host-local',
+    runShimStartupBench,
+  );
+  if (shim.result !== undefined) printShim(shim.result);
+
+  const seconds = (Date.now() - startedAt.getTime()) / 1000;
+  const out = join(REPO_ROOT, 'BENCHMARKS.md');
+  writeFileSync(out, await formatted(out, markdown(allocate, shim, startedAt, seconds)));
+  process.stdout.write(`\n${summary(allocate, shim)}\nwrote ${out} (${Math.round(seconds)} s)\n`);
+  return allocate.error === undefined && shim.error === undefined ? 0 : 1;
+}
+
+try {
+  process.exitCode = await main();
+} finally {
+  cleanupAllSync();
+}

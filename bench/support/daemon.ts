@@ -1,0 +1,165 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import type { IntrospectionClient } from '../../src/rpc/generated/terway/v1/Introspection.js';
+import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
+import type { PoolFigures__Output } from '../../src/rpc/generated/terway/v1/PoolFigures.js';
+import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
+import { terwayProto } from '../../src/rpc/proto.js';
+import { makeTempDir, removeDir, stopChild, trackChild } from './cleanup.js';
+import { BUILT, requireFile } from './paths.js';
+
+const READY_TIMEOUT_MS = 30_000;
+const POLL_MS = 50;
+
+/** A simulated cloud fast enough that the pool warms in well under a second. */
+export function memoryCloudConfig(
+  minPoolSize: number,
+  maxPoolSize: number,
+): Record<string, unknown> {
+  return {
+    min_pool_size: minPoolSize,
+    max_pool_size: maxPoolSize,
+    memory_cloud: {
+      instance_type: 'ecs.ebmg5.24xlarge',
+      api_latency: '5ms',
+      attach_latency: '20ms',
+    },
+  };
+}
+
+/**
+ * The built terwayd as a separate process, with its own temp dir (config, socket, state, log).
+ * Its log goes to a file, as it would to the kubelet's log pipe, so no benchmark process pays
+ * for reading it.
+ */
+export class BenchDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly logPath: string;
+  private child: ChildProcess | undefined;
+  private introspection: IntrospectionClient | undefined;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.socket = join(dir, 'eni.sock');
+    this.logPath = join(dir, 'terwayd.log');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts terwayd and resolves once the pool holds at least `minIdle` idle IPs. */
+  static async start(
+    config: Record<string, unknown>,
+    minIdle: number,
+    nodeArgs: readonly string[] = [],
+  ): Promise<BenchDaemon> {
+    const daemon = new BenchDaemon(makeTempDir('tn-bench-'));
+    try {
+      await daemon.launch(config, minIdle, nodeArgs);
+      return daemon;
+    } catch (error) {
+      await daemon.stop();
+      throw error;
+    }
+  }
+
+  private async launch(
+    config: Record<string, unknown>,
+    minIdle: number,
+    nodeArgs: readonly string[],
+  ): Promise<void> {
+    const configPath = join(this.dir, 'eni_conf.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const log = openSync(this.logPath, 'w');
+    const args = [...nodeArgs, requireFile(BUILT.terwayd), '--config', configPath];
+    args.push('--socket', this.socket);
+    args.push('--state-dir', join(this.dir, 'state'));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    trackChild(child);
+
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let lastIdle = 0;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`terwayd exited before it was ready:\n${this.logTail()}`);
+      }
+      if (existsSync(this.socket)) {
+        try {
+          lastIdle = (await this.showFactory()).pool?.idle ?? 0;
+          if (lastIdle >= minIdle) return;
+        } catch {
+          // not serving yet
+        }
+      }
+      await sleep(POLL_MS);
+    }
+    throw new Error(
+      `terwayd's pool reached ${lastIdle} idle IPs, not ${minIdle}, within ${READY_TIMEOUT_MS} ms:\n${this.logTail()}`,
+    );
+  }
+
+  /** Polls ShowFactory until `ready` holds for the pool figures. */
+  async waitForPool(ready: (pool: PoolFigures__Output) => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let last: PoolFigures__Output | null = null;
+    while (Date.now() < deadline) {
+      last = (await this.showFactory()).pool;
+      if (last !== null && ready(last)) return;
+      await sleep(POLL_MS);
+    }
+    throw new Error(`terwayd's pool was not ${what} in time: ${JSON.stringify(last)}`);
+  }
+
+  private client(): IntrospectionClient {
+    this.introspection ??= new (terwayProto().terway.v1.Introspection)(
+      `unix://${this.socket}`,
+      grpc.credentials.createInsecure(),
+    );
+    return this.introspection;
+  }
+
+  showFactory(): Promise<ShowFactoryReply__Output> {
+    return new Promise((resolve, reject) =>
+      this.client().ShowFactory({}, { deadline: Date.now() + 2_000 }, (error, reply) =>
+        error !== null || reply === undefined
+          ? reject(error ?? new Error('empty'))
+          : resolve(reply),
+      ),
+    );
+  }
+
+  listMappings(): Promise<ListMappingsReply__Output> {
+    return new Promise((resolve, reject) =>
+      this.client().ListMappings({}, { deadline: Date.now() + 2_000 }, (error, reply) =>
+        error !== null || reply === undefined
+          ? reject(error ?? new Error('empty'))
+          : resolve(reply),
+      ),
+    );
+  }
+
+  logTail(lines = 20): string {
+    try {
+      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** SIGTERM (SIGKILL after a grace period), then removes the temp dir. Safe to call twice. */
+  async stop(): Promise<void> {
+    this.introspection?.close();
+    this.introspection = undefined;
+    if (this.child !== undefined) await stopChild(this.child);
+    this.child = undefined;
+    removeDir(this.dir);
+  }
+}

@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root. This file runs as dist/bench/support/paths.js, three levels down. */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** The built artefacts the benchmarks drive: exactly what package.json `bin` points at. */
+export const BUILT = {
+  terwayd: join(REPO_ROOT, 'dist/cmd/terwayd.js'),
+  terway: join(REPO_ROOT, 'dist/bundle/terway.cjs'),
+  echoServer: join(REPO_ROOT, 'dist/bench/allocate/echo-server.js'),
+} as const;
+
+/** Shell scripts are not compiled, so they are read from the source tree. */
+export const SCRIPTS_DIR = join(REPO_ROOT, 'bench/shim-startup');
+
+export function requireFile(path: string, hint = 'run `make bench` (it builds first)'): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: ${hint}`);
+  return path;
+}

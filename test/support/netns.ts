@@ -1,0 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+/** A network namespace this test run created, with a name no other run can collide with. */
+export class TestNetns {
+  readonly name = `tn-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly path = `/var/run/netns/${this.name}`;
+
+  constructor() {
+    execFileSync('ip', ['netns', 'add', this.name]);
+  }
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  /** Idempotent, so cleanup after a test that already deleted it is harmless. */
+  delete(): void {
+    if (this.exists()) execFileSync('ip', ['netns', 'delete', this.name]);
+  }
+}
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('the privileged suite needs root (make test runs it as root in CI)');
+  }
+}
