@@ -3,13 +3,14 @@ import type { CloudProvider, EniInfo } from '../cloud/provider.js';
 import { CloudErrorCodes } from '../cloud/provider.js';
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { EniSlot } from './eni-slot.js';
+import type { EniSlot } from './eni-slot.js';
 import type { GrowAction } from './grow-plan.js';
 import { planGrowth } from './grow-plan.js';
 import type { IpLease, IpState, PoolOptions } from './ip-state.js';
 import type { PoolLimits } from './pool-limits.js';
-import type { EniView, PoolSnapshot } from './pool-snapshot.js';
-import { eniView } from './pool-snapshot.js';
+import type { PoolSnapshot } from './pool-snapshot.js';
+import type { IpClaim } from './pool-ledger.js';
+import { PoolLedger } from './pool-ledger.js';
 import type { ShrinkAction } from './shrink-plan.js';
 import { planShrink } from './shrink-plan.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -24,12 +25,7 @@ const ENI_FULL_COOLDOWN_MS = 60_000;
 /** Idle IPs above max_pool_size are kept this long after a release, so churn costs no calls. */
 const RECLAIM_DELAY_MS = 5_000;
 
-/** A pod's recorded claim on an IP, replayed into the pool on restart. */
-export interface IpClaim {
-  ip: string;
-  eniId: string;
-  owner: string;
-}
+export type { IpClaim } from './pool-ledger.js';
 
 export interface PoolDeps {
   cloud: CloudProvider;
@@ -48,10 +44,7 @@ export interface PoolDeps {
  * an empty pool: they wait for a refill until their deadline.
  */
 export class IpPool {
-  private readonly enis = new Map<string, EniSlot>();
-  /** ENIs the cloud no longer reports but whose IPs are still recorded for pods. */
-  private readonly missingEnis = new Map<string, EniSlot>();
-  private readonly byAddress = new Map<string, EniSlot>();
+  private readonly ledger = new PoolLedger();
   private readonly waiters: WaiterQueue<IpLease>;
   private readonly inflight = new Set<Promise<void>>();
   private creatingEnis = 0;
@@ -81,24 +74,9 @@ export class IpPool {
    */
   restore(enis: readonly EniInfo[], claims: readonly IpClaim[]): IpClaim[] {
     const now = this.deps.clock.now();
-    for (const info of enis) this.adoptEni(info);
-    const conflicts: IpClaim[] = [];
-    for (const claim of claims) {
-      const slot = this.byAddress.get(claim.ip);
-      const ip = slot?.get(claim.ip);
-      if (slot !== undefined && ip !== undefined) {
-        if (ip.state === 'in_use' || ip.state === 'invalid') {
-          conflicts.push(claim);
-          continue;
-        }
-        slot.setState(claim.ip, 'in_use', claim.owner, now);
-        continue;
-      }
-      const holder = this.enis.get(claim.eniId) ?? this.missingEni(claim.eniId);
-      holder.addInvalid(claim.ip, claim.owner, now);
-      this.byAddress.set(claim.ip, holder);
-    }
-    this.warmUpRemaining = Math.max(0, this.warmUpRemaining - this.totalIps());
+    for (const info of enis) this.ledger.adoptEni(info, now);
+    const conflicts = this.ledger.restoreClaims(claims, now);
+    this.warmUpRemaining = Math.max(0, this.warmUpRemaining - this.ledger.totalIps());
     return conflicts;
   }
 
@@ -142,39 +120,29 @@ export class IpPool {
 
   /** Returns an IP to the pool. Invalid IPs simply disappear. Unknown IPs are ignored. */
   release(ip: string): boolean {
-    const slot = this.byAddress.get(ip);
-    const entry = slot?.get(ip);
-    if (slot === undefined || entry === undefined) return false;
-    if (entry.state === 'invalid') {
-      slot.remove(ip);
-      this.byAddress.delete(ip);
-      if (slot.size() === 0) this.missingEnis.delete(slot.id);
-      return true;
+    const outcome = this.ledger.release(ip, this.deps.clock.now());
+    if (outcome === 'idle') {
+      this.serveWaiters();
+      this.scheduleShrink(RECLAIM_DELAY_MS);
     }
-    if (entry.state !== 'in_use') return false;
-    slot.setState(ip, 'idle', undefined, this.deps.clock.now());
-    this.serveWaiters();
-    this.scheduleShrink(RECLAIM_DELAY_MS);
-    return true;
+    return outcome !== undefined;
   }
 
   leaseOf(ip: string): IpLease | undefined {
-    return this.byAddress.get(ip)?.lease(ip);
+    return this.ledger.leaseOf(ip);
   }
 
   stateOf(ip: string): IpState | undefined {
-    return this.byAddress.get(ip)?.get(ip)?.state;
+    return this.ledger.stateOf(ip);
   }
 
   ownerOf(ip: string): string | undefined {
-    return this.byAddress.get(ip)?.get(ip)?.owner;
+    return this.ledger.ownerOf(ip);
   }
 
   /** Whether an allocation made now could be satisfied (idle IP, or room to grow). */
   canAllocate(): boolean {
-    return (
-      this.counts().idle > 0 || this.totalIps() + this.inflightIps() < this.deps.limits.capacity
-    );
+    return this.ledger.hasIdle() || !this.atCapacity();
   }
 
   /** Resolves when no cloud call is in flight and no refill is scheduled (tests, benchmarks). */
@@ -183,23 +151,19 @@ export class IpPool {
   }
 
   snapshot(): PoolSnapshot {
-    const enis: EniView[] = [];
-    for (const slot of this.enis.values()) enis.push(eniView(slot, slot.state));
-    for (let i = 0; i < this.creatingEnis; i++) {
-      enis.push({
-        id: '',
-        mac: '',
-        state: 'creating',
-        primaryIp: '',
-        vswitchId: '',
-        vswitchCidr: '',
-        gateway: '',
-        pendingIps: 0,
-        ips: [],
-      });
-    }
-    for (const slot of this.missingEnis.values()) enis.push(eniView(slot, 'missing'));
-    const counts = this.counts();
+    const creating = Array.from({ length: this.creatingEnis }, () => ({
+      id: '',
+      mac: '',
+      state: 'creating' as const,
+      primaryIp: '',
+      vswitchId: '',
+      vswitchCidr: '',
+      gateway: '',
+      pendingIps: 0,
+      ips: [],
+    }));
+    const enis = [...this.ledger.views(), ...creating];
+    const counts = this.ledger.counts();
     return {
       enis,
       pool: {
@@ -217,41 +181,25 @@ export class IpPool {
   // ---- allocation -------------------------------------------------------------------------
 
   private takeIdle(owner: string): IpLease | undefined {
-    let best: EniSlot | undefined;
-    for (const slot of this.enis.values()) {
-      if (slot.state !== 'in_use' || slot.idleCount() === 0) continue;
-      if (best === undefined || this.prefer(slot, best)) best = slot;
-    }
-    if (best === undefined) return undefined;
-    const address = best.idleAddresses().next().value as string;
-    best.setState(address, 'in_use', owner, this.deps.clock.now());
-    return best.lease(address);
-  }
-
-  /** most_ips packs pods onto the busiest ENI so others can empty; least_ips spreads them. */
-  private prefer(candidate: EniSlot, current: EniSlot): boolean {
-    const diff = candidate.inUseCount() - current.inUseCount();
-    return this.deps.options.eniSelectionPolicy === 'most_ips' ? diff > 0 : diff < 0;
+    const { eniSelectionPolicy } = this.deps.options;
+    return this.ledger.takeIdle(owner, eniSelectionPolicy, this.deps.clock.now());
   }
 
   private serveWaiters(): void {
-    while (this.waiters.length > 0 && this.hasIdle()) {
+    while (this.waiters.length > 0 && this.ledger.hasIdle()) {
       const waiter = this.waiters.shift();
       const lease = waiter === undefined ? undefined : this.takeIdle(waiter.owner);
       if (waiter !== undefined && lease !== undefined) waiter.resolve(lease);
     }
   }
 
-  private hasIdle(): boolean {
-    for (const slot of this.enis.values()) {
-      if (slot.state === 'in_use' && slot.idleCount() > 0) return true;
-    }
-    return false;
+  private atCapacity(): boolean {
+    return this.ledger.totalIps() + this.inflightIps() >= this.deps.limits.capacity;
   }
 
   private exhaustedError(): TerwayError {
     const { capacity } = this.deps.limits;
-    const atCapacity = this.totalIps() + this.inflightIps() >= capacity;
+    const atCapacity = this.atCapacity();
     const why = atCapacity
       ? `all ${capacity} IP slots of this node are in use`
       : (this.lastError ?? 'the cloud has not returned IPs yet');
@@ -277,11 +225,11 @@ export class IpPool {
 
   /** IPs wanted beyond what is idle or already on its way. */
   private growDeficit(): number {
-    const { idle } = this.counts();
+    const { idle } = this.ledger.counts();
     const target = Math.max(this.deps.options.minPoolSize, this.warmUpRemaining);
     const wanted = this.waiters.length + target - idle - this.inflightIps();
-    const room = this.deps.limits.capacity - this.totalIps() - this.inflightIps();
-    const forMinEni = this.enis.size + this.creatingEnis < this.deps.options.minEni ? 1 : 0;
+    const room = this.deps.limits.capacity - this.ledger.totalIps() - this.inflightIps();
+    const forMinEni = this.ledger.enis.size + this.creatingEnis < this.deps.options.minEni ? 1 : 0;
     return Math.max(forMinEni, Math.min(wanted, room));
   }
 
@@ -290,7 +238,7 @@ export class IpPool {
     const now = this.deps.clock.now();
     const actions = planGrowth({
       wanted: this.growDeficit(),
-      enis: [...this.enis.values()].map((slot) => ({
+      enis: [...this.ledger.enis.values()].map((slot) => ({
         id: slot.id,
         size: slot.size(),
         inUse: slot.inUseCount(),
@@ -314,7 +262,7 @@ export class IpPool {
   private retryWhenUnblocked(now: number): void {
     const unblockAt = [
       this.eniCreateBlockedUntil,
-      ...[...this.enis.values()].map((s) => s.fullUntilMs),
+      ...[...this.ledger.enis.values()].map((s) => s.fullUntilMs),
     ]
       .filter((at) => at > now)
       .sort((a, b) => a - b)[0];
@@ -328,7 +276,7 @@ export class IpPool {
     const started = clock.now();
     try {
       if (action.kind === 'assign') {
-        const slot = this.enis.get(action.eniId);
+        const slot = this.ledger.enis.get(action.eniId);
         if (slot === undefined) return;
         slot.pendingIps += action.count;
         slot.busy = true;
@@ -351,7 +299,7 @@ export class IpPool {
         this.activeCloudCalls++;
         try {
           const info = await cloud.createEni(action.ipCount - 1);
-          this.adoptEni(info);
+          this.ledger.adoptEni(info, clock.now());
           this.warmUpRemaining = Math.max(0, this.warmUpRemaining - info.privateIps.length);
           log.info(
             { eniId: info.id, mac: info.mac, ips: info.privateIps, ms: clock.now() - started },
@@ -375,7 +323,7 @@ export class IpPool {
 
   private addIps(slot: EniSlot, ips: readonly string[]): void {
     const now = this.deps.clock.now();
-    for (const ip of slot.addIdle(ips, now)) this.byAddress.set(ip, slot);
+    this.ledger.addIps(slot, ips, now);
     this.warmUpRemaining = Math.max(0, this.warmUpRemaining - ips.length);
     this.serveAfterGrowth();
   }
@@ -394,7 +342,7 @@ export class IpPool {
       this.eniCreateBlockedUntil = now + ENI_LIMIT_COOLDOWN_MS;
     }
     if (failure.cloudCode === CloudErrorCodes.MaxEniPrivateIpsCountExceeded) {
-      const slot = action.kind === 'assign' ? this.enis.get(action.eniId) : undefined;
+      const slot = action.kind === 'assign' ? this.ledger.enis.get(action.eniId) : undefined;
       if (slot !== undefined) slot.fullUntilMs = now + ENI_FULL_COOLDOWN_MS;
     }
     this.growBackoffMs = Math.min(
@@ -421,16 +369,15 @@ export class IpPool {
   /** How many idle IPs should go back now: the excess over max_pool_size, plus idle reclaim. */
   private releaseCount(): number {
     const { options, clock } = this.deps;
-    const { idle } = this.counts();
+    const { idle } = this.ledger.counts();
     const overMax = idle - options.maxPoolSize;
-    let stale = 0;
-    if (options.idleIpReclaimAfterMs !== undefined) {
-      const cutoff = clock.now() - options.idleIpReclaimAfterMs;
-      for (const slot of this.enis.values()) {
-        for (const ip of slot.all()) if (ip.state === 'idle' && ip.sinceMs <= cutoff) stale++;
-      }
-      stale = Math.min(stale, options.idleIpReclaimBatchSize);
-    }
+    const stale =
+      options.idleIpReclaimAfterMs === undefined
+        ? 0
+        : Math.min(
+            this.ledger.idleSince(clock.now() - options.idleIpReclaimAfterMs),
+            options.idleIpReclaimBatchSize,
+          );
     const floor = Math.max(options.minPoolSize, this.warmUpRemaining > 0 ? idle : 0);
     return Math.max(0, Math.min(Math.max(overMax, stale), idle - floor));
   }
@@ -442,7 +389,7 @@ export class IpPool {
     const actions = planShrink({
       release,
       minEni: this.deps.options.minEni,
-      enis: [...this.enis.values()].map((slot) => ({
+      enis: [...this.ledger.enis.values()].map((slot) => ({
         id: slot.id,
         primaryIp: slot.primaryIp,
         size: slot.size(),
@@ -457,7 +404,7 @@ export class IpPool {
 
   private async runShrinkAction(action: ShrinkAction): Promise<void> {
     const { cloud, clock, log } = this.deps;
-    const slot = this.enis.get(action.eniId);
+    const slot = this.ledger.enis.get(action.eniId);
     if (slot === undefined) return;
     const now = clock.now();
     const ips = action.kind === 'unassign' ? action.ips : [...slot.all()].map((ip) => ip.address);
@@ -468,12 +415,11 @@ export class IpPool {
     try {
       if (action.kind === 'unassign') {
         await cloud.unassignPrivateIps(action.eniId, action.ips);
-        for (const ip of action.ips) this.forget(slot, ip);
+        for (const ip of action.ips) this.ledger.forget(slot, ip);
         log.info({ eniId: slot.id, ips: action.ips }, 'returned idle IPs to the cloud');
       } else {
         await cloud.deleteEni(action.eniId);
-        for (const ip of ips) this.byAddress.delete(ip);
-        this.enis.delete(slot.id);
+        this.ledger.removeEni(slot);
         log.info({ eniId: slot.id, mac: slot.mac }, 'detached and deleted unused ENI');
       }
     } catch (error) {
@@ -490,11 +436,6 @@ export class IpPool {
       this.activeCloudCalls--;
       this.scheduleShrink(RECLAIM_DELAY_MS);
     }
-  }
-
-  private forget(slot: EniSlot, ip: string): void {
-    slot.remove(ip);
-    this.byAddress.delete(ip);
   }
 
   // ---- periodic work ------------------------------------------------------------------------
@@ -534,31 +475,12 @@ export class IpPool {
     try {
       const enis = await this.deps.cloud.listEnis();
       if (this.activeCloudCalls > 0 || this.stopped) return;
-      const now = this.deps.clock.now();
-      const seen = new Set<string>();
-      for (const info of enis) {
-        seen.add(info.id);
-        const slot = this.adoptEni(info);
-        const cloudIps = new Set(info.privateIps);
-        for (const ip of [...slot.all()]) {
-          if (cloudIps.has(ip.address)) continue;
-          if (ip.state === 'in_use' && ip.owner !== undefined) {
-            slot.setState(ip.address, 'invalid', ip.owner, now);
-            this.deps.log.warn({ ip: ip.address, owner: ip.owner }, 'cloud no longer has a pod IP');
-          } else if (ip.state === 'idle') {
-            this.forget(slot, ip.address);
-          }
-        }
+      const drift = this.ledger.reconcile(enis, this.deps.clock.now());
+      for (const lost of drift.lostPodIps) {
+        this.deps.log.warn(lost, 'the cloud no longer has a pod IP; it is now invalid');
       }
-      for (const slot of [...this.enis.values()]) {
-        if (seen.has(slot.id) || slot.state !== 'in_use') continue;
-        this.enis.delete(slot.id);
-        for (const ip of [...slot.all()]) {
-          if (ip.owner === undefined) this.forget(slot, ip.address);
-          else slot.setState(ip.address, 'invalid', ip.owner, now);
-        }
-        if (slot.size() > 0) this.missingEnis.set(slot.id, slot);
-        this.deps.log.warn({ eniId: slot.id }, 'cloud no longer reports an ENI');
+      for (const eniId of drift.lostEnis) {
+        this.deps.log.warn({ eniId }, 'the cloud no longer reports an ENI');
       }
     } catch (error) {
       this.deps.log.warn({ err: toTerwayError(error) }, 'periodic cloud sync failed');
@@ -569,60 +491,9 @@ export class IpPool {
 
   // ---- bookkeeping --------------------------------------------------------------------------
 
-  /** Adds or refreshes an ENI from the cloud's description; its IPs join as idle. */
-  private adoptEni(info: EniInfo): EniSlot {
-    let slot = this.enis.get(info.id);
-    if (slot === undefined) {
-      slot = new EniSlot(info);
-      this.enis.set(info.id, slot);
-    }
-    for (const ip of slot.addIdle(info.privateIps, this.deps.clock.now())) {
-      this.byAddress.set(ip, slot);
-    }
-    return slot;
-  }
-
-  private missingEni(eniId: string): EniSlot {
-    let slot = this.missingEnis.get(eniId);
-    if (slot === undefined) {
-      slot = new EniSlot({
-        id: eniId,
-        mac: '',
-        primaryIp: '',
-        privateIps: [],
-        vswitchId: '',
-        vswitchCidr: '',
-        gateway: '',
-        status: 'Deleting',
-      });
-      this.missingEnis.set(eniId, slot);
-    }
-    return slot;
-  }
-
-  private counts(): { idle: number; inUse: number; releasing: number; invalid: number } {
-    const counts = { idle: 0, inUse: 0, releasing: 0, invalid: 0 };
-    for (const slot of [...this.enis.values(), ...this.missingEnis.values()]) {
-      for (const ip of slot.all()) {
-        if (ip.state === 'idle') counts.idle++;
-        else if (ip.state === 'in_use') counts.inUse++;
-        else if (ip.state === 'releasing') counts.releasing++;
-        else counts.invalid++;
-      }
-    }
-    return counts;
-  }
-
-  private totalIps(): number {
-    let total = 0;
-    for (const slot of this.enis.values()) total += slot.size();
-    return total;
-  }
-
+  /** IPs asked of the cloud and not yet returned, in create and assign calls. */
   private inflightIps(): number {
-    let pending = this.creatingIps;
-    for (const slot of this.enis.values()) pending += Math.max(0, slot.pendingIps);
-    return pending;
+    return this.creatingIps + this.ledger.pendingIps();
   }
 
   private track(work: Promise<void>): void {
