@@ -1,7 +1,7 @@
 // Build: regenerate the RPC types, compile with tsc into dist/, then bundle the CNI shim into one
 // CommonJS file. The shim runs once per pod, so it must not pay for resolving hundreds of modules.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -12,6 +12,32 @@ const bin = (name) => join(root, 'node_modules/.bin', name);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 execFileSync('node', [join(root, 'scripts/gen-proto.mjs')], { stdio: 'inherit' });
 execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+// tsc compiles TypeScript only: the generated JavaScript (the static Backend codecs) rides along.
+for (const file of readdirSync(join(root, 'src/rpc/generated'))) {
+  if (file.endsWith('.js')) {
+    copyFileSync(join(root, 'src/rpc/generated', file), join(root, 'dist/src/rpc/generated', file));
+  }
+}
+
+/**
+ * grpc-js requires @grpc/proto-loader only inside the server-side channelz and ORCA set-up, which
+ * a CNI client never runs (and which could not find their .proto files in a bundle anyway).
+ * Leaving it out keeps proto-loader and protobufjs reflection out of the shim.
+ */
+const noProtoLoaderInGrpc = {
+  name: 'no-proto-loader-in-grpc-js',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) =>
+      args.importer.includes('/node_modules/@grpc/grpc-js/')
+        ? { path: args.path, namespace: 'no-proto-loader' }
+        : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'no-proto-loader' }, () => ({
+      contents: "throw new Error('@grpc/proto-loader is not bundled into the terway CNI shim');\n",
+      loader: 'js',
+    }));
+  },
+};
 
 const shim = join(root, 'dist/bundle/terway.cjs');
 await build({
@@ -24,6 +50,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [noProtoLoaderInGrpc],
 });
 chmodSync(shim, 0o755);
 for (const cmd of ['terwayd', 'terway-cli']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);
