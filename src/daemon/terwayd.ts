@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -64,7 +64,14 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     running.lock = await lockStateDir(stateDir);
     const socketPath = await prepareSocketPath(flags.socket);
-    running.store = await LmdbPodStore.open(stateDir);
+    const store = await LmdbPodStore.open(stateDir);
+    running.store = store;
+    if (store.corruptKeys().length > 0) {
+      log.error(
+        { keys: store.corruptKeys(), store: store.path },
+        'pod records that cannot be read were skipped: the IPs they held are not reserved and may be handed out again',
+      );
+    }
     const cloud = createCloud(config, stateDir, log);
     running.pool = await restorePool({
       cloud,
@@ -87,8 +94,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   } catch (thrown) {
     if (stopping !== undefined) return;
     const error = toTerwayError(thrown);
-    log.fatal({ code: error.code, err: error }, `terwayd cannot start: ${error.message}`);
-    process.stderr.write(`terwayd: ${error.message}\n`);
+    // Refusals (bad config, already running) are expected outcomes: a stack would only bury the
+    // message. Anything else is a bug and keeps its stack.
+    const detail = error.code === 'INTERNAL' ? { err: error } : {};
+    log.fatal({ code: error.code, ...detail }, `terwayd cannot start: ${error.message}`);
+    writeSync(2, `terwayd: ${error.message}\n`);
     await shutdown(running, log, 'startup failure', restoring);
     process.exit(error.code === 'INVALID_CONFIG' ? 2 : 1);
   }
