@@ -39,10 +39,9 @@ const noProtoLoaderInGrpc = {
   },
 };
 
-const shim = join(root, 'dist/bundle/terway.cjs');
-await build({
-  entryPoints: [join(root, 'cmd/terway.ts')],
-  outfile: shim,
+// terway.cjs is what the runtime execs: a few lines that run terway-main.cjs (the shim itself)
+// with a V8 code cache. Both files are installed side by side.
+const shimOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -50,7 +49,14 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+};
+await build({
+  ...shimOptions,
+  entryPoints: [join(root, 'cmd/terway.ts')],
+  outfile: join(root, 'dist/bundle/terway-main.cjs'),
   plugins: [noProtoLoaderInGrpc],
 });
-chmodSync(shim, 0o755);
+const launcher = join(root, 'dist/bundle/terway.cjs');
+await build({ ...shimOptions, entryPoints: [join(root, 'cmd/terway-launcher.ts')], outfile: launcher });
+chmodSync(launcher, 0o755);
 for (const cmd of ['terwayd', 'terway-cli']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);
