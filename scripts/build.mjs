@@ -57,6 +57,10 @@ await build({
   plugins: [noProtoLoaderInGrpc],
 });
 const launcher = join(root, 'dist/bundle/terway.cjs');
-await build({ ...shimOptions, entryPoints: [join(root, 'cmd/terway-launcher.ts')], outfile: launcher });
+await build({
+  ...shimOptions,
+  entryPoints: [join(root, 'cmd/terway-launcher.ts')],
+  outfile: launcher,
+});
 chmodSync(launcher, 0o755);
 for (const cmd of ['terwayd', 'terway-cli']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);

@@ -145,9 +145,9 @@ export class IpPool {
     return this.ledger.hasIdle() || !this.atCapacity();
   }
 
-  /** Resolves when no cloud call is in flight and no refill is scheduled (tests, benchmarks). */
-  async settled(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  /** Whether a cloud call is in flight (tests drive fake time until it is not). */
+  busy(): boolean {
+    return this.inflight.size > 0;
   }
 
   snapshot(): PoolSnapshot {
