@@ -227,8 +227,10 @@ const METHOD = `## Method
   /proc. The load generator shares the 2 cores with the server, so it is part of what is measured.
 - **Shim start-up.** hyperfine runs each command through \`sh -c\` and subtracts the shell's own
   start-up; the ADD+DEL wrappers add one \`sh\` start (about 1 ms) to both terway and host-local.
-  \`node\` is the same binary that runs the benchmark; the shim is the bundled
-  \`dist/bundle/terway.cjs\`, run as \`node terway.cjs\` with the netconf on stdin. host-local
+  \`node\` is the same binary that runs the benchmark; the shim is \`dist/bundle/terway.cjs\`,
+  run as \`node terway.cjs\` with the netconf on stdin: the launcher that runs the bundled
+  \`terway-main.cjs\` with its V8 code cache, which hyperfine's warm-up runs create, as the first
+  pods on a node would. host-local
   is the Go reference IPAM plugin from /usr/lib/cni with a minimal netconf and a temp dataDir; it
   writes plain files (no fsync), while terway's ADD also crosses gRPC to the daemon and waits for a
   durable LMDB write.
