@@ -3,12 +3,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
-import type { IntrospectionClient } from '../../src/rpc/generated/terway/v1/Introspection.js';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
 import type { PoolFigures__Output } from '../../src/rpc/generated/terway/v1/PoolFigures.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
-import { terwayProto } from '../../src/rpc/proto.js';
+import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import { makeTempDir, removeDir, stopChild, trackChild } from './cleanup.js';
 import { BUILT, requireFile } from './paths.js';
 
@@ -41,7 +39,6 @@ export class BenchDaemon {
   readonly socket: string;
   readonly logPath: string;
   private child: ChildProcess | undefined;
-  private introspection: IntrospectionClient | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -118,32 +115,12 @@ export class BenchDaemon {
     throw new Error(`terwayd's pool was not ${what} in time: ${JSON.stringify(last)}`);
   }
 
-  private client(): IntrospectionClient {
-    this.introspection ??= new (terwayProto().terway.v1.Introspection)(
-      `unix://${this.socket}`,
-      grpc.credentials.createInsecure(),
-    );
-    return this.introspection;
-  }
-
   showFactory(): Promise<ShowFactoryReply__Output> {
-    return new Promise((resolve, reject) =>
-      this.client().ShowFactory({}, { deadline: Date.now() + 2_000 }, (error, reply) =>
-        error !== null || reply === undefined
-          ? reject(error ?? new Error('empty'))
-          : resolve(reply),
-      ),
-    );
+    return grpcIntrospection.showFactory(this.socket);
   }
 
   listMappings(): Promise<ListMappingsReply__Output> {
-    return new Promise((resolve, reject) =>
-      this.client().ListMappings({}, { deadline: Date.now() + 2_000 }, (error, reply) =>
-        error !== null || reply === undefined
-          ? reject(error ?? new Error('empty'))
-          : resolve(reply),
-      ),
-    );
+    return grpcIntrospection.listMappings(this.socket);
   }
 
   logTail(lines = 20): string {
@@ -156,8 +133,6 @@ export class BenchDaemon {
 
   /** SIGTERM (SIGKILL after a grace period), then removes the temp dir. Safe to call twice. */
   async stop(): Promise<void> {
-    this.introspection?.close();
-    this.introspection = undefined;
     if (this.child !== undefined) await stopChild(this.child);
     this.child = undefined;
     removeDir(this.dir);

@@ -29,7 +29,10 @@ export async function lockStateDir(stateDir: string): Promise<StateDirLock> {
   const abstract = await holdSocket(name, real);
   let file: Server;
   try {
-    file = await holdSocketFile(join(real, LOCK_SOCKET_FILE), real);
+    const path = join(real, LOCK_SOCKET_FILE);
+    // A file nobody answers on was left by a holder that died. Nobody in this namespace can be
+    // racing us for it, since we already hold the abstract lock.
+    file = await holdSocket(path, real, () => unlinkSync(path));
   } catch (error) {
     await close(abstract);
     throw error;
@@ -42,25 +45,21 @@ export async function lockStateDir(stateDir: string): Promise<StateDirLock> {
   };
 }
 
-/** Listens on `address`, or refuses with the pid of whoever answers there. */
-async function holdSocket(address: string, stateDir: string): Promise<Server> {
+/**
+ * Listens on `address`, or refuses with the pid of whoever answers there. When the address is
+ * taken but nobody answers, `clearStale` (if given) removes the leftover and we try once more.
+ */
+async function holdSocket(
+  address: string,
+  stateDir: string,
+  clearStale?: () => void,
+): Promise<Server> {
   const server = createServer((socket) => socket.end(`${process.pid}\n`));
   if (!(await tryListen(server, address))) {
-    throw alreadyRunning(stateDir, await queryHolder(address));
-  }
-  server.unref();
-  return server;
-}
-
-async function holdSocketFile(path: string, stateDir: string): Promise<Server> {
-  const server = createServer((socket) => socket.end(`${process.pid}\n`));
-  if (!(await tryListen(server, path))) {
-    const holder = await queryHolder(path);
-    if (holder !== undefined) throw alreadyRunning(stateDir, holder);
-    // Bound but silent: a file left by a holder that died. Nobody in this namespace can be
-    // racing us for it, since we already hold the abstract lock.
-    unlinkSync(path);
-    if (!(await tryListen(server, path))) throw alreadyRunning(stateDir, undefined);
+    const holder = await queryHolder(address);
+    if (holder !== undefined || clearStale === undefined) throw alreadyRunning(stateDir, holder);
+    clearStale();
+    if (!(await tryListen(server, address))) throw alreadyRunning(stateDir, undefined);
   }
   server.unref();
   return server;

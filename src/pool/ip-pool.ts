@@ -193,8 +193,13 @@ export class IpPool {
     }
   }
 
+  /** IP slots the node could still fill, counting IPs already requested. */
+  private room(): number {
+    return this.deps.limits.capacity - this.ledger.totalIps() - this.inflightIps();
+  }
+
   private atCapacity(): boolean {
-    return this.ledger.totalIps() + this.inflightIps() >= this.deps.limits.capacity;
+    return this.room() <= 0;
   }
 
   private exhaustedError(): TerwayError {
@@ -228,9 +233,8 @@ export class IpPool {
     const { idle } = this.ledger.counts();
     const target = Math.max(this.deps.options.minPoolSize, this.warmUpRemaining);
     const wanted = this.waiters.length + target - idle - this.inflightIps();
-    const room = this.deps.limits.capacity - this.ledger.totalIps() - this.inflightIps();
     const forMinEni = this.ledger.enis.size + this.creatingEnis < this.deps.options.minEni ? 1 : 0;
-    return Math.max(forMinEni, Math.min(wanted, room));
+    return Math.max(forMinEni, Math.min(wanted, this.room()));
   }
 
   private grow(): void {
