@@ -95,17 +95,21 @@ const PLAIN_CHARS = {
   middle: '  ',
 };
 
+const bold = (text: string): string => `\u001b[1m${text}\u001b[22m`;
+
 /** Renders rows under a header; `indent` shifts every line so a table can sit under a heading. */
 export function renderTable(
   head: string[],
   rows: string[][],
   options: RenderOptions & { indent?: number } = {},
 ): string {
+  // The table library's own styling asks the terminal whether it supports colour, which
+  // overrides an explicit choice (CI has no TTY); so bold is applied here instead.
   const table = new Table({
-    head,
+    head: options.color === true ? head.map(bold) : head,
     chars: PLAIN_CHARS,
     style: {
-      head: options.color === true ? ['bold'] : [],
+      head: [],
       border: [],
       'padding-left': 0,
       'padding-right': 0,
