@@ -66,7 +66,7 @@ async function startDaemon() {
   writeFileSync(
     configPath,
     JSON.stringify(
-      { min_pool_size: 2, max_pool_size: 5, memory_cloud: { instance_type: 'ecs.g7.xlarge' } },
+      { min_pool_size: 2, max_pool_size: 5, emulator: { instance_type: 'ecs.g7.xlarge' } },
       null,
       2,
     ),

@@ -21,7 +21,7 @@ export function memoryCloudConfig(
   return {
     min_pool_size: minPoolSize,
     max_pool_size: maxPoolSize,
-    memory_cloud: {
+    emulator: {
       instance_type: 'ecs.ebmg5.24xlarge',
       api_latency: '5ms',
       attach_latency: '20ms',

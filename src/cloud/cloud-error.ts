@@ -42,6 +42,8 @@ export interface CloudErrorOptions {
   /** ECS RequestId, quoted in tickets to Alibaba Cloud support. */
   requestId?: string;
   cause?: unknown;
+  /** Overrides the code table for failures it cannot know: transport errors, an unlisted 5xx. */
+  retryable?: boolean;
 }
 
 /** A failed cloud call. `cloudCode` is the provider's own code (ECS `Code`). */
@@ -50,7 +52,7 @@ export class CloudError extends TerwayError {
   readonly requestId: string | undefined;
 
   constructor(cloudCode: string, detail: string, options: CloudErrorOptions = {}) {
-    const retryable = isRetryableCloudCode(cloudCode);
+    const retryable = options.retryable ?? isRetryableCloudCode(cloudCode);
     super('CLOUD_ERROR', CloudError.describe(cloudCode, detail, retryable, options), {
       cloudCode,
       retryable,

@@ -25,6 +25,10 @@ export const DEFAULT_IP_POOL_SYNC_PERIOD_MS = 120_000;
 /** Ours. Terway coalesces for 300 ms; a shorter window keeps a cold pod start fast while still
  *  folding a burst of ADDs into one AssignPrivateIpAddresses call. */
 export const DEFAULT_IP_BATCH_WINDOW_MS = 20;
+/** Ours. ECS attaches in seconds; a minute covers a slow region without hiding a stuck attach. */
+export const DEFAULT_ENI_ATTACH_TIMEOUT_MS = 60_000;
+/** Ours. Long enough for the runtime to retry the ADDs that a restart interrupted. */
+export const DEFAULT_UNCLAIMED_IP_GRACE_PERIOD_MS = 60_000;
 /** ECS accepts at most this many security groups on an ENI (and Terway enforces it). */
 export const MAX_SECURITY_GROUPS = 10;
 /** Backoff durations given as JSON numbers are Go `time.Duration` nanoseconds (that is how Terway
@@ -32,14 +36,19 @@ export const MAX_SECURITY_GROUPS = 10;
 export const MIN_NUMERIC_BACKOFF_NS = 1_000_000;
 const NS_PER_MS = 1_000_000;
 
-// Defaults of the built-in in-memory cloud (ours, not Terway's).
-export const DEFAULT_MEMORY_INSTANCE_TYPE = 'ecs.g7.xlarge';
-export const DEFAULT_MEMORY_VSWITCH_ID = 'vsw-memory0';
-export const DEFAULT_MEMORY_VSWITCH_CIDR = '10.99.0.0/16';
-export const DEFAULT_MEMORY_ZONE_ID = 'cn-hangzhou-k';
-export const DEFAULT_MEMORY_API_LATENCY_MS = 20;
-export const DEFAULT_MEMORY_ATTACH_LATENCY_MS = 200;
-export const DEFAULT_MEMORY_FAILURE_RATE = 0;
+// Defaults of the built-in ECS emulator (ours, not Terway's).
+export const DEFAULT_EMULATOR_INSTANCE_TYPE = 'ecs.g7.xlarge';
+export const DEFAULT_EMULATOR_REGION_ID = 'cn-hangzhou';
+export const DEFAULT_EMULATOR_VSWITCH_ID = 'vsw-emulator0';
+export const DEFAULT_EMULATOR_VSWITCH_CIDR = '10.99.0.0/16';
+export const DEFAULT_EMULATOR_ZONE_ID = 'cn-hangzhou-k';
+export const DEFAULT_EMULATOR_API_LATENCY_MS = 20;
+export const DEFAULT_EMULATOR_ATTACH_LATENCY_MS = 200;
+export const DEFAULT_EMULATOR_FAILURE_RATE = 0;
+
+/** `auto`: real ECS when any credential source is configured, else the built-in emulator. */
+export const CLOUD_MODES = ['auto', 'ecs', 'emulator'] as const;
+export type CloudMode = (typeof CLOUD_MODES)[number];
 
 export const VSWITCH_SELECTION_POLICIES = ['random', 'ordered'] as const;
 export const ENI_SELECTION_POLICIES = ['most_ips', 'least_ips'] as const;
@@ -188,6 +197,21 @@ function eniipVirtualType() {
   });
 }
 
+/** `host:port` for a listener; port 0 picks a free one. */
+function hostPort() {
+  const expected = 'a "host:port" such as "127.0.0.1:18080" (port 0 picks a free port)';
+  return z.string(expected).refine((value) => {
+    const match = /^(.+):(\d{1,5})$/.exec(value);
+    return match !== null && Number(match[2]) <= 65_535;
+  }, expected);
+}
+
+/** An endpoint is `host[:port]` without a scheme, which is what the SDK wants. */
+function endpoint() {
+  const expected = 'a "host[:port]" without a scheme, such as "ecs-vpc.cn-hangzhou.aliyuncs.com"';
+  return z.string(expected).refine((value) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(value), expected);
+}
+
 /** Terway's own `extra_routes` are `[{"dst": "<cidr>"}]`; plain CIDR strings are accepted too. */
 function extraRoute() {
   const expected = 'an IPv4 CIDR string, or an object {"dst": "<IPv4 CIDR>"}';
@@ -235,24 +259,28 @@ const backoffEntrySchema = z.preprocess(
   ),
 );
 
-const MEMORY_CLOUD_SHAPE = {
+const EMULATOR_SHAPE = {
   instance_type: nonEmptyString('a non-empty ECS instance type').default(
-    DEFAULT_MEMORY_INSTANCE_TYPE,
+    DEFAULT_EMULATOR_INSTANCE_TYPE,
   ),
-  vswitch_id: nonEmptyString('a non-empty vSwitch id').default(DEFAULT_MEMORY_VSWITCH_ID),
-  vswitch_cidr: cidr().default(DEFAULT_MEMORY_VSWITCH_CIDR),
-  zone_id: nonEmptyString('a non-empty zone id').default(DEFAULT_MEMORY_ZONE_ID),
-  api_latency: duration({ positive: false }).default(DEFAULT_MEMORY_API_LATENCY_MS),
-  attach_latency: duration({ positive: false }).default(DEFAULT_MEMORY_ATTACH_LATENCY_MS),
-  failure_rate: numberBetween(0, 1).default(DEFAULT_MEMORY_FAILURE_RATE),
+  region_id: nonEmptyString('a region id such as "cn-hangzhou"').default(
+    DEFAULT_EMULATOR_REGION_ID,
+  ),
+  vswitch_id: nonEmptyString('a non-empty vSwitch id').default(DEFAULT_EMULATOR_VSWITCH_ID),
+  vswitch_cidr: cidr().default(DEFAULT_EMULATOR_VSWITCH_CIDR),
+  zone_id: nonEmptyString('a non-empty zone id').default(DEFAULT_EMULATOR_ZONE_ID),
+  api_latency: duration({ positive: false }).default(DEFAULT_EMULATOR_API_LATENCY_MS),
+  attach_latency: duration({ positive: false }).default(DEFAULT_EMULATOR_ATTACH_LATENCY_MS),
+  failure_rate: numberBetween(0, 1).default(DEFAULT_EMULATOR_FAILURE_RATE),
   state_file: nonEmptyString('a non-empty file path').optional(),
+  listen: hostPort().optional(),
 };
 
-export const MEMORY_CLOUD_KEYS: readonly string[] = Object.keys(MEMORY_CLOUD_SHAPE);
+export const EMULATOR_KEYS: readonly string[] = Object.keys(EMULATOR_SHAPE);
 
-const memoryCloudSchema = z.preprocess(
+const emulatorSchema = z.preprocess(
   (value) => dropUnset(value),
-  z.looseObject(MEMORY_CLOUD_SHAPE, 'an object (see the memory_cloud keys)'),
+  z.looseObject(EMULATOR_SHAPE, 'an object (see the emulator keys)'),
 );
 
 const ENI_CONF_SHAPE = {
@@ -323,8 +351,19 @@ const ENI_CONF_SHAPE = {
     .default({}),
 
   ip_batch_window: duration({ positive: false }).default(DEFAULT_IP_BATCH_WINDOW_MS),
+  unclaimed_ip_grace_period: duration({ positive: false }).default(
+    DEFAULT_UNCLAIMED_IP_GRACE_PERIOD_MS,
+  ),
+  eni_attach_timeout: duration({ positive: true }).default(DEFAULT_ENI_ATTACH_TIMEOUT_MS),
+  cloud: oneOf(CLOUD_MODES).default('auto'),
+  ecs_endpoint: endpoint().optional(),
+  vpc_endpoint: endpoint().optional(),
+  metadata_endpoint: z
+    .string('an http(s) URL such as "http://100.100.100.200"')
+    .url('an http(s) URL such as "http://100.100.100.200"')
+    .optional(),
   // prefault, not default: the empty object must still go through the inner defaults.
-  memory_cloud: memoryCloudSchema.prefault({}),
+  emulator: emulatorSchema.prefault({}),
 };
 
 export const ENI_CONF_KEYS: readonly string[] = Object.keys(ENI_CONF_SHAPE);
@@ -401,8 +440,9 @@ export interface BackoffOverride {
   steps?: number;
 }
 
-export interface MemoryCloudConfig {
+export interface EmulatorConfig {
   instanceType: string;
+  regionId: string;
   vswitchId: string;
   vswitchCidr: string;
   zoneId: string;
@@ -412,6 +452,8 @@ export interface MemoryCloudConfig {
   failureRate: number;
   /** Absent: the daemon picks a path under its state directory. */
   stateFile?: string;
+  /** Absent: an ephemeral loopback port only the daemon knows. */
+  listen?: string;
 }
 
 export interface Credentials {
@@ -436,9 +478,13 @@ export interface DaemonConfig {
   idleIpReclaimJitterFactor: number;
   ipPoolSyncPeriodMs: number;
   ipBatchWindowMs: number;
+  /** IPs on our ENIs that no pod record claims at start-up are held this long, then released. */
+  unclaimedIpGracePeriodMs: number;
+  /** How long a new ENI may take to become InUse before it is given up and deleted. */
+  eniAttachTimeoutMs: number;
   eniipVirtualType: EniipVirtualType;
   ipStack: 'ipv4';
-  /** Absent: no static credentials (credential_path, or the built-in memory cloud). */
+  /** Absent: no static credentials (credential_path, or the built-in emulator). */
   credentials?: Credentials;
   credentialPath?: string;
   regionId?: string;
@@ -453,7 +499,13 @@ export interface DaemonConfig {
   rateLimit: Record<string, number>;
   extraRoutes: string[];
   backoffOverride: Record<string, BackoffOverride>;
-  memoryCloud: MemoryCloudConfig;
+  cloud: CloudMode;
+  /** Absent: the region's public endpoints. */
+  ecsEndpoint?: string;
+  vpcEndpoint?: string;
+  /** Absent: http://100.100.100.200. */
+  metadataEndpoint?: string;
+  emulator: EmulatorConfig;
   /** Keys we accepted but do not know (dotted for nested ones); the daemon logs a warning. */
   unknownKeys: string[];
 }
@@ -467,11 +519,11 @@ export function findUnknownKeys(raw: unknown): string[] {
   if (!isPlainObject(raw)) return [];
   const known = new Set(ENI_CONF_KEYS);
   const unknown = Object.keys(raw).filter((key) => !known.has(key));
-  const memoryCloud = raw['memory_cloud'];
-  if (isPlainObject(memoryCloud)) {
-    const knownMemory = new Set(MEMORY_CLOUD_KEYS);
-    for (const key of Object.keys(memoryCloud)) {
-      if (!knownMemory.has(key)) unknown.push(`memory_cloud.${key}`);
+  const emulator = raw['emulator'];
+  if (isPlainObject(emulator)) {
+    const knownEmulator = new Set(EMULATOR_KEYS);
+    for (const key of Object.keys(emulator)) {
+      if (!knownEmulator.has(key)) unknown.push(`emulator.${key}`);
     }
   }
   const backoff = raw['backoff_override'];
@@ -499,17 +551,19 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
     backoffOverride[name] = resolved;
   }
 
-  const memory = conf.memory_cloud;
-  const memoryCloud: MemoryCloudConfig = {
-    instanceType: memory.instance_type,
-    vswitchId: memory.vswitch_id,
-    vswitchCidr: memory.vswitch_cidr,
-    zoneId: memory.zone_id,
-    apiLatencyMs: memory.api_latency,
-    attachLatencyMs: memory.attach_latency,
-    failureRate: memory.failure_rate,
+  const emulated = conf.emulator;
+  const emulator: EmulatorConfig = {
+    instanceType: emulated.instance_type,
+    regionId: emulated.region_id,
+    vswitchId: emulated.vswitch_id,
+    vswitchCidr: emulated.vswitch_cidr,
+    zoneId: emulated.zone_id,
+    apiLatencyMs: emulated.api_latency,
+    attachLatencyMs: emulated.attach_latency,
+    failureRate: emulated.failure_rate,
   };
-  if (memory.state_file !== undefined) memoryCloud.stateFile = memory.state_file;
+  if (emulated.state_file !== undefined) emulator.stateFile = emulated.state_file;
+  if (emulated.listen !== undefined) emulator.listen = emulated.listen;
 
   const config: DaemonConfig = {
     maxPoolSize: conf.max_pool_size,
@@ -524,6 +578,8 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
     idleIpReclaimJitterFactor: conf.idle_ip_reclaim_jitter_factor,
     ipPoolSyncPeriodMs: conf.ip_pool_sync_period,
     ipBatchWindowMs: conf.ip_batch_window,
+    unclaimedIpGracePeriodMs: conf.unclaimed_ip_grace_period,
+    eniAttachTimeoutMs: conf.eni_attach_timeout,
     eniipVirtualType: conf.eniip_virtual_type,
     ipStack: conf.ip_stack,
     vswitches: conf.vswitches,
@@ -534,7 +590,8 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
     rateLimit: conf.rate_limit,
     extraRoutes: conf.extra_routes,
     backoffOverride,
-    memoryCloud,
+    cloud: conf.cloud,
+    emulator,
     unknownKeys,
   };
   // Optional keys are left out rather than set to undefined, so a logged config stays short.
@@ -549,6 +606,9 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
   if (conf.region_id !== undefined) config.regionId = conf.region_id;
   if (conf.service_cidr !== undefined) config.serviceCidr = conf.service_cidr;
   if (conf.resource_group_id !== undefined) config.resourceGroupId = conf.resource_group_id;
+  if (conf.ecs_endpoint !== undefined) config.ecsEndpoint = conf.ecs_endpoint;
+  if (conf.vpc_endpoint !== undefined) config.vpcEndpoint = conf.vpc_endpoint;
+  if (conf.metadata_endpoint !== undefined) config.metadataEndpoint = conf.metadata_endpoint;
   return config;
 }
 

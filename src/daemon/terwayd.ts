@@ -12,6 +12,7 @@ import { LmdbPodStore } from '../store/lmdb-pod-store.js';
 import type { PodStore } from '../store/pod-store.js';
 import { systemClock } from '../util/clock.js';
 import { backendService } from './backend-service.js';
+import type { CloudHandle } from './cloud-factory.js';
 import { createCloud } from './cloud-factory.js';
 import { serveOnUnixSocket, shutdownServer } from './grpc-server.js';
 import { introspectionService } from './introspection-service.js';
@@ -36,6 +37,7 @@ interface Running {
   server?: grpc.Server;
   pool?: IpPool;
   store?: PodStore;
+  cloud?: CloudHandle;
   lock?: StateDirLock;
 }
 
@@ -72,14 +74,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         'pod records that cannot be read were skipped: the IPs they held are not reserved and may be handed out again',
       );
     }
-    const cloud = createCloud(config, stateDir, log);
+    running.cloud = await createCloud({ config, stateDir, clock: systemClock, log });
     running.pool = await restorePool({
-      cloud,
+      cloud: running.cloud.cloud,
       store: running.store,
       options: config,
       clock: systemClock,
       log,
       signal: restoring.signal,
+      unclaimedGraceMs: config.unclaimedIpGracePeriodMs,
     });
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     running.server = await serveOnUnixSocket(socketPath, {
@@ -121,6 +124,7 @@ async function shutdown(
     );
   }
   await running.pool?.stop();
+  await running.cloud?.close();
   await running.store?.close();
   await running.lock?.release();
   log.info('terwayd stopped');

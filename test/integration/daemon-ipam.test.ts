@@ -7,7 +7,7 @@ import { DaemonProcess, resultIp, runProcess, runShim } from '../support/process
 /** A roomy instance type (31 secondary ENIs x 10 IPs) and a fast simulated cloud. */
 const ROOMY = {
   max_pool_size: 10,
-  memory_cloud: { instance_type: 'ecs.ebmg5.24xlarge', api_latency: '5ms', attach_latency: '20ms' },
+  emulator: { instance_type: 'ecs.ebmg5.24xlarge', api_latency: '5ms', attach_latency: '20ms' },
 };
 
 const daemons: DaemonProcess[] = [];
@@ -134,7 +134,7 @@ describe('terwayd + terway shim over the unix socket', () => {
   }, 30_000);
 
   test('kill -9 during a burst: acknowledged records survive and no IP is issued twice', async () => {
-    const d = daemon({ ...ROOMY, memory_cloud: { ...ROOMY.memory_cloud, api_latency: '30ms' } });
+    const d = daemon({ ...ROOMY, emulator: { ...ROOMY.emulator, api_latency: '30ms' } });
     await d.start();
     const pods = Array.from({ length: 40 }, (_, i) => ({
       name: `burst-${i}`,
@@ -179,7 +179,7 @@ describe('terwayd + terway shim over the unix socket', () => {
   test('SIGTERM lets an in-flight ADD finish, then the daemon exits cleanly', async () => {
     const d = daemon({
       ...ROOMY,
-      memory_cloud: { ...ROOMY.memory_cloud, attach_latency: '1500ms' },
+      emulator: { ...ROOMY.emulator, attach_latency: '1500ms' },
     });
     await d.start();
     const add = runShim('ADD', d.socket, { name: 'slow', containerId: 'slow-1' });

@@ -4,7 +4,7 @@ import { BINS } from '../support/bins.js';
 import { TestNetns, requireRoot } from '../support/netns.js';
 import { DaemonProcess, resultIp, runProcess, runShim } from '../support/processes.js';
 
-const CONFIG = { memory_cloud: { api_latency: '5ms', attach_latency: '20ms' } };
+const CONFIG = { emulator: { api_latency: '5ms', attach_latency: '20ms' } };
 const namespaces: TestNetns[] = [];
 const daemons: DaemonProcess[] = [];
 

@@ -48,6 +48,8 @@ describe('defaults', () => {
       idleIpReclaimJitterFactor: 0.1,
       ipPoolSyncPeriodMs: 120_000,
       ipBatchWindowMs: 20,
+      unclaimedIpGracePeriodMs: 60_000,
+      eniAttachTimeoutMs: 60_000,
       eniipVirtualType: 'IPVlan',
       ipStack: 'ipv4',
       vswitches: {},
@@ -58,9 +60,11 @@ describe('defaults', () => {
       rateLimit: {},
       extraRoutes: [],
       backoffOverride: {},
-      memoryCloud: {
+      cloud: 'auto',
+      emulator: {
         instanceType: 'ecs.g7.xlarge',
-        vswitchId: 'vsw-memory0',
+        regionId: 'cn-hangzhou',
+        vswitchId: 'vsw-emulator0',
         vswitchCidr: '10.99.0.0/16',
         zoneId: 'cn-hangzhou-k',
         apiLatencyMs: 20,
@@ -84,14 +88,14 @@ describe('defaults', () => {
     ]) {
       expect(Object.hasOwn(config, key)).toBe(false);
     }
-    expect(Object.hasOwn(config.memoryCloud, 'stateFile')).toBe(false);
+    expect(Object.hasOwn(config.emulator, 'stateFile')).toBe(false);
   });
 
   test('DEFAULT_CONFIG is parseConfig({}) and cannot be mutated by accident', () => {
     expect(DEFAULT_CONFIG).toEqual(parseConfig({}));
     expect(ENI_CONF_DEFAULT_CONFIG).toBe(DEFAULT_CONFIG);
     expect(Object.isFrozen(DEFAULT_CONFIG)).toBe(true);
-    expect(Object.isFrozen(DEFAULT_CONFIG.memoryCloud)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_CONFIG.emulator)).toBe(true);
     expect(() => {
       (DEFAULT_CONFIG as { maxPoolSize: number }).maxPoolSize = 99;
     }).toThrow(TypeError);
@@ -234,10 +238,10 @@ describe('Terway compatibility', () => {
     expect(parseConfig({ idle_ip_reclaim_after: 90 }).idleIpReclaimAfterMs).toBe(90_000);
   });
 
-  test('memory_cloud keys resolve with durations in ms', () => {
+  test('emulator keys resolve with durations in ms', () => {
     expect(
       parseConfig({
-        memory_cloud: {
+        emulator: {
           instance_type: 'ecs.g6.large',
           vswitch_id: 'vsw-x',
           vswitch_cidr: '192.168.0.0/24',
@@ -251,7 +255,7 @@ describe('Terway compatibility', () => {
       }),
     ).toMatchObject({
       ipBatchWindowMs: 300,
-      memoryCloud: {
+      emulator: {
         instanceType: 'ecs.g6.large',
         vswitchId: 'vsw-x',
         vswitchCidr: '192.168.0.0/24',
@@ -265,20 +269,52 @@ describe('Terway compatibility', () => {
   });
 });
 
+describe('cloud selection keys', () => {
+  test('cloud, endpoints and emulator.listen resolve', () => {
+    expect(
+      parseConfig({
+        cloud: 'ecs',
+        ecs_endpoint: 'ecs-vpc.cn-hangzhou.aliyuncs.com',
+        vpc_endpoint: '127.0.0.1:18080',
+        metadata_endpoint: 'http://127.0.0.1:18081/metadata/i-1',
+        emulator: { listen: '127.0.0.1:0' },
+      }),
+    ).toMatchObject({
+      cloud: 'ecs',
+      ecsEndpoint: 'ecs-vpc.cn-hangzhou.aliyuncs.com',
+      vpcEndpoint: '127.0.0.1:18080',
+      metadataEndpoint: 'http://127.0.0.1:18081/metadata/i-1',
+      emulator: { listen: '127.0.0.1:0' },
+    });
+  });
+
+  test.each<[Record<string, unknown>, string]>([
+    [{ cloud: 'aws' }, 'cloud: got "aws", expected one of "auto", "ecs", "emulator"'],
+    [
+      { ecs_endpoint: 'https://ecs.aliyuncs.com' },
+      'ecs_endpoint: got "https://ecs.aliyuncs.com", expected a "host[:port]" without a scheme',
+    ],
+    [{ metadata_endpoint: '100.100.100.200' }, 'metadata_endpoint: got "100.100.100.200"'],
+    [{ emulator: { listen: 'localhost' } }, 'emulator.listen: got "localhost", expected a "host:port"'],
+  ])('%j is refused with a message naming the key', (input, message) => {
+    expect(() => parseConfig(input)).toThrow(message);
+  });
+});
+
 describe('unknown keys', () => {
   test('are accepted and reported, including nested ones', () => {
     const config = parseConfig({
       max_pool_size: 3,
       enable_eni_trunking: true,
       ipam_type: 'crd',
-      memory_cloud: { failure_rate: 0.1, latency: '5ms' },
+      emulator: { failure_rate: 0.1, latency: '5ms' },
       backoff_override: { eni_create: { steps: 2, cap: '1m' } },
     });
     expect(config.maxPoolSize).toBe(3);
     expect(config.unknownKeys).toEqual([
       'enable_eni_trunking',
       'ipam_type',
-      'memory_cloud.latency',
+      'emulator.latency',
       'backoff_override.eni_create.cap',
     ]);
   });
@@ -381,14 +417,14 @@ describe('errors name the key, the value given and what is allowed', () => {
       'backoff_override.eni_ops.factor: got "x", expected a number >= 0',
     ],
     [
-      'memory_cloud.failure_rate',
-      { memory_cloud: { failure_rate: 2 } },
-      'memory_cloud.failure_rate: got 2, expected a number between 0 and 1',
+      'emulator.failure_rate',
+      { emulator: { failure_rate: 2 } },
+      'emulator.failure_rate: got 2, expected a number between 0 and 1',
     ],
     [
-      'memory_cloud.vswitch_cidr',
-      { memory_cloud: { vswitch_cidr: '10.99.0.0' } },
-      'memory_cloud.vswitch_cidr: got "10.99.0.0", expected an IPv4 CIDR',
+      'emulator.vswitch_cidr',
+      { emulator: { vswitch_cidr: '10.99.0.0' } },
+      'emulator.vswitch_cidr: got "10.99.0.0", expected an IPv4 CIDR',
     ],
     [
       'ip_batch_window',
@@ -460,7 +496,7 @@ describe('errors name the key, the value given and what is allowed', () => {
       max_pool_size: -1,
       ip_stack: 'dual',
       eni_selection_policy: 'fewest',
-      memory_cloud: { api_latency: 'fast' },
+      emulator: { api_latency: 'fast' },
     }).split('\n');
     expect(lines).toHaveLength(4);
     for (const line of lines)
@@ -469,7 +505,7 @@ describe('errors name the key, the value given and what is allowed', () => {
       'max_pool_size',
       'eni_selection_policy',
       'ip_stack',
-      'memory_cloud.api_latency',
+      'emulator.api_latency',
     ]);
   });
 

@@ -1,0 +1,284 @@
+/**
+ * The pool's `CloudProvider` on real ECS (or the emulator, which the SDK cannot tell apart).
+ * Lifecycle rules, from Terway and from where its users got hurt:
+ *  - an ENI's IPs are handed out only once ECS says InUse *and* metadata shows the MAC and IPs,
+ *    because the datapath needs the link and the VPC needs the addresses;
+ *  - an ENI that was created but could not be attached is deleted, never leaked; if even that
+ *    fails, the janitor keeps trying;
+ *  - ENIs not ours (by tag) are never listed, so never touched.
+ */
+import type { Logger } from 'pino';
+
+import { CloudError, isCloudError } from '../cloud-error.js';
+import type { CloudProvider, EniInfo, InstanceLimits } from '../provider.js';
+import { CloudErrorCodes } from '../provider.js';
+import type { Clock } from '../../util/clock.js';
+import type { CloudEni, EcsApi } from './ecs-api.js';
+import { LeakedEniJanitor } from './leaked-eni-janitor.js';
+import type { NodeIdentity, NodeMetadata } from './node-identity.js';
+import { isOwnedEni, ownedEniTags } from './node-identity.js';
+import { pollUntil, WAIT_TIMEOUT } from './poll.js';
+import type { VSwitchSelector } from './vswitch-selector.js';
+
+/** ECS attaches in seconds; a minute covers a slow region without hiding a stuck attach. */
+export const DEFAULT_ATTACH_TIMEOUT_MS = 60_000;
+export const DEFAULT_DETACH_TIMEOUT_MS = 60_000;
+/** Terway polls metadata for 10 s after an attach or assign. */
+export const DEFAULT_METADATA_TIMEOUT_MS = 10_000;
+const ENI_DESCRIPTION = 'interface created by terway-node';
+/** ECS's own codes for "already gone" on the calls where gone is success. */
+const IP_ALREADY_UNASSIGNED = 'InvalidIp.IpUnassigned';
+
+export interface AliyunCloudTimings {
+  attachTimeoutMs: number;
+  detachTimeoutMs: number;
+  metadataTimeoutMs: number;
+}
+
+export interface AliyunCloudOptions {
+  api: EcsApi;
+  metadata: NodeMetadata;
+  identity: NodeIdentity;
+  vswitches: VSwitchSelector;
+  /** Empty: the instance's own security groups. */
+  securityGroupIds: string[];
+  eniTags: Record<string, string>;
+  eniTagFilter: Record<string, string>;
+  clock: Clock;
+  log: Logger;
+  timings?: Partial<AliyunCloudTimings>;
+}
+
+export class AliyunCloud implements CloudProvider {
+  readonly kind = 'ecs';
+  private readonly api: EcsApi;
+  private readonly identity: NodeIdentity;
+  private readonly timings: AliyunCloudTimings;
+  private readonly janitor: LeakedEniJanitor;
+  private limits: InstanceLimits | undefined;
+  private securityGroups: string[] | undefined;
+
+  constructor(private readonly options: AliyunCloudOptions) {
+    this.api = options.api;
+    this.identity = options.identity;
+    this.timings = {
+      attachTimeoutMs: DEFAULT_ATTACH_TIMEOUT_MS,
+      detachTimeoutMs: DEFAULT_DETACH_TIMEOUT_MS,
+      metadataTimeoutMs: DEFAULT_METADATA_TIMEOUT_MS,
+      ...options.timings,
+    };
+    this.janitor = new LeakedEniJanitor({
+      api: this.api,
+      identity: this.identity,
+      clock: options.clock,
+      log: options.log,
+      detachTimeoutMs: this.timings.detachTimeoutMs,
+    });
+  }
+
+  /** Deletes ENIs a previous run created for this node but never got attached. */
+  async reclaimLeakedEnis(): Promise<void> {
+    await this.janitor.sweepTagged();
+  }
+
+  /** Stops the janitor's timer; in-flight cloud calls finish on their own. */
+  close(): void {
+    this.janitor.close();
+  }
+
+  async describeInstanceLimits(): Promise<InstanceLimits> {
+    this.limits ??= await this.api.describeInstanceType(this.identity.instanceType);
+    return { ...this.limits };
+  }
+
+  async listEnis(): Promise<EniInfo[]> {
+    const [macs, cloudEnis] = await Promise.all([
+      this.options.metadata.macs(),
+      this.api.describeNetworkInterfaces({
+        instanceId: this.identity.instanceId,
+        type: 'Secondary',
+      }),
+    ]);
+    const attachedMacs = new Set(macs.map((mac) => mac.toLowerCase()));
+    const out: EniInfo[] = [];
+    for (const eni of cloudEnis) {
+      if (eni.status !== 'InUse' || eni.mac === this.identity.primaryMac) continue;
+      if (!isOwnedEni(eni.tags, this.options.eniTagFilter)) continue;
+      // Not in metadata yet: the link may not exist yet either, so it waits for the next listing.
+      if (!attachedMacs.has(eni.mac)) continue;
+      const nic = await this.options.metadata.nicIfPresent(eni.mac);
+      if (nic === undefined) continue;
+      out.push(toEniInfo(eni, nic.gateway, nic.vswitchCidr));
+    }
+    return out;
+  }
+
+  async createEni(secondaryIpCount: number): Promise<EniInfo> {
+    const created = await this.createInSomeVSwitch(secondaryIpCount);
+    const { log } = this.options;
+    try {
+      await this.api.attachNetworkInterface(created.id, this.identity.instanceId);
+      const attached = await pollUntil(
+        async () => {
+          const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [created.id] });
+          return eni?.status === 'InUse' ? eni : undefined;
+        },
+        {
+          clock: this.options.clock,
+          timeoutMs: this.timings.attachTimeoutMs,
+          what: `${created.id} to become InUse`,
+          operation: 'AttachNetworkInterface',
+        },
+      );
+      const nic = await this.waitForMetadata(attached.mac, attached.privateIps, created.id);
+      log.info(
+        { eniId: attached.id, mac: attached.mac, ips: attached.privateIps.length },
+        'ENI created, attached and visible in metadata',
+      );
+      return toEniInfo(attached, nic.gateway, nic.vswitchCidr);
+    } catch (error) {
+      log.warn(
+        { eniId: created.id, err: error },
+        'ENI could not be attached; deleting it so it does not leak',
+      );
+      await this.janitor.dispose(created.id);
+      throw error;
+    }
+  }
+
+  async assignPrivateIps(eniId: string, count: number): Promise<string[]> {
+    const vswitchId = await this.vswitchOf(eniId);
+    try {
+      const ips = await this.api.assignPrivateIpAddresses(eniId, count);
+      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+      if (eni !== undefined) await this.waitForMetadata(eni.mac, ips, eniId, 'soft');
+      return ips;
+    } catch (error) {
+      this.noteExhaustion(error, vswitchId);
+      throw error;
+    }
+  }
+
+  async unassignPrivateIps(eniId: string, ips: readonly string[]): Promise<void> {
+    if (ips.length === 0) return;
+    try {
+      await this.api.unassignPrivateIpAddresses(eniId, ips);
+    } catch (error) {
+      if (isCloudError(error, CloudErrorCodes.EniNotFound)) return;
+      if (!isCloudError(error, IP_ALREADY_UNASSIGNED)) throw error;
+      // Some were already gone (removed out of band): unassign only those still there.
+      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+      const still = ips.filter(
+        (ip) => eni?.privateIps.includes(ip) === true && ip !== eni.primaryIp,
+      );
+      if (still.length > 0) await this.api.unassignPrivateIpAddresses(eniId, still);
+    }
+  }
+
+  async deleteEni(eniId: string): Promise<void> {
+    await this.janitor.detachAndDelete(eniId);
+  }
+
+  /** vSwitch inhibits and pending clean-ups, for `terway-cli` and logs. */
+  status(): { vswitches: ReturnType<VSwitchSelector['status']>; pendingCleanup: string[] } {
+    return { vswitches: this.options.vswitches.status(), pendingCleanup: this.janitor.pending() };
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /** Tries the selector's choices until a create succeeds; an exhausted vSwitch is inhibited. */
+  private async createInSomeVSwitch(secondaryIpCount: number): Promise<CloudEni> {
+    const securityGroupIds = await this.resolveSecurityGroups();
+    for (;;) {
+      const vswitch = await this.options.vswitches.pick();
+      try {
+        return await this.api.createNetworkInterface({
+          vswitchId: vswitch.vswitchId,
+          securityGroupIds,
+          secondaryIpCount,
+          tags: ownedEniTags(this.options.eniTags, this.identity.instanceId),
+          description: ENI_DESCRIPTION,
+        });
+      } catch (error) {
+        if (!this.noteExhaustion(error, vswitch.vswitchId)) throw error;
+        // Inhibited now; pick() throws once every candidate is, which ends the loop.
+      }
+    }
+  }
+
+  private noteExhaustion(error: unknown, vswitchId: string | undefined): boolean {
+    if (!isCloudError(error, CloudErrorCodes.VSwitchIpNotEnough) || vswitchId === undefined) {
+      return false;
+    }
+    this.options.vswitches.markExhausted(vswitchId, error.message);
+    return true;
+  }
+
+  private async vswitchOf(eniId: string): Promise<string | undefined> {
+    const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+    if (eni === undefined) {
+      throw new CloudError(CloudErrorCodes.EniNotFound, `no ENI ${eniId}`, {
+        operation: 'DescribeNetworkInterfaces',
+      });
+    }
+    return eni.vswitchId;
+  }
+
+  private async resolveSecurityGroups(): Promise<string[]> {
+    if (this.options.securityGroupIds.length > 0) return this.options.securityGroupIds;
+    if (this.securityGroups === undefined) {
+      const instance = await this.api.describeInstance(this.identity.instanceId);
+      this.securityGroups = instance.securityGroupIds.slice(0, 10);
+      this.options.log.info(
+        { securityGroupIds: this.securityGroups },
+        'no security_groups configured: new ENIs join the instance security groups',
+      );
+    }
+    return this.securityGroups;
+  }
+
+  /**
+   * Waits until metadata shows the MAC with every IP. `soft` (after an assign): a slow metadata
+   * view is logged, not fatal, since ECS already routes the addresses.
+   */
+  private async waitForMetadata(
+    mac: string,
+    ips: readonly string[],
+    eniId: string,
+    mode: 'hard' | 'soft' = 'hard',
+  ) {
+    try {
+      return await pollUntil(
+        async () => {
+          const nic = await this.options.metadata.nicIfPresent(mac);
+          return nic !== undefined && ips.every((ip) => nic.privateIps.includes(ip))
+            ? nic
+            : undefined;
+        },
+        {
+          clock: this.options.clock,
+          timeoutMs: this.timings.metadataTimeoutMs,
+          what: `metadata to show ${eniId} (${mac}) with ${ips.length} IPs`,
+          operation: 'metadata',
+        },
+      );
+    } catch (error) {
+      if (mode === 'hard' || !isCloudError(error, WAIT_TIMEOUT)) throw error;
+      this.options.log.warn({ eniId, mac, ips }, 'metadata does not show the new IPs yet');
+      return undefined;
+    }
+  }
+}
+
+function toEniInfo(eni: CloudEni, gateway: string, vswitchCidr: string): EniInfo {
+  return {
+    id: eni.id,
+    mac: eni.mac,
+    primaryIp: eni.primaryIp,
+    privateIps: [...eni.privateIps],
+    vswitchId: eni.vswitchId,
+    vswitchCidr,
+    gateway,
+    status: 'InUse',
+  };
+}

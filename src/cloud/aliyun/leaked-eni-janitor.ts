@@ -1,0 +1,159 @@
+/**
+ * Makes sure no ENI we created outlives its use. Three ways one could leak:
+ *  - an attach fails or never completes: `dispose` detaches (if needed) and deletes it;
+ *  - that clean-up itself fails (throttled, ENI stuck mid-transition): the ENI stays on a pending
+ *    list that a timer retries until it is gone;
+ *  - the daemon dies between create and attach: `sweepTagged` at start-up finds ENIs tagged with
+ *    this instance that are not attached, and deletes them.
+ */
+import type { Logger } from 'pino';
+
+import { isCloudError } from '../cloud-error.js';
+import { CloudErrorCodes } from '../provider.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { toTerwayError } from '../../errors/terway-error.js';
+import type { CloudEni, EcsApi } from './ecs-api.js';
+import type { NodeIdentity } from './node-identity.js';
+import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from './node-identity.js';
+import { pollUntil } from './poll.js';
+
+export const JANITOR_RETRY_MS = 30_000;
+
+export interface JanitorOptions {
+  api: EcsApi;
+  identity: NodeIdentity;
+  clock: Clock;
+  log: Logger;
+  detachTimeoutMs: number;
+}
+
+export class LeakedEniJanitor {
+  private readonly pendingIds = new Set<string>();
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  private sweepPending = false;
+
+  constructor(private readonly options: JanitorOptions) {}
+
+  pending(): string[] {
+    return [...this.pendingIds];
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Best effort, never throws: what cannot be cleaned now is retried by the timer. */
+  async dispose(eniId: string): Promise<void> {
+    try {
+      await this.detachAndDelete(eniId);
+      this.pendingIds.delete(eniId);
+    } catch (error) {
+      this.pendingIds.add(eniId);
+      this.options.log.warn(
+        { eniId, err: toTerwayError(error), retryInMs: JANITOR_RETRY_MS },
+        'could not delete an unattached ENI yet; will retry',
+      );
+      this.schedule();
+    }
+  }
+
+  /**
+   * Deletes ENIs tagged for this instance that are not in use; called once at start-up. Never
+   * throws: a failed sweep is retried by the timer rather than holding up the daemon's start.
+   */
+  async sweepTagged(): Promise<void> {
+    try {
+      await this.sweepOnce();
+      this.sweepPending = false;
+    } catch (error) {
+      this.sweepPending = true;
+      this.options.log.warn(
+        { err: toTerwayError(error), retryInMs: JANITOR_RETRY_MS },
+        'could not look for leaked ENIs yet; will retry',
+      );
+      this.schedule();
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const tagged = await this.options.api.describeNetworkInterfaces({
+      tags: {
+        [CREATOR_TAG_KEY]: CREATOR_TAG_VALUE,
+        [INSTANCE_TAG_KEY]: this.options.identity.instanceId,
+      },
+    });
+    const leaked = tagged.filter((eni) => eni.status === 'Available' || eni.status === 'Detaching');
+    for (const eni of leaked) {
+      this.options.log.warn(
+        { eniId: eni.id, status: eni.status, created: eni.creationTime },
+        'found an ENI this node created but never attached (crash between create and attach?); deleting it',
+      );
+      await this.dispose(eni.id);
+    }
+  }
+
+  /**
+   * Detach (when attached or attaching), wait for Available, delete. An ENI already gone is
+   * success. Throws when the cloud refuses, so the pool can back off and try again.
+   */
+  async detachAndDelete(eniId: string): Promise<void> {
+    const { api, identity } = this.options;
+    let eni = await this.describe(eniId);
+    if (eni === undefined || eni.status === 'Deleting') return;
+    if (eni.status !== 'Available') {
+      if (eni.status !== 'Detaching') {
+        await this.tolerateGone(
+          api.detachNetworkInterface(eniId, eni.instanceId ?? identity.instanceId),
+        );
+      }
+      eni = await pollUntil(
+        async () => {
+          const now = await this.describe(eniId);
+          if (now === undefined) return { gone: true as const };
+          return now.status === 'Available' ? { gone: false as const, eni: now } : undefined;
+        },
+        {
+          clock: this.options.clock,
+          timeoutMs: this.options.detachTimeoutMs,
+          what: `${eniId} to be detached`,
+          operation: 'DetachNetworkInterface',
+        },
+      ).then((result) => (result.gone ? undefined : result.eni));
+      if (eni === undefined) return;
+    }
+    await this.tolerateGone(api.deleteNetworkInterface(eniId));
+    this.options.log.info({ eniId }, 'ENI detached and deleted');
+  }
+
+  private async describe(eniId: string): Promise<CloudEni | undefined> {
+    const [eni] = await this.options.api.describeNetworkInterfaces({ eniIds: [eniId] });
+    return eni;
+  }
+
+  private async tolerateGone(call: Promise<void>): Promise<void> {
+    try {
+      await call;
+    } catch (error) {
+      if (!isCloudError(error, CloudErrorCodes.EniNotFound)) throw error;
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.retryPending();
+    }, JANITOR_RETRY_MS);
+  }
+
+  private async retryPending(): Promise<void> {
+    if (this.sweepPending) await this.sweepTagged();
+    for (const eniId of [...this.pendingIds]) {
+      if (this.closed) return;
+      await this.dispose(eniId);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Who this node is in ECS terms, and which ENIs are ours. Read once from instance metadata at
+ * start-up; the ownership tags are how a restarted daemon, or a later one on the same node, finds
+ * ENIs it created and never recorded (a crash between create and attach) and deletes them.
+ */
+
+/** Always put on our ENIs, like Terway's `creator: terway`. */
+export const CREATOR_TAG_KEY = 'creator';
+export const CREATOR_TAG_VALUE = 'terway-node';
+/** The instance an ENI was created for, so a node only ever cleans up its own leftovers. */
+export const INSTANCE_TAG_KEY = 'terway-node.instance-id';
+
+/** The subset of the metadata client the ENI provider needs. */
+export interface NicMetadata {
+  eniId: string;
+  primaryIp: string;
+  privateIps: string[];
+  gateway: string;
+  vswitchCidr: string;
+}
+
+export interface NodeMetadata {
+  instanceId(): Promise<string>;
+  zoneId(): Promise<string>;
+  instanceType(): Promise<string>;
+  vswitchId(): Promise<string>;
+  primaryMac(): Promise<string>;
+  macs(): Promise<string[]>;
+  /** Undefined while the MAC is not (yet) on the instance. */
+  nicIfPresent(mac: string): Promise<NicMetadata | undefined>;
+}
+
+export interface NodeIdentity {
+  instanceId: string;
+  zoneId: string;
+  instanceType: string;
+  /** The primary NIC's vSwitch: where ENIs go when `vswitches` names none for this zone. */
+  vswitchId: string;
+  primaryMac: string;
+}
+
+export async function readNodeIdentity(metadata: NodeMetadata): Promise<NodeIdentity> {
+  const [instanceId, zoneId, instanceType, vswitchId, primaryMac] = await Promise.all([
+    metadata.instanceId(),
+    metadata.zoneId(),
+    metadata.instanceType(),
+    metadata.vswitchId(),
+    metadata.primaryMac(),
+  ]);
+  return { instanceId, zoneId, instanceType, vswitchId, primaryMac: primaryMac.toLowerCase() };
+}
+
+/** The tags a new ENI carries: the operator's `eni_tags`, then ours (ours win on a clash). */
+export function ownedEniTags(
+  eniTags: Readonly<Record<string, string>>,
+  instanceId: string,
+): Record<string, string> {
+  return { ...eniTags, [CREATOR_TAG_KEY]: CREATOR_TAG_VALUE, [INSTANCE_TAG_KEY]: instanceId };
+}
+
+/**
+ * Whether the daemon may manage an ENI. With `eni_tag_filter` set, exactly the ENIs that carry
+ * all of those tags (Terway's meaning); otherwise only ENIs we created, so an ENI an operator
+ * attached by hand for something else is never touched.
+ */
+export function isOwnedEni(
+  tags: Readonly<Record<string, string>>,
+  eniTagFilter: Readonly<Record<string, string>>,
+): boolean {
+  const filter = Object.entries(eniTagFilter);
+  if (filter.length > 0) return filter.every(([key, value]) => tags[key] === value);
+  return tags[CREATOR_TAG_KEY] === CREATOR_TAG_VALUE;
+}

@@ -1,0 +1,52 @@
+/** Counters the tests and the admin API read: calls, throttled and injected per API, errors per code. */
+export interface EmulatorStats {
+  /** Every request that named an action, by API. */
+  calls: Record<string, number>;
+  /** Throttling answers from the token buckets, by API. */
+  throttled: Record<string, number>;
+  /** Errors raised by fault injection, by API. */
+  injectedErrors: Record<string, number>;
+  /** Every error answer (throttled and injected included), by error Code. */
+  errors: Record<string, number>;
+}
+
+export class CallStats {
+  private stats: EmulatorStats = empty();
+
+  call(api: string): void {
+    bump(this.stats.calls, api);
+  }
+
+  throttled(api: string): void {
+    bump(this.stats.throttled, api);
+  }
+
+  injected(api: string): void {
+    bump(this.stats.injectedErrors, api);
+  }
+
+  error(code: string): void {
+    bump(this.stats.errors, code);
+  }
+
+  snapshot(): EmulatorStats {
+    return {
+      calls: { ...this.stats.calls },
+      throttled: { ...this.stats.throttled },
+      injectedErrors: { ...this.stats.injectedErrors },
+      errors: { ...this.stats.errors },
+    };
+  }
+
+  reset(): void {
+    this.stats = empty();
+  }
+}
+
+function empty(): EmulatorStats {
+  return { calls: {}, throttled: {}, injectedErrors: {}, errors: {} };
+}
+
+function bump(counters: Record<string, number>, key: string): void {
+  counters[key] = (counters[key] ?? 0) + 1;
+}
