@@ -97,7 +97,11 @@ const BY_NAME: ReadonlyMap<string, InstanceTypeSpec> = new Map(
 export function lookupInstanceType(name: string): InstanceLimits | undefined {
   const spec = BY_NAME.get(name);
   if (spec === undefined) return undefined;
-  return { instanceType: spec.instanceType, eniQuantity: spec.eniQuantity, ipsPerEni: spec.ipsPerEni };
+  return {
+    instanceType: spec.instanceType,
+    eniQuantity: spec.eniQuantity,
+    ipsPerEni: spec.ipsPerEni,
+  };
 }
 
 /** The full DescribeInstanceTypes view of a known type, as a fresh object. */

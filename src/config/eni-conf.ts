@@ -206,10 +206,13 @@ function hostPort() {
   }, expected);
 }
 
-/** An endpoint is `host[:port]` without a scheme, which is what the SDK wants. */
+/** `host[:port]`, HTTPS; an `http://` or `https://` prefix picks the scheme explicitly. */
 function endpoint() {
-  const expected = 'a "host[:port]" without a scheme, such as "ecs-vpc.cn-hangzhou.aliyuncs.com"';
-  return z.string(expected).refine((value) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(value), expected);
+  const expected =
+    'a "host[:port]" such as "ecs-vpc.cn-hangzhou.aliyuncs.com", optionally prefixed with "http://" or "https://"';
+  return z
+    .string(expected)
+    .refine((value) => /^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(value), expected);
 }
 
 /** Terway's own `extra_routes` are `[{"dst": "<cidr>"}]`; plain CIDR strings are accepted too. */

@@ -291,8 +291,8 @@ describe('cloud selection keys', () => {
   test.each<[Record<string, unknown>, string]>([
     [{ cloud: 'aws' }, 'cloud: got "aws", expected one of "auto", "ecs", "emulator"'],
     [
-      { ecs_endpoint: 'https://ecs.aliyuncs.com' },
-      'ecs_endpoint: got "https://ecs.aliyuncs.com", expected a "host[:port]" without a scheme',
+      { ecs_endpoint: 'https://ecs.aliyuncs.com/' },
+      'ecs_endpoint: got "https://ecs.aliyuncs.com/", expected a "host[:port]"',
     ],
     [{ metadata_endpoint: '100.100.100.200' }, 'metadata_endpoint: got "100.100.100.200"'],
     [{ emulator: { listen: 'localhost' } }, 'emulator.listen: got "localhost", expected a "host:port"'],

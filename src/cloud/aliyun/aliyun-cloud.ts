@@ -15,7 +15,7 @@ import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
 import { LeakedEniJanitor } from './leaked-eni-janitor.js';
-import type { NodeIdentity, NodeMetadata } from './node-identity.js';
+import type { NicMetadata, NodeIdentity, NodeMetadata } from './node-identity.js';
 import { isOwnedEni, ownedEniTags } from './node-identity.js';
 import { pollUntil, WAIT_TIMEOUT } from './poll.js';
 import type { VSwitchSelector } from './vswitch-selector.js';
@@ -245,8 +245,19 @@ export class AliyunCloud implements CloudProvider {
     mac: string,
     ips: readonly string[],
     eniId: string,
+  ): Promise<NicMetadata>;
+  private async waitForMetadata(
+    mac: string,
+    ips: readonly string[],
+    eniId: string,
+    mode: 'soft',
+  ): Promise<NicMetadata | undefined>;
+  private async waitForMetadata(
+    mac: string,
+    ips: readonly string[],
+    eniId: string,
     mode: 'hard' | 'soft' = 'hard',
-  ) {
+  ): Promise<NicMetadata | undefined> {
     try {
       return await pollUntil(
         async () => {

@@ -7,12 +7,10 @@
  * which we never set), so retries cannot multiply and every attempt passes the rate limiter.
  */
 import type { Logger } from '../../log/logger.js';
-import type { CloudMetrics } from '../../observe/cloud-metrics.js';
-import type { CloudCallOutcome } from '../../observe/cloud-metrics.js';
+import type { CloudCallOutcome, CloudMetrics } from '../../observe/cloud-metrics.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { isTerwayError } from '../../errors/terway-error.js';
 import { isCloudError } from '../cloud-error.js';
-import type { CloudError } from '../cloud-error.js';
 import { isReadOnlyApi } from './api-limits.js';
 import { resolveClientToken } from './client-token.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -129,7 +127,10 @@ export class ApiCaller {
         const latencyMs = this.now() - started;
         this.options.metrics?.latency.observe({ api }, latencyMs / 1000);
         // Our own validation or parsing failed: not a cloud answer, nothing to retry.
-        if (isTerwayError(error) && !isCloudError(error)) throw error;
+        if (isTerwayError(error) && !isCloudError(error)) {
+          this.recordFailure(api, counters, error.code, error.message, undefined);
+          throw error;
+        }
         const info = classifySdkError(error);
         if (info.throttled) {
           counters.throttled++;
@@ -138,9 +139,8 @@ export class ApiCaller {
         const base = { api, attempt, maxAttempts: policy.maxAttempts, latencyMs, waitedMs };
         if (!info.retryable || attempt >= policy.maxAttempts || signal?.aborted === true) {
           const cloudError = toCloudError(error, api);
-          this.recordFailure(counters, cloudError, info);
-          this.count(api, 'error');
-          this.logAttempt('warn', 'cloud api call failed', base, info, clientToken, {
+          this.recordFailure(api, counters, info.cloudCode, cloudError.message, info.requestId);
+          this.logFailure('cloud api call failed', base, info, clientToken, {
             retryable: info.retryable,
           });
           throw cloudError;
@@ -148,7 +148,7 @@ export class ApiCaller {
         const delayMs = retryDelayMs(policy, attempt, this.random, info.retryAfterMs);
         counters.retried++;
         this.count(api, info.throttled ? 'throttled' : 'retried');
-        this.logAttempt('warn', 'cloud api call failed, retrying', base, info, clientToken, {
+        this.logFailure('cloud api call failed, retrying', base, info, clientToken, {
           retryInMs: delayMs,
           ...(info.retryAfterMs === undefined ? {} : { retryAfterMs: info.retryAfterMs }),
         });
@@ -207,22 +207,23 @@ export class ApiCaller {
     this.options.metrics?.calls.inc({ api, outcome });
   }
 
-  private recordFailure(counters: Counters, error: CloudError, info: SdkErrorInfo): void {
+  private recordFailure(
+    api: string,
+    counters: Counters,
+    code: string,
+    message: string,
+    requestId: string | undefined,
+  ): void {
     counters.errors++;
-    counters.lastError = {
-      code: info.cloudCode,
-      message: error.message,
-      requestId: info.requestId,
-      at: this.clock.now(),
-    };
+    counters.lastError = { code, message, requestId, at: this.clock.now() };
+    this.count(api, 'error');
   }
 
   /**
    * Only picked fields: the SDK error's `data` and `cause` can carry request details, and the
    * logger's redaction is the second line of defence, not the first.
    */
-  private logAttempt(
-    level: 'warn' | 'info',
+  private logFailure(
     message: string,
     base: {
       api: string;
@@ -236,7 +237,7 @@ export class ApiCaller {
     extra: Record<string, unknown>,
   ): void {
     const { waitedMs, ...rest } = base;
-    this.log[level](
+    this.log.warn(
       {
         ...rest,
         requestId: info.requestId,

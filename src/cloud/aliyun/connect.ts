@@ -14,6 +14,7 @@ import { ApiCaller } from './api-caller.js';
 import type { CredentialProvider } from './credentials.js';
 import type { MetadataClient } from './metadata-client.js';
 import { readNodeIdentity } from './node-identity.js';
+import { retryOverridesFromBackoff } from './retry-policy.js';
 import type { SdkEndpoints } from './sdk-ecs-api.js';
 import { defaultEndpoints, SdkEcsApi } from './sdk-ecs-api.js';
 import { VSwitchSelector } from './vswitch-selector.js';
@@ -41,10 +42,13 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
   const identity = await readNodeIdentity(metadata);
   const regionId = config.regionId ?? (await metadata.regionId());
   const endpoints = options.endpoints ?? resolveEndpoints(config, regionId);
+  const backoff = retryOverridesFromBackoff(config.backoffOverride);
   const caller = new ApiCaller({
     clock,
     log,
     rateLimitPerMinute: config.rateLimit,
+    ...(backoff.all === undefined ? {} : { retry: backoff.all }),
+    retryByApi: backoff.byApi,
     ...(options.registry === undefined ? {} : { metrics: createCloudMetrics(options.registry) }),
   });
   const api = new SdkEcsApi({
@@ -93,11 +97,26 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
   return { cloud, caller, regionId };
 }
 
-function resolveEndpoints(config: DaemonConfig, regionId: string): SdkEndpoints {
+/**
+ * The SDK takes `host[:port]` and a protocol for the whole client; an endpoint written with
+ * `http://` (an emulator, a proxy) switches both ECS and VPC to plain HTTP.
+ */
+export function resolveEndpoints(config: DaemonConfig, regionId: string): SdkEndpoints {
   const defaults = defaultEndpoints(regionId);
+  const ecs = splitScheme(config.ecsEndpoint);
+  const vpc = splitScheme(config.vpcEndpoint);
+  const plain = ecs?.scheme === 'http' || vpc?.scheme === 'http';
   return {
-    ecs: config.ecsEndpoint ?? defaults.ecs,
-    vpc: config.vpcEndpoint ?? defaults.vpc,
-    protocol: 'https',
+    ecs: ecs?.host ?? defaults.ecs,
+    vpc: vpc?.host ?? defaults.vpc,
+    protocol: plain ? 'http' : 'https',
   };
+}
+
+function splitScheme(endpoint: string | undefined) {
+  if (endpoint === undefined) return undefined;
+  const match = /^(https?):\/\/(.*)$/.exec(endpoint);
+  return match === null
+    ? { scheme: undefined, host: endpoint }
+    : { scheme: match[1], host: match[2] ?? '' };
 }

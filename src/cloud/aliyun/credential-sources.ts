@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { TerwayError } from '../../errors/terway-error.js';
+import { CloudError } from '../cloud-error.js';
 import type { MetadataClient } from './metadata-client.js';
 
 export type CredentialSourceKind = 'config' | 'credential_path' | 'environment' | 'ram_role';
@@ -153,10 +154,10 @@ export function ramRoleLoader(
     if (role === undefined) {
       const discovered = await metadata.ramRoleName();
       if (discovered === undefined) {
-        throw new TerwayError(
-          'CLOUD_ERROR',
+        throw new CloudError(
+          'NoRamRole',
           'the instance has no RAM role (metadata ram/security-credentials/ is empty)',
-          { cloudCode: 'NoRamRole' },
+          { operation: 'credentials' },
         );
       }
       role = discovered;

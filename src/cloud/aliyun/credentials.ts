@@ -6,6 +6,7 @@
  * only the source, the role and the expiry are logged.
  */
 import { TerwayError } from '../../errors/terway-error.js';
+import { CloudError } from '../cloud-error.js';
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
 import {
@@ -108,7 +109,8 @@ export class RefreshingCredentialProvider implements CredentialProvider {
   async get(): Promise<CloudCredentials> {
     const now = this.clock.now();
     const cached = this.cached;
-    if (cached !== undefined && this.isUsable(cached, now)) {
+    // While a load is under way everyone waits for it, so all callers move to the new keys at once.
+    if (cached !== undefined && this.inFlight === undefined && this.isUsable(cached, now)) {
       const recentlyTried =
         this.lastAttemptAt !== undefined && now - this.lastAttemptAt < MIN_REFRESH_INTERVAL_MS;
       if (!this.needsRefresh(cached, now) || recentlyTried) return { ...cached.credentials };
@@ -142,10 +144,10 @@ export class RefreshingCredentialProvider implements CredentialProvider {
       const credentials = await this.load();
       const loaded = { credentials, loadedAt: this.clock.now() };
       if (!this.isUsable(loaded, loaded.loadedAt)) {
-        throw new TerwayError(
-          'CLOUD_ERROR',
+        throw new CloudError(
+          CredentialErrorCodes.Expired,
           `the ${this.source} credentials expired at ${iso(credentials.expiresAt)}`,
-          { cloudCode: CredentialErrorCodes.Expired },
+          { operation: 'credentials' },
         );
       }
       this.cached = loaded;
@@ -170,8 +172,8 @@ export class RefreshingCredentialProvider implements CredentialProvider {
         previous === undefined
           ? `cannot load cloud credentials from ${this.source}`
           : `cloud credentials from ${this.source} expired and cannot be renewed`;
-      throw new TerwayError('CLOUD_ERROR', `${what}: ${reason}`, {
-        cloudCode,
+      throw new CloudError(cloudCode, `${what}: ${reason}`, {
+        operation: 'credentials',
         retryable: true,
         cause: error,
       });

@@ -1,9 +1,9 @@
 /**
- * Failures of the instance metadata service. They are `CLOUD_ERROR`s like any other cloud
- * failure; the `cloudCode` says which kind, and `path` names what was asked for so a log line is
- * enough to reproduce the request with curl.
+ * Failures of the instance metadata service. They are `CloudError`s like any other cloud
+ * failure (code CLOUD_ERROR, operation "metadata <path>"); the `cloudCode` says which kind, and
+ * `path` names what was asked for so a log line is enough to reproduce the request with curl.
  */
-import { TerwayError } from '../../errors/terway-error.js';
+import { CloudError } from '../cloud-error.js';
 
 export const MetadataErrorCodes = {
   /** 404: the path does not exist, e.g. a MAC that is not (or no longer) attached. */
@@ -24,7 +24,7 @@ export type MetadataErrorCode = (typeof MetadataErrorCodes)[keyof typeof Metadat
 
 const RETRYABLE: ReadonlySet<string> = new Set([MetadataErrorCodes.Unavailable]);
 
-export class MetadataError extends TerwayError {
+export class MetadataError extends CloudError {
   /** The request path, e.g. `/latest/meta-data/instance-id`. */
   readonly path: string;
   /** The HTTP status, when the service answered at all. */
@@ -36,8 +36,8 @@ export class MetadataError extends TerwayError {
     detail: string,
     options: { status?: number; cause?: unknown } = {},
   ) {
-    super('CLOUD_ERROR', `instance metadata ${path}: ${cloudCode}: ${detail}`, {
-      cloudCode,
+    super(cloudCode, detail, {
+      operation: `instance metadata ${path}`,
       retryable: RETRYABLE.has(cloudCode),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });

@@ -174,7 +174,7 @@ export class MetadataTransport {
       });
       return { status: response.status, body: await response.text() };
     } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      const timedOut = describeThrown(error).name === 'TimeoutError';
       const detail = timedOut
         ? `no answer within ${this.requestTimeoutMs} ms`
         : `request failed: ${networkReason(error)}`;
@@ -211,10 +211,15 @@ export class MetadataTransport {
   }
 }
 
+/** The fields of a thrown value; duck-typed because fetch's errors may come from another realm. */
+function describeThrown(error: unknown): { name?: unknown; message?: unknown; cause?: unknown } {
+  return typeof error === 'object' && error !== null ? error : { message: String(error) };
+}
+
 /** undici hides the useful part ("ECONNREFUSED") in `cause`. */
 function networkReason(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? `${error.message} (${code})` : error.message;
+  const { message, cause } = describeThrown(error);
+  const { code } = describeThrown(cause) as { code?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  return typeof code === 'string' ? `${text} (${code})` : text;
 }

@@ -65,28 +65,52 @@ export class Authenticator {
   ) {}
 
   authenticate(request: RawRequest): AuthenticatedRequest {
-    return request.query.Signature !== undefined ? this.authenticateRpc(request) : this.authenticateAcs3(request);
+    return request.query.Signature !== undefined
+      ? this.authenticateRpc(request)
+      : this.authenticateAcs3(request);
   }
 
   private authenticateAcs3(request: RawRequest): AuthenticatedRequest {
     const headers = request.headers;
     const authorization = single(headers.authorization);
     if (authorization === undefined) {
-      throw new ApiError(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards: no Authorization header.');
+      throw new ApiError(
+        400,
+        'IncompleteSignature',
+        'The request signature does not conform to Aliyun standards: no Authorization header.',
+      );
     }
     const parsed = parseAcs3Authorization(authorization);
     if (parsed === undefined) {
-      throw new ApiError(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards: malformed Authorization header.');
+      throw new ApiError(
+        400,
+        'IncompleteSignature',
+        'The request signature does not conform to Aliyun standards: malformed Authorization header.',
+      );
     }
     const expected = canonicalHeaders(headers).names;
     const missing = expected.filter((name) => !parsed.signedHeaders.includes(name));
     if (!parsed.signedHeaders.includes('host') || missing.length > 0) {
-      throw new ApiError(400, 'IncompleteSignature', `The request signature does not conform to Aliyun standards: SignedHeaders must cover ${[...new Set(['host', ...missing])].join(';')}.`);
+      throw new ApiError(
+        400,
+        'IncompleteSignature',
+        `The request signature does not conform to Aliyun standards: SignedHeaders must cover ${[...new Set(['host', ...missing])].join(';')}.`,
+      );
     }
     const action = single(headers['x-acs-action']);
     const version = single(headers['x-acs-version']);
-    if (!action) throw new ApiError(400, 'MissingParameter', 'The input parameter "x-acs-action" that is mandatory for processing this request is not supplied.');
-    if (!version) throw new ApiError(400, 'MissingParameter', 'The input parameter "x-acs-version" that is mandatory for processing this request is not supplied.');
+    if (!action)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "x-acs-action" that is mandatory for processing this request is not supplied.',
+      );
+    if (!version)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "x-acs-version" that is mandatory for processing this request is not supplied.',
+      );
 
     const token = single(headers['x-acs-security-token']);
     const key = this.resolveSecret(parsed.accessKeyId, token);
@@ -100,11 +124,21 @@ export class Authenticator {
       bodySha256: createHash('sha256').update(request.body).digest('hex'),
     });
     if (!sameText(signature, parsed.signature)) {
-      throw new ApiError(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+      throw new ApiError(
+        400,
+        'SignatureDoesNotMatch',
+        'Specified signature is not matched with our calculation.',
+      );
     }
     this.checkTimestamp(single(headers['x-acs-date']));
     this.checkNonce(single(headers['x-acs-signature-nonce']));
-    return { accessKeyId: parsed.accessKeyId, action, version, params: { ...request.query }, ...(key.instanceId === undefined ? {} : { stsInstanceId: key.instanceId }) };
+    return {
+      accessKeyId: parsed.accessKeyId,
+      action,
+      version,
+      params: { ...request.query },
+      ...(key.instanceId === undefined ? {} : { stsInstanceId: key.instanceId }),
+    };
   }
 
   private authenticateRpc(request: RawRequest): AuthenticatedRequest {
@@ -112,51 +146,112 @@ export class Authenticator {
     const action = query.Action ?? single(request.headers['x-acs-action']);
     const version = query.Version ?? single(request.headers['x-acs-version']);
     const accessKeyId = query.AccessKeyId;
-    if (!accessKeyId) throw new ApiError(400, 'MissingParameter', 'The input parameter "AccessKeyId" that is mandatory for processing this request is not supplied.');
-    if (!action) throw new ApiError(400, 'MissingParameter', 'The input parameter "Action" that is mandatory for processing this request is not supplied.');
-    if (!version) throw new ApiError(400, 'MissingParameter', 'The input parameter "Version" that is mandatory for processing this request is not supplied.');
+    if (!accessKeyId)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "AccessKeyId" that is mandatory for processing this request is not supplied.',
+      );
+    if (!action)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "Action" that is mandatory for processing this request is not supplied.',
+      );
+    if (!version)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "Version" that is mandatory for processing this request is not supplied.',
+      );
     if (query.SignatureMethod !== undefined && query.SignatureMethod !== 'HMAC-SHA1') {
-      throw new ApiError(400, 'InvalidParameter.SignatureMethod', `Specified signature method ${query.SignatureMethod} is not supported.`);
+      throw new ApiError(
+        400,
+        'InvalidParameter.SignatureMethod',
+        `Specified signature method ${query.SignatureMethod} is not supported.`,
+      );
     }
     const key = this.resolveSecret(accessKeyId, query.SecurityToken);
     if (!sameText(rpcSignature(key.secret, request.method, query), query.Signature ?? '')) {
-      throw new ApiError(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+      throw new ApiError(
+        400,
+        'SignatureDoesNotMatch',
+        'Specified signature is not matched with our calculation.',
+      );
     }
     this.checkTimestamp(query.Timestamp);
     this.checkNonce(query.SignatureNonce);
     const params: Record<string, string> = {};
-    for (const [name, value] of Object.entries(query)) if (!RPC_COMMON_PARAMS.has(name)) params[name] = value;
-    return { accessKeyId, action, version, params, ...(key.instanceId === undefined ? {} : { stsInstanceId: key.instanceId }) };
+    for (const [name, value] of Object.entries(query))
+      if (!RPC_COMMON_PARAMS.has(name)) params[name] = value;
+    return {
+      accessKeyId,
+      action,
+      version,
+      params,
+      ...(key.instanceId === undefined ? {} : { stsInstanceId: key.instanceId }),
+    };
   }
 
-  private resolveSecret(accessKeyId: string, securityToken: string | undefined): { secret: string; instanceId?: string } {
+  private resolveSecret(
+    accessKeyId: string,
+    securityToken: string | undefined,
+  ): { secret: string; instanceId?: string } {
     if (securityToken === undefined || securityToken === '') {
       const secret = this.secrets.get(accessKeyId);
       if (secret === undefined) {
-        throw new ApiError(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+        throw new ApiError(
+          404,
+          'InvalidAccessKeyId.NotFound',
+          'Specified access key is not found.',
+        );
       }
       return { secret };
     }
     const issued = this.sts.lookup(securityToken);
     if (issued === undefined) {
-      throw new ApiError(400, 'InvalidSecurityToken.Malformed', 'Specified SecurityToken is malformed.');
+      throw new ApiError(
+        400,
+        'InvalidSecurityToken.Malformed',
+        'Specified SecurityToken is malformed.',
+      );
     }
     if (issued.accessKeyId !== accessKeyId) {
-      throw new ApiError(400, 'InvalidSecurityToken.MismatchWithAccessKey', 'Specified SecurityToken mismatch with the AccessKey.');
+      throw new ApiError(
+        400,
+        'InvalidSecurityToken.MismatchWithAccessKey',
+        'Specified SecurityToken mismatch with the AccessKey.',
+      );
     }
     if (issued.expiresAt <= this.clock.now()) {
-      throw new ApiError(400, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.');
+      throw new ApiError(
+        400,
+        'InvalidSecurityToken.Expired',
+        'Specified SecurityToken is expired.',
+      );
     }
     return { secret: issued.accessKeySecret, instanceId: issued.instanceId };
   }
 
   private checkTimestamp(value: string | undefined): void {
     const at = value === undefined ? NaN : Date.parse(value);
-    if (value === undefined || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(at)) {
-      throw new ApiError(400, 'InvalidTimeStamp.Format', 'Specified time stamp or date value is not well formatted.');
+    if (
+      value === undefined ||
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) ||
+      Number.isNaN(at)
+    ) {
+      throw new ApiError(
+        400,
+        'InvalidTimeStamp.Format',
+        'Specified time stamp or date value is not well formatted.',
+      );
     }
     if (Math.abs(at - this.clock.now()) > MAX_CLOCK_SKEW_MS) {
-      throw new ApiError(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+      throw new ApiError(
+        400,
+        'InvalidTimeStamp.Expired',
+        'Specified time stamp or date value is expired.',
+      );
     }
   }
 
@@ -164,7 +259,8 @@ export class Authenticator {
     if (nonce === undefined || nonce === '') return;
     const now = this.clock.now();
     if (this.nonces.size > 10_000) {
-      for (const [seen, at] of this.nonces) if (at + NONCE_MEMORY_MS < now) this.nonces.delete(seen);
+      for (const [seen, at] of this.nonces)
+        if (at + NONCE_MEMORY_MS < now) this.nonces.delete(seen);
     }
     const seenAt = this.nonces.get(nonce);
     if (seenAt !== undefined && seenAt + NONCE_MEMORY_MS >= now) {

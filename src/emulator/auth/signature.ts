@@ -48,7 +48,9 @@ export function canonicalHeaders(headers: HeaderBag): CanonicalHeaders {
     values.set(name, list);
   }
   const names = [...values.keys()].sort();
-  const text = names.map((name) => `${name}:${(values.get(name) ?? []).sort().join(',')}\n`).join('');
+  const text = names
+    .map((name) => `${name}:${(values.get(name) ?? []).sort().join(',')}\n`)
+    .join('');
   return { text, names };
 }
 
@@ -111,7 +113,8 @@ export function rpcSignature(
   method: string,
   params: Readonly<Record<string, string>>,
 ): string {
-  const { Signature: _omitted, ...signed } = params;
+  const signed = { ...params };
+  delete signed.Signature;
   const stringToSign = `${method.toUpperCase()}&${percentEncode('/')}&${percentEncode(canonicalQuery(signed))}`;
   return createHmac('sha1', `${secret}&`).update(stringToSign).digest('base64');
 }

@@ -41,6 +41,8 @@ export function isoSeconds(ms: number): string {
 export class StsIssuer {
   private readonly byToken = new Map<string, IssuedCredentials>();
   private readonly current = new Map<string, IssuedCredentials>();
+  /** Called after new credentials are issued (persistence hangs here). */
+  onIssued: () => void = () => {};
 
   constructor(
     private readonly clock: Clock,
@@ -51,7 +53,10 @@ export class StsIssuer {
   credentialsFor(instanceId: string): StsCredentials {
     const now = this.clock.now();
     let issued = this.current.get(instanceId);
-    if (issued === undefined || issued.expiresAt - now < this.ttlMs * RENEW_WHEN_REMAINING_FRACTION) {
+    if (
+      issued === undefined ||
+      issued.expiresAt - now < this.ttlMs * RENEW_WHEN_REMAINING_FRACTION
+    ) {
       issued = this.issue(instanceId, now);
     }
     return {
@@ -75,7 +80,8 @@ export class StsIssuer {
     for (const c of credentials) {
       this.byToken.set(c.securityToken, { ...c });
       const current = this.current.get(c.instanceId);
-      if (current === undefined || current.issuedAt < c.issuedAt) this.current.set(c.instanceId, { ...c });
+      if (current === undefined || current.issuedAt < c.issuedAt)
+        this.current.set(c.instanceId, { ...c });
     }
   }
 
@@ -91,6 +97,7 @@ export class StsIssuer {
     };
     this.byToken.set(issued.securityToken, issued);
     this.current.set(instanceId, issued);
+    this.onIssued();
     return issued;
   }
 

@@ -34,15 +34,19 @@ export class AccountThrottle {
   private readonly all: TokenBucket | undefined;
 
   constructor(config: ThrottleConfig, clock: Clock) {
-    for (const [api, spec] of Object.entries(config.perApi ?? {})) this.perApi.set(api, new TokenBucket(spec, clock));
-    this.mutating = config.mutating === undefined ? undefined : new TokenBucket(config.mutating, clock);
+    for (const [api, spec] of Object.entries(config.perApi ?? {}))
+      this.perApi.set(api, new TokenBucket(spec, clock));
+    this.mutating =
+      config.mutating === undefined ? undefined : new TokenBucket(config.mutating, clock);
     this.all = config.all === undefined ? undefined : new TokenBucket(config.all, clock);
   }
 
   admit(api: string): ThrottleVerdict {
-    const buckets = [this.perApi.get(api), MUTATING_APIS.has(api) ? this.mutating : undefined, this.all].filter(
-      (bucket): bucket is TokenBucket => bucket !== undefined,
-    );
+    const buckets = [
+      this.perApi.get(api),
+      MUTATING_APIS.has(api) ? this.mutating : undefined,
+      this.all,
+    ].filter((bucket): bucket is TokenBucket => bucket !== undefined);
     const waitMs = Math.max(0, ...buckets.map((bucket) => bucket.waitMs()));
     if (waitMs > 0) return { allowed: false, retryAfterMs: waitMs };
     for (const bucket of buckets) bucket.take();

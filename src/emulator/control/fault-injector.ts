@@ -2,7 +2,8 @@
  * Test-controlled failures, applied before a handler runs so an injected error changes nothing:
  * an error code with its real status, added latency, or a request never answered.
  */
-import { ApiError, injectedError } from '../wire/api-error.js';
+import { injectedError } from '../wire/api-error.js';
+import type { ApiError } from '../wire/api-error.js';
 
 export interface FaultSpec {
   /** 0..1 probability of an injected error. */
@@ -28,8 +29,12 @@ export class FaultInjector {
   constructor(private readonly random: () => number = Math.random) {}
 
   set(api: string, fault: FaultSpec): void {
-    for (const [name, rate] of [['errorRate', fault.errorRate], ['timeoutRate', fault.timeoutRate]] as const) {
-      if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new Error(`${name} must be within 0..1, got ${rate}`);
+    for (const [name, rate] of [
+      ['errorRate', fault.errorRate],
+      ['timeoutRate', fault.timeoutRate],
+    ] as const) {
+      if (rate !== undefined && !(rate >= 0 && rate <= 1))
+        throw new Error(`${name} must be within 0..1, got ${rate}`);
     }
     if (fault.addedLatencyMs !== undefined && !(fault.addedLatencyMs >= 0)) {
       throw new Error(`addedLatencyMs must be >= 0, got ${fault.addedLatencyMs}`);
@@ -45,15 +50,28 @@ export class FaultInjector {
     return Object.fromEntries(this.faults);
   }
 
-  /** An API's own fault wins over the '*' one. */
+  /**
+   * An API's own fault and the '*' fault are independent sources: each rolls its own dice, and
+   * their added latencies add up.
+   */
   decide(api: string): FaultVerdict {
-    const fault = this.faults.get(api) ?? this.faults.get(ANY_API);
-    if (fault === undefined) return { kind: 'pass', addedLatencyMs: 0 };
-    if ((fault.timeoutRate ?? 0) > 0 && this.random() < (fault.timeoutRate ?? 0)) return { kind: 'hang' };
-    const addedLatencyMs = fault.addedLatencyMs ?? 0;
-    if ((fault.errorRate ?? 0) > 0 && this.random() < (fault.errorRate ?? 0)) {
-      return { kind: 'error', error: injectedError(fault.errorCode ?? DEFAULT_FAULT_CODE), addedLatencyMs };
+    const sources = [this.faults.get(api), api === ANY_API ? undefined : this.faults.get(ANY_API)];
+    let addedLatencyMs = 0;
+    let error: ApiError | undefined;
+    for (const fault of sources) {
+      if (fault === undefined) continue;
+      if (this.roll(fault.timeoutRate)) return { kind: 'hang' };
+      addedLatencyMs += fault.addedLatencyMs ?? 0;
+      if (error === undefined && this.roll(fault.errorRate)) {
+        error = injectedError(fault.errorCode ?? DEFAULT_FAULT_CODE);
+      }
     }
-    return { kind: 'pass', addedLatencyMs };
+    return error === undefined
+      ? { kind: 'pass', addedLatencyMs }
+      : { kind: 'error', error, addedLatencyMs };
+  }
+
+  private roll(rate: number | undefined): boolean {
+    return rate !== undefined && rate > 0 && this.random() < rate;
   }
 }

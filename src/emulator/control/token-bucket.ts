@@ -18,7 +18,9 @@ export class TokenBucket {
     private readonly clock: Clock,
   ) {
     if (!(spec.ratePerSecond > 0) || !(spec.burst >= 1)) {
-      throw new Error(`a token bucket needs ratePerSecond > 0 and burst >= 1, got ${JSON.stringify(spec)}`);
+      throw new Error(
+        `a token bucket needs ratePerSecond > 0 and burst >= 1, got ${JSON.stringify(spec)}`,
+      );
     }
     this.tokens = spec.burst;
     this.refilledAt = clock.now();
@@ -39,7 +41,10 @@ export class TokenBucket {
   private refill(): void {
     const now = this.clock.now();
     const elapsed = Math.max(0, now - this.refilledAt);
-    this.tokens = Math.min(this.spec.burst, this.tokens + (elapsed * this.spec.ratePerSecond) / 1000);
+    this.tokens = Math.min(
+      this.spec.burst,
+      this.tokens + (elapsed * this.spec.ratePerSecond) / 1000,
+    );
     this.refilledAt = now;
   }
 }

@@ -62,7 +62,9 @@ export class AccountState {
     private readonly now: () => number,
   ) {
     if (config.vswitches.length === 0) throw new Error('the emulator needs at least one vSwitch');
-    this.vswitches = new Map(config.vswitches.map((v) => [v.vswitchId, new VSwitchPool(v.vswitchId, v.zoneId, v.cidr)]));
+    this.vswitches = new Map(
+      config.vswitches.map((v) => [v.vswitchId, new VSwitchPool(v.vswitchId, v.zoneId, v.cidr)]),
+    );
   }
 
   /** Called after every committed mutation (persistence hangs here). */
@@ -113,7 +115,11 @@ export class AccountState {
   pool(vswitchId: string): VSwitchPool {
     const pool = this.vswitches.get(vswitchId);
     if (pool === undefined) {
-      throw new ApiError(404, 'InvalidVSwitchId.NotFound', `The specified VSwitchId ${vswitchId} does not exist.`);
+      throw new ApiError(
+        404,
+        'InvalidVSwitchId.NotFound',
+        `The specified VSwitchId ${vswitchId} does not exist.`,
+      );
     }
     return pool;
   }
@@ -122,12 +128,20 @@ export class AccountState {
 
   addInstance(spec: NewInstance): InstanceRecord {
     if (lookupInstanceTypeSpec(spec.instanceType) === undefined) {
-      throw new ApiError(404, 'InvalidInstanceType.NotFound', `The instance type ${spec.instanceType} is not known to the emulator.`);
+      throw new ApiError(
+        404,
+        'InvalidInstanceType.NotFound',
+        `The instance type ${spec.instanceType} is not known to the emulator.`,
+      );
     }
     const pool = this.pickVSwitch(spec.vswitchId, spec.zoneId);
     const instanceId = spec.instanceId ?? `i-${randomAlnum(ID_LENGTH, ID_ALPHABET)}`;
     if (this.instances.has(instanceId)) {
-      throw new ApiError(400, 'InvalidInstanceId.Duplicated', `Instance ${instanceId} already exists.`);
+      throw new ApiError(
+        400,
+        'InvalidInstanceId.Duplicated',
+        `Instance ${instanceId} already exists.`,
+      );
     }
     const securityGroupIds = [this.config.securityGroupIds[0] ?? 'sg-emulator0'];
     const primary = this.createEni({
@@ -164,11 +178,16 @@ export class AccountState {
     if (vswitchId !== undefined) {
       const pool = this.pool(vswitchId);
       if (zoneId !== undefined && pool.zoneId !== zoneId) {
-        throw new ApiError(403, 'InvalidOperation.AvailabilityZoneMismatch', `VSwitch ${vswitchId} is not in zone ${zoneId}.`);
+        throw new ApiError(
+          403,
+          'InvalidOperation.AvailabilityZoneMismatch',
+          `VSwitch ${vswitchId} is not in zone ${zoneId}.`,
+        );
       }
       return pool;
     }
-    for (const pool of this.vswitches.values()) if (zoneId === undefined || pool.zoneId === zoneId) return pool;
+    for (const pool of this.vswitches.values())
+      if (zoneId === undefined || pool.zoneId === zoneId) return pool;
     throw new ApiError(404, 'InvalidVSwitchId.NotFound', `No vSwitch in zone ${zoneId}.`);
   }
 
@@ -178,10 +197,17 @@ export class AccountState {
     const pool = this.pool(input.vswitchId);
     for (const group of input.securityGroupIds) {
       if (!this.config.securityGroupIds.includes(group)) {
-        throw new ApiError(404, 'InvalidSecurityGroupId.NotFound', `The specified SecurityGroupId ${group} does not exist.`);
+        throw new ApiError(
+          404,
+          'InvalidSecurityGroupId.NotFound',
+          `The specified SecurityGroupId ${group} does not exist.`,
+        );
       }
     }
-    const explicit = [...(input.primaryIp === undefined ? [] : [input.primaryIp]), ...(input.secondaryIps ?? [])];
+    const explicit = [
+      ...(input.primaryIp === undefined ? [] : [input.primaryIp]),
+      ...(input.secondaryIps ?? []),
+    ];
     checkExplicitIps(pool, explicit);
     const fresh = (input.primaryIp === undefined ? 1 : 0) + (input.secondaryCount ?? 0);
     // Explicit addresses are taken first so the fresh allocation cannot hand one of them out.
@@ -219,20 +245,37 @@ export class AccountState {
   beginAttach(eniId: string, instanceId: string, stuck: boolean): EniRecord {
     const eni = this.eni(eniId);
     const instance = this.requireInstance(instanceId);
-    if (eni.status !== 'Available') throw invalidEniState(eniId, eni.status, 'AttachNetworkInterface');
+    if (eni.status !== 'Available')
+      throw invalidEniState(eniId, eni.status, 'AttachNetworkInterface');
     if (eni.zoneId !== instance.zoneId) {
-      throw new ApiError(403, 'InvalidOperation.AvailabilityZoneMismatch', `ENI ${eniId} is in ${eni.zoneId} but instance ${instanceId} is in ${instance.zoneId}.`);
+      throw new ApiError(
+        403,
+        'InvalidOperation.AvailabilityZoneMismatch',
+        `ENI ${eniId} is in ${eni.zoneId} but instance ${instanceId} is in ${instance.zoneId}.`,
+      );
     }
     if (eni.vpcId !== this.config.vpcId) {
-      throw new ApiError(403, 'InvalidOperation.VpcMismatch', `ENI ${eniId} and instance ${instanceId} are in different VPCs.`);
+      throw new ApiError(
+        403,
+        'InvalidOperation.VpcMismatch',
+        `ENI ${eniId} and instance ${instanceId} are in different VPCs.`,
+      );
     }
     const spec = this.instanceType(instance);
     const attached = this.enisOf(instanceId);
     if (attached.length >= spec.eniQuantity) {
-      throw new ApiError(403, 'EniPerInstanceLimitExceeded', `The instance type ${spec.instanceType} supports at most ${spec.eniQuantity} ENIs (primary included).`);
+      throw new ApiError(
+        403,
+        'EniPerInstanceLimitExceeded',
+        `The instance type ${spec.instanceType} supports at most ${spec.eniQuantity} ENIs (primary included).`,
+      );
     }
     if (eni.privateIps.length > spec.ipsPerEni) {
-      throw new ApiError(403, 'MaxEniPrivateIpsCountExceeded', `ENI ${eniId} has ${eni.privateIps.length} private IPs; ${spec.instanceType} allows ${spec.ipsPerEni} per ENI.`);
+      throw new ApiError(
+        403,
+        'MaxEniPrivateIpsCountExceeded',
+        `ENI ${eniId} has ${eni.privateIps.length} private IPs; ${spec.instanceType} allows ${spec.ipsPerEni} per ENI.`,
+      );
     }
     const used = new Set(attached.map((e) => e.deviceIndex));
     let deviceIndex = 1;
@@ -260,11 +303,20 @@ export class AccountState {
     const eni = this.eni(eniId);
     this.requireInstance(instanceId);
     if (eni.type === 'Primary') {
-      throw new ApiError(400, 'InvalidOperation.DetachPrimaryEniNotAllowed', `ENI ${eniId} is the primary ENI of ${instanceId} and cannot be detached.`);
+      throw new ApiError(
+        400,
+        'InvalidOperation.DetachPrimaryEniNotAllowed',
+        `ENI ${eniId} is the primary ENI of ${instanceId} and cannot be detached.`,
+      );
     }
-    if (eni.status !== 'InUse' && eni.status !== 'Detaching') throw invalidEniState(eniId, eni.status, 'DetachNetworkInterface');
+    if (eni.status !== 'InUse' && eni.status !== 'Detaching')
+      throw invalidEniState(eniId, eni.status, 'DetachNetworkInterface');
     if (eni.instanceId !== instanceId) {
-      throw new ApiError(400, 'InvalidOperation.InvalidEniState', `ENI ${eniId} is not attached to instance ${instanceId}.`);
+      throw new ApiError(
+        400,
+        'InvalidOperation.InvalidEniState',
+        `ENI ${eniId} is not attached to instance ${instanceId}.`,
+      );
     }
     const wasInUse = eni.status === 'InUse';
     eni.status = 'Detaching';
@@ -283,9 +335,14 @@ export class AccountState {
   beginDelete(eniId: string): EniRecord {
     const eni = this.eni(eniId);
     if (eni.type === 'Primary') {
-      throw new ApiError(403, 'InvalidOperation.InvalidEniType', `ENI ${eniId} is a primary ENI and cannot be deleted.`);
+      throw new ApiError(
+        403,
+        'InvalidOperation.InvalidEniType',
+        `ENI ${eniId} is a primary ENI and cannot be deleted.`,
+      );
     }
-    if (eni.status !== 'Available') throw invalidEniState(eniId, eni.status, 'DeleteNetworkInterface');
+    if (eni.status !== 'Available')
+      throw invalidEniState(eniId, eni.status, 'DeleteNetworkInterface');
     eni.status = 'Deleting';
     this.changed();
     return eni;
@@ -323,11 +380,16 @@ export class AccountState {
 
   assignIps(eniId: string, request: { count?: number; explicit?: string[] }): string[] {
     const eni = this.eni(eniId);
-    if (eni.status !== 'Available' && eni.status !== 'InUse') throw invalidEniState(eniId, eni.status, 'AssignPrivateIpAddresses');
+    if (eni.status !== 'Available' && eni.status !== 'InUse')
+      throw invalidEniState(eniId, eni.status, 'AssignPrivateIpAddresses');
     const adding = request.explicit?.length ?? request.count ?? 0;
     const limit = this.ipLimit(eni);
     if (eni.privateIps.length + adding > limit) {
-      throw new ApiError(403, 'MaxEniPrivateIpsCountExceeded', `ENI ${eniId} has ${eni.privateIps.length} private IPs; ${adding} more would exceed its limit of ${limit}.`);
+      throw new ApiError(
+        403,
+        'MaxEniPrivateIpsCountExceeded',
+        `ENI ${eniId} has ${eni.privateIps.length} private IPs; ${adding} more would exceed its limit of ${limit}.`,
+      );
     }
     const pool = this.pool(eni.vswitchId);
     let ips: string[];
@@ -345,19 +407,33 @@ export class AccountState {
 
   /** Private IPs the ENI may carry, its primary included. */
   ipLimit(eni: EniRecord): number {
-    const instance = eni.status === 'InUse' && eni.instanceId !== undefined ? this.instances.get(eni.instanceId) : undefined;
-    return instance === undefined ? 1 + MAX_SECONDARIES_UNATTACHED : this.instanceType(instance).ipsPerEni;
+    const instance =
+      eni.status === 'InUse' && eni.instanceId !== undefined
+        ? this.instances.get(eni.instanceId)
+        : undefined;
+    return instance === undefined
+      ? 1 + MAX_SECONDARIES_UNATTACHED
+      : this.instanceType(instance).ipsPerEni;
   }
 
   unassignIps(eniId: string, ips: readonly string[]): void {
     const eni = this.eni(eniId);
-    if (eni.status !== 'Available' && eni.status !== 'InUse') throw invalidEniState(eniId, eni.status, 'UnassignPrivateIpAddresses');
+    if (eni.status !== 'Available' && eni.status !== 'InUse')
+      throw invalidEniState(eniId, eni.status, 'UnassignPrivateIpAddresses');
     if (ips.includes(eni.privateIps[0] ?? '')) {
-      throw new ApiError(400, 'InvalidParameter', `The primary private IP address ${eni.privateIps[0]} of ENI ${eniId} cannot be unassigned.`);
+      throw new ApiError(
+        400,
+        'InvalidParameter',
+        `The primary private IP address ${eni.privateIps[0]} of ENI ${eniId} cannot be unassigned.`,
+      );
     }
     for (const ip of ips) {
       if (!eni.privateIps.includes(ip)) {
-        throw new ApiError(403, 'InvalidIp.IpUnassigned', `The IP ${ip} is not assigned to ENI ${eniId}.`);
+        throw new ApiError(
+          403,
+          'InvalidIp.IpUnassigned',
+          `The IP ${ip} is not assigned to ENI ${eniId}.`,
+        );
       }
     }
     const removing = new Set(ips);
@@ -383,20 +459,33 @@ export class AccountState {
 
   // ---- persistence ----
 
-  restore(records: { instances: InstanceRecord[]; enis: EniRecord[]; nextSeq: number; cursors: Record<string, string> }): void {
-    for (const instance of records.instances) this.instances.set(instance.instanceId, { ...instance });
+  restore(records: {
+    instances: InstanceRecord[];
+    enis: EniRecord[];
+    nextSeq: number;
+    cursors: Record<string, string>;
+  }): void {
+    for (const instance of records.instances)
+      this.instances.set(instance.instanceId, { ...instance });
     for (const eni of records.enis) {
-      const copy: EniRecord = { ...eni, privateIps: [...eni.privateIps], tags: eni.tags.map((t) => ({ ...t })) };
+      const copy: EniRecord = {
+        ...eni,
+        privateIps: [...eni.privateIps],
+        tags: eni.tags.map((t) => ({ ...t })),
+      };
       this.enis.set(copy.id, copy);
       this.macs.add(copy.mac);
       this.pool(copy.vswitchId).take(copy.privateIps);
     }
-    for (const [vswitchId, ip] of Object.entries(records.cursors)) this.vswitches.get(vswitchId)?.restoreCursor(ip);
+    for (const [vswitchId, ip] of Object.entries(records.cursors))
+      this.vswitches.get(vswitchId)?.restoreCursor(ip);
     this.nextSeq = Math.max(this.nextSeq, records.nextSeq);
   }
 
   cursors(): Record<string, string> {
-    return Object.fromEntries([...this.vswitches.values()].map((pool) => [pool.vswitchId, pool.cursorIp()]));
+    return Object.fromEntries(
+      [...this.vswitches.values()].map((pool) => [pool.vswitchId, pool.cursorIp()]),
+    );
   }
 
   sequence(): number {
@@ -406,7 +495,11 @@ export class AccountState {
   private requireInstance(instanceId: string): InstanceRecord {
     const instance = this.instances.get(instanceId);
     if (instance === undefined) {
-      throw new ApiError(403, 'InvalidInstanceId.NotFound', `The specified InstanceId ${instanceId} does not exist.`);
+      throw new ApiError(
+        403,
+        'InvalidInstanceId.NotFound',
+        `The specified InstanceId ${instanceId} does not exist.`,
+      );
     }
     return instance;
   }
@@ -434,7 +527,8 @@ export class AccountState {
 function checkExplicitIps(pool: VSwitchPool, ips: readonly string[]): void {
   const seen = new Set<string>();
   for (const ip of ips) {
-    if (seen.has(ip)) throw new ApiError(403, 'InvalidIp.IpRepeated', `The IP ${ip} is specified more than once.`);
+    if (seen.has(ip))
+      throw new ApiError(403, 'InvalidIp.IpRepeated', `The IP ${ip} is specified more than once.`);
     seen.add(ip);
     const problem = pool.checkExplicit(ip);
     if (problem !== undefined) throw problem;

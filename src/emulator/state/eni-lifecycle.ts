@@ -102,7 +102,12 @@ export class EniLifecycle {
   private finishAttach(eniId: string): void {
     const eni = this.state.completeAttach(eniId);
     if (eni === undefined || eni.instanceId === undefined) return;
-    const event = { instanceId: eni.instanceId, eniId, mac: eni.mac, privateIps: [...eni.privateIps] };
+    const event = {
+      instanceId: eni.instanceId,
+      eniId,
+      mac: eni.mac,
+      privateIps: [...eni.privateIps],
+    };
     this.fire('onAttached', () => this.hook?.onAttached(event));
   }
 
@@ -123,7 +128,10 @@ export class EniLifecycle {
   private fire(name: string, call: () => void | Promise<void> | undefined): void {
     if (this.hook === undefined) return;
     const report = (error: unknown): void =>
-      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, `lab hook ${name} failed`);
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        `lab hook ${name} failed`,
+      );
     try {
       const result = call();
       if (result instanceof Promise) result.catch(report);

@@ -89,7 +89,9 @@ export function readEmulatorState(file: string): EmulatorStateFile | undefined {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (cause) {
-    throw new Error(`emulator state file ${file} is not JSON; move it aside to start empty`, { cause });
+    throw new Error(`emulator state file ${file} is not JSON; move it aside to start empty`, {
+      cause,
+    });
   }
   const result = stateSchema.safeParse(parsed);
   if (!result.success) {

@@ -4,7 +4,16 @@
  * a /24 offers 252 addresses, which is what DescribeVSwitches `AvailableIpAddressCount` reports
  * for an empty one.
  */
-import { cidrContains, formatCidr, gatewayOf, intToIp, ipToInt, isIPv4, netmaskOf, parseCidr } from '../../util/ipv4.js';
+import {
+  cidrContains,
+  formatCidr,
+  gatewayOf,
+  intToIp,
+  ipToInt,
+  isIPv4,
+  netmaskOf,
+  parseCidr,
+} from '../../util/ipv4.js';
 import type { Cidr } from '../../util/ipv4.js';
 import { ApiError } from '../wire/api-error.js';
 
@@ -33,7 +42,9 @@ export class VSwitchPool {
   ) {
     this.cidr = parseCidr(cidrText);
     if (this.cidr.prefixLength > MAX_VSWITCH_PREFIX_LENGTH) {
-      throw new Error(`vSwitch ${vswitchId} ${cidrText} is smaller than /${MAX_VSWITCH_PREFIX_LENGTH}`);
+      throw new Error(
+        `vSwitch ${vswitchId} ${cidrText} is smaller than /${MAX_VSWITCH_PREFIX_LENGTH}`,
+      );
     }
     this.gateway = gatewayOf(this.cidr);
     this.netmask = netmaskOf(this.cidr.prefixLength);
@@ -75,14 +86,26 @@ export class VSwitchPool {
   /** Why an explicit address cannot be taken, or undefined when it can. */
   checkExplicit(ip: string): ApiError | undefined {
     if (!isIPv4(ip) || !cidrContains(this.cidr, ip)) {
-      return new ApiError(403, 'InvalidVSwitchId.IpInvalid', `The specified IP ${ip} does not belong to VSwitch ${this.vswitchId}.`);
+      return new ApiError(
+        403,
+        'InvalidVSwitchId.IpInvalid',
+        `The specified IP ${ip} does not belong to VSwitch ${this.vswitchId}.`,
+      );
     }
     const value = ipToInt(ip);
     if (value < this.firstUsable || value > this.lastUsable) {
-      return new ApiError(403, 'InvalidVSwitchId.IpInvalid', `The specified IP ${ip} is reserved by VSwitch ${this.vswitchId}.`);
+      return new ApiError(
+        403,
+        'InvalidVSwitchId.IpInvalid',
+        `The specified IP ${ip} is reserved by VSwitch ${this.vswitchId}.`,
+      );
     }
     if (this.inUse.has(value)) {
-      return new ApiError(400, 'InvalidPrivateIpAddress.Duplicated', `The specified IP ${ip} is already in use.`);
+      return new ApiError(
+        400,
+        'InvalidPrivateIpAddress.Duplicated',
+        `The specified IP ${ip} is already in use.`,
+      );
     }
     return undefined;
   }

@@ -58,19 +58,35 @@ export function injectedError(code: string): ApiError {
 }
 
 export function missingParameter(name: string, status = 400): ApiError {
-  return new ApiError(status, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`);
+  return new ApiError(
+    status,
+    'MissingParameter',
+    `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+  );
 }
 
 export function invalidParameter(name: string, detail: string): ApiError {
-  return new ApiError(400, 'InvalidParameter', `The specified parameter "${name}" is not valid: ${detail}`);
+  return new ApiError(
+    400,
+    'InvalidParameter',
+    `The specified parameter "${name}" is not valid: ${detail}`,
+  );
 }
 
 export function parameterConflict(a: string, b: string): ApiError {
-  return new ApiError(400, 'InvalidParameter.Conflict', `The parameters "${a}" and "${b}" cannot be specified at the same time.`);
+  return new ApiError(
+    400,
+    'InvalidParameter.Conflict',
+    `The parameters "${a}" and "${b}" cannot be specified at the same time.`,
+  );
 }
 
 export function eniNotFound(eniId: string): ApiError {
-  return new ApiError(404, 'InvalidEniId.NotFound', `The specified network interface ${eniId} does not exist.`);
+  return new ApiError(
+    404,
+    'InvalidEniId.NotFound',
+    `The specified network interface ${eniId} does not exist.`,
+  );
 }
 
 export function invalidEniState(eniId: string, status: string, operation: string): ApiError {
@@ -83,6 +99,8 @@ export function invalidEniState(eniId: string, status: string, operation: string
 
 export function throttled(retryAfterMs: number | undefined): ApiError {
   const headers: Record<string, string> =
-    retryAfterMs === undefined ? {} : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
+    retryAfterMs === undefined
+      ? {}
+      : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
   return new ApiError(400, 'Throttling', 'Request was denied due to request throttling.', headers);
 }
