@@ -106,9 +106,7 @@ function holdUnclaimed(pool: IpPool, ips: string[], graceMs: number, deps: Resto
   );
   const timer = clock.setTimeout(() => {
     signal?.removeEventListener('abort', cancel);
-    const released = ips.filter(
-      (ip) => pool.ownerOf(ip) === UNCLAIMED_OWNER && pool.release(ip),
-    );
+    const released = ips.filter((ip) => pool.ownerOf(ip) === UNCLAIMED_OWNER && pool.release(ip));
     log.info({ ips: released }, 'released IPs no pod record claimed after the grace period');
   }, graceMs);
   const cancel = () => clock.clearTimeout(timer);

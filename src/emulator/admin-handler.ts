@@ -119,15 +119,17 @@ function route(
       return undefined;
     case 'POST instances': {
       const spec = asObject(body) as unknown as AdminInstanceSpec;
-      if (typeof spec.instanceType !== 'string')
+      if (typeof spec.instanceType !== 'string') {
         throw new AdminError(400, 'instanceType is required');
+      }
       const added = target.addInstance(spec);
       return { status: 201, body: { ...added, metadataUrl: target.metadataUrl(added.instanceId) } };
     }
     case 'POST stick-attaches': {
       const count = asObject(body).count;
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
         throw new AdminError(400, 'count must be a non-negative integer');
+      }
       target.stickNextAttaches(count);
       return undefined;
     }
@@ -156,7 +158,8 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
 }
 
 function asObject(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AdminError(400, 'the body must be a JSON object');
+  }
   return value as Record<string, unknown>;
 }

@@ -43,6 +43,7 @@ import type { MetadataSource } from './metadata/metadata-source.js';
 import { AccountState } from './state/account-state.js';
 import { snapshotEni } from './state/account-types.js';
 import type { EmulatedEniSnapshot } from './state/account-types.js';
+import { addIpOutOfBand, unassignIps } from './state/private-ips.js';
 import { consoleLogger, EniLifecycle } from './state/eni-lifecycle.js';
 import type { EmulatorLogger } from './state/eni-lifecycle.js';
 import {
@@ -218,11 +219,11 @@ export class EcsEmulator implements AdminTarget {
   }
 
   removePrivateIp(eniId: string, ip: string): void {
-    this.state.removePrivateIp(eniId, ip);
+    unassignIps(this.state, eniId, [ip]);
   }
 
   addPrivateIp(eniId: string): string {
-    return this.state.addPrivateIp(eniId);
+    return addIpOutOfBand(this.state, eniId);
   }
 
   forceDetach(eniId: string): void {

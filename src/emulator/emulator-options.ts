@@ -22,6 +22,11 @@ export interface EmulatorLatencies {
   detachMs: number;
   /** Deleting → gone. */
   deleteMs: number;
+  /**
+   * A stuck attach (`stickNextAttaches`) fails back to Available after this long, as ECS says a
+   * failed attach does. Absent: it stays Attaching for good.
+   */
+  stuckAttachFailMs?: number;
 }
 
 export interface EmulatorOptions {
@@ -64,6 +69,9 @@ export function resolveLatencies(
     attachMs: partial?.attachMs ?? DEFAULT_ATTACH_MS,
     detachMs: partial?.detachMs ?? DEFAULT_DETACH_MS,
     deleteMs: partial?.deleteMs ?? DEFAULT_DELETE_MS,
+    ...(partial?.stuckAttachFailMs === undefined
+      ? {}
+      : { stuckAttachFailMs: partial.stuckAttachFailMs }),
   };
   for (const [name, value] of Object.entries({
     ...latencies.perApi,

@@ -35,7 +35,14 @@ let daemon: DaemonProcess;
 beforeAll(async () => {
   // ebmg5.24xlarge: 31 secondary ENIs x 10 IPs, so 100 pods need ten ENIs at once.
   node = await startEmulatedNode('ecs.ebmg5.24xlarge', {
-    latencies: { perApi: {}, attachMs: 1_000, detachMs: 300, deleteMs: 300 },
+    // The stuck attach fails back to Available after 3 s, as ECS reports a failed attach.
+    latencies: {
+      perApi: {},
+      attachMs: 1_000,
+      detachMs: 300,
+      deleteMs: 300,
+      stuckAttachFailMs: 3_000,
+    },
   });
   daemon = new DaemonProcess({
     ...node.cloudConfig,
@@ -89,10 +96,7 @@ describe('pool convergence under cloud faults', () => {
     live.clear();
 
     node.emulator.clearFaults();
-    const ours = () =>
-      node.emulator
-        .enis()
-        .filter((eni) => eni.tags['creator'] === 'terway-node');
+    const ours = () => node.emulator.enis().filter((eni) => eni.tags['creator'] === 'terway-node');
 
     // Converged: the pool is back within max_pool_size, nothing is in flight, and every ENI we
     // ever created is either attached to this node and known to the pool, or gone.
@@ -111,7 +115,7 @@ describe('pool convergence under cloud faults', () => {
         poolIps.length === cloudIps.length &&
         cloudIps.every((ip) => poolIps.includes(ip))
       );
-    }, 90_000);
+    }, 60_000);
     const factory = await showFactory(daemon.socket);
     const summary = {
       pool: factory.pool,
@@ -122,11 +126,15 @@ describe('pool convergence under cloud faults', () => {
         ips: eni.privateIps.length,
       })),
     };
-    expect({ settled, ...summary }).toMatchObject({ settled: true });
+    if (!settled) throw new Error(`did not converge: ${JSON.stringify(summary, null, 1)}`);
     expect(factory.enis.every((eni) => eni.ips.every((ip) => ip.state === 'idle'))).toBe(true);
 
     const stats = node.emulator.stats();
     // The faults really happened, and the daemon got through them.
     expect(Object.values(stats.injectedErrors).reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
+    // The stuck attach was given up on and its ENI deleted rather than leaked.
+    const messages = daemon.logEntries().map((entry) => entry['msg']);
+    expect(messages).toContain('ENI could not be attached; deleting it so it does not leak');
+    expect(stats.calls['DeleteNetworkInterface'] ?? 0).toBeGreaterThanOrEqual(1);
   }, 240_000);
 });

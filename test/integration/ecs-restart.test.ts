@@ -79,13 +79,18 @@ describe('restart reconciliation', () => {
     expect(
       await eventually(async () => {
         const now = await showFactory(daemon.socket);
-        return now.enis.flatMap((eni) => eni.ips).some((e) => e.address === extraIp && e.state === 'idle');
+        return now.enis
+          .flatMap((eni) => eni.ips)
+          .some((e) => e.address === extraIp && e.state === 'idle');
       }, 10_000),
     ).toBe(true);
 
     // The detached ENI was ours and is no longer attached: the start-up sweep deletes it.
     expect(
-      await eventually(async () => !node.emulator.enis().some((eni) => eni.id === detachedEni), 10_000),
+      await eventually(
+        async () => !node.emulator.enis().some((eni) => eni.id === detachedEni),
+        10_000,
+      ),
     ).toBe(true);
 
     // Releasing the pods whose IPs are gone clears them; nothing is handed out twice meanwhile.

@@ -42,7 +42,11 @@ export interface ClientCredentials {
   securityToken?: string;
 }
 
-function config(emulator: EcsEmulator, credentials: ClientCredentials, extra: Record<string, unknown>): $OpenApiUtil.Config {
+function config(
+  emulator: EcsEmulator,
+  credentials: ClientCredentials,
+  extra: Record<string, unknown>,
+): $OpenApiUtil.Config {
   return new $OpenApiUtil.Config({
     ...credentials,
     endpoint: emulator.endpoint,
@@ -53,7 +57,11 @@ function config(emulator: EcsEmulator, credentials: ClientCredentials, extra: Re
   });
 }
 
-export function ecsClient(emulator: EcsEmulator, credentials: ClientCredentials = KEY, extra: Record<string, unknown> = {}): EcsClient {
+export function ecsClient(
+  emulator: EcsEmulator,
+  credentials: ClientCredentials = KEY,
+  extra: Record<string, unknown> = {},
+): EcsClient {
   return new Ecs.default.default(config(emulator, credentials, extra));
 }
 
@@ -62,7 +70,14 @@ export function vpcClient(emulator: EcsEmulator, credentials: ClientCredentials 
 }
 
 /** The error an SDK call threw, for asserting on its class and code. */
-export async function sdkError(call: Promise<unknown>): Promise<Error & { code?: string; statusCode?: number; retryAfter?: number; data?: Record<string, unknown> }> {
+export async function sdkError(call: Promise<unknown>): Promise<
+  Error & {
+    code?: string;
+    statusCode?: number;
+    retryAfter?: number;
+    data?: Record<string, unknown>;
+  }
+> {
   try {
     await call;
   } catch (error) {
@@ -72,7 +87,10 @@ export async function sdkError(call: Promise<unknown>): Promise<Error & { code?:
 }
 
 /** Polls until `check` passes or `timeoutMs` elapses (real time: the emulator runs on the system clock). */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 2000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -4,7 +4,10 @@ import { invokeBackend } from '../../src/cni/backend-client.js';
 import { BINS } from './bins.js';
 import { runProcess } from './processes.js';
 
-export const TEST_ACCESS_KEY = { accessKeyId: 'LTAItestnode0001', accessKeySecret: 'test-secret-0001' };
+export const TEST_ACCESS_KEY = {
+  accessKeyId: 'LTAItestnode0001',
+  accessKeySecret: 'test-secret-0001',
+};
 export const TEST_ZONE = 'cn-hangzhou-k';
 export const TEST_VSWITCH = 'vsw-test0';
 
@@ -94,7 +97,13 @@ export interface Factory {
 }
 
 export async function showFactory(socket: string): Promise<Factory> {
-  const result = await runProcess(BINS.terwayCli, ['--socket', socket, 'show', 'factory', '--json']);
+  const result = await runProcess(BINS.terwayCli, [
+    '--socket',
+    socket,
+    'show',
+    'factory',
+    '--json',
+  ]);
   if (result.status !== 0) throw new Error(`terway-cli failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as Factory;
 }

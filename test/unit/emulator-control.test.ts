@@ -33,7 +33,9 @@ describe('Params', () => {
       { key: 'b', value: '' },
     ]);
     expect(codeOf(() => new Params({ 'Tag.1.Value': 'x' }).tags())).toBe('400 InvalidParameter');
-    expect(codeOf(() => new Params({ 'Tag.1.Key': 'a', 'Tag.2.Key': 'a' }).tags())).toBe('400 Duplicate.TagKey');
+    expect(codeOf(() => new Params({ 'Tag.1.Key': 'a', 'Tag.2.Key': 'a' }).tags())).toBe(
+      '400 Duplicate.TagKey',
+    );
   });
 
   test('integers: ranges refused or clamped; MissingParameter carries the API status', () => {
@@ -45,7 +47,9 @@ describe('Params', () => {
     expect(params.clampedInt('M', 10, 20, 10)).toBe(10);
     expect(params.clampedInt('Absent', 10, 20, 15)).toBe(15);
     expect(codeOf(() => params.required('RegionId'))).toBe('403 MissingParameter');
-    expect(codeOf(() => params.exclusive('A', true, 'B', true))).toBe('400 InvalidParameter.Conflict');
+    expect(codeOf(() => params.exclusive('A', true, 'B', true))).toBe(
+      '400 InvalidParameter.Conflict',
+    );
   });
 });
 
@@ -106,7 +110,10 @@ describe('token buckets', () => {
       clock,
     );
     expect(throttle.admit('DescribeNetworkInterfaces').allowed).toBe(true);
-    expect(throttle.admit('DescribeNetworkInterfaces')).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(throttle.admit('DescribeNetworkInterfaces')).toEqual({
+      allowed: false,
+      retryAfterMs: 1000,
+    });
     expect(throttle.admit('CreateNetworkInterface').allowed).toBe(true);
     expect(throttle.admit('AssignPrivateIpAddresses').allowed).toBe(true);
     expect(throttle.admit('DeleteNetworkInterface').allowed).toBe(false);
@@ -122,7 +129,11 @@ describe('fault injection', () => {
   test("an API's fault and the '*' fault are independent; latencies add", () => {
     const rolls = [0.5, 0.1];
     const faults = new FaultInjector(() => rolls.shift() ?? 0.99);
-    faults.set('CreateNetworkInterface', { errorRate: 0.3, errorCode: 'Throttling', addedLatencyMs: 5 });
+    faults.set('CreateNetworkInterface', {
+      errorRate: 0.3,
+      errorCode: 'Throttling',
+      addedLatencyMs: 5,
+    });
     faults.set('*', { errorRate: 0.2, addedLatencyMs: 7 });
     const verdict = faults.decide('CreateNetworkInterface');
     expect(verdict.kind).toBe('error');
@@ -142,7 +153,9 @@ describe('fault injection', () => {
     expect(a.kind === 'error' && a.error.status).toBe(503);
     expect(faults.decide('B')).toEqual({ kind: 'hang' });
     const c = faults.decide('C');
-    expect(c.kind === 'error' && `${c.error.status} ${c.error.message}`).toBe('400 Request was denied due to request throttling.');
+    expect(c.kind === 'error' && `${c.error.status} ${c.error.message}`).toBe(
+      '400 Request was denied due to request throttling.',
+    );
     expect(() => faults.set('D', { errorRate: 2 })).toThrow(/errorRate/);
     faults.clear();
     expect(faults.decide('A')).toEqual({ kind: 'pass', addedLatencyMs: 0 });

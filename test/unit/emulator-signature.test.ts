@@ -37,7 +37,11 @@ let endpoint = '';
 
 beforeAll(async () => {
   server = createServer((request, response) => {
-    captured.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
+    captured.push({
+      method: request.method ?? '',
+      url: request.url ?? '',
+      headers: request.headers,
+    });
     request.resume();
     request.on('end', () => {
       response.writeHead(200, { 'content-type': 'application/json' });
@@ -84,17 +88,26 @@ describe('percent-encoding and canonical query', () => {
   });
 
   test('sorts keys and re-encodes decoded values', () => {
-    expect(canonicalQuery({ b: 'x y', a: '1*', 'Tag.1.Key': 'k' })).toBe('Tag.1.Key=k&a=1%2A&b=x%20y');
+    expect(canonicalQuery({ b: 'x y', a: '1*', 'Tag.1.Key': 'k' })).toBe(
+      'Tag.1.Key=k&a=1%2A&b=x%20y',
+    );
   });
 
   test('decodes the query the way the SDK flattened it', () => {
-    expect(decodeQuery('?Description=a%20b*c&SecurityGroupIds.1=sg-1&SecurityGroupIds.2=sg-2&Tag.1.Value=v%201')).toEqual({
+    expect(
+      decodeQuery(
+        '?Description=a%20b*c&SecurityGroupIds.1=sg-1&SecurityGroupIds.2=sg-2&Tag.1.Value=v%201',
+      ),
+    ).toEqual({
       Description: 'a b*c',
       'SecurityGroupIds.1': 'sg-1',
       'SecurityGroupIds.2': 'sg-2',
       'Tag.1.Value': 'v 1',
     });
-    expect(decodeQuery('InstanceIds=%5B%22i-1%22%2C%22i-2%22%5D&A=1&A=2')).toEqual({ InstanceIds: '["i-1","i-2"]', A: '1' });
+    expect(decodeQuery('InstanceIds=%5B%22i-1%22%2C%22i-2%22%5D&A=1&A=2')).toEqual({
+      InstanceIds: '["i-1","i-2"]',
+      A: '1',
+    });
   });
 });
 
@@ -118,7 +131,9 @@ describe('ACS3-HMAC-SHA256', () => {
       headers: { host: 'h:1', 'x-acs-action': 'Act' },
       bodySha256: EMPTY_BODY_SHA256,
     });
-    expect(text).toBe(`POST\n/\nA=x%20y&B=2\nhost:h:1\nx-acs-action:Act\n\nhost;x-acs-action\n${EMPTY_BODY_SHA256}`);
+    expect(text).toBe(
+      `POST\n/\nA=x%20y&B=2\nhost:h:1\nx-acs-action:Act\n\nhost;x-acs-action\n${EMPTY_BODY_SHA256}`,
+    );
   });
 
   test("recomputes the SDK's own signature from what arrived on the wire", async () => {
@@ -139,7 +154,9 @@ describe('ACS3-HMAC-SHA256', () => {
   });
 
   test('rejects malformed Authorization headers', () => {
-    expect(parseAcs3Authorization('HMAC-SHA1 Credential=a,SignedHeaders=host,Signature=x')).toBeUndefined();
+    expect(
+      parseAcs3Authorization('HMAC-SHA1 Credential=a,SignedHeaders=host,Signature=x'),
+    ).toBeUndefined();
     expect(parseAcs3Authorization('ACS3-HMAC-SHA256 Credential=a,Signature=x')).toBeUndefined();
   });
 });
@@ -190,28 +207,44 @@ describe('Authenticator', () => {
   test('a tampered parameter, an unknown key, a replayed nonce and a skewed clock are refused', async () => {
     const request = await rawRequest();
     const clock = new FakeClock(Date.now());
-    expect(codeOf(() => authenticatorAt(clock).authenticate({ ...request, query: { ...request.query, VSwitchId: 'vsw-2' } }))).toBe(
-      '400 SignatureDoesNotMatch',
-    );
-    expect(codeOf(() => authenticatorAt(clock).authenticate({ ...request, body: Buffer.from('x') }))).toBe('400 SignatureDoesNotMatch');
+    expect(
+      codeOf(() =>
+        authenticatorAt(clock).authenticate({
+          ...request,
+          query: { ...request.query, VSwitchId: 'vsw-2' },
+        }),
+      ),
+    ).toBe('400 SignatureDoesNotMatch');
+    expect(
+      codeOf(() => authenticatorAt(clock).authenticate({ ...request, body: Buffer.from('x') })),
+    ).toBe('400 SignatureDoesNotMatch');
     const unknownKey = new Authenticator(new Map([['other', 's']]), new StsIssuer(clock), clock);
     expect(codeOf(() => unknownKey.authenticate(request))).toBe('404 InvalidAccessKeyId.NotFound');
     const once = authenticatorAt(clock);
     once.authenticate(request);
     expect(codeOf(() => once.authenticate(request))).toBe('400 SignatureNonceUsed');
     const late = new FakeClock(Date.now() + MAX_CLOCK_SKEW_MS + 60_000);
-    expect(codeOf(() => authenticatorAt(late).authenticate(request))).toBe('400 InvalidTimeStamp.Expired');
+    expect(codeOf(() => authenticatorAt(late).authenticate(request))).toBe(
+      '400 InvalidTimeStamp.Expired',
+    );
   });
 
   test('an unsigned x-acs header makes the signature incomplete', async () => {
     const request = await rawRequest();
     const headers = { ...request.headers, 'x-acs-extra': 'sneaked-in' };
-    expect(codeOf(() => authenticatorAt(new FakeClock(Date.now())).authenticate({ ...request, headers }))).toBe(
-      '400 IncompleteSignature',
-    );
-    expect(codeOf(() => authenticatorAt(new FakeClock(Date.now())).authenticate({ ...request, headers: { ...request.headers, authorization: undefined } }))).toBe(
-      '400 IncompleteSignature',
-    );
+    expect(
+      codeOf(() =>
+        authenticatorAt(new FakeClock(Date.now())).authenticate({ ...request, headers }),
+      ),
+    ).toBe('400 IncompleteSignature');
+    expect(
+      codeOf(() =>
+        authenticatorAt(new FakeClock(Date.now())).authenticate({
+          ...request,
+          headers: { ...request.headers, authorization: undefined },
+        }),
+      ),
+    ).toBe('400 IncompleteSignature');
   });
 
   test('STS credentials are valid until they expire', async () => {
@@ -231,8 +264,16 @@ describe('Authenticator', () => {
       accessKeySecret: credentials.accessKeySecret,
       securityToken: credentials.securityToken,
     });
-    expect(codeOf(() => authenticatorAt(clock, sts).authenticate(fresh))).toBe('400 InvalidSecurityToken.Expired');
-    const forged = await rawRequest({ accessKeyId: credentials.accessKeyId, accessKeySecret: 'x', securityToken: 'CAISforged' });
-    expect(codeOf(() => authenticatorAt(clock, sts).authenticate(forged))).toBe('400 InvalidSecurityToken.Malformed');
+    expect(codeOf(() => authenticatorAt(clock, sts).authenticate(fresh))).toBe(
+      '400 InvalidSecurityToken.Expired',
+    );
+    const forged = await rawRequest({
+      accessKeyId: credentials.accessKeyId,
+      accessKeySecret: 'x',
+      securityToken: 'CAISforged',
+    });
+    expect(codeOf(() => authenticatorAt(clock, sts).authenticate(forged))).toBe(
+      '400 InvalidSecurityToken.Malformed',
+    );
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import { AccountState } from '../../src/emulator/state/account-state.js';
 import type { NewEni } from '../../src/emulator/state/account-state.js';
 import { EniLifecycle } from '../../src/emulator/state/eni-lifecycle.js';
+import { assignIps, unassignIps } from '../../src/emulator/state/private-ips.js';
 import type { LabHook } from '../../src/emulator/state/eni-lifecycle.js';
 import { VSwitchPool } from '../../src/emulator/state/vswitch-pool.js';
 import { ApiError } from '../../src/emulator/wire/api-error.js';
@@ -108,7 +109,9 @@ describe('ENI lifecycle on a fake clock', () => {
     const instance = state.addInstance({ instanceType: 'ecs.g7.xlarge' });
     const eni = state.createEni(newEni());
     lifecycle.attach(eni.id, instance.instanceId);
-    expect(codeOf(() => lifecycle.detach(eni.id, instance.instanceId))).toBe('400 InvalidOperation.InvalidEniState');
+    expect(codeOf(() => lifecycle.detach(eni.id, instance.instanceId))).toBe(
+      '400 InvalidOperation.InvalidEniState',
+    );
     await clock.advance(100);
     lifecycle.detach(eni.id, instance.instanceId);
     expect(state.eni(eni.id).status).toBe('Detaching');
@@ -126,7 +129,9 @@ describe('ENI lifecycle on a fake clock', () => {
     expect(codeOf(() => lifecycle.detach(instance.primaryEniId, instance.instanceId))).toBe(
       '400 InvalidOperation.DetachPrimaryEniNotAllowed',
     );
-    expect(codeOf(() => lifecycle.delete(instance.primaryEniId))).toBe('403 InvalidOperation.InvalidEniType');
+    expect(codeOf(() => lifecycle.delete(instance.primaryEniId))).toBe(
+      '403 InvalidOperation.InvalidEniType',
+    );
   });
 
   test('Delete: Available only; Deleting, then gone with its IPs back in the vSwitch', async () => {
@@ -147,12 +152,18 @@ describe('ENI lifecycle on a fake clock', () => {
     const { state, lifecycle, clock } = account();
     const instance = state.addInstance({ instanceType: 'ecs.g6.large', vswitchId: 'vsw-a' });
     const other = state.createEni(newEni({ vswitchId: 'vsw-b' }));
-    expect(codeOf(() => lifecycle.attach(other.id, instance.instanceId))).toBe('403 InvalidOperation.AvailabilityZoneMismatch');
-    expect(codeOf(() => lifecycle.attach(other.id, 'i-nope'))).toBe('403 InvalidInstanceId.NotFound');
+    expect(codeOf(() => lifecycle.attach(other.id, instance.instanceId))).toBe(
+      '403 InvalidOperation.AvailabilityZoneMismatch',
+    );
+    expect(codeOf(() => lifecycle.attach(other.id, 'i-nope'))).toBe(
+      '403 InvalidInstanceId.NotFound',
+    );
     const first = state.createEni(newEni());
     const second = state.createEni(newEni());
     lifecycle.attach(first.id, instance.instanceId);
-    expect(codeOf(() => lifecycle.attach(second.id, instance.instanceId))).toBe('403 EniPerInstanceLimitExceeded');
+    expect(codeOf(() => lifecycle.attach(second.id, instance.instanceId))).toBe(
+      '403 EniPerInstanceLimitExceeded',
+    );
     await clock.advance(100);
     expect(state.eni(second.id).status).toBe('Available');
   });
@@ -161,40 +172,54 @@ describe('ENI lifecycle on a fake clock', () => {
     const { state, lifecycle, clock } = account();
     const instance = state.addInstance({ instanceType: 'ecs.g6.large' });
     const eni = state.createEni(newEni({ secondaryCount: 49 }));
-    expect(codeOf(() => state.assignIps(eni.id, { count: 1 }))).toBe('403 MaxEniPrivateIpsCountExceeded');
+    expect(codeOf(() => assignIps(state, eni.id, { count: 1 }))).toBe(
+      '403 MaxEniPrivateIpsCountExceeded',
+    );
     // Too many IPs for a g6.large ENI (6): the attach is refused.
-    expect(codeOf(() => lifecycle.attach(eni.id, instance.instanceId))).toBe('403 MaxEniPrivateIpsCountExceeded');
+    expect(codeOf(() => lifecycle.attach(eni.id, instance.instanceId))).toBe(
+      '403 MaxEniPrivateIpsCountExceeded',
+    );
     const small = state.createEni(newEni({ secondaryCount: 3 }));
     lifecycle.attach(small.id, instance.instanceId);
-    expect(codeOf(() => state.assignIps(small.id, { count: 1 }))).toBe('400 InvalidOperation.InvalidEniState');
+    expect(codeOf(() => assignIps(state, small.id, { count: 1 }))).toBe(
+      '400 InvalidOperation.InvalidEniState',
+    );
     await clock.advance(100);
-    expect(state.assignIps(small.id, { count: 2 })).toHaveLength(2);
-    expect(codeOf(() => state.assignIps(small.id, { count: 1 }))).toBe('403 MaxEniPrivateIpsCountExceeded');
+    expect(assignIps(state, small.id, { count: 2 })).toHaveLength(2);
+    expect(codeOf(() => assignIps(state, small.id, { count: 1 }))).toBe(
+      '403 MaxEniPrivateIpsCountExceeded',
+    );
   });
 
   test('unassign refuses the primary IP and IPs not on the ENI, changing nothing', () => {
     const { state } = account();
     const eni = state.createEni(newEni({ secondaryCount: 2 }));
     const [primary, second, third] = eni.privateIps as [string, string, string];
-    expect(codeOf(() => state.unassignIps(eni.id, [primary]))).toBe('400 InvalidParameter');
-    expect(codeOf(() => state.unassignIps(eni.id, [second, '10.0.1.200']))).toBe('403 InvalidIp.IpUnassigned');
+    expect(codeOf(() => unassignIps(state, eni.id, [primary]))).toBe('400 InvalidParameter');
+    expect(codeOf(() => unassignIps(state, eni.id, [second, '10.0.1.200']))).toBe(
+      '403 InvalidIp.IpUnassigned',
+    );
     expect(state.eni(eni.id).privateIps).toEqual([primary, second, third]);
-    state.unassignIps(eni.id, [second]);
+    unassignIps(state, eni.id, [second]);
     expect(state.eni(eni.id).privateIps).toEqual([primary, third]);
   });
 
   test('explicit IPs: a repeated one or one in use fails before anything is taken', () => {
     const { state } = account('10.0.1.0/28');
     const pool = state.pool('vsw-a');
-    expect(codeOf(() => state.createEni(newEni({ secondaryIps: ['10.0.1.5', '10.0.1.5'] })))).toBe('403 InvalidIp.IpRepeated');
+    expect(codeOf(() => state.createEni(newEni({ secondaryIps: ['10.0.1.5', '10.0.1.5'] })))).toBe(
+      '403 InvalidIp.IpRepeated',
+    );
     const eni = state.createEni(newEni({ primaryIp: '10.0.1.1', secondaryIps: ['10.0.1.2'] }));
     expect(eni.privateIps).toEqual(['10.0.1.1', '10.0.1.2']);
-    expect(codeOf(() => state.createEni(newEni({ primaryIp: '10.0.1.2' })))).toBe('400 InvalidPrivateIpAddress.Duplicated');
+    expect(codeOf(() => state.createEni(newEni({ primaryIp: '10.0.1.2' })))).toBe(
+      '400 InvalidPrivateIpAddress.Duplicated',
+    );
     expect(pool.available()).toBe(10);
     // Explicit addresses plus more fresh ones than remain: nothing is taken.
-    expect(codeOf(() => state.createEni(newEni({ primaryIp: '10.0.1.9', secondaryCount: 10 })))).toBe(
-      '403 InvalidVSwitchId.IpNotEnough',
-    );
+    expect(
+      codeOf(() => state.createEni(newEni({ primaryIp: '10.0.1.9', secondaryCount: 10 }))),
+    ).toBe('403 InvalidVSwitchId.IpNotEnough');
     expect(pool.available()).toBe(10);
   });
 

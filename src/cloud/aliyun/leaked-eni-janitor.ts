@@ -17,7 +17,9 @@ import type { NodeIdentity } from './node-identity.js';
 import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from './node-identity.js';
 import { pollUntil } from './poll.js';
 
-export const JANITOR_RETRY_MS = 30_000;
+/** First retry soon (a stuck attach often fails back within seconds), then back off. */
+export const JANITOR_RETRY_MS = 5_000;
+export const JANITOR_RETRY_MAX_MS = 60_000;
 
 export interface JanitorOptions {
   api: EcsApi;
@@ -32,6 +34,7 @@ export class LeakedEniJanitor {
   private timer: TimerHandle | undefined;
   private closed = false;
   private sweepPending = false;
+  private retryDelayMs = JANITOR_RETRY_MS;
 
   constructor(private readonly options: JanitorOptions) {}
 
@@ -53,7 +56,7 @@ export class LeakedEniJanitor {
     } catch (error) {
       this.pendingIds.add(eniId);
       this.options.log.warn(
-        { eniId, err: toTerwayError(error), retryInMs: JANITOR_RETRY_MS },
+        { eniId, err: toTerwayError(error), retryInMs: this.retryDelayMs },
         'could not delete an unattached ENI yet; will retry',
       );
       this.schedule();
@@ -71,7 +74,7 @@ export class LeakedEniJanitor {
     } catch (error) {
       this.sweepPending = true;
       this.options.log.warn(
-        { err: toTerwayError(error), retryInMs: JANITOR_RETRY_MS },
+        { err: toTerwayError(error), retryInMs: this.retryDelayMs },
         'could not look for leaked ENIs yet; will retry',
       );
       this.schedule();
@@ -102,6 +105,21 @@ export class LeakedEniJanitor {
   async detachAndDelete(eniId: string): Promise<void> {
     const { api, identity } = this.options;
     let eni = await this.describe(eniId);
+    if (eni?.status === 'Attaching') {
+      // ECS refuses to detach an ENI mid-attach; it ends InUse or, if the attach fails, Available.
+      eni = await pollUntil(
+        async () => {
+          const now = await this.describe(eniId);
+          return now?.status === 'Attaching' ? undefined : { eni: now };
+        },
+        {
+          clock: this.options.clock,
+          timeoutMs: this.options.detachTimeoutMs,
+          what: `${eniId} to finish attaching`,
+          operation: 'AttachNetworkInterface',
+        },
+      ).then((result) => result.eni);
+    }
     if (eni === undefined || eni.status === 'Deleting') return;
     if (eni.status !== 'Available') {
       if (eni.status !== 'Detaching') {
@@ -143,10 +161,12 @@ export class LeakedEniJanitor {
 
   private schedule(): void {
     if (this.closed || this.timer !== undefined) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(JANITOR_RETRY_MAX_MS, delay * 2);
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = undefined;
       void this.retryPending();
-    }, JANITOR_RETRY_MS);
+    }, delay);
   }
 
   private async retryPending(): Promise<void> {
@@ -155,5 +175,6 @@ export class LeakedEniJanitor {
       if (this.closed) return;
       await this.dispose(eniId);
     }
+    if (this.pendingIds.size === 0 && !this.sweepPending) this.retryDelayMs = JANITOR_RETRY_MS;
   }
 }

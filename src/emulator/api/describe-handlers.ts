@@ -242,7 +242,8 @@ function jsonList(params: Params, name: string): string[] | undefined {
   if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === 'string')) {
     throw invalidParameter(name, 'must be a JSON array of strings');
   }
-  if (parsed.length > MAX_IDS_PER_CALL)
+  if (parsed.length > MAX_IDS_PER_CALL) {
     throw invalidParameter(name, `at most ${MAX_IDS_PER_CALL} items`);
+  }
   return parsed;
 }

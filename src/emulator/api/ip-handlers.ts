@@ -2,6 +2,7 @@
  * Secondary private IPs: AssignPrivateIpAddresses (count or explicit list, ClientToken
  * idempotent) and UnassignPrivateIpAddresses. Both document MissingParameter as HTTP 403.
  */
+import { assignIps, unassignIps } from '../state/private-ips.js';
 import { ApiError } from '../wire/api-error.js';
 import type { Params } from '../wire/params.js';
 import { checkRegion } from './api-context.js';
@@ -34,7 +35,8 @@ export function assignPrivateIpAddresses(params: Params, context: ApiContext): R
     throw params.missing('SecondaryPrivateIpAddressCount');
   }
   return context.clientTokens.run('AssignPrivateIpAddresses', params, () => {
-    const ips = context.state.assignIps(
+    const ips = assignIps(
+      context.state,
       eniId,
       explicit.length > 0 ? { explicit } : { count: count ?? 0 },
     );
@@ -53,6 +55,6 @@ export function unassignPrivateIpAddresses(params: Params, context: ApiContext):
   const eniId = params.required('NetworkInterfaceId');
   const ips = params.list('PrivateIpAddress', MAX_UNASSIGN_IPS);
   if (ips.length === 0) throw params.missing('PrivateIpAddress.N');
-  context.state.unassignIps(eniId, ips);
+  unassignIps(context.state, eniId, ips);
   return {};
 }

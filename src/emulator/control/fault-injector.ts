@@ -33,8 +33,9 @@ export class FaultInjector {
       ['errorRate', fault.errorRate],
       ['timeoutRate', fault.timeoutRate],
     ] as const) {
-      if (rate !== undefined && !(rate >= 0 && rate <= 1))
+      if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
         throw new Error(`${name} must be within 0..1, got ${rate}`);
+      }
     }
     if (fault.addedLatencyMs !== undefined && !(fault.addedLatencyMs >= 0)) {
       throw new Error(`addedLatencyMs must be >= 0, got ${fault.addedLatencyMs}`);

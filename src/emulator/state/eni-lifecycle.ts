@@ -5,6 +5,16 @@
  */
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { AccountState } from './account-state.js';
+import {
+  beginAttach,
+  beginDelete,
+  beginDetach,
+  completeAttach,
+  completeDelete,
+  completeDetach,
+  failAttach,
+  forceDetach,
+} from './eni-transitions.js';
 import type { EniRecord } from './account-types.js';
 
 export interface TransitionDurations {
@@ -14,6 +24,8 @@ export interface TransitionDurations {
   detachMs: number;
   /** Deleting → gone. */
   deleteMs: number;
+  /** Absent: a stuck attach stays Attaching for good. */
+  stuckAttachFailMs?: number;
 }
 
 /** Lets a lab mirror attachments into real network namespaces (or anything else). */
@@ -54,29 +66,31 @@ export class EniLifecycle {
 
   attach(eniId: string, instanceId: string): void {
     const stuck = this.attachesToStick > 0;
-    this.state.beginAttach(eniId, instanceId, stuck);
+    beginAttach(this.state, eniId, instanceId, stuck);
     if (stuck) {
       this.attachesToStick--;
+      const failAfter = this.durations.stuckAttachFailMs;
+      if (failAfter !== undefined) this.schedule(failAfter, () => failAttach(this.state, eniId));
       return;
     }
     this.schedule(this.durations.attachMs, () => this.finishAttach(eniId));
   }
 
   detach(eniId: string, instanceId: string): void {
-    const wasInUse = this.state.beginDetach(eniId, instanceId);
+    const wasInUse = beginDetach(this.state, eniId, instanceId);
     if (wasInUse) this.notifyDetached(this.state.eni(eniId), instanceId);
-    this.schedule(this.durations.detachMs, () => this.state.completeDetach(eniId));
+    this.schedule(this.durations.detachMs, () => completeDetach(this.state, eniId));
   }
 
   delete(eniId: string): void {
-    this.state.beginDelete(eniId);
-    this.schedule(this.durations.deleteMs, () => this.state.completeDelete(eniId));
+    beginDelete(this.state, eniId);
+    this.schedule(this.durations.deleteMs, () => completeDelete(this.state, eniId));
   }
 
   forceDetach(eniId: string): void {
     const eni = this.state.eni(eniId);
     const mac = eni.mac;
-    const { wasInUse, instanceId } = this.state.forceDetach(eniId);
+    const { wasInUse, instanceId } = forceDetach(this.state, eniId);
     if (wasInUse && instanceId !== undefined) {
       this.fire('onDetached', () => this.hook?.onDetached({ instanceId, eniId, mac }));
     }
@@ -89,8 +103,8 @@ export class EniLifecycle {
   completePending(): void {
     for (const eni of this.state.allEnis()) {
       if (eni.status === 'Attaching') this.finishAttach(eni.id);
-      else if (eni.status === 'Detaching') this.state.completeDetach(eni.id);
-      else if (eni.status === 'Deleting') this.state.completeDelete(eni.id);
+      else if (eni.status === 'Detaching') completeDetach(this.state, eni.id);
+      else if (eni.status === 'Deleting') completeDelete(this.state, eni.id);
     }
   }
 
@@ -100,7 +114,7 @@ export class EniLifecycle {
   }
 
   private finishAttach(eniId: string): void {
-    const eni = this.state.completeAttach(eniId);
+    const eni = completeAttach(this.state, eniId);
     if (eni === undefined || eni.instanceId === undefined) return;
     const event = {
       instanceId: eni.instanceId,

@@ -110,6 +110,23 @@ export class VSwitchPool {
     return undefined;
   }
 
+  /** Explicit addresses must be distinct, inside the vSwitch and free; checked before any write. */
+  checkExplicitAll(ips: readonly string[]): void {
+    const seen = new Set<string>();
+    for (const ip of ips) {
+      if (seen.has(ip)) {
+        throw new ApiError(
+          403,
+          'InvalidIp.IpRepeated',
+          `The IP ${ip} is specified more than once.`,
+        );
+      }
+      seen.add(ip);
+      const problem = this.checkExplicit(ip);
+      if (problem !== undefined) throw problem;
+    }
+  }
+
   /** Takes explicit addresses; callers check each with `checkExplicit` first. */
   take(ips: readonly string[]): void {
     for (const ip of ips) this.inUse.add(ipToInt(ip));

@@ -47,11 +47,13 @@ export class Params {
   int(name: string, min: number, max: number): number | undefined {
     const text = this.optional(name);
     if (text === undefined) return undefined;
-    if (!/^-?\d+$/.test(text))
+    if (!/^-?\d+$/.test(text)) {
       throw invalidParameter(name, `${JSON.stringify(text)} is not an integer`);
+    }
     const value = Number(text);
-    if (value < min || value > max)
+    if (value < min || value > max) {
       throw invalidParameter(name, `${value} is outside ${min}..${max}`);
+    }
     return value;
   }
 
@@ -59,8 +61,9 @@ export class Params {
   clampedInt(name: string, min: number, max: number, fallback: number): number {
     const text = this.optional(name);
     if (text === undefined) return fallback;
-    if (!/^-?\d+$/.test(text))
+    if (!/^-?\d+$/.test(text)) {
       throw invalidParameter(name, `${JSON.stringify(text)} is not an integer`);
+    }
     return Math.min(max, Math.max(min, Number(text)));
   }
 
@@ -89,8 +92,9 @@ export class Params {
       const index = indexOf(key.slice(prefix.length), key);
       if (value !== '') entries.push([index, value]);
     }
-    if (entries.length > maxItems)
+    if (entries.length > maxItems) {
       throw invalidParameter(name, `at most ${maxItems} items are allowed`);
+    }
     return entries.sort((a, b) => a[0] - b[0]).map(([, value]) => value);
   }
 
@@ -106,14 +110,16 @@ export class Params {
       else entry.value = value;
       byIndex.set(index, entry);
     }
-    if (byIndex.size > maxItems)
+    if (byIndex.size > maxItems) {
       throw new ApiError(403, 'QuotaExceed.Tags', `At most ${maxItems} tags are allowed.`);
+    }
     const tags: TagParam[] = [];
     const seen = new Set<string>();
     for (const [index, entry] of [...byIndex.entries()].sort((a, b) => a[0] - b[0])) {
       if (!entry.key) throw invalidParameter(`Tag.${index}.Key`, 'a tag needs a key');
-      if (seen.has(entry.key))
+      if (seen.has(entry.key)) {
         throw new ApiError(400, 'Duplicate.TagKey', `The tag key ${entry.key} is repeated.`);
+      }
       seen.add(entry.key);
       tags.push({ key: entry.key, value: entry.value ?? '' });
     }
