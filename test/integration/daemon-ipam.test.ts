@@ -27,7 +27,7 @@ async function mapping(
   Array<{ network: { pod: { name: string; containerId: string }; ip: string }; ipState: string }>
 > {
   const result = await runProcess(BINS.terwayCli, ['--socket', socket, 'mapping', '--json']);
-  expect(result.status).toBe(0);
+  if (result.status !== 0) throw new Error(`terway-cli mapping failed: ${result.stderr}`);
   return (JSON.parse(result.stdout) as { mappings: never[] }).mappings;
 }
 

@@ -28,6 +28,8 @@ export class DaemonProcess {
 
   /** Starts the daemon and resolves once it logs that it is serving. */
   async start(extraArgs: string[] = []): Promise<void> {
+    // Logs accumulate across restarts; only a line from this run means this run is serving.
+    const from = this.logs.length;
     const child = spawn(
       process.execPath,
       [
@@ -57,7 +59,7 @@ export class DaemonProcess {
       );
       child.stdout?.on('data', (chunk: Buffer) => {
         this.logs += chunk.toString();
-        if (this.logs.includes('"terwayd is serving"')) {
+        if (this.logs.includes('"terwayd is serving"', from)) {
           clearTimeout(timer);
           resolve();
         }
