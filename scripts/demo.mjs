@@ -106,7 +106,21 @@ function printDaemonLog() {
   for (const line of lines) {
     try {
       const entry = JSON.parse(line);
-      const extra = ['pod', 'ip', 'eniId', 'ips', 'mac', 'instanceType', 'socket', 'reason']
+      const extra = [
+        'api',
+        'latencyMs',
+        'requestId',
+        'pod',
+        'ip',
+        'eniId',
+        'ips',
+        'mac',
+        'instanceType',
+        'ecsEndpoint',
+        'metadataUrl',
+        'socket',
+        'reason',
+      ]
         .filter((key) => entry[key] !== undefined)
         .map((key) => `${key}=${Array.isArray(entry[key]) ? entry[key].join(',') : entry[key]}`)
         .join(' ');
@@ -119,8 +133,30 @@ function printDaemonLog() {
   }
 }
 
+/** The embedded emulator's endpoint, as the daemon logged it. */
+function emulatorEndpoint() {
+  for (const line of String(spawnSync('cat', [logPath]).stdout).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line);
+    if (typeof entry.ecsEndpoint === 'string') return entry.ecsEndpoint;
+  }
+  return undefined;
+}
+
+async function showCloudCalls(title) {
+  const endpoint = emulatorEndpoint();
+  if (endpoint === undefined) return;
+  const stats = await (await fetch(`http://${endpoint}/admin/stats`)).json();
+  process.stdout.write(`\n${title}:\n`);
+  for (const [api, count] of Object.entries(stats.calls).sort()) {
+    process.stdout.write(`  ${api.padEnd(28)} ${String(count).padStart(4)}\n`);
+  }
+}
+
 async function main() {
-  heading('1. start terwayd on the built-in in-memory cloud (no credentials configured)');
+  heading(
+    '1. start terwayd on the built-in ECS emulator (no credentials configured; it speaks the ECS wire protocol, and terwayd reaches it through the official SDK)',
+  );
   const { exited } = await startDaemon();
   printDaemonLog();
 
@@ -146,6 +182,8 @@ async function main() {
   show('terway-cli', ['--socket', socket, 'show', 'factory']);
   process.stdout.write('\n');
   show('terway-cli', ['--socket', socket, 'mapping']);
+
+  await showCloudCalls('the ECS API calls the emulator served so far (GET /admin/stats)');
 
   heading('4. delete the pods (CNI DEL), twice each: DEL is idempotent');
   PODS.forEach(([namespace, name], i) => {

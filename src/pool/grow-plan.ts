@@ -23,6 +23,8 @@ export interface GrowInput {
   /** Slots those ENIs will still have once created: demand they can absorb with one assign
    *  call after they attach, instead of spending another scarce ENI. */
   creatingFreeSlots: number;
+  /** Free slots of attached ENIs that only wait for their own in-flight call to finish. */
+  busyFreeSlots?: number;
   limits: PoolLimits;
   canCreateEni: boolean;
   policy: EniSelectionPolicy;
@@ -50,8 +52,9 @@ export function planGrowth(input: GrowInput): GrowAction[] {
   }
 
   // ENIs are scarce (a handful per instance) while IPs on an existing ENI are cheap: wait for
-  // ENIs already being created rather than create another for demand they can absorb.
-  remaining -= input.creatingFreeSlots;
+  // ENIs already being created, or busy with an assign, rather than create another for demand
+  // they can absorb once their call returns.
+  remaining -= input.creatingFreeSlots + (input.busyFreeSlots ?? 0);
   if (!input.canCreateEni) return actions;
   let eniCount = input.enis.length + input.creatingEnis;
   const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);

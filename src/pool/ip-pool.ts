@@ -251,6 +251,9 @@ export class IpPool {
       })),
       creatingEnis: this.creatingEnis,
       creatingFreeSlots: this.creatingEnis * this.deps.limits.ipsPerEni - this.creatingIps,
+      busyFreeSlots: [...this.ledger.enis.values()]
+        .filter((slot) => slot.state === 'in_use' && slot.busy && slot.fullUntilMs <= now)
+        .reduce((sum, slot) => sum + slot.freeSlots(this.deps.limits.ipsPerEni), 0),
       limits: this.deps.limits,
       canCreateEni: this.eniCreateBlockedUntil <= now,
       policy: this.deps.options.eniSelectionPolicy,

@@ -295,7 +295,10 @@ describe('cloud selection keys', () => {
       'ecs_endpoint: got "https://ecs.aliyuncs.com/", expected a "host[:port]"',
     ],
     [{ metadata_endpoint: '100.100.100.200' }, 'metadata_endpoint: got "100.100.100.200"'],
-    [{ emulator: { listen: 'localhost' } }, 'emulator.listen: got "localhost", expected a "host:port"'],
+    [
+      { emulator: { listen: 'localhost' } },
+      'emulator.listen: got "localhost", expected a "host:port"',
+    ],
   ])('%j is refused with a message naming the key', (input, message) => {
     expect(() => parseConfig(input)).toThrow(message);
   });

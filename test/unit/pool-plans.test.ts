@@ -109,6 +109,23 @@ describe('planGrowth', () => {
     expect(more).toEqual([{ kind: 'create', ipCount: 7 }]);
   });
 
+  test('demand an ENI busy with an assign can absorb waits for it instead of a new ENI', () => {
+    const busy = { id: 'eni-1', size: 3, inUse: 3, assignable: false, freeSlots: 12 };
+    const plan = (wanted: number) =>
+      planGrowth({
+        wanted,
+        enis: [busy],
+        creatingEnis: 0,
+        creatingFreeSlots: 0,
+        busyFreeSlots: 12,
+        limits,
+        canCreateEni: true,
+        policy: 'most_ips',
+      });
+    expect(plan(2)).toEqual([]);
+    expect(plan(15)).toEqual([{ kind: 'create', ipCount: 3 }]);
+  });
+
   test('a new ENI carries at least one secondary IP besides its primary', () => {
     const actions = planGrowth({
       wanted: 1,
