@@ -44,6 +44,7 @@ export interface AliyunCloudOptions {
   securityGroupIds: string[];
   eniTags: Record<string, string>;
   eniTagFilter: Record<string, string>;
+  resourceGroupId?: string | undefined;
   clock: Clock;
   log: Logger;
   timings?: Partial<AliyunCloudTimings>;
@@ -198,6 +199,9 @@ export class AliyunCloud implements CloudProvider {
           secondaryIpCount,
           tags: ownedEniTags(this.options.eniTags, this.identity.instanceId),
           description: ENI_DESCRIPTION,
+          ...(this.options.resourceGroupId === undefined
+            ? {}
+            : { resourceGroupId: this.options.resourceGroupId }),
         });
       } catch (error) {
         if (!this.noteExhaustion(error, vswitch.vswitchId)) throw error;

@@ -74,6 +74,7 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
     securityGroupIds: config.securityGroups,
     eniTags: config.eniTags,
     eniTagFilter: config.eniTagFilter,
+    resourceGroupId: config.resourceGroupId,
     clock,
     log,
     timings: {

@@ -56,6 +56,7 @@ export interface CreateEniRequest {
   secondaryIpCount: number;
   tags: Record<string, string>;
   description: string;
+  resourceGroupId?: string;
 }
 
 export interface EniFilter {

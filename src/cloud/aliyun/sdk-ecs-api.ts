@@ -152,6 +152,7 @@ export class SdkEcsApi implements EcsApi {
             request.secondaryIpCount > 0 ? request.secondaryIpCount : undefined,
           tag: tagList(request.tags),
           description: request.description,
+          resourceGroupId: request.resourceGroupId,
           instanceType: 'Secondary',
           clientToken,
         }),
