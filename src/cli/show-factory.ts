@@ -3,6 +3,7 @@ import type { IPEntry__Output } from '../rpc/generated/terway/v1/IPEntry.js';
 import type { PoolFigures__Output } from '../rpc/generated/terway/v1/PoolFigures.js';
 import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import type { RenderOptions } from './format.js';
+import { renderCloud } from './show-cloud.js';
 import { NONE, compareIp, formatSince, podLabel, renderTable, shortContainerId } from './format.js';
 
 export const PRIMARY_MARKER = '(eni primary)';
@@ -18,6 +19,7 @@ export function renderShowFactory(
   options: RenderOptions = {},
 ): string {
   const blocks = [renderPool(reply.pool)];
+  if (reply.cloud !== null) blocks.push(renderCloud(reply.cloud, now, options));
   if (reply.enis.length === 0) {
     blocks.push(NO_ENIS_MESSAGE);
   } else {

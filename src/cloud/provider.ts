@@ -30,9 +30,35 @@ export interface EniInfo {
   status: CloudEniStatus;
 }
 
+/** What a provider can say about itself, for `terway-cli show factory`. Cloud-neutral. */
+export interface CloudStatus {
+  kind: string;
+  vswitches: {
+    id: string;
+    zoneId: string;
+    availableIps: number | undefined;
+    inhibitedUntilMs: number | undefined;
+    reason: string | undefined;
+    excluded: string | undefined;
+  }[];
+  pendingCleanup: string[];
+  apis: {
+    api: string;
+    calls: number;
+    throttled: number;
+    retried: number;
+    errors: number;
+    callsPerMinute: number;
+    baseCallsPerMinute: number;
+    lastError: string | undefined;
+  }[];
+}
+
 export interface CloudProvider {
   /** A short name for logs and `terway-cli` (e.g. "memory", "ecs"). */
   readonly kind: string;
+  /** Placement, clean-up and API figures; optional because a fake has none. */
+  status?(): CloudStatus;
   describeInstanceLimits(): Promise<InstanceLimits>;
   /** The secondary ENIs attached to this node that this daemon owns. Never the primary ENI. */
   listEnis(): Promise<EniInfo[]>;

@@ -85,6 +85,7 @@ export async function createCloud(options: CreateCloudOptions): Promise<CloudHan
     );
     const connected = await connectAliyunCloud({
       config: mode === 'emulator' ? { ...config, regionId: config.emulator.regionId } : config,
+      kindLabel: mode === 'emulator' ? 'ecs (embedded emulator)' : 'ecs',
       metadata,
       credentials,
       ...(endpoints === undefined ? {} : { endpoints }),

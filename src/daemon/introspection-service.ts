@@ -1,7 +1,9 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { CloudProvider, CloudStatus } from '../cloud/provider.js';
 import type { IpPool } from '../pool/ip-pool.js';
 import type { EniView } from '../pool/pool-snapshot.js';
+import type { CloudStatus as CloudStatusMessage } from '../rpc/generated/terway/v1/CloudStatus.js';
 import type { ENIEntry } from '../rpc/generated/terway/v1/ENIEntry.js';
 import type { ListMappingsReply } from '../rpc/generated/terway/v1/ListMappingsReply.js';
 import type { ShowFactoryReply } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
@@ -12,11 +14,12 @@ import { unary } from './unary-handler.js';
 export interface IntrospectionDeps {
   ipam: Ipam;
   pool: IpPool;
+  cloud?: CloudProvider;
   log: Logger;
 }
 
 export function introspectionService(deps: IntrospectionDeps): UntypedServiceImplementation {
-  const { ipam, pool, log } = deps;
+  const { ipam, pool, log, cloud } = deps;
   return {
     ShowFactory: unary('ShowFactory', log, async (): Promise<ShowFactoryReply> => {
       const snapshot = pool.snapshot();
@@ -34,6 +37,7 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
           capacity: limits.capacity,
           instanceType: limits.instanceType,
         },
+        cloud: cloud?.status === undefined ? null : toCloudMessage(cloud.status()),
       };
     }),
     ListMappings: unary('ListMappings', log, async (): Promise<ListMappingsReply> => {
@@ -72,6 +76,22 @@ function toEniEntry(
         sinceMs: ip.sinceMs,
       };
     }),
+  };
+}
+
+function toCloudMessage(status: CloudStatus): CloudStatusMessage {
+  return {
+    kind: status.kind,
+    vswitches: status.vswitches.map((vsw) => ({
+      id: vsw.id,
+      zoneId: vsw.zoneId,
+      availableIps: vsw.availableIps ?? -1,
+      inhibitedUntilMs: vsw.inhibitedUntilMs ?? 0,
+      reason: vsw.reason ?? '',
+      excluded: vsw.excluded ?? '',
+    })),
+    pendingCleanup: status.pendingCleanup,
+    apis: status.apis.map((api) => ({ ...api, lastError: api.lastError ?? '' })),
   };
 }
 

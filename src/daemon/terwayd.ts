@@ -87,7 +87,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     running.server = await serveOnUnixSocket(socketPath, {
       backend: backendService({ ipam, pool: running.pool, clock: systemClock, log }),
-      introspection: introspectionService({ ipam, pool: running.pool, log }),
+      introspection: introspectionService({
+        ipam,
+        pool: running.pool,
+        cloud: running.cloud.cloud,
+        log,
+      }),
     });
     running.pool.start();
     log.info(

@@ -18,6 +18,7 @@ const STARTED = Date.now();
 
 // Every field set, so the JSON the cli prints must equal this exactly (defaults add nothing).
 const FACTORY: ShowFactoryReply__Output = {
+  cloud: null,
   enis: [
     {
       id: 'eni-bp1first0000000001',

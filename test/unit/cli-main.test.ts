@@ -10,6 +10,7 @@ import { DEFAULT_SOCKET_PATH } from '../../src/rpc/socket-address.js';
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
 const FACTORY: ShowFactoryReply__Output = {
+  cloud: null,
   enis: [
     {
       id: 'eni-bp1first',

@@ -62,6 +62,7 @@ function pool(partial: Partial<PoolFigures__Output> = {}): PoolFigures__Output {
 }
 
 const FACTORY: ShowFactoryReply__Output = {
+  cloud: null,
   pool: pool({ lastError: 'InvalidVSwitchId.IpNotEnough: vsw-bp1bbbb has no free IPs' }),
   enis: [
     eni({
@@ -227,6 +228,7 @@ describe('renderShowFactory', () => {
 
   test('an ENI primary flagged only by the ENI record is still marked', () => {
     const reply: ShowFactoryReply__Output = {
+      cloud: null,
       pool: pool(),
       enis: [eni({ id: 'eni-x', primaryIp: '10.0.1.5', ips: [ip({ address: '10.0.1.5' })] })],
     };
@@ -235,7 +237,11 @@ describe('renderShowFactory', () => {
 
   test('an empty pool says plainly that there are no ENIs yet', () => {
     const empty = renderShowFactory(
-      { enis: [], pool: pool({ idle: 0, inUse: 0, creating: 0, invalid: 0, waiting: 0 }) },
+      {
+        enis: [],
+        pool: pool({ idle: 0, inUse: 0, creating: 0, invalid: 0, waiting: 0 }),
+        cloud: null,
+      },
       NOW,
     );
     expect(empty).toContain(NO_ENIS_MESSAGE);
@@ -245,7 +251,7 @@ describe('renderShowFactory', () => {
   });
 
   test('a reply without pool figures still renders the ENIs', () => {
-    const out2 = renderShowFactory({ enis: FACTORY.enis, pool: null }, NOW);
+    const out2 = renderShowFactory({ enis: FACTORY.enis, pool: null, cloud: null }, NOW);
     expect(out2).toContain('figures not reported');
     expect(lineWith(out2, 'eni-bp1first')).toContain('4 IPs');
   });

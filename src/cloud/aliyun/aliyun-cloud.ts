@@ -10,9 +10,10 @@
 import type { Logger } from 'pino';
 
 import { CloudError, isCloudError } from '../cloud-error.js';
-import type { CloudProvider, EniInfo, InstanceLimits } from '../provider.js';
+import type { CloudProvider, CloudStatus, EniInfo, InstanceLimits } from '../provider.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
+import type { ApiStats } from './api-caller.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
 import { LeakedEniJanitor } from './leaked-eni-janitor.js';
 import type { NicMetadata, NodeIdentity, NodeMetadata } from './node-identity.js';
@@ -48,6 +49,10 @@ export interface AliyunCloudOptions {
   clock: Clock;
   log: Logger;
   timings?: Partial<AliyunCloudTimings>;
+  /** Shown by `terway-cli`, e.g. "ecs (embedded emulator)". */
+  kindLabel?: string;
+  /** Per-API figures from the call wrapper. */
+  apiStats?: () => ApiStats[];
 }
 
 export class AliyunCloud implements CloudProvider {
@@ -57,6 +62,8 @@ export class AliyunCloud implements CloudProvider {
   private readonly timings: AliyunCloudTimings;
   private readonly janitor: LeakedEniJanitor;
   private limits: InstanceLimits | undefined;
+  /** MAC and vSwitch of ENIs we listed or created: saves a Describe per assign. */
+  private readonly known = new Map<string, { mac: string; vswitchId: string }>();
   private securityGroups: string[] | undefined;
 
   constructor(private readonly options: AliyunCloudOptions) {
@@ -110,6 +117,7 @@ export class AliyunCloud implements CloudProvider {
       const nic = await this.options.metadata.nicIfPresent(eni.mac);
       if (nic === undefined) continue;
       out.push(toEniInfo(eni, nic.gateway, nic.vswitchCidr));
+      this.known.set(eni.id, { mac: eni.mac, vswitchId: eni.vswitchId });
     }
     return out;
   }
@@ -132,6 +140,7 @@ export class AliyunCloud implements CloudProvider {
         },
       );
       const nic = await this.waitForMetadata(attached.mac, attached.privateIps, created.id);
+      this.known.set(attached.id, { mac: attached.mac, vswitchId: attached.vswitchId });
       log.info(
         { eniId: attached.id, mac: attached.mac, ips: attached.privateIps.length },
         'ENI created, attached and visible in metadata',
@@ -148,14 +157,13 @@ export class AliyunCloud implements CloudProvider {
   }
 
   async assignPrivateIps(eniId: string, count: number): Promise<string[]> {
-    const vswitchId = await this.vswitchOf(eniId);
+    const eni = this.known.get(eniId) ?? (await this.describeKnown(eniId));
     try {
       const ips = await this.api.assignPrivateIpAddresses(eniId, count);
-      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
-      if (eni !== undefined) await this.waitForMetadata(eni.mac, ips, eniId, 'soft');
+      await this.waitForMetadata(eni.mac, ips, eniId, 'soft');
       return ips;
     } catch (error) {
-      this.noteExhaustion(error, vswitchId);
+      this.noteExhaustion(error, eni.vswitchId);
       throw error;
     }
   }
@@ -178,11 +186,36 @@ export class AliyunCloud implements CloudProvider {
 
   async deleteEni(eniId: string): Promise<void> {
     await this.janitor.detachAndDelete(eniId);
+    this.known.delete(eniId);
   }
 
-  /** vSwitch inhibits and pending clean-ups, for `terway-cli` and logs. */
-  status(): { vswitches: ReturnType<VSwitchSelector['status']>; pendingCleanup: string[] } {
-    return { vswitches: this.options.vswitches.status(), pendingCleanup: this.janitor.pending() };
+  /** vSwitch inhibits, pending clean-ups and API figures, for `terway-cli`. */
+  status(): CloudStatus {
+    return {
+      kind: this.options.kindLabel ?? this.kind,
+      vswitches: this.options.vswitches.status().map((vsw) => ({
+        id: vsw.vswitchId,
+        zoneId: vsw.zoneId,
+        availableIps: vsw.availableIpCount,
+        inhibitedUntilMs: vsw.inhibitedUntil,
+        reason: vsw.reason,
+        excluded: vsw.excluded,
+      })),
+      pendingCleanup: this.janitor.pending(),
+      apis: (this.options.apiStats?.() ?? []).map((api) => ({
+        api: api.api,
+        calls: api.calls,
+        throttled: api.throttled,
+        retried: api.retried,
+        errors: api.errors,
+        callsPerMinute: api.rateLimit.callsPerMinute,
+        baseCallsPerMinute: api.rateLimit.baseCallsPerMinute,
+        lastError:
+          api.lastError === undefined
+            ? undefined
+            : `${api.lastError.code}: ${api.lastError.message}`,
+      })),
+    };
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -218,14 +251,16 @@ export class AliyunCloud implements CloudProvider {
     return true;
   }
 
-  private async vswitchOf(eniId: string): Promise<string | undefined> {
+  private async describeKnown(eniId: string): Promise<{ mac: string; vswitchId: string }> {
     const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
     if (eni === undefined) {
       throw new CloudError(CloudErrorCodes.EniNotFound, `no ENI ${eniId}`, {
         operation: 'DescribeNetworkInterfaces',
       });
     }
-    return eni.vswitchId;
+    const known = { mac: eni.mac, vswitchId: eni.vswitchId };
+    this.known.set(eniId, known);
+    return known;
   }
 
   private async resolveSecurityGroups(): Promise<string[]> {

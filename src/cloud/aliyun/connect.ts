@@ -29,6 +29,7 @@ export interface ConnectOptions {
   log: Logger;
   registry?: Registry;
   timings?: Partial<AliyunCloudTimings>;
+  kindLabel?: string;
 }
 
 export interface ConnectedCloud {
@@ -75,6 +76,8 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
     eniTags: config.eniTags,
     eniTagFilter: config.eniTagFilter,
     resourceGroupId: config.resourceGroupId,
+    apiStats: () => caller.stats().apis,
+    ...(options.kindLabel === undefined ? {} : { kindLabel: options.kindLabel }),
     clock,
     log,
     timings: {

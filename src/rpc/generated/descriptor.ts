@@ -350,6 +350,93 @@ export const PROTO_DESCRIPTOR: unknown = {
                 }
               }
             },
+            "VSwitchEntry": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "zoneId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "availableIps": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "inhibitedUntilMs": {
+                  "type": "double",
+                  "id": 4
+                },
+                "reason": {
+                  "type": "string",
+                  "id": 5
+                },
+                "excluded": {
+                  "type": "string",
+                  "id": 6
+                }
+              }
+            },
+            "ApiEntry": {
+              "fields": {
+                "api": {
+                  "type": "string",
+                  "id": 1
+                },
+                "calls": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "throttled": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "retried": {
+                  "type": "uint32",
+                  "id": 4
+                },
+                "errors": {
+                  "type": "uint32",
+                  "id": 5
+                },
+                "callsPerMinute": {
+                  "type": "double",
+                  "id": 6
+                },
+                "baseCallsPerMinute": {
+                  "type": "double",
+                  "id": 7
+                },
+                "lastError": {
+                  "type": "string",
+                  "id": 8
+                }
+              }
+            },
+            "CloudStatus": {
+              "fields": {
+                "kind": {
+                  "type": "string",
+                  "id": 1
+                },
+                "vswitches": {
+                  "rule": "repeated",
+                  "type": "VSwitchEntry",
+                  "id": 2
+                },
+                "pendingCleanup": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 3
+                },
+                "apis": {
+                  "rule": "repeated",
+                  "type": "ApiEntry",
+                  "id": 4
+                }
+              }
+            },
             "ShowFactoryReply": {
               "fields": {
                 "enis": {
@@ -360,6 +447,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "pool": {
                   "type": "PoolFigures",
                   "id": 2
+                },
+                "cloud": {
+                  "type": "CloudStatus",
+                  "id": 3
                 }
               }
             },

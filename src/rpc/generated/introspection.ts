@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { ApiEntry as _terway_v1_ApiEntry, ApiEntry__Output as _terway_v1_ApiEntry__Output } from './terway/v1/ApiEntry.js';
+import type { CloudStatus as _terway_v1_CloudStatus, CloudStatus__Output as _terway_v1_CloudStatus__Output } from './terway/v1/CloudStatus.js';
 import type { ENIEntry as _terway_v1_ENIEntry, ENIEntry__Output as _terway_v1_ENIEntry__Output } from './terway/v1/ENIEntry.js';
 import type { IPEntry as _terway_v1_IPEntry, IPEntry__Output as _terway_v1_IPEntry__Output } from './terway/v1/IPEntry.js';
 import type { IntrospectionClient as _terway_v1_IntrospectionClient, IntrospectionDefinition as _terway_v1_IntrospectionDefinition } from './terway/v1/Introspection.js';
@@ -12,6 +14,7 @@ import type { PodRef as _terway_v1_PodRef, PodRef__Output as _terway_v1_PodRef__
 import type { PoolFigures as _terway_v1_PoolFigures, PoolFigures__Output as _terway_v1_PoolFigures__Output } from './terway/v1/PoolFigures.js';
 import type { ShowFactoryReply as _terway_v1_ShowFactoryReply, ShowFactoryReply__Output as _terway_v1_ShowFactoryReply__Output } from './terway/v1/ShowFactoryReply.js';
 import type { ShowFactoryRequest as _terway_v1_ShowFactoryRequest, ShowFactoryRequest__Output as _terway_v1_ShowFactoryRequest__Output } from './terway/v1/ShowFactoryRequest.js';
+import type { VSwitchEntry as _terway_v1_VSwitchEntry, VSwitchEntry__Output as _terway_v1_VSwitchEntry__Output } from './terway/v1/VSwitchEntry.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -20,6 +23,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   terway: {
     v1: {
+      ApiEntry: MessageTypeDefinition<_terway_v1_ApiEntry, _terway_v1_ApiEntry__Output>
+      CloudStatus: MessageTypeDefinition<_terway_v1_CloudStatus, _terway_v1_CloudStatus__Output>
       ENIEntry: MessageTypeDefinition<_terway_v1_ENIEntry, _terway_v1_ENIEntry__Output>
       IPEntry: MessageTypeDefinition<_terway_v1_IPEntry, _terway_v1_IPEntry__Output>
       Introspection: SubtypeConstructor<typeof grpc.Client, _terway_v1_IntrospectionClient> & { service: _terway_v1_IntrospectionDefinition }
@@ -31,6 +36,7 @@ export interface ProtoGrpcType {
       PoolFigures: MessageTypeDefinition<_terway_v1_PoolFigures, _terway_v1_PoolFigures__Output>
       ShowFactoryReply: MessageTypeDefinition<_terway_v1_ShowFactoryReply, _terway_v1_ShowFactoryReply__Output>
       ShowFactoryRequest: MessageTypeDefinition<_terway_v1_ShowFactoryRequest, _terway_v1_ShowFactoryRequest__Output>
+      VSwitchEntry: MessageTypeDefinition<_terway_v1_VSwitchEntry, _terway_v1_VSwitchEntry__Output>
     }
   }
 }
