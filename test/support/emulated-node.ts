@@ -91,9 +91,15 @@ export interface FactoryEni {
   ips: FactoryIp[];
   pendingIps: number;
 }
+export interface FactoryVSwitch {
+  id: string;
+  inhibitedUntilMs: number;
+  reason: string;
+}
 export interface Factory {
   enis: FactoryEni[];
   pool: Record<string, number | string>;
+  cloud: { vswitches: FactoryVSwitch[]; pendingCleanup: string[] } | null;
 }
 
 export async function showFactory(socket: string): Promise<Factory> {

@@ -149,11 +149,16 @@ describe('exhaustion and inhibit', () => {
       inhibitedUntil: clock.now() + 600_000,
       reason: 'InvalidVSwitchId.IpNotEnough from CreateNetworkInterface',
     });
+    expect(selector.inhibitedReason('vsw-a')).toBe(
+      'InvalidVSwitchId.IpNotEnough from CreateNetworkInterface',
+    );
+    expect(selector.inhibitedReason('vsw-b')).toBeUndefined();
     // Cache refreshes during the inhibit keep it at 0: ECS's count lags its own IpNotEnough.
     await clock.advance(120_000);
     expect((await selector.pick()).vswitchId).toBe('vsw-b');
     expect(selector.status()[0]?.availableIpCount).toBe(0);
     await clock.advance(480_000);
+    expect(selector.inhibitedReason('vsw-a')).toBeUndefined();
     expect((await selector.pick()).vswitchId).toBe('vsw-a');
     expect(selector.status()[0]).toEqual({
       vswitchId: 'vsw-a',

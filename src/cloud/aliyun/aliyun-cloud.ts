@@ -158,6 +158,15 @@ export class AliyunCloud implements CloudProvider {
 
   async assignPrivateIps(eniId: string, count: number): Promise<string[]> {
     const eni = this.known.get(eniId) ?? (await this.describeKnown(eniId));
+    // Asking an exhausted vSwitch again only burns the account's shared API budget.
+    const inhibited = this.options.vswitches.inhibitedReason(eni.vswitchId);
+    if (inhibited !== undefined) {
+      throw new CloudError(
+        CloudErrorCodes.VSwitchIpNotEnough,
+        `vSwitch ${eni.vswitchId} of ${eniId} is skipped after running out of IPs: ${inhibited}`,
+        { operation: 'AssignPrivateIpAddresses' },
+      );
+    }
     try {
       const ips = await this.api.assignPrivateIpAddresses(eniId, count);
       await this.waitForMetadata(eni.mac, ips, eniId, 'soft');

@@ -104,6 +104,11 @@ export class VSwitchSelector {
     );
   }
 
+  /** Why a vSwitch is skipped right now (an IpNotEnough within the inhibit window), if it is. */
+  inhibitedReason(vswitchId: string): string | undefined {
+    return this.activeInhibit(vswitchId)?.reason;
+  }
+
   status(): VSwitchStatus[] {
     return this.candidates.map((vswitchId) => {
       const info = this.cache.get(vswitchId);
