@@ -3,9 +3,10 @@ import type { AccountState } from '../state/account-state.js';
 import type { EniLifecycle } from '../state/eni-lifecycle.js';
 import { ApiError } from '../wire/api-error.js';
 import type { Params } from '../wire/params.js';
+import type { ResponseBody } from '../wire/response-body.js';
 import type { ClientTokenCache } from './client-tokens.js';
 
-export type ResponseBody = Record<string, unknown>;
+export type { ResponseBody } from '../wire/response-body.js';
 
 export interface ApiContext {
   state: AccountState;

@@ -5,7 +5,7 @@
  */
 import { ApiError, invalidParameter } from '../wire/api-error.js';
 import type { Params } from '../wire/params.js';
-import type { ResponseBody } from './api-context.js';
+import type { ResponseBody } from '../wire/response-body.js';
 
 /** Oldest tokens are forgotten beyond this, bounding memory in long runs. */
 const MAX_REMEMBERED_TOKENS = 10_000;
