@@ -22,6 +22,7 @@ export interface EmulatedNode {
 export async function startEmulatedNode(
   instanceType: string,
   overrides: Partial<EmulatorOptions> = {},
+  node: { ramRoleName?: string } = {},
 ): Promise<EmulatedNode> {
   const emulator = await EcsEmulator.start({
     accessKeys: [TEST_ACCESS_KEY],
@@ -34,6 +35,7 @@ export async function startEmulatedNode(
     instanceType,
     zoneId: TEST_ZONE,
     vswitchId: TEST_VSWITCH,
+    ...node,
   });
   return {
     emulator,

@@ -394,7 +394,7 @@ describe('RAM role refresh', () => {
     expect(error.message).toMatch(/no RAM role/);
   });
 
-  test('renewals are logged with source and expiry only', async () => {
+  test('renewals are logged with source, role and expiry only', async () => {
     const provider = mustResolve({ metadata, useRamRole: true });
     await provider.get();
     source.credentials.set(INSTANCE_ID, stsCredentials(clock, 2 * HOUR, '-2'));
@@ -402,8 +402,9 @@ describe('RAM role refresh', () => {
     await provider.get();
     const renewed = captured.lines().find((line) => line.msg === 'cloud credentials renewed');
     expect(renewed).toMatchObject({ source: 'ram_role' });
+    expect(typeof renewed!['role']).toBe('string');
     expect(Object.keys(renewed!).sort()).toEqual(
-      ['expiresAt', 'hostname', 'level', 'msg', 'pid', 'source', 'time'].sort(),
+      ['expiresAt', 'hostname', 'level', 'msg', 'pid', 'role', 'source', 'time'].sort(),
     );
   });
 });

@@ -22,7 +22,10 @@ export interface CloudCredentials {
 }
 
 /** Loads the source's current credentials once. */
-export type CredentialLoader = () => Promise<CloudCredentials>;
+export type CredentialLoader = (() => Promise<CloudCredentials>) & {
+  /** What to log about where the credentials came from (a role name, a file); never a secret. */
+  describe?: () => Record<string, string>;
+};
 
 export const ENV_ACCESS_KEY_ID = 'ALIBABA_CLOUD_ACCESS_KEY_ID';
 export const ENV_ACCESS_KEY_SECRET = 'ALIBABA_CLOUD_ACCESS_KEY_SECRET';
@@ -170,5 +173,8 @@ export function ramRoleLoader(
       expiresAt: sts.expiresAt,
     };
   };
-  return Object.assign(load, { roleName: () => role });
+  return Object.assign(load, {
+    roleName: () => role,
+    describe: (): Record<string, string> => (role === undefined ? {} : { role }),
+  });
 }

@@ -152,7 +152,7 @@ export class RefreshingCredentialProvider implements CredentialProvider {
       }
       this.cached = loaded;
       this.log.info(
-        { source: this.source, expiresAt: iso(credentials.expiresAt) },
+        { source: this.source, ...this.load.describe?.(), expiresAt: iso(credentials.expiresAt) },
         previous === undefined ? 'cloud credentials loaded' : 'cloud credentials renewed',
       );
       return credentials;
