@@ -18,6 +18,12 @@ import { WaiterQueue } from './waiter-queue.js';
 /** First retry delay after a failed cloud call; doubles per failure up to the cap. */
 const GROW_BACKOFF_INITIAL_MS = 500;
 const GROW_BACKOFF_MAX_MS = 30_000;
+/**
+ * After a retryable failure (Throttling, 5xx) the cloud-call wrapper has already backed off and
+ * paces this node's calls; a long pool backoff on top only makes unlucky nodes starve while the
+ * account serves the others.
+ */
+const GROW_BACKOFF_RETRYABLE_MAX_MS = 4_000;
 /** Terway stops creating ENIs for a minute after EniPerInstanceLimitExceeded. */
 const ENI_LIMIT_COOLDOWN_MS = 60_000;
 /** An ENI the cloud called full gets no assign calls for this long. */
@@ -353,7 +359,7 @@ export class IpPool {
       if (slot !== undefined) slot.fullUntilMs = now + ENI_FULL_COOLDOWN_MS;
     }
     this.growBackoffMs = Math.min(
-      GROW_BACKOFF_MAX_MS,
+      failure.retryable ? GROW_BACKOFF_RETRYABLE_MAX_MS : GROW_BACKOFF_MAX_MS,
       Math.max(GROW_BACKOFF_INITIAL_MS, this.growBackoffMs * 2),
     );
     this.growBlockedUntil = now + this.growBackoffMs;

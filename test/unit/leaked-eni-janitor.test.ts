@@ -168,4 +168,28 @@ describe('LeakedEniJanitor', () => {
     expect(ecs.enis.has('eni-leaked')).toBe(false);
     janitor.close();
   });
+
+  test('a retried sweep never runs while a create is in flight (its ENI is not a leak)', async () => {
+    const { clock, ecs, janitor } = setup();
+    const describe = ecs.describeNetworkInterfaces.bind(ecs);
+    let failures = 1;
+    ecs.describeNetworkInterfaces = async (filter) => {
+      if (failures-- > 0) throw new CloudError('ServiceUnavailable', 'try later');
+      return describe(filter);
+    };
+    await janitor.sweepTagged();
+    // A create starts: its ENI exists, Available, tagged for this node, not attached yet.
+    const release = await janitor.holdSweeps();
+    ecs.add('eni-being-attached', 'Available');
+    await clock.advance(JANITOR_RETRY_MS);
+    expect(ecs.enis.has('eni-being-attached')).toBe(true);
+    // Attached by the time the create is done; a later sweep leaves it alone.
+    ecs.enis.get('eni-being-attached')!.status = 'InUse';
+    release();
+    await clock.advance(JANITOR_RETRY_MS * 2);
+    expect(ecs.enis.has('eni-being-attached')).toBe(true);
+    // The sweep did run once the create was done (the first, failed listing is not counted).
+    expect(ecs.calls.filter((call) => call === 'Describe')).toHaveLength(1);
+    janitor.close();
+  });
 });

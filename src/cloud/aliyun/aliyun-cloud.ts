@@ -27,6 +27,8 @@ export const DEFAULT_DETACH_TIMEOUT_MS = 60_000;
 /** Terway polls metadata for 10 s after an attach or assign. */
 export const DEFAULT_METADATA_TIMEOUT_MS = 10_000;
 const ENI_DESCRIPTION = 'interface created by terway-node';
+/** ECS accepts at most this many security groups on an ENI. */
+const MAX_SECURITY_GROUPS = 10;
 /** ECS's own codes for "already gone" on the calls where gone is success. */
 const IP_ALREADY_UNASSIGNED = 'InvalidIp.IpUnassigned';
 
@@ -64,7 +66,7 @@ export class AliyunCloud implements CloudProvider {
   private limits: InstanceLimits | undefined;
   /** MAC and vSwitch of ENIs we listed or created: saves a Describe per assign. */
   private readonly known = new Map<string, { mac: string; vswitchId: string }>();
-  private securityGroups: string[] | undefined;
+  private securityGroups: Promise<string[]> | undefined;
 
   constructor(private readonly options: AliyunCloudOptions) {
     this.api = options.api;
@@ -123,10 +125,21 @@ export class AliyunCloud implements CloudProvider {
   }
 
   async createEni(secondaryIpCount: number): Promise<EniInfo> {
+    // A sweep lists unattached ENIs of this node to delete them; one we are about to attach
+    // must not be among them, so creates and sweeps never overlap.
+    const release = await this.janitor.holdSweeps();
+    try {
+      return await this.createAndAttach(secondaryIpCount);
+    } finally {
+      release();
+    }
+  }
+
+  private async createAndAttach(secondaryIpCount: number): Promise<EniInfo> {
     const created = await this.createInSomeVSwitch(secondaryIpCount);
     const { log } = this.options;
     try {
-      await this.api.attachNetworkInterface(created.id, this.identity.instanceId);
+      await this.attachPatiently(created.id);
       const attached = await pollUntil(
         async () => {
           const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [created.id] });
@@ -252,6 +265,45 @@ export class AliyunCloud implements CloudProvider {
     }
   }
 
+  /**
+   * A created ENI is worth keeping: when the account is throttled, giving up on its attach (and
+   * deleting it) costs two more mutating calls and a re-create. So a retryable failure is retried
+   * until the attach timeout, and an attach that did go through (the answer was lost) is kept.
+   */
+  private async attachPatiently(eniId: string): Promise<void> {
+    const deadline = this.options.clock.now() + this.timings.attachTimeoutMs;
+    for (;;) {
+      try {
+        await this.api.attachNetworkInterface(eniId, this.identity.instanceId);
+        return;
+      } catch (error) {
+        const eni = await this.describeIfAnswered(eniId);
+        const attaching = eni?.status === 'Attaching' || eni?.status === 'InUse';
+        if (attaching && eni?.instanceId === this.identity.instanceId) return;
+        // "Invalid state" while our status read was itself refused: look again, do not give up.
+        const worthAnotherTry =
+          isCloudError(error) &&
+          (error.retryable || error.cloudCode === CloudErrorCodes.InvalidEniState);
+        if (!worthAnotherTry || this.options.clock.now() >= deadline) throw error;
+        this.options.log.info(
+          { eniId, err: error.message },
+          'attach of a new ENI was refused for now; retrying rather than deleting it',
+        );
+      }
+    }
+  }
+
+  /** The ENI as ECS describes it; undefined when the read itself was throttled or failed. */
+  private async describeIfAnswered(eniId: string): Promise<CloudEni | undefined> {
+    try {
+      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+      return eni;
+    } catch (error) {
+      if (isCloudError(error) && error.retryable) return undefined;
+      throw error;
+    }
+  }
+
   private noteExhaustion(error: unknown, vswitchId: string | undefined): boolean {
     if (!isCloudError(error, CloudErrorCodes.VSwitchIpNotEnough) || vswitchId === undefined) {
       return false;
@@ -274,14 +326,21 @@ export class AliyunCloud implements CloudProvider {
 
   private async resolveSecurityGroups(): Promise<string[]> {
     if (this.options.securityGroupIds.length > 0) return this.options.securityGroupIds;
-    if (this.securityGroups === undefined) {
-      const instance = await this.api.describeInstance(this.identity.instanceId);
-      this.securityGroups = instance.securityGroupIds.slice(0, 10);
-      this.options.log.info(
-        { securityGroupIds: this.securityGroups },
-        'no security_groups configured: new ENIs join the instance security groups',
-      );
-    }
+    // One lookup shared by concurrent creates; a failed one is retried by the next create.
+    this.securityGroups ??= this.api.describeInstance(this.identity.instanceId).then(
+      (instance) => {
+        const groups = instance.securityGroupIds.slice(0, MAX_SECURITY_GROUPS);
+        this.options.log.info(
+          { securityGroupIds: groups },
+          'no security_groups configured: new ENIs join the instance security groups',
+        );
+        return groups;
+      },
+      (error: unknown) => {
+        this.securityGroups = undefined;
+        throw error;
+      },
+    );
     return this.securityGroups;
   }
 

@@ -35,6 +35,9 @@ export class LeakedEniJanitor {
   private closed = false;
   private sweepPending = false;
   private retryDelayMs = JANITOR_RETRY_MS;
+  /** Creates in flight: a sweep then could take their not-yet-attached ENIs for leaks. */
+  private holds = 0;
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: JanitorOptions) {}
 
@@ -64,12 +67,37 @@ export class LeakedEniJanitor {
   }
 
   /**
+   * Keeps sweeps away while a new ENI is created and attached; the caller runs the returned
+   * release when done. Waits for a sweep already running.
+   */
+  async holdSweeps(): Promise<() => void> {
+    while (this.sweeping !== undefined) await this.sweeping;
+    this.holds++;
+    let released = false;
+    return () => {
+      if (!released) this.holds--;
+      released = true;
+    };
+  }
+
+  /**
    * Deletes ENIs tagged for this instance that are not in use; called once at start-up. Never
    * throws: a failed sweep is retried by the timer rather than holding up the daemon's start.
+   * A retry that finds creates in flight waits for the next round.
    */
   async sweepTagged(): Promise<void> {
+    if (this.holds > 0) {
+      this.sweepPending = true;
+      this.schedule();
+      return;
+    }
+    const sweep = this.sweepOnce();
+    this.sweeping = sweep.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      await this.sweepOnce();
+      await sweep;
       this.sweepPending = false;
     } catch (error) {
       this.sweepPending = true;
@@ -78,6 +106,8 @@ export class LeakedEniJanitor {
         'could not look for leaked ENIs yet; will retry',
       );
       this.schedule();
+    } finally {
+      this.sweeping = undefined;
     }
   }
 

@@ -19,8 +19,10 @@ export interface PollOptions {
 
 /**
  * Calls `probe` until it returns a value (not undefined), sleeping on the clock with a growing
- * interval. Throws a retryable `CloudError('WaitTimeout')` once `timeoutMs` has passed; errors
- * from the probe itself propagate at once (the probe's own calls already retried).
+ * interval. Throws a `CloudError('WaitTimeout')` once `timeoutMs` has passed. A retryable
+ * failure of the probe (a throttled Describe) counts as "not yet": giving up on an attach because
+ * one status read was throttled would throw away an ENI that is about to be usable. Other
+ * errors propagate at once.
  */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,
@@ -30,7 +32,12 @@ export async function pollUntil<T>(
   const deadline = clock.now() + options.timeoutMs;
   let interval = options.initialMs ?? POLL_INITIAL_MS;
   for (;;) {
-    const value = await probe();
+    let value: T | undefined;
+    try {
+      value = await probe();
+    } catch (error) {
+      if (!(error instanceof CloudError && error.retryable) || clock.now() >= deadline) throw error;
+    }
     if (value !== undefined) return value;
     const left = deadline - clock.now();
     if (left <= 0) {
