@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import type { AllocateBenchResult } from './allocate/run.js';
 import { printAllocate, printRound, runAllocateBench } from './allocate/run.js';
+import type { BurstBenchResult } from './burst/run.js';
+import { formatCounts, printBurst, runBurstBench } from './burst/run.js';
+import type { ClusterBenchResult } from './cluster-scale/run.js';
+import { printCluster, runClusterBench } from './cluster-scale/run.js';
 import type { ShimBenchResult } from './shim-startup/run.js';
 import { printShim, runShimStartupBench } from './shim-startup/run.js';
 import { cleanupAllSync } from './support/cleanup.js';
@@ -204,6 +208,204 @@ function shimSection(outcome: Outcome<ShimBenchResult>): string {
   ].join('\n');
 }
 
+function burstSection(outcome: Outcome<BurstBenchResult>): string {
+  const title = '## 3. Burst: 100 pods at once on an empty node (ECS emulator)';
+  const r = outcome.result;
+  if (r === undefined)
+    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  const { settings, bound, model } = r;
+  const seconds = (value: number): string => ms(value * 1000);
+  const figures = mdTable(
+    ['', `Time until all ${settings.pods} hold IPs`, 'pod p50', 'API calls', 'throttled'],
+    [
+      ...r.rounds.map((round, i) => [
+        `Round ${i + 1}`,
+        seconds(round.seconds),
+        seconds(round.podP50Seconds),
+        String(Object.values(round.calls).reduce((a, b) => a + b, 0)),
+        String(Object.values(round.throttled).reduce((a, b) => a + b, 0)),
+      ]),
+      [
+        `**terwayd, median of ${r.rounds.length}**`,
+        `**${seconds(r.medianSeconds)}**`,
+        seconds(r.medianPodP50Seconds),
+        '',
+        '',
+      ],
+      [
+        'Baseline: lower bound for any client',
+        ms(bound.ms),
+        '',
+        String(bound.creates + bound.attaches + bound.assigns + 1),
+        '0',
+      ],
+      ['**Ratio** terwayd / bound', `**${ratio(r.ratio)}**`, '', '', ''],
+    ],
+  );
+  const targets = mdTable(
+    ['Target', 'Measured', 'Limit', 'Result'],
+    [
+      [
+        `time to ${settings.pods} IPs / lower bound`,
+        ratio(r.ratio),
+        `≤ ${ratio(settings.targetRatio)}`,
+        `**${passFail(r.pass)}**`,
+      ],
+    ],
+  );
+  const boundCalls: Record<string, number> = {
+    CreateNetworkInterface: bound.creates,
+    AttachNetworkInterface: bound.attaches,
+    AssignPrivateIpAddresses: bound.assigns,
+    DescribeNetworkInterfaces: 1,
+  };
+  const apis = [...new Set([...Object.keys(r.calls), ...Object.keys(boundCalls)])].sort();
+  const calls = mdTable(
+    ['API', 'calls (median)', 'throttled (median)', 'lower bound'],
+    apis.map((api) => [
+      api,
+      String(r.calls[api] ?? 0),
+      String(r.throttled[api] ?? 0),
+      String(boundCalls[api] ?? 0),
+    ]),
+  );
+  const sorted = [...r.rounds].sort((a, b) => a.seconds - b.seconds);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  const where =
+    mid === undefined
+      ? ''
+      : `Where the time went in the median round (from terwayd's log, ms from the first ` +
+        `request): first CreateNetworkInterface sent at ${ms(mid.profile.firstCreateSentMs)}, ` +
+        `last attach answered at ${ms(mid.profile.lastAttachDoneMs)}, the ` +
+        `${mid.profile.eniReadyAtMs.length} ENIs usable in the pool (InUse seen and in ` +
+        `metadata) from ${ms(mid.profile.eniReadyAtMs[0] ?? Number.NaN)} to ` +
+        `${ms(mid.profile.eniReadyAtMs.at(-1) ?? Number.NaN)}, the last reply at ` +
+        `${seconds(mid.seconds)}. The bound's chain is create ${ms(model.createMs)} → attach ` +
+        `${ms(model.attachMs)} → one Describe ${ms(model.describeMs)}` +
+        `${bound.assigns > 0 ? ` → assign ${ms(model.assignMs)}` : ''}.`;
+  return [
+    title,
+    '',
+    `terwayd (\`dist/cmd/terwayd.js\`, own process, min_pool_size ${settings.minPoolSize}, ` +
+      `max_pool_size ${settings.maxPoolSize}) in ECS mode against the ECS emulator ` +
+      `(\`dist/cmd/ecs-emulator.js\`, own process) on \`${settings.instanceType}\`: 31 secondary ` +
+      `ENIs × 10 IPs, so the node can hold ${settings.pods} pods at all. Emulated latencies: ` +
+      `${formatCounts(settings.latency)} ms; AttachNetworkInterface answers at once and the ENI ` +
+      `is InUse ${settings.attachMs} ms later. Account throttle on the mutating ENI calls: ` +
+      `${settings.mutating.ratePerSecond} calls/s, burst ${settings.mutating.burst}. Each round ` +
+      `starts a fresh emulator and a fresh daemon with no ENI, then sends ${settings.pods} ` +
+      `AllocateIP calls at once, each on its own gRPC connection as the CNI shim makes them; ` +
+      `the time runs to the last reply. ${r.rounds.length} rounds, median. The lower bound ` +
+      `(\`bench/burst/lower-bound.ts\`) is the earliest any client could have all IPs usable ` +
+      `under the same latencies and bucket: ⌈${settings.pods} / ${model.ipsPerEni}⌉ = ` +
+      `${bound.enis} ENIs, each created with up to ${model.maxIpsPerCall} IPs (its primary ` +
+      `included), attached once created, InUse seen by one Describe, IPs beyond the create's ` +
+      `added by assigns, every mutating call taking a token.`,
+    '',
+    figures,
+    '',
+    targets,
+    '',
+    'API calls by name during the burst:',
+    '',
+    calls,
+    '',
+    where,
+  ].join('\n');
+}
+
+function clusterSection(outcome: Outcome<ClusterBenchResult>): string {
+  const title = '## 4. Cluster scale: 200 nodes × 30 pods against one throttled account';
+  const r = outcome.result;
+  if (r === undefined)
+    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  const { settings, floor, perNodeSeconds: node } = r;
+  const s = (value: number): string => `${value.toFixed(1)} s`;
+  const figures = mdTable(
+    ['', 'Value'],
+    [
+      [
+        `**Converged** (all ${settings.nodes * settings.podsPerNode} pods hold IPs)`,
+        `**${s(r.convergeSeconds)}**`,
+      ],
+      [
+        'Per node, time to its 30th IP: min / p50 / p99 / max',
+        `${s(node.min)} / ${s(node.p50)} / ${s(node.p99)} / ${s(node.max)}`,
+      ],
+      ['Slowest node / median node', ratio(r.slowestToMedian)],
+      [
+        `Baseline: throttle floor (${floor.total} calls ÷ ${settings.account.ratePerSecond}/s)`,
+        s(r.floorSeconds),
+      ],
+      ['**Ratio** converged / floor', `**${ratio(r.ratio)}** (target: none set)`],
+      [
+        'API calls: all / served / throttled',
+        `${Object.values(r.calls).reduce((a, b) => a + b, 0)} / ${r.servedCalls} / ` +
+          `${Object.values(r.throttled).reduce((a, b) => a + b, 0)}`,
+      ],
+      [
+        'Calls the account served per second while converging',
+        `${(r.servedCalls / r.convergeSeconds).toFixed(1)} (its limit: ${settings.account.ratePerSecond})`,
+      ],
+      ['Served calls / floor calls', ratio(r.callsOverFloor)],
+      ['Secondary ENIs created / floor', `${r.enis} / ${floor.perNode.creates * settings.nodes}`],
+      [
+        'Start-up of the 200 pool managers (before the clock)',
+        `${s(r.startup.seconds)}, ${Object.values(r.startup.calls).reduce((a, b) => a + b, 0)} ` +
+          `calls, ${Object.values(r.startup.throttled).reduce((a, b) => a + b, 0)} throttled`,
+      ],
+    ],
+  );
+  const targets = mdTable(
+    ['Target', 'Measured', 'Limit', 'Result'],
+    r.targets.map((t) => [t.name, t.measured, t.limit, `**${passFail(t.pass)}**`]),
+  );
+  const floorCalls: Record<string, number> = {
+    CreateNetworkInterface: floor.perNode.creates * settings.nodes,
+    AttachNetworkInterface: floor.perNode.attaches * settings.nodes,
+    AssignPrivateIpAddresses: floor.perNode.assigns * settings.nodes,
+    DescribeNetworkInterfaces: floor.perNode.describes * settings.nodes,
+  };
+  const apis = [...new Set([...Object.keys(r.calls), ...Object.keys(floorCalls)])].sort();
+  const calls = mdTable(
+    ['API', 'calls', 'throttled', 'served', 'floor'],
+    apis.map((api) => [
+      api,
+      String(r.calls[api] ?? 0),
+      String(r.throttled[api] ?? 0),
+      String((r.calls[api] ?? 0) - (r.throttled[api] ?? 0)),
+      String(floorCalls[api] ?? 0),
+    ]),
+  );
+  return [
+    title,
+    '',
+    `${settings.nodes} pool managers in one Node process (no daemons, logs silenced), each ` +
+      `wired as terwayd wires it: its own \`MetadataClient\` on the emulator's metadata for its ` +
+      `instance (\`${settings.instanceType}\`: 3 secondary ENIs × 15 IPs), static credentials, ` +
+      `\`connectAliyunCloud\`, \`restorePool\` with an in-memory pod store (min_pool_size ` +
+      `${settings.minPoolSize}, max_pool_size ${settings.maxPoolSize}, otherwise the defaults). ` +
+      `One emulated account (its own process) throttles every API together at ` +
+      `${settings.account.ratePerSecond} calls/s, burst ${settings.account.burst}; latencies ` +
+      `${formatCounts(settings.latency)} ms, attach ${settings.attachMs} ms. All managers start ` +
+      `first (not timed); then every node asks for ${settings.podsPerNode} IPs at once and the ` +
+      `clock runs until the last of the ${settings.nodes * settings.podsPerNode} is served. The ` +
+      `floor (\`clusterCallFloor\` in \`bench/burst/lower-bound.ts\`) is the fewest calls any ` +
+      `client needs: per node ${floor.perNode.creates} creates, ${floor.perNode.attaches} ` +
+      `attaches, ${floor.perNode.assigns} assigns and one Describe (start-up reads left out; a ` +
+      `third ENI instead of the assigns costs as many calls), at the account's rate.`,
+    '',
+    figures,
+    '',
+    targets,
+    '',
+    'API calls by name during the allocation phase (throttled ones answered Throttling and cost ' +
+      'the account nothing):',
+    '',
+    calls,
+  ].join('\n');
+}
+
 const METHOD = `## Method
 
 - Every figure comes with a baseline measured in the same run, on the same machine, and the ratio
@@ -241,6 +443,8 @@ const METHOD = `## Method
 function markdown(
   allocate: Outcome<AllocateBenchResult>,
   shim: Outcome<ShimBenchResult>,
+  burst: Outcome<BurstBenchResult>,
+  cluster: Outcome<ClusterBenchResult>,
   startedAt: Date,
   seconds: number,
 ): string {
@@ -252,10 +456,23 @@ function markdown(
     '',
     mdTable(['Machine', ''], machine()),
   ].join('\n');
-  return `${[header, allocateSection(allocate), shimSection(shim), METHOD].join('\n\n')}\n`;
+  const sections = [
+    header,
+    allocateSection(allocate),
+    shimSection(shim),
+    burstSection(burst),
+    clusterSection(cluster),
+    METHOD,
+  ];
+  return `${sections.join('\n\n')}\n`;
 }
 
-function summary(allocate: Outcome<AllocateBenchResult>, shim: Outcome<ShimBenchResult>): string {
+function summary(
+  allocate: Outcome<AllocateBenchResult>,
+  shim: Outcome<ShimBenchResult>,
+  burst: Outcome<BurstBenchResult>,
+  cluster: Outcome<ClusterBenchResult>,
+): string {
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
     style: { head: [], border: [] },
@@ -301,6 +518,38 @@ function summary(allocate: Outcome<AllocateBenchResult>, shim: Outcome<ShimBench
       ],
     );
   }
+  const b = burst.result;
+  if (b === undefined) table.push(['burst', 'FAILED', '', '', '']);
+  else {
+    table.push([
+      `${b.settings.pods} pods at once, empty node`,
+      ms(b.medianSeconds * 1000),
+      `bound ${ms(b.bound.ms)}`,
+      ratio(b.ratio),
+      `≤ ${ratio(b.settings.targetRatio)} ${passFail(b.pass)}`,
+    ]);
+  }
+  const c = cluster.result;
+  if (c === undefined) table.push(['cluster scale', 'FAILED', '', '', '']);
+  else {
+    const [starvation] = c.targets;
+    table.push(
+      [
+        `${c.settings.nodes} nodes × ${c.settings.podsPerNode} pods converge`,
+        `${c.convergeSeconds.toFixed(1)} s`,
+        `floor ${c.floorSeconds.toFixed(1)} s`,
+        ratio(c.ratio),
+        '—',
+      ],
+      [
+        'slowest node / median node',
+        `${c.perNodeSeconds.max.toFixed(1)} s`,
+        `p50 ${c.perNodeSeconds.p50.toFixed(1)} s`,
+        ratio(c.slowestToMedian),
+        starvation ? `${starvation.limit} ${passFail(starvation.pass)}` : '',
+      ],
+    );
+  }
   return table.toString();
 }
 
@@ -326,12 +575,24 @@ async function main(): Promise<number> {
     runShimStartupBench,
   );
   if (shim.result !== undefined) printShim(shim.result);
+  const burst = await attempt('burst: 100 pods at once vs the lower bound', () => runBurstBench());
+  if (burst.result !== undefined) printBurst(burst.result);
+  const cluster = await attempt('cluster scale: 200 nodes × 30 pods vs the throttle floor', () =>
+    runClusterBench(),
+  );
+  if (cluster.result !== undefined) printCluster(cluster.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const out = join(REPO_ROOT, 'BENCHMARKS.md');
-  writeFileSync(out, await formatted(out, markdown(allocate, shim, startedAt, seconds)));
-  process.stdout.write(`\n${summary(allocate, shim)}\nwrote ${out} (${Math.round(seconds)} s)\n`);
-  return allocate.error === undefined && shim.error === undefined ? 0 : 1;
+  writeFileSync(
+    out,
+    await formatted(out, markdown(allocate, shim, burst, cluster, startedAt, seconds)),
+  );
+  process.stdout.write(
+    `\n${summary(allocate, shim, burst, cluster)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
+  );
+  const failed = [allocate, shim, burst, cluster].some((outcome) => outcome.error !== undefined);
+  return failed ? 1 : 0;
 }
 
 try {

@@ -9,6 +9,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export const BUILT = {
   terwayd: join(REPO_ROOT, 'dist/cmd/terwayd.js'),
   terway: join(REPO_ROOT, 'dist/bundle/terway.cjs'),
+  ecsEmulator: join(REPO_ROOT, 'dist/cmd/ecs-emulator.js'),
   echoServer: join(REPO_ROOT, 'dist/bench/allocate/echo-server.js'),
 } as const;
 
