@@ -63,7 +63,9 @@ export function planGrowth(input: GrowInput): GrowAction[] {
     // since ECS rejects a zero SecondaryPrivateIpAddressCount.
     const ipCount = Math.max(Math.min(remaining, perCreate), Math.min(2, perCreate));
     actions.push({ kind: 'create', ipCount });
-    remaining -= ipCount;
+    // The new ENI absorbs its whole capacity: what the create cannot carry comes by assign once
+    // it is attached (the next plan sees it as creating free slots), rather than by another ENI.
+    remaining -= input.limits.ipsPerEni;
     eniCount++;
   }
   return actions;

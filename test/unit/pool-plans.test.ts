@@ -126,6 +126,24 @@ describe('planGrowth', () => {
     expect(plan(15)).toEqual([{ kind: 'create', ipCount: 3 }]);
   });
 
+  test('demand beyond one create is planned onto the new ENIs capacity, not onto more ENIs', () => {
+    const roomy = { ...limits, ipsPerEni: 15, maxEnis: 3 };
+    const actions = planGrowth({
+      wanted: 30,
+      enis: [],
+      creatingEnis: 0,
+      creatingFreeSlots: 0,
+      limits: roomy,
+      canCreateEni: true,
+      policy: 'most_ips',
+    });
+    // Two ENIs of 15 (10 by create, 5 by a later assign each), not three ENIs of 10.
+    expect(actions).toEqual([
+      { kind: 'create', ipCount: 10 },
+      { kind: 'create', ipCount: 10 },
+    ]);
+  });
+
   test('a new ENI carries at least one secondary IP besides its primary', () => {
     const actions = planGrowth({
       wanted: 1,
