@@ -91,6 +91,21 @@ export class AliyunCloud implements CloudProvider {
     await this.janitor.sweepTagged();
   }
 
+  /**
+   * Looks up the instance's security groups at start-up rather than inside the first pod's
+   * wait. Best effort: a failure is retried by the first create.
+   */
+  async prepare(): Promise<void> {
+    try {
+      await this.resolveSecurityGroups();
+    } catch (error) {
+      this.options.log.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'could not read the instance security groups yet; the first ENI create will retry',
+      );
+    }
+  }
+
   /** Stops the janitor's timer; in-flight cloud calls finish on their own. */
   close(): void {
     this.janitor.close();

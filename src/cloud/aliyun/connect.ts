@@ -98,6 +98,7 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
     'connected to ECS',
   );
   await cloud.reclaimLeakedEnis();
+  await cloud.prepare();
   return { cloud, caller, regionId };
 }
 
