@@ -47,12 +47,12 @@ export const CLUSTER_SETTINGS = {
   minPoolSize: 0,
   maxPoolSize: 5,
   /**
-   * "No node starves": the slowest node within this multiple of the median node. Sharing the
-   * account fairly, every node progresses at the same pace and all finish near the end (ratio
-   * near 1); serving nodes one after another in random order puts the median at half the total
-   * (ratio 2); a node left behind shows as more.
+   * "No node starves": the slowest node within this multiple of the 90th-percentile node. When
+   * the account serves nodes roughly one after another, completion times spread evenly and the
+   * slowest is about 1.1x the p90 (and 2x the median, which is why the median is no yardstick);
+   * a node left behind after the rest are done shows as a gap well above that.
    */
-  starvationLimit: 2,
+  starvationLimit: 1.5,
   /** The whole allocation phase gives up after this long. */
   allocateDeadlineMs: 240_000,
 } as const;
@@ -60,6 +60,7 @@ export const CLUSTER_SETTINGS = {
 export interface Distribution {
   min: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
 }
@@ -80,6 +81,7 @@ export interface ClusterBenchResult {
   /** Each node's time to its 30th IP, seconds from the same start. */
   perNodeSeconds: Distribution;
   slowestToMedian: number;
+  slowestToP90: number;
   /** Emulator counts during the allocation phase, by API: every request, and those throttled. */
   calls: Record<string, number>;
   throttled: Record<string, number>;
@@ -241,6 +243,7 @@ export async function runClusterBench(
     const servedCalls = total(calls) - total(throttled);
     const floorSeconds = floor.total / settings.account.ratePerSecond;
     const p50 = median(perNode);
+    const p90 = percentile(perNode, 90);
     const max = Math.max(...perNode);
     const measuredRatio = convergeSeconds / floorSeconds;
     return {
@@ -251,8 +254,15 @@ export async function runClusterBench(
         throttled: delta(startupStats.throttled, {}),
       },
       convergeSeconds,
-      perNodeSeconds: { min: Math.min(...perNode), p50, p99: percentile(perNode, 99), max },
+      perNodeSeconds: {
+        min: Math.min(...perNode),
+        p50,
+        p90,
+        p99: percentile(perNode, 99),
+        max,
+      },
       slowestToMedian: max / p50,
+      slowestToP90: max / p90,
       calls,
       throttled,
       servedCalls,
@@ -263,10 +273,10 @@ export async function runClusterBench(
       enis: await countSecondaryEnis(emulator),
       targets: [
         {
-          name: 'no node starves: slowest node / median node',
-          measured: ratio(max / p50),
+          name: 'no node starves: slowest node / p90 node',
+          measured: ratio(max / p90),
           limit: `≤ ${ratio(settings.starvationLimit)}`,
-          pass: max / p50 <= settings.starvationLimit,
+          pass: max / p90 <= settings.starvationLimit,
         },
       ],
     };
@@ -287,7 +297,7 @@ export function printCluster(result: ClusterBenchResult): void {
       `${total(result.startup.calls)} calls, ${total(result.startup.throttled)} throttled`,
     `converged: all ${settings.nodes * settings.podsPerNode} pods hold IPs after ` +
       `${s(result.convergeSeconds)}`,
-    `per node: min ${s(node.min)}, p50 ${s(node.p50)}, p99 ${s(node.p99)}, max ${s(node.max)}` +
+    `per node: min ${s(node.min)}, p50 ${s(node.p50)}, p90 ${s(node.p90)}, p99 ${s(node.p99)}, max ${s(node.max)}` +
       ` (slowest / median ${ratio(result.slowestToMedian)})`,
     `throttle floor: ${floor.total} calls (${floor.perNodeTotal} per node) ÷ ` +
       `${settings.account.ratePerSecond}/s = ${s(result.floorSeconds)}; ratio ${ratio(result.ratio)}`,
