@@ -2,6 +2,7 @@ import { mkdirSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { DaemonConfig } from '../config/eni-conf.js';
 import { DEFAULT_CONFIG } from '../config/eni-conf.js';
 import { loadConfigFile } from '../config/load-config.js';
@@ -74,7 +75,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         'pod records that cannot be read were skipped: the IPs they held are not reserved and may be handed out again',
       );
     }
-    running.cloud = await createCloud({ config, stateDir, clock: systemClock, log });
+    // Cloud-call metrics are recorded from the start; serving them over HTTP is a later step.
+    const registry = new Registry();
+    running.cloud = await createCloud({ config, stateDir, clock: systemClock, log, registry });
     running.pool = await restorePool({
       cloud: running.cloud.cloud,
       store: running.store,
