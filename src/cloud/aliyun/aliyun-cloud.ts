@@ -15,10 +15,10 @@ import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { ApiStats } from './api-caller.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
+import { EniAttacher } from './eni-attacher.js';
 import { LeakedEniJanitor } from './leaked-eni-janitor.js';
-import type { NicMetadata, NodeIdentity, NodeMetadata } from './node-identity.js';
+import type { NodeIdentity, NodeMetadata } from './node-identity.js';
 import { isOwnedEni, ownedEniTags } from './node-identity.js';
-import { pollUntil, WAIT_TIMEOUT } from './poll.js';
 import type { VSwitchSelector } from './vswitch-selector.js';
 
 /** ECS attaches in seconds; a minute covers a slow region without hiding a stuck attach. */
@@ -63,6 +63,7 @@ export class AliyunCloud implements CloudProvider {
   private readonly identity: NodeIdentity;
   private readonly timings: AliyunCloudTimings;
   private readonly janitor: LeakedEniJanitor;
+  private readonly attacher: EniAttacher;
   private limits: InstanceLimits | undefined;
   /** MAC and vSwitch of ENIs we listed or created: saves a Describe per assign. */
   private readonly known = new Map<string, { mac: string; vswitchId: string }>();
@@ -77,6 +78,15 @@ export class AliyunCloud implements CloudProvider {
       metadataTimeoutMs: DEFAULT_METADATA_TIMEOUT_MS,
       ...options.timings,
     };
+    this.attacher = new EniAttacher({
+      api: this.api,
+      metadata: options.metadata,
+      instanceId: this.identity.instanceId,
+      clock: options.clock,
+      log: options.log,
+      attachTimeoutMs: this.timings.attachTimeoutMs,
+      metadataTimeoutMs: this.timings.metadataTimeoutMs,
+    });
     this.janitor = new LeakedEniJanitor({
       api: this.api,
       identity: this.identity,
@@ -154,20 +164,7 @@ export class AliyunCloud implements CloudProvider {
     const created = await this.createInSomeVSwitch(secondaryIpCount);
     const { log } = this.options;
     try {
-      await this.attachPatiently(created.id);
-      const attached = await pollUntil(
-        async () => {
-          const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [created.id] });
-          return eni?.status === 'InUse' ? eni : undefined;
-        },
-        {
-          clock: this.options.clock,
-          timeoutMs: this.timings.attachTimeoutMs,
-          what: `${created.id} to become InUse`,
-          operation: 'AttachNetworkInterface',
-        },
-      );
-      const nic = await this.waitForMetadata(attached.mac, attached.privateIps, created.id);
+      const { eni: attached, nic } = await this.attacher.attach(created.id);
       this.known.set(attached.id, { mac: attached.mac, vswitchId: attached.vswitchId });
       log.info(
         { eniId: attached.id, mac: attached.mac, ips: attached.privateIps.length },
@@ -197,7 +194,7 @@ export class AliyunCloud implements CloudProvider {
     }
     try {
       const ips = await this.api.assignPrivateIpAddresses(eniId, count);
-      await this.waitForMetadata(eni.mac, ips, eniId, 'soft');
+      await this.attacher.waitForMetadata(eni.mac, ips, eniId, 'soft');
       return ips;
     } catch (error) {
       this.noteExhaustion(error, eni.vswitchId);
@@ -280,45 +277,6 @@ export class AliyunCloud implements CloudProvider {
     }
   }
 
-  /**
-   * A created ENI is worth keeping: when the account is throttled, giving up on its attach (and
-   * deleting it) costs two more mutating calls and a re-create. So a retryable failure is retried
-   * until the attach timeout, and an attach that did go through (the answer was lost) is kept.
-   */
-  private async attachPatiently(eniId: string): Promise<void> {
-    const deadline = this.options.clock.now() + this.timings.attachTimeoutMs;
-    for (;;) {
-      try {
-        await this.api.attachNetworkInterface(eniId, this.identity.instanceId);
-        return;
-      } catch (error) {
-        const eni = await this.describeIfAnswered(eniId);
-        const attaching = eni?.status === 'Attaching' || eni?.status === 'InUse';
-        if (attaching && eni?.instanceId === this.identity.instanceId) return;
-        // "Invalid state" while our status read was itself refused: look again, do not give up.
-        const worthAnotherTry =
-          isCloudError(error) &&
-          (error.retryable || error.cloudCode === CloudErrorCodes.InvalidEniState);
-        if (!worthAnotherTry || this.options.clock.now() >= deadline) throw error;
-        this.options.log.info(
-          { eniId, err: error.message },
-          'attach of a new ENI was refused for now; retrying rather than deleting it',
-        );
-      }
-    }
-  }
-
-  /** The ENI as ECS describes it; undefined when the read itself was throttled or failed. */
-  private async describeIfAnswered(eniId: string): Promise<CloudEni | undefined> {
-    try {
-      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
-      return eni;
-    } catch (error) {
-      if (isCloudError(error) && error.retryable) return undefined;
-      throw error;
-    }
-  }
-
   private noteExhaustion(error: unknown, vswitchId: string | undefined): boolean {
     if (!isCloudError(error, CloudErrorCodes.VSwitchIpNotEnough) || vswitchId === undefined) {
       return false;
@@ -357,49 +315,6 @@ export class AliyunCloud implements CloudProvider {
       },
     );
     return this.securityGroups;
-  }
-
-  /**
-   * Waits until metadata shows the MAC with every IP. `soft` (after an assign): a slow metadata
-   * view is logged, not fatal, since ECS already routes the addresses.
-   */
-  private async waitForMetadata(
-    mac: string,
-    ips: readonly string[],
-    eniId: string,
-  ): Promise<NicMetadata>;
-  private async waitForMetadata(
-    mac: string,
-    ips: readonly string[],
-    eniId: string,
-    mode: 'soft',
-  ): Promise<NicMetadata | undefined>;
-  private async waitForMetadata(
-    mac: string,
-    ips: readonly string[],
-    eniId: string,
-    mode: 'hard' | 'soft' = 'hard',
-  ): Promise<NicMetadata | undefined> {
-    try {
-      return await pollUntil(
-        async () => {
-          const nic = await this.options.metadata.nicIfPresent(mac);
-          return nic !== undefined && ips.every((ip) => nic.privateIps.includes(ip))
-            ? nic
-            : undefined;
-        },
-        {
-          clock: this.options.clock,
-          timeoutMs: this.timings.metadataTimeoutMs,
-          what: `metadata to show ${eniId} (${mac}) with ${ips.length} IPs`,
-          operation: 'metadata',
-        },
-      );
-    } catch (error) {
-      if (mode === 'hard' || !isCloudError(error, WAIT_TIMEOUT)) throw error;
-      this.options.log.warn({ eniId, mac, ips }, 'metadata does not show the new IPs yet');
-      return undefined;
-    }
   }
 }
 
