@@ -29,6 +29,8 @@ export interface RestoreDeps {
    * idle pool, and from there back to the cloud above max_pool_size). Absent or 0: released at once.
    */
   unclaimedGraceMs?: number;
+  /** IPs that were idle in the pool when the daemon last stopped cleanly: not unclaimed. */
+  idleAtShutdown?: ReadonlySet<string>;
 }
 
 /**
@@ -57,7 +59,9 @@ export async function restorePool(deps: RestoreDeps): Promise<IpPool> {
     );
   }
   const graceMs = deps.unclaimedGraceMs ?? 0;
-  const unclaimed = graceMs > 0 ? [...cloudIps].filter((ip) => !claimed.has(ip)) : [];
+  const knownIdle = deps.idleAtShutdown ?? new Set<string>();
+  const unclaimed =
+    graceMs > 0 ? [...cloudIps].filter((ip) => !claimed.has(ip) && !knownIdle.has(ip)) : [];
   const conflicts = pool.restore(enis, [
     ...records.map((record) => ({ ip: record.ip, eniId: record.eniId, owner: recordKey(record) })),
     ...unclaimed.map((ip) => ({

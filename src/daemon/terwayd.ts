@@ -18,6 +18,7 @@ import { createCloud } from './cloud-factory.js';
 import { serveOnUnixSocket, shutdownServer } from './grpc-server.js';
 import { introspectionService } from './introspection-service.js';
 import { Ipam } from './ipam.js';
+import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { StateDirLock } from './state-dir-lock.js';
@@ -39,6 +40,7 @@ interface Running {
   pool?: IpPool;
   store?: PodStore;
   cloud?: CloudHandle;
+  stateDir?: string;
   lock?: StateDirLock;
 }
 
@@ -66,6 +68,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     const stateDir = resolve(flags.stateDir);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     running.lock = await lockStateDir(stateDir);
+    running.stateDir = stateDir;
     const socketPath = await prepareSocketPath(flags.socket);
     const store = await LmdbPodStore.open(stateDir);
     running.store = store;
@@ -86,6 +89,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       log,
       signal: restoring.signal,
       unclaimedGraceMs: config.unclaimedIpGracePeriodMs,
+      idleAtShutdown: takeIdleIps(stateDir),
     });
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     running.server = await serveOnUnixSocket(socketPath, {
@@ -132,6 +136,16 @@ async function shutdown(
     );
   }
   await running.pool?.stop();
+  if (running.pool !== undefined && running.stateDir !== undefined) {
+    const idle = running.pool
+      .snapshot()
+      .enis.flatMap((eni) => eni.ips.filter((ip) => ip.state === 'idle').map((ip) => ip.address));
+    try {
+      saveIdleIps(running.stateDir, idle);
+    } catch (error) {
+      log.warn({ err: toTerwayError(error) }, 'could not record the idle IPs for the next start');
+    }
+  }
   await running.cloud?.close();
   await running.store?.close();
   await running.lock?.release();

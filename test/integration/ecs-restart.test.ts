@@ -45,6 +45,13 @@ describe('restart reconciliation', () => {
     for (let i = 0; i < 18; i++) pods.set(`pod-${i}`, await allocate(daemon.socket, `pod-${i}`));
     const enis = [...new Set([...pods.values()].map((pod) => pod.eniId))];
     expect(enis.length).toBeGreaterThanOrEqual(2);
+    // One pod on the first ENI leaves, so that ENI has an idle IP of the pool's own.
+    const leaving = [...pods.entries()].filter(([, pod]) => pod.eniId === enis[0]).at(-1)!;
+    await release(daemon.socket, leaving[0]);
+    pods.delete(leaving[0]);
+    const idleBefore = (await showFactory(daemon.socket)).enis
+      .filter((eni) => eni.id === enis[0])
+      .flatMap((eni) => eni.ips.filter((ip) => ip.state === 'idle').map((ip) => ip.address));
     await daemon.stop();
 
     const [keptEni, detachedEni] = enis as [string, string];
@@ -73,6 +80,10 @@ describe('restart reconciliation', () => {
     for (const [name, pod] of onKept) {
       if (name !== victimName) expect(stateOf(pod.ip)).toBe('in_use');
     }
+    // The pool's own idle IPs, recorded at the clean stop, are idle again at once: an upgrade
+    // does not churn the warm pool.
+    expect(idleBefore.length).toBeGreaterThan(0);
+    for (const ip of idleBefore) expect(stateOf(ip)).toBe('idle');
     // The extra IP nobody claims is held back (not idle) during the grace period...
     expect(stateOf(extraIp)).toBe('in_use');
     // ...then released into the idle pool.
