@@ -32,6 +32,9 @@ beforeAll(async () => {
       { vswitchId: 'vsw-tiny', zoneId: ZONE, cidr: '192.168.9.0/28' },
       { vswitchId: 'vsw-other-zone', zoneId: 'cn-hangzhou-j', cidr: '192.168.2.0/24' },
     ],
+    // Long enough that a Describe right after the call still sees the intermediate state on a
+    // loaded CI machine.
+    latencies: { perApi: {}, attachMs: 300, detachMs: 300, deleteMs: 300 },
   });
   ecs = ecsClient(emulator);
   ({ instanceId, primaryEniId } = emulator.addInstance({
