@@ -9,6 +9,7 @@ import { isCloudError } from '../cloud-error.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
+import { InUseWatcher } from './in-use-watcher.js';
 import type { NicMetadata, NodeMetadata } from './node-identity.js';
 import { pollUntil, WAIT_TIMEOUT } from './poll.js';
 
@@ -23,23 +24,16 @@ export interface EniAttacherOptions {
 }
 
 export class EniAttacher {
-  constructor(private readonly options: EniAttacherOptions) {}
+  private readonly inUse: InUseWatcher;
+
+  constructor(private readonly options: EniAttacherOptions) {
+    this.inUse = new InUseWatcher(options.api, options.clock);
+  }
 
   /** Attaches, then resolves with the ENI (InUse) and its metadata view once both show it. */
   async attach(eniId: string): Promise<{ eni: CloudEni; nic: NicMetadata }> {
     await this.attachPatiently(eniId);
-    const eni = await pollUntil(
-      async () => {
-        const [found] = await this.options.api.describeNetworkInterfaces({ eniIds: [eniId] });
-        return found?.status === 'InUse' ? found : undefined;
-      },
-      {
-        clock: this.options.clock,
-        timeoutMs: this.options.attachTimeoutMs,
-        what: `${eniId} to become InUse`,
-        operation: 'AttachNetworkInterface',
-      },
-    );
+    const eni = await this.inUse.waitInUse(eniId, this.options.attachTimeoutMs);
     const nic = await this.waitForMetadata(eni.mac, eni.privateIps, eniId);
     return { eni, nic };
   }

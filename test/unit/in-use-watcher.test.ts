@@ -1,0 +1,81 @@
+import { describe, expect, test } from '@jest/globals';
+
+import { CloudError } from '../../src/cloud/cloud-error.js';
+import type { CloudEni, EcsApi, EniFilter } from '../../src/cloud/aliyun/ecs-api.js';
+import { InUseWatcher } from '../../src/cloud/aliyun/in-use-watcher.js';
+import { FakeClock } from '../../src/util/fake-clock.js';
+
+function eni(id: string, status: string): CloudEni {
+  return {
+    id,
+    status,
+    type: 'Secondary',
+    instanceId: 'i-1',
+    mac: '00:16:3e:00:00:01',
+    primaryIp: '10.0.0.2',
+    privateIps: ['10.0.0.2'],
+    vswitchId: 'vsw-1',
+    vpcId: 'vpc-1',
+    zoneId: 'z',
+    securityGroupIds: [],
+    tags: {},
+    creationTime: undefined,
+  };
+}
+
+/** ENIs that turn InUse at a set time on the fake clock; every Describe is recorded. */
+function fakeEcs(clock: FakeClock, inUseAt: Record<string, number>) {
+  const describes: string[][] = [];
+  let failNext: unknown;
+  const api = {
+    describeNetworkInterfaces: async (filter: EniFilter) => {
+      describes.push([...(filter.eniIds ?? [])]);
+      if (failNext !== undefined) {
+        const error = failNext;
+        failNext = undefined;
+        throw error;
+      }
+      return (filter.eniIds ?? []).map((id) =>
+        eni(id, clock.now() >= (inUseAt[id] ?? Infinity) ? 'InUse' : 'Attaching'),
+      );
+    },
+  } as unknown as EcsApi;
+  return { api, describes, fail: (error: unknown) => (failNext = error) };
+}
+
+describe('InUseWatcher', () => {
+  test('ten ENIs attaching together are watched with one Describe per poll', async () => {
+    const clock = new FakeClock(0);
+    const ids = Array.from({ length: 10 }, (_, i) => `eni-${i}`);
+    const ecs = fakeEcs(clock, Object.fromEntries(ids.map((id) => [id, 2_000])));
+    const watcher = new InUseWatcher(ecs.api, clock);
+    const done = Promise.all(ids.map((id) => watcher.waitInUse(id, 60_000)));
+    await clock.advance(5_000);
+    const enis = await done;
+    expect(enis.map((e) => e.status)).toEqual(ids.map(() => 'InUse'));
+    expect(ecs.describes.every((call) => call.length === 10)).toBe(true);
+    // Polls at 200, 500, 950, 1625, 2637 ms: five Describes instead of fifty.
+    expect(ecs.describes).toHaveLength(5);
+  });
+
+  test('a throttled poll is "not yet"; a hard error fails the waits; a stuck one times out', async () => {
+    const clock = new FakeClock(0);
+    const ecs = fakeEcs(clock, { 'eni-ok': 1_000 });
+    const watcher = new InUseWatcher(ecs.api, clock);
+    ecs.fail(new CloudError('Throttling', 'slow down'));
+    const ok = watcher.waitInUse('eni-ok', 60_000);
+    await clock.advance(3_000);
+    await expect(ok).resolves.toMatchObject({ id: 'eni-ok', status: 'InUse' });
+
+    const stuck = watcher.waitInUse('eni-stuck', 4_000);
+    const settled = stuck.catch((error: unknown) => error);
+    await clock.advance(10_000);
+    expect(await settled).toMatchObject({ cloudCode: 'WaitTimeout' });
+
+    const broken = watcher.waitInUse('eni-x', 60_000);
+    const brokenSettled = broken.catch((error: unknown) => error);
+    ecs.fail(new CloudError('InvalidParameter', 'bad id'));
+    await clock.advance(1_000);
+    expect(await brokenSettled).toMatchObject({ cloudCode: 'InvalidParameter' });
+  });
+});
