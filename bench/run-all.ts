@@ -8,12 +8,13 @@ import Table from 'cli-table3';
 import type { AllocateBenchResult } from './allocate/run.js';
 import { printAllocate, printRound, runAllocateBench } from './allocate/run.js';
 import type { BurstBenchResult } from './burst/run.js';
-import { formatCounts, printBurst, runBurstBench } from './burst/run.js';
+import { printBurst, runBurstBench } from './burst/run.js';
 import type { ClusterBenchResult } from './cluster-scale/run.js';
 import { printCluster, runClusterBench } from './cluster-scale/run.js';
 import type { ShimBenchResult } from './shim-startup/run.js';
 import { printShim, runShimStartupBench } from './shim-startup/run.js';
 import { cleanupAllSync } from './support/cleanup.js';
+import { formatCounts } from './support/emulator-process.js';
 import { REPO_ROOT } from './support/paths.js';
 import { ms, rate, ratio } from './support/stats.js';
 

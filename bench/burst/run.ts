@@ -9,7 +9,7 @@ import { invokeBackend } from '../../src/cni/backend-client.js';
 import { lookupInstanceType } from '../../src/cloud/instance-types.js';
 import { MAX_IPS_PER_CLOUD_CALL } from '../../src/cloud/provider.js';
 import { BenchDaemon } from '../support/daemon.js';
-import { EmulatorProcess, total } from '../support/emulator-process.js';
+import { countsSince, EmulatorProcess, formatCounts, total } from '../support/emulator-process.js';
 import { median, ms, percentile, ratio } from '../support/stats.js';
 import type { BurstBound, BurstModel } from './lower-bound.js';
 import { burstLowerBound } from './lower-bound.js';
@@ -103,15 +103,6 @@ function emulatorArgs(): string[] {
   ];
 }
 
-function delta(after: Record<string, number>, before: Record<string, number>) {
-  return Object.fromEntries(
-    Object.entries(after)
-      .map(([api, count]) => [api, count - (before[api] ?? 0)] as const)
-      .filter(([, count]) => count > 0)
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
-}
-
 /** Reads the daemon's log (pino JSON lines) for the burst's cloud calls and created ENIs. */
 function profileFromLog(logPath: string, startedAtMs: number): BurstProfile {
   const profile: BurstProfile = {
@@ -198,8 +189,8 @@ async function oneRound(round: number): Promise<BurstRound> {
       seconds,
       podP50Seconds: median(podSeconds),
       podMaxSeconds: percentile(podSeconds, 100),
-      calls: delta(after.calls, before.calls),
-      throttled: delta(after.throttled, before.throttled),
+      calls: countsSince(after.calls, before.calls),
+      throttled: countsSince(after.throttled, before.throttled),
       profile: profileFromLog(daemon.logPath, startedAtMs),
     };
   } finally {
@@ -239,12 +230,6 @@ export async function runBurstBench(
     ratio: measuredRatio,
     pass: measuredRatio <= BURST_SETTINGS.targetRatio,
   };
-}
-
-/** `API n` pairs, e.g. "CreateNetworkInterface 10, AttachNetworkInterface 10". */
-export function formatCounts(counts: Readonly<Record<string, number>>): string {
-  const entries = Object.entries(counts).filter(([, count]) => count > 0);
-  return entries.length === 0 ? 'none' : entries.map(([api, n]) => `${api} ${n}`).join(', ');
 }
 
 export function printBurstRound(round: BurstRound, index: number): void {

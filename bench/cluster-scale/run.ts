@@ -20,11 +20,12 @@ import { MemoryPodStore } from '../../src/store/memory-pod-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import type { ClusterCallFloor } from '../burst/lower-bound.js';
 import { clusterCallFloor } from '../burst/lower-bound.js';
-import { formatCounts } from '../burst/run.js';
 import {
   BENCH_ACCESS_KEY,
   BENCH_REGION,
+  countsSince,
   EmulatorProcess,
+  formatCounts,
   total,
 } from '../support/emulator-process.js';
 import { median, percentile, ratio } from '../support/stats.js';
@@ -166,21 +167,8 @@ export function clusterFloor(): ClusterCallFloor {
   });
 }
 
-function delta(after: Record<string, number>, before: Record<string, number>) {
-  return Object.fromEntries(
-    Object.entries(after)
-      .map(([api, count]) => [api, count - (before[api] ?? 0)] as const)
-      .filter(([, count]) => count > 0)
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
-}
-
-/** The emulator's admin API lists every ENI of the account. */
 async function countSecondaryEnis(emulator: EmulatorProcess): Promise<number> {
-  const response = await fetch(`http://${emulator.endpoint}/admin/enis`);
-  if (!response.ok) throw new Error(`GET /admin/enis: ${response.status}`);
-  const enis = (await response.json()) as Array<{ type: string }>;
-  return enis.filter((eni) => eni.type === 'Secondary').length;
+  return (await emulator.enis()).filter((eni) => eni.type === 'Secondary').length;
 }
 
 const seconds = (sinceMs: number): number => (performance.now() - sinceMs) / 1000;
@@ -238,8 +226,8 @@ export async function runClusterBench(
     );
     const convergeSeconds = seconds(began);
     const after = await emulator.stats();
-    const calls = delta(after.calls, before.calls);
-    const throttled = delta(after.throttled, before.throttled);
+    const calls = countsSince(after.calls, before.calls);
+    const throttled = countsSince(after.throttled, before.throttled);
     const servedCalls = total(calls) - total(throttled);
     const floorSeconds = floor.total / settings.account.ratePerSecond;
     const p50 = median(perNode);
@@ -250,8 +238,8 @@ export async function runClusterBench(
       settings,
       startup: {
         seconds: startupSeconds,
-        calls: delta(startupStats.calls, {}),
-        throttled: delta(startupStats.throttled, {}),
+        calls: countsSince(startupStats.calls, {}),
+        throttled: countsSince(startupStats.throttled, {}),
       },
       convergeSeconds,
       perNodeSeconds: {

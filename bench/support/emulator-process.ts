@@ -82,6 +82,11 @@ export class EmulatorProcess {
     return this.admin('GET', 'stats');
   }
 
+  /** Every ENI of the account, as the admin API lists them. */
+  enis(): Promise<Array<{ type: string }>> {
+    return this.admin('GET', 'enis');
+  }
+
   /** eni_conf keys that point a real terwayd at one instance of this emulator. */
   daemonConfig(metadataUrl: string): Record<string, unknown> {
     return {
@@ -103,4 +108,23 @@ export class EmulatorProcess {
 /** Sum of a per-API count map. */
 export function total(counts: Readonly<Record<string, number>>): number {
   return Object.values(counts).reduce((sum, value) => sum + value, 0);
+}
+
+/** Per-API counts accumulated since `before` (a stats snapshot), zero entries left out. */
+export function countsSince(
+  after: Readonly<Record<string, number>>,
+  before: Readonly<Record<string, number>>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([api, count]) => [api, count - (before[api] ?? 0)] as const)
+      .filter(([, count]) => count > 0)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+}
+
+/** `API n` pairs, e.g. "CreateNetworkInterface 10, AttachNetworkInterface 10". */
+export function formatCounts(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts).filter(([, count]) => count > 0);
+  return entries.length === 0 ? 'none' : entries.map(([api, n]) => `${api} ${n}`).join(', ');
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
 import { connectAliyunCloud } from '../cloud/aliyun/connect.js';
+import { ENV_ACCESS_KEY_ID, ENV_ECS_ROLE } from '../cloud/aliyun/credential-sources.js';
 import type { CredentialProvider } from '../cloud/aliyun/credentials.js';
 import { resolveCredentialProvider } from '../cloud/aliyun/credentials.js';
 import { MetadataClient } from '../cloud/aliyun/metadata-client.js';
@@ -20,7 +21,7 @@ import { startEmbeddedEmulator } from './embedded-emulator.js';
 
 /** Where every ECS instance reaches its own metadata. */
 export const METADATA_ENDPOINT = 'http://100.100.100.200';
-const ENV_CREDENTIAL_KEYS = ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ECS_METADATA'];
+const ENV_CREDENTIAL_KEYS = [ENV_ACCESS_KEY_ID, ENV_ECS_ROLE];
 
 export interface CloudHandle {
   cloud: CloudProvider;

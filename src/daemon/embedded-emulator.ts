@@ -8,25 +8,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 
 import type { EmulatorConfig } from '../config/eni-conf.js';
+import { EMULATED_APIS } from '../emulator/api/api-routes.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
 
 const EMULATOR_STATE_FILE = 'emulator-state.json';
 /** A fixed id, so a restarted daemon finds its own instance (and ENIs) in the saved state. */
 export const EMBEDDED_INSTANCE_ID = 'i-terwaynode0emulated';
 const EMULATED_VPC_CIDR = '10.0.0.0/8';
-/** Every API the daemon calls; the configured latency applies to each. */
-const EMULATED_APIS = [
-  'CreateNetworkInterface',
-  'AttachNetworkInterface',
-  'DetachNetworkInterface',
-  'DeleteNetworkInterface',
-  'DescribeNetworkInterfaces',
-  'AssignPrivateIpAddresses',
-  'UnassignPrivateIpAddresses',
-  'DescribeInstanceTypes',
-  'DescribeInstances',
-  'DescribeVSwitches',
-];
 const MUTATING_APIS = EMULATED_APIS.filter((api) => !api.startsWith('Describe'));
 
 export interface EmbeddedEmulator {

@@ -20,18 +20,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { EmulatorStats } from './control/call-stats.js';
 import type { FaultSpec } from './control/fault-injector.js';
+import type { NewInstance } from './state/account-state.js';
 import type { EmulatedEniSnapshot } from './state/account-types.js';
 import { ApiError } from './wire/api-error.js';
 import { readBody, sendJson } from './wire/http-io.js';
 
-export interface AdminInstanceSpec {
-  instanceId?: string;
-  instanceType: string;
-  zoneId?: string;
-  vswitchId?: string;
-  ramRoleName?: string;
-  hostname?: string;
-}
+/** What `POST /admin/instances` (and `addInstance`) takes: the account's own instance spec. */
+export type AdminInstanceSpec = NewInstance;
 
 export interface AddedInstance {
   instanceId: string;

@@ -5,19 +5,9 @@ import { StsIssuer } from '../../src/emulator/auth/sts-issuer.js';
 import { AccountThrottle } from '../../src/emulator/control/account-throttle.js';
 import { FaultInjector } from '../../src/emulator/control/fault-injector.js';
 import { TokenBucket } from '../../src/emulator/control/token-bucket.js';
-import { ApiError } from '../../src/emulator/wire/api-error.js';
+import { codeOf } from '../support/api-error-code.js';
 import { Params } from '../../src/emulator/wire/params.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ApiError) return `${error.status} ${error.code}`;
-    throw error;
-  }
-  return 'ok';
-}
 
 describe('Params', () => {
   test('lists come back in index order, empty values skipped, too many refused', () => {

@@ -18,7 +18,7 @@ import {
   rpcSignature,
 } from '../../src/emulator/auth/signature.js';
 import { StsIssuer } from '../../src/emulator/auth/sts-issuer.js';
-import { ApiError } from '../../src/emulator/wire/api-error.js';
+import { codeOf } from '../support/api-error-code.js';
 import { decodeQuery } from '../../src/emulator/wire/http-io.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
@@ -184,16 +184,6 @@ describe('Authenticator', () => {
       query: decodeQuery(new URL(request.url, 'http://x').search),
       body: Buffer.alloc(0),
     };
-  }
-
-  function codeOf(run: () => unknown): string {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof ApiError) return `${error.status} ${error.code}`;
-      throw error;
-    }
-    return 'ok';
   }
 
   test('accepts the SDK request and returns its business parameters', async () => {

@@ -6,7 +6,7 @@ import { EniLifecycle } from '../../src/emulator/state/eni-lifecycle.js';
 import { assignIps, unassignIps } from '../../src/emulator/state/private-ips.js';
 import type { LabHook } from '../../src/emulator/state/eni-lifecycle.js';
 import { VSwitchPool } from '../../src/emulator/state/vswitch-pool.js';
-import { ApiError } from '../../src/emulator/wire/api-error.js';
+import { codeOf } from '../support/api-error-code.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
 const DURATIONS = { attachMs: 100, detachMs: 50, deleteMs: 30 };
@@ -46,16 +46,6 @@ function newEni(overrides: Partial<NewEni> = {}): NewEni {
     type: 'Secondary',
     ...overrides,
   };
-}
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ApiError) return `${error.status} ${error.code}`;
-    throw error;
-  }
-  return 'ok';
 }
 
 describe('VSwitchPool', () => {

@@ -15,6 +15,7 @@ import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { ApiStats } from './api-caller.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
+import { describeEni } from './ecs-api.js';
 import { EniAttacher } from './eni-attacher.js';
 import { LeakedEniJanitor } from './leaked-eni-janitor.js';
 import type { NodeIdentity, NodeMetadata } from './node-identity.js';
@@ -127,20 +128,15 @@ export class AliyunCloud implements CloudProvider {
   }
 
   async listEnis(): Promise<EniInfo[]> {
-    const [macs, cloudEnis] = await Promise.all([
-      this.options.metadata.macs(),
-      this.api.describeNetworkInterfaces({
-        instanceId: this.identity.instanceId,
-        type: 'Secondary',
-      }),
-    ]);
-    const attachedMacs = new Set(macs.map((mac) => mac.toLowerCase()));
+    const cloudEnis = await this.api.describeNetworkInterfaces({
+      instanceId: this.identity.instanceId,
+      type: 'Secondary',
+    });
     const out: EniInfo[] = [];
     for (const eni of cloudEnis) {
       if (eni.status !== 'InUse' || eni.mac === this.identity.primaryMac) continue;
       if (!isOwnedEni(eni.tags, this.options.eniTagFilter)) continue;
       // Not in metadata yet: the link may not exist yet either, so it waits for the next listing.
-      if (!attachedMacs.has(eni.mac)) continue;
       const nic = await this.options.metadata.nicIfPresent(eni.mac);
       if (nic === undefined) continue;
       out.push(toEniInfo(eni, nic.gateway, nic.vswitchCidr));
@@ -210,7 +206,7 @@ export class AliyunCloud implements CloudProvider {
       if (isCloudError(error, CloudErrorCodes.EniNotFound)) return;
       if (!isCloudError(error, IP_ALREADY_UNASSIGNED)) throw error;
       // Some were already gone (removed out of band): unassign only those still there.
-      const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+      const eni = await describeEni(this.api, eniId);
       const still = ips.filter(
         (ip) => eni?.privateIps.includes(ip) === true && ip !== eni.primaryIp,
       );
@@ -286,7 +282,7 @@ export class AliyunCloud implements CloudProvider {
   }
 
   private async describeKnown(eniId: string): Promise<{ mac: string; vswitchId: string }> {
-    const [eni] = await this.api.describeNetworkInterfaces({ eniIds: [eniId] });
+    const eni = await describeEni(this.api, eniId);
     if (eni === undefined) {
       throw new CloudError(CloudErrorCodes.EniNotFound, `no ENI ${eniId}`, {
         operation: 'DescribeNetworkInterfaces',

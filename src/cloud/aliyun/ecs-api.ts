@@ -81,3 +81,9 @@ export interface EcsApi {
   describeInstance(instanceId: string): Promise<CloudInstance>;
   describeVSwitches(vswitchIds: readonly string[]): Promise<CloudVSwitch[]>;
 }
+
+/** One ENI by id; undefined when ECS no longer has it. */
+export async function describeEni(api: EcsApi, eniId: string): Promise<CloudEni | undefined> {
+  const [eni] = await api.describeNetworkInterfaces({ eniIds: [eniId] });
+  return eni;
+}

@@ -9,6 +9,7 @@ import { isCloudError } from '../cloud-error.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
+import { describeEni } from './ecs-api.js';
 import { InUseWatcher } from './in-use-watcher.js';
 import type { NicMetadata, NodeMetadata } from './node-identity.js';
 import { pollUntil, WAIT_TIMEOUT } from './poll.js';
@@ -109,8 +110,7 @@ export class EniAttacher {
   /** The ENI as ECS describes it; undefined when the read itself was throttled or failed. */
   private async describeIfAnswered(eniId: string): Promise<CloudEni | undefined> {
     try {
-      const [eni] = await this.options.api.describeNetworkInterfaces({ eniIds: [eniId] });
-      return eni;
+      return await describeEni(this.options.api, eniId);
     } catch (error) {
       if (isCloudError(error) && error.retryable) return undefined;
       throw error;

@@ -7,9 +7,8 @@
 import { CloudError } from '../cloud-error.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
-import { POLL_INITIAL_MS, POLL_MAX_MS, WAIT_TIMEOUT } from './poll.js';
+import { POLL_GROWTH, POLL_INITIAL_MS, POLL_MAX_MS, WAIT_TIMEOUT } from './poll.js';
 
-const POLL_GROWTH = 1.5;
 /** DescribeNetworkInterfaces takes at most 100 ids at a time. */
 const MAX_IDS_PER_DESCRIBE = 100;
 

@@ -12,7 +12,8 @@ import { isCloudError } from '../cloud-error.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { toTerwayError } from '../../errors/terway-error.js';
-import type { CloudEni, EcsApi } from './ecs-api.js';
+import type { EcsApi } from './ecs-api.js';
+import { describeEni } from './ecs-api.js';
 import type { NodeIdentity } from './node-identity.js';
 import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from './node-identity.js';
 import { pollUntil } from './poll.js';
@@ -134,12 +135,12 @@ export class LeakedEniJanitor {
    */
   async detachAndDelete(eniId: string): Promise<void> {
     const { api, identity } = this.options;
-    let eni = await this.describe(eniId);
+    let eni = await describeEni(this.options.api, eniId);
     if (eni?.status === 'Attaching') {
       // ECS refuses to detach an ENI mid-attach; it ends InUse or, if the attach fails, Available.
       eni = await pollUntil(
         async () => {
-          const now = await this.describe(eniId);
+          const now = await describeEni(this.options.api, eniId);
           return now?.status === 'Attaching' ? undefined : { eni: now };
         },
         {
@@ -159,7 +160,7 @@ export class LeakedEniJanitor {
       }
       eni = await pollUntil(
         async () => {
-          const now = await this.describe(eniId);
+          const now = await describeEni(this.options.api, eniId);
           if (now === undefined) return { gone: true as const };
           return now.status === 'Available' ? { gone: false as const, eni: now } : undefined;
         },
@@ -174,11 +175,6 @@ export class LeakedEniJanitor {
     }
     await this.tolerateGone(api.deleteNetworkInterface(eniId));
     this.options.log.info({ eniId }, 'ENI detached and deleted');
-  }
-
-  private async describe(eniId: string): Promise<CloudEni | undefined> {
-    const [eni] = await this.options.api.describeNetworkInterfaces({ eniIds: [eniId] });
-    return eni;
   }
 
   private async tolerateGone(call: Promise<void>): Promise<void> {

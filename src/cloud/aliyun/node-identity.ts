@@ -25,7 +25,6 @@ export interface NodeMetadata {
   instanceType(): Promise<string>;
   vswitchId(): Promise<string>;
   primaryMac(): Promise<string>;
-  macs(): Promise<string[]>;
   /** Undefined while the MAC is not (yet) on the instance. */
   nicIfPresent(mac: string): Promise<NicMetadata | undefined>;
 }

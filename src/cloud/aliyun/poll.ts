@@ -5,7 +5,7 @@ import { sleep } from '../../util/clock.js';
 /** ECS documents no timings for async ENI transitions; Terway polls with a growing interval too. */
 export const POLL_INITIAL_MS = 200;
 export const POLL_MAX_MS = 2_000;
-const POLL_GROWTH = 1.5;
+export const POLL_GROWTH = 1.5;
 
 export interface PollOptions {
   clock: Clock;

@@ -44,6 +44,11 @@ const ROUTES: Readonly<Record<string, Readonly<Record<string, ApiRoute>>>> = {
   },
 };
 
+/** Every action the emulator serves, ECS and VPC together. */
+export const EMULATED_APIS: readonly string[] = Object.values(ROUTES).flatMap((routes) =>
+  Object.keys(routes),
+);
+
 export function resolveRoute(action: string, version: string): ApiRoute {
   const route = ROUTES[version]?.[action];
   if (route === undefined) {
