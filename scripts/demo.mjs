@@ -1,5 +1,5 @@
-// `make demo`: the main job on the embedded defaults. Starts terwayd on the built-in in-memory
-// cloud, adds pods through the real `terway` CNI shim exactly as a container runtime would
+// `make demo`: the main job on the embedded defaults. Starts terwayd on the built-in ECS emulator
+// (through the official SDK, as against real ECS), adds pods through the real `terway` CNI shim exactly as a container runtime would
 // (CNI_* environment + netconf on stdin), shows the node with `terway-cli`, deletes the pods and
 // stops the daemon with SIGTERM. Everything lives in a temp dir that is removed at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -66,7 +66,14 @@ async function startDaemon() {
   writeFileSync(
     configPath,
     JSON.stringify(
-      { min_pool_size: 2, max_pool_size: 5, emulator: { instance_type: 'ecs.g7.xlarge' } },
+      // `cloud: emulator` even when the shell holds ALIBABA_CLOUD_* credentials: a demo never
+      // touches a real account.
+      {
+        cloud: 'emulator',
+        min_pool_size: 2,
+        max_pool_size: 5,
+        emulator: { instance_type: 'ecs.g7.xlarge' },
+      },
       null,
       2,
     ),

@@ -37,6 +37,12 @@ export interface AllocateResult extends PodNetworkView {
  */
 export class Ipam {
   private readonly mutex = new KeyedMutex();
+  /**
+   * A DEL may name only the container id; it is held per sandbox before the record is looked
+   * up, so it cannot miss the record of an ADD for the same sandbox that is still running.
+   * Always taken before the per-pod lock, so the two never deadlock.
+   */
+  private readonly sandboxMutex = new KeyedMutex();
 
   constructor(
     private readonly pool: IpPool,
@@ -51,35 +57,44 @@ export class Ipam {
     signal?: AbortSignal,
   ): Promise<AllocateResult> {
     const key = podKey(request.namespace, request.name);
-    return this.mutex.run(key, async () => {
-      const existing = this.store.get(key);
-      if (existing !== undefined) return this.reuse(existing, request);
+    return this.sandboxMutex.run(request.containerId, () =>
+      this.mutex.run(key, () => this.allocateLocked(key, request, deadlineMs, signal)),
+    );
+  }
 
-      const lease = await this.pool.allocate(key, deadlineMs, signal);
-      const record: PodRecord = {
-        namespace: request.namespace,
-        name: request.name,
-        containerId: request.containerId,
-        ip: lease.ip,
-        eniId: lease.eniId,
-        netns: request.netns,
-        ifname: request.ifname,
-        allocatedAtMs: this.clock.now(),
-      };
-      try {
-        await this.store.put(record);
-      } catch (error) {
-        this.pool.release(lease.ip);
-        throw new TerwayError('STORE_ERROR', `could not record ${key} -> ${lease.ip}`, {
-          cause: error,
-        });
-      }
-      this.log.info(
-        { pod: key, containerId: request.containerId, ip: lease.ip, eniId: lease.eniId },
-        'allocated pod IP',
-      );
-      return { record, lease, ipState: this.pool.stateOf(lease.ip), reused: false };
-    });
+  private async allocateLocked(
+    key: string,
+    request: AllocateRequest,
+    deadlineMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AllocateResult> {
+    const existing = this.store.get(key);
+    if (existing !== undefined) return this.reuse(existing, request);
+
+    const lease = await this.pool.allocate(key, deadlineMs, signal);
+    const record: PodRecord = {
+      namespace: request.namespace,
+      name: request.name,
+      containerId: request.containerId,
+      ip: lease.ip,
+      eniId: lease.eniId,
+      netns: request.netns,
+      ifname: request.ifname,
+      allocatedAtMs: this.clock.now(),
+    };
+    try {
+      await this.store.put(record);
+    } catch (error) {
+      this.pool.release(lease.ip);
+      throw new TerwayError('STORE_ERROR', `could not record ${key} -> ${lease.ip}`, {
+        cause: error,
+      });
+    }
+    this.log.info(
+      { pod: key, containerId: request.containerId, ip: lease.ip, eniId: lease.eniId },
+      'allocated pod IP',
+    );
+    return { record, lease, ipState: this.pool.stateOf(lease.ip), reused: false };
   }
 
   /**
@@ -117,6 +132,11 @@ export class Ipam {
    * stale DEL), returns undefined. Without namespace/name the record is found by container id.
    */
   async release(identity: PodIdentity): Promise<PodRecord | undefined> {
+    if (identity.containerId === '') return this.releaseBySandbox(identity);
+    return this.sandboxMutex.run(identity.containerId, () => this.releaseBySandbox(identity));
+  }
+
+  private async releaseBySandbox(identity: PodIdentity): Promise<PodRecord | undefined> {
     const key = this.resolveKey(identity);
     if (key === undefined) return undefined;
     return this.mutex.run(key, async () => {

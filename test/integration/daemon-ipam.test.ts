@@ -189,13 +189,37 @@ describe('terwayd + terway shim over the unix socket', () => {
     expect(await exit).toEqual({ code: 0, signal: null });
     expect(d.logEntries().some((entry) => entry.msg === 'terwayd stopped')).toBe(true);
   }, 30_000);
+
+  test('an ADD on an empty pool waits, but answers code 11 before the shim’s own timeout', async () => {
+    const d = daemon({ ...ROOMY, emulator: { ...ROOMY.emulator, attach_latency: '5s' } });
+    await d.start();
+    const began = performance.now();
+    const add = await runShim(
+      'ADD',
+      d.socket,
+      { name: 'impatient', containerId: 'impatient-1' },
+      { timeout_seconds: 1 },
+    );
+    const elapsedMs = performance.now() - began;
+    expect(add.status).toBe(1);
+    const error = JSON.parse(add.stdout) as { code: number; msg: string; details: string };
+    expect(error.code).toBe(11);
+    // The daemon's own answer (its error code travels in the trace), not the shim's deadline.
+    expect(error.details).toContain('terway-error-code POOL_EXHAUSTED');
+    expect(elapsedMs).toBeLessThan(3_000);
+    expect(await mapping(d.socket)).toHaveLength(0);
+  }, 30_000);
 });
 
 describe('terwayd start-up guards', () => {
-  test('the socket is mode 0600', async () => {
+  test('the socket is mode 0600; with no credentials it says loudly that it runs on the emulator', async () => {
     const d = daemon();
     await d.start();
     expect(statSync(d.socket).mode & 0o777).toBe(0o600);
+    const warning = d
+      .logEntries()
+      .find((entry) => String(entry.msg).startsWith('NO CLOUD CREDENTIALS CONFIGURED'));
+    expect(warning?.level).toBe('warn');
   }, 30_000);
 
   test('a second daemon on the same state dir refuses to start', async () => {

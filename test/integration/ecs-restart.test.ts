@@ -76,6 +76,17 @@ describe('restart reconciliation', () => {
     expect(stateOf(victim.ip)).toBe('invalid');
     // Pods on the detached ENI: invalid too; the ENI is not in use by the pool any more.
     for (const [, pod] of onDetached) expect(stateOf(pod.ip)).toBe('invalid');
+    // Each vanished IP is logged by name, and the restore line counts them.
+    const vanishedIps = [victim.ip, ...onDetached.map(([, pod]) => pod.ip)];
+    const logs = daemon.logEntries();
+    const warned = logs
+      .filter((entry) => String(entry.msg).startsWith('a recorded pod IP is gone from the cloud'))
+      .map((entry) => entry.ip);
+    expect(new Set(warned)).toEqual(new Set(vanishedIps));
+    const restoreLines = logs.filter(
+      (entry) => entry.msg === 'restored pool from the cloud and the pod records',
+    );
+    expect(restoreLines.at(-1)?.vanished).toBe(vanishedIps.length);
     // Untouched pods are rebound.
     for (const [name, pod] of onKept) {
       if (name !== victimName) expect(stateOf(pod.ip)).toBe('in_use');

@@ -56,8 +56,9 @@ export interface LatencySettings {
 /**
  * An in-memory ECS for one instance (this node): secondary ENIs and their private IPs out of
  * one vSwitch, with the instance type's limits, ECS error codes, latency on an injectable
- * clock, failure injection, and optional crash-safe persistence. The daemon uses it when no
- * cloud is configured; tests use it to drive the pool into every corner.
+ * clock, failure injection, and optional crash-safe persistence. It is the pool's in-memory
+ * fake: unit tests use it to drive the pool into every corner without the SDK (the daemon
+ * itself always talks through the SDK, to ECS or to the emulator).
  *
  * Calls wait their latency first and then apply atomically, so concurrent calls interleave
  * the way concurrent ECS requests do and the limits hold under any interleaving.
