@@ -19,6 +19,14 @@ export const ERROR_CODES = [
   'STORE_ERROR',
   /** Another daemon already owns the state directory or socket. */
   'ALREADY_RUNNING',
+  /** Programming a link, address, route, rule or neighbour failed. */
+  'KERNEL_ERROR',
+  /** The pod's network namespace does not exist (or is not a namespace). */
+  'NETNS_NOT_FOUND',
+  /** The pod's ENI has no link on the node (not attached yet, or removed behind our back). */
+  'ENI_LINK_MISSING',
+  /** CHECK found the kernel state different from what the daemon configured. */
+  'DATAPATH_DRIFT',
   /** Anything else: a bug, or an environment problem we did not anticipate. */
   'INTERNAL',
 ] as const;

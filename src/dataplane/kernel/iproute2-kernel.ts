@@ -1,0 +1,141 @@
+/**
+ * The real kernel: iproute2 in child processes aimed at a namespace, never a setns in the
+ * daemon. A plan is one `ip -batch` per namespace, so a pod ADD costs a couple of spawns.
+ */
+import { statfs } from 'node:fs/promises';
+
+import type { KernelOp } from './kernel-ops.js';
+import { isHarmless, toIpBatchLine } from './kernel-ops.js';
+import { KernelError } from './kernel-error.js';
+import type { ApplyOptions, Kernel, NetnsState } from './kernel.js';
+import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
+import type { NetnsRef } from './netns-ref.js';
+import { commandIn, describeNetns, ipCommand } from './netns-ref.js';
+import { runCommand } from './run-command.js';
+
+/** statfs f_type of a namespace file (nsfs); anything else is not a namespace. */
+const NSFS_MAGIC = 0x6e736673;
+const FAILED_LINE = /^Command failed -:(\d+)$/;
+
+interface Failure {
+  index: number;
+  message: string;
+}
+
+/** Splits `ip -batch` stderr into the failed line numbers and the messages printed before each. */
+export function parseBatchFailures(stderr: string): Failure[] {
+  const failures: Failure[] = [];
+  let pending: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const match = FAILED_LINE.exec(line.trim());
+    if (match === null) {
+      if (line.trim() !== '') pending.push(line.trim());
+      continue;
+    }
+    failures.push({ index: Number(match[1]) - 1, message: pending.join('; ') });
+    pending = [];
+  }
+  return failures;
+}
+
+export class Iproute2Kernel implements Kernel {
+  private ipvlanSupport: Promise<boolean> | undefined;
+
+  async apply(
+    netns: NetnsRef,
+    ops: readonly KernelOp[],
+    options: ApplyOptions = {},
+  ): Promise<void> {
+    let remaining = [...ops];
+    const fatal: Failure[] = [];
+    while (remaining.length > 0) {
+      const lines = remaining.map(toIpBatchLine);
+      const batchArgs = options.bestEffort === true ? ['-force', '-batch', '-'] : ['-batch', '-'];
+      const [command, args] = ipCommand(netns, batchArgs);
+      const result = await runCommand(command, args, { stdin: `${lines.join('\n')}\n` });
+      if (result.code === 0) return this.throwIfAny(netns, remaining, fatal);
+      const failures = parseBatchFailures(result.stderr);
+      if (failures.length === 0) {
+        throw new KernelError(
+          `${command} failed in ${describeNetns(netns)}`,
+          undefined,
+          result.stderr.trim(),
+        );
+      }
+      for (const failure of failures) {
+        const op = remaining[failure.index];
+        if (op === undefined || !isHarmless(op, failure.message)) {
+          fatal.push({ index: failure.index, message: failure.message });
+        }
+      }
+      const last = failures.at(-1)!;
+      // -force ran every line; otherwise ip stopped at the failed one and the rest still waits.
+      if (options.bestEffort === true || fatal.length > 0) {
+        return this.throwIfAny(netns, remaining, fatal);
+      }
+      remaining = remaining.slice(last.index + 1);
+    }
+  }
+
+  private throwIfAny(netns: NetnsRef, ops: readonly KernelOp[], fatal: readonly Failure[]): void {
+    const first = fatal[0];
+    if (first === undefined) return;
+    const op = ops[first.index];
+    const line = op === undefined ? '?' : toIpBatchLine(op);
+    const more = fatal.length > 1 ? ` (and ${fatal.length - 1} more)` : '';
+    throw new KernelError(`ip ${line} failed in ${describeNetns(netns)}${more}`, op, first.message);
+  }
+
+  async read(netns: NetnsRef): Promise<NetnsState> {
+    const [command, args] = ipCommand(netns, ['-json', '-d', '-s', '-batch', '-']);
+    const result = await runCommand(command, args, { stdin: `${READ_BATCH.join('\n')}\n` });
+    if (result.code !== 0) {
+      throw new KernelError(
+        `reading ${describeNetns(netns)} failed`,
+        undefined,
+        result.stderr.trim(),
+      );
+    }
+    return parseNetnsState(result.stdout);
+  }
+
+  async setSysctls(netns: NetnsRef, values: Readonly<Record<string, string>>): Promise<void> {
+    const pairs = Object.entries(values).map(([key, value]) => `${key}=${value}`);
+    if (pairs.length === 0) return;
+    const [command, args] = commandIn(netns, 'sysctl', ['-q', '-w', ...pairs]);
+    const result = await runCommand(command, args);
+    if (result.code !== 0) {
+      throw new KernelError(
+        `sysctl in ${describeNetns(netns)} failed`,
+        undefined,
+        result.stderr.trim(),
+      );
+    }
+  }
+
+  async netnsExists(netns: NetnsRef): Promise<boolean> {
+    if (netns.kind === 'self') return true;
+    try {
+      return (await statfs(netns.path)).type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Asks the kernel to make an ipvlan link with no parent: a kernel without the driver says
+   * "Unknown device type", one with it refuses the missing parent. Nothing is created either way.
+   */
+  supportsIpvlan(): Promise<boolean> {
+    this.ipvlanSupport ??= runCommand('ip', [
+      'link',
+      'add',
+      'terway-probe0',
+      'type',
+      'ipvlan',
+      'mode',
+      'l2',
+    ]).then((result) => result.code !== 0 && !/Unknown device type/.test(result.stderr));
+    return this.ipvlanSupport;
+  }
+}

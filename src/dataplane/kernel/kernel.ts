@@ -1,0 +1,83 @@
+/**
+ * The dataplane's only door to the kernel. Narrow on purpose: apply a plan of ops in one
+ * namespace, read a namespace back, set sysctls, and ask what the kernel supports. The real
+ * implementation drives iproute2; the in-memory one models the same state for unit tests.
+ */
+import type { KernelOp } from './kernel-ops.js';
+import type { NetnsRef } from './netns-ref.js';
+
+export interface LinkState {
+  ifindex: number;
+  name: string;
+  /** Lower-case, colon-separated. */
+  mac: string;
+  mtu: number;
+  up: boolean;
+  /** 'veth', 'ipvlan', 'macvlan', 'bridge', ... ; undefined for plain devices. */
+  kind: string | undefined;
+  /** The parent's ifindex for ipvlan/macvlan slaves, or the peer's for a veth. */
+  linkIndex: number | undefined;
+  noarp: boolean;
+  rxPackets: number;
+  txPackets: number;
+}
+
+export interface AddrState {
+  dev: string;
+  /** e.g. 10.0.0.5/24 */
+  cidr: string;
+  scope: string;
+}
+
+export interface RouteState {
+  /** 'default' or a CIDR; host routes are written as x.x.x.x/32. */
+  dst: string;
+  dev: string | undefined;
+  via: string | undefined;
+  onlink: boolean;
+  scope: string;
+  /** 'main', 'local' or a number. */
+  table: string;
+}
+
+export interface RuleState {
+  priority: number;
+  from: string | undefined;
+  to: string | undefined;
+  table: string;
+}
+
+export interface NeighState {
+  dev: string;
+  ip: string;
+  mac: string | undefined;
+  permanent: boolean;
+}
+
+export interface NetnsState {
+  links: LinkState[];
+  addrs: AddrState[];
+  routes: RouteState[];
+  rules: RuleState[];
+  neighbors: NeighState[];
+}
+
+export interface ApplyOptions {
+  /**
+   * Keep going after a failed op and report every failure (teardown): removals of things that
+   * are already gone count as done. Without it the first failure stops the plan.
+   */
+  bestEffort?: boolean;
+}
+
+export interface Kernel {
+  /** Applies the ops in order inside `netns`; throws a KernelError naming the failed op. */
+  apply(netns: NetnsRef, ops: readonly KernelOp[], options?: ApplyOptions): Promise<void>;
+  read(netns: NetnsRef): Promise<NetnsState>;
+  /** Keys as in `sysctl`, e.g. net.ipv4.conf.all.rp_filter. */
+  setSysctls(netns: NetnsRef, values: Readonly<Record<string, string>>): Promise<void>;
+  /** Whether the namespace file still exists and is a namespace. */
+  netnsExists(netns: NetnsRef): Promise<boolean>;
+  /** Whether this kernel can create ipvlan links (the module may be absent, as on this CI). */
+  supportsIpvlan(): Promise<boolean>;
+}

@@ -1,0 +1,171 @@
+/**
+ * The datapath reconciler: the only code that applies driver plans to the kernel. ADD runs the
+ * node-side ops then the pod-side ops (two `ip -batch` spawns), and on any failure removes
+ * whatever it made before rethrowing, so a failed ADD leaves neither links nor routes behind.
+ */
+import type { Logger } from 'pino';
+
+import { TerwayError, toTerwayError } from '../errors/terway-error.js';
+import type { DatapathDriver, EniSite } from './drivers/driver.js';
+import { nodeSysctls } from './drivers/driver.js';
+import { IpvlanDriver } from './drivers/ipvlan-driver.js';
+import { VethDriver } from './drivers/veth-driver.js';
+import { findDrift } from './expectations.js';
+import type { Kernel } from './kernel/kernel.js';
+import type { NetnsRef } from './kernel/netns-ref.js';
+import { describeNetns } from './kernel/netns-ref.js';
+import { ipvlanHostLinkName } from './pod-attachment.js';
+import type {
+  DriverName,
+  EniLink,
+  PodAttachment,
+  PodInterfaces,
+  PodTeardown,
+} from './pod-attachment.js';
+
+export interface PodDatapathOptions {
+  kernel: Kernel;
+  /** The node's namespace: the daemon's own in production, a lab node's in tests. */
+  hostNetns: NetnsRef;
+  /** What the operator asked for (eniip_virtual_type). */
+  preferred: DriverName;
+  log: Logger;
+}
+
+const DRIVERS: Readonly<Record<DriverName, DatapathDriver>> = {
+  ipvlan: new IpvlanDriver(),
+  veth: new VethDriver(),
+};
+
+export class PodDatapath {
+  /** ENIs whose node-wide state is in place (or being put in place), by driver, link and ifindex. */
+  private readonly preparedEnis = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: PodDatapathOptions) {}
+
+  get hostNetns(): NetnsRef {
+    return this.options.hostNetns;
+  }
+
+  /** The driver a new pod gets: the preferred one, unless the kernel cannot do it. */
+  async chooseDriver(): Promise<{ driver: DriverName; fallbackReason: string | undefined }> {
+    if (this.options.preferred === 'ipvlan' && !(await this.options.kernel.supportsIpvlan())) {
+      return { driver: 'veth', fallbackReason: 'this kernel has no ipvlan driver; using veth' };
+    }
+    return { driver: this.options.preferred, fallbackReason: undefined };
+  }
+
+  async setup(pod: PodAttachment, driverName: DriverName): Promise<PodInterfaces> {
+    const { kernel, hostNetns, log } = this.options;
+    const driver = DRIVERS[driverName];
+    if (!(await kernel.netnsExists(pod.netns))) {
+      throw new TerwayError(
+        'NETNS_NOT_FOUND',
+        `${describeNetns(pod.netns)} of ${pod.podKey} does not exist or is not a network namespace`,
+      );
+    }
+    const plan = driver.planSetup(pod);
+    try {
+      await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
+      await kernel.apply(hostNetns, plan.host);
+      await kernel.apply(pod.netns, plan.pod);
+    } catch (thrown) {
+      const error = toTerwayError(thrown);
+      log.warn(
+        { pod: pod.podKey, driver: driverName, err: error },
+        'pod datapath setup failed; removing what it made',
+      );
+      await this.teardown(pod, driverName);
+      throw error;
+    }
+    log.info(
+      {
+        pod: pod.podKey,
+        driver: driverName,
+        ip: pod.ip,
+        eni: pod.eni.name,
+        netns: describeNetns(pod.netns),
+      },
+      'pod datapath set up',
+    );
+    return driver.interfaces(pod);
+  }
+
+  /** Idempotent: what is already gone counts as removed, and a vanished netns is fine. */
+  async teardown(pod: PodTeardown, driverName: DriverName): Promise<void> {
+    const { kernel, hostNetns, log } = this.options;
+    const plan = DRIVERS[driverName].planTeardown(pod);
+    const failures: unknown[] = [];
+    try {
+      await kernel.apply(hostNetns, plan.host, { bestEffort: true });
+    } catch (error) {
+      failures.push(error);
+    }
+    if (plan.pod.length > 0 && (await kernel.netnsExists(pod.netns))) {
+      try {
+        await kernel.apply(pod.netns, plan.pod, { bestEffort: true });
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) {
+      const error = toTerwayError(failures[0]);
+      log.warn(
+        { pod: pod.podKey, driver: driverName, err: error },
+        'pod datapath teardown left something behind',
+      );
+      throw error;
+    }
+  }
+
+  /** Every difference between the kernel and what setup makes, as sentences; empty when none. */
+  async check(pod: PodAttachment, driverName: DriverName): Promise<string[]> {
+    const { kernel, hostNetns } = this.options;
+    const expected = DRIVERS[driverName].expectations(pod);
+    if (!(await kernel.netnsExists(pod.netns)))
+      return [`${describeNetns(pod.netns)} does not exist`];
+    const [host, inPod] = await Promise.all([kernel.read(hostNetns), kernel.read(pod.netns)]);
+    return [
+      ...findDrift(host, expected.host, 'the node'),
+      ...findDrift(inPod, expected.pod, 'the pod'),
+    ];
+  }
+
+  /**
+   * After a daemon restart: puts back the node side of existing pods (ENI state, routes, rules)
+   * without touching a single pod namespace, so running pods never notice.
+   */
+  async resyncHost(pods: ReadonlyArray<{ pod: PodAttachment; driver: DriverName }>): Promise<void> {
+    this.preparedEnis.clear();
+    const ops = [];
+    for (const { pod, driver } of pods) {
+      await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, DRIVERS[driver]);
+      ops.push(...DRIVERS[driver].planHostResync(pod));
+    }
+    if (ops.length > 0) await this.options.kernel.apply(this.options.hostNetns, ops);
+  }
+
+  /** Once per ENI link (again if its ifindex changed); concurrent ADDs share one preparation. */
+  private prepareEni(eni: EniLink, site: EniSite, driver: DatapathDriver): Promise<void> {
+    const key = `${driver.name}/${eni.name}/${eni.ifindex}`;
+    let prepared = this.preparedEnis.get(key);
+    if (prepared === undefined) {
+      prepared = this.applyEni(eni, site, driver);
+      this.preparedEnis.set(key, prepared);
+      // A failed preparation is retried by the next pod rather than remembered.
+      prepared.catch(() => this.preparedEnis.delete(key));
+    }
+    return prepared;
+  }
+
+  private async applyEni(eni: EniLink, site: EniSite, driver: DatapathDriver): Promise<void> {
+    const { kernel, hostNetns, log } = this.options;
+    const links = [eni.name, ...(driver.name === 'ipvlan' ? [ipvlanHostLinkName(eni)] : [])];
+    await kernel.apply(hostNetns, driver.planEni(eni, site));
+    await kernel.setSysctls(hostNetns, nodeSysctls(links));
+    log.info(
+      { eni: eni.name, mac: eni.mac, ifindex: eni.ifindex, driver: driver.name },
+      'ENI link prepared for pods',
+    );
+  }
+}

@@ -1,0 +1,155 @@
+import { describe, expect, test } from '@jest/globals';
+import { pino } from 'pino';
+
+import { VETH_GATEWAY } from '../../src/dataplane/drivers/veth-driver.js';
+import { MemoryKernel } from '../../src/dataplane/kernel/memory-kernel.js';
+import { netnsAt } from '../../src/dataplane/kernel/netns-ref.js';
+import type { DriverName, PodAttachment } from '../../src/dataplane/pod-attachment.js';
+import {
+  hostVethName,
+  ipvlanHostLinkName,
+  tempLinkName,
+} from '../../src/dataplane/pod-attachment.js';
+import { PodDatapath } from '../../src/dataplane/pod-datapath.js';
+
+const NODE = netnsAt('/var/run/netns/node-1');
+const POD_NETNS = netnsAt('/var/run/netns/pod-a');
+const ENI_MAC = '00:16:3e:00:00:01';
+
+function fixture(preferred: DriverName = 'ipvlan') {
+  const kernel = new MemoryKernel();
+  kernel.addNetns(NODE);
+  kernel.addNetns(POD_NETNS);
+  const eni = kernel.addDevice(NODE, 'eth1', ENI_MAC);
+  const datapath = new PodDatapath({
+    kernel,
+    hostNetns: NODE,
+    preferred,
+    log: pino({ level: 'silent' }),
+  });
+  const pod: PodAttachment = {
+    podKey: 'default/pod-a',
+    containerId: 'sandbox-a',
+    netns: POD_NETNS,
+    ifname: 'eth0',
+    ip: '10.0.0.5',
+    prefixLength: 24,
+    gateway: '10.0.0.253',
+    eni: { name: 'eth1', ifindex: eni.ifindex, mac: ENI_MAC, mtu: 1500 },
+    nodeIp: '10.0.0.2',
+  };
+  return { kernel, datapath, pod };
+}
+
+describe.each(['ipvlan', 'veth'] as const)('PodDatapath with the %s driver', (driver) => {
+  test('setup leaves exactly what CHECK expects, and is repeatable', async () => {
+    const { datapath, pod } = fixture(driver);
+    await datapath.setup(pod, driver);
+    expect(await datapath.check(pod, driver)).toEqual([]);
+    // A retried ADD (the reply was lost) converges to the same state.
+    await datapath.setup(pod, driver);
+    expect(await datapath.check(pod, driver)).toEqual([]);
+  });
+
+  test('teardown removes every pod link, route and rule, twice without error', async () => {
+    const { kernel, datapath, pod } = fixture(driver);
+    await datapath.setup(pod, driver);
+    await datapath.teardown(pod, driver);
+    await datapath.teardown(pod, driver);
+    const node = await kernel.read(NODE);
+    const inPod = await kernel.read(POD_NETNS);
+    expect(node.links.map((link) => link.name).sort()).toEqual(
+      driver === 'ipvlan' ? ['eth1', ipvlanHostLinkName(pod.eni), 'lo'] : ['eth1', 'lo'],
+    );
+    expect(node.routes.filter((route) => route.dst === `${pod.ip}/32`)).toEqual([]);
+    expect(node.rules.filter((rule) => rule.from === pod.ip || rule.to === pod.ip)).toEqual([]);
+    expect(inPod.links.map((link) => link.name)).toEqual(['lo']);
+  });
+
+  test('teardown succeeds when the pod netns is already gone', async () => {
+    const { kernel, datapath, pod } = fixture(driver);
+    await datapath.setup(pod, driver);
+    kernel.deleteNetns(POD_NETNS);
+    await datapath.teardown(pod, driver);
+    const node = await kernel.read(NODE);
+    expect(node.links.map((link) => link.name)).not.toContain(hostVethName(pod.podKey));
+    expect(node.rules.filter((rule) => rule.from === pod.ip || rule.to === pod.ip)).toEqual([]);
+  });
+
+  test('a failure half-way removes what was made and names the failed op', async () => {
+    const { kernel, datapath, pod } = fixture(driver);
+    kernel.failNext = 'route replace default via';
+    await datapath.setup(pod, driver).then(
+      () => {
+        throw new Error('setup should have failed');
+      },
+      (error: { code: string; message: string }) => {
+        expect(error.code).toBe('KERNEL_ERROR');
+        expect(error.message).toContain('route replace default via');
+      },
+    );
+    const node = await kernel.read(NODE);
+    expect(node.links.map((link) => link.name)).not.toContain(hostVethName(pod.podKey));
+    expect(node.links.map((link) => link.name)).not.toContain(tempLinkName(pod.containerId));
+    expect(node.routes.filter((route) => route.dst === `${pod.ip}/32`)).toEqual([]);
+    expect((await kernel.read(POD_NETNS)).links.map((link) => link.name)).toEqual(['lo']);
+  });
+
+  test('CHECK names each drift precisely', async () => {
+    const { kernel, datapath, pod } = fixture(driver);
+    await datapath.setup(pod, driver);
+    await kernel.apply(POD_NETNS, [{ op: 'route-del', dst: 'default' }]);
+    const via = driver === 'veth' ? VETH_GATEWAY : pod.gateway;
+    expect(await datapath.check(pod, driver)).toEqual([
+      `route default via ${via} dev eth0 is missing in the pod`,
+    ]);
+  });
+
+  test('an unknown netns is refused before anything is touched', async () => {
+    const { kernel, datapath, pod } = fixture(driver);
+    const missing = { ...pod, netns: netnsAt('/var/run/netns/never-made') };
+    await expect(datapath.setup(missing, driver)).rejects.toMatchObject({
+      code: 'NETNS_NOT_FOUND',
+    });
+    expect(kernel.applied).toEqual([]);
+  });
+});
+
+describe('driver choice', () => {
+  test('ipvlan preferred on a kernel without ipvlan falls back to veth, saying why', async () => {
+    const { kernel, datapath } = fixture('ipvlan');
+    kernel.ipvlan = false;
+    expect(await datapath.chooseDriver()).toEqual({
+      driver: 'veth',
+      fallbackReason: expect.stringContaining('no ipvlan'),
+    });
+  });
+
+  test('ipvlan is kept when the kernel has it; veth is never upgraded', async () => {
+    expect((await fixture('ipvlan').datapath.chooseDriver()).driver).toBe('ipvlan');
+    expect((await fixture('veth').datapath.chooseDriver()).driver).toBe('veth');
+  });
+});
+
+describe('restart', () => {
+  test('host resync restores node-side routes and rules without touching the pod', async () => {
+    const { kernel, datapath, pod } = fixture('veth');
+    await datapath.setup(pod, 'veth');
+    await kernel.apply(NODE, [
+      { op: 'route-del', dst: `${pod.ip}/32` },
+      { op: 'rule-del', priority: 2048, from: pod.ip },
+    ]);
+    const podOpsBefore = kernel.applied.filter((entry) => entry.netns === POD_NETNS.path).length;
+    const fresh = new PodDatapath({
+      kernel,
+      hostNetns: NODE,
+      preferred: 'veth',
+      log: pino({ level: 'silent' }),
+    });
+    await fresh.resyncHost([{ pod, driver: 'veth' }]);
+    expect(await fresh.check(pod, 'veth')).toEqual([]);
+    expect(kernel.applied.filter((entry) => entry.netns === POD_NETNS.path)).toHaveLength(
+      podOpsBefore,
+    );
+  });
+});
