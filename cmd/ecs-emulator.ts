@@ -57,6 +57,10 @@ const program = new Command('ecs-emulator')
   .option('--detach-ms <ms>', 'Detaching → Available duration')
   .option('--delete-ms <ms>', 'Deleting → gone duration')
   .option(
+    '--stuck-attach-fail-ms <ms>',
+    'a stuck attach (POST /admin/stick-attaches) fails back to Available after this long (default: never)',
+  )
+  .option(
     '--throttle <target=rate[/burst]>',
     'token bucket for an API, "mutating" or "all", repeatable',
     collect,

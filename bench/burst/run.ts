@@ -30,8 +30,11 @@ export const BURST_SETTINGS = {
   },
   /** Attaching → InUse. */
   attachMs: 2_000,
-  /** The account's bucket for mutating ENI calls (create/attach/assign/...): 20/s, burst 20. */
-  mutating: { ratePerSecond: 20, burst: 20 },
+  /**
+   * The account's bucket for mutating ENI calls (create/attach/assign/...): 20/s with a burst of
+   * 5, so the burst's 20 mutating calls cannot all go at once and the throttle really bites.
+   */
+  mutating: { ratePerSecond: 20, burst: 5 },
   /** Measured time to all IPs at most this multiple of the lower bound. */
   targetRatio: 1.3,
   allocateTimeoutMs: 120_000,

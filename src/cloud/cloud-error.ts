@@ -34,6 +34,8 @@ const HINTS: Readonly<Record<string, string>> = {
     'the vSwitch has no free addresses; add a vSwitch to the config or release IPs',
   [CloudErrorCodes.EniNotFound]: 'the ENI does not exist (deleted out of band?)',
   [CloudErrorCodes.InvalidEniState]: 'the ENI is mid-transition; retry once it settles',
+  [CloudErrorCodes.EniAttachFailed]:
+    'ECS failed the attach; the ENI is deleted and a new one will be created',
 };
 
 export interface CloudErrorOptions {

@@ -88,4 +88,6 @@ export const CloudErrorCodes = {
   VSwitchIpNotEnough: 'InvalidVSwitchId.IpNotEnough',
   EniNotFound: 'InvalidEniId.NotFound',
   InvalidEniState: 'InvalidOperation.InvalidEniState',
+  /** Not an ECS code: ECS put an attaching ENI back to Available, i.e. the attach failed. */
+  EniAttachFailed: 'EniAttachFailed',
 } as const;

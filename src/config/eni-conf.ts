@@ -9,6 +9,11 @@
 import * as z from 'zod';
 
 import {
+  CREATOR_TAG_KEY,
+  CREATOR_TAG_VALUE,
+  INSTANCE_TAG_KEY,
+} from '../cloud/aliyun/node-identity.js';
+import {
   anyInt,
   backoffDuration,
   cidr,
@@ -45,8 +50,16 @@ export const DEFAULT_IP_BATCH_WINDOW_MS = 20;
 export const DEFAULT_ENI_ATTACH_TIMEOUT_MS = 60_000;
 /** Ours. Long enough for the runtime to retry the ADDs that a restart interrupted. */
 export const DEFAULT_UNCLAIMED_IP_GRACE_PERIOD_MS = 60_000;
-/** ECS accepts at most this many security groups on an ENI (and Terway enforces it). */
-export const MAX_SECURITY_GROUPS = 10;
+/**
+ * Security groups per ENI: ECS's default quota (CreateNetworkInterface takes SecurityGroupIds.1-5
+ * unless the account's quota was raised), and what Terway enforces. The client and the emulator
+ * use the same figure.
+ */
+export const MAX_SECURITY_GROUPS = 5;
+/** Tags per ENI that CreateNetworkInterface accepts (Tag.N, N <= 20). */
+export const MAX_ENI_TAGS = 20;
+/** The tags terway-node puts on every ENI it creates, on top of eni_tags and eni_tag_filter. */
+const OWN_TAG_KEYS: readonly string[] = [CREATOR_TAG_KEY, INSTANCE_TAG_KEY];
 
 // Defaults of the built-in ECS emulator (ours, not Terway's).
 export const DEFAULT_EMULATOR_INSTANCE_TYPE = 'ecs.g7.xlarge';
@@ -305,6 +318,57 @@ function crossFieldChecks(conf: z.output<typeof eniConfObject>, ctx: z.Refinemen
       path: ['security_groups'],
       input: conf.security_groups,
       message: `at most ${MAX_SECURITY_GROUPS} security groups in security_group and security_groups together (got ${merged.length})`,
+    });
+  }
+  if (valid('eni_tags', 'eni_tag_filter')) tagChecks(conf.eni_tags, conf.eni_tag_filter, ctx);
+}
+
+/**
+ * New ENIs carry eni_tags plus eni_tag_filter plus our own two tags, and the filter decides which
+ * ENIs a restarted daemon takes back; anything that would leave a new ENI outside the filter, or
+ * make its create fail, is refused here rather than found out as lost ENIs later.
+ */
+function tagChecks(
+  eniTags: Readonly<Record<string, string>>,
+  eniTagFilter: Readonly<Record<string, string>>,
+  ctx: z.RefinementCtx,
+) {
+  for (const [key, wanted] of Object.entries(eniTagFilter)) {
+    const given = eniTags[key];
+    if (given !== undefined && given !== wanted) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eni_tags', key],
+        input: given,
+        message: `${JSON.stringify(wanted)} as in eni_tag_filter, or no such key in eni_tags (new ENIs carry the eni_tag_filter tags, so a restarted terwayd finds them again)`,
+      });
+    }
+  }
+  const creator = eniTagFilter[CREATOR_TAG_KEY];
+  if (creator !== undefined && creator !== CREATOR_TAG_VALUE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eni_tag_filter', CREATOR_TAG_KEY],
+      input: creator,
+      message: `${JSON.stringify(CREATOR_TAG_VALUE)}, or no such key (terway-node tags every ENI it creates ${CREATOR_TAG_KEY}=${CREATOR_TAG_VALUE}, so another value matches none of them)`,
+    });
+  }
+  const instance = eniTagFilter[INSTANCE_TAG_KEY];
+  if (instance !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eni_tag_filter', INSTANCE_TAG_KEY],
+      input: instance,
+      message: `no such key (terway-node sets it to each node's own instance id)`,
+    });
+  }
+  const keys = new Set([...Object.keys(eniTags), ...Object.keys(eniTagFilter), ...OWN_TAG_KEYS]);
+  if (keys.size > MAX_ENI_TAGS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eni_tags'],
+      input: eniTags,
+      message: `at most ${MAX_ENI_TAGS} tags per ENI, counting eni_tags, eni_tag_filter and the ${OWN_TAG_KEYS.length} terway-node adds (got ${keys.size})`,
     });
   }
 }

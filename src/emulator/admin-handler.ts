@@ -5,10 +5,15 @@
  *   POST   /admin/stats/reset                zero the counters
  *   GET    /admin/faults                     the faults in force
  *   PUT    /admin/faults/{api|*}             body FaultSpec: inject faults into one API or all
+ *                                            ({errorRate, errorCode, addedLatencyMs, timeoutRate,
+ *                                            lostResponseRate, maxInjections})
  *   DELETE /admin/faults                     remove every fault
  *   POST   /admin/instances                  body { instanceType, instanceId?, zoneId?, vswitchId?,
  *                                            ramRoleName?, hostname? } → 201 the new instance
- *   POST   /admin/stick-attaches             body { count }: the next N attaches never complete
+ *   POST   /admin/stick-attaches             body { count, failAfterMs? }: the next N attaches
+ *                                            never reach InUse; each fails back to Available
+ *                                            after failAfterMs (absent: the configured
+ *                                            stuckAttachFailMs; null: never)
  *   GET    /admin/enis                       every ENI, as EcsEmulator.enis() returns them
  *   POST   /admin/enis/{id}/force-detach     out-of-band detach (ends Available)
  *   POST   /admin/enis/{id}/private-ips      out-of-band: add one IP → { ip }
@@ -44,7 +49,7 @@ export interface AdminTarget {
   clearFaults(): void;
   addInstance(spec: AdminInstanceSpec): AddedInstance;
   metadataUrl(instanceId: string): string;
-  stickNextAttaches(count: number): void;
+  stickNextAttaches(count: number, failAfterMs?: number | null): void;
   enis(): EmulatedEniSnapshot[];
   forceDetach(eniId: string): void;
   addPrivateIp(eniId: string): string;
@@ -121,11 +126,18 @@ function route(
       return { status: 201, body: { ...added, metadataUrl: target.metadataUrl(added.instanceId) } };
     }
     case 'POST stick-attaches': {
-      const count = asObject(body).count;
+      const { count, failAfterMs } = asObject(body);
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
         throw new AdminError(400, 'count must be a non-negative integer');
       }
-      target.stickNextAttaches(count);
+      if (
+        failAfterMs !== undefined &&
+        failAfterMs !== null &&
+        !(typeof failAfterMs === 'number' && failAfterMs >= 0)
+      ) {
+        throw new AdminError(400, 'failAfterMs must be a number >= 0, or null for never');
+      }
+      target.stickNextAttaches(count, failAfterMs);
       return undefined;
     }
     case 'GET enis':

@@ -37,6 +37,7 @@ export interface EmulatorCliFlags {
   attachMs?: string;
   detachMs?: string;
   deleteMs?: string;
+  stuckAttachFailMs?: string;
   throttle?: string[];
   stateFile?: string;
   requireMetadataToken?: boolean;
@@ -62,6 +63,7 @@ const configFileSchema = z
         attachMs: z.number().min(0),
         detachMs: z.number().min(0),
         deleteMs: z.number().min(0),
+        stuckAttachFailMs: z.number().min(0),
       })
       .partial(),
     throttle: z
@@ -207,6 +209,11 @@ export function buildSetup(
       ...optionalMs('attachMs', flags.attachMs, file.latencies?.attachMs),
       ...optionalMs('detachMs', flags.detachMs, file.latencies?.detachMs),
       ...optionalMs('deleteMs', flags.deleteMs, file.latencies?.deleteMs),
+      ...optionalMs(
+        'stuckAttachFailMs',
+        flags.stuckAttachFailMs,
+        file.latencies?.stuckAttachFailMs,
+      ),
     },
     throttle,
     ...(vpcId === undefined ? {} : { vpcId }),
@@ -267,9 +274,13 @@ function optionalMs(
   flag: string | undefined,
   fromFile: number | undefined,
 ): Record<string, number> {
-  if (flag !== undefined)
-    return { [name]: nonNegativeInt(flag, `--${name.replace(/Ms$/, '')}-ms`) };
+  if (flag !== undefined) return { [name]: nonNegativeInt(flag, flagName(name)) };
   return fromFile === undefined ? {} : { [name]: fromFile };
+}
+
+/** `stuckAttachFailMs` → `--stuck-attach-fail-ms`, as commander spells it. */
+function flagName(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 }
 
 /** What the command prints once serving: where each API lives, the key, the instances. */
@@ -284,6 +295,11 @@ export function formatBanner(emulator: EcsEmulator, setup: EmulatorSetup): strin
     `  metadata:                ${emulator.url}/metadata/<instanceId>/latest/meta-data/`,
     `  access key:              ${key?.accessKeyId ?? '-'}${setup.generatedKey ? ` / ${key?.accessKeySecret} (generated)` : ''}`,
     ...options.vswitches.map((v) => `  vSwitch ${v.vswitchId}: ${v.cidr} in ${v.zoneId}`),
+    ...(options.latencies?.stuckAttachFailMs === undefined
+      ? []
+      : [
+          `  stuck attaches:          fail back to Available after ${options.latencies.stuckAttachFailMs} ms`,
+        ]),
     ...(options.stateFile === undefined ? [] : [`  state file:              ${options.stateFile}`]),
     'instances:',
     ...emulator

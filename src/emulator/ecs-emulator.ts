@@ -8,7 +8,8 @@
  *   /admin/…                   stats, faults, instances, stuck attaches (see admin-handler.ts)
  *
  * A request passes, in order: authentication, routing, throttling, fault injection, response
- * latency, then the handler; anything refused before the handler changed nothing.
+ * latency, then the handler; anything refused before the handler changed nothing. A
+ * lost-response fault is the one that acts after the handler: it withholds the answer.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -46,11 +47,7 @@ import type { EmulatedEniSnapshot } from './state/account-types.js';
 import { addIpOutOfBand, unassignIps } from './state/private-ips.js';
 import { consoleLogger, EniLifecycle } from './state/eni-lifecycle.js';
 import type { EmulatorLogger } from './state/eni-lifecycle.js';
-import {
-  EMULATOR_STATE_VERSION,
-  readEmulatorState,
-  writeEmulatorState,
-} from './state/state-file.js';
+import { bindStateFile } from './state/state-file.js';
 import { ApiError, throttled } from './wire/api-error.js';
 import {
   decodeQuery,
@@ -89,14 +86,14 @@ export class EcsEmulator implements AdminTarget {
   private readonly latencies: EmulatorLatencies;
   private readonly retryAfterHeader: boolean;
   private readonly logger: EmulatorLogger;
-  /** Requests a timeout fault swallowed; stop() ends them. */
+  /** Requests a timeout or lost-response fault left unanswered; stop() ends them. */
   private readonly hung = new Set<ServerResponse>();
   private stopped = false;
 
   private constructor(
     private readonly server: Server,
     private readonly clock: Clock,
-    private readonly options: EmulatorOptions,
+    options: EmulatorOptions,
   ) {
     const address = server.address() as AddressInfo;
     this.endpoint = `${address.address}:${address.port}`;
@@ -163,7 +160,10 @@ export class EcsEmulator implements AdminTarget {
     });
     try {
       emulator = new EcsEmulator(server, clock, options);
-      emulator.loadState();
+      if (options.stateFile !== undefined) {
+        const { state, sts, lifecycle } = emulator;
+        bindStateFile(options.stateFile, { state, sts, lifecycle });
+      }
     } catch (error) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       throw error;
@@ -214,8 +214,9 @@ export class EcsEmulator implements AdminTarget {
     this.faultInjector.clear();
   }
 
-  stickNextAttaches(count: number): void {
-    this.lifecycle.stickNextAttaches(count);
+  /** See EniLifecycle.stickNextAttaches: failAfterMs undefined → configured, null → never. */
+  stickNextAttaches(count: number, failAfterMs?: number | null): void {
+    this.lifecycle.stickNextAttaches(count, failAfterMs);
   }
 
   removePrivateIp(eniId: string, ip: string): void {
@@ -295,6 +296,8 @@ export class EcsEmulator implements AdminTarget {
     const headerVersion = request.headers['x-acs-version'];
     const product = (query.Version ?? headerVersion) === VPC_VERSION ? 'Vpc' : 'Ecs';
     if (action !== undefined) this.callStats.call(action);
+    /** Set once a lost-response fault let the handler run: its answer, whatever it is, is lost. */
+    let losingAnswerOf: string | undefined;
     try {
       if (url.pathname !== '/')
         throw new ApiError(
@@ -317,8 +320,8 @@ export class EcsEmulator implements AdminTarget {
       }
       const fault = this.faultInjector.decide(caller.action);
       if (fault.kind === 'hang') {
-        this.hung.add(response);
-        response.on('close', () => this.hung.delete(response));
+        this.callStats.hung(caller.action);
+        this.withhold(response);
         return;
       }
       await this.delay((this.latencies.perApi[caller.action] ?? 0) + fault.addedLatencyMs);
@@ -327,52 +330,30 @@ export class EcsEmulator implements AdminTarget {
         throw fault.error;
       }
       if (this.stopped) return;
+      if (fault.kind === 'lostResponse') losingAnswerOf = caller.action;
       const result = route.handler(new Params(caller.params, route.missingStatus), this.context);
-      sendApiResult(response, requestId, result);
+      if (losingAnswerOf !== undefined) this.loseAnswer(losingAnswerOf, response);
+      else sendApiResult(response, requestId, result);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       this.callStats.error(error.code);
-      sendApiError(response, requestId, error, product);
+      if (losingAnswerOf !== undefined) this.loseAnswer(losingAnswerOf, response);
+      else sendApiError(response, requestId, error, product);
     }
+  }
+
+  private loseAnswer(api: string, response: ServerResponse): void {
+    this.callStats.lostResponse(api);
+    this.withhold(response);
+  }
+
+  /** Never answers; the client times out and closes, or stop() ends it. */
+  private withhold(response: ServerResponse): void {
+    this.hung.add(response);
+    response.on('close', () => this.hung.delete(response));
   }
 
   private async delay(ms: number): Promise<void> {
     if (ms > 0) await sleep(this.clock, ms);
-  }
-
-  private loadState(): void {
-    const file = this.options.stateFile;
-    if (file === undefined) return;
-    const saved = readEmulatorState(file);
-    if (saved !== undefined) {
-      if (
-        saved.regionId !== this.state.config.regionId ||
-        saved.vpcId !== this.state.config.vpcId
-      ) {
-        throw new Error(
-          `emulator state file ${file} is for ${saved.regionId}/${saved.vpcId}, not ${this.state.config.regionId}/${this.state.config.vpcId}`,
-        );
-      }
-      this.state.restore(saved);
-      this.sts.restore(saved.stsCredentials);
-      this.lifecycle.completePending();
-    }
-    const save = (): void => this.saveState(file);
-    this.state.onChange(save);
-    this.sts.onIssued = save;
-    save();
-  }
-
-  private saveState(file: string): void {
-    writeEmulatorState(file, {
-      version: EMULATOR_STATE_VERSION,
-      regionId: this.state.config.regionId,
-      vpcId: this.state.config.vpcId,
-      nextSeq: this.state.sequence(),
-      cursors: this.state.cursors(),
-      instances: this.state.allInstances(),
-      enis: this.state.allEnis(),
-      stsCredentials: this.sts.snapshot(),
-    });
   }
 }

@@ -24,7 +24,8 @@ export interface EmulatorLatencies {
   deleteMs: number;
   /**
    * A stuck attach (`stickNextAttaches`) fails back to Available after this long, as ECS says a
-   * failed attach does. Absent: it stays Attaching for good.
+   * failed attach does, unless the stick request names its own delay. Absent: it stays
+   * Attaching for good.
    */
   stuckAttachFailMs?: number;
 }
@@ -78,6 +79,9 @@ export function resolveLatencies(
     attachMs: latencies.attachMs,
     detachMs: latencies.detachMs,
     deleteMs: latencies.deleteMs,
+    ...(latencies.stuckAttachFailMs === undefined
+      ? {}
+      : { stuckAttachFailMs: latencies.stuckAttachFailMs }),
   })) {
     if (!(value >= 0)) throw new Error(`latency ${name} must be >= 0 ms, got ${value}`);
   }

@@ -189,6 +189,35 @@ describe('fault injection', () => {
   });
 });
 
+describe('lost responses', () => {
+  test('the API acts but never answers: the SDK times out, yet the attach happened', async () => {
+    const emulator = await emulatorWith();
+    const ecs = ecsClient(emulator, undefined, { readTimeout: 300 });
+    const { instanceId } = emulator.addInstance({ instanceType: 'ecs.g7.xlarge' });
+    const eniId = (await createEni(ecs)).body?.networkInterfaceId ?? '';
+    const put = await admin(emulator, 'PUT', 'faults/AttachNetworkInterface', {
+      lostResponseRate: 1,
+    });
+    expect(put.status).toBe(204);
+    const error = await sdkError(
+      ecs.attachNetworkInterface(
+        new Ecs.AttachNetworkInterfaceRequest({
+          regionId: REGION,
+          networkInterfaceId: eniId,
+          instanceId,
+        }),
+      ),
+    );
+    expect(error.name).toBe('RequestTimeoutError');
+    await waitFor(() => emulator.enis().find((eni) => eni.id === eniId)?.status === 'InUse');
+    expect(emulator.stats()).toMatchObject({
+      lostResponses: { AttachNetworkInterface: 1 },
+      hung: {},
+    });
+    expect((await admin(emulator, 'PUT', 'faults/X', { lostResponse: 1 })).status).toBe(400);
+  });
+});
+
 describe('admin API, stuck attaches and out-of-band changes', () => {
   test('instances, stuck attaches, force-detach, IPs added and removed behind the client’s back', async () => {
     const emulator = await emulatorWith({

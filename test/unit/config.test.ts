@@ -8,6 +8,7 @@ import {
   DEFAULT_CONFIG as ENI_CONF_DEFAULT_CONFIG,
   eniConfSchema,
   isIPv4Cidr,
+  MAX_SECURITY_GROUPS,
 } from '../../src/config/eni-conf.js';
 import {
   DEFAULT_CONFIG,
@@ -477,20 +478,22 @@ describe('errors name the key, the value given and what is allowed', () => {
     );
   });
 
-  test('more than 10 security groups, alone or with security_group', () => {
-    const ten = Array.from({ length: 10 }, (_, i) => `sg-${i}`);
-    expect(errorOf({ security_groups: [...ten, 'sg-10'] })).toContain(
+  test('more than 5 security groups (the ECS per-ENI limit), alone or with security_group', () => {
+    expect(MAX_SECURITY_GROUPS).toBe(5);
+    const five = Array.from({ length: 5 }, (_, i) => `sg-${i}`);
+    expect(parseConfig({ security_groups: five }).securityGroups).toEqual(five);
+    expect(errorOf({ security_groups: [...five, 'sg-5'] })).toContain(
       'security_groups: got ["sg-0",',
     );
-    expect(errorOf({ security_groups: [...ten, 'sg-10'] })).toContain(
-      'expected an array of at most 10 security group ids',
+    expect(errorOf({ security_groups: [...five, 'sg-5'] })).toContain(
+      'expected an array of at most 5 security group ids',
     );
-    expect(errorOf({ security_group: 'sg-x', security_groups: ten })).toContain(
-      'expected at most 10 security groups in security_group and security_groups together (got 11)',
+    expect(errorOf({ security_group: 'sg-x', security_groups: five })).toContain(
+      'expected at most 5 security groups in security_group and security_groups together (got 6)',
     );
     // A duplicate of security_group does not count twice.
-    expect(parseConfig({ security_group: 'sg-0', security_groups: ten }).securityGroups).toEqual(
-      ten,
+    expect(parseConfig({ security_group: 'sg-0', security_groups: five }).securityGroups).toEqual(
+      five,
     );
   });
 
@@ -541,6 +544,59 @@ describe('errors name the key, the value given and what is allowed', () => {
     expect(formatConfigIssues(result.error.issues, raw)).toBe(
       'invalid eni_conf: max_pool_size: got -3, expected an integer >= 0',
     );
+  });
+});
+
+describe('eni_tags and eni_tag_filter', () => {
+  test('agreeing and disjoint tags are accepted as given', () => {
+    const config = parseConfig({
+      eni_tags: { team: 'net', 'ack.aliyun.com': 'c123' },
+      eni_tag_filter: { team: 'net', cluster: 'c1', creator: 'terway-node' },
+    });
+    expect(config.eniTags).toEqual({ team: 'net', 'ack.aliyun.com': 'c123' });
+    expect(config.eniTagFilter).toEqual({ team: 'net', cluster: 'c1', creator: 'terway-node' });
+  });
+
+  test('the same key with another value names the key, the value and what is allowed', () => {
+    expect(errorOf({ eni_tags: { owner: 'team-b' }, eni_tag_filter: { owner: 'terway' } })).toBe(
+      'invalid eni_conf: eni_tags.owner: got "team-b", expected "terway" as in eni_tag_filter, or no such key in eni_tags (new ENIs carry the eni_tag_filter tags, so a restarted terwayd finds them again)',
+    );
+    // One line per clashing key, dotted keys quoted as elsewhere.
+    const lines = errorOf({
+      eni_tags: { 'ack.aliyun.com': 'c1', team: 'a', free: 'x' },
+      eni_tag_filter: { 'ack.aliyun.com': 'c2', team: 'b' },
+    }).split('\n');
+    expect(lines.map((line) => line.split(': got')[0])).toEqual([
+      'invalid eni_conf: eni_tags["ack.aliyun.com"]',
+      'invalid eni_conf: eni_tags.team',
+    ]);
+  });
+
+  test('a filter on our own tags must be satisfiable by the ENIs we create', () => {
+    expect(errorOf({ eni_tag_filter: { creator: 'terway' } })).toBe(
+      'invalid eni_conf: eni_tag_filter.creator: got "terway", expected "terway-node", or no such key (terway-node tags every ENI it creates creator=terway-node, so another value matches none of them)',
+    );
+    expect(errorOf({ eni_tag_filter: { 'terway-node.instance-id': 'i-1' } })).toBe(
+      'invalid eni_conf: eni_tag_filter["terway-node.instance-id"]: got "i-1", expected no such key (terway-node sets it to each node\'s own instance id)',
+    );
+  });
+
+  test('eni_tags, eni_tag_filter and our two tags must fit the 20 tags of an ENI', () => {
+    const tags = (n: number, prefix: string) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+    // A key in both counts once.
+    expect(() =>
+      parseConfig({ eni_tags: tags(18, 'k'), eni_tag_filter: tags(18, 'k') }),
+    ).not.toThrow();
+    expect(errorOf({ eni_tags: tags(10, 'a'), eni_tag_filter: tags(9, 'b') })).toContain(
+      'expected at most 20 tags per ENI, counting eni_tags, eni_tag_filter and the 2 terway-node adds (got 21)',
+    );
+  });
+
+  test('an invalid tag map does not also produce a cross-field line', () => {
+    expect(
+      errorOf({ eni_tags: { owner: 1 }, eni_tag_filter: { owner: 'terway' } }).split('\n'),
+    ).toEqual(['invalid eni_conf: eni_tags.owner: got 1, expected a string']);
   });
 });
 

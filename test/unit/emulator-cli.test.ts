@@ -92,3 +92,22 @@ describe('ecs-emulator flags', () => {
     expect(() => parseConfigFile('nope', 'c.json')).toThrow(/not JSON/);
   });
 });
+
+describe('stuck attach fail-back', () => {
+  test('--stuck-attach-fail-ms and latencies.stuckAttachFailMs reach the options; the flag wins', () => {
+    const file = parseConfigFile(
+      JSON.stringify({ latencies: { stuckAttachFailMs: 4000 } }),
+      'config.json',
+    );
+    expect(buildSetup({}, file).options.latencies?.stuckAttachFailMs).toBe(4000);
+    expect(
+      buildSetup({ stuckAttachFailMs: '250' }, file).options.latencies?.stuckAttachFailMs,
+    ).toBe(250);
+    expect(buildSetup({}).options.latencies).not.toHaveProperty('stuckAttachFailMs');
+    expect(() => buildSetup({ stuckAttachFailMs: 'soon' })).toThrow(/--stuck-attach-fail-ms/);
+    expect(() => buildSetup({ attachMs: '-5' })).toThrow(/--attach-ms/);
+    expect(() => parseConfigFile('{"latencies":{"stuckAttachFailMs":-1}}', 'c.json')).toThrow(
+      /stuckAttachFailMs/,
+    );
+  });
+});

@@ -152,6 +152,38 @@ describe('fault injection', () => {
   });
 });
 
+describe('lost responses and fault budgets', () => {
+  test('a lost response loses to an error, and only applied faults spend maxInjections', () => {
+    const faults = new FaultInjector(() => 0);
+    faults.set('CreateNetworkInterface', { lostResponseRate: 1, maxInjections: 2 });
+    expect(faults.decide('CreateNetworkInterface')).toEqual({
+      kind: 'lostResponse',
+      addedLatencyMs: 0,
+    });
+    // An error means the call never ran, so there is no answer to lose and no budget spent.
+    faults.set('*', { errorRate: 1, addedLatencyMs: 3, maxInjections: 1 });
+    expect(faults.decide('CreateNetworkInterface')).toMatchObject({
+      kind: 'error',
+      addedLatencyMs: 3,
+    });
+    expect(Object.keys(faults.list())).toEqual(['CreateNetworkInterface']);
+    expect(faults.decide('CreateNetworkInterface').kind).toBe('lostResponse');
+    expect(faults.list()).toEqual({});
+    expect(faults.decide('CreateNetworkInterface')).toEqual({ kind: 'pass', addedLatencyMs: 0 });
+    faults.set('X', { timeoutRate: 1, maxInjections: 1 });
+    expect(faults.decide('X')).toEqual({ kind: 'hang' });
+    expect(faults.decide('X')).toEqual({ kind: 'pass', addedLatencyMs: 0 });
+  });
+
+  test('bad or misspelt fields are refused', () => {
+    const faults = new FaultInjector(() => 0);
+    expect(() => faults.set('A', { lostResponseRate: 1.5 })).toThrow(/lostResponseRate/);
+    expect(() => faults.set('A', { maxInjections: 0 })).toThrow(/maxInjections/);
+    expect(() => faults.set('A', { lostResponse: 1 } as never)).toThrow(/unknown fault field/);
+    expect(faults.list()).toEqual({});
+  });
+});
+
 describe('STS issuer', () => {
   test('credentials are reused until a third of their life is left, then rotated', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 25, 6, 0, 0));

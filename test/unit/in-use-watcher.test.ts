@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 
 import { CloudError } from '../../src/cloud/cloud-error.js';
 import type { CloudEni, EcsApi, EniFilter } from '../../src/cloud/aliyun/ecs-api.js';
-import { InUseWatcher } from '../../src/cloud/aliyun/in-use-watcher.js';
+import { ATTACH_FAILED, InUseWatcher } from '../../src/cloud/aliyun/in-use-watcher.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
 function eni(id: string, status: string): CloudEni {
@@ -77,5 +77,62 @@ describe('InUseWatcher', () => {
     ecs.fail(new CloudError('InvalidParameter', 'bad id'));
     await clock.advance(1_000);
     expect(await brokenSettled).toMatchObject({ cloudCode: 'InvalidParameter' });
+  });
+});
+
+/** ENIs whose status follows a script of [fromMs, status] steps on the fake clock. */
+function scriptedEcs(clock: FakeClock, scripts: Record<string, [number, string][]>) {
+  let describes = 0;
+  const api = {
+    describeNetworkInterfaces: async (filter: EniFilter) => {
+      describes++;
+      return (filter.eniIds ?? []).map((id) => {
+        const steps = (scripts[id] ?? []).filter(([from]) => clock.now() >= from);
+        return eni(id, steps.at(-1)?.[1] ?? 'Attaching');
+      });
+    },
+  } as unknown as EcsApi;
+  return { api, describes: () => describes };
+}
+
+describe('InUseWatcher: an attach that fails back to Available', () => {
+  test('Attaching then Available ends the wait at the next poll with EniAttachFailed', async () => {
+    const clock = new FakeClock(0);
+    const ecs = scriptedEcs(clock, { 'eni-failed': [[1_000, 'Available']] });
+    const watcher = new InUseWatcher(ecs.api, clock);
+    let settledAt: number | undefined;
+    const failed = watcher.waitInUse('eni-failed', 60_000).catch((error: unknown) => {
+      settledAt = clock.now();
+      return error;
+    });
+    await clock.advance(5_000);
+    expect(await failed).toMatchObject({
+      cloudCode: ATTACH_FAILED,
+      retryable: false,
+      operation: 'AttachNetworkInterface',
+    });
+    // Polls at 200, 500, 950 saw Attaching; the one at 1625 saw Available.
+    expect(settledAt).toBe(1_625);
+    expect(ecs.describes()).toBe(4);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  test('one Available read before any Attaching is a lagging read; two in a row end the wait', async () => {
+    const clock = new FakeClock(0);
+    const ecs = scriptedEcs(clock, {
+      // The first poll (200 ms) lags the attach; the ENI is Attaching by the second.
+      'eni-lagging': [
+        [0, 'Available'],
+        [300, 'Attaching'],
+        [1_000, 'InUse'],
+      ],
+      'eni-never': [[0, 'Available']],
+    });
+    const watcher = new InUseWatcher(ecs.api, clock);
+    const lagging = watcher.waitInUse('eni-lagging', 60_000);
+    const never = watcher.waitInUse('eni-never', 60_000).catch((error: unknown) => error);
+    await clock.advance(2_000);
+    await expect(lagging).resolves.toMatchObject({ status: 'InUse' });
+    expect(await never).toMatchObject({ cloudCode: ATTACH_FAILED });
   });
 });

@@ -81,7 +81,7 @@ class FakeEcs implements Partial<EcsApi> {
   }
 }
 
-function setup() {
+function setup(eniTagFilter?: Record<string, string>) {
   const clock = new FakeClock();
   const ecs = new FakeEcs(clock);
   const janitor = new LeakedEniJanitor({
@@ -96,6 +96,7 @@ function setup() {
     clock,
     log: SILENT_LOG,
     detachTimeoutMs: 10_000,
+    ...(eniTagFilter === undefined ? {} : { eniTagFilter }),
   });
   return { clock, ecs, janitor };
 }
@@ -151,6 +152,41 @@ describe('LeakedEniJanitor', () => {
     await clock.advance(1_000);
     await done;
     expect([...ecs.enis.keys()].sort()).toEqual(['eni-by-hand', 'eni-in-use', 'eni-other-node']);
+  });
+
+  test('with eni_tag_filter, the sweep deletes only unattached ENIs carrying its tags and ours', async () => {
+    const { clock, ecs, janitor } = setup({ cluster: 'c1' });
+    ecs.add('eni-leaked', 'Available', { ...OURS, cluster: 'c1', team: 'net' });
+    ecs.add('eni-other-cluster', 'Available', { ...OURS, cluster: 'c2' });
+    ecs.add('eni-unfiltered', 'Available', OURS);
+    ecs.add('eni-foreign', 'Available', { cluster: 'c1' });
+    const done = janitor.sweepTagged();
+    await clock.advance(1_000);
+    await done;
+    expect([...ecs.enis.keys()].sort()).toEqual([
+      'eni-foreign',
+      'eni-other-cluster',
+      'eni-unfiltered',
+    ]);
+  });
+
+  test('the sweep checks the tags itself: an ECS that ignored the tag filter deletes nothing foreign', async () => {
+    const { clock, ecs, janitor } = setup({ cluster: 'c1' });
+    const describe = ecs.describeNetworkInterfaces.bind(ecs);
+    ecs.describeNetworkInterfaces = async (filter) => describe({ ...filter, tags: {} });
+    ecs.add('eni-leaked', 'Available', { ...OURS, cluster: 'c1' });
+    ecs.add('eni-by-hand', 'Available', { owner: 'operator' });
+    ecs.add('eni-other-node', 'Available', { ...OURS, cluster: 'c1', [INSTANCE_TAG_KEY]: 'i-2' });
+    ecs.add('eni-unfiltered', 'Available', OURS);
+    const done = janitor.sweepTagged();
+    await clock.advance(1_000);
+    await done;
+    expect([...ecs.enis.keys()].sort()).toEqual([
+      'eni-by-hand',
+      'eni-other-node',
+      'eni-unfiltered',
+    ]);
+    expect(ecs.calls.filter((call) => call.startsWith('Delete'))).toEqual(['Delete eni-leaked']);
   });
 
   test('a sweep that cannot list ENIs yet is retried, not fatal', async () => {

@@ -20,6 +20,7 @@ import { EniAttacher } from './eni-attacher.js';
 import { LeakedEniJanitor } from './leaked-eni-janitor.js';
 import type { NodeIdentity, NodeMetadata } from './node-identity.js';
 import { isOwnedEni, ownedEniTags } from './node-identity.js';
+import { SecurityGroupLookup } from './security-group-lookup.js';
 import type { VSwitchSelector } from './vswitch-selector.js';
 
 /** ECS attaches in seconds; a minute covers a slow region without hiding a stuck attach. */
@@ -28,8 +29,6 @@ export const DEFAULT_DETACH_TIMEOUT_MS = 60_000;
 /** Terway polls metadata for 10 s after an attach or assign. */
 export const DEFAULT_METADATA_TIMEOUT_MS = 10_000;
 const ENI_DESCRIPTION = 'interface created by terway-node';
-/** ECS accepts at most this many security groups on an ENI. */
-const MAX_SECURITY_GROUPS = 10;
 /** ECS's own codes for "already gone" on the calls where gone is success. */
 const IP_ALREADY_UNASSIGNED = 'InvalidIp.IpUnassigned';
 
@@ -56,6 +55,8 @@ export interface AliyunCloudOptions {
   kindLabel?: string;
   /** Per-API figures from the call wrapper. */
   apiStats?: () => ApiStats[];
+  /** Jitter of the security-group lookup's retries, [0, 1). */
+  random?: () => number;
 }
 
 export class AliyunCloud implements CloudProvider {
@@ -68,7 +69,7 @@ export class AliyunCloud implements CloudProvider {
   private limits: InstanceLimits | undefined;
   /** MAC and vSwitch of ENIs we listed or created: saves a Describe per assign. */
   private readonly known = new Map<string, { mac: string; vswitchId: string }>();
-  private securityGroups: Promise<string[]> | undefined;
+  private readonly securityGroups: SecurityGroupLookup;
 
   constructor(private readonly options: AliyunCloudOptions) {
     this.api = options.api;
@@ -94,6 +95,15 @@ export class AliyunCloud implements CloudProvider {
       clock: options.clock,
       log: options.log,
       detachTimeoutMs: this.timings.detachTimeoutMs,
+      eniTagFilter: options.eniTagFilter,
+    });
+    this.securityGroups = new SecurityGroupLookup({
+      configured: options.securityGroupIds,
+      describe: async () =>
+        (await this.api.describeInstance(this.identity.instanceId)).securityGroupIds,
+      clock: options.clock,
+      log: options.log,
+      random: options.random ?? Math.random,
     });
   }
 
@@ -104,22 +114,20 @@ export class AliyunCloud implements CloudProvider {
 
   /**
    * Looks up the instance's security groups at start-up rather than inside the first pod's
-   * wait. Best effort: a failure is retried by the first create.
+   * wait. Best effort: a failed lookup retries on its own (logged there), and creates wait for it.
    */
   async prepare(): Promise<void> {
     try {
-      await this.resolveSecurityGroups();
-    } catch (error) {
-      this.options.log.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        'could not read the instance security groups yet; the first ENI create will retry',
-      );
+      await this.securityGroups.get();
+    } catch {
+      // Already logged with the retry delay; start-up does not wait for ECS to recover.
     }
   }
 
-  /** Stops the janitor's timer; in-flight cloud calls finish on their own. */
+  /** Stops the timers; in-flight cloud calls finish on their own. */
   close(): void {
     this.janitor.close();
+    this.securityGroups.close();
   }
 
   async describeInstanceLimits(): Promise<InstanceLimits> {
@@ -146,18 +154,23 @@ export class AliyunCloud implements CloudProvider {
   }
 
   async createEni(secondaryIpCount: number): Promise<EniInfo> {
+    // Before the hold: a lookup that waits out throttling must not keep sweeps away meanwhile.
+    const securityGroupIds = await this.securityGroups.get();
     // A sweep lists unattached ENIs of this node to delete them; one we are about to attach
     // must not be among them, so creates and sweeps never overlap.
     const release = await this.janitor.holdSweeps();
     try {
-      return await this.createAndAttach(secondaryIpCount);
+      return await this.createAndAttach(secondaryIpCount, securityGroupIds);
     } finally {
       release();
     }
   }
 
-  private async createAndAttach(secondaryIpCount: number): Promise<EniInfo> {
-    const created = await this.createInSomeVSwitch(secondaryIpCount);
+  private async createAndAttach(
+    secondaryIpCount: number,
+    securityGroupIds: string[],
+  ): Promise<EniInfo> {
+    const created = await this.createInSomeVSwitch(secondaryIpCount, securityGroupIds);
     const { log } = this.options;
     try {
       const { eni: attached, nic } = await this.attacher.attach(created.id);
@@ -251,8 +264,10 @@ export class AliyunCloud implements CloudProvider {
   // ---- internals -------------------------------------------------------------------------------
 
   /** Tries the selector's choices until a create succeeds; an exhausted vSwitch is inhibited. */
-  private async createInSomeVSwitch(secondaryIpCount: number): Promise<CloudEni> {
-    const securityGroupIds = await this.resolveSecurityGroups();
+  private async createInSomeVSwitch(
+    secondaryIpCount: number,
+    securityGroupIds: string[],
+  ): Promise<CloudEni> {
     for (;;) {
       const vswitch = await this.options.vswitches.pick();
       try {
@@ -260,7 +275,11 @@ export class AliyunCloud implements CloudProvider {
           vswitchId: vswitch.vswitchId,
           securityGroupIds,
           secondaryIpCount,
-          tags: ownedEniTags(this.options.eniTags, this.identity.instanceId),
+          tags: ownedEniTags(
+            this.options.eniTags,
+            this.options.eniTagFilter,
+            this.identity.instanceId,
+          ),
           description: ENI_DESCRIPTION,
           ...(this.options.resourceGroupId === undefined
             ? {}
@@ -291,26 +310,6 @@ export class AliyunCloud implements CloudProvider {
     const known = { mac: eni.mac, vswitchId: eni.vswitchId };
     this.known.set(eniId, known);
     return known;
-  }
-
-  private async resolveSecurityGroups(): Promise<string[]> {
-    if (this.options.securityGroupIds.length > 0) return this.options.securityGroupIds;
-    // One lookup shared by concurrent creates; a failed one is retried by the next create.
-    this.securityGroups ??= this.api.describeInstance(this.identity.instanceId).then(
-      (instance) => {
-        const groups = instance.securityGroupIds.slice(0, MAX_SECURITY_GROUPS);
-        this.options.log.info(
-          { securityGroupIds: groups },
-          'no security_groups configured: new ENIs join the instance security groups',
-        );
-        return groups;
-      },
-      (error: unknown) => {
-        this.securityGroups = undefined;
-        throw error;
-      },
-    );
-    return this.securityGroups;
   }
 }
 

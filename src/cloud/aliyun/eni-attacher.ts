@@ -8,11 +8,12 @@ import type { Logger } from 'pino';
 import { isCloudError } from '../cloud-error.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
+import { sleep } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
 import { describeEni } from './ecs-api.js';
 import { InUseWatcher } from './in-use-watcher.js';
 import type { NicMetadata, NodeMetadata } from './node-identity.js';
-import { pollUntil, WAIT_TIMEOUT } from './poll.js';
+import { nextPollInterval, POLL_INITIAL_MS, pollUntil, WAIT_TIMEOUT } from './poll.js';
 
 export interface EniAttacherOptions {
   api: EcsApi;
@@ -81,11 +82,14 @@ export class EniAttacher {
   /**
    * When the account is throttled, giving up on an attach (and deleting the ENI) costs two more
    * mutating calls and a re-create. So a retryable failure is retried until the attach timeout,
-   * and an attach that did go through (the answer was lost) is kept.
+   * and an attach that did go through (the answer was lost) is kept. Tries are spaced like the
+   * status polls: an ENI mid-transition takes seconds to settle, and each try is an attach plus
+   * a Describe out of the account's shared budget.
    */
   private async attachPatiently(eniId: string): Promise<void> {
     const { api, clock, instanceId, log } = this.options;
     const deadline = clock.now() + this.options.attachTimeoutMs;
+    let pauseMs = POLL_INITIAL_MS;
     for (;;) {
       try {
         await api.attachNetworkInterface(eniId, instanceId);
@@ -98,11 +102,15 @@ export class EniAttacher {
         const worthAnotherTry =
           isCloudError(error) &&
           (error.retryable || error.cloudCode === CloudErrorCodes.InvalidEniState);
-        if (!worthAnotherTry || clock.now() >= deadline) throw error;
+        const left = deadline - clock.now();
+        if (!worthAnotherTry || left <= 0) throw error;
+        const waitMs = Math.min(pauseMs, left);
         log.info(
-          { eniId, err: error.message },
+          { eniId, err: error.message, retryInMs: waitMs },
           'attach of a new ENI was refused for now; retrying rather than deleting it',
         );
+        await sleep(clock, waitMs);
+        pauseMs = nextPollInterval(pauseMs);
       }
     }
   }

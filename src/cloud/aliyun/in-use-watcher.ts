@@ -3,20 +3,35 @@
  * attaches ten ENIs at once polls ten times less than ten separate waits, and the account's API
  * budget is shared by every node. Each waiter keeps its own growing interval; a poll goes out
  * when the earliest waiter is due and answers everyone it lists.
+ *
+ * ECS reports a failed attach by putting the ENI back to Available (ECS-API.md §2.2); such a
+ * wait ends at once with ATTACH_FAILED instead of running to its timeout.
  */
 import { CloudError } from '../cloud-error.js';
+import { CloudErrorCodes } from '../provider.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
-import { POLL_GROWTH, POLL_INITIAL_MS, POLL_MAX_MS, WAIT_TIMEOUT } from './poll.js';
+import { nextPollInterval, POLL_INITIAL_MS, WAIT_TIMEOUT } from './poll.js';
 
 /** DescribeNetworkInterfaces takes at most 100 ids at a time. */
 const MAX_IDS_PER_DESCRIBE = 100;
+/**
+ * Available reads, in a row, that end a wait which never saw the ENI Attaching. One is not
+ * enough: a read just after the attach call may not reflect it yet. After an Attaching read,
+ * a single Available read is the attach failing back.
+ */
+const AVAILABLE_READS_TO_FAIL = 2;
+
+/** Our code for "ECS accepted the attach, then the ENI went back to Available". */
+export const ATTACH_FAILED = CloudErrorCodes.EniAttachFailed;
 
 interface Waiter {
   dueAt: number;
   intervalMs: number;
   deadline: number;
   timeoutMs: number;
+  sawAttaching: boolean;
+  availableReads: number;
   resolve: (eni: CloudEni) => void;
   reject: (error: unknown) => void;
 }
@@ -31,7 +46,10 @@ export class InUseWatcher {
     private readonly clock: Clock,
   ) {}
 
-  /** Resolves with the ENI once ECS reports it InUse; rejects with WaitTimeout after `timeoutMs`. */
+  /**
+   * Resolves with the ENI once ECS reports it InUse; rejects with ATTACH_FAILED once the attach
+   * fails back to Available, and with WaitTimeout after `timeoutMs`.
+   */
   waitInUse(eniId: string, timeoutMs: number): Promise<CloudEni> {
     return new Promise((resolve, reject) => {
       const now = this.clock.now();
@@ -40,6 +58,8 @@ export class InUseWatcher {
         intervalMs: POLL_INITIAL_MS,
         deadline: now + timeoutMs,
         timeoutMs,
+        sawAttaching: false,
+        availableReads: 0,
         resolve,
         reject,
       });
@@ -65,13 +85,7 @@ export class InUseWatcher {
     const ids = [...this.waiters.keys()].slice(0, MAX_IDS_PER_DESCRIBE);
     try {
       const enis = await this.api.describeNetworkInterfaces({ eniIds: ids });
-      for (const eni of enis) {
-        const waiter = this.waiters.get(eni.id);
-        if (waiter !== undefined && eni.status === 'InUse') {
-          this.waiters.delete(eni.id);
-          waiter.resolve(eni);
-        }
-      }
+      for (const eni of enis) this.observe(eni);
     } catch (error) {
       // A retryable failure (a throttled read) only means "not yet"; anything else ends every
       // wait it covered, since the same read would fail for them all.
@@ -86,6 +100,32 @@ export class InUseWatcher {
       this.advance(ids);
       this.schedule();
     }
+  }
+
+  /** Settles the ENI's waiter when the read decides it: InUse, or the attach failed back. */
+  private observe(eni: CloudEni): void {
+    const waiter = this.waiters.get(eni.id);
+    if (waiter === undefined) return;
+    if (eni.status === 'InUse') {
+      this.waiters.delete(eni.id);
+      waiter.resolve(eni);
+      return;
+    }
+    if (eni.status !== 'Available') {
+      waiter.availableReads = 0;
+      if (eni.status === 'Attaching') waiter.sawAttaching = true;
+      return;
+    }
+    waiter.availableReads++;
+    if (!waiter.sawAttaching && waiter.availableReads < AVAILABLE_READS_TO_FAIL) return;
+    this.waiters.delete(eni.id);
+    waiter.reject(
+      new CloudError(
+        ATTACH_FAILED,
+        `${eni.id} went back to Available: ECS gave up attaching it${waiter.sawAttaching ? '' : ' (never seen Attaching)'}`,
+        { operation: 'AttachNetworkInterface' },
+      ),
+    );
   }
 
   /** Times out the expired waiters among those just polled, and grows the others' interval. */
@@ -107,7 +147,7 @@ export class InUseWatcher {
         );
         continue;
       }
-      waiter.intervalMs = Math.min(POLL_MAX_MS, waiter.intervalMs * POLL_GROWTH);
+      waiter.intervalMs = nextPollInterval(waiter.intervalMs);
       waiter.dueAt = Math.min(waiter.deadline, now + waiter.intervalMs);
     }
   }

@@ -5,6 +5,8 @@
  *    list that a timer retries until it is gone;
  *  - the daemon dies between create and attach: `sweepTagged` at start-up finds ENIs tagged with
  *    this instance that are not attached, and deletes them.
+ * It only ever deletes ENIs carrying every tag this node puts on the ENIs it creates (the
+ * eni_tag_filter tags included): an ENI that does not is someone else's, whatever it looks like.
  */
 import type { Logger } from 'pino';
 
@@ -15,7 +17,7 @@ import { toTerwayError } from '../../errors/terway-error.js';
 import type { EcsApi } from './ecs-api.js';
 import { describeEni } from './ecs-api.js';
 import type { NodeIdentity } from './node-identity.js';
-import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from './node-identity.js';
+import { isOwnLeftover, ownershipTags } from './node-identity.js';
 import { pollUntil } from './poll.js';
 
 /** First retry soon (a stuck attach often fails back within seconds), then back off. */
@@ -28,6 +30,8 @@ export interface JanitorOptions {
   clock: Clock;
   log: Logger;
   detachTimeoutMs: number;
+  /** eni_conf `eni_tag_filter`; absent or empty: our own two tags decide alone. */
+  eniTagFilter?: Readonly<Record<string, string>>;
 }
 
 export class LeakedEniJanitor {
@@ -113,13 +117,17 @@ export class LeakedEniJanitor {
   }
 
   private async sweepOnce(): Promise<void> {
+    const filter = this.options.eniTagFilter ?? {};
+    const { instanceId } = this.options.identity;
     const tagged = await this.options.api.describeNetworkInterfaces({
-      tags: {
-        [CREATOR_TAG_KEY]: CREATOR_TAG_VALUE,
-        [INSTANCE_TAG_KEY]: this.options.identity.instanceId,
-      },
+      tags: ownershipTags(filter, instanceId),
     });
-    const leaked = tagged.filter((eni) => eni.status === 'Available' || eni.status === 'Detaching');
+    // Checked here too: deleting is the one thing that must not rest on the server's tag match.
+    const leaked = tagged.filter(
+      (eni) =>
+        (eni.status === 'Available' || eni.status === 'Detaching') &&
+        isOwnLeftover(eni.tags, filter, instanceId),
+    );
     for (const eni of leaked) {
       this.options.log.warn(
         { eniId: eni.id, status: eni.status, created: eni.creationTime },

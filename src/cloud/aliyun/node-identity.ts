@@ -49,12 +49,28 @@ export async function readNodeIdentity(metadata: NodeMetadata): Promise<NodeIden
   return { instanceId, zoneId, instanceType, vswitchId, primaryMac: primaryMac.toLowerCase() };
 }
 
-/** The tags a new ENI carries: the operator's `eni_tags`, then ours (ours win on a clash). */
-export function ownedEniTags(
-  eniTags: Readonly<Record<string, string>>,
+/**
+ * The tags every ENI this daemon creates carries, and so the ones that find them again: the
+ * `eni_tag_filter` tags (without them a restarted daemon would skip its own ENIs), then ours.
+ * Config validation keeps the filter off our two keys, so ours never overwrite a filter tag.
+ */
+export function ownershipTags(
+  eniTagFilter: Readonly<Record<string, string>>,
   instanceId: string,
 ): Record<string, string> {
-  return { ...eniTags, [CREATOR_TAG_KEY]: CREATOR_TAG_VALUE, [INSTANCE_TAG_KEY]: instanceId };
+  return { ...eniTagFilter, [CREATOR_TAG_KEY]: CREATOR_TAG_VALUE, [INSTANCE_TAG_KEY]: instanceId };
+}
+
+/**
+ * The tags a new ENI carries: the operator's `eni_tags`, then the ownership tags. Validation
+ * refuses an `eni_tags` value that contradicts the filter, so the merge never hides a typo.
+ */
+export function ownedEniTags(
+  eniTags: Readonly<Record<string, string>>,
+  eniTagFilter: Readonly<Record<string, string>>,
+  instanceId: string,
+): Record<string, string> {
+  return { ...eniTags, ...ownershipTags(eniTagFilter, instanceId) };
 }
 
 /**
@@ -69,4 +85,15 @@ export function isOwnedEni(
   const filter = Object.entries(eniTagFilter);
   if (filter.length > 0) return filter.every(([key, value]) => tags[key] === value);
   return tags[CREATOR_TAG_KEY] === CREATOR_TAG_VALUE;
+}
+
+/** Whether this node created the ENI, under the current filter: what the leak sweep may delete. */
+export function isOwnLeftover(
+  tags: Readonly<Record<string, string>>,
+  eniTagFilter: Readonly<Record<string, string>>,
+  instanceId: string,
+): boolean {
+  return Object.entries(ownershipTags(eniTagFilter, instanceId)).every(
+    ([key, value]) => tags[key] === value,
+  );
 }

@@ -7,6 +7,11 @@ export const POLL_INITIAL_MS = 200;
 export const POLL_MAX_MS = 2_000;
 export const POLL_GROWTH = 1.5;
 
+/** The interval after `intervalMs`: grown by POLL_GROWTH, never past `maxMs`. */
+export function nextPollInterval(intervalMs: number, maxMs = POLL_MAX_MS): number {
+  return Math.min(maxMs, intervalMs * POLL_GROWTH);
+}
+
 export interface PollOptions {
   clock: Clock;
   timeoutMs: number;
@@ -48,7 +53,7 @@ export async function pollUntil<T>(
       );
     }
     await sleep(clock, Math.min(interval, left));
-    interval = Math.min(options.maxMs ?? POLL_MAX_MS, interval * POLL_GROWTH);
+    interval = nextPollInterval(interval, options.maxMs);
   }
 }
 

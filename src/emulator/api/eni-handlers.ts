@@ -10,7 +10,8 @@ import { createdEni } from './eni-wire.js';
 
 const MAX_EXPLICIT_IPS_ON_CREATE = 10;
 const MAX_SECONDARY_COUNT = 49;
-const MAX_SECURITY_GROUPS = 5;
+/** SecurityGroupIds.N: ECS's default per-ENI quota (Terway enforces the same 5). */
+export const MAX_SECURITY_GROUPS = 5;
 const MAX_TEXT_LENGTH = 256;
 
 export function createNetworkInterface(params: Params, context: ApiContext): ResponseBody {

@@ -1,4 +1,4 @@
-/** Counters the tests and the admin API read: calls, throttled and injected per API, errors per code. */
+/** Counters the tests and the admin API read: calls, throttled and faults per API, errors per code. */
 export interface EmulatorStats {
   /** Every request that named an action, by API. */
   calls: Record<string, number>;
@@ -6,6 +6,10 @@ export interface EmulatorStats {
   throttled: Record<string, number>;
   /** Errors raised by fault injection, by API. */
   injectedErrors: Record<string, number>;
+  /** Requests a timeout fault left unanswered before the API ran, by API. */
+  hung: Record<string, number>;
+  /** Requests the API acted on whose answer a lost-response fault withheld, by API. */
+  lostResponses: Record<string, number>;
   /** Every error answer (throttled and injected included), by error Code. */
   errors: Record<string, number>;
 }
@@ -25,6 +29,14 @@ export class CallStats {
     bump(this.stats.injectedErrors, api);
   }
 
+  hung(api: string): void {
+    bump(this.stats.hung, api);
+  }
+
+  lostResponse(api: string): void {
+    bump(this.stats.lostResponses, api);
+  }
+
   error(code: string): void {
     bump(this.stats.errors, code);
   }
@@ -34,6 +46,8 @@ export class CallStats {
       calls: { ...this.stats.calls },
       throttled: { ...this.stats.throttled },
       injectedErrors: { ...this.stats.injectedErrors },
+      hung: { ...this.stats.hung },
+      lostResponses: { ...this.stats.lostResponses },
       errors: { ...this.stats.errors },
     };
   }
@@ -44,7 +58,7 @@ export class CallStats {
 }
 
 function empty(): EmulatorStats {
-  return { calls: {}, throttled: {}, injectedErrors: {}, errors: {} };
+  return { calls: {}, throttled: {}, injectedErrors: {}, hung: {}, lostResponses: {}, errors: {} };
 }
 
 function bump(counters: Record<string, number>, key: string): void {

@@ -37,6 +37,11 @@ export interface EniRecord {
   attachedSeq?: number;
   /** An attach that never completes (`stickNextAttaches`). */
   stuck?: boolean;
+  /**
+   * Clock time at which a stuck attach fails back to Available. Saved with the ENI so a
+   * restarted emulator re-arms the same deadline; absent: stuck for good.
+   */
+  stuckFailAt?: number;
 }
 
 export interface InstanceRecord {
@@ -74,6 +79,8 @@ export interface EmulatedEniSnapshot {
   securityGroupIds: string[];
   tags: Record<string, string>;
   stuck: boolean;
+  /** Clock time a stuck attach fails back to Available. */
+  stuckFailAt?: number;
 }
 
 export function snapshotEni(eni: EniRecord): EmulatedEniSnapshot {
@@ -92,5 +99,6 @@ export function snapshotEni(eni: EniRecord): EmulatedEniSnapshot {
     securityGroupIds: [...eni.securityGroupIds],
     tags: Object.fromEntries(eni.tags.map((tag) => [tag.key, tag.value])),
     stuck: eni.stuck === true,
+    ...(eni.stuckFailAt === undefined ? {} : { stuckFailAt: eni.stuckFailAt }),
   };
 }

@@ -24,7 +24,7 @@ export interface TransitionDurations {
   detachMs: number;
   /** Deleting → gone. */
   deleteMs: number;
-  /** Absent: a stuck attach stays Attaching for good. */
+  /** Absent: a stuck attach stays Attaching for good (unless its stick request says otherwise). */
   stuckAttachFailMs?: number;
 }
 
@@ -48,9 +48,16 @@ export const consoleLogger: EmulatorLogger = {
   warn: (object, message) => console.warn(message, object),
 };
 
+/** The `stickNextAttaches` request in force: how many are left, and when each fails back. */
+interface StickPlan {
+  remaining: number;
+  /** Undefined: never. */
+  failAfterMs: number | undefined;
+}
+
 export class EniLifecycle {
   private readonly timers = new Map<number, TimerHandle>();
-  private attachesToStick = 0;
+  private stickPlan: StickPlan = { remaining: 0, failAfterMs: undefined };
 
   constructor(
     private readonly state: AccountState,
@@ -60,19 +67,33 @@ export class EniLifecycle {
     private readonly logger: EmulatorLogger,
   ) {}
 
-  stickNextAttaches(count: number): void {
-    this.attachesToStick = Math.max(0, Math.floor(count));
+  /**
+   * The next `count` attaches never reach InUse; each fails back to Available `failAfterMs`
+   * after it began. Undefined takes the configured `stuckAttachFailMs`; null means never, even
+   * when one is configured. Replaces any earlier request.
+   */
+  stickNextAttaches(count: number, failAfterMs?: number | null): void {
+    if (failAfterMs !== undefined && failAfterMs !== null && !(failAfterMs >= 0)) {
+      throw new Error(`failAfterMs must be >= 0 ms, got ${failAfterMs}`);
+    }
+    this.stickPlan = {
+      remaining: Math.max(0, Math.floor(count)),
+      failAfterMs:
+        failAfterMs === null ? undefined : (failAfterMs ?? this.durations.stuckAttachFailMs),
+    };
   }
 
   attach(eniId: string, instanceId: string): void {
-    const stuck = this.attachesToStick > 0;
-    beginAttach(this.state, eniId, instanceId, stuck);
-    if (stuck) {
-      this.attachesToStick--;
-      const failAfter = this.durations.stuckAttachFailMs;
-      if (failAfter !== undefined) this.schedule(failAfter, () => failAttach(this.state, eniId));
+    if (this.stickPlan.remaining > 0) {
+      const failAfter = this.stickPlan.failAfterMs;
+      const failAt = failAfter === undefined ? undefined : this.clock.now() + failAfter;
+      beginAttach(this.state, eniId, instanceId, { failAt });
+      // Only an attach ECS accepted uses up a stuck slot; a refused one threw above.
+      this.stickPlan.remaining--;
+      if (failAt !== undefined) this.armFailBack(eniId, failAt);
       return;
     }
+    beginAttach(this.state, eniId, instanceId);
     this.schedule(this.durations.attachMs, () => this.finishAttach(eniId));
   }
 
@@ -98,11 +119,18 @@ export class EniLifecycle {
 
   /**
    * After loading saved state no timer survives, so pending transitions complete at once:
-   * Attaching → InUse (stuck attaches stay stuck), Detaching → Available, Deleting → gone.
+   * Attaching → InUse, Detaching → Available, Deleting → gone. A stuck attach stays stuck
+   * and gets its saved fail-back deadline re-armed (one already past fails back now), so a
+   * restart neither completes it nor leaves it Attaching for good.
    */
   completePending(): void {
     for (const eni of this.state.allEnis()) {
-      if (eni.status === 'Attaching') this.finishAttach(eni.id);
+      if (eni.status === 'Attaching' && eni.stuck === true) {
+        const failAt = eni.stuckFailAt;
+        if (failAt === undefined) continue;
+        if (failAt <= this.clock.now()) failAttach(this.state, eni.id, failAt);
+        else this.armFailBack(eni.id, failAt);
+      } else if (eni.status === 'Attaching') this.finishAttach(eni.id);
       else if (eni.status === 'Detaching') completeDetach(this.state, eni.id);
       else if (eni.status === 'Deleting') completeDelete(this.state, eni.id);
     }
@@ -128,6 +156,12 @@ export class EniLifecycle {
   private notifyDetached(eni: EniRecord, instanceId: string): void {
     const event = { instanceId, eniId: eni.id, mac: eni.mac };
     this.fire('onDetached', () => this.hook?.onDetached(event));
+  }
+
+  private armFailBack(eniId: string, failAt: number): void {
+    this.schedule(Math.max(0, failAt - this.clock.now()), () =>
+      failAttach(this.state, eniId, failAt),
+    );
   }
 
   private schedule(delayMs: number, action: () => void): void {

@@ -7,11 +7,16 @@ import { ApiError, invalidEniState } from '../wire/api-error.js';
 import type { AccountState } from './account-state.js';
 import type { EniRecord } from './account-types.js';
 
+/** How a stuck attach ends: at `failAt` (clock time) back to Available, or never. */
+export interface StuckAttach {
+  failAt: number | undefined;
+}
+
 export function beginAttach(
   state: AccountState,
   eniId: string,
   instanceId: string,
-  stuck: boolean,
+  stuck?: StuckAttach,
 ): EniRecord {
   const eni = state.eni(eniId);
   const instance = state.requireInstance(instanceId);
@@ -54,7 +59,10 @@ export function beginAttach(
   eni.status = 'Attaching';
   eni.instanceId = instanceId;
   eni.deviceIndex = deviceIndex;
-  if (stuck) eni.stuck = true;
+  if (stuck !== undefined) {
+    eni.stuck = true;
+    if (stuck.failAt !== undefined) eni.stuckFailAt = stuck.failAt;
+  }
   state.changed();
   return eni;
 }
@@ -69,10 +77,15 @@ export function completeAttach(state: AccountState, eniId: string): EniRecord | 
   return eni;
 }
 
-/** A stuck attach gives up: Attaching → Available, as ECS reports a failed attach. */
-export function failAttach(state: AccountState, eniId: string): void {
+/**
+ * A stuck attach gives up: Attaching → Available, as ECS reports a failed attach. Only the
+ * attach that armed `failAt`: the ENI may have been force-detached and attached again since,
+ * and a stale timer must not fail the newer attach.
+ */
+export function failAttach(state: AccountState, eniId: string, failAt: number): void {
   const eni = state.findEni(eniId);
-  if (eni === undefined || eni.status !== 'Attaching') return;
+  if (eni === undefined || eni.status !== 'Attaching' || eni.stuck !== true) return;
+  if (eni.stuckFailAt !== failAt) return;
   makeAvailable(eni);
   state.changed();
 }
@@ -157,4 +170,5 @@ function makeAvailable(eni: EniRecord): void {
   delete eni.deviceIndex;
   delete eni.attachedSeq;
   delete eni.stuck;
+  delete eni.stuckFailAt;
 }

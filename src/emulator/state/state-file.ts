@@ -9,8 +9,10 @@ import { basename, dirname, join } from 'node:path';
 
 import { z } from 'zod';
 
-import type { IssuedCredentials } from '../auth/sts-issuer.js';
+import type { IssuedCredentials, StsIssuer } from '../auth/sts-issuer.js';
+import type { AccountState } from './account-state.js';
 import type { EniRecord, InstanceRecord } from './account-types.js';
+import type { EniLifecycle } from './eni-lifecycle.js';
 
 export const EMULATOR_STATE_VERSION = 1;
 
@@ -36,6 +38,7 @@ const eniSchema = z.object({
   deviceIndex: z.number().int().optional(),
   attachedSeq: z.number().int().optional(),
   stuck: z.boolean().optional(),
+  stuckFailAt: z.number().optional(),
 });
 
 const instanceSchema = z.object({
@@ -111,4 +114,44 @@ export function writeEmulatorState(file: string, state: EmulatorStateFile): void
     rmSync(temp, { force: true });
     throw error;
   }
+}
+
+/** What of a running emulator the state file holds. */
+export interface PersistedParts {
+  state: AccountState;
+  sts: StsIssuer;
+  lifecycle: EniLifecycle;
+}
+
+/**
+ * Loads `file` into a fresh emulator (refusing one saved for another region or VPC), resumes
+ * the transitions that were pending, then rewrites the file after every change from now on.
+ */
+export function bindStateFile(file: string, parts: PersistedParts): void {
+  const { state, sts, lifecycle } = parts;
+  const saved = readEmulatorState(file);
+  if (saved !== undefined) {
+    if (saved.regionId !== state.config.regionId || saved.vpcId !== state.config.vpcId) {
+      throw new Error(
+        `emulator state file ${file} is for ${saved.regionId}/${saved.vpcId}, not ${state.config.regionId}/${state.config.vpcId}`,
+      );
+    }
+    state.restore(saved);
+    sts.restore(saved.stsCredentials);
+    lifecycle.completePending();
+  }
+  const save = (): void =>
+    writeEmulatorState(file, {
+      version: EMULATOR_STATE_VERSION,
+      regionId: state.config.regionId,
+      vpcId: state.config.vpcId,
+      nextSeq: state.sequence(),
+      cursors: state.cursors(),
+      instances: state.allInstances(),
+      enis: state.allEnis(),
+      stsCredentials: sts.snapshot(),
+    });
+  state.onChange(save);
+  sts.onIssued = save;
+  save();
 }
