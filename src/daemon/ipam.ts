@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DriverName } from '../dataplane/pod-attachment.js';
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
 import type { IpPool } from '../pool/ip-pool.js';
 import type { IpLease, IpState } from '../pool/ip-state.js';
@@ -17,6 +18,8 @@ export interface PodIdentity {
 export interface AllocateRequest extends PodIdentity {
   netns: string;
   ifname: string;
+  /** The datapath driver that will wire the pod; recorded with its IP. */
+  driver?: DriverName;
 }
 
 /** A record joined with where its IP lives now. */
@@ -81,6 +84,7 @@ export class Ipam {
       netns: request.netns,
       ifname: request.ifname,
       allocatedAtMs: this.clock.now(),
+      ...(request.driver === undefined ? {} : { driver: request.driver }),
     };
     try {
       await this.store.put(record);
@@ -106,13 +110,15 @@ export class Ipam {
     if (
       existing.containerId !== request.containerId ||
       existing.netns !== request.netns ||
-      existing.ifname !== request.ifname
+      existing.ifname !== request.ifname ||
+      existing.driver !== request.driver
     ) {
       record = {
         ...existing,
         containerId: request.containerId,
         netns: request.netns,
         ifname: request.ifname,
+        ...(request.driver === undefined ? {} : { driver: request.driver }),
       };
       await this.putOrFail(record);
       this.log.info(

@@ -5,6 +5,7 @@ import { open } from 'lmdb';
 import type { RootDatabase } from 'lmdb';
 import { z } from 'zod';
 
+import { DRIVER_NAMES } from '../dataplane/pod-attachment.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { recordKey } from './pod-record.js';
@@ -27,6 +28,7 @@ const podRecordSchema = z.object({
   netns: z.string(),
   ifname: z.string().min(1),
   allocatedAtMs: z.number().int().nonnegative(),
+  driver: z.enum(DRIVER_NAMES).optional(),
 });
 
 /**

@@ -1,3 +1,5 @@
+import type { DriverName } from '../dataplane/pod-attachment.js';
+
 /**
  * The durable fact that a pod owns an IP. Written before AllocateIP returns, removed only by a
  * release from the owning container (or GC), and restored on every daemon start.
@@ -13,6 +15,11 @@ export interface PodRecord {
   ifname: string;
   /** Milliseconds since the epoch when the IP was first given to this pod. */
   allocatedAtMs: number;
+  /**
+   * How the pod is wired, chosen before its IP was handed out, so a DEL or GC after a crash
+   * tears down with the right driver. Absent when the daemon runs without a datapath.
+   */
+  driver?: DriverName;
 }
 
 /** Records are keyed by pod, as Terway does: a recreated sandbox keeps its pod's IP. */

@@ -94,6 +94,13 @@ const MAPPINGS: ListMappingsReply__Output = {
         netns: '/var/run/netns/cni-1234',
         ifname: 'eth0',
         allocatedAtMs: STARTED - 3 * MINUTE_MS,
+        driver: 'veth',
+        hostInterface: { name: 'twv3b1c0d2e4f5a', mac: '02:5e:11:8a:0c:d3', sandbox: '' },
+        podInterface: {
+          name: 'eth0',
+          mac: '02:9c:47:e0:21:6b',
+          sandbox: '/var/run/netns/cni-1234',
+        },
       },
       ipState: 'in_use',
     },

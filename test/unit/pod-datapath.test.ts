@@ -13,7 +13,8 @@ import {
 import { PodDatapath } from '../../src/dataplane/pod-datapath.js';
 
 const NODE = netnsAt('/var/run/netns/node-1');
-const POD_NETNS = netnsAt('/var/run/netns/pod-a');
+const POD_NETNS_PATH = '/var/run/netns/pod-a';
+const POD_NETNS = netnsAt(POD_NETNS_PATH);
 const ENI_MAC = '00:16:3e:00:00:01';
 
 function fixture(preferred: DriverName = 'ipvlan') {
@@ -139,7 +140,7 @@ describe('restart', () => {
       { op: 'route-del', dst: `${pod.ip}/32` },
       { op: 'rule-del', priority: 2048, from: pod.ip },
     ]);
-    const podOpsBefore = kernel.applied.filter((entry) => entry.netns === POD_NETNS.path).length;
+    const podOpsBefore = kernel.applied.filter((entry) => entry.netns === POD_NETNS_PATH).length;
     const fresh = new PodDatapath({
       kernel,
       hostNetns: NODE,
@@ -148,7 +149,7 @@ describe('restart', () => {
     });
     await fresh.resyncHost([{ pod, driver: 'veth' }]);
     expect(await fresh.check(pod, 'veth')).toEqual([]);
-    expect(kernel.applied.filter((entry) => entry.netns === POD_NETNS.path)).toHaveLength(
+    expect(kernel.applied.filter((entry) => entry.netns === POD_NETNS_PATH)).toHaveLength(
       podOpsBefore,
     );
   });

@@ -64,6 +64,9 @@ export namespace terway {
 
             /** AllocateIPReply reused */
             reused?: (boolean|null);
+
+            /** AllocateIPReply fallbackReason */
+            fallbackReason?: (string|null);
         }
 
         /** Represents an AllocateIPReply. */
@@ -80,6 +83,9 @@ export namespace terway {
 
             /** AllocateIPReply reused. */
             public reused: boolean;
+
+            /** AllocateIPReply fallbackReason. */
+            public fallbackReason: string;
 
             /**
              * Encodes the specified AllocateIPReply message. Does not implicitly {@link terway.v1.AllocateIPReply.verify|verify} messages.
@@ -234,6 +240,9 @@ export namespace terway {
 
             /** GetIPInfoReply ipState */
             ipState?: (string|null);
+
+            /** GetIPInfoReply drift */
+            drift?: (string[]|null);
         }
 
         /** Represents a GetIPInfoReply. */
@@ -250,6 +259,9 @@ export namespace terway {
 
             /** GetIPInfoReply ipState. */
             public ipState: string;
+
+            /** GetIPInfoReply drift. */
+            public drift: string[];
 
             /**
              * Encodes the specified GetIPInfoReply message. Does not implicitly {@link terway.v1.GetIPInfoReply.verify|verify} messages.
@@ -557,6 +569,15 @@ export namespace terway {
 
             /** PodNetwork allocatedAtMs */
             allocatedAtMs?: (number|null);
+
+            /** PodNetwork driver */
+            driver?: (string|null);
+
+            /** PodNetwork hostInterface */
+            hostInterface?: (terway.v1.IInterface|null);
+
+            /** PodNetwork podInterface */
+            podInterface?: (terway.v1.IInterface|null);
         }
 
         /** Represents a PodNetwork. */
@@ -601,6 +622,15 @@ export namespace terway {
             /** PodNetwork allocatedAtMs. */
             public allocatedAtMs: number;
 
+            /** PodNetwork driver. */
+            public driver: string;
+
+            /** PodNetwork hostInterface. */
+            public hostInterface?: (terway.v1.IInterface|null);
+
+            /** PodNetwork podInterface. */
+            public podInterface?: (terway.v1.IInterface|null);
+
             /**
              * Encodes the specified PodNetwork message. Does not implicitly {@link terway.v1.PodNetwork.verify|verify} messages.
              * @param message PodNetwork message or plain object to encode
@@ -618,6 +648,56 @@ export namespace terway {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): terway.v1.PodNetwork;
+        }
+
+        /** Properties of an Interface. */
+        interface IInterface {
+
+            /** Interface name */
+            name?: (string|null);
+
+            /** Interface mac */
+            mac?: (string|null);
+
+            /** Interface sandbox */
+            sandbox?: (string|null);
+        }
+
+        /** Represents an Interface. */
+        class Interface implements IInterface {
+
+            /**
+             * Constructs a new Interface.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: terway.v1.IInterface);
+
+            /** Interface name. */
+            public name: string;
+
+            /** Interface mac. */
+            public mac: string;
+
+            /** Interface sandbox. */
+            public sandbox: string;
+
+            /**
+             * Encodes the specified Interface message. Does not implicitly {@link terway.v1.Interface.verify|verify} messages.
+             * @param message Interface message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: terway.v1.IInterface, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an Interface message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Interface
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): terway.v1.Interface;
         }
     }
 }

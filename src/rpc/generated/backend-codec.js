@@ -170,6 +170,7 @@ export const terway = $root.terway = (() => {
              * @interface IAllocateIPReply
              * @property {terway.v1.IPodNetwork|null} [network] AllocateIPReply network
              * @property {boolean|null} [reused] AllocateIPReply reused
+             * @property {string|null} [fallbackReason] AllocateIPReply fallbackReason
              */
 
             /**
@@ -204,6 +205,14 @@ export const terway = $root.terway = (() => {
             AllocateIPReply.prototype.reused = false;
 
             /**
+             * AllocateIPReply fallbackReason.
+             * @member {string} fallbackReason
+             * @memberof terway.v1.AllocateIPReply
+             * @instance
+             */
+            AllocateIPReply.prototype.fallbackReason = "";
+
+            /**
              * Encodes the specified AllocateIPReply message. Does not implicitly {@link terway.v1.AllocateIPReply.verify|verify} messages.
              * @function encode
              * @memberof terway.v1.AllocateIPReply
@@ -223,6 +232,8 @@ export const terway = $root.terway = (() => {
                     $root.terway.v1.PodNetwork.encode(message.network, writer.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
                 if (message.reused != null && Object.hasOwnProperty.call(message, "reused"))
                     writer.uint32(/* id 2, wireType 0 =*/16).bool(message.reused);
+                if (message.fallbackReason != null && Object.hasOwnProperty.call(message, "fallbackReason"))
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.fallbackReason);
                 return writer;
             };
 
@@ -266,6 +277,10 @@ export const terway = $root.terway = (() => {
                         }
                     case 2: {
                             message.reused = reader.bool();
+                            break;
+                        }
+                    case 3: {
+                            message.fallbackReason = reader.string();
                             break;
                         }
                     default:
@@ -643,6 +658,7 @@ export const terway = $root.terway = (() => {
              * @interface IGetIPInfoReply
              * @property {terway.v1.IPodNetwork|null} [network] GetIPInfoReply network
              * @property {string|null} [ipState] GetIPInfoReply ipState
+             * @property {Array.<string>|null} [drift] GetIPInfoReply drift
              */
 
             /**
@@ -654,6 +670,7 @@ export const terway = $root.terway = (() => {
              * @param {terway.v1.IGetIPInfoReply=} [properties] Properties to set
              */
             function GetIPInfoReply(properties) {
+                this.drift = [];
                 if (properties)
                     for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -677,6 +694,14 @@ export const terway = $root.terway = (() => {
             GetIPInfoReply.prototype.ipState = "";
 
             /**
+             * GetIPInfoReply drift.
+             * @member {Array.<string>} drift
+             * @memberof terway.v1.GetIPInfoReply
+             * @instance
+             */
+            GetIPInfoReply.prototype.drift = $util.emptyArray;
+
+            /**
              * Encodes the specified GetIPInfoReply message. Does not implicitly {@link terway.v1.GetIPInfoReply.verify|verify} messages.
              * @function encode
              * @memberof terway.v1.GetIPInfoReply
@@ -696,6 +721,9 @@ export const terway = $root.terway = (() => {
                     $root.terway.v1.PodNetwork.encode(message.network, writer.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
                 if (message.ipState != null && Object.hasOwnProperty.call(message, "ipState"))
                     writer.uint32(/* id 2, wireType 2 =*/18).string(message.ipState);
+                if (message.drift != null && message.drift.length)
+                    for (let i = 0; i < message.drift.length; ++i)
+                        writer.uint32(/* id 3, wireType 2 =*/26).string(message.drift[i]);
                 return writer;
             };
 
@@ -739,6 +767,12 @@ export const terway = $root.terway = (() => {
                         }
                     case 2: {
                             message.ipState = reader.string();
+                            break;
+                        }
+                    case 3: {
+                            if (!(message.drift && message.drift.length))
+                                message.drift = [];
+                            message.drift.push(reader.string());
                             break;
                         }
                     default:
@@ -1484,6 +1518,9 @@ export const terway = $root.terway = (() => {
              * @property {string|null} [netns] PodNetwork netns
              * @property {string|null} [ifname] PodNetwork ifname
              * @property {number|null} [allocatedAtMs] PodNetwork allocatedAtMs
+             * @property {string|null} [driver] PodNetwork driver
+             * @property {terway.v1.IInterface|null} [hostInterface] PodNetwork hostInterface
+             * @property {terway.v1.IInterface|null} [podInterface] PodNetwork podInterface
              */
 
             /**
@@ -1590,6 +1627,30 @@ export const terway = $root.terway = (() => {
             PodNetwork.prototype.allocatedAtMs = 0;
 
             /**
+             * PodNetwork driver.
+             * @member {string} driver
+             * @memberof terway.v1.PodNetwork
+             * @instance
+             */
+            PodNetwork.prototype.driver = "";
+
+            /**
+             * PodNetwork hostInterface.
+             * @member {terway.v1.IInterface|null|undefined} hostInterface
+             * @memberof terway.v1.PodNetwork
+             * @instance
+             */
+            PodNetwork.prototype.hostInterface = null;
+
+            /**
+             * PodNetwork podInterface.
+             * @member {terway.v1.IInterface|null|undefined} podInterface
+             * @memberof terway.v1.PodNetwork
+             * @instance
+             */
+            PodNetwork.prototype.podInterface = null;
+
+            /**
              * Encodes the specified PodNetwork message. Does not implicitly {@link terway.v1.PodNetwork.verify|verify} messages.
              * @function encode
              * @memberof terway.v1.PodNetwork
@@ -1627,6 +1688,12 @@ export const terway = $root.terway = (() => {
                     writer.uint32(/* id 10, wireType 2 =*/82).string(message.ifname);
                 if (message.allocatedAtMs != null && Object.hasOwnProperty.call(message, "allocatedAtMs"))
                     writer.uint32(/* id 11, wireType 1 =*/89).double(message.allocatedAtMs);
+                if (message.driver != null && Object.hasOwnProperty.call(message, "driver"))
+                    writer.uint32(/* id 12, wireType 2 =*/98).string(message.driver);
+                if (message.hostInterface != null && Object.hasOwnProperty.call(message, "hostInterface"))
+                    $root.terway.v1.Interface.encode(message.hostInterface, writer.uint32(/* id 13, wireType 2 =*/106).fork(), q + 1).ldelim();
+                if (message.podInterface != null && Object.hasOwnProperty.call(message, "podInterface"))
+                    $root.terway.v1.Interface.encode(message.podInterface, writer.uint32(/* id 14, wireType 2 =*/114).fork(), q + 1).ldelim();
                 return writer;
             };
 
@@ -1708,6 +1775,18 @@ export const terway = $root.terway = (() => {
                             message.allocatedAtMs = reader.double();
                             break;
                         }
+                    case 12: {
+                            message.driver = reader.string();
+                            break;
+                        }
+                    case 13: {
+                            message.hostInterface = $root.terway.v1.Interface.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 14: {
+                            message.podInterface = $root.terway.v1.Interface.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
                     default:
                         reader.skipType(tag & 7, long);
                         break;
@@ -1722,6 +1801,143 @@ export const terway = $root.terway = (() => {
             };
 
             return PodNetwork;
+        })();
+
+        v1.Interface = (function() {
+
+            /**
+             * Properties of an Interface.
+             * @memberof terway.v1
+             * @interface IInterface
+             * @property {string|null} [name] Interface name
+             * @property {string|null} [mac] Interface mac
+             * @property {string|null} [sandbox] Interface sandbox
+             */
+
+            /**
+             * Constructs a new Interface.
+             * @memberof terway.v1
+             * @classdesc Represents an Interface.
+             * @implements IInterface
+             * @constructor
+             * @param {terway.v1.IInterface=} [properties] Properties to set
+             */
+            function Interface(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Interface name.
+             * @member {string} name
+             * @memberof terway.v1.Interface
+             * @instance
+             */
+            Interface.prototype.name = "";
+
+            /**
+             * Interface mac.
+             * @member {string} mac
+             * @memberof terway.v1.Interface
+             * @instance
+             */
+            Interface.prototype.mac = "";
+
+            /**
+             * Interface sandbox.
+             * @member {string} sandbox
+             * @memberof terway.v1.Interface
+             * @instance
+             */
+            Interface.prototype.sandbox = "";
+
+            /**
+             * Encodes the specified Interface message. Does not implicitly {@link terway.v1.Interface.verify|verify} messages.
+             * @function encode
+             * @memberof terway.v1.Interface
+             * @static
+             * @param {terway.v1.IInterface} message Interface message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Interface.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.name != null && Object.hasOwnProperty.call(message, "name"))
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.mac != null && Object.hasOwnProperty.call(message, "mac"))
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.mac);
+                if (message.sandbox != null && Object.hasOwnProperty.call(message, "sandbox"))
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.sandbox);
+                return writer;
+            };
+
+            /**
+             * Decodes an Interface message from the specified reader or buffer.
+             * @function decode
+             * @memberof terway.v1.Interface
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {terway.v1.Interface} Interface
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Interface.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.terway.v1.Interface();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.name = reader.string();
+                            break;
+                        }
+                    case 2: {
+                            message.mac = reader.string();
+                            break;
+                        }
+                    case 3: {
+                            message.sandbox = reader.string();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            return Interface;
         })();
 
         return v1;

@@ -9,6 +9,7 @@ import type { GarbageCollectReply as _terway_v1_GarbageCollectReply, GarbageColl
 import type { GarbageCollectRequest as _terway_v1_GarbageCollectRequest, GarbageCollectRequest__Output as _terway_v1_GarbageCollectRequest__Output } from './terway/v1/GarbageCollectRequest.js';
 import type { GetIPInfoReply as _terway_v1_GetIPInfoReply, GetIPInfoReply__Output as _terway_v1_GetIPInfoReply__Output } from './terway/v1/GetIPInfoReply.js';
 import type { GetIPInfoRequest as _terway_v1_GetIPInfoRequest, GetIPInfoRequest__Output as _terway_v1_GetIPInfoRequest__Output } from './terway/v1/GetIPInfoRequest.js';
+import type { Interface as _terway_v1_Interface, Interface__Output as _terway_v1_Interface__Output } from './terway/v1/Interface.js';
 import type { PodNetwork as _terway_v1_PodNetwork, PodNetwork__Output as _terway_v1_PodNetwork__Output } from './terway/v1/PodNetwork.js';
 import type { PodRef as _terway_v1_PodRef, PodRef__Output as _terway_v1_PodRef__Output } from './terway/v1/PodRef.js';
 import type { ReleaseIPReply as _terway_v1_ReleaseIPReply, ReleaseIPReply__Output as _terway_v1_ReleaseIPReply__Output } from './terway/v1/ReleaseIPReply.js';
@@ -31,6 +32,7 @@ export interface ProtoGrpcType {
       GarbageCollectRequest: MessageTypeDefinition<_terway_v1_GarbageCollectRequest, _terway_v1_GarbageCollectRequest__Output>
       GetIPInfoReply: MessageTypeDefinition<_terway_v1_GetIPInfoReply, _terway_v1_GetIPInfoReply__Output>
       GetIPInfoRequest: MessageTypeDefinition<_terway_v1_GetIPInfoRequest, _terway_v1_GetIPInfoRequest__Output>
+      Interface: MessageTypeDefinition<_terway_v1_Interface, _terway_v1_Interface__Output>
       PodNetwork: MessageTypeDefinition<_terway_v1_PodNetwork, _terway_v1_PodNetwork__Output>
       PodRef: MessageTypeDefinition<_terway_v1_PodRef, _terway_v1_PodRef__Output>
       ReleaseIPReply: MessageTypeDefinition<_terway_v1_ReleaseIPReply, _terway_v1_ReleaseIPReply__Output>

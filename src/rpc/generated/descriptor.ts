@@ -54,6 +54,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "reused": {
                   "type": "bool",
                   "id": 2
+                },
+                "fallbackReason": {
+                  "type": "string",
+                  "id": 3
                 }
               }
             },
@@ -98,6 +102,11 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "ipState": {
                   "type": "string",
                   "id": 2
+                },
+                "drift": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 3
                 }
               }
             },
@@ -211,6 +220,34 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "allocatedAtMs": {
                   "type": "double",
                   "id": 11
+                },
+                "driver": {
+                  "type": "string",
+                  "id": 12
+                },
+                "hostInterface": {
+                  "type": "Interface",
+                  "id": 13
+                },
+                "podInterface": {
+                  "type": "Interface",
+                  "id": 14
+                }
+              }
+            },
+            "Interface": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mac": {
+                  "type": "string",
+                  "id": 2
+                },
+                "sandbox": {
+                  "type": "string",
+                  "id": 3
                 }
               }
             },

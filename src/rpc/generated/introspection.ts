@@ -5,6 +5,7 @@ import type { ApiEntry as _terway_v1_ApiEntry, ApiEntry__Output as _terway_v1_Ap
 import type { CloudStatus as _terway_v1_CloudStatus, CloudStatus__Output as _terway_v1_CloudStatus__Output } from './terway/v1/CloudStatus.js';
 import type { ENIEntry as _terway_v1_ENIEntry, ENIEntry__Output as _terway_v1_ENIEntry__Output } from './terway/v1/ENIEntry.js';
 import type { IPEntry as _terway_v1_IPEntry, IPEntry__Output as _terway_v1_IPEntry__Output } from './terway/v1/IPEntry.js';
+import type { Interface as _terway_v1_Interface, Interface__Output as _terway_v1_Interface__Output } from './terway/v1/Interface.js';
 import type { IntrospectionClient as _terway_v1_IntrospectionClient, IntrospectionDefinition as _terway_v1_IntrospectionDefinition } from './terway/v1/Introspection.js';
 import type { ListMappingsReply as _terway_v1_ListMappingsReply, ListMappingsReply__Output as _terway_v1_ListMappingsReply__Output } from './terway/v1/ListMappingsReply.js';
 import type { ListMappingsRequest as _terway_v1_ListMappingsRequest, ListMappingsRequest__Output as _terway_v1_ListMappingsRequest__Output } from './terway/v1/ListMappingsRequest.js';
@@ -27,6 +28,7 @@ export interface ProtoGrpcType {
       CloudStatus: MessageTypeDefinition<_terway_v1_CloudStatus, _terway_v1_CloudStatus__Output>
       ENIEntry: MessageTypeDefinition<_terway_v1_ENIEntry, _terway_v1_ENIEntry__Output>
       IPEntry: MessageTypeDefinition<_terway_v1_IPEntry, _terway_v1_IPEntry__Output>
+      Interface: MessageTypeDefinition<_terway_v1_Interface, _terway_v1_Interface__Output>
       Introspection: SubtypeConstructor<typeof grpc.Client, _terway_v1_IntrospectionClient> & { service: _terway_v1_IntrospectionDefinition }
       ListMappingsReply: MessageTypeDefinition<_terway_v1_ListMappingsReply, _terway_v1_ListMappingsReply__Output>
       ListMappingsRequest: MessageTypeDefinition<_terway_v1_ListMappingsRequest, _terway_v1_ListMappingsRequest__Output>

@@ -1,6 +1,7 @@
 // Original file: proto/terway/v1/types.proto
 
 import type { PodRef as _terway_v1_PodRef, PodRef__Output as _terway_v1_PodRef__Output } from '../../terway/v1/PodRef.js';
+import type { Interface as _terway_v1_Interface, Interface__Output as _terway_v1_Interface__Output } from '../../terway/v1/Interface.js';
 
 export interface PodNetwork {
   'pod'?: (_terway_v1_PodRef | null);
@@ -14,6 +15,9 @@ export interface PodNetwork {
   'netns'?: (string);
   'ifname'?: (string);
   'allocatedAtMs'?: (number | string);
+  'driver'?: (string);
+  'hostInterface'?: (_terway_v1_Interface | null);
+  'podInterface'?: (_terway_v1_Interface | null);
 }
 
 export interface PodNetwork__Output {
@@ -28,4 +32,7 @@ export interface PodNetwork__Output {
   'netns': (string);
   'ifname': (string);
   'allocatedAtMs': (number);
+  'driver': (string);
+  'hostInterface': (_terway_v1_Interface__Output | null);
+  'podInterface': (_terway_v1_Interface__Output | null);
 }
