@@ -128,10 +128,25 @@ describe('TokenBucket', () => {
     const grantedAt = acquireMany(clock, bucket, 2);
     await clock.advance(4_999);
     expect(grantedAt).toEqual([]);
-    // 3000/min after the halving: the first token 20 ms after the hold, the next 20 ms later.
+    // An isolated, informed Throttling only holds: the rate stays 6000/min, a token every 10 ms.
     await clock.advance(100);
-    expect(grantedAt).toEqual([5_020, 5_040]);
+    expect(grantedAt).toEqual([5_010, 5_020]);
     expect(bucket.status().heldUntil).toBeUndefined();
+    expect(bucket.status().callsPerMinute).toBe(6000);
+  });
+
+  test('a second Throttling soon after the hold means contention: the rate is cut then', async () => {
+    const clock = new FakeClock(START);
+    const bucket = new TokenBucket(clock, 6000, 10);
+    bucket.onThrottled(50);
+    expect(bucket.status().callsPerMinute).toBe(6000);
+    await clock.advance(2_000);
+    bucket.onThrottled(50);
+    expect(bucket.status().callsPerMinute).toBe(3000);
+    // Without a retry-after the server gave no better signal than a rate cut.
+    const blind = new TokenBucket(clock, 6000, 10);
+    blind.onThrottled();
+    expect(blind.status().callsPerMinute).toBe(3000);
   });
 
   test('an abort while waiting rejects that call only; the queue keeps its order', async () => {

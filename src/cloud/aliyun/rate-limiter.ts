@@ -1,8 +1,9 @@
 /**
  * Per-API token buckets on the injectable Clock. A call waits for a token (FIFO, never fails
- * unless its signal aborts). When ECS answers Throttling, the API's bucket slows down
- * multiplicatively and creeps back additively (AIMD), and honours x-acs-retry-after by
- * holding every caller of that API until then: the quota is the account's, shared with every
+ * unless its signal aborts). When ECS answers Throttling, the API's bucket honours
+ * x-acs-retry-after by holding every caller of that API until then, and when the Throttling
+ * carries no retry-after or comes back soon, slows down multiplicatively and creeps back
+ * additively (AIMD): the quota is the account's, shared with every
  * other node, so a throttled node must send less, not just retry later.
  */
 import type { Clock, TimerHandle } from '../../util/clock.js';
@@ -99,7 +100,12 @@ export class TokenBucket {
   onThrottled(retryAfterMs?: number): void {
     const now = this.clock.now();
     this.refresh();
-    if (now - this.lastThrottleAt >= THROTTLE_DEBOUNCE_MS) {
+    // A server that says when to come back has told us more than a rate cut could: after a
+    // quiet spell, the first Throttling only holds callers until then. Throttling again soon
+    // after means the account is contended, and the rate is cut.
+    const isolated = now - this.lastThrottleAt >= RECOVERY_INTERVAL_MS;
+    const informed = retryAfterMs !== undefined && retryAfterMs > 0;
+    if (now - this.lastThrottleAt >= THROTTLE_DEBOUNCE_MS && !(isolated && informed)) {
       const floor = this.baseCallsPerMinute * MIN_RATE_FRACTION;
       this.ratePerMinute = Math.max(floor, this.ratePerMinute * THROTTLE_DECREASE_FACTOR);
       this.throttleEvents++;
