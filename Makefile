@@ -13,7 +13,8 @@ bootstrap:
 build: bootstrap
 	@npm run --silent build
 
-lint: bootstrap
+lint: build
+	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
 	npx prettier --check .
 

@@ -54,12 +54,21 @@ export interface CloudStatus {
   }[];
 }
 
+/** The node's own primary NIC, as the cloud sees it. */
+export interface NodeAddress {
+  primaryIp: string;
+  /** Lower-case, colon-separated. */
+  primaryMac: string;
+}
+
 export interface CloudProvider {
   /** A short name for logs and `terway-cli` (e.g. "memory", "ecs"). */
   readonly kind: string;
   /** Placement, clean-up and API figures; optional because a fake has none. */
   status?(): CloudStatus;
   describeInstanceLimits(): Promise<InstanceLimits>;
+  /** The node's primary address; the datapath needs it, the pool does not (a fake may omit it). */
+  nodeAddress?(): Promise<NodeAddress>;
   /** The secondary ENIs attached to this node that this daemon owns. Never the primary ENI. */
   listEnis(): Promise<EniInfo[]>;
   /**

@@ -54,11 +54,32 @@ export function validateIfname(value: string | undefined): string {
   return value;
 }
 
+/**
+ * A netns path the daemon will hand to nsenter and `ip link set netns`: absolute and plain, so
+ * `/var/run/netns/../../etc/passwd` or a relative path never reaches the kernel code. Whether it
+ * really is a namespace is the daemon's check (it statfs()es it) before anything is touched.
+ */
+function validateNetns(value: string): string {
+  const shown = JSON.stringify(value);
+  if (!value.startsWith('/'))
+    throw invalidEnv(`CNI_NETNS ${shown} is invalid: not an absolute path`);
+  if (value.split('/').some((part) => part === '..' || part === '.')) {
+    throw invalidEnv(`CNI_NETNS ${shown} is invalid: it must not contain '.' or '..' segments`);
+  }
+  if (/[\s\0#"'\\]/.test(value)) {
+    throw invalidEnv(
+      `CNI_NETNS ${shown} is invalid: it must not contain whitespace, quotes or '#'`,
+    );
+  }
+  return value;
+}
+
 /** ADD and CHECK: every attachment parameter is required. */
 export function requireAttachmentEnv(env: Env): AttachmentEnv {
   const containerId = validateContainerId(env.CNI_CONTAINERID);
   const netns = env.CNI_NETNS ?? '';
   if (netns === '') throw invalidEnv('CNI_NETNS is not set');
+  validateNetns(netns);
   const ifname = validateIfname(env.CNI_IFNAME);
   return { containerId, netns, ifname, args: env.CNI_ARGS ?? '' };
 }
@@ -67,5 +88,7 @@ export function requireAttachmentEnv(env: Env): AttachmentEnv {
 export function requireDelEnv(env: Env): AttachmentEnv {
   const containerId = validateContainerId(env.CNI_CONTAINERID);
   const ifname = validateIfname(env.CNI_IFNAME);
-  return { containerId, netns: env.CNI_NETNS ?? '', ifname, args: env.CNI_ARGS ?? '' };
+  const netns = env.CNI_NETNS ?? '';
+  if (netns !== '') validateNetns(netns);
+  return { containerId, netns, ifname, args: env.CNI_ARGS ?? '' };
 }

@@ -8,6 +8,15 @@ export interface CniIpConfig {
   version?: '4' | '6';
   address: string;
   gateway?: string;
+  /** Index into the result's `interfaces`. */
+  interface?: number;
+}
+
+export interface CniInterface {
+  name: string;
+  mac: string;
+  /** The netns path, for an interface inside the container. */
+  sandbox?: string;
 }
 
 export interface CniRoute {
@@ -40,9 +49,10 @@ function asArray(value: unknown): unknown[] {
 }
 
 /**
- * The ADD result for the caller's spec version. In this release ADD only allocates and records the
- * IP: the dataplane creates the pod's interface later, so there is no `interfaces` list and the
- * IPs carry no `interface` index yet.
+ * The ADD result for the caller's spec version. When terwayd wired the pod, the result lists the
+ * interfaces (the node end first when it belongs to this pod alone, as a veth's does; the pod's
+ * own interface with its netns as sandbox) and the IP names the pod interface. Without a
+ * datapath (IPAM only) there is no `interfaces` list.
  */
 export function buildAddResult(
   network: PodNetwork__Output,
@@ -60,6 +70,8 @@ export function buildAddResult(
     throw unusable(subject, `prefix length ${network.prefixLength} for ${network.ip}`);
   }
 
+  const interfaces = resultInterfaces(network);
+  const offset = prevResult === undefined ? 0 : asArray(prevResult.interfaces).length;
   const ip: CniIpConfig = { address: `${network.ip}/${network.prefixLength}` };
   if (!versionAtLeast(cniVersion, '1.0.0')) ip.version = family;
   const routes: CniRoute[] = [];
@@ -67,14 +79,40 @@ export function buildAddResult(
     ip.gateway = network.gateway;
     routes.push({ dst: family === '4' ? '0.0.0.0/0' : '::/0', gw: network.gateway });
   }
+  if (interfaces.length > 0) ip.interface = offset + interfaces.length - 1;
 
   // The spec makes a plugin that receives prevResult on ADD pass it on with its own additions.
-  if (prevResult === undefined) return { cniVersion, ips: [ip], routes, dns: {} };
+  if (prevResult === undefined) {
+    return {
+      cniVersion,
+      ...(interfaces.length > 0 ? { interfaces } : {}),
+      ips: [ip],
+      routes,
+      dns: {},
+    };
+  }
+  const mergedInterfaces = [...asArray(prevResult.interfaces), ...interfaces];
   return {
     ...prevResult,
     cniVersion,
+    ...(mergedInterfaces.length > 0 ? { interfaces: mergedInterfaces } : {}),
     ips: [...(asArray(prevResult.ips) as CniIpConfig[]), ip],
     routes: [...(asArray(prevResult.routes) as CniRoute[]), ...routes],
     dns: (prevResult.dns as Record<string, unknown> | undefined) ?? {},
   };
+}
+
+/** A veth's node end belongs to the pod; an ipvlan pod shares its node side with the ENI. */
+const PER_POD_HOST_SIDE = new Set(['veth']);
+
+function resultInterfaces(network: PodNetwork__Output): CniInterface[] {
+  const pod = network.podInterface;
+  if (network.driver === '' || pod === null || pod.name === '') return [];
+  const out: CniInterface[] = [];
+  const host = network.hostInterface;
+  if (host !== null && host.name !== '' && PER_POD_HOST_SIDE.has(network.driver)) {
+    out.push({ name: host.name, mac: host.mac });
+  }
+  out.push({ name: pod.name, mac: pod.mac, sandbox: pod.sandbox });
+  return out;
 }

@@ -72,6 +72,16 @@ export function mapBackendError(error: unknown, ctx: CallContext): CniError {
       return retry(
         `terwayd's IP pool had no free IP${forSubject(ctx)} before the ${seconds(ctx.timeoutMs)} deadline: ${details}`,
       );
+    case 'ENI_LINK_MISSING':
+      return retry(`terwayd cannot wire the pod${forSubject(ctx)} yet: ${details}`);
+    case 'NETNS_NOT_FOUND':
+      return new CniError(
+        CNI_CODES.INVALID_ENVIRONMENT,
+        `CNI_NETNS is not usable: ${details}`,
+        trace,
+      );
+    case 'KERNEL_ERROR':
+      return other(`terwayd could not program the datapath${forSubject(ctx)}: ${details}`);
     case 'POOL_AT_CAPACITY':
       return retry(
         `terwayd's IP pool is at capacity${forSubject(ctx)} (every ENI and IP slot is in use): ${details}`,

@@ -75,6 +75,19 @@ export const DEFAULT_EMULATOR_FAILURE_RATE = 0;
 export const CLOUD_MODES = ['auto', 'ecs', 'emulator'] as const;
 export type CloudMode = (typeof CLOUD_MODES)[number];
 
+/**
+ * `kernel`: wire every pod (links, routes, rules) in its netns. `none`: IPAM only, ADD hands out
+ * and records the IP and touches no kernel state. `auto`: kernel, except on the built-in
+ * emulator outside a lab, where no ENI would ever get a link to wire pods to.
+ */
+export const DATAPATH_MODES = ['auto', 'kernel', 'none'] as const;
+export type DatapathMode = (typeof DATAPATH_MODES)[number];
+/** ECS ENIs run at 1500 by default; jumbo frames (8500) are opt-in per instance type. */
+export const DEFAULT_ENI_MTU = 1500;
+/** IPv4's minimum MTU, and the largest jumbo frame ECS supports. */
+const MIN_MTU = 68;
+const MAX_MTU = 9000;
+
 export const VSWITCH_SELECTION_POLICIES = ['random', 'ordered'] as const;
 export const ENI_SELECTION_POLICIES = ['most_ips', 'least_ips'] as const;
 export const ENIIP_VIRTUAL_TYPES = ['IPVlan', 'Veth'] as const;
@@ -101,6 +114,7 @@ const EMPTY_STRING_MEANS_UNSET: ReadonlySet<string> = new Set([
   'eni_selection_policy',
   'ip_stack',
   'eniip_virtual_type',
+  'host_netns',
   'ip_pool_sync_period',
   'idle_ip_reclaim_after',
   'idle_ip_reclaim_interval',
@@ -255,6 +269,20 @@ const ENI_CONF_SHAPE = {
   ),
   eni_attach_timeout: duration({ positive: true }).default(DEFAULT_ENI_ATTACH_TIMEOUT_MS),
   cloud: oneOf(CLOUD_MODES).default('auto'),
+  datapath: oneOf(DATAPATH_MODES).default('auto'),
+  host_netns: z
+    .string('a netns name (as `ip netns add` makes it) or an absolute netns path')
+    .regex(
+      /^(\/[^\s]+|[A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+      'a netns name (as `ip netns add` makes it) or an absolute netns path',
+    )
+    .optional(),
+  eni_mtu: z
+    .number(`an integer between ${MIN_MTU} and ${MAX_MTU}`)
+    .int(`an integer between ${MIN_MTU} and ${MAX_MTU}`)
+    .min(MIN_MTU, `an integer between ${MIN_MTU} and ${MAX_MTU}`)
+    .max(MAX_MTU, `an integer between ${MIN_MTU} and ${MAX_MTU}`)
+    .default(DEFAULT_ENI_MTU),
   ecs_endpoint: endpoint().optional(),
   vpc_endpoint: endpoint().optional(),
   metadata_endpoint: z
@@ -433,6 +461,11 @@ export interface DaemonConfig {
   /** How long a new ENI may take to become InUse before it is given up and deleted. */
   eniAttachTimeoutMs: number;
   eniipVirtualType: EniipVirtualType;
+  datapath: DatapathMode;
+  /** The node namespace pods are wired from; absent: the daemon's own. */
+  hostNetns?: string;
+  /** MTU of every ENI link and pod interface. */
+  eniMtu: number;
   ipStack: 'ipv4';
   /** Absent: no static credentials (credential_path, or the built-in emulator). */
   credentials?: Credentials;
@@ -531,6 +564,8 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
     unclaimedIpGracePeriodMs: conf.unclaimed_ip_grace_period,
     eniAttachTimeoutMs: conf.eni_attach_timeout,
     eniipVirtualType: conf.eniip_virtual_type,
+    datapath: conf.datapath,
+    eniMtu: conf.eni_mtu,
     ipStack: conf.ip_stack,
     vswitches: conf.vswitches,
     vswitchSelectionPolicy: conf.vswitch_selection_policy,
@@ -559,6 +594,7 @@ export function toDaemonConfig(conf: EniConf, unknownKeys: string[]): DaemonConf
   if (conf.ecs_endpoint !== undefined) config.ecsEndpoint = conf.ecs_endpoint;
   if (conf.vpc_endpoint !== undefined) config.vpcEndpoint = conf.vpc_endpoint;
   if (conf.metadata_endpoint !== undefined) config.metadataEndpoint = conf.metadata_endpoint;
+  if (conf.host_netns !== undefined) config.hostNetns = conf.host_netns;
   return config;
 }
 

@@ -13,7 +13,8 @@ import type { ReleaseIPReply } from '../rpc/generated/terway/v1/ReleaseIPReply.j
 import type { ReleaseIPRequest__Output } from '../rpc/generated/terway/v1/ReleaseIPRequest.js';
 import type { StatusReply } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { Clock } from '../util/clock.js';
-import type { Ipam, PodIdentity } from './ipam.js';
+import type { PodIdentity } from './ipam.js';
+import type { PodNetwork } from './pod-network.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
 import { callAbortSignal, unary } from './unary-handler.js';
 
@@ -23,29 +24,33 @@ const MAX_ALLOCATE_WAIT_MS = 300_000;
 const DEADLINE_MARGIN_MS = 200;
 
 export interface BackendDeps {
-  ipam: Ipam;
+  pods: PodNetwork;
   pool: IpPool;
   clock: Clock;
   log: Logger;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
-  const { ipam, pool, clock, log } = deps;
+  const { pods, pool, clock, log } = deps;
   return {
     AllocateIP: unary(
       'AllocateIP',
       log,
       async (request: AllocateIPRequest__Output, call): Promise<AllocateIPReply> => {
         const pod = requirePod(request.pod, true);
-        if (request.netns === '') throw invalid('netns is required');
-        if (request.ifname === '') throw invalid('ifname is required');
+        requireNetnsPath(request.netns);
+        requireIfname(request.ifname);
         const deadline = allocationDeadline(call, clock.now());
-        const result = await ipam.allocate(
+        const result = await pods.add(
           { ...pod, netns: request.netns, ifname: request.ifname },
           deadline,
           callAbortSignal(call),
         );
-        return { network: toPodNetworkMessage(result), reused: result.reused };
+        return {
+          network: toPodNetworkMessage(result, result.interfaces),
+          reused: result.reused,
+          fallbackReason: result.fallbackReason ?? '',
+        };
       },
     ),
     ReleaseIP: unary(
@@ -53,7 +58,7 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
       log,
       async (request: ReleaseIPRequest__Output): Promise<ReleaseIPReply> => {
         const pod = requirePod(request.pod, false);
-        const released = await ipam.release(pod);
+        const released = await pods.del(pod);
         return { released: released !== undefined, ip: released?.ip ?? '' };
       },
     ),
@@ -62,11 +67,14 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
       log,
       async (request: GetIPInfoRequest__Output): Promise<GetIPInfoReply> => {
         const pod = requirePod(request.pod, false);
-        const view = ipam.get(pod);
-        if (view === undefined) {
-          return { network: null, ipState: '' };
-        }
-        return { network: toPodNetworkMessage(view), ipState: view.ipState ?? 'invalid' };
+        const checked = await pods.check(pod);
+        if (checked === undefined) return { network: null, ipState: '', drift: [] };
+        const { view, drift } = checked;
+        return {
+          network: toPodNetworkMessage(view, await pods.interfacesOf(view)),
+          ipState: view.ipState ?? 'invalid',
+          drift,
+        };
       },
     ),
     Status: unary('Status', log, async (): Promise<StatusReply> => {
@@ -82,7 +90,7 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
       log,
       async (request: GarbageCollectRequest__Output): Promise<GarbageCollectReply> => {
         const valid = new Set(request.validAttachments.map((a) => a.containerId));
-        const released = await ipam.garbageCollect(valid);
+        const released = await pods.garbageCollect(valid);
         return {
           released: released.map((r) => ({
             namespace: r.namespace,
@@ -105,6 +113,36 @@ function requirePod(pod: PodRef__Output | null, full: boolean): PodIdentity {
     throw invalid('either the pod namespace and name, or its container id, is required');
   }
   return identity;
+}
+
+/** Linux's IFNAMSIZ less the terminating NUL. */
+const MAX_IFNAME_BYTES = 15;
+
+/**
+ * The shim checks these too, but the socket is the trust boundary: nothing that could walk out
+ * of a path or smuggle a word into an `ip` command line gets past it.
+ */
+function requireNetnsPath(netns: string): void {
+  if (netns === '') throw invalid('netns is required');
+  if (!netns.startsWith('/') || netns.split('/').some((part) => part === '..' || part === '.')) {
+    throw invalid(
+      `netns ${JSON.stringify(netns)} must be an absolute path without . or .. segments`,
+    );
+  }
+  if (/[\s\0#"'\\]/.test(netns))
+    throw invalid(`netns ${JSON.stringify(netns)} has forbidden characters`);
+}
+
+function requireIfname(ifname: string): void {
+  if (ifname === '') throw invalid('ifname is required');
+  if (
+    Buffer.byteLength(ifname) > MAX_IFNAME_BYTES ||
+    ifname === '.' ||
+    ifname === '..' ||
+    /[/:\s\0#"'\\]/.test(ifname)
+  ) {
+    throw invalid(`ifname ${JSON.stringify(ifname)} is not a valid interface name`);
+  }
 }
 
 function invalid(message: string): TerwayError {

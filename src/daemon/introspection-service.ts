@@ -7,24 +7,24 @@ import type { CloudStatus as CloudStatusMessage } from '../rpc/generated/terway/
 import type { ENIEntry } from '../rpc/generated/terway/v1/ENIEntry.js';
 import type { ListMappingsReply } from '../rpc/generated/terway/v1/ListMappingsReply.js';
 import type { ShowFactoryReply } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
-import type { Ipam } from './ipam.js';
+import type { PodNetwork } from './pod-network.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
 import { unary } from './unary-handler.js';
 
 export interface IntrospectionDeps {
-  ipam: Ipam;
+  pods: PodNetwork;
   pool: IpPool;
   cloud?: CloudProvider;
   log: Logger;
 }
 
 export function introspectionService(deps: IntrospectionDeps): UntypedServiceImplementation {
-  const { ipam, pool, log, cloud } = deps;
+  const { pods, pool, log, cloud } = deps;
   return {
     ShowFactory: unary('ShowFactory', log, async (): Promise<ShowFactoryReply> => {
       const snapshot = pool.snapshot();
       const containers = new Map(
-        ipam.list().map((view) => [`${view.record.namespace}/${view.record.name}`, view.record]),
+        pods.list().map((view) => [`${view.record.namespace}/${view.record.name}`, view.record]),
       );
       const { limits, ...figures } = snapshot.pool;
       return {
@@ -41,10 +41,14 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
       };
     }),
     ListMappings: unary('ListMappings', log, async (): Promise<ListMappingsReply> => {
-      const mappings = ipam
-        .list()
-        .map((view) => ({ network: toPodNetworkMessage(view), ipState: view.ipState ?? 'invalid' }))
-        .sort((a, b) => podName(a.network).localeCompare(podName(b.network)));
+      const mappings = (
+        await Promise.all(
+          pods.list().map(async (view) => ({
+            network: toPodNetworkMessage(view, await pods.interfacesOf(view)),
+            ipState: view.ipState ?? 'invalid',
+          })),
+        )
+      ).sort((a, b) => podName(a.network).localeCompare(podName(b.network)));
       return { mappings };
     }),
   };

@@ -1,14 +1,18 @@
+import type { PodInterfaces } from '../dataplane/pod-attachment.js';
 import type { PodNetwork } from '../rpc/generated/terway/v1/PodNetwork.js';
 import type { PodNetworkView } from './ipam.js';
 
-/** The wire form of a record plus where its IP lives. */
-export function toPodNetworkMessage(view: PodNetworkView): PodNetwork {
+/**
+ * The wire form of a record plus where its IP lives. For a wired pod, prefix length and gateway
+ * are what the pod itself has configured, so a CNI CHECK compares like with like.
+ */
+export function toPodNetworkMessage(view: PodNetworkView, interfaces?: PodInterfaces): PodNetwork {
   const { record, lease } = view;
   return {
     pod: { namespace: record.namespace, name: record.name, containerId: record.containerId },
     ip: record.ip,
-    prefixLength: lease?.prefixLength ?? 0,
-    gateway: lease?.gateway ?? '',
+    prefixLength: interfaces?.prefixLength ?? lease?.prefixLength ?? 0,
+    gateway: interfaces?.gateway ?? lease?.gateway ?? '',
     eniId: record.eniId,
     eniMac: lease?.eniMac ?? '',
     vswitchId: lease?.vswitchId ?? '',
@@ -16,5 +20,8 @@ export function toPodNetworkMessage(view: PodNetworkView): PodNetwork {
     netns: record.netns,
     ifname: record.ifname,
     allocatedAtMs: record.allocatedAtMs,
+    driver: interfaces?.driver ?? record.driver ?? '',
+    hostInterface: interfaces?.host ?? null,
+    podInterface: interfaces?.pod ?? null,
   };
 }

@@ -17,7 +17,9 @@ import type { CloudHandle } from './cloud-factory.js';
 import { createCloud } from './cloud-factory.js';
 import { serveOnUnixSocket, shutdownServer } from './grpc-server.js';
 import { introspectionService } from './introspection-service.js';
+import { createDatapath } from './datapath-factory.js';
 import { Ipam } from './ipam.js';
+import { PodNetwork } from './pod-network.js';
 import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
@@ -81,8 +83,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     // Cloud-call metrics are recorded from the start; serving them over HTTP is a later step.
     const registry = new Registry();
     running.cloud = await createCloud({ config, stateDir, clock: systemClock, log, registry });
-    running.pool = await restorePool({
+    const wiring = await createDatapath({
+      config,
       cloud: running.cloud.cloud,
+      cloudMode: running.cloud.mode,
+      clock: systemClock,
+      log,
+    });
+    running.pool = await restorePool({
+      cloud: wiring.cloud,
       store: running.store,
       options: config,
       clock: systemClock,
@@ -92,10 +101,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       idleAtShutdown: takeIdleIps(stateDir),
     });
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
+    const pods = new PodNetwork(ipam, wiring.runtime, log);
+    await pods.resync();
     running.server = await serveOnUnixSocket(socketPath, {
-      backend: backendService({ ipam, pool: running.pool, clock: systemClock, log }),
+      backend: backendService({ pods, pool: running.pool, clock: systemClock, log }),
       introspection: introspectionService({
-        ipam,
+        pods,
         pool: running.pool,
         cloud: running.cloud.cloud,
         log,

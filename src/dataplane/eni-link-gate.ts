@@ -5,7 +5,13 @@
  */
 import type { Logger } from 'pino';
 
-import type { CloudProvider, CloudStatus, EniInfo, InstanceLimits } from '../cloud/provider.js';
+import type {
+  CloudProvider,
+  CloudStatus,
+  EniInfo,
+  InstanceLimits,
+  NodeAddress,
+} from '../cloud/provider.js';
 import { toTerwayError } from '../errors/terway-error.js';
 import type { EniLinks } from './eni-links.js';
 
@@ -23,9 +29,12 @@ export class EniLinkGate implements CloudProvider {
   ) {
     this.kind = inner.kind;
     if (inner.status !== undefined) this.status = () => inner.status!();
+    if (inner.nodeAddress !== undefined) this.nodeAddress = () => inner.nodeAddress!();
   }
 
   readonly status?: () => CloudStatus;
+
+  readonly nodeAddress?: () => Promise<NodeAddress>;
 
   describeInstanceLimits(): Promise<InstanceLimits> {
     return this.inner.describeInstanceLimits();

@@ -46,6 +46,9 @@ export interface PodInterface {
 
 export interface PodInterfaces {
   driver: DriverName;
+  /** The pod's address and next hop as configured inside it (a veth pod sees /32 via 169.254.1.1). */
+  prefixLength: number;
+  gateway: string;
   /** The node-side interface (host veth, or the ENI's ipvl link). */
   host: PodInterface;
   pod: PodInterface;

@@ -91,6 +91,11 @@ export class PodDatapath {
     return driver.interfaces(pod);
   }
 
+  /** The interfaces a wired pod has, without asking the kernel. */
+  interfacesOf(pod: PodAttachment, driverName: DriverName): PodInterfaces {
+    return DRIVERS[driverName].interfaces(pod);
+  }
+
   /** Idempotent: what is already gone counts as removed, and a vanished netns is fine. */
   async teardown(pod: PodTeardown, driverName: DriverName): Promise<void> {
     const { kernel, hostNetns, log } = this.options;

@@ -273,6 +273,9 @@ describe('renderMappings', () => {
         netns: '/var/run/netns/cni-1',
         ifname: 'eth0',
         allocatedAtMs: NOW - 90 * SEC,
+        driver: '',
+        hostInterface: null,
+        podInterface: null,
       },
     };
   }

@@ -17,8 +17,12 @@ function record(ip: string, prefixLength = 24, containerId = 'abc', ipState = 'i
       netns: '',
       ifname: 'eth0',
       allocatedAtMs: 0,
+      driver: '',
+      hostInterface: null,
+      podInterface: null,
     },
     ipState,
+    drift: [],
   } satisfies GetIPInfoReply__Output;
 }
 
@@ -67,9 +71,19 @@ describe('CHECK', () => {
     expect(error.message).toContain('prefix length 24');
   });
 
+  test('datapath drift reported by terwayd is 999 and quoted', () => {
+    const drifted = {
+      ...record('10.0.0.5'),
+      drift: ['route default via 169.254.1.1 dev eth0 is missing in the pod'],
+    };
+    const error = failure(() => verifyAgainstRecord(PREV, drifted, 'default/nginx', 'abc'));
+    expect(error.code).toBe(999);
+    expect(error.message).toContain('route default via 169.254.1.1 dev eth0 is missing in the pod');
+  });
+
   test('no record is 999', () => {
     const error = failure(() =>
-      verifyAgainstRecord(PREV, { network: null, ipState: '' }, 'default/nginx', 'abc'),
+      verifyAgainstRecord(PREV, { network: null, ipState: '', drift: [] }, 'default/nginx', 'abc'),
     );
     expect(error.code).toBe(999);
     expect(error.message).toBe(

@@ -19,9 +19,65 @@ function network(patch: Partial<PodNetwork__Output> = {}): PodNetwork__Output {
     netns: '/var/run/netns/x',
     ifname: 'eth0',
     allocatedAtMs: 0,
+    driver: '',
+    hostInterface: null,
+    podInterface: null,
     ...patch,
   };
 }
+
+describe('ADD result of a wired pod', () => {
+  const veth = {
+    driver: 'veth',
+    ip: '10.0.0.6',
+    prefixLength: 32,
+    gateway: '169.254.1.1',
+    hostInterface: { name: 'twv0123456789ab', mac: '02:00:00:00:00:01', sandbox: '' },
+    podInterface: { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/var/run/netns/x' },
+  };
+
+  test('a veth pod lists the node end and the pod end; its IP names the pod end', () => {
+    expect(buildAddResult(network(veth), '1.0.0', 'default/nginx')).toEqual({
+      cniVersion: '1.0.0',
+      interfaces: [
+        { name: 'twv0123456789ab', mac: '02:00:00:00:00:01' },
+        { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/var/run/netns/x' },
+      ],
+      ips: [{ address: '10.0.0.6/32', gateway: '169.254.1.1', interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
+      dns: {},
+    });
+  });
+
+  test('an ipvlan pod lists only its own interface: the node side is the ENI’s, not the pod’s', () => {
+    const ipvlan = {
+      ...veth,
+      driver: 'ipvlan',
+      prefixLength: 24,
+      gateway: '10.0.0.253',
+      hostInterface: { name: 'ipvl_3', mac: '00:16:3e:00:00:01', sandbox: '' },
+      podInterface: { name: 'eth0', mac: '00:16:3e:00:00:01', sandbox: '/var/run/netns/x' },
+    };
+    const result = buildAddResult(network(ipvlan), '1.0.0', 'default/nginx');
+    expect(result.interfaces).toEqual([
+      { name: 'eth0', mac: '00:16:3e:00:00:01', sandbox: '/var/run/netns/x' },
+    ]);
+    expect(result.ips).toEqual([{ address: '10.0.0.6/24', gateway: '10.0.0.253', interface: 0 }]);
+  });
+
+  test('after a prevResult, interface indexes continue its list', () => {
+    const prev = {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'lo' }],
+      ips: [],
+      routes: [],
+      dns: {},
+    };
+    const result = buildAddResult(network(veth), '1.0.0', 'default/nginx', prev);
+    expect(result.interfaces).toHaveLength(3);
+    expect(result.ips).toEqual([{ address: '10.0.0.6/32', gateway: '169.254.1.1', interface: 2 }]);
+  });
+});
 
 describe('ADD result', () => {
   test.each(['1.0.0', '1.1.0'] as const)('%s has no ip version and no interfaces', (version) => {

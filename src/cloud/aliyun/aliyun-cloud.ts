@@ -10,7 +10,13 @@
 import type { Logger } from 'pino';
 
 import { CloudError, isCloudError } from '../cloud-error.js';
-import type { CloudProvider, CloudStatus, EniInfo, InstanceLimits } from '../provider.js';
+import type {
+  CloudProvider,
+  CloudStatus,
+  EniInfo,
+  InstanceLimits,
+  NodeAddress,
+} from '../provider.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock } from '../../util/clock.js';
 import type { ApiStats } from './api-caller.js';
@@ -128,6 +134,18 @@ export class AliyunCloud implements CloudProvider {
   close(): void {
     this.janitor.close();
     this.securityGroups.close();
+  }
+
+  async nodeAddress(): Promise<NodeAddress> {
+    const primaryMac = this.identity.primaryMac;
+    const nic = await this.options.metadata.nicIfPresent(primaryMac);
+    if (nic === undefined) {
+      throw new CloudError(
+        'InvalidMetadata',
+        `metadata lists no NIC for the primary MAC ${primaryMac}`,
+      );
+    }
+    return { primaryIp: nic.primaryIp, primaryMac };
   }
 
   async describeInstanceLimits(): Promise<InstanceLimits> {

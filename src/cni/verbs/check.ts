@@ -69,6 +69,11 @@ export function verifyAgainstRecord(
       `terwayd reports ${recorded} of ${subject} as invalid: the cloud no longer assigns it`,
     );
   }
+  if (reply.drift.length > 0) {
+    throw mismatch(
+      `the datapath of ${subject} differs from what ADD set up: ${reply.drift.join('; ')}`,
+    );
+  }
 }
 
 /** CNI CHECK: the daemon's record must still match what ADD reported. */

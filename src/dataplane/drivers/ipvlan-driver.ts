@@ -71,6 +71,8 @@ export class IpvlanDriver implements DatapathDriver {
   interfaces(pod: PodAttachment): PodInterfaces {
     return {
       driver: this.name,
+      prefixLength: pod.prefixLength,
+      gateway: pod.gateway,
       host: { name: ipvlanHostLinkName(pod.eni), mac: pod.eni.mac },
       pod: { name: pod.ifname, mac: pod.eni.mac, sandbox: netnsPath(pod) },
     };

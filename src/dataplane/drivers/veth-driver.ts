@@ -99,6 +99,8 @@ export class VethDriver implements DatapathDriver {
   interfaces(pod: PodAttachment): PodInterfaces {
     return {
       driver: this.name,
+      prefixLength: 32,
+      gateway: VETH_GATEWAY,
       host: { name: hostVethName(pod.podKey), mac: hostMac(pod.podKey) },
       pod: { name: pod.ifname, mac: podMac(pod.podKey), sandbox: netnsPath(pod) },
     };

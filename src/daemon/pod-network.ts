@@ -1,0 +1,268 @@
+/**
+ * A pod's whole network lifecycle: its IP (Ipam) and its wiring (PodDatapath), as one unit per
+ * pod. ADD records the IP first and wires second, so a crash in between leaves a record that
+ * the next ADD (or GC) completes or removes; a wiring failure removes what it made and gives the
+ * IP back. Without a datapath (IPAM only) it is a thin pass-through to Ipam.
+ */
+import type { Logger } from 'pino';
+
+import type { EniLinks } from '../dataplane/eni-links.js';
+import { netnsAt } from '../dataplane/kernel/netns-ref.js';
+import type {
+  DriverName,
+  PodAttachment,
+  PodInterfaces,
+  PodTeardown,
+} from '../dataplane/pod-attachment.js';
+import type { PodDatapath } from '../dataplane/pod-datapath.js';
+import { TerwayError, toTerwayError } from '../errors/terway-error.js';
+import type { IpLease } from '../pool/ip-state.js';
+import type { PodRecord } from '../store/pod-record.js';
+import { podKey, recordKey } from '../store/pod-record.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import type { AllocateRequest, AllocateResult, Ipam, PodIdentity, PodNetworkView } from './ipam.js';
+
+/** What wires pods: absent when the daemon runs IPAM only (`datapath: none`). */
+export interface DatapathRuntime {
+  datapath: PodDatapath;
+  enis: EniLinks;
+  /** The node's primary IP. */
+  nodeIp: string;
+}
+
+export interface AddOutcome extends AllocateResult {
+  interfaces: PodInterfaces | undefined;
+  fallbackReason: string | undefined;
+}
+
+export interface CheckOutcome {
+  view: PodNetworkView;
+  drift: string[];
+}
+
+export class PodNetwork {
+  /** As in Ipam: a DEL naming only its sandbox must not overtake that sandbox's ADD. */
+  private readonly sandboxMutex = new KeyedMutex();
+  private readonly podMutex = new KeyedMutex();
+
+  constructor(
+    private readonly ipam: Ipam,
+    private readonly runtime: DatapathRuntime | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  list(): PodNetworkView[] {
+    return this.ipam.list();
+  }
+
+  get wired(): boolean {
+    return this.runtime !== undefined;
+  }
+
+  add(request: AllocateRequest, deadlineMs: number, signal?: AbortSignal): Promise<AddOutcome> {
+    const key = podKey(request.namespace, request.name);
+    return this.sandboxMutex.run(request.containerId, () =>
+      this.podMutex.run(key, () => this.addLocked(request, deadlineMs, signal)),
+    );
+  }
+
+  private async addLocked(
+    request: AllocateRequest,
+    deadlineMs: number,
+    signal?: AbortSignal,
+  ): Promise<AddOutcome> {
+    const runtime = this.runtime;
+    if (runtime === undefined) {
+      const result = await this.ipam.allocate(request, deadlineMs, signal);
+      return { ...result, interfaces: undefined, fallbackReason: undefined };
+    }
+    const previous = this.ipam.get(request)?.record;
+    if (
+      previous !== undefined &&
+      (previous.containerId !== request.containerId || previous.netns !== request.netns)
+    ) {
+      // A new sandbox of the pod takes the IP over; the old one must not keep using it (two
+      // ipvlan slaves cannot hold one address).
+      await this.unwire(previous).catch((error: unknown) =>
+        this.log.warn(
+          { pod: recordKey(previous), err: toTerwayError(error) },
+          'could not unwire the replaced sandbox',
+        ),
+      );
+    }
+    const { driver, fallbackReason } = await runtime.datapath.chooseDriver();
+    const result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
+    try {
+      const attachment = await this.attachment(result.record, result.lease);
+      const interfaces = await runtime.datapath.setup(attachment, driver);
+      if (fallbackReason !== undefined) {
+        this.log.warn(
+          { pod: attachment.podKey, driver, reason: fallbackReason },
+          'VirtualModeChanged: pod wired with a fallback driver',
+        );
+      }
+      return { ...result, interfaces, fallbackReason };
+    } catch (thrown) {
+      const error = toTerwayError(thrown);
+      if (result.lease !== undefined) runtime.enis.forget(result.lease.eniMac);
+      await this.ipam
+        .release(result.record)
+        .catch((releaseError: unknown) =>
+          this.log.error(
+            { pod: recordKey(result.record), err: toTerwayError(releaseError) },
+            'could not give back the IP of a pod that failed to wire',
+          ),
+        );
+      throw error;
+    }
+  }
+
+  /**
+   * Idempotent. The wiring goes first: if it cannot be removed the record stays, DEL fails and
+   * the runtime retries it, rather than an IP going back to the pool with a link still holding it.
+   */
+  async del(identity: PodIdentity): Promise<PodRecord | undefined> {
+    if (identity.containerId === '') return this.delBySandbox(identity);
+    return this.sandboxMutex.run(identity.containerId, () => this.delBySandbox(identity));
+  }
+
+  private async delBySandbox(identity: PodIdentity): Promise<PodRecord | undefined> {
+    const record = this.find(identity);
+    if (record === undefined) return undefined;
+    return this.podMutex.run(recordKey(record), async () => {
+      const current = this.find(identity);
+      if (current === undefined) return undefined;
+      const stale = identity.containerId !== '' && current.containerId !== identity.containerId;
+      if (!stale) await this.unwire(current);
+      return this.ipam.release(identity);
+    });
+  }
+
+  async check(
+    identity: Pick<PodIdentity, 'namespace' | 'name'>,
+  ): Promise<CheckOutcome | undefined> {
+    const view = this.ipam.get(identity);
+    if (view === undefined) return undefined;
+    const runtime = this.runtime;
+    const driver = view.record.driver;
+    if (runtime === undefined || driver === undefined) return { view, drift: [] };
+    return this.podMutex.run(recordKey(view.record), async () => {
+      let attachment: PodAttachment;
+      try {
+        attachment = await this.attachment(view.record, view.lease);
+      } catch (error) {
+        return { view, drift: [toTerwayError(error).message] };
+      }
+      return { view, drift: await runtime.datapath.check(attachment, driver) };
+    });
+  }
+
+  /** CNI GC: every record whose sandbox the runtime no longer lists is unwired and released. */
+  async garbageCollect(validContainerIds: ReadonlySet<string>): Promise<PodRecord[]> {
+    const released: PodRecord[] = [];
+    for (const record of this.ipam.list().map((view) => view.record)) {
+      if (validContainerIds.has(record.containerId)) continue;
+      try {
+        const gone = await this.del(record);
+        if (gone !== undefined) released.push(gone);
+      } catch (error) {
+        this.log.warn({ err: toTerwayError(error), pod: recordKey(record) }, 'GC release failed');
+      }
+    }
+    return released;
+  }
+
+  /**
+   * After a restart: the node side of every wired pod is put back (routes, rules, ipvl links),
+   * and no pod namespace is touched. Pods that cannot be resynced are logged, not failed: the
+   * daemon must serve the others.
+   */
+  async resync(): Promise<void> {
+    const runtime = this.runtime;
+    if (runtime === undefined) return;
+    const pods: Array<{ pod: PodAttachment; driver: DriverName }> = [];
+    for (const { record, lease } of this.ipam.list()) {
+      if (record.driver === undefined) continue;
+      try {
+        pods.push({ pod: await this.attachment(record, lease), driver: record.driver });
+      } catch (error) {
+        this.log.warn(
+          { pod: recordKey(record), err: toTerwayError(error) },
+          'cannot resync the node side of a pod',
+        );
+      }
+    }
+    try {
+      await runtime.datapath.resyncHost(pods);
+      this.log.info({ pods: pods.length }, 'node side of existing pods resynced');
+    } catch (error) {
+      this.log.error(
+        { err: toTerwayError(error) },
+        'resync of the node side of existing pods failed',
+      );
+    }
+  }
+
+  /** How a recorded pod is wired, for replies and `terway-cli`; undefined when it is not (yet). */
+  async interfacesOf(view: PodNetworkView): Promise<PodInterfaces | undefined> {
+    const runtime = this.runtime;
+    const driver = view.record.driver;
+    if (runtime === undefined || driver === undefined) return undefined;
+    try {
+      return runtime.datapath.interfacesOf(await this.attachment(view.record, view.lease), driver);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private find(identity: PodIdentity): PodRecord | undefined {
+    if (identity.namespace !== '' && identity.name !== '') return this.ipam.get(identity)?.record;
+    if (identity.containerId === '') return undefined;
+    return this.ipam.list().find((view) => view.record.containerId === identity.containerId)
+      ?.record;
+  }
+
+  private async unwire(record: PodRecord): Promise<void> {
+    if (this.runtime === undefined || record.driver === undefined) return;
+    await this.runtime.datapath.teardown(teardownOf(record), record.driver);
+  }
+
+  private async attachment(record: PodRecord, lease: IpLease | undefined): Promise<PodAttachment> {
+    const runtime = this.runtime!;
+    if (lease === undefined) {
+      throw new TerwayError(
+        'ENI_LINK_MISSING',
+        `the IP ${record.ip} of ${recordKey(record)} is no longer on any ENI of this node`,
+      );
+    }
+    const eni = await runtime.enis.lookup(lease.eniMac);
+    if (eni === undefined) {
+      throw new TerwayError(
+        'ENI_LINK_MISSING',
+        `ENI ${lease.eniId} (MAC ${lease.eniMac}) has no link on this node`,
+        { retryable: true },
+      );
+    }
+    return {
+      podKey: recordKey(record),
+      containerId: record.containerId,
+      netns: netnsAt(record.netns),
+      ifname: record.ifname,
+      ip: record.ip,
+      prefixLength: lease.prefixLength,
+      gateway: lease.gateway,
+      eni,
+      nodeIp: runtime.nodeIp,
+    };
+  }
+}
+
+function teardownOf(record: PodRecord): PodTeardown {
+  return {
+    podKey: recordKey(record),
+    containerId: record.containerId,
+    netns: netnsAt(record.netns),
+    ifname: record.ifname,
+    ip: record.ip,
+  };
+}
