@@ -1,5 +1,6 @@
-// Three suites, selected with --selectProjects: unit (no root, no processes), integration (the
-// built daemon and shim as real processes over a unix socket) and privileged (root, real netns).
+// Suites, selected with --selectProjects: unit (no root, no processes), integration (the built
+// daemon and shim as real processes over a unix socket), privileged (root, real netns) and vm
+// (root; a QEMU VM with a Debian kernel, for what this kernel lacks, such as ipvlan).
 const tsJest = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
 };
@@ -19,5 +20,7 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
     },
     { ...common, displayName: 'privileged', testMatch: ['<rootDir>/test/netns/**/*.test.ts'] },
+    // vm: root, QEMU; boots a Debian kernel (ipvlan) and runs tests inside it (scripts/vm/).
+    { ...common, displayName: 'vm', testMatch: ['<rootDir>/test/vm/**/*.test.ts'] },
   ],
 };

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
 # hyperfine, containernetworking-plugins (host-local): shim start-up benchmark and its baseline. util-linux: nsenter/unshare for netns checks.
-APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux)
+# qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
+APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,46 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are used by the scripts
+# Shared by scripts/vm/*.sh (sourced, not run): where the VM tier keeps its cache, and how it
+# logs. Everything here is a plain function or variable, so sourcing it has no side effects.
+
+# The cache survives between runs (the kernel .deb is 70 MB and extracting it takes seconds).
+# Root gets a system-wide cache; anyone else a per-user one. TERWAY_VM_CACHE overrides both.
+vm_cache_dir() {
+  if [[ -n ${TERWAY_VM_CACHE:-} ]]; then
+    echo "$TERWAY_VM_CACHE"
+  elif [[ $(id -u) -eq 0 ]]; then
+    echo /var/cache/terway-node-vm
+  else
+    echo "${XDG_CACHE_HOME:-$HOME/.cache}/terway-node-vm"
+  fi
+}
+
+# The packages the VM tier needs on the host. qemu-system-x86 is installed without recommends
+# (it would otherwise pull in a desktop's worth of display libraries).
+VM_APT_PACKAGES=(qemu-system-x86 busybox-static)
+
+# qboot boots a Linux kernel about 1 s faster than SeaBIOS; Debian ships it in qemu-system-data.
+VM_QBOOT_ROM=/usr/share/qemu/qboot.rom
+
+# The modules the guest loads at boot, in the order the brief asks for. Their dependencies are
+# added from modules.dep, so only the modules a test needs by name are listed.
+#  - virtio PCI + virtio_net: the guest's eth0 (an ipvlan parent, like an ENI on a real node);
+#  - 9p over virtio: the host's root file system and the writable shares;
+#  - ipvlan, veth, dummy, macvlan, bridge: the datapath devices the tests create;
+#  - sch_ingress (clsact), cls_bpf, act_bpf, act_gact: tc attachment points for the eBPF
+#    programs, and the plain ok/drop actions.
+VM_MODULES=(
+  virtio_pci_modern_dev virtio_pci_legacy_dev virtio_ring virtio virtio_pci
+  failover net_failover virtio_net
+  9pnet 9pnet_virtio netfs fscache 9p
+  ipvlan veth dummy macvlan bridge
+  sch_ingress cls_bpf act_bpf act_gact
+)
+
+vm_log() { echo "vm: $*" >&2; }
+vm_die() {
+  echo "vm: ERROR: $*" >&2
+  exit 1
+}
+
+# Milliseconds since the epoch, for the timings the scripts print.
+vm_now_ms() { date +%s%3N; }
