@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
-# hyperfine, containernetworking-plugins (host-local): shim start-up benchmark and its baseline. util-linux: nsenter/unshare for netns checks.
+# hyperfine, containernetworking-plugins (host-local, portmap, ...): benchmarks and chaining tests. util-linux: nsenter.
+# qemu-system-x86, busybox-static: the VM tier (ipvlan on a real kernel). iputils-ping, iperf3: datapath tests.
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
-APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static)
+APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -63,4 +63,4 @@ await build({
   outfile: launcher,
 });
 chmodSync(launcher, 0o755);
-for (const cmd of ['terwayd', 'terway-cli']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);
+for (const cmd of ['terwayd', 'terway-cli', 'ecs-emulator', 'lab']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);

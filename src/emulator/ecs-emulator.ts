@@ -46,7 +46,7 @@ import { snapshotEni } from './state/account-types.js';
 import type { EmulatedEniSnapshot } from './state/account-types.js';
 import { addIpOutOfBand, unassignIps } from './state/private-ips.js';
 import { consoleLogger, EniLifecycle } from './state/eni-lifecycle.js';
-import type { EmulatorLogger } from './state/eni-lifecycle.js';
+import type { EmulatorLogger, LabHook } from './state/eni-lifecycle.js';
 import { bindStateFile } from './state/state-file.js';
 import { ApiError, throttled } from './wire/api-error.js';
 import {
@@ -86,6 +86,7 @@ export class EcsEmulator implements AdminTarget {
   private readonly latencies: EmulatorLatencies;
   private readonly retryAfterHeader: boolean;
   private readonly logger: EmulatorLogger;
+  private readonly labHook: LabHook | undefined;
   /** Requests a timeout or lost-response fault left unanswered; stop() ends them. */
   private readonly hung = new Set<ServerResponse>();
   private stopped = false;
@@ -99,6 +100,7 @@ export class EcsEmulator implements AdminTarget {
     this.endpoint = `${address.address}:${address.port}`;
     this.url = `http://${this.endpoint}`;
     this.logger = options.logger ?? consoleLogger;
+    this.labHook = options.labHook;
     this.latencies = resolveLatencies(options.latencies);
     this.retryAfterHeader = options.throttle?.retryAfterHeader ?? true;
     this.state = new AccountState(
@@ -332,6 +334,7 @@ export class EcsEmulator implements AdminTarget {
       if (this.stopped) return;
       if (fault.kind === 'lostResponse') losingAnswerOf = caller.action;
       const result = route.handler(new Params(caller.params, route.missingStatus), this.context);
+      await this.settleLab();
       if (losingAnswerOf !== undefined) this.loseAnswer(losingAnswerOf, response);
       else sendApiResult(response, requestId, result);
     } catch (error) {
@@ -351,6 +354,18 @@ export class EcsEmulator implements AdminTarget {
   private withhold(response: ServerResponse): void {
     this.hung.add(response);
     response.on('close', () => this.hung.delete(response));
+  }
+
+  /** A lab that cannot keep up is the lab's problem: logged, never turned into an API error. */
+  private async settleLab(): Promise<void> {
+    try {
+      await this.labHook?.settle?.();
+    } catch (error) {
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'lab hook settle failed',
+      );
+    }
   }
 
   private async delay(ms: number): Promise<void> {

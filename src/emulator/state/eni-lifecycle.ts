@@ -37,6 +37,12 @@ export interface LabHook {
     privateIps: string[];
   }): void | Promise<void>;
   onDetached(event: { instanceId: string; eniId: string; mac: string }): void | Promise<void>;
+  /**
+   * Awaited after every API call that ran, before its answer is sent: a lab mirrors the account
+   * (which IP sits on which ENI) into its network here, so a client never sees an IP assigned
+   * that the network cannot deliver yet.
+   */
+  settle?(): Promise<void>;
 }
 
 /** pino-compatible, so the daemon can pass its own logger. */

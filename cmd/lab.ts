@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/**
+ * lab: a playground of network namespaces for terway-node. A VPC, N nodes each with a primary
+ * ENI and a terwayd, ENIs that appear as real links when the emulator attaches them, and pods
+ * wired through the real `terway` CNI shim.
+ */
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
+
+import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
+import { labDown, labUp } from '../src/lab/lab-control.js';
+import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
+import { LAB_DRIVERS, readManifest } from '../src/lab/lab-manifest.js';
+import { DEFAULT_LAB_DIR } from '../src/lab/lab-paths.js';
+import { addPod, checkPod, deletePod, podNetnsPath } from '../src/lab/lab-pods.js';
+import { superviseLab } from '../src/lab/lab-supervisor.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function describeLab(manifest: LabManifest): string {
+  const lines = [
+    `lab ${manifest.id} (${manifest.driver}) in ${manifest.dir}`,
+    `  VPC      netns ${manifest.vpc.netns}  vSwitch ${manifest.vpc.cidr}  gateway ${manifest.vpc.gateway}`,
+    `  emulator ${manifest.emulator.endpoint}  log ${manifest.emulator.log}`,
+  ];
+  for (const node of manifest.nodes) {
+    lines.push(
+      `  ${node.name}   netns ${node.netns}  ip ${node.ip}  instance ${node.instanceId}`,
+      `           socket ${node.socket}`,
+      `           state  ${node.stateDir}`,
+      `           log    ${node.log}`,
+      `           CNI    ${node.conflist}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function parseJsonOption(value: string): Record<string, unknown> {
+  const parsed = JSON.parse(value) as unknown;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('expected a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+async function defaultDriver(): Promise<LabDriver> {
+  return (await new Iproute2Kernel().supportsIpvlan()) ? 'ipvlan' : 'veth';
+}
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new Error('the lab makes network namespaces: run it as root');
+}
+
+const program = new Command('lab')
+  .description('network-namespace lab for terway-node')
+  .showHelpAfterError();
+const dirOption = () =>
+  new Option('--dir <dir>', 'where the lab keeps its state').default(DEFAULT_LAB_DIR);
+
+program
+  .command('up')
+  .description('build a VPC, nodes with terwayd, and print what was built')
+  .addOption(dirOption())
+  .option('--nodes <n>', 'how many nodes', (value) => Number.parseInt(value, 10), 2)
+  .addOption(
+    new Option(
+      '--driver <driver>',
+      'datapath driver (default: ipvlan if the kernel has it)',
+    ).choices([...LAB_DRIVERS]),
+  )
+  .option(
+    '--config-json <json>',
+    'eni_conf keys laid over the lab defaults, as JSON',
+    parseJsonOption,
+    {},
+  )
+  .option('--json', 'print the lab as JSON')
+  .action(
+    async (options: {
+      dir: string;
+      nodes: number;
+      driver?: LabDriver;
+      configJson: Record<string, unknown>;
+      json?: boolean;
+    }) => {
+      requireRoot();
+      if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 8)
+        throw new Error('--nodes: 1 to 8');
+      const manifest = await labUp({
+        dir: options.dir,
+        nodes: options.nodes,
+        driver: options.driver ?? (await defaultDriver()),
+        extraConfig: options.configJson,
+      });
+      out(options.json === true ? JSON.stringify(manifest, null, 2) : describeLab(manifest));
+    },
+  );
+
+program
+  .command('down')
+  .description('delete every pod through CNI DEL, stop the daemons, remove every namespace')
+  .addOption(dirOption())
+  .action(async (options: { dir: string }) => {
+    requireRoot();
+    await labDown(options.dir, out);
+  });
+
+program
+  .command('status')
+  .description('print the lab as `lab up` did')
+  .addOption(dirOption())
+  .option('--json', 'as JSON')
+  .action((options: { dir: string; json?: boolean }) => {
+    const manifest = readManifest(options.dir);
+    out(options.json === true ? JSON.stringify(manifest, null, 2) : describeLab(manifest));
+  });
+
+const pod = program.command('pod').description('pods wired through the real terway CNI shim');
+pod
+  .command('add <node> <pod>')
+  .description('create the pod netns and run CNI ADD; prints the result')
+  .addOption(dirOption())
+  .option('--namespace <ns>', 'Kubernetes namespace of the pod', 'default')
+  .option('--conflist <file>', 'a conflist other than the node’s own')
+  .option(
+    '--runtime-config <json>',
+    'runtimeConfig for capability plugins (portMappings, bandwidth)',
+    parseJsonOption,
+  )
+  .action(
+    async (
+      node: string,
+      name: string,
+      options: {
+        dir: string;
+        namespace: string;
+        conflist?: string;
+        runtimeConfig?: Record<string, unknown>;
+      },
+    ) => {
+      requireRoot();
+      const state = await addPod(readManifest(options.dir), node, name, {
+        namespace: options.namespace,
+        ...(options.conflist === undefined ? {} : { conflist: options.conflist }),
+        ...(options.runtimeConfig === undefined ? {} : { runtimeConfig: options.runtimeConfig }),
+      });
+      out(
+        JSON.stringify(
+          { netns: state.netnsPath, containerId: state.containerId, result: state.result },
+          null,
+          2,
+        ),
+      );
+    },
+  );
+pod
+  .command('del <node> <pod>')
+  .description('run CNI DEL and delete the pod netns')
+  .addOption(dirOption())
+  .action(async (node: string, name: string, options: { dir: string }) => {
+    requireRoot();
+    await deletePod(readManifest(options.dir), node, name);
+  });
+pod
+  .command('check <node> <pod>')
+  .description('run CNI CHECK with the cached result')
+  .addOption(dirOption())
+  .action(async (node: string, name: string, options: { dir: string }) => {
+    requireRoot();
+    await checkPod(readManifest(options.dir), node, name);
+    out('ok');
+  });
+pod
+  .command('ns <node> <pod>')
+  .description("print the pod's netns path")
+  .addOption(dirOption())
+  .action((node: string, name: string, options: { dir: string }) => {
+    out(podNetnsPath(readManifest(options.dir), node, name));
+  });
+
+program
+  .command('supervise', { hidden: true })
+  .requiredOption('--dir <dir>')
+  .requiredOption('--id <id>')
+  .requiredOption('--nodes <n>', '', (value) => Number.parseInt(value, 10))
+  .requiredOption('--driver <driver>')
+  .option('--config-json <json>', '', parseJsonOption, {})
+  .action(
+    async (options: {
+      dir: string;
+      id: string;
+      nodes: number;
+      driver: LabDriver;
+      configJson: Record<string, unknown>;
+    }) => {
+      const log = pino({ name: 'lab' });
+      await superviseLab(
+        {
+          dir: options.dir,
+          id: options.id,
+          nodes: options.nodes,
+          driver: options.driver,
+          extraConfig: options.configJson,
+        },
+        log,
+      );
+    },
+  );
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`lab: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,283 @@
+/**
+ * The long-lived side of a lab: the ECS emulator (with the ENI mirror as its lab hook), the VPC
+ * and node namespaces, and one terwayd per node, each with its own socket, state dir, log and
+ * config, all talking to the one emulator. It writes lab.json once everything serves, and on
+ * SIGTERM takes everything down again: pods, daemons, emulator, namespaces.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+import type { Logger } from 'pino';
+
+import { grpcIntrospection } from '../cli/introspection-client.js';
+import { EcsEmulator } from '../emulator/ecs-emulator.js';
+import { gatewayOf } from '../util/ipv4.js';
+import { EniMirror } from './eni-mirror.js';
+import { deleteNetns, listNetns } from './lab-shell.js';
+import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
+import { writeManifest } from './lab-manifest.js';
+import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
+import { VpcNetwork } from './vpc-network.js';
+
+export const LAB_REGION = 'cn-hangzhou';
+export const LAB_ZONE = 'cn-hangzhou-k';
+export const LAB_VSWITCH = 'vsw-lab0';
+export const LAB_VSWITCH_CIDR = '10.99.0.0/16';
+/** 3 secondary ENIs x 15 IPs: room for pods on several ENIs of one node. */
+export const LAB_INSTANCE_TYPE = 'ecs.g7.xlarge';
+const DAEMON_READY_TIMEOUT_MS = 60_000;
+const DAEMON_STOP_TIMEOUT_MS = 15_000;
+/** A node starts with two ENIs, so it can hold pods on one ENI and on different ENIs. */
+const LAB_MIN_ENI = 2;
+/** Seconds on ECS; short here so a lab comes up quickly, long enough to be a real wait. */
+const LAB_LATENCIES = { perApi: {}, attachMs: 300, detachMs: 100, deleteMs: 50 };
+
+export interface LabOptions {
+  dir: string;
+  id: string;
+  nodes: number;
+  driver: LabDriver;
+  /** eni_conf keys laid over the lab's defaults for every node. */
+  extraConfig: Record<string, unknown>;
+}
+
+interface RunningNode {
+  info: LabNodeInfo;
+  daemon: ChildProcess;
+}
+
+/** Namespaces of a lab share its id as prefix, so a crashed lab can still be swept. */
+export function labNetnsPrefix(id: string): string {
+  return `${id}-`;
+}
+
+export function newLabId(): string {
+  return `tl${randomBytes(3).toString('hex')}`;
+}
+
+export async function superviseLab(options: LabOptions, log: Logger): Promise<void> {
+  const { dir, id } = options;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const gateway = gatewayOf(LAB_VSWITCH_CIDR);
+  const key = {
+    accessKeyId: `LTAI${randomBytes(8).toString('hex')}`,
+    accessKeySecret: randomBytes(16).toString('hex'),
+  };
+  const nodesByInstance = new Map<string, string>();
+  const running: RunningNode[] = [];
+  let emulator: EcsEmulator | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const teardown = async (reason: string) => {
+    log.info({ reason }, 'lab going down');
+    await Promise.all(running.map((node) => stopDaemon(node.daemon)));
+    await emulator?.stop();
+    for (const name of (await listNetns()).filter((ns) => ns.startsWith(labNetnsPrefix(id)))) {
+      await deleteNetns(name).catch((error: unknown) =>
+        log.warn({ netns: name, err: String(error) }, 'netns not deleted'),
+      );
+    }
+    log.info('lab is down');
+  };
+  const stop = (signal: string) => {
+    stopping ??= teardown(signal).finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    const vpc = await VpcNetwork.create(`${id}-vpc`, LAB_VSWITCH_CIDR, gateway);
+    const mirror = new EniMirror(vpc, nodesByInstance, {
+      warn: (object, message) => log.warn(object, message),
+    });
+    emulator = await EcsEmulator.start({
+      accessKeys: [key],
+      regionId: LAB_REGION,
+      vpcCidr: '10.0.0.0/8',
+      vswitches: [{ vswitchId: LAB_VSWITCH, zoneId: LAB_ZONE, cidr: LAB_VSWITCH_CIDR }],
+      latencies: LAB_LATENCIES,
+      labHook: mirror,
+      logger: { warn: (object, message) => log.warn(object, message) },
+    });
+    const started = emulator;
+    mirror.watch(() => started.enis());
+
+    const cniBinDir = join(dir, 'cni-bin');
+    mkdirSync(cniBinDir, { recursive: true });
+    symlinkSync(TERWAY_SHIM, join(cniBinDir, 'terway'));
+
+    for (let index = 1; index <= options.nodes; index++) {
+      const name = `node-${index}`;
+      const instance = started.addInstance({
+        instanceType: LAB_INSTANCE_TYPE,
+        zoneId: LAB_ZONE,
+        vswitchId: LAB_VSWITCH,
+        hostname: name,
+      });
+      const netns = `${id}-${name}`;
+      nodesByInstance.set(instance.instanceId, netns);
+      await vpc.addNode({ netns, mac: instance.mac, ip: instance.primaryIp });
+      const nodeDir = join(dir, name);
+      mkdirSync(nodeDir, { recursive: true });
+      const info: LabNodeInfo = {
+        name,
+        netns,
+        netnsPath: `/var/run/netns/${netns}`,
+        instanceId: instance.instanceId,
+        ip: instance.primaryIp,
+        mac: instance.mac,
+        socket: join(nodeDir, 'eni.sock'),
+        stateDir: join(nodeDir, 'state'),
+        log: join(nodeDir, 'terwayd.log'),
+        config: join(nodeDir, 'eni_conf.json'),
+        conflist: join(nodeDir, '10-terway.conflist'),
+        daemonPid: 0,
+      };
+      writeFileSync(
+        info.config,
+        `${JSON.stringify(nodeConfig(options, started, key, instance.instanceId, netns), null, 2)}\n`,
+      );
+      writeFileSync(info.conflist, `${JSON.stringify(conflist(info.socket), null, 2)}\n`);
+      const daemon = startDaemon(info);
+      info.daemonPid = daemon.pid ?? 0;
+      running.push({ info, daemon });
+    }
+    await Promise.all(running.map((node) => waitServing(node)));
+    await Promise.all(running.map((node) => waitWarm(node, LAB_MIN_ENI)));
+    const manifest: LabManifest = {
+      id,
+      dir,
+      driver: options.driver,
+      supervisorPid: process.pid,
+      vpc: {
+        netns: vpc.netns,
+        netnsPath: `/var/run/netns/${vpc.netns}`,
+        cidr: LAB_VSWITCH_CIDR,
+        gateway,
+      },
+      emulator: { endpoint: started.endpoint, log: join(dir, 'supervisor.log') },
+      cniBinDir,
+      nodes: running.map((node) => node.info),
+    };
+    writeManifest(manifest);
+    log.info({ nodes: options.nodes, driver: options.driver }, 'lab is up');
+  } catch (error) {
+    log.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'lab could not come up',
+    );
+    await teardown('start-up failure');
+    process.exit(1);
+  }
+}
+
+function nodeConfig(
+  options: LabOptions,
+  emulator: EcsEmulator,
+  key: { accessKeyId: string; accessKeySecret: string },
+  instanceId: string,
+  netns: string,
+): Record<string, unknown> {
+  return {
+    cloud: 'ecs',
+    access_key: key.accessKeyId,
+    access_secret: key.accessKeySecret,
+    region_id: LAB_REGION,
+    ecs_endpoint: emulator.url,
+    vpc_endpoint: emulator.url,
+    metadata_endpoint: emulator.metadataUrl(instanceId),
+    vswitches: { [LAB_ZONE]: [LAB_VSWITCH] },
+    datapath: 'kernel',
+    host_netns: netns,
+    eniip_virtual_type: options.driver === 'ipvlan' ? 'IPVlan' : 'Veth',
+    // Two ENIs from the start and pods spread over them: a lab node always has pods that share
+    // an ENI and pods that do not.
+    min_eni: LAB_MIN_ENI,
+    eni_selection_policy: 'least_ips',
+    min_pool_size: 2,
+    max_pool_size: 10,
+    ...options.extraConfig,
+  };
+}
+
+function conflist(socket: string) {
+  return {
+    cniVersion: '1.0.0',
+    name: 'terway',
+    plugins: [{ type: 'terway', daemon_socket: socket }],
+  };
+}
+
+function startDaemon(info: LabNodeInfo): ChildProcess {
+  const logFd = openSync(info.log, 'a');
+  try {
+    return spawn(
+      process.execPath,
+      [TERWAYD_JS, '--config', info.config, '--socket', info.socket, '--state-dir', info.stateDir],
+      { stdio: ['ignore', logFd, logFd] },
+    );
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+async function waitServing(node: RunningNode): Promise<void> {
+  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (node.daemon.exitCode !== null) {
+      throw new Error(
+        `terwayd of ${node.info.name} exited with ${node.daemon.exitCode}: see ${node.info.log}`,
+      );
+    }
+    const text = readFileSync(node.info.log, 'utf8');
+    if (text.includes('"msg":"terwayd is serving"')) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `terwayd of ${node.info.name} not serving after ${DAEMON_READY_TIMEOUT_MS} ms: see ${node.info.log}`,
+  );
+}
+
+/**
+ * Until every node has its first ENIs in use with idle IPs on each, so the first pods spread
+ * over them deterministically instead of racing the ENIs' attach.
+ */
+async function waitWarm(node: RunningNode, enis: number): Promise<void> {
+  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const factory = await grpcIntrospection.showFactory(node.info.socket).catch(() => undefined);
+    const ready = (factory?.enis ?? []).filter(
+      (eni) => eni.status === 'in_use' && eni.ips.some((ip) => ip.state === 'idle'),
+    );
+    if (ready.length >= enis) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(
+    `${node.info.name} has no ${enis} ENIs with idle IPs after ${DAEMON_READY_TIMEOUT_MS} ms: see ${node.info.log}`,
+  );
+}
+
+async function stopDaemon(daemon: ChildProcess): Promise<void> {
+  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+  daemon.kill('SIGTERM');
+  const timer = setTimeout(() => daemon.kill('SIGKILL'), DAEMON_STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Removes a lab's directory; kept apart so `lab down --keep-logs` can skip it. */
+export function removeLabDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
