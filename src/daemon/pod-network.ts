@@ -76,6 +76,10 @@ export class PodNetwork {
       const result = await this.ipam.allocate(request, deadlineMs, signal);
       return { ...result, interfaces: undefined, fallbackReason: undefined };
     }
+    await runtime.datapath.requireNetns(
+      netnsAt(request.netns),
+      podKey(request.namespace, request.name),
+    );
     const previous = this.ipam.get(request)?.record;
     if (
       previous !== undefined &&

@@ -55,22 +55,27 @@ export class PodDatapath {
     return { driver: this.options.preferred, fallbackReason: undefined };
   }
 
+  /** Refuses a path that is not a network namespace before anything (an IP included) is taken. */
+  async requireNetns(netns: NetnsRef, podKey: string): Promise<void> {
+    if (!(await this.options.kernel.netnsExists(netns))) {
+      throw new TerwayError(
+        'NETNS_NOT_FOUND',
+        `${describeNetns(netns)} of ${podKey} does not exist or is not a network namespace`,
+      );
+    }
+  }
+
   async setup(pod: PodAttachment, driverName: DriverName): Promise<PodInterfaces> {
     const { kernel, hostNetns, log } = this.options;
     const driver = DRIVERS[driverName];
-    if (!(await kernel.netnsExists(pod.netns))) {
-      throw new TerwayError(
-        'NETNS_NOT_FOUND',
-        `${describeNetns(pod.netns)} of ${pod.podKey} does not exist or is not a network namespace`,
-      );
-    }
+    await this.requireNetns(pod.netns, pod.podKey);
     const plan = driver.planSetup(pod);
     try {
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
       await kernel.apply(hostNetns, plan.host);
       await kernel.apply(pod.netns, plan.pod);
     } catch (thrown) {
-      const error = toTerwayError(thrown);
+      const error = asEniLinkMissing(toTerwayError(thrown), pod);
       log.warn(
         { pod: pod.podKey, driver: driverName, err: error },
         'pod datapath setup failed; removing what it made',
@@ -173,4 +178,22 @@ export class PodDatapath {
       'ENI link prepared for pods',
     );
   }
+}
+
+/**
+ * The ENI's link vanished between lookup and use (detached, or deleted behind our back): say so
+ * with the retryable code, not as an opaque kernel failure.
+ */
+function asEniLinkMissing(error: TerwayError, pod: PodAttachment): TerwayError {
+  if (
+    error.code !== 'KERNEL_ERROR' ||
+    !error.message.includes(`Cannot find device "${pod.eni.name}"`)
+  ) {
+    return error;
+  }
+  return new TerwayError(
+    'ENI_LINK_MISSING',
+    `the link ${pod.eni.name} of ENI MAC ${pod.eni.mac} is gone from the node`,
+    { cause: error, retryable: true },
+  );
 }
