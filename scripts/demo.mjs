@@ -1,220 +1,166 @@
-// `make demo`: the main job on the embedded defaults. Starts terwayd on the built-in ECS emulator
-// (through the official SDK, as against real ECS), adds pods through the real `terway` CNI shim exactly as a container runtime would
-// (CNI_* environment + netconf on stdin), shows the node with `terway-cli`, deletes the pods and
-// stops the daemon with SIGTERM. Everything lives in a temp dir that is removed at the end.
+// `make demo`: the main job on the embedded defaults. Builds a 2-node lab (a VPC namespace, two
+// node namespaces each with a terwayd on the built-in ECS emulator, ENIs that appear as real
+// links when the emulator attaches them), adds pods on both nodes through the real `terway` CNI
+// shim exactly as a container runtime would, shows that every pod reaches every other (ping and
+// a TCP request) and which way the packets went, prints `terway-cli show factory` for each node,
+// deletes the pods through CNI DEL and tears everything down, even on failure or Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TERWAYD = join(ROOT, 'dist/cmd/terwayd.js');
-const SHIM = join(ROOT, 'dist/bundle/terway.cjs');
+const LAB = join(ROOT, 'dist/cmd/lab.js');
 const CLI = join(ROOT, 'dist/cmd/terway-cli.js');
-const PODS = [
-  ['default', 'nginx-7c9f8b6d4-q2w9z'],
-  ['default', 'nginx-7c9f8b6d4-x81kd'],
-  ['kube-system', 'coredns-6d8c4cb4d-x7k2p'],
-  ['monitoring', 'prometheus-0'],
-  ['shop', 'checkout-5b7d9c-2mzv8'],
-  ['shop', 'cart-6f8d7b-9qlx4'],
-];
+const POD_PORT = 8080;
+/** Pods per node: on a fresh lab node they spread over its two ENIs (eni_selection_policy least_ips). */
+const PODS = { 'node-1': ['web-1', 'web-2', 'web-3'], 'node-2': ['api-1', 'api-2'] };
 
 const dir = mkdtempSync(join(tmpdir(), 'terway-demo-'));
-const socket = join(dir, 'eni.socket');
-const stateDir = join(dir, 'state');
-const configPath = join(dir, 'eni_conf.json');
-const logPath = join(dir, 'terwayd.log');
-let daemon;
+let labIsUp = false;
+const servers = [];
 
 function heading(text) {
   process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
 }
 
-function show(command, args) {
-  process.stdout.write(`$ ${command} ${args.join(' ')}\n`);
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  process.stdout.write(result.stdout + result.stderr);
-  if (result.status !== 0) throw new Error(`${command} failed`);
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+  if (result.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout}${result.stderr}`,
+    );
+  }
+  return result.stdout;
 }
 
-function cni(verb, namespace, name, containerId) {
-  const netconf = { cniVersion: '1.0.0', name: 'terway', type: 'terway', daemon_socket: socket };
-  const env = {
-    PATH: process.env.PATH,
-    CNI_COMMAND: verb,
-    CNI_CONTAINERID: containerId,
-    CNI_NETNS: `/var/run/netns/cni-${containerId}`,
-    CNI_IFNAME: 'eth0',
-    CNI_PATH: '/opt/cni/bin',
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
-  };
-  const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [SHIM], {
-    input: JSON.stringify(netconf),
-    env,
-    encoding: 'utf8',
+function lab(args, { echo = true } = {}) {
+  if (echo) process.stdout.write(`$ lab ${args.join(' ')}\n`);
+  return run(process.execPath, [LAB, ...args, '--dir', dir]);
+}
+
+function cli(socket, args) {
+  process.stdout.write(`$ terway-cli ${args.join(' ')}\n`);
+  process.stdout.write(run(process.execPath, [CLI, '--socket', socket, ...args]));
+}
+
+function inNetns(netns, command, args) {
+  return spawnSync('ip', ['netns', 'exec', netns, command, ...args], { encoding: 'utf8' });
+}
+
+/** A one-line TCP server in the pod that answers with who it is. */
+function startServer(pod) {
+  const code = `require('net').createServer((s) => s.once('data', (d) => s.end('${pod.name} got ' + d))).listen(${POD_PORT}, '${pod.ip}', () => console.log('up'))`;
+  const child = spawn('ip', ['netns', 'exec', pod.netnsName, process.execPath, '-e', code], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0)
-    throw new Error(`terway ${verb} ${namespace}/${name} failed: ${result.stdout}${result.stderr}`);
-  return { stdout: result.stdout.trim(), ms };
+  servers.push(child);
+  return new Promise((resolve) => child.stdout.once('data', resolve));
 }
 
-async function startDaemon() {
-  writeFileSync(
-    configPath,
-    JSON.stringify(
-      // `cloud: emulator` even when the shell holds ALIBABA_CLOUD_* credentials: a demo never
-      // touches a real account.
-      {
-        cloud: 'emulator',
-        min_pool_size: 2,
-        max_pool_size: 5,
-        emulator: { instance_type: 'ecs.g7.xlarge' },
-      },
-      null,
-      2,
-    ),
-  );
-  process.stdout.write(
-    `eni_conf (${configPath}):\n${JSON.stringify(JSON.parse(String(spawnSync('cat', [configPath]).stdout)))}\n`,
-  );
-  process.stdout.write(
-    `$ terwayd --config ${configPath} --socket ${socket} --state-dir ${stateDir}\n`,
-  );
-  const { openSync } = await import('node:fs');
-  const log = openSync(logPath, 'w');
-  daemon = spawn(
-    process.execPath,
-    [TERWAYD, '--config', configPath, '--socket', socket, '--state-dir', stateDir],
-    {
-      stdio: ['ignore', log, log],
-    },
-  );
-  const exited = new Promise((resolve) =>
-    daemon.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  for (let i = 0; i < 200; i++) {
-    const { readFileSync } = await import('node:fs');
-    const text = readFileSync(logPath, 'utf8');
-    if (text.includes('"terwayd is serving"')) return { exited };
-    if (daemon.exitCode !== null) throw new Error(`terwayd exited early:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('terwayd did not start in 10 s');
+function tcpRequest(from, to) {
+  const code = `const s = require('net').connect(${POD_PORT}, '${to.ip}', () => s.write('hello from ${from.name}')); s.setTimeout(3000, () => process.exit(2)); s.on('data', (d) => { process.stdout.write(String(d)); process.exit(0); });`;
+  const result = inNetns(from.netnsName, process.execPath, ['-e', code]);
+  return result.status === 0 ? result.stdout : `FAILED (${result.status})`;
 }
 
-function printDaemonLog() {
-  const lines = String(spawnSync('cat', [logPath]).stdout)
-    .split('\n')
-    .filter(Boolean);
-  for (const line of lines) {
-    try {
-      const entry = JSON.parse(line);
-      const extra = [
-        'api',
-        'latencyMs',
-        'requestId',
-        'pod',
-        'ip',
-        'eniId',
-        'ips',
-        'mac',
-        'instanceType',
-        'ecsEndpoint',
-        'metadataUrl',
-        'socket',
-        'reason',
-      ]
-        .filter((key) => entry[key] !== undefined)
-        .map((key) => `${key}=${Array.isArray(entry[key]) ? entry[key].join(',') : entry[key]}`)
-        .join(' ');
-      process.stdout.write(
-        `  ${entry.time.slice(11, 23)} ${entry.level.padEnd(5)} ${entry.msg}${extra ? `  (${extra})` : ''}\n`,
-      );
-    } catch {
-      process.stdout.write(`  ${line}\n`);
-    }
-  }
-}
-
-/** The embedded emulator's endpoint, as the daemon logged it. */
-function emulatorEndpoint() {
-  for (const line of String(spawnSync('cat', [logPath]).stdout).split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line);
-    if (typeof entry.ecsEndpoint === 'string') return entry.ecsEndpoint;
-  }
-  return undefined;
-}
-
-async function showCloudCalls(title) {
-  const endpoint = emulatorEndpoint();
-  if (endpoint === undefined) return;
-  const stats = await (await fetch(`http://${endpoint}/admin/stats`)).json();
-  process.stdout.write(`\n${title}:\n`);
-  for (const [api, count] of Object.entries(stats.calls).sort()) {
-    process.stdout.write(`  ${api.padEnd(28)} ${String(count).padStart(4)}\n`);
-  }
+function pathOf(from, to) {
+  if (from.node !== to.node) return `${from.node} -> VPC -> ${to.node}`;
+  if (from.eniId === to.eniId)
+    return from.driver === 'ipvlan'
+      ? 'same ENI (inside the ipvlan parent)'
+      : 'same ENI (via the node)';
+  return from.driver === 'ipvlan'
+    ? 'other ENI (out and back through the VPC)'
+    : 'other ENI (via the node)';
 }
 
 async function main() {
-  heading(
-    '1. start terwayd on the built-in ECS emulator (no credentials configured; it speaks the ECS wire protocol, and terwayd reaches it through the official SDK)',
-  );
-  const { exited } = await startDaemon();
-  printDaemonLog();
+  if (process.getuid?.() !== 0)
+    throw new Error('make demo builds network namespaces: run it as root');
 
-  heading(`2. add ${PODS.length} pods through the terway CNI shim (CNI ADD, spec 1.0.0)`);
-  PODS.forEach(([namespace, name], i) => {
-    const { stdout, ms } = cni('ADD', namespace, name, `sandbox${i}`);
-    const ip = JSON.parse(stdout).ips[0].address;
-    process.stdout.write(
-      `  ADD ${`${namespace}/${name}`.padEnd(36)} -> ${ip.padEnd(15)} (${ms.toFixed(0)} ms)\n`,
-    );
-  });
-  process.stdout.write(
-    `  a retried ADD returns the same IP: ${JSON.parse(cni('ADD', ...PODS[0], 'sandbox0').stdout).ips[0].address}\n`,
-  );
-  process.stdout.write(
-    `  result JSON of the last ADD: ${cni('ADD', ...PODS[5], 'sandbox5').stdout}\n`,
-  );
-  process.stdout.write(
-    '  (this release allocates and records the IP; it does not yet create interfaces)\n',
-  );
+  heading('1. a lab: a VPC and two nodes, each with a terwayd on the built-in ECS emulator');
+  const manifest = JSON.parse(lab(['up', '--nodes', '2', '--json']));
+  labIsUp = true;
+  process.stdout.write(run(process.execPath, [LAB, 'status', '--dir', dir]) + '\n');
+  const driverLine = run('grep', ['-h', '"msg":"wiring pods', manifest.nodes[0].log]).split(
+    '\n',
+  )[0];
+  process.stdout.write(`terwayd says: ${JSON.parse(driverLine).msg}\n`);
 
-  heading('3. the node as terway-cli shows it');
-  show('terway-cli', ['--socket', socket, 'show', 'factory']);
-  process.stdout.write('\n');
-  show('terway-cli', ['--socket', socket, 'mapping']);
+  heading('2. pods through the real terway CNI shim (CNI ADD)');
+  const pods = [];
+  for (const [node, names] of Object.entries(PODS)) {
+    for (const name of names) {
+      const added = JSON.parse(lab(['pod', 'add', node, name]));
+      const eth0 = added.result.interfaces.find((iface) => iface.sandbox !== undefined);
+      pods.push({
+        node,
+        name,
+        netnsName: added.netns.split('/').pop(),
+        ip: added.result.ips[0].address.split('/')[0],
+        mac: eth0.mac,
+      });
+      process.stdout.write(
+        `   ${node}/${name}: ${added.result.ips[0].address} via ${added.result.ips[0].gateway}, eth0 ${eth0.mac}\n`,
+      );
+    }
+  }
+  for (const node of manifest.nodes) {
+    const mappings = JSON.parse(
+      run(process.execPath, [CLI, '--socket', node.socket, 'mapping', '--json']),
+    ).mappings;
+    for (const mapping of mappings) {
+      const pod = pods.find(
+        (candidate) => candidate.node === node.name && candidate.name === mapping.network.pod.name,
+      );
+      Object.assign(pod, { eniId: mapping.network.eniId, driver: mapping.network.driver });
+    }
+    cli(node.socket, ['mapping']);
+  }
 
-  await showCloudCalls('the ECS API calls the emulator served so far (GET /admin/stats)');
+  heading('3. every pod reaches every other: ping, and a TCP request answered by the other pod');
+  await Promise.all(pods.map(startServer));
+  let failures = 0;
+  for (const from of pods) {
+    for (const to of pods) {
+      if (from === to) continue;
+      const ping = inNetns(from.netnsName, 'ping', ['-c', '1', '-W', '2', to.ip]);
+      const rtt = /time=([\d.]+ ms)/.exec(ping.stdout)?.[1];
+      const answer = tcpRequest(from, to);
+      if (ping.status !== 0 || !answer.startsWith(to.name)) failures++;
+      process.stdout.write(
+        `   ${`${from.node}/${from.name}`.padEnd(13)} -> ${`${to.node}/${to.name}`.padEnd(13)} ${(rtt ?? 'no reply').padEnd(9)} ${JSON.stringify(answer).padEnd(30)} ${pathOf(from, to)}\n`,
+      );
+    }
+  }
+  if (failures > 0) throw new Error(`${failures} pod pairs could not reach each other`);
 
-  heading('4. delete the pods (CNI DEL), twice each: DEL is idempotent');
-  PODS.forEach(([namespace, name], i) => {
-    cni('DEL', namespace, name, `sandbox${i}`);
-    cni('DEL', namespace, name, `sandbox${i}`);
-    process.stdout.write(`  DEL ${namespace}/${name}\n`);
-  });
-  show('terway-cli', ['--socket', socket, 'show', 'factory']);
+  heading('4. each node as its operator sees it');
+  for (const node of manifest.nodes) cli(node.socket, ['show', 'factory']);
 
-  heading('5. stop terwayd with SIGTERM');
-  daemon.kill('SIGTERM');
-  const { code, signal } = await exited;
-  process.stdout.write(`  terwayd exited with ${code ?? signal}\n\n  daemon log:\n`);
-  printDaemonLog();
-  if (code !== 0) throw new Error('terwayd did not stop cleanly');
+  heading('5. delete the pods (CNI DEL) and tear the lab down');
 }
 
+async function cleanup() {
+  for (const server of servers) server.kill();
+  if (labIsUp) {
+    labIsUp = false;
+    process.stdout.write(lab(['down']));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => cleanup().finally(() => process.exit(130)));
 try {
   await main();
+  await cleanup();
   process.stdout.write('\ndemo finished cleanly.\n');
 } catch (error) {
-  process.stderr.write(`\ndemo failed: ${error.message}\n`);
-  process.exitCode = 1;
-} finally {
-  if (daemon !== undefined && daemon.exitCode === null) daemon.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(
+    `\ndemo failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  await cleanup().catch((cleanupError) => process.stderr.write(`cleanup: ${cleanupError}\n`));
+  process.exit(1);
 }

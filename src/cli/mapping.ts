@@ -4,7 +4,17 @@ import type { RenderOptions } from './format.js';
 import { NONE, compareIp, formatAge, podLabel, renderTable, shortContainerId } from './format.js';
 
 export const NO_MAPPINGS_MESSAGE = 'no pod IP records on this node';
-export const MAPPING_HEAD = ['POD', 'CONTAINER', 'IP', 'ENI', 'MAC', 'STATE', 'AGE'];
+export const MAPPING_HEAD = [
+  'POD',
+  'CONTAINER',
+  'IP',
+  'ENI',
+  'MAC',
+  'DRIVER',
+  'NODE IF',
+  'STATE',
+  'AGE',
+];
 
 /** The human view of `terway-cli mapping`: one row per durable pod → IP → ENI record. */
 export function renderMappings(
@@ -19,7 +29,8 @@ export function renderMappings(
 
 function mappingRow(mapping: Mapping__Output, now: number): string[] {
   const net = mapping.network;
-  if (net === null) return [NONE, NONE, NONE, NONE, NONE, mapping.ipState || NONE, NONE];
+  if (net === null)
+    return [NONE, NONE, NONE, NONE, NONE, NONE, NONE, mapping.ipState || NONE, NONE];
   const ip = net.ip === '' ? NONE : net.prefixLength > 0 ? `${net.ip}/${net.prefixLength}` : net.ip;
   return [
     podLabel(net.pod),
@@ -27,6 +38,8 @@ function mappingRow(mapping: Mapping__Output, now: number): string[] {
     ip,
     net.eniId || NONE,
     net.eniMac || NONE,
+    net.driver || NONE,
+    net.hostInterface?.name || NONE,
     mapping.ipState || NONE,
     formatAge(net.allocatedAtMs, now),
   ];

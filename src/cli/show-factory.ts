@@ -56,7 +56,7 @@ export function renderEni(
   ];
   if (eni.pendingIps > 0) details.push(`pending IPs ${eni.pendingIps}`);
   const header = [
-    `ENI ${eni.id}  MAC ${eni.mac || NONE}  status ${eni.status || NONE}  ${ipCount}`,
+    `ENI ${eni.id}  MAC ${eni.mac || NONE}${eni.link ? `  link ${eni.link}` : ''}  status ${eni.status || NONE}  ${ipCount}`,
     `  ${details.join('  ')}`,
   ];
   if (eni.ips.length === 0) return [...header, '  (no IPs on this ENI)'].join('\n');

@@ -28,7 +28,12 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
       );
       const { limits, ...figures } = snapshot.pool;
       return {
-        enis: snapshot.enis.map((eni) => toEniEntry(eni, containers)),
+        enis: await Promise.all(
+          snapshot.enis.map(async (eni) => ({
+            ...toEniEntry(eni, containers),
+            link: (await pods.eniLink(eni.mac)) ?? '',
+          })),
+        ),
         pool: {
           ...figures,
           lastError: figures.lastError ?? '',
@@ -57,7 +62,7 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
 function toEniEntry(
   eni: EniView,
   containers: ReadonlyMap<string, { containerId: string }>,
-): ENIEntry {
+): Omit<ENIEntry, 'link'> {
   return {
     id: eni.id,
     mac: eni.mac,

@@ -19,6 +19,7 @@ import { TerwayError, toTerwayError } from '../errors/terway-error.js';
 import type { IpLease } from '../pool/ip-state.js';
 import type { PodRecord } from '../store/pod-record.js';
 import { podKey, recordKey } from '../store/pod-record.js';
+import { failpoint } from '../util/failpoints.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { AllocateRequest, AllocateResult, Ipam, PodIdentity, PodNetworkView } from './ipam.js';
 
@@ -96,6 +97,8 @@ export class PodNetwork {
     }
     const { driver, fallbackReason } = await runtime.datapath.chooseDriver();
     const result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
+    // A crash here leaves a record with nothing wired: the next ADD or GC must cope with it.
+    failpoint('pod-network/after-allocate');
     try {
       const attachment = await this.attachment(result.record, result.lease);
       const interfaces = await runtime.datapath.setup(attachment, driver);
@@ -204,6 +207,16 @@ export class PodNetwork {
         { err: toTerwayError(error) },
         'resync of the node side of existing pods failed',
       );
+    }
+  }
+
+  /** The node interface of the ENI with this MAC, when pods are wired and the link exists. */
+  async eniLink(mac: string): Promise<string | undefined> {
+    if (this.runtime === undefined || mac === '') return undefined;
+    try {
+      return (await this.runtime.enis.lookup(mac))?.name;
+    } catch {
+      return undefined;
     }
   }
 

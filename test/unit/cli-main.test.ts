@@ -22,6 +22,7 @@ const FACTORY: ShowFactoryReply__Output = {
       gateway: '10.0.1.253',
       ips: [{ address: '10.0.1.10', state: 'idle', owner: null, isEniPrimary: true, sinceMs: NOW }],
       pendingIps: 0,
+      link: '',
     },
   ],
   pool: null,

@@ -38,6 +38,7 @@ function eni(partial: Partial<ENIEntry__Output> & { id: string }): ENIEntry__Out
     gateway: '10.0.1.253',
     ips: [],
     pendingIps: 0,
+    link: '',
     ...partial,
   };
 }
@@ -68,6 +69,7 @@ const FACTORY: ShowFactoryReply__Output = {
     eni({
       id: 'eni-bp1first',
       mac: '00:16:3e:01:02:03',
+      link: 'eth1',
       primaryIp: '10.0.1.10',
       ips: [
         // Deliberately out of order: the view sorts primary first, then by address.
@@ -174,9 +176,10 @@ describe('renderShowFactory', () => {
     expect(out.indexOf('Pool:')).toBeLessThan(out.indexOf('eni-bp1first'));
   });
 
-  test('each ENI header carries id, MAC, status, vSwitch, gateway and pending IPs', () => {
+  test('each ENI header carries id, MAC, its node link, status, vSwitch, gateway and pending IPs', () => {
     const first = lineWith(out, 'eni-bp1first');
-    expect(first).toContain('MAC 00:16:3e:01:02:03');
+    expect(first).toContain('MAC 00:16:3e:01:02:03  link eth1  status');
+    expect(lineWith(out, 'eni-bp1second')).not.toContain('link');
     expect(first).toContain('status in_use');
     expect(first).toContain('4/6 IPs');
     expect(out).toContain('vSwitch vsw-bp1aaaa (10.0.1.0/24)');
@@ -280,22 +283,30 @@ describe('renderMappings', () => {
     };
   }
 
+  const wired = mapping('default', 'api', '10.0.1.12', 'in_use');
+  wired.network = {
+    ...wired.network!,
+    driver: 'veth',
+    hostInterface: { name: 'twv0a1b2c3d4e5f', mac: '02:00:00:00:00:01', sandbox: '' },
+  };
   const reply: ListMappingsReply__Output = {
     mappings: [
       mapping('kube-system', 'coredns', '10.0.1.11', 'invalid'),
       mapping('default', 'web', '10.0.1.13', 'in_use'),
-      mapping('default', 'api', '10.0.1.12', 'in_use'),
+      wired,
     ],
   };
   const out = renderMappings(reply, NOW);
 
-  test('one row per record with pod, short container, IP/prefix, ENI, MAC, state and age', () => {
+  test('one row per record with pod, short container, IP/prefix, ENI, MAC, driver, node interface, state and age', () => {
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^POD\s+CONTAINER\s+IP\s+ENI\s+MAC\s+STATE\s+AGE$/);
+    expect(lines[0]).toMatch(/^POD\s+CONTAINER\s+IP\s+ENI\s+MAC\s+DRIVER\s+NODE IF\s+STATE\s+AGE$/);
     expect(lines).toHaveLength(4);
     expect(lineWith(out, 'default/api')).toMatch(
-      /^default\/api\s+api-01234567\s+10\.0\.1\.12\/24\s+eni-bp1first\s+00:16:3e:01:02:03\s+in_use\s+1m30s$/,
+      /^default\/api\s+api-01234567\s+10\.0\.1\.12\/24\s+eni-bp1first\s+00:16:3e:01:02:03\s+veth\s+twv0a1b2c3d4e5f\s+in_use\s+1m30s$/,
     );
+    // Without a datapath (IPAM only) the two columns say so.
+    expect(lineWith(out, 'default/web')).toMatch(/00:16:3e:01:02:03\s+-\s+-\s+in_use/);
     expect(lineWith(out, 'kube-system/coredns')).toContain('invalid');
   });
 

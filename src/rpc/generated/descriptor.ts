@@ -328,6 +328,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "pendingIps": {
                   "type": "uint32",
                   "id": 9
+                },
+                "link": {
+                  "type": "string",
+                  "id": 10
                 }
               }
             },

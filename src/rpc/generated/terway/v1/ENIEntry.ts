@@ -12,6 +12,7 @@ export interface ENIEntry {
   'gateway'?: (string);
   'ips'?: (_terway_v1_IPEntry)[];
   'pendingIps'?: (number);
+  'link'?: (string);
 }
 
 export interface ENIEntry__Output {
@@ -24,4 +25,5 @@ export interface ENIEntry__Output {
   'gateway': (string);
   'ips': (_terway_v1_IPEntry__Output)[];
   'pendingIps': (number);
+  'link': (string);
 }
