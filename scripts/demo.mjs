@@ -81,7 +81,9 @@ async function main() {
     throw new Error('make demo builds network namespaces: run it as root');
 
   heading('1. a lab: a VPC and two nodes, each with a terwayd on the built-in ECS emulator');
-  const manifest = JSON.parse(lab(['up', '--nodes', '2', '--json']));
+  // IPVlan is Terway's (and our) datapath; on a kernel without ipvlan terwayd falls back to veth
+  // for each pod and says so, as Terway does.
+  const manifest = JSON.parse(lab(['up', '--nodes', '2', '--driver', 'ipvlan', '--json']));
   labIsUp = true;
   process.stdout.write(run(process.execPath, [LAB, 'status', '--dir', dir]) + '\n');
   const driverLine = run('grep', ['-h', '"msg":"wiring pods', manifest.nodes[0].log]).split(

@@ -9,6 +9,8 @@ import { join } from 'node:path';
  */
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
+/** Synchronous teardowns (a lab, scratch namespaces): run before the temp dirs go. */
+const finalizers = new Set<() => void>();
 let installed = false;
 
 function install(): void {
@@ -29,6 +31,19 @@ export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   dirs.add(dir);
   return dir;
+}
+
+/**
+ * Registers a synchronous teardown for what neither a child nor a dir covers (a lab whose
+ * supervisor runs detached, network namespaces). It runs at exit, on Ctrl-C and on SIGTERM
+ * unless the returned function unregisters it first (after a normal, asynchronous teardown).
+ */
+export function onCleanup(finalizer: () => void): () => void {
+  install();
+  finalizers.add(finalizer);
+  return () => {
+    finalizers.delete(finalizer);
+  };
 }
 
 export function removeDir(dir: string): void {
@@ -67,6 +82,14 @@ export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<v
 export function cleanupAllSync(): void {
   for (const child of children) if (alive(child)) child.kill('SIGKILL');
   children.clear();
+  for (const finalizer of [...finalizers].reverse()) {
+    finalizers.delete(finalizer);
+    try {
+      finalizer();
+    } catch (error) {
+      process.stderr.write(`cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
 }
