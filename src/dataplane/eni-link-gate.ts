@@ -20,6 +20,8 @@ export const ENI_LINK_TIMEOUT_MS = 30_000;
 
 export class EniLinkGate implements CloudProvider {
   readonly kind: string;
+  /** ENI id → MAC, for forgetting a deleted ENI's link. */
+  private readonly macs = new Map<string, string>();
 
   constructor(
     private readonly inner: CloudProvider,
@@ -44,6 +46,7 @@ export class EniLinkGate implements CloudProvider {
   async listEnis(): Promise<EniInfo[]> {
     const enis = await this.inner.listEnis();
     for (const eni of enis) {
+      this.macs.set(eni.id, eni.mac);
       if ((await this.links.lookup(eni.mac)) === undefined) {
         this.log.warn(
           { eniId: eni.id, mac: eni.mac },
@@ -56,6 +59,7 @@ export class EniLinkGate implements CloudProvider {
 
   async createEni(secondaryIpCount: number): Promise<EniInfo> {
     const eni = await this.inner.createEni(secondaryIpCount);
+    this.macs.set(eni.id, eni.mac);
     try {
       await this.links.waitReady(eni.mac, this.timeoutMs);
       return eni;
@@ -87,5 +91,9 @@ export class EniLinkGate implements CloudProvider {
 
   async deleteEni(eniId: string): Promise<void> {
     await this.inner.deleteEni(eniId);
+    // Its link is gone with it; a later ENI must not be matched against a stale ifindex.
+    const mac = this.macs.get(eniId);
+    if (mac !== undefined) this.links.forget(mac);
+    this.macs.delete(eniId);
   }
 }
