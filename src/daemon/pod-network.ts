@@ -261,11 +261,7 @@ export class PodNetwork {
       );
     }
     return {
-      podKey: recordKey(record),
-      containerId: record.containerId,
-      netns: netnsAt(record.netns),
-      ifname: record.ifname,
-      ip: record.ip,
+      ...teardownOf(record),
       prefixLength: lease.prefixLength,
       gateway: lease.gateway,
       eni,

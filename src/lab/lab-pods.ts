@@ -123,15 +123,21 @@ function readPod(manifest: LabManifest, node: string, pod: string): PodState {
   return JSON.parse(readFileSync(path, 'utf8')) as PodState;
 }
 
+/** The pod's node, cached state and conflist, as DEL and CHECK need them. */
+function loadPod(manifest: LabManifest, nodeName: string, pod: string) {
+  const node = findNode(manifest, nodeName);
+  const state = readPod(manifest, nodeName, pod);
+  return { state, list: readConflist(state.conflist), call: invocation(manifest, node, state) };
+}
+
 /** Runs DEL through the conflist, then removes the namespace. */
 export async function deletePod(
   manifest: LabManifest,
   nodeName: string,
   pod: string,
 ): Promise<void> {
-  const node = findNode(manifest, nodeName);
-  const state = readPod(manifest, nodeName, pod);
-  await cniDel(readConflist(state.conflist), invocation(manifest, node, state), state.result);
+  const { state, list, call } = loadPod(manifest, nodeName, pod);
+  await cniDel(list, call, state.result);
   await deleteNetns(state.netns);
   rmSync(statePath(manifest, nodeName, pod), { force: true });
 }
@@ -141,9 +147,8 @@ export async function checkPod(
   nodeName: string,
   pod: string,
 ): Promise<void> {
-  const node = findNode(manifest, nodeName);
-  const state = readPod(manifest, nodeName, pod);
-  await cniCheck(readConflist(state.conflist), invocation(manifest, node, state), state.result);
+  const { state, list, call } = loadPod(manifest, nodeName, pod);
+  await cniCheck(list, call, state.result);
 }
 
 export function podNetnsPath(manifest: LabManifest, nodeName: string, pod: string): string {
