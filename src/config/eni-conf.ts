@@ -8,11 +8,7 @@
  */
 import * as z from 'zod';
 
-import {
-  CREATOR_TAG_KEY,
-  CREATOR_TAG_VALUE,
-  INSTANCE_TAG_KEY,
-} from '../cloud/aliyun/node-identity.js';
+import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from './own-eni-tags.js';
 import {
   anyInt,
   backoffDuration,

@@ -4,11 +4,9 @@
  * ENIs it created and never recorded (a crash between create and attach) and deletes them.
  */
 
-/** Always put on our ENIs, like Terway's `creator: terway`. */
-export const CREATOR_TAG_KEY = 'creator';
-export const CREATOR_TAG_VALUE = 'terway-node';
-/** The instance an ENI was created for, so a node only ever cleans up its own leftovers. */
-export const INSTANCE_TAG_KEY = 'terway-node.instance-id';
+import { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY } from '../../config/own-eni-tags.js';
+
+export { CREATOR_TAG_KEY, CREATOR_TAG_VALUE, INSTANCE_TAG_KEY };
 
 /** The subset of the metadata client the ENI provider needs. */
 export interface NicMetadata {
