@@ -16,12 +16,16 @@ import type {
 } from '../dataplane/pod-attachment.js';
 import type { PodDatapath } from '../dataplane/pod-datapath.js';
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
+import type { IpPool } from '../pool/ip-pool.js';
 import type { IpLease } from '../pool/ip-state.js';
 import type { PodRecord } from '../store/pod-record.js';
 import { podKey, recordKey } from '../store/pod-record.js';
 import { failpoint } from '../util/failpoints.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { AllocateRequest, AllocateResult, Ipam, PodIdentity, PodNetworkView } from './ipam.js';
+
+/** How long an ENI whose link is missing is kept from new pods before it is tried again. */
+export const ENI_LINK_HOLD_MS = 30_000;
 
 /** What wires pods: absent when the daemon runs IPAM only (`datapath: none`). */
 export interface DatapathRuntime {
@@ -50,6 +54,8 @@ export class PodNetwork {
     private readonly ipam: Ipam,
     private readonly runtime: DatapathRuntime | undefined,
     private readonly log: Logger,
+    /** Where an ENI without a link is held back; absent in tests that do not need it. */
+    private readonly pool?: Pick<IpPool, 'holdEni'>,
   ) {}
 
   list(): PodNetworkView[] {
@@ -63,14 +69,15 @@ export class PodNetwork {
   add(request: AllocateRequest, deadlineMs: number, signal?: AbortSignal): Promise<AddOutcome> {
     const key = podKey(request.namespace, request.name);
     return this.sandboxMutex.run(request.containerId, () =>
-      this.podMutex.run(key, () => this.addLocked(request, deadlineMs, signal)),
+      this.podMutex.run(key, () => this.addLocked(request, deadlineMs, signal, true)),
     );
   }
 
   private async addLocked(
     request: AllocateRequest,
     deadlineMs: number,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    mayRetry: boolean,
   ): Promise<AddOutcome> {
     const runtime = this.runtime;
     if (runtime === undefined) {
@@ -120,6 +127,12 @@ export class PodNetwork {
             'could not give back the IP of a pod that failed to wire',
           ),
         );
+      if (error.code === 'ENI_LINK_MISSING' && result.lease !== undefined && mayRetry) {
+        // Without this, the ENI selection policy would keep picking the same linkless ENI and
+        // every ADD on the node would fail while other ENIs have IPs to give.
+        this.pool?.holdEni(result.lease.eniId, ENI_LINK_HOLD_MS, error.message);
+        return this.addLocked(request, deadlineMs, signal, false);
+      }
       throw error;
     }
   }

@@ -101,7 +101,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       idleAtShutdown: takeIdleIps(stateDir),
     });
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
-    const pods = new PodNetwork(ipam, wiring.runtime, log);
+    const pods = new PodNetwork(ipam, wiring.runtime, log, running.pool);
     await pods.resync();
     running.server = await serveOnUnixSocket(socketPath, {
       backend: backendService({ pods, pool: running.pool, clock: systemClock, log }),

@@ -30,6 +30,11 @@ export class EniSlot {
   busy = false;
   /** The cloud refused more IPs on this ENI until this time (MaxEniPrivateIpsCountExceeded). */
   fullUntilMs = 0;
+  /**
+   * Its IPs are not handed out until this time, e.g. while the node has no link for it: a pod
+   * given one could not be wired. Its IPs stay where they are.
+   */
+  heldUntilMs = 0;
   private readonly ips = new Map<string, IpSlot>();
   private readonly idle = new Set<string>();
   private inUse = 0;

@@ -58,6 +58,8 @@ export class IpPool {
   private activeCloudCalls = 0;
   private creatingIps = 0;
   private warmUpRemaining: number;
+  /** Ends of ENI holds (holdEni), cleared on stop. */
+  private readonly holdTimers = new Set<TimerHandle>();
   private growTimer: TimerHandle | undefined;
   private shrinkTimer: TimerHandle | undefined;
   private syncTimer: TimerHandle | undefined;
@@ -97,7 +99,13 @@ export class IpPool {
   /** Stops timers, fails waiting allocations, and waits for cloud calls already in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of [this.growTimer, this.shrinkTimer, this.syncTimer, this.reclaimTimer]) {
+    for (const timer of [
+      this.growTimer,
+      this.shrinkTimer,
+      this.syncTimer,
+      this.reclaimTimer,
+      ...this.holdTimers,
+    ]) {
       if (timer !== undefined) this.deps.clock.clearTimeout(timer);
     }
     this.waiters.rejectAll(new TerwayError('NOT_READY', 'terwayd is shutting down'));
@@ -124,6 +132,26 @@ export class IpPool {
     return waiting;
   }
 
+  /**
+   * Keeps an ENI's IPs from new pods for a while (its link is missing on the node, say): other
+   * ENIs serve, and grow as if its idle IPs were not there. It serves again when the hold ends.
+   */
+  holdEni(eniId: string, durationMs: number, reason: string): void {
+    const slot = this.ledger.enis.get(eniId);
+    if (slot === undefined) return;
+    const until = this.deps.clock.now() + durationMs;
+    if (slot.heldUntilMs >= until) return;
+    slot.heldUntilMs = until;
+    this.deps.log.warn({ eniId, mac: slot.mac, durationMs, reason }, 'ENI held back from new pods');
+    const timer = this.deps.clock.setTimeout(() => {
+      this.holdTimers.delete(timer);
+      this.serveWaiters();
+      this.scheduleGrow();
+    }, durationMs);
+    this.holdTimers.add(timer);
+    this.scheduleGrow();
+  }
+
   /** Returns an IP to the pool. Invalid IPs simply disappear. Unknown IPs are ignored. */
   release(ip: string): boolean {
     const outcome = this.ledger.release(ip, this.deps.clock.now());
@@ -148,7 +176,7 @@ export class IpPool {
 
   /** Whether an allocation made now could be satisfied (idle IP, or room to grow). */
   canAllocate(): boolean {
-    return this.ledger.hasIdle() || !this.atCapacity();
+    return this.ledger.hasIdle(this.deps.clock.now()) || !this.atCapacity();
   }
 
   /** Whether a cloud call is in flight (tests drive fake time until it is not). */
@@ -192,7 +220,7 @@ export class IpPool {
   }
 
   private serveWaiters(): void {
-    while (this.waiters.length > 0 && this.ledger.hasIdle()) {
+    while (this.waiters.length > 0 && this.ledger.hasIdle(this.deps.clock.now())) {
       const waiter = this.waiters.shift();
       const lease = waiter === undefined ? undefined : this.takeIdle(waiter.owner);
       if (waiter !== undefined && lease !== undefined) waiter.resolve(lease);
@@ -236,7 +264,7 @@ export class IpPool {
 
   /** IPs wanted beyond what is idle or already on its way. */
   private growDeficit(): number {
-    const { idle } = this.ledger.counts();
+    const idle = this.ledger.usableIdle(this.deps.clock.now());
     const target = Math.max(this.deps.options.minPoolSize, this.warmUpRemaining);
     const wanted = this.waiters.length + target - idle - this.inflightIps();
     const forMinEni = this.ledger.enis.size + this.creatingEnis < this.deps.options.minEni ? 1 : 0;
@@ -252,7 +280,11 @@ export class IpPool {
         id: slot.id,
         size: slot.size(),
         inUse: slot.inUseCount(),
-        assignable: slot.state === 'in_use' && !slot.busy && slot.fullUntilMs <= now,
+        assignable:
+          slot.state === 'in_use' &&
+          !slot.busy &&
+          slot.fullUntilMs <= now &&
+          slot.heldUntilMs <= now,
         freeSlots: slot.freeSlots(this.deps.limits.ipsPerEni),
       })),
       creatingEnis: this.creatingEnis,

@@ -114,7 +114,7 @@ export class PoolLedger {
   takeIdle(owner: string, policy: EniSelectionPolicy, nowMs: number): IpLease | undefined {
     let best: EniSlot | undefined;
     for (const slot of this.enis.values()) {
-      if (slot.state !== 'in_use' || slot.idleCount() === 0) continue;
+      if (!usable(slot, nowMs) || slot.idleCount() === 0) continue;
       const diff = best === undefined ? 0 : slot.inUseCount() - best.inUseCount();
       if (best === undefined || (policy === 'most_ips' ? diff > 0 : diff < 0)) best = slot;
     }
@@ -124,11 +124,19 @@ export class PoolLedger {
     return best.lease(address);
   }
 
-  hasIdle(): boolean {
+  /** Whether takeIdle would find an IP now (held ENIs' idle IPs do not count). */
+  hasIdle(nowMs: number): boolean {
     for (const slot of this.enis.values()) {
-      if (slot.state === 'in_use' && slot.idleCount() > 0) return true;
+      if (usable(slot, nowMs) && slot.idleCount() > 0) return true;
     }
     return false;
+  }
+
+  /** Idle IPs takeIdle could hand out now. */
+  usableIdle(nowMs: number): number {
+    let count = 0;
+    for (const slot of this.enis.values()) if (usable(slot, nowMs)) count += slot.idleCount();
+    return count;
   }
 
   /**
@@ -225,4 +233,9 @@ export class PoolLedger {
     }
     return slot;
   }
+}
+
+/** An ENI whose idle IPs may be handed out now. */
+function usable(slot: EniSlot, nowMs: number): boolean {
+  return slot.state === 'in_use' && slot.heldUntilMs <= nowMs;
 }

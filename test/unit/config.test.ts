@@ -42,6 +42,7 @@ describe('defaults', () => {
       minEni: 0,
       eniCapRatio: 1,
       eniCapShift: 0,
+      eniMtu: 1500,
       eniSelectionPolicy: 'most_ips',
       ipWarmUpSize: 0,
       idleIpReclaimIntervalMs: 600_000,
@@ -62,6 +63,7 @@ describe('defaults', () => {
       extraRoutes: [],
       backoffOverride: {},
       cloud: 'auto',
+      datapath: 'auto',
       emulator: {
         instanceType: 'ecs.g7.xlarge',
         regionId: 'cn-hangzhou',
@@ -693,5 +695,24 @@ describe('logger', () => {
       request: { securityToken: REDACTED },
     });
     expect(typeof lines[0]?.['time']).toBe('string');
+  });
+});
+
+describe('datapath keys', () => {
+  test('datapath, host_netns and eni_mtu are read, and bad values are named', () => {
+    const config = parseConfig({ datapath: 'kernel', host_netns: 'lab-node-1', eni_mtu: 9000 });
+    expect([config.datapath, config.hostNetns, config.eniMtu]).toEqual([
+      'kernel',
+      'lab-node-1',
+      9000,
+    ]);
+    expect(parseConfig({ host_netns: '/proc/1/ns/net' }).hostNetns).toBe('/proc/1/ns/net');
+    expect(() => parseConfig({ datapath: 'ebpf' })).toThrow(
+      /datapath: got "ebpf", expected one of "auto", "kernel", "none"/,
+    );
+    expect(() => parseConfig({ host_netns: 'two words' })).toThrow(/host_netns: got "two words"/);
+    expect(() => parseConfig({ eni_mtu: 20 })).toThrow(
+      /eni_mtu: got 20, expected an integer between 68 and 9000/,
+    );
   });
 });

@@ -56,7 +56,7 @@ async function fixture() {
   const store = new MemoryPodStore();
   const ipam = new Ipam(pool, store, clock, SILENT_LOG);
   const datapath = new PodDatapath({ kernel, hostNetns: NODE, preferred: 'veth', log: SILENT_LOG });
-  const pods = new PodNetwork(ipam, { datapath, enis, nodeIp: NODE_IP }, SILENT_LOG);
+  const pods = new PodNetwork(ipam, { datapath, enis, nodeIp: NODE_IP }, SILENT_LOG, pool);
   /** Runs `work` while fake time moves, as the pool's waits need it to. */
   const settle = async <T>(work: Promise<T>): Promise<T> => {
     let done = false;
@@ -135,12 +135,16 @@ describe('PodNetwork', () => {
     expect(pool.snapshot().pool.inUse).toBe(0);
   });
 
-  test('an ENI whose link vanished fails the ADD with ENI_LINK_MISSING and leaks no IP', async () => {
+  test('an ENI whose link vanished is held back: the ADD moves to another ENI, no IP leaks', async () => {
     const { kernel, pool, addPod } = await fixture();
-    await addPod('first');
+    const first = await addPod('first');
     kernel.removeDevice(NODE, 'eth1');
-    await expect(addPod('second')).rejects.toMatchObject({ code: 'ENI_LINK_MISSING' });
-    expect(pool.snapshot().pool.inUse).toBe(1);
+    const second = await addPod('second');
+    expect(second.record.eniId).not.toBe(first.record.eniId);
+    expect(pool.snapshot().pool.inUse).toBe(2);
+    // Still held while its link is missing: the next pod goes elsewhere at once.
+    const third = await addPod('third');
+    expect(third.record.eniId).toBe(second.record.eniId);
   });
 
   test('a DEL whose unwiring fails keeps the record, so the runtime retries it', async () => {
