@@ -19,26 +19,6 @@ for (const file of readdirSync(join(root, 'src/rpc/generated'))) {
   }
 }
 
-/**
- * grpc-js requires @grpc/proto-loader only inside the server-side channelz and ORCA set-up, which
- * a CNI client never runs (and which could not find their .proto files in a bundle anyway).
- * Leaving it out keeps proto-loader and protobufjs reflection out of the shim.
- */
-const noProtoLoaderInGrpc = {
-  name: 'no-proto-loader-in-grpc-js',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) =>
-      args.importer.includes('/node_modules/@grpc/grpc-js/')
-        ? { path: args.path, namespace: 'no-proto-loader' }
-        : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: 'no-proto-loader' }, () => ({
-      contents: "throw new Error('@grpc/proto-loader is not bundled into the terway CNI shim');\n",
-      loader: 'js',
-    }));
-  },
-};
-
 // terway.cjs is what the runtime execs: a few lines that run terway-main.cjs (the shim itself)
 // with a V8 code cache. Both files are installed side by side.
 const shimOptions = {
@@ -54,7 +34,6 @@ await build({
   ...shimOptions,
   entryPoints: [join(root, 'cmd/terway.ts')],
   outfile: join(root, 'dist/bundle/terway-main.cjs'),
-  plugins: [noProtoLoaderInGrpc],
 });
 const launcher = join(root, 'dist/bundle/terway.cjs');
 await build({
@@ -63,4 +42,5 @@ await build({
   outfile: launcher,
 });
 chmodSync(launcher, 0o755);
-for (const cmd of ['terwayd', 'terway-cli', 'ecs-emulator', 'lab']) chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);
+for (const cmd of ['terwayd', 'terway-cli', 'ecs-emulator', 'lab'])
+  chmodSync(join(root, `dist/cmd/${cmd}.js`), 0o755);

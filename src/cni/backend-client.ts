@@ -1,11 +1,9 @@
-// The only module that loads @grpc/grpc-js. It is reached through a dynamic import from
-// backend-call.ts, so VERSION and every bad-input path never pay for it.
-//
-// The messages go through the static codecs scripts/gen-proto.mjs generates from the Backend
-// proto (protobufjs/minimal only) and a bare grpc-js Client: the shim never loads
-// @grpc/proto-loader or builds protobufjs reflection, which cost more than the call itself.
-import { Client, credentials } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+// The shim's gRPC client: one unary call over HTTP/2 on the daemon's unix socket, with Node's
+// built-in http2 and the static codecs scripts/gen-proto.mjs generates (protobufjs/minimal
+// only). A full gRPC client library is start-up cost a one-call process never earns back.
+import { connect as http2Connect, constants as h2 } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { BACKEND_METHODS } from '../rpc/generated/backend-methods.js';
 import type { AllocateIPReply__Output } from '../rpc/generated/terway/v1/AllocateIPReply.js';
 import type { AllocateIPRequest } from '../rpc/generated/terway/v1/AllocateIPRequest.js';
@@ -17,13 +15,10 @@ import type { ReleaseIPReply__Output } from '../rpc/generated/terway/v1/ReleaseI
 import type { ReleaseIPRequest } from '../rpc/generated/terway/v1/ReleaseIPRequest.js';
 import type { StatusReply__Output } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { StatusRequest } from '../rpc/generated/terway/v1/StatusRequest.js';
-import { unixTarget } from '../rpc/socket-address.js';
+import type { MetadataLike } from '../rpc/error-metadata.js';
 import { CNI_CODES, CniError } from './cni-error.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { mapBackendError } from './grpc-error-map.js';
-
-/** One call per process: channelz bookkeeping would be pure start-up cost. */
-const CHANNEL_OPTIONS = { 'grpc.enable_channelz': 0 } as const;
 
 export interface BackendCalls {
   AllocateIP: { request: AllocateIPRequest; reply: AllocateIPReply__Output };
@@ -78,7 +73,42 @@ const METHODS: {
   GarbageCollect: unaryMethod(BACKEND_METHODS.GarbageCollect),
 };
 
-/** Makes one unary call on a fresh channel and closes it; failures arrive as CniErrors. */
+/** gRPC status codes the client itself produces. */
+const DEADLINE_EXCEEDED = 4;
+const INTERNAL = 13;
+const UNAVAILABLE = 14;
+
+interface CallFailure {
+  code: number;
+  details: string;
+  metadata: MetadataLike;
+}
+
+function trailerView(headers: IncomingHttpHeaders): MetadataLike {
+  return {
+    get: (key) => {
+      const value = headers[key];
+      if (value === undefined) return [];
+      return Array.isArray(value) ? value : [String(value)];
+    },
+  };
+}
+
+function failure(code: number, details: string, headers: IncomingHttpHeaders = {}): CallFailure {
+  return { code, details, metadata: trailerView(headers) };
+}
+
+/** grpc-message is percent-encoded (gRPC over HTTP/2, "Status-Message"). */
+function decodeMessage(value: string | string[] | undefined): string {
+  const text = Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Makes one unary call on a fresh HTTP/2 connection and closes it; failures are CniErrors. */
 export function invokeBackend<M extends BackendMethod>(
   target: DaemonTarget,
   method: M,
@@ -90,31 +120,78 @@ export function invokeBackend<M extends BackendMethod>(
     BackendCalls[M]['request'],
     BackendCalls[M]['reply']
   >;
-  const client = new Client(
-    unixTarget(target.socketPath),
-    credentials.createInsecure(),
-    CHANNEL_OPTIONS,
-  );
   return new Promise((resolve, reject) => {
-    const finish = (error: ServiceError | null, reply?: BackendCalls[M]['reply']): void => {
-      client.close();
+    let settled = false;
+    const session = http2Connect('http://localhost', {
+      createConnection: () => netConnect(target.socketPath),
+    });
+    const timer = setTimeout(
+      () => finish(failure(DEADLINE_EXCEEDED, 'Deadline exceeded')),
+      target.timeoutMs,
+    );
+    const finish = (error: CallFailure | Error | null, reply?: BackendCalls[M]['reply']): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.close();
+      session.destroy();
       if (error !== null) reject(mapBackendError(error, context));
       else if (reply === undefined) {
         reject(new CniError(CNI_CODES.INTERNAL, `terwayd sent an empty ${method} reply`));
       } else resolve(reply);
     };
+    session.on('error', (error) => finish(error));
+    let body: Buffer;
     try {
-      client.makeUnaryRequest(
-        path,
-        serialize,
-        deserialize,
-        request,
-        { deadline: Date.now() + target.timeoutMs },
-        finish,
-      );
+      const message = serialize(request);
+      body = Buffer.alloc(5 + message.length);
+      body.writeUInt32BE(message.length, 1);
+      message.copy(body, 5);
     } catch (error) {
-      client.close();
-      reject(mapBackendError(error, context));
+      finish(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
+    const stream = session.request({
+      [h2.HTTP2_HEADER_METHOD]: 'POST',
+      [h2.HTTP2_HEADER_PATH]: path,
+      [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+      te: 'trailers',
+      'grpc-timeout': `${Math.max(1, Math.round(target.timeoutMs))}m`,
+    });
+    const chunks: Buffer[] = [];
+    let status: IncomingHttpHeaders | undefined;
+    stream.on('response', (headers) => {
+      if (headers['grpc-status'] !== undefined)
+        status = headers; // trailers-only reply
+      else if (Number(headers[h2.HTTP2_HEADER_STATUS]) !== 200) {
+        finish(failure(UNAVAILABLE, `HTTP status ${String(headers[h2.HTTP2_HEADER_STATUS])}`));
+      }
+    });
+    stream.on('trailers', (trailers) => (status = trailers));
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', (error) => finish(failure(UNAVAILABLE, error.message)));
+    stream.on('close', () => {
+      if (status === undefined) {
+        finish(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
+        return;
+      }
+      const code = Number(status['grpc-status']);
+      if (code !== 0) {
+        finish(failure(code, decodeMessage(status['grpc-message']), status));
+        return;
+      }
+      const data = Buffer.concat(chunks);
+      const length = data.length >= 5 ? data.readUInt32BE(1) : -1;
+      if (length < 0 || data.length < 5 + length || data[0] !== 0) {
+        finish(failure(INTERNAL, `a malformed ${method} reply (${data.length} bytes)`));
+        return;
+      }
+      try {
+        finish(null, deserialize(data.subarray(5, 5 + length)));
+      } catch (error) {
+        finish(failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`));
+      }
+    });
+    stream.end(body);
   });
 }

@@ -1,6 +1,5 @@
-import type { Metadata } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { CLOUD_CODE_METADATA_KEY, errorCodeOf } from '../rpc/error-status.js';
+import type { MetadataLike } from '../rpc/error-metadata.js';
+import { CLOUD_CODE_METADATA_KEY, errorCodeOf } from '../rpc/error-metadata.js';
 import { CNI_CODES, CniError } from './cni-error.js';
 
 /** What a failed call was doing, so the message can say it in the operator's terms. */
@@ -16,7 +15,28 @@ interface ServiceErrorLike {
   code: number;
   details?: string;
   message?: string;
-  metadata?: Metadata;
+  metadata?: MetadataLike;
+}
+
+/** gRPC status codes (grpc-js's \`status\` enum), without loading grpc-js into the shim. */
+enum GrpcStatus {
+  OK = 0,
+  CANCELLED = 1,
+  UNKNOWN = 2,
+  INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
+  NOT_FOUND = 5,
+  ALREADY_EXISTS = 6,
+  PERMISSION_DENIED = 7,
+  RESOURCE_EXHAUSTED = 8,
+  FAILED_PRECONDITION = 9,
+  ABORTED = 10,
+  OUT_OF_RANGE = 11,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  DATA_LOSS = 15,
+  UNAUTHENTICATED = 16,
 }
 
 function isServiceError(value: unknown): value is ServiceErrorLike {

@@ -213,8 +213,8 @@ export class PodNetwork {
       }
     }
     try {
-      await runtime.datapath.resyncHost(pods);
-      this.log.info({ pods: pods.length }, 'node side of existing pods resynced');
+      const { resynced, skipped } = await runtime.datapath.resyncHost(pods);
+      this.log.info({ resynced, skipped }, 'node side of existing pods resynced');
     } catch (error) {
       this.log.error(
         { err: toTerwayError(error) },

@@ -11,6 +11,7 @@ import { nodeSysctls } from './drivers/driver.js';
 import { IpvlanDriver } from './drivers/ipvlan-driver.js';
 import { VethDriver } from './drivers/veth-driver.js';
 import { findDrift } from './expectations.js';
+import type { KernelOp } from './kernel/kernel-ops.js';
 import type { Kernel } from './kernel/kernel.js';
 import type { NetnsRef } from './kernel/netns-ref.js';
 import { describeNetns } from './kernel/netns-ref.js';
@@ -107,13 +108,13 @@ export class PodDatapath {
     const plan = DRIVERS[driverName].planTeardown(pod);
     const failures: unknown[] = [];
     try {
-      await kernel.apply(hostNetns, plan.host, { bestEffort: true });
+      await kernel.apply(hostNetns, plan.host);
     } catch (error) {
       failures.push(error);
     }
     if (plan.pod.length > 0 && (await kernel.netnsExists(pod.netns))) {
       try {
-        await kernel.apply(pod.netns, plan.pod, { bestEffort: true });
+        await kernel.apply(pod.netns, plan.pod);
       } catch (error) {
         failures.push(error);
       }
@@ -145,14 +146,45 @@ export class PodDatapath {
    * After a daemon restart: puts back the node side of existing pods (ENI state, routes, rules)
    * without touching a single pod namespace, so running pods never notice.
    */
-  async resyncHost(pods: ReadonlyArray<{ pod: PodAttachment; driver: DriverName }>): Promise<void> {
+  async resyncHost(
+    pods: ReadonlyArray<{ pod: PodAttachment; driver: DriverName }>,
+  ): Promise<{ resynced: number; skipped: string[] }> {
+    const { kernel, hostNetns, log } = this.options;
     this.preparedEnis.clear();
-    const ops = [];
+    const links = new Set((await kernel.read(hostNetns)).links.map((link) => link.name));
+    const ready: Array<{ pod: PodAttachment; ops: KernelOp[] }> = [];
+    const skipped: string[] = [];
     for (const { pod, driver } of pods) {
+      // A pod whose ADD died before its node-side link existed has nothing to re-sync; its next
+      // ADD or a GC completes or removes it. Leaving it in would fail everyone's batch.
+      const own = DRIVERS[driver].interfaces(pod).host.name;
+      if (driver === 'veth' && !links.has(own)) {
+        skipped.push(pod.podKey);
+        continue;
+      }
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, DRIVERS[driver]);
-      ops.push(...DRIVERS[driver].planHostResync(pod));
+      ready.push({ pod, ops: DRIVERS[driver].planHostResync(pod) });
     }
-    if (ops.length > 0) await this.options.kernel.apply(this.options.hostNetns, ops);
+    let failed = 0;
+    try {
+      await kernel.apply(
+        hostNetns,
+        ready.flatMap((entry) => entry.ops),
+      );
+    } catch {
+      // One pod's trouble must not cost the others their routes: retry pod by pod.
+      for (const entry of ready) {
+        await kernel.apply(hostNetns, entry.ops).catch((error: unknown) => {
+          failed++;
+          skipped.push(entry.pod.podKey);
+          log.warn(
+            { pod: entry.pod.podKey, err: toTerwayError(error) },
+            'node side of a pod not re-synced',
+          );
+        });
+      }
+    }
+    return { resynced: ready.length - failed, skipped };
   }
 
   /** Once per ENI link (again if its ifindex changed); concurrent ADDs share one preparation. */

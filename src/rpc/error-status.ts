@@ -1,10 +1,9 @@
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ErrorCode } from '../errors/terway-error.js';
-import { ERROR_CODES, TerwayError } from '../errors/terway-error.js';
+import { TerwayError } from '../errors/terway-error.js';
+import { CLOUD_CODE_METADATA_KEY, ERROR_CODE_METADATA_KEY } from './error-metadata.js';
 
-/** Trailer carrying the TerwayError code across gRPC, so clients need not parse messages. */
-export const ERROR_CODE_METADATA_KEY = 'terway-error-code';
-export const CLOUD_CODE_METADATA_KEY = 'terway-cloud-code';
+export { CLOUD_CODE_METADATA_KEY, ERROR_CODE_METADATA_KEY, errorCodeOf } from './error-metadata.js';
 
 const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
@@ -33,14 +32,6 @@ export function toGrpcError(error: TerwayError): GrpcServiceError {
   metadata.set(ERROR_CODE_METADATA_KEY, error.code);
   if (error.cloudCode !== undefined) metadata.set(CLOUD_CODE_METADATA_KEY, error.cloudCode);
   return { code: STATUS_BY_CODE[error.code], details: error.message, metadata };
-}
-
-/** The TerwayError code a failed call carried, if the daemon set one. */
-export function errorCodeOf(error: { metadata?: Metadata }): ErrorCode | undefined {
-  const value = error.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
-  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value)
-    ? (value as ErrorCode)
-    : undefined;
 }
 
 export { TerwayError };

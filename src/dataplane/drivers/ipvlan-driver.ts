@@ -22,6 +22,9 @@ export class IpvlanDriver implements DatapathDriver {
       { op: 'link-up', name: 'lo' },
       { op: 'link-up', name: eni.name, mtu: eni.mtu },
       { op: 'ipvlan-add', name: host, parent: eni.name, mtu: eni.mtu, existOk: true },
+      // Up first, NOARP second: opening an ipvlan L2 slave clears IFF_NOARP (the kernel's
+      // ipvlan_open), so `arp off` given with `up` in one command does not stick.
+      { op: 'link-up', name: host },
       { op: 'link-up', name: host, noarp: true },
       { op: 'addr-replace', dev: host, cidr: `${site.nodeIp}/32`, scope: 'host' },
     ];

@@ -7,7 +7,7 @@ import { statfs } from 'node:fs/promises';
 import type { KernelOp } from './kernel-ops.js';
 import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
-import type { ApplyOptions, Kernel, NetnsState } from './kernel.js';
+import type { Kernel, NetnsState } from './kernel.js';
 import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
 import type { NetnsRef } from './netns-ref.js';
 import { commandIn, describeNetns, ipCommand } from './netns-ref.js';
@@ -41,40 +41,30 @@ export function parseBatchFailures(stderr: string): Failure[] {
 export class Iproute2Kernel implements Kernel {
   private ipvlanSupport: Promise<boolean> | undefined;
 
-  async apply(
-    netns: NetnsRef,
-    ops: readonly KernelOp[],
-    options: ApplyOptions = {},
-  ): Promise<void> {
-    let remaining = [...ops];
-    const fatal: Failure[] = [];
-    while (remaining.length > 0) {
-      const lines = remaining.map(toIpBatchLine);
-      const batchArgs = options.bestEffort === true ? ['-force', '-batch', '-'] : ['-batch', '-'];
-      const [command, args] = ipCommand(netns, batchArgs);
-      const result = await runCommand(command, args, { stdin: `${lines.join('\n')}\n` });
-      if (result.code === 0) return this.throwIfAny(netns, remaining, fatal);
-      const failures = parseBatchFailures(result.stderr);
-      if (failures.length === 0) {
-        throw new KernelError(
-          `${command} failed in ${describeNetns(netns)}`,
-          undefined,
-          result.stderr.trim(),
-        );
-      }
-      for (const failure of failures) {
-        const op = remaining[failure.index];
-        if (op === undefined || !isHarmless(op, failure.message)) {
-          fatal.push({ index: failure.index, message: failure.message });
-        }
-      }
-      const last = failures.at(-1)!;
-      // -force ran every line; otherwise ip stopped at the failed one and the rest still waits.
-      if (options.bestEffort === true || fatal.length > 0) {
-        return this.throwIfAny(netns, remaining, fatal);
-      }
-      remaining = remaining.slice(last.index + 1);
+  /**
+   * One `ip -force -batch` per plan: every line runs, and a failure that only says the op was
+   * already done (isHarmless) is not one. A fresh pod's plan starts by removing a leftover pair
+   * that is not there; without -force ip would stop at that line and cost a second spawn.
+   */
+  async apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const lines = ops.map(toIpBatchLine);
+    const [command, args] = ipCommand(netns, ['-force', '-batch', '-']);
+    const result = await runCommand(command, args, { stdin: `${lines.join('\n')}\n` });
+    if (result.code === 0) return;
+    const failures = parseBatchFailures(result.stderr);
+    if (failures.length === 0) {
+      throw new KernelError(
+        `${command} failed in ${describeNetns(netns)}`,
+        undefined,
+        result.stderr.trim(),
+      );
     }
+    const fatal = failures.filter((failure) => {
+      const op = ops[failure.index];
+      return op === undefined || !isHarmless(op, failure.message);
+    });
+    this.throwIfAny(netns, ops, fatal);
   }
 
   private throwIfAny(netns: NetnsRef, ops: readonly KernelOp[], fatal: readonly Failure[]): void {

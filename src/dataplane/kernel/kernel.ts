@@ -62,17 +62,14 @@ export interface NetnsState {
   neighbors: NeighState[];
 }
 
-export interface ApplyOptions {
-  /**
-   * Keep going after a failed op and report every failure (teardown): removals of things that
-   * are already gone count as done. Without it the first failure stops the plan.
-   */
-  bestEffort?: boolean;
-}
-
 export interface Kernel {
-  /** Applies the ops in order inside `netns`; throws a KernelError naming the failed op. */
-  apply(netns: NetnsRef, ops: readonly KernelOp[], options?: ApplyOptions): Promise<void>;
+  /**
+   * Applies every op in order inside `netns`, in one go: a failure that only says the op was
+   * already done (a removal of something gone, a rule already there) is no failure; any other
+   * is thrown afterwards as a KernelError naming the first failed op. Callers that must not keep
+   * half a plan roll back on that error.
+   */
+  apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void>;
   read(netns: NetnsRef): Promise<NetnsState>;
   /** Keys as in `sysctl`, e.g. net.ipv4.conf.all.rp_filter. */
   setSysctls(netns: NetnsRef, values: Readonly<Record<string, string>>): Promise<void>;

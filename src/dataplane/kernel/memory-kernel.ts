@@ -7,7 +7,7 @@
 import type { KernelOp } from './kernel-ops.js';
 import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
-import type { ApplyOptions, Kernel, LinkState, NetnsState } from './kernel.js';
+import type { Kernel, LinkState, NetnsState } from './kernel.js';
 import type { NetnsRef } from './netns-ref.js';
 import { describeNetns } from './netns-ref.js';
 
@@ -65,11 +65,7 @@ export class MemoryKernel implements Kernel {
     this.removeLink(keyOf(ref), name);
   }
 
-  async apply(
-    netns: NetnsRef,
-    ops: readonly KernelOp[],
-    options: ApplyOptions = {},
-  ): Promise<void> {
+  async apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {
     const key = keyOf(netns);
     if (!this.namespaces.has(key)) {
       throw new KernelError(
@@ -92,7 +88,6 @@ export class MemoryKernel implements Kernel {
         if (!(error instanceof OpFailure)) throw error;
         if (isHarmless(op, error.message)) continue;
         fatal.push({ op, message: error.message });
-        if (options.bestEffort !== true) break;
       }
     }
     const first = fatal[0];
