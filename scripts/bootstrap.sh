@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
 # hyperfine, containernetworking-plugins (host-local, portmap, ...): benchmarks and chaining tests. util-linux: nsenter.
-# iputils-ping, iperf3: datapath tests.
+# iputils-ping, iperf3, sockperf: datapath tests and the pod-to-pod benchmark.
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
-APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3)
+APT_PACKAGES=(iproute2 clang llvm libbpf-dev bpftool hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

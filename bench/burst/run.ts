@@ -156,6 +156,9 @@ async function oneRound(round: number): Promise<BurstRound> {
     daemon = await BenchDaemon.start(
       {
         ...emulator.daemonConfig(metadataUrl),
+        // IPAM only: the burst measures the pool against the cloud, and its pods have no netns
+        // (ECS mode would otherwise wire them, and refuses a netns that does not exist).
+        datapath: 'none',
         min_pool_size: minPoolSize,
         max_pool_size: maxPoolSize,
       },

@@ -11,9 +11,6 @@ export const BUILT = {
   terway: join(REPO_ROOT, 'dist/bundle/terway.cjs'),
   ecsEmulator: join(REPO_ROOT, 'dist/cmd/ecs-emulator.js'),
   echoServer: join(REPO_ROOT, 'dist/bench/allocate/echo-server.js'),
-  lab: join(REPO_ROOT, 'dist/cmd/lab.js'),
-  /** Preloaded into a lab's terwayd (NODE_OPTIONS=--import) to time its RPCs and `ip` spawns. */
-  daemonProbe: join(REPO_ROOT, 'dist/bench/support/daemon-probe.js'),
 } as const;
 
 /** Shell scripts are not compiled, so they are read from the source tree. */
