@@ -46,7 +46,7 @@ apt_update() {
 # --- 1. Host packages -----------------------------------------------------------------------
 missing=()
 for pkg in "${VM_APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == *"install ok installed"* ]] || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
   [[ $(id -u) -eq 0 ]] || vm_die "need root to install ${missing[*]} (or install them yourself)"
@@ -65,7 +65,9 @@ fi
 command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 is missing after install"
 [[ -r $VM_QBOOT_ROM ]] || vm_die "$VM_QBOOT_ROM is missing (it comes with qemu-system-data)"
 BUSYBOX=/bin/busybox
-if [[ ! -x $BUSYBOX ]] || ! "$BUSYBOX" --list | grep -qx depmod; then
+# (Not "busybox --list | grep -q": under pipefail, grep quitting at the first match can SIGPIPE
+# busybox and fail the test at random.)
+if [[ ! -x $BUSYBOX ]] || [[ $'\n'$("$BUSYBOX" --list)$'\n' != *$'\n'depmod$'\n'* ]]; then
   vm_die "$BUSYBOX (from busybox-static) is missing or has no depmod applet"
 fi
 

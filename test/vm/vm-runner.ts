@@ -166,3 +166,42 @@ function unavailable(what: string, reason: string, required: boolean): VmTierGat
   );
   return { run: false, reason, required };
 }
+
+/**
+ * Bundles the commands the lab runs (terwayd, lab, terway-cli) with V8 code caches, for
+ * test/vm/fixtures/ipvlan-datapath.mjs to mount over dist/cmd/ inside the VM: from dist/ as built,
+ * terwayd alone takes minutes to start under TCG (scripts/vm/bundle.mjs says why and how).
+ * Cached in the VM tier's cache directory by a hash of dist/; returns the bundle directory.
+ * Throws with the script's output when it fails: without the bundles the lab is too slow to test.
+ */
+export function prepareFastCommands(): { dir: string; ms: number } {
+  const started = Date.now();
+  const cacheDir = spawnSync(
+    'bash',
+    ['-c', 'source "$1" && vm_cache_dir', 'bash', join(SCRIPTS, 'common.sh')],
+    {
+      encoding: 'utf8',
+    },
+  ).stdout.trim();
+  if (cacheDir === '') throw new Error('scripts/vm/common.sh named no cache directory');
+  // The VM sees the host's root, but with fresh tmpfs over these: bundles there would vanish.
+  if (/^\/(tmp|run|root)(\/|$)/.test(cacheDir)) {
+    throw new Error(
+      `the VM tier's cache ${cacheDir} is under /tmp, /run or /root, which the VM hides: ` +
+        'set TERWAY_VM_CACHE (or XDG_CACHE_HOME) elsewhere',
+    );
+  }
+  // Its progress goes to our stderr (a cold run takes 10-60 s); the directory is its last line.
+  const r = spawnSync(process.execPath, [join(SCRIPTS, 'bundle.mjs'), cacheDir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 300_000,
+  });
+  const dir = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || dir === '') {
+    throw new Error(
+      `scripts/vm/bundle.mjs failed (exit ${r.status ?? r.signal ?? r.error?.message}): ${r.stdout}`,
+    );
+  }
+  return { dir, ms: Date.now() - started };
+}
