@@ -27,6 +27,8 @@ export interface GrowInput {
   busyFreeSlots?: number;
   limits: PoolLimits;
   canCreateEni: boolean;
+  /** ENIs missing to reach min_eni: they are created whatever the IP demand. */
+  enisBelowMin?: number;
   policy: EniSelectionPolicy;
 }
 
@@ -37,6 +39,24 @@ export interface GrowInput {
 export function planGrowth(input: GrowInput): GrowAction[] {
   const actions: GrowAction[] = [];
   let remaining = input.wanted;
+  const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);
+  let eniCount = input.enis.length + input.creatingEnis;
+  const create = (): void => {
+    // A new ENI always brings its own primary IP; ask for at least one secondary besides it,
+    // since ECS rejects a zero SecondaryPrivateIpAddressCount.
+    const ipCount = Math.max(Math.min(remaining, perCreate), Math.min(2, perCreate));
+    actions.push({ kind: 'create', ipCount });
+    // The new ENI absorbs its whole capacity: what the create cannot carry comes by assign once
+    // it is attached (the next plan sees it as creating free slots), rather than by another ENI.
+    remaining -= input.limits.ipsPerEni;
+    eniCount++;
+  };
+
+  // min_eni is a count of ENIs, not of IPs: topping up an existing ENI never meets it. Its
+  // creates come first, and the IPs they bring count against the demand.
+  if (input.canCreateEni && perCreate > 0) {
+    for (let i = 0; i < (input.enisBelowMin ?? 0) && eniCount < input.limits.maxEnis; i++) create();
+  }
   if (remaining <= 0) return actions;
 
   const candidates = input.enis
@@ -56,17 +76,6 @@ export function planGrowth(input: GrowInput): GrowAction[] {
   // they can absorb once their call returns.
   remaining -= input.creatingFreeSlots + (input.busyFreeSlots ?? 0);
   if (!input.canCreateEni) return actions;
-  let eniCount = input.enis.length + input.creatingEnis;
-  const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);
-  while (remaining > 0 && eniCount < input.limits.maxEnis && perCreate > 0) {
-    // A new ENI always brings its own primary IP; ask for at least one secondary besides it,
-    // since ECS rejects a zero SecondaryPrivateIpAddressCount.
-    const ipCount = Math.max(Math.min(remaining, perCreate), Math.min(2, perCreate));
-    actions.push({ kind: 'create', ipCount });
-    // The new ENI absorbs its whole capacity: what the create cannot carry comes by assign once
-    // it is attached (the next plan sees it as creating free slots), rather than by another ENI.
-    remaining -= input.limits.ipsPerEni;
-    eniCount++;
-  }
+  while (remaining > 0 && eniCount < input.limits.maxEnis && perCreate > 0) create();
   return actions;
 }

@@ -295,6 +295,10 @@ export class IpPool {
       limits: this.deps.limits,
       canCreateEni: this.eniCreateBlockedUntil <= now,
       policy: this.deps.options.eniSelectionPolicy,
+      enisBelowMin: Math.max(
+        0,
+        this.deps.options.minEni - this.ledger.enis.size - this.creatingEnis,
+      ),
     });
     for (const action of actions) this.track(this.runGrowAction(action));
     if (actions.length === 0) this.retryWhenUnblocked(now);

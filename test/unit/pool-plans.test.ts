@@ -73,6 +73,27 @@ describe('planGrowth', () => {
     expect(actions).toEqual([{ kind: 'assign', eniId: 'eni-a', count: 2 }]);
   });
 
+  test('min_eni is met by creating ENIs, not by topping up the one there is', () => {
+    const below = (enisBelowMin: number, wanted: number) =>
+      planGrowth({
+        wanted,
+        enis: [eni('eni-a', 3, 1)],
+        creatingEnis: 0,
+        creatingFreeSlots: 0,
+        limits,
+        canCreateEni: true,
+        policy: 'least_ips',
+        enisBelowMin,
+      });
+    // One IP wanted and one ENI missing: the new ENI brings the IP, nothing is assigned.
+    expect(below(1, 1)).toEqual([{ kind: 'create', ipCount: 2 }]);
+    // Never past the instance's ENI limit (3 secondary here, one of them eni-a).
+    expect(below(5, 1).filter((action) => action.kind === 'create')).toHaveLength(
+      limits.maxEnis - 1,
+    );
+    expect(below(0, 1)).toEqual([{ kind: 'assign', eniId: 'eni-a', count: 1 }]);
+  });
+
   test('creates ENIs for the remainder, never past the ENI limit', () => {
     const actions = planGrowth({
       wanted: 40,
