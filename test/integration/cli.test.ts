@@ -234,7 +234,9 @@ describe('terway-cli against an Introspection server on a unix socket', () => {
       const run = await cli(['--socket', socket, 'mapping']);
       expect(run).toMatchObject({ code: 0, stderr: '' });
       const lines = run.stdout.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^POD\s+CONTAINER\s+IP\s+ENI\s+MAC\s+DRIVER\s+NODE IF\s+STATE\s+AGE$/);
+      expect(lines[0]).toMatch(
+        /^POD\s+CONTAINER\s+IP\s+ENI\s+MAC\s+DRIVER\s+NODE IF\s+STATE\s+AGE$/,
+      );
       expect(lines[1]).toMatch(
         /^default\/nginx-7c9f8\s+3f2a9b1c4d5e\s+10\.0\.1\.11\/24\s+eni-bp1first0000000001\s+00:16:3e:01:02:03\s+veth\s+twv3b1c0d2e4f5a\s+in_use\s+3m\d+s$/,
       );
