@@ -48,6 +48,9 @@ export async function startEmulatedNode(
       ecs_endpoint: `http://${emulator.endpoint}`,
       vpc_endpoint: `http://${emulator.endpoint}`,
       metadata_endpoint: emulator.metadataUrl(instanceId),
+      // These suites test the cloud side; their pods are names, not namespaces (the lab tests
+      // wire real ones).
+      datapath: 'none',
     },
   };
 }
