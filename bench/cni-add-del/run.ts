@@ -39,13 +39,13 @@ export const CNI_SETTINGS = {
 export interface ExecBreakdown {
   /** Medians of per-pod values, ms. */
   totalMs: number;
-  /** The daemon's gRPC handler, request decoded to reply handed to grpc-js. */
+  /** The daemon's gRPC handler, request decoded to reply handed to grpc-js (server side). */
   daemonMs: number;
   /** `ip`/`nsenter` children the daemon spawned inside the handler, spawn to close. */
   kernelMs: number;
   /** Daemon handler minus kernel: IPAM, the durable LMDB write, logging. */
   daemonOtherMs: number;
-  /** Client side minus the shim's start-up (VERSION): grpc-js load, connect, HTTP/2, reply. */
+  /** Client side minus the shim's start-up (VERSION): http2 load, connect, call, reply. */
   clientRpcMs: number;
   /** Children spawned per call (median). */
   spawns: number;
@@ -73,8 +73,9 @@ export interface CniAddDelResult {
   slowest: { add: SlowestCall; del: SlowestCall };
   /**
    * ADD's `ip -batch` children: median duration of one in the node's netns and of one in the
-   * pod's, how many of each per ADD, and how many per ADD exited non-zero (a batch without
-   * -force stops at its first failed line, and the daemon re-runs the rest in a new one).
+   * pod's, how many of each per ADD, and how many per ADD exited non-zero (with -force a
+   * harmless failed line, such as deleting a leftover that is not there, still sets the exit
+   * status, though every line ran).
    */
   ipBatch: {
     nodeMs: number;
