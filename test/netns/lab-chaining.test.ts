@@ -7,21 +7,20 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 
 import type { ConfList } from '../../src/lab/cni-runner.js';
 import { cniCheck } from '../../src/lab/cni-runner.js';
 import { REFERENCE_PLUGIN_DIR } from '../../src/lab/lab-paths.js';
 import {
   EchoServer,
-  Lab,
+  useLab,
   inNetns,
   linkNames,
   mustRun,
   routingState,
   tcpEcho,
 } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
 
 const NODE = 'node-1';
 const HOST_PORT = 8080;
@@ -30,15 +29,7 @@ const SOMAXCONN = '1234';
 const RATE = 10_000_000;
 const BURST = 1_000_000;
 
-let started: Lab | undefined;
-
-function the(): Lab {
-  if (started === undefined) throw new Error('the lab did not come up');
-  return started;
-}
-
-beforeAll(async () => {
-  requireRoot();
+const the = useLab({ nodes: 1 }, async () => {
   for (const plugin of ['tuning', 'portmap', 'bandwidth']) {
     if (!existsSync(join(REFERENCE_PLUGIN_DIR, plugin))) {
       throw new Error(
@@ -46,12 +37,7 @@ beforeAll(async () => {
       );
     }
   }
-  started = await Lab.up({ nodes: 1 });
-}, 180_000);
-
-afterAll(async () => {
-  if (started !== undefined) expect(await started.down()).toEqual([]);
-}, 120_000);
+});
 
 async function natRules(netns: string): Promise<string[]> {
   const out = await mustRun('ip', ['netns', 'exec', netns, 'iptables', '-t', 'nat', '-S']);

@@ -8,31 +8,23 @@
  * The lab runs with unclaimed_ip_grace_period 0: after a hard crash terwayd otherwise holds
  * every IP no record claims as in use for a minute (restore.ts), which would hide a leak here.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 
 import { hostVethName } from '../../src/dataplane/pod-attachment.js';
 import { failpoint, parseFailpoints } from '../../src/util/failpoints.js';
-import { Lab, cniErrorOf, expectNoLeak, expectPing, linkNames, mustRun } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
+import {
+  useLab,
+  cniErrorOf,
+  expectNoLeak,
+  expectPing,
+  linkNames,
+  mustRun,
+} from '../support/lab.js';
 
 const NODE = 'node-1';
 const CRASH = { TERWAY_FAILPOINTS: 'pod-network/after-allocate=exit' };
 
-let started: Lab | undefined;
-
-function the(): Lab {
-  if (started === undefined) throw new Error('the lab did not come up');
-  return started;
-}
-
-beforeAll(async () => {
-  requireRoot();
-  started = await Lab.up({ nodes: 1, config: { unclaimed_ip_grace_period: '0s' } });
-}, 180_000);
-
-afterAll(async () => {
-  if (started !== undefined) expect(await started.down()).toEqual([]);
-}, 120_000);
+const the = useLab({ nodes: 1, config: { unclaimed_ip_grace_period: '0s' } });
 
 describe('terwayd killed between the IP allocation and the netns setup', () => {
   test('the pod’s next ADD works after a restart; the IP is not leaked', async () => {

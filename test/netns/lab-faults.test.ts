@@ -13,12 +13,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 
 import { hostVethName } from '../../src/dataplane/pod-attachment.js';
 import type { CniErrorResult, LabPod } from '../support/lab.js';
 import {
-  Lab,
+  useLab,
   attachmentEnv,
   cniErrorOf,
   expectNoLeak,
@@ -28,29 +28,14 @@ import {
   mustRun,
   routingState,
 } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
 
 const NODE = 'node-1';
 /** A node of its own: the ENI-link test breaks it. */
 const BROKEN_NODE = 'node-2';
 
-let started: Lab | undefined;
 const scratch = mkdtempSync(join(tmpdir(), 'tnfault-'));
-
-function the(): Lab {
-  if (started === undefined) throw new Error('the lab did not come up');
-  return started;
-}
-
-beforeAll(async () => {
-  requireRoot();
-  started = await Lab.up({ nodes: 2 });
-}, 180_000);
-
-afterAll(async () => {
-  rmSync(scratch, { recursive: true, force: true });
-  if (started !== undefined) expect(await started.down()).toEqual([]);
-}, 120_000);
+const the = useLab({ nodes: 2 });
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the pod netns vanishes before DEL', () => {
   test('DEL still succeeds, removes the host side and releases the IP', async () => {

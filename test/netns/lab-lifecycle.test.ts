@@ -4,12 +4,12 @@
  * and a terwayd restart that puts back the node side of a pod (route and rules) without
  * touching the pod's namespace.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 
 import { hostVethName } from '../../src/dataplane/pod-attachment.js';
 import {
   EchoServer,
-  Lab,
+  useLab,
   cniErrorIn,
   expectPing,
   ifindexOf,
@@ -18,24 +18,9 @@ import {
   ping,
   tcpEcho,
 } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
 
 const NODE = 'node-1';
-let started: Lab | undefined;
-
-function the(): Lab {
-  if (started === undefined) throw new Error('the lab did not come up');
-  return started;
-}
-
-beforeAll(async () => {
-  requireRoot();
-  started = await Lab.up({ nodes: 1 });
-}, 180_000);
-
-afterAll(async () => {
-  if (started !== undefined) expect(await started.down()).toEqual([]);
-}, 120_000);
+const the = useLab({ nodes: 1 });
 
 /** Rules and routes of the node that name this IP. */
 function nodeStateFor(ip: string): Promise<{ rules: string[]; routes: string[] }> {

@@ -8,13 +8,13 @@
  * every pod → pod packet between two pods of one node on the node, whatever their ENIs: the
  * ipvlan-mode path of scenario 3 (out through one ENI, back through the other) is the VM tier's.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 
 import { vpcPortName } from '../../src/lab/vpc-network.js';
 import type { LabPod, LinkCounters, MappedPod } from '../support/lab.js';
 import {
   EchoServer,
-  Lab,
+  useLab,
   expectPing,
   linkByMac,
   linkCounters,
@@ -22,21 +22,14 @@ import {
   ping,
   tcpEcho,
 } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
 
 const BURST = 100;
 /** What a hop that must not carry the burst may still see (an ARP or two on a busy machine). */
 const QUIET = 10;
 const ECHO_PORT = 7777;
 
-let started: Lab | undefined;
 const pods = new Map<string, LabPod>();
 const placement = new Map<string, MappedPod>();
-
-function the(): Lab {
-  if (started === undefined) throw new Error('the lab did not come up');
-  return started;
-}
 
 function pod(name: string): LabPod {
   const found = pods.get(name);
@@ -50,21 +43,14 @@ function eniOf(name: string): MappedPod {
   return found;
 }
 
-beforeAll(async () => {
-  requireRoot();
-  started = await Lab.up({ nodes: 2 });
-  const lab = started;
+const the = useLab({ nodes: 2 }, async (lab) => {
   // Spread over a fresh node's two ENIs (least_ips): p1 and p3 share one, p2 has the other.
   for (const name of ['p1', 'p2', 'p3']) pods.set(name, await lab.addPod('node-1', name));
   pods.set('q1', await lab.addPod('node-2', 'q1'));
   for (const node of ['node-1', 'node-2']) {
     for (const mapped of await lab.mapping(node)) placement.set(mapped.pod.name, mapped);
   }
-}, 180_000);
-
-afterAll(async () => {
-  if (started !== undefined) expect(await started.down()).toEqual([]);
-}, 120_000);
+});
 
 /** Two pods of node-1 on one ENI, and two on different ENIs, read from terway-cli mapping. */
 function pairs(): { same: [string, string]; different: [string, string] } {

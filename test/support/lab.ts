@@ -22,7 +22,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
+
+import { requireRoot } from './netns.js';
 
 import type { LabManifest, LabNodeInfo } from '../../src/lab/lab-manifest.js';
 import { REPO_ROOT } from './bins.js';
@@ -771,4 +773,28 @@ export async function tcpEcho(
     await sleep(500);
   }
   throw new Error(`no TCP echo from ${ip}:${port} in ${netns}: ${last?.stdout}${last?.stderr}`);
+}
+
+/**
+ * One lab for a test file: up (as root) before its tests, down after them, and the file fails
+ * if anything of the lab is left behind. `prepare` runs once the lab is up. Returns the getter
+ * the tests use.
+ */
+export function useLab(
+  options: { nodes: number; config?: Record<string, unknown> },
+  prepare?: (lab: Lab) => Promise<void>,
+): () => Lab {
+  let started: Lab | undefined;
+  beforeAll(async () => {
+    requireRoot();
+    started = await Lab.up(options);
+    await prepare?.(started);
+  }, 180_000);
+  afterAll(async () => {
+    if (started !== undefined) expect(await started.down()).toEqual([]);
+  }, 120_000);
+  return () => {
+    if (started === undefined) throw new Error('the lab did not come up');
+    return started;
+  };
 }

@@ -177,28 +177,4 @@ describe('restart', () => {
     expect(outcome).toEqual({ resynced: 1, skipped: ['default/aa-crashed'] });
     expect(await fresh.check(pod, 'veth')).toEqual([]);
   });
-
-  test('a pod whose ADD died before its node link existed does not cost the others their routes', async () => {
-    const { kernel, datapath, pod } = fixture('veth');
-    await datapath.setup(pod, 'veth');
-    await kernel.apply(NODE, [{ op: 'route-del', dst: `${pod.ip}/32` }]);
-    const halfMade = {
-      ...pod,
-      podKey: 'default/aa-crashed',
-      containerId: 'crashed',
-      ip: '10.0.0.9',
-    };
-    const fresh = new PodDatapath({
-      kernel,
-      hostNetns: NODE,
-      preferred: 'veth',
-      log: pino({ level: 'silent' }),
-    });
-    const outcome = await fresh.resyncHost([
-      { pod: halfMade, driver: 'veth' },
-      { pod, driver: 'veth' },
-    ]);
-    expect(outcome).toEqual({ resynced: 1, skipped: ['default/aa-crashed'] });
-    expect(await fresh.check(pod, 'veth')).toEqual([]);
-  });
 });
