@@ -7,13 +7,14 @@
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 
+import { parseDurationMs } from '../src/config/durations.js';
 import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
 import { labDown, labUp } from '../src/lab/lab-control.js';
 import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
 import { LAB_DRIVERS, readManifest } from '../src/lab/lab-manifest.js';
 import { DEFAULT_LAB_DIR } from '../src/lab/lab-paths.js';
 import { addPod, checkPod, deletePod, podNetnsPath } from '../src/lab/lab-pods.js';
-import { superviseLab } from '../src/lab/lab-supervisor.js';
+import { DEFAULT_READY_TIMEOUT_MS, superviseLab } from '../src/lab/lab-supervisor.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -41,6 +42,20 @@ function parseJsonOption(value: string): Record<string, unknown> {
     throw new Error('expected a JSON object');
   return parsed as Record<string, unknown>;
 }
+
+function parsePositiveDuration(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === 0) throw new Error('expected a duration above zero');
+  return ms;
+}
+
+const readyTimeoutOption = () =>
+  new Option(
+    '--ready-timeout <duration>',
+    'per node, how long terwayd may take to serve, and then to warm its first ENIs',
+  )
+    .argParser(parsePositiveDuration)
+    .default(DEFAULT_READY_TIMEOUT_MS, `${DEFAULT_READY_TIMEOUT_MS / 1000}s`);
 
 async function defaultDriver(): Promise<LabDriver> {
   return (await new Iproute2Kernel().supportsIpvlan()) ? 'ipvlan' : 'veth';
@@ -73,6 +88,7 @@ program
     parseJsonOption,
     {},
   )
+  .addOption(readyTimeoutOption())
   .option('--json', 'print the lab as JSON')
   .action(
     async (options: {
@@ -80,6 +96,7 @@ program
       nodes: number;
       driver?: LabDriver;
       configJson: Record<string, unknown>;
+      readyTimeout: number;
       json?: boolean;
     }) => {
       requireRoot();
@@ -90,6 +107,7 @@ program
         nodes: options.nodes,
         driver: options.driver ?? (await defaultDriver()),
         extraConfig: options.configJson,
+        readyTimeoutMs: options.readyTimeout,
       });
       out(options.json === true ? JSON.stringify(manifest, null, 2) : describeLab(manifest));
     },
@@ -184,6 +202,7 @@ program
   .requiredOption('--nodes <n>', '', (value) => Number.parseInt(value, 10))
   .requiredOption('--driver <driver>')
   .option('--config-json <json>', '', parseJsonOption, {})
+  .addOption(readyTimeoutOption())
   .action(
     async (options: {
       dir: string;
@@ -191,6 +210,7 @@ program
       nodes: number;
       driver: LabDriver;
       configJson: Record<string, unknown>;
+      readyTimeout: number;
     }) => {
       const log = pino({ name: 'lab' });
       await superviseLab(
@@ -200,6 +220,7 @@ program
           nodes: options.nodes,
           driver: options.driver,
           extraConfig: options.configJson,
+          readyTimeoutMs: options.readyTimeout,
         },
         log,
       );

@@ -27,8 +27,9 @@
 // (there is no top-level await in CommonJS; a rejection still ends the process with the error),
 // and `import.meta.url` (used by dist/src/lab/lab-paths.js to find dist/) is that file's URL.
 //
-// The result is cached under <cache-root>/bundles/<key>, the key hashing dist/, the lockfile,
-// Node's version and this script, so a warm run costs a hash of dist/ (well under a second).
+// The result is cached under <cache-root>/bundles/<key>, the key hashing the repo's path (the
+// launchers name files in it), dist/, the lockfile, Node's version and this script, so a warm run
+// costs a hash of dist/ (well under a second).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -76,7 +77,7 @@ for (const cmd of COMMANDS) {
     process.exit(1);
   }
 }
-const hash = createHash('sha256').update(`${process.version}\0${process.arch}\0`);
+const hash = createHash('sha256').update(`${process.version}\0${process.arch}\0${root}\0`);
 hash.update(readFileSync(fileURLToPath(import.meta.url)));
 hash.update(readFileSync(join(root, 'package-lock.json')));
 for (const file of filesUnder(dist))

@@ -14,7 +14,8 @@ import { LAB_JS } from './lab-paths.js';
 import { deleteNetns, listNetns } from './lab-shell.js';
 import { labNetnsPrefix, newLabId, removeLabDir } from './lab-supervisor.js';
 
-const UP_TIMEOUT_MS = 120_000;
+/** Beyond the supervisor's own two waits: building the VPC and starting the emulator. */
+const UP_SLACK_MS = 30_000;
 const DOWN_TIMEOUT_MS = 60_000;
 
 function alive(pid: number): boolean {
@@ -31,6 +32,7 @@ export async function labUp(options: {
   nodes: number;
   driver: LabDriver;
   extraConfig: Record<string, unknown>;
+  readyTimeoutMs: number;
 }): Promise<LabManifest> {
   const { dir } = options;
   if (existsSync(join(dir, MANIFEST_FILE))) {
@@ -65,12 +67,15 @@ export async function labUp(options: {
       options.driver,
       '--config-json',
       JSON.stringify(options.extraConfig),
+      '--ready-timeout',
+      `${options.readyTimeoutMs}ms`,
     ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );
   closeSync(logFd);
   child.unref();
-  const deadline = Date.now() + UP_TIMEOUT_MS;
+  const upTimeoutMs = 2 * options.readyTimeoutMs + UP_SLACK_MS;
+  const deadline = Date.now() + upTimeoutMs;
   while (Date.now() < deadline) {
     if (existsSync(join(dir, MANIFEST_FILE))) return readManifest(dir);
     if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid))) {
@@ -84,7 +89,7 @@ export async function labUp(options: {
   if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
   throw new TerwayError(
     'INTERNAL',
-    `the lab was not up after ${UP_TIMEOUT_MS} ms:\n${tail(logPath)}`,
+    `the lab was not up after ${upTimeoutMs} ms:\n${tail(logPath)}`,
   );
 }
 

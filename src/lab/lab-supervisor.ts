@@ -36,7 +36,8 @@ export const LAB_VSWITCH = 'vsw-lab0';
 export const LAB_VSWITCH_CIDR = '10.99.0.0/16';
 /** 3 secondary ENIs x 15 IPs: room for pods on several ENIs of one node. */
 export const LAB_INSTANCE_TYPE = 'ecs.g7.xlarge';
-const DAEMON_READY_TIMEOUT_MS = 60_000;
+/** How long each node's terwayd may take to serve, and then to warm its first ENIs. */
+export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 const DAEMON_STOP_TIMEOUT_MS = 15_000;
 /** A node starts with two ENIs, so it can hold pods on one ENI and on different ENIs. */
 const LAB_MIN_ENI = 2;
@@ -50,6 +51,8 @@ export interface LabOptions {
   driver: LabDriver;
   /** eni_conf keys laid over the lab's defaults for every node. */
   extraConfig: Record<string, unknown>;
+  /** Per node and per phase (serving, then warm); long under software emulation. */
+  readyTimeoutMs: number;
 }
 
 interface RunningNode {
@@ -153,8 +156,8 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
       info.daemonPid = daemon.pid ?? 0;
       running.push({ info, daemon });
     }
-    await Promise.all(running.map((node) => waitServing(node)));
-    await Promise.all(running.map((node) => waitWarm(node, LAB_MIN_ENI)));
+    await Promise.all(running.map((node) => waitServing(node, options.readyTimeoutMs)));
+    await Promise.all(running.map((node) => waitWarm(node, LAB_MIN_ENI, options.readyTimeoutMs)));
     const manifest: LabManifest = {
       id,
       dir,
@@ -232,8 +235,8 @@ function startDaemon(info: LabNodeInfo): ChildProcess {
   }
 }
 
-async function waitServing(node: RunningNode): Promise<void> {
-  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
+async function waitServing(node: RunningNode, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (node.daemon.exitCode !== null) {
       throw new Error(
@@ -245,7 +248,7 @@ async function waitServing(node: RunningNode): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(
-    `terwayd of ${node.info.name} not serving after ${DAEMON_READY_TIMEOUT_MS} ms: see ${node.info.log}`,
+    `terwayd of ${node.info.name} not serving after ${timeoutMs} ms: see ${node.info.log}`,
   );
 }
 
@@ -253,8 +256,8 @@ async function waitServing(node: RunningNode): Promise<void> {
  * Until every node has its first ENIs in use with idle IPs on each, so the first pods spread
  * over them deterministically instead of racing the ENIs' attach.
  */
-async function waitWarm(node: RunningNode, enis: number): Promise<void> {
-  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
+async function waitWarm(node: RunningNode, enis: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const factory = await grpcIntrospection.showFactory(node.info.socket).catch(() => undefined);
     const ready = (factory?.enis ?? []).filter(
@@ -264,7 +267,7 @@ async function waitWarm(node: RunningNode, enis: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(
-    `${node.info.name} has no ${enis} ENIs with idle IPs after ${DAEMON_READY_TIMEOUT_MS} ms: see ${node.info.log}`,
+    `${node.info.name} has no ${enis} ENIs with idle IPs after ${timeoutMs} ms: see ${node.info.log}`,
   );
 }
 

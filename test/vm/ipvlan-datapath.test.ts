@@ -14,7 +14,7 @@
  * runs are bundled with V8 code caches (scripts/vm/bundle.mjs, cached by a hash of dist/).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmRunResult } from './vm-runner.js';
@@ -79,6 +79,35 @@ function parsePath(detail: string): {
   return { received: Number(head?.[1] ?? 0), sent: Number(head?.[2] ?? 0), d };
 }
 
+/** Each failed check on one line, its detail cut short. */
+function failedChecks(sections: Section[]): string {
+  const lines = sections
+    .flatMap((section) => [...section.checks.values()])
+    .filter((c) => !c.ok)
+    .map((c) => `FAILED ${c.name}: ${c.detail.slice(-600)}`);
+  return lines.length > 0 ? lines.join('\n') : '(none reported: see the console above)';
+}
+
+/** The last warnings and errors of each kept log (pino JSON lines), newest last. */
+function complaintsIn(dir: string): string {
+  if (!existsSync(dir)) return '';
+  const logs = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.log'),
+  );
+  let out = '';
+  for (const file of logs.sort()) {
+    const bad = readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .filter(
+        (line) => /"level":("(warn|error|fatal)"|[456]0\b)/.test(line) || /^\S*Error/.test(line),
+      )
+      .slice(-6);
+    if (bad.length > 0)
+      out += `--- ${file}: last warnings and errors ---\n${bad.map((l) => l.slice(0, 500)).join('\n')}\n`;
+  }
+  return out;
+}
+
 if (!gate.run && gate.required) {
   describe('VM tier', () => {
     test('is required here (CI=true or TERWAY_VM_REQUIRED=1) but cannot run', () => {
@@ -127,10 +156,14 @@ if (!gate.run && gate.required) {
         `test wall ${Date.now() - started} ms; cpu ${dp.info.get('cpu') ?? '?'}\n`,
     );
     if (run.exitCode !== 0) {
-      // Everything a reader needs to see why, in the test log; the lab's logs stay on disk.
+      // Everything a reader needs to see why, in the test log; the lab's logs stay on disk. What
+      // failed comes last, where a log clipped in the middle still shows it.
+      const keptLogs = join(workdir, 'lab-logs');
       process.stderr.write(
         `--- VM console ---\n${run.console}\n--- run.sh ---\n${run.log}\n` +
-          `--- the lab's logs (terwayd, supervisor) are kept in ${join(workdir, 'lab-logs')} ---\n`,
+          `--- the lab's logs (terwayd, supervisor) are kept in ${keptLogs} ---\n` +
+          complaintsIn(keptLogs) +
+          `--- failed checks ---\n${failedChecks([smoke, dp])}\n`,
       );
     }
   }, VM_TIMEOUT_MS + 360_000);
