@@ -468,7 +468,7 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
         '`terway` VERSION p50 − (1): nsenter, `#!/usr/bin/env node`, launcher, bundle with its code cache',
       ],
       [
-        "3. gRPC client: load Node's http2, connect, call, reply",
+        '3. gRPC client: connect, HTTP/2 frames, call, reply, exit',
         ms(a.clientRpcMs),
         ms(d.clientRpcMs),
         'per call: shim time − terwayd handler time − VERSION p50',
@@ -493,7 +493,7 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
     [
       ['Bare Node start (`node -e 0`)', '≈ 58 ms', ms(r.nodeStart.p50Ms)],
       [
-        'Bundled one-shot gRPC client (shim ADD − terwayd handler; Node http2 since this issue)',
+        'Bundled one-shot gRPC client (shim ADD − terwayd handler; HTTP/2 framed on node:net now)',
         '≈ 124 ms',
         ms(a.totalMs - a.daemonMs),
       ],

@@ -45,7 +45,7 @@ export interface ExecBreakdown {
   kernelMs: number;
   /** Daemon handler minus kernel: IPAM, the durable LMDB write, logging. */
   daemonOtherMs: number;
-  /** Client side minus the shim's start-up (VERSION): http2 load, connect, call, reply. */
+  /** Client side minus the shim's start-up (VERSION): connect, HTTP/2 frames, call, reply. */
   clientRpcMs: number;
   /** Children spawned per call (median). */
   spawns: number;

@@ -1,9 +1,9 @@
-// The shim's gRPC client: one unary call over HTTP/2 on the daemon's unix socket, with Node's
-// built-in http2 and the static codecs scripts/gen-proto.mjs generates (protobufjs/minimal
-// only). A full gRPC client library is start-up cost a one-call process never earns back.
-import { connect as http2Connect, constants as h2 } from 'node:http2';
-import type { IncomingHttpHeaders } from 'node:http2';
+// The shim's gRPC client: one unary call over HTTP/2 on the daemon's unix socket, framed by hand
+// (http2-frames.ts) on node:net, with the static codecs scripts/gen-proto.mjs generates
+// (protobufjs/minimal only). A gRPC library, or even node:http2, is start-up cost a one-call
+// process never earns back.
 import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import { BACKEND_METHODS } from '../rpc/generated/backend-methods.js';
 import type { AllocateIPReply__Output } from '../rpc/generated/terway/v1/AllocateIPReply.js';
 import type { AllocateIPRequest } from '../rpc/generated/terway/v1/AllocateIPRequest.js';
@@ -19,6 +19,21 @@ import type { MetadataLike } from '../rpc/error-metadata.js';
 import { CNI_CODES, CniError } from './cni-error.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { mapBackendError } from './grpc-error-map.js';
+import type { IncomingHeaders } from './header-block-decoder.js';
+import { HeaderBlockDecoder } from './header-block-decoder.js';
+import type { Frame } from './http2-frames.js';
+import {
+  CLIENT_PREFACE,
+  encodeClientSettings,
+  encodeData,
+  encodeFrame,
+  encodeLiteralHeaders,
+  Flag,
+  FrameReader,
+  framePayload,
+  FrameType,
+  Http2ProtocolError,
+} from './http2-frames.js';
 
 export interface BackendCalls {
   AllocateIP: { request: AllocateIPRequest; reply: AllocateIPReply__Output };
@@ -30,7 +45,7 @@ export interface BackendCalls {
 
 export type BackendMethod = keyof BackendCalls;
 
-/** What grpc-js Client.makeUnaryRequest needs to make one call. */
+/** What one call needs: the method's path and its two codecs. */
 interface UnaryMethod<Request, Reply> {
   path: string;
   serialize: (request: Request) => Buffer;
@@ -45,10 +60,10 @@ interface GeneratedMethod<Request, Decoded> {
 }
 
 /**
- * Adapts a generated method to grpc-js. A decoded message carries proto3's defaults on its
- * prototype ('' / 0 / false, null for an absent sub-message, [] for a repeated field), which is
- * exactly the proto-loader `__Output` shape (`defaults: true, arrays: true`) the verbs are
- * written against; `Reply extends Decoded` keeps that narrowing the only one allowed.
+ * Adapts a generated method. A decoded message carries proto3's defaults on its prototype
+ * ('' / 0 / false, null for an absent sub-message, [] for a repeated field), which is exactly the
+ * proto-loader `__Output` shape (`defaults: true, arrays: true`) the verbs are written against;
+ * `Reply extends Decoded` keeps that narrowing the only one allowed.
  */
 function unaryMethod<Request, Decoded, Reply extends Decoded>(
   method: GeneratedMethod<Request, Decoded>,
@@ -78,23 +93,29 @@ const DEADLINE_EXCEEDED = 4;
 const INTERNAL = 13;
 const UNAVAILABLE = 14;
 
+/** Far above any reply terwayd sends (a few hundred bytes); a bigger one waits for the deadline. */
+const REPLY_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** The one stream this connection ever opens (client streams are odd, starting at 1). */
+const STREAM_ID = 1;
+
 interface CallFailure {
   code: number;
   details: string;
   metadata: MetadataLike;
 }
 
-function trailerView(headers: IncomingHttpHeaders): MetadataLike {
+function trailerView(headers: IncomingHeaders): MetadataLike {
   return {
     get: (key) => {
       const value = headers[key];
       if (value === undefined) return [];
-      return Array.isArray(value) ? value : [String(value)];
+      return Array.isArray(value) ? value : [value];
     },
   };
 }
 
-function failure(code: number, details: string, headers: IncomingHttpHeaders = {}): CallFailure {
+function failure(code: number, details: string, headers: IncomingHeaders = {}): CallFailure {
   return { code, details, metadata: trailerView(headers) };
 }
 
@@ -108,7 +129,116 @@ function decodeMessage(value: string | string[] | undefined): string {
   }
 }
 
-/** Makes one unary call on a fresh HTTP/2 connection and closes it; failures are CniErrors. */
+/** A gRPC length-prefixed message: uncompressed flag, 4-byte length, the bytes. */
+function lengthPrefixed(message: Buffer): Buffer {
+  const body = Buffer.allocUnsafe(5 + message.length);
+  body[0] = 0;
+  body.writeUInt32BE(message.length, 1);
+  message.copy(body, 5);
+  return body;
+}
+
+/**
+ * The response side of the one stream: header blocks (response headers, then trailers, or one
+ * trailers-only block), DATA, and what the connection says about the stream.
+ */
+class UnaryResponse {
+  private readonly decoder = new HeaderBlockDecoder();
+  private headerBlock: Buffer[] | undefined;
+  private blockEndsStream = false;
+  private headers: IncomingHeaders | undefined;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly done: (outcome: CallFailure | Buffer) => void,
+  ) {}
+
+  onFrame(frame: Frame): void {
+    if (this.headerBlock !== undefined && frame.type !== FrameType.CONTINUATION) {
+      throw new Http2ProtocolError('a header block interrupted by another frame');
+    }
+    switch (frame.type) {
+      case FrameType.SETTINGS:
+        if ((frame.flags & Flag.ACK) === 0) {
+          this.socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+        }
+        return;
+      case FrameType.PING:
+        if ((frame.flags & Flag.ACK) === 0) {
+          this.socket.write(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
+        }
+        return;
+      case FrameType.GOAWAY:
+        this.onGoaway(frame.payload);
+        return;
+      case FrameType.RST_STREAM:
+        if (frame.streamId === STREAM_ID) {
+          const code = frame.payload.length >= 4 ? frame.payload.readUInt32BE(0) : -1;
+          this.done(failure(UNAVAILABLE, `terwayd reset the stream (HTTP/2 error ${code})`));
+        }
+        return;
+      case FrameType.HEADERS:
+        if (frame.streamId !== STREAM_ID) return;
+        this.headerBlock = [framePayload(frame)];
+        this.blockEndsStream = (frame.flags & Flag.END_STREAM) !== 0;
+        if ((frame.flags & Flag.END_HEADERS) !== 0) this.endHeaderBlock();
+        return;
+      case FrameType.CONTINUATION:
+        if (this.headerBlock === undefined || frame.streamId !== STREAM_ID) {
+          throw new Http2ProtocolError('a CONTINUATION frame outside a header block');
+        }
+        this.headerBlock.push(frame.payload);
+        if ((frame.flags & Flag.END_HEADERS) !== 0) this.endHeaderBlock();
+        return;
+      case FrameType.DATA:
+        if (frame.streamId !== STREAM_ID) return;
+        this.chunks.push(framePayload(frame));
+        if ((frame.flags & Flag.END_STREAM) !== 0) {
+          this.done(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
+        }
+        return;
+      default:
+      // WINDOW_UPDATE, PRIORITY and unknown types change nothing for one small unary call.
+    }
+  }
+
+  private onGoaway(payload: Buffer): void {
+    const lastStream = payload.length >= 8 ? payload.readUInt32BE(0) & 0x7fffffff : 0;
+    const code = payload.length >= 8 ? payload.readUInt32BE(4) : -1;
+    // A graceful GOAWAY that covers our stream still lets it finish.
+    if (code === 0 && lastStream >= STREAM_ID) return;
+    const debug = payload.length > 8 ? `: ${payload.subarray(8).toString('utf8')}` : '';
+    this.done(failure(UNAVAILABLE, `terwayd closed the connection (HTTP/2 error ${code}${debug})`));
+  }
+
+  private endHeaderBlock(): void {
+    const block = Buffer.concat(this.headerBlock ?? []);
+    this.headerBlock = undefined;
+    const fields = this.decoder.decode(block);
+    if (this.headers === undefined && !this.blockEndsStream) {
+      this.headers = fields;
+      const status = fields[':status'];
+      if (status !== '200') {
+        this.done(failure(UNAVAILABLE, `HTTP status ${String(status)}`));
+      }
+      return;
+    }
+    // Trailers, or a trailers-only reply: the call's status is here.
+    if (fields['grpc-status'] === undefined) {
+      this.done(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
+      return;
+    }
+    const code = Number(fields['grpc-status']);
+    if (code !== 0) {
+      this.done(failure(code, decodeMessage(fields['grpc-message']), fields));
+      return;
+    }
+    this.done(Buffer.concat(this.chunks));
+  }
+}
+
+/** Makes one unary call on a fresh connection and closes it; failures are CniErrors. */
 export function invokeBackend<M extends BackendMethod>(
   target: DaemonTarget,
   method: M,
@@ -122,76 +252,91 @@ export function invokeBackend<M extends BackendMethod>(
   >;
   return new Promise((resolve, reject) => {
     let settled = false;
-    const session = http2Connect('http://localhost', {
-      createConnection: () => netConnect(target.socketPath),
-    });
+    let body: Buffer;
+    try {
+      body = lengthPrefixed(serialize(request));
+    } catch (error) {
+      reject(mapBackendError(error instanceof Error ? error : new Error(String(error)), context));
+      return;
+    }
+    const socket = netConnect(target.socketPath);
     const timer = setTimeout(
       () => finish(failure(DEADLINE_EXCEEDED, 'Deadline exceeded')),
       target.timeoutMs,
     );
-    const finish = (error: CallFailure | Error | null, reply?: BackendCalls[M]['reply']): void => {
+    const finish = (outcome: CallFailure | Error | Buffer): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      session.close();
-      session.destroy();
-      if (error !== null) reject(mapBackendError(error, context));
-      else if (reply === undefined) {
+      socket.destroy();
+      if (!Buffer.isBuffer(outcome)) {
+        reject(mapBackendError(outcome, context));
+        return;
+      }
+      const length = outcome.length >= 5 ? outcome.readUInt32BE(1) : -1;
+      if (length < 0 || outcome.length < 5 + length || outcome[0] !== 0) {
+        reject(
+          mapBackendError(
+            failure(INTERNAL, `a malformed ${method} reply (${outcome.length} bytes)`),
+            context,
+          ),
+        );
+        return;
+      }
+      let reply: BackendCalls[M]['reply'] | undefined;
+      try {
+        reply = deserialize(outcome.subarray(5, 5 + length));
+      } catch (error) {
+        reject(
+          mapBackendError(
+            failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`),
+            context,
+          ),
+        );
+        return;
+      }
+      if (reply === undefined) {
         reject(new CniError(CNI_CODES.INTERNAL, `terwayd sent an empty ${method} reply`));
       } else resolve(reply);
     };
-    session.on('error', (error) => finish(error));
-    let body: Buffer;
-    try {
-      const message = serialize(request);
-      body = Buffer.alloc(5 + message.length);
-      body.writeUInt32BE(message.length, 1);
-      message.copy(body, 5);
-    } catch (error) {
-      finish(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    const stream = session.request({
-      [h2.HTTP2_HEADER_METHOD]: 'POST',
-      [h2.HTTP2_HEADER_PATH]: path,
-      [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      te: 'trailers',
-      'grpc-timeout': `${Math.max(1, Math.round(target.timeoutMs))}m`,
-    });
-    const chunks: Buffer[] = [];
-    let status: IncomingHttpHeaders | undefined;
-    stream.on('response', (headers) => {
-      if (headers['grpc-status'] !== undefined)
-        status = headers; // trailers-only reply
-      else if (Number(headers[h2.HTTP2_HEADER_STATUS]) !== 200) {
-        finish(failure(UNAVAILABLE, `HTTP status ${String(headers[h2.HTTP2_HEADER_STATUS])}`));
-      }
-    });
-    stream.on('trailers', (trailers) => (status = trailers));
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('error', (error) => finish(failure(UNAVAILABLE, error.message)));
-    stream.on('close', () => {
-      if (status === undefined) {
-        finish(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
-        return;
-      }
-      const code = Number(status['grpc-status']);
-      if (code !== 0) {
-        finish(failure(code, decodeMessage(status['grpc-message']), status));
-        return;
-      }
-      const data = Buffer.concat(chunks);
-      const length = data.length >= 5 ? data.readUInt32BE(1) : -1;
-      if (length < 0 || data.length < 5 + length || data[0] !== 0) {
-        finish(failure(INTERNAL, `a malformed ${method} reply (${data.length} bytes)`));
-        return;
-      }
+    const response = new UnaryResponse(socket, finish);
+    const reader = new FrameReader();
+    socket.on('error', (error) => finish(error));
+    socket.on('close', () =>
+      finish(failure(UNAVAILABLE, 'terwayd closed the connection mid-call')),
+    );
+    socket.on('data', (chunk: Buffer) => {
       try {
-        finish(null, deserialize(data.subarray(5, 5 + length)));
+        for (const frame of reader.push(chunk)) {
+          response.onFrame(frame);
+          if (settled) return;
+        }
       } catch (error) {
-        finish(failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`));
+        finish(
+          failure(
+            INTERNAL,
+            `a broken HTTP/2 reply: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
       }
     });
-    stream.end(body);
+    // Everything in one write: the server may act on the request before its SETTINGS arrive.
+    const headers = encodeLiteralHeaders([
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', path],
+      [':authority', 'localhost'],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+      ['grpc-timeout', `${Math.max(1, Math.round(target.timeoutMs))}m`],
+    ]);
+    socket.write(
+      Buffer.concat([
+        CLIENT_PREFACE,
+        encodeClientSettings(REPLY_WINDOW_BYTES),
+        encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, STREAM_ID, headers),
+        ...encodeData(STREAM_ID, body),
+      ]),
+    );
   });
 }

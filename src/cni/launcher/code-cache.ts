@@ -1,5 +1,11 @@
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -23,19 +29,20 @@ type CommonJsWrapper = (
  *
  * - One cache per `profile`: a cache holds only what its first run compiled, so runs that take
  *   different paths (a daemon call vs a bare VERSION) each keep their own.
- * - The file name carries a hash of the bundle's bytes, the Node version and the architecture:
- *   V8 itself only checks the source *length*, so an upgraded bundle of equal size would
- *   otherwise run stale bytecode.
+ * - The file name carries the bundle file's identity (size, inode, change and modification
+ *   times, in nanoseconds), the Node version and the architecture: V8 itself only checks the
+ *   source *length*, so an upgraded bundle of equal size would otherwise run stale bytecode. Any
+ *   write or replacement of the file moves its ctime, which no tool can set back. Hashing the
+ *   bytes instead would load node:crypto, a few milliseconds of every pod's ADD and DEL.
  * - It lives beside the bundle (root-owned, e.g. /opt/cni/bin), never in a shared temp dir.
  * - Every failure (unwritable dir, corrupt or rejected cache) just means running uncached.
  */
 export function runWithCodeCache(bundlePath: string, profile: string): void {
   const source = readFileSync(bundlePath, 'utf8');
-  const key = createHash('sha256')
-    .update(`${process.version}\0${process.arch}\0`)
-    .update(source)
-    .digest('hex')
-    .slice(0, 20);
+  const file = statSync(bundlePath, { bigint: true });
+  const key = [process.version, process.arch, file.size, file.ino, file.ctimeNs, file.mtimeNs].join(
+    '-',
+  );
   const prefix = `.${basename(bundlePath)}.${profile}.`;
   const cachePath = join(dirname(bundlePath), `${prefix}${key}${CACHE_SUFFIX}`);
   const cachedData = readIfPresent(cachePath);
