@@ -477,13 +477,13 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
         '4. terwayd handler, kernel excluded: IPAM, durable LMDB write, logging',
         ms(a.daemonOtherMs),
         ms(d.daemonOtherMs),
-        'probe: handler time − its spawned children',
+        'probe: handler time − row 5',
       ],
       [
-        `5. Kernel programming: ${a.spawns} / ${d.spawns} spawned \`ip\` per call`,
+        `5. Kernel programming: ${a.spawns} / ${d.spawns} spawned \`ip\` + ${a.batches} / ${d.batches} plans to the node's long-lived \`ip\` per call`,
         ms(a.kernelMs),
         ms(d.kernelMs),
-        'probe: spawn → close of every child spawned inside the handler',
+        'probe: spawn → close of every child spawned inside the handler, and write → last line reported of every node-side plan',
       ],
       ['**Measured call (p50)**', `**${ms(a.totalMs)}**`, `**${ms(d.totalMs)}**`, 'client side'],
     ],
@@ -534,12 +534,15 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
     '',
     'Rows 1–5 are medians of per-call values, so they add up to the measured median only ' +
       'roughly.' +
+      ' The node side of a pod goes to one long-lived `ip -force -batch -` in the node netns ' +
+      '(src/dataplane/kernel/ip-batch-session.ts): no fork, exec or dynamic link per pod, only ' +
+      'the netlink work; the pod side is still one spawned `ip -n <pod netns>`.' +
       (r.ipBatch.failedPerAdd > 0
-        ? ` ${r.ipBatch.failedPerAdd} of the ${r.ipBatch.nodeCount + r.ipBatch.podCount} ` +
-          `\`ip -batch\` children per ADD exited non-zero (median ${ms(r.ipBatch.failedMs)}): the ` +
-          `node-side plan starts by deleting a leftover veth pair (\`link del twv…\`), which on a ` +
-          `fresh pod is not there; \`ip -force\` runs the rest anyway and terwayd counts that ` +
-          `failure as harmless, so it costs no extra spawn.`
+        ? ` ${r.ipBatch.failedPerAdd} of the ${r.ipBatch.podCount} spawned ` +
+          `\`ip -batch\` children per ADD exited non-zero (median ${ms(r.ipBatch.failedMs)}): a ` +
+          `plan's first line removes what a previous attempt may have left, which on a fresh pod ` +
+          `is not there; \`ip -force\` runs the rest anyway and terwayd counts that failure as ` +
+          `harmless.`
         : '') +
       ` The slowest ADD took ${ms(r.slowest.add.totalMs)}, of which the terwayd handler ` +
       `${ms(r.slowest.add.daemonMs)} (kernel ${ms(r.slowest.add.kernelMs)}); the slowest DEL ` +

@@ -5,16 +5,20 @@
  * - every gRPC handler, from the moment grpc-js hands it the decoded request to the moment it
  *   calls back with the reply (the daemon's own share of a CNI call);
  * - every child process the daemon spawns (`ip -batch`, `nsenter … sysctl`), spawn to close,
- *   as src/dataplane/kernel/run-command.ts waits for it (the kernel-programming share).
+ *   as src/dataplane/kernel/run-command.ts waits for it, and every plan written to the node's
+ *   long-lived `ip` (published on IP_BATCH_CHANNEL): together, the kernel-programming share.
  *
  * Records go to `<dir>/terwayd-<pid>.jsonl`, written after the measured work (setImmediate), so
  * the probe adds microseconds to what it measures. Times are epoch ms with sub-ms precision.
  */
 import childProcess from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
+
+import { IP_BATCH_CHANNEL } from '../../src/dataplane/kernel/ip-batch-session.js';
 
 export type ProbeRecord =
   | { kind: 'rpc'; method: string; start: number; ms: number; ok: boolean }
@@ -26,7 +30,8 @@ export type ProbeRecord =
       ms: number;
       /** Exit code; an `ip -batch` stops at its first failed line unless -force. */
       code: number | null;
-    };
+    }
+  | { kind: 'batch'; lines: number; start: number; ms: number };
 
 type Handler = (call: unknown, callback: (error: unknown, ...rest: unknown[]) => void) => void;
 interface ServerPrototype {
@@ -74,6 +79,16 @@ function install(probeDir: string): void {
   childProcess.spawn = timedSpawn as typeof childProcess.spawn;
   // `import { spawn } from 'node:child_process'` sees the wrapper from here on.
   syncBuiltinESMExports();
+
+  subscribe(IP_BATCH_CHANNEL, (message) => {
+    const plan = message as { lines: number; start: number; ms: number };
+    record({
+      kind: 'batch',
+      lines: plan.lines,
+      start: performance.timeOrigin + plan.start,
+      ms: plan.ms,
+    });
+  });
 
   // The same @grpc/grpc-js instance terwayd itself loads (resolved from terwayd.js).
   const grpc = createRequire(main)('@grpc/grpc-js') as { Server: { prototype: ServerPrototype } };

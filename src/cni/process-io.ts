@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { asCniError } from './cni-error.js';
 import { LATEST_VERSION } from './cni-version.js';
 import type { ShimOutcome } from './shim.js';
@@ -27,16 +27,28 @@ export async function readStdin(): Promise<Buffer> {
   }
 }
 
-/** Prints the outcome in a single write and exits only once it has been flushed. */
+/**
+ * Prints the outcome and exits. Straight to fd 1: process.stdout would load Node's stream
+ * machinery (a few milliseconds of every VERSION) just to write one line.
+ */
 export function finish(outcome: ShimOutcome): void {
   if (finished) return;
   finished = true;
   process.exitCode = outcome.exitCode;
   const exit = (): never => process.exit(outcome.exitCode);
-  if (outcome.stdout === '') exit();
-  // A runtime that stopped listening (EPIPE) must not turn into a crash report.
-  process.stdout.on('error', exit);
-  process.stdout.write(outcome.stdout, exit);
+  let rest = Buffer.from(outcome.stdout);
+  try {
+    while (rest.length > 0) rest = rest.subarray(writeSync(1, rest));
+  } catch (error) {
+    // A parent may hand us a non-blocking pipe that is full: the stream API waits for it.
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+      process.stdout.on('error', exit);
+      process.stdout.write(rest, exit);
+      return;
+    }
+    // Anything else (EPIPE: the runtime stopped listening) must not turn into a crash report.
+  }
+  exit();
 }
 
 /** Whatever escapes, the runtime still gets a spec-shaped error and never a stack trace. */

@@ -49,8 +49,8 @@ export async function createDatapath(options: {
     );
     return { cloud, runtime: undefined };
   }
-  const kernel = options.kernel ?? new Iproute2Kernel();
   const hostNetns = parseNetnsSetting(config.hostNetns);
+  const kernel = options.kernel ?? new Iproute2Kernel({ sessionNetns: hostNetns });
   if (!(await kernel.netnsExists(hostNetns))) {
     throw new TerwayError(
       'INVALID_CONFIG',

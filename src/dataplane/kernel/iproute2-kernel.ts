@@ -1,6 +1,7 @@
 /**
  * The real kernel: iproute2 in child processes aimed at a namespace, never a setns in the
- * daemon. A plan is one `ip -batch` per namespace, so a pod ADD costs a couple of spawns.
+ * daemon. A plan is one `ip -batch` per namespace: written to a long-lived ip for the node's
+ * namespace (ip-batch-session.ts), a fresh one for a pod's, so a pod ADD costs one spawn.
  */
 import { statfs } from 'node:fs/promises';
 
@@ -9,8 +10,9 @@ import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
 import type { Kernel, NetnsState } from './kernel.js';
 import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
+import { IpBatchSession } from './ip-batch-session.js';
 import type { NetnsRef } from './netns-ref.js';
-import { commandIn, describeNetns, ipCommand } from './netns-ref.js';
+import { commandIn, describeNetns, ipCommand, sameNetns } from './netns-ref.js';
 import { runCommand } from './run-command.js';
 
 /** statfs f_type of a namespace file (nsfs); anything else is not a namespace. */
@@ -40,6 +42,18 @@ export function parseBatchFailures(stderr: string): Failure[] {
 
 export class Iproute2Kernel implements Kernel {
   private ipvlanSupport: Promise<boolean> | undefined;
+  /** The node's namespace gets a long-lived ip (every pod's ADD and DEL programs it). */
+  private readonly session: IpBatchSession | undefined;
+
+  constructor(options: { sessionNetns?: NetnsRef } = {}) {
+    this.session =
+      options.sessionNetns === undefined ? undefined : new IpBatchSession(options.sessionNetns);
+  }
+
+  /** Ends the long-lived ip, if any. */
+  close(): void {
+    this.session?.close();
+  }
 
   /**
    * One `ip -force -batch` per plan: every line runs, and a failure that only says the op was
@@ -49,6 +63,14 @@ export class Iproute2Kernel implements Kernel {
   async apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {
     if (ops.length === 0) return;
     const lines = ops.map(toIpBatchLine);
+    if (this.session !== undefined && sameNetns(netns, this.session.netns)) {
+      const failures = await this.session.run(lines).catch(() => undefined);
+      if (failures !== undefined && this.fatal(ops, failures).length === 0) return;
+      // The session broke, or a line failed, perhaps on a name its cache holds stale: a fresh
+      // ip (below) decides, and the session starts over with an empty cache. Plans are written
+      // to be re-run (each removes what a previous attempt may have left).
+      this.session.restart();
+    }
     const [command, args] = ipCommand(netns, ['-force', '-batch', '-']);
     const result = await runCommand(command, args, { stdin: `${lines.join('\n')}\n` });
     if (result.code === 0) return;
@@ -60,11 +82,14 @@ export class Iproute2Kernel implements Kernel {
         result.stderr.trim(),
       );
     }
-    const fatal = failures.filter((failure) => {
+    this.throwIfAny(netns, ops, this.fatal(ops, failures));
+  }
+
+  private fatal(ops: readonly KernelOp[], failures: readonly Failure[]): Failure[] {
+    return failures.filter((failure) => {
       const op = ops[failure.index];
       return op === undefined || !isHarmless(op, failure.message);
     });
-    this.throwIfAny(netns, ops, fatal);
   }
 
   private throwIfAny(netns: NetnsRef, ops: readonly KernelOp[], fatal: readonly Failure[]): void {

@@ -41,6 +41,10 @@ export function netnsName(ref: NetnsRef): string | undefined {
   return undefined;
 }
 
+export function sameNetns(a: NetnsRef, b: NetnsRef): boolean {
+  return a.kind === 'self' ? b.kind === 'self' : b.kind === 'path' && a.path === b.path;
+}
+
 /** For logs and errors. */
 export function describeNetns(ref: NetnsRef): string {
   return ref.kind === 'self' ? 'the host netns' : `netns ${ref.path}`;
