@@ -103,12 +103,25 @@ export class PodNetwork {
       );
     }
     const { driver, fallbackReason } = await runtime.datapath.chooseDriver();
-    const result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
-    // A crash here leaves a record with nothing wired: the next ADD or GC must cope with it.
-    failpoint('pod-network/after-allocate');
+    // The pod side's ip starts now; the allocation and the node side hide its start-up.
+    const podBatch = runtime.datapath.openPodBatch(netnsAt(request.netns));
+    let result: AllocateResult;
     try {
-      const attachment = await this.attachment(result.record, result.lease);
-      const interfaces = await runtime.datapath.setup(attachment, driver);
+      result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
+      // A crash here leaves a record with nothing wired: the next ADD or GC must cope with it.
+      failpoint('pod-network/after-allocate');
+    } catch (error) {
+      podBatch.close();
+      throw error;
+    }
+    try {
+      const attachment = await this.attachment(result.record, result.lease).catch(
+        (error: unknown) => {
+          podBatch.close();
+          throw error;
+        },
+      );
+      const interfaces = await runtime.datapath.setup(attachment, driver, podBatch);
       if (fallbackReason !== undefined) {
         this.log.warn(
           { pod: attachment.podKey, driver, reason: fallbackReason },

@@ -12,7 +12,7 @@ import { IpvlanDriver } from './drivers/ipvlan-driver.js';
 import { VethDriver } from './drivers/veth-driver.js';
 import { findDrift } from './expectations.js';
 import type { KernelOp } from './kernel/kernel-ops.js';
-import type { Kernel } from './kernel/kernel.js';
+import type { Kernel, KernelBatch } from './kernel/kernel.js';
 import type { NetnsRef } from './kernel/netns-ref.js';
 import { describeNetns } from './kernel/netns-ref.js';
 import { ipvlanHostLinkName } from './pod-attachment.js';
@@ -66,16 +66,34 @@ export class PodDatapath {
     }
   }
 
-  async setup(pod: PodAttachment, driverName: DriverName): Promise<PodInterfaces> {
+  /**
+   * Starts the pod side's `ip` before the plan exists, so its start overlaps the IP allocation
+   * and the node side; hand it to setup, or close it.
+   */
+  openPodBatch(netns: NetnsRef): KernelBatch {
+    return this.options.kernel.openBatch(netns);
+  }
+
+  async setup(
+    pod: PodAttachment,
+    driverName: DriverName,
+    podBatch?: KernelBatch,
+  ): Promise<PodInterfaces> {
     const { kernel, hostNetns, log } = this.options;
     const driver = DRIVERS[driverName];
-    await this.requireNetns(pod.netns, pod.podKey);
     const plan = driver.planSetup(pod);
+    try {
+      await this.requireNetns(pod.netns, pod.podKey);
+    } catch (error) {
+      podBatch?.close();
+      throw error;
+    }
     try {
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
       await kernel.apply(hostNetns, plan.host);
-      await kernel.apply(pod.netns, plan.pod);
+      await (podBatch === undefined ? kernel.apply(pod.netns, plan.pod) : podBatch.apply(plan.pod));
     } catch (thrown) {
+      podBatch?.close();
       const error = asEniLinkMissing(toTerwayError(thrown), pod);
       log.warn(
         { pod: pod.podKey, driver: driverName, err: error },

@@ -147,4 +147,30 @@ describe('Iproute2Kernel with a session for the node namespace', () => {
       kernel.close();
     }
   });
+
+  test('a batch opened early runs its plan when it comes; one let go leaves no ip behind', async () => {
+    const kernel = new Iproute2Kernel();
+    const pod = netnsAt(ns.path);
+    const early = kernel.openBatch(pod);
+    const waiting = () =>
+      execFileSync('pgrep', ['-c', '-f', `^ip -n ${ns.name} -force -batch -$`], {
+        encoding: 'utf8',
+      }).trim();
+    // Started before the plan exists: that is the point.
+    expect(waiting()).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await early.apply([
+      { op: 'link-up', name: 'lo' },
+      { op: 'link-del', name: 'not-there' },
+    ]);
+    const unused = kernel.openBatch(pod);
+    unused.close();
+    unused.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(() => waiting()).toThrow(); // pgrep exits 1: no such process
+    await expect(
+      kernel.openBatch(pod).apply([{ op: 'link-up', name: 'no-such-link' }]),
+    ).rejects.toThrow(/link set dev no-such-link up.*failed/);
+    expect(ip('link', 'show', 'dev', 'lo')).toContain('UP');
+  });
 });

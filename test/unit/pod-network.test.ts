@@ -147,6 +147,30 @@ describe('PodNetwork', () => {
     expect(third.record.eniId).toBe(second.record.eniId);
   });
 
+  test('every pod-side batch started early is applied or let go, whatever the ADD met', async () => {
+    const { kernel, pods, clock, addPod } = await fixture();
+    await addPod('ok');
+    expect(kernel.openedBatches).toBe(1);
+    kernel.failNext = 'rule add priority 2048';
+    await expect(addPod('broken')).rejects.toMatchObject({ code: 'KERNEL_ERROR' });
+    kernel.removeDevice(NODE, 'eth1');
+    await addPod('moved'); // ENI_LINK_MISSING, then a retry with a batch of its own
+    await expect(
+      pods.add(
+        {
+          namespace: 'default',
+          name: 'x',
+          containerId: 'c',
+          netns: '/etc/hostname',
+          ifname: 'eth0',
+        },
+        clock.now() + 1_000,
+      ),
+    ).rejects.toMatchObject({ code: 'NETNS_NOT_FOUND' });
+    expect(kernel.openedBatches).toBe(4);
+    expect(kernel.settledBatches).toBe(kernel.openedBatches);
+  });
+
   test('a DEL whose unwiring fails keeps the record, so the runtime retries it', async () => {
     const { kernel, store, pods, addPod } = await fixture();
     await addPod('sticky');

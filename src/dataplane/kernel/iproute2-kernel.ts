@@ -8,16 +8,19 @@ import { statfs } from 'node:fs/promises';
 import type { KernelOp } from './kernel-ops.js';
 import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
-import type { Kernel, NetnsState } from './kernel.js';
+import type { Kernel, KernelBatch, NetnsState } from './kernel.js';
 import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
 import { IpBatchSession } from './ip-batch-session.js';
 import type { NetnsRef } from './netns-ref.js';
 import { commandIn, describeNetns, ipCommand, sameNetns } from './netns-ref.js';
-import { runCommand } from './run-command.js';
+import type { CommandResult } from './run-command.js';
+import { runCommand, startCommand } from './run-command.js';
 
 /** statfs f_type of a namespace file (nsfs); anything else is not a namespace. */
 const NSFS_MAGIC = 0x6e736673;
 const FAILED_LINE = /^Command failed -:(\d+)$/;
+/** Pre-started pod-side ips allowed to wait for their plan at once. */
+const MAX_WAITING_BATCHES = 8;
 
 interface Failure {
   index: number;
@@ -42,6 +45,7 @@ export function parseBatchFailures(stderr: string): Failure[] {
 
 export class Iproute2Kernel implements Kernel {
   private ipvlanSupport: Promise<boolean> | undefined;
+  private waitingBatches = 0;
   /** The node's namespace gets a long-lived ip (every pod's ADD and DEL programs it). */
   private readonly session: IpBatchSession | undefined;
 
@@ -73,6 +77,47 @@ export class Iproute2Kernel implements Kernel {
     }
     const [command, args] = ipCommand(netns, ['-force', '-batch', '-']);
     const result = await runCommand(command, args, { stdin: `${lines.join('\n')}\n` });
+    this.judge(netns, ops, command, result);
+  }
+
+  /**
+   * Starts `ip` for the namespace now and feeds it the plan when it comes. A handful at most are
+   * kept waiting at once (a burst of ADDs queued on an empty pool must not park a process each);
+   * past that, a batch starts its ip when applied, as apply does.
+   */
+  openBatch(netns: NetnsRef): KernelBatch {
+    const [command, args] = ipCommand(netns, ['-force', '-batch', '-']);
+    const early =
+      this.waitingBatches < MAX_WAITING_BATCHES ? startCommand(command, args) : undefined;
+    if (early !== undefined) this.waitingBatches += 1;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (early !== undefined) this.waitingBatches -= 1;
+      return true;
+    };
+    return {
+      apply: async (ops) => {
+        if (!settle()) throw new KernelError('a kernel batch takes one plan', undefined, '');
+        if (early === undefined) return this.apply(netns, ops);
+        const lines = ops.map(toIpBatchLine);
+        const result = await early.finish(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+        this.judge(netns, ops, command, result);
+      },
+      close: () => {
+        // An ip that reads no line exits at once, successfully.
+        if (settle() && early !== undefined) void early.finish('').catch(() => undefined);
+      },
+    };
+  }
+
+  private judge(
+    netns: NetnsRef,
+    ops: readonly KernelOp[],
+    command: string,
+    result: CommandResult,
+  ): void {
     if (result.code === 0) return;
     const failures = parseBatchFailures(result.stderr);
     if (failures.length === 0) {

@@ -62,6 +62,18 @@ export interface NetnsState {
   neighbors: NeighState[];
 }
 
+/**
+ * One plan for one namespace, opened before the plan is known: the real kernel starts its `ip`
+ * at once, so the process start overlaps whatever the caller still has to do (IPAM, the node
+ * side) instead of adding to it.
+ */
+export interface KernelBatch {
+  /** Applies the ops as Kernel.apply does; a batch takes one plan. */
+  apply(ops: readonly KernelOp[]): Promise<void>;
+  /** Lets it go unused (idempotent; a no-op after apply). */
+  close(): void;
+}
+
 export interface Kernel {
   /**
    * Applies every op in order inside `netns`, in one go: a failure that only says the op was
@@ -70,6 +82,8 @@ export interface Kernel {
    * half a plan roll back on that error.
    */
   apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void>;
+  /** A batch for a plan that will come; every opened batch must be applied or closed. */
+  openBatch(netns: NetnsRef): KernelBatch;
   read(netns: NetnsRef): Promise<NetnsState>;
   /** Keys as in `sysctl`, e.g. net.ipv4.conf.all.rp_filter. */
   setSysctls(netns: NetnsRef, values: Readonly<Record<string, string>>): Promise<void>;

@@ -7,7 +7,7 @@
 import type { KernelOp } from './kernel-ops.js';
 import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
-import type { Kernel, LinkState, NetnsState } from './kernel.js';
+import type { Kernel, KernelBatch, LinkState, NetnsState } from './kernel.js';
 import type { NetnsRef } from './netns-ref.js';
 import { describeNetns } from './netns-ref.js';
 
@@ -63,6 +63,28 @@ export class MemoryKernel implements Kernel {
 
   removeDevice(ref: NetnsRef, name: string): void {
     this.removeLink(keyOf(ref), name);
+  }
+
+  /** Batches opened, and those applied or closed since: a test can tell a leaked one. */
+  openedBatches = 0;
+  settledBatches = 0;
+
+  openBatch(netns: NetnsRef): KernelBatch {
+    this.openedBatches += 1;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.settledBatches += 1;
+      return true;
+    };
+    return {
+      apply: (ops) =>
+        settle() ? this.apply(netns, ops) : Promise.reject(new Error('a batch takes one plan')),
+      close: () => {
+        settle();
+      },
+    };
   }
 
   async apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {

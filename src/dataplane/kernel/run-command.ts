@@ -15,16 +15,26 @@ export function runCommand(
   args: readonly string[],
   options: { stdin?: string; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? COMMAND_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return startCommand(command, args).finish(options.stdin ?? '', options.timeoutMs);
+}
+
+/** A command started now whose input comes later. */
+export interface StartedCommand {
+  /**
+   * Writes `stdin`, closes it and resolves when the command exits. The timeout runs from here:
+   * a command waiting for its input is not late.
+   */
+  finish(stdin: string, timeoutMs?: number): Promise<CommandResult>;
+}
+
+export function startCommand(command: string, args: readonly string[]): StartedCommand {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<CommandResult>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) =>
       resolve({
@@ -33,7 +43,18 @@ export function runCommand(
         stderr: signal === null ? stderr : `${stderr}killed by ${signal} (timeout?)`,
       }),
     );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.stdin ?? '');
   });
+  // A spawn failure is reported by finish; until then it must not count as unhandled.
+  exited.catch(() => undefined);
+  return {
+    finish: async (stdin, timeoutMs = COMMAND_TIMEOUT_MS) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.stdin.end(stdin);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
