@@ -483,7 +483,7 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
         `5. Kernel programming: ${a.spawns} / ${d.spawns} spawned \`ip\` + ${a.batches} / ${d.batches} plans to the node's long-lived \`ip\` per call`,
         ms(a.kernelMs),
         ms(d.kernelMs),
-        'probe: spawn → close of every child spawned inside the handler, and write → last line reported of every node-side plan',
+        "probe: spawn → close of every child spawned inside the handler (less its wait for input: the pod side's ip starts with the ADD), and write → last line reported of every node-side plan",
       ],
       ['**Measured call (p50)**', `**${ms(a.totalMs)}**`, `**${ms(d.totalMs)}**`, 'client side'],
     ],
@@ -536,7 +536,9 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
       'roughly.' +
       ' The node side of a pod goes to one long-lived `ip -force -batch -` in the node netns ' +
       '(src/dataplane/kernel/ip-batch-session.ts): no fork, exec or dynamic link per pod, only ' +
-      'the netlink work; the pod side is still one spawned `ip -n <pod netns>`.' +
+      'the netlink work; the pod side is still one spawned `ip -n <pod netns>`, started when the ' +
+      'ADD arrives so that the IP allocation and the node side hide its start-up ' +
+      `(it waited ${ms(r.ipBatch.podWaitMs)} for its plan, median).` +
       (r.ipBatch.failedPerAdd > 0
         ? ` ${r.ipBatch.failedPerAdd} of the ${r.ipBatch.podCount} spawned ` +
           `\`ip -batch\` children per ADD exited non-zero (median ${ms(r.ipBatch.failedMs)}): a ` +

@@ -82,6 +82,8 @@ export interface CniAddDelResult {
   ipBatch: {
     nodeMs: number;
     podMs: number;
+    /** How long the pod side's early-started ip waited for its plan. */
+    podWaitMs: number;
     nodeCount: number;
     podCount: number;
     failedPerAdd: number;
@@ -480,6 +482,7 @@ export async function runCniAddDelBench(
       ipBatch: {
         nodeMs: median(inNode.map((s) => s.ms)),
         podMs: median(inPod.map((s) => s.ms)),
+        podWaitMs: median(inPod.map((s) => s.waitedMs)),
         nodeCount: inNode.length / podCount,
         podCount: inPod.length / podCount,
         failedPerAdd: failed.length / podCount,

@@ -5,7 +5,8 @@
  * - every gRPC handler, from the moment grpc-js hands it the decoded request to the moment it
  *   calls back with the reply (the daemon's own share of a CNI call);
  * - every child process the daemon spawns (`ip -batch`, `nsenter … sysctl`), spawn to close,
- *   as src/dataplane/kernel/run-command.ts waits for it, and every plan written to the node's
+ *   as src/dataplane/kernel/run-command.ts waits for it (less any wait for its input: a pod's
+ *   ip starts with the ADD, before its plan exists), and every plan written to the node's
  *   long-lived `ip` (published on IP_BATCH_CHANNEL): together, the kernel-programming share.
  *
  * Records go to `<dir>/terwayd-<pid>.jsonl`, written after the measured work (setImmediate), so
@@ -30,6 +31,8 @@ export type ProbeRecord =
       ms: number;
       /** Exit code; an `ip -batch` stops at its first failed line unless -force. */
       code: number | null;
+      /** Started before its input existed: how long it waited for it (not in ms). */
+      waitedMs: number;
     }
   | { kind: 'batch'; lines: number; start: number; ms: number };
 
@@ -63,6 +66,19 @@ function install(probeDir: string): void {
   const timedSpawn = function (this: unknown, ...args: unknown[]): ChildProcess {
     const start = now();
     const child = (spawn as (...a: unknown[]) => ChildProcess).apply(this, args);
+    // The fork is on the daemon's thread either way. A child started before its input exists
+    // (a pod's ip, started with the ADD) then waits for it: that wait overlaps other work and
+    // is not kernel time, so the clock restarts when its stdin is closed.
+    const spawnedAt = now();
+    let inputAt = spawnedAt;
+    const stdin = child.stdin;
+    if (stdin !== null) {
+      const end = stdin.end.bind(stdin) as (...a: unknown[]) => unknown;
+      stdin.end = ((...a: unknown[]) => {
+        inputAt = now();
+        return end(...a);
+      }) as typeof stdin.end;
+    }
     const [command, argv] = args;
     child.once('close', (code: number | null) =>
       record({
@@ -70,7 +86,8 @@ function install(probeDir: string): void {
         command: String(command),
         args: Array.isArray(argv) ? argv.slice(0, 4).map(String) : [],
         start,
-        ms: now() - start,
+        ms: spawnedAt - start + (now() - Math.max(inputAt, spawnedAt)),
+        waitedMs: Math.max(0, inputAt - spawnedAt),
         code,
       }),
     );
