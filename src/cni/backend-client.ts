@@ -3,7 +3,6 @@
 // (protobufjs/minimal only). A gRPC library, or even node:http2, is start-up cost a one-call
 // process never earns back.
 import { connect as netConnect } from 'node:net';
-import type { Socket } from 'node:net';
 import { BACKEND_METHODS } from '../rpc/generated/backend-methods.js';
 import type { AllocateIPReply__Output } from '../rpc/generated/terway/v1/AllocateIPReply.js';
 import type { AllocateIPRequest } from '../rpc/generated/terway/v1/AllocateIPRequest.js';
@@ -15,13 +14,18 @@ import type { ReleaseIPReply__Output } from '../rpc/generated/terway/v1/ReleaseI
 import type { ReleaseIPRequest } from '../rpc/generated/terway/v1/ReleaseIPRequest.js';
 import type { StatusReply__Output } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { StatusRequest } from '../rpc/generated/terway/v1/StatusRequest.js';
-import type { MetadataLike } from '../rpc/error-metadata.js';
 import { CNI_CODES, CniError } from './cni-error.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { mapBackendError } from './grpc-error-map.js';
-import type { IncomingHeaders } from './header-block-decoder.js';
-import { HeaderBlockDecoder } from './header-block-decoder.js';
-import type { Frame } from './http2-frames.js';
+import type { CallFailure } from './grpc-unary-response.js';
+import {
+  DEADLINE_EXCEEDED,
+  failure,
+  INTERNAL,
+  STREAM_ID,
+  UNAVAILABLE,
+  UnaryResponse,
+} from './grpc-unary-response.js';
 import {
   CLIENT_PREFACE,
   encodeClientSettings,
@@ -30,9 +34,7 @@ import {
   encodeLiteralHeaders,
   Flag,
   FrameReader,
-  framePayload,
   FrameType,
-  Http2ProtocolError,
 } from './http2-frames.js';
 
 export interface BackendCalls {
@@ -88,46 +90,8 @@ const METHODS: {
   GarbageCollect: unaryMethod(BACKEND_METHODS.GarbageCollect),
 };
 
-/** gRPC status codes the client itself produces. */
-const DEADLINE_EXCEEDED = 4;
-const INTERNAL = 13;
-const UNAVAILABLE = 14;
-
 /** Far above any reply terwayd sends (a few hundred bytes); a bigger one waits for the deadline. */
 const REPLY_WINDOW_BYTES = 4 * 1024 * 1024;
-
-/** The one stream this connection ever opens (client streams are odd, starting at 1). */
-const STREAM_ID = 1;
-
-interface CallFailure {
-  code: number;
-  details: string;
-  metadata: MetadataLike;
-}
-
-function trailerView(headers: IncomingHeaders): MetadataLike {
-  return {
-    get: (key) => {
-      const value = headers[key];
-      if (value === undefined) return [];
-      return Array.isArray(value) ? value : [value];
-    },
-  };
-}
-
-function failure(code: number, details: string, headers: IncomingHeaders = {}): CallFailure {
-  return { code, details, metadata: trailerView(headers) };
-}
-
-/** grpc-message is percent-encoded (gRPC over HTTP/2, "Status-Message"). */
-function decodeMessage(value: string | string[] | undefined): string {
-  const text = Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
 
 /** A gRPC length-prefixed message: uncompressed flag, 4-byte length, the bytes. */
 function lengthPrefixed(message: Buffer): Buffer {
@@ -136,106 +100,6 @@ function lengthPrefixed(message: Buffer): Buffer {
   body.writeUInt32BE(message.length, 1);
   message.copy(body, 5);
   return body;
-}
-
-/**
- * The response side of the one stream: header blocks (response headers, then trailers, or one
- * trailers-only block), DATA, and what the connection says about the stream.
- */
-class UnaryResponse {
-  private readonly decoder = new HeaderBlockDecoder();
-  private headerBlock: Buffer[] | undefined;
-  private blockEndsStream = false;
-  private headers: IncomingHeaders | undefined;
-  private readonly chunks: Buffer[] = [];
-
-  constructor(
-    private readonly socket: Socket,
-    private readonly done: (outcome: CallFailure | Buffer) => void,
-  ) {}
-
-  onFrame(frame: Frame): void {
-    if (this.headerBlock !== undefined && frame.type !== FrameType.CONTINUATION) {
-      throw new Http2ProtocolError('a header block interrupted by another frame');
-    }
-    switch (frame.type) {
-      case FrameType.SETTINGS:
-        if ((frame.flags & Flag.ACK) === 0) {
-          this.socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
-        }
-        return;
-      case FrameType.PING:
-        if ((frame.flags & Flag.ACK) === 0) {
-          this.socket.write(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
-        }
-        return;
-      case FrameType.GOAWAY:
-        this.onGoaway(frame.payload);
-        return;
-      case FrameType.RST_STREAM:
-        if (frame.streamId === STREAM_ID) {
-          const code = frame.payload.length >= 4 ? frame.payload.readUInt32BE(0) : -1;
-          this.done(failure(UNAVAILABLE, `terwayd reset the stream (HTTP/2 error ${code})`));
-        }
-        return;
-      case FrameType.HEADERS:
-        if (frame.streamId !== STREAM_ID) return;
-        this.headerBlock = [framePayload(frame)];
-        this.blockEndsStream = (frame.flags & Flag.END_STREAM) !== 0;
-        if ((frame.flags & Flag.END_HEADERS) !== 0) this.endHeaderBlock();
-        return;
-      case FrameType.CONTINUATION:
-        if (this.headerBlock === undefined || frame.streamId !== STREAM_ID) {
-          throw new Http2ProtocolError('a CONTINUATION frame outside a header block');
-        }
-        this.headerBlock.push(frame.payload);
-        if ((frame.flags & Flag.END_HEADERS) !== 0) this.endHeaderBlock();
-        return;
-      case FrameType.DATA:
-        if (frame.streamId !== STREAM_ID) return;
-        this.chunks.push(framePayload(frame));
-        if ((frame.flags & Flag.END_STREAM) !== 0) {
-          this.done(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
-        }
-        return;
-      default:
-      // WINDOW_UPDATE, PRIORITY and unknown types change nothing for one small unary call.
-    }
-  }
-
-  private onGoaway(payload: Buffer): void {
-    const lastStream = payload.length >= 8 ? payload.readUInt32BE(0) & 0x7fffffff : 0;
-    const code = payload.length >= 8 ? payload.readUInt32BE(4) : -1;
-    // A graceful GOAWAY that covers our stream still lets it finish.
-    if (code === 0 && lastStream >= STREAM_ID) return;
-    const debug = payload.length > 8 ? `: ${payload.subarray(8).toString('utf8')}` : '';
-    this.done(failure(UNAVAILABLE, `terwayd closed the connection (HTTP/2 error ${code}${debug})`));
-  }
-
-  private endHeaderBlock(): void {
-    const block = Buffer.concat(this.headerBlock ?? []);
-    this.headerBlock = undefined;
-    const fields = this.decoder.decode(block);
-    if (this.headers === undefined && !this.blockEndsStream) {
-      this.headers = fields;
-      const status = fields[':status'];
-      if (status !== '200') {
-        this.done(failure(UNAVAILABLE, `HTTP status ${String(status)}`));
-      }
-      return;
-    }
-    // Trailers, or a trailers-only reply: the call's status is here.
-    if (fields['grpc-status'] === undefined) {
-      this.done(failure(UNAVAILABLE, 'the stream closed without a gRPC status'));
-      return;
-    }
-    const code = Number(fields['grpc-status']);
-    if (code !== 0) {
-      this.done(failure(code, decodeMessage(fields['grpc-message']), fields));
-      return;
-    }
-    this.done(Buffer.concat(this.chunks));
-  }
 }
 
 /** Makes one unary call on a fresh connection and closes it; failures are CniErrors. */
