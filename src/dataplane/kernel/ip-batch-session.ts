@@ -117,7 +117,8 @@ export class IpBatchSession {
     child.stdin.on('error', () => undefined);
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       running.stderr += chunk;
-      const sentinelReport = `Command failed -:${running.linesWritten}`;
+      // The whole line: a chunk may end half-way through the number.
+      const sentinelReport = `Command failed -:${running.linesWritten}\n`;
       if (running.waiter !== undefined && running.stderr.includes(sentinelReport)) {
         running.waiter(running.stderr);
       }
