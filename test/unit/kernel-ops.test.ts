@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { parseBatchFailures } from '../../src/dataplane/kernel/iproute2-kernel.js';
+import { parseBatchFailures } from '../../src/dataplane/kernel/ip-batch-failures.js';
 import { parseNetnsState } from '../../src/dataplane/kernel/iproute2-parse.js';
 import { isHarmless, toIpBatchLine } from '../../src/dataplane/kernel/kernel-ops.js';
 import {

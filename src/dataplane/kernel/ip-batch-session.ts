@@ -17,6 +17,8 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { channel } from 'node:diagnostics_channel';
 
+import type { BatchFailure } from './ip-batch-failures.js';
+import { parseBatchFailures } from './ip-batch-failures.js';
 import type { NetnsRef } from './netns-ref.js';
 import { describeNetns, ipCommand } from './netns-ref.js';
 import { COMMAND_TIMEOUT_MS } from './run-command.js';
@@ -25,14 +27,7 @@ import { COMMAND_TIMEOUT_MS } from './run-command.js';
 export const IP_BATCH_CHANNEL = 'terway:ip-batch-session';
 const published = channel(IP_BATCH_CHANNEL);
 
-const FAILED_LINE = /^Command failed -:(\d+)$/;
 const SENTINEL_PREFIX = 'terway-sync-';
-
-export interface BatchFailure {
-  /** Index into the plan's lines. */
-  index: number;
-  message: string;
-}
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -99,7 +94,7 @@ export class IpBatchSession {
       start: started,
       ms: performance.now() - started,
     });
-    return parseFailures(outcome, first, sentinelLine);
+    return planFailures(outcome, first, sentinelLine);
   }
 
   private start(): Running {
@@ -133,22 +128,9 @@ export class IpBatchSession {
   }
 }
 
-/** The plan's failed lines, the sentinel's own report left out. */
-function parseFailures(stderr: string, firstLine: number, sentinelLine: number): BatchFailure[] {
-  const failures: BatchFailure[] = [];
-  let pending: string[] = [];
-  for (const raw of stderr.split('\n')) {
-    const line = raw.trim();
-    const match = FAILED_LINE.exec(line);
-    if (match === null) {
-      if (line !== '') pending.push(line);
-      continue;
-    }
-    const number = Number(match[1]);
-    if (number >= firstLine && number < sentinelLine) {
-      failures.push({ index: number - firstLine, message: pending.join('; ') });
-    }
-    pending = [];
-  }
-  return failures;
+/** The plan's failed lines, indexed within the plan; the sentinel's own report left out. */
+function planFailures(stderr: string, firstLine: number, sentinelLine: number): BatchFailure[] {
+  return parseBatchFailures(stderr)
+    .filter(({ index }) => index + 1 >= firstLine && index + 1 < sentinelLine)
+    .map((failure) => ({ ...failure, index: failure.index + 1 - firstLine }));
 }

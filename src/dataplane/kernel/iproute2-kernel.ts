@@ -10,6 +10,8 @@ import { isHarmless, toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
 import type { Kernel, KernelBatch, NetnsState } from './kernel.js';
 import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
+import type { BatchFailure } from './ip-batch-failures.js';
+import { parseBatchFailures } from './ip-batch-failures.js';
 import { IpBatchSession } from './ip-batch-session.js';
 import type { NetnsRef } from './netns-ref.js';
 import { commandIn, describeNetns, ipCommand, sameNetns } from './netns-ref.js';
@@ -18,30 +20,8 @@ import { runCommand, startCommand } from './run-command.js';
 
 /** statfs f_type of a namespace file (nsfs); anything else is not a namespace. */
 const NSFS_MAGIC = 0x6e736673;
-const FAILED_LINE = /^Command failed -:(\d+)$/;
 /** Pre-started pod-side ips allowed to wait for their plan at once. */
 const MAX_WAITING_BATCHES = 8;
-
-interface Failure {
-  index: number;
-  message: string;
-}
-
-/** Splits `ip -batch` stderr into the failed line numbers and the messages printed before each. */
-export function parseBatchFailures(stderr: string): Failure[] {
-  const failures: Failure[] = [];
-  let pending: string[] = [];
-  for (const line of stderr.split('\n')) {
-    const match = FAILED_LINE.exec(line.trim());
-    if (match === null) {
-      if (line.trim() !== '') pending.push(line.trim());
-      continue;
-    }
-    failures.push({ index: Number(match[1]) - 1, message: pending.join('; ') });
-    pending = [];
-  }
-  return failures;
-}
 
 export class Iproute2Kernel implements Kernel {
   private ipvlanSupport: Promise<boolean> | undefined;
@@ -130,14 +110,18 @@ export class Iproute2Kernel implements Kernel {
     this.throwIfAny(netns, ops, this.fatal(ops, failures));
   }
 
-  private fatal(ops: readonly KernelOp[], failures: readonly Failure[]): Failure[] {
+  private fatal(ops: readonly KernelOp[], failures: readonly BatchFailure[]): BatchFailure[] {
     return failures.filter((failure) => {
       const op = ops[failure.index];
       return op === undefined || !isHarmless(op, failure.message);
     });
   }
 
-  private throwIfAny(netns: NetnsRef, ops: readonly KernelOp[], fatal: readonly Failure[]): void {
+  private throwIfAny(
+    netns: NetnsRef,
+    ops: readonly KernelOp[],
+    fatal: readonly BatchFailure[],
+  ): void {
     const first = fatal[0];
     if (first === undefined) return;
     const op = ops[first.index];
