@@ -123,9 +123,11 @@ function delta(
  * What the hops saw, as sentences for every one that contradicts the expected path: carried
  * hops must see the burst in the given directions, quiet hops at most QUIET packets either way.
  */
+type CarriedHop = Hop & { dirs: Array<'rx' | 'tx'> };
+
 function pathViolations(
   counters: { before: Snapshot; after: Snapshot },
-  carried: Array<Hop & { dirs: Array<'rx' | 'tx'> }>,
+  carried: CarriedHop[],
   quiet: Hop[],
 ): string[] {
   const violations: string[] = [];
@@ -161,6 +163,23 @@ async function eniLinks(node: string): Promise<string[]> {
 async function vpcPorts(): Promise<string[]> {
   const counters = await linkCounters(the().vpcNetns);
   return [...counters.keys()].filter((name) => name !== 'lo');
+}
+
+/** What a path that stays on a node must leave quiet: that node's ENI links and the whole VPC. */
+async function enisAndVpcOf(nodeName: string) {
+  const node = the().node(nodeName);
+  return [
+    ...(await eniLinks(nodeName)).map((dev) => ({ label: 'ENI link', netns: node.netns, dev })),
+    ...(await vpcPorts()).map((dev) => ({ label: 'VPC', netns: the().vpcNetns, dev })),
+  ];
+}
+
+/** Pod a's host veth receives what a sends, pod b's host veth transmits it to b. */
+function hostVethsFromTo(netns: string, a: string, b: string): CarriedHop[] {
+  return [
+    { label: `host veth of ${a}`, netns, dev: hostVeth(a), dirs: ['rx', 'tx'] },
+    { label: `host veth of ${b}`, netns, dev: hostVeth(b), dirs: ['tx', 'rx'] },
+  ];
 }
 
 /** Connectivity both ways of a scenario: ping, then a TCP request the peer answers. */
@@ -204,15 +223,7 @@ describe('DATAPATH.md scenarios 1–4 in veth mode', () => {
           },
           { label: 'eth0 in the pod', netns: target.netns, dev: 'eth0', dirs: ['rx', 'tx'] },
         ],
-        [
-          ...(await eniLinks('node-1')).map((dev) => ({
-            label: 'ENI link',
-            netns: node.netns,
-            dev,
-          })),
-          ...(await vpcPorts()).map((dev) => ({ label: 'VPC', netns: lab.vpcNetns, dev })),
-          ...others,
-        ],
+        [...(await enisAndVpcOf('node-1')), ...others],
       ),
     ).toEqual([]);
   }, 60_000);
@@ -227,22 +238,10 @@ describe('DATAPATH.md scenarios 1–4 in veth mode', () => {
     const counters = await burst(pod(a).netns, pod(b).ip, [node.netns, lab.vpcNetns]);
     const third = ['p1', 'p2', 'p3'].find((name) => name !== a && name !== b) ?? '';
     expect(
-      pathViolations(
-        counters,
-        [
-          { label: `host veth of ${a}`, netns: node.netns, dev: hostVeth(a), dirs: ['rx', 'tx'] },
-          { label: `host veth of ${b}`, netns: node.netns, dev: hostVeth(b), dirs: ['tx', 'rx'] },
-        ],
-        [
-          ...(await eniLinks('node-1')).map((dev) => ({
-            label: 'ENI link',
-            netns: node.netns,
-            dev,
-          })),
-          ...(await vpcPorts()).map((dev) => ({ label: 'VPC', netns: lab.vpcNetns, dev })),
-          { label: `host veth of ${third}`, netns: node.netns, dev: hostVeth(third) },
-        ],
-      ),
+      pathViolations(counters, hostVethsFromTo(node.netns, a, b), [
+        ...(await enisAndVpcOf('node-1')),
+        { label: `host veth of ${third}`, netns: node.netns, dev: hostVeth(third) },
+      ]),
     ).toEqual([]);
   }, 60_000);
 
@@ -268,21 +267,9 @@ describe('DATAPATH.md scenarios 1–4 in veth mode', () => {
 
     const counters = await burst(pod(a).netns, pod(b).ip, [node.netns, lab.vpcNetns]);
     expect(
-      pathViolations(
-        counters,
-        [
-          { label: `host veth of ${a}`, netns: node.netns, dev: hostVeth(a), dirs: ['rx', 'tx'] },
-          { label: `host veth of ${b}`, netns: node.netns, dev: hostVeth(b), dirs: ['tx', 'rx'] },
-        ],
-        [
-          ...(await eniLinks('node-1')).map((dev) => ({
-            label: 'ENI link',
-            netns: node.netns,
-            dev,
-          })),
-          ...(await vpcPorts()).map((dev) => ({ label: 'VPC', netns: lab.vpcNetns, dev })),
-        ],
-      ),
+      pathViolations(counters, hostVethsFromTo(node.netns, a, b), [
+        ...(await enisAndVpcOf('node-1')),
+      ]),
     ).toEqual([]);
   }, 60_000);
 
