@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import type { ProbeRecord } from '../support/daemon-probe.js';
-import { makeTempDir, removeDir, trackChild } from '../support/cleanup.js';
+import { collectOutput, makeTempDir, removeDir } from '../support/cleanup.js';
 import { formatCounts } from '../support/emulator-process.js';
 import { BenchLab } from '../support/lab.js';
 import { ipBatchSync, ScratchNetns } from '../support/netns.js';
@@ -106,34 +106,26 @@ interface Timed {
 }
 
 /** Runs one process to its end; the clock runs from just before spawn to its exit. */
-function timedExec(
+async function timedExec(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   stdin = '',
 ): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    let exitedAt = 0;
-    const started = performance.now();
-    const child = spawn(command, args, {
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: CNI_SETTINGS.execTimeoutMs,
-      killSignal: 'SIGKILL',
-    });
-    trackChild(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('exit', () => (exitedAt = performance.now()));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({ ms: (exitedAt || performance.now()) - started, code, stdout, stderr }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
+  let exitedAt = 0;
+  const started = performance.now();
+  const child = spawn(command, args, {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: CNI_SETTINGS.execTimeoutMs,
+    killSignal: 'SIGKILL',
   });
+  child.once('exit', () => (exitedAt = performance.now()));
+  const output = collectOutput(child);
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(stdin);
+  const { code, stdout, stderr } = await output;
+  return { ms: (exitedAt || performance.now()) - started, code, stdout, stderr };
 }
 
 interface Pod {

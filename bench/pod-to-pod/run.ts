@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
-import { stopChild, trackChild } from '../support/cleanup.js';
+import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { BenchLab } from '../support/lab.js';
 import { ipBatchSync, ScratchNetns } from '../support/netns.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -81,25 +81,22 @@ function tool(command: string, args: string[]): string | undefined {
 }
 
 /** Runs a client to completion inside a namespace; throws on a non-zero exit. */
-function runIn(netns: string, command: string, args: string[], timeoutMs: number): Promise<string> {
-  const child = spawn('nsenter', [`--net=${netns}`, '--', command, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: timeoutMs,
-    killSignal: 'SIGKILL',
-  });
-  trackChild(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0
-        ? resolve(`${stdout}${stderr}`)
-        : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}${stdout}`)),
-    );
-  });
+async function runIn(
+  netns: string,
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<string> {
+  const { code, stdout, stderr } = await collectOutput(
+    spawn('nsenter', [`--net=${netns}`, '--', command, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+    }),
+  );
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}${stdout}`);
+  return `${stdout}${stderr}`;
 }
 
 /** A long-running server inside a namespace, tracked so it dies with the benchmark. */

@@ -58,6 +58,25 @@ export function trackChild(child: ChildProcess): void {
   child.once('exit', () => children.delete(child));
 }
 
+export interface ChildOutput {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Tracks a child with piped stdout and stderr and resolves with both once it has closed. */
+export function collectOutput(child: ChildProcess): Promise<ChildOutput> {
+  trackChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }

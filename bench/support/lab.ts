@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { LabManifest } from '../../src/lab/lab-manifest.js';
 import { manifestSchema } from '../../src/lab/lab-manifest.js';
 import { builtSnapshot } from './build-snapshot.js';
-import { makeTempDir, onCleanup, removeDir, trackChild } from './cleanup.js';
+import type { ChildOutput } from './cleanup.js';
+import { collectOutput, makeTempDir, onCleanup, removeDir } from './cleanup.js';
 
 const UP_TIMEOUT_MS = 150_000;
 
@@ -26,21 +27,14 @@ function run(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [labJs, ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: timeoutMs,
-  });
-  trackChild(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+): Promise<ChildOutput> {
+  return collectOutput(
+    spawn(process.execPath, [labJs, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    }),
+  );
 }
 
 export class BenchLab {
