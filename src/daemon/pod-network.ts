@@ -105,48 +105,42 @@ export class PodNetwork {
     const { driver, fallbackReason } = await runtime.datapath.chooseDriver();
     // The pod side's ip starts now; the allocation and the node side hide its start-up.
     const podBatch = runtime.datapath.openPodBatch(netnsAt(request.netns));
-    let result: AllocateResult;
     try {
-      result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
+      const result = await this.ipam.allocate({ ...request, driver }, deadlineMs, signal);
       // A crash here leaves a record with nothing wired: the next ADD or GC must cope with it.
       failpoint('pod-network/after-allocate');
-    } catch (error) {
+      try {
+        const attachment = await this.attachment(result.record, result.lease);
+        const interfaces = await runtime.datapath.setup(attachment, driver, podBatch);
+        if (fallbackReason !== undefined) {
+          this.log.warn(
+            { pod: attachment.podKey, driver, reason: fallbackReason },
+            'VirtualModeChanged: pod wired with a fallback driver',
+          );
+        }
+        return { ...result, interfaces, fallbackReason };
+      } catch (thrown) {
+        const error = toTerwayError(thrown);
+        if (result.lease !== undefined) runtime.enis.forget(result.lease.eniMac);
+        await this.ipam
+          .release(result.record)
+          .catch((releaseError: unknown) =>
+            this.log.error(
+              { pod: recordKey(result.record), err: toTerwayError(releaseError) },
+              'could not give back the IP of a pod that failed to wire',
+            ),
+          );
+        if (error.code === 'ENI_LINK_MISSING' && result.lease !== undefined && mayRetry) {
+          // Without this, the ENI selection policy would keep picking the same linkless ENI and
+          // every ADD on the node would fail while other ENIs have IPs to give.
+          this.pool?.holdEni(result.lease.eniId, ENI_LINK_HOLD_MS, error.message);
+          return await this.addLocked(request, deadlineMs, signal, false);
+        }
+        throw error;
+      }
+    } finally {
+      // setup applies or lets go of the batch; this covers an ADD that never got that far.
       podBatch.close();
-      throw error;
-    }
-    try {
-      const attachment = await this.attachment(result.record, result.lease).catch(
-        (error: unknown) => {
-          podBatch.close();
-          throw error;
-        },
-      );
-      const interfaces = await runtime.datapath.setup(attachment, driver, podBatch);
-      if (fallbackReason !== undefined) {
-        this.log.warn(
-          { pod: attachment.podKey, driver, reason: fallbackReason },
-          'VirtualModeChanged: pod wired with a fallback driver',
-        );
-      }
-      return { ...result, interfaces, fallbackReason };
-    } catch (thrown) {
-      const error = toTerwayError(thrown);
-      if (result.lease !== undefined) runtime.enis.forget(result.lease.eniMac);
-      await this.ipam
-        .release(result.record)
-        .catch((releaseError: unknown) =>
-          this.log.error(
-            { pod: recordKey(result.record), err: toTerwayError(releaseError) },
-            'could not give back the IP of a pod that failed to wire',
-          ),
-        );
-      if (error.code === 'ENI_LINK_MISSING' && result.lease !== undefined && mayRetry) {
-        // Without this, the ENI selection policy would keep picking the same linkless ENI and
-        // every ADD on the node would fail while other ENIs have IPs to give.
-        this.pool?.holdEni(result.lease.eniId, ENI_LINK_HOLD_MS, error.message);
-        return this.addLocked(request, deadlineMs, signal, false);
-      }
-      throw error;
     }
   }
 

@@ -68,7 +68,7 @@ export class PodDatapath {
 
   /**
    * Starts the pod side's `ip` before the plan exists, so its start overlaps the IP allocation
-   * and the node side; hand it to setup, or close it.
+   * and the node side. setup applies it; the caller closes it either way (a no-op once applied).
    */
   openPodBatch(netns: NetnsRef): KernelBatch {
     return this.options.kernel.openBatch(netns);
@@ -82,18 +82,12 @@ export class PodDatapath {
     const { kernel, hostNetns, log } = this.options;
     const driver = DRIVERS[driverName];
     const plan = driver.planSetup(pod);
-    try {
-      await this.requireNetns(pod.netns, pod.podKey);
-    } catch (error) {
-      podBatch?.close();
-      throw error;
-    }
+    await this.requireNetns(pod.netns, pod.podKey);
     try {
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
       await kernel.apply(hostNetns, plan.host);
       await (podBatch === undefined ? kernel.apply(pod.netns, plan.pod) : podBatch.apply(plan.pod));
     } catch (thrown) {
-      podBatch?.close();
       const error = asEniLinkMissing(toTerwayError(thrown), pod);
       log.warn(
         { pod: pod.podKey, driver: driverName, err: error },
