@@ -79,6 +79,11 @@ export class EniSlot {
     return this.ips.size;
   }
 
+  /** Whether its IPs may go to pods now: attached and in use, and not held back. */
+  servesPods(nowMs: number): boolean {
+    return this.state === 'in_use' && this.heldUntilMs <= nowMs;
+  }
+
   idleCount(): number {
     return this.idle.size;
   }

@@ -280,11 +280,7 @@ export class IpPool {
         id: slot.id,
         size: slot.size(),
         inUse: slot.inUseCount(),
-        assignable:
-          slot.state === 'in_use' &&
-          !slot.busy &&
-          slot.fullUntilMs <= now &&
-          slot.heldUntilMs <= now,
+        assignable: slot.servesPods(now) && !slot.busy && slot.fullUntilMs <= now,
         freeSlots: slot.freeSlots(this.deps.limits.ipsPerEni),
       })),
       creatingEnis: this.creatingEnis,

@@ -114,7 +114,7 @@ export class PoolLedger {
   takeIdle(owner: string, policy: EniSelectionPolicy, nowMs: number): IpLease | undefined {
     let best: EniSlot | undefined;
     for (const slot of this.enis.values()) {
-      if (!usable(slot, nowMs) || slot.idleCount() === 0) continue;
+      if (!slot.servesPods(nowMs) || slot.idleCount() === 0) continue;
       const diff = best === undefined ? 0 : slot.inUseCount() - best.inUseCount();
       if (best === undefined || (policy === 'most_ips' ? diff > 0 : diff < 0)) best = slot;
     }
@@ -127,7 +127,7 @@ export class PoolLedger {
   /** Whether takeIdle would find an IP now (held ENIs' idle IPs do not count). */
   hasIdle(nowMs: number): boolean {
     for (const slot of this.enis.values()) {
-      if (usable(slot, nowMs) && slot.idleCount() > 0) return true;
+      if (slot.servesPods(nowMs) && slot.idleCount() > 0) return true;
     }
     return false;
   }
@@ -135,7 +135,7 @@ export class PoolLedger {
   /** Idle IPs takeIdle could hand out now. */
   usableIdle(nowMs: number): number {
     let count = 0;
-    for (const slot of this.enis.values()) if (usable(slot, nowMs)) count += slot.idleCount();
+    for (const slot of this.enis.values()) if (slot.servesPods(nowMs)) count += slot.idleCount();
     return count;
   }
 
@@ -233,9 +233,4 @@ export class PoolLedger {
     }
     return slot;
   }
-}
-
-/** An ENI whose idle IPs may be handed out now. */
-function usable(slot: EniSlot, nowMs: number): boolean {
-  return slot.state === 'in_use' && slot.heldUntilMs <= nowMs;
 }
