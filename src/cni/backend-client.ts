@@ -116,11 +116,12 @@ export function invokeBackend<M extends BackendMethod>(
   >;
   return new Promise((resolve, reject) => {
     let settled = false;
+    const fail = (outcome: CallFailure | Error): void => reject(mapBackendError(outcome, context));
     let body: Buffer;
     try {
       body = lengthPrefixed(serialize(request));
     } catch (error) {
-      reject(mapBackendError(error instanceof Error ? error : new Error(String(error)), context));
+      fail(error instanceof Error ? error : new Error(String(error)));
       return;
     }
     const socket = netConnect(target.socketPath);
@@ -134,29 +135,19 @@ export function invokeBackend<M extends BackendMethod>(
       clearTimeout(timer);
       socket.destroy();
       if (!Buffer.isBuffer(outcome)) {
-        reject(mapBackendError(outcome, context));
+        fail(outcome);
         return;
       }
       const length = outcome.length >= 5 ? outcome.readUInt32BE(1) : -1;
       if (length < 0 || outcome.length < 5 + length || outcome[0] !== 0) {
-        reject(
-          mapBackendError(
-            failure(INTERNAL, `a malformed ${method} reply (${outcome.length} bytes)`),
-            context,
-          ),
-        );
+        fail(failure(INTERNAL, `a malformed ${method} reply (${outcome.length} bytes)`));
         return;
       }
       let reply: BackendCalls[M]['reply'] | undefined;
       try {
         reply = deserialize(outcome.subarray(5, 5 + length));
       } catch (error) {
-        reject(
-          mapBackendError(
-            failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`),
-            context,
-          ),
-        );
+        fail(failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`));
         return;
       }
       if (reply === undefined) {
