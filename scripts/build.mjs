@@ -1,17 +1,24 @@
 // Build: regenerate the RPC types, compile with tsc into dist/, then bundle the CNI shim into one
 // CommonJS file. The shim runs once per pod, so it must not pay for resolving hundreds of modules.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules/.bin', name);
+const runIfPresent = (script) => {
+  if (existsSync(join(root, script))) execFileSync(join(root, script), { stdio: 'inherit' });
+};
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 execFileSync('node', [join(root, 'scripts/gen-proto.mjs')], { stdio: 'inherit' });
 execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+// The Service LB's tc program (bpf/ → dist/bpf/) and the N-API addon the daemon programs its maps
+// and attaches the program with (native/ → dist/native/).
+runIfPresent('scripts/build-bpf.sh');
+runIfPresent('scripts/build-native.sh');
 // tsc compiles TypeScript only: the generated JavaScript (the static Backend codecs) rides along.
 for (const file of readdirSync(join(root, 'src/rpc/generated'))) {
   if (file.endsWith('.js')) {

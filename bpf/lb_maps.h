@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Service load balancer's map layouts: the single source of truth. The tc program (lb.c)
+ * includes this header; the daemon's codecs (src/lb/maps/) mirror each struct by name, and a test
+ * checks their sizes and offsets against the compiled object's BTF.
+ *
+ * Byte order: addresses and ports are kept in network order, exactly as they sit in the packet,
+ * so the datapath never converts. Everything else is host order.
+ *
+ * Versioning: every map name ends in _v<N>. A layout change bumps N in the name, so a new daemon
+ * pins new maps beside the old ones (iproute2 and libbpf refuse to reuse a pinned map whose
+ * definition differs) and migrates; the old pins are removed once no attached program uses them.
+ */
+#ifndef TERWAY_LB_MAPS_H
+#define TERWAY_LB_MAPS_H
+
+#include <linux/types.h>
+
+/* bpffs directory shared by every pod on the node; maps are pinned here by name. */
+#define TW_PIN_DIR "/sys/fs/bpf/terway-node"
+
+#define TW_MAX_FRONTENDS 131072
+#define TW_MAX_SLOTS 1048576
+#define TW_MAX_BACKENDS 262144
+#define TW_MAX_FLOWS 262144
+#define TW_MAX_AFFINITY 131072
+
+/*
+ * A frontend is one (address, port, protocol) a client may dial: a ClusterIP port, an externalIP
+ * port, or a LoadBalancer ingress IP port. Each frontend owns its backend slots, because two ports
+ * of one Service map to different target ports.
+ */
+struct tw_frontend_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+#define TW_FRONTEND_F_EXTERNAL 0x1 /* externalIPs or LoadBalancer ingress, not the ClusterIP */
+
+struct tw_frontend {
+	__u32 id;		  /* daemon-assigned, 1..TW_MAX_FRONTENDS-1; indexes tw_fe_stat */
+	__u32 backend_count;	  /* slots 0..count-1 are live; 0 means reject new flows */
+	__u32 affinity_timeout_s; /* sessionAffinity ClientIP timeout; 0 means no affinity */
+	__u32 flags;		  /* TW_FRONTEND_F_* */
+};
+
+/* Slot i of a frontend names one ready backend. A backend may fill slots of many frontends. */
+struct tw_slot_key {
+	__u32 frontend_id;
+	__u32 slot;
+};
+
+/* Value of tw_slot: the backend id (__u32). Key of tw_backend: the backend id (__u32). */
+struct tw_backend {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	__u8 flags;
+};
+
+/* Forward flow key, as the client's egress packet carries it before translation. */
+struct tw_flow_key {
+	__be32 client_addr;
+	__be32 frontend_addr;
+	__be16 client_port;
+	__be16 frontend_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+#define TW_FLOW_NEW 0	     /* SYN seen (TCP) or first datagram (UDP) */
+#define TW_FLOW_ESTABLISHED 1 /* a reply was seen */
+#define TW_FLOW_CLOSING 2     /* FIN or RST seen: short timeout, and never reused for a new SYN */
+
+/*
+ * A flow's translation: the conntrack entry and, at the same time, the translation record the
+ * operator reads ("which backend did this connection reach").
+ */
+struct tw_flow {
+	__u64 first_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;
+	__u64 packets; /* both directions */
+	__u64 bytes;
+	__u64 netns_cookie; /* the client pod's netns */
+	__u32 frontend_id;
+	__u32 backend_id; /* checked against tw_backend on every packet: a deleted backend ends the flow */
+	__be32 backend_addr;
+	__be16 backend_port;
+	__u8 state; /* TW_FLOW_* */
+	__u8 pad;
+};
+
+/* Reverse key, as the backend's reply arrives at the client (source = backend). */
+struct tw_reverse_key {
+	__be32 client_addr;
+	__be32 backend_addr;
+	__be16 client_port;
+	__be16 backend_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+/* Value of tw_reverse: the forward key (struct tw_flow_key). */
+
+struct tw_affinity_key {
+	__be32 client_addr;
+	__u32 frontend_id;
+};
+
+struct tw_affinity {
+	__u64 last_used_ns;
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* Counters per frontend (tw_fe_stat, indexed by frontend id) and per backend (tw_be_stat). */
+struct tw_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 flows;
+	__u64 rejected; /* new flows refused because the frontend had no ready backend */
+};
+
+/* Pinned map names (≤ 15 characters: the kernel's object name limit). */
+#define TW_MAP_FRONTEND "tw_fe_v1"
+#define TW_MAP_SLOT "tw_slot_v1"
+#define TW_MAP_BACKEND "tw_be_v1"
+#define TW_MAP_FLOW "tw_flow_v1"
+#define TW_MAP_REVERSE "tw_rev_v1"
+#define TW_MAP_AFFINITY "tw_aff_v1"
+#define TW_MAP_FE_STAT "tw_fe_stat_v1"
+#define TW_MAP_BE_STAT "tw_be_stat_v1"
+
+#endif
