@@ -27,6 +27,10 @@ export const ERROR_CODES = [
   'ENI_LINK_MISSING',
   /** CHECK found the kernel state different from what the daemon configured. */
   'DATAPATH_DRIFT',
+  /** Loading, pinning or attaching the BPF program, or reading or writing its maps, failed. */
+  'BPF_ERROR',
+  /** The Kubernetes API failed or answered something unusable (list, watch, decode). */
+  'KUBERNETES_ERROR',
   /** Anything else: a bug, or an environment problem we did not anticipate. */
   'INTERNAL',
 ] as const;
