@@ -41,18 +41,34 @@ struct tw_frontend_key {
 
 struct tw_frontend {
 	__u32 id;		  /* daemon-assigned, 1..TW_MAX_FRONTENDS-1; indexes tw_fe_stat */
+	__u32 slot_base;	  /* this frontend's slots are tw_slot[slot_base + 0..count-1] */
+	__u32 slot_capacity;	  /* size of its slot block (a power of two); for the daemon only */
 	__u32 backend_count;	  /* slots 0..count-1 are live; 0 means reject new flows */
 	__u32 affinity_timeout_s; /* sessionAffinity ClientIP timeout; 0 means no affinity */
 	__u32 flags;		  /* TW_FRONTEND_F_* */
 };
 
-/* Slot i of a frontend names one ready backend. A backend may fill slots of many frontends. */
+/*
+ * The arrays: tw_slot, tw_be, tw_fe_stat and tw_be_stat are BPF_MAP_TYPE_ARRAY maps created with
+ * BPF_F_MMAPABLE. The daemon maps them into its memory and writes values with plain stores, no
+ * syscall per entry: that is what lets a 10,000-Service sync take milliseconds. Values are read by
+ * the program with ordinary lookups; the daemon orders its stores so that every intermediate state
+ * is valid (a slot is written before a count covers it; a backend before a slot names it).
+ *
+ * tw_slot: index slot_base + i → backend id (__u32; 0 = none). Each frontend owns a block of
+ * slots whose size is a power of two; a frontend that outgrows its block moves to a new one in a
+ * single update of its tw_frontend value.
+ *
+ * tw_be: index backend id → struct tw_backend; addr 0 means "no such backend". Conntrack entries
+ * compare their backend's address and port with this entry on every packet: a deleted (zeroed or
+ * reused) id ends the flow.
+ */
+/* TRANSITIONAL: the hash-keyed slots of the first draft; removed once lb.c indexes the array. */
 struct tw_slot_key {
 	__u32 frontend_id;
 	__u32 slot;
 };
 
-/* Value of tw_slot: the backend id (__u32). Key of tw_backend: the backend id (__u32). */
 struct tw_backend {
 	__be32 addr;
 	__be16 port;
@@ -114,7 +130,8 @@ struct tw_affinity {
 	__u32 pad;
 };
 
-/* Counters per frontend (tw_fe_stat, indexed by frontend id) and per backend (tw_be_stat). */
+/* Counters per frontend (tw_fe_stat, indexed by frontend id) and per backend (tw_be_stat).
+ * Updated by the program with atomic adds; zeroed by the daemon when it hands out an id. */
 struct tw_counters {
 	__u64 packets;
 	__u64 bytes;

@@ -101,6 +101,7 @@ export function mapBackendError(error: unknown, ctx: CallContext): CniError {
         trace,
       );
     case 'KERNEL_ERROR':
+    case 'BPF_ERROR':
       return other(`terwayd could not program the datapath${forSubject(ctx)}: ${details}`);
     case 'POOL_AT_CAPACITY':
       return retry(

@@ -26,6 +26,37 @@ export function isIPv4(text: string): boolean {
   return parts.every((part) => IPV4_OCTET.test(part) && Number(part) <= 255);
 }
 
+/**
+ * The unsigned 32-bit value of a canonical dotted quad, or undefined. One pass over the characters:
+ * the load balancer converts every frontend and backend address, so this sits on the path of a
+ * 100,000-entry initial sync.
+ */
+export function parseIPv4(text: string): number | undefined {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 46 /* . */) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (code >= 48 && code <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (code - 48);
+      if (octet > 255) return undefined;
+      digits++;
+    } else {
+      return undefined;
+    }
+  }
+  if (digits === 0 || dots !== 3) return undefined;
+  return value * 256 + octet;
+}
+
 export function ipToInt(ip: string): number {
   if (!isIPv4(ip)) {
     throw new TerwayError('INVALID_ARGUMENT', `not an IPv4 address: ${JSON.stringify(ip)}`);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * loadObject(objPath, pinDir): loads a BPF object so its maps outlive the daemon.
+ *
+ * Every map is pinned at <pinDir>/<mapName>. A pin that already exists is reused: libbpf opens
+ * it, checks that type, key/value size, max_entries and flags match the object's definition, and
+ * hands the program the existing map. That is what keeps conntrack and service state (and so the
+ * established flows) across daemon restarts and upgrades. A mismatch fails the load with libbpf's
+ * "couldn't reuse pinned map ... parameter mismatch" in the message: a layout changed without the
+ * _v<N> bump that bpf/lb_maps.h requires.
+ *
+ * Programs are pinned at <pinDir>/progs/<progName>, replacing the previous pin: pinned under a
+ * temporary name, then rename(2)d over the old one (bpffs supports rename; checked on 6.x), so a reader of the
+ * path always finds a program, old or new. Links that tc already holds keep the old program until
+ * the daemon re-attaches.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <bpf/libbpf.h>
+
+/*
+ * The pin directory must be on bpffs. Outside it (bpffs not mounted, or a process that entered
+ * the pod with `ip netns exec`, which remounts /sys) bpf_obj_pin fails with a bare EPERM, or the
+ * pins land in a private throwaway bpffs: say so plainly instead. The nearest existing ancestor
+ * decides, since the directory itself may not exist yet.
+ */
+static napi_value check_bpffs(napi_env env, const char *dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (;;) {
+		struct statfs st;
+		if (statfs(path, &st) == 0) {
+			if ((unsigned long)st.f_type == BPF_FS_MAGIC)
+				return tw_undefined(env);
+			return tw_throw_code(env, "ENOTBPFFS",
+					     "loadObject: pin directory %s is not on a bpffs (%s is not bpf; "
+					     "mount one with `mount -t bpf bpf /sys/fs/bpf`)",
+					     dir, path);
+		}
+		if (errno != ENOENT)
+			return tw_throw_errno(env, errno, "loadObject: statfs(%s)", path);
+		char *slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			return tw_throw_code(env, "ENOTBPFFS", "loadObject: %s is not under a bpffs", dir);
+		*slash = '\0';
+	}
+}
+
+/* mkdir -p, mode 0700: pins give whoever can open them full access to the maps. */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(path, 0700) != 0 && errno != EEXIST)
+				return -errno;
+			*p = saved;
+			if (saved == '\0')
+				return 0;
+		}
+	}
+}
+
+/* Pins a program at `path`, replacing what is there (see the top comment). */
+static int pin_replace(struct bpf_program *prog, const char *dir, const char *path)
+{
+	char tmp[PATH_MAX];
+	/* No dots: bpffs reserves them (EPERM). A '-' cannot occur in a program (C function) name. */
+	if (snprintf(tmp, sizeof(tmp), "%s/%s-tmp-%d", dir, bpf_program__name(prog), getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlink(tmp); /* left behind by a crash between pin and rename */
+	int err = bpf_program__pin(prog, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path) != 0) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* loadObject(objPath, pinDir) -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]} */
+static napi_value load_object(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[2];
+	char obj_path[PATH_MAX], pin_dir[PATH_MAX], prog_dir[PATH_MAX], path[PATH_MAX];
+	if (!tw_args(env, cbinfo, 2, argv) ||
+	    !tw_arg_string(env, argv[0], "objPath", obj_path, sizeof(obj_path)) ||
+	    !tw_arg_string(env, argv[1], "pinDir", pin_dir, sizeof(pin_dir)))
+		return NULL;
+	size_t len = strlen(pin_dir);
+	while (len > 1 && pin_dir[len - 1] == '/')
+		pin_dir[--len] = '\0';
+	if (pin_dir[0] != '/')
+		return tw_throw_code(env, "EINVAL", "loadObject: pinDir must be absolute, got %s",
+				     pin_dir);
+	if (snprintf(prog_dir, sizeof(prog_dir), "%s/progs", pin_dir) >= (int)sizeof(prog_dir))
+		return tw_throw_errno(env, ENAMETOOLONG, "loadObject(%s)", pin_dir);
+	if (!check_bpffs(env, pin_dir))
+		return NULL;
+	int err = mkdir_p(prog_dir);
+	if (err)
+		return tw_throw_errno(env, -err, "loadObject: mkdir %s", prog_dir);
+
+	tw_log_reset();
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj)
+		return tw_throw_errno(env, errno, "loadObject(%s): open", obj_path);
+
+	napi_value result = NULL, maps_v, progs_v, reused_v;
+	uint32_t reused = 0;
+	if (napi_create_object(env, &maps_v) != napi_ok ||
+	    napi_create_object(env, &progs_v) != napi_ok ||
+	    napi_create_array(env, &reused_v) != napi_ok) {
+		tw_throw_errno(env, ENOMEM, "loadObject(%s)", obj_path);
+		goto out;
+	}
+
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, obj) {
+		/*
+		 * .rodata/.data/.bss/.kconfig belong to this build of the program: libbpf fills them
+		 * only when it creates them, so reusing an old pin would run new code on old constants.
+		 */
+		if (bpf_map__is_internal(map))
+			continue;
+		const char *name = bpf_map__name(map);
+		if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path)) {
+			tw_throw_errno(env, ENAMETOOLONG, "loadObject(%s): map %s", obj_path, name);
+			goto out;
+		}
+		err = bpf_map__set_pin_path(map, path);
+		if (err) {
+			tw_throw_errno(env, -err, "loadObject(%s): set pin path of map %s", obj_path, name);
+			goto out;
+		}
+		if (access(path, F_OK) == 0) {
+			napi_value name_v;
+			if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &name_v) == napi_ok)
+				napi_set_element(env, reused_v, reused++, name_v);
+		}
+		tw_set_str(env, maps_v, name, path);
+	}
+
+	err = bpf_object__load(obj);
+	if (err) {
+		tw_throw_errno(env, -err, "loadObject(%s): load with maps pinned in %s", obj_path,
+			       pin_dir);
+		goto out;
+	}
+
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+		if (snprintf(path, sizeof(path), "%s/%s", prog_dir, name) >= (int)sizeof(path)) {
+			tw_throw_errno(env, ENAMETOOLONG, "loadObject(%s): program %s", obj_path, name);
+			goto out;
+		}
+		err = pin_replace(prog, prog_dir, path);
+		if (err) {
+			tw_throw_errno(env, -err, "loadObject(%s): pin program %s at %s", obj_path, name,
+				       path);
+			goto out;
+		}
+		tw_set_str(env, progs_v, name, path);
+	}
+
+	if (napi_create_object(env, &result) != napi_ok) {
+		result = NULL;
+		tw_throw_errno(env, ENOMEM, "loadObject(%s)", obj_path);
+		goto out;
+	}
+	tw_set_value(env, result, "programs", progs_v);
+	tw_set_value(env, result, "maps", maps_v);
+	tw_set_value(env, result, "reusedMaps", reused_v);
+out:
+	/* The pins hold the maps and programs; the object's own fds are no longer needed. */
+	bpf_object__close(obj);
+	return result;
+}
+
+napi_status tw_object_init(napi_env env, napi_value exports)
+{
+	napi_property_descriptor props[] = {
+		{"loadObject", NULL, load_object, NULL, NULL, NULL, napi_enumerable, NULL},
+	};
+	return napi_define_properties(env, exports, 1, props);
+}

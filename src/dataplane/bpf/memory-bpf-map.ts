@@ -1,0 +1,189 @@
+/**
+ * An in-memory BpfMap for unit tests of whatever programs maps (the LB reconciler), with the
+ * kernel's semantics where tests can observe them:
+ *  - hash: a full map refuses a new key with E2BIG (updating an existing key still works);
+ *  - lru_hash: a full map evicts the least recently updated entry instead;
+ *  - array: every index 0..maxEntries-1 exists (zero-filled), keys are u32 little-endian,
+ *    an index out of range is E2BIG, delete is EINVAL;
+ *  - BPF_NOEXIST / BPF_EXIST fail with EEXIST / ENOENT;
+ *  - a batch stops at the first failing entry, leaving the ones before it written;
+ *  - buffers of the wrong length are EINVAL, a closed map EBADF.
+ * Errors are BPF_ERRORs shaped like the native addon's, so bpfErrno() reads them the same way.
+ * `calls` counts calls per method, for tests that assert a reconcile batches its writes.
+ */
+import type { BpfMap, BpfMapDump, BpfUpdateFlags } from './bpf-maps.js';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, bpfError } from './bpf-maps.js';
+
+export type MemoryBpfMapType = 'hash' | 'lru_hash' | 'array';
+
+export interface MemoryBpfMapOptions {
+  name: string;
+  type?: MemoryBpfMapType;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export class MemoryBpfMap implements BpfMap {
+  readonly name: string;
+  readonly type: MemoryBpfMapType;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly valueStride: number;
+  readonly maxEntries: number;
+  readonly calls = { updateBatch: 0, deleteBatch: 0, lookup: 0, dump: 0 };
+  /** Keys as latin1 strings (one character per byte); Map order doubles as LRU order. */
+  private readonly entries = new Map<string, Buffer>();
+  private closed = false;
+
+  constructor(options: MemoryBpfMapOptions) {
+    const { name, type = 'hash', keySize, valueSize, maxEntries } = options;
+    for (const [what, value] of [
+      ['keySize', keySize],
+      ['valueSize', valueSize],
+      ['maxEntries', maxEntries],
+    ] as const) {
+      if (!Number.isInteger(value) || value <= 0) {
+        throw bpfError('EINVAL', `MemoryBpfMap(${name}): ${what} must be a positive integer`);
+      }
+    }
+    if (type === 'array' && keySize !== 4) {
+      throw bpfError('EINVAL', `MemoryBpfMap(${name}): array maps have 4-byte keys`);
+    }
+    this.name = name;
+    this.type = type;
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.valueStride = valueSize;
+    this.maxEntries = maxEntries;
+    if (type === 'array') {
+      for (let i = 0; i < maxEntries; i++) this.entries.set(arrayKey(i), Buffer.alloc(valueSize));
+    }
+  }
+
+  /** Number of entries present (for an array: maxEntries). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  updateBatch(
+    keys: Buffer,
+    values: Buffer,
+    count: number,
+    flags: BpfUpdateFlags = BPF_ANY,
+  ): number {
+    const op = 'mapUpdateBatch';
+    this.check(op);
+    this.calls.updateBatch++;
+    this.checkLength(op, 'keys', keys, count, this.keySize);
+    this.checkLength(op, 'values', values, count, this.valueStride);
+    if (flags !== BPF_ANY && flags !== BPF_NOEXIST && flags !== BPF_EXIST) {
+      throw bpfError('EINVAL', `${op}(${this.name}): flags ${String(flags)}`);
+    }
+    for (let i = 0; i < count; i++) {
+      const key = keys.subarray(i * this.keySize, (i + 1) * this.keySize);
+      const errno = this.updateOne(
+        key,
+        values.subarray(i * this.valueStride, (i + 1) * this.valueStride),
+        flags,
+      );
+      if (errno !== undefined) {
+        throw bpfError(
+          errno,
+          `${op}(${this.name}): entry ${i} of ${count} (the ${i} before it were written)`,
+        );
+      }
+    }
+    return count;
+  }
+
+  deleteBatch(keys: Buffer, count: number): number {
+    const op = 'mapDeleteBatch';
+    this.check(op);
+    this.calls.deleteBatch++;
+    this.checkLength(op, 'keys', keys, count, this.keySize);
+    if (this.type === 'array' && count > 0) {
+      throw bpfError('EINVAL', `${op}(${this.name}): entry 0 of ${count} (0 deleted before it)`);
+    }
+    let deleted = 0;
+    for (let i = 0; i < count; i++) {
+      if (this.entries.delete(keys.toString('latin1', i * this.keySize, (i + 1) * this.keySize))) {
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  lookup(key: Buffer): Buffer | undefined {
+    const op = 'mapLookup';
+    this.check(op);
+    this.calls.lookup++;
+    this.checkLength(op, 'key', key, 1, this.keySize);
+    const value = this.entries.get(key.toString('latin1'));
+    return value === undefined ? undefined : Buffer.from(value);
+  }
+
+  dump(): BpfMapDump {
+    this.check('mapDump');
+    this.calls.dump++;
+    const count = this.entries.size;
+    const keys = Buffer.allocUnsafe(count * this.keySize);
+    const values = Buffer.allocUnsafe(count * this.valueStride);
+    let i = 0;
+    for (const [key, value] of this.entries) {
+      keys.write(key, i * this.keySize, 'latin1');
+      value.copy(values, i * this.valueStride);
+      i++;
+    }
+    return { keys, values, count };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Returns the errno name of a failure, undefined on success. */
+  private updateOne(key: Buffer, value: Buffer, flags: BpfUpdateFlags): string | undefined {
+    const id = key.toString('latin1');
+    const present = this.entries.has(id);
+    if (this.type === 'array') {
+      if (key.readUInt32LE(0) >= this.maxEntries) return 'E2BIG';
+      if (flags === BPF_NOEXIST) return 'EEXIST';
+      this.entries.get(id)!.set(value);
+      return undefined;
+    }
+    if (present && flags === BPF_NOEXIST) return 'EEXIST';
+    if (!present && flags === BPF_EXIST) return 'ENOENT';
+    if (!present && this.entries.size >= this.maxEntries) {
+      if (this.type === 'hash') return 'E2BIG';
+      // lru_hash: evict the least recently updated entry, the first in insertion order.
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+    this.entries.delete(id); // re-insert at the end: most recently updated
+    this.entries.set(id, Buffer.from(value));
+    return undefined;
+  }
+
+  private check(op: string): void {
+    if (this.closed) throw bpfError('EBADF', `map ${this.name}: the handle is closed (${op})`);
+  }
+
+  private checkLength(op: string, what: string, buffer: Buffer, count: number, stride: number) {
+    if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+      throw bpfError('EINVAL', `${op}(${this.name}): count must be an integer in 0..2^32-1`);
+    }
+    if (buffer.length !== count * stride) {
+      throw bpfError(
+        'EINVAL',
+        `${op}(${this.name}): ${what} buffer is ${buffer.length} bytes, expected ${count} entries x ${stride} bytes = ${count * stride}`,
+      );
+    }
+  }
+}
+
+function arrayKey(index: number): string {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(index, 0);
+  return key.toString('latin1');
+}

@@ -1,0 +1,282 @@
+/**
+ * The terway_bpf N-API addon (native/), typed. It programs BPF maps with batch syscalls (50,000
+ * entries in milliseconds, where one bpftool process per entry takes minutes), loads the LB object
+ * with its maps pinned and reused across restarts, and attaches the tc program inside a pod's
+ * netns without spawning a process.
+ *
+ * Every call is synchronous: each is one syscall or a short loop of them. Every failure is a
+ * TerwayError('BPF_ERROR') whose message names the operation, the path and the errno name; the
+ * errno name is also readable with bpfErrno().
+ *
+ * The addon is loaded on first use, so importing this module costs nothing where BPF is unused
+ * (the CNI shim, unit tests with MemoryBpfMap).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { TerwayError } from '../../errors/terway-error.js';
+import type { BpfMap, BpfMapDump, BpfUpdateFlags } from './bpf-maps.js';
+import { BPF_ANY, toBpfError } from './bpf-maps.js';
+
+/** Overrides where the addon is loaded from (a path to terway_bpf.node). */
+export const ADDON_ENV = 'TERWAY_BPF_ADDON';
+
+declare const mapHandleBrand: unique symbol;
+/** An open map inside the addon: it owns the fd. Opaque. */
+type MapHandle = { readonly [mapHandleBrand]: true };
+
+export interface NativeMapInfo {
+  id: number;
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  valueStride: number;
+  maxEntries: number;
+  flags: number;
+  percpu: boolean;
+}
+
+export interface LoadedObject {
+  /** Program (function) name → its pin, <pinDir>/progs/<name>. */
+  programs: Record<string, string>;
+  /** Map name → its pin, <pinDir>/<name>. */
+  maps: Record<string, string>;
+  /** The maps whose pins existed before this load and were reused (their contents kept). */
+  reusedMaps: string[];
+}
+
+export interface ProgInfo {
+  id: number;
+  /** The kernel's name: the function name cut to 15 characters. */
+  name: string;
+  type: string;
+  /** The kernel's hash of the instructions, 16 hex characters: equal tags, same code. */
+  tag: string;
+}
+
+export interface TcAttachment {
+  progId: number;
+  name: string;
+  tag: string;
+}
+
+export type TcDirection = 'ingress' | 'egress';
+
+interface Addon {
+  mapOpenPinned(path: string): MapHandle;
+  mapInfo(map: MapHandle): NativeMapInfo;
+  mapClose(map: MapHandle): void;
+  mapUpdateBatch(
+    map: MapHandle,
+    keys: Buffer,
+    values: Buffer,
+    count: number,
+    flags: number,
+  ): number;
+  mapDeleteBatch(map: MapHandle, keys: Buffer, count: number): number;
+  mapLookup(map: MapHandle, key: Buffer): Buffer | null;
+  mapDump(map: MapHandle): BpfMapDump;
+  mapMmap(map: MapHandle): ArrayBuffer;
+  setBatchOps(enabled: boolean): void;
+  loadObject(objPath: string, pinDir: string): LoadedObject;
+  progInfo(path: string): ProgInfo;
+  tcAttach(
+    netnsPath: string,
+    ifname: string,
+    progPath: string,
+    direction: TcDirection,
+  ): { progId: number };
+  tcQuery(netnsPath: string, ifname: string, direction: TcDirection): TcAttachment | null;
+  tcDetach(netnsPath: string, ifname: string, direction: TcDirection): boolean;
+}
+
+/**
+ * Where the addon is: $TERWAY_BPF_ADDON, else under the repository (or install) root, the nearest
+ * ancestor of this file holding package.json. This file runs from dist/src/dataplane/bpf/ when
+ * built and from src/dataplane/bpf/ under ts-jest; both find <root>/dist/native/terway_bpf.node.
+ * native/build/Release/ (scripts/build-native.sh's intermediate output) is the fallback, so tests
+ * keep working while another build has wiped dist/.
+ */
+export function addonCandidates(): string[] {
+  const override = process.env[ADDON_ENV];
+  if (override !== undefined && override !== '') return [override];
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return [];
+    dir = parent;
+  }
+  return [
+    join(dir, 'dist', 'native', 'terway_bpf.node'),
+    join(dir, 'native', 'build', 'Release', 'terway_bpf.node'),
+  ];
+}
+
+let addon: Addon | undefined;
+
+function loadAddon(): Addon {
+  if (addon !== undefined) return addon;
+  const candidates = addonCandidates();
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (path === undefined) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `the terway_bpf addon is not built (looked at ${candidates.join(', ') || 'no path: no package.json above this module'}); run scripts/build-native.sh`,
+    );
+  }
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (error) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `cannot load the terway_bpf addon ${path}: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return addon;
+}
+
+/** True when the addon can be loaded; for callers that fall back to bpftool. */
+export function nativeBpfAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Test-only: turns the batch syscalls off (or back on), forcing the one-call-per-entry paths
+ * that kernels or map types without batch ops take, so they can be tested on any kernel.
+ */
+export function setNativeBatchOpsForTests(enabled: boolean): void {
+  call((native) => native.setBatchOps(enabled));
+}
+
+/** Runs an addon call, turning its errors into BPF_ERROR. */
+function call<T>(fn: (native: Addon) => T): T {
+  const native = loadAddon();
+  try {
+    return fn(native);
+  } catch (error) {
+    if (error instanceof Error) throw toBpfError(error);
+    throw new TerwayError('BPF_ERROR', String(error), { cause: error });
+  }
+}
+
+/** A pinned map, opened through the addon. */
+export class NativeBpfMap implements BpfMap {
+  readonly id: number;
+  readonly name: string;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly valueStride: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly percpu: boolean;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: MapHandle,
+    info: NativeMapInfo,
+  ) {
+    this.id = info.id;
+    this.name = info.name;
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.valueStride = info.valueStride;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.percpu = info.percpu;
+  }
+
+  /** Opens the map pinned at `path` (bpf_obj_get). */
+  static openPinned(path: string): NativeBpfMap {
+    return call((native) => {
+      const handle = native.mapOpenPinned(path);
+      return new NativeBpfMap(path, handle, native.mapInfo(handle));
+    });
+  }
+
+  updateBatch(
+    keys: Buffer,
+    values: Buffer,
+    count: number,
+    flags: BpfUpdateFlags = BPF_ANY,
+  ): number {
+    return call((native) => native.mapUpdateBatch(this.handle, keys, values, count, flags));
+  }
+
+  deleteBatch(keys: Buffer, count: number): number {
+    return call((native) => native.mapDeleteBatch(this.handle, keys, count));
+  }
+
+  lookup(key: Buffer): Buffer | undefined {
+    return call((native) => native.mapLookup(this.handle, key) ?? undefined);
+  }
+
+  dump(): BpfMapDump {
+    return call((native) => native.mapDump(this.handle));
+  }
+
+  /**
+   * The values of an array created with BPF_F_MMAPABLE, as shared memory: stores are seen by the
+   * program at once, without a syscall. Stays valid after close().
+   */
+  mmap(): ArrayBuffer {
+    return call((native) => native.mapMmap(this.handle));
+  }
+
+  close(): void {
+    call((native) => native.mapClose(this.handle));
+  }
+}
+
+/**
+ * Loads a BPF object: its maps pinned at <pinDir>/<map> (existing pins reused, so their contents
+ * survive; a layout mismatch fails with libbpf's "parameter mismatch"), its programs pinned at
+ * <pinDir>/progs/<program>, replacing older pins. pinDir must be on bpffs (/sys/fs/bpf).
+ */
+export function loadObject(objPath: string, pinDir: string): LoadedObject {
+  return call((native) => native.loadObject(objPath, pinDir));
+}
+
+/** The program pinned at `path`. */
+export function progInfo(path: string): ProgInfo {
+  return call((native) => native.progInfo(path));
+}
+
+/**
+ * Attaches the pinned program to `ifname`'s clsact hook inside the netns at `netnsPath`, with a
+ * fixed handle and priority, replacing whatever this function attached there before.
+ */
+export function tcAttach(
+  netnsPath: string,
+  ifname: string,
+  progPinnedPath: string,
+  direction: TcDirection,
+): { progId: number } {
+  return call((native) => native.tcAttach(netnsPath, ifname, progPinnedPath, direction));
+}
+
+/** The program tcAttach put on `ifname`, or null when there is none. */
+export function tcQuery(
+  netnsPath: string,
+  ifname: string,
+  direction: TcDirection,
+): TcAttachment | null {
+  return call((native) => native.tcQuery(netnsPath, ifname, direction));
+}
+
+/** Removes tcAttach's filter; false when there was none. The clsact qdisc stays. */
+export function tcDetach(netnsPath: string, ifname: string, direction: TcDirection): boolean {
+  return call((native) => native.tcDetach(netnsPath, ifname, direction));
+}

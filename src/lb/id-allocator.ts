@@ -1,0 +1,71 @@
+/**
+ * Hands out the small integer ids that key the slot, backend and counter maps. Freed ids are
+ * reused oldest first: a flow entry that still names a just-freed backend id must not find a new
+ * backend under it at once (the program also compares the address, this only makes it rarer).
+ */
+import { TerwayError } from '../errors/terway-error.js';
+
+export class IdAllocator {
+  private next = 1;
+  private readonly freed: number[] = [];
+  private freedHead = 0;
+  private readonly inUse: Uint8Array;
+  private used = 0;
+
+  /** Ids are 1..limit-1: 0 means "none" in the maps. */
+  constructor(
+    private readonly what: string,
+    private readonly limit: number,
+  ) {
+    this.inUse = new Uint8Array(limit);
+  }
+
+  allocate(): number {
+    let id: number;
+    if (this.freedHead < this.freed.length) {
+      id = this.freed[this.freedHead++]!;
+      if (this.freedHead > 1024 && this.freedHead * 2 > this.freed.length) {
+        this.freed.splice(0, this.freedHead);
+        this.freedHead = 0;
+      }
+    } else if (this.next < this.limit) {
+      id = this.next++;
+    } else {
+      throw new TerwayError(
+        'BPF_ERROR',
+        `no free ${this.what} id: all ${this.limit - 1} are in use (the map is full)`,
+      );
+    }
+    this.inUse[id] = 1;
+    this.used++;
+    return id;
+  }
+
+  /** Marks an id found in the live maps as taken (restore after a daemon restart). */
+  claim(id: number): void {
+    if (id <= 0 || id >= this.limit) {
+      throw new TerwayError('BPF_ERROR', `${this.what} id ${id} lies outside 1..${this.limit - 1}`);
+    }
+    if (this.inUse[id] === 0) this.used++;
+    this.inUse[id] = 1;
+    if (id >= this.next) {
+      for (let gap = this.next; gap < id; gap++) this.freed.push(gap);
+      this.next = id + 1;
+    } else {
+      // A claimed id may sit in the free list (restore after gaps were queued): drop it there.
+      const at = this.freed.indexOf(id, this.freedHead);
+      if (at >= 0) this.freed.splice(at, 1);
+    }
+  }
+
+  release(id: number): void {
+    if (id <= 0 || id >= this.limit || this.inUse[id] === 0) return;
+    this.inUse[id] = 0;
+    this.used--;
+    this.freed.push(id);
+  }
+
+  get size(): number {
+    return this.used;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The only writer of the load balancer's maps. Sources hand it whole Services (DesiredStateSink);
+ * it remembers which frontends changed and, on the next turn of the event loop, writes just those
+ * in one batch per map. A failed pass is retried with backoff after rebuilding its view from the
+ * live maps, and a daemon restart starts from the live maps too, so established flows survive.
+ */
+import type { Logger } from '../log/logger.js';
+import { toTerwayError } from '../errors/terway-error.js';
+import { frontendKey, type DesiredFrontend, type DesiredStateSink } from './desired-frontend.js';
+import type { LbMaps } from './lb-maps.js';
+import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
+import { ProgrammedState } from './programmed-state.js';
+
+export interface LbReconcilerOptions {
+  readonly maps: LbMaps;
+  readonly logger: Logger;
+  /** First retry delay after a failed pass; doubles up to maxRetryMs. */
+  readonly initialRetryMs?: number;
+  readonly maxRetryMs?: number;
+}
+
+export interface LbPassReport extends PlanSummary {
+  frontends: number;
+  durationMs: number;
+}
+
+export class LbReconciler implements DesiredStateSink {
+  private readonly maps: LbMaps;
+  private readonly logger: Logger;
+  private readonly initialRetryMs: number;
+  private readonly maxRetryMs: number;
+
+  private readonly desired = new Map<string, DesiredFrontend>();
+  private readonly frontendsOfService = new Map<string, Set<string>>();
+  private readonly dirty = new Set<string>();
+  private state: ProgrammedState;
+  private synced = false;
+  /** Set by markSynced: the next pass also deletes what nothing desires. */
+  private sweepPending = false;
+
+  private scheduled: NodeJS.Immediate | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** The delay before the current retry; 0 after a successful pass. */
+  private backoffMs = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  private lastError: Error | undefined;
+  /** Called after every successful pass (for metrics and benchmarks). */
+  onPass: ((report: LbPassReport) => void) | undefined;
+
+  constructor(options: LbReconcilerOptions) {
+    this.maps = options.maps;
+    this.logger = options.logger;
+    this.initialRetryMs = options.initialRetryMs ?? 100;
+    this.maxRetryMs = options.maxRetryMs ?? 30_000;
+    this.state = ProgrammedState.fromMaps(this.maps);
+    this.logger.info(
+      { frontends: this.state.frontends.size, backends: this.state.backends.size },
+      'load balancer: restored the programmed state from the live maps',
+    );
+  }
+
+  replaceService(service: string, frontends: readonly DesiredFrontend[]): void {
+    const previous = this.frontendsOfService.get(service);
+    const next = new Set<string>();
+    for (const frontend of frontends) {
+      const key = frontendKey(frontend.address);
+      next.add(key);
+      this.desired.set(key, frontend);
+      this.dirty.add(key);
+    }
+    for (const key of previous ?? []) {
+      if (!next.has(key)) {
+        this.desired.delete(key);
+        this.dirty.add(key);
+      }
+    }
+    if (next.size === 0) this.frontendsOfService.delete(service);
+    else this.frontendsOfService.set(service, next);
+    this.schedule();
+  }
+
+  deleteService(service: string): void {
+    this.replaceService(service, []);
+  }
+
+  markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    this.sweepPending = true;
+    for (const key of this.state.frontends.keys()) this.dirty.add(key);
+    this.schedule();
+  }
+
+  /** Resolves once every change handed over so far is in the maps. */
+  whenIdle(): Promise<void> {
+    if (!this.busy()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The error of the last failed pass, cleared by the next successful one. */
+  get failure(): Error | undefined {
+    return this.lastError;
+  }
+
+  get programmedFrontends(): number {
+    return this.state.frontends.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.scheduled = undefined;
+    this.retryTimer = undefined;
+    this.releaseWaiters();
+  }
+
+  private busy(): boolean {
+    return this.dirty.size > 0 || this.sweepPending;
+  }
+
+  /**
+   * setImmediate, not a timer: a burst of events from one read of a watch stream or one file parse
+   * lands in a single pass, and a lone change is written within the same millisecond.
+   */
+  private schedule(): void {
+    if (this.stopped || this.scheduled || this.retryTimer) return;
+    this.scheduled = setImmediate(() => this.pass());
+  }
+
+  private pass(): void {
+    this.scheduled = undefined;
+    if (this.stopped) return;
+    const started = performance.now();
+    const keys = [...this.dirty];
+    const sweep = this.sweepPending;
+    const plan = new LbWritePlan(this.state, this.maps, this.synced);
+    try {
+      for (const key of keys) plan.frontend(key, this.desired.get(key));
+      if (sweep) plan.sweep();
+      const summary = plan.apply();
+      for (const key of keys) this.dirty.delete(key);
+      if (sweep) this.sweepPending = false;
+      this.backoffMs = 0;
+      this.lastError = undefined;
+      const report = {
+        ...summary,
+        frontends: keys.length,
+        durationMs: performance.now() - started,
+      };
+      this.logger.debug(report, 'load balancer: maps updated');
+      this.onPass?.(report);
+    } catch (error) {
+      this.recover(toTerwayError(error, 'BPF_ERROR'));
+    }
+    if (this.busy()) this.schedule();
+    else this.releaseWaiters();
+  }
+
+  /**
+   * Part of a failed pass may be in the maps. Rather than guess which part, rebuild the mirror from
+   * the maps and redo every frontend that differs from the desired state, after a backoff.
+   */
+  private recover(error: Error): void {
+    this.lastError = error;
+    this.backoffMs = Math.min(
+      this.maxRetryMs,
+      this.backoffMs === 0 ? this.initialRetryMs : this.backoffMs * 2,
+    );
+    this.logger.error(
+      { err: error, retryInMs: this.backoffMs },
+      'load balancer: writing the maps failed; will rebuild from the live maps and retry',
+    );
+    try {
+      this.state = ProgrammedState.fromMaps(this.maps);
+      for (const key of this.state.frontends.keys()) this.dirty.add(key);
+      for (const key of this.desired.keys()) this.dirty.add(key);
+      if (this.synced) this.sweepPending = true;
+    } catch (restoreError) {
+      this.logger.error({ err: restoreError }, 'load balancer: reading the live maps failed too');
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pass();
+    }, this.backoffMs);
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Reads the load balancer's maps back into words: each frontend with the backends its slots name.
+ * What tests assert on and what an operator is shown, decoded from the maps themselves rather than
+ * from the daemon's memory of them.
+ */
+import { intToIp } from '../util/ipv4.js';
+import type { BackendAddress, FrontendAddress } from './desired-frontend.js';
+import type { LbMaps } from './lb-maps.js';
+import { FRONTEND, FRONTEND_F_EXTERNAL, FRONTEND_KEY } from './maps/lb-layouts.js';
+import { readBackend, readSlot } from './maps/shared-array.js';
+import { decode } from './maps/struct-codec.js';
+import { protocolName } from './programmed-state.js';
+
+export interface LbTableRow {
+  readonly frontend: FrontendAddress;
+  readonly id: number;
+  readonly affinityTimeoutSeconds: number;
+  readonly external: boolean;
+  /** The backends slots 0..count-1 name, in slot order. */
+  readonly backends: readonly (BackendAddress & { readonly id: number })[];
+}
+
+export function readLbTable(maps: LbMaps): LbTableRow[] {
+  const rows: LbTableRow[] = [];
+  const dump = maps.frontend.dump();
+  for (let index = 0; index < dump.count; index++) {
+    const key = decode(FRONTEND_KEY, dump.keys, index * FRONTEND_KEY.size);
+    const value = decode(FRONTEND, dump.values, index * FRONTEND.size);
+    const backends: (BackendAddress & { id: number })[] = [];
+    for (let slot = 0; slot < value.backendCount; slot++) {
+      const id = readSlot(maps.slot, value.slotBase + slot);
+      const backend = readBackend(maps.backend, id);
+      if (backend) backends.push({ ip: intToIp(backend.addr), port: backend.port, id });
+    }
+    rows.push({
+      frontend: { ip: intToIp(key.addr), port: key.port, protocol: protocolName(key.proto) },
+      id: value.id,
+      affinityTimeoutSeconds: value.affinityTimeoutS,
+      external: (value.flags & FRONTEND_F_EXTERNAL) !== 0,
+      backends,
+    });
+  }
+  return rows.sort((a, b) => a.id - b.id);
+}

@@ -1,0 +1,249 @@
+/**
+ * Turns desired frontends into map writes against the programmed mirror, one frontend at a time.
+ *
+ * The arrays (slots, backends, counters) are shared memory: stores that are safe at any moment go
+ * in at once, while planning: a new backend's entry, a zeroed counter, a slot at or past the
+ * frontend's live count, or a live slot switching from one ready backend to another. Stores that
+ * would pull something from under a packet wait until the frontend hash has been updated:
+ * clearing slots past a shrunken count, freeing a frontend's old slot block, clearing a deleted
+ * backend. The hash itself takes one batch syscall per pass.
+ *
+ * The mirror is updated as the plan is made; if the frontend update fails, the caller throws the
+ * mirror away and rebuilds it from the live maps.
+ */
+import { TerwayError } from '../errors/terway-error.js';
+import { parseIPv4 } from '../util/ipv4.js';
+import type { BackendAddress, DesiredFrontend } from './desired-frontend.js';
+import type { LbMaps } from './lb-maps.js';
+import { FRONTEND, FRONTEND_F_EXTERNAL, FRONTEND_KEY } from './maps/lb-layouts.js';
+import { MapWrites } from './maps/map-write-batch.js';
+import { clearBackend, writeBackend, writeSlot, zeroCounters } from './maps/shared-array.js';
+import {
+  protocolNumber,
+  type ProgrammedBackend,
+  type ProgrammedFrontend,
+  type ProgrammedState,
+} from './programmed-state.js';
+import { blockCapacityFor, type SlotBlock } from './slot-blocks.js';
+import { planSlots } from './slot-plan.js';
+
+export interface PlanSummary {
+  frontendsWritten: number;
+  frontendsDeleted: number;
+  backendsWritten: number;
+  backendsDeleted: number;
+  slotsWritten: number;
+  slotsCleared: number;
+}
+
+export class LbWritePlan {
+  private readonly frontendWrites = new MapWrites(FRONTEND_KEY, FRONTEND);
+  /** Stores that must wait until the frontend hash no longer points at what they clear. */
+  private readonly afterFrontends: (() => void)[] = [];
+  private readonly releasedFrontendIds: number[] = [];
+  /** Backends whose last reference went this pass; deleted at apply unless re-referenced. */
+  private readonly unreferenced = new Set<ProgrammedBackend>();
+  private backendsWritten = 0;
+  private backendsDeleted = 0;
+  private slotsWritten = 0;
+  private slotsCleared = 0;
+
+  constructor(
+    private readonly state: ProgrammedState,
+    private readonly maps: LbMaps,
+    /** Before the source's first complete state, nothing restored may be deleted. */
+    private readonly mayDelete: boolean,
+  ) {}
+
+  /** Brings one frontend to `desired`; undefined means it should not exist. */
+  frontend(key: string, desired: DesiredFrontend | undefined): void {
+    const current = this.state.frontends.get(key);
+    if (!desired) {
+      if (current && this.mayDelete) this.deleteFrontend(current);
+      return;
+    }
+    const proto = protocolNumber(desired.address.protocol);
+    const readyIds = desired.ready.map((backend) => this.acquire(backend, proto).id);
+    const memberIds = new Set(readyIds);
+    for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto).id);
+    const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
+    const frontend = current ?? this.createFrontend(key, desired, proto, readyIds.length);
+    this.updateFrontend(frontend, desired, readyIds, memberIds, flags, current === undefined);
+  }
+
+  /** Deletes backends nothing references (after a restore, once the source is complete). */
+  sweep(): void {
+    if (!this.mayDelete) return;
+    for (const backend of this.state.backends.values()) {
+      if (backend.refs <= 0) this.unreferenced.add(backend);
+    }
+  }
+
+  apply(): PlanSummary {
+    for (const backend of this.unreferenced) {
+      if (backend.refs <= 0 && this.state.backendsById.get(backend.id) === backend) {
+        this.deleteBackend(backend);
+      }
+    }
+    this.frontendWrites.applyUpserts(this.maps.frontend);
+    this.frontendWrites.applyDeletes(this.maps.frontend);
+    for (const store of this.afterFrontends) store();
+    for (const id of this.releasedFrontendIds) this.state.frontendIds.release(id);
+    return {
+      frontendsWritten: this.frontendWrites.upserts,
+      frontendsDeleted: this.frontendWrites.deletes,
+      backendsWritten: this.backendsWritten,
+      backendsDeleted: this.backendsDeleted,
+      slotsWritten: this.slotsWritten,
+      slotsCleared: this.slotsCleared,
+    };
+  }
+
+  private createFrontend(
+    key: string,
+    desired: DesiredFrontend,
+    proto: number,
+    readyCount: number,
+  ): ProgrammedFrontend {
+    const frontend: ProgrammedFrontend = {
+      key,
+      id: this.state.frontendIds.allocate(),
+      addr: requireIPv4(desired.address.ip),
+      port: desired.address.port,
+      proto,
+      affinityTimeoutS: desired.affinityTimeoutSeconds,
+      flags: 0,
+      block: this.state.slotBlocks.allocate(blockCapacityFor(readyCount)),
+      slots: [],
+      members: new Set(),
+    };
+    this.state.frontends.set(key, frontend);
+    zeroCounters(this.maps.frontendStats, frontend.id);
+    return frontend;
+  }
+
+  private updateFrontend(
+    frontend: ProgrammedFrontend,
+    desired: DesiredFrontend,
+    readyIds: number[],
+    memberIds: Set<number>,
+    flags: number,
+    isNew: boolean,
+  ): void {
+    const liveCount = isNew ? 0 : frontend.slots.length;
+    const plan = planSlots(frontend.slots, readyIds);
+    let block = frontend.block;
+    let moved: SlotBlock | undefined;
+    if (plan.slots.length > block.capacity) {
+      // Outgrown: fill a new block completely, then switch the frontend to it in one update.
+      moved = block;
+      block = this.state.slotBlocks.allocate(blockCapacityFor(plan.slots.length));
+      plan.slots.forEach((id, slot) => writeSlot(this.maps.slot, block.base + slot, id));
+      this.slotsWritten += plan.slots.length;
+    } else {
+      for (const [slot, id] of plan.writes) writeSlot(this.maps.slot, block.base + slot, id);
+      this.slotsWritten += plan.writes.length;
+    }
+    const changed =
+      isNew ||
+      moved !== undefined ||
+      plan.slots.length !== liveCount ||
+      frontend.affinityTimeoutS !== desired.affinityTimeoutSeconds ||
+      frontend.flags !== flags;
+    if (changed) {
+      this.frontendWrites.upsert(
+        { addr: frontend.addr, port: frontend.port, proto: frontend.proto },
+        {
+          id: frontend.id,
+          slotBase: block.base,
+          slotCapacity: block.capacity,
+          backendCount: plan.slots.length,
+          affinityTimeoutS: desired.affinityTimeoutSeconds,
+          flags,
+        },
+      );
+    }
+    if (moved) this.releaseBlockLater(moved, liveCount);
+    else if (plan.deletes.length > 0) this.clearSlotsLater(block, plan.deletes);
+    frontend.block = block;
+    frontend.slots = plan.slots.slice();
+    frontend.affinityTimeoutS = desired.affinityTimeoutSeconds;
+    frontend.flags = flags;
+    for (const id of memberIds) {
+      if (!frontend.members.has(id)) this.state.backendsById.get(id)!.refs++;
+    }
+    for (const id of frontend.members) if (!memberIds.has(id)) this.unref(id);
+    frontend.members = memberIds;
+  }
+
+  private deleteFrontend(frontend: ProgrammedFrontend): void {
+    this.frontendWrites.delete({ addr: frontend.addr, port: frontend.port, proto: frontend.proto });
+    this.releaseBlockLater(frontend.block, frontend.slots.length);
+    for (const id of frontend.members) this.unref(id);
+    this.state.frontends.delete(frontend.key);
+    this.releasedFrontendIds.push(frontend.id);
+  }
+
+  private clearSlotsLater(block: SlotBlock, slots: readonly number[]): void {
+    this.slotsCleared += slots.length;
+    this.afterFrontends.push(() => {
+      for (const slot of slots) writeSlot(this.maps.slot, block.base + slot, 0);
+    });
+  }
+
+  /**
+   * Clears a block the frontend hash no longer names and returns it to the allocator. A packet
+   * that read the old base just before the update finishes within microseconds; the block is
+   * handed out again at the earliest in the next pass, a full event-loop turn later.
+   */
+  private releaseBlockLater(block: SlotBlock, used: number): void {
+    this.slotsCleared += used;
+    this.afterFrontends.push(() => {
+      for (let slot = 0; slot < used; slot++) writeSlot(this.maps.slot, block.base + slot, 0);
+      this.state.slotBlocks.release(block);
+    });
+  }
+
+  private acquire(address: BackendAddress, proto: number): ProgrammedBackend {
+    const addr = requireIPv4(address.ip);
+    const existing = this.state.backends.get(addr, address.port, proto);
+    if (existing) return existing;
+    const backend: ProgrammedBackend = {
+      id: this.state.backendIds.allocate(),
+      addr,
+      port: address.port,
+      proto,
+      refs: 0,
+    };
+    this.state.addBackend(backend);
+    zeroCounters(this.maps.backendStats, backend.id);
+    writeBackend(this.maps.backend, backend.id, backend);
+    this.backendsWritten++;
+    return backend;
+  }
+
+  private unref(id: number): void {
+    const backend = this.state.backendsById.get(id);
+    if (!backend) return;
+    backend.refs--;
+    // A backend moving between two frontends in one pass keeps its id, and so its flows.
+    if (backend.refs <= 0 && this.mayDelete) this.unreferenced.add(backend);
+  }
+
+  private deleteBackend(backend: ProgrammedBackend): void {
+    this.state.removeBackend(backend);
+    this.backendsDeleted++;
+    this.afterFrontends.push(() => {
+      clearBackend(this.maps.backend, backend.id);
+      this.state.backendIds.release(backend.id);
+    });
+  }
+}
+
+function requireIPv4(ip: string): number {
+  const value = parseIPv4(ip);
+  if (value === undefined) {
+    throw new TerwayError('INVALID_ARGUMENT', `not an IPv4 address: ${JSON.stringify(ip)}`);
+  }
+  return value;
+}

@@ -1,0 +1,121 @@
+/**
+ * An array map the daemon writes with plain stores: the kernel's BPF_F_MMAPABLE array mapped into
+ * the daemon's memory (or, in tests, an ordinary ArrayBuffer). Each value is read or written as
+ * whole 32-bit words through a Uint32Array, so the program never sees a half-written word; where a
+ * value spans two words, the writers below order the stores so a torn read is harmless.
+ */
+import { TerwayError } from '../../errors/terway-error.js';
+
+export interface SharedArray {
+  readonly name: string;
+  /** Bytes per element: the value size rounded up to 8, as the kernel lays out arrays. */
+  readonly elementSize: number;
+  readonly maxEntries: number;
+  readonly words: Uint32Array;
+}
+
+export function sharedArray(
+  name: string,
+  valueSize: number,
+  maxEntries: number,
+  memory: ArrayBuffer,
+): SharedArray {
+  const elementSize = Math.ceil(valueSize / 8) * 8;
+  if (memory.byteLength < elementSize * maxEntries) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `${name}: ${memory.byteLength} bytes mapped, ${elementSize * maxEntries} needed`,
+    );
+  }
+  return { name, elementSize, maxEntries, words: new Uint32Array(memory) };
+}
+
+/** The little-endian word whose bytes, in memory order, are `value` in network order. */
+export function networkOrderWord(value: number): number {
+  return (
+    (((value & 0xff) << 24) |
+      ((value & 0xff00) << 8) |
+      ((value >>> 8) & 0xff00) |
+      ((value >>> 24) & 0xff)) >>>
+    0
+  );
+}
+
+function checkIndex(array: SharedArray, index: number): number {
+  if (!Number.isInteger(index) || index < 0 || index >= array.maxEntries) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `${array.name}: index ${index} outside 0..${array.maxEntries - 1}`,
+    );
+  }
+  return (index * array.elementSize) >>> 2;
+}
+
+/**
+ * struct tw_backend {__be32 addr; __be16 port; __u8 proto; __u8 flags;} as two words. The second
+ * word goes first and the address last: the program treats addr 0 as "no backend", so a reader
+ * never sees a live address with a half-written port.
+ */
+export function writeBackend(
+  array: SharedArray,
+  id: number,
+  backend: { addr: number; port: number; proto: number; flags?: number },
+): void {
+  const at = checkIndex(array, id);
+  const portBytes = ((backend.port & 0xff) << 8) | (backend.port >>> 8);
+  array.words[at + 1] = (portBytes | (backend.proto << 16) | ((backend.flags ?? 0) << 24)) >>> 0;
+  array.words[at] = networkOrderWord(backend.addr);
+}
+
+/** Clears the address first: from that store on, flows on this backend end. */
+export function clearBackend(array: SharedArray, id: number): void {
+  const at = checkIndex(array, id);
+  array.words[at] = 0;
+  array.words[at + 1] = 0;
+}
+
+export function readBackend(
+  array: SharedArray,
+  id: number,
+): { addr: number; port: number; proto: number; flags: number } | undefined {
+  const at = checkIndex(array, id);
+  const addrWord = array.words[at]!;
+  if (addrWord === 0) return undefined;
+  const second = array.words[at + 1]!;
+  const portBytes = second & 0xffff;
+  return {
+    addr: networkOrderWord(addrWord),
+    port: ((portBytes & 0xff) << 8) | (portBytes >>> 8),
+    proto: (second >>> 16) & 0xff,
+    flags: second >>> 24,
+  };
+}
+
+/** tw_slot[index] = backend id (0 = none). */
+export function writeSlot(array: SharedArray, index: number, backendId: number): void {
+  array.words[checkIndex(array, index)] = backendId;
+}
+
+export function readSlot(array: SharedArray, index: number): number {
+  return array.words[checkIndex(array, index)]!;
+}
+
+export interface CounterValues {
+  packets: bigint;
+  bytes: bigint;
+  flows: bigint;
+  rejected: bigint;
+}
+
+/** struct tw_counters: four __u64, little-endian words. */
+export function readCounters(array: SharedArray, index: number): CounterValues {
+  const at = checkIndex(array, index);
+  const u64 = (word: number) =>
+    BigInt(array.words[at + word]!) | (BigInt(array.words[at + word + 1]!) << 32n);
+  return { packets: u64(0), bytes: u64(2), flows: u64(4), rejected: u64(6) };
+}
+
+export function zeroCounters(array: SharedArray, index: number): void {
+  const at = checkIndex(array, index);
+  array.words.fill(0, at, at + (array.elementSize >>> 2));
+}

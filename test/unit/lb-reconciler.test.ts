@@ -1,0 +1,239 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import pino from 'pino';
+
+import { BPF_ANY, type BpfUpdateFlags } from '../../src/dataplane/bpf/bpf-maps.js';
+import type { BackendAddress, DesiredFrontend } from '../../src/lb/desired-frontend.js';
+import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
+import { readLbTable } from '../../src/lb/lb-table.js';
+import { readBackend } from '../../src/lb/maps/shared-array.js';
+import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
+import { intToIp } from '../../src/util/ipv4.js';
+
+const log = pino({ level: 'silent' });
+
+function backends(...ips: string[]): BackendAddress[] {
+  return ips.map((ip) => ({ ip, port: 8080 }));
+}
+
+function frontend(
+  ip: string,
+  ready: BackendAddress[],
+  extra: Partial<DesiredFrontend> = {},
+): DesiredFrontend {
+  return {
+    address: { ip, port: 80, protocol: 'TCP' },
+    service: { namespace: 'default', name: 'web', portName: 'http' },
+    external: false,
+    affinityTimeoutSeconds: 0,
+    ready,
+    draining: [],
+    ...extra,
+  };
+}
+
+/** Frontend → backend ips, as the datapath would resolve them from the maps. */
+function table(maps: ReturnType<typeof memoryLbMaps>): Record<string, string[]> {
+  return Object.fromEntries(
+    readLbTable(maps).map((row) => [
+      `${row.frontend.ip}:${row.frontend.port}/${row.frontend.protocol}`,
+      row.backends.map((backend) => backend.ip).sort(),
+    ]),
+  );
+}
+
+/** Every live entry of the backend array. */
+function backendIps(maps: ReturnType<typeof memoryLbMaps>): string[] {
+  const ips: string[] = [];
+  for (let id = 1; id < 64; id++) {
+    const backend = readBackend(maps.backend, id);
+    if (backend) ips.push(intToIp(backend.addr));
+  }
+  return ips.sort();
+}
+
+/** Non-zero slot words: what a frontend's slot block still holds. */
+function usedSlots(maps: ReturnType<typeof memoryLbMaps>): number {
+  return maps.slot.words.subarray(0, 1024).filter((word) => word !== 0).length;
+}
+
+const running: LbReconciler[] = [];
+function reconciler(maps: ReturnType<typeof memoryLbMaps>, reports?: LbPassReport[]): LbReconciler {
+  const created = new LbReconciler({ maps, logger: log, initialRetryMs: 5, maxRetryMs: 20 });
+  if (reports) created.onPass = (report) => reports.push(report);
+  running.push(created);
+  return created;
+}
+
+afterEach(() => {
+  for (const each of running.splice(0)) each.stop();
+});
+
+describe('LbReconciler', () => {
+  test('a Service becomes a frontend whose slots name its ready backends', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3')),
+      frontend('10.96.0.10', backends('10.0.0.4'), {
+        address: { ip: '10.96.0.10', port: 53, protocol: 'UDP' },
+      }),
+    ]);
+    lb.markSynced();
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({
+      '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.3'],
+      '10.96.0.10:53/UDP': ['10.0.0.4'],
+    });
+  });
+
+  test('changing one endpoint writes one slot and nothing else', async () => {
+    const maps = memoryLbMaps();
+    const reports: LbPassReport[] = [];
+    const lb = reconciler(maps, reports);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    await lb.whenIdle();
+    reports.length = 0;
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.9'))]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.9'] });
+    expect(reports).toEqual([
+      expect.objectContaining({
+        frontends: 1,
+        frontendsWritten: 0,
+        slotsWritten: 1,
+        slotsCleared: 0,
+        backendsWritten: 1,
+        backendsDeleted: 1,
+      }),
+    ]);
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.9']);
+  });
+
+  test('a draining backend leaves the slots but keeps its entry until it is gone', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    await lb.whenIdle();
+    lb.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.2'), { draining: backends('10.0.0.3') }),
+    ]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2'] });
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3']);
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    await lb.whenIdle();
+    expect(backendIps(maps)).toEqual(['10.0.0.2']);
+  });
+
+  test('a Service scaled to zero keeps its frontend with no slots: the program rejects', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    await lb.whenIdle();
+    lb.replaceService('default/web', [frontend('10.96.0.10', [])]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': [] });
+    expect(usedSlots(maps)).toBe(0);
+    lb.deleteService('default/web');
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({});
+    expect(backendIps(maps)).toEqual([]);
+  });
+
+  test('a backend shared by two Services keeps one id; it goes with the last one', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/a', [frontend('10.96.0.1', backends('10.0.0.2'))]);
+    lb.replaceService('default/b', [frontend('10.96.0.2', backends('10.0.0.2'))]);
+    await lb.whenIdle();
+    const [a, b] = readLbTable(maps);
+    expect(a!.backends[0]!.id).toBe(b!.backends[0]!.id);
+    lb.deleteService('default/a');
+    await lb.whenIdle();
+    expect(backendIps(maps)).toEqual(['10.0.0.2']);
+    lb.deleteService('default/b');
+    await lb.whenIdle();
+    expect(backendIps(maps)).toEqual([]);
+  });
+
+  test('a restarted reconciler adopts the live maps and deletes only after the source synced', async () => {
+    const maps = memoryLbMaps();
+    const first = reconciler(maps);
+    first.markSynced();
+    first.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    first.replaceService('default/old', [frontend('10.96.0.20', backends('10.0.0.7'))]);
+    await first.whenIdle();
+    first.stop();
+    const before = readLbTable(maps);
+
+    const reports: LbPassReport[] = [];
+    const second = reconciler(maps, reports);
+    second.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.3', '10.0.0.2')),
+    ]);
+    await second.whenIdle();
+    // Same frontend ids, same backend ids, nothing rewritten; the old Service is still there.
+    expect(readLbTable(maps)).toEqual(before);
+    expect(reports[0]).toEqual(
+      expect.objectContaining({ frontendsWritten: 0, slotsWritten: 0, backendsWritten: 0 }),
+    );
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.7']);
+    second.markSynced();
+    await second.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.3'] });
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3']);
+  });
+
+  test('a failed write is retried after rebuilding from the maps, and converges', async () => {
+    const maps = memoryLbMaps();
+    const hash = maps.frontend;
+    const realUpdate = hash.updateBatch.bind(hash);
+    let failures = 2;
+    hash.updateBatch = (keys: Buffer, values: Buffer, count: number, flags?: BpfUpdateFlags) => {
+      if (failures-- > 0) throw new Error('injected: EAGAIN');
+      return realUpdate(keys, values, count, flags ?? BPF_ANY);
+    };
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    await lb.whenIdle();
+    expect(lb.failure).toBeUndefined();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.3'] });
+    expect(failures).toBeLessThan(0);
+  });
+
+  test('a frontend that outgrows its slot block moves to a bigger one; the old one is cleared', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    await lb.whenIdle();
+    const grown = Array.from({ length: 9 }, (_, index) => `10.0.1.${index + 1}`);
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends(...grown))]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': [...grown].sort() });
+    expect(usedSlots(maps)).toBe(9);
+    // The freed block is reused by the next frontend that fits in it.
+    lb.replaceService('default/other', [frontend('10.96.0.11', backends('10.0.0.5'))]);
+    await lb.whenIdle();
+    expect(table(maps)['10.96.0.11:80/TCP']).toEqual(['10.0.0.5']);
+    expect(usedSlots(maps)).toBe(10);
+  });
+
+  test('affinity and external flags reach the frontend entry', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [
+      frontend('192.0.2.10', backends('10.0.0.2'), { external: true, affinityTimeoutSeconds: 30 }),
+    ]);
+    await lb.whenIdle();
+    expect(readLbTable(maps)).toEqual([
+      expect.objectContaining({ external: true, affinityTimeoutSeconds: 30 }),
+    ]);
+  });
+});
