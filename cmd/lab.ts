@@ -31,6 +31,7 @@ function describeLab(manifest: LabManifest): string {
       `           state  ${node.stateDir}`,
       `           log    ${node.log}`,
       `           CNI    ${node.conflist}`,
+      `           Services ${node.services}  (edit to reprogram the node's Service LB)`,
     );
   }
   return lines.join('\n');

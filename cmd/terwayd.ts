@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
+import { DEFAULT_BPF_OBJECT, DEFAULT_BPF_PIN_DIR } from '../src/daemon/service-lb.js';
 import { runDaemon } from '../src/daemon/terwayd.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/terway-node';
@@ -15,6 +16,20 @@ const program = new Command('terwayd')
     DEFAULT_STATE_DIR,
   )
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal', 'info')
+  .option(
+    '--services <file>',
+    'standalone Service source: Kubernetes Services and EndpointSlices (YAML or JSON), followed as it changes',
+  )
+  .option(
+    '--kubeconfig <file>',
+    'cluster Service source: informers on Services and EndpointSlices (in a pod: the in-cluster account)',
+  )
+  .option(
+    '--bpf-pin-dir <dir>',
+    'bpffs directory of the Service LB maps and program',
+    DEFAULT_BPF_PIN_DIR,
+  )
+  .option('--bpf-object <file>', 'the compiled Service LB program', DEFAULT_BPF_OBJECT)
   .showHelpAfterError();
 
 program.parse();
@@ -23,5 +38,9 @@ const options = program.opts<{
   socket: string;
   stateDir: string;
   logLevel: string;
+  services?: string;
+  kubeconfig?: string;
+  bpfPinDir: string;
+  bpfObject: string;
 }>();
 await runDaemon(options);

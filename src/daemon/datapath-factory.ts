@@ -17,11 +17,14 @@ import { PodDatapath } from '../dataplane/pod-datapath.js';
 import { TerwayError } from '../errors/terway-error.js';
 import type { Clock } from '../util/clock.js';
 import type { DatapathRuntime } from './pod-network.js';
+import { startServiceLb, type ServiceLb, type ServiceLbOptions } from './service-lb.js';
 
 export interface DatapathSetup {
   /** The cloud the pool should use: gated on ENI links when pods are wired. */
   cloud: CloudProvider;
   runtime: DatapathRuntime | undefined;
+  /** The Service load balancer, which exists only where pods are wired. */
+  serviceLb: ServiceLb | undefined;
 }
 
 /** `auto` wires pods unless the cloud is the built-in emulator, whose ENIs never get a link. */
@@ -40,6 +43,8 @@ export async function createDatapath(options: {
   clock: Clock;
   log: Logger;
   kernel?: Kernel;
+  /** Where the Service LB's program, maps and desired state come from. */
+  serviceLb: Omit<ServiceLbOptions, 'log'>;
 }): Promise<DatapathSetup> {
   const { config, cloud, cloudMode, clock, log } = options;
   if (resolveDatapathMode(config.datapath, cloudMode) === 'none') {
@@ -47,7 +52,7 @@ export async function createDatapath(options: {
       { datapath: config.datapath, cloud: cloudMode },
       'DATAPATH OFF: pods get an IP and a record, but no interface is configured (IPAM only)',
     );
-    return { cloud, runtime: undefined };
+    return { cloud, runtime: undefined, serviceLb: undefined };
   }
   const hostNetns = parseNetnsSetting(config.hostNetns);
   const kernel = options.kernel ?? new Iproute2Kernel({ sessionNetns: hostNetns });
@@ -66,7 +71,14 @@ export async function createDatapath(options: {
   const { primaryIp } = await cloud.nodeAddress();
   const enis = new EniLinks({ kernel, hostNetns, mtu: config.eniMtu, clock, log });
   const preferred: DriverName = config.eniipVirtualType === 'IPVlan' ? 'ipvlan' : 'veth';
-  const datapath = new PodDatapath({ kernel, hostNetns, preferred, log });
+  const serviceLb = startServiceLb({ ...options.serviceLb, log });
+  const datapath = new PodDatapath({
+    kernel,
+    hostNetns,
+    preferred,
+    log,
+    lbAttacher: serviceLb.attacher,
+  });
   const { driver, fallbackReason } = await datapath.chooseDriver();
   log.info(
     {
@@ -81,5 +93,6 @@ export async function createDatapath(options: {
   return {
     cloud: new EniLinkGate(cloud, enis, log),
     runtime: { datapath, enis, nodeIp: primaryIp },
+    serviceLb,
   };
 }

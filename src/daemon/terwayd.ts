@@ -23,6 +23,7 @@ import { PodNetwork } from './pod-network.js';
 import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
+import type { ServiceLb } from './service-lb.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -34,6 +35,11 @@ export interface DaemonFlags {
   socket: string;
   stateDir: string;
   logLevel: string;
+  /** Standalone Service source: a file of Services and EndpointSlices. */
+  services?: string | undefined;
+  kubeconfig?: string | undefined;
+  bpfPinDir: string;
+  bpfObject: string;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -42,6 +48,7 @@ interface Running {
   pool?: IpPool;
   store?: PodStore;
   cloud?: CloudHandle;
+  serviceLb?: ServiceLb;
   stateDir?: string;
   lock?: StateDirLock;
 }
@@ -89,7 +96,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       cloudMode: running.cloud.mode,
       clock: systemClock,
       log,
+      serviceLb: {
+        pinDir: flags.bpfPinDir,
+        objectPath: flags.bpfObject,
+        servicesFile: flags.services,
+        kubeconfig: flags.kubeconfig,
+        inCluster: flags.services === undefined && isInCluster(),
+      },
     });
+    running.serviceLb = wiring.serviceLb;
     running.pool = await restorePool({
       cloud: wiring.cloud,
       store: running.store,
@@ -147,6 +162,7 @@ async function shutdown(
     );
   }
   await running.pool?.stop();
+  await running.serviceLb?.stop();
   if (running.pool !== undefined && running.stateDir !== undefined) {
     const idle = running.pool
       .snapshot()
@@ -161,4 +177,9 @@ async function shutdown(
   await running.store?.close();
   await running.lock?.release();
   log.info('terwayd stopped');
+}
+
+/** The kubelet sets KUBERNETES_SERVICE_HOST in every pod: the DaemonSet finds its apiserver. */
+function isInCluster(): boolean {
+  return (process.env['KUBERNETES_SERVICE_HOST'] ?? '') !== '';
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
+import type { PodProgramAttacher } from './bpf/lb-attacher.js';
 import type { DatapathDriver, EniSite } from './drivers/driver.js';
 import { nodeSysctls } from './drivers/driver.js';
 import { IpvlanDriver } from './drivers/ipvlan-driver.js';
@@ -31,6 +32,8 @@ export interface PodDatapathOptions {
   /** What the operator asked for (eniip_virtual_type). */
   preferred: DriverName;
   log: Logger;
+  /** Puts the Service LB program on every pod's interface; none when the LB is off. */
+  lbAttacher?: PodProgramAttacher | undefined;
 }
 
 const DRIVERS: Readonly<Record<DriverName, DatapathDriver>> = {
@@ -87,6 +90,7 @@ export class PodDatapath {
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
       await kernel.apply(hostNetns, plan.host);
       await (podBatch === undefined ? kernel.apply(pod.netns, plan.pod) : podBatch.apply(plan.pod));
+      this.options.lbAttacher?.attach(pod.netns, pod.ifname);
     } catch (thrown) {
       const error = asEniLinkMissing(toTerwayError(thrown), pod);
       log.warn(
@@ -151,6 +155,7 @@ export class PodDatapath {
     return [
       ...findDrift(host, expected.host, 'the node'),
       ...findDrift(inPod, expected.pod, 'the pod'),
+      ...(this.options.lbAttacher?.check(pod.netns, pod.ifname) ?? []),
     ];
   }
 

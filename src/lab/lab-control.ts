@@ -11,7 +11,7 @@ import { deletePod, listPods } from './lab-pods.js';
 import type { LabDriver, LabManifest } from './lab-manifest.js';
 import { MANIFEST_FILE, readManifest } from './lab-manifest.js';
 import { LAB_JS } from './lab-paths.js';
-import { deleteNetns, listNetns } from './lab-shell.js';
+import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import { labNetnsPrefix, newLabId, removeLabDir } from './lab-supervisor.js';
 
 /** Beyond the supervisor's own two waits: building the VPC and starting the emulator. */
@@ -126,6 +126,7 @@ async function sweep(id: string, manifest: LabManifest): Promise<void> {
   for (const name of (await listNetns()).filter((ns) => ns.startsWith(labNetnsPrefix(id)))) {
     await deleteNetns(name);
   }
+  removeBpfPinDirs(labNetnsPrefix(id));
 }
 
 function tail(path: string): string {

@@ -25,6 +25,12 @@ const nodeSchema = z.object({
   log: z.string(),
   config: z.string(),
   conflist: z.string(),
+  /** The node's Services and EndpointSlices: editing it reprograms the node's Service LB. */
+  services: z.string(),
+  /** bpffs directory of the node's Service LB maps (each lab node is a separate "machine"). */
+  bpfPinDir: z.string(),
+  /** terwayd's arguments, so a restart (tests, `lab`) runs it exactly as the supervisor did. */
+  daemonArgs: z.array(z.string()),
   daemonPid: z.number(),
 });
 

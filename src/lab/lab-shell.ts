@@ -1,4 +1,7 @@
-/** The lab's own kernel plumbing: `ip -batch` and sysctl inside its namespaces. */
+/** The lab's own kernel plumbing: `ip -batch` and sysctl inside its namespaces, bpffs pins. */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { runCommand } from '../dataplane/kernel/run-command.js';
 import { commandIn, ipCommand, netnsAt } from '../dataplane/kernel/netns-ref.js';
 import type { NetnsRef } from '../dataplane/kernel/netns-ref.js';
@@ -55,4 +58,22 @@ export async function listNetns(): Promise<string[]> {
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
     .filter((name) => name !== '');
+}
+
+const BPFFS = '/sys/fs/bpf';
+
+/**
+ * Removes the bpffs directories whose names start with `prefix` (a lab's nodes' Service LB pins).
+ * The maps go with their last pin and their last attached program, so this after the pods.
+ */
+export function removeBpfPinDirs(prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(BPFFS);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((entry) => entry.startsWith(prefix))) {
+    rmSync(join(BPFFS, name), { recursive: true, force: true });
+  }
 }

@@ -24,7 +24,7 @@ import { grpcIntrospection } from '../cli/introspection-client.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
 import { gatewayOf } from '../util/ipv4.js';
 import { EniMirror } from './eni-mirror.js';
-import { deleteNetns, listNetns } from './lab-shell.js';
+import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
 import { writeManifest } from './lab-manifest.js';
 import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
@@ -91,6 +91,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         log.warn({ netns: name, err: String(error) }, 'netns not deleted'),
       );
     }
+    removeBpfPinDirs(labNetnsPrefix(id));
     log.info('lab is down');
   };
   const stop = (signal: string) => {
@@ -145,8 +146,13 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         log: join(nodeDir, 'terwayd.log'),
         config: join(nodeDir, 'eni_conf.json'),
         conflist: join(nodeDir, '10-terway.conflist'),
+        services: join(nodeDir, 'services.yaml'),
+        bpfPinDir: labBpfPinDir(id, name),
+        daemonArgs: [],
         daemonPid: 0,
       };
+      info.daemonArgs = daemonArgs(info);
+      writeFileSync(info.services, SERVICES_FILE_HEADER);
       writeFileSync(
         info.config,
         `${JSON.stringify(nodeConfig(options, started, key, instance.instanceId, netns), null, 2)}\n`,
@@ -222,14 +228,35 @@ function conflist(socket: string) {
   };
 }
 
+const SERVICES_FILE_HEADER = `# This lab node's Kubernetes Services and discovery.k8s.io/v1 EndpointSlices (multi-document
+# YAML, or JSON). terwayd follows this file: saving it reprograms the node's Service LB.
+`;
+
+/** Under the lab id, so a sweep after a crash finds it the way it finds the namespaces. */
+export function labBpfPinDir(id: string, node: string): string {
+  return `/sys/fs/bpf/${labNetnsPrefix(id)}${node}`;
+}
+
+function daemonArgs(info: LabNodeInfo): string[] {
+  return [
+    TERWAYD_JS,
+    '--config',
+    info.config,
+    '--socket',
+    info.socket,
+    '--state-dir',
+    info.stateDir,
+    '--services',
+    info.services,
+    '--bpf-pin-dir',
+    info.bpfPinDir,
+  ];
+}
+
 function startDaemon(info: LabNodeInfo): ChildProcess {
   const logFd = openSync(info.log, 'a');
   try {
-    return spawn(
-      process.execPath,
-      [TERWAYD_JS, '--config', info.config, '--socket', info.socket, '--state-dir', info.stateDir],
-      { stdio: ['ignore', logFd, logFd] },
-    );
+    return spawn(process.execPath, info.daemonArgs, { stdio: ['ignore', logFd, logFd] });
   } finally {
     closeSync(logFd);
   }

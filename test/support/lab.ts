@@ -418,8 +418,8 @@ export class Lab {
   }
 
   /**
-   * Starts a node's terwayd again exactly as the lab supervisor does (lab-supervisor.ts
-   * startDaemon: same config, socket and state dir, output appended to the node's log), with
+   * Starts a node's terwayd again exactly as the lab supervisor does (the manifest's
+   * daemonArgs, output appended to the node's log), with
    * `env` added to its environment, and waits until it serves. The previous one must be gone.
    */
   async startDaemon(node: string, env: Record<string, string> = {}): Promise<number> {
@@ -429,19 +429,10 @@ export class Lab {
     const logFd = openSync(info.log, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(
-        process.execPath,
-        [
-          LAB_BINS.terwayd,
-          '--config',
-          info.config,
-          '--socket',
-          info.socket,
-          '--state-dir',
-          info.stateDir,
-        ],
-        { stdio: ['ignore', logFd, logFd], env: childEnv(env) },
-      );
+      child = spawn(process.execPath, info.daemonArgs, {
+        stdio: ['ignore', logFd, logFd],
+        env: childEnv(env),
+      });
     } finally {
       closeSync(logFd);
     }

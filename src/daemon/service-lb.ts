@@ -1,0 +1,111 @@
+/**
+ * Starts the Service load balancer: loads the tc program (reusing the pinned maps, so flows that
+ * are established survive a restart or an upgrade), rebuilds the reconciler's view from those
+ * maps, and connects the desired state's source: the Kubernetes API when a kubeconfig is given or
+ * the daemon runs in a pod, else a services file. Without either, the maps are left exactly as
+ * they are, and the daemon says so.
+ */
+import { fileURLToPath } from 'node:url';
+
+import type { Logger } from 'pino';
+
+import { TcLbAttacher, type PodProgramAttacher } from '../dataplane/bpf/lb-attacher.js';
+import { loadObject, NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
+import { TerwayError } from '../errors/terway-error.js';
+import { InformerSource, loadKubeConfig } from '../k8s/informer-source.js';
+import { ServicesFileSource } from '../k8s/services-file-source.js';
+import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
+import { LbReconciler } from '../lb/lb-reconciler.js';
+import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
+
+export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
+/** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
+export const DEFAULT_BPF_OBJECT = fileURLToPath(new URL('../../bpf/lb.o', import.meta.url));
+
+const EGRESS_PROGRAM = 'tw_lb_egress';
+const INGRESS_PROGRAM = 'tw_lb_ingress';
+
+export interface ServiceLbOptions {
+  readonly pinDir: string;
+  readonly objectPath: string;
+  /** Standalone mode: Services and EndpointSlices from this file, followed as it changes. */
+  readonly servicesFile?: string | undefined;
+  /** Cluster mode: this kubeconfig, or the in-cluster account when `inCluster`. */
+  readonly kubeconfig?: string | undefined;
+  readonly inCluster?: boolean;
+  readonly log: Logger;
+}
+
+export interface ServiceLb {
+  readonly attacher: PodProgramAttacher;
+  readonly reconciler: LbReconciler;
+  readonly maps: LbMaps;
+  readonly source: 'kubernetes' | 'file' | 'none';
+  stop(): Promise<void>;
+}
+
+export function startServiceLb(options: ServiceLbOptions): ServiceLb {
+  const { pinDir, objectPath, log } = options;
+  if (options.servicesFile !== undefined && options.kubeconfig !== undefined) {
+    throw new TerwayError(
+      'INVALID_CONFIG',
+      'give either --services (standalone) or --kubeconfig (cluster), not both',
+    );
+  }
+  const loaded = loadObject(objectPath, pinDir);
+  const egress = loaded.programs[EGRESS_PROGRAM];
+  const ingress = loaded.programs[INGRESS_PROGRAM];
+  if (egress === undefined || ingress === undefined) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `${objectPath} has no ${EGRESS_PROGRAM}/${INGRESS_PROGRAM} programs: not the Service LB object`,
+    );
+  }
+  const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
+  const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
+  log.info(
+    { pinDir, object: objectPath, reusedMaps: loaded.reusedMaps },
+    'Service LB program loaded; maps pinned',
+  );
+  const sourceLog = log.child({ component: 'service-source' });
+  let stopSource = (): Promise<void> => Promise.resolve();
+  let source: ServiceLb['source'] = 'none';
+  if (options.servicesFile !== undefined) {
+    const file = new ServicesFileSource({
+      path: options.servicesFile,
+      sink: reconciler,
+      logger: sourceLog,
+    });
+    file.start();
+    stopSource = () => file.stop();
+    source = 'file';
+  } else if (options.kubeconfig !== undefined || options.inCluster === true) {
+    const informers = new InformerSource({
+      kubeConfig: loadKubeConfig(options.kubeconfig),
+      sink: reconciler,
+      logger: sourceLog,
+    });
+    informers.start();
+    stopSource = () => informers.stop();
+    source = 'kubernetes';
+  } else {
+    log.warn(
+      { pinDir },
+      'NO SERVICE SOURCE: neither --services nor a kubeconfig; the Service LB maps are kept as they are',
+    );
+  }
+  return {
+    attacher: new TcLbAttacher(
+      { egress, ingress },
+      { egress: EGRESS_PROGRAM, ingress: INGRESS_PROGRAM },
+    ),
+    reconciler,
+    maps,
+    source,
+    stop: async () => {
+      await stopSource();
+      reconciler.stop();
+      closeLbMaps(maps);
+    },
+  };
+}

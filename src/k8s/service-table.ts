@@ -1,0 +1,194 @@
+/**
+ * The Services and EndpointSlices a source has seen, and what it has told the sink about them.
+ *
+ * Every change recomputes only the Service it touches and sends that Service's frontends only
+ * when they differ from what was last sent: an EndpointSlice update that changes nothing the
+ * datapath uses (a zone hint, a pod's nodeName) reprograms nothing.
+ *
+ * Nothing is sent before `markSynced`. Services and EndpointSlices arrive as two separate lists;
+ * sending a Service before its slices would hand the sink frontends with no backends, and a
+ * daemon restarting under traffic would blackhole the Service until the slices caught up.
+ */
+import { isDeepStrictEqual } from 'node:util';
+
+import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+
+import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
+import { serviceKey } from '../lb/desired-frontend.js';
+import type { Logger } from '../log/logger.js';
+import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
+
+export interface ServiceTableOptions {
+  readonly sink: DesiredStateSink;
+  readonly logger: Logger;
+}
+
+export interface ServiceTableStats {
+  readonly services: number;
+  readonly endpointSlices: number;
+  /** Services whose frontends the sink currently holds. */
+  readonly programmedServices: number;
+}
+
+export class ServiceTable {
+  private readonly sink: DesiredStateSink;
+  private readonly logger: Logger;
+  private readonly services = new Map<string, V1Service>();
+  /** Slice key (namespace/slice name) → slice. */
+  private readonly slices = new Map<string, V1EndpointSlice>();
+  /** Service key → slice key → slice, so a Service's slices are found without a scan. */
+  private readonly slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  /** What the sink holds per Service: the last frontends delivered successfully. */
+  private readonly sent = new Map<string, readonly DesiredFrontend[]>();
+  private synced = false;
+
+  constructor(options: ServiceTableOptions) {
+    this.sink = options.sink;
+    this.logger = options.logger;
+  }
+
+  upsertService(service: V1Service): void {
+    const key = objectKey(service);
+    if (key === undefined) return;
+    this.services.set(key, service);
+    this.refresh(key);
+  }
+
+  removeService(service: V1Service): void {
+    const key = objectKey(service);
+    if (key === undefined || !this.services.delete(key)) return;
+    // The slices stay: they outlive their Service briefly, and a Service re-created under the
+    // same name picks them up again.
+    this.refresh(key);
+  }
+
+  upsertEndpointSlice(slice: V1EndpointSlice): void {
+    const key = objectKey(slice);
+    if (key === undefined) return;
+    const previousOwner = this.detachSlice(key);
+    const owner = this.attachSlice(key, slice);
+    if (owner !== undefined) this.refresh(owner);
+    // A slice relabelled to another Service (never done by the controller, but legal) leaves
+    // its old Service too.
+    if (previousOwner !== undefined && previousOwner !== owner) this.refresh(previousOwner);
+  }
+
+  removeEndpointSlice(slice: V1EndpointSlice): void {
+    const key = objectKey(slice);
+    if (key === undefined) return;
+    const owner = this.detachSlice(key);
+    if (owner !== undefined) this.refresh(owner);
+  }
+
+  /**
+   * Replaces the whole content at once (a services file re-read): the sink hears only about
+   * Services whose frontends differ from what it holds, including deletions.
+   */
+  replaceAll(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): void {
+    const affected = new Set([...this.services.keys(), ...this.sent.keys()]);
+    this.services.clear();
+    this.slices.clear();
+    this.slicesByService.clear();
+    for (const service of services) {
+      const key = objectKey(service);
+      if (key === undefined) continue;
+      this.services.set(key, service);
+      affected.add(key);
+    }
+    for (const slice of slices) {
+      const key = objectKey(slice);
+      if (key !== undefined) this.attachSlice(key, slice);
+    }
+    for (const key of affected) this.refresh(key);
+  }
+
+  /**
+   * The source holds its complete initial state: send every Service, then tell the sink it may
+   * delete whatever else it restored. Later calls do nothing.
+   */
+  markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const key of this.services.keys()) this.refresh(key);
+    try {
+      this.sink.markSynced();
+    } catch (error) {
+      this.logger.error({ err: error }, 'desired-state sink rejected markSynced');
+    }
+  }
+
+  isSynced(): boolean {
+    return this.synced;
+  }
+
+  stats(): ServiceTableStats {
+    return {
+      services: this.services.size,
+      endpointSlices: this.slices.size,
+      programmedServices: this.sent.size,
+    };
+  }
+
+  /** Stores a slice under its Service's group; returns that Service. */
+  private attachSlice(sliceKey: string, slice: V1EndpointSlice): string | undefined {
+    this.slices.set(sliceKey, slice);
+    const owner = owningServiceKey(slice);
+    if (owner === undefined) return undefined;
+    let group = this.slicesByService.get(owner);
+    if (group === undefined) {
+      group = new Map();
+      this.slicesByService.set(owner, group);
+    }
+    group.set(sliceKey, slice);
+    return owner;
+  }
+
+  /** Removes a slice from its Service's group; returns the Service it belonged to. */
+  private detachSlice(sliceKey: string): string | undefined {
+    const previous = this.slices.get(sliceKey);
+    if (previous === undefined) return undefined;
+    this.slices.delete(sliceKey);
+    const owner = owningServiceKey(previous);
+    if (owner === undefined) return undefined;
+    const group = this.slicesByService.get(owner);
+    group?.delete(sliceKey);
+    if (group?.size === 0) this.slicesByService.delete(owner);
+    return owner;
+  }
+
+  /** Recomputes one Service and tells the sink, if (and only if) its frontends changed. */
+  private refresh(key: string): void {
+    if (!this.synced) return;
+    const service = this.services.get(key);
+    const slices = [...(this.slicesByService.get(key)?.values() ?? [])];
+    const frontends = service === undefined ? [] : translateService(service, slices);
+    const previous = this.sent.get(key) ?? [];
+    if (isDeepStrictEqual(previous, frontends)) return;
+    try {
+      if (frontends.length === 0) {
+        this.sink.deleteService(key);
+        this.sent.delete(key);
+      } else {
+        this.sink.replaceService(key, frontends);
+        this.sent.set(key, frontends);
+      }
+    } catch (error) {
+      // `sent` keeps the old value, so the next change to this Service retries the delivery.
+      // Throwing would unwind into the informer's own bookkeeping, which does not expect it.
+      this.logger.error({ err: error, service: key }, 'desired-state sink rejected a Service');
+    }
+  }
+}
+
+/** `namespace/name`; undefined for an object without a name (never sent by an apiserver). */
+function objectKey(object: KubernetesObject): string | undefined {
+  const name = object.metadata?.name;
+  if (name === undefined || name === '') return undefined;
+  return serviceKey(object.metadata?.namespace ?? '', name);
+}
+
+function owningServiceKey(slice: V1EndpointSlice): string | undefined {
+  const serviceName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (serviceName === undefined || serviceName === '') return undefined;
+  return serviceKey(slice.metadata?.namespace ?? '', serviceName);
+}

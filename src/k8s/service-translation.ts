@@ -1,0 +1,191 @@
+/**
+ * One Service plus its EndpointSlices → the load balancer's frontends, with the rules kube-proxy
+ * applies, so a Service behaves the same whether kube-proxy or terway-node serves it.
+ *
+ * Pure: no I/O, no clock. The same function serves the informers and the services file, and it
+ * reads only fields that a list (typed client objects) and a watch (raw JSON) spell the same way.
+ *
+ * IPv4 only: the datapath's maps hold IPv4 frontends and backends (ENI multi-IP mode is IPv4), so
+ * IPv6 cluster IPs, external IPs, ingress IPs and IPv6/FQDN EndpointSlices are skipped here.
+ */
+import type { DiscoveryV1EndpointPort, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+
+import type { BackendAddress, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
+import { frontendKey } from '../lb/desired-frontend.js';
+import { ipToInt, isIPv4 } from '../util/ipv4.js';
+
+/** The label the EndpointSlice controller puts on every slice it manages for a Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** The API's default for `sessionAffinityConfig.clientIP.timeoutSeconds` (3 hours). */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+
+/** Service types kube-proxy programs; ExternalName is a DNS alias and has no virtual IP. */
+const PROXIED_SERVICE_TYPES: ReadonlySet<string> = new Set([
+  'ClusterIP',
+  'NodePort',
+  'LoadBalancer',
+]);
+
+/** A headless Service (clusterIP None) gets DNS records for its pods, not a virtual IP. */
+const HEADLESS_CLUSTER_IP = 'None';
+
+/** LoadBalancer ingress `ipMode: Proxy`: the LB forwards to the nodes itself; kube-proxy leaves
+ *  such an IP alone so traffic to it still goes out to the LB. */
+const INGRESS_IP_MODE_PROXY = 'Proxy';
+
+/** Ports are 16-bit: ip × PORT_SPACE + port orders backends by ip, then port. */
+const PORT_SPACE = 65_536;
+
+interface FrontendIp {
+  readonly ip: string;
+  readonly external: boolean;
+}
+
+interface PortBackends {
+  readonly ready: BackendAddress[];
+  readonly draining: BackendAddress[];
+}
+
+/**
+ * The frontends of `service`, sorted by address (ip numerically, then port, then protocol).
+ * `slices` are the EndpointSlices of this Service (label `kubernetes.io/service-name`); slices of
+ * other address types are ignored. A Service that kube-proxy would not program yields [].
+ */
+export function translateService(
+  service: V1Service,
+  slices: readonly V1EndpointSlice[],
+): DesiredFrontend[] {
+  const namespace = service.metadata?.namespace ?? '';
+  const name = service.metadata?.name ?? '';
+  if (!isProxiedService(service)) return [];
+
+  const ips = frontendIps(service);
+  const affinityTimeoutSeconds = affinityTimeoutOf(service);
+  const frontends = new Map<string, DesiredFrontend>();
+  for (const servicePort of service.spec?.ports ?? []) {
+    const protocol = lbProtocolOf(servicePort.protocol);
+    if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
+    if (!isPortNumber(servicePort.port)) continue;
+    const portName = servicePort.name ?? '';
+    const backends = backendsForPort(slices, portName, protocol);
+    for (const { ip, external } of ips) {
+      const address = { ip, port: servicePort.port, protocol };
+      const key = frontendKey(address);
+      // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
+      if (frontends.has(key)) continue;
+      frontends.set(key, {
+        address,
+        service: { namespace, name, portName },
+        external,
+        affinityTimeoutSeconds,
+        ready: backends.ready,
+        draining: backends.draining,
+      });
+    }
+  }
+  return [...frontends.values()].sort(compareFrontends);
+}
+
+/** kube-proxy's ShouldSkipService, inverted: a proxied type with a real cluster IP. */
+export function isProxiedService(service: V1Service): boolean {
+  const type = service.spec?.type ?? 'ClusterIP';
+  if (!PROXIED_SERVICE_TYPES.has(type)) return false;
+  const clusterIP = service.spec?.clusterIP ?? '';
+  return clusterIP !== '' && clusterIP !== HEADLESS_CLUSTER_IP;
+}
+
+/** ClusterIP(s) first, then externalIPs, then LoadBalancer ingress IPs; IPv4 only. */
+function frontendIps(service: V1Service): FrontendIp[] {
+  const spec = service.spec ?? {};
+  // clusterIPs (dual-stack) starts with clusterIP; older objects may only carry clusterIP.
+  const clusterIps = spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP ?? ''];
+  const ingressIps = (service.status?.loadBalancer?.ingress ?? [])
+    .filter((ingress) => ingress.ipMode !== INGRESS_IP_MODE_PROXY)
+    .map((ingress) => ingress.ip ?? '');
+  return [
+    ...clusterIps.map((ip) => ({ ip, external: false })),
+    ...(spec.externalIPs ?? []).map((ip) => ({ ip, external: true })),
+    ...ingressIps.map((ip) => ({ ip, external: true })),
+  ].filter(({ ip }) => isIPv4(ip));
+}
+
+function affinityTimeoutOf(service: V1Service): number {
+  if (service.spec?.sessionAffinity !== 'ClientIP') return 0;
+  const timeout = service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
+  // The API rejects anything but 1..86400; a missing or nonsensical value means the default.
+  return typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0
+    ? timeout
+    : DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+}
+
+/** The API defaults a missing protocol to TCP; SCTP (and anything else) is not balanced. */
+function lbProtocolOf(protocol: string | undefined): LbProtocol | undefined {
+  const value = protocol ?? 'TCP';
+  return value === 'TCP' || value === 'UDP' ? value : undefined;
+}
+
+/**
+ * The backends of one Service port. Each slice carries its own port list (pods may resolve a
+ * named targetPort to different numbers), so the port is looked up per slice, by the Service
+ * port's name and protocol, as kube-proxy does.
+ */
+function backendsForPort(
+  slices: readonly V1EndpointSlice[],
+  portName: string,
+  protocol: LbProtocol,
+): PortBackends {
+  // Keyed by ip × 2^16 + port: unique, and its numeric order is "by ip, then port", so sorting
+  // costs no address parsing in the comparator (a Service may have thousands of endpoints).
+  const ready = new Map<number, BackendAddress>();
+  const draining = new Map<number, BackendAddress>();
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4') continue;
+    const port = matchingSlicePort(slice.ports ?? [], portName, protocol);
+    if (port === undefined) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      // Only the first address has defined semantics; kube-proxy ignores the rest.
+      const ip = endpoint.addresses?.[0];
+      if (ip === undefined || !isIPv4(ip)) continue;
+      const key = ipToInt(ip) * PORT_SPACE + port;
+      // A nil `ready` means ready (the API's "unknown" is treated as ready by consumers).
+      const isReady = endpoint.conditions?.ready !== false;
+      const isTerminating = endpoint.conditions?.terminating === true;
+      if (isReady && !isTerminating) ready.set(key, { ip, port });
+      else draining.set(key, { ip, port });
+    }
+  }
+  // During a slice migration one endpoint may sit in two slices with different conditions:
+  // ready anywhere means ready, so a stale copy never withdraws a serving pod.
+  for (const key of ready.keys()) draining.delete(key);
+  return { ready: sortedByKey(ready), draining: sortedByKey(draining) };
+}
+
+function sortedByKey(backends: ReadonlyMap<number, BackendAddress>): BackendAddress[] {
+  return [...backends.entries()].sort(([a], [b]) => a - b).map(([, backend]) => backend);
+}
+
+function matchingSlicePort(
+  ports: readonly DiscoveryV1EndpointPort[],
+  portName: string,
+  protocol: LbProtocol,
+): number | undefined {
+  const match = ports.find(
+    (port) => (port.name ?? '') === portName && lbProtocolOf(port.protocol) === protocol,
+  );
+  // A slice port without a number means "all ports", which kube-proxy cannot program either.
+  const port = match?.port;
+  return isPortNumber(port) ? port : undefined;
+}
+
+function isPortNumber(port: unknown): port is number {
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65_535;
+}
+
+function compareFrontends(a: DesiredFrontend, b: DesiredFrontend): number {
+  return (
+    ipToInt(a.address.ip) - ipToInt(b.address.ip) ||
+    a.address.port - b.address.port ||
+    a.address.protocol.localeCompare(b.address.protocol)
+  );
+}

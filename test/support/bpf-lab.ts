@@ -1,0 +1,704 @@
+/**
+ * Support for the Service LB datapath test (test/netns/bpf-lb-datapath.test.ts): the compiled tc
+ * programs loaded once into a pin directory of this run's own, attached per pod with tc; the maps
+ * encoded and read with bpftool, byte for byte as bpf/lb_maps.h lays them out; and a small agent
+ * process inside a network namespace that serves or dials TCP/UDP on the test's command.
+ *
+ * EBPF.md trap 1: every command that must see the shared bpffs (tc, bpftool) runs in the root
+ * mount namespace, entering only the pod's network namespace with `nsenter --net=`, never with
+ * `ip netns exec` or `tc -n` (they remount /sys).
+ */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './bins.js';
+import type { TestNetns } from './netns.js';
+
+export const TCP = 6;
+export const UDP = 17;
+export const FLOW_NEW = 0;
+export const FLOW_ESTABLISHED = 1;
+export const FLOW_CLOSING = 2;
+
+export const LB_OBJECT = join(REPO_ROOT, 'dist/bpf/lb.o');
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** Runs a command in a namespace's network namespace (and the root mount namespace). */
+export function inNs(ns: TestNetns, cmd: string, args: string[], input?: string): string {
+  return execFileSync('nsenter', [`--net=${ns.path}`, cmd, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** `ip -batch -` inside a namespace: one process for a whole setup. */
+export function ipBatch(ns: TestNetns, lines: string[]): void {
+  inNs(ns, 'ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+}
+
+export function sysctl(ns: TestNetns, settings: Record<string, string | number>): void {
+  inNs(ns, 'sysctl', [
+    '-q',
+    '-w',
+    ...Object.entries(settings).map(([key, value]) => `${key}=${value}`),
+  ]);
+}
+
+/** A namespace with IPv6 off before any link exists, so no link ever sends RS/MLD noise. */
+export function quietIpv6(ns: TestNetns): void {
+  sysctl(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
+}
+
+export function linkTxPackets(ns: TestNetns, dev: string): number {
+  const [link] = JSON.parse(inNs(ns, 'ip', ['-j', '-s', 'link', 'show', 'dev', dev])) as Array<{
+    stats64: { tx: { packets: number } };
+  }>;
+  return link!.stats64.tx.packets;
+}
+
+// --- Map encodings (lb_maps.h): addresses and ports in network order, the rest in host order ---
+
+if (endianness() !== 'LE') throw new Error('the map encoders below assume a little-endian host');
+
+function ip4(addr: string): Buffer {
+  const octets = addr.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) {
+    throw new Error(`not an IPv4 address: ${addr}`);
+  }
+  return Buffer.from(octets);
+}
+
+function ip4String(buf: Buffer, offset: number): string {
+  return [...buf.subarray(offset, offset + 4)].join('.');
+}
+
+/** struct tw_frontend_key */
+export function frontendKey(addr: string, port: number, proto: number): Buffer {
+  const b = Buffer.alloc(8);
+  ip4(addr).copy(b, 0);
+  b.writeUInt16BE(port, 4);
+  b.writeUInt8(proto, 6);
+  return b;
+}
+
+export interface Frontend {
+  id: number;
+  slotBase: number;
+  slotCapacity: number;
+  backendCount: number;
+  affinityTimeoutS?: number;
+  flags?: number;
+}
+
+/** struct tw_frontend */
+export function frontendValue(fe: Frontend): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(fe.id, 0);
+  b.writeUInt32LE(fe.slotBase, 4);
+  b.writeUInt32LE(fe.slotCapacity, 8);
+  b.writeUInt32LE(fe.backendCount, 12);
+  b.writeUInt32LE(fe.affinityTimeoutS ?? 0, 16);
+  b.writeUInt32LE(fe.flags ?? 0, 20);
+  return b;
+}
+
+/** A __u32 key or value: an array index (slot, backend id, counter), or a backend id. */
+export function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+/** struct tw_backend; an all-zero value (addr 0) is a free id. */
+export const NO_BACKEND = Buffer.alloc(8);
+
+/** struct tw_backend */
+export function backendValue(addr: string, port: number, proto: number): Buffer {
+  const b = Buffer.alloc(8);
+  ip4(addr).copy(b, 0);
+  b.writeUInt16BE(port, 4);
+  b.writeUInt8(proto, 6);
+  return b;
+}
+
+export interface FlowKey {
+  clientAddr: string;
+  frontendAddr: string;
+  clientPort: number;
+  frontendPort: number;
+  proto: number;
+}
+
+/** struct tw_flow_key */
+export function flowKey(k: FlowKey): Buffer {
+  const b = Buffer.alloc(16);
+  ip4(k.clientAddr).copy(b, 0);
+  ip4(k.frontendAddr).copy(b, 4);
+  b.writeUInt16BE(k.clientPort, 8);
+  b.writeUInt16BE(k.frontendPort, 10);
+  b.writeUInt8(k.proto, 12);
+  return b;
+}
+
+export function decodeFlowKey(b: Buffer): FlowKey {
+  return {
+    clientAddr: ip4String(b, 0),
+    frontendAddr: ip4String(b, 4),
+    clientPort: b.readUInt16BE(8),
+    frontendPort: b.readUInt16BE(10),
+    proto: b.readUInt8(12),
+  };
+}
+
+export interface Flow {
+  firstSeenNs: bigint;
+  lastSeenNs: bigint;
+  packets: bigint;
+  bytes: bigint;
+  netnsCookie: bigint;
+  frontendId: number;
+  backendId: number;
+  backendAddr: string;
+  backendPort: number;
+  state: number;
+}
+
+/** struct tw_flow */
+export function decodeFlow(b: Buffer): Flow {
+  return {
+    firstSeenNs: b.readBigUInt64LE(0),
+    lastSeenNs: b.readBigUInt64LE(8),
+    packets: b.readBigUInt64LE(16),
+    bytes: b.readBigUInt64LE(24),
+    netnsCookie: b.readBigUInt64LE(32),
+    frontendId: b.readUInt32LE(40),
+    backendId: b.readUInt32LE(44),
+    backendAddr: ip4String(b, 48),
+    backendPort: b.readUInt16BE(52),
+    state: b.readUInt8(54),
+  };
+}
+
+export interface ReverseKey {
+  clientAddr: string;
+  backendAddr: string;
+  clientPort: number;
+  backendPort: number;
+  proto: number;
+}
+
+/** struct tw_reverse_key */
+export function reverseKey(k: ReverseKey): Buffer {
+  const b = Buffer.alloc(16);
+  ip4(k.clientAddr).copy(b, 0);
+  ip4(k.backendAddr).copy(b, 4);
+  b.writeUInt16BE(k.clientPort, 8);
+  b.writeUInt16BE(k.backendPort, 10);
+  b.writeUInt8(k.proto, 12);
+  return b;
+}
+
+/** struct tw_affinity_key */
+export function affinityKey(clientAddr: string, frontendId: number): Buffer {
+  const b = Buffer.alloc(8);
+  ip4(clientAddr).copy(b, 0);
+  b.writeUInt32LE(frontendId, 4);
+  return b;
+}
+
+/** struct tw_affinity */
+export function decodeAffinity(b: Buffer): { lastUsedNs: bigint; backendId: number } {
+  return { lastUsedNs: b.readBigUInt64LE(0), backendId: b.readUInt32LE(8) };
+}
+
+export interface Counters {
+  packets: bigint;
+  bytes: bigint;
+  flows: bigint;
+  rejected: bigint;
+}
+
+/** struct tw_counters */
+export function decodeCounters(b: Buffer): Counters {
+  return {
+    packets: b.readBigUInt64LE(0),
+    bytes: b.readBigUInt64LE(8),
+    flows: b.readBigUInt64LE(16),
+    rejected: b.readBigUInt64LE(24),
+  };
+}
+
+// --- The loaded programs and their pinned maps ---------------------------------------------------
+
+const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+const fromHex = (bytes: string[]) => Buffer.from(bytes.map((x) => Number.parseInt(x, 16)));
+
+/** Compiles bpf/lb.c into dist/bpf/lb.o with the project's own script. */
+export function buildLbObject(): string {
+  execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), { stdio: 'pipe' });
+  return LB_OBJECT;
+}
+
+/**
+ * The programs of one object, loaded once and pinned with their maps in a directory of this run's
+ * own: under /sys/fs/bpf when a bpffs is mounted there, otherwise on a private bpffs mounted for the
+ * run (and unmounted by cleanup()), so the test never changes the machine's /sys/fs/bpf. The name
+ * has no dots: libbpf rewrites dots in pin paths.
+ */
+export class LbPins {
+  readonly dir: string;
+  private readonly mountPoint: string | undefined;
+
+  constructor(object: string) {
+    const name = `terway-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    if (statfsSync('/sys/fs/bpf').type === BPF_FS_MAGIC) {
+      this.dir = `/sys/fs/bpf/${name}`;
+      mkdirSync(this.dir);
+    } else {
+      this.mountPoint = `/tmp/${name}`;
+      mkdirSync(this.mountPoint);
+      execFileSync('mount', ['-t', 'bpf', 'bpf', this.mountPoint]);
+      this.dir = this.mountPoint;
+    }
+    execFileSync('bpftool', ['prog', 'loadall', object, `${this.dir}/progs`, 'pinmaps', this.dir], {
+      stdio: 'pipe',
+    });
+  }
+
+  prog(name: 'tw_lb_egress' | 'tw_lb_ingress'): string {
+    return `${this.dir}/progs/${name}`;
+  }
+
+  map(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** clsact on the pod's device, egress and ingress programs attached from their pins. */
+  attach(ns: TestNetns, dev = 'eth0'): void {
+    inNs(ns, 'tc', ['qdisc', 'replace', 'dev', dev, 'clsact']);
+    for (const [hook, prog] of [
+      ['egress', 'tw_lb_egress'],
+      ['ingress', 'tw_lb_ingress'],
+    ] as const) {
+      inNs(ns, 'tc', [
+        'filter',
+        'replace',
+        'dev',
+        dev,
+        hook,
+        'bpf',
+        'da',
+        'pinned',
+        this.prog(prog),
+      ]);
+    }
+  }
+
+  /** Many map updates and deletes through one bpftool process. */
+  batch(ops: Array<{ map: string; key: Buffer; value?: Buffer }>): void {
+    if (ops.length === 0) return;
+    const lines = ops.map(({ map, key, value }) =>
+      value === undefined
+        ? `map delete pinned ${this.map(map)} key hex ${hex(key)}`
+        : `map update pinned ${this.map(map)} key hex ${hex(key)} value hex ${hex(value)}`,
+    );
+    execFileSync('bpftool', ['batch', 'file', '-'], {
+      input: `${lines.join('\n')}\n`,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  update(map: string, key: Buffer, value: Buffer): void {
+    this.batch([{ map, key, value }]);
+  }
+
+  delete(map: string, key: Buffer): void {
+    this.batch([{ map, key }]);
+  }
+
+  lookup(map: string, key: Buffer): Buffer | undefined {
+    try {
+      const out = execFileSync(
+        'bpftool',
+        ['-j', 'map', 'lookup', 'pinned', this.map(map), 'key', 'hex', ...hex(key).split(' ')],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const entry = JSON.parse(out) as { value: string[] } | null;
+      return entry === null ? undefined : fromHex(entry.value);
+    } catch {
+      return undefined; // bpftool exits non-zero for a missing key
+    }
+  }
+
+  dump(map: string): Array<{ key: Buffer; value: Buffer }> {
+    const out = execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', this.map(map)], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    return (JSON.parse(out) as Array<{ key: string[]; value: string[] }>).map((e) => ({
+      key: fromHex(e.key),
+      value: fromHex(e.value),
+    }));
+  }
+
+  /** Removes the pins (the maps go once no attached program holds them) and any private mount. */
+  cleanup(): void {
+    if (this.mountPoint !== undefined) {
+      try {
+        execFileSync('umount', [this.mountPoint]);
+      } finally {
+        rmSync(this.mountPoint, { recursive: true, force: true });
+      }
+    } else if (existsSync(this.dir)) {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+// --- An agent process inside a network namespace -------------------------------------------------
+
+/*
+ * The agent reads one JSON command per line on stdin and answers one JSON line per command on
+ * stdout, tagged with the command's id. Servers answer every line (TCP) or datagram (UDP) with
+ * {name, peer, peerPort, echo}: the address and port the server saw the client as. A UDP request
+ * "big:<n>" gets an answer padded with spaces to n bytes. Plain JavaScript, run with node -e.
+ */
+const AGENT_JS = String.raw`
+import { createConnection, createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
+
+let name = '?';
+const received = [];
+const tcpConns = new Map();
+const udpSocks = new Map();
+const servers = [];
+let nextHandle = 1;
+
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const codeOf = (e) => (e && e.code) || 'ERROR';
+const err = (code, message) => Object.assign(new Error(message || code), { code });
+
+function lineQueue(socket) {
+  const q = { buf: '', lines: [], waiters: [], error: null, closed: false };
+  socket.on('data', (chunk) => {
+    q.buf += chunk.toString('utf8');
+    let i;
+    while ((i = q.buf.indexOf('\n')) >= 0) {
+      const line = q.buf.slice(0, i);
+      q.buf = q.buf.slice(i + 1);
+      const w = q.waiters.shift();
+      if (w) w.resolve(line);
+      else q.lines.push(line);
+    }
+  });
+  socket.on('error', (e) => {
+    q.error = e;
+    for (const w of q.waiters.splice(0)) w.reject(e);
+  });
+  socket.on('close', () => {
+    q.closed = true;
+    for (const w of q.waiters.splice(0)) w.reject(q.error || err('CLOSED', 'connection closed'));
+  });
+  return q;
+}
+
+function nextLine(q, ms) {
+  if (q.lines.length > 0) return Promise.resolve(q.lines.shift());
+  if (q.error) return Promise.reject(q.error);
+  if (q.closed) return Promise.reject(err('CLOSED', 'connection closed'));
+  return new Promise((resolve, reject) => {
+    const w = {
+      resolve: (l) => { clearTimeout(t); resolve(l); },
+      reject: (e) => { clearTimeout(t); reject(e); },
+    };
+    const t = setTimeout(() => {
+      q.waiters.splice(q.waiters.indexOf(w), 1);
+      reject(err('TIMEOUT', 'no answer in ' + ms + ' ms'));
+    }, ms);
+    q.waiters.push(w);
+  });
+}
+
+function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { t = setTimeout(() => reject(err('TIMEOUT', what)), ms); }),
+  ]).finally(() => clearTimeout(t));
+}
+
+async function tcpOpen(m) {
+  const t0 = performance.now();
+  const socket = createConnection({ host: m.host, port: m.port, localPort: m.localPort });
+  const q = lineQueue(socket);
+  try {
+    await withTimeout(new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    }), m.timeoutMs || 3000, 'connect timed out');
+  } catch (e) {
+    socket.destroy();
+    throw Object.assign(e, { ms: performance.now() - t0 });
+  }
+  const handle = nextHandle++;
+  tcpConns.set(handle, { socket, q });
+  return { conn: handle, ms: performance.now() - t0, localPort: socket.localPort,
+    remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+}
+
+async function tcpSend(m) {
+  const c = tcpConns.get(m.conn);
+  if (!c) throw err('NOCONN');
+  c.socket.write(m.line + '\n');
+  return { reply: JSON.parse(await nextLine(c.q, m.timeoutMs || 3000)) };
+}
+
+async function tcpClose(m) {
+  const c = tcpConns.get(m.conn);
+  if (!c) return {};
+  tcpConns.delete(m.conn);
+  if (!c.q.closed) {
+    const closed = new Promise((resolve) => c.socket.once('close', resolve));
+    c.socket.end();
+    await withTimeout(closed, 3000, 'close timed out').catch(() => c.socket.destroy());
+  }
+  return {};
+}
+
+async function udpOpen(m) {
+  const socket = createSocket('udp4');
+  const s = { socket, messages: [], errors: [], waiters: [], connected: Boolean(m.connect), m };
+  const wake = () => { for (const w of s.waiters.splice(0)) w(); };
+  socket.on('message', (msg, rinfo) => { s.messages.push({ msg, rinfo }); wake(); });
+  socket.on('error', (e) => { s.errors.push(e); wake(); });
+  await new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(m.localPort || 0, () => { socket.off('error', reject); resolve(); });
+  });
+  if (m.connect) await new Promise((resolve) => socket.connect(m.port, m.host, resolve));
+  const handle = nextHandle++;
+  udpSocks.set(handle, s);
+  return { sock: handle, localPort: socket.address().port };
+}
+
+async function udpSend(m) {
+  const s = udpSocks.get(m.sock);
+  if (!s) throw err('NOSOCK');
+  s.messages.length = 0;
+  s.errors.length = 0;
+  if (s.connected) s.socket.send(m.line);
+  else s.socket.send(m.line, s.m.port, s.m.host);
+  const deadline = Date.now() + (m.timeoutMs || 3000);
+  for (;;) {
+    if (s.errors.length > 0) throw s.errors.shift();
+    if (s.messages.length > 0) {
+      const { msg, rinfo } = s.messages.shift();
+      return { reply: JSON.parse(msg.toString('utf8').trim()), size: msg.length, rinfo };
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw err('TIMEOUT', 'no datagram in time');
+    await new Promise((resolve) => {
+      const t = setTimeout(resolve, left);
+      s.waiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+}
+
+function udpClose(m) {
+  const s = udpSocks.get(m.sock);
+  if (s) { udpSocks.delete(m.sock); s.socket.close(); }
+  return {};
+}
+
+function serveTcp(host, port) {
+  const server = createServer((socket) => {
+    let buf = '';
+    socket.on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        received.push({ proto: 'tcp', port, peer: socket.remoteAddress, peerPort: socket.remotePort, line });
+        socket.write(JSON.stringify({ name, peer: socket.remoteAddress, peerPort: socket.remotePort, echo: line }) + '\n');
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  servers.push(server);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+}
+
+function serveUdp(host, port) {
+  const socket = createSocket('udp4');
+  servers.push(socket);
+  socket.on('message', (msg, rinfo) => {
+    const line = msg.toString('utf8');
+    received.push({ proto: 'udp', port, peer: rinfo.address, peerPort: rinfo.port, line: line.slice(0, 64), size: msg.length });
+    const text = JSON.stringify({ name, peer: rinfo.address, peerPort: rinfo.port, echo: line.slice(0, 64), size: msg.length });
+    const big = /^big:(\d+)/.exec(line);
+    const reply = big ? Buffer.concat([Buffer.from(text), Buffer.alloc(Math.max(0, Number(big[1]) - text.length), 0x20)]) : Buffer.from(text);
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, resolve);
+  });
+}
+
+const ops = {
+  async serve(m) {
+    name = m.name;
+    for (const p of m.tcp || []) await serveTcp(m.host, p);
+    for (const p of m.udp || []) await serveUdp(m.host, p);
+    return {};
+  },
+  received(m) {
+    const list = received.slice();
+    if (m.clear) received.length = 0;
+    return { received: list };
+  },
+  tcpOpen,
+  tcpSend,
+  tcpClose,
+  async tcpOnce(m) {
+    const o = await tcpOpen(m);
+    try {
+      const r = await tcpSend({ conn: o.conn, line: m.line, timeoutMs: m.timeoutMs });
+      return { ...o, ...r };
+    } finally {
+      await tcpClose({ conn: o.conn });
+    }
+  },
+  udpOpen,
+  udpSend,
+  udpClose,
+  async udpOnce(m) {
+    const o = await udpOpen(m);
+    try {
+      return { ...o, ...(await udpSend({ sock: o.sock, line: m.line, timeoutMs: m.timeoutMs })) };
+    } finally {
+      udpClose({ sock: o.sock });
+    }
+  },
+};
+
+createInterface({ input: process.stdin }).on('line', (text) => {
+  let m;
+  try { m = JSON.parse(text); } catch { return; }
+  Promise.resolve()
+    .then(() => {
+      const op = ops[m.op];
+      if (!op) throw err('BADOP', 'unknown op ' + m.op);
+      return op(m);
+    })
+    .then((r) => out({ id: m.id, ok: true, ...r }))
+    .catch((e) => out({ id: m.id, ok: false, code: codeOf(e), message: String(e && e.message), ms: e && e.ms }));
+}).on('close', () => process.exit(0));
+out({ id: 0, ok: true, ready: true });
+`;
+
+export interface AgentReply {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  ms?: number;
+  [key: string]: unknown;
+}
+
+/** What a server reports about one request. */
+export interface EchoReply {
+  name: string;
+  peer: string;
+  peerPort: number;
+  echo: string;
+  size?: number;
+}
+
+/** A node process in a network namespace, driven over stdin/stdout. */
+export class Agent {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending = new Map<number, (reply: AgentReply) => void>();
+  private nextId = 1;
+  private buffer = '';
+  private stderr = '';
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly ns: TestNetns,
+    readonly label: string,
+  ) {
+    this.child = spawn(
+      'nsenter',
+      [`--net=${ns.path}`, process.execPath, '--input-type=module', '-e', AGENT_JS],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.ready = new Promise((resolve, reject) => {
+      this.pending.set(0, () => resolve());
+      this.child.once('exit', (code) =>
+        reject(new Error(`agent ${label} exited (${code}): ${this.stderr}`)),
+      );
+    });
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString();
+      let newline;
+      while ((newline = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, newline);
+        this.buffer = this.buffer.slice(newline + 1);
+        const reply = JSON.parse(line) as AgentReply & { id: number };
+        const resolve = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        resolve?.(reply);
+      }
+    });
+  }
+
+  /** Sends one command; resolves with its answer, ok or not (a failure is data, not an error). */
+  call(op: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<AgentReply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`agent ${this.label}: no answer to ${op} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
+    });
+  }
+
+  /** Like call(), but a failed command throws. */
+  async must(op: string, args: Record<string, unknown> = {}): Promise<AgentReply> {
+    const reply = await this.call(op, args);
+    if (!reply.ok) {
+      throw new Error(
+        `agent ${this.label}: ${op} ${JSON.stringify(args)} failed: ${reply.code} ${reply.message}`,
+      );
+    }
+    return reply;
+  }
+
+  /** Ends the agent (closing stdin ends it; SIGKILL if it lingers). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

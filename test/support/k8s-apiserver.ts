@@ -1,0 +1,615 @@
+/**
+ * A Kubernetes apiserver for tests: Services and EndpointSlices over the real list/watch HTTP
+ * protocol, on 127.0.0.1, plain http, no auth. Unmodified client-node informers talk to it.
+ *
+ * What it models, because the informer source depends on it:
+ * - One global resourceVersion (etcd's revision), increasing with every write of any kind.
+ * - A bounded event history. A watch from a resourceVersion older than the history answers 200
+ *   and then an ERROR event carrying a Status with code 410 "Expired", and ends the stream (as a
+ *   real apiserver does); a list at such a resourceVersion answers HTTP 410.
+ * - `?watch=true` streams newline-delimited WatchEvents; without a resourceVersion (or "0") it
+ *   first replays the current objects as ADDED. `allowWatchBookmarks=true` gets periodic
+ *   BOOKMARK events carrying the current resourceVersion; `timeoutSeconds` ends the stream.
+ * - Items in a list carry no kind/apiVersion (as in a real List); watch objects do.
+ *
+ * Test controls: create/update/remove objects, compactHistory(), dropWatches(),
+ * failNextRequests(), sendBookmarks(), and a log of requests.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { KubeConfig } from '@kubernetes/client-node';
+
+export type ResourceName = 'services' | 'endpointslices';
+
+interface ResourceType {
+  readonly name: ResourceName;
+  readonly kind: string;
+  readonly listKind: string;
+  readonly apiVersion: string;
+  /** `/api/v1` or `/apis/<group>/<version>`. */
+  readonly prefix: string;
+}
+
+const RESOURCE_TYPES: readonly ResourceType[] = [
+  {
+    name: 'services',
+    kind: 'Service',
+    listKind: 'ServiceList',
+    apiVersion: 'v1',
+    prefix: '/api/v1',
+  },
+  {
+    name: 'endpointslices',
+    kind: 'EndpointSlice',
+    listKind: 'EndpointSliceList',
+    apiVersion: 'discovery.k8s.io/v1',
+    prefix: '/apis/discovery.k8s.io/v1',
+  },
+];
+
+/** Every resource path this server answers: cluster-wide, namespaced, and one object. */
+const RESOURCE_PATH =
+  /^(\/api\/v1|\/apis\/discovery\.k8s\.io\/v1)(?:\/namespaces\/([^/]+))?\/(services|endpointslices)(?:\/([^/]+))?$/;
+
+const DEFAULT_HISTORY_LIMIT = 1000;
+const DEFAULT_NAMESPACE = 'default';
+
+export interface K8sObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    creationTimestamp?: string;
+    labels?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+interface HistoryEvent {
+  readonly type: EventType;
+  readonly resource: ResourceName;
+  readonly namespace: string;
+  readonly resourceVersion: number;
+  readonly object: K8sObject;
+}
+
+interface OpenWatch {
+  readonly resource: ResourceName;
+  readonly namespace: string | undefined;
+  readonly bookmarks: boolean;
+  readonly response: ServerResponse;
+  readonly timeout: NodeJS.Timeout | undefined;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly watch: boolean;
+}
+
+export interface TestApiServerOptions {
+  /** Events kept for watches to resume from; older resourceVersions get 410. */
+  readonly historyLimit?: number;
+  /** Send BOOKMARK events this often to watches that asked; 0 (default) = only sendBookmarks(). */
+  readonly bookmarkIntervalMs?: number;
+}
+
+interface PendingFailure {
+  remaining: number;
+  readonly status: number;
+  readonly matches: (request: RecordedRequest) => boolean;
+}
+
+export class TestApiServer {
+  readonly url: string;
+  /** Every request received, in order. */
+  readonly requests: RecordedRequest[] = [];
+  private readonly server: Server;
+  private readonly historyLimit: number;
+  private readonly objects = new Map<ResourceName, Map<string, K8sObject>>(
+    RESOURCE_TYPES.map((type) => [type.name, new Map()]),
+  );
+  private history: HistoryEvent[] = [];
+  private resourceVersion = 1;
+  /** Watches from a resourceVersion below this get 410: the events after it are gone. */
+  private oldestResumableVersion = 1;
+  private readonly watches = new Set<OpenWatch>();
+  private failures: PendingFailure[] = [];
+  private readonly bookmarkTimer: NodeJS.Timeout | undefined;
+
+  private constructor(server: Server, options: TestApiServerOptions) {
+    this.server = server;
+    this.historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    const { port } = server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    const interval = options.bookmarkIntervalMs ?? 0;
+    this.bookmarkTimer =
+      interval > 0 ? setInterval(() => this.sendBookmarks(), interval) : undefined;
+    this.bookmarkTimer?.unref();
+  }
+
+  static async start(options: TestApiServerOptions = {}): Promise<TestApiServer> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const instance = new TestApiServer(server, options);
+    server.on('request', (request, response) => instance.handle(request, response));
+    return instance;
+  }
+
+  async close(): Promise<void> {
+    if (this.bookmarkTimer !== undefined) clearInterval(this.bookmarkTimer);
+    this.dropWatches('close');
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---- client configuration -------------------------------------------------------------
+
+  /** A kubeconfig for this server. client-node refuses http:// unless TLS checks are off. */
+  kubeConfig(): KubeConfig {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'test', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'test' }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
+      currentContext: 'test',
+    });
+    return kubeConfig;
+  }
+
+  /** The same, as a kubeconfig file (`--kubeconfig`). */
+  writeKubeconfig(path: string): string {
+    const document = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'test', user: {} }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
+      'current-context': 'test',
+    };
+    writeFileSync(path, JSON.stringify(document, null, 2));
+    return path;
+  }
+
+  // ---- objects ----------------------------------------------------------------------------
+
+  currentResourceVersion(): number {
+    return this.resourceVersion;
+  }
+
+  /** Stores a new object (kind Service or EndpointSlice); returns it as stored. */
+  create(object: K8sObject): K8sObject {
+    const type = typeOfKind(object.kind);
+    const { namespace, name } = identity(object);
+    const store = this.store(type.name);
+    const key = `${namespace}/${name}`;
+    if (store.has(key)) throw new Error(`${type.kind} ${key} already exists`);
+    const stored = this.stamp(type, object, {
+      uid: randomUUID(),
+      creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    });
+    store.set(key, stored);
+    this.record('ADDED', type, stored);
+    return stored;
+  }
+
+  /** Replaces an existing object; uid and creationTimestamp are kept. */
+  update(object: K8sObject): K8sObject {
+    const type = typeOfKind(object.kind);
+    const { namespace, name } = identity(object);
+    const store = this.store(type.name);
+    const key = `${namespace}/${name}`;
+    const existing = store.get(key);
+    if (existing === undefined) throw new Error(`${type.kind} ${key} does not exist`);
+    const stored = this.stamp(type, object, {
+      uid: existing.metadata?.uid ?? randomUUID(),
+      creationTimestamp: existing.metadata?.creationTimestamp ?? '',
+    });
+    store.set(key, stored);
+    this.record('MODIFIED', type, stored);
+    return stored;
+  }
+
+  /** Creates or updates. */
+  apply(object: K8sObject): K8sObject {
+    const type = typeOfKind(object.kind);
+    const { namespace, name } = identity(object);
+    return this.store(type.name).has(`${namespace}/${name}`)
+      ? this.update(object)
+      : this.create(object);
+  }
+
+  remove(kind: string, namespace: string, name: string): void {
+    const type = typeOfKind(kind);
+    const store = this.store(type.name);
+    const key = `${namespace}/${name}`;
+    const existing = store.get(key);
+    if (existing === undefined) throw new Error(`${type.kind} ${key} does not exist`);
+    store.delete(key);
+    // The DELETED event carries the last state, at the deletion's resourceVersion.
+    this.resourceVersion += 1;
+    const deleted = {
+      ...existing,
+      metadata: { ...existing.metadata, resourceVersion: String(this.resourceVersion) },
+    };
+    this.append({
+      type: 'DELETED',
+      resource: type.name,
+      namespace,
+      resourceVersion: this.resourceVersion,
+      object: deleted,
+    });
+  }
+
+  get(kind: string, namespace: string, name: string): K8sObject | undefined {
+    return this.store(typeOfKind(kind).name).get(`${namespace}/${name}`);
+  }
+
+  // ---- fault injection --------------------------------------------------------------------
+
+  /** Forgets every event: a watch from any resourceVersion older than now gets 410. */
+  compactHistory(): void {
+    this.history = [];
+    this.oldestResumableVersion = this.resourceVersion;
+  }
+
+  /**
+   * Ends every open watch. `error` (default) destroys the connection mid-stream, as a network
+   * failure or an apiserver crash does; `close` ends the response cleanly, as a server-side
+   * watch timeout does.
+   */
+  dropWatches(mode: 'error' | 'close' = 'error'): number {
+    const dropped = [...this.watches];
+    for (const watch of dropped) {
+      this.forget(watch);
+      if (mode === 'close') watch.response.end();
+      else watch.response.socket?.destroy();
+    }
+    return dropped.length;
+  }
+
+  /** The next `count` requests (matching `filter`, if given) fail with `status` and a Status. */
+  failNextRequests(
+    count: number,
+    status: number,
+    filter: (request: RecordedRequest) => boolean = () => true,
+  ): void {
+    this.failures.push({ remaining: count, status, matches: filter });
+  }
+
+  /** Sends a BOOKMARK with the current resourceVersion to every watch that asked for them. */
+  sendBookmarks(): void {
+    for (const watch of this.watches) {
+      if (!watch.bookmarks) continue;
+      const type = typeOfResource(watch.resource);
+      this.writeEvent(watch.response, 'BOOKMARK', {
+        kind: type.kind,
+        apiVersion: type.apiVersion,
+        metadata: { resourceVersion: String(this.resourceVersion) },
+      });
+    }
+  }
+
+  openWatches(resource?: ResourceName): number {
+    return [...this.watches].filter(
+      (watch) => resource === undefined || watch.resource === resource,
+    ).length;
+  }
+
+  /** Requests for `resource` so far: lists and watches separately. */
+  requestCounts(resource: ResourceName): { lists: number; watches: number } {
+    const matching = this.requests.filter((request) => request.path.endsWith(`/${resource}`));
+    return {
+      lists: matching.filter((request) => !request.watch).length,
+      watches: matching.filter((request) => request.watch).length,
+    };
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const url = new URL(request.url ?? '/', this.url);
+    const query = Object.fromEntries(url.searchParams.entries());
+    const recorded: RecordedRequest = {
+      method: request.method ?? 'GET',
+      path: url.pathname,
+      query,
+      watch: query['watch'] === 'true' || query['watch'] === '1',
+    };
+    this.requests.push(recorded);
+
+    const failure = this.failures.find((candidate) => candidate.matches(recorded));
+    if (failure !== undefined) {
+      failure.remaining -= 1;
+      if (failure.remaining <= 0) this.failures = this.failures.filter((f) => f !== failure);
+      sendStatus(response, failure.status, 'InternalError', `injected failure ${failure.status}`);
+      return;
+    }
+    if (recorded.method !== 'GET') {
+      sendStatus(response, 405, 'MethodNotAllowed', `${recorded.method} is not supported here`);
+      return;
+    }
+    if (this.handleDiscovery(url.pathname, response)) return;
+
+    const match = RESOURCE_PATH.exec(url.pathname);
+    const type = RESOURCE_TYPES.find((candidate) => candidate.name === match?.[3]);
+    if (match === null || type === undefined || match[1] !== type.prefix) {
+      sendStatus(response, 404, 'NotFound', `the server could not find ${url.pathname}`);
+      return;
+    }
+    const namespace = match[2];
+    const name = match[4];
+    if (name !== undefined) this.serveGet(type, namespace ?? '', name, response);
+    else if (recorded.watch) this.serveWatch(type, namespace, query, request, response);
+    else this.serveList(type, namespace, query, response);
+  }
+
+  /** client-node's list/watch never asks; kubectl-like tools do. Minimal documents suffice. */
+  private handleDiscovery(path: string, response: ServerResponse): boolean {
+    const documents: Record<string, unknown> = {
+      '/version': { major: '1', minor: '33', gitVersion: 'v1.33.0-terway-test' },
+      '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+      '/apis': {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [
+          {
+            name: 'discovery.k8s.io',
+            versions: [{ groupVersion: 'discovery.k8s.io/v1', version: 'v1' }],
+            preferredVersion: { groupVersion: 'discovery.k8s.io/v1', version: 'v1' },
+          },
+        ],
+      },
+      '/api/v1': resourceList('v1', 'services', 'Service', true),
+      '/apis/discovery.k8s.io/v1': resourceList(
+        'discovery.k8s.io/v1',
+        'endpointslices',
+        'EndpointSlice',
+        true,
+      ),
+    };
+    const document = documents[path];
+    if (document === undefined) return false;
+    sendJson(response, 200, document);
+    return true;
+  }
+
+  private serveGet(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    response: ServerResponse,
+  ): void {
+    const object = this.store(type.name).get(`${namespace}/${name}`);
+    if (object === undefined) {
+      sendStatus(response, 404, 'NotFound', `${type.name} "${name}" not found`);
+      return;
+    }
+    sendJson(response, 200, object);
+  }
+
+  private serveList(
+    type: ResourceType,
+    namespace: string | undefined,
+    query: Record<string, string>,
+    response: ServerResponse,
+  ): void {
+    const requested = query['resourceVersion'];
+    if (requested !== undefined && requested !== '' && requested !== '0') {
+      const version = Number(requested);
+      if (!Number.isInteger(version)) {
+        sendStatus(response, 400, 'BadRequest', `invalid resourceVersion ${requested}`);
+        return;
+      }
+      if (version < this.oldestResumableVersion) {
+        sendStatus(response, 410, 'Expired', tooOldMessage(version, this.oldestResumableVersion));
+        return;
+      }
+    }
+    const items = [...this.store(type.name).values()]
+      .filter((object) => namespace === undefined || object.metadata?.namespace === namespace)
+      // List items carry no kind/apiVersion; the list does.
+      .map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest);
+    sendJson(response, 200, {
+      kind: type.listKind,
+      apiVersion: type.apiVersion,
+      metadata: { resourceVersion: String(this.resourceVersion) },
+      items,
+    });
+  }
+
+  private serveWatch(
+    type: ResourceType,
+    namespace: string | undefined,
+    query: Record<string, string>,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): void {
+    const requested = query['resourceVersion'] ?? '';
+    const fromCurrentState = requested === '' || requested === '0';
+    const version = fromCurrentState ? this.resourceVersion : Number(requested);
+    if (!Number.isInteger(version)) {
+      sendStatus(response, 400, 'BadRequest', `invalid resourceVersion ${requested}`);
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.flushHeaders();
+    if (!fromCurrentState && version < this.oldestResumableVersion) {
+      // What a real apiserver does: 200, one ERROR event with a 410 Status, end of stream.
+      this.writeEvent(response, 'ERROR', {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: tooOldMessage(version, this.oldestResumableVersion),
+        reason: 'Expired',
+        code: 410,
+      });
+      response.end();
+      return;
+    }
+    if (fromCurrentState) {
+      for (const object of this.store(type.name).values()) {
+        if (namespace === undefined || object.metadata?.namespace === namespace) {
+          this.writeEvent(response, 'ADDED', object);
+        }
+      }
+    } else {
+      for (const event of this.history) {
+        if (event.resourceVersion > version && matchesWatch(event, type.name, namespace)) {
+          this.writeEvent(response, event.type, event.object);
+        }
+      }
+    }
+    const timeoutSeconds = Number(query['timeoutSeconds'] ?? '0');
+    const watch: OpenWatch = {
+      resource: type.name,
+      namespace,
+      bookmarks: query['allowWatchBookmarks'] === 'true',
+      response,
+      timeout:
+        timeoutSeconds > 0
+          ? setTimeout(() => {
+              this.forget(watch);
+              response.end();
+            }, timeoutSeconds * 1000)
+          : undefined,
+    };
+    this.watches.add(watch);
+    request.on('close', () => this.forget(watch));
+    response.on('close', () => this.forget(watch));
+  }
+
+  private forget(watch: OpenWatch): void {
+    if (watch.timeout !== undefined) clearTimeout(watch.timeout);
+    this.watches.delete(watch);
+  }
+
+  private writeEvent(response: ServerResponse, type: string, object: unknown): void {
+    if (!response.writableEnded) response.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  // ---- storage ----------------------------------------------------------------------------
+
+  private store(resource: ResourceName): Map<string, K8sObject> {
+    const store = this.objects.get(resource);
+    if (store === undefined) throw new Error(`unknown resource ${resource}`);
+    return store;
+  }
+
+  private stamp(
+    type: ResourceType,
+    object: K8sObject,
+    keep: { uid: string; creationTimestamp: string },
+  ): K8sObject {
+    this.resourceVersion += 1;
+    const copy = structuredClone(object);
+    return {
+      ...copy,
+      kind: type.kind,
+      apiVersion: type.apiVersion,
+      metadata: {
+        ...copy.metadata,
+        namespace: copy.metadata?.namespace ?? DEFAULT_NAMESPACE,
+        uid: keep.uid,
+        creationTimestamp: keep.creationTimestamp,
+        resourceVersion: String(this.resourceVersion),
+      },
+    };
+  }
+
+  private record(type: EventType, resourceType: ResourceType, object: K8sObject): void {
+    this.append({
+      type,
+      resource: resourceType.name,
+      namespace: object.metadata?.namespace ?? DEFAULT_NAMESPACE,
+      resourceVersion: this.resourceVersion,
+      object,
+    });
+  }
+
+  private append(event: HistoryEvent): void {
+    this.history.push(event);
+    while (this.history.length > this.historyLimit) {
+      const dropped = this.history.shift();
+      if (dropped !== undefined) this.oldestResumableVersion = dropped.resourceVersion;
+    }
+    for (const watch of this.watches) {
+      if (matchesWatch(event, watch.resource, watch.namespace)) {
+        this.writeEvent(watch.response, event.type, event.object);
+      }
+    }
+  }
+}
+
+function matchesWatch(
+  event: HistoryEvent,
+  resource: ResourceName,
+  namespace: string | undefined,
+): boolean {
+  return event.resource === resource && (namespace === undefined || event.namespace === namespace);
+}
+
+function typeOfKind(kind: string | undefined): ResourceType {
+  const type = RESOURCE_TYPES.find((candidate) => candidate.kind === kind);
+  if (type === undefined) throw new Error(`test apiserver does not serve kind ${String(kind)}`);
+  return type;
+}
+
+function typeOfResource(resource: ResourceName): ResourceType {
+  const type = RESOURCE_TYPES.find((candidate) => candidate.name === resource);
+  if (type === undefined) throw new Error(`unknown resource ${resource}`);
+  return type;
+}
+
+function identity(object: K8sObject): { namespace: string; name: string } {
+  const name = object.metadata?.name;
+  if (name === undefined || name === '') throw new Error('object has no metadata.name');
+  return { namespace: object.metadata?.namespace ?? DEFAULT_NAMESPACE, name };
+}
+
+function tooOldMessage(requested: number, oldest: number): string {
+  return `too old resource version: ${requested} (${oldest})`;
+}
+
+function resourceList(groupVersion: string, name: string, kind: string, namespaced: boolean) {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion,
+    resources: [{ name, singularName: '', namespaced, kind, verbs: ['get', 'list', 'watch'] }],
+  };
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'Content-Type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+function sendStatus(response: ServerResponse, code: number, reason: string, message: string): void {
+  sendJson(response, code, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
+}

@@ -1,0 +1,369 @@
+import { describe, expect, test } from '@jest/globals';
+import type { V1Endpoint, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+
+import {
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  isProxiedService,
+  SERVICE_NAME_LABEL,
+  translateService,
+} from '../../src/k8s/service-translation.js';
+import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
+import { frontendKey } from '../../src/lb/desired-frontend.js';
+
+function service(spec: V1Service['spec'], extra: Partial<V1Service> = {}): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', ...spec },
+    ...extra,
+  };
+}
+
+const HTTP_AND_DNS: V1Service['spec'] = {
+  ports: [
+    { name: 'http', port: 80, protocol: 'TCP', targetPort: 'web' },
+    { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 },
+  ],
+};
+
+function slice(
+  name: string,
+  endpoints: V1Endpoint[],
+  ports: V1EndpointSlice['ports'] = [
+    { name: 'http', port: 8080, protocol: 'TCP' },
+    { name: 'dns', port: 5353, protocol: 'UDP' },
+  ],
+  addressType = 'IPv4',
+): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: 'shop', labels: { [SERVICE_NAME_LABEL]: 'web' } },
+    addressType,
+    endpoints,
+    ports,
+  };
+}
+
+function endpoint(ip: string, conditions: V1Endpoint['conditions'] = { ready: true }): V1Endpoint {
+  return { addresses: [ip], conditions };
+}
+
+/** frontendKey → { ready, draining } as `ip:port` strings. */
+function backendsByFrontend(frontends: readonly DesiredFrontend[]) {
+  return Object.fromEntries(
+    frontends.map((frontend) => [
+      frontendKey(frontend.address),
+      {
+        ready: frontend.ready.map(({ ip, port }) => `${ip}:${port}`),
+        draining: frontend.draining.map(({ ip, port }) => `${ip}:${port}`),
+      },
+    ]),
+  );
+}
+
+const keys = (frontends: readonly DesiredFrontend[]) =>
+  frontends.map((frontend) => frontendKey(frontend.address));
+
+describe('which Services get frontends', () => {
+  test.each([
+    ['ClusterIP', { type: 'ClusterIP' }],
+    ['NodePort', { type: 'NodePort' }],
+    ['LoadBalancer', { type: 'LoadBalancer' }],
+    ['no type (the API default, ClusterIP)', { type: undefined }],
+  ])('%s with a cluster IP is proxied', (_name, spec) => {
+    const frontends = translateService(service({ ...HTTP_AND_DNS, ...spec }), []);
+    expect(keys(frontends)).toEqual(['10.96.0.10:53/UDP', '10.96.0.10:80/TCP']);
+  });
+
+  test.each([
+    ['headless (clusterIP None)', { clusterIP: 'None' }],
+    ['no cluster IP yet', { clusterIP: '' }],
+    ['ExternalName', { type: 'ExternalName', clusterIP: undefined, externalName: 'db.example' }],
+    ['ExternalName even with a cluster IP', { type: 'ExternalName' }],
+  ])('%s gets none', (_name, spec) => {
+    const svc = service({ ...HTTP_AND_DNS, ...spec });
+    expect(isProxiedService(svc)).toBe(false);
+    expect(translateService(svc, [slice('web-1', [endpoint('10.0.0.1')])])).toEqual([]);
+  });
+
+  test('a Service without ports has no frontends', () => {
+    expect(translateService(service({ ports: [] }), [])).toEqual([]);
+  });
+});
+
+describe('frontend addresses', () => {
+  test('one frontend per IP and port, with the Service identity and port name', () => {
+    const [dns, http] = translateService(service(HTTP_AND_DNS), []);
+    expect(http).toEqual({
+      address: { ip: '10.96.0.10', port: 80, protocol: 'TCP' },
+      service: { namespace: 'shop', name: 'web', portName: 'http' },
+      external: false,
+      affinityTimeoutSeconds: 0,
+      ready: [],
+      draining: [],
+    });
+    expect(dns?.service.portName).toBe('dns');
+  });
+
+  test('externalIPs and LoadBalancer ingress IPs are external frontends', () => {
+    const svc = service(
+      { ...HTTP_AND_DNS, type: 'LoadBalancer', externalIPs: ['192.0.2.7'] },
+      {
+        status: {
+          loadBalancer: {
+            ingress: [{ ip: '203.0.113.5' }, { hostname: 'lb.example.com' }],
+          },
+        },
+      },
+    );
+    const frontends = translateService(svc, []);
+    expect(frontends.map((f) => [frontendKey(f.address), f.external])).toEqual([
+      ['10.96.0.10:53/UDP', false],
+      ['10.96.0.10:80/TCP', false],
+      ['192.0.2.7:53/UDP', true],
+      ['192.0.2.7:80/TCP', true],
+      ['203.0.113.5:53/UDP', true],
+      ['203.0.113.5:80/TCP', true],
+    ]);
+  });
+
+  test('an ingress IP with ipMode Proxy is left to the load balancer', () => {
+    const svc = service(
+      { ports: [{ name: 'http', port: 80 }], type: 'LoadBalancer' },
+      { status: { loadBalancer: { ingress: [{ ip: '203.0.113.5', ipMode: 'Proxy' }] } } },
+    );
+    expect(keys(translateService(svc, []))).toEqual(['10.96.0.10:80/TCP']);
+  });
+
+  test('an externalIP equal to the cluster IP does not duplicate it and stays internal', () => {
+    const svc = service({ ports: [{ port: 80 }], externalIPs: ['10.96.0.10', '10.96.0.10'] });
+    const frontends = translateService(svc, []);
+    expect(frontends).toHaveLength(1);
+    expect(frontends[0]?.external).toBe(false);
+  });
+
+  test('IPv6 cluster, external and ingress IPs are skipped (the datapath is IPv4 only)', () => {
+    const dualStack = service(
+      {
+        ports: [{ port: 80 }],
+        clusterIP: '10.96.0.10',
+        clusterIPs: ['10.96.0.10', 'fd00:10:96::a'],
+        ipFamilies: ['IPv4', 'IPv6'],
+        externalIPs: ['2001:db8::1'],
+      },
+      { status: { loadBalancer: { ingress: [{ ip: '2001:db8::2' }] } } },
+    );
+    expect(keys(translateService(dualStack, []))).toEqual(['10.96.0.10:80/TCP']);
+
+    const ipv6Only = service({ ports: [{ port: 80 }], clusterIP: 'fd00:10:96::a' });
+    expect(translateService(ipv6Only, [])).toEqual([]);
+  });
+
+  test('SCTP ports are skipped; a port without protocol is TCP', () => {
+    const svc = service({
+      ports: [
+        { name: 'sig', port: 3868, protocol: 'SCTP' },
+        { name: 'plain', port: 8000 },
+      ],
+    });
+    expect(keys(translateService(svc, []))).toEqual(['10.96.0.10:8000/TCP']);
+  });
+
+  test('frontends are sorted by IP numerically, then port, then protocol', () => {
+    const svc = service({
+      clusterIP: '10.96.0.9',
+      externalIPs: ['10.96.0.100'],
+      ports: [
+        { name: 'b', port: 443, protocol: 'UDP' },
+        { name: 'a', port: 443, protocol: 'TCP' },
+        { name: 'c', port: 53, protocol: 'UDP' },
+      ],
+    });
+    expect(keys(translateService(svc, []))).toEqual([
+      '10.96.0.9:53/UDP',
+      '10.96.0.9:443/TCP',
+      '10.96.0.9:443/UDP',
+      '10.96.0.100:53/UDP',
+      '10.96.0.100:443/TCP',
+      '10.96.0.100:443/UDP',
+    ]);
+  });
+});
+
+describe('backends', () => {
+  test('ready endpoints are ready; a nil ready counts as ready (the API says so)', () => {
+    const frontends = translateService(service(HTTP_AND_DNS), [
+      slice('web-1', [endpoint('10.0.0.1'), { addresses: ['10.0.0.2'] }, endpoint('10.0.0.3', {})]),
+    ]);
+    expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080'],
+      draining: [],
+    });
+    expect(backendsByFrontend(frontends)['10.96.0.10:53/UDP']?.ready).toEqual([
+      '10.0.0.1:5353',
+      '10.0.0.2:5353',
+      '10.0.0.3:5353',
+    ]);
+  });
+
+  test('not-ready and terminating endpoints drain; terminating never counts as ready', () => {
+    const frontends = translateService(service(HTTP_AND_DNS), [
+      slice('web-1', [
+        endpoint('10.0.0.1', { ready: true }),
+        endpoint('10.0.0.2', { ready: false }),
+        endpoint('10.0.0.3', { ready: false, serving: true, terminating: true }),
+        // publishNotReadyAddresses makes the controller report ready even while terminating.
+        endpoint('10.0.0.4', { ready: true, terminating: true }),
+      ]),
+    ]);
+    expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.0.1:8080'],
+      draining: ['10.0.0.2:8080', '10.0.0.3:8080', '10.0.0.4:8080'],
+    });
+  });
+
+  test('the backend port is the slice port with the Service port name, per slice', () => {
+    // A named targetPort may resolve to different numbers on different pods: one slice each.
+    const frontends = translateService(service(HTTP_AND_DNS), [
+      slice('web-1', [endpoint('10.0.0.1')], [{ name: 'http', port: 8080, protocol: 'TCP' }]),
+      slice('web-2', [endpoint('10.0.0.2')], [{ name: 'http', port: 9090, protocol: 'TCP' }]),
+    ]);
+    expect(backendsByFrontend(frontends)).toEqual({
+      '10.96.0.10:53/UDP': { ready: [], draining: [] },
+      '10.96.0.10:80/TCP': { ready: ['10.0.0.1:8080', '10.0.0.2:9090'], draining: [] },
+    });
+  });
+
+  test('a port name shared by TCP and UDP is matched by protocol too', () => {
+    const svc = service({
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP' },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+      ],
+    });
+    const frontends = translateService(svc, [
+      slice(
+        'web-1',
+        [endpoint('10.0.0.1')],
+        [
+          { name: 'dns', port: 5353, protocol: 'TCP' },
+          { name: 'dns', port: 5354, protocol: 'UDP' },
+          { name: 'dns-tcp', port: 5355, protocol: 'TCP' },
+        ],
+      ),
+    ]);
+    expect(backendsByFrontend(frontends)).toEqual({
+      '10.96.0.10:53/TCP': { ready: ['10.0.0.1:5355'], draining: [] },
+      '10.96.0.10:53/UDP': { ready: ['10.0.0.1:5354'], draining: [] },
+    });
+  });
+
+  test('an unnamed Service port matches the unnamed slice port', () => {
+    const svc = service({ ports: [{ port: 80, targetPort: 8080 }] });
+    const frontends = translateService(svc, [
+      slice('web-1', [endpoint('10.0.0.1')], [{ port: 8080, protocol: 'TCP' }]),
+      slice('web-2', [endpoint('10.0.0.2')], [{ name: '', port: 8081 }]),
+    ]);
+    expect(frontends[0]?.service.portName).toBe('');
+    expect(frontends[0]?.ready).toEqual([
+      { ip: '10.0.0.1', port: 8080 },
+      { ip: '10.0.0.2', port: 8081 },
+    ]);
+  });
+
+  test('a slice without the port, or with a port without a number, contributes nothing', () => {
+    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+      slice('web-1', [endpoint('10.0.0.1')], [{ name: 'metrics', port: 9100 }]),
+      slice('web-2', [endpoint('10.0.0.2')], [{ name: 'http' }]),
+      slice('web-3', [endpoint('10.0.0.3')], []),
+    ]);
+    expect(frontends[0]?.ready).toEqual([]);
+  });
+
+  test('IPv6 and FQDN slices are ignored; only the first address of an endpoint is used', () => {
+    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+      slice('web-v6', [endpoint('fd00::1')], [{ name: 'http', port: 8080 }], 'IPv6'),
+      slice('web-fqdn', [endpoint('pod.example')], [{ name: 'http', port: 8080 }], 'FQDN'),
+      slice(
+        'web-v4',
+        [{ addresses: ['10.0.0.1', '10.0.0.99'], conditions: { ready: true } }],
+        [{ name: 'http', port: 8080 }],
+      ),
+    ]);
+    expect(frontends[0]?.ready).toEqual([{ ip: '10.0.0.1', port: 8080 }]);
+  });
+
+  test('an endpoint in two slices appears once; ready in either slice means ready', () => {
+    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+      slice(
+        'web-old',
+        [endpoint('10.0.0.1', { ready: false }), endpoint('10.0.0.2')],
+        [{ name: 'http', port: 8080 }],
+      ),
+      slice(
+        'web-new',
+        [endpoint('10.0.0.1'), endpoint('10.0.0.2'), endpoint('10.0.0.3', { ready: false })],
+        [{ name: 'http', port: 8080 }],
+      ),
+      slice('web-dup', [endpoint('10.0.0.3', { ready: false })], [{ name: 'http', port: 8080 }]),
+    ]);
+    expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.0.1:8080', '10.0.0.2:8080'],
+      draining: ['10.0.0.3:8080'],
+    });
+  });
+
+  test('backends are sorted by IP numerically, then port', () => {
+    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+      slice('a', [endpoint('10.0.0.10'), endpoint('10.0.0.9')], [{ name: 'http', port: 8080 }]),
+      slice('b', [endpoint('10.0.0.10'), endpoint('9.255.255.255')], [{ name: 'http', port: 80 }]),
+    ]);
+    expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']?.ready).toEqual([
+      '9.255.255.255:80',
+      '10.0.0.9:8080',
+      '10.0.0.10:80',
+      '10.0.0.10:8080',
+    ]);
+  });
+
+  test('every frontend of a port shares its backends (cluster, external, ingress)', () => {
+    const svc = service({ ports: [{ name: 'http', port: 80 }], externalIPs: ['192.0.2.7'] });
+    const frontends = translateService(svc, [
+      slice('web-1', [endpoint('10.0.0.1')], [{ name: 'http', port: 8080 }]),
+    ]);
+    expect(frontends.map((f) => f.ready)).toEqual([
+      [{ ip: '10.0.0.1', port: 8080 }],
+      [{ ip: '10.0.0.1', port: 8080 }],
+    ]);
+  });
+});
+
+describe('session affinity', () => {
+  test('ClientIP without a timeout gets the API default of 3 hours', () => {
+    const svc = service({ ports: [{ port: 80 }], sessionAffinity: 'ClientIP' });
+    expect(translateService(svc, [])[0]?.affinityTimeoutSeconds).toBe(
+      DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+    );
+    expect(DEFAULT_AFFINITY_TIMEOUT_SECONDS).toBe(10_800);
+  });
+
+  test('ClientIP with a timeout uses it on every frontend', () => {
+    const svc = service({
+      ...HTTP_AND_DNS,
+      sessionAffinity: 'ClientIP',
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
+    });
+    expect(translateService(svc, []).map((f) => f.affinityTimeoutSeconds)).toEqual([600, 600]);
+  });
+
+  test.each([['None'], [undefined]])('sessionAffinity %s means 0', (affinity) => {
+    const svc = service({
+      ports: [{ port: 80 }],
+      sessionAffinity: affinity,
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
+    });
+    expect(translateService(svc, [])[0]?.affinityTimeoutSeconds).toBe(0);
+  });
+});
