@@ -14,8 +14,8 @@ import { InformerSource, loadKubeConfig } from '../../src/k8s/informer-source.js
 import type { InformerSourceOptions } from '../../src/k8s/informer-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import type { K8sObject, RecordedRequest } from '../support/k8s-apiserver.js';
-import { TestApiServer } from '../support/k8s-apiserver.js';
+import type { K8sObject, RecordedRequest } from '../../src/k8s/test-apiserver.js';
+import { TestApiServer } from '../../src/k8s/test-apiserver.js';
 import { RecordingSink, waitFor } from '../support/recording-sink.js';
 
 const TEST_TIMEOUT_MS = 20_000;

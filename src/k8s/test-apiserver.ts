@@ -1,5 +1,5 @@
 /**
- * A Kubernetes apiserver for tests: Services and EndpointSlices over the real list/watch HTTP
+ * A Kubernetes apiserver for tests, benchmarks and the demo: Services and EndpointSlices over the real list/watch HTTP
  * protocol, on 127.0.0.1, plain http, no auth. Unmodified client-node informers talk to it.
  *
  * What it models, because the informer source depends on it:
