@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 # iproute2: the privileged suites' namespaces. clang/llvm/libbpf-dev/bpftool: the eBPF program.
 # make, python3: node-gyp builds the N-API addon (native/) that programs the maps and attaches it.
-# iptables: the kube-proxy-style DNAT baseline of the Service LB benchmarks.
+# iptables: the kube-proxy-style DNAT baseline of the Service LB benchmarks. tcpdump: the LB
+# tests capture on the node and the backends to prove the ClusterIP never leaves the client pod.
 # hyperfine, containernetworking-plugins (host-local, portmap, ...): benchmarks and chaining tests. util-linux: nsenter.
 # iputils-ping, iperf3, sockperf: datapath tests and the pod-to-pod benchmark.
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
-APT_PACKAGES=(iproute2 iptables clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf)
+APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
