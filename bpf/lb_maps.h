@@ -63,12 +63,6 @@ struct tw_frontend {
  * compare their backend's address and port with this entry on every packet: a deleted (zeroed or
  * reused) id ends the flow.
  */
-/* TRANSITIONAL: the hash-keyed slots of the first draft; removed once lb.c indexes the array. */
-struct tw_slot_key {
-	__u32 frontend_id;
-	__u32 slot;
-};
-
 struct tw_backend {
 	__be32 addr;
 	__be16 port;
@@ -127,7 +121,7 @@ struct tw_affinity_key {
 struct tw_affinity {
 	__u64 last_used_ns;
 	__u32 backend_id;
-	__u32 pad;
+	__u32 slot_hint; /* the backend's slot when chosen: re-checking it is usually one lookup */
 };
 
 /* Counters per frontend (tw_fe_stat, indexed by frontend id) and per backend (tw_be_stat).

@@ -3,10 +3,11 @@
 # into dist/bpf/lb.o. The object keeps its BTF (-g): the loader needs it for the .maps section, and
 # a test compares the struct layouts in it with the daemon's codecs.
 # Needs clang (14 on Debian 12) and libbpf-dev (bpf/bpf_helpers.h); run from anywhere.
+# BPF_OUT_DIR overrides the output directory (the VM tier, where the repo is read-only).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out="$root/dist/bpf"
+out="${BPF_OUT_DIR:-$root/dist/bpf}"
 # The multiarch include dir holds asm/types.h, which the uapi headers need under -target bpf.
 multiarch="/usr/include/$(uname -m)-linux-gnu"
 

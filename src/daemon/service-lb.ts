@@ -9,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 
 import type { Logger } from 'pino';
 
-import { TcLbAttacher, type PodProgramAttacher } from '../dataplane/bpf/lb-attacher.js';
+import {
+  TcLbAttacher,
+  type PinnedProgram,
+  type PodProgramAttacher,
+} from '../dataplane/bpf/lb-attacher.js';
 import { loadObject, NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { InformerSource, loadKubeConfig } from '../k8s/informer-source.js';
@@ -22,8 +26,11 @@ export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
 /** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
 export const DEFAULT_BPF_OBJECT = fileURLToPath(new URL('../../bpf/lb.o', import.meta.url));
 
-const EGRESS_PROGRAM = 'tw_lb_egress';
-const INGRESS_PROGRAM = 'tw_lb_ingress';
+const PROGRAM_NAMES = {
+  egress: 'tw_lb_egress',
+  egressGateway: 'tw_lb_egress_gw',
+  ingress: 'tw_lb_ingress',
+} as const;
 
 export interface ServiceLbOptions {
   readonly pinDir: string;
@@ -53,14 +60,22 @@ export function startServiceLb(options: ServiceLbOptions): ServiceLb {
     );
   }
   const loaded = loadObject(objectPath, pinDir);
-  const egress = loaded.programs[EGRESS_PROGRAM];
-  const ingress = loaded.programs[INGRESS_PROGRAM];
-  if (egress === undefined || ingress === undefined) {
-    throw new TerwayError(
-      'BPF_ERROR',
-      `${objectPath} has no ${EGRESS_PROGRAM}/${INGRESS_PROGRAM} programs: not the Service LB object`,
-    );
-  }
+  const pinned = (role: keyof typeof PROGRAM_NAMES): PinnedProgram => {
+    const name = PROGRAM_NAMES[role];
+    const path = loaded.programs[name];
+    if (path === undefined) {
+      throw new TerwayError(
+        'BPF_ERROR',
+        `${objectPath} has no program ${name}: not this daemon's Service LB object`,
+      );
+    }
+    return { name, path };
+  };
+  const programs = {
+    egress: pinned('egress'),
+    egressGateway: pinned('egressGateway'),
+    ingress: pinned('ingress'),
+  };
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
   const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
   log.info(
@@ -95,10 +110,7 @@ export function startServiceLb(options: ServiceLbOptions): ServiceLb {
     );
   }
   return {
-    attacher: new TcLbAttacher(
-      { egress, ingress },
-      { egress: EGRESS_PROGRAM, ingress: INGRESS_PROGRAM },
-    ),
+    attacher: new TcLbAttacher(programs),
     reconciler,
     maps,
     source,

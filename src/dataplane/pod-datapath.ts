@@ -90,7 +90,7 @@ export class PodDatapath {
       await this.prepareEni(pod.eni, { gateway: pod.gateway, nodeIp: pod.nodeIp }, driver);
       await kernel.apply(hostNetns, plan.host);
       await (podBatch === undefined ? kernel.apply(pod.netns, plan.pod) : podBatch.apply(plan.pod));
-      this.options.lbAttacher?.attach(pod.netns, pod.ifname);
+      this.options.lbAttacher?.attach(pod.netns, pod.ifname, driverName);
     } catch (thrown) {
       const error = asEniLinkMissing(toTerwayError(thrown), pod);
       log.warn(
@@ -155,7 +155,7 @@ export class PodDatapath {
     return [
       ...findDrift(host, expected.host, 'the node'),
       ...findDrift(inPod, expected.pod, 'the pod'),
-      ...(this.options.lbAttacher?.check(pod.netns, pod.ifname) ?? []),
+      ...(this.options.lbAttacher?.check(pod.netns, pod.ifname, driverName) ?? []),
     ];
   }
 

@@ -23,7 +23,8 @@ export const FLOW_NEW = 0;
 export const FLOW_ESTABLISHED = 1;
 export const FLOW_CLOSING = 2;
 
-export const LB_OBJECT = join(REPO_ROOT, 'dist/bpf/lb.o');
+/** Where scripts/build-bpf.sh writes the object (BPF_OUT_DIR moves it, as in the VM tier). */
+export const LB_OBJECT = join(process.env.BPF_OUT_DIR ?? join(REPO_ROOT, 'dist/bpf'), 'lb.o');
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** Runs a command in a namespace's network namespace (and the root mount namespace). */
@@ -237,6 +238,9 @@ export function decodeCounters(b: Buffer): Counters {
 const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 const fromHex = (bytes: string[]) => Buffer.from(bytes.map((x) => Number.parseInt(x, 16)));
 
+/** The programs in lb.o: tw_lb_egress_gw skips the L2 fix, for pods with a single next hop. */
+export type LbProgram = 'tw_lb_egress' | 'tw_lb_egress_gw' | 'tw_lb_ingress';
+
 /** Compiles bpf/lb.c into dist/bpf/lb.o with the project's own script. */
 export function buildLbObject(): string {
   execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), { stdio: 'pipe' });
@@ -264,12 +268,19 @@ export class LbPins {
       execFileSync('mount', ['-t', 'bpf', 'bpf', this.mountPoint]);
       this.dir = this.mountPoint;
     }
-    execFileSync('bpftool', ['prog', 'loadall', object, `${this.dir}/progs`, 'pinmaps', this.dir], {
-      stdio: 'pipe',
-    });
+    try {
+      execFileSync(
+        'bpftool',
+        ['prog', 'loadall', object, `${this.dir}/progs`, 'pinmaps', this.dir],
+        { stdio: 'pipe' },
+      );
+    } catch (error) {
+      this.cleanup();
+      throw error;
+    }
   }
 
-  prog(name: 'tw_lb_egress' | 'tw_lb_ingress'): string {
+  prog(name: LbProgram): string {
     return `${this.dir}/progs/${name}`;
   }
 
@@ -278,10 +289,10 @@ export class LbPins {
   }
 
   /** clsact on the pod's device, egress and ingress programs attached from their pins. */
-  attach(ns: TestNetns, dev = 'eth0'): void {
+  attach(ns: TestNetns, egress: LbProgram = 'tw_lb_egress', dev = 'eth0'): void {
     inNs(ns, 'tc', ['qdisc', 'replace', 'dev', dev, 'clsact']);
     for (const [hook, prog] of [
-      ['egress', 'tw_lb_egress'],
+      ['egress', egress],
       ['ingress', 'tw_lb_ingress'],
     ] as const) {
       inNs(ns, 'tc', [
@@ -636,7 +647,7 @@ export class Agent {
   readonly ready: Promise<void>;
 
   constructor(
-    readonly ns: TestNetns,
+    readonly ns: { readonly path: string },
     readonly label: string,
   ) {
     this.child = spawn(

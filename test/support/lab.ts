@@ -544,6 +544,12 @@ export class Lab {
       problems.push(`namespace ${name} outlived lab down`);
       await run('ip', ['netns', 'delete', name]);
     }
+    for (const node of this.manifest.nodes) {
+      if (existsSync(node.bpfPinDir)) {
+        problems.push(`bpffs pins ${node.bpfPinDir} outlived lab down`);
+        rmSync(node.bpfPinDir, { recursive: true, force: true });
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
     return problems;
   }

@@ -6,51 +6,67 @@
  * reaches them.
  */
 import type { NetnsRef } from '../kernel/netns-ref.js';
+import type { DriverName } from '../pod-attachment.js';
 import { describeNetns } from '../kernel/netns-ref.js';
 import { TerwayError } from '../../errors/terway-error.js';
 import { tcAttach, tcQuery, type TcDirection } from './native-bpf.js';
 
-export interface LbProgramPaths {
-  /** Pinned egress program: DNAT of new flows to a Service. */
-  readonly egress: string;
-  /** Pinned ingress program: reverse translation of the replies. */
-  readonly ingress: string;
+/** A pinned program: its kernel name and its path on bpffs. */
+export interface PinnedProgram {
+  readonly name: string;
+  readonly path: string;
+}
+
+export interface LbPrograms {
+  /**
+   * Egress for L2 pods (ipvlan): DNAT of new flows to a Service, then the next hop resolved
+   * again, since the ClusterIP was routed to the gateway and the backend may be on-link.
+   */
+  readonly egress: PinnedProgram;
+  /** Egress for veth pods, whose every route goes through one gateway: DNAT only. */
+  readonly egressGateway: PinnedProgram;
+  /** Ingress, any pod: reverse translation of the replies. */
+  readonly ingress: PinnedProgram;
 }
 
 export interface PodProgramAttacher {
-  attach(netns: NetnsRef, ifname: string): void;
+  attach(netns: NetnsRef, ifname: string, driver: DriverName): void;
   /** Sentences describing what is missing; empty when both directions carry our program. */
-  check(netns: NetnsRef, ifname: string): string[];
+  check(netns: NetnsRef, ifname: string, driver: DriverName): string[];
 }
-
-const DIRECTIONS: readonly TcDirection[] = ['egress', 'ingress'];
 
 /** Attaches through the addon, in the pod's netns, without a process per pod. */
 export class TcLbAttacher implements PodProgramAttacher {
-  constructor(
-    private readonly programs: LbProgramPaths,
-    private readonly programNames: { egress: string; ingress: string },
-  ) {}
+  constructor(private readonly programs: LbPrograms) {}
 
-  attach(netns: NetnsRef, ifname: string): void {
+  attach(netns: NetnsRef, ifname: string, driver: DriverName): void {
     const path = netnsPath(netns);
-    for (const direction of DIRECTIONS) tcAttach(path, ifname, this.programs[direction], direction);
+    for (const [direction, program] of this.plan(driver)) {
+      tcAttach(path, ifname, program.path, direction);
+    }
   }
 
-  check(netns: NetnsRef, ifname: string): string[] {
+  check(netns: NetnsRef, ifname: string, driver: DriverName): string[] {
     const path = netnsPath(netns);
     const problems: string[] = [];
-    for (const direction of DIRECTIONS) {
+    for (const [direction, program] of this.plan(driver)) {
       const attached = tcQuery(path, ifname, direction);
       if (attached === null) {
         problems.push(`the pod's ${ifname} has no Service LB program on tc ${direction}`);
-      } else if (attached.name !== this.programNames[direction]) {
+      } else if (attached.name !== program.name) {
         problems.push(
-          `the pod's ${ifname} runs ${attached.name} on tc ${direction}, not ${this.programNames[direction]}`,
+          `the pod's ${ifname} runs ${attached.name} on tc ${direction}, not ${program.name}`,
         );
       }
     }
     return problems;
+  }
+
+  private plan(driver: DriverName): [TcDirection, PinnedProgram][] {
+    return [
+      ['egress', driver === 'veth' ? this.programs.egressGateway : this.programs.egress],
+      ['ingress', this.programs.ingress],
+    ];
   }
 }
 
@@ -59,7 +75,7 @@ export class MemoryLbAttacher implements PodProgramAttacher {
   readonly attached = new Set<string>();
   failNext: Error | undefined;
 
-  attach(netns: NetnsRef, ifname: string): void {
+  attach(netns: NetnsRef, ifname: string, _driver: DriverName): void {
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = undefined;
@@ -68,7 +84,7 @@ export class MemoryLbAttacher implements PodProgramAttacher {
     this.attached.add(`${describeNetns(netns)}/${ifname}`);
   }
 
-  check(netns: NetnsRef, ifname: string): string[] {
+  check(netns: NetnsRef, ifname: string, _driver: DriverName): string[] {
     return this.attached.has(`${describeNetns(netns)}/${ifname}`)
       ? []
       : [`the pod's ${ifname} has no Service LB program`];

@@ -101,6 +101,7 @@ export const AFFINITY_KEY = defineLayout('tw_affinity_key', 8, {
 export const AFFINITY = defineLayout('tw_affinity', 16, {
   lastUsedNs: { offset: 0, kind: 'u64' },
   backendId: { offset: 8, kind: 'u32' },
+  slotHint: { offset: 12, kind: 'u32' },
 });
 
 /** The key of every array map: an index. */

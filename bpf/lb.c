@@ -1,0 +1,1086 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The Service load balancer: tc (clsact, direct-action) programs attached to the CLIENT pod's eth0
+ * inside the pod's netns, one egress program and the ingress program.
+ *
+ *   tw_lb_egress     a packet to a frontend (ClusterIP/externalIP/LB IP : port / proto) is DNATed
+ *                    to one backend, and the choice is remembered in a conntrack entry (tw_flow_v1)
+ *                    plus a reverse entry (tw_rev_v1) for the replies; then the frame is re-addressed
+ *                    to the backend's next hop (L2 devices need it, trap 6);
+ *   tw_lb_egress_gw  the same without the re-addressing, for pods whose every route goes through one
+ *                    gateway (veth mode), where it is useless and costs a second pass;
+ *   tw_lb_ingress    a reply from that backend is SNATed back to the frontend; ICMP errors about a
+ *                    translated flow get their embedded header translated back.
+ *
+ * Everything else passes untouched: on egress after one hash lookup (tw_fe_v1), on ingress after
+ * one hash lookup (tw_rev_v1). Map layouts and names are the contract in lb_maps.h.
+ *
+ * Design notes, each tied to a trap in shared/EBPF.md:
+ *
+ *  - No direct packet writes anywhere. A program that writes packet memory directly makes the
+ *    verifier add a prologue that un-clones every skb it sees; TCP transmits clones, so that would
+ *    cost a copy of every TCP packet the pod sends, service or not. All writes go through
+ *    bpf_skb_store_bytes / bpf_lN_csum_replace, which make the skb writable only when called.
+ *  - Trap 3 (stale reverse NAT): a reply is translated only if the reverse entry points to a forward
+ *    flow that still names this backend and has not expired; a SYN-ACK only for a flow in state NEW;
+ *    and a non-service TCP SYN deletes the reverse entry its 4-tuple would match.
+ *  - Trap 4 (stale conntrack): every packet of a flow re-checks its backend id against tw_be_v1
+ *    (same address and port). A deleted backend ends the flow: the next packet picks afresh. A
+ *    backend merely removed from the slots (draining) keeps its flows.
+ *  - Trap 6 (L2 drivers): see l2_redirect() below.
+ *
+ * Helpers used exist on Linux 6.1 (Debian 12; its verifier accepts the object): redirect_neigh
+ * 5.10, bounded loops 5.3, the rest older. bpf_get_netns_cookie() is not available to tc programs before 6.15, so the flow's
+ * netns_cookie is always written as 0 (the daemon knows which pod a client address belongs to).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lb_maps.h"
+
+_Static_assert(sizeof(struct tw_backend) == sizeof(__u64), "tw_backend is read in one load");
+
+/* linux/icmp.h pulls in glibc's socket headers, which do not build for -target bpf. */
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 unused; /* id/sequence, gateway, or next-hop MTU, depending on the type */
+};
+
+#define ICMP_DEST_UNREACH 3
+#define ICMP_PORT_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+
+/* -------------------------------------------------------------------------------------------- */
+/* Maps: the contract (lb_maps.h), plus one private map for IP fragments.                       */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TW_MAX_FRONTENDS);
+	/* Written by the daemon only: allocate on insert instead of preallocating every entry. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tw_frontend_key);
+	__type(value, struct tw_frontend);
+} tw_fe_v1 SEC(".maps");
+
+/*
+ * The arrays (slots, backends, counters) are BPF_F_MMAPABLE: the daemon writes them with plain
+ * stores through a shared mapping. tw_slot_v1[slot_base + i] is a backend id (0: none);
+ * tw_be_v1[id] a backend (addr 0: none).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_MAX_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} tw_slot_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tw_backend);
+} tw_be_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_MAX_FLOWS);
+	__type(key, struct tw_flow_key);
+	__type(value, struct tw_flow);
+} tw_flow_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_MAX_FLOWS);
+	__type(key, struct tw_reverse_key);
+	__type(value, struct tw_flow_key);
+} tw_rev_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_MAX_AFFINITY);
+	__type(key, struct tw_affinity_key);
+	__type(value, struct tw_affinity);
+} tw_aff_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_MAX_FRONTENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tw_counters);
+} tw_fe_stat_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tw_counters);
+} tw_be_stat_v1 SEC(".maps");
+
+/*
+ * IP fragments (private to this program, not part of the daemon's contract; the daemon only has to
+ * pin it like the others). Only the first fragment carries the ports, so it alone can be matched
+ * against a frontend or a reverse entry. When a first fragment is translated, the translated-to
+ * address is remembered under (src, dst, IP id, proto) as the fragment carried them before the
+ * rewrite, and the later fragments of the same datagram get the same address rewrite; otherwise
+ * the receiver could never reassemble the datagram (its fragments would differ in address).
+ * Fragments arriving before their first fragment are not translated.
+ */
+struct lb_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct lb_frag_nat {
+	__be32 addr; /* the new destination (egress) or the new source (ingress) */
+	__u32 pad;
+};
+
+#define LB_MAX_FRAGS 8192
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_MAX_FRAGS);
+	__type(key, struct lb_frag_key);
+	__type(value, struct lb_frag_nat);
+} tw_frag_v1 SEC(".maps");
+
+/* -------------------------------------------------------------------------------------------- */
+/* Constants                                                                                     */
+
+#define NS_PER_S 1000000000ULL
+
+/*
+ * Conntrack lifetimes, counted from the flow's last_seen_ns:
+ *  - TCP NEW (SYN sent, nothing back yet): 60 s. The client's SYN retransmits (1, 3, 7, 15, 31 s)
+ *    stay on the backend chosen first.
+ *  - TCP ESTABLISHED: 6 h of silence. Long-lived idle connections (databases, watches) keep their
+ *    backend; the LRU map evicts the oldest entries if it fills up before that.
+ *  - TCP CLOSING (FIN or RST seen in either direction): 10 s, enough for the FIN/ACK exchange and
+ *    stragglers. A SYN never reuses a CLOSING entry anyway (it starts a new flow).
+ *  - UDP: 60 s of silence, in either state.
+ */
+#define TCP_SYN_TIMEOUT_NS (60 * NS_PER_S)
+#define TCP_ESTABLISHED_TIMEOUT_NS (6 * 3600 * NS_PER_S)
+#define TCP_CLOSING_TIMEOUT_NS (10 * NS_PER_S)
+#define UDP_TIMEOUT_NS (60 * NS_PER_S)
+
+/* last_seen_ns is refreshed at most this often (a plain store, never a map update). */
+#define LAST_SEEN_GRANULARITY_NS NS_PER_S
+
+/*
+ * Bit of skb->mark that tags a packet this program handed to bpf_redirect_neigh(): the redirect
+ * sends it through eth0's egress hook once more, and that second pass must leave it alone (trap
+ * 6). The bit is cleared again on the second pass. Nothing else in a pod netns should use it.
+ */
+#define TW_MARK_L2_PASS 0x20000000U
+
+/* How many slots an affinity hit may scan when its remembered slot no longer holds its backend. */
+#define AFFINITY_SLOT_SCAN 64
+
+#define IP_MF_BIT 0x2000
+#define IP_OFFSET_MASK 0x1fff
+#define IP_DF_BIT 0x4000
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
+#define IP_SRC_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
+#define MAX_L4_OFF (ETH_HLEN + 60)
+
+enum frag_kind { FRAG_NONE, FRAG_FIRST, FRAG_LATER };
+
+/* What the programs need of a packet's headers, read once. */
+struct pkt {
+	__u32 l4_off; /* from the start of the Ethernet header */
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__be16 ip_id;
+	__sum16 ip_check;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 frag; /* enum frag_kind */
+};
+
+/* -------------------------------------------------------------------------------------------- */
+/* Parsing (direct packet reads only)                                                           */
+
+static __always_inline int ensure_linear(struct __sk_buff *skb, __u32 len)
+{
+	if ((void *)(long)skb->data + len <= (void *)(long)skb->data_end)
+		return 0;
+	if (len > skb->len)
+		return -1;
+	return bpf_skb_pull_data(skb, len) ? -1 : 0;
+}
+
+/* IPv4 header; 0 on success. The caller has checked skb->protocol. */
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data, *end;
+	struct iphdr *ip;
+	__u32 ihl;
+
+	if (ensure_linear(skb, ETH_HLEN + sizeof(struct iphdr)))
+		return -1;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	ip = data + ETH_HLEN;
+	if ((void *)(ip + 1) > end)
+		return -1;
+	ihl = ip->ihl;
+	if (ip->version != 4 || ihl < 5)
+		return -1;
+	p->l4_off = ETH_HLEN + ihl * 4;
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->proto = ip->protocol;
+	p->ip_id = ip->id;
+	p->ip_check = ip->check;
+	p->frag = FRAG_NONE;
+	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK))
+		p->frag = FRAG_LATER;
+	else if (ip->frag_off & bpf_htons(IP_MF_BIT))
+		p->frag = FRAG_FIRST;
+	p->sport = 0;
+	p->dport = 0;
+	p->tcp_flags = 0;
+	return 0;
+}
+
+/* Ports (and TCP flags) of a TCP or UDP packet that is not a later fragment. */
+static __always_inline int parse_ports(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data, *end;
+	__u8 *l4;
+	__u32 off = p->l4_off;
+	__u32 need = p->proto == IPPROTO_TCP ? 14 : 4;
+
+	if (off > MAX_L4_OFF)
+		return -1;
+	if (ensure_linear(skb, off + need))
+		return -1;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	l4 = data + off;
+	if ((void *)(l4 + 14) > end) {
+		/* Short UDP packet: only the ports are needed. */
+		if (p->proto == IPPROTO_TCP || (void *)(l4 + 4) > end)
+			return -1;
+		p->sport = *(__be16 *)l4;
+		p->dport = *(__be16 *)(l4 + 2);
+		return 0;
+	}
+	p->sport = *(__be16 *)l4;
+	p->dport = *(__be16 *)(l4 + 2);
+	if (p->proto == IPPROTO_TCP)
+		p->tcp_flags = l4[13];
+	return 0;
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Rewrites                                                                                      */
+
+static __always_inline __u32 l4_csum_off(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check);
+}
+
+/* RFC 1624 incremental update of a ones'-complement checksum for one 32-bit word. */
+static __always_inline __sum16 csum_replace4(__sum16 check, __be32 from, __be32 to)
+{
+	__u32 sum = (__u16)~check;
+
+	sum += (~from & 0xffff) + (~from >> 16);
+	sum += (to & 0xffff) + (to >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__sum16)~sum;
+}
+
+/* The IPv4 header from its checksum to the destination address, rewritten with one store. */
+struct ip_check_addrs {
+	__sum16 check;
+	__be32 saddr;
+	__be32 daddr;
+} __attribute__((packed));
+
+/*
+ * Replaces the source or destination address and, when the L4 header is present, the matching
+ * port (at l4_off + port_field), fixing the IPv4 header checksum and the TCP/UDP checksum, whose
+ * pseudo-header covers the address. A UDP checksum of 0 (none) stays 0 (BPF_F_MARK_MANGLED_0).
+ *
+ * Each helper call costs tens of nanoseconds, so the calls are few: the IPv4 header checksum is
+ * computed here and written with the address in one store (the header checksum has no offload
+ * state to respect, and a correctly updated header keeps its sum, so a CHECKSUM_COMPLETE skb->csum
+ * stays valid). The L4 checksum is left to bpf_l4_csum_replace(): only the kernel knows whether
+ * the skb is CHECKSUM_PARTIAL (the field then holds the pseudo-header sum only, and a port change
+ * must not touch it) or carries a full checksum.
+ */
+static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct pkt *p, bool dst,
+					     __be32 new_addr, __u32 port_field, __be16 old_port,
+					     __be16 new_port, bool has_l4)
+{
+	__u32 csum_off = p->l4_off + l4_csum_off(p->proto);
+	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__be32 old_addr = dst ? p->daddr : p->saddr;
+
+	if (old_addr != new_addr) {
+		struct ip_check_addrs h = {
+			.check = csum_replace4(p->ip_check, old_addr, new_addr),
+			.saddr = dst ? p->saddr : new_addr,
+			.daddr = dst ? new_addr : p->daddr,
+		};
+
+		if (has_l4 && bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
+						  BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
+			return -1;
+		if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, &h, sizeof(h), 0))
+			return -1;
+	}
+	if (has_l4 && old_port != new_port) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)))
+			return -1;
+		if (bpf_skb_store_bytes(skb, p->l4_off + port_field, &new_port, sizeof(new_port), 0))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Trap 6: after DNAT the frame is still addressed to the MAC the kernel resolved for the
+ * ClusterIP's next hop (the gateway). On an L2 device (ipvlan L2 in production, macvlan in the
+ * benchmarks) an on-link backend has another MAC, so the frame must be re-addressed.
+ *
+ * Done with bpf_redirect_neigh(): the kernel routes the rewritten packet in the pod's netns and
+ * sends it through the regular neighbour output (ARP resolution when needed, the NUD state
+ * machine revalidating stale entries), out of eth0 again. That transmit runs this egress hook a
+ * second time; the skb->mark bit TW_MARK_L2_PASS makes the second pass return at once. Without it
+ * the second pass would take the rewritten SYN for a non-service SYN and delete the reverse entry
+ * just created (trap 3 handling), breaking every connect.
+ *
+ * Why not bpf_fib_lookup() and a MAC rewrite in place: (1) the kernel answers it only when
+ * forwarding is on for eth0 (net.ipv4.conf.eth0.forwarding=1 in the pod, otherwise
+ * FWD_DISABLED), which makes every pod a router for whatever reaches its eth0; (2) it only reads
+ * the neighbour table: it cannot resolve a missing neighbour (a redirect is needed anyway) and it
+ * keeps using a STALE entry without ever revalidating it, so a pod IP reused by a pod with another
+ * MAC would be blackholed; (3) measured on this kernel (veth pod, TCP request/response), it was the
+ * slower of the two: about 1.0 us of egress program time per packet against 0.8 us for the
+ * redirect including the second pass, and a longer round trip.
+ *
+ * Works as well on a veth pod whose every route goes via one static-neighbour gateway: the kernel
+ * resolves that gateway again. Such a pod does not need the fix at all, and tw_lb_egress_gw skips
+ * it (see there).
+ */
+static __always_inline int l2_redirect(struct __sk_buff *skb)
+{
+	skb->mark |= TW_MARK_L2_PASS;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Conntrack helpers                                                                             */
+
+static __always_inline __u64 flow_lifetime(__u8 proto, __u8 state)
+{
+	if (proto != IPPROTO_TCP)
+		return UDP_TIMEOUT_NS;
+	if (state == TW_FLOW_ESTABLISHED)
+		return TCP_ESTABLISHED_TIMEOUT_NS;
+	if (state == TW_FLOW_CLOSING)
+		return TCP_CLOSING_TIMEOUT_NS;
+	return TCP_SYN_TIMEOUT_NS;
+}
+
+static __always_inline bool flow_alive(const struct tw_flow *f, __u8 proto, __u64 now)
+{
+	/* Signed: another CPU may have stored a last_seen slightly later than our now. */
+	return (__s64)(now - f->last_seen_ns) < (__s64)flow_lifetime(proto, f->state);
+}
+
+/* Counts a packet of a live flow and moves its state; plain stores, no map update. */
+static __always_inline void flow_touch(struct tw_flow *f, __u64 now, __u64 pkts, __u64 bytes,
+				       __u8 state)
+{
+	__sync_fetch_and_add(&f->packets, pkts);
+	__sync_fetch_and_add(&f->bytes, bytes);
+	if (f->state != state) {
+		f->state = state;
+		f->last_seen_ns = now;
+	} else if (now - f->last_seen_ns > LAST_SEEN_GRANULARITY_NS) {
+		f->last_seen_ns = now;
+	}
+}
+
+static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 bytes, __u64 flows)
+{
+	struct tw_counters *c = bpf_map_lookup_elem(map, &id);
+
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->packets, pkts);
+	__sync_fetch_and_add(&c->bytes, bytes);
+	if (flows)
+		__sync_fetch_and_add(&c->flows, flows);
+}
+
+static __always_inline void count_rejected(__u32 fe_id)
+{
+	struct tw_counters *c = bpf_map_lookup_elem(&tw_fe_stat_v1, &fe_id);
+
+	if (c)
+		__sync_fetch_and_add(&c->rejected, 1);
+}
+
+static __always_inline __u64 skb_packets(struct __sk_buff *skb)
+{
+	__u32 segs = skb->gso_segs;
+
+	return segs ? segs : 1;
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Reject: a new flow to a frontend without any ready backend                                  */
+
+static __always_inline __u16 csum_fold(__s64 wsum)
+{
+	__u32 sum = (__u32)wsum;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Swaps the Ethernet addresses and hands the packet, now a reply, to eth0's receive path. */
+static __always_inline int bounce_to_ingress(struct __sk_buff *skb, const __u8 *orig_macs)
+{
+	__u8 macs[ETH_ALEN * 2];
+
+	__builtin_memcpy(macs, orig_macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(macs + ETH_ALEN, orig_macs, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), BPF_F_INVALIDATE_HASH))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+struct rst_reply {
+	struct iphdr ip;
+	struct tcphdr tcp;
+};
+
+struct pseudo_hdr {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 proto;
+	__be16 len;
+};
+
+/*
+ * TCP: the packet becomes a RST from the frontend, fed back into the pod. A SYN_SENT socket takes
+ * it as "connection refused" at once. (An ICMP port unreachable would do the same only when the
+ * socket is not owned by the user at that instant, and it usually is: the SYN is sent, and the
+ * redirected packet processed, inside connect() itself; the ICMP would only set a soft error and
+ * the client would wait for its SYN retransmit. A RST is queued to the socket's backlog instead.)
+ * Replies per RFC 793: to a segment with ACK, <SEQ=SEG.ACK><RST>; otherwise
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><RST,ACK>.
+ */
+static __noinline int reject_tcp(struct __sk_buff *skb, __be32 saddr, __be32 daddr)
+{
+	struct rst_reply r = {};
+	struct pseudo_hdr ph = {};
+	struct tcphdr th;
+	struct iphdr ip;
+	__u8 macs[ETH_ALEN * 2];
+	__u32 seg_len;
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) || ip.ihl != 5 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(ip), &th, sizeof(th)))
+		return TC_ACT_SHOT;
+	seg_len = bpf_ntohs(ip.tot_len) - sizeof(ip) - th.doff * 4 + th.syn + th.fin;
+
+	r.ip.version = 4;
+	r.ip.ihl = 5;
+	r.ip.tot_len = bpf_htons(sizeof(r));
+	r.ip.frag_off = bpf_htons(IP_DF_BIT);
+	r.ip.ttl = 64;
+	r.ip.protocol = IPPROTO_TCP;
+	r.ip.saddr = daddr;
+	r.ip.daddr = saddr;
+	r.tcp.source = th.dest;
+	r.tcp.dest = th.source;
+	r.tcp.doff = 5;
+	r.tcp.rst = 1;
+	if (th.ack) {
+		r.tcp.seq = th.ack_seq;
+	} else {
+		r.tcp.ack = 1;
+		r.tcp.ack_seq = bpf_htonl(bpf_ntohl(th.seq) + seg_len);
+	}
+	ph.saddr = r.ip.saddr;
+	ph.daddr = r.ip.daddr;
+	ph.proto = IPPROTO_TCP;
+	ph.len = bpf_htons(sizeof(r.tcp));
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	if (sum < 0)
+		return TC_ACT_SHOT;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.tcp, sizeof(r.tcp), (__u32)sum);
+	if (sum < 0)
+		return TC_ACT_SHOT;
+	r.tcp.check = csum_fold(sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0);
+	if (sum < 0)
+		return TC_ACT_SHOT;
+	r.ip.check = csum_fold(sum);
+
+	/* change_tail also drops GSO state: the reply is one plain packet. */
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(r), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &r, sizeof(r), 0))
+		return TC_ACT_SHOT;
+	return bounce_to_ingress(skb, macs);
+}
+
+struct icmp_reply {
+	struct iphdr ip;
+	struct icmphdr icmp;
+	struct iphdr inner;
+	struct udphdr inner_udp;
+};
+
+/*
+ * UDP: the packet becomes an ICMP port unreachable from the frontend quoting the original header,
+ * fed back into the pod; a connected UDP socket reports ECONNREFUSED (an unconnected one ignores
+ * it, as with any ICMP error on Linux without IP_RECVERR).
+ */
+static __noinline int reject_udp(struct __sk_buff *skb, __be32 saddr, __be32 daddr)
+{
+	struct icmp_reply r = {};
+	__u8 macs[ETH_ALEN * 2];
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &r.inner, sizeof(r.inner)) || r.inner.ihl != 5 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(r.inner), &r.inner_udp, sizeof(r.inner_udp)))
+		return TC_ACT_SHOT;
+
+	r.ip.version = 4;
+	r.ip.ihl = 5;
+	r.ip.tos = 0xc0; /* like the kernel's own ICMP errors (precedence internetwork control) */
+	r.ip.tot_len = bpf_htons(sizeof(r));
+	r.ip.ttl = 64;
+	r.ip.protocol = IPPROTO_ICMP;
+	r.ip.saddr = daddr;
+	r.ip.daddr = saddr;
+	r.icmp.type = ICMP_DEST_UNREACH;
+	r.icmp.code = ICMP_PORT_UNREACH;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.icmp,
+			    sizeof(r.icmp) + sizeof(r.inner) + sizeof(r.inner_udp), 0);
+	if (sum < 0)
+		return TC_ACT_SHOT;
+	r.icmp.checksum = csum_fold(sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0);
+	if (sum < 0)
+		return TC_ACT_SHOT;
+	r.ip.check = csum_fold(sum);
+
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(r), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &r, sizeof(r), 0))
+		return TC_ACT_SHOT;
+	return bounce_to_ingress(skb, macs);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Backend selection                                                                             */
+
+/*
+ * The backend with this id, copied out in one 8-byte load (the daemon may rewrite the entry at
+ * any moment through its mapping); false if the id is free (addr 0) or out of range.
+ */
+static __always_inline bool backend_by_id(__u32 id, struct tw_backend *out)
+{
+	struct tw_backend *be;
+	__u64 raw;
+
+	if (id == 0)
+		return false;
+	be = bpf_map_lookup_elem(&tw_be_v1, &id);
+	if (!be)
+		return false;
+	raw = *(volatile __u64 *)be; /* array values are 8-byte aligned */
+	__builtin_memcpy(out, &raw, sizeof(*out));
+	return out->addr != 0;
+}
+
+/* The backend id in the frontend's live slot i (0: none). */
+static __always_inline __u32 slot_backend(__u32 slot_base, __u32 i)
+{
+	__u32 index = slot_base + i;
+	__u32 *v = bpf_map_lookup_elem(&tw_slot_v1, &index);
+
+	return v ? *v : 0;
+}
+
+/*
+ * Whether backend id still fills a live slot (< count) of the frontend. tw_affinity.slot_hint holds the
+ * slot (relative to slot_base) the backend had when the affinity was recorded: a hint, so the
+ * usual check is one lookup; if the daemon has moved it, a bounded scan of the first
+ * AFFINITY_SLOT_SCAN slots finds it (beyond those the client simply gets a new backend).
+ */
+static __always_inline bool slot_holds(__u32 slot_base, __u32 count, __u32 id, __u32 *slot)
+{
+	__u32 i;
+
+	if (*slot < count && slot_backend(slot_base, *slot) == id)
+		return true;
+	for (i = 0; i < AFFINITY_SLOT_SCAN; i++) {
+		if (i >= count)
+			break;
+		if (slot_backend(slot_base, i) == id) {
+			*slot = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+struct frontend_info {
+	__u32 id;
+	__u32 slot_base;
+	__u32 count;
+	__u32 affinity_s;
+};
+
+/*
+ * A backend for a new flow: the client's affinity entry if it is fresh and its backend still
+ * exists and still fills a slot (a draining backend gets no new flow, affinity or not), else a
+ * random slot. False if the maps are mid-update (an empty slot, or a slot naming a free id).
+ */
+static __always_inline bool pick_backend(const struct frontend_info *fe, __be32 client, __u64 now,
+					 __u32 *be_id, struct tw_backend *be)
+{
+	struct tw_affinity_key ak = { .client_addr = client, .frontend_id = fe->id };
+	struct tw_affinity *a;
+	__u32 id, slot;
+
+	if (fe->affinity_s) {
+		a = bpf_map_lookup_elem(&tw_aff_v1, &ak);
+		if (a && (__s64)(now - a->last_used_ns) < (__s64)((__u64)fe->affinity_s * NS_PER_S)) {
+			id = a->backend_id;
+			slot = a->slot_hint;
+			if (backend_by_id(id, be) && slot_holds(fe->slot_base, fe->count, id, &slot)) {
+				a->last_used_ns = now;
+				if (a->slot_hint != slot)
+					a->slot_hint = slot;
+				*be_id = id;
+				return true;
+			}
+		}
+	}
+
+	slot = bpf_get_prandom_u32() % fe->count;
+	id = slot_backend(fe->slot_base, slot);
+	if (!backend_by_id(id, be))
+		return false;
+	if (fe->affinity_s) {
+		struct tw_affinity na = { .last_used_ns = now, .backend_id = id, .slot_hint = slot };
+
+		bpf_map_update_elem(&tw_aff_v1, &ak, &na, BPF_ANY);
+	}
+	*be_id = id;
+	return true;
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Egress                                                                                        */
+
+static __always_inline int egress_frontend(struct __sk_buff *skb, const struct pkt *p,
+					   const struct tw_frontend *fe, bool l2_fix)
+{
+	struct tw_flow_key key = {
+		.client_addr = p->saddr,
+		.frontend_addr = p->daddr,
+		.client_port = p->sport,
+		.frontend_port = p->dport,
+		.proto = p->proto,
+	};
+	struct tw_reverse_key rk = {
+		.client_addr = p->saddr,
+		.client_port = p->sport,
+		.proto = p->proto,
+	};
+	struct frontend_info fi = {
+		.id = fe->id,
+		.slot_base = fe->slot_base,
+		.count = fe->backend_count,
+		.affinity_s = fe->affinity_timeout_s,
+	};
+	__u32 fe_id = fi.id;
+	bool tcp = p->proto == IPPROTO_TCP;
+	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	bool fin_rst = tcp && (p->tcp_flags & (TCP_FIN | TCP_RST));
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pkts = skb_packets(skb), bytes = skb->len;
+	__be32 old_addr = 0, baddr;
+	__be16 old_port = 0, bport;
+	struct tw_backend be;
+	struct tw_flow *f;
+	__u32 be_id;
+
+	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
+	if (f) {
+		be_id = f->backend_id;
+		if (backend_by_id(be_id, &be) && be.addr == f->backend_addr &&
+		    be.port == f->backend_port &&
+		    flow_alive(f, p->proto, now) && !(syn && f->state != TW_FLOW_NEW)) {
+			baddr = f->backend_addr;
+			bport = f->backend_port;
+			flow_touch(f, now, pkts, bytes, fin_rst ? TW_FLOW_CLOSING : f->state);
+			stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 0);
+			stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 0);
+			goto translate;
+		}
+		old_addr = f->backend_addr;
+		old_port = f->backend_port;
+	}
+
+	/* A new flow. */
+	if (fi.count == 0) {
+		count_rejected(fe_id);
+		if (tcp)
+			return reject_tcp(skb, p->saddr, p->daddr);
+		return reject_udp(skb, p->saddr, p->daddr);
+	}
+	if (!pick_backend(&fi, p->saddr, now, &be_id, &be)) {
+		/* The daemon is rewriting this frontend's slots: drop, the client retransmits. */
+		count_rejected(fe_id);
+		return TC_ACT_SHOT;
+	}
+	baddr = be.addr;
+	bport = be.port;
+	{
+		struct tw_flow nf = {
+			.first_seen_ns = now,
+			.last_seen_ns = now,
+			.packets = pkts,
+			.bytes = bytes,
+			.netns_cookie = 0, /* bpf_get_netns_cookie() is not callable from tc before 6.15 */
+			.frontend_id = fe_id,
+			.backend_id = be_id,
+			.backend_addr = baddr,
+			.backend_port = bport,
+			.state = fin_rst ? TW_FLOW_CLOSING : TW_FLOW_NEW,
+		};
+
+		bpf_map_update_elem(&tw_flow_v1, &key, &nf, BPF_ANY);
+	}
+	if (f && (old_addr != baddr || old_port != bport)) {
+		/* The entry replaced pointed elsewhere: its reverse entry is stale now. */
+		rk.backend_addr = old_addr;
+		rk.backend_port = old_port;
+		bpf_map_delete_elem(&tw_rev_v1, &rk);
+	}
+	rk.backend_addr = baddr;
+	rk.backend_port = bport;
+	bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
+	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
+	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
+
+translate:
+	if (p->frag == FRAG_FIRST) {
+		struct lb_frag_key k = {
+			.saddr = p->saddr, .daddr = p->daddr, .id = p->ip_id, .proto = p->proto
+		};
+		struct lb_frag_nat v = { .addr = baddr };
+
+		bpf_map_update_elem(&tw_frag_v1, &k, &v, BPF_ANY);
+	}
+	if (rewrite_addr_port(skb, p, true, baddr, offsetof(struct udphdr, dest),
+			      p->dport, bport, true))
+		return TC_ACT_SHOT;
+	return l2_fix ? l2_redirect(skb) : TC_ACT_OK;
+}
+
+/* A later fragment of a datagram whose first fragment was DNATed. */
+static __always_inline int egress_later_fragment(struct __sk_buff *skb, const struct pkt *p,
+						 bool l2_fix)
+{
+	struct lb_frag_key k = {
+		.saddr = p->saddr, .daddr = p->daddr, .id = p->ip_id, .proto = p->proto
+	};
+	struct lb_frag_nat *v = bpf_map_lookup_elem(&tw_frag_v1, &k);
+	__be32 addr;
+
+	if (!v)
+		return TC_ACT_OK;
+	addr = v->addr;
+	if (rewrite_addr_port(skb, p, true, addr, 0, 0, 0, false))
+		return TC_ACT_SHOT;
+	return l2_fix ? l2_redirect(skb) : TC_ACT_OK;
+}
+
+static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
+{
+	struct tw_frontend_key fk = {};
+	struct tw_frontend *fe;
+	struct pkt p;
+
+	/* The second pass of a packet bpf_redirect_neigh() re-sent (see l2_redirect). */
+	if (skb->mark & TW_MARK_L2_PASS) {
+		skb->mark &= ~TW_MARK_L2_PASS;
+		return TC_ACT_OK;
+	}
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (parse_ipv4(skb, &p))
+		return TC_ACT_OK;
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+		return TC_ACT_OK;
+	if (p.frag == FRAG_LATER)
+		return egress_later_fragment(skb, &p, l2_fix);
+	if (parse_ports(skb, &p))
+		return TC_ACT_OK;
+
+	fk.addr = p.daddr;
+	fk.port = p.dport;
+	fk.proto = p.proto;
+	fe = bpf_map_lookup_elem(&tw_fe_v1, &fk);
+	if (fe)
+		return egress_frontend(skb, &p, fe, l2_fix);
+
+	/*
+	 * Not a service. Trap 3: a SYN opening a direct connection must not meet a reverse entry an
+	 * earlier ClusterIP flow left for the same client port and backend. Looked up before deleting:
+	 * a lookup takes no lock, a delete locks its bucket even when there is nothing to delete.
+	 * UDP is not checked here (that would cost a second lookup per datagram): a UDP reply is only
+	 * translated while the ClusterIP flow it matches is alive (tw_lb_ingress).
+	 */
+	if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p.proto == IPPROTO_TCP) {
+		struct tw_reverse_key rk = {
+			.client_addr = p.saddr,
+			.backend_addr = p.daddr,
+			.client_port = p.sport,
+			.backend_port = p.dport,
+			.proto = p.proto,
+		};
+
+		if (bpf_map_lookup_elem(&tw_rev_v1, &rk))
+			bpf_map_delete_elem(&tw_rev_v1, &rk);
+	}
+	return TC_ACT_OK;
+}
+
+/* Egress for any pod, L2 devices (ipvlan, macvlan) included: DNAT, then the L2 fix. */
+SEC("tc")
+int tw_lb_egress(struct __sk_buff *skb)
+{
+	return lb_egress(skb, true);
+}
+
+/*
+ * Egress for a pod whose every destination has the same next hop, such as a veth-mode pod (its
+ * only routes go via 169.254.1.1, a permanent neighbour): the MAC the kernel resolved for the
+ * ClusterIP is then the backend's next hop too, and the L2 fix (a route and neighbour lookup and a
+ * second pass through this hook, about 0.5 us of round trip measured on veth) is skipped. Same
+ * maps, same behaviour otherwise. Never attach it to an L2 pod with on-link backends.
+ */
+SEC("tc")
+int tw_lb_egress_gw(struct __sk_buff *skb)
+{
+	return lb_egress(skb, false);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Ingress                                                                                       */
+
+/*
+ * An ICMP error (destination unreachable, including fragmentation needed, or time exceeded)
+ * quoting a packet the client sent to a backend through a frontend: the quoted destination becomes
+ * the frontend again, so the kernel finds the client's socket (connection refused, PMTU...). The
+ * quoted IPv4 header checksum is fixed; the ICMP checksum needs only the port's change, since a
+ * header whose checksum is fixed along with the address sums to the same value. The quoted L4
+ * checksum is left as it was (nothing verifies it). If the error comes from the backend itself,
+ * its outer source becomes the frontend too.
+ */
+static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct icmphdr ic;
+	struct iphdr in;
+	__be16 ports[2];
+	struct tw_flow_key fk;
+	struct tw_flow_key *fkp;
+	struct tw_flow *f;
+	__u32 in_off = p->l4_off + sizeof(struct icmphdr), in_l4;
+	__u64 now;
+
+	if (p->frag != FRAG_NONE || in_off > MAX_L4_OFF + sizeof(struct icmphdr))
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)))
+		return TC_ACT_OK;
+	if (ic.type != ICMP_DEST_UNREACH && ic.type != ICMP_TIME_EXCEEDED)
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, in_off, &in, sizeof(in)))
+		return TC_ACT_OK;
+	if ((in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) || in.ihl < 5 ||
+	    (in.frag_off & bpf_htons(IP_OFFSET_MASK)) || in.saddr != p->daddr)
+		return TC_ACT_OK;
+	in_l4 = in_off + in.ihl * 4;
+	if (bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+		return TC_ACT_OK;
+	{
+		struct tw_reverse_key rk = {
+			.client_addr = in.saddr,
+			.backend_addr = in.daddr,
+			.client_port = ports[0],
+			.backend_port = ports[1],
+			.proto = in.protocol,
+		};
+
+		fkp = bpf_map_lookup_elem(&tw_rev_v1, &rk);
+	}
+	if (!fkp)
+		return TC_ACT_OK;
+	fk = *fkp;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
+	now = bpf_ktime_get_ns();
+	if (!f || f->backend_addr != in.daddr || f->backend_port != ports[1] ||
+	    fk.client_addr != in.saddr || fk.client_port != ports[0] ||
+	    !flow_alive(f, in.protocol, now))
+		return TC_ACT_OK;
+
+	if (bpf_l3_csum_replace(skb, in_off + offsetof(struct iphdr, check), in.daddr,
+				fk.frontend_addr, sizeof(fk.frontend_addr)) ||
+	    bpf_skb_store_bytes(skb, in_off + offsetof(struct iphdr, daddr), &fk.frontend_addr,
+				sizeof(fk.frontend_addr), 0))
+		return TC_ACT_SHOT;
+	if (ports[1] != fk.frontend_port &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), ports[1],
+				 fk.frontend_port, sizeof(fk.frontend_port)) ||
+	     bpf_skb_store_bytes(skb, in_l4 + 2, &fk.frontend_port, sizeof(fk.frontend_port), 0)))
+		return TC_ACT_SHOT;
+	if (p->saddr == in.daddr &&
+	    (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->saddr, fk.frontend_addr,
+				 sizeof(fk.frontend_addr)) ||
+	     bpf_skb_store_bytes(skb, IP_SRC_OFF, &fk.frontend_addr, sizeof(fk.frontend_addr), 0)))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/* A later fragment of a reply whose first fragment was SNATed. */
+static __always_inline int ingress_later_fragment(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct lb_frag_key k = {
+		.saddr = p->saddr, .daddr = p->daddr, .id = p->ip_id, .proto = p->proto
+	};
+	struct lb_frag_nat *v = bpf_map_lookup_elem(&tw_frag_v1, &k);
+
+	if (!v)
+		return TC_ACT_OK;
+	if (rewrite_addr_port(skb, p, false, v->addr, 0, 0, 0, false))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int tw_lb_ingress(struct __sk_buff *skb)
+{
+	struct tw_reverse_key rk = {};
+	struct tw_flow_key *fkp;
+	struct tw_flow_key fk;
+	struct tw_flow *f;
+	struct pkt p;
+	__u64 now, pkts, bytes;
+	bool tcp, fin_rst, synack;
+	__u8 state;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (parse_ipv4(skb, &p))
+		return TC_ACT_OK;
+	if (p.proto == IPPROTO_ICMP)
+		return ingress_icmp(skb, &p);
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+		return TC_ACT_OK;
+	if (p.frag == FRAG_LATER)
+		return ingress_later_fragment(skb, &p);
+	if (parse_ports(skb, &p))
+		return TC_ACT_OK;
+
+	rk.client_addr = p.daddr;
+	rk.backend_addr = p.saddr;
+	rk.client_port = p.dport;
+	rk.backend_port = p.sport;
+	rk.proto = p.proto;
+	fkp = bpf_map_lookup_elem(&tw_rev_v1, &rk);
+	if (!fkp)
+		return TC_ACT_OK;
+
+	/*
+	 * Trap 3: translate only for a live forward flow that still names this backend, and a SYN-ACK
+	 * only for a flow still waiting for one. Anything else means the reverse entry is stale (its
+	 * flow expired, was evicted or moved to another backend, or this 4-tuple now belongs to a
+	 * direct connection): it is deleted, and the packet passes untouched.
+	 */
+	fk = *fkp;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
+	now = bpf_ktime_get_ns();
+	tcp = p.proto == IPPROTO_TCP;
+	synack = tcp && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+	if (!f || f->backend_addr != p.saddr || f->backend_port != p.sport ||
+	    fk.client_addr != p.daddr || fk.client_port != p.dport ||
+	    !flow_alive(f, p.proto, now) || (synack && f->state != TW_FLOW_NEW)) {
+		bpf_map_delete_elem(&tw_rev_v1, &rk);
+		return TC_ACT_OK;
+	}
+
+	fin_rst = tcp && (p.tcp_flags & (TCP_FIN | TCP_RST));
+	state = f->state;
+	if (fin_rst)
+		state = TW_FLOW_CLOSING;
+	else if (state == TW_FLOW_NEW)
+		state = TW_FLOW_ESTABLISHED;
+	pkts = skb_packets(skb);
+	bytes = skb->len;
+	flow_touch(f, now, pkts, bytes, state);
+	stat_add(&tw_fe_stat_v1, f->frontend_id, pkts, bytes, 0);
+	stat_add(&tw_be_stat_v1, f->backend_id, pkts, bytes, 0);
+
+	if (p.frag == FRAG_FIRST) {
+		struct lb_frag_key k = {
+			.saddr = p.saddr, .daddr = p.daddr, .id = p.ip_id, .proto = p.proto
+		};
+		struct lb_frag_nat v = { .addr = fk.frontend_addr };
+
+		bpf_map_update_elem(&tw_frag_v1, &k, &v, BPF_ANY);
+	}
+	if (rewrite_addr_port(skb, &p, false, fk.frontend_addr,
+			      offsetof(struct udphdr, source), p.sport, fk.frontend_port, true))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";

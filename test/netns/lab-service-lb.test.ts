@@ -1,0 +1,284 @@
+/**
+ * DATAPATH.md scenarios 5–7 in veth mode: a client pod reaches a Service whose backend is a pod
+ * on the client's ENI (5), on another ENI of the same node (6), or on another node (7). The
+ * program on the client pod's eth0 translates; everything is read back from the real kernel:
+ * replies, captures on the node and the backend, and the program's translation records.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+
+import { NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import { readFlowRecords, type FlowRecord } from '../../src/lb/flow-records.js';
+import { LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
+import { Agent, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
+import { captureDuring } from '../support/capture.js';
+import type { LabPod, MappedPod } from '../support/lab.js';
+import { useLab } from '../support/lab.js';
+import { applyServices, type LabService } from '../support/lab-services.js';
+
+const HTTP = 8080;
+const DNS = 5353;
+const CLIENT_NODE = 'node-1';
+
+const pods = new Map<string, LabPod>();
+const placement = new Map<string, MappedPod>();
+const agents = new Map<string, Agent>();
+
+const the = useLab({ nodes: 2 }, async (lab) => {
+  // least_ips over node-1's two ENIs: p1 and p3 share one, p2 has the other.
+  for (const name of ['p1', 'p2', 'p3']) pods.set(name, await lab.addPod(CLIENT_NODE, name));
+  pods.set('q1', await lab.addPod('node-2', 'q1'));
+  for (const node of ['node-1', 'node-2']) {
+    for (const mapped of await lab.mapping(node)) placement.set(mapped.pod.name, mapped);
+  }
+  for (const [name, pod] of pods) {
+    const agent = new Agent({ path: pod.netnsPath }, name);
+    agents.set(name, agent);
+    await agent.ready;
+    if (name !== 'p1') await agent.must('serve', { name, host: pod.ip, tcp: [HTTP], udp: [DNS] });
+  }
+});
+
+afterAll(async () => {
+  await Promise.all([...agents.values()].map((agent) => agent.stop()));
+});
+
+function pod(name: string): LabPod {
+  const found = pods.get(name);
+  if (!found) throw new Error(`no pod ${name}`);
+  return found;
+}
+
+function agent(name: string): Agent {
+  const found = agents.get(name);
+  if (!found) throw new Error(`no agent in ${name}`);
+  return found;
+}
+
+/** The backend sharing the client's ENI, and the one on node-1's other ENI. */
+function backendsByEni(): { sameEni: string; otherEni: string } {
+  const client = placement.get('p1')!.eniId;
+  const [same, other] = ['p2', 'p3'].reduce<[string[], string[]]>(
+    ([s, o], name) =>
+      placement.get(name)!.eniId === client ? [[...s, name], o] : [s, [...o, name]],
+    [[], []],
+  );
+  if (same.length !== 1 || other.length !== 1) {
+    throw new Error(`expected one backend on each of node-1's ENIs, got ${same} / ${other}`);
+  }
+  return { sameEni: same[0]!, otherEni: other[0]! };
+}
+
+function service(name: string, clusterIP: string, backends: string[]): LabService {
+  return {
+    name,
+    clusterIP,
+    tcp: { port: 80, targetPort: HTTP },
+    udp: { port: 53, targetPort: DNS },
+    endpoints: backends.map((backend) => ({ ip: pod(backend).ip })),
+  };
+}
+
+function flowRecords(): FlowRecord[] {
+  const map = NativeBpfMap.openPinned(`${the().node(CLIENT_NODE).bpfPinDir}/${LB_MAP_NAMES.flow}`);
+  try {
+    return readFlowRecords(map);
+  } finally {
+    map.close();
+  }
+}
+
+async function tcpVia(clusterIP: string, line: string): Promise<AgentReply & { reply: EchoReply }> {
+  return (await agent('p1').must('tcpOnce', { host: clusterIP, port: 80, line })) as AgentReply & {
+    reply: EchoReply;
+  };
+}
+
+async function udpVia(clusterIP: string, line: string): Promise<AgentReply & { reply: EchoReply }> {
+  return (await agent('p1').must('udpOnce', { host: clusterIP, port: 53, line })) as AgentReply & {
+    reply: EchoReply;
+  };
+}
+
+const SCENARIOS = [
+  {
+    scenario: 5,
+    where: 'on the client pod’s ENI',
+    clusterIP: '10.96.5.1',
+    pick: () => backendsByEni().sameEni,
+  },
+  {
+    scenario: 6,
+    where: 'on another ENI of the node',
+    clusterIP: '10.96.6.1',
+    pick: () => backendsByEni().otherEni,
+  },
+  { scenario: 7, where: 'on another node', clusterIP: '10.96.7.1', pick: () => 'q1' },
+];
+
+describe.each(SCENARIOS)(
+  'scenario $scenario: a Service backed by a pod $where',
+  ({ clusterIP, pick }) => {
+    beforeAll(async () => {
+      await applyServices(the().node(CLIENT_NODE), [service('svc', clusterIP, [pick()])]);
+    });
+
+    test('TCP and UDP to the ClusterIP are answered by the backend, which sees the client pod', async () => {
+      const backend = pick();
+      const tcp = await tcpVia(clusterIP, 'hello');
+      expect(tcp.reply).toEqual(expect.objectContaining({ name: backend, peer: pod('p1').ip }));
+      // The client's socket talks to the ClusterIP: the reply was translated back.
+      expect(tcp['remoteAddress']).toBe(clusterIP);
+      const udp = await udpVia(clusterIP, 'hello');
+      expect(udp.reply).toEqual(expect.objectContaining({ name: backend, peer: pod('p1').ip }));
+      expect((udp['rinfo'] as { address: string }).address).toBe(clusterIP);
+    });
+
+    test('captures: the ClusterIP never reaches a wire, only the client’s socket', async () => {
+      const backendPod = pod(pick());
+      let peer: unknown;
+      const captures = await captureDuring(
+        [pod('p1').netnsPath, the().node(CLIENT_NODE).netnsPath, backendPod.netnsPath],
+        async () => {
+          peer = (await tcpVia(clusterIP, 'captured'))['remoteAddress'];
+          await udpVia(clusterIP, 'captured');
+        },
+      );
+      // The client's socket is connected to the ClusterIP...
+      expect(peer).toBe(clusterIP);
+      // ...but the program translates on the pod's own eth0: taps there (they see egress after tc
+      // and ingress before it), on the node and on the backend carry pod IPs only.
+      for (const [where, capture] of ['client pod', 'node', 'backend pod'].map(
+        (label, index) => [label, captures[index]!] as const,
+      )) {
+        expect({ where, clusterIP: capture.mentioning(clusterIP) }).toEqual({
+          where,
+          clusterIP: [],
+        });
+        expect({ where, backend: capture.mentioning(backendPod.ip).length > 0 }).toEqual({
+          where,
+          backend: true,
+        });
+      }
+      expect(captures[2]!.mentioning(pod('p1').ip).length).toBeGreaterThan(0);
+    });
+
+    test('the translation record names the backend the connection reached', async () => {
+      const tcp = await tcpVia(clusterIP, 'recorded');
+      const record = flowRecords().find(
+        (flow) =>
+          flow.protocol === 'TCP' &&
+          flow.client.port === tcp['localPort'] &&
+          flow.frontend.ip === clusterIP,
+      );
+      expect(record).toEqual(
+        expect.objectContaining({
+          client: { ip: pod('p1').ip, port: tcp['localPort'] },
+          frontend: { ip: clusterIP, port: 80 },
+          backend: expect.objectContaining({ ip: pod(tcp.reply.name).ip, port: HTTP }),
+        }),
+      );
+      expect(record!.packets).toBeGreaterThan(0n);
+      expect(record!.bytes).toBeGreaterThan(0n);
+    });
+  },
+);
+
+describe('a Service with a backend in each scenario', () => {
+  const CLUSTER_IP = '10.96.9.1';
+  const ALL = ['p2', 'p3', 'q1'];
+
+  beforeAll(async () => {
+    await applyServices(the().node(CLIENT_NODE), [service('all', CLUSTER_IP, ALL)]);
+  });
+
+  test('many connections use every backend, and every packet of a flow reaches one backend', async () => {
+    const seen = new Map<string, number>();
+    for (let index = 0; index < 30; index++) {
+      const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+      const answers: string[] = [];
+      for (let line = 0; line < 3; line++) {
+        const sent = (await agent('p1').must('tcpSend', {
+          conn: opened['conn'],
+          line: `c${index}-${line}`,
+        })) as AgentReply & {
+          reply: EchoReply;
+        };
+        answers.push(sent.reply.name);
+      }
+      await agent('p1').must('tcpClose', { conn: opened['conn'] });
+      expect(new Set(answers).size).toBe(1);
+      seen.set(answers[0]!, (seen.get(answers[0]!) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(ALL);
+  });
+
+  test('a backend that stops being ready gets no new flows; its established connection keeps working', async () => {
+    const node = the().node(CLIENT_NODE);
+    // An established connection, and the backend it landed on.
+    const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+    const first = (await agent('p1').must('tcpSend', {
+      conn: opened['conn'],
+      line: 'before',
+    })) as AgentReply & {
+      reply: EchoReply;
+    };
+    const drained = first.reply.name;
+    await applyServices(node, [
+      {
+        ...service('all', CLUSTER_IP, []),
+        endpoints: ALL.map((name) => ({ ip: pod(name).ip, ready: name !== drained })),
+      },
+    ]);
+    for (let index = 0; index < 20; index++) {
+      expect((await tcpVia(CLUSTER_IP, `new-${index}`)).reply.name).not.toBe(drained);
+    }
+    const after = (await agent('p1').must('tcpSend', {
+      conn: opened['conn'],
+      line: 'after',
+    })) as AgentReply & {
+      reply: EchoReply;
+    };
+    expect(after.reply.name).toBe(drained);
+    await agent('p1').must('tcpClose', { conn: opened['conn'] });
+    await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
+  });
+
+  test('scaled to zero: connecting is refused at once, over TCP and UDP', async () => {
+    const node = the().node(CLIENT_NODE);
+    await applyServices(node, [service('all', CLUSTER_IP, [])]);
+    const tcp = await agent('p1').call('tcpOpen', { host: CLUSTER_IP, port: 80, timeoutMs: 3000 });
+    expect(tcp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
+    expect(tcp.ms).toBeLessThan(1000);
+    const udp = await agent('p1').call('udpOnce', {
+      host: CLUSTER_IP,
+      port: 53,
+      line: 'x',
+      connect: true,
+      timeoutMs: 3000,
+    });
+    expect(udp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
+    await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
+  });
+
+  test('a daemon restart mid-stream does not break an established connection', async () => {
+    const lab = the();
+    const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+    const before = (await agent('p1').must('tcpSend', {
+      conn: opened['conn'],
+      line: 'before',
+    })) as AgentReply & {
+      reply: EchoReply;
+    };
+    await lab.restartDaemon(CLIENT_NODE);
+    const after = (await agent('p1').must('tcpSend', {
+      conn: opened['conn'],
+      line: 'after',
+    })) as AgentReply & {
+      reply: EchoReply;
+    };
+    expect(after.reply.name).toBe(before.reply.name);
+    await agent('p1').must('tcpClose', { conn: opened['conn'] });
+    // And the restarted daemon serves the same Service: new flows still land on backends.
+    expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);
+  }, 90_000);
+});
