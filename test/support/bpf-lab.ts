@@ -1,7 +1,7 @@
 /**
  * Support for the Service LB datapath test (test/netns/bpf-lb-datapath.test.ts): the compiled tc
  * programs loaded once into a pin directory of this run's own, attached per pod with tc; the maps
- * encoded and read with bpftool, byte for byte as bpf/lb_maps.h lays them out; and a small agent
+ * written and read with bpftool, encoded by the daemon's codecs (src/lb/maps); and a small agent
  * process inside a network namespace that serves or dials TCP/UDP on the test's command.
  *
  * EBPF.md trap 1: every command that must see the shared bpffs (tc, bpftool) runs in the root
@@ -12,8 +12,23 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { join } from 'node:path';
+
+import {
+  AFFINITY,
+  AFFINITY_KEY,
+  ARRAY_INDEX,
+  BACKEND,
+  COUNTERS,
+  FLOW,
+  FLOW_KEY,
+  FRONTEND,
+  FRONTEND_KEY,
+  REVERSE_KEY,
+} from '../../src/lb/maps/lb-layouts.js';
+import type { CounterValues } from '../../src/lb/maps/shared-array.js';
+import { decode, encode } from '../../src/lb/maps/struct-codec.js';
+import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { REPO_ROOT } from './bins.js';
 import type { TestNetns } from './netns.js';
 
@@ -61,29 +76,11 @@ export function linkTxPackets(ns: TestNetns, dev: string): number {
   return link!.stats64.tx.packets;
 }
 
-// --- Map encodings (lb_maps.h): addresses and ports in network order, the rest in host order ---
-
-if (endianness() !== 'LE') throw new Error('the map encoders below assume a little-endian host');
-
-function ip4(addr: string): Buffer {
-  const octets = addr.split('.').map(Number);
-  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) {
-    throw new Error(`not an IPv4 address: ${addr}`);
-  }
-  return Buffer.from(octets);
-}
-
-function ip4String(buf: Buffer, offset: number): string {
-  return [...buf.subarray(offset, offset + 4)].join('.');
-}
+// --- Map encodings: the daemon's own codecs (src/lb/maps), so this test also checks them ------
 
 /** struct tw_frontend_key */
 export function frontendKey(addr: string, port: number, proto: number): Buffer {
-  const b = Buffer.alloc(8);
-  ip4(addr).copy(b, 0);
-  b.writeUInt16BE(port, 4);
-  b.writeUInt8(proto, 6);
-  return b;
+  return encode(FRONTEND_KEY, { addr: ipToInt(addr), port, proto });
 }
 
 export interface Frontend {
@@ -97,33 +94,20 @@ export interface Frontend {
 
 /** struct tw_frontend */
 export function frontendValue(fe: Frontend): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeUInt32LE(fe.id, 0);
-  b.writeUInt32LE(fe.slotBase, 4);
-  b.writeUInt32LE(fe.slotCapacity, 8);
-  b.writeUInt32LE(fe.backendCount, 12);
-  b.writeUInt32LE(fe.affinityTimeoutS ?? 0, 16);
-  b.writeUInt32LE(fe.flags ?? 0, 20);
-  return b;
+  return encode(FRONTEND, { affinityTimeoutS: 0, flags: 0, ...fe });
 }
 
 /** A __u32 key or value: an array index (slot, backend id, counter), or a backend id. */
 export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n, 0);
-  return b;
+  return encode(ARRAY_INDEX, { index: n });
 }
 
 /** struct tw_backend; an all-zero value (addr 0) is a free id. */
-export const NO_BACKEND = Buffer.alloc(8);
+export const NO_BACKEND = Buffer.alloc(BACKEND.size);
 
 /** struct tw_backend */
 export function backendValue(addr: string, port: number, proto: number): Buffer {
-  const b = Buffer.alloc(8);
-  ip4(addr).copy(b, 0);
-  b.writeUInt16BE(port, 4);
-  b.writeUInt8(proto, 6);
-  return b;
+  return encode(BACKEND, { addr: ipToInt(addr), port, proto, flags: 0 });
 }
 
 export interface FlowKey {
@@ -136,23 +120,16 @@ export interface FlowKey {
 
 /** struct tw_flow_key */
 export function flowKey(k: FlowKey): Buffer {
-  const b = Buffer.alloc(16);
-  ip4(k.clientAddr).copy(b, 0);
-  ip4(k.frontendAddr).copy(b, 4);
-  b.writeUInt16BE(k.clientPort, 8);
-  b.writeUInt16BE(k.frontendPort, 10);
-  b.writeUInt8(k.proto, 12);
-  return b;
+  return encode(FLOW_KEY, {
+    ...k,
+    clientAddr: ipToInt(k.clientAddr),
+    frontendAddr: ipToInt(k.frontendAddr),
+  });
 }
 
 export function decodeFlowKey(b: Buffer): FlowKey {
-  return {
-    clientAddr: ip4String(b, 0),
-    frontendAddr: ip4String(b, 4),
-    clientPort: b.readUInt16BE(8),
-    frontendPort: b.readUInt16BE(10),
-    proto: b.readUInt8(12),
-  };
+  const k = decode(FLOW_KEY, b);
+  return { ...k, clientAddr: intToIp(k.clientAddr), frontendAddr: intToIp(k.frontendAddr) };
 }
 
 export interface Flow {
@@ -170,18 +147,8 @@ export interface Flow {
 
 /** struct tw_flow */
 export function decodeFlow(b: Buffer): Flow {
-  return {
-    firstSeenNs: b.readBigUInt64LE(0),
-    lastSeenNs: b.readBigUInt64LE(8),
-    packets: b.readBigUInt64LE(16),
-    bytes: b.readBigUInt64LE(24),
-    netnsCookie: b.readBigUInt64LE(32),
-    frontendId: b.readUInt32LE(40),
-    backendId: b.readUInt32LE(44),
-    backendAddr: ip4String(b, 48),
-    backendPort: b.readUInt16BE(52),
-    state: b.readUInt8(54),
-  };
+  const flow = decode(FLOW, b);
+  return { ...flow, backendAddr: intToIp(flow.backendAddr) };
 }
 
 export interface ReverseKey {
@@ -194,43 +161,29 @@ export interface ReverseKey {
 
 /** struct tw_reverse_key */
 export function reverseKey(k: ReverseKey): Buffer {
-  const b = Buffer.alloc(16);
-  ip4(k.clientAddr).copy(b, 0);
-  ip4(k.backendAddr).copy(b, 4);
-  b.writeUInt16BE(k.clientPort, 8);
-  b.writeUInt16BE(k.backendPort, 10);
-  b.writeUInt8(k.proto, 12);
-  return b;
+  return encode(REVERSE_KEY, {
+    ...k,
+    clientAddr: ipToInt(k.clientAddr),
+    backendAddr: ipToInt(k.backendAddr),
+  });
 }
 
 /** struct tw_affinity_key */
 export function affinityKey(clientAddr: string, frontendId: number): Buffer {
-  const b = Buffer.alloc(8);
-  ip4(clientAddr).copy(b, 0);
-  b.writeUInt32LE(frontendId, 4);
-  return b;
+  return encode(AFFINITY_KEY, { clientAddr: ipToInt(clientAddr), frontendId });
 }
 
 /** struct tw_affinity */
 export function decodeAffinity(b: Buffer): { lastUsedNs: bigint; backendId: number } {
-  return { lastUsedNs: b.readBigUInt64LE(0), backendId: b.readUInt32LE(8) };
+  const { lastUsedNs, backendId } = decode(AFFINITY, b);
+  return { lastUsedNs, backendId };
 }
 
-export interface Counters {
-  packets: bigint;
-  bytes: bigint;
-  flows: bigint;
-  rejected: bigint;
-}
+export type Counters = CounterValues;
 
 /** struct tw_counters */
 export function decodeCounters(b: Buffer): Counters {
-  return {
-    packets: b.readBigUInt64LE(0),
-    bytes: b.readBigUInt64LE(8),
-    flows: b.readBigUInt64LE(16),
-    rejected: b.readBigUInt64LE(24),
-  };
+  return decode(COUNTERS, b);
 }
 
 // --- The loaded programs and their pinned maps ---------------------------------------------------
