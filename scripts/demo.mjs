@@ -2,10 +2,13 @@
 // node namespaces each with a terwayd on the built-in ECS emulator, ENIs that appear as real
 // links when the emulator attaches them), adds pods on both nodes through the real `terway` CNI
 // shim exactly as a container runtime would, shows that every pod reaches every other (ping and
-// a TCP request) and which way the packets went, prints `terway-cli show factory` for each node,
-// deletes the pods through CNI DEL and tears everything down, even on failure or Ctrl-C.
+// a TCP request) and which way the packets went, then gives the web pods a Service and shows the
+// eBPF load balancer inside the client pods spreading connections to its ClusterIP (with the
+// program's own record of which backend each connection reached), prints `terway-cli show
+// factory` for each node, deletes the pods through CNI DEL and tears everything down, even on
+// failure or Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +17,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LAB = join(ROOT, 'dist/cmd/lab.js');
 const CLI = join(ROOT, 'dist/cmd/terway-cli.js');
 const POD_PORT = 8080;
+const CLUSTER_IP = '10.96.0.80';
+const { NativeBpfMap } = await import(join(ROOT, 'dist/src/dataplane/bpf/native-bpf.js'));
+const { openLbMaps, closeLbMaps } = await import(join(ROOT, 'dist/src/lb/lb-maps.js'));
+const { readLbTable } = await import(join(ROOT, 'dist/src/lb/lb-table.js'));
+const { readFlowRecords } = await import(join(ROOT, 'dist/src/lb/flow-records.js'));
 /** Pods per node: on a fresh lab node they spread over its two ENIs (eni_selection_policy least_ips). */
 const PODS = { 'node-1': ['web-1', 'web-2', 'web-3'], 'node-2': ['api-1', 'api-2'] };
 
@@ -59,10 +67,72 @@ function startServer(pod) {
   return new Promise((resolve) => child.stdout.once('data', resolve));
 }
 
-function tcpRequest(from, to) {
-  const code = `const s = require('net').connect(${POD_PORT}, '${to.ip}', () => s.write('hello from ${from.name}')); s.setTimeout(3000, () => process.exit(2)); s.on('data', (d) => { process.stdout.write(String(d)); process.exit(0); });`;
+function tcpRequest(from, to, { ip = to.ip, port = POD_PORT } = {}) {
+  const code = `const s = require('net').connect(${port}, '${ip}', () => s.write('hello from ${from.name}')); s.setTimeout(3000, () => process.exit(2)); s.on('data', (d) => { process.stdout.write(s.localPort + ' ' + String(d)); process.exit(0); });`;
   const result = inNetns(from.netnsName, process.execPath, ['-e', code]);
-  return result.status === 0 ? result.stdout : `FAILED (${result.status})`;
+  if (result.status !== 0) return { answer: `FAILED (${result.status})` };
+  const [localPort, ...answer] = result.stdout.split(' ');
+  return { localPort: Number(localPort), answer: answer.join(' ') };
+}
+
+/** The node's Service: the web pods behind CLUSTER_IP:80, as Kubernetes objects. */
+function writeServices(node, backends) {
+  const objects = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          type: 'ClusterIP',
+          clusterIP: CLUSTER_IP,
+          ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: POD_PORT }],
+        },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: 'web-1',
+          namespace: 'default',
+          labels: { 'kubernetes.io/service-name': 'web' },
+        },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', protocol: 'TCP', port: POD_PORT }],
+        endpoints: backends.map((pod) => ({ addresses: [pod.ip], conditions: { ready: true } })),
+      },
+    ],
+  };
+  writeFileSync(`${node.services}.tmp`, `${JSON.stringify(objects, null, 2)}\n`);
+  renameSync(`${node.services}.tmp`, node.services);
+}
+
+/** Reads the node's pinned LB maps until the Service is there (the daemon follows the file). */
+async function waitForService(node, backends) {
+  const want = backends
+    .map((pod) => pod.ip)
+    .sort()
+    .join(',');
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const maps = openLbMaps(node.bpfPinDir, (path) => NativeBpfMap.openPinned(path));
+    try {
+      const row = readLbTable(maps).find((entry) => entry.frontend.ip === CLUSTER_IP);
+      if (
+        row &&
+        row.backends
+          .map((backend) => backend.ip)
+          .sort()
+          .join(',') === want
+      )
+        return row;
+    } finally {
+      closeLbMaps(maps);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${node.name}'s Service LB never picked up ${node.services}`);
 }
 
 function pathOf(from, to) {
@@ -130,7 +200,7 @@ async function main() {
       if (from === to) continue;
       const ping = inNetns(from.netnsName, 'ping', ['-c', '1', '-W', '2', to.ip]);
       const rtt = /time=([\d.]+ ms)/.exec(ping.stdout)?.[1];
-      const answer = tcpRequest(from, to);
+      const { answer } = tcpRequest(from, to);
       if (ping.status !== 0 || !answer.startsWith(to.name)) failures++;
       process.stdout.write(
         `   ${`${from.node}/${from.name}`.padEnd(13)} -> ${`${to.node}/${to.name}`.padEnd(13)} ${(rtt ?? 'no reply').padEnd(9)} ${JSON.stringify(answer).padEnd(30)} ${pathOf(from, to)}\n`,
@@ -139,10 +209,44 @@ async function main() {
   }
   if (failures > 0) throw new Error(`${failures} pod pairs could not reach each other`);
 
-  heading('4. each node as its operator sees it');
+  heading(`4. a Service: ${CLUSTER_IP}:80 -> the web pods, load-balanced inside each client pod`);
+  const webs = pods.filter((pod) => pod.name.startsWith('web-'));
+  for (const node of manifest.nodes) {
+    process.stdout.write(`   writing ${node.services} (a Service and its EndpointSlice)\n`);
+    writeServices(node, webs);
+  }
+  for (const node of manifest.nodes) {
+    const row = await waitForService(node, webs);
+    process.stdout.write(
+      `   ${node.name}'s maps: ${CLUSTER_IP}:80/TCP -> ${row.backends.map((b) => `${b.ip}:${b.port}`).join(' ')}\n`,
+    );
+  }
+  for (const client of pods.filter((pod) => pod.name.startsWith('api-'))) {
+    const node = manifest.nodes.find((candidate) => candidate.name === client.node);
+    const reached = [];
+    for (let request = 0; request < 6; request++) {
+      const { localPort, answer } = tcpRequest(client, null, { ip: CLUSTER_IP, port: 80 });
+      if (!webs.some((web) => answer.startsWith(web.name))) failures++;
+      reached.push({ localPort, answer });
+    }
+    const flows = NativeBpfMap.openPinned(`${node.bpfPinDir}/tw_flow_v1`);
+    const records = readFlowRecords(flows);
+    flows.close();
+    for (const { localPort, answer } of reached) {
+      const record = records.find(
+        (flow) => flow.client.ip === client.ip && flow.client.port === localPort,
+      );
+      process.stdout.write(
+        `   ${client.node}/${client.name}:${localPort} -> ${CLUSTER_IP}:80  answered ${JSON.stringify(answer).padEnd(28)} record: backend ${record ? `${record.backend.ip}:${record.backend.port}, ${record.packets} packets` : 'none'}\n`,
+      );
+    }
+  }
+  if (failures > 0) throw new Error('a request to the ClusterIP was not answered by a web pod');
+
+  heading('5. each node as its operator sees it');
   for (const node of manifest.nodes) cli(node.socket, ['show', 'factory']);
 
-  heading('5. delete the pods (CNI DEL) and tear the lab down');
+  heading('6. delete the pods (CNI DEL) and tear the lab down');
 }
 
 async function cleanup() {
