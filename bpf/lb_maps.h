@@ -8,8 +8,9 @@
  * so the datapath never converts. Everything else is host order.
  *
  * Versioning: every map name ends in _v<N>. A layout change bumps N in the name, so a new daemon
- * pins new maps beside the old ones (iproute2 and libbpf refuse to reuse a pinned map whose
- * definition differs) and migrates; the old pins are removed once no attached program uses them.
+ * pins new maps beside the old ones instead of failing to load (libbpf refuses to reuse a pinned
+ * map whose definition differs) or misreading them. Not done yet: moving the pods that run the old
+ * program (and their conntrack entries) to the new maps, and removing the old pins after them.
  */
 #ifndef TERWAY_LB_MAPS_H
 #define TERWAY_LB_MAPS_H
