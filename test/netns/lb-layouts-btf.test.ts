@@ -69,7 +69,10 @@ describe('map layouts against the BTF of dist/bpf/lb.o', () => {
         ]),
       );
       const mirrored = new Set<string>();
-      for (const [name, spec] of Object.entries(layout.fields) as [string, FieldSpec<FieldKind>][]) {
+      for (const [name, spec] of Object.entries(layout.fields) as [
+        string,
+        FieldSpec<FieldKind>,
+      ][]) {
         const cName = snakeCase(name);
         mirrored.add(cName);
         expect({ field: cName, ...members.get(cName) }).toEqual({
@@ -79,7 +82,9 @@ describe('map layouts against the BTF of dist/bpf/lb.o', () => {
         });
       }
       // Every C member but padding has a mirror.
-      const unmirrored = [...members.keys()].filter((name) => !mirrored.has(name) && name !== 'pad');
+      const unmirrored = [...members.keys()].filter(
+        (name) => !mirrored.has(name) && name !== 'pad',
+      );
       expect(unmirrored).toEqual([]);
     },
   );
