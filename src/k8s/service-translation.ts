@@ -12,7 +12,7 @@ import type { DiscoveryV1EndpointPort, V1EndpointSlice, V1Service } from '@kuber
 
 import type { BackendAddress, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
 import { frontendKey } from '../lb/desired-frontend.js';
-import { ipToInt, isIPv4 } from '../util/ipv4.js';
+import { parseIPv4 } from '../util/ipv4.js';
 
 /** The label the EndpointSlice controller puts on every slice it manages for a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -107,7 +107,7 @@ function frontendIps(service: V1Service): FrontendIp[] {
     ...clusterIps.map((ip) => ({ ip, external: false })),
     ...(spec.externalIPs ?? []).map((ip) => ({ ip, external: true })),
     ...ingressIps.map((ip) => ({ ip, external: true })),
-  ].filter(({ ip }) => isIPv4(ip));
+  ].filter(({ ip }) => parseIPv4(ip) !== undefined);
 }
 
 function affinityTimeoutOf(service: V1Service): number {
@@ -146,8 +146,9 @@ function backendsForPort(
     for (const endpoint of slice.endpoints ?? []) {
       // Only the first address has defined semantics; kube-proxy ignores the rest.
       const ip = endpoint.addresses?.[0];
-      if (ip === undefined || !isIPv4(ip)) continue;
-      const key = ipToInt(ip) * PORT_SPACE + port;
+      const addr = ip === undefined ? undefined : parseIPv4(ip);
+      if (ip === undefined || addr === undefined) continue;
+      const key = addr * PORT_SPACE + port;
       // A nil `ready` means ready (the API's "unknown" is treated as ready by consumers).
       const isReady = endpoint.conditions?.ready !== false;
       const isTerminating = endpoint.conditions?.terminating === true;
@@ -184,7 +185,7 @@ function isPortNumber(port: unknown): port is number {
 
 function compareFrontends(a: DesiredFrontend, b: DesiredFrontend): number {
   return (
-    ipToInt(a.address.ip) - ipToInt(b.address.ip) ||
+    (parseIPv4(a.address.ip) ?? 0) - (parseIPv4(b.address.ip) ?? 0) ||
     a.address.port - b.address.port ||
     a.address.protocol.localeCompare(b.address.protocol)
   );

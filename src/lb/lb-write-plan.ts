@@ -20,7 +20,6 @@ import { MapWrites } from './maps/map-write-batch.js';
 import { clearBackend, writeBackend, writeSlot, zeroCounters } from './maps/shared-array.js';
 import {
   protocolNumber,
-  type ProgrammedBackend,
   type ProgrammedFrontend,
   type ProgrammedState,
 } from './programmed-state.js';
@@ -42,7 +41,7 @@ export class LbWritePlan {
   private readonly afterFrontends: (() => void)[] = [];
   private readonly releasedFrontendIds: number[] = [];
   /** Backends whose last reference went this pass; deleted at apply unless re-referenced. */
-  private readonly unreferenced = new Set<ProgrammedBackend>();
+  private readonly unreferenced = new Set<number>();
   private backendsWritten = 0;
   private backendsDeleted = 0;
   private slotsWritten = 0;
@@ -63,9 +62,9 @@ export class LbWritePlan {
       return;
     }
     const proto = protocolNumber(desired.address.protocol);
-    const readyIds = desired.ready.map((backend) => this.acquire(backend, proto).id);
+    const readyIds = desired.ready.map((backend) => this.acquire(backend, proto));
     const memberIds = new Set(readyIds);
-    for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto).id);
+    for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto));
     const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
     const frontend = current ?? this.createFrontend(key, desired, proto, readyIds.length);
     this.updateFrontend(frontend, desired, readyIds, memberIds, flags, current === undefined);
@@ -74,16 +73,15 @@ export class LbWritePlan {
   /** Deletes backends nothing references (after a restore, once the source is complete). */
   sweep(): void {
     if (!this.mayDelete) return;
-    for (const backend of this.state.backends.values()) {
-      if (backend.refs <= 0) this.unreferenced.add(backend);
+    for (const id of this.state.backends.allIds()) {
+      if (this.state.backends.refsOf(id) <= 0) this.unreferenced.add(id);
     }
   }
 
   apply(): PlanSummary {
-    for (const backend of this.unreferenced) {
-      if (backend.refs <= 0 && this.state.backendsById.get(backend.id) === backend) {
-        this.deleteBackend(backend);
-      }
+    for (const id of this.unreferenced) {
+      if (this.state.backends.has(id) && this.state.backends.refsOf(id) <= 0)
+        this.deleteBackend(id);
     }
     this.frontendWrites.applyUpserts(this.maps.frontend);
     this.frontendWrites.applyDeletes(this.maps.frontend);
@@ -169,9 +167,7 @@ export class LbWritePlan {
     frontend.slots = plan.slots.slice();
     frontend.affinityTimeoutS = desired.affinityTimeoutSeconds;
     frontend.flags = flags;
-    for (const id of memberIds) {
-      if (!frontend.members.has(id)) this.state.backendsById.get(id)!.refs++;
-    }
+    for (const id of memberIds) if (!frontend.members.has(id)) this.state.backends.ref(id);
     for (const id of frontend.members) if (!memberIds.has(id)) this.unref(id);
     frontend.members = memberIds;
   }
@@ -204,38 +200,32 @@ export class LbWritePlan {
     });
   }
 
-  private acquire(address: BackendAddress, proto: number): ProgrammedBackend {
+  /** The backend's id, registering it (and writing its entry) if it is new. */
+  private acquire(address: BackendAddress, proto: number): number {
     const addr = requireIPv4(address.ip);
-    const existing = this.state.backends.get(addr, address.port, proto);
-    if (existing) return existing;
-    const backend: ProgrammedBackend = {
-      id: this.state.backendIds.allocate(),
-      addr,
-      port: address.port,
-      proto,
-      refs: 0,
-    };
-    this.state.addBackend(backend);
-    zeroCounters(this.maps.backendStats, backend.id);
-    writeBackend(this.maps.backend, backend.id, backend);
+    const backends = this.state.backends;
+    const existing = backends.find(addr, address.port, proto);
+    if (existing !== undefined) return existing;
+    const id = backends.ids.allocate();
+    backends.add(id, addr, address.port, proto);
+    zeroCounters(this.maps.backendStats, id);
+    writeBackend(this.maps.backend, id, { addr, port: address.port, proto });
     this.backendsWritten++;
-    return backend;
+    return id;
   }
 
   private unref(id: number): void {
-    const backend = this.state.backendsById.get(id);
-    if (!backend) return;
-    backend.refs--;
+    if (!this.state.backends.has(id)) return;
     // A backend moving between two frontends in one pass keeps its id, and so its flows.
-    if (backend.refs <= 0 && this.mayDelete) this.unreferenced.add(backend);
+    if (this.state.backends.unref(id) && this.mayDelete) this.unreferenced.add(id);
   }
 
-  private deleteBackend(backend: ProgrammedBackend): void {
-    this.state.removeBackend(backend);
+  private deleteBackend(id: number): void {
+    this.state.backends.remove(id);
     this.backendsDeleted++;
     this.afterFrontends.push(() => {
-      clearBackend(this.maps.backend, backend.id);
-      this.state.backendIds.release(backend.id);
+      clearBackend(this.maps.backend, id);
+      this.state.backends.ids.release(id);
     });
   }
 }

@@ -5,6 +5,7 @@
  */
 import { intToIp } from '../util/ipv4.js';
 import type { LbProtocol } from './desired-frontend.js';
+import { BackendRegistry } from './backend-registry.js';
 import { IdAllocator } from './id-allocator.js';
 import type { LbMaps } from './lb-maps.js';
 import { FRONTEND, FRONTEND_KEY, IPPROTO_TCP, IPPROTO_UDP, LB_LIMITS } from './maps/lb-layouts.js';
@@ -27,74 +28,11 @@ export interface ProgrammedFrontend {
   members: Set<number>;
 }
 
-export interface ProgrammedBackend {
-  readonly id: number;
-  readonly addr: number;
-  readonly port: number;
-  readonly proto: number;
-  /** How many frontends list it (ready or draining). At zero it is deleted, ending its flows. */
-  refs: number;
-}
-
-/**
- * Backends by (address, port, protocol). Numeric keys, nested by port: a 100,000-backend sync
- * would otherwise build and hash 100,000 strings.
- */
-export class BackendIndex {
-  private readonly byPort = new Map<number, Map<number, ProgrammedBackend>>();
-  private count = 0;
-
-  get(addr: number, port: number, proto: number): ProgrammedBackend | undefined {
-    return this.byPort.get(portKey(port, proto))?.get(addr | 0);
-  }
-
-  set(backend: ProgrammedBackend): void {
-    const key = portKey(backend.port, backend.proto);
-    let byAddr = this.byPort.get(key);
-    if (!byAddr) this.byPort.set(key, (byAddr = new Map()));
-    if (!byAddr.has(backend.addr | 0)) this.count++;
-    byAddr.set(backend.addr | 0, backend);
-  }
-
-  delete(backend: ProgrammedBackend): void {
-    const key = portKey(backend.port, backend.proto);
-    const byAddr = this.byPort.get(key);
-    if (byAddr?.get(backend.addr | 0) !== backend) return;
-    byAddr.delete(backend.addr | 0);
-    this.count--;
-    if (byAddr.size === 0) this.byPort.delete(key);
-  }
-
-  get size(): number {
-    return this.count;
-  }
-
-  *values(): IterableIterator<ProgrammedBackend> {
-    for (const byAddr of this.byPort.values()) yield* byAddr.values();
-  }
-}
-
-function portKey(port: number, proto: number): number {
-  return port * 256 + proto;
-}
-
 export class ProgrammedState {
   readonly frontends = new Map<string, ProgrammedFrontend>();
-  readonly backends = new BackendIndex();
-  readonly backendsById = new Map<number, ProgrammedBackend>();
+  readonly backends = new BackendRegistry();
   readonly frontendIds = new IdAllocator('frontend', LB_LIMITS.frontends);
-  readonly backendIds = new IdAllocator('backend', LB_LIMITS.backends);
   slotBlocks = new SlotBlocks(LB_LIMITS.slots);
-
-  addBackend(backend: ProgrammedBackend): void {
-    this.backends.set(backend);
-    this.backendsById.set(backend.id, backend);
-  }
-
-  removeBackend(backend: ProgrammedBackend): void {
-    this.backends.delete(backend);
-    this.backendsById.delete(backend.id);
-  }
 
   /** Rebuilds the mirror from the live maps. Counters are left alone: they live in the maps. */
   static fromMaps(maps: LbMaps): ProgrammedState {
@@ -102,14 +40,8 @@ export class ProgrammedState {
     for (let id = 1; id < maps.backend.maxEntries; id++) {
       const value = readBackend(maps.backend, id);
       if (!value) continue;
-      state.backendIds.claim(id);
-      state.addBackend({
-        id,
-        addr: value.addr,
-        port: value.port,
-        proto: value.proto,
-        refs: 0,
-      });
+      state.backends.ids.claim(id);
+      state.backends.add(id, value.addr, value.port, value.proto);
     }
     const blocks: SlotBlock[] = [];
     const dump = maps.frontend.dump();
@@ -124,7 +56,7 @@ export class ProgrammedState {
       // there, so the next pass rewrites the rest from the desired state.
       for (let slot = 0; slot < Math.min(value.backendCount, block.capacity); slot++) {
         const id = readSlot(maps.slot, block.base + slot);
-        if (!state.backendsById.has(id)) break;
+        if (!state.backends.has(id)) break;
         slots.push(id);
       }
       const frontend: ProgrammedFrontend = {
@@ -139,7 +71,7 @@ export class ProgrammedState {
         slots,
         members: new Set(slots),
       };
-      for (const id of frontend.members) state.backendsById.get(id)!.refs++;
+      for (const id of frontend.members) state.backends.ref(id);
       state.frontends.set(frontend.key, frontend);
     }
     state.slotBlocks = SlotBlocks.fromUsed(LB_LIMITS.slots, blocks);

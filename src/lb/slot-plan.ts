@@ -14,6 +14,12 @@ export interface SlotPlan {
 }
 
 export function planSlots(current: readonly number[], desired: readonly number[]): SlotPlan {
+  // A new (or emptied) frontend: every slot is a write, in order. The initial sync of a large
+  // cluster is all this case.
+  if (current.length === 0) {
+    const slots = [...new Set(desired)];
+    return { slots, writes: slots.map((id, slot) => [slot, id] as const), deletes: [] };
+  }
   const wanted = new Set(desired);
   const kept = new Set<number>();
   const slots = current.slice();
