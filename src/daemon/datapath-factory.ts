@@ -71,7 +71,7 @@ export async function createDatapath(options: {
   const { primaryIp } = await cloud.nodeAddress();
   const enis = new EniLinks({ kernel, hostNetns, mtu: config.eniMtu, clock, log });
   const preferred: DriverName = config.eniipVirtualType === 'IPVlan' ? 'ipvlan' : 'veth';
-  const serviceLb = startServiceLb({ ...options.serviceLb, log });
+  const serviceLb = await startServiceLb({ ...options.serviceLb, log });
   const datapath = new PodDatapath({
     kernel,
     hostNetns,

@@ -16,7 +16,6 @@ import {
 } from '../dataplane/bpf/lb-attacher.js';
 import { loadObject, NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
 import { TerwayError } from '../errors/terway-error.js';
-import { InformerSource, loadKubeConfig } from '../k8s/informer-source.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
@@ -51,7 +50,7 @@ export interface ServiceLb {
   stop(): Promise<void>;
 }
 
-export function startServiceLb(options: ServiceLbOptions): ServiceLb {
+export async function startServiceLb(options: ServiceLbOptions): Promise<ServiceLb> {
   const { pinDir, objectPath, log } = options;
   if (options.servicesFile !== undefined && options.kubeconfig !== undefined) {
     throw new TerwayError(
@@ -95,6 +94,9 @@ export function startServiceLb(options: ServiceLbOptions): ServiceLb {
     stopSource = () => file.stop();
     source = 'file';
   } else if (options.kubeconfig !== undefined || options.inCluster === true) {
+    // Loaded only here: @kubernetes/client-node costs the process about 75 MB, which a node fed
+    // by a services file has no reason to pay.
+    const { InformerSource, loadKubeConfig } = await import('../k8s/informer-source.js');
     const informers = new InformerSource({
       kubeConfig: loadKubeConfig(options.kubeconfig),
       sink: reconciler,
