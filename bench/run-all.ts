@@ -13,6 +13,15 @@ import type { CniAddDelResult } from './cni-add-del/run.js';
 import { printCniAddDel, runCniAddDelBench } from './cni-add-del/run.js';
 import type { ClusterBenchResult } from './cluster-scale/run.js';
 import { printCluster, runClusterBench } from './cluster-scale/run.js';
+import type { LbDatapathResult } from './lb-datapath/run.js';
+import {
+  lbDatapathSection,
+  lbDatapathSummaryRows,
+  printLbDatapath,
+  runLbDatapathBench,
+} from './lb-datapath/run.js';
+import type { LbMapsResult } from './lb-maps/run.js';
+import { lbMapsSection, lbMapsSummaryRows, printLbMaps, runLbMapsBench } from './lb-maps/run.js';
 import type { PodToPodResult } from './pod-to-pod/run.js';
 import { printPodToPod, runPodToPodBench } from './pod-to-pod/run.js';
 import type { ShimBenchResult } from './shim-startup/run.js';
@@ -671,6 +680,8 @@ function markdown(
   cluster: Outcome<ClusterBenchResult>,
   cni: Outcome<CniAddDelResult>,
   podToPod: Outcome<PodToPodResult>,
+  lbMaps: Outcome<LbMapsResult>,
+  lbDatapath: Outcome<LbDatapathResult>,
   startedAt: Date,
   seconds: number,
 ): string {
@@ -690,6 +701,8 @@ function markdown(
     clusterSection(cluster),
     cniSection(cni),
     podToPodSection(podToPod),
+    lbMapsSection(lbMaps.result, lbMaps.error),
+    lbDatapathSection(lbDatapath.result, lbDatapath.error),
     METHOD,
   ];
   return `${sections.join('\n\n')}\n`;
@@ -702,6 +715,8 @@ function summary(
   cluster: Outcome<ClusterBenchResult>,
   cni: Outcome<CniAddDelResult>,
   podToPod: Outcome<PodToPodResult>,
+  lbMaps: Outcome<LbMapsResult>,
+  lbDatapath: Outcome<LbDatapathResult>,
 ): string {
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
@@ -820,6 +835,8 @@ function summary(
       ],
     );
   }
+  table.push(...lbMapsSummaryRows(lbMaps.result));
+  table.push(...lbDatapathSummaryRows(lbDatapath.result));
   return table.toString();
 }
 
@@ -861,6 +878,16 @@ async function main(): Promise<number> {
     runPodToPodBench((line) => process.stdout.write(`${line}\n`)),
   );
   if (podToPod.result !== undefined) printPodToPod(podToPod.result);
+  const lbMaps = await attempt(
+    'LB maps: 10,000 Services into the eBPF maps vs iptables-restore',
+    () => runLbMapsBench((line) => process.stdout.write(`${line}\n`)),
+  );
+  if (lbMaps.result !== undefined) printLbMaps(lbMaps.result);
+  const lbDatapath = await attempt(
+    'LB datapath: ClusterIP through the eBPF LB vs direct and iptables DNAT',
+    () => runLbDatapathBench({ progress: (line) => process.stdout.write(`${line}\n`) }),
+  );
+  if (lbDatapath.result !== undefined) printLbDatapath(lbDatapath.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const out = join(REPO_ROOT, 'BENCHMARKS.md');
@@ -868,13 +895,24 @@ async function main(): Promise<number> {
     out,
     await formatted(
       out,
-      markdown(allocate, shim, burst, cluster, cni, podToPod, startedAt, seconds),
+      markdown(
+        allocate,
+        shim,
+        burst,
+        cluster,
+        cni,
+        podToPod,
+        lbMaps,
+        lbDatapath,
+        startedAt,
+        seconds,
+      ),
     ),
   );
   process.stdout.write(
-    `\n${summary(allocate, shim, burst, cluster, cni, podToPod)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
+    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
   );
-  const failed = [allocate, shim, burst, cluster, cni, podToPod].some(
+  const failed = [allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath].some(
     (outcome) => outcome.error !== undefined,
   );
   return failed ? 1 : 0;

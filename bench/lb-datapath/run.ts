@@ -1,0 +1,1051 @@
+// The eBPF Service load balancer's datapath: what a ClusterIP costs a pod, in the same run, against
+// the pod dialling the backend directly (the limit) and against kube-proxy's way (an iptables DNAT
+// rule in the namespace that routes the pod's traffic), in a veth topology and in an L2
+// (macvlan-over-ENI) topology. Figures: TCP and UDP request/response round trip, TCP
+// connections/s, HTTP keep-alive requests/s, one-stream TCP throughput; each as a ratio to direct.
+//
+// The LB is the product's: bpf/lb.c (dist/bpf/lb.o) loaded with loadObject into a pin dir of this
+// run, the Service programmed through the real LbReconciler, the programs attached by the real
+// TcLbAttacher (tw_lb_egress_gw + tw_lb_ingress on a veth pod, tw_lb_egress + tw_lb_ingress on an
+// L2 pod). Each path has its own copy of the topology (topology.ts says why). Paths are
+// interleaved within every round, in a rotating order, so drift hits them alike; every figure is
+// a median over the rounds and every ratio a median of the per-round ratios.
+//
+// Afterwards, per topology, the programs' own cost: BPF run-time statistics (run_time_ns /
+// run_cnt, BPF_ENABLE_STATS held only meanwhile) over a TCP ping-pong to the ClusterIP, one to the
+// backend's pod IP (traffic that is not for a Service) and a connections/s load.
+//
+// Standalone: npx tsx bench/lb-datapath/run.ts. Settings from the environment (or the options of
+// runLbDatapathBench): LB_DATAPATH_ROUNDS (3), LB_DATAPATH_SECONDS per figure, path and round (5),
+// LB_DATAPATH_TOPOLOGIES (veth,l2), LB_DATAPATH_FIGURES (tcpRr,udpRr,connRate,httpRate,stream),
+// LB_DATAPATH_PROGRAM_COST_SECONDS (2; 0 skips it), LB_DATAPATH_IPTABLES_SERVICES (0; e.g. 10000
+// adds a fourth path: iptables with kube-proxy's ruleset for that many other Services).
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { pathToFileURL } from 'node:url';
+
+import Table from 'cli-table3';
+
+import { TcLbAttacher, type LbPrograms } from '../../src/dataplane/bpf/lb-attacher.js';
+import type { DriverName } from '../../src/dataplane/pod-attachment.js';
+import {
+  ADDON_ENV,
+  loadObject,
+  nativeBpfAvailable,
+  NativeBpfMap,
+} from '../../src/dataplane/bpf/native-bpf.js';
+import type { BackendAddress, DesiredFrontend, LbProtocol } from '../../src/lb/desired-frontend.js';
+import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
+import { LbReconciler } from '../../src/lb/lb-reconciler.js';
+import { createLogger } from '../../src/log/logger.js';
+import { collectOutput, makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
+import { ScratchNetns } from '../support/netns.js';
+import { median, ratio } from '../support/stats.js';
+import {
+  ADDR,
+  BASE_PATHS,
+  PORTS,
+  TOPOLOGIES,
+  buildWorlds,
+  deleteWorlds,
+  iptablesPackets,
+  installIptables,
+  netnsPath,
+  worldOf,
+  type BasePath,
+  type PathName,
+  type Topology,
+  type World,
+  type Worlds,
+} from './topology.js';
+import {
+  buildNetload,
+  iperf,
+  netload,
+  pingPong,
+  probe,
+  progStats,
+  repoRoot,
+  serveIn,
+  stopAll,
+  tool,
+  waitListening,
+  withBpfStats,
+} from './tools.js';
+
+// ---- settings --------------------------------------------------------------------------------
+
+export type FigureName = 'tcpRr' | 'udpRr' | 'connRate' | 'httpRate' | 'stream';
+export const FIGURE_NAMES: readonly FigureName[] = [
+  'tcpRr',
+  'udpRr',
+  'connRate',
+  'httpRate',
+  'stream',
+];
+
+export interface LbDatapathSettings {
+  rounds: number;
+  /** Measured seconds per figure, per path, per round. */
+  secondsPerFigure: number;
+  /** netload's warm-up before its window; iperf3's omitted first seconds. */
+  warmupSeconds: number;
+  iperfOmitSeconds: number;
+  /** sockperf message size, bytes. */
+  messageBytes: number;
+  /** Keep-alive connections, one request in flight on each. */
+  httpConnections: number;
+  /** Connections being opened at once for connections/s. */
+  connRateConnections: number;
+  topologies: Topology[];
+  /** The figures to measure (all by default). */
+  figures: FigureName[];
+  /** TCP ping-pong through the LB with BPF run-time statistics on; 0 skips it. */
+  programCostSeconds: number;
+  /**
+   * > 0 adds a fourth path: iptables DNAT with kube-proxy's whole ruleset for this many other
+   * Services loaded (the benchmark Service in the middle of KUBE-SERVICES). 0: not measured.
+   */
+  iptablesServices: number;
+}
+
+export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
+  rounds: 3,
+  secondsPerFigure: 5,
+  warmupSeconds: 0.5,
+  iperfOmitSeconds: 1,
+  messageBytes: 64,
+  httpConnections: 16,
+  connRateConnections: 8,
+  topologies: [...TOPOLOGIES],
+  figures: [...FIGURE_NAMES],
+  programCostSeconds: 2,
+  iptablesServices: 0,
+};
+
+export interface LbDatapathOptions extends Partial<LbDatapathSettings> {
+  progress?: (line: string) => void;
+}
+
+/** Defaults, then LB_DATAPATH_* from the environment, then the options. */
+export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): LbDatapathSettings {
+  const env = (name: string): number | undefined => {
+    const raw = process.env[`LB_DATAPATH_${name}`];
+    if (raw === undefined || raw === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`LB_DATAPATH_${name}=${raw}`);
+    return value;
+  };
+  const list = <T extends string>(name: string, allowed: readonly T[]): T[] | undefined => {
+    const items = process.env[`LB_DATAPATH_${name}`]
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+    if (items === undefined || items.length === 0) return undefined;
+    for (const item of items) {
+      if (!allowed.includes(item as T))
+        throw new Error(`LB_DATAPATH_${name}: ${item}? (one of ${allowed.join(', ')})`);
+    }
+    return items as T[];
+  };
+  const topologies = list('TOPOLOGIES', TOPOLOGIES);
+  const figures = list('FIGURES', FIGURE_NAMES);
+  const defined = Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<LbDatapathSettings>;
+  const settings: LbDatapathSettings = {
+    ...LB_DATAPATH_DEFAULTS,
+    rounds: env('ROUNDS') ?? LB_DATAPATH_DEFAULTS.rounds,
+    secondsPerFigure: env('SECONDS') ?? LB_DATAPATH_DEFAULTS.secondsPerFigure,
+    programCostSeconds: env('PROGRAM_COST_SECONDS') ?? LB_DATAPATH_DEFAULTS.programCostSeconds,
+    iptablesServices: env('IPTABLES_SERVICES') ?? LB_DATAPATH_DEFAULTS.iptablesServices,
+    ...(topologies === undefined ? {} : { topologies }),
+    ...(figures === undefined ? {} : { figures }),
+    ...defined,
+  };
+  if (settings.rounds < 1 || !Number.isInteger(settings.rounds))
+    throw new Error('rounds: a positive integer');
+  if (!(settings.secondsPerFigure > 0)) throw new Error('secondsPerFigure: > 0');
+  return settings;
+}
+
+// ---- figures and targets ---------------------------------------------------------------------
+
+interface FigureSpec {
+  label: string;
+  short: string;
+  unit: string;
+  lowerIsBetter: boolean;
+  /** LB / direct must be ≤ (lower is better) or ≥ this. */
+  target?: number;
+}
+
+export const FIGURES: Record<FigureName, FigureSpec> = {
+  tcpRr: {
+    label: 'TCP request/response round trip, p50',
+    short: 'TCP RR p50',
+    unit: 'µs',
+    lowerIsBetter: true,
+    target: 1.03,
+  },
+  udpRr: {
+    label: 'UDP request/response round trip, p50',
+    short: 'UDP RR p50',
+    unit: 'µs',
+    lowerIsBetter: true,
+    target: 1.03,
+  },
+  connRate: {
+    label: 'TCP connections/s (connect, 1 request, close)',
+    short: 'connections/s',
+    unit: 'conn/s',
+    lowerIsBetter: false,
+    target: 0.95,
+  },
+  httpRate: {
+    label: 'HTTP keep-alive requests/s',
+    short: 'HTTP keep-alive req/s',
+    unit: 'req/s',
+    lowerIsBetter: false,
+  },
+  stream: {
+    label: 'TCP stream, one connection',
+    short: 'stream',
+    unit: 'Gbit/s',
+    lowerIsBetter: false,
+    target: 0.98,
+  },
+};
+
+export interface Sample {
+  value: number;
+  /** Latency figures: the round's p99, µs. Rates: netload's per-operation p50, µs. */
+  p99Us?: number;
+  /** Failed connects/requests (netload), dropped datagrams (sockperf UDP), retransmits (iperf3). */
+  problems: number;
+  note?: string;
+}
+
+export interface PathResult {
+  /** Median over the rounds. */
+  value: number;
+  p99Us?: number;
+  rounds: Sample[];
+}
+
+export interface FigureResult {
+  name: FigureName;
+  paths: Record<BasePath, PathResult> & { iptablesMany?: PathResult };
+  /** Medians of the per-round ratios. */
+  ratios: {
+    lbOverDirect: number;
+    iptablesOverDirect: number;
+    lbOverIptables: number;
+    iptablesManyOverDirect?: number;
+    lbOverIptablesMany?: number;
+  };
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  limit: string;
+  pass: boolean;
+}
+
+export interface ProgramRuns {
+  name: string;
+  runs: number;
+  nsPerRun: number;
+}
+
+/** BPF run-time statistics over one load from the eBPF path's client. */
+export interface ProgramTraffic {
+  egress: ProgramRuns;
+  ingress: ProgramRuns;
+  /** Round trips (sockperf's answers, its warm-up included) or connections (netload). */
+  operations: number;
+  /** (egress + ingress run time) / operations, ns. */
+  nsPerOperation: number;
+  /** Round trips: that over this run's direct TCP round trip p50. */
+  shareOfDirect?: number;
+}
+
+export interface ProgramCost {
+  seconds: number;
+  /** TCP ping-pong to the ClusterIP: translated both ways. */
+  service: ProgramTraffic;
+  /**
+   * TCP ping-pong from the same client straight to the backend's pod IP (another port, so no
+   * 4-tuple is shared with the ClusterIP flows): what every packet not for a Service pays.
+   */
+  nonService: ProgramTraffic;
+  /** netload crr to the ClusterIP: what one short connection costs (a new flow each). */
+  connections: ProgramTraffic;
+}
+
+export interface TopologyResult {
+  topology: Topology;
+  figures: FigureResult[];
+  targets: Target[];
+  /** What was checked before measuring, one sentence each. */
+  checks: string[];
+  programCost?: ProgramCost;
+}
+
+export interface LbDatapathResult {
+  settings: LbDatapathSettings;
+  tools: { sockperf: string; iperf3: string; netload: string; iptables: string; kernel: string };
+  topologies: TopologyResult[];
+  durationSeconds: number;
+}
+
+function targetsOf(figures: FigureResult[]): Target[] {
+  const targets: Target[] = [];
+  for (const f of figures) {
+    const spec = FIGURES[f.name];
+    if (spec.target === undefined) continue;
+    const value = f.ratios.lbOverDirect;
+    targets.push({
+      name: `${spec.short}: LB / direct`,
+      measured: ratio(value),
+      limit: `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)}`,
+      pass: spec.lowerIsBetter ? value <= spec.target : value >= spec.target,
+    });
+  }
+  for (const f of figures) {
+    const spec = FIGURES[f.name];
+    const value = f.ratios.lbOverIptables;
+    targets.push({
+      name: `${spec.short}: LB ahead of iptables DNAT (LB / iptables)`,
+      measured: ratio(value),
+      limit: spec.lowerIsBetter ? '< 1.00×' : '> 1.00×',
+      pass: spec.lowerIsBetter ? value < 1 : value > 1,
+    });
+  }
+  return targets;
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+const SERVICE = 'default/bench';
+
+/** The benchmark Service: one frontend per figure's port, the one backend. */
+function benchFrontends(): DesiredFrontend[] {
+  const frontend = (protocol: LbProtocol, port: number, portName: string): DesiredFrontend => {
+    const backend: BackendAddress = { ip: ADDR.backend, port };
+    return {
+      address: { ip: ADDR.vip, port, protocol },
+      service: { namespace: 'default', name: 'bench', portName },
+      external: false,
+      affinityTimeoutSeconds: 0,
+      ready: [backend],
+      draining: [],
+    };
+  };
+  return [
+    frontend('TCP', PORTS.tcpRr, 'tcp-rr'),
+    frontend('UDP', PORTS.udpRr, 'udp-rr'),
+    frontend('TCP', PORTS.http, 'http'),
+    frontend('TCP', PORTS.connRate, 'conn-rate'),
+    frontend('TCP', PORTS.stream, 'stream'),
+  ];
+}
+
+interface Lb {
+  pinDir: string;
+  programs: LbPrograms;
+  maps: LbMaps;
+  reconciler: LbReconciler;
+  attacher: TcLbAttacher;
+}
+
+const PROGRAMS = {
+  egress: 'tw_lb_egress',
+  egressGateway: 'tw_lb_egress_gw',
+  ingress: 'tw_lb_ingress',
+} as const;
+
+/** Private copies of lb.o and of the addon: a concurrent `npm run build` empties dist/. */
+async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
+  const root = repoRoot();
+  const built = join(root, 'dist/bpf/lb.o');
+  if (!existsSync(built)) {
+    const { code, stderr } = await collectOutput(
+      spawn(join(root, 'scripts/build-bpf.sh'), [], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    if (code !== 0 || !existsSync(built)) throw new Error(`scripts/build-bpf.sh failed: ${stderr}`);
+  }
+  const objectPath = join(dir, 'lb.o');
+  copyFileSync(built, objectPath);
+  const addon = [
+    join(root, 'dist/native/terway_bpf.node'),
+    join(root, 'native/build/Release/terway_bpf.node'),
+  ].find((candidate) => existsSync(candidate));
+  if (addon === undefined)
+    throw new Error('the terway_bpf addon is not built: run scripts/build-native.sh');
+  const addonCopy = join(dir, 'terway_bpf.node');
+  copyFileSync(addon, addonCopy);
+  // The addon is loaded once per process, on first use: load it now, from the copy.
+  const previous = process.env[ADDON_ENV];
+  process.env[ADDON_ENV] = previous ?? addonCopy;
+  try {
+    if (!nativeBpfAvailable()) throw new Error(`cannot load the terway_bpf addon ${addonCopy}`);
+  } finally {
+    if (previous === undefined) delete process.env[ADDON_ENV];
+    else process.env[ADDON_ENV] = previous;
+  }
+  return { objectPath };
+}
+
+async function startLb(objectPath: string): Promise<Lb> {
+  const pinDir = `/sys/fs/bpf/terway-bench-${process.pid}-lbdp`;
+  const loaded = loadObject(objectPath, pinDir);
+  const pinned = (role: keyof typeof PROGRAMS) => {
+    const name = PROGRAMS[role];
+    const path = loaded.programs[name];
+    if (path === undefined) throw new Error(`${objectPath} has no program ${name}`);
+    return { name, path };
+  };
+  const programs: LbPrograms = {
+    egress: pinned('egress'),
+    egressGateway: pinned('egressGateway'),
+    ingress: pinned('ingress'),
+  };
+  const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
+  const reconciler = new LbReconciler({
+    maps,
+    logger: createLogger({ level: 'silent', name: 'bench-lb-datapath' }),
+  });
+  reconciler.replaceService(SERVICE, benchFrontends());
+  reconciler.markSynced();
+  await reconciler.whenIdle();
+  const programmed = maps.frontend.dump().count;
+  if (programmed !== benchFrontends().length)
+    throw new Error(
+      `the reconciler programmed ${programmed} frontends, not ${benchFrontends().length}`,
+    );
+  return { pinDir, programs, maps, reconciler, attacher: new TcLbAttacher(programs) };
+}
+
+function stopLb(lb: Lb): void {
+  lb.reconciler.stop();
+  closeLbMaps(lb.maps);
+  rmSync(lb.pinDir, { recursive: true, force: true });
+}
+
+const driverOf = (topology: Topology): DriverName => (topology === 'veth' ? 'veth' : 'ipvlan');
+
+function startServers(world: World, netloadBinary: string): ChildProcess[] {
+  const ns = world.backend;
+  const ip = ADDR.backend;
+  return [
+    serveIn(ns, 'sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRr)]),
+    serveIn(ns, 'sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRrPlain)]),
+    serveIn(ns, 'sockperf', ['server', '-i', ip, '-p', String(PORTS.udpRr)]),
+    serveIn(ns, netloadBinary, ['serve', ip, String(PORTS.http)]),
+    serveIn(ns, netloadBinary, ['serve', ip, String(PORTS.connRate)]),
+    serveIn(ns, 'iperf3', ['-s', '-B', ip, '-p', String(PORTS.stream)]),
+  ];
+}
+
+async function waitServers(world: World): Promise<void> {
+  await waitListening(world.backend, PORTS.tcpRr);
+  await waitListening(world.backend, PORTS.tcpRrPlain);
+  await waitListening(world.backend, PORTS.udpRr, true);
+  await waitListening(world.backend, PORTS.http);
+  await waitListening(world.backend, PORTS.connRate);
+  await waitListening(world.backend, PORTS.stream);
+}
+
+/**
+ * Before measuring: every path reaches the backend, and through the translation it claims. The
+ * ClusterIP must be unreachable before the LB is attached (resp. the rules installed), reachable
+ * after, with a new flow in the LB's conntrack (resp. the DNAT rules' packet counters moving).
+ */
+async function wireAndVerify(
+  worlds: Worlds,
+  lb: Lb,
+  netloadBinary: string,
+  iptablesServices: number,
+): Promise<string[]> {
+  const checks: string[] = [];
+  const port = PORTS.http;
+  const direct = await probe(netloadBinary, worlds.direct.client, ADDR.backend, port);
+  if (!direct.ok) throw new Error(`direct: the backend did not answer: ${direct.output}`);
+  checks.push(`direct: ${ADDR.backend}:${port} answered "${direct.output}"`);
+
+  const w = worlds.lb;
+  const before = await probe(netloadBinary, w.client, ADDR.vip, port, 500);
+  if (before.ok) throw new Error('eBPF LB: the ClusterIP answered before the LB was attached');
+  lb.attacher.attach({ kind: 'path', path: netnsPath(w.client) }, 'eth0', driverOf(w.topology));
+  const problems = lb.attacher.check(
+    { kind: 'path', path: netnsPath(w.client) },
+    'eth0',
+    driverOf(w.topology),
+  );
+  if (problems.length > 0) throw new Error(`eBPF LB: ${problems.join('; ')}`);
+  const flowsBefore = lb.maps.flow.dump().count;
+  const after = await probe(netloadBinary, w.client, ADDR.vip, port);
+  const flowsAfter = lb.maps.flow.dump().count;
+  if (!after.ok) throw new Error(`eBPF LB: the ClusterIP did not answer: ${after.output}`);
+  if (!(flowsAfter > flowsBefore))
+    throw new Error(`eBPF LB: the request left no flow in the LB's conntrack (${flowsBefore})`);
+  const egress = w.topology === 'veth' ? PROGRAMS.egressGateway : PROGRAMS.egress;
+  checks.push(
+    `eBPF LB: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
+      `${egress} + ${PROGRAMS.ingress} on the client's eth0 it answered "${after.output}" and ` +
+      `the flow map went from ${flowsBefore} to ${flowsAfter} entries`,
+  );
+
+  for (const path of ['iptables', 'iptablesMany'] as const) {
+    const t = worlds[path];
+    if (t === undefined) continue;
+    const others = path === 'iptablesMany' ? iptablesServices : 0;
+    const label = others > 0 ? `iptables with ${others} other Services` : 'iptables';
+    const unruled = await probe(netloadBinary, t.client, ADDR.vip, port, 500);
+    if (unruled.ok) throw new Error(`${label}: the ClusterIP answered before the DNAT rules`);
+    const restoreMs = installIptables(t, others);
+    const counted = iptablesPackets(t);
+    const ruled = await probe(netloadBinary, t.client, ADDR.vip, port);
+    const countedAfter = iptablesPackets(t);
+    if (!ruled.ok) throw new Error(`${label}: the ClusterIP did not answer: ${ruled.output}`);
+    if (!(countedAfter.dnat > counted.dnat))
+      throw new Error(`${label}: the DNAT rules counted no packet for the request`);
+    checks.push(
+      `${label}: ${ADDR.vip}:${port} failed before the rules (${unruled.output}); after them ` +
+        (others > 0 ? `(iptables-restore took ${Math.round(restoreMs)} ms) ` : '') +
+        `it answered "${ruled.output}" and the DNAT rules counted ` +
+        `${countedAfter.dnat - counted.dnat} packet(s)` +
+        (t.topology === 'l2'
+          ? `, the masquerade rule ${countedAfter.masquerade - counted.masquerade}`
+          : ''),
+    );
+  }
+  return checks;
+}
+
+async function measure(
+  figure: FigureName,
+  world: World,
+  s: LbDatapathSettings,
+  netloadBinary: string,
+): Promise<Sample> {
+  switch (figure) {
+    case 'tcpRr':
+    case 'udpRr': {
+      const tcp = figure === 'tcpRr';
+      const rt = await pingPong(
+        world.client,
+        world.target,
+        tcp ? PORTS.tcpRr : PORTS.udpRr,
+        tcp,
+        s.secondsPerFigure,
+        s.messageBytes,
+      );
+      return { value: rt.p50Us, p99Us: rt.p99Us, problems: rt.dropped };
+    }
+    case 'connRate':
+    case 'httpRate': {
+      const crr = figure === 'connRate';
+      const r = await netload(
+        netloadBinary,
+        world.client,
+        crr ? 'crr' : 'http',
+        world.target,
+        crr ? PORTS.connRate : PORTS.http,
+        crr ? s.connRateConnections : s.httpConnections,
+        s.secondsPerFigure,
+        s.warmupSeconds,
+      );
+      return {
+        value: r.rate,
+        p99Us: r.p99Us,
+        problems: r.errors,
+        ...(r.errors > 0 ? { note: r.firstError } : {}),
+      };
+    }
+    case 'stream': {
+      const r = await iperf(
+        world.client,
+        world.target,
+        PORTS.stream,
+        s.secondsPerFigure,
+        s.iperfOmitSeconds,
+      );
+      return { value: r.gbps, problems: r.retransmits };
+    }
+  }
+}
+
+async function programCost(
+  world: World,
+  lb: Lb,
+  s: LbDatapathSettings,
+  netloadBinary: string,
+  directRttUs: number,
+): Promise<ProgramCost> {
+  const egress = world.topology === 'veth' ? lb.programs.egressGateway : lb.programs.egress;
+  const ingress = lb.programs.ingress;
+  const seconds = s.programCostSeconds;
+  const traffic = async (load: () => Promise<number>, rttUs?: number): Promise<ProgramTraffic> => {
+    const before = [progStats(egress.path), progStats(ingress.path)];
+    const operations = await load();
+    const after = [progStats(egress.path), progStats(ingress.path)];
+    const delta = (i: number, name: string): ProgramRuns & { ns: number } => {
+      const runs = (after[i]?.runCount ?? 0) - (before[i]?.runCount ?? 0);
+      const ns = (after[i]?.runTimeNs ?? 0) - (before[i]?.runTimeNs ?? 0);
+      return { name, runs, ns, nsPerRun: runs > 0 ? ns / runs : Number.NaN };
+    };
+    const { ns: egressNs, ...e } = delta(0, egress.name);
+    const { ns: ingressNs, ...i } = delta(1, ingress.name);
+    const nsPerOperation = operations > 0 ? (egressNs + ingressNs) / operations : Number.NaN;
+    return {
+      egress: e,
+      ingress: i,
+      operations,
+      nsPerOperation,
+      ...(rttUs === undefined ? {} : { shareOfDirect: nsPerOperation / 1000 / rttUs }),
+    };
+  };
+  const pingPongTo = (target: string, port: number) => async () =>
+    (await pingPong(world.client, target, port, true, seconds, s.messageBytes)).totalReceived;
+  return await withBpfStats(netloadBinary, async () => ({
+    seconds,
+    service: await traffic(pingPongTo(ADDR.vip, PORTS.tcpRr), directRttUs),
+    nonService: await traffic(pingPongTo(ADDR.backend, PORTS.tcpRrPlain), directRttUs),
+    connections: await traffic(async () => {
+      // No warm-up: every connection the programs see is counted.
+      const r = await netload(
+        netloadBinary,
+        world.client,
+        'crr',
+        ADDR.vip,
+        PORTS.connRate,
+        s.connRateConnections,
+        seconds,
+        0,
+      );
+      return r.done;
+    }),
+  }));
+}
+
+function summarizeFigure(
+  name: FigureName,
+  samples: Partial<Record<PathName, Sample[]>>,
+): FigureResult {
+  const of = (p: PathName): Sample[] => samples[p] ?? [];
+  const path = (p: PathName): PathResult => {
+    const rounds = of(p);
+    const p99 = rounds.map((r) => r.p99Us).filter((v): v is number => v !== undefined);
+    return {
+      value: median(rounds.map((r) => r.value)),
+      ...(p99.length > 0 && FIGURES[name].lowerIsBetter ? { p99Us: median(p99) } : {}),
+      rounds,
+    };
+  };
+  const perRound = (a: PathName, b: PathName) =>
+    median(of(a).map((sample, i) => sample.value / (of(b)[i]?.value ?? Number.NaN)));
+  const many = samples.iptablesMany !== undefined;
+  return {
+    name,
+    paths: {
+      direct: path('direct'),
+      lb: path('lb'),
+      iptables: path('iptables'),
+      ...(many ? { iptablesMany: path('iptablesMany') } : {}),
+    },
+    ratios: {
+      lbOverDirect: perRound('lb', 'direct'),
+      iptablesOverDirect: perRound('iptables', 'direct'),
+      lbOverIptables: perRound('lb', 'iptables'),
+      ...(many
+        ? {
+            iptablesManyOverDirect: perRound('iptablesMany', 'direct'),
+            lbOverIptablesMany: perRound('lb', 'iptablesMany'),
+          }
+        : {}),
+    },
+  };
+}
+
+const formatValue = (name: FigureName, value: number): string => {
+  if (!Number.isFinite(value)) return 'n/a';
+  const unit = FIGURES[name].unit;
+  if (unit === 'µs') return `${value.toFixed(1)} µs`;
+  if (unit === 'Gbit/s') return `${value.toFixed(2)} Gbit/s`;
+  return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
+};
+
+async function runTopology(
+  topology: Topology,
+  scratch: ScratchNetns,
+  lb: Lb,
+  s: LbDatapathSettings,
+  netloadBinary: string,
+  progress: (line: string) => void,
+): Promise<TopologyResult> {
+  progress(`${topology}: building one copy of the topology per path`);
+  const paths: PathName[] = [
+    ...BASE_PATHS,
+    ...(s.iptablesServices > 0 ? (['iptablesMany'] as const) : []),
+  ];
+  const worlds = buildWorlds(scratch, topology, s.iptablesServices > 0);
+  const servers: ChildProcess[] = [];
+  try {
+    for (const path of paths) servers.push(...startServers(worldOf(worlds, path), netloadBinary));
+    for (const path of paths) await waitServers(worldOf(worlds, path));
+    const checks = await wireAndVerify(worlds, lb, netloadBinary, s.iptablesServices);
+    const figureNames = FIGURE_NAMES.filter((f) => s.figures.includes(f));
+    for (const check of checks) progress(`  ${check}`);
+
+    const samples = Object.fromEntries(
+      figureNames.map((f) => [f, Object.fromEntries(paths.map((p) => [p, []]))]),
+    ) as unknown as Record<FigureName, Record<PathName, Sample[]>>;
+    for (let round = 0; round < s.rounds; round++) {
+      for (const [index, figure] of figureNames.entries()) {
+        // A rotating order: over the rounds, each path goes first, second, ... equally often.
+        const shift = (round + index) % paths.length;
+        const order = [...paths.slice(shift), ...paths.slice(0, shift)];
+        const line: string[] = [];
+        for (const path of order) {
+          const sample = await measure(figure, worldOf(worlds, path), s, netloadBinary);
+          samples[figure][path].push(sample);
+          line.push(
+            `${path} ${formatValue(figure, sample.value)}` +
+              (sample.p99Us !== undefined ? ` (p99 ${sample.p99Us.toFixed(0)} µs)` : '') +
+              (sample.problems > 0
+                ? ` (${sample.problems} ${figure === 'stream' ? 'retransmits' : 'errors/drops'})`
+                : ''),
+          );
+        }
+        progress(`  ${topology} round ${round + 1} ${FIGURES[figure].short}: ${line.join(', ')}`);
+      }
+    }
+    const figures = figureNames.map((f) => summarizeFigure(f, samples[f]));
+    const result: TopologyResult = { topology, figures, targets: targetsOf(figures), checks };
+    if (s.programCostSeconds > 0) {
+      const directRtt = figures.find((f) => f.name === 'tcpRr')?.paths.direct.value ?? Number.NaN;
+      result.programCost = await programCost(worlds.lb, lb, s, netloadBinary, directRtt);
+    }
+    return result;
+  } finally {
+    await stopAll(servers);
+    deleteWorlds(worlds);
+  }
+}
+
+export async function runLbDatapathBench(
+  options: LbDatapathOptions = {},
+): Promise<LbDatapathResult> {
+  const began = Date.now();
+  const { progress = () => undefined, ...rest } = options;
+  const settings = lbDatapathSettings(rest);
+  const version = (command: string, args: string[]) => tool(command, args)?.split('\n')[0]?.trim();
+  const sockperf = version('sockperf', ['--version']);
+  const iperf3 = version('iperf3', ['--version']);
+  const iptables = version('iptables', ['--version']);
+  if (sockperf === undefined)
+    throw new Error('sockperf is not installed (apt-get install sockperf)');
+  if (iperf3 === undefined) throw new Error('iperf3 is not installed (apt-get install iperf3)');
+  if (iptables === undefined)
+    throw new Error('iptables is not installed (apt-get install iptables)');
+
+  const dir = makeTempDir('tn-lb-datapath-');
+  const scratch = new ScratchNetns('ld');
+  let lb: Lb | undefined;
+  const unregister = onCleanup(() => {
+    rmSync(`/sys/fs/bpf/terway-bench-${process.pid}-lbdp`, { recursive: true, force: true });
+  });
+  try {
+    const netloadBuild = buildNetload(dir);
+    const netloadBinary = netloadBuild.binary;
+    const { objectPath } = await prepareRuntime(dir);
+    progress('loading the LB object and programming the Service through the reconciler');
+    lb = await startLb(objectPath);
+    const topologies: TopologyResult[] = [];
+    for (const topology of settings.topologies) {
+      topologies.push(await runTopology(topology, scratch, lb, settings, netloadBinary, progress));
+    }
+    return {
+      settings,
+      tools: {
+        sockperf: `sockperf ${/version #?\s*([\w.-]+)/.exec(sockperf)?.[1] ?? ''}`.trim(),
+        iperf3,
+        netload: `bench/lb-datapath/netload.c, built with ${netloadBuild.compiler}`,
+        iptables,
+        kernel: release(),
+      },
+      topologies,
+      durationSeconds: (Date.now() - began) / 1000,
+    };
+  } finally {
+    if (lb !== undefined) stopLb(lb);
+    scratch.dispose();
+    unregister();
+    removeDir(dir);
+  }
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+const passFail = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
+const TOPOLOGY_LABEL: Record<Topology, string> = {
+  veth: "veth (the product's veth mode)",
+  l2: 'L2 (macvlan over an ENI)',
+};
+
+/** The figure table's columns; with the iptables path that has `many` other Services, two more. */
+function header(many: number): string[] {
+  return [
+    'Figure',
+    'direct',
+    'eBPF LB',
+    'iptables DNAT',
+    ...(many > 0 ? [`iptables, ${many} other Services`] : []),
+    'LB / direct',
+    'iptables / direct',
+    ...(many > 0 ? [`iptables ${many} / direct`] : []),
+    'LB / iptables (ahead?)',
+    'target LB / direct',
+  ];
+}
+
+function figureRows(t: TopologyResult, many: number): string[][] {
+  return t.figures.map((f) => {
+    const spec = FIGURES[f.name];
+    const cell = (result: PathResult | undefined) =>
+      result === undefined
+        ? 'n/a'
+        : formatValue(f.name, result.value) +
+          (result.p99Us !== undefined ? ` (p99 ${result.p99Us.toFixed(0)})` : '');
+    const target =
+      spec.target === undefined
+        ? '—'
+        : `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)} ${passFail(
+            spec.lowerIsBetter
+              ? f.ratios.lbOverDirect <= spec.target
+              : f.ratios.lbOverDirect >= spec.target,
+          )}`;
+    const ahead = spec.lowerIsBetter ? f.ratios.lbOverIptables < 1 : f.ratios.lbOverIptables > 1;
+    return [
+      spec.label,
+      cell(f.paths.direct),
+      cell(f.paths.lb),
+      cell(f.paths.iptables),
+      ...(many > 0 ? [cell(f.paths.iptablesMany)] : []),
+      ratio(f.ratios.lbOverDirect),
+      ratio(f.ratios.iptablesOverDirect),
+      ...(many > 0 ? [ratio(f.ratios.iptablesManyOverDirect ?? Number.NaN)] : []),
+      `${ratio(f.ratios.lbOverIptables)} ${passFail(ahead)}`,
+      target,
+    ];
+  });
+}
+
+function costSentence(c: ProgramCost, topology: Topology): string {
+  const runs = (t: ProgramTraffic) =>
+    `${t.egress.name} ${t.egress.nsPerRun.toFixed(0)} ns/run (${t.egress.runs} runs), ` +
+    `${t.ingress.name} ${t.ingress.nsPerRun.toFixed(0)} ns/run (${t.ingress.runs} runs)`;
+  const rr = (label: string, t: ProgramTraffic) =>
+    `${label}: ${runs(t)}, ${t.nsPerOperation.toFixed(0)} ns per round trip = ` +
+    `${((t.shareOfDirect ?? Number.NaN) * 100).toFixed(1)}% of the direct round trip`;
+  return (
+    `Program cost (\`BPF_ENABLE_STATS\` held; ${c.seconds} s of each load from the eBPF path's ` +
+    `client): ${rr('TCP ping-pong to the ClusterIP', c.service)}; ` +
+    `${rr('to the backend pod IP (not a Service)', c.nonService)}; connections to the ClusterIP ` +
+    `(connect, 1 request, close): ${runs(c.connections)}, ` +
+    `${c.connections.nsPerOperation.toFixed(0)} ns per connection ` +
+    `(${c.connections.operations} connections)` +
+    (topology === 'l2'
+      ? `. On L2 the egress program runs twice per translated packet: the second pass, after ` +
+        `\`bpf_redirect_neigh\`, returns at once`
+      : '')
+  );
+}
+
+export function printLbDatapath(r: LbDatapathResult): void {
+  const lines: string[] = [];
+  for (const t of r.topologies) {
+    const many = r.settings.iptablesServices;
+    const table = new Table({ head: header(many), style: { head: [], border: [] } });
+    table.push(...figureRows(t, many));
+    lines.push(`${TOPOLOGY_LABEL[t.topology]}:`, table.toString());
+    if (t.programCost !== undefined) lines.push(costSentence(t.programCost, t.topology));
+  }
+  lines.push(
+    `${r.settings.rounds} round(s) × ${r.settings.secondsPerFigure} s per figure and path; ` +
+      `medians; ratios are medians of per-round ratios; took ${Math.round(r.durationSeconds)} s`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// ---- for bench/run-all.ts: its BENCHMARKS.md section and summary rows ----------------------------
+
+function mdTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function lbDatapathSection(
+  result: LbDatapathResult | undefined,
+  error: string | undefined,
+): string {
+  const title =
+    '## 8. Service LB datapath: ClusterIP through the eBPF LB vs direct and iptables DNAT';
+  if (result === undefined) return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${error}\n\`\`\``;
+  const r = result;
+  const s = r.settings;
+  const parts: string[] = [
+    title,
+    '',
+    `Three paths from a client pod to one backend pod, measured in the same run: **direct** (the ` +
+      `backend's pod IP, no program: the limit), **eBPF LB** (the ClusterIP through the product's ` +
+      `tc programs, \`dist/bpf/lb.o\` loaded into a pin dir of this run, the Service programmed ` +
+      `through the real \`LbReconciler\` and the programs attached by the real \`TcLbAttacher\`), ` +
+      `and **iptables DNAT** (the ClusterIP through kube-proxy's kind of rule, ` +
+      `\`-t nat -A PREROUTING -d <ClusterIP> -p <proto> --dport <port> -j DNAT\`, in the ` +
+      `namespace that routes the pod's traffic). Each path has its own copy of the topology, with ` +
+      `the same addresses: no path shares a client port space, a backend's TIME_WAIT sockets or a ` +
+      `conntrack table with another (EBPF.md trap 5), only the iptables copy runs conntrack, and ` +
+      `only the eBPF copy's client carries the programs. ${s.rounds} round(s); in each, every figure ` +
+      `is measured on every path one after the other, in an order that rotates; figures are ` +
+      `medians over the rounds and ratios are medians of the per-round ratios.` +
+      (s.iptablesServices > 0
+        ? ` A fourth path, **iptables with ${s.iptablesServices} other Services**, is the ` +
+          `iptables path with kube-proxy's whole ruleset for that many more Services loaded ` +
+          `(PREROUTING → KUBE-SERVICES, one rule per Service port in a linear list → KUBE-SVC-* → ` +
+          `KUBE-SEP-*), the benchmark Service in the middle of KUBE-SERVICES; only a connection's ` +
+          `first packet walks it.`
+        : ''),
+    '',
+    `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
+      `169.254.1.1, a permanent neighbour (the host veth); a node netns routes each pod's /32 to ` +
+      `its host veth. LB: \`tw_lb_egress_gw\` + \`tw_lb_ingress\` on the client's eth0. iptables: ` +
+      `the DNAT rules in the node netns, nothing else.`,
+    `- **L2** (macvlan over an ENI, like the ipvlan mode): the node's "ENI" is a veth whose peer ` +
+      `is the VPC gateway (own netns, .1, forwarding on, ICMP redirects off); pods are macvlan ` +
+      `(bridge) children of the ENI with a /24 on-link and the default route via the gateway. LB: ` +
+      `\`tw_lb_egress\` (DNAT, then \`bpf_redirect_neigh\` to the on-link backend) + ` +
+      `\`tw_lb_ingress\`. iptables: the pod sends ClusterIP traffic to the gateway, so the DNAT ` +
+      `rules are there; the backend answers the client on-link, around the gateway, so the gateway ` +
+      `also masquerades DNATed flows it sends back out where they came from (kube-proxy's hairpin ` +
+      `masquerade). That costs the iptables path a hairpin through the gateway each way and hides ` +
+      `the client's address from the backend; the eBPF path goes pod → pod.`,
+    '',
+    `Tools: TCP and UDP round trip: ${r.tools.sockperf} \`ping-pong --full-rtt -m ${s.messageBytes}\`, ` +
+      `p50 per round (p99 in brackets, µs: mostly scheduling noise on 2 shared cores). ` +
+      `Connections/s and HTTP keep-alive requests/s: ${r.tools.netload}, a single-threaded epoll ` +
+      `HTTP/1.1 server in the backend and load generator in the client, the same for all paths ` +
+      `(${s.connRateConnections} connections opened at once, each: connect, one request, the ` +
+      `answer, the server closes; ${s.httpConnections} keep-alive connections, one request in ` +
+      `flight each; ${s.warmupSeconds} s warm-up). Stream: ${r.tools.iperf3}, one TCP stream, ` +
+      `\`-O ${s.iperfOmitSeconds}\`, received rate. ${s.secondsPerFigure} s per figure, path and ` +
+      `round. ${r.tools.iptables}; kernel ${r.tools.kernel}. The benchmark took ` +
+      `${Math.round(r.durationSeconds)} s.`,
+  ];
+  for (const t of r.topologies) {
+    parts.push(
+      '',
+      `### ${TOPOLOGY_LABEL[t.topology]}`,
+      '',
+      mdTable(header(s.iptablesServices), figureRows(t, s.iptablesServices)),
+      '',
+      mdTable(
+        ['Target', 'Measured', 'Limit', 'Result'],
+        t.targets.map((x) => [x.name, x.measured, x.limit, `**${passFail(x.pass)}**`]),
+      ),
+      '',
+      'Checked before measuring: ' + t.checks.join('; ') + '.',
+    );
+    if (t.programCost !== undefined) {
+      parts.push('', `${costSentence(t.programCost, t.topology)}.`);
+    }
+    const shown: PathName[] = [
+      ...BASE_PATHS,
+      ...(s.iptablesServices > 0 ? (['iptablesMany'] as const) : []),
+    ];
+    const rows = t.figures.flatMap((f) =>
+      f.paths.direct.rounds.map((_, i) => [
+        FIGURES[f.name].short,
+        String(i + 1),
+        ...shown.map((p) => {
+          const sample = f.paths[p]?.rounds[i];
+          if (sample === undefined) return 'n/a';
+          return (
+            formatValue(f.name, sample.value) +
+            (sample.problems > 0
+              ? ` (${sample.problems} ${f.name === 'stream' ? 'retr.' : 'err.'}${sample.note ? `: ${sample.note}` : ''})`
+              : '')
+          );
+        }),
+      ]),
+    );
+    parts.push(
+      '',
+      'Per round:',
+      '',
+      mdTable(
+        [
+          'Figure',
+          'Round',
+          'direct',
+          'eBPF LB',
+          'iptables',
+          ...(s.iptablesServices > 0 ? [`iptables, ${s.iptablesServices} other Services`] : []),
+        ],
+        rows,
+      ),
+    );
+  }
+  return parts.join('\n');
+}
+
+/** Rows for run-all's summary table: Benchmark, Measured, Baseline, Ratio, Target. */
+export function lbDatapathSummaryRows(r: LbDatapathResult | undefined): string[][] {
+  if (r === undefined) return [['LB datapath', 'FAILED', '', '', '']];
+  const rows: string[][] = [];
+  for (const t of r.topologies) {
+    for (const f of t.figures) {
+      const spec = FIGURES[f.name];
+      const target =
+        spec.target === undefined
+          ? '—'
+          : `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)} ${passFail(
+              spec.lowerIsBetter
+                ? f.ratios.lbOverDirect <= spec.target
+                : f.ratios.lbOverDirect >= spec.target,
+            )}`;
+      rows.push([
+        `LB ${t.topology}: ${spec.short}`,
+        `${formatValue(f.name, f.paths.lb.value)} (iptables ${formatValue(f.name, f.paths.iptables.value)})`,
+        `direct ${formatValue(f.name, f.paths.direct.value)}`,
+        `${ratio(f.ratios.lbOverDirect)} (iptables ${ratio(f.ratios.iptablesOverDirect)}` +
+          (f.ratios.iptablesManyOverDirect === undefined
+            ? ')'
+            : `, with ${r.settings.iptablesServices} Services ${ratio(f.ratios.iptablesManyOverDirect)})`),
+        target,
+      ]);
+    }
+    const ahead = t.targets.filter((x) => x.name.includes('ahead of iptables'));
+    rows.push([
+      `LB ${t.topology}: ahead of iptables DNAT`,
+      `${ahead.filter((x) => x.pass).length}/${ahead.length} figures`,
+      '',
+      '',
+      `all ${passFail(ahead.every((x) => x.pass))}`,
+    ]);
+  }
+  return rows;
+}
+
+// Standalone: npx tsx bench/lb-datapath/run.ts, or node dist/bench/lb-datapath/run.js
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  printLbDatapath(
+    await runLbDatapathBench({ progress: (line) => process.stdout.write(`${line}\n`) }),
+  );
+}

@@ -1,0 +1,308 @@
+/**
+ * The measuring tools, each run inside a namespace with `nsenter --net` (never `ip netns exec`,
+ * which remounts /sys: EBPF.md trap 1), and their output parsed.
+ *
+ *  - TCP and UDP request/response: sockperf ping-pong (`--full-rtt`, 64-byte messages), p50;
+ *  - connections/s and HTTP keep-alive requests/s: netload (netload.c, compiled here);
+ *  - stream: iperf3, one TCP stream, received rate.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
+import { netnsPath } from './topology.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The checkout: the nearest ancestor holding package.json (dist/ has none). */
+export function repoRoot(): string {
+  let dir = HERE;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${HERE}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export function tool(command: string, args: string[]): string | undefined {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.error !== undefined || result.status === null) return undefined;
+  return `${result.stdout}${result.stderr}`;
+}
+
+/**
+ * Compiles netload.c into `dir` with the compiler the addon build uses (clang, from the
+ * bootstrap; $CC or cc otherwise). The source is read from the checkout: it is not part of dist/.
+ */
+export function buildNetload(dir: string): { binary: string; compiler: string } {
+  const source = join(repoRoot(), 'bench/lb-datapath/netload.c');
+  const out = join(dir, 'netload');
+  const compilers = [process.env.CC, 'clang', 'cc', 'gcc'].filter(
+    (c): c is string => c !== undefined && c !== '',
+  );
+  const errors: string[] = [];
+  for (const cc of compilers) {
+    const result = spawnSync(cc, ['-O2', '-Wall', '-o', out, source], { encoding: 'utf8' });
+    if (result.status === 0) {
+      const version = tool(cc, ['--version'])?.split('\n')[0]?.trim() ?? cc;
+      return { binary: out, compiler: version };
+    }
+    errors.push(`${cc}: ${result.error?.message ?? result.stderr.trim()}`);
+  }
+  throw new Error(`cannot compile ${source}:\n${errors.join('\n')}`);
+}
+
+/** Runs a client to completion inside a namespace; throws on a non-zero exit. */
+export async function runIn(
+  netns: string,
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<string> {
+  const { code, stdout, stderr } = await collectOutput(
+    spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', command, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+    }),
+  );
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}${stdout}`.trim());
+  return `${stdout}${stderr}`;
+}
+
+/** A long-running server inside a namespace, tracked so it dies with the benchmark. */
+export function serveIn(netns: string, command: string, args: string[]): ChildProcess {
+  const child = spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', command, ...args], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  trackChild(child);
+  return child;
+}
+
+export async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((child) => stopChild(child, 2_000)));
+}
+
+/** Until something listens on `port` (TCP, or UDP) in the namespace. */
+export async function waitListening(netns: string, port: number, udp = false): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const out = tool('nsenter', [
+      `--net=${netnsPath(netns)}`,
+      '--',
+      'ss',
+      udp ? '-Hlun' : '-Hltn',
+      `sport = :${port}`,
+    ]);
+    if (out !== undefined && out.trim() !== '') return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${udp ? 'UDP' : 'TCP'} ${port} in ${netns}`);
+}
+
+// ---- sockperf --------------------------------------------------------------------------------
+
+export interface RoundTrip {
+  p50Us: number;
+  p99Us: number;
+  /** Observations in sockperf's valid window. */
+  count: number;
+  /** UDP: messages sockperf counted as dropped. */
+  dropped: number;
+  /** Answers received over the whole run, warm-up included ("[Total Run]"). */
+  totalReceived: number;
+}
+
+/** sockperf's "---> percentile 50.000 =   18.214" lines, µs (full round trip). */
+export function parseSockperf(out: string): RoundTrip {
+  const at = (p: string): number => {
+    const match = new RegExp(`percentile ${p.replace('.', '\\.')} =\\s*([\\d.]+)`).exec(out);
+    if (match?.[1] === undefined) throw new Error(`sockperf printed no ${p} percentile:\n${out}`);
+    return Number(match[1]);
+  };
+  return {
+    p50Us: at('50.000'),
+    p99Us: at('99.000'),
+    count: Number(/Total (\d+) observations/.exec(out)?.[1] ?? Number.NaN),
+    dropped: Number(/# dropped messages = (\d+)/.exec(out)?.[1] ?? 0),
+    totalReceived: Number(/\[Total Run\].*ReceivedMessages=(\d+)/.exec(out)?.[1] ?? Number.NaN),
+  };
+}
+
+/** sockperf spends about 0.45 s of `-t` on its warm-up and wind-down. */
+const SOCKPERF_OVERHEAD_S = 0.5;
+
+export async function pingPong(
+  netns: string,
+  target: string,
+  port: number,
+  tcp: boolean,
+  seconds: number,
+  messageBytes: number,
+): Promise<RoundTrip> {
+  const out = await runIn(
+    netns,
+    'sockperf',
+    [
+      'ping-pong',
+      ...(tcp ? ['--tcp'] : []),
+      '-i',
+      target,
+      '-p',
+      String(port),
+      '-t',
+      String(seconds + SOCKPERF_OVERHEAD_S),
+      '-m',
+      String(messageBytes),
+      '--full-rtt',
+    ],
+    (seconds + 30) * 1000,
+  );
+  return parseSockperf(out);
+}
+
+// ---- netload ---------------------------------------------------------------------------------
+
+export interface LoadFigures {
+  done: number;
+  seconds: number;
+  /** Completed connections (crr) or requests (http) per second. */
+  rate: number;
+  errors: number;
+  p50Us: number;
+  p99Us: number;
+  firstError: string;
+}
+
+export async function netload(
+  binary: string,
+  netns: string,
+  mode: 'http' | 'crr',
+  target: string,
+  port: number,
+  connections: number,
+  seconds: number,
+  warmupSeconds: number,
+): Promise<LoadFigures> {
+  const out = await runIn(
+    netns,
+    binary,
+    [mode, target, String(port), String(connections), String(seconds), String(warmupSeconds)],
+    (seconds + warmupSeconds + 30) * 1000,
+  );
+  const line = out.trim().split('\n').at(-1) ?? '{}';
+  const parsed = JSON.parse(line) as {
+    done: number;
+    seconds: number;
+    rate: number;
+    errors: number;
+    p50_us: number;
+    p99_us: number;
+    first_error: string;
+  };
+  return {
+    done: parsed.done,
+    seconds: parsed.seconds,
+    rate: parsed.rate,
+    errors: parsed.errors,
+    p50Us: parsed.p50_us,
+    p99Us: parsed.p99_us,
+    firstError: parsed.first_error,
+  };
+}
+
+/** One HTTP request with `Connection: close`; resolves with whether the backend answered "ok". */
+export async function probe(
+  binary: string,
+  netns: string,
+  target: string,
+  port: number,
+  timeoutMs = 1_000,
+): Promise<{ ok: boolean; output: string }> {
+  const { code, stdout, stderr } = await collectOutput(
+    spawn(
+      'nsenter',
+      [`--net=${netnsPath(netns)}`, '--', binary, 'probe', target, String(port), String(timeoutMs)],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs + 5_000, killSignal: 'SIGKILL' },
+    ),
+  );
+  return { ok: code === 0, output: `${stdout}${stderr}`.trim() };
+}
+
+// ---- iperf3 ----------------------------------------------------------------------------------
+
+export interface Stream {
+  gbps: number;
+  retransmits: number;
+}
+
+export async function iperf(
+  netns: string,
+  target: string,
+  port: number,
+  seconds: number,
+  omitSeconds: number,
+): Promise<Stream> {
+  const out = await runIn(
+    netns,
+    'iperf3',
+    ['-c', target, '-p', String(port), '-t', String(seconds), '-O', String(omitSeconds), '-J'],
+    (seconds + omitSeconds + 30) * 1000,
+  );
+  const json = JSON.parse(out) as {
+    end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } };
+  };
+  return {
+    gbps: json.end.sum_received.bits_per_second / 1e9,
+    retransmits: json.end.sum_sent.retransmits ?? 0,
+  };
+}
+
+// ---- BPF program statistics ------------------------------------------------------------------
+
+export interface ProgStats {
+  runTimeNs: number;
+  runCount: number;
+}
+
+/** run_time_ns / run_cnt of a pinned program (0 when statistics were never on). */
+export function progStats(pinnedPath: string): ProgStats {
+  const out = spawnSync('bpftool', ['prog', 'show', 'pinned', pinnedPath, '--json'], {
+    encoding: 'utf8',
+  });
+  if (out.status !== 0) throw new Error(`bpftool prog show ${pinnedPath}: ${out.stderr}`);
+  const json = JSON.parse(out.stdout) as { run_time_ns?: number; run_cnt?: number };
+  return { runTimeNs: json.run_time_ns ?? 0, runCount: json.run_cnt ?? 0 };
+}
+
+/**
+ * Holds BPF_ENABLE_STATS (netload bpf-stats) while `during` runs: the kernel counts run time
+ * only while someone holds it, and this way nothing global is left on if the benchmark dies.
+ */
+export async function withBpfStats<T>(binary: string, during: () => Promise<T>): Promise<T> {
+  const holder = spawn(binary, ['bpf-stats'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  trackChild(holder);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      holder.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('ready')) resolve();
+      });
+      holder.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+      holder.once('error', reject);
+      holder.once('exit', (code) => reject(new Error(`netload bpf-stats exited ${code}: ${err}`)));
+    });
+    return await during();
+  } finally {
+    holder.stdin.end();
+    await stopChild(holder, 2_000);
+  }
+}
