@@ -30,7 +30,7 @@
  *  - Trap 6 (L2 drivers): see l2_redirect() below.
  *
  * Helpers used exist on Linux 6.1 (Debian 12; its verifier accepts the object): redirect_neigh
- * 5.10, bounded loops 5.3, the rest older. bpf_get_netns_cookie() is not available to tc programs before 6.15, so the flow's
+ * 5.10, ktime_get_coarse_ns 5.11, bounded loops 5.3, the rest older. bpf_get_netns_cookie() is not available to tc programs before 6.15, so the flow's
  * netns_cookie is always written as 0 (the daemon knows which pod a client address belongs to).
  */
 #include <linux/bpf.h>
@@ -167,6 +167,14 @@ struct {
 /* Constants                                                                                     */
 
 #define NS_PER_S 1000000000ULL
+
+/*
+ * The clock of every timestamp (first_seen_ns, last_seen_ns, affinity last_used_ns): the coarse
+ * CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns, Linux 5.11), the same clock as bpf_ktime_get_ns() read
+ * at its last tick (a few ms behind at most), without reading the TSC on every packet. Every
+ * lifetime here is counted in seconds.
+ */
+#define lb_now() bpf_ktime_get_coarse_ns()
 
 /*
  * Conntrack lifetimes, counted from the flow's last_seen_ns:
@@ -328,6 +336,79 @@ struct ip_check_addrs {
 	__be32 daddr;
 } __attribute__((packed));
 
+/* Folds a 32-bit ones'-complement sum to 16 bits, with 0xffff (negative zero) taken as 0. */
+static __always_inline __u32 csum16_norm(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff ? 0 : sum;
+}
+
+/*
+ * The common case of rewrite_addr_port() (an option-less IPv4 header, both the address and the
+ * port change) in two helper calls instead of four; the helper calls are most of a translated
+ * packet's cost (about 40 ns each measured). bpf_l4_csum_replace() moves the address into the L4
+ * checksum (only the kernel knows the skb's checksum state, see below), and the checksum it left
+ * tells that state: with CHECKSUM_PARTIAL the field holds the pseudo-header sum, which moved by +d
+ * (d = the address change in ones'-complement arithmetic); otherwise it holds the complement of a
+ * full sum, which moved by -d. Only in the second case does the port change enter the field (the
+ * kernel's rule for a non-pseudo-header change), computed here. Then one store writes the IPv4
+ * checksum, both addresses, the ports and the L4 checksum (with the bytes between them as they
+ * were). If the two cases cannot be told apart (d is zero in ones' complement, or a UDP checksum
+ * of 0 that the helper leaves alone) or the span is not linear, 1 is returned after the address
+ * part and the caller finishes the slow way. span: from the IPv4 checksum to the end of the L4
+ * checksum; coff: the L4 checksum's offset in the L4 header.
+ */
+static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt *p, bool dst,
+					__be32 old_addr, __be32 new_addr, __u32 port_field,
+					__be16 old_port, __be16 new_port, const __u32 span,
+					const __u32 coff, __u64 mangled)
+{
+	/* buf = raw + 2 puts both addresses on 4-byte boundaries (the verifier wants aligned stack). */
+	__u8 raw[32] __attribute__((aligned(8)));
+	__u8 *buf = raw + 2;
+	void *data, *end;
+	__u32 d, f0, f1, pos_ok, neg_ok;
+	__u16 check;
+
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + IP_CSUM_OFF + span > end)
+		return 2;
+	f0 = *(__u16 *)(data + IP_CSUM_OFF + 10 + coff);
+	if (bpf_l4_csum_replace(skb, IP_CSUM_OFF + 10 + coff, old_addr, new_addr,
+				BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
+		return -1;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + IP_CSUM_OFF + span > end)
+		return 1;
+	__builtin_memcpy(buf, data + IP_CSUM_OFF, span);
+	f1 = *(__u16 *)(buf + 10 + coff);
+	d = csum16_norm((~old_addr & 0xffff) + (~old_addr >> 16) + (new_addr & 0xffff) +
+			(new_addr >> 16));
+	pos_ok = csum16_norm(f0 + d) == csum16_norm(f1);
+	neg_ok = csum16_norm(f0 + (~d & 0xffff)) == csum16_norm(f1);
+	if (pos_ok == neg_ok)
+		return 1;
+	if (neg_ok) {
+		/* A full checksum: the port enters it, as bpf_l4_csum_replace() would do it. */
+		check = ~csum16_norm((~f1 & 0xffff) + (~old_port & 0xffff) + new_port);
+		if (mangled && check == 0)
+			check = 0xffff;
+		*(__u16 *)(buf + 10 + coff) = check;
+	}
+	*(__sum16 *)buf = csum_replace4(p->ip_check, old_addr, new_addr);
+	if (dst)
+		*(__be32 *)(buf + 6) = new_addr;
+	else
+		*(__be32 *)(buf + 2) = new_addr;
+	*(__be16 *)(buf + 10 + port_field) = new_port;
+	if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf, span, 0))
+		return -1;
+	return 0;
+}
+
 /*
  * Replaces the source or destination address and, when the L4 header is present, the matching
  * port (at l4_off + port_field), fixing the IPv4 header checksum and the TCP/UDP checksum, whose
@@ -347,7 +428,23 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 	__u32 csum_off = p->l4_off + l4_csum_off(p->proto);
 	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__be32 old_addr = dst ? p->daddr : p->saddr;
+	bool addr_done = false;
 
+	if (has_l4 && old_addr != new_addr && old_port != new_port &&
+	    p->l4_off == ETH_HLEN + sizeof(struct iphdr)) {
+		int r;
+
+		if (p->proto == IPPROTO_TCP)
+			r = rewrite_fast(skb, p, dst, old_addr, new_addr, port_field, old_port,
+					 new_port, 28, offsetof(struct tcphdr, check), 0);
+		else
+			r = rewrite_fast(skb, p, dst, old_addr, new_addr, port_field, old_port,
+					 new_port, 18, offsetof(struct udphdr, check),
+					 BPF_F_MARK_MANGLED_0);
+		if (r <= 0)
+			return r;
+		addr_done = r == 1; /* the L4 checksum has the address already */
+	}
 	if (old_addr != new_addr) {
 		struct ip_check_addrs h = {
 			.check = csum_replace4(p->ip_check, old_addr, new_addr),
@@ -355,7 +452,7 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 			.daddr = dst ? new_addr : p->daddr,
 		};
 
-		if (has_l4 && bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
+		if (has_l4 && !addr_done && bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
 						  BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
 			return -1;
 		if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, &h, sizeof(h), 0))
@@ -421,12 +518,19 @@ static __always_inline bool flow_alive(const struct tw_flow *f, __u8 proto, __u6
 	return (__s64)(now - f->last_seen_ns) < (__s64)flow_lifetime(proto, f->state);
 }
 
-/* Counts a packet of a live flow and moves its state; plain stores, no map update. */
+/*
+ * Counts a packet of a live flow and moves its state; plain stores, no map update. The flow's
+ * packets/bytes are plain (non-atomic) adds: a locked add costs every packet, while a flow's
+ * packets rarely run on two CPUs at the same instant (a request and its reply are sequential). The
+ * trade-off: when both directions of one flow are counted at the same time on two CPUs, an
+ * increment can be lost; these counters are for operators, not for decisions. The per-frontend
+ * and per-backend counters (stat_add), shared by every flow and pod, stay atomic.
+ */
 static __always_inline void flow_touch(struct tw_flow *f, __u64 now, __u64 pkts, __u64 bytes,
 				       __u8 state)
 {
-	__sync_fetch_and_add(&f->packets, pkts);
-	__sync_fetch_and_add(&f->bytes, bytes);
+	f->packets += pkts;
+	f->bytes += bytes;
 	if (f->state != state) {
 		f->state = state;
 		f->last_seen_ns = now;
@@ -743,7 +847,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool fin_rst = tcp && (p->tcp_flags & (TCP_FIN | TCP_RST));
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = lb_now();
 	__u64 pkts = skb_packets(skb), bytes = skb->len;
 	__be32 old_addr = 0, baddr;
 	__be16 old_port = 0, bport;
@@ -966,7 +1070,7 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 		return TC_ACT_OK;
 	fk = *fkp;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
-	now = bpf_ktime_get_ns();
+	now = lb_now();
 	if (!f || f->backend_addr != in.daddr || f->backend_port != ports[1] ||
 	    fk.client_addr != in.saddr || fk.client_port != ports[0] ||
 	    !flow_alive(f, in.protocol, now))
@@ -1047,7 +1151,7 @@ int tw_lb_ingress(struct __sk_buff *skb)
 	 */
 	fk = *fkp;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
-	now = bpf_ktime_get_ns();
+	now = lb_now();
 	tcp = p.proto == IPPROTO_TCP;
 	synack = tcp && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	if (!f || f->backend_addr != p.saddr || f->backend_port != p.sport ||
