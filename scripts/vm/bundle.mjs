@@ -29,7 +29,8 @@
 //
 // The result is cached under <cache-root>/bundles/<key>, the key hashing the repo's path (the
 // launchers name files in it), dist/, the lockfile, Node's version and this script, so a warm run
-// costs a hash of dist/ (well under a second).
+// costs a hash of dist/ (well under a second). Other keys' bundles are removed only once unused
+// for hours: another tree may be running the VM tier with them at this moment.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -42,6 +43,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +87,9 @@ for (const file of filesUnder(dist))
 const key = hash.digest('hex').slice(0, 16);
 const out = join(cacheRoot, key);
 if (existsSync(join(out, 'ready'))) {
+  // Its "ready" file's mtime says when a run last used it (see pruneOthers).
+  const now = new Date();
+  utimesSync(join(out, 'ready'), now, now);
   log(`cached: ${out}`);
   process.stdout.write(`${out}\n`);
   process.exit(0);
@@ -163,11 +168,35 @@ for (const cmd of COMMANDS) {
 log(`--help code caches made (${Date.now() - started} ms so far)`);
 warmRun();
 writeFileSync(join(out, 'ready'), `${new Date().toISOString()}\n`);
-for (const name of readdirSync(cacheRoot)) {
-  if (name !== key) rmSync(join(cacheRoot, name), { recursive: true, force: true });
-}
+pruneOthers();
 log(`ready in ${Date.now() - started} ms: ${out}`);
 process.stdout.write(`${out}\n`);
+
+/**
+ * Removes the bundles of other builds once no run can be using them. Not at once: another tree
+ * (a second checkout, a CI worktree) may be running the VM tier right now with its own bundles,
+ * bind-mounted inside its VM; deleting them made that VM's commands fail with ENOENT half-way
+ * through. A bundle counts as in use for STALE_MS after a run last started with it (the mtime of
+ * its "ready" file, touched on every cache hit), far longer than a VM run may take (600 s).
+ */
+function pruneOthers() {
+  const STALE_MS = 6 * 3600_000;
+  const now = Date.now();
+  for (const name of readdirSync(cacheRoot)) {
+    if (name === key) continue;
+    const dir = join(cacheRoot, name);
+    let lastUsed;
+    try {
+      lastUsed = statSync(existsSync(join(dir, 'ready')) ? join(dir, 'ready') : dir).mtimeMs;
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (now - lastUsed > STALE_MS) {
+      rmSync(dir, { recursive: true, force: true });
+      log(`removed ${dir}, unused for ${Math.round((now - lastUsed) / 3600_000)} h`);
+    }
+  }
+}
 
 /**
  * A short native lab with the launchers in place, so each role's cache also covers what runs

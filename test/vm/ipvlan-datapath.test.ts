@@ -6,7 +6,11 @@
  *    tc clsact and cls_bpf on a veth and a slave, a dummy link, a Node TCP round trip);
  *  - ipvlan-datapath.mjs: a real 2-node lab with `--driver ipvlan` (terwayd per node, the ECS
  *    emulator, pods through the real CNI shim), DATAPATH.md's scenarios 1-4 with their paths read
- *    from interface counters, CNI CHECK and DEL, and a terwayd restart that re-syncs a route.
+ *    from interface counters, CNI CHECK and DEL, and a terwayd restart that re-syncs a route;
+ *  - service-lb.mjs (inside that lab): the Service LB's scenarios 5-7 in ipvlan mode (a Service
+ *    backed by a pod on the client's ENI, on the node's other ENI, on the other node: replies,
+ *    tcpdump captures, the program's flow map), and one Service over all three (spread, drain,
+ *    scaled to zero).
  *
  * Every assertion reads the fixtures' per-check lines from the console, not just the exit code.
  * One boot serves them all: under TCG a boot costs 5-15 s, JavaScript runs 10-40x slower and each
@@ -28,7 +32,7 @@ const BURST = 40;
 const QUIET_MAX = 3;
 
 const gate = gateVmTier(
-  'test/vm/ipvlan-datapath.test.ts (ipvlan smoke; 2-node ipvlan lab: DATAPATH.md scenarios 1-4, CNI CHECK/DEL, restart re-sync)',
+  'test/vm/ipvlan-datapath.test.ts (ipvlan smoke; 2-node ipvlan lab: DATAPATH.md scenarios 1-7, Service LB drain/scale-to-zero, CNI CHECK/DEL, restart re-sync)',
 );
 
 interface Check {
@@ -254,7 +258,7 @@ if (!gate.run && gate.required) {
       expect(run.log).not.toMatch(/TIMEOUT/);
       expect(dp.info.get('kernel')).toMatch(/^\d+\.\d+\.\d+-\d+-amd64$/);
       expect(dp.done).toEqual({ checks: dp.checks.size, failed: 0 });
-      expect(dp.checks.size).toBeGreaterThanOrEqual(35);
+      expect(dp.checks.size).toBeGreaterThanOrEqual(50);
       expect(run.output).toMatch(/^SUITE-END smoke=0 datapath=0$/m);
       expect(run.exitCode).toBe(0);
     });
@@ -363,9 +367,108 @@ if (!gate.run && gate.required) {
       expect(detail('resync-mapping')).toMatch(/driver ipvlan/);
     });
 
-    test('lab down removes everything, the restarted daemon included', () => {
+    test('lab down removes everything, the restarted daemon and the Service LB pins included', () => {
       expectOk(() => dp, 'lab-down', 'restarted-daemon-stopped', 'nothing-left');
       expect(detail('lab-down')).toMatch(/deleted pod d on node-2 .*is down/);
+      expect(detail('nothing-left')).toMatch(/no \/sys\/fs\/bpf\/\S+-\* pin dir left/);
+    });
+  });
+
+  describe('VM tier: the Service LB in ipvlan mode, DATAPATH.md scenarios 5-7 (service-lb.mjs)', () => {
+    const ipOf = (pod: string) =>
+      (JSON.parse(dp.info.get(`pod-${pod}`) ?? '{}') as { ip?: string }).ip ?? `<no ${pod}>`;
+    const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const enis = () =>
+      JSON.parse(dp.info.get('node-1-enis') ?? '{}') as Record<'A' | 'B', { link: string }>;
+
+    test("node-1's services file reaches its maps; ipvlan pods carry the L2 egress program", () => {
+      expectOk(() => dp, 'lb-services-programmed', 'lb-programs-on-pod-eth0', 'lb-agents');
+      for (const ip of ['10.96.5.1', '10.96.6.1', '10.96.7.1', '10.96.9.1']) {
+        expect(detail('lb-services-programmed')).toContain(`${ip}:80/TCP -> `);
+        expect(detail('lb-services-programmed')).toContain(`${ip}:53/UDP -> `);
+      }
+      // ipvlan is an L2 driver: tw_lb_egress (with the next-hop fix), never the _gw variant.
+      expect(detail('lb-programs-on-pod-eth0')).toBe(
+        'a (node-1) eth0: egress tw_lb_egress, ingress tw_lb_ingress; ' +
+          'd (node-2) eth0: egress tw_lb_egress, ingress tw_lb_ingress',
+      );
+    });
+
+    test.each([
+      { scenario: 's5', clusterIP: '10.96.5.1', backend: 'c', where: "on the client's ENI" },
+      { scenario: 's6', clusterIP: '10.96.6.1', backend: 'b', where: 'on the other ENI' },
+      { scenario: 's7', clusterIP: '10.96.7.1', backend: 'd', where: 'on the other node' },
+    ])(
+      'scenario $scenario, backend $where: TCP and UDP answered by $backend, which sees the client pod; no capture shows the ClusterIP; the flow map names $backend',
+      ({ scenario, clusterIP, backend }) => {
+        expectOk(() => dp, `${scenario}-lb-reply`, `${scenario}-lb-capture`, `${scenario}-lb-flow`);
+        const client = esc(ipOf('a'));
+        const ip = esc(clusterIP);
+        const backendIp = esc(ipOf(backend));
+        expect(detail(`${scenario}-lb-reply`)).toMatch(
+          new RegExp(
+            `TCP ${ip}:80 from a:\\d+ answered by ${backend} \\(${backendIp}:8080\\) seeing peer ${client}:\\d+, socket peer ${ip}:80; ` +
+              `UDP ${ip}:53 answered by ${backend} seeing ${client}, reply from ${ip}:53$`,
+          ),
+        );
+        const capture = detail(`${scenario}-lb-capture`);
+        expect(capture).toMatch(new RegExp(`^no ${ip} in any capture; `));
+        expect(capture).toMatch(new RegExp(`client a [1-9]\\d* pkts a<->${backend} on eth0`));
+        expect(capture).toMatch(
+          new RegExp(`backend ${backend} [1-9]\\d* pkts a<->${backend} on eth0`),
+        );
+        const { A, B } = enis();
+        if (scenario === 's5') {
+          // Switched inside ENI A's ipvlan parent, as scenario 2: node-1 never sees it.
+          expect(capture).toMatch(/node-1 0 pkts a<->c(;|$)/);
+        } else if (scenario === 's6') {
+          // Out of ENI A and back in through ENI B, as scenario 3.
+          const on = /node-1 [1-9]\d* pkts a<->b on (\S+?)(;|$)/.exec(capture)?.[1]?.split(',');
+          expect(on).toEqual(expect.arrayContaining([A.link, B.link]));
+        } else {
+          // ENI -> VPC -> ENI, as scenario 4: both nodes see pod IPs, never the ClusterIP.
+          expect(capture).toMatch(new RegExp(`node-1 [1-9]\\d* pkts a<->d on \\S*${esc(A.link)}`));
+          expect(capture).toMatch(/node-2 [1-9]\d* pkts a<->d on /);
+        }
+        for (const [proto, port, target] of [
+          ['TCP', 80, 8080],
+          ['UDP', 53, 5353],
+        ] as const) {
+          expect(detail(`${scenario}-lb-flow`)).toMatch(
+            new RegExp(
+              `${proto} ${client}:\\d+ -> ${ip}:${port} => ${backendIp}:${target} \\(id \\d+, \\w+, [1-9]\\d* pkts\\)`,
+            ),
+          );
+        }
+      },
+    );
+
+    test('one Service over all three backends: many connections use every backend, each connection one', () => {
+      expectOk(() => dp, 'lb-spread');
+      const counts = /: b (\d+), c (\d+), d (\d+);/.exec(detail('lb-spread'));
+      expect(
+        counts
+          ?.slice(1)
+          .map(Number)
+          .every((n) => n > 0),
+      ).toBe(true);
+    });
+
+    test('the restarted terwayd follows the services file: a backend marked not ready gets no new flow, its established connection keeps working', () => {
+      expectOk(() => dp, 'lb-drain');
+      const m =
+        /on (\w); \1 marked not ready, .*: ([\w,!]+); the established one answered by (\w+)$/.exec(
+          detail('lb-drain'),
+        );
+      expect(m?.[3]).toBe(m?.[1]);
+      expect(m?.[2]?.split(',')).not.toContain(m?.[1]);
+    });
+
+    test('scaled to zero: TCP connect and a connected UDP socket are refused at once', () => {
+      expectOk(() => dp, 'lb-scaled-to-zero');
+      expect(detail('lb-scaled-to-zero')).toMatch(
+        /with no endpoints .*: TCP ECONNREFUSED in \d+ ms, UDP ECONNREFUSED in \d+ ms$/,
+      );
     });
   });
 }
