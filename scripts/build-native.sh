@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the terway_bpf N-API addon (native/) and installs it as dist/native/terway_bpf.node.
+# Builds the N-API addons (native/) and installs them: dist/native/terway_bpf.node (terwayd's) and
+# dist/bundle/terway_uds.node (beside the bundled CNI shim, which loads it from its own directory).
 #
 # Offline by construction: npm's bundled node-gyp, the Node headers of the installed node
 # (--nodedir), Debian's libbpf-dev. Needs, on Debian 12: clang (the compiler; gcc works too with
@@ -57,7 +58,13 @@ make -s -C "$build" BUILDTYPE=Release -j"$(nproc)" >/dev/null
 
 # Replace, never overwrite in place: a running daemon has the old file mapped, and truncating a
 # mapped shared object crashes it.
-mkdir -p "$(dirname "$out")"
-tmp="$out.tmp.$$"
-cp "$build/Release/terway_bpf.node" "$tmp"
-mv -f "$tmp" "$out"
+install_addon() {
+  local from=$1 to=$2 tmp
+  mkdir -p "$(dirname "$to")"
+  tmp="$to.tmp.$$"
+  cp "$from" "$tmp"
+  mv -f "$tmp" "$to"
+}
+install_addon "$build/Release/terway_bpf.node" "$out"
+# The shim's addon sits beside the bundled shim, where the shim looks for it.
+install_addon "$build/Release/terway_uds.node" "$root/dist/bundle/terway_uds.node"

@@ -39,10 +39,6 @@ const shimOptions = {
 };
 await build({
   ...shimOptions,
-  // hpack.js takes its streams from readable-stream@2, a copy of Node's own: Node's are already
-  // loaded (node:net needs them) and compiled in Node's snapshot, the copy costs every pod a few
-  // milliseconds of initialisation.
-  alias: { 'readable-stream': 'node:stream' },
   entryPoints: [join(root, 'cmd/terway.ts')],
   outfile: join(root, 'dist/bundle/terway-main.cjs'),
 });

@@ -51,6 +51,8 @@ export interface ExecBreakdown {
   spawns: number;
   /** Plans per call written to the node's long-lived ip instead of a spawned one. */
   batches: number;
+  /** Pod plans per call applied over route netlink from terwayd (no process). */
+  netlinkPlans: number;
 }
 
 export interface SlowestCall {
@@ -84,6 +86,9 @@ export interface CniAddDelResult {
     podMs: number;
     /** How long the pod side's early-started ip waited for its plan. */
     podWaitMs: number;
+    /** A pod plan applied over route netlink instead (median), and how many per ADD. */
+    podNetlinkMs: number;
+    podNetlinkCount: number;
     nodeCount: number;
     podCount: number;
     failedPerAdd: number;
@@ -215,6 +220,8 @@ interface CallProfile {
   spawns: Array<Extract<ProbeRecord, { kind: 'spawn' }>>;
   /** Plans written to the node's long-lived ip. */
   batches: Array<Extract<ProbeRecord, { kind: 'batch' }>>;
+  /** Pod plans applied over route netlink. */
+  netlink: Array<Extract<ProbeRecord, { kind: 'netlink' }>>;
 }
 
 /** The last `count` calls of `method`, each with the children spawned inside its handler. */
@@ -231,16 +238,21 @@ function callProfiles(records: ProbeRecord[], method: string, count: number): Ca
   const batches = records.filter(
     (r): r is Extract<ProbeRecord, { kind: 'batch' }> => r.kind === 'batch',
   );
+  const netlinkPlans = records.filter(
+    (r): r is Extract<ProbeRecord, { kind: 'netlink' }> => r.kind === 'netlink',
+  );
   const within = <T extends { start: number }>(items: T[], call: { start: number; ms: number }) =>
     items.filter((s) => s.start >= call.start && s.start <= call.start + call.ms);
   return calls.slice(-count).map((call) => {
     const inside = within(spawns, call);
     const planned = within(batches, call);
+    const netlink = within(netlinkPlans, call);
     return {
       daemonMs: call.ms,
-      kernelMs: [...inside, ...planned].reduce((sum, s) => sum + s.ms, 0),
+      kernelMs: [...inside, ...planned, ...netlink].reduce((sum, s) => sum + s.ms, 0),
       spawns: inside,
       batches: planned,
+      netlink,
     };
   });
 }
@@ -267,6 +279,7 @@ function breakdown(totals: number[], profiles: CallProfile[], versionMs: number)
     clientRpcMs: median(outside.map((value) => value - versionMs)),
     spawns: median(profiles.map((p) => p.spawns.length)),
     batches: median(profiles.map((p) => p.batches.length)),
+    netlinkPlans: median(profiles.map((p) => p.netlink.length)),
   };
 }
 
@@ -444,6 +457,7 @@ export async function runCniAddDelBench(
       ...adds.flatMap((p) => p.batches),
     ];
     const inPod = ipSpawns.filter((s) => s.args[1] !== node.netns);
+    const podNetlink = adds.flatMap((p) => p.netlink);
     const failed = ipSpawns.filter((s) => s.code !== 0);
 
     const pair = (a: number[], b: number[]) => a.map((value, i) => value + (b[i] ?? Number.NaN));
@@ -475,6 +489,8 @@ export async function runCniAddDelBench(
         nodeMs: median(inNode.map((s) => s.ms)),
         podMs: median(inPod.map((s) => s.ms)),
         podWaitMs: median(inPod.map((s) => s.waitedMs)),
+        podNetlinkMs: median(podNetlink.map((plan) => plan.ms)),
+        podNetlinkCount: podNetlink.length / podCount,
         nodeCount: inNode.length / podCount,
         podCount: inPod.length / podCount,
         failedPerAdd: failed.length / podCount,
@@ -513,9 +529,9 @@ export function printCniAddDel(r: CniAddDelResult): void {
     row('macvlan+host-local pair', r.macvlan.pair),
     row('node -e 0', r.nodeStart),
     `ADD breakdown (medians)    daemon ${ms(r.breakdown.add.daemonMs)} (kernel ${ms(r.breakdown.add.kernelMs)}, ` +
-      `${r.breakdown.add.spawns} spawns + ${r.breakdown.add.batches} node plans), client gRPC ${ms(r.breakdown.add.clientRpcMs)}`,
+      `${r.breakdown.add.spawns} spawns + ${r.breakdown.add.batches} node plans + ${r.breakdown.add.netlinkPlans} netlink plans), client gRPC ${ms(r.breakdown.add.clientRpcMs)}`,
     `DEL breakdown (medians)    daemon ${ms(r.breakdown.del.daemonMs)} (kernel ${ms(r.breakdown.del.kernelMs)}, ` +
-      `${r.breakdown.del.spawns} spawns + ${r.breakdown.del.batches} node plans), client gRPC ${ms(r.breakdown.del.clientRpcMs)}`,
+      `${r.breakdown.del.spawns} spawns + ${r.breakdown.del.batches} node plans + ${r.breakdown.del.netlinkPlans} netlink plans), client gRPC ${ms(r.breakdown.del.clientRpcMs)}`,
     `target                     ADD p50 ${ms(r.target.measuredMs)} ≤ ${ms(r.target.limitMs)}: ` +
       `${r.target.pass ? 'PASS' : 'FAIL'} (ADD / reference ADD ${ratio(r.ratios.addOverMacvlan)})`,
     `cloud API calls during the window: ${formatCounts(r.cloudCallsInWindow)}; ENIs used: ${r.enisUsed}`,

@@ -7,7 +7,8 @@
  * - every child process the daemon spawns (`ip -batch`, `nsenter … sysctl`), spawn to close,
  *   as src/dataplane/kernel/run-command.ts waits for it (less any wait for its input: a pod's
  *   ip starts with the ADD, before its plan exists), and every plan written to the node's
- *   long-lived `ip` (published on IP_BATCH_CHANNEL): together, the kernel-programming share.
+ *   long-lived `ip` (published on IP_BATCH_CHANNEL), and every pod plan applied over route
+ *   netlink (RTNL_PLAN_CHANNEL): together, the kernel-programming share.
  *
  * Records go to `<dir>/terwayd-<pid>.jsonl`, written after the measured work (setImmediate), so
  * the probe adds microseconds to what it measures. Times are epoch ms with sub-ms precision.
@@ -20,6 +21,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 
 import { IP_BATCH_CHANNEL } from '../../src/dataplane/kernel/ip-batch-session.js';
+import { RTNL_PLAN_CHANNEL } from '../../src/dataplane/kernel/pod-netlink-kernel.js';
 
 export type ProbeRecord =
   | { kind: 'rpc'; method: string; start: number; ms: number; ok: boolean }
@@ -34,7 +36,9 @@ export type ProbeRecord =
       /** Started before its input existed: how long it waited for it (not in ms). */
       waitedMs: number;
     }
-  | { kind: 'batch'; lines: number; start: number; ms: number };
+  | { kind: 'batch'; lines: number; start: number; ms: number }
+  /** A pod's plan applied over route netlink from the daemon itself (no process). */
+  | { kind: 'netlink'; ops: number; start: number; ms: number };
 
 type Handler = (call: unknown, callback: (error: unknown, ...rest: unknown[]) => void) => void;
 interface ServerPrototype {
@@ -102,6 +106,16 @@ function install(probeDir: string): void {
     record({
       kind: 'batch',
       lines: plan.lines,
+      start: performance.timeOrigin + plan.start,
+      ms: plan.ms,
+    });
+  });
+
+  subscribe(RTNL_PLAN_CHANNEL, (message) => {
+    const plan = message as { ops: number; start: number; ms: number };
+    record({
+      kind: 'netlink',
+      ops: plan.ops,
       start: performance.timeOrigin + plan.start,
       ms: plan.ms,
     });

@@ -11,7 +11,8 @@ NAPI_MODULE_INIT()
 {
 	tw_log_install();
 	if (tw_maps_init(env, exports) != napi_ok || tw_object_init(env, exports) != napi_ok ||
-	    tw_tc_init(env, exports) != napi_ok) {
+	    tw_tc_init(env, exports) != napi_ok ||
+	    tw_rtnl_init(env, exports) != napi_ok) {
 		napi_throw_error(env, NULL, "terway_bpf: cannot register functions");
 		return NULL;
 	}

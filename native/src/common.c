@@ -2,6 +2,8 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +242,37 @@ void tw_tag_hex(const unsigned char tag[8], char out[17])
 {
 	for (int i = 0; i < 8; i++)
 		snprintf(out + 2 * i, 3, "%02x", tag[i]);
+}
+
+bool tw_netns_enter(napi_env env, const char *op, const char *path, struct tw_netns_switch *sw)
+{
+	sw->orig_fd = sw->target_fd = -1;
+	sw->target_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (sw->target_fd < 0) {
+		tw_throw_errno(env, errno, "%s: open netns %s", op, path);
+		return false;
+	}
+	sw->orig_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (sw->orig_fd < 0) {
+		tw_throw_errno(env, errno, "%s: open /proc/thread-self/ns/net", op);
+		close(sw->target_fd);
+		return false;
+	}
+	if (setns(sw->target_fd, CLONE_NEWNET) != 0) {
+		/* EINVAL: the file is not a network namespace. */
+		tw_throw_errno(env, errno, "%s: setns into %s", op, path);
+		close(sw->target_fd);
+		close(sw->orig_fd);
+		return false;
+	}
+	return true;
+}
+
+void tw_netns_leave(struct tw_netns_switch *sw)
+{
+	if (setns(sw->orig_fd, CLONE_NEWNET) != 0)
+		napi_fatal_error("terway_bpf", NAPI_AUTO_LENGTH,
+				 "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
+	close(sw->orig_fd);
+	close(sw->target_fd);
 }

@@ -66,9 +66,23 @@ bool tw_fd_is(int fd, const char *kind);
 /* Writes the 8-byte program tag as 16 hex characters plus NUL. */
 void tw_tag_hex(const unsigned char tag[8], char out[17]);
 
+/*
+ * A thread's trip into another network namespace (see tc.c for why this is safe in Node): enter
+ * throws and leaves the thread where it was on failure; leave always returns it, and aborts the
+ * process if the kernel refuses, since a JS thread left in a pod's netns would program the wrong
+ * namespace from then on.
+ */
+struct tw_netns_switch {
+	int orig_fd;
+	int target_fd;
+};
+bool tw_netns_enter(napi_env env, const char *op, const char *path, struct tw_netns_switch *sw);
+void tw_netns_leave(struct tw_netns_switch *sw);
+
 /* Module parts: each adds its functions to `exports`. */
 napi_status tw_maps_init(napi_env env, napi_value exports);
 napi_status tw_object_init(napi_env env, napi_value exports);
 napi_status tw_tc_init(napi_env env, napi_value exports);
+napi_status tw_rtnl_init(napi_env env, napi_value exports);
 
 #endif

@@ -34,46 +34,6 @@
 #define TW_TC_HANDLE 1
 #define TW_TC_PRIORITY 1
 
-struct netns_switch {
-	int orig_fd;
-	int target_fd;
-};
-
-/* Enters the netns at `path`; on failure throws and leaves the thread where it was. */
-static bool netns_enter(napi_env env, const char *op, const char *path, struct netns_switch *sw)
-{
-	sw->orig_fd = sw->target_fd = -1;
-	sw->target_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (sw->target_fd < 0) {
-		tw_throw_errno(env, errno, "%s: open netns %s", op, path);
-		return false;
-	}
-	sw->orig_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (sw->orig_fd < 0) {
-		tw_throw_errno(env, errno, "%s: open /proc/thread-self/ns/net", op);
-		close(sw->target_fd);
-		return false;
-	}
-	if (setns(sw->target_fd, CLONE_NEWNET) != 0) {
-		/* EINVAL: the file is not a network namespace. */
-		tw_throw_errno(env, errno, "%s: setns into %s", op, path);
-		close(sw->target_fd);
-		close(sw->orig_fd);
-		return false;
-	}
-	return true;
-}
-
-static void netns_leave(napi_env env, struct netns_switch *sw)
-{
-	(void)env;
-	if (setns(sw->orig_fd, CLONE_NEWNET) != 0)
-		napi_fatal_error("terway_bpf", NAPI_AUTO_LENGTH,
-				 "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
-	close(sw->orig_fd);
-	close(sw->target_fd);
-}
-
 static bool arg_direction(napi_env env, napi_value value, enum bpf_tc_attach_point *out)
 {
 	char dir[16];
@@ -174,8 +134,8 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 	int prog_fd = -1;
 	if (op == TC_ATTACH && (prog_fd = open_pinned_prog(env, opname, prog_path)) < 0)
 		return NULL;
-	struct netns_switch sw;
-	if (!netns_enter(env, opname, netns, &sw)) {
+	struct tw_netns_switch sw;
+	if (!tw_netns_enter(env, opname, netns, &sw)) {
 		if (prog_fd >= 0)
 			close(prog_fd);
 		return NULL;
@@ -256,7 +216,7 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 		break;
 	}
 leave:
-	netns_leave(env, &sw);
+	tw_netns_leave(&sw);
 	if (prog_fd >= 0)
 		close(prog_fd);
 	return result;

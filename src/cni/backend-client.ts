@@ -1,8 +1,7 @@
 // The shim's gRPC client: one unary call over HTTP/2 on the daemon's unix socket, framed by hand
-// (http2-frames.ts) on node:net, with the static codecs scripts/gen-proto.mjs generates
-// (protobufjs/minimal only). A gRPC library, or even node:http2, is start-up cost a one-call
+// (http2-frames.ts) over an exchange (transport/: blocking syscalls, or node:net), with the static
+// codecs scripts/gen-proto.mjs generates (protobufjs/minimal only). A gRPC library, or even node:http2, is start-up cost a one-call
 // process never earns back.
-import { connect as netConnect } from 'node:net';
 import { BACKEND_METHODS } from '../rpc/generated/backend-methods.js';
 import type { AllocateIPReply__Output } from '../rpc/generated/terway/v1/AllocateIPReply.js';
 import type { AllocateIPRequest } from '../rpc/generated/terway/v1/AllocateIPRequest.js';
@@ -18,14 +17,9 @@ import { CNI_CODES, CniError } from './cni-error.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { mapBackendError } from './grpc-error-map.js';
 import type { CallFailure } from './grpc-unary-response.js';
-import {
-  DEADLINE_EXCEEDED,
-  failure,
-  INTERNAL,
-  STREAM_ID,
-  UNAVAILABLE,
-  UnaryResponse,
-} from './grpc-unary-response.js';
+import { failure, INTERNAL, STREAM_ID, UnaryResponse } from './grpc-unary-response.js';
+import { chooseExchange } from './transport/choose-exchange.js';
+import type { Exchange } from './transport/exchange.js';
 import {
   CLIENT_PREFACE,
   encodeClientSettings,
@@ -102,96 +96,102 @@ function lengthPrefixed(message: Buffer): Buffer {
   return body;
 }
 
+/** The request as one write: the server may act on it before our SETTINGS arrive. */
+function requestBytes(path: string, body: Buffer, timeoutMs: number): Buffer {
+  const headers = encodeLiteralHeaders([
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', path],
+    [':authority', 'localhost'],
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+    ['grpc-timeout', `${Math.max(1, Math.round(timeoutMs))}m`],
+  ]);
+  return Buffer.concat([
+    CLIENT_PREFACE,
+    encodeClientSettings(REPLY_WINDOW_BYTES),
+    encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, STREAM_ID, headers),
+    ...encodeData(STREAM_ID, body),
+  ]);
+}
+
 /** Makes one unary call on a fresh connection and closes it; failures are CniErrors. */
-export function invokeBackend<M extends BackendMethod>(
+export async function invokeBackend<M extends BackendMethod>(
   target: DaemonTarget,
   method: M,
   request: BackendCalls[M]['request'],
   subject: string | undefined,
+  exchange?: Exchange,
 ): Promise<BackendCalls[M]['reply']> {
   const context = { method, socketPath: target.socketPath, timeoutMs: target.timeoutMs, subject };
   const { path, serialize, deserialize } = METHODS[method] as UnaryMethod<
     BackendCalls[M]['request'],
     BackendCalls[M]['reply']
   >;
+  let body: Buffer;
+  try {
+    body = lengthPrefixed(serialize(request));
+  } catch (error) {
+    throw mapBackendError(error instanceof Error ? error : new Error(String(error)), context);
+  }
+  const send = exchange ?? (await chooseExchange());
   return new Promise((resolve, reject) => {
     let settled = false;
-    const fail = (outcome: CallFailure | Error): void => reject(mapBackendError(outcome, context));
-    let body: Buffer;
-    try {
-      body = lengthPrefixed(serialize(request));
-    } catch (error) {
-      fail(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    const socket = netConnect(target.socketPath);
-    const timer = setTimeout(
-      () => finish(failure(DEADLINE_EXCEEDED, 'Deadline exceeded')),
-      target.timeoutMs,
-    );
     const finish = (outcome: CallFailure | Error | Buffer): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      socket.destroy();
       if (!Buffer.isBuffer(outcome)) {
-        fail(outcome);
+        reject(mapBackendError(outcome, context));
         return;
       }
       const length = outcome.length >= 5 ? outcome.readUInt32BE(1) : -1;
       if (length < 0 || outcome.length < 5 + length || outcome[0] !== 0) {
-        fail(failure(INTERNAL, `a malformed ${method} reply (${outcome.length} bytes)`));
+        reject(
+          mapBackendError(
+            failure(INTERNAL, `a malformed ${method} reply (${outcome.length} bytes)`),
+            context,
+          ),
+        );
         return;
       }
       let reply: BackendCalls[M]['reply'] | undefined;
       try {
         reply = deserialize(outcome.subarray(5, 5 + length));
       } catch (error) {
-        fail(failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`));
+        reject(
+          mapBackendError(
+            failure(INTERNAL, `undecodable ${method} reply: ${String(error)}`),
+            context,
+          ),
+        );
         return;
       }
       if (reply === undefined) {
         reject(new CniError(CNI_CODES.INTERNAL, `terwayd sent an empty ${method} reply`));
       } else resolve(reply);
     };
-    const response = new UnaryResponse(socket, finish);
+    let reply: (bytes: Buffer) => void = () => undefined;
+    const response = new UnaryResponse((bytes) => reply(bytes), finish);
     const reader = new FrameReader();
-    socket.on('error', (error) => finish(error));
-    socket.on('close', () =>
-      finish(failure(UNAVAILABLE, 'terwayd closed the connection mid-call')),
-    );
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const frame of reader.push(chunk)) {
-          response.onFrame(frame);
-          if (settled) return;
+    send(target, requestBytes(path, body, target.timeoutMs), {
+      onData: (chunk, sendBack) => {
+        reply = sendBack;
+        try {
+          for (const frame of reader.push(chunk)) {
+            response.onFrame(frame);
+            if (settled) return true;
+          }
+        } catch (error) {
+          finish(
+            failure(
+              INTERNAL,
+              `a broken HTTP/2 reply: ${error instanceof Error ? error.message : String(error)}`,
+            ),
+          );
         }
-      } catch (error) {
-        finish(
-          failure(
-            INTERNAL,
-            `a broken HTTP/2 reply: ${error instanceof Error ? error.message : String(error)}`,
-          ),
-        );
-      }
+        return settled;
+      },
+      onFailure: finish,
     });
-    // Everything in one write: the server may act on the request before its SETTINGS arrive.
-    const headers = encodeLiteralHeaders([
-      [':method', 'POST'],
-      [':scheme', 'http'],
-      [':path', path],
-      [':authority', 'localhost'],
-      ['content-type', 'application/grpc'],
-      ['te', 'trailers'],
-      ['grpc-timeout', `${Math.max(1, Math.round(target.timeoutMs))}m`],
-    ]);
-    socket.write(
-      Buffer.concat([
-        CLIENT_PREFACE,
-        encodeClientSettings(REPLY_WINDOW_BYTES),
-        encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, STREAM_ID, headers),
-        ...encodeData(STREAM_ID, body),
-      ]),
-    );
   });
 }

@@ -4,11 +4,9 @@
  * DATA of the single stream, answers SETTINGS and PING, and turns RST_STREAM and GOAWAY into
  * failures. backend-client.ts owns the connection and the request.
  */
-import type { Socket } from 'node:net';
-
 import type { MetadataLike } from '../rpc/error-metadata.js';
-import type { IncomingHeaders } from './header-block-decoder.js';
-import { HeaderBlockDecoder } from './header-block-decoder.js';
+import type { IncomingHeaders } from './hpack/header-block-decoder.js';
+import { HeaderBlockDecoder } from './hpack/header-block-decoder.js';
 import type { Frame } from './http2-frames.js';
 import { encodeFrame, Flag, framePayload, FrameType, Http2ProtocolError } from './http2-frames.js';
 
@@ -63,7 +61,8 @@ export class UnaryResponse {
   private readonly chunks: Buffer[] = [];
 
   constructor(
-    private readonly socket: Socket,
+    /** Writes on the connection: the acks HTTP/2 asks for. */
+    private readonly send: (bytes: Buffer) => void,
     private readonly done: (outcome: CallFailure | Buffer) => void,
   ) {}
 
@@ -74,12 +73,12 @@ export class UnaryResponse {
     switch (frame.type) {
       case FrameType.SETTINGS:
         if ((frame.flags & Flag.ACK) === 0) {
-          this.socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+          this.send(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
         }
         return;
       case FrameType.PING:
         if ((frame.flags & Flag.ACK) === 0) {
-          this.socket.write(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
+          this.send(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
         }
         return;
       case FrameType.GOAWAY:

@@ -2,8 +2,8 @@
  * Just enough HTTP/2 framing (RFC 9113) for the shim's one unary gRPC call: the client preface,
  * frames out, frames in. The shim is a fresh process per pod, and node:http2 (with the tls and
  * crypto modules it drags in) costs more to load than the whole call takes; a handful of frame
- * types over node:net does the same job. Header blocks are decoded by hpack.js
- * (header-block-decoder.ts); the request's own headers need no HPACK state at all.
+ * types over a plain byte exchange (transport/) does the same job. Header blocks are decoded by
+ * hpack/header-block-decoder.ts; the request's own headers need no HPACK state at all.
  */
 
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');

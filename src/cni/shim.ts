@@ -59,7 +59,7 @@ export async function runShim(input: ShimInput): Promise<ShimOutcome> {
       return { stdout: `${JSON.stringify(versionResult(cniVersion))}\n`, exitCode: 0 };
     }
     const document = requireDecoded(decoded);
-    // zod is only needed once there is a decoded document to judge.
+    // The checks load only once there is a decoded document to judge (VERSION needs none).
     const { loadNetconf } = await import('./netconf.js');
     const conf = loadNetconf(document);
     requireVerbAllowed(command, conf.cniVersion);

@@ -1,6 +1,6 @@
 /**
- * Decides whether this daemon wires pods, and builds what does: the iproute2 kernel aimed at
- * the node's namespace, the ENI link finder, the gate that keeps an ENI from the pool until its
+ * Decides whether this daemon wires pods, and builds what does: the kernel (iproute2 for the
+ * node's namespace, route netlink for pods'), the ENI link finder, the gate that keeps an ENI from the pool until its
  * link is up, and the pod datapath with the configured driver.
  */
 import type { Logger } from 'pino';
@@ -11,6 +11,9 @@ import { EniLinkGate } from '../dataplane/eni-link-gate.js';
 import { EniLinks } from '../dataplane/eni-links.js';
 import { Iproute2Kernel } from '../dataplane/kernel/iproute2-kernel.js';
 import type { Kernel } from '../dataplane/kernel/kernel.js';
+import type { NetnsRef } from '../dataplane/kernel/netns-ref.js';
+import { PodNetlinkKernel } from '../dataplane/kernel/pod-netlink-kernel.js';
+import { nativeRtnlOpener } from '../dataplane/kernel/rtnetlink/rtnl-socket.js';
 import { describeNetns, parseNetnsSetting } from '../dataplane/kernel/netns-ref.js';
 import type { DriverName } from '../dataplane/pod-attachment.js';
 import { PodDatapath } from '../dataplane/pod-datapath.js';
@@ -25,6 +28,20 @@ export interface DatapathSetup {
   runtime: DatapathRuntime | undefined;
   /** The Service load balancer, which exists only where pods are wired. */
   serviceLb: ServiceLb | undefined;
+}
+
+/**
+ * iproute2 for the node's namespace (one long-lived ip) and, where the daemon's addon is built,
+ * route netlink for pods' namespaces; without the addon, pods get a spawned ip as before.
+ */
+function realKernel(hostNetns: NetnsRef, log: Logger): Kernel {
+  const iproute2 = new Iproute2Kernel({ sessionNetns: hostNetns });
+  const rtnl = nativeRtnlOpener();
+  if ('unavailable' in rtnl) {
+    log.warn({ reason: rtnl.unavailable }, 'pods are programmed with a spawned ip per pod');
+    return iproute2;
+  }
+  return new PodNetlinkKernel(iproute2, { hostNetns, open: rtnl.opener });
 }
 
 /** `auto` wires pods unless the cloud is the built-in emulator, whose ENIs never get a link. */
@@ -55,7 +72,7 @@ export async function createDatapath(options: {
     return { cloud, runtime: undefined, serviceLb: undefined };
   }
   const hostNetns = parseNetnsSetting(config.hostNetns);
-  const kernel = options.kernel ?? new Iproute2Kernel({ sessionNetns: hostNetns });
+  const kernel = options.kernel ?? realKernel(hostNetns, log);
   if (!(await kernel.netnsExists(hostNetns))) {
     throw new TerwayError(
       'INVALID_CONFIG',

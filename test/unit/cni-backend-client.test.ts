@@ -1,25 +1,61 @@
 /**
- * The shim's hand-framed HTTP/2 client against Node's own HTTP/2 server (nghttp2), which frames
- * replies the way grpc-js does: HPACK with Huffman strings and a dynamic table, CONTINUATION for
- * a big header block, several DATA frames for a big body, RST_STREAM and GOAWAY.
+ * The shim's hand-framed HTTP/2 client, through both exchanges (node:net, and the blocking one
+ * over the shim's addon), against Node's own HTTP/2 server (nghttp2), which frames replies the
+ * way grpc-js does: HPACK with Huffman strings and a dynamic table, CONTINUATION for a big header
+ * block, several DATA frames for a big body, RST_STREAM and GOAWAY. The server runs in a worker
+ * thread (test/support/h2-scenario-server.mjs): the blocking exchange stops this thread's loop.
  */
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http2';
-import type { Http2Server, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import { invokeBackend } from '../../src/cni/backend-client.js';
 import { CNI_CODES, CniError } from '../../src/cni/cni-error.js';
+import type { UdsAddon } from '../../src/cni/transport/blocking-exchange.js';
+import { blockingExchange, isUdsAddon } from '../../src/cni/transport/blocking-exchange.js';
+import type { Exchange } from '../../src/cni/transport/exchange.js';
+import { netExchange } from '../../src/cni/transport/net-exchange.js';
 import { BACKEND_METHODS } from '../../src/rpc/generated/backend-methods.js';
 
-type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Buffer) => void;
+const root = join(import.meta.dirname, '..', '..');
+
+/** The build puts the shim's addon beside the bundle; its build directory is the fallback. */
+function loadUdsAddon(): UdsAddon {
+  const path = [
+    join(root, 'dist', 'bundle', 'terway_uds.node'),
+    join(root, 'native', 'build', 'Release', 'terway_uds.node'),
+  ].find((candidate) => existsSync(candidate));
+  if (path === undefined) throw new Error('terway_uds.node is not built (make build)');
+  const module = { exports: {} as unknown };
+  process.dlopen(module, path);
+  if (!isUdsAddon(module.exports)) throw new Error(`${path} is not the shim's addon`);
+  return module.exports;
+}
 
 let dir: string;
-let server: Http2Server;
 let socketPath: string;
-let handler: Handler;
+let worker: Worker;
+
+function ask<T>(
+  message: object,
+  answer: (reply: Record<string, unknown>) => T | undefined,
+): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (reply: Record<string, unknown>) => {
+      const value = answer(reply);
+      if (value === undefined) return;
+      worker.off('message', listener);
+      resolve(value);
+    };
+    worker.on('message', listener);
+    worker.postMessage(message);
+  });
+}
+
+const scenario = (name: string, body?: Buffer) =>
+  ask({ scenario: name, body }, (reply) => (reply.ready === true ? true : undefined));
 
 function grpcBody(message: Uint8Array): Buffer {
   const body = Buffer.alloc(5 + message.length);
@@ -34,57 +70,57 @@ function statusReply(reason: string): Buffer {
   );
 }
 
-function call(timeoutMs = 2_000) {
-  return invokeBackend({ socketPath, timeoutMs }, 'Status', {}, undefined);
-}
-
-async function callError(timeoutMs = 2_000): Promise<CniError> {
-  const error = await call(timeoutMs).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(CniError);
-  return error as CniError;
-}
-
-beforeEach(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tn-h2-'));
   socketPath = join(dir, 'eni.sock');
-  server = createServer();
-  server.on('stream', (stream, headers) => {
-    const chunks: Buffer[] = [];
-    // Resets and GOAWAYs are what some tests are about: the server side's errors are expected.
-    stream.on('error', () => undefined);
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => handler(stream, headers, Buffer.concat(chunks)));
+  worker = new Worker(join(root, 'test', 'support', 'h2-scenario-server.mjs'), {
+    workerData: { socketPath },
   });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', () => resolve());
+  });
 });
 
-afterEach(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+afterAll(async () => {
+  await ask({ close: true }, (reply) => (reply.closed === true ? true : undefined));
+  await worker.terminate();
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('invokeBackend over a hand-framed HTTP/2 connection', () => {
+const exchanges: Array<[string, () => Exchange]> = [
+  ['node:net', () => netExchange],
+  ['the blocking addon', () => blockingExchange(loadUdsAddon())],
+];
+
+describe.each(exchanges)('invokeBackend over a hand-framed HTTP/2 connection (%s)', (_, make) => {
+  let exchange: Exchange;
+  beforeAll(() => {
+    exchange = make();
+  });
+
+  const call = (timeoutMs = 2_000, path = socketPath) =>
+    invokeBackend({ socketPath: path, timeoutMs }, 'Status', {}, undefined, exchange);
+
+  async function callError(timeoutMs = 2_000, path = socketPath): Promise<CniError> {
+    const error = await call(timeoutMs, path).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(CniError);
+    return error as CniError;
+  }
+
   test('sends a well-formed gRPC request and decodes headers, body and trailers', async () => {
-    let seen: { headers: IncomingHttpHeaders; body: Buffer } | undefined;
-    handler = (stream, headers, body) => {
-      seen = { headers, body };
-      stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc+proto' },
-        {
-          waitForTrailers: true,
-        },
-      );
-      stream.on('wantTrailers', () =>
-        stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'OK' }),
-      );
-      stream.end(statusReply('all good'));
-    };
+    await scenario('ok', statusReply('all good'));
     const reply = await call();
     expect(reply).toMatchObject({ ready: true, canAllocate: true, reason: 'all good' });
-    expect(seen?.headers).toMatchObject({
+    const seen = await ask({ report: true }, (answer) =>
+      'seen' in answer
+        ? (answer.seen as { headers: Record<string, string>; body: number[] })
+        : undefined,
+    );
+    expect(seen.headers).toMatchObject({
       ':method': 'POST',
       ':path': '/terway.v1.Backend/Status',
       'content-type': 'application/grpc',
@@ -92,32 +128,17 @@ describe('invokeBackend over a hand-framed HTTP/2 connection', () => {
       'grpc-timeout': '2000m',
     });
     // An empty StatusRequest: the 5-byte gRPC prefix and nothing else.
-    expect([...(seen?.body ?? [])]).toEqual([0, 0, 0, 0, 0]);
+    expect(seen.body).toEqual([0, 0, 0, 0, 0]);
   });
 
   test('a 200 KB reply crosses several DATA frames and the default 64 KiB window', async () => {
-    const reason = 'x'.repeat(200_000);
-    handler = (stream) => {
-      stream.respond({ ':status': 200 }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-      stream.end(statusReply(reason));
-    };
+    await scenario('ok', statusReply('x'.repeat(200_000)));
     const reply = await call();
     expect(reply.reason).toHaveLength(200_000);
   });
 
   test('a trailers-only error keeps its status, message and terway metadata', async () => {
-    handler = (stream) => {
-      stream.respond(
-        {
-          ':status': 200,
-          'grpc-status': '8',
-          'grpc-message': encodeURIComponent('no idle IP: pool empty'),
-          'terway-error-code': 'POOL_EXHAUSTED',
-        },
-        { endStream: true },
-      );
-    };
+    await scenario('trailers-only');
     const error = await callError();
     expect(error.code).toBe(CNI_CODES.TRY_AGAIN_LATER);
     expect(error.message).toContain('no idle IP: pool empty');
@@ -125,48 +146,34 @@ describe('invokeBackend over a hand-framed HTTP/2 connection', () => {
   });
 
   test('trailers too big for one frame arrive through CONTINUATION frames', async () => {
-    const long = 'd'.repeat(40_000);
-    handler = (stream) => {
-      stream.respond({ ':status': 200 }, { waitForTrailers: true });
-      stream.on('wantTrailers', () =>
-        stream.sendTrailers({
-          'grpc-status': '3',
-          'grpc-message': long,
-          'terway-error-code': 'INVALID_ARGUMENT',
-        }),
-      );
-      stream.end();
-    };
+    await scenario('continuation');
     const error = await callError();
     expect(error.code).toBe(CNI_CODES.INTERNAL);
-    expect(error.message).toContain(long);
+    expect(error.message).toContain('d'.repeat(40_000));
   });
 
   test('a stream reset by the server is a retryable failure, not a hang', async () => {
-    handler = (stream) => stream.close(2); // INTERNAL_ERROR
+    await scenario('reset');
     const error = await callError();
     expect(error.code).toBe(CNI_CODES.TRY_AGAIN_LATER);
     expect(error.message).toContain('reset the stream (HTTP/2 error 2)');
   });
 
   test('a body without trailers is refused as a missing gRPC status', async () => {
-    handler = (stream) => {
-      stream.respond({ ':status': 200 });
-      stream.end(statusReply('no trailers'));
-    };
+    await scenario('no-trailers', statusReply('no trailers'));
     const error = await callError();
     expect(error.code).toBe(CNI_CODES.TRY_AGAIN_LATER);
     expect(error.message).toContain('without a gRPC status');
   });
 
   test('a non-200 HTTP status is named', async () => {
-    handler = (stream) => stream.respond({ ':status': 503 }, { endStream: true });
+    await scenario('status-503');
     const error = await callError();
     expect(error.message).toMatch(/HTTP status 503|without a gRPC status/);
   });
 
   test('a silent server runs into the deadline, named in seconds', async () => {
-    handler = () => undefined;
+    await scenario('silent');
     const started = Date.now();
     const error = await callError(300);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -175,16 +182,16 @@ describe('invokeBackend over a hand-framed HTTP/2 connection', () => {
   });
 
   test('a server that goes away mid-call (GOAWAY with an error) is reported', async () => {
-    handler = (stream) => stream.session?.goaway(11, 0, Buffer.from('calm down'));
+    await scenario('goaway');
     const error = await callError();
     expect(error.code).toBe(CNI_CODES.TRY_AGAIN_LATER);
     expect(error.message).toMatch(/HTTP\/2 error 11: calm down|closed the connection/);
   });
 
   test('no daemon at the socket is a retryable "not reachable"', async () => {
-    socketPath = join(dir, 'absent.sock');
-    const error = await callError();
+    const absent = join(dir, 'absent.sock');
+    const error = await callError(2_000, absent);
     expect(error.code).toBe(CNI_CODES.TRY_AGAIN_LATER);
-    expect(error.message).toContain(`terwayd is not reachable at ${socketPath}`);
+    expect(error.message).toContain(`terwayd is not reachable at ${absent}`);
   });
 });

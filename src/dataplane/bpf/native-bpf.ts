@@ -11,17 +11,12 @@
  * The addon is loaded on first use, so importing this module costs nothing where BPF is unused
  * (the CNI shim, unit tests with MemoryBpfMap).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 import { TerwayError } from '../../errors/terway-error.js';
 import type { BpfMap, BpfMapDump, BpfUpdateFlags } from './bpf-maps.js';
 import { BPF_ANY, toBpfError } from './bpf-maps.js';
+import { loadNativeAddon } from '../native/addon-loader.js';
 
-/** Overrides where the addon is loaded from (a path to terway_bpf.node). */
-export const ADDON_ENV = 'TERWAY_BPF_ADDON';
+export { ADDON_ENV } from '../native/addon-loader.js';
 
 declare const mapHandleBrand: unique symbol;
 /** An open map inside the addon: it owns the fd. Opaque. */
@@ -93,50 +88,16 @@ interface Addon {
   tcDetach(netnsPath: string, ifname: string, direction: TcDirection): boolean;
 }
 
-/**
- * Where the addon is: $TERWAY_BPF_ADDON, else under the repository (or install) root, the nearest
- * ancestor of this file holding package.json. This file runs from dist/src/dataplane/bpf/ when
- * built and from src/dataplane/bpf/ under ts-jest; both find <root>/dist/native/terway_bpf.node.
- * native/build/Release/ (scripts/build-native.sh's intermediate output) is the fallback, so tests
- * keep working while another build has wiped dist/.
- */
-export function addonCandidates(): string[] {
-  const override = process.env[ADDON_ENV];
-  if (override !== undefined && override !== '') return [override];
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return [];
-    dir = parent;
-  }
-  return [
-    join(dir, 'dist', 'native', 'terway_bpf.node'),
-    join(dir, 'native', 'build', 'Release', 'terway_bpf.node'),
-  ];
-}
-
 let addon: Addon | undefined;
 
 function loadAddon(): Addon {
   if (addon !== undefined) return addon;
-  const candidates = addonCandidates();
-  const path = candidates.find((candidate) => existsSync(candidate));
-  if (path === undefined) {
-    throw new TerwayError(
-      'BPF_ERROR',
-      `the terway_bpf addon is not built (looked at ${candidates.join(', ') || 'no path: no package.json above this module'}); run scripts/build-native.sh`,
-    );
-  }
   try {
-    addon = createRequire(import.meta.url)(path) as Addon;
+    addon = loadNativeAddon() as Addon;
   } catch (error) {
-    throw new TerwayError(
-      'BPF_ERROR',
-      `cannot load the terway_bpf addon ${path}: ${String(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw new TerwayError('BPF_ERROR', error instanceof Error ? error.message : String(error), {
+      cause: error,
+    });
   }
   return addon;
 }

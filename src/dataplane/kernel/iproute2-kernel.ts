@@ -6,13 +6,13 @@
 import { statfs } from 'node:fs/promises';
 
 import type { KernelOp } from './kernel-ops.js';
-import { isHarmless, toIpBatchLine } from './kernel-ops.js';
+import { toIpBatchLine } from './kernel-ops.js';
 import { KernelError } from './kernel-error.js';
 import type { Kernel, KernelBatch, NetnsState } from './kernel.js';
 import { parseNetnsState, READ_BATCH } from './iproute2-parse.js';
-import type { BatchFailure } from './ip-batch-failures.js';
 import { parseBatchFailures } from './ip-batch-failures.js';
 import { IpBatchSession } from './ip-batch-session.js';
+import { fatalFailures, throwFirstFatal } from './plan-failures.js';
 import type { NetnsRef } from './netns-ref.js';
 import { commandIn, describeNetns, ipCommand, sameNetns } from './netns-ref.js';
 import type { CommandResult } from './run-command.js';
@@ -49,7 +49,7 @@ export class Iproute2Kernel implements Kernel {
     const lines = ops.map(toIpBatchLine);
     if (this.session !== undefined && sameNetns(netns, this.session.netns)) {
       const failures = await this.session.run(lines).catch(() => undefined);
-      if (failures !== undefined && this.fatal(ops, failures).length === 0) return;
+      if (failures !== undefined && fatalFailures(ops, failures).length === 0) return;
       // The session broke, or a line failed, perhaps on a name its cache holds stale: a fresh
       // ip (below) decides, and the session starts over with an empty cache. Plans are written
       // to be re-run (each removes what a previous attempt may have left).
@@ -107,27 +107,7 @@ export class Iproute2Kernel implements Kernel {
         result.stderr.trim(),
       );
     }
-    this.throwIfAny(netns, ops, this.fatal(ops, failures));
-  }
-
-  private fatal(ops: readonly KernelOp[], failures: readonly BatchFailure[]): BatchFailure[] {
-    return failures.filter((failure) => {
-      const op = ops[failure.index];
-      return op === undefined || !isHarmless(op, failure.message);
-    });
-  }
-
-  private throwIfAny(
-    netns: NetnsRef,
-    ops: readonly KernelOp[],
-    fatal: readonly BatchFailure[],
-  ): void {
-    const first = fatal[0];
-    if (first === undefined) return;
-    const op = ops[first.index];
-    const line = op === undefined ? '?' : toIpBatchLine(op);
-    const more = fatal.length > 1 ? ` (and ${fatal.length - 1} more)` : '';
-    throw new KernelError(`ip ${line} failed in ${describeNetns(netns)}${more}`, op, first.message);
+    throwFirstFatal(netns, ops, fatalFailures(ops, failures));
   }
 
   async read(netns: NetnsRef): Promise<NetnsState> {
