@@ -101,25 +101,19 @@ function install(probeDir: string): void {
   // `import { spawn } from 'node:child_process'` sees the wrapper from here on.
   syncBuiltinESMExports();
 
-  subscribe(IP_BATCH_CHANNEL, (message) => {
-    const plan = message as { lines: number; start: number; ms: number };
-    record({
-      kind: 'batch',
-      lines: plan.lines,
-      start: performance.timeOrigin + plan.start,
-      ms: plan.ms,
+  // Both kernel paths publish a plan's start (performance.now()) and duration.
+  const plans = { batch: IP_BATCH_CHANNEL, netlink: RTNL_PLAN_CHANNEL } as const;
+  for (const [kind, name] of Object.entries(plans) as Array<[keyof typeof plans, string]>) {
+    subscribe(name, (message) => {
+      const plan = message as { lines?: number; ops?: number; start: number; ms: number };
+      const start = performance.timeOrigin + plan.start;
+      record(
+        kind === 'batch'
+          ? { kind, lines: plan.lines ?? 0, start, ms: plan.ms }
+          : { kind, ops: plan.ops ?? 0, start, ms: plan.ms },
+      );
     });
-  });
-
-  subscribe(RTNL_PLAN_CHANNEL, (message) => {
-    const plan = message as { ops: number; start: number; ms: number };
-    record({
-      kind: 'netlink',
-      ops: plan.ops,
-      start: performance.timeOrigin + plan.start,
-      ms: plan.ms,
-    });
-  });
+  }
 
   // The same @grpc/grpc-js instance terwayd itself loads (resolved from terwayd.js).
   const grpc = createRequire(main)('@grpc/grpc-js') as { Server: { prototype: ServerPrototype } };

@@ -1,6 +1,8 @@
 /**
  * The Services and EndpointSlices a source has seen, and what it has told the sink about them.
  *
+ * Objects are kept as projections (object-projection.ts): only the fields translation reads.
+ *
  * Every change recomputes only the Service it touches and sends that Service's frontends only
  * when they differ from what was last sent: an EndpointSlice update that changes nothing the
  * datapath uses (a zone hint, a pod's nodeName) reprograms nothing.
@@ -16,6 +18,7 @@ import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/c
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
 import { serviceKey } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
+import { projectEndpointSlice, projectService } from './object-projection.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
 export interface ServiceTableOptions {
@@ -50,7 +53,7 @@ export class ServiceTable {
   upsertService(service: V1Service): void {
     const key = objectKey(service);
     if (key === undefined) return;
-    this.services.set(key, service);
+    this.services.set(key, projectService(service));
     this.refresh(key);
   }
 
@@ -66,7 +69,7 @@ export class ServiceTable {
     const key = objectKey(slice);
     if (key === undefined) return;
     const previousOwner = this.detachSlice(key);
-    const owner = this.attachSlice(key, slice);
+    const owner = this.attachSlice(key, projectEndpointSlice(slice));
     if (owner !== undefined) this.refresh(owner);
     // A slice relabelled to another Service (never done by the controller, but legal) leaves
     // its old Service too.
@@ -92,12 +95,12 @@ export class ServiceTable {
     for (const service of services) {
       const key = objectKey(service);
       if (key === undefined) continue;
-      this.services.set(key, service);
+      this.services.set(key, projectService(service));
       affected.add(key);
     }
     for (const slice of slices) {
       const key = objectKey(slice);
-      if (key !== undefined) this.attachSlice(key, slice);
+      if (key !== undefined) this.attachSlice(key, projectEndpointSlice(slice));
     }
     for (const key of affected) this.refresh(key);
   }

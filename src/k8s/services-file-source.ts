@@ -9,6 +9,7 @@
  * A file that does not exist is an empty state (with a warning); a file that does not parse
  * leaves the last good state in place.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -45,7 +46,10 @@ export class ServicesFileSource {
   private readonly table: ServiceTable;
   private watcher: FSWatcher | undefined;
   private debounceTimer: TimerHandle | undefined;
-  /** The text last applied (or NO_FILE), so an event that changed nothing costs no parse. */
+  /**
+   * A digest of the text last applied (or NO_FILE), so an event that changed nothing costs no
+   * parse. The digest, not the text: a 10,000-Service file is tens of megabytes of string.
+   */
   private applied: string | typeof NO_FILE | undefined;
   private lastError: string | undefined;
 
@@ -119,7 +123,8 @@ export class ServicesFileSource {
       }
       text = NO_FILE;
     }
-    if (text === this.applied) return true;
+    const digest = text === NO_FILE ? NO_FILE : createHash('sha256').update(text).digest('hex');
+    if (digest === this.applied) return true;
     if (text === NO_FILE) {
       this.logger.warn(
         { mode: 'standalone', servicesFile: this.path },
@@ -134,7 +139,7 @@ export class ServicesFileSource {
     } catch (error) {
       return this.reject(messageOf(error));
     }
-    this.apply(text, content);
+    this.apply(digest, content);
     this.logger.info(
       {
         servicesFile: this.path,
@@ -146,9 +151,9 @@ export class ServicesFileSource {
     return true;
   }
 
-  private apply(text: string | typeof NO_FILE, content: ServicesFileContent): void {
+  private apply(digest: string | typeof NO_FILE, content: ServicesFileContent): void {
     this.table.replaceAll(content.services, content.endpointSlices);
-    this.applied = text;
+    this.applied = digest;
     this.lastError = undefined;
     this.table.markSynced();
   }

@@ -17,6 +17,7 @@ import { readNodeIdentity } from './node-identity.js';
 import { retryOverridesFromBackoff } from './retry-policy.js';
 import type { SdkEndpoints } from './sdk-ecs-api.js';
 import { defaultEndpoints, SdkEcsApi } from './sdk-ecs-api.js';
+import { modelIndexReports } from './sdk-modules.js';
 import { VSwitchSelector } from './vswitch-selector.js';
 
 export interface ConnectOptions {
@@ -94,6 +95,10 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
       regionId,
       ecsEndpoint: endpoints.ecs,
       credentials: options.credentials.source,
+      // Whether each SDK's ~2,000 model files load on first use (sdk-modules.ts) or all at once.
+      sdkModelIndexes: modelIndexReports.map(
+        (report) => `${report.packageName}: ${report.lazy ? `lazy (${report.models})` : 'eager'}`,
+      ),
     },
     'connected to ECS',
   );

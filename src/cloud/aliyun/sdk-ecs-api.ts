@@ -3,13 +3,13 @@
  * goes through the `ApiCaller` (rate limit, ClientToken, retry, request id in the log, metrics);
  * this module only builds requests and flattens the SDK's models into plain domain objects.
  */
-import * as Ecs from '@alicloud/ecs20140526';
-import * as Vpc from '@alicloud/vpc20160428';
+import type * as EcsTypes from '@alicloud/ecs20140526';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 
 import { CloudError } from '../cloud-error.js';
 import type { ApiCaller } from './api-caller.js';
+import { loadEcsSdk, loadVpcSdk } from './sdk-modules.js';
 import type {
   CloudEni,
   CloudInstance,
@@ -56,8 +56,11 @@ export interface SdkEcsApiOptions {
   connectTimeoutMs?: number;
 }
 
-type EcsClient = InstanceType<typeof Ecs.default.default>;
-type VpcClient = InstanceType<typeof Vpc.default.default>;
+const Ecs = loadEcsSdk();
+const Vpc = loadVpcSdk();
+
+type EcsClient = InstanceType<typeof Ecs.default>;
+type VpcClient = InstanceType<typeof Vpc.default>;
 
 /** ECS's public endpoint for a region (the SDK's own map has exceptions we do not need). */
 export function defaultEndpoints(regionId: string): SdkEndpoints {
@@ -94,7 +97,7 @@ function tagMap(
   return out;
 }
 
-type SdkEni = Ecs.DescribeNetworkInterfacesResponseBodyNetworkInterfaceSetsNetworkInterfaceSet;
+type SdkEni = EcsTypes.DescribeNetworkInterfacesResponseBodyNetworkInterfaceSetsNetworkInterfaceSet;
 
 function toCloudEni(eni: SdkEni): CloudEni {
   const ipSets = eni.privateIpSets?.privateIpSet ?? [];
@@ -134,8 +137,8 @@ export class SdkEcsApi implements EcsApi {
   private readonly regionId: string;
 
   constructor(options: SdkEcsApiOptions) {
-    this.ecs = new Ecs.default.default(sdkConfig(options, options.endpoints.ecs));
-    this.vpc = new Vpc.default.default(sdkConfig(options, options.endpoints.vpc));
+    this.ecs = new Ecs.default(sdkConfig(options, options.endpoints.ecs));
+    this.vpc = new Vpc.default(sdkConfig(options, options.endpoints.vpc));
     this.caller = options.caller;
     this.regionId = options.regionId;
   }

@@ -1,0 +1,98 @@
+/**
+ * Loads the official ECS and VPC SDKs, each with a lazy model index.
+ *
+ * Each SDK's `models/model.js` requires every one of its ~3,500 model files (one per request,
+ * response and nested shape of every API in the product) so as to re-export them, though
+ * terwayd uses a dozen. That costs each daemon about 30 MB of memory and most of a second at
+ * start. Before the SDK loads, its index is replaced in the CommonJS module cache by an object
+ * with the same names whose getters load a model's file on first use: the SDK's own client code
+ * then runs unchanged and gets the same classes. If an index does not have the generated shape
+ * this expects (a future SDK version), it is left alone and loads as before.
+ *
+ * The SDKs are loaded with `require`, not `import`: importing CommonJS from ESM reads every
+ * export once, which would load every model anyway.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
+import { dirname, join } from 'node:path';
+
+import type * as EcsEsm from '@alicloud/ecs20140526';
+import type * as VpcEsm from '@alicloud/vpc20160428';
+
+/** The packages' CommonJS exports: the model classes, and the client as `default`. */
+export type EcsSdk = typeof EcsEsm.default;
+export type VpcSdk = typeof VpcEsm.default;
+
+const requireHere = createRequire(import.meta.url);
+
+/** `var X_1 = require("./File");` */
+const MODEL_FILE = /var (\w+) = require\("\.\/(\w+)"\);/g;
+/** `Object.defineProperty(exports, "Name", { enumerable: true, get: function () { return X_1.Name; } });` */
+const MODEL_EXPORT =
+  /Object\.defineProperty\(exports, "(\w+)", \{ enumerable: true, get: function \(\) \{ return (\w+)\.(\w+); \} \}\);/g;
+
+/** What was done for each package, for the daemon's start-up log and the tests. */
+export interface ModelIndexReport {
+  packageName: string;
+  lazy: boolean;
+  models: number;
+}
+
+/** Builds the lazy index for `indexPath`, or undefined when the file has an unexpected shape. */
+export function lazyModelIndex(indexPath: string): Record<string, unknown> | undefined {
+  const text = readFileSync(indexPath, 'utf8');
+  const files = new Map<string, string>();
+  for (const [, variable, file] of text.matchAll(MODEL_FILE)) {
+    if (variable !== undefined && file !== undefined) files.set(variable, file);
+  }
+  const index: Record<string, unknown> = {};
+  Object.defineProperty(index, '__esModule', { value: true });
+  let names = 0;
+  for (const [, name, variable, property] of text.matchAll(MODEL_EXPORT)) {
+    const file = variable === undefined ? undefined : files.get(variable);
+    if (name === undefined || property === undefined || file === undefined) return undefined;
+    const path = join(dirname(indexPath), `${file}.js`);
+    Object.defineProperty(index, name, {
+      enumerable: true,
+      get: () => (requireHere(path) as Record<string, unknown>)[property],
+    });
+    names++;
+  }
+  // Every export must have been understood: one that was not would be a missing class.
+  const exportLines = text.match(/Object\.defineProperty\(exports, "(?!__esModule)/g)?.length ?? 0;
+  const assigned = [...text.matchAll(/exports\.(\w+) =/g)].map(([, name]) => name ?? '');
+  const understood = names > 0 && names === exportLines;
+  return understood && assigned.every((name) => name in index) ? index : undefined;
+}
+
+function installLazyModelIndex(packageName: string): ModelIndexReport {
+  try {
+    const indexPath = join(dirname(requireHere.resolve(packageName)), 'models', 'model.js');
+    if (requireHere.cache[indexPath] !== undefined) {
+      return { packageName, lazy: false, models: 0 };
+    }
+    const index = lazyModelIndex(indexPath);
+    if (index === undefined) return { packageName, lazy: false, models: 0 };
+    const entry = new Module(indexPath);
+    entry.filename = indexPath;
+    entry.loaded = true;
+    entry.exports = index;
+    requireHere.cache[indexPath] = entry;
+    return { packageName, lazy: true, models: Object.keys(index).length };
+  } catch {
+    // Bundled (no package on disk) or unreadable: the SDK loads as it always did.
+    return { packageName, lazy: false, models: 0 };
+  }
+}
+
+export const modelIndexReports: ModelIndexReport[] = [];
+
+export function loadEcsSdk(): EcsSdk {
+  modelIndexReports.push(installLazyModelIndex('@alicloud/ecs20140526'));
+  return requireHere('@alicloud/ecs20140526') as EcsSdk;
+}
+
+export function loadVpcSdk(): VpcSdk {
+  modelIndexReports.push(installLazyModelIndex('@alicloud/vpc20160428'));
+  return requireHere('@alicloud/vpc20160428') as VpcSdk;
+}
