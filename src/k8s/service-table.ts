@@ -44,6 +44,8 @@ export class ServiceTable {
   /** What the sink holds per Service: the last frontends delivered successfully. */
   private readonly sent = new Map<string, readonly DesiredFrontend[]>();
   private synced = false;
+  /** Set by replaceAll, whose objects are not kept: how many the last complete state had. */
+  private snapshotSizes: { services: number; endpointSlices: number } | undefined;
 
   constructor(options: ServiceTableOptions) {
     this.sink = options.sink;
@@ -53,6 +55,7 @@ export class ServiceTable {
   upsertService(service: V1Service): void {
     const key = objectKey(service);
     if (key === undefined) return;
+    this.snapshotSizes = undefined;
     this.services.set(key, projectService(service));
     this.refresh(key);
   }
@@ -84,25 +87,44 @@ export class ServiceTable {
   }
 
   /**
-   * Replaces the whole content at once (a services file re-read): the sink hears only about
-   * Services whose frontends differ from what it holds, including deletions.
+   * Replaces the whole content at once, for a source that only ever hands over complete states (a
+   * services file re-read): the sink hears only about Services whose frontends differ from what it
+   * holds, including deletions. A complete state needs no markSynced (this marks it), and the
+   * objects are translated here and not kept: the next state replaces them whole anyway, and
+   * holding 100,000 endpoints' objects between re-reads would be most of the daemon's memory.
+   * Not to be mixed with the incremental calls, which would see none of these objects.
    */
   replaceAll(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): void {
-    const affected = new Set([...this.services.keys(), ...this.sent.keys()]);
+    const latest = new Map<string, V1Service>();
+    for (const service of services) {
+      const key = objectKey(service);
+      if (key !== undefined) latest.set(key, service);
+    }
+    const slicesOf = new Map<string, V1EndpointSlice[]>();
+    let sliceCount = 0;
+    for (const slice of slices) {
+      if (objectKey(slice) === undefined) continue;
+      sliceCount++;
+      const owner = owningServiceKey(slice);
+      if (owner === undefined) continue;
+      const group = slicesOf.get(owner);
+      if (group === undefined) slicesOf.set(owner, [slice]);
+      else group.push(slice);
+    }
     this.services.clear();
     this.slices.clear();
     this.slicesByService.clear();
-    for (const service of services) {
-      const key = objectKey(service);
-      if (key === undefined) continue;
-      this.services.set(key, projectService(service));
-      affected.add(key);
+    this.snapshotSizes = { services: latest.size, endpointSlices: sliceCount };
+    const first = !this.synced;
+    this.synced = true;
+    for (const key of new Set([...this.sent.keys(), ...latest.keys()])) {
+      const service = latest.get(key);
+      this.deliver(
+        key,
+        service === undefined ? [] : translateService(service, slicesOf.get(key) ?? []),
+      );
     }
-    for (const slice of slices) {
-      const key = objectKey(slice);
-      if (key !== undefined) this.attachSlice(key, projectEndpointSlice(slice));
-    }
-    for (const key of affected) this.refresh(key);
+    if (first) this.notifySynced();
   }
 
   /**
@@ -113,6 +135,10 @@ export class ServiceTable {
     if (this.synced) return;
     this.synced = true;
     for (const key of this.services.keys()) this.refresh(key);
+    this.notifySynced();
+  }
+
+  private notifySynced(): void {
     try {
       this.sink.markSynced();
     } catch (error) {
@@ -126,8 +152,8 @@ export class ServiceTable {
 
   stats(): ServiceTableStats {
     return {
-      services: this.services.size,
-      endpointSlices: this.slices.size,
+      services: this.snapshotSizes?.services ?? this.services.size,
+      endpointSlices: this.snapshotSizes?.endpointSlices ?? this.slices.size,
       programmedServices: this.sent.size,
     };
   }
@@ -159,12 +185,16 @@ export class ServiceTable {
     return owner;
   }
 
-  /** Recomputes one Service and tells the sink, if (and only if) its frontends changed. */
+  /** Recomputes one Service from the objects held and tells the sink, if its frontends changed. */
   private refresh(key: string): void {
     if (!this.synced) return;
     const service = this.services.get(key);
     const slices = [...(this.slicesByService.get(key)?.values() ?? [])];
-    const frontends = service === undefined ? [] : translateService(service, slices);
+    this.deliver(key, service === undefined ? [] : translateService(service, slices));
+  }
+
+  /** Tells the sink a Service's frontends, if (and only if) they differ from what it holds. */
+  private deliver(key: string, frontends: DesiredFrontend[]): void {
     const previous = this.sent.get(key) ?? [];
     if (isDeepStrictEqual(previous, frontends)) return;
     try {

@@ -9,25 +9,29 @@
  * A file that does not exist is an empty state (with a warning); a file that does not parse
  * leaves the last good state in place.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 import { TerwayError } from '../errors/terway-error.js';
 import type { DesiredStateSink } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { parseServicesFile } from './services-file-parse.js';
 import type { ServicesFileContent } from './services-file-parse.js';
 import { ServiceTable } from './service-table.js';
+import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
+import { readServicesFile } from './services-file-worker.js';
 
 /** Editors write in bursts (truncate, write, chmod, rename); one re-read per burst. */
 export const DEFAULT_DEBOUNCE_MS = 50;
 /** The ConfigMap volume writer swaps `..data` (and writes `..data_tmp`, `..2024_...`). */
 const CONFIGMAP_ENTRY_PREFIX = '..';
 const NO_FILE = Symbol('no services file');
+/** Built next to this module; absent when the sources run untranspiled (then reads stay here). */
+const WORKER_SCRIPT = fileURLToPath(new URL('./services-file-worker.js', import.meta.url));
 
 export interface ServicesFileSourceOptions {
   readonly path: string;
@@ -52,6 +56,9 @@ export class ServicesFileSource {
    */
   private applied: string | typeof NO_FILE | undefined;
   private lastError: string | undefined;
+  /** The re-read in flight off the main thread, and whether another event came meanwhile. */
+  private reading: Worker | undefined;
+  private readAgain = false;
 
   constructor(options: ServicesFileSourceOptions) {
     this.path = options.path;
@@ -101,6 +108,10 @@ export class ServicesFileSource {
     this.debounceTimer = undefined;
     this.watcher?.close();
     this.watcher = undefined;
+    const reading = this.reading;
+    this.reading = undefined;
+    this.readAgain = false;
+    await reading?.terminate();
   }
 
   isSynced(): boolean {
@@ -112,50 +123,95 @@ export class ServicesFileSource {
     return this.lastError;
   }
 
-  /** Re-reads the file now and applies it if it changed. Returns false if it did not parse. */
+  /**
+   * Re-reads the file now, on this thread, and applies it if it changed. Returns false if it did
+   * not parse. The first read (at start, before the daemon serves) is this one.
+   */
   reload(): boolean {
-    let text: string | typeof NO_FILE;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if (!isMissingFile(error)) {
-        return this.reject(`cannot read services file ${this.path}: ${messageOf(error)}`);
-      }
-      text = NO_FILE;
+    return this.applyRead(readServicesFile(this.path, this.appliedDigest()));
+  }
+
+  /**
+   * A re-read after a change: parsed in a worker thread, so the daemon keeps answering CNI calls
+   * meanwhile and the parse's garbage never lands in its heap. One at a time; events during a
+   * read make one more read after it.
+   */
+  private reloadOffThread(): void {
+    if (this.reading !== undefined) {
+      this.readAgain = true;
+      return;
     }
-    const digest = text === NO_FILE ? NO_FILE : createHash('sha256').update(text).digest('hex');
-    if (digest === this.applied) return true;
-    if (text === NO_FILE) {
+    if (!existsSync(WORKER_SCRIPT)) {
+      this.reload();
+      return;
+    }
+    const workerData: ServicesFileWorkerData = {
+      servicesFile: this.path,
+      appliedDigest: this.appliedDigest(),
+    };
+    const worker = new Worker(WORKER_SCRIPT, { workerData });
+    this.reading = worker;
+    let answered = false;
+    worker.once('message', (read: ServicesFileRead) => {
+      answered = true;
+      if (this.reading === worker) this.applyRead(read);
+    });
+    worker.once('error', (error) => {
       this.logger.warn(
-        { mode: 'standalone', servicesFile: this.path },
-        'services file does not exist: no Services until it is created',
+        { err: error, servicesFile: this.path },
+        'services file worker failed; reading on the main thread',
       );
-      this.apply(NO_FILE, { services: [], endpointSlices: [] });
-      return true;
+    });
+    worker.once('exit', () => {
+      if (this.reading !== worker) return;
+      this.reading = undefined;
+      if (!answered) this.reload();
+      if (this.readAgain) {
+        this.readAgain = false;
+        this.reloadOffThread();
+      }
+    });
+  }
+
+  private appliedDigest(): string | undefined {
+    return typeof this.applied === 'string' ? this.applied : undefined;
+  }
+
+  private applyRead(read: ServicesFileRead): boolean {
+    switch (read.kind) {
+      case 'unchanged':
+        return true;
+      case 'unreadable':
+        return this.reject(read.message);
+      case 'invalid':
+        return this.reject(read.message);
+      case 'missing':
+        if (this.applied === NO_FILE) return true;
+        this.logger.warn(
+          { mode: 'standalone', servicesFile: this.path },
+          'services file does not exist: no Services until it is created',
+        );
+        this.apply(NO_FILE, { services: [], endpointSlices: [] });
+        return true;
+      case 'parsed':
+        this.apply(read.digest, read);
+        this.logger.info(
+          {
+            servicesFile: this.path,
+            services: read.services.length,
+            endpointSlices: read.endpointSlices.length,
+          },
+          'services file applied',
+        );
+        return true;
     }
-    let content: ServicesFileContent;
-    try {
-      content = parseServicesFile(text, this.path);
-    } catch (error) {
-      return this.reject(messageOf(error));
-    }
-    this.apply(digest, content);
-    this.logger.info(
-      {
-        servicesFile: this.path,
-        services: content.services.length,
-        endpointSlices: content.endpointSlices.length,
-      },
-      'services file applied',
-    );
-    return true;
   }
 
   private apply(digest: string | typeof NO_FILE, content: ServicesFileContent): void {
+    // A complete state: the table marks itself synced with the first one.
     this.table.replaceAll(content.services, content.endpointSlices);
     this.applied = digest;
     this.lastError = undefined;
-    this.table.markSynced();
   }
 
   private reject(reason: string): false {
@@ -171,13 +227,9 @@ export class ServicesFileSource {
     if (this.debounceTimer !== undefined) this.clock.clearTimeout(this.debounceTimer);
     this.debounceTimer = this.clock.setTimeout(() => {
       this.debounceTimer = undefined;
-      if (this.watcher !== undefined) this.reload();
+      if (this.watcher !== undefined) this.reloadOffThread();
     }, this.debounceMs);
   }
-}
-
-function isMissingFile(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
 }
 
 /** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */

@@ -62,12 +62,53 @@ export class LbWritePlan {
       return;
     }
     const proto = protocolNumber(desired.address.protocol);
+    const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
+    if (current === undefined) {
+      this.addFrontend(key, desired, proto, flags);
+      return;
+    }
     const readyIds = desired.ready.map((backend) => this.acquire(backend, proto));
     const memberIds = new Set(readyIds);
     for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto));
-    const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
-    const frontend = current ?? this.createFrontend(key, desired, proto, readyIds.length);
-    this.updateFrontend(frontend, desired, readyIds, memberIds, flags, current === undefined);
+    this.updateFrontend(current, desired, readyIds, memberIds, flags, false);
+  }
+
+  /**
+   * A frontend the maps do not have yet: its slots are its ready backends in order, written
+   * straight into a fresh block. The initial sync of a large cluster is all this case, so it
+   * skips the slot diff and allocates nothing per backend.
+   */
+  private addFrontend(key: string, desired: DesiredFrontend, proto: number, flags: number): void {
+    const slots: number[] = [];
+    const members = new Set<number>();
+    for (const backend of desired.ready) {
+      const id = this.acquire(backend, proto);
+      if (members.has(id)) continue;
+      members.add(id);
+      slots.push(id);
+    }
+    for (const backend of desired.draining) members.add(this.acquire(backend, proto));
+    const frontend = this.createFrontend(key, desired, proto, slots.length);
+    const { base, capacity } = frontend.block;
+    for (let slot = 0; slot < slots.length; slot++) {
+      writeSlot(this.maps.slot, base + slot, slots[slot]!);
+    }
+    this.slotsWritten += slots.length;
+    this.frontendWrites.upsert(
+      { addr: frontend.addr, port: frontend.port, proto },
+      {
+        id: frontend.id,
+        slotBase: base,
+        slotCapacity: capacity,
+        backendCount: slots.length,
+        affinityTimeoutS: desired.affinityTimeoutSeconds,
+        flags,
+      },
+    );
+    frontend.slots = slots;
+    frontend.flags = flags;
+    for (const id of members) this.state.backends.ref(id);
+    frontend.members = members;
   }
 
   /** Deletes backends nothing references (after a restore, once the source is complete). */

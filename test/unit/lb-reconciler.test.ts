@@ -127,6 +127,30 @@ describe('LbReconciler', () => {
     expect(backendIps(maps)).toEqual(['10.0.0.2']);
   });
 
+  test('a new frontend: one slot per distinct ready backend, draining ones kept as entries', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3', '10.0.0.2'), {
+        draining: backends('10.0.0.4'),
+      }),
+    ]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.3'] });
+    expect(usedSlots(maps)).toBe(2);
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.4']);
+    // The draining backend is referenced: it goes only when the frontend stops listing it.
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    await lb.whenIdle();
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3']);
+    // And a later change diffs against the slots the new frontend was given.
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.3'))]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.3'] });
+    expect(usedSlots(maps)).toBe(1);
+  });
+
   test('a Service scaled to zero keeps its frontend with no slots: the program rejects', async () => {
     const maps = memoryLbMaps();
     const lb = reconciler(maps);

@@ -1,0 +1,70 @@
+/**
+ * Reads, parses, validates and projects a services file off the daemon's main thread, then
+ * exits. A 10,000-Service file is tens of megabytes of text and a second of parsing: done on the
+ * main thread, every CNI call waits that second, and the heap that held the text and the whole
+ * parse stays with the daemon. Here only the projections (object-projection.ts) come back, and
+ * the worker's heap goes away with it.
+ *
+ * workerData: { servicesFile, appliedDigest? }. Posts one ServicesFileRead.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+
+import { projectEndpointSlice, projectService } from './object-projection.js';
+import { parseServicesFile } from './services-file-parse.js';
+
+export type ServicesFileRead =
+  | { kind: 'missing' }
+  /** The text has the digest the caller already applied: nothing parsed. */
+  | { kind: 'unchanged' }
+  | { kind: 'unreadable'; message: string }
+  | { kind: 'invalid'; digest: string; message: string }
+  | { kind: 'parsed'; digest: string; services: V1Service[]; endpointSlices: V1EndpointSlice[] };
+
+function messageOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    const { message } = error;
+    if (typeof message === 'string') return message;
+  }
+  return String(error);
+}
+
+/** The whole read; the main thread does it itself at start, and when no worker can start. */
+export function readServicesFile(path: string, appliedDigest?: string): ServicesFileRead {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return { kind: 'missing' };
+    return {
+      kind: 'unreadable',
+      message: `cannot read services file ${path}: ${messageOf(error)}`,
+    };
+  }
+  const digest = createHash('sha256').update(text).digest('hex');
+  if (digest === appliedDigest) return { kind: 'unchanged' };
+  try {
+    const content = parseServicesFile(text, path);
+    return {
+      kind: 'parsed',
+      digest,
+      services: content.services.map(projectService),
+      endpointSlices: content.endpointSlices.map(projectEndpointSlice),
+    };
+  } catch (error) {
+    return { kind: 'invalid', digest, message: messageOf(error) };
+  }
+}
+
+export interface ServicesFileWorkerData {
+  servicesFile: string;
+  appliedDigest: string | undefined;
+}
+
+const job = workerData as Partial<ServicesFileWorkerData> | null;
+if (parentPort !== null && typeof job?.servicesFile === 'string') {
+  parentPort.postMessage(readServicesFile(job.servicesFile, job.appliedDigest));
+}
