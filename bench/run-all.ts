@@ -502,7 +502,7 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
     [
       ['Bare Node start (`node -e 0`)', '≈ 58 ms', ms(r.nodeStart.p50Ms)],
       [
-        'Bundled one-shot gRPC client (shim ADD − terwayd handler; HTTP/2 framed on node:net now)',
+        "Bundled one-shot gRPC client (shim ADD − terwayd handler; now HTTP/2 framed by hand over the shim's blocking unix-socket addon)",
         '≈ 124 ms',
         ms(a.totalMs - a.daemonMs),
       ],

@@ -1,10 +1,10 @@
 /**
  * The parts of Services and EndpointSlices the Service LB reads (service-translation.ts), copied
- * out of the objects a source hands over, so the table keeps those and lets the rest go. An
- * EndpointSlice endpoint carries a targetRef (kind, name, namespace, uid), a nodeName, a zone
- * and hints, none of which the datapath uses; held for 100,000 endpoints they are most of a
- * daemon's memory. Every field translation reads must be copied here: the unit tests translate
- * projected and whole objects and compare.
+ * out of parsed objects. The services-file worker sends these, not the objects, back to the
+ * daemon: an EndpointSlice endpoint carries a targetRef (kind, name, namespace, uid), a nodeName,
+ * a zone and hints, none of which the datapath uses, and for 100,000 endpoints copying them
+ * across threads would cost the daemon time and memory. Every field translation reads must be
+ * copied here: the unit tests translate projected and whole objects and compare.
  */
 import type {
   V1Endpoint,

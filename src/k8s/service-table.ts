@@ -1,7 +1,8 @@
 /**
  * The Services and EndpointSlices a source has seen, and what it has told the sink about them.
  *
- * Objects are kept as projections (object-projection.ts): only the fields translation reads.
+ * The incremental calls keep the objects they are given: the informers' caches hold them anyway,
+ * so a reference costs nothing (a projected copy would cost memory). replaceAll keeps nothing.
  *
  * Every change recomputes only the Service it touches and sends that Service's frontends only
  * when they differ from what was last sent: an EndpointSlice update that changes nothing the
@@ -18,7 +19,6 @@ import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/c
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
 import { serviceKey } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
-import { projectEndpointSlice, projectService } from './object-projection.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
 export interface ServiceTableOptions {
@@ -56,7 +56,7 @@ export class ServiceTable {
     const key = objectKey(service);
     if (key === undefined) return;
     this.snapshotSizes = undefined;
-    this.services.set(key, projectService(service));
+    this.services.set(key, service);
     this.refresh(key);
   }
 
@@ -72,7 +72,7 @@ export class ServiceTable {
     const key = objectKey(slice);
     if (key === undefined) return;
     const previousOwner = this.detachSlice(key);
-    const owner = this.attachSlice(key, projectEndpointSlice(slice));
+    const owner = this.attachSlice(key, slice);
     if (owner !== undefined) this.refresh(owner);
     // A slice relabelled to another Service (never done by the controller, but legal) leaves
     // its old Service too.
