@@ -16,6 +16,7 @@ import { BenchDaemon, memoryCloudConfig } from '../support/daemon.js';
 import { BUILT, requireFile } from '../support/paths.js';
 import type { LatencySummary } from '../support/stats.js';
 import { median, ms, rate, ratio } from '../support/stats.js';
+import type { Target } from '../support/stats.js';
 import type { EchoClient, EchoMessage } from './echo-proto.js';
 import { echoProto } from './echo-proto.js';
 import type { LoadOptions, LoadResult } from './load.js';
@@ -37,13 +38,6 @@ export const TARGETS = {
   p50Ratio: 2,
   allocationsPerSecond: 2_000,
 } as const;
-
-export interface Target {
-  name: string;
-  measured: string;
-  limit: string;
-  pass: boolean;
-}
 
 export interface CpuShare {
   /** Server process CPU in the window, % of one core. */

@@ -44,6 +44,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { collectOutput, makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { ScratchNetns } from '../support/netns.js';
 import { median, ratio } from '../support/stats.js';
+import type { Target } from '../support/stats.js';
+import { REPO_ROOT } from '../support/paths.js';
 import {
   ADDR,
   BASE_PATHS,
@@ -68,7 +70,6 @@ import {
   pingPong,
   probe,
   progStats,
-  repoRoot,
   serveIn,
   stopAll,
   tool,
@@ -249,13 +250,6 @@ export interface FigureResult {
   };
 }
 
-export interface Target {
-  name: string;
-  measured: string;
-  limit: string;
-  pass: boolean;
-}
-
 export interface ProgramRuns {
   name: string;
   runs: number;
@@ -371,7 +365,7 @@ const PROGRAMS = {
 
 /** Private copies of lb.o and of the addon: a concurrent `npm run build` empties dist/. */
 async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
-  const root = repoRoot();
+  const root = REPO_ROOT;
   const built = join(root, 'dist/bpf/lb.o');
   if (!existsSync(built)) {
     const { code, stderr } = await collectOutput(

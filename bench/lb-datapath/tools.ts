@@ -8,26 +8,16 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
+import type { RoundTrip, Stream } from '../support/net-tools.js';
+import { parseIperf3, parseSockperf } from '../support/net-tools.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { netnsPath } from './topology.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** The checkout: the nearest ancestor holding package.json (dist/ has none). */
-export function repoRoot(): string {
-  let dir = HERE;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${HERE}`);
-    dir = parent;
-  }
-  return dir;
-}
+export type { RoundTrip, Stream } from '../support/net-tools.js';
 
 export function tool(command: string, args: string[]): string | undefined {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -40,7 +30,7 @@ export function tool(command: string, args: string[]): string | undefined {
  * bootstrap; $CC or cc otherwise). The source is read from the checkout: it is not part of dist/.
  */
 export function buildNetload(dir: string): { binary: string; compiler: string } {
-  const source = join(repoRoot(), 'bench/lb-datapath/netload.c');
+  const source = join(REPO_ROOT, 'bench/lb-datapath/netload.c');
   const out = join(dir, 'netload');
   const compilers = [process.env.CC, 'clang', 'cc', 'gcc'].filter(
     (c): c is string => c !== undefined && c !== '',
@@ -107,33 +97,6 @@ export async function waitListening(netns: string, port: number, udp = false): P
 }
 
 // ---- sockperf --------------------------------------------------------------------------------
-
-export interface RoundTrip {
-  p50Us: number;
-  p99Us: number;
-  /** Observations in sockperf's valid window. */
-  count: number;
-  /** UDP: messages sockperf counted as dropped. */
-  dropped: number;
-  /** Answers received over the whole run, warm-up included ("[Total Run]"). */
-  totalReceived: number;
-}
-
-/** sockperf's "---> percentile 50.000 =   18.214" lines, µs (full round trip). */
-export function parseSockperf(out: string): RoundTrip {
-  const at = (p: string): number => {
-    const match = new RegExp(`percentile ${p.replace('.', '\\.')} =\\s*([\\d.]+)`).exec(out);
-    if (match?.[1] === undefined) throw new Error(`sockperf printed no ${p} percentile:\n${out}`);
-    return Number(match[1]);
-  };
-  return {
-    p50Us: at('50.000'),
-    p99Us: at('99.000'),
-    count: Number(/Total (\d+) observations/.exec(out)?.[1] ?? Number.NaN),
-    dropped: Number(/# dropped messages = (\d+)/.exec(out)?.[1] ?? 0),
-    totalReceived: Number(/\[Total Run\].*ReceivedMessages=(\d+)/.exec(out)?.[1] ?? Number.NaN),
-  };
-}
 
 /** sockperf spends about 0.45 s of `-t` on its warm-up and wind-down. */
 const SOCKPERF_OVERHEAD_S = 0.5;
@@ -237,11 +200,6 @@ export async function probe(
 
 // ---- iperf3 ----------------------------------------------------------------------------------
 
-export interface Stream {
-  gbps: number;
-  retransmits: number;
-}
-
 export async function iperf(
   netns: string,
   target: string,
@@ -255,13 +213,7 @@ export async function iperf(
     ['-c', target, '-p', String(port), '-t', String(seconds), '-O', String(omitSeconds), '-J'],
     (seconds + omitSeconds + 30) * 1000,
   );
-  const json = JSON.parse(out) as {
-    end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } };
-  };
-  return {
-    gbps: json.end.sum_received.bits_per_second / 1e9,
-    retransmits: json.end.sum_sent.retransmits ?? 0,
-  };
+  return parseIperf3(out);
 }
 
 // ---- BPF program statistics ------------------------------------------------------------------

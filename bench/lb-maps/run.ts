@@ -42,6 +42,8 @@ import { BenchLab } from '../support/lab.js';
 import { ScratchNetns } from '../support/netns.js';
 import type { LatencySummary } from '../support/stats.js';
 import { median, ms, rate, ratio, summarize } from '../support/stats.js';
+import type { Target } from '../support/stats.js';
+import { REPO_ROOT } from '../support/paths.js';
 import {
   backendIps,
   clusterIp,
@@ -91,13 +93,6 @@ export const LB_MAPS_TARGETS = {
   changeMs: 10,
   rssMb: 150,
 } as const;
-
-export interface Target {
-  name: string;
-  measured: string;
-  limit: string;
-  pass: boolean;
-}
 
 export interface SyncSummary {
   runs: SyncFigures[];
@@ -188,18 +183,7 @@ const RUNTIME: 'compiled' | 'tsx' = fileURLToPath(import.meta.url).endsWith('.ts
   ? 'tsx'
   : 'compiled';
 
-/** The checkout: the nearest ancestor holding package.json (dist/ has none). */
-function repoRoot(): string {
-  let dir = HERE;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${HERE}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-const ROOT = repoRoot();
+const ROOT = REPO_ROOT;
 
 /** What the workers run with, copied into the run's temp dir. */
 interface Runtime {

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { BenchLab } from '../support/lab.js';
+import { parseIperf3, parseSockperf } from '../support/net-tools.js';
 import { ipBatchSync, ScratchNetns } from '../support/netns.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { median, ratio } from '../support/stats.js';
@@ -137,23 +138,7 @@ async function iperf(endpoint: Endpoint): Promise<{ gbps: number; retransmits: n
     ],
     (iperfSeconds + iperfOmitSeconds + 20) * 1000,
   );
-  const json = JSON.parse(out) as {
-    end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } };
-  };
-  return {
-    gbps: json.end.sum_received.bits_per_second / 1e9,
-    retransmits: json.end.sum_sent.retransmits ?? 0,
-  };
-}
-
-/** sockperf's "---> percentile 50.000 =   18.214" lines, µs (full round trip). */
-function parseSockperf(out: string): { p50: number; p99: number } {
-  const at = (p: string): number => {
-    const match = new RegExp(`percentile ${p.replace('.', '\\.')} =\\s*([\\d.]+)`).exec(out);
-    if (match?.[1] === undefined) throw new Error(`sockperf printed no ${p} percentile:\n${out}`);
-    return Number(match[1]);
-  };
-  return { p50: at('50.000'), p99: at('99.000') };
+  return parseIperf3(out);
 }
 
 async function pingPong(
@@ -175,7 +160,8 @@ async function pingPong(
       ]),
       timeout,
     );
-    return parseSockperf(out);
+    const { p50Us, p99Us } = parseSockperf(out);
+    return { p50: p50Us, p99: p99Us };
   }
   const out = await runIn(
     endpoint.clientNetns,

@@ -2,8 +2,21 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root. This file runs as dist/bench/support/paths.js, three levels down. */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/**
+ * The checkout: the nearest ancestor holding package.json (dist/ has none), so it is the same
+ * whether the benchmarks run built (dist/bench/) or from source.
+ */
+function findRepoRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** The built artefacts the benchmarks drive: exactly what package.json `bin` points at. */
 export const BUILT = {

@@ -48,3 +48,11 @@ export function ratio(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   return `${value.toFixed(2)}×`;
 }
+
+/** One benchmark target as the reports print it: the figure, its limit, and the verdict. */
+export interface Target {
+  name: string;
+  measured: string;
+  limit: string;
+  pass: boolean;
+}
