@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import type * as z from 'zod';
 
+import { messageOf } from '../errors/error-message.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { eniConfSchema, findUnknownKeys, SECRET_KEYS, toDaemonConfig } from './eni-conf.js';
 import type { DaemonConfig } from './eni-conf.js';
@@ -123,13 +124,4 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
     current = (current as Record<string | number, unknown>)[part];
   }
   return current;
-}
-
-/** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
 }

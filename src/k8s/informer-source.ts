@@ -11,6 +11,7 @@ import type { DesiredStateSink } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
+import { messageOf } from '../errors/error-message.js';
 import {
   DEFAULT_INITIAL_BACKOFF_MS,
   DEFAULT_MAX_BACKOFF_MS,
@@ -164,12 +165,4 @@ export class InformerSource {
     );
     for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
   }
-}
-/** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
 }

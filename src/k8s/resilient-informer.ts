@@ -22,6 +22,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubern
 import { TerwayError } from '../errors/terway-error.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { messageOf } from '../errors/error-message.js';
 
 /** First restart delay after a failure; doubles per consecutive failure up to the cap. */
 export const DEFAULT_INITIAL_BACKOFF_MS = 500;
@@ -322,13 +323,4 @@ function statusMessageOf(body: unknown): string | undefined {
     if (typeof message === 'string') return message;
   }
   return undefined;
-}
-
-/** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
 }

@@ -14,6 +14,7 @@ import * as z from 'zod';
 import { TerwayError } from '../errors/terway-error.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { SERVICE_NAME_LABEL } from './service-translation.js';
+import { messageOf } from '../errors/error-message.js';
 
 /** kubectl's default when an object names no namespace. */
 const DEFAULT_NAMESPACE = 'default';
@@ -287,13 +288,4 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
 }

@@ -24,6 +24,7 @@ import type { ServicesFileContent } from './services-file-parse.js';
 import { ServiceTable } from './service-table.js';
 import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
 import { readServicesFile } from './services-file-worker.js';
+import { messageOf } from '../errors/error-message.js';
 
 /** Editors write in bursts (truncate, write, chmod, rename); one re-read per burst. */
 export const DEFAULT_DEBOUNCE_MS = 50;
@@ -230,13 +231,4 @@ export class ServicesFileSource {
       if (this.watcher !== undefined) this.reloadOffThread();
     }, this.debounceMs);
   }
-}
-
-/** Duck-typed: errors from another realm (jest's vm modules) fail `instanceof Error`. */
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
 }

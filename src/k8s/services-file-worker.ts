@@ -15,6 +15,7 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { projectEndpointSlice, projectService } from './object-projection.js';
 import { parseServicesFile } from './services-file-parse.js';
+import { messageOf } from '../errors/error-message.js';
 
 export type ServicesFileRead =
   | { kind: 'missing' }
@@ -23,14 +24,6 @@ export type ServicesFileRead =
   | { kind: 'unreadable'; message: string }
   | { kind: 'invalid'; digest: string; message: string }
   | { kind: 'parsed'; digest: string; services: V1Service[]; endpointSlices: V1EndpointSlice[] };
-
-function messageOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { message } = error;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
-}
 
 /** The whole read; the main thread does it itself at start, and when no worker can start. */
 export function readServicesFile(path: string, appliedDigest?: string): ServicesFileRead {
