@@ -70,7 +70,7 @@ export class LbWritePlan {
     const readyIds = desired.ready.map((backend) => this.acquire(backend, proto));
     const memberIds = new Set(readyIds);
     for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto));
-    this.updateFrontend(current, desired, readyIds, memberIds, flags, false);
+    this.updateFrontend(current, desired, readyIds, memberIds, flags);
   }
 
   /**
@@ -89,22 +89,12 @@ export class LbWritePlan {
     }
     for (const backend of desired.draining) members.add(this.acquire(backend, proto));
     const frontend = this.createFrontend(key, desired, proto, slots.length);
-    const { base, capacity } = frontend.block;
+    const { base } = frontend.block;
     for (let slot = 0; slot < slots.length; slot++) {
       writeSlot(this.maps.slot, base + slot, slots[slot]!);
     }
     this.slotsWritten += slots.length;
-    this.frontendWrites.upsert(
-      { addr: frontend.addr, port: frontend.port, proto },
-      {
-        id: frontend.id,
-        slotBase: base,
-        slotCapacity: capacity,
-        backendCount: slots.length,
-        affinityTimeoutS: desired.affinityTimeoutSeconds,
-        flags,
-      },
-    );
+    this.upsertFrontendEntry(frontend, frontend.block, slots.length, desired, flags);
     frontend.slots = slots;
     frontend.flags = flags;
     for (const id of members) this.state.backends.ref(id);
@@ -167,9 +157,8 @@ export class LbWritePlan {
     readyIds: number[],
     memberIds: Set<number>,
     flags: number,
-    isNew: boolean,
   ): void {
-    const liveCount = isNew ? 0 : frontend.slots.length;
+    const liveCount = frontend.slots.length;
     const plan = planSlots(frontend.slots, readyIds);
     let block = frontend.block;
     let moved: SlotBlock | undefined;
@@ -184,24 +173,11 @@ export class LbWritePlan {
       this.slotsWritten += plan.writes.length;
     }
     const changed =
-      isNew ||
       moved !== undefined ||
       plan.slots.length !== liveCount ||
       frontend.affinityTimeoutS !== desired.affinityTimeoutSeconds ||
       frontend.flags !== flags;
-    if (changed) {
-      this.frontendWrites.upsert(
-        { addr: frontend.addr, port: frontend.port, proto: frontend.proto },
-        {
-          id: frontend.id,
-          slotBase: block.base,
-          slotCapacity: block.capacity,
-          backendCount: plan.slots.length,
-          affinityTimeoutS: desired.affinityTimeoutSeconds,
-          flags,
-        },
-      );
-    }
+    if (changed) this.upsertFrontendEntry(frontend, block, plan.slots.length, desired, flags);
     if (moved) this.releaseBlockLater(moved, liveCount);
     else if (plan.deletes.length > 0) this.clearSlotsLater(block, plan.deletes);
     frontend.block = block;
@@ -211,6 +187,27 @@ export class LbWritePlan {
     for (const id of memberIds) if (!frontend.members.has(id)) this.state.backends.ref(id);
     for (const id of frontend.members) if (!memberIds.has(id)) this.unref(id);
     frontend.members = memberIds;
+  }
+
+  /** The frontend hash entry: where the slots are, how many are live, and the frontend's flags. */
+  private upsertFrontendEntry(
+    frontend: ProgrammedFrontend,
+    block: SlotBlock,
+    backendCount: number,
+    desired: DesiredFrontend,
+    flags: number,
+  ): void {
+    this.frontendWrites.upsert(
+      { addr: frontend.addr, port: frontend.port, proto: frontend.proto },
+      {
+        id: frontend.id,
+        slotBase: block.base,
+        slotCapacity: block.capacity,
+        backendCount,
+        affinityTimeoutS: desired.affinityTimeoutSeconds,
+        flags,
+      },
+    );
   }
 
   private deleteFrontend(frontend: ProgrammedFrontend): void {
