@@ -18,3 +18,13 @@ export function requireBuilt(path: string): string {
   }
   return path;
 }
+
+/** The shim's addon as the build installs it beside the bundle; its build directory otherwise. */
+export function builtShimAddon(): string {
+  const path = [
+    join(REPO_ROOT, 'dist', 'bundle', 'terway_uds.node'),
+    join(REPO_ROOT, 'native', 'build', 'Release', 'terway_uds.node'),
+  ].find((candidate) => existsSync(candidate));
+  if (path === undefined) throw new Error('terway_uds.node is not built (make build)');
+  return path;
+}

@@ -6,7 +6,7 @@
  * thread (test/support/h2-scenario-server.mjs): the blocking exchange stops this thread's loop.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -14,24 +14,16 @@ import { Worker } from 'node:worker_threads';
 import { invokeBackend } from '../../src/cni/backend-client.js';
 import { CNI_CODES, CniError } from '../../src/cni/cni-error.js';
 import type { UdsAddon } from '../../src/cni/transport/blocking-exchange.js';
-import { blockingExchange, isUdsAddon } from '../../src/cni/transport/blocking-exchange.js';
+import { blockingExchange, loadUdsAddon } from '../../src/cni/transport/blocking-exchange.js';
 import type { Exchange } from '../../src/cni/transport/exchange.js';
 import { netExchange } from '../../src/cni/transport/net-exchange.js';
 import { BACKEND_METHODS } from '../../src/rpc/generated/backend-methods.js';
+import { builtShimAddon, REPO_ROOT } from '../support/bins.js';
 
-const root = join(import.meta.dirname, '..', '..');
-
-/** The build puts the shim's addon beside the bundle; its build directory is the fallback. */
-function loadUdsAddon(): UdsAddon {
-  const path = [
-    join(root, 'dist', 'bundle', 'terway_uds.node'),
-    join(root, 'native', 'build', 'Release', 'terway_uds.node'),
-  ].find((candidate) => existsSync(candidate));
-  if (path === undefined) throw new Error('terway_uds.node is not built (make build)');
-  const module = { exports: {} as unknown };
-  process.dlopen(module, path);
-  if (!isUdsAddon(module.exports)) throw new Error(`${path} is not the shim's addon`);
-  return module.exports;
+function builtUdsAddon(): UdsAddon {
+  const addon = loadUdsAddon(builtShimAddon());
+  if (addon instanceof Error) throw addon;
+  return addon;
 }
 
 let dir: string;
@@ -73,7 +65,7 @@ function statusReply(reason: string): Buffer {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tn-h2-'));
   socketPath = join(dir, 'eni.sock');
-  worker = new Worker(join(root, 'test', 'support', 'h2-scenario-server.mjs'), {
+  worker = new Worker(join(REPO_ROOT, 'test', 'support', 'h2-scenario-server.mjs'), {
     workerData: { socketPath },
   });
   await new Promise<void>((resolve, reject) => {
@@ -90,7 +82,7 @@ afterAll(async () => {
 
 const exchanges: Array<[string, () => Exchange]> = [
   ['node:net', () => netExchange],
-  ['the blocking addon', () => blockingExchange(loadUdsAddon())],
+  ['the blocking addon', () => blockingExchange(builtUdsAddon())],
 ];
 
 describe.each(exchanges)('invokeBackend over a hand-framed HTTP/2 connection (%s)', (_, make) => {

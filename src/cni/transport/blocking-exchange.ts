@@ -15,12 +15,23 @@ export interface UdsAddon {
   udsClose(fd: number): void;
 }
 
-export function isUdsAddon(value: unknown): value is UdsAddon {
+function isUdsAddon(value: unknown): value is UdsAddon {
   return (
     typeof value === 'object' &&
     value !== null &&
     typeof (value as Partial<UdsAddon>).udsRead === 'function'
   );
+}
+
+/** Loads terway_uds.node from `path`; the reason it cannot, as an Error, otherwise. */
+export function loadUdsAddon(path: string): UdsAddon | Error {
+  const module = { exports: {} as unknown };
+  try {
+    process.dlopen(module, path);
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  return isUdsAddon(module.exports) ? module.exports : new Error(`${path} is not the shim's addon`);
 }
 
 function timedOut(error: unknown): boolean {

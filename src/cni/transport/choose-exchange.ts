@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { blockingExchange, isUdsAddon } from './blocking-exchange.js';
+import { blockingExchange, loadUdsAddon } from './blocking-exchange.js';
 import type { Exchange } from './exchange.js';
 
 export const SHIM_TRANSPORT_ENV = 'TERWAY_SHIM_TRANSPORT';
@@ -27,23 +27,16 @@ function addonPath(env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-function loadUdsAddon(path: string | undefined): Exchange | Error {
+function blockingExchangeAt(path: string | undefined): Exchange | Error {
   if (path === undefined) return new Error('no program path to look beside');
-  const module = { exports: {} as unknown };
-  try {
-    process.dlopen(module, path);
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-  return isUdsAddon(module.exports)
-    ? blockingExchange(module.exports)
-    : new Error(`${path} is not the shim's addon`);
+  const addon = loadUdsAddon(path);
+  return addon instanceof Error ? addon : blockingExchange(addon);
 }
 
 export async function chooseExchange(env: NodeJS.ProcessEnv = process.env): Promise<Exchange> {
   const wanted = env[SHIM_TRANSPORT_ENV];
   if (wanted !== 'net') {
-    const blocking = loadUdsAddon(addonPath(env));
+    const blocking = blockingExchangeAt(addonPath(env));
     if (!(blocking instanceof Error)) return blocking;
     if (wanted === 'blocking') {
       throw new Error(`${SHIM_TRANSPORT_ENV}=blocking, but ${blocking.message}`);
