@@ -16,16 +16,6 @@ import type {
 
 import { SERVICE_NAME_LABEL } from './service-translation.js';
 
-/** Protocol names and port names repeat across objects: one string each, not one per object. */
-const interned = new Map<string, string>();
-function intern(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size < 10_000) interned.set(value, value);
-  return value;
-}
-
 function defined<T extends object>(value: T): T {
   for (const key of Object.keys(value) as Array<keyof T>) {
     if (value[key] === undefined) delete value[key];
@@ -37,16 +27,16 @@ export function projectService(service: V1Service): V1Service {
   const { metadata, spec, status } = service;
   const ingress = status?.loadBalancer?.ingress;
   return defined({
-    metadata: defined({ name: metadata?.name, namespace: intern(metadata?.namespace) }),
+    metadata: defined({ name: metadata?.name, namespace: metadata?.namespace }),
     spec:
       spec === undefined
         ? undefined
         : defined({
-            type: intern(spec.type),
+            type: spec.type,
             clusterIP: spec.clusterIP,
             clusterIPs: spec.clusterIPs,
             externalIPs: spec.externalIPs,
-            sessionAffinity: intern(spec.sessionAffinity),
+            sessionAffinity: spec.sessionAffinity,
             sessionAffinityConfig:
               spec.sessionAffinityConfig?.clientIP?.timeoutSeconds === undefined
                 ? undefined
@@ -57,9 +47,9 @@ export function projectService(service: V1Service): V1Service {
                   },
             ports: spec.ports?.map((port): V1ServicePort =>
               defined({
-                name: intern(port.name),
+                name: port.name,
                 port: port.port,
-                protocol: intern(port.protocol),
+                protocol: port.protocol,
               }),
             ),
           }),
@@ -68,9 +58,7 @@ export function projectService(service: V1Service): V1Service {
         ? undefined
         : {
             loadBalancer: {
-              ingress: ingress.map((entry) =>
-                defined({ ip: entry.ip, ipMode: intern(entry.ipMode) }),
-              ),
+              ingress: ingress.map((entry) => defined({ ip: entry.ip, ipMode: entry.ipMode })),
             },
           },
   });
@@ -81,12 +69,12 @@ export function projectEndpointSlice(slice: V1EndpointSlice): V1EndpointSlice {
   return {
     metadata: defined({
       name: slice.metadata?.name,
-      namespace: intern(slice.metadata?.namespace),
+      namespace: slice.metadata?.namespace,
       labels: owner === undefined ? undefined : { [SERVICE_NAME_LABEL]: owner },
     }),
-    addressType: intern(slice.addressType) ?? '',
+    addressType: slice.addressType,
     ports: slice.ports?.map((port): DiscoveryV1EndpointPort =>
-      defined({ name: intern(port.name), port: port.port, protocol: intern(port.protocol) }),
+      defined({ name: port.name, port: port.port, protocol: port.protocol }),
     ),
     endpoints: slice.endpoints.map((endpoint): V1Endpoint =>
       defined({

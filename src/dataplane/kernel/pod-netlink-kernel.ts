@@ -29,15 +29,10 @@ export class PodNetlinkKernel implements Kernel {
     private readonly options: { hostNetns: NetnsRef; open: RtnlOpener },
   ) {}
 
-  apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {
-    if (ops.length === 0) return Promise.resolve();
+  async apply(netns: NetnsRef, ops: readonly KernelOp[]): Promise<void> {
+    if (ops.length === 0) return;
     if (!this.takes(netns, ops)) return this.base.apply(netns, ops);
-    try {
-      this.applyNow(netns as Extract<NetnsRef, { kind: 'path' }>, ops);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    this.applyNow(netns as Extract<NetnsRef, { kind: 'path' }>, ops);
   }
 
   /** A pod's batch starts nothing early: opening a socket costs less than keeping a process. */
