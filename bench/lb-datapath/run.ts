@@ -788,6 +788,13 @@ export async function runLbDatapathBench(
 // ---- output ----------------------------------------------------------------------------------
 
 const passFail = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
+
+/** "≤ 1.03× PASS": a figure's LB / direct target and whether this ratio meets it; "—" if none. */
+function targetCell(spec: FigureSpec, lbOverDirect: number): string {
+  if (spec.target === undefined) return '—';
+  const pass = spec.lowerIsBetter ? lbOverDirect <= spec.target : lbOverDirect >= spec.target;
+  return `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)} ${passFail(pass)}`;
+}
 const TOPOLOGY_LABEL: Record<Topology, string> = {
   veth: "veth (the product's veth mode)",
   l2: 'L2 (macvlan over an ENI)',
@@ -817,14 +824,7 @@ function figureRows(t: TopologyResult, many: number): string[][] {
         ? 'n/a'
         : formatValue(f.name, result.value) +
           (result.p99Us !== undefined ? ` (p99 ${result.p99Us.toFixed(0)})` : '');
-    const target =
-      spec.target === undefined
-        ? '—'
-        : `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)} ${passFail(
-            spec.lowerIsBetter
-              ? f.ratios.lbOverDirect <= spec.target
-              : f.ratios.lbOverDirect >= spec.target,
-          )}`;
+    const target = targetCell(spec, f.ratios.lbOverDirect);
     const ahead = spec.lowerIsBetter ? f.ratios.lbOverIptables < 1 : f.ratios.lbOverIptables > 1;
     return [
       spec.label,
@@ -1006,14 +1006,7 @@ export function lbDatapathSummaryRows(r: LbDatapathResult | undefined): string[]
   for (const t of r.topologies) {
     for (const f of t.figures) {
       const spec = FIGURES[f.name];
-      const target =
-        spec.target === undefined
-          ? '—'
-          : `${spec.lowerIsBetter ? '≤' : '≥'} ${ratio(spec.target)} ${passFail(
-              spec.lowerIsBetter
-                ? f.ratios.lbOverDirect <= spec.target
-                : f.ratios.lbOverDirect >= spec.target,
-            )}`;
+      const target = targetCell(spec, f.ratios.lbOverDirect);
       rows.push([
         `LB ${t.topology}: ${spec.short}`,
         `${formatValue(f.name, f.paths.lb.value)} (iptables ${formatValue(f.name, f.paths.iptables.value)})`,
