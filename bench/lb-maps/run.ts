@@ -1046,7 +1046,7 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
       `read back from the maps and compared with its Service. *Reconciler alone*: the desired ` +
       `frontends, built before the clock, handed to \`LbReconciler\` until it is idle. ` +
       `*Objects → maps*: Service and EndpointSlice objects through \`ServiceTable\` ` +
-      `(\`replaceAll\` + \`markSynced\`, the services-file path: translation, then the map ` +
+      `(\`replaceAll\`, the services-file path: translation, then the map ` +
       `pass). *Apiserver → maps*: client-node informers listing the in-repo test apiserver over ` +
       `loopback HTTP. Baseline: the nat table kube-proxy (iptables mode) writes for the same ` +
       `Services (KUBE-SERVICES → KUBE-SVC-* with \`statistic random\` → KUBE-SEP-* DNAT, masquerade ` +

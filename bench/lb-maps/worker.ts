@@ -6,7 +6,7 @@
  * Modes:
  * - `reconciler`: desired frontends (built before the clock) handed to LbReconciler → idle.
  * - `table`: Service and EndpointSlice objects (built before the clock) through ServiceTable
- *   (replaceAll + markSynced, the services-file path) → translation → LbReconciler → idle.
+ *   (replaceAll, the services-file path) → translation → LbReconciler → idle.
  * - `informer`: the cluster path: client-node informers list/watch the parent's apiserver over
  *   loopback HTTP → ServiceTable → LbReconciler. Reports the sync and the process's memory, then
  *   times EndpointSlice changes the parent makes, until told to finish.
@@ -144,8 +144,8 @@ async function syncOffline(config: WorkerConfig): Promise<void> {
     for (const [key, list] of frontends) reconciler.replaceService(key, list);
     reconciler.markSynced();
   } else {
+    // A complete state: replaceAll marks the table synced itself.
     table.replaceAll(cluster.services, cluster.slices);
-    table.markSynced();
   }
   const handedOver = performance.now();
   await reconciler.whenIdle();
