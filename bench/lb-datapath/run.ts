@@ -37,7 +37,11 @@ import {
   nativeBpfAvailable,
   NativeBpfMap,
 } from '../../src/dataplane/bpf/native-bpf.js';
-import type { BackendAddress, DesiredFrontend, LbProtocol } from '../../src/lb/desired-frontend.js';
+import {
+  backendKeyOf,
+  type DesiredFrontend,
+  type LbProtocol,
+} from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -330,13 +334,12 @@ const SERVICE = 'default/bench';
 /** The benchmark Service: one frontend per figure's port, the one backend. */
 function benchFrontends(): DesiredFrontend[] {
   const frontend = (protocol: LbProtocol, port: number, portName: string): DesiredFrontend => {
-    const backend: BackendAddress = { ip: ADDR.backend, port };
     return {
       address: { ip: ADDR.vip, port, protocol },
       service: { namespace: 'default', name: 'bench', portName },
       external: false,
       affinityTimeoutSeconds: 0,
-      ready: [backend],
+      ready: [backendKeyOf({ ip: ADDR.backend, port })],
       draining: [],
     };
   };

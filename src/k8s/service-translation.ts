@@ -10,8 +10,8 @@
  */
 import type { DiscoveryV1EndpointPort, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
-import type { BackendAddress, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
-import { frontendKey } from '../lb/desired-frontend.js';
+import type { BackendKey, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
+import { backendKey, frontendKey } from '../lb/desired-frontend.js';
 import { parseIPv4 } from '../util/ipv4.js';
 
 /** The label the EndpointSlice controller puts on every slice it manages for a Service. */
@@ -34,17 +34,14 @@ const HEADLESS_CLUSTER_IP = 'None';
  *  such an IP alone so traffic to it still goes out to the LB. */
 const INGRESS_IP_MODE_PROXY = 'Proxy';
 
-/** Ports are 16-bit: ip × PORT_SPACE + port orders backends by ip, then port. */
-const PORT_SPACE = 65_536;
-
 interface FrontendIp {
   readonly ip: string;
   readonly external: boolean;
 }
 
 interface PortBackends {
-  readonly ready: BackendAddress[];
-  readonly draining: BackendAddress[];
+  readonly ready: BackendKey[];
+  readonly draining: BackendKey[];
 }
 
 /**
@@ -135,10 +132,8 @@ function backendsForPort(
   portName: string,
   protocol: LbProtocol,
 ): PortBackends {
-  // Keyed by ip × 2^16 + port: unique, and its numeric order is "by ip, then port", so sorting
-  // costs no address parsing in the comparator (a Service may have thousands of endpoints).
-  const ready = new Map<number, BackendAddress>();
-  const draining = new Map<number, BackendAddress>();
+  const ready = new Set<BackendKey>();
+  const draining = new Set<BackendKey>();
   for (const slice of slices) {
     if (slice.addressType !== 'IPv4') continue;
     const port = matchingSlicePort(slice.ports ?? [], portName, protocol);
@@ -147,23 +142,24 @@ function backendsForPort(
       // Only the first address has defined semantics; kube-proxy ignores the rest.
       const ip = endpoint.addresses?.[0];
       const addr = ip === undefined ? undefined : parseIPv4(ip);
-      if (ip === undefined || addr === undefined) continue;
-      const key = addr * PORT_SPACE + port;
+      if (addr === undefined) continue;
+      const key = backendKey(addr, port);
       // A nil `ready` means ready (the API's "unknown" is treated as ready by consumers).
       const isReady = endpoint.conditions?.ready !== false;
       const isTerminating = endpoint.conditions?.terminating === true;
-      if (isReady && !isTerminating) ready.set(key, { ip, port });
-      else draining.set(key, { ip, port });
+      if (isReady && !isTerminating) ready.add(key);
+      else draining.add(key);
     }
   }
   // During a slice migration one endpoint may sit in two slices with different conditions:
   // ready anywhere means ready, so a stale copy never withdraws a serving pod.
-  for (const key of ready.keys()) draining.delete(key);
-  return { ready: sortedByKey(ready), draining: sortedByKey(draining) };
+  for (const key of ready) draining.delete(key);
+  return { ready: ascending(ready), draining: ascending(draining) };
 }
 
-function sortedByKey(backends: ReadonlyMap<number, BackendAddress>): BackendAddress[] {
-  return [...backends.entries()].sort(([a], [b]) => a - b).map(([, backend]) => backend);
+/** Backend keys sort numerically as "by ip, then port": no address parsing in the comparator. */
+function ascending(keys: ReadonlySet<BackendKey>): BackendKey[] {
+  return [...keys].sort((a, b) => a - b);
 }
 
 function matchingSlicePort(

@@ -1,51 +1,128 @@
 /**
  * The backends the maps hold, by id and by (address, port, protocol), kept in typed arrays: a
- * 100,000-backend initial sync must not allocate 100,000 objects for the garbage collector to
- * copy. An id's address, port and protocol are also in the shared backend array; these are the
- * daemon's own copy, which the lookup by address needs anyway.
+ * 100,000-backend initial sync must neither allocate 100,000 objects for the garbage collector to
+ * copy nor rehash a Map as it grows. An id's address, port and protocol are also in the shared
+ * backend array; these are the daemon's own copy, which the lookup by address needs anyway.
+ *
+ * The lookup is an open-addressing table of ids with linear probing: a slot holds an id (0 =
+ * empty) and the id's own columns hold the key, so the table is one Int32Array sized for the
+ * map's limit at half load, and deletion shifts later entries back instead of leaving tombstones.
  */
 import { IdAllocator } from './id-allocator.js';
 import { LB_LIMITS } from './maps/lb-layouts.js';
 
 export class BackendRegistry {
-  readonly ids = new IdAllocator('backend', LB_LIMITS.backends);
-  private readonly addrs = new Uint32Array(LB_LIMITS.backends);
+  readonly ids: IdAllocator;
+  private readonly addrs: Uint32Array;
   /** port << 8 | proto; 0 means "no backend under this id". */
-  private readonly portProtos = new Uint32Array(LB_LIMITS.backends);
+  private readonly portProtos: Uint32Array;
   /** How many frontends list the backend (ready or draining). At zero it is deleted. */
-  private readonly refs = new Int32Array(LB_LIMITS.backends);
-  /** port << 8 | proto → signed address → id: numeric keys V8 hashes without allocating. */
-  private readonly byAddress = new Map<number, Map<number, number>>();
+  private readonly refs: Int32Array;
+  private readonly table: Int32Array;
+  private readonly mask: number;
   private count = 0;
+  /** markOnce's stamps: which ids the current round has seen, without a Set per round. */
+  private readonly marks: Uint32Array;
+  private round = 0;
 
-  find(addr: number, port: number, proto: number): number | undefined {
-    return this.byAddress.get(portProto(port, proto))?.get(addr | 0);
+  /** `capacity`: ids run 1..capacity-1, as in the backend map. */
+  constructor(readonly capacity: number = LB_LIMITS.backends) {
+    this.ids = new IdAllocator('backend', capacity);
+    this.addrs = new Uint32Array(capacity);
+    this.portProtos = new Uint32Array(capacity);
+    this.refs = new Int32Array(capacity);
+    this.table = new Int32Array(tableSizeFor(capacity));
+    this.mask = this.table.length - 1;
+    this.marks = new Uint32Array(capacity);
   }
 
+  /** Starts a round of markOnce: one per frontend, to drop ids it lists twice. */
+  startMarking(): void {
+    if (++this.round > 0xffff_fffe) {
+      this.marks.fill(0);
+      this.round = 1;
+    }
+  }
+
+  /** True the first time `id` is marked in the current round. */
+  markOnce(id: number): boolean {
+    if (this.marks[id] === this.round) return false;
+    this.marks[id] = this.round;
+    return true;
+  }
+
+  find(addr: number, port: number, proto: number): number | undefined {
+    const key = portProto(port, proto);
+    for (let at = this.home(addr, key); ; at = (at + 1) & this.mask) {
+      const id = this.table[at]!;
+      if (id === 0) return undefined;
+      if (this.addrs[id] === addr && this.portProtos[id] === key) return id;
+    }
+  }
+
+  /** Registers a backend the registry does not hold yet under `id` (a restore from the maps). */
   add(id: number, addr: number, port: number, proto: number): void {
     const key = portProto(port, proto);
-    let byAddr = this.byAddress.get(key);
-    if (!byAddr) this.byAddress.set(key, (byAddr = new Map()));
-    byAddr.set(addr | 0, id);
+    let at = this.home(addr, key);
+    while (this.table[at] !== 0) at = (at + 1) & this.mask;
+    this.insert(at, id, addr, key);
+  }
+
+  /**
+   * The id of (addr, port, proto); a backend it does not hold yet gets a fresh id, and `isNew`
+   * turns true until the next call, so the caller writes the backend's entry. One probe does
+   * both: this runs for every backend of an initial sync.
+   */
+  acquire(addr: number, port: number, proto: number): number {
+    const key = portProto(port, proto);
+    let at = this.home(addr, key);
+    for (let id = this.table[at]!; id !== 0; id = this.table[at]!) {
+      if (this.addrs[id] === addr && this.portProtos[id] === key) {
+        this.isNew = false;
+        return id;
+      }
+      at = (at + 1) & this.mask;
+    }
+    const id = this.ids.allocate();
+    this.insert(at, id, addr, key);
+    this.isNew = true;
+    return id;
+  }
+
+  /** Whether the last acquire registered its backend. */
+  isNew = false;
+
+  private insert(at: number, id: number, addr: number, key: number): void {
     this.addrs[id] = addr;
     this.portProtos[id] = key;
     this.refs[id] = 0;
+    this.table[at] = id;
     this.count++;
   }
 
   remove(id: number): void {
     const key = this.portProtos[id]!;
     if (key === 0) return;
-    const byAddr = this.byAddress.get(key);
-    byAddr?.delete(this.addrs[id]! | 0);
-    if (byAddr?.size === 0) this.byAddress.delete(key);
+    let hole = this.home(this.addrs[id]!, key);
+    while (this.table[hole] !== id) hole = (hole + 1) & this.mask;
+    // Backward shift: an entry after the hole moves into it unless its home lies cyclically in
+    // (hole, entry], where a probe for it would never have passed the hole.
+    for (let next = (hole + 1) & this.mask; this.table[next] !== 0; next = (next + 1) & this.mask) {
+      const moving = this.table[next]!;
+      const home = this.home(this.addrs[moving]!, this.portProtos[moving]!);
+      const staysPut = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (staysPut) continue;
+      this.table[hole] = moving;
+      hole = next;
+    }
+    this.table[hole] = 0;
     this.portProtos[id] = 0;
     this.refs[id] = 0;
     this.count--;
   }
 
   has(id: number): boolean {
-    return id > 0 && id < LB_LIMITS.backends && this.portProtos[id] !== 0;
+    return id > 0 && id < this.capacity && this.portProtos[id] !== 0;
   }
 
   ref(id: number): void {
@@ -61,17 +138,25 @@ export class BackendRegistry {
     return this.refs[id]!;
   }
 
-  /** Every id in use. */
-  *allIds(): IterableIterator<number> {
-    for (const byAddr of this.byAddress.values()) yield* byAddr.values();
-  }
-
   get size(): number {
     return this.count;
+  }
+
+  /** Where a probe for (addr, key) starts: a multiplicative mix, so neighbouring pod IPs spread. */
+  private home(addr: number, key: number): number {
+    let hash = Math.imul(addr ^ Math.imul(key, 0x9e3779b1), 0x85ebca6b);
+    hash ^= hash >>> 15;
+    hash = Math.imul(hash, 0xc2b2ae35);
+    return (hash ^ (hash >>> 13)) & this.mask;
   }
 }
 
 function portProto(port: number, proto: number): number {
   // Port 0 is never a backend's, so a stored key is never 0.
   return (port << 8) | proto;
+}
+
+/** The power of two at or above twice the limit: probes stay short at any fill. */
+function tableSizeFor(limit: number): number {
+  return 2 ** Math.ceil(Math.log2(limit * 2));
 }

@@ -6,10 +6,10 @@
  */
 import type { Logger } from '../log/logger.js';
 import { toTerwayError } from '../errors/terway-error.js';
-import { frontendKey, type DesiredFrontend, type DesiredStateSink } from './desired-frontend.js';
+import type { DesiredFrontend, DesiredStateSink } from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
-import { ProgrammedState } from './programmed-state.js';
+import { frontendCodeOf, ProgrammedState, type FrontendCode } from './programmed-state.js';
 
 export interface LbReconcilerOptions {
   readonly maps: LbMaps;
@@ -30,9 +30,10 @@ export class LbReconciler implements DesiredStateSink {
   private readonly initialRetryMs: number;
   private readonly maxRetryMs: number;
 
-  private readonly desired = new Map<string, DesiredFrontend>();
-  private readonly frontendsOfService = new Map<string, Set<string>>();
-  private readonly dirty = new Set<string>();
+  private readonly desired = new Map<FrontendCode, DesiredFrontend>();
+  /** Arrays, not Sets: a Service has a handful of frontends, and there may be 10,000 Services. */
+  private readonly frontendsOfService = new Map<string, readonly FrontendCode[]>();
+  private dirty = new Set<FrontendCode>();
   private state: ProgrammedState;
   private synced = false;
   /** Set by markSynced: the next pass also deletes what nothing desires. */
@@ -61,21 +62,24 @@ export class LbReconciler implements DesiredStateSink {
   }
 
   replaceService(service: string, frontends: readonly DesiredFrontend[]): void {
+    // Every address checked before anything changes: a refused Service leaves no trace. Plain
+    // loops: this runs once per Service of an initial sync, before the JIT has warmed up.
+    const next: FrontendCode[] = [];
+    for (const frontend of frontends) next.push(frontendCodeOf(frontend.address));
     const previous = this.frontendsOfService.get(service);
-    const next = new Set<string>();
-    for (const frontend of frontends) {
-      const key = frontendKey(frontend.address);
-      next.add(key);
-      this.desired.set(key, frontend);
-      this.dirty.add(key);
+    for (let index = 0; index < next.length; index++) {
+      this.desired.set(next[index]!, frontends[index]!);
+      this.dirty.add(next[index]!);
     }
-    for (const key of previous ?? []) {
-      if (!next.has(key)) {
-        this.desired.delete(key);
-        this.dirty.add(key);
+    if (previous !== undefined) {
+      const kept = new Set(next);
+      for (const code of previous) {
+        if (kept.has(code)) continue;
+        this.desired.delete(code);
+        this.dirty.add(code);
       }
     }
-    if (next.size === 0) this.frontendsOfService.delete(service);
+    if (next.length === 0) this.frontendsOfService.delete(service);
     else this.frontendsOfService.set(service, next);
     this.schedule();
   }
@@ -88,7 +92,7 @@ export class LbReconciler implements DesiredStateSink {
     if (this.synced) return;
     this.synced = true;
     this.sweepPending = true;
-    for (const key of this.state.frontends.keys()) this.dirty.add(key);
+    for (const code of this.state.frontends.keys()) this.dirty.add(code);
     this.schedule();
   }
 
@@ -133,20 +137,21 @@ export class LbReconciler implements DesiredStateSink {
     this.scheduled = undefined;
     if (this.stopped) return;
     const started = performance.now();
-    const keys = [...this.dirty];
+    // Taken whole: a failed pass makes recover() mark everything dirty again anyway.
+    const codes = this.dirty;
+    this.dirty = new Set();
     const sweep = this.sweepPending;
     const plan = new LbWritePlan(this.state, this.maps, this.synced);
     try {
-      for (const key of keys) plan.frontend(key, this.desired.get(key));
+      for (const code of codes) plan.frontend(code, this.desired.get(code));
       if (sweep) plan.sweep();
       const summary = plan.apply();
-      for (const key of keys) this.dirty.delete(key);
       if (sweep) this.sweepPending = false;
       this.backoffMs = 0;
       this.lastError = undefined;
       const report = {
         ...summary,
-        frontends: keys.length,
+        frontends: codes.size,
         durationMs: performance.now() - started,
       };
       this.logger.debug(report, 'load balancer: maps updated');
@@ -174,8 +179,8 @@ export class LbReconciler implements DesiredStateSink {
     );
     try {
       this.state = ProgrammedState.fromMaps(this.maps);
-      for (const key of this.state.frontends.keys()) this.dirty.add(key);
-      for (const key of this.desired.keys()) this.dirty.add(key);
+      for (const code of this.state.frontends.keys()) this.dirty.add(code);
+      for (const code of this.desired.keys()) this.dirty.add(code);
       if (this.synced) this.sweepPending = true;
     } catch (restoreError) {
       this.logger.error({ err: restoreError }, 'load balancer: reading the live maps failed too');

@@ -11,15 +11,20 @@
  * The mirror is updated as the plan is made; if the frontend update fails, the caller throws the
  * mirror away and rebuilds it from the live maps.
  */
-import { TerwayError } from '../errors/terway-error.js';
-import { parseIPv4 } from '../util/ipv4.js';
-import type { BackendAddress, DesiredFrontend } from './desired-frontend.js';
+import {
+  backendAddr,
+  backendPort,
+  type BackendKey,
+  type DesiredFrontend,
+} from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
-import { FRONTEND, FRONTEND_F_EXTERNAL, FRONTEND_KEY } from './maps/lb-layouts.js';
-import { MapWrites } from './maps/map-write-batch.js';
+import { FRONTEND_F_EXTERNAL } from './maps/lb-layouts.js';
+import { FrontendWrites } from './maps/frontend-writes.js';
 import { clearBackend, writeBackend, writeSlot, zeroCounters } from './maps/shared-array.js';
 import {
+  frontendCodeAddr,
   protocolNumber,
+  type FrontendCode,
   type ProgrammedFrontend,
   type ProgrammedState,
 } from './programmed-state.js';
@@ -36,7 +41,7 @@ export interface PlanSummary {
 }
 
 export class LbWritePlan {
-  private readonly frontendWrites = new MapWrites(FRONTEND_KEY, FRONTEND);
+  private readonly frontendWrites = new FrontendWrites();
   /** Stores that must wait until the frontend hash no longer points at what they clear. */
   private readonly afterFrontends: (() => void)[] = [];
   private readonly releasedFrontendIds: number[] = [];
@@ -55,8 +60,8 @@ export class LbWritePlan {
   ) {}
 
   /** Brings one frontend to `desired`; undefined means it should not exist. */
-  frontend(key: string, desired: DesiredFrontend | undefined): void {
-    const current = this.state.frontends.get(key);
+  frontend(code: FrontendCode, desired: DesiredFrontend | undefined): void {
+    const current = this.state.frontends.get(code);
     if (!desired) {
       if (current && this.mayDelete) this.deleteFrontend(current);
       return;
@@ -64,7 +69,7 @@ export class LbWritePlan {
     const proto = protocolNumber(desired.address.protocol);
     const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
     if (current === undefined) {
-      this.addFrontend(key, desired, proto, flags);
+      this.addFrontend(code, desired, proto, flags);
       return;
     }
     const readyIds = desired.ready.map((backend) => this.acquire(backend, proto));
@@ -78,17 +83,27 @@ export class LbWritePlan {
    * straight into a fresh block. The initial sync of a large cluster is all this case, so it
    * skips the slot diff and allocates nothing per backend.
    */
-  private addFrontend(key: string, desired: DesiredFrontend, proto: number, flags: number): void {
+  private addFrontend(
+    code: FrontendCode,
+    desired: DesiredFrontend,
+    proto: number,
+    flags: number,
+  ): void {
+    const backends = this.state.backends;
     const slots: number[] = [];
-    const members = new Set<number>();
+    const members: number[] = [];
+    backends.startMarking();
     for (const backend of desired.ready) {
       const id = this.acquire(backend, proto);
-      if (members.has(id)) continue;
-      members.add(id);
+      if (!backends.markOnce(id)) continue;
+      members.push(id);
       slots.push(id);
     }
-    for (const backend of desired.draining) members.add(this.acquire(backend, proto));
-    const frontend = this.createFrontend(key, desired, proto, slots.length);
+    for (const backend of desired.draining) {
+      const id = this.acquire(backend, proto);
+      if (backends.markOnce(id)) members.push(id);
+    }
+    const frontend = this.createFrontend(code, desired, proto, slots.length);
     const { base } = frontend.block;
     for (let slot = 0; slot < slots.length; slot++) {
       writeSlot(this.maps.slot, base + slot, slots[slot]!);
@@ -97,14 +112,14 @@ export class LbWritePlan {
     this.upsertFrontendEntry(frontend, frontend.block, slots.length, desired, flags);
     frontend.slots = slots;
     frontend.flags = flags;
-    for (const id of members) this.state.backends.ref(id);
+    for (const id of members) backends.ref(id);
     frontend.members = members;
   }
 
   /** Deletes backends nothing references (after a restore, once the source is complete). */
   sweep(): void {
     if (!this.mayDelete) return;
-    for (const id of this.state.backends.allIds()) {
+    for (const id of this.state.restoredBackends) {
       if (this.state.backends.refsOf(id) <= 0) this.unreferenced.add(id);
     }
   }
@@ -129,24 +144,24 @@ export class LbWritePlan {
   }
 
   private createFrontend(
-    key: string,
+    code: FrontendCode,
     desired: DesiredFrontend,
     proto: number,
     readyCount: number,
   ): ProgrammedFrontend {
     const frontend: ProgrammedFrontend = {
-      key,
+      code,
       id: this.state.frontendIds.allocate(),
-      addr: requireIPv4(desired.address.ip),
+      addr: frontendCodeAddr(code),
       port: desired.address.port,
       proto,
       affinityTimeoutS: desired.affinityTimeoutSeconds,
       flags: 0,
       block: this.state.slotBlocks.allocate(blockCapacityFor(readyCount)),
       slots: [],
-      members: new Set(),
+      members: [],
     };
-    this.state.frontends.set(key, frontend);
+    this.state.frontends.set(code, frontend);
     zeroCounters(this.maps.frontendStats, frontend.id);
     return frontend;
   }
@@ -184,9 +199,10 @@ export class LbWritePlan {
     frontend.slots = plan.slots.slice();
     frontend.affinityTimeoutS = desired.affinityTimeoutSeconds;
     frontend.flags = flags;
-    for (const id of memberIds) if (!frontend.members.has(id)) this.state.backends.ref(id);
-    for (const id of frontend.members) if (!memberIds.has(id)) this.unref(id);
-    frontend.members = memberIds;
+    const before = new Set(frontend.members);
+    for (const id of memberIds) if (!before.has(id)) this.state.backends.ref(id);
+    for (const id of before) if (!memberIds.has(id)) this.unref(id);
+    frontend.members = [...memberIds];
   }
 
   /** The frontend hash entry: where the slots are, how many are live, and the frontend's flags. */
@@ -214,7 +230,7 @@ export class LbWritePlan {
     this.frontendWrites.delete({ addr: frontend.addr, port: frontend.port, proto: frontend.proto });
     this.releaseBlockLater(frontend.block, frontend.slots.length);
     for (const id of frontend.members) this.unref(id);
-    this.state.frontends.delete(frontend.key);
+    this.state.frontends.delete(frontend.code);
     this.releasedFrontendIds.push(frontend.id);
   }
 
@@ -239,15 +255,14 @@ export class LbWritePlan {
   }
 
   /** The backend's id, registering it (and writing its entry) if it is new. */
-  private acquire(address: BackendAddress, proto: number): number {
-    const addr = requireIPv4(address.ip);
+  private acquire(key: BackendKey, proto: number): number {
+    const addr = backendAddr(key);
+    const port = backendPort(key);
     const backends = this.state.backends;
-    const existing = backends.find(addr, address.port, proto);
-    if (existing !== undefined) return existing;
-    const id = backends.ids.allocate();
-    backends.add(id, addr, address.port, proto);
+    const id = backends.acquire(addr, port, proto);
+    if (!backends.isNew) return id;
     zeroCounters(this.maps.backendStats, id);
-    writeBackend(this.maps.backend, id, { addr, port: address.port, proto });
+    writeBackend(this.maps.backend, id, { addr, port, proto });
     this.backendsWritten++;
     return id;
   }
@@ -266,12 +281,4 @@ export class LbWritePlan {
       this.state.backends.ids.release(id);
     });
   }
-}
-
-function requireIPv4(ip: string): number {
-  const value = parseIPv4(ip);
-  if (value === undefined) {
-    throw new TerwayError('INVALID_ARGUMENT', `not an IPv4 address: ${JSON.stringify(ip)}`);
-  }
-  return value;
 }

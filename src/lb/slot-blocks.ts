@@ -22,12 +22,17 @@ export class SlotBlocks {
   /** Next never-used slot; slot 0 is never handed out, so a zeroed frontend names no block. */
   private next = 1;
   private readonly free = new Map<number, number[]>();
+  /** Blocks on the free lists: while there are none, nothing is split (the initial sync). */
+  private freeBlocks = 0;
 
   constructor(private readonly totalSlots: number) {}
 
   allocate(capacity: number): SlotBlock {
     const list = this.free.get(capacity);
-    if (list && list.length > 0) return { base: list.pop()!, capacity };
+    if (list && list.length > 0) {
+      this.freeBlocks--;
+      return { base: list.pop()!, capacity };
+    }
     const split = this.splitLarger(capacity);
     if (split !== undefined) return { base: split, capacity };
     if (this.next + capacity > this.totalSlots) {
@@ -45,6 +50,7 @@ export class SlotBlocks {
     let list = this.free.get(block.capacity);
     if (!list) this.free.set(block.capacity, (list = []));
     list.push(block.base);
+    this.freeBlocks++;
   }
 
   /**
@@ -77,10 +83,12 @@ export class SlotBlocks {
   }
 
   private splitLarger(capacity: number): number | undefined {
+    if (this.freeBlocks === 0) return undefined;
     for (let size = capacity * 2; size <= this.totalSlots; size *= 2) {
       const list = this.free.get(size);
       if (!list || list.length === 0) continue;
       const base = list.pop()!;
+      this.freeBlocks--;
       // Keep the first piece, return the rest as halves: size/2, size/4, ... capacity.
       for (let piece = size / 2; piece >= capacity; piece /= 2) {
         this.release({ base: base + piece, capacity: piece });

@@ -2,7 +2,11 @@
  * A DesiredStateSink that remembers every call and the resulting table, for tests of the
  * Service sources; plus a polling helper to wait for what they deliver asynchronously.
  */
-import type { DesiredFrontend, DesiredStateSink } from '../../src/lb/desired-frontend.js';
+import {
+  formatBackend,
+  type DesiredFrontend,
+  type DesiredStateSink,
+} from '../../src/lb/desired-frontend.js';
 
 export type SinkCall =
   | {
@@ -54,7 +58,7 @@ export class RecordingSink implements DesiredStateSink {
     const frontend = this.table
       .get(service)
       ?.find(({ address }) => `${address.ip}:${address.port}/${address.protocol}` === frontendKey);
-    return (frontend?.[which] ?? []).map(({ ip, port }) => `${ip}:${port}`);
+    return (frontend?.[which] ?? []).map(formatBackend);
   }
 }
 

@@ -2,7 +2,11 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import pino from 'pino';
 
 import { BPF_ANY, type BpfUpdateFlags } from '../../src/dataplane/bpf/bpf-maps.js';
-import type { BackendAddress, DesiredFrontend } from '../../src/lb/desired-frontend.js';
+import {
+  backendKeyOf,
+  type BackendKey,
+  type DesiredFrontend,
+} from '../../src/lb/desired-frontend.js';
 import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
@@ -11,13 +15,13 @@ import { intToIp } from '../../src/util/ipv4.js';
 
 const log = pino({ level: 'silent' });
 
-function backends(...ips: string[]): BackendAddress[] {
-  return ips.map((ip) => ({ ip, port: 8080 }));
+function backends(...ips: string[]): BackendKey[] {
+  return ips.map((ip) => backendKeyOf({ ip, port: 8080 }));
 }
 
 function frontend(
   ip: string,
-  ready: BackendAddress[],
+  ready: BackendKey[],
   extra: Partial<DesiredFrontend> = {},
 ): DesiredFrontend {
   return {

@@ -8,7 +8,7 @@ import {
   translateService,
 } from '../../src/k8s/service-translation.js';
 import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
-import { frontendKey } from '../../src/lb/desired-frontend.js';
+import { formatBackend, frontendKey } from '../../src/lb/desired-frontend.js';
 
 function service(spec: V1Service['spec'], extra: Partial<V1Service> = {}): V1Service {
   return {
@@ -56,8 +56,8 @@ function backendsByFrontend(frontends: readonly DesiredFrontend[]) {
     frontends.map((frontend) => [
       frontendKey(frontend.address),
       {
-        ready: frontend.ready.map(({ ip, port }) => `${ip}:${port}`),
-        draining: frontend.draining.map(({ ip, port }) => `${ip}:${port}`),
+        ready: frontend.ready.map(formatBackend),
+        draining: frontend.draining.map(formatBackend),
       },
     ]),
   );
@@ -267,10 +267,7 @@ describe('backends', () => {
       slice('web-2', [endpoint('10.0.0.2')], [{ name: '', port: 8081 }]),
     ]);
     expect(frontends[0]?.service.portName).toBe('');
-    expect(frontends[0]?.ready).toEqual([
-      { ip: '10.0.0.1', port: 8080 },
-      { ip: '10.0.0.2', port: 8081 },
-    ]);
+    expect(frontends[0]?.ready.map(formatBackend)).toEqual(['10.0.0.1:8080', '10.0.0.2:8081']);
   });
 
   test('a slice without the port, or with a port without a number, contributes nothing', () => {
@@ -292,7 +289,7 @@ describe('backends', () => {
         [{ name: 'http', port: 8080 }],
       ),
     ]);
-    expect(frontends[0]?.ready).toEqual([{ ip: '10.0.0.1', port: 8080 }]);
+    expect(frontends[0]?.ready.map(formatBackend)).toEqual(['10.0.0.1:8080']);
   });
 
   test('an endpoint in two slices appears once; ready in either slice means ready', () => {
@@ -333,9 +330,9 @@ describe('backends', () => {
     const frontends = translateService(svc, [
       slice('web-1', [endpoint('10.0.0.1')], [{ name: 'http', port: 8080 }]),
     ]);
-    expect(frontends.map((f) => f.ready)).toEqual([
-      [{ ip: '10.0.0.1', port: 8080 }],
-      [{ ip: '10.0.0.1', port: 8080 }],
+    expect(frontends.map((f) => f.ready.map(formatBackend))).toEqual([
+      ['10.0.0.1:8080'],
+      ['10.0.0.1:8080'],
     ]);
   });
 });

@@ -128,3 +128,11 @@ export const STRUCT_LAYOUTS = [
 ] as const;
 
 export type FrontendKeyValue = StructValue<{ addr: 'ipv4'; port: 'be16'; proto: 'u8' }>;
+export type FrontendValue = StructValue<{
+  id: 'u32';
+  slotBase: 'u32';
+  slotCapacity: 'u32';
+  backendCount: 'u32';
+  affinityTimeoutS: 'u32';
+  flags: 'u32';
+}>;

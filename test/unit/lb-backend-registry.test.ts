@@ -1,0 +1,72 @@
+import { describe, expect, test } from '@jest/globals';
+
+import { BackendRegistry } from '../../src/lb/backend-registry.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
+
+/** A small deterministic generator, so a failure replays. */
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state;
+  };
+}
+
+describe('BackendRegistry', () => {
+  test('finds by address, port and protocol; the same address on another port or protocol is another backend', () => {
+    const registry = new BackendRegistry();
+    registry.add(1, 0x0a000001, 8080, IPPROTO_TCP);
+    registry.add(2, 0x0a000001, 8080, IPPROTO_UDP);
+    registry.add(3, 0x0a000001, 9090, IPPROTO_TCP);
+    registry.add(4, 0xfffffffe, 65_535, IPPROTO_TCP);
+    expect(registry.find(0x0a000001, 8080, IPPROTO_TCP)).toBe(1);
+    expect(registry.find(0x0a000001, 8080, IPPROTO_UDP)).toBe(2);
+    expect(registry.find(0x0a000001, 9090, IPPROTO_TCP)).toBe(3);
+    expect(registry.find(0xfffffffe, 65_535, IPPROTO_TCP)).toBe(4);
+    expect(registry.find(0x0a000002, 8080, IPPROTO_TCP)).toBeUndefined();
+    expect(registry.size).toBe(4);
+  });
+
+  test('random adds and removes agree with a Map at every step (deletion keeps later probes reachable)', () => {
+    // A small table, nearly full at times: long probe runs that wrap around the end.
+    const registry = new BackendRegistry(64);
+    const model = new Map<string, number>();
+    const byId = new Map<number, [number, number, number]>();
+    const next = lcg(7);
+    // Few distinct addresses and ports: collisions and long probe runs are the point.
+    const pick = (): [number, number, number] => [
+      (0x0a000000 + (next() % 64)) >>> 0,
+      8000 + (next() % 2),
+      next() % 2 === 0 ? IPPROTO_TCP : IPPROTO_UDP,
+    ];
+    for (let step = 0; step < 20_000; step++) {
+      const [addr, port, proto] = pick();
+      const key = `${addr}:${port}:${proto}`;
+      const id = model.get(key);
+      if (id === undefined && model.size < 63) {
+        const fresh = registry.acquire(addr, port, proto);
+        expect(registry.isNew).toBe(true);
+        model.set(key, fresh);
+        byId.set(fresh, [addr, port, proto]);
+      } else if (id !== undefined && next() % 5 === 0) {
+        expect(registry.acquire(addr, port, proto)).toBe(id);
+        expect(registry.isNew).toBe(false);
+      } else if (id !== undefined && next() % 3 !== 0) {
+        registry.remove(id);
+        registry.ids.release(id);
+        model.delete(key);
+        byId.delete(id);
+      }
+      if (step % 1000 === 0 || step === 19_999) {
+        for (const [present, [a, p, pr]] of byId) expect(registry.find(a, p, pr)).toBe(present);
+        expect(registry.size).toBe(model.size);
+      }
+    }
+    for (const [present, [a, p, pr]] of byId) {
+      expect(registry.find(a, p, pr)).toBe(present);
+      registry.remove(present);
+      expect(registry.find(a, p, pr)).toBeUndefined();
+    }
+    expect(registry.size).toBe(0);
+  });
+});
