@@ -43,6 +43,7 @@ import { ScratchNetns } from '../support/netns.js';
 import type { LatencySummary } from '../support/stats.js';
 import { median, ms, rate, ratio, summarize } from '../support/stats.js';
 import type { Target } from '../support/stats.js';
+import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
 import { REPO_ROOT } from '../support/paths.js';
 import {
   backendIps,
@@ -267,10 +268,16 @@ class Worker {
   private waiting: (() => void) | undefined;
 
   constructor(runtime: Runtime, config: WorkerConfig) {
-    const args = ['--expose-gc', ...runtime.workerArgs, JSON.stringify(config)];
+    // The daemon's runtime settings: the reconciler is measured as terwayd runs it.
+    const args = [
+      ...TERWAYD_NODE_FLAGS,
+      '--expose-gc',
+      ...runtime.workerArgs,
+      JSON.stringify(config),
+    ];
     this.child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: runtime.env,
+      env: { ...runtime.env, ...TERWAYD_ENV },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     trackChild(this.child);
@@ -1042,7 +1049,12 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
       `EndpointSlice of ${s.endpointsPerService} ready endpoints each (distinct backend IPs), ` +
       `loaded into real kernel maps: the LB object (\`dist/bpf/lb.o\`) loaded into a fresh ` +
       `bpffs pin dir per run. Each sync runs in a fresh process (\`bench/lb-maps/worker.ts\`, ` +
-      `${r.workers === 'dist' ? 'built' : 'bundled by esbuild'}), ${s.syncRuns} runs per kind, medians; afterwards every frontend's slots are ` +
+      `${r.workers === 'dist' ? 'built' : 'bundled by esbuild'}, with terwayd's runtime settings: ` +
+      `\`${TERWAYD_NODE_FLAGS.join(' ')}\`, ${Object.entries(TERWAYD_ENV)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' ')}), ${s.syncRuns} runs per kind, medians; the clock starts after a forced GC ` +
+      `(the reconciler run has dropped the Service objects by then: a daemon holds only the ` +
+      `frontends); afterwards every frontend's slots are ` +
       `read back from the maps and compared with its Service. *Reconciler alone*: the desired ` +
       `frontends, built before the clock, handed to \`LbReconciler\` until it is idle. ` +
       `*Objects → maps*: Service and EndpointSlice objects through \`ServiceTable\` ` +

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
 import type { PoolFigures__Output } from '../../src/rpc/generated/terway/v1/PoolFigures.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
+import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import { makeTempDir, removeDir, stopChild, trackChild } from './cleanup.js';
 import { BUILT, requireFile } from './paths.js';
@@ -74,10 +75,20 @@ export class BenchDaemon {
     const configPath = join(this.dir, 'eni_conf.json');
     writeFileSync(configPath, JSON.stringify(config));
     const log = openSync(this.logPath, 'w');
-    const args = [...nodeArgs, requireFile(BUILT.terwayd), '--config', configPath];
+    // Launched as the lab and the image launch it (runtime-settings.ts), plus the caller's flags.
+    const args = [
+      ...TERWAYD_NODE_FLAGS,
+      ...nodeArgs,
+      requireFile(BUILT.terwayd),
+      '--config',
+      configPath,
+    ];
     args.push('--socket', this.socket);
     args.push('--state-dir', join(this.dir, 'state'));
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...TERWAYD_ENV },
+    });
     closeSync(log);
     this.child = child;
     trackChild(child);

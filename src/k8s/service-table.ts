@@ -14,12 +14,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 
-import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
-import { serviceKey } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
-import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
+import {
+  objectKey,
+  owningServiceKey,
+  translateCompleteState,
+  type TranslatedState,
+} from './complete-state.js';
+import { translateService } from './service-translation.js';
 
 export interface ServiceTableOptions {
   readonly sink: DesiredStateSink;
@@ -95,35 +100,21 @@ export class ServiceTable {
    * Not to be mixed with the incremental calls, which would see none of these objects.
    */
   replaceAll(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): void {
-    const latest = new Map<string, V1Service>();
-    for (const service of services) {
-      const key = objectKey(service);
-      if (key !== undefined) latest.set(key, service);
-    }
-    const slicesOf = new Map<string, V1EndpointSlice[]>();
-    let sliceCount = 0;
-    for (const slice of slices) {
-      if (objectKey(slice) === undefined) continue;
-      sliceCount++;
-      const owner = owningServiceKey(slice);
-      if (owner === undefined) continue;
-      const group = slicesOf.get(owner);
-      if (group === undefined) slicesOf.set(owner, [slice]);
-      else group.push(slice);
-    }
+    this.replaceTranslated(translateCompleteState(services, slices));
+  }
+
+  /** replaceAll for a state translated elsewhere (the services-file worker). */
+  replaceTranslated(state: TranslatedState): void {
     this.services.clear();
     this.slices.clear();
     this.slicesByService.clear();
-    this.snapshotSizes = { services: latest.size, endpointSlices: sliceCount };
+    this.snapshotSizes = { services: state.services, endpointSlices: state.endpointSlices };
     const first = !this.synced;
     this.synced = true;
-    for (const key of new Set([...this.sent.keys(), ...latest.keys()])) {
-      const service = latest.get(key);
-      this.deliver(
-        key,
-        service === undefined ? [] : translateService(service, slicesOf.get(key) ?? []),
-      );
+    for (const key of [...this.sent.keys()]) {
+      if (!state.frontends.has(key)) this.deliver(key, []);
     }
+    for (const [key, frontends] of state.frontends) this.deliver(key, frontends);
     if (first) this.notifySynced();
   }
 
@@ -211,17 +202,4 @@ export class ServiceTable {
       this.logger.error({ err: error, service: key }, 'desired-state sink rejected a Service');
     }
   }
-}
-
-/** `namespace/name`; undefined for an object without a name (never sent by an apiserver). */
-function objectKey(object: KubernetesObject): string | undefined {
-  const name = object.metadata?.name;
-  if (name === undefined || name === '') return undefined;
-  return serviceKey(object.metadata?.namespace ?? '', name);
-}
-
-function owningServiceKey(slice: V1EndpointSlice): string | undefined {
-  const serviceName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-  if (serviceName === undefined || serviceName === '') return undefined;
-  return serviceKey(slice.metadata?.namespace ?? '', serviceName);
 }

@@ -20,7 +20,7 @@ import type { DesiredStateSink } from '../lb/desired-frontend.js';
 import type { Logger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { ServicesFileContent } from './services-file-parse.js';
+import type { TranslatedState } from './complete-state.js';
 import { ServiceTable } from './service-table.js';
 import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
 import { readServicesFile } from './services-file-worker.js';
@@ -70,7 +70,9 @@ export class ServicesFileSource {
   }
 
   /**
-   * Reads the file once and then follows it. Throws INVALID_CONFIG only when its directory
+   * Reads the file once and then follows it. The reads happen in a worker thread: the daemon
+   * serves meanwhile, and the maps keep what they held (restored) until the file is in, as with
+   * informers that have not listed yet. Throws INVALID_CONFIG only when the file's directory
    * cannot be watched; a missing or invalid file is logged and waited for.
    */
   start(): void {
@@ -101,7 +103,7 @@ export class ServicesFileSource {
     this.watcher.on('error', (error) => {
       this.logger.error({ err: error, servicesFile: this.path }, 'services file watch failed');
     });
-    this.reload();
+    this.reloadOffThread();
   }
 
   async stop(): Promise<void> {
@@ -125,17 +127,17 @@ export class ServicesFileSource {
   }
 
   /**
-   * Re-reads the file now, on this thread, and applies it if it changed. Returns false if it did
-   * not parse. The first read (at start, before the daemon serves) is this one.
+   * Reads the file on this thread and applies it if it changed: when no worker can run (the
+   * sources untranspiled, as under the unit tests) or one failed.
    */
-  reload(): boolean {
-    return this.applyRead(readServicesFile(this.path, this.appliedDigest()));
+  private readHere(): void {
+    this.applyRead(readServicesFile(this.path, this.appliedDigest()));
   }
 
   /**
-   * A re-read after a change: parsed in a worker thread, so the daemon keeps answering CNI calls
-   * meanwhile and the parse's garbage never lands in its heap. One at a time; events during a
-   * read make one more read after it.
+   * A read in a worker thread, so the daemon keeps answering CNI calls meanwhile and the parse's
+   * garbage never lands in its heap. One at a time; events during a read make one more read after
+   * it.
    */
   private reloadOffThread(): void {
     if (this.reading !== undefined) {
@@ -143,7 +145,7 @@ export class ServicesFileSource {
       return;
     }
     if (!existsSync(WORKER_SCRIPT)) {
-      this.reload();
+      this.readHere();
       return;
     }
     const workerData: ServicesFileWorkerData = {
@@ -166,7 +168,7 @@ export class ServicesFileSource {
     worker.once('exit', () => {
       if (this.reading !== worker) return;
       this.reading = undefined;
-      if (!answered) this.reload();
+      if (!answered) this.readHere();
       if (this.readAgain) {
         this.readAgain = false;
         this.reloadOffThread();
@@ -192,15 +194,15 @@ export class ServicesFileSource {
           { mode: 'standalone', servicesFile: this.path },
           'services file does not exist: no Services until it is created',
         );
-        this.apply(NO_FILE, { services: [], endpointSlices: [] });
+        this.apply(NO_FILE, { frontends: new Map(), services: 0, endpointSlices: 0 });
         return true;
       case 'parsed':
         this.apply(read.digest, read);
         this.logger.info(
           {
             servicesFile: this.path,
-            services: read.services.length,
-            endpointSlices: read.endpointSlices.length,
+            services: read.services,
+            endpointSlices: read.endpointSlices,
           },
           'services file applied',
         );
@@ -208,9 +210,9 @@ export class ServicesFileSource {
     }
   }
 
-  private apply(digest: string | typeof NO_FILE, content: ServicesFileContent): void {
+  private apply(digest: string | typeof NO_FILE, state: TranslatedState): void {
     // A complete state: the table marks itself synced with the first one.
-    this.table.replaceAll(content.services, content.endpointSlices);
+    this.table.replaceTranslated(state);
     this.applied = digest;
     this.lastError = undefined;
   }

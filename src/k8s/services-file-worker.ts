@@ -1,9 +1,9 @@
 /**
- * Reads, parses, validates and projects a services file off the daemon's main thread, then
+ * Reads, parses, validates and translates a services file off the daemon's main thread, then
  * exits. A 10,000-Service file is tens of megabytes of text and a second of parsing: done on the
- * main thread, every CNI call waits that second, and the heap that held the text and the whole
- * parse stays with the daemon. Here only the projections (object-projection.ts) come back, and
- * the worker's heap goes away with it.
+ * main thread, every CNI call waits that second, and the heap that held the text, the objects and
+ * the translation's garbage stays with the daemon. Here only each Service's frontends come back
+ * (backends as numbers), and the worker's heap goes away with everything else.
  *
  * workerData: { servicesFile, appliedDigest? }. Posts one ServicesFileRead.
  */
@@ -11,9 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
-import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-
-import { projectEndpointSlice, projectService } from './object-projection.js';
+import { translateCompleteState, type TranslatedState } from './complete-state.js';
 import { parseServicesFile } from './services-file-parse.js';
 import { messageOf } from '../errors/error-message.js';
 
@@ -23,7 +21,7 @@ export type ServicesFileRead =
   | { kind: 'unchanged' }
   | { kind: 'unreadable'; message: string }
   | { kind: 'invalid'; digest: string; message: string }
-  | { kind: 'parsed'; digest: string; services: V1Service[]; endpointSlices: V1EndpointSlice[] };
+  | ({ kind: 'parsed'; digest: string } & TranslatedState);
 
 /** The whole read; the main thread does it itself at start, and when no worker can start. */
 export function readServicesFile(path: string, appliedDigest?: string): ServicesFileRead {
@@ -44,8 +42,7 @@ export function readServicesFile(path: string, appliedDigest?: string): Services
     return {
       kind: 'parsed',
       digest,
-      services: content.services.map(projectService),
-      endpointSlices: content.endpointSlices.map(projectEndpointSlice),
+      ...translateCompleteState(content.services, content.endpointSlices),
     };
   } catch (error) {
     return { kind: 'invalid', digest, message: messageOf(error) };

@@ -28,6 +28,7 @@ import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
 import { writeManifest } from './lab-manifest.js';
 import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
+import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../daemon/runtime-settings.js';
 import { VpcNetwork } from './vpc-network.js';
 
 export const LAB_REGION = 'cn-hangzhou';
@@ -239,6 +240,7 @@ export function labBpfPinDir(id: string, node: string): string {
 
 function daemonArgs(info: LabNodeInfo): string[] {
   return [
+    ...TERWAYD_NODE_FLAGS,
     TERWAYD_JS,
     '--config',
     info.config,
@@ -256,7 +258,10 @@ function daemonArgs(info: LabNodeInfo): string[] {
 function startDaemon(info: LabNodeInfo): ChildProcess {
   const logFd = openSync(info.log, 'a');
   try {
-    return spawn(process.execPath, info.daemonArgs, { stdio: ['ignore', logFd, logFd] });
+    return spawn(process.execPath, info.daemonArgs, {
+      stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, ...TERWAYD_ENV },
+    });
   } finally {
     closeSync(logFd);
   }

@@ -8,6 +8,7 @@
  * empty) and the id's own columns hold the key, so the table is one Int32Array sized for the
  * map's limit at half load, and deletion shifts later entries back instead of leaving tombstones.
  */
+import type { BackendKey } from './desired-frontend.js';
 import { IdAllocator } from './id-allocator.js';
 import { LB_LIMITS } from './maps/lb-layouts.js';
 
@@ -21,7 +22,7 @@ export class BackendRegistry {
   private readonly table: Int32Array;
   private readonly mask: number;
   private count = 0;
-  /** markOnce's stamps: which ids the current round has seen, without a Set per round. */
+  /** acquireAll's stamps: the ids the current round has listed, without a Set per round. */
   private readonly marks: Uint32Array;
   private round = 0;
 
@@ -36,19 +37,12 @@ export class BackendRegistry {
     this.marks = new Uint32Array(capacity);
   }
 
-  /** Starts a round of markOnce: one per frontend, to drop ids it lists twice. */
+  /** Starts a round of acquireAll: one per frontend, so it lists each backend once. */
   startMarking(): void {
     if (++this.round > 0xffff_fffe) {
       this.marks.fill(0);
       this.round = 1;
     }
-  }
-
-  /** True the first time `id` is marked in the current round. */
-  markOnce(id: number): boolean {
-    if (this.marks[id] === this.round) return false;
-    this.marks[id] = this.round;
-    return true;
   }
 
   find(addr: number, port: number, proto: number): number | undefined {
@@ -69,28 +63,45 @@ export class BackendRegistry {
   }
 
   /**
-   * The id of (addr, port, proto); a backend it does not hold yet gets a fresh id, and `isNew`
-   * turns true until the next call, so the caller writes the backend's entry. One probe does
-   * both: this runs for every backend of an initial sync.
+   * Appends to `ids` the id of each backend of `keys` (BackendKeys) on protocol `proto`, skipping
+   * ids already marked this round (startMarking), and to `created` the ids it registered now, whose
+   * entries the caller writes. One call per list and one probe per backend, both the lookup and
+   * the insert: this is the inner loop of an initial sync, which runs before the JIT has warmed up.
    */
-  acquire(addr: number, port: number, proto: number): number {
-    const key = portProto(port, proto);
-    let at = this.home(addr, key);
-    for (let id = this.table[at]!; id !== 0; id = this.table[at]!) {
-      if (this.addrs[id] === addr && this.portProtos[id] === key) {
-        this.isNew = false;
-        return id;
+  acquireAll(keys: readonly BackendKey[], proto: number, ids: number[], created: number[]): void {
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index]!;
+      const addr = Math.floor(key / PORT_SPACE);
+      const portKey = portProto(key - addr * PORT_SPACE, proto);
+      let at = this.home(addr, portKey);
+      let id = this.table[at]!;
+      while (id !== 0 && (this.addrs[id] !== addr || this.portProtos[id] !== portKey)) {
+        at = (at + 1) & this.mask;
+        id = this.table[at]!;
       }
-      at = (at + 1) & this.mask;
+      if (id === 0) {
+        id = this.ids.allocate();
+        this.insert(at, id, addr, portKey);
+        created.push(id);
+      }
+      if (this.marks[id] === this.round) continue;
+      this.marks[id] = this.round;
+      ids.push(id);
     }
-    const id = this.ids.allocate();
-    this.insert(at, id, addr, key);
-    this.isNew = true;
-    return id;
   }
 
-  /** Whether the last acquire registered its backend. */
-  isNew = false;
+  /** The backend's address, port and protocol: what its entry in the backend array says. */
+  addrOf(id: number): number {
+    return this.addrs[id]!;
+  }
+
+  portOf(id: number): number {
+    return this.portProtos[id]! >>> 8;
+  }
+
+  protoOf(id: number): number {
+    return this.portProtos[id]! & 0xff;
+  }
 
   private insert(at: number, id: number, addr: number, key: number): void {
     this.addrs[id] = addr;
@@ -150,6 +161,9 @@ export class BackendRegistry {
     return (hash ^ (hash >>> 13)) & this.mask;
   }
 }
+
+/** A BackendKey is address × 2^16 + port (desired-frontend.ts). */
+const PORT_SPACE = 65_536;
 
 function portProto(port: number, proto: number): number {
   // Port 0 is never a backend's, so a stored key is never 0.

@@ -106,7 +106,11 @@ export function serviceKey(namespace: string, name: string): string {
  * once, so the consumer diffs per Service and touches only what changed.
  */
 export interface DesiredStateSink {
-  /** The Service's complete frontend set now; an empty list is the same as deleteService. */
+  /**
+   * The Service's complete frontend set now; an empty list is the same as deleteService. Each
+   * frontend's `service` names this Service: a frontend another Service has claimed since is
+   * left to that one when this one drops it.
+   */
   replaceService(service: string, frontends: readonly DesiredFrontend[]): void;
   deleteService(service: string): void;
   /**

@@ -68,4 +68,11 @@ export class IdAllocator {
   get size(): number {
     return this.used;
   }
+
+  /** The ids not in use below the highest one ever handed out or claimed, ascending. */
+  gapIds(): number[] {
+    const ids: number[] = [];
+    for (let id = 1; id < this.next; id++) if (this.inUse[id] === 0) ids.push(id);
+    return ids;
+  }
 }

@@ -1,7 +1,9 @@
 /**
  * The load balancer's maps as one set, opened from their pins and checked against the layouts the
  * daemon was built with: a pinned map whose key or value size differs was created by another
- * layout, and writing it would corrupt the datapath. The four arrays are mapped into memory.
+ * layout, and writing it would corrupt the datapath. The slot and backend arrays, which the
+ * reconciler writes with plain stores, are mapped into memory; the counter arrays are not (see
+ * counter-resets.ts).
  */
 import { join } from 'node:path';
 
@@ -24,13 +26,22 @@ import {
 } from './maps/lb-layouts.js';
 import { sharedArray, type SharedArray } from './maps/shared-array.js';
 
-const HASH_ROLES = ['frontend', 'flow', 'reverse', 'affinity'] as const;
-const ARRAY_ROLES = ['slot', 'backend', 'frontendStats', 'backendStats'] as const;
-type HashRole = (typeof HASH_ROLES)[number];
-type ArrayRole = (typeof ARRAY_ROLES)[number];
+/** Maps the daemon reaches through syscalls. */
+const HANDLE_ROLES = [
+  'frontend',
+  'flow',
+  'reverse',
+  'affinity',
+  'frontendStats',
+  'backendStats',
+] as const;
+/** Arrays mapped into the daemon's memory. */
+const MAPPED_ROLES = ['slot', 'backend'] as const;
+type HandleRole = (typeof HANDLE_ROLES)[number];
+type MappedRole = (typeof MAPPED_ROLES)[number];
 
-export type LbMaps = { readonly [Role in HashRole]: BpfMap } & {
-  readonly [Role in ArrayRole]: SharedArray;
+export type LbMaps = { readonly [Role in HandleRole]: BpfMap } & {
+  readonly [Role in MappedRole]: SharedArray;
 };
 
 /** Key and value sizes per map, from the layouts. */
@@ -67,9 +78,9 @@ export function openLbMaps(pinDir: string, openPinned: (path: string) => PinnedM
     return map;
   };
   try {
-    const hashes = Object.fromEntries(HASH_ROLES.map((role) => [role, open(role)]));
+    const handles = Object.fromEntries(HANDLE_ROLES.map((role) => [role, open(role)]));
     const arrays = Object.fromEntries(
-      ARRAY_ROLES.map((role) => {
+      MAPPED_ROLES.map((role) => {
         const map = open(role);
         const shared = sharedArray(map.name, map.valueSize, map.maxEntries, map.mmap());
         // The mapping holds its own reference on the map; the descriptor is not needed.
@@ -77,7 +88,7 @@ export function openLbMaps(pinDir: string, openPinned: (path: string) => PinnedM
         return [role, shared];
       }),
     );
-    return { ...hashes, ...arrays } as unknown as LbMaps;
+    return { ...handles, ...arrays } as unknown as LbMaps;
   } catch (error) {
     for (const map of opened) map.close();
     throw error;
@@ -85,5 +96,5 @@ export function openLbMaps(pinDir: string, openPinned: (path: string) => PinnedM
 }
 
 export function closeLbMaps(maps: LbMaps): void {
-  for (const role of HASH_ROLES) maps[role].close();
+  for (const role of HANDLE_ROLES) maps[role].close();
 }

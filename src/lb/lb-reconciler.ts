@@ -6,9 +6,10 @@
  */
 import type { Logger } from '../log/logger.js';
 import { toTerwayError } from '../errors/terway-error.js';
-import type { DesiredFrontend, DesiredStateSink } from './desired-frontend.js';
+import { serviceKey, type DesiredFrontend, type DesiredStateSink } from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
+import { resetCounters } from './maps/counter-resets.js';
 import { frontendCodeOf, ProgrammedState, type FrontendCode } from './programmed-state.js';
 
 export interface LbReconcilerOptions {
@@ -54,7 +55,7 @@ export class LbReconciler implements DesiredStateSink {
     this.logger = options.logger;
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 30_000;
-    this.state = ProgrammedState.fromMaps(this.maps);
+    this.state = restore(this.maps);
     this.logger.info(
       { frontends: this.state.frontends.size, backends: this.state.backends.size },
       'load balancer: restored the programmed state from the live maps',
@@ -75,6 +76,10 @@ export class LbReconciler implements DesiredStateSink {
       const kept = new Set(next);
       for (const code of previous) {
         if (kept.has(code)) continue;
+        // A frontend another Service has claimed since (a ClusterIP reused) is that one's now.
+        const held = this.desired.get(code);
+        if (held !== undefined && serviceKey(held.service.namespace, held.service.name) !== service)
+          continue;
         this.desired.delete(code);
         this.dirty.add(code);
       }
@@ -178,7 +183,7 @@ export class LbReconciler implements DesiredStateSink {
       'load balancer: writing the maps failed; will rebuild from the live maps and retry',
     );
     try {
-      this.state = ProgrammedState.fromMaps(this.maps);
+      this.state = restore(this.maps);
       for (const code of this.state.frontends.keys()) this.dirty.add(code);
       for (const code of this.desired.keys()) this.dirty.add(code);
       if (this.synced) this.sweepPending = true;
@@ -196,4 +201,18 @@ export class LbReconciler implements DesiredStateSink {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * The mirror of the live maps, with the counters of the unused ids among the live ones reset: ids
+ * are handed out assuming zero counters, and a daemon that stopped between clearing an entry and
+ * resetting its counters (or a failed pass) may have left some behind. Ids above every live one
+ * are taken as clean (reset when freed, or never used): resetting all 393,216 would cost each
+ * start a fifth of a second.
+ */
+function restore(maps: LbMaps): ProgrammedState {
+  const state = ProgrammedState.fromMaps(maps);
+  resetCounters(maps.frontendStats, state.frontendIds.gapIds());
+  resetCounters(maps.backendStats, state.backends.ids.gapIds());
+  return state;
 }

@@ -11,16 +11,12 @@
  * The mirror is updated as the plan is made; if the frontend update fails, the caller throws the
  * mirror away and rebuilds it from the live maps.
  */
-import {
-  backendAddr,
-  backendPort,
-  type BackendKey,
-  type DesiredFrontend,
-} from './desired-frontend.js';
+import type { DesiredFrontend } from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
 import { FRONTEND_F_EXTERNAL } from './maps/lb-layouts.js';
 import { FrontendWrites } from './maps/frontend-writes.js';
-import { clearBackend, writeBackend, writeSlot, zeroCounters } from './maps/shared-array.js';
+import { resetCounters } from './maps/counter-resets.js';
+import { clearBackend, writeBackend, writeSlot } from './maps/shared-array.js';
 import {
   frontendCodeAddr,
   protocolNumber,
@@ -45,6 +41,8 @@ export class LbWritePlan {
   /** Stores that must wait until the frontend hash no longer points at what they clear. */
   private readonly afterFrontends: (() => void)[] = [];
   private readonly releasedFrontendIds: number[] = [];
+  /** Backend ids cleared from the array this pass: their counters are reset, then they are freed. */
+  private readonly releasedBackendIds: number[] = [];
   /** Backends whose last reference went this pass; deleted at apply unless re-referenced. */
   private readonly unreferenced = new Set<number>();
   private backendsWritten = 0;
@@ -72,10 +70,31 @@ export class LbWritePlan {
       this.addFrontend(code, desired, proto, flags);
       return;
     }
-    const readyIds = desired.ready.map((backend) => this.acquire(backend, proto));
-    const memberIds = new Set(readyIds);
-    for (const backend of desired.draining) memberIds.add(this.acquire(backend, proto));
-    this.updateFrontend(current, desired, readyIds, memberIds, flags);
+    const { ready, members } = this.acquire(desired, proto);
+    this.updateFrontend(current, desired, ready, new Set(members), flags);
+  }
+
+  /**
+   * The ids of the frontend's backends, each once: `ready` in order, `members` the ready ones
+   * then the draining ones. New backends are registered and their entries written here, before
+   * any slot can name them.
+   */
+  private acquire(desired: DesiredFrontend, proto: number): { ready: number[]; members: number[] } {
+    const backends = this.state.backends;
+    const created: number[] = [];
+    const ready: number[] = [];
+    backends.startMarking();
+    backends.acquireAll(desired.ready, proto, ready, created);
+    let members = ready;
+    if (desired.draining.length > 0) {
+      members = ready.slice();
+      backends.acquireAll(desired.draining, proto, members, created);
+    }
+    for (const id of created) {
+      writeBackend(this.maps.backend, id, backends.addrOf(id), backends.portOf(id), proto);
+    }
+    this.backendsWritten += created.length;
+    return { ready, members };
   }
 
   /**
@@ -89,20 +108,7 @@ export class LbWritePlan {
     proto: number,
     flags: number,
   ): void {
-    const backends = this.state.backends;
-    const slots: number[] = [];
-    const members: number[] = [];
-    backends.startMarking();
-    for (const backend of desired.ready) {
-      const id = this.acquire(backend, proto);
-      if (!backends.markOnce(id)) continue;
-      members.push(id);
-      slots.push(id);
-    }
-    for (const backend of desired.draining) {
-      const id = this.acquire(backend, proto);
-      if (backends.markOnce(id)) members.push(id);
-    }
+    const { ready: slots, members } = this.acquire(desired, proto);
     const frontend = this.createFrontend(code, desired, proto, slots.length);
     const { base } = frontend.block;
     for (let slot = 0; slot < slots.length; slot++) {
@@ -112,7 +118,8 @@ export class LbWritePlan {
     this.upsertFrontendEntry(frontend, frontend.block, slots.length, desired, flags);
     frontend.slots = slots;
     frontend.flags = flags;
-    for (const id of members) backends.ref(id);
+    for (const id of members) this.state.backends.ref(id);
+    // The same array as the slots when nothing drains: one array per frontend, not two.
     frontend.members = members;
   }
 
@@ -132,7 +139,12 @@ export class LbWritePlan {
     this.frontendWrites.applyUpserts(this.maps.frontend);
     this.frontendWrites.applyDeletes(this.maps.frontend);
     for (const store of this.afterFrontends) store();
+    // An id goes back to its allocator with zero counters, so a new frontend or backend under it
+    // starts from zero without a write of its own.
+    resetCounters(this.maps.frontendStats, this.releasedFrontendIds);
+    resetCounters(this.maps.backendStats, this.releasedBackendIds);
     for (const id of this.releasedFrontendIds) this.state.frontendIds.release(id);
+    for (const id of this.releasedBackendIds) this.state.backends.ids.release(id);
     return {
       frontendsWritten: this.frontendWrites.upserts,
       frontendsDeleted: this.frontendWrites.deletes,
@@ -162,7 +174,6 @@ export class LbWritePlan {
       members: [],
     };
     this.state.frontends.set(code, frontend);
-    zeroCounters(this.maps.frontendStats, frontend.id);
     return frontend;
   }
 
@@ -254,19 +265,6 @@ export class LbWritePlan {
     });
   }
 
-  /** The backend's id, registering it (and writing its entry) if it is new. */
-  private acquire(key: BackendKey, proto: number): number {
-    const addr = backendAddr(key);
-    const port = backendPort(key);
-    const backends = this.state.backends;
-    const id = backends.acquire(addr, port, proto);
-    if (!backends.isNew) return id;
-    zeroCounters(this.maps.backendStats, id);
-    writeBackend(this.maps.backend, id, { addr, port, proto });
-    this.backendsWritten++;
-    return id;
-  }
-
   private unref(id: number): void {
     if (!this.state.backends.has(id)) return;
     // A backend moving between two frontends in one pass keeps its id, and so its flows.
@@ -278,7 +276,7 @@ export class LbWritePlan {
     this.backendsDeleted++;
     this.afterFrontends.push(() => {
       clearBackend(this.maps.backend, id);
-      this.state.backends.ids.release(id);
+      this.releasedBackendIds.push(id);
     });
   }
 }

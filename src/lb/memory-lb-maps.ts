@@ -4,17 +4,25 @@ import { LB_MAP_SHAPES, type LbMaps } from './lb-maps.js';
 import { LB_LIMITS, LB_MAP_NAMES } from './maps/lb-layouts.js';
 import { sharedArray } from './maps/shared-array.js';
 
-function hash(role: 'frontend' | 'flow' | 'reverse' | 'affinity', maxEntries: number) {
+function handle(
+  role: 'frontend' | 'flow' | 'reverse' | 'affinity' | 'frontendStats' | 'backendStats',
+  maxEntries: number,
+) {
   return new MemoryBpfMap({
     name: LB_MAP_NAMES[role],
-    type: role === 'frontend' ? 'hash' : 'lru_hash',
+    type:
+      role === 'frontend'
+        ? 'hash'
+        : role === 'frontendStats' || role === 'backendStats'
+          ? 'array'
+          : 'lru_hash',
     keySize: LB_MAP_SHAPES[role].key,
     valueSize: LB_MAP_SHAPES[role].value,
     maxEntries,
   });
 }
 
-function array(role: 'slot' | 'backend' | 'frontendStats' | 'backendStats', maxEntries: number) {
+function mapped(role: 'slot' | 'backend', maxEntries: number) {
   const valueSize = LB_MAP_SHAPES[role].value;
   const memory = new ArrayBuffer(Math.ceil(valueSize / 8) * 8 * maxEntries);
   return sharedArray(LB_MAP_NAMES[role], valueSize, maxEntries, memory);
@@ -25,15 +33,17 @@ export function memoryLbMaps(): LbMaps & {
   flow: MemoryBpfMap;
   reverse: MemoryBpfMap;
   affinity: MemoryBpfMap;
+  frontendStats: MemoryBpfMap;
+  backendStats: MemoryBpfMap;
 } {
   return {
-    frontend: hash('frontend', LB_LIMITS.frontends),
-    flow: hash('flow', LB_LIMITS.flows),
-    reverse: hash('reverse', LB_LIMITS.flows),
-    affinity: hash('affinity', LB_LIMITS.affinity),
-    slot: array('slot', LB_LIMITS.slots),
-    backend: array('backend', LB_LIMITS.backends),
-    frontendStats: array('frontendStats', LB_LIMITS.frontends),
-    backendStats: array('backendStats', LB_LIMITS.backends),
+    frontend: handle('frontend', LB_LIMITS.frontends),
+    flow: handle('flow', LB_LIMITS.flows),
+    reverse: handle('reverse', LB_LIMITS.flows),
+    affinity: handle('affinity', LB_LIMITS.affinity),
+    frontendStats: handle('frontendStats', LB_LIMITS.frontends),
+    backendStats: handle('backendStats', LB_LIMITS.backends),
+    slot: mapped('slot', LB_LIMITS.slots),
+    backend: mapped('backend', LB_LIMITS.backends),
   };
 }

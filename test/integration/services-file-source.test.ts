@@ -292,8 +292,8 @@ describe('ServicesFileSource', () => {
       renameSync(join(dir, '.services.yaml.tmp'), path);
       await waitFor('api deleted', () => !sink.table.has('default/api'));
       expect(sink.calls.slice(before)).toEqual([
-        { kind: 'replace', service: 'default/web', frontends: expect.any(Array) },
         { kind: 'delete', service: 'default/api' },
+        { kind: 'replace', service: 'default/web', frontends: expect.any(Array) },
       ]);
       expect(sink.backends('default/web', WEB)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080']);
 

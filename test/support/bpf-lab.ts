@@ -26,8 +26,7 @@ import {
   FRONTEND_KEY,
   REVERSE_KEY,
 } from '../../src/lb/maps/lb-layouts.js';
-import type { CounterValues } from '../../src/lb/maps/shared-array.js';
-import { decode, encode } from '../../src/lb/maps/struct-codec.js';
+import { decode, encode, type StructValue } from '../../src/lb/maps/struct-codec.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { REPO_ROOT } from './bins.js';
 import type { TestNetns } from './netns.js';
@@ -179,7 +178,7 @@ export function decodeAffinity(b: Buffer): { lastUsedNs: bigint; backendId: numb
   return { lastUsedNs, backendId };
 }
 
-export type Counters = CounterValues;
+export type Counters = StructValue<{ packets: 'u64'; bytes: 'u64'; flows: 'u64'; rejected: 'u64' }>;
 
 /** struct tw_counters */
 export function decodeCounters(b: Buffer): Counters {

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, expect } from '@jest/globals';
 
 import { requireRoot } from './netns.js';
 
+import { TERWAYD_ENV } from '../../src/daemon/runtime-settings.js';
 import type { LabManifest, LabNodeInfo } from '../../src/lab/lab-manifest.js';
 import { REPO_ROOT } from './bins.js';
 
@@ -431,7 +432,7 @@ export class Lab {
     try {
       child = spawn(process.execPath, info.daemonArgs, {
         stdio: ['ignore', logFd, logFd],
-        env: childEnv(env),
+        env: childEnv({ ...TERWAYD_ENV, ...env }),
       });
     } finally {
       closeSync(logFd);

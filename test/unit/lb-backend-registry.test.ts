@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { BackendRegistry } from '../../src/lb/backend-registry.js';
+import { backendKey } from '../../src/lb/desired-frontend.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
 
 /** A small deterministic generator, so a failure replays. */
@@ -12,7 +13,52 @@ function lcg(seed: number): () => number {
   };
 }
 
+function acquireOne(
+  registry: BackendRegistry,
+  addr: number,
+  port: number,
+  proto: number,
+): { id: number; created: boolean } {
+  const ids: number[] = [];
+  const created: number[] = [];
+  registry.startMarking();
+  registry.acquireAll([backendKey(addr, port)], proto, ids, created);
+  return { id: ids[0]!, created: created.length === 1 };
+}
+
 describe('BackendRegistry', () => {
+  test('acquireAll lists each backend once per round, in order, and reports the ones it registered', () => {
+    const registry = new BackendRegistry();
+    const a = backendKey(0x0a000001, 8080);
+    const b = backendKey(0x0a000002, 8080);
+    const c = backendKey(0x0a000003, 8080);
+    const ids: number[] = [];
+    const created: number[] = [];
+    registry.startMarking();
+    registry.acquireAll([b, a, b], IPPROTO_TCP, ids, created);
+    expect(ids).toEqual([1, 2]);
+    expect(created).toEqual([1, 2]);
+    // Same round: a list after it (a frontend's draining backends) skips what the first listed.
+    registry.acquireAll([a, c], IPPROTO_TCP, ids, created);
+    expect(ids).toEqual([1, 2, 3]);
+    expect(created).toEqual([1, 2, 3]);
+    // A new round (another frontend) lists them again, registering nothing.
+    const again: number[] = [];
+    const none: number[] = [];
+    registry.startMarking();
+    registry.acquireAll([c, a], IPPROTO_TCP, again, none);
+    expect(again).toEqual([3, 2]);
+    expect(none).toEqual([]);
+    expect([registry.addrOf(3), registry.portOf(3), registry.protoOf(3)]).toEqual([
+      0x0a000003,
+      8080,
+      IPPROTO_TCP,
+    ]);
+    // The same address and port under UDP is another backend.
+    registry.acquireAll([a], IPPROTO_UDP, again, none);
+    expect(none).toEqual([4]);
+  });
+
   test('finds by address, port and protocol; the same address on another port or protocol is another backend', () => {
     const registry = new BackendRegistry();
     registry.add(1, 0x0a000001, 8080, IPPROTO_TCP);
@@ -44,13 +90,12 @@ describe('BackendRegistry', () => {
       const key = `${addr}:${port}:${proto}`;
       const id = model.get(key);
       if (id === undefined && model.size < 63) {
-        const fresh = registry.acquire(addr, port, proto);
-        expect(registry.isNew).toBe(true);
-        model.set(key, fresh);
-        byId.set(fresh, [addr, port, proto]);
+        const fresh = acquireOne(registry, addr, port, proto);
+        expect(fresh.created).toBe(true);
+        model.set(key, fresh.id);
+        byId.set(fresh.id, [addr, port, proto]);
       } else if (id !== undefined && next() % 5 === 0) {
-        expect(registry.acquire(addr, port, proto)).toBe(id);
-        expect(registry.isNew).toBe(false);
+        expect(acquireOne(registry, addr, port, proto)).toEqual({ id, created: false });
       } else if (id !== undefined && next() % 3 !== 0) {
         registry.remove(id);
         registry.ids.release(id);

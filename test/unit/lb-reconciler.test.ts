@@ -9,7 +9,9 @@ import {
 } from '../../src/lb/desired-frontend.js';
 import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
+import { ARRAY_INDEX, COUNTERS } from '../../src/lb/maps/lb-layouts.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
+import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { intToIp } from '../../src/util/ipv4.js';
 
@@ -33,6 +35,15 @@ function frontend(
     draining: [],
     ...extra,
   };
+}
+
+function index(id: number): Buffer {
+  return encode(ARRAY_INDEX, { index: id });
+}
+
+/** The frontends of Service default/<name> name it (as translation does); `frontend` says web. */
+function ownedBy(name: string): Partial<DesiredFrontend> {
+  return { service: { namespace: 'default', name, portName: 'http' } };
 }
 
 /** Frontend → backend ips, as the datapath would resolve them from the maps. */
@@ -175,8 +186,8 @@ describe('LbReconciler', () => {
     const maps = memoryLbMaps();
     const lb = reconciler(maps);
     lb.markSynced();
-    lb.replaceService('default/a', [frontend('10.96.0.1', backends('10.0.0.2'))]);
-    lb.replaceService('default/b', [frontend('10.96.0.2', backends('10.0.0.2'))]);
+    lb.replaceService('default/a', [frontend('10.96.0.1', backends('10.0.0.2'), ownedBy('a'))]);
+    lb.replaceService('default/b', [frontend('10.96.0.2', backends('10.0.0.2'), ownedBy('b'))]);
     await lb.whenIdle();
     const [a, b] = readLbTable(maps);
     expect(a!.backends[0]!.id).toBe(b!.backends[0]!.id);
@@ -188,12 +199,86 @@ describe('LbReconciler', () => {
     expect(backendIps(maps)).toEqual([]);
   });
 
+  test('a ClusterIP another Service has taken over survives the old Service going', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/old', [frontend('10.96.0.1', backends('10.0.0.2'), ownedBy('old'))]);
+    await lb.whenIdle();
+    lb.replaceService('default/new', [frontend('10.96.0.1', backends('10.0.0.3'), ownedBy('new'))]);
+    lb.deleteService('default/old');
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.1:80/TCP': ['10.0.0.3'] });
+    lb.deleteService('default/new');
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({});
+  });
+
+  test('a frontend whose address is not IPv4 is refused before anything changes', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    expect(() =>
+      lb.replaceService('default/web', [
+        frontend('10.96.0.10', backends('10.0.0.2')),
+        frontend('fd00::10', backends('10.0.0.3')),
+      ]),
+    ).toThrow(/not an IPv4 frontend: "fd00::10"/);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({});
+    expect(backendIps(maps)).toEqual([]);
+  });
+
+  test("a freed id's counters are reset before it is handed out again; a restore resets unused ids", async () => {
+    const maps = memoryLbMaps();
+    const counted = (map: typeof maps.backendStats, id: number): bigint =>
+      decode(COUNTERS, map.lookup(index(id))!).packets;
+    const count = (map: typeof maps.backendStats, id: number, packets: bigint): void => {
+      map.updateBatch(
+        index(id),
+        encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }),
+        1,
+      );
+    };
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    await lb.whenIdle();
+    const [row] = readLbTable(maps);
+    const backendId = row!.backends[0]!.id;
+    // Traffic the program counted.
+    count(maps.frontendStats, row!.id, 5n);
+    count(maps.backendStats, backendId, 7n);
+    lb.deleteService('default/web');
+    await lb.whenIdle();
+    expect(counted(maps.frontendStats, row!.id)).toBe(0n);
+    expect(counted(maps.backendStats, backendId)).toBe(0n);
+
+    lb.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3', '10.0.0.4')),
+    ]);
+    await lb.whenIdle();
+    const ids = readLbTable(maps)[0]!.backends.map((backend) => backend.id);
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.4'))]);
+    await lb.whenIdle();
+    const [freed] = ids.filter((id) => !readLbTable(maps)[0]!.backends.some((b) => b.id === id));
+    // Left behind by a daemon that stopped between clearing an entry and resetting its counters.
+    count(maps.backendStats, freed!, 9n);
+    const live = Math.max(...ids);
+    count(maps.backendStats, live, 3n);
+    reconciler(maps);
+    expect(counted(maps.backendStats, freed!)).toBe(0n);
+    expect(counted(maps.backendStats, live)).toBe(3n);
+  });
+
   test('a restarted reconciler adopts the live maps and deletes only after the source synced', async () => {
     const maps = memoryLbMaps();
     const first = reconciler(maps);
     first.markSynced();
     first.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
-    first.replaceService('default/old', [frontend('10.96.0.20', backends('10.0.0.7'))]);
+    first.replaceService('default/old', [
+      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
+    ]);
     await first.whenIdle();
     first.stop();
     const before = readLbTable(maps);

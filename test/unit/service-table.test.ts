@@ -200,9 +200,11 @@ describe('replaceAll', () => {
       [service('web', '10.96.0.10'), service('api', '10.96.0.11'), service('new', '10.96.0.13')],
       [slice('web-1', 'web', ['10.0.0.1', '10.0.0.2']), slice('api-1', 'api', ['10.0.0.5'])],
     );
+    // Deletions first: a ClusterIP handed from a deleted Service to a new one is then deleted
+    // and re-added, never added and then deleted.
     expect(sink.calls.slice(before)).toEqual([
-      { kind: 'replace', service: 'default/web', frontends: expect.any(Array) },
       { kind: 'delete', service: 'default/old' },
+      { kind: 'replace', service: 'default/web', frontends: expect.any(Array) },
       { kind: 'replace', service: 'default/new', frontends: expect.any(Array) },
     ]);
     expect([...sink.table.keys()].sort()).toEqual(['default/api', 'default/new', 'default/web']);

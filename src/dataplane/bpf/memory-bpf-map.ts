@@ -3,8 +3,8 @@
  * kernel's semantics where tests can observe them:
  *  - hash: a full map refuses a new key with E2BIG (updating an existing key still works);
  *  - lru_hash: a full map evicts the least recently updated entry instead;
- *  - array: every index 0..maxEntries-1 exists (zero-filled), keys are u32 little-endian,
- *    an index out of range is E2BIG, delete is EINVAL;
+ *  - array: every index 0..maxEntries-1 exists (zero-filled, in one buffer allocated at the first
+ *    write), keys are u32 little-endian, an index out of range is E2BIG, delete is EINVAL;
  *  - BPF_NOEXIST / BPF_EXIST fail with EEXIST / ENOENT;
  *  - a batch stops at the first failing entry, leaving the ones before it written;
  *  - buffers of the wrong length are EINVAL, a closed map EBADF.
@@ -34,6 +34,8 @@ export class MemoryBpfMap implements BpfMap {
   readonly calls = { updateBatch: 0, deleteBatch: 0, lookup: 0, dump: 0 };
   /** Keys as latin1 strings (one character per byte); Map order doubles as LRU order. */
   private readonly entries = new Map<string, Buffer>();
+  /** An array's values, index × valueStride; undefined while nothing was written. */
+  private slab: Buffer | undefined;
   private closed = false;
 
   constructor(options: MemoryBpfMapOptions) {
@@ -56,14 +58,11 @@ export class MemoryBpfMap implements BpfMap {
     this.valueSize = valueSize;
     this.valueStride = valueSize;
     this.maxEntries = maxEntries;
-    if (type === 'array') {
-      for (let i = 0; i < maxEntries; i++) this.entries.set(arrayKey(i), Buffer.alloc(valueSize));
-    }
   }
 
   /** Number of entries present (for an array: maxEntries). */
   get size(): number {
-    return this.entries.size;
+    return this.type === 'array' ? this.maxEntries : this.entries.size;
   }
 
   updateBatch(
@@ -119,6 +118,14 @@ export class MemoryBpfMap implements BpfMap {
     this.check(op);
     this.calls.lookup++;
     this.checkLength(op, 'key', key, 1, this.keySize);
+    if (this.type === 'array') {
+      const index = key.readUInt32LE(0);
+      if (index >= this.maxEntries) return undefined;
+      const at = index * this.valueStride;
+      return this.slab === undefined
+        ? Buffer.alloc(this.valueStride)
+        : Buffer.from(this.slab.subarray(at, at + this.valueStride));
+    }
     const value = this.entries.get(key.toString('latin1'));
     return value === undefined ? undefined : Buffer.from(value);
   }
@@ -126,6 +133,7 @@ export class MemoryBpfMap implements BpfMap {
   dump(): BpfMapDump {
     this.check('mapDump');
     this.calls.dump++;
+    if (this.type === 'array') return this.dumpArray();
     const count = this.entries.size;
     const keys = Buffer.allocUnsafe(count * this.keySize);
     const values = Buffer.allocUnsafe(count * this.valueStride);
@@ -142,16 +150,28 @@ export class MemoryBpfMap implements BpfMap {
     this.closed = true;
   }
 
+  /** Every index in order, the unwritten ones zero, as the kernel dumps an array. */
+  private dumpArray(): BpfMapDump {
+    const count = this.maxEntries;
+    const keys = Buffer.alloc(count * this.keySize);
+    for (let index = 0; index < count; index++) keys.writeUInt32LE(index, index * this.keySize);
+    const values =
+      this.slab === undefined ? Buffer.alloc(count * this.valueStride) : Buffer.from(this.slab);
+    return { keys, values, count };
+  }
+
   /** Returns the errno name of a failure, undefined on success. */
   private updateOne(key: Buffer, value: Buffer, flags: BpfUpdateFlags): string | undefined {
-    const id = key.toString('latin1');
-    const present = this.entries.has(id);
     if (this.type === 'array') {
-      if (key.readUInt32LE(0) >= this.maxEntries) return 'E2BIG';
+      const index = key.readUInt32LE(0);
+      if (index >= this.maxEntries) return 'E2BIG';
       if (flags === BPF_NOEXIST) return 'EEXIST';
-      this.entries.get(id)!.set(value);
+      this.slab ??= Buffer.alloc(this.maxEntries * this.valueStride);
+      this.slab.set(value, index * this.valueStride);
       return undefined;
     }
+    const id = key.toString('latin1');
+    const present = this.entries.has(id);
     if (present && flags === BPF_NOEXIST) return 'EEXIST';
     if (!present && flags === BPF_EXIST) return 'ENOENT';
     if (!present && this.entries.size >= this.maxEntries) {
@@ -180,10 +200,4 @@ export class MemoryBpfMap implements BpfMap {
       );
     }
   }
-}
-
-function arrayKey(index: number): string {
-  const key = Buffer.alloc(4);
-  key.writeUInt32LE(index, 0);
-  return key.toString('latin1');
 }

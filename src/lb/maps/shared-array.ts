@@ -59,12 +59,15 @@ function checkIndex(array: SharedArray, index: number): number {
 export function writeBackend(
   array: SharedArray,
   id: number,
-  backend: { addr: number; port: number; proto: number; flags?: number },
+  addr: number,
+  port: number,
+  proto: number,
+  flags = 0,
 ): void {
   const at = checkIndex(array, id);
-  const portBytes = ((backend.port & 0xff) << 8) | (backend.port >>> 8);
-  array.words[at + 1] = (portBytes | (backend.proto << 16) | ((backend.flags ?? 0) << 24)) >>> 0;
-  array.words[at] = networkOrderWord(backend.addr);
+  const portBytes = ((port & 0xff) << 8) | (port >>> 8);
+  array.words[at + 1] = (portBytes | (proto << 16) | (flags << 24)) >>> 0;
+  array.words[at] = networkOrderWord(addr);
 }
 
 /** Clears the address first: from that store on, flows on this backend end. */
@@ -98,26 +101,4 @@ export function writeSlot(array: SharedArray, index: number, backendId: number):
 
 export function readSlot(array: SharedArray, index: number): number {
   return array.words[checkIndex(array, index)]!;
-}
-
-export interface CounterValues {
-  packets: bigint;
-  bytes: bigint;
-  flows: bigint;
-  rejected: bigint;
-}
-
-/** struct tw_counters: four __u64, little-endian words. */
-export function readCounters(array: SharedArray, index: number): CounterValues {
-  const at = checkIndex(array, index);
-  const u64 = (word: number) =>
-    BigInt(array.words[at + word]!) | (BigInt(array.words[at + word + 1]!) << 32n);
-  return { packets: u64(0), bytes: u64(2), flows: u64(4), rejected: u64(6) };
-}
-
-export function zeroCounters(array: SharedArray, index: number): void {
-  const at = checkIndex(array, index);
-  const end = at + (array.elementSize >>> 2);
-  // A loop of stores the JIT inlines: TypedArray#fill is a runtime call, costly 100,000 times.
-  for (let word = at; word < end; word++) array.words[word] = 0;
 }
