@@ -819,6 +819,17 @@ static __always_inline bool pick_backend(const struct frontend_info *fe, __be32 
 	return true;
 }
 
+/* Whether the reverse entry rk exists and names the forward flow key (a lookup, no lock). */
+static __always_inline bool reverse_leads_to(const struct tw_reverse_key *rk,
+					     const struct tw_flow_key *key)
+{
+	struct tw_flow_key *v = bpf_map_lookup_elem(&tw_rev_v1, rk);
+
+	return v && v->client_addr == key->client_addr && v->frontend_addr == key->frontend_addr &&
+	       v->client_port == key->client_port && v->frontend_port == key->frontend_port &&
+	       v->proto == key->proto;
+}
+
 /* -------------------------------------------------------------------------------------------- */
 /* Egress                                                                                        */
 
@@ -851,9 +862,11 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	__u64 pkts = skb_packets(skb), bytes = skb->len;
 	__be32 old_addr = 0, baddr;
 	__be16 old_port = 0, bport;
+	__u32 old_be_id = 0;
 	struct tw_backend be;
 	struct tw_flow *f;
 	__u32 be_id;
+	__u8 state;
 
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (f) {
@@ -868,6 +881,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 0);
 			goto translate;
 		}
+		old_be_id = be_id;
 		old_addr = f->backend_addr;
 		old_port = f->backend_port;
 	}
@@ -886,7 +900,28 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	baddr = be.addr;
 	bport = be.port;
-	{
+	state = fin_rst ? TW_FLOW_CLOSING : TW_FLOW_NEW;
+	rk.backend_addr = baddr;
+	rk.backend_port = bport;
+	if (f && old_be_id == be_id && old_addr == baddr && old_port == bport) {
+		/*
+		 * The client reused the port of an ended flow and got the same backend (the usual case
+		 * for a busy client of a Service with few backends, or with affinity): the entry is
+		 * restarted in place, and its reverse entry kept if it still leads here. Two LRU
+		 * updates (each takes a node off the LRU and a bucket lock) become plain stores and a
+		 * lookup. The backend fields do not change, so a reply on another CPU never reads a
+		 * half-written backend; at worst it sees the new state with the old last_seen_ns, which
+		 * is alive either way.
+		 */
+		f->first_seen_ns = now;
+		f->last_seen_ns = now;
+		f->packets = pkts;
+		f->bytes = bytes;
+		f->frontend_id = fe_id;
+		f->state = state;
+		if (!reverse_leads_to(&rk, &key))
+			bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
+	} else {
 		struct tw_flow nf = {
 			.first_seen_ns = now,
 			.last_seen_ns = now,
@@ -897,20 +932,20 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			.backend_id = be_id,
 			.backend_addr = baddr,
 			.backend_port = bport,
-			.state = fin_rst ? TW_FLOW_CLOSING : TW_FLOW_NEW,
+			.state = state,
 		};
 
 		bpf_map_update_elem(&tw_flow_v1, &key, &nf, BPF_ANY);
+		if (f && (old_addr != baddr || old_port != bport)) {
+			/* The entry replaced pointed elsewhere: its reverse entry is stale now. */
+			struct tw_reverse_key old_rk = rk;
+
+			old_rk.backend_addr = old_addr;
+			old_rk.backend_port = old_port;
+			bpf_map_delete_elem(&tw_rev_v1, &old_rk);
+		}
+		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	}
-	if (f && (old_addr != baddr || old_port != bport)) {
-		/* The entry replaced pointed elsewhere: its reverse entry is stale now. */
-		rk.backend_addr = old_addr;
-		rk.backend_port = old_port;
-		bpf_map_delete_elem(&tw_rev_v1, &rk);
-	}
-	rk.backend_addr = baddr;
-	rk.backend_port = bport;
-	bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
 

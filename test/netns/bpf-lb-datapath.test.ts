@@ -626,6 +626,51 @@ describe('veth pod', () => {
     expect(lb().lookup('tw_rev_v1', rk2)).toBeUndefined();
   }, 30_000);
 
+  test("a client port's next connection restarts its flow record, or replaces it for another backend", async () => {
+    const vip = '10.96.0.18';
+    setFrontend(vip, 80, TCP, { id: 12 }, [{ id: 44, ip: ipOf('b1'), port: TCP_TARGET }]);
+    const localPort = 20000 + Math.floor(Math.random() * 10000);
+    const once = async (line: string) => {
+      const c = await client.must('tcpOpen', { host: vip, port: 80, localPort });
+      const r = reply(await client.must('tcpSend', { conn: c.conn, line }));
+      await client.must('tcpClose', { conn: c.conn, reset: true });
+      return r;
+    };
+    const revOf = (backend: string) =>
+      lb().lookup(
+        'tw_rev_v1',
+        reverseKey({
+          clientAddr: CLIENT_IP,
+          backendAddr: ipOf(backend),
+          clientPort: localPort,
+          backendPort: TCP_TARGET,
+          proto: TCP,
+        }),
+      );
+
+    expect((await once('first')).name).toBe('b1');
+    const first = flowOf(CLIENT_IP, vip, localPort, 80, TCP)!;
+    expect(first).toMatchObject({ backendId: 44, state: FLOW_CLOSING });
+    await sleep(50); // the coarse clock ticks every few ms
+
+    // Same port, same backend: the record starts over (first seen, packets), not added to.
+    expect((await once('second')).name).toBe('b1');
+    const second = flowOf(CLIENT_IP, vip, localPort, 80, TCP)!;
+    expect(second).toMatchObject({ frontendId: 12, backendId: 44, state: FLOW_CLOSING });
+    expect(second.firstSeenNs).toBeGreaterThan(first.lastSeenNs);
+    expect(second.packets).toBeLessThan(first.packets * 2n);
+    expect(decodeFlowKey(revOf('b1')!)).toMatchObject({ frontendAddr: vip, clientPort: localPort });
+    expect(counters('tw_fe_stat_v1', 12).flows).toBe(2n);
+
+    // The same port once b1 no longer takes new flows: b2, and b1's reverse entry is gone.
+    setFrontend(vip, 80, TCP, { id: 12 }, [{ id: 45, ip: ipOf('b2'), port: TCP_TARGET }]);
+    expect((await once('third')).name).toBe('b2');
+    expect(flowOf(CLIENT_IP, vip, localPort, 80, TCP)).toMatchObject({ backendId: 45 });
+    expect(revOf('b1')).toBeUndefined();
+    expect(decodeFlowKey(revOf('b2')!)).toMatchObject({ frontendAddr: vip, clientPort: localPort });
+    expect(counters('tw_fe_stat_v1', 12).flows).toBe(3n);
+  }, 30_000);
+
   test('non-service traffic passes untouched and leaves no flow entry', async () => {
     const t = await client.must('tcpOnce', { host: ipOf('b2'), port: TCP_TARGET, line: 'plain' });
     expect(t).toMatchObject({ remoteAddress: ipOf('b2') });

@@ -428,6 +428,11 @@ async function tcpClose(m) {
   const c = tcpConns.get(m.conn);
   if (!c) return {};
   tcpConns.delete(m.conn);
+  if (m.reset) {
+    // A RST instead of a FIN: no TIME_WAIT is left, so the same 4-tuple can connect again.
+    c.socket.resetAndDestroy();
+    return {};
+  }
   if (!c.q.closed) {
     const closed = new Promise((resolve) => c.socket.once('close', resolve));
     c.socket.end();
