@@ -16,15 +16,17 @@
 // backend's pod IP (traffic that is not for a Service) and a connections/s load.
 //
 // Standalone: npx tsx bench/lb-datapath/run.ts. Settings from the environment (or the options of
-// runLbDatapathBench): LB_DATAPATH_ROUNDS (3), LB_DATAPATH_SECONDS per figure, path and round (5),
+// runLbDatapathBench): LB_DATAPATH_ROUNDS (5), LB_DATAPATH_SECONDS per figure, path and round (3),
 // LB_DATAPATH_TOPOLOGIES (veth,l2), LB_DATAPATH_FIGURES (tcpRr,udpRr,connRate,httpRate,stream),
 // LB_DATAPATH_PROGRAM_COST_SECONDS (2; 0 skips it), LB_DATAPATH_IPTABLES_SERVICES (0; e.g. 10000
-// adds a fourth path: iptables with kube-proxy's ruleset for that many other Services).
+// adds a fourth path: iptables with kube-proxy's ruleset for that many other Services),
+// LB_DATAPATH_CPUS ("client,server" CPUs every client tool and server is bound to, on every path
+// alike; "none" leaves them to the scheduler; by default both on the last CPU).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { release } from 'node:os';
+import { availableParallelism, release } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 import Table from 'cli-table3';
@@ -115,11 +117,55 @@ export interface LbDatapathSettings {
    * Services loaded (the benchmark Service in the middle of KUBE-SERVICES). 0: not measured.
    */
   iptablesServices: number;
+  /**
+   * CPUs the client tools and the servers are bound to (taskset), the same on every path; null
+   * leaves placement to the scheduler. Unbound, the scheduler sometimes runs client and server
+   * on one CPU and sometimes on two, and a round trip differs by several µs between the two
+   * (the bimodal rounds of earlier runs), whichever path happens to get which.
+   */
+  cpus: CpuPlacement | null;
+}
+
+export interface CpuPlacement {
+  client: number;
+  server: number;
+}
+
+/**
+ * Client and server on one CPU, the last (CPU 0 takes most device interrupts), when there are
+ * several. One CPU rather than one each: a round trip then has no cross-CPU wake-up, whose cost
+ * in a VM swings by tens of µs with whatever else the other CPU runs (measured here: client and
+ * server on CPUs 0 and 1 of a 2-vCPU machine with another load running gave p99s of 2-3 ms and
+ * p50s spread over 31-60 µs; both on one CPU, p50s within 28-31 µs). Everything a packet costs is
+ * then on the round trip's path, the LB programs included.
+ */
+function defaultCpus(): CpuPlacement | null {
+  const cpus = availableParallelism();
+  return cpus >= 2 ? { client: cpus - 1, server: cpus - 1 } : null;
+}
+
+/** LB_DATAPATH_CPUS: "client,server" (e.g. "0,1"), or "none" to leave placement to the scheduler. */
+function cpusFromEnv(raw: string | undefined): CpuPlacement | null | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (raw.trim() === 'none') return null;
+  const [client, server, ...rest] = raw.split(',').map((t) => Number(t.trim()));
+  if (
+    rest.length > 0 ||
+    client === undefined ||
+    server === undefined ||
+    !Number.isInteger(client) ||
+    !Number.isInteger(server) ||
+    client < 0 ||
+    server < 0
+  )
+    throw new Error(`LB_DATAPATH_CPUS=${raw}: "client,server" CPU numbers, or "none"`);
+  return { client, server };
 }
 
 export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
-  rounds: 3,
-  secondsPerFigure: 5,
+  // More, shorter rounds than 3 x 5 s: the same time, and a median over 5 resists one bad round.
+  rounds: 5,
+  secondsPerFigure: 3,
   warmupSeconds: 0.5,
   iperfOmitSeconds: 1,
   messageBytes: 64,
@@ -129,6 +175,7 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   figures: [...FIGURE_NAMES],
   programCostSeconds: 2,
   iptablesServices: 0,
+  cpus: defaultCpus(),
 };
 
 export interface LbDatapathOptions extends Partial<LbDatapathSettings> {
@@ -158,6 +205,7 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
   };
   const topologies = list('TOPOLOGIES', TOPOLOGIES);
   const figures = list('FIGURES', FIGURE_NAMES);
+  const envCpus = cpusFromEnv(process.env.LB_DATAPATH_CPUS);
   const defined = Object.fromEntries(
     Object.entries(options).filter(([, value]) => value !== undefined),
   ) as Partial<LbDatapathSettings>;
@@ -167,6 +215,7 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     secondsPerFigure: env('SECONDS') ?? LB_DATAPATH_DEFAULTS.secondsPerFigure,
     programCostSeconds: env('PROGRAM_COST_SECONDS') ?? LB_DATAPATH_DEFAULTS.programCostSeconds,
     iptablesServices: env('IPTABLES_SERVICES') ?? LB_DATAPATH_DEFAULTS.iptablesServices,
+    cpus: envCpus === undefined ? LB_DATAPATH_DEFAULTS.cpus : envCpus,
     ...(topologies === undefined ? {} : { topologies }),
     ...(figures === undefined ? {} : { figures }),
     ...defined,
@@ -436,16 +485,17 @@ function stopLb(lb: Lb): void {
 
 const driverOf = (topology: Topology): DriverName => (topology === 'veth' ? 'veth' : 'ipvlan');
 
-function startServers(world: World, netloadBinary: string): ChildProcess[] {
+function startServers(world: World, netloadBinary: string, cpu?: number): ChildProcess[] {
   const ns = world.backend;
   const ip = ADDR.backend;
+  const serve = (command: string, args: string[]) => serveIn(ns, command, args, cpu);
   return [
-    serveIn(ns, 'sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRr)]),
-    serveIn(ns, 'sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRrPlain)]),
-    serveIn(ns, 'sockperf', ['server', '-i', ip, '-p', String(PORTS.udpRr)]),
-    serveIn(ns, netloadBinary, ['serve', ip, String(PORTS.http)]),
-    serveIn(ns, netloadBinary, ['serve', ip, String(PORTS.connRate)]),
-    serveIn(ns, 'iperf3', ['-s', '-B', ip, '-p', String(PORTS.stream)]),
+    serve('sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRr)]),
+    serve('sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRrPlain)]),
+    serve('sockperf', ['server', '-i', ip, '-p', String(PORTS.udpRr)]),
+    serve(netloadBinary, ['serve', ip, String(PORTS.http)]),
+    serve(netloadBinary, ['serve', ip, String(PORTS.connRate)]),
+    serve('iperf3', ['-s', '-B', ip, '-p', String(PORTS.stream)]),
   ];
 }
 
@@ -542,6 +592,7 @@ async function measure(
         tcp,
         s.secondsPerFigure,
         s.messageBytes,
+        s.cpus?.client,
       );
       return { value: rt.p50Us, p99Us: rt.p99Us, problems: rt.dropped };
     }
@@ -557,6 +608,7 @@ async function measure(
         crr ? s.connRateConnections : s.httpConnections,
         s.secondsPerFigure,
         s.warmupSeconds,
+        s.cpus?.client,
       );
       return {
         value: r.rate,
@@ -572,6 +624,7 @@ async function measure(
         PORTS.stream,
         s.secondsPerFigure,
         s.iperfOmitSeconds,
+        s.cpus?.client,
       );
       return { value: r.gbps, problems: r.retransmits };
     }
@@ -609,7 +662,8 @@ async function programCost(
     };
   };
   const pingPongTo = (target: string, port: number) => async () =>
-    (await pingPong(world.client, target, port, true, seconds, s.messageBytes)).totalReceived;
+    (await pingPong(world.client, target, port, true, seconds, s.messageBytes, s.cpus?.client))
+      .totalReceived;
   return await withBpfStats(netloadBinary, async () => ({
     seconds,
     service: await traffic(pingPongTo(ADDR.vip, PORTS.tcpRr), directRttUs),
@@ -625,6 +679,7 @@ async function programCost(
         s.connRateConnections,
         seconds,
         0,
+        s.cpus?.client,
       );
       return r.done;
     }),
@@ -694,7 +749,8 @@ async function runTopology(
   const worlds = buildWorlds(scratch, topology, s.iptablesServices > 0);
   const servers: ChildProcess[] = [];
   try {
-    for (const path of paths) servers.push(...startServers(worldOf(worlds, path), netloadBinary));
+    for (const path of paths)
+      servers.push(...startServers(worldOf(worlds, path), netloadBinary, s.cpus?.server));
     for (const path of paths) await waitServers(worldOf(worlds, path));
     const checks = await wireAndVerify(worlds, lb, netloadBinary, s.iptablesServices);
     const figureNames = FIGURE_NAMES.filter((f) => s.figures.includes(f));
@@ -876,12 +932,36 @@ export function printLbDatapath(r: LbDatapathResult): void {
   }
   lines.push(
     `${r.settings.rounds} round(s) × ${r.settings.secondsPerFigure} s per figure and path; ` +
-      `medians; ratios are medians of per-round ratios; took ${Math.round(r.durationSeconds)} s`,
+      `medians; ratios are medians of per-round ratios; ` +
+      (r.settings.cpus === null
+        ? 'processes not bound to CPUs; '
+        : `client on CPU ${r.settings.cpus.client}, server on CPU ${r.settings.cpus.server}; `) +
+      `took ${Math.round(r.durationSeconds)} s`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 // ---- for bench/run-all.ts: its BENCHMARKS.md section and summary rows ----------------------------
+
+/** How the client and server processes were placed: the same for every path. */
+function placementSentence(cpus: CpuPlacement | null): string {
+  if (cpus === null)
+    return 'Client and server processes were left to the scheduler (LB_DATAPATH_CPUS=none).';
+  const where =
+    cpus.client === cpus.server
+      ? `both bound to CPU ${cpus.client}`
+      : `bound to CPU ${cpus.client} (client) and CPU ${cpus.server} (server)`;
+  return (
+    `On every path alike, the client tools (sockperf, netload, iperf3) and the servers were ` +
+    `${where} with \`taskset\`` +
+    (cpus.client === cpus.server
+      ? ': a round trip then has no cross-CPU wake-up, whose cost in a VM swings with whatever ' +
+        'the other CPU runs and made earlier rounds bimodal; the kernel work of both ends and ' +
+        "the LB programs run on that CPU too, so all of it is on the round trip's path. "
+      : '. ') +
+    `Softirq processing is not bound: it runs where the kernel puts it, for every path the same.`
+  );
+}
 
 function mdTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
@@ -911,7 +991,8 @@ export function lbDatapathSection(
       `conntrack table with another (EBPF.md trap 5), only the iptables copy runs conntrack, and ` +
       `only the eBPF copy's client carries the programs. ${s.rounds} round(s); in each, every figure ` +
       `is measured on every path one after the other, in an order that rotates; figures are ` +
-      `medians over the rounds and ratios are medians of the per-round ratios.` +
+      `medians over the rounds and ratios are medians of the per-round ratios. ` +
+      placementSentence(s.cpus) +
       (s.iptablesServices > 0
         ? ` A fourth path, **iptables with ${s.iptablesServices} other Services**, is the ` +
           `iptables path with kube-proxy's whole ruleset for that many more Services loaded ` +

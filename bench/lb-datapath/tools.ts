@@ -47,15 +47,27 @@ export function buildNetload(dir: string): { binary: string; compiler: string } 
   throw new Error(`cannot compile ${source}:\n${errors.join('\n')}`);
 }
 
-/** Runs a client to completion inside a namespace; throws on a non-zero exit. */
+/**
+ * `command args` inside a namespace, bound to one CPU when `cpu` is given: the benchmark pins its
+ * client and its server the same way on every path (see LbDatapathSettings.cpus), so no path is
+ * measured with the two on one CPU while another has them apart.
+ */
+function nsenterArgs(netns: string, command: string, args: string[], cpu?: number): string[] {
+  const pinned =
+    cpu === undefined ? [command, ...args] : ['taskset', '-c', String(cpu), command, ...args];
+  return [`--net=${netnsPath(netns)}`, '--', ...pinned];
+}
+
+/** Runs a client to completion inside a namespace (on `cpu`, if given); throws on a non-zero exit. */
 export async function runIn(
   netns: string,
   command: string,
   args: string[],
   timeoutMs: number,
+  cpu?: number,
 ): Promise<string> {
   const { code, stdout, stderr } = await collectOutput(
-    spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', command, ...args], {
+    spawn('nsenter', nsenterArgs(netns, command, args, cpu), {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
@@ -66,9 +78,14 @@ export async function runIn(
   return `${stdout}${stderr}`;
 }
 
-/** A long-running server inside a namespace, tracked so it dies with the benchmark. */
-export function serveIn(netns: string, command: string, args: string[]): ChildProcess {
-  const child = spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', command, ...args], {
+/** A long-running server inside a namespace (on `cpu`, if given), tracked so it dies with the benchmark. */
+export function serveIn(
+  netns: string,
+  command: string,
+  args: string[],
+  cpu?: number,
+): ChildProcess {
+  const child = spawn('nsenter', nsenterArgs(netns, command, args, cpu), {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   trackChild(child);
@@ -108,6 +125,7 @@ export async function pingPong(
   tcp: boolean,
   seconds: number,
   messageBytes: number,
+  cpu?: number,
 ): Promise<RoundTrip> {
   const out = await runIn(
     netns,
@@ -126,6 +144,7 @@ export async function pingPong(
       '--full-rtt',
     ],
     (seconds + 30) * 1000,
+    cpu,
   );
   return parseSockperf(out);
 }
@@ -152,12 +171,14 @@ export async function netload(
   connections: number,
   seconds: number,
   warmupSeconds: number,
+  cpu?: number,
 ): Promise<LoadFigures> {
   const out = await runIn(
     netns,
     binary,
     [mode, target, String(port), String(connections), String(seconds), String(warmupSeconds)],
     (seconds + warmupSeconds + 30) * 1000,
+    cpu,
   );
   const line = out.trim().split('\n').at(-1) ?? '{}';
   const parsed = JSON.parse(line) as {
@@ -206,12 +227,14 @@ export async function iperf(
   port: number,
   seconds: number,
   omitSeconds: number,
+  cpu?: number,
 ): Promise<Stream> {
   const out = await runIn(
     netns,
     'iperf3',
     ['-c', target, '-p', String(port), '-t', String(seconds), '-O', String(omitSeconds), '-J'],
     (seconds + omitSeconds + 30) * 1000,
+    cpu,
   );
   return parseIperf3(out);
 }
