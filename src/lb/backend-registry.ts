@@ -8,7 +8,7 @@
  * empty) and the id's own columns hold the key, so the table is one Int32Array sized for the
  * map's limit at half load, and deletion shifts later entries back instead of leaving tombstones.
  */
-import type { BackendKey } from './desired-frontend.js';
+import { BACKEND_PORT_SPACE, type BackendKey } from './desired-frontend.js';
 import { IdAllocator } from './id-allocator.js';
 import { LB_LIMITS } from './maps/lb-layouts.js';
 
@@ -71,8 +71,8 @@ export class BackendRegistry {
   acquireAll(keys: readonly BackendKey[], proto: number, ids: number[], created: number[]): void {
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index]!;
-      const addr = Math.floor(key / PORT_SPACE);
-      const portKey = portProto(key - addr * PORT_SPACE, proto);
+      const addr = Math.floor(key / BACKEND_PORT_SPACE);
+      const portKey = portProto(key - addr * BACKEND_PORT_SPACE, proto);
       let at = this.home(addr, portKey);
       let id = this.table[at]!;
       while (id !== 0 && (this.addrs[id] !== addr || this.portProtos[id] !== portKey)) {
@@ -161,9 +161,6 @@ export class BackendRegistry {
     return (hash ^ (hash >>> 13)) & this.mask;
   }
 }
-
-/** A BackendKey is address × 2^16 + port (desired-frontend.ts). */
-const PORT_SPACE = 65_536;
 
 function portProto(port: number, proto: number): number {
   // Port 0 is never a backend's, so a stored key is never 0.

@@ -29,10 +29,11 @@ export interface BackendAddress {
  */
 export type BackendKey = number;
 
-const PORT_SPACE = 65_536;
+/** BackendKey = address × BACKEND_PORT_SPACE + port. */
+export const BACKEND_PORT_SPACE = 65_536;
 
 export function backendKey(addr: number, port: number): BackendKey {
-  return addr * PORT_SPACE + port;
+  return addr * BACKEND_PORT_SPACE + port;
 }
 
 /** The key of a dotted-quad backend; throws INVALID_ARGUMENT for anything else. */
@@ -49,23 +50,9 @@ export function backendKeyOf(backend: BackendAddress): BackendKey {
   return backendKey(addr, backend.port);
 }
 
-/** The backend's address as an unsigned 32-bit integer. */
-export function backendAddr(key: BackendKey): number {
-  return Math.floor(key / PORT_SPACE);
-}
-
-export function backendPort(key: BackendKey): number {
-  return key % PORT_SPACE;
-}
-
-/** Back to words, for logs, tests and the CLI. */
-export function backendAddressOf(key: BackendKey): BackendAddress {
-  return { ip: intToIp(backendAddr(key)), port: backendPort(key) };
-}
-
-/** `ip:port` */
+/** `ip:port`, for logs and tests. */
 export function formatBackend(key: BackendKey): string {
-  return `${intToIp(backendAddr(key))}:${backendPort(key)}`;
+  return `${intToIp(Math.floor(key / BACKEND_PORT_SPACE))}:${key % BACKEND_PORT_SPACE}`;
 }
 
 export interface ServicePortRef {

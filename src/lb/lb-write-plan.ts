@@ -129,6 +129,8 @@ export class LbWritePlan {
     for (const id of this.state.restoredBackends) {
       if (this.state.backends.refsOf(id) <= 0) this.unreferenced.add(id);
     }
+    // Swept once: whatever the daemon adds from now on is referenced when it is added.
+    this.state.restoredBackends.length = 0;
   }
 
   apply(): PlanSummary {

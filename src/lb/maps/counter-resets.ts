@@ -4,8 +4,8 @@
  * process's resident memory at once (12 MB for the two at their sizes), while the daemon only
  * ever writes zeros into them, a few per pass, and reads them on demand.
  *
- * An id's counters are zeroed when the id is freed (and, at a restore, for every id not in use),
- * so an id is always handed out with zero counters and allocating one costs nothing.
+ * An id's counters are zeroed when the id is freed (and, at a restore, for the unused ids among
+ * the live ones), so an id is handed out with zero counters and allocating one costs nothing.
  */
 import type { BpfMap } from '../../dataplane/bpf/bpf-maps.js';
 
