@@ -90,17 +90,13 @@ export class BackendRegistry {
     }
   }
 
-  /** The backend's address, port and protocol: what its entry in the backend array says. */
+  /** The backend's address and port: what its entry in the backend array says. */
   addrOf(id: number): number {
     return this.addrs[id]!;
   }
 
   portOf(id: number): number {
     return this.portProtos[id]! >>> 8;
-  }
-
-  protoOf(id: number): number {
-    return this.portProtos[id]! & 0xff;
   }
 
   private insert(at: number, id: number, addr: number, key: number): void {
