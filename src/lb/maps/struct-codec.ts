@@ -57,76 +57,44 @@ export function defineLayout<Fields extends Record<string, FieldKind>>(
   return { cStruct, size, fields };
 }
 
-interface FieldEntry {
-  readonly name: string;
-  readonly offset: number;
-  readonly kind: FieldKind;
-  readonly max: number;
-}
-
-/** Each layout's fields as an array, built once: for-in over a layout per struct is slow. */
-const fieldEntries = new WeakMap<object, readonly FieldEntry[]>();
-
-function entriesOf(layout: StructLayout<Record<string, FieldKind>>): readonly FieldEntry[] {
-  let entries = fieldEntries.get(layout);
-  if (entries === undefined) {
-    entries = Object.entries(layout.fields).map(([name, spec]) => ({
-      name,
-      offset: spec.offset,
-      kind: spec.kind,
-      max: 2 ** (8 * FIELD_SIZES[spec.kind]) - 1,
-    }));
-    fieldEntries.set(layout, entries);
-  }
-  return entries;
-}
-
 /**
- * Writes `value` at `offset` of `target`, zeroing the struct's padding first unless the caller
- * knows the bytes are zero already. Byte stores rather than Buffer's write methods: the initial
- * sync encodes tens of thousands of structs, and those methods' checks cost more than the stores.
+ * Writes `value` at `offset` of `target`, padding zeroed. A value that does not fit its field is
+ * refused with the field's name (Buffer's own RangeError names neither struct nor field).
  */
 export function encodeInto<Fields extends Record<string, FieldKind>>(
   layout: StructLayout<Fields>,
   value: StructValue<Fields>,
   target: Buffer,
   offset = 0,
-  zeroPadding = true,
 ): void {
   if (offset < 0 || offset + layout.size > target.length) {
     throw new TerwayError('INTERNAL', `${layout.cStruct}: no room at offset ${offset}`);
   }
-  if (zeroPadding) target.fill(0, offset, offset + layout.size);
-  const values = value as Record<string, number | bigint>;
-  for (const field of entriesOf(layout)) {
-    const at = offset + field.offset;
-    if (field.kind === 'u64') {
-      target.writeBigUInt64LE(values[field.name] as bigint, at);
+  target.fill(0, offset, offset + layout.size);
+  for (const name in layout.fields) {
+    const spec = layout.fields[name];
+    const at = offset + spec.offset;
+    const field = value[name];
+    if (spec.kind === 'u64') {
+      target.writeBigUInt64LE(field as bigint, at);
       continue;
     }
-    const v = values[field.name] as number;
-    if (!(v >= 0 && v <= field.max && Math.floor(v) === v)) {
-      throw new TerwayError('INTERNAL', `${layout.cStruct}.${field.name}: ${v} does not fit`);
+    const v = field as number;
+    if (!(Number.isInteger(v) && v >= 0 && v < 2 ** (8 * FIELD_SIZES[spec.kind]))) {
+      throw new TerwayError('INTERNAL', `${layout.cStruct}.${name}: ${v} does not fit`);
     }
-    switch (field.kind) {
+    switch (spec.kind) {
       case 'ipv4':
-        target[at] = v >>> 24;
-        target[at + 1] = (v >>> 16) & 0xff;
-        target[at + 2] = (v >>> 8) & 0xff;
-        target[at + 3] = v & 0xff;
+        target.writeUInt32BE(v, at);
         break;
       case 'be16':
-        target[at] = v >>> 8;
-        target[at + 1] = v & 0xff;
+        target.writeUInt16BE(v, at);
         break;
       case 'u8':
-        target[at] = v;
+        target.writeUInt8(v, at);
         break;
       case 'u32':
-        target[at] = v & 0xff;
-        target[at + 1] = (v >>> 8) & 0xff;
-        target[at + 2] = (v >>> 16) & 0xff;
-        target[at + 3] = v >>> 24;
+        target.writeUInt32LE(v, at);
         break;
     }
   }
