@@ -10,7 +10,7 @@
 import type { BpfMap } from '../../dataplane/bpf/bpf-maps.js';
 import { FRONTEND, FRONTEND_KEY } from './lb-layouts.js';
 import type { FrontendKeyValue, FrontendValue } from './lb-layouts.js';
-import { networkOrderWord } from './shared-array.js';
+import { networkOrderWord, portProtoWord } from './shared-array.js';
 
 const KEY_WORDS = FRONTEND_KEY.size / 4;
 const VALUE_WORDS = FRONTEND.size / 4;
@@ -85,10 +85,9 @@ export class FrontendWrites {
   }
 }
 
-/** addr in network order; then port in network order, proto, and a zero pad byte. */
 function writeKey(run: WordRun, key: FrontendKeyValue): void {
   const at = run.append();
   const words = run.array;
   words[at] = networkOrderWord(key.addr);
-  words[at + 1] = ((key.port >>> 8) | ((key.port & 0xff) << 8) | (key.proto << 16)) >>> 0;
+  words[at + 1] = portProtoWord(key.port, key.proto);
 }

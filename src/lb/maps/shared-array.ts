@@ -41,6 +41,14 @@ export function networkOrderWord(value: number): number {
   );
 }
 
+/**
+ * The second word of struct tw_backend and of struct tw_frontend_key, which begin alike: the
+ * port in network order, then the protocol, then a byte of flags (tw_frontend_key's padding).
+ */
+export function portProtoWord(port: number, proto: number, flags = 0): number {
+  return (((port & 0xff) << 8) | (port >>> 8) | (proto << 16) | (flags << 24)) >>> 0;
+}
+
 function checkIndex(array: SharedArray, index: number): number {
   if (!Number.isInteger(index) || index < 0 || index >= array.maxEntries) {
     throw new TerwayError(
@@ -65,8 +73,7 @@ export function writeBackend(
   flags = 0,
 ): void {
   const at = checkIndex(array, id);
-  const portBytes = ((port & 0xff) << 8) | (port >>> 8);
-  array.words[at + 1] = (portBytes | (proto << 16) | (flags << 24)) >>> 0;
+  array.words[at + 1] = portProtoWord(port, proto, flags);
   array.words[at] = networkOrderWord(addr);
 }
 
