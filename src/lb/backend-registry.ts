@@ -46,20 +46,14 @@ export class BackendRegistry {
   }
 
   find(addr: number, port: number, proto: number): number | undefined {
-    const key = portProto(port, proto);
-    for (let at = this.home(addr, key); ; at = (at + 1) & this.mask) {
-      const id = this.table[at]!;
-      if (id === 0) return undefined;
-      if (this.addrs[id] === addr && this.portProtos[id] === key) return id;
-    }
+    const id = this.table[this.probe(addr, portProto(port, proto))]!;
+    return id === 0 ? undefined : id;
   }
 
   /** Registers a backend the registry does not hold yet under `id` (a restore from the maps). */
   add(id: number, addr: number, port: number, proto: number): void {
     const key = portProto(port, proto);
-    let at = this.home(addr, key);
-    while (this.table[at] !== 0) at = (at + 1) & this.mask;
-    this.insert(at, id, addr, key);
+    this.insert(this.probe(addr, key), id, addr, key);
   }
 
   /**
@@ -73,12 +67,8 @@ export class BackendRegistry {
       const key = keys[index]!;
       const addr = Math.floor(key / BACKEND_PORT_SPACE);
       const portKey = portProto(key - addr * BACKEND_PORT_SPACE, proto);
-      let at = this.home(addr, portKey);
+      const at = this.probe(addr, portKey);
       let id = this.table[at]!;
-      while (id !== 0 && (this.addrs[id] !== addr || this.portProtos[id] !== portKey)) {
-        at = (at + 1) & this.mask;
-        id = this.table[at]!;
-      }
       if (id === 0) {
         id = this.ids.allocate();
         this.insert(at, id, addr, portKey);
@@ -147,6 +137,16 @@ export class BackendRegistry {
 
   get size(): number {
     return this.count;
+  }
+
+  /** The slot holding (addr, key), or the empty slot where it would go. */
+  private probe(addr: number, key: number): number {
+    let at = this.home(addr, key);
+    for (let id = this.table[at]!; id !== 0; id = this.table[at]!) {
+      if (this.addrs[id] === addr && this.portProtos[id] === key) break;
+      at = (at + 1) & this.mask;
+    }
+    return at;
   }
 
   /** Where a probe for (addr, key) starts: a multiplicative mix, so neighbouring pod IPs spread. */
