@@ -104,12 +104,15 @@ export function protocolName(proto: number): LbProtocol {
  */
 export type FrontendCode = number;
 
+/** A FrontendCode's address part is code / 2^17 (port × 2 + UDP below it). */
+const ADDRESS_RADIX = 131_072;
+
 export function frontendCode(addr: number, port: number, proto: number): FrontendCode {
-  return addr * 131_072 + port * 2 + (proto === IPPROTO_UDP ? 1 : 0);
+  return addr * ADDRESS_RADIX + port * 2 + (proto === IPPROTO_UDP ? 1 : 0);
 }
 
 export function frontendCodeAddr(code: FrontendCode): number {
-  return Math.floor(code / 131_072);
+  return Math.floor(code / ADDRESS_RADIX);
 }
 
 /** The code of a desired frontend; INVALID_ARGUMENT when its address is not IPv4. */
