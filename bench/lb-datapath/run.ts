@@ -38,6 +38,7 @@ import {
   loadObject,
   nativeBpfAvailable,
   NativeBpfMap,
+  tcQuery,
 } from '../../src/dataplane/bpf/native-bpf.js';
 import {
   backendKeyOf,
@@ -542,9 +543,11 @@ async function wireAndVerify(
   if (!(flowsAfter > flowsBefore))
     throw new Error(`eBPF LB: the request left no flow in the LB's conntrack (${flowsBefore})`);
   const egress = w.topology === 'veth' ? PROGRAMS.egressGateway : PROGRAMS.egress;
+  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
   checks.push(
     `eBPF LB: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
-      `${egress} + ${PROGRAMS.ingress} on the client's eth0 it answered "${after.output}" and ` +
+      `${egress} + ${PROGRAMS.ingress} on the client's eth0 (hook: ${hook}) it answered ` +
+      `"${after.output}" and ` +
       `the flow map went from ${flowsBefore} to ${flowsAfter} entries`,
   );
 
@@ -1003,7 +1006,9 @@ export function lbDatapathSection(
     '',
     `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
       `169.254.1.1, a permanent neighbour (the host veth); a node netns routes each pod's /32 to ` +
-      `its host veth. LB: \`tw_lb_egress_gw\` + \`tw_lb_ingress\` on the client's eth0. iptables: ` +
+      `its host veth. LB: \`tw_lb_egress_gw\` + \`tw_lb_ingress\` on the client's eth0 (tcx ` +
+      `where the kernel has it, else clsact, as terwayd attaches them; the check line names the ` +
+      `hook). iptables: ` +
       `the DNAT rules in the node netns, nothing else.`,
     `- **L2** (macvlan over an ENI, like the ipvlan mode): the node's "ENI" is a veth whose peer ` +
       `is the VPC gateway (own netns, .1, forwarding on, ICMP redirects off); pods are macvlan ` +

@@ -14,9 +14,20 @@
  * a namespace this thread was just in), the process aborts: a JS thread left in a pod's netns
  * would silently program the wrong namespace from then on.
  *
- * Filters use a fixed handle and priority, so attaching again replaces the program in place
- * (BPF_TC_F_REPLACE) rather than stacking a second filter, and query/detach know what to look for.
- * TCX would be nicer but libbpf 1.1 cannot use it; this is the clsact qdisc.
+ * Two hooks, one per kernel generation:
+ *  - tcx (Linux 6.6+): the program is attached to the device directly (BPF_PROG_ATTACH with
+ *    BPF_TCX_INGRESS/EGRESS). It runs without the classifier layer clsact puts around it
+ *    (tcf_classify, cls_bpf), which measured a quarter of the hook's cost per translated packet
+ *    here. Ours is the program whose name starts with "tw_" (every program of bpf/ does);
+ *    attaching again replaces it in place (BPF_F_REPLACE). libbpf 1.1 predates tcx, but its
+ *    attach, query and detach calls pass any attach type through, so only the two enum values
+ *    are defined here.
+ *  - clsact (older kernels): a cls_bpf filter with a fixed handle and priority, so attaching again
+ *    replaces the program in place (BPF_TC_F_REPLACE) rather than stacking a second filter, and
+ *    query/detach know what to look for.
+ * Like a tc filter, a tcx attachment made without a link lives as long as the device: it survives
+ * the daemon. When a tcx attach succeeds, a clsact filter an older daemon left is removed: tcx runs
+ * first and our programs never return TCX_NEXT, so the filter was already idle.
  */
 #include "common.h"
 
@@ -34,6 +45,16 @@
 #define TW_TC_HANDLE 1
 #define TW_TC_PRIORITY 1
 
+/* enum bpf_attach_type values from Linux 6.6, which Debian 12's headers (6.1) lack. */
+#define TW_TCX_INGRESS ((enum bpf_attach_type)46)
+#define TW_TCX_EGRESS ((enum bpf_attach_type)47)
+/* The prefix of every program of bpf/lb.c: how a tcx attachment is known to be ours. */
+#define TW_PROG_PREFIX "tw_"
+/* More programs than any device carries; a query that overflows it fails with ENOSPC. */
+#define TW_TCX_MAX_PROGS 64
+
+enum tw_hook { HOOK_AUTO, HOOK_CLSACT };
+
 static bool arg_direction(napi_env env, napi_value value, enum bpf_tc_attach_point *out)
 {
 	char dir[16];
@@ -45,6 +66,22 @@ static bool arg_direction(napi_env env, napi_value value, enum bpf_tc_attach_poi
 		*out = BPF_TC_EGRESS;
 	else {
 		tw_throw_code(env, "EINVAL", "direction must be 'ingress' or 'egress', got '%s'", dir);
+		return false;
+	}
+	return true;
+}
+
+static bool arg_hook(napi_env env, napi_value value, enum tw_hook *out)
+{
+	char hook[16];
+	if (!tw_arg_string(env, value, "hook", hook, sizeof(hook)))
+		return false;
+	if (strcmp(hook, "auto") == 0)
+		*out = HOOK_AUTO;
+	else if (strcmp(hook, "clsact") == 0)
+		*out = HOOK_CLSACT;
+	else {
+		tw_throw_code(env, "EINVAL", "hook must be 'auto' or 'clsact', got '%s'", hook);
 		return false;
 	}
 	return true;
@@ -104,28 +141,164 @@ static napi_value prog_info(napi_env env, napi_callback_info cbinfo)
 	return result;
 }
 
+/*
+ * Our program among those tcx runs on the device: 1, with its id and an fd the caller closes; 0
+ * when none is ours; or -errno, -EINVAL meaning the kernel has no tcx.
+ */
+static int tcx_find_ours(unsigned int ifindex, enum bpf_attach_type type, __u32 *id, int *fd)
+{
+	__u32 ids[TW_TCX_MAX_PROGS], count = TW_TCX_MAX_PROGS;
+	int err = bpf_prog_query((int)ifindex, type, 0, NULL, ids, &count);
+	if (err)
+		return err;
+	for (__u32 i = 0; i < count; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int prog_fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (prog_fd < 0)
+			continue; /* detached since the query */
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 &&
+		    strncmp(info.name, TW_PROG_PREFIX, strlen(TW_PROG_PREFIX)) == 0) {
+			*id = ids[i];
+			*fd = prog_fd;
+			return 1;
+		}
+		close(prog_fd);
+	}
+	return 0;
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+/* {progId, hook} */
+static napi_value attachment_object(napi_env env, const char *op, __u32 prog_id, const char *hook)
+{
+	napi_value obj;
+	if (napi_create_object(env, &obj) != napi_ok)
+		return tw_throw_errno(env, ENOMEM, "%s", op);
+	tw_set_u32(env, obj, "progId", prog_id);
+	tw_set_str(env, obj, "hook", hook);
+	return obj;
+}
+
+/* {progId, name, tag, hook} of the program behind fd. */
+static napi_value query_object(napi_env env, const char *op, const char *ifname, int fd,
+			       __u32 prog_id, const char *hook)
+{
+	napi_value info = prog_info_object(env, fd, op, ifname);
+	if (!info)
+		return NULL;
+	napi_value result = attachment_object(env, op, prog_id, hook);
+	if (!result)
+		return NULL;
+	napi_value name, tag;
+	napi_get_named_property(env, info, "name", &name);
+	napi_get_named_property(env, info, "tag", &tag);
+	tw_set_value(env, result, "name", name);
+	tw_set_value(env, result, "tag", tag);
+	return result;
+}
+
 enum tc_op { TC_ATTACH, TC_QUERY, TC_DETACH };
 static const char *const tc_op_names[] = {"tcAttach", "tcQuery", "tcDetach"};
 
+struct tc_target {
+	const char *op;
+	const char *netns;
+	const char *ifname;
+	const char *dir;
+	unsigned int ifindex;
+	enum bpf_attach_type tcx_type;
+};
+
+/*
+ * The tcx half of an operation, when the kernel has tcx (hook "auto"): true when it produced the
+ * result (or threw), false when the clsact half must run. *idle_filter asks the caller to remove
+ * a clsact filter the tcx program has replaced.
+ */
+static bool tcx_op(napi_env env, enum tc_op op, const struct tc_target *t, int prog_fd,
+		   const char *prog_path, napi_value *result, bool *idle_filter)
+{
+	__u32 ours_id = 0;
+	int ours_fd = -1;
+	int found = tcx_find_ours(t->ifindex, t->tcx_type, &ours_id, &ours_fd);
+	if (found == -EINVAL)
+		return false; /* no tcx in this kernel */
+	if (found < 0) {
+		tw_throw_errno(env, -found, "%s: tcx query of %s %s in netns %s", t->op, t->ifname,
+			       t->dir, t->netns);
+		return true;
+	}
+	bool handled = true;
+	switch (op) {
+	case TC_ATTACH: {
+		__u32 new_id = prog_id_of(prog_fd);
+		if (!found || ours_id != new_id) {
+			LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = found ? BPF_F_REPLACE : 0,
+				    .replace_prog_fd = found ? ours_fd : 0);
+			int err = bpf_prog_attach_opts(prog_fd, (int)t->ifindex, t->tcx_type, &opts);
+			if (err) {
+				tw_throw_errno(env, -err, "%s: tcx attach %s to %s %s in netns %s", t->op,
+					       prog_path, t->ifname, t->dir, t->netns);
+				break;
+			}
+		}
+		*idle_filter = true;
+		*result = attachment_object(env, t->op, new_id, "tcx");
+		break;
+	}
+	case TC_QUERY:
+		if (found)
+			*result = query_object(env, t->op, t->ifname, ours_fd, ours_id, "tcx");
+		else
+			handled = false; /* maybe a clsact filter an older daemon attached */
+		break;
+	case TC_DETACH:
+		if (found) {
+			int err = bpf_prog_detach2(ours_fd, (int)t->ifindex, t->tcx_type);
+			if (err && err != -ENOENT) {
+				tw_throw_errno(env, -err, "%s: tcx detach from %s %s in netns %s", t->op,
+					       t->ifname, t->dir, t->netns);
+				break;
+			}
+		}
+		handled = false; /* a clsact filter may be there too */
+		*idle_filter = found == 1;
+		break;
+	}
+	if (ours_fd >= 0)
+		close(ours_fd);
+	return handled;
+}
+
 /*
  * The three operations share argument parsing and the netns round trip:
- *   tcAttach(netnsPath, ifname, progPinnedPath, direction) -> {progId}
- *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag} | null
- *   tcDetach(netnsPath, ifname, direction) -> boolean (false: nothing was attached)
+ *   tcAttach(netnsPath, ifname, progPinnedPath, direction, hook) -> {progId, hook}
+ *   tcQuery(netnsPath, ifname, direction, hook) -> {progId, name, tag, hook} | null
+ *   tcDetach(netnsPath, ifname, direction, hook) -> boolean (false: nothing was attached)
+ * hook: "auto" (tcx where the kernel has it, else clsact) or "clsact".
  */
 static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op op)
 {
 	const char *opname = tc_op_names[op];
-	napi_value argv[4], result = NULL;
+	napi_value argv[5], result = NULL;
 	char netns[PATH_MAX], ifname[IF_NAMESIZE], prog_path[PATH_MAX];
 	enum bpf_tc_attach_point point;
-	size_t argc = op == TC_ATTACH ? 4 : 3;
+	enum tw_hook hook;
+	size_t argc = op == TC_ATTACH ? 5 : 4;
 	if (!tw_args(env, cbinfo, argc, argv) ||
 	    !tw_arg_string(env, argv[0], "netnsPath", netns, sizeof(netns)) ||
 	    !tw_arg_string(env, argv[1], "ifname", ifname, sizeof(ifname)) ||
 	    (op == TC_ATTACH &&
 	     !tw_arg_string(env, argv[2], "progPinnedPath", prog_path, sizeof(prog_path))) ||
-	    !arg_direction(env, argv[argc - 1], &point))
+	    !arg_direction(env, argv[argc - 2], &point) || !arg_hook(env, argv[argc - 1], &hook))
 		return NULL;
 	const char *dir = point == BPF_TC_INGRESS ? "ingress" : "egress";
 	tw_log_reset();
@@ -142,16 +315,41 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 	}
 
 	int err = 0;
+	bool idle_filter = false, detached = false;
 	unsigned int ifindex = if_nametoindex(ifname);
 	if (ifindex == 0) {
 		tw_throw_errno(env, errno, "%s: interface %s in netns %s", opname, ifname, netns);
 		goto leave;
 	}
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_hook, tc_hook, .ifindex = (int)ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TW_TC_HANDLE, .priority = TW_TC_PRIORITY);
+	if (hook == HOOK_AUTO) {
+		struct tc_target target = {
+			.op = opname,
+			.netns = netns,
+			.ifname = ifname,
+			.dir = dir,
+			.ifindex = ifindex,
+			.tcx_type = point == BPF_TC_INGRESS ? TW_TCX_INGRESS : TW_TCX_EGRESS,
+		};
+		bool handled = tcx_op(env, op, &target, prog_fd, prog_path, &result, &idle_filter);
+		if (op == TC_ATTACH && idle_filter) {
+			/* Only after the tcx attach: until then the filter kept translating. */
+			err = bpf_tc_detach(&tc_hook, &opts);
+			if (err && err != -ENOENT && err != -EINVAL) {
+				result = NULL;
+				tw_throw_errno(env, -err, "%s: remove the clsact filter from %s %s in netns %s",
+					       opname, ifname, dir, netns);
+			}
+			goto leave;
+		}
+		detached = op == TC_DETACH && idle_filter;
+		if (handled)
+			goto leave;
+	}
 	switch (op) {
 	case TC_ATTACH:
-		err = bpf_tc_hook_create(&hook);
+		err = bpf_tc_hook_create(&tc_hook);
 		if (err && err != -EEXIST) {
 			tw_throw_errno(env, -err, "%s: create clsact qdisc on %s in netns %s", opname,
 				       ifname, netns);
@@ -159,21 +357,16 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 		}
 		opts.prog_fd = prog_fd;
 		opts.flags = BPF_TC_F_REPLACE;
-		err = bpf_tc_attach(&hook, &opts);
+		err = bpf_tc_attach(&tc_hook, &opts);
 		if (err) {
 			tw_throw_errno(env, -err, "%s: attach %s to %s %s in netns %s", opname, prog_path,
 				       ifname, dir, netns);
 			goto leave;
 		}
-		if (napi_create_object(env, &result) != napi_ok) {
-			result = NULL;
-			tw_throw_errno(env, ENOMEM, "%s", opname);
-			goto leave;
-		}
-		tw_set_u32(env, result, "progId", opts.prog_id);
+		result = attachment_object(env, opname, opts.prog_id, "clsact");
 		break;
 	case TC_QUERY: {
-		err = bpf_tc_query(&hook, &opts);
+		err = bpf_tc_query(&tc_hook, &opts);
 		/* ENOENT: no such filter; EINVAL: no clsact qdisc on the device at all. */
 		if (err == -ENOENT || err == -EINVAL) {
 			result = tw_null(env);
@@ -189,30 +382,17 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 				       ifname, dir);
 			goto leave;
 		}
-		napi_value info = prog_info_object(env, fd, opname, ifname);
+		result = query_object(env, opname, ifname, fd, opts.prog_id, "clsact");
 		close(fd);
-		if (!info)
-			goto leave;
-		if (napi_create_object(env, &result) != napi_ok) {
-			result = NULL;
-			tw_throw_errno(env, ENOMEM, "%s", opname);
-			goto leave;
-		}
-		napi_value name, tag;
-		napi_get_named_property(env, info, "name", &name);
-		napi_get_named_property(env, info, "tag", &tag);
-		tw_set_u32(env, result, "progId", opts.prog_id);
-		tw_set_value(env, result, "name", name);
-		tw_set_value(env, result, "tag", tag);
 		break;
 	}
 	case TC_DETACH:
-		err = bpf_tc_detach(&hook, &opts);
+		err = bpf_tc_detach(&tc_hook, &opts);
 		if (err && err != -ENOENT && err != -EINVAL) {
 			tw_throw_errno(env, -err, "%s: %s %s in netns %s", opname, ifname, dir, netns);
 			goto leave;
 		}
-		napi_get_boolean(env, err == 0, &result);
+		napi_get_boolean(env, err == 0 || detached, &result);
 		break;
 	}
 leave:

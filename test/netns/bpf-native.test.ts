@@ -7,7 +7,7 @@
  * Needs root, bpftool, clang, and bpffs at /sys/fs/bpf (mounted here if it is missing).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
@@ -18,7 +18,7 @@ import {
   statfsSync,
   writeFileSync,
 } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isTerwayError } from '../../src/errors/terway-error.js';
@@ -394,6 +394,14 @@ describe('loadObject', () => {
   });
 });
 
+/** Whether the running kernel is at least major.minor. */
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [runningMajor = 0, runningMinor = 0] = release()
+    .split('.')
+    .map((part) => parseInt(part, 10));
+  return runningMajor > major || (runningMajor === major && runningMinor >= minor);
+}
+
 describe('tc in a pod netns', () => {
   let ns: TestNetns;
   let prog: string;
@@ -424,28 +432,65 @@ describe('tc in a pod netns', () => {
       'name',
       'peer0',
     ]);
+    execFileSync('ip', ['-n', ns.name, 'addr', 'add', '192.0.2.1/24', 'dev', 'eth0']);
+    execFileSync('ip', ['-n', ns.name, 'link', 'set', 'eth0', 'up']);
+    execFileSync('ip', ['-n', ns.name, 'link', 'set', 'peer0', 'up']);
     const loaded = loadObject(compile(join(work, 'tc.o')), join(pinDir, 'tc'));
     prog = loaded.programs.tw_pass!;
   });
+
+  /** How many packets tw_pass counted while one broadcast ping left eth0 (no ARP needed). */
+  const packetsCountedOnEgress = async (): Promise<number> => {
+    const counter = NativeBpfMap.openPinned(join(pinDir, 'tc', 'tw_test_count'));
+    const count = () => counter.lookup(Buffer.alloc(4))!.readBigUInt64LE();
+    try {
+      const before = count();
+      await new Promise<void>((resolve) =>
+        execFile(
+          'ip',
+          ['netns', 'exec', ns.name, 'ping', '-b', '-c', '1', '-W', '1', '192.0.2.255'],
+          () => resolve(),
+        ),
+      );
+      return Number(count() - before);
+    } finally {
+      counter.close();
+    }
+  };
+
+  /** Whether the kernel freed program `id` (polled: it goes after an RCU grace period). */
+  const programFreed = async (id: number): Promise<boolean> => {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      try {
+        execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' });
+      } catch {
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  };
   afterAll(() => {
     ns?.delete();
   });
 
-  test('attach, query, re-attach replaces, detach; the thread stays in its own netns', () => {
+  test('clsact: attach, query, re-attach replaces, detach; the thread stays in its own netns', () => {
     const before = threadNetns();
     const interfaces = Object.keys(networkInterfaces()).sort();
-    expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull(); // no clsact qdisc yet
-    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(false);
+    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toBeNull(); // no clsact qdisc yet
+    expect(tcDetach(ns.path, 'eth0', 'egress', 'clsact')).toBe(false);
 
-    const { progId } = tcAttach(ns.path, 'eth0', prog, 'egress');
+    const { progId, hook } = tcAttach(ns.path, 'eth0', prog, 'egress', 'clsact');
     expect(progId).toBe(progInfo(prog).id);
+    expect(hook).toBe('clsact');
     expect(threadNetns()).toBe(before);
-    expect(tcQuery(ns.path, 'eth0', 'egress')).toEqual({
+    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toEqual({
       progId,
       name: 'tw_pass',
       tag: progInfo(prog).tag,
+      hook: 'clsact',
     });
-    expect(tcQuery(ns.path, 'eth0', 'ingress')).toBeNull();
+    expect(tcQuery(ns.path, 'eth0', 'ingress', 'clsact')).toBeNull();
     const shown = filters('egress');
     expect(shown).toHaveLength(1);
     expect(shown[0]).toContain('direct-action');
@@ -453,25 +498,64 @@ describe('tc in a pod netns', () => {
 
     // Reload the object (new program at the same pin) and attach again: replaced, not stacked.
     loadObject(compile(join(work, 'tc.o')), join(pinDir, 'tc'));
-    const second = tcAttach(ns.path, 'eth0', prog, 'egress');
+    const second = tcAttach(ns.path, 'eth0', prog, 'egress', 'clsact');
     expect(second.progId).not.toBe(progId);
     expect(filters('egress')).toHaveLength(1);
     expect(filters('egress')[0]).toContain(`id ${second.progId}`);
-    expect(tcQuery(ns.path, 'eth0', 'egress')?.progId).toBe(second.progId);
+    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')?.progId).toBe(second.progId);
 
-    tcAttach(ns.path, 'eth0', prog, 'ingress');
+    tcAttach(ns.path, 'eth0', prog, 'ingress', 'clsact');
     expect(filters('ingress')).toHaveLength(1);
 
-    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(true);
+    expect(tcDetach(ns.path, 'eth0', 'egress', 'clsact')).toBe(true);
     expect(filters('egress')).toHaveLength(0);
-    expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull();
+    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toBeNull();
     expect(filters('ingress')).toHaveLength(1);
-    expect(tcDetach(ns.path, 'eth0', 'ingress')).toBe(true);
-    expect(tcDetach(ns.path, 'eth0', 'ingress')).toBe(false);
+    expect(tcDetach(ns.path, 'eth0', 'ingress', 'clsact')).toBe(true);
+    expect(tcDetach(ns.path, 'eth0', 'ingress', 'clsact')).toBe(false);
 
     expect(threadNetns()).toBe(before);
     expect(Object.keys(networkInterfaces()).sort()).toEqual(interfaces);
     expect(interfaces).not.toContain('peer0');
+  });
+
+  test('auto: tcx where the kernel has it, clsact elsewhere; it takes over from an older clsact filter', async () => {
+    const before = threadNetns();
+    const expected = kernelAtLeast(6, 6) ? 'tcx' : 'clsact';
+    // What an older daemon left: our filter on clsact.
+    const old = tcAttach(ns.path, 'eth0', prog, 'egress', 'clsact');
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toMatchObject({
+      progId: old.progId,
+      hook: 'clsact',
+    });
+
+    const attached = tcAttach(ns.path, 'eth0', prog, 'egress');
+    expect(attached).toEqual({ progId: progInfo(prog).id, hook: expected });
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toEqual({
+      progId: attached.progId,
+      name: 'tw_pass',
+      tag: progInfo(prog).tag,
+      hook: expected,
+    });
+    // With tcx the filter is gone, yet eth0's packets still run the program.
+    expect(filters('egress')).toHaveLength(expected === 'tcx' ? 0 : 1);
+    expect(await packetsCountedOnEgress()).toBeGreaterThan(0);
+
+    // A new program at the same pin replaces the attached one in place: the old one, attached
+    // nowhere and pinned nowhere, is freed by the kernel.
+    loadObject(compile(join(work, 'tc.o')), join(pinDir, 'tc'));
+    const second = tcAttach(ns.path, 'eth0', prog, 'egress');
+    expect(second.progId).not.toBe(attached.progId);
+    expect(tcQuery(ns.path, 'eth0', 'egress')?.progId).toBe(second.progId);
+    await expect(programFreed(attached.progId)).resolves.toBe(true);
+    expect(tcAttach(ns.path, 'eth0', prog, 'egress')).toEqual(second); // again: nothing changes
+
+    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(true);
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull();
+    expect(filters('egress')).toHaveLength(0);
+    expect(await packetsCountedOnEgress()).toBe(0);
+    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(false);
+    expect(threadNetns()).toBe(before);
   });
 
   test('failures throw BPF_ERROR and leave the thread in its own netns', () => {

@@ -52,10 +52,20 @@ export interface ProgInfo {
   tag: string;
 }
 
+/** Where a program sits: tcx (Linux 6.6+) or a filter on the clsact qdisc. */
+export type TcHook = 'tcx' | 'clsact';
+
+/**
+ * Which hook tcAttach uses: 'auto' takes tcx where the kernel has it (no classifier layer around
+ * the program: cheaper per packet) and clsact elsewhere; 'clsact' always takes clsact.
+ */
+export type TcHookChoice = 'auto' | 'clsact';
+
 export interface TcAttachment {
   progId: number;
   name: string;
   tag: string;
+  hook: TcHook;
 }
 
 export type TcDirection = 'ingress' | 'egress';
@@ -83,9 +93,15 @@ interface Addon {
     ifname: string,
     progPath: string,
     direction: TcDirection,
-  ): { progId: number };
-  tcQuery(netnsPath: string, ifname: string, direction: TcDirection): TcAttachment | null;
-  tcDetach(netnsPath: string, ifname: string, direction: TcDirection): boolean;
+    hook: TcHookChoice,
+  ): { progId: number; hook: TcHook };
+  tcQuery(
+    netnsPath: string,
+    ifname: string,
+    direction: TcDirection,
+    hook: TcHookChoice,
+  ): TcAttachment | null;
+  tcDetach(netnsPath: string, ifname: string, direction: TcDirection, hook: TcHookChoice): boolean;
 }
 
 let addon: Addon | undefined;
@@ -216,28 +232,36 @@ export function progInfo(path: string): ProgInfo {
 }
 
 /**
- * Attaches the pinned program to `ifname`'s clsact hook inside the netns at `netnsPath`, with a
- * fixed handle and priority, replacing whatever this function attached there before.
+ * Attaches the pinned program to `ifname` inside the netns at `netnsPath`, replacing the one this
+ * function attached there before. With tcx, a clsact filter an older daemon attached is removed
+ * once the tcx program is in place.
  */
 export function tcAttach(
   netnsPath: string,
   ifname: string,
   progPinnedPath: string,
   direction: TcDirection,
-): { progId: number } {
-  return call((native) => native.tcAttach(netnsPath, ifname, progPinnedPath, direction));
+  hook: TcHookChoice = 'auto',
+): { progId: number; hook: TcHook } {
+  return call((native) => native.tcAttach(netnsPath, ifname, progPinnedPath, direction, hook));
 }
 
-/** The program tcAttach put on `ifname`, or null when there is none. */
+/** The program tcAttach put on `ifname` (tcx first, then clsact), or null when there is none. */
 export function tcQuery(
   netnsPath: string,
   ifname: string,
   direction: TcDirection,
+  hook: TcHookChoice = 'auto',
 ): TcAttachment | null {
-  return call((native) => native.tcQuery(netnsPath, ifname, direction));
+  return call((native) => native.tcQuery(netnsPath, ifname, direction, hook));
 }
 
-/** Removes tcAttach's filter; false when there was none. The clsact qdisc stays. */
-export function tcDetach(netnsPath: string, ifname: string, direction: TcDirection): boolean {
-  return call((native) => native.tcDetach(netnsPath, ifname, direction));
+/** Removes what tcAttach attached, from both hooks; false when there was nothing. A clsact qdisc stays. */
+export function tcDetach(
+  netnsPath: string,
+  ifname: string,
+  direction: TcDirection,
+  hook: TcHookChoice = 'auto',
+): boolean {
+  return call((native) => native.tcDetach(netnsPath, ifname, direction, hook));
 }
