@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
 import { DEFAULT_BPF_OBJECT, DEFAULT_BPF_PIN_DIR } from '../src/daemon/service-lb.js';
 import { runDaemon } from '../src/daemon/terwayd.js';
@@ -30,6 +30,14 @@ const program = new Command('terwayd')
     DEFAULT_BPF_PIN_DIR,
   )
   .option('--bpf-object <file>', 'the compiled Service LB program', DEFAULT_BPF_OBJECT)
+  .addOption(
+    new Option(
+      '--lb-hook <hook>',
+      "where pods' Service LB programs go: clsact (attach < 1 ms) or tcx (Linux 6.6+, cheaper per packet, about 25 ms more per pod ADD and DEL; clsact on older kernels)",
+    )
+      .choices(['clsact', 'tcx'])
+      .default('clsact'),
+  )
   .showHelpAfterError();
 
 program.parse();
@@ -42,5 +50,6 @@ const options = program.opts<{
   kubeconfig?: string;
   bpfPinDir: string;
   bpfObject: string;
+  lbHook: 'clsact' | 'tcx';
 }>();
 await runDaemon(options);

@@ -21,7 +21,8 @@
 // LB_DATAPATH_PROGRAM_COST_SECONDS (2; 0 skips it), LB_DATAPATH_IPTABLES_SERVICES (0; e.g. 10000
 // adds a fourth path: iptables with kube-proxy's ruleset for that many other Services),
 // LB_DATAPATH_CPUS ("client,server" CPUs every client tool and server is bound to, on every path
-// alike; "none" leaves them to the scheduler; by default both on the last CPU).
+// alike; "none" leaves them to the scheduler; by default both on the last CPU), LB_DATAPATH_HOOK
+// (clsact, terwayd's default; tcx as with terwayd --lb-hook tcx).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
@@ -39,6 +40,7 @@ import {
   nativeBpfAvailable,
   NativeBpfMap,
   tcQuery,
+  type TcHookChoice,
 } from '../../src/dataplane/bpf/native-bpf.js';
 import {
   backendKeyOf,
@@ -125,6 +127,8 @@ export interface LbDatapathSettings {
    * (the bimodal rounds of earlier runs), whichever path happens to get which.
    */
   cpus: CpuPlacement | null;
+  /** The hook the LB programs go on, as terwayd's --lb-hook: clsact (its default) or tcx. */
+  hook: TcHookChoice;
 }
 
 export interface CpuPlacement {
@@ -177,6 +181,7 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   programCostSeconds: 2,
   iptablesServices: 0,
   cpus: defaultCpus(),
+  hook: 'clsact',
 };
 
 export interface LbDatapathOptions extends Partial<LbDatapathSettings> {
@@ -217,6 +222,7 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     programCostSeconds: env('PROGRAM_COST_SECONDS') ?? LB_DATAPATH_DEFAULTS.programCostSeconds,
     iptablesServices: env('IPTABLES_SERVICES') ?? LB_DATAPATH_DEFAULTS.iptablesServices,
     cpus: envCpus === undefined ? LB_DATAPATH_DEFAULTS.cpus : envCpus,
+    hook: hookFromEnv(process.env.LB_DATAPATH_HOOK) ?? LB_DATAPATH_DEFAULTS.hook,
     ...(topologies === undefined ? {} : { topologies }),
     ...(figures === undefined ? {} : { figures }),
     ...defined,
@@ -225,6 +231,12 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     throw new Error('rounds: a positive integer');
   if (!(settings.secondsPerFigure > 0)) throw new Error('secondsPerFigure: > 0');
   return settings;
+}
+
+function hookFromEnv(raw: string | undefined): TcHookChoice | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'clsact' && raw !== 'tcx') throw new Error(`LB_DATAPATH_HOOK=${raw}: clsact or tcx`);
+  return raw;
 }
 
 // ---- figures and targets ---------------------------------------------------------------------
@@ -448,7 +460,7 @@ async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
   return { objectPath };
 }
 
-async function startLb(objectPath: string): Promise<Lb> {
+async function startLb(objectPath: string, hook: TcHookChoice): Promise<Lb> {
   const pinDir = `/sys/fs/bpf/terway-bench-${process.pid}-lbdp`;
   const loaded = loadObject(objectPath, pinDir);
   const pinned = (role: keyof typeof PROGRAMS) => {
@@ -475,7 +487,7 @@ async function startLb(objectPath: string): Promise<Lb> {
     throw new Error(
       `the reconciler programmed ${programmed} frontends, not ${benchFrontends().length}`,
     );
-  return { pinDir, programs, maps, reconciler, attacher: new TcLbAttacher(programs) };
+  return { pinDir, programs, maps, reconciler, attacher: new TcLbAttacher(programs, hook) };
 }
 
 function stopLb(lb: Lb): void {
@@ -822,7 +834,7 @@ export async function runLbDatapathBench(
     const netloadBinary = netloadBuild.binary;
     const { objectPath } = await prepareRuntime(dir);
     progress('loading the LB object and programming the Service through the reconciler');
-    lb = await startLb(objectPath);
+    lb = await startLb(objectPath, settings.hook);
     const topologies: TopologyResult[] = [];
     for (const topology of settings.topologies) {
       topologies.push(await runTopology(topology, scratch, lb, settings, netloadBinary, progress));
@@ -1006,9 +1018,9 @@ export function lbDatapathSection(
     '',
     `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
       `169.254.1.1, a permanent neighbour (the host veth); a node netns routes each pod's /32 to ` +
-      `its host veth. LB: \`tw_lb_egress_gw\` + \`tw_lb_ingress\` on the client's eth0 (tcx ` +
-      `where the kernel has it, else clsact, as terwayd attaches them; the check line names the ` +
-      `hook). iptables: ` +
+      `its host veth. LB: \`tw_lb_egress_gw\` + \`tw_lb_ingress\` on the client's eth0 (on ` +
+      `${s.hook === 'tcx' ? 'tcx where the kernel has it, as terwayd --lb-hook tcx attaches them' : "a clsact qdisc, terwayd's default hook"}; ` +
+      `the check line names the hook). iptables: ` +
       `the DNAT rules in the node netns, nothing else.`,
     `- **L2** (macvlan over an ENI, like the ipvlan mode): the node's "ENI" is a veth whose peer ` +
       `is the VPC gateway (own netns, .1, forwarding on, ICMP redirects off); pods are macvlan ` +

@@ -53,7 +53,7 @@
 /* More programs than any device carries; a query that overflows it fails with ENOSPC. */
 #define TW_TCX_MAX_PROGS 64
 
-enum tw_hook { HOOK_AUTO, HOOK_CLSACT };
+enum tw_hook { HOOK_TCX, HOOK_CLSACT };
 
 static bool arg_direction(napi_env env, napi_value value, enum bpf_tc_attach_point *out)
 {
@@ -76,12 +76,12 @@ static bool arg_hook(napi_env env, napi_value value, enum tw_hook *out)
 	char hook[16];
 	if (!tw_arg_string(env, value, "hook", hook, sizeof(hook)))
 		return false;
-	if (strcmp(hook, "auto") == 0)
-		*out = HOOK_AUTO;
+	if (strcmp(hook, "tcx") == 0)
+		*out = HOOK_TCX;
 	else if (strcmp(hook, "clsact") == 0)
 		*out = HOOK_CLSACT;
 	else {
-		tw_throw_code(env, "EINVAL", "hook must be 'auto' or 'clsact', got '%s'", hook);
+		tw_throw_code(env, "EINVAL", "hook must be 'tcx' or 'clsact', got '%s'", hook);
 		return false;
 	}
 	return true;
@@ -219,26 +219,21 @@ struct tc_target {
 };
 
 /*
- * The tcx half of an operation, when the kernel has tcx (hook "auto"): true when it produced the
- * result (or threw), false when the clsact half must run. *idle_filter asks the caller to remove
- * a clsact filter the tcx program has replaced.
+ * The tcx half of an operation on a kernel that has tcx: true when it produced the result (or
+ * threw), false when the clsact half must run. *stale_tcx asks the caller to detach our tcx
+ * program after the clsact half (an attach that prefers clsact, or a detach); *idle_filter, after
+ * a tcx attach, to remove our clsact filter.
  */
-static bool tcx_op(napi_env env, enum tc_op op, const struct tc_target *t, int prog_fd,
-		   const char *prog_path, napi_value *result, bool *idle_filter)
+static bool tcx_op(napi_env env, enum tc_op op, enum tw_hook hook, const struct tc_target *t,
+		   int found, __u32 ours_id, int ours_fd, int prog_fd, const char *prog_path,
+		   napi_value *result, bool *idle_filter, bool *stale_tcx)
 {
-	__u32 ours_id = 0;
-	int ours_fd = -1;
-	int found = tcx_find_ours(t->ifindex, t->tcx_type, &ours_id, &ours_fd);
-	if (found == -EINVAL)
-		return false; /* no tcx in this kernel */
-	if (found < 0) {
-		tw_throw_errno(env, -found, "%s: tcx query of %s %s in netns %s", t->op, t->ifname,
-			       t->dir, t->netns);
-		return true;
-	}
-	bool handled = true;
 	switch (op) {
 	case TC_ATTACH: {
+		if (hook != HOOK_TCX) {
+			*stale_tcx = found == 1;
+			return false;
+		}
 		__u32 new_id = prog_id_of(prog_fd);
 		if (!found || ours_id != new_id) {
 			LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = found ? BPF_F_REPLACE : 0,
@@ -247,43 +242,32 @@ static bool tcx_op(napi_env env, enum tc_op op, const struct tc_target *t, int p
 			if (err) {
 				tw_throw_errno(env, -err, "%s: tcx attach %s to %s %s in netns %s", t->op,
 					       prog_path, t->ifname, t->dir, t->netns);
-				break;
+				return true;
 			}
 		}
 		*idle_filter = true;
 		*result = attachment_object(env, t->op, new_id, "tcx");
-		break;
+		return true;
 	}
 	case TC_QUERY:
-		if (found)
-			*result = query_object(env, t->op, t->ifname, ours_fd, ours_id, "tcx");
-		else
-			handled = false; /* maybe a clsact filter an older daemon attached */
-		break;
+		if (!found)
+			return false; /* maybe a clsact filter */
+		*result = query_object(env, t->op, t->ifname, ours_fd, ours_id, "tcx");
+		return true;
 	case TC_DETACH:
-		if (found) {
-			int err = bpf_prog_detach2(ours_fd, (int)t->ifindex, t->tcx_type);
-			if (err && err != -ENOENT) {
-				tw_throw_errno(env, -err, "%s: tcx detach from %s %s in netns %s", t->op,
-					       t->ifname, t->dir, t->netns);
-				break;
-			}
-		}
-		handled = false; /* a clsact filter may be there too */
-		*idle_filter = found == 1;
-		break;
+		*stale_tcx = found == 1;
+		return false; /* the clsact filter goes too */
 	}
-	if (ours_fd >= 0)
-		close(ours_fd);
-	return handled;
+	return false;
 }
 
 /*
  * The three operations share argument parsing and the netns round trip:
  *   tcAttach(netnsPath, ifname, progPinnedPath, direction, hook) -> {progId, hook}
- *   tcQuery(netnsPath, ifname, direction, hook) -> {progId, name, tag, hook} | null
- *   tcDetach(netnsPath, ifname, direction, hook) -> boolean (false: nothing was attached)
- * hook: "auto" (tcx where the kernel has it, else clsact) or "clsact".
+ *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag, hook} | null
+ *   tcDetach(netnsPath, ifname, direction) -> boolean (false: nothing was attached)
+ * hook, the attach's preference: "tcx" (where the kernel has it, else clsact) or "clsact"; our
+ * program on the other hook is removed once the new one is in. Query and detach look at both.
  */
 static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op op)
 {
@@ -291,14 +275,15 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 	napi_value argv[5], result = NULL;
 	char netns[PATH_MAX], ifname[IF_NAMESIZE], prog_path[PATH_MAX];
 	enum bpf_tc_attach_point point;
-	enum tw_hook hook;
-	size_t argc = op == TC_ATTACH ? 5 : 4;
+	enum tw_hook hook = HOOK_CLSACT;
+	size_t argc = op == TC_ATTACH ? 5 : 3;
 	if (!tw_args(env, cbinfo, argc, argv) ||
 	    !tw_arg_string(env, argv[0], "netnsPath", netns, sizeof(netns)) ||
 	    !tw_arg_string(env, argv[1], "ifname", ifname, sizeof(ifname)) ||
 	    (op == TC_ATTACH &&
-	     !tw_arg_string(env, argv[2], "progPinnedPath", prog_path, sizeof(prog_path))) ||
-	    !arg_direction(env, argv[argc - 2], &point) || !arg_hook(env, argv[argc - 1], &hook))
+	     (!tw_arg_string(env, argv[2], "progPinnedPath", prog_path, sizeof(prog_path)) ||
+	      !arg_hook(env, argv[4], &hook))) ||
+	    !arg_direction(env, argv[op == TC_ATTACH ? 3 : 2], &point))
 		return NULL;
 	const char *dir = point == BPF_TC_INGRESS ? "ingress" : "egress";
 	tw_log_reset();
@@ -314,8 +299,9 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 		return NULL;
 	}
 
-	int err = 0;
-	bool idle_filter = false, detached = false;
+	int err = 0, found = -EINVAL, ours_fd = -1;
+	__u32 ours_id = 0;
+	bool idle_filter = false, stale_tcx = false;
 	unsigned int ifindex = if_nametoindex(ifname);
 	if (ifindex == 0) {
 		tw_throw_errno(env, errno, "%s: interface %s in netns %s", opname, ifname, netns);
@@ -323,17 +309,24 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 	}
 	LIBBPF_OPTS(bpf_tc_hook, tc_hook, .ifindex = (int)ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TW_TC_HANDLE, .priority = TW_TC_PRIORITY);
-	if (hook == HOOK_AUTO) {
-		struct tc_target target = {
-			.op = opname,
-			.netns = netns,
-			.ifname = ifname,
-			.dir = dir,
-			.ifindex = ifindex,
-			.tcx_type = point == BPF_TC_INGRESS ? TW_TCX_INGRESS : TW_TCX_EGRESS,
-		};
-		bool handled = tcx_op(env, op, &target, prog_fd, prog_path, &result, &idle_filter);
-		if (op == TC_ATTACH && idle_filter) {
+	struct tc_target target = {
+		.op = opname,
+		.netns = netns,
+		.ifname = ifname,
+		.dir = dir,
+		.ifindex = ifindex,
+		.tcx_type = point == BPF_TC_INGRESS ? TW_TCX_INGRESS : TW_TCX_EGRESS,
+	};
+	/* Whatever the preference, a tcx program of ours is found: queried, replaced or removed. */
+	found = tcx_find_ours(ifindex, target.tcx_type, &ours_id, &ours_fd);
+	if (found < 0 && found != -EINVAL) { /* -EINVAL: this kernel has no tcx */
+		tw_throw_errno(env, -found, "%s: tcx query of %s %s in netns %s", opname, ifname, dir,
+			       netns);
+		goto leave;
+	}
+	if (found >= 0 && tcx_op(env, op, hook, &target, found, ours_id, ours_fd, prog_fd,
+				 prog_path, &result, &idle_filter, &stale_tcx)) {
+		if (idle_filter) {
 			/* Only after the tcx attach: until then the filter kept translating. */
 			err = bpf_tc_detach(&tc_hook, &opts);
 			if (err && err != -ENOENT && err != -EINVAL) {
@@ -341,11 +334,8 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 				tw_throw_errno(env, -err, "%s: remove the clsact filter from %s %s in netns %s",
 					       opname, ifname, dir, netns);
 			}
-			goto leave;
 		}
-		detached = op == TC_DETACH && idle_filter;
-		if (handled)
-			goto leave;
+		goto leave;
 	}
 	switch (op) {
 	case TC_ATTACH:
@@ -392,11 +382,22 @@ static napi_value tc_common(napi_env env, napi_callback_info cbinfo, enum tc_op 
 			tw_throw_errno(env, -err, "%s: %s %s in netns %s", opname, ifname, dir, netns);
 			goto leave;
 		}
-		napi_get_boolean(env, err == 0 || detached, &result);
+		napi_get_boolean(env, err == 0 || stale_tcx, &result);
 		break;
+	}
+	if (stale_tcx) {
+		/* After the clsact attach: until now the tcx program kept translating, ahead of it. */
+		err = bpf_prog_detach2(ours_fd, (int)ifindex, target.tcx_type);
+		if (err && err != -ENOENT) {
+			result = NULL;
+			tw_throw_errno(env, -err, "%s: tcx detach from %s %s in netns %s", opname, ifname,
+				       dir, netns);
+		}
 	}
 leave:
 	tw_netns_leave(&sw);
+	if (ours_fd >= 0)
+		close(ours_fd);
 	if (prog_fd >= 0)
 		close(prog_fd);
 	return result;

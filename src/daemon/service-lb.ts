@@ -14,7 +14,7 @@ import {
   type PinnedProgram,
   type PodProgramAttacher,
 } from '../dataplane/bpf/lb-attacher.js';
-import { loadObject, NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
+import { loadObject, NativeBpfMap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
@@ -39,6 +39,8 @@ export interface ServiceLbOptions {
   /** Cluster mode: this kubeconfig, or the in-cluster account when `inCluster`. */
   readonly kubeconfig?: string | undefined;
   readonly inCluster?: boolean;
+  /** The hook the programs go on; see TcHookChoice for the trade-off. */
+  readonly hook?: TcHookChoice;
   readonly log: Logger;
 }
 
@@ -112,7 +114,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   return {
-    attacher: new TcLbAttacher(programs),
+    attacher: new TcLbAttacher(programs, options.hook ?? 'clsact'),
     reconciler,
     maps,
     source,

@@ -24,6 +24,7 @@ import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
+import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -40,6 +41,8 @@ export interface DaemonFlags {
   kubeconfig?: string | undefined;
   bpfPinDir: string;
   bpfObject: string;
+  /** The hook the Service LB programs go on (--lb-hook): clsact unless tcx is asked for. */
+  lbHook?: TcHookChoice;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -99,6 +102,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       serviceLb: {
         pinDir: flags.bpfPinDir,
         objectPath: flags.bpfObject,
+        hook: flags.lbHook ?? 'clsact',
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),

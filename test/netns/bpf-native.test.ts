@@ -477,20 +477,20 @@ describe('tc in a pod netns', () => {
   test('clsact: attach, query, re-attach replaces, detach; the thread stays in its own netns', () => {
     const before = threadNetns();
     const interfaces = Object.keys(networkInterfaces()).sort();
-    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toBeNull(); // no clsact qdisc yet
-    expect(tcDetach(ns.path, 'eth0', 'egress', 'clsact')).toBe(false);
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull(); // no clsact qdisc yet
+    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(false);
 
     const { progId, hook } = tcAttach(ns.path, 'eth0', prog, 'egress', 'clsact');
     expect(progId).toBe(progInfo(prog).id);
     expect(hook).toBe('clsact');
     expect(threadNetns()).toBe(before);
-    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toEqual({
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toEqual({
       progId,
       name: 'tw_pass',
       tag: progInfo(prog).tag,
       hook: 'clsact',
     });
-    expect(tcQuery(ns.path, 'eth0', 'ingress', 'clsact')).toBeNull();
+    expect(tcQuery(ns.path, 'eth0', 'ingress')).toBeNull();
     const shown = filters('egress');
     expect(shown).toHaveLength(1);
     expect(shown[0]).toContain('direct-action');
@@ -502,24 +502,24 @@ describe('tc in a pod netns', () => {
     expect(second.progId).not.toBe(progId);
     expect(filters('egress')).toHaveLength(1);
     expect(filters('egress')[0]).toContain(`id ${second.progId}`);
-    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')?.progId).toBe(second.progId);
+    expect(tcQuery(ns.path, 'eth0', 'egress')?.progId).toBe(second.progId);
 
     tcAttach(ns.path, 'eth0', prog, 'ingress', 'clsact');
     expect(filters('ingress')).toHaveLength(1);
 
-    expect(tcDetach(ns.path, 'eth0', 'egress', 'clsact')).toBe(true);
+    expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(true);
     expect(filters('egress')).toHaveLength(0);
-    expect(tcQuery(ns.path, 'eth0', 'egress', 'clsact')).toBeNull();
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull();
     expect(filters('ingress')).toHaveLength(1);
-    expect(tcDetach(ns.path, 'eth0', 'ingress', 'clsact')).toBe(true);
-    expect(tcDetach(ns.path, 'eth0', 'ingress', 'clsact')).toBe(false);
+    expect(tcDetach(ns.path, 'eth0', 'ingress')).toBe(true);
+    expect(tcDetach(ns.path, 'eth0', 'ingress')).toBe(false);
 
     expect(threadNetns()).toBe(before);
     expect(Object.keys(networkInterfaces()).sort()).toEqual(interfaces);
     expect(interfaces).not.toContain('peer0');
   });
 
-  test('auto: tcx where the kernel has it, clsact elsewhere; it takes over from an older clsact filter', async () => {
+  test('tcx where the kernel has it, clsact elsewhere; either takes over from our program on the other hook', async () => {
     const before = threadNetns();
     const expected = kernelAtLeast(6, 6) ? 'tcx' : 'clsact';
     // What an older daemon left: our filter on clsact.
@@ -529,7 +529,7 @@ describe('tc in a pod netns', () => {
       hook: 'clsact',
     });
 
-    const attached = tcAttach(ns.path, 'eth0', prog, 'egress');
+    const attached = tcAttach(ns.path, 'eth0', prog, 'egress', 'tcx');
     expect(attached).toEqual({ progId: progInfo(prog).id, hook: expected });
     expect(tcQuery(ns.path, 'eth0', 'egress')).toEqual({
       progId: attached.progId,
@@ -544,11 +544,21 @@ describe('tc in a pod netns', () => {
     // A new program at the same pin replaces the attached one in place: the old one, attached
     // nowhere and pinned nowhere, is freed by the kernel.
     loadObject(compile(join(work, 'tc.o')), join(pinDir, 'tc'));
-    const second = tcAttach(ns.path, 'eth0', prog, 'egress');
+    const second = tcAttach(ns.path, 'eth0', prog, 'egress', 'tcx');
     expect(second.progId).not.toBe(attached.progId);
     expect(tcQuery(ns.path, 'eth0', 'egress')?.progId).toBe(second.progId);
     await expect(programFreed(attached.progId)).resolves.toBe(true);
-    expect(tcAttach(ns.path, 'eth0', prog, 'egress')).toEqual(second); // again: nothing changes
+    expect(tcAttach(ns.path, 'eth0', prog, 'egress', 'tcx')).toEqual(second); // again: no change
+
+    // Back to clsact (terwayd's default): the filter comes in, then our tcx program goes.
+    expect(tcAttach(ns.path, 'eth0', prog, 'egress', 'clsact')).toEqual({
+      progId: second.progId,
+      hook: 'clsact',
+    });
+    expect(tcQuery(ns.path, 'eth0', 'egress')).toMatchObject({ hook: 'clsact' });
+    expect(filters('egress')).toHaveLength(1);
+    expect(await packetsCountedOnEgress()).toBeGreaterThan(0);
+    tcAttach(ns.path, 'eth0', prog, 'egress', 'tcx');
 
     expect(tcDetach(ns.path, 'eth0', 'egress')).toBe(true);
     expect(tcQuery(ns.path, 'eth0', 'egress')).toBeNull();
@@ -577,6 +587,7 @@ describe('tc in a pod netns', () => {
       // Not a namespace file: setns refuses it.
       ['EINVAL', '/etc/hostname', () => tcQuery('/etc/hostname', 'eth0', 'egress')],
       ['EINVAL', 'direction', () => tcQuery(ns.path, 'eth0', 'sideways' as 'egress')],
+      ['EINVAL', 'hook', () => tcAttach(ns.path, 'eth0', prog, 'egress', 'xdp' as 'tcx')],
     ];
     for (const [errno, mention, fn] of cases) {
       const failure = bpfFailure(fn);

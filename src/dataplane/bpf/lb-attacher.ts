@@ -9,7 +9,7 @@ import type { NetnsRef } from '../kernel/netns-ref.js';
 import type { DriverName } from '../pod-attachment.js';
 import { describeNetns } from '../kernel/netns-ref.js';
 import { TerwayError } from '../../errors/terway-error.js';
-import { tcAttach, tcQuery, type TcDirection } from './native-bpf.js';
+import { tcAttach, tcQuery, type TcDirection, type TcHookChoice } from './native-bpf.js';
 
 /** A pinned program: its kernel name and its path on bpffs. */
 export interface PinnedProgram {
@@ -37,12 +37,16 @@ export interface PodProgramAttacher {
 
 /** Attaches through the addon, in the pod's netns, without a process per pod. */
 export class TcLbAttacher implements PodProgramAttacher {
-  constructor(private readonly programs: LbPrograms) {}
+  constructor(
+    private readonly programs: LbPrograms,
+    /** clsact by default: a tcx attach waits out an RCU grace period, on every pod's ADD. */
+    private readonly hook: TcHookChoice = 'clsact',
+  ) {}
 
   attach(netns: NetnsRef, ifname: string, driver: DriverName): void {
     const path = netnsPath(netns);
     for (const [direction, program] of this.plan(driver)) {
-      tcAttach(path, ifname, program.path, direction);
+      tcAttach(path, ifname, program.path, direction, this.hook);
     }
   }
 
