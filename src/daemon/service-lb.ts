@@ -40,7 +40,7 @@ export interface ServiceLbOptions {
   readonly kubeconfig?: string | undefined;
   readonly inCluster?: boolean;
   /** The hook the programs go on; see TcHookChoice for the trade-off. */
-  readonly hook?: TcHookChoice;
+  readonly hook?: TcHookChoice | undefined;
   readonly log: Logger;
 }
 
@@ -114,7 +114,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   return {
-    attacher: new TcLbAttacher(programs, options.hook ?? 'clsact'),
+    attacher: new TcLbAttacher(programs, options.hook),
     reconciler,
     maps,
     source,

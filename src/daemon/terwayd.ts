@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { DaemonConfig } from '../config/eni-conf.js';
+import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import { DEFAULT_CONFIG } from '../config/eni-conf.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { toTerwayError } from '../errors/terway-error.js';
@@ -24,7 +25,6 @@ import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
-import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -102,7 +102,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       serviceLb: {
         pinDir: flags.bpfPinDir,
         objectPath: flags.bpfObject,
-        hook: flags.lbHook ?? 'clsact',
+        hook: flags.lbHook,
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),

@@ -1,9 +1,9 @@
 /**
  * Puts the Service LB program on a pod's interface. The daemon attaches it during ADD, before the
  * runtime starts the pod's containers, so the first connection a container makes is already
- * load-balanced. tc filters live in the pod's netns and outlive the daemon: pods that existed
- * before a restart keep their program, and re-attaching (replace) is how an upgraded program
- * reaches them.
+ * load-balanced. The attachments (a clsact filter, or tcx) live in the pod's netns and outlive
+ * the daemon: pods that existed before a restart keep their program, and re-attaching (replace) is
+ * how an upgraded program reaches them.
  */
 import type { NetnsRef } from '../kernel/netns-ref.js';
 import type { DriverName } from '../pod-attachment.js';
