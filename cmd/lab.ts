@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 
 import { parseDurationMs } from '../src/config/durations.js';
+import type { TcHookChoice } from '../src/dataplane/bpf/native-bpf.js';
 import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
 import { labDown, labUp } from '../src/lab/lab-control.js';
 import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
@@ -58,6 +59,11 @@ const readyTimeoutOption = () =>
     .argParser(parsePositiveDuration)
     .default(DEFAULT_READY_TIMEOUT_MS, `${DEFAULT_READY_TIMEOUT_MS / 1000}s`);
 
+const lbHookOption = () =>
+  new Option('--lb-hook <hook>', "every node's terwayd --lb-hook")
+    .choices(['clsact', 'tcx'])
+    .default('clsact');
+
 async function defaultDriver(): Promise<LabDriver> {
   return (await new Iproute2Kernel().supportsIpvlan()) ? 'ipvlan' : 'veth';
 }
@@ -83,6 +89,7 @@ program
       'datapath driver (default: ipvlan if the kernel has it)',
     ).choices([...LAB_DRIVERS]),
   )
+  .addOption(lbHookOption())
   .option(
     '--config-json <json>',
     'eni_conf keys laid over the lab defaults, as JSON',
@@ -96,6 +103,7 @@ program
       dir: string;
       nodes: number;
       driver?: LabDriver;
+      lbHook: TcHookChoice;
       configJson: Record<string, unknown>;
       readyTimeout: number;
       json?: boolean;
@@ -107,6 +115,7 @@ program
         dir: options.dir,
         nodes: options.nodes,
         driver: options.driver ?? (await defaultDriver()),
+        lbHook: options.lbHook,
         extraConfig: options.configJson,
         readyTimeoutMs: options.readyTimeout,
       });
@@ -202,6 +211,7 @@ program
   .requiredOption('--id <id>')
   .requiredOption('--nodes <n>', '', (value) => Number.parseInt(value, 10))
   .requiredOption('--driver <driver>')
+  .addOption(lbHookOption())
   .option('--config-json <json>', '', parseJsonOption, {})
   .addOption(readyTimeoutOption())
   .action(
@@ -210,6 +220,7 @@ program
       id: string;
       nodes: number;
       driver: LabDriver;
+      lbHook: TcHookChoice;
       configJson: Record<string, unknown>;
       readyTimeout: number;
     }) => {
@@ -220,6 +231,7 @@ program
           id: options.id,
           nodes: options.nodes,
           driver: options.driver,
+          lbHook: options.lbHook,
           extraConfig: options.configJson,
           readyTimeoutMs: options.readyTimeout,
         },

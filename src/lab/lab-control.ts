@@ -13,6 +13,7 @@ import { MANIFEST_FILE, readManifest } from './lab-manifest.js';
 import { LAB_JS } from './lab-paths.js';
 import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import { labNetnsPrefix, newLabId, removeLabDir } from './lab-supervisor.js';
+import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 
 /** Beyond the supervisor's own two waits: building the VPC and starting the emulator. */
 const UP_SLACK_MS = 30_000;
@@ -31,6 +32,7 @@ export async function labUp(options: {
   dir: string;
   nodes: number;
   driver: LabDriver;
+  lbHook: TcHookChoice;
   extraConfig: Record<string, unknown>;
   readyTimeoutMs: number;
 }): Promise<LabManifest> {
@@ -65,6 +67,8 @@ export async function labUp(options: {
       String(options.nodes),
       '--driver',
       options.driver,
+      '--lb-hook',
+      options.lbHook,
       '--config-json',
       JSON.stringify(options.extraConfig),
       '--ready-timeout',

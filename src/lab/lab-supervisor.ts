@@ -30,6 +30,7 @@ import { writeManifest } from './lab-manifest.js';
 import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
 import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../daemon/runtime-settings.js';
 import { VpcNetwork } from './vpc-network.js';
+import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 
 export const LAB_REGION = 'cn-hangzhou';
 export const LAB_ZONE = 'cn-hangzhou-k';
@@ -50,6 +51,8 @@ export interface LabOptions {
   id: string;
   nodes: number;
   driver: LabDriver;
+  /** terwayd's --lb-hook on every node. */
+  lbHook: TcHookChoice;
   /** eni_conf keys laid over the lab's defaults for every node. */
   extraConfig: Record<string, unknown>;
   /** Per node and per phase (serving, then warm); long under software emulation. */
@@ -152,7 +155,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         daemonArgs: [],
         daemonPid: 0,
       };
-      info.daemonArgs = daemonArgs(info);
+      info.daemonArgs = daemonArgs(info, options.lbHook);
       writeFileSync(info.services, SERVICES_FILE_HEADER);
       writeFileSync(
         info.config,
@@ -238,7 +241,7 @@ export function labBpfPinDir(id: string, node: string): string {
   return `/sys/fs/bpf/${labNetnsPrefix(id)}${node}`;
 }
 
-function daemonArgs(info: LabNodeInfo): string[] {
+function daemonArgs(info: LabNodeInfo, lbHook: TcHookChoice): string[] {
   return [
     ...TERWAYD_NODE_FLAGS,
     TERWAYD_JS,
@@ -252,6 +255,8 @@ function daemonArgs(info: LabNodeInfo): string[] {
     info.services,
     '--bpf-pin-dir',
     info.bpfPinDir,
+    '--lb-hook',
+    lbHook,
   ];
 }
 

@@ -271,7 +271,11 @@ export class Lab {
    * `lab up` in a fresh temp dir, veth driver. Whatever happens, nothing is left behind when it
    * throws: a half-built lab is taken down here.
    */
-  static async up(options: { nodes: number; config?: Record<string, unknown> }): Promise<Lab> {
+  static async up(options: {
+    nodes: number;
+    config?: Record<string, unknown>;
+    lbHook?: 'clsact' | 'tcx';
+  }): Promise<Lab> {
     const dir = mkdtempSync(join(tmpdir(), 'tnlab-'));
     const args = [
       LAB_BINS.lab,
@@ -282,6 +286,7 @@ export class Lab {
       String(options.nodes),
       '--driver',
       'veth',
+      ...(options.lbHook === undefined ? [] : ['--lb-hook', options.lbHook]),
       '--json',
       ...(options.config === undefined ? [] : ['--config-json', JSON.stringify(options.config)]),
     ];
@@ -779,7 +784,7 @@ export async function tcpEcho(
  * the tests use.
  */
 export function useLab(
-  options: { nodes: number; config?: Record<string, unknown> },
+  options: Parameters<typeof Lab.up>[0],
   prepare?: (lab: Lab) => Promise<void>,
 ): () => Lab {
   let started: Lab | undefined;
