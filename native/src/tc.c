@@ -55,47 +55,62 @@
 
 enum tw_hook { HOOK_TCX, HOOK_CLSACT };
 
+/*
+ * The index in `choices` of the string argument `what` (two choices); throws EINVAL naming both
+ * for anything else.
+ */
+static bool arg_one_of(napi_env env, napi_value value, const char *what,
+		       const char *const choices[2], int *index)
+{
+	char arg[16];
+	if (!tw_arg_string(env, value, what, arg, sizeof(arg)))
+		return false;
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(arg, choices[i]) == 0) {
+			*index = i;
+			return true;
+		}
+	}
+	tw_throw_code(env, "EINVAL", "%s must be '%s' or '%s', got '%s'", what, choices[0],
+		      choices[1], arg);
+	return false;
+}
+
 static bool arg_direction(napi_env env, napi_value value, enum bpf_tc_attach_point *out)
 {
-	char dir[16];
-	if (!tw_arg_string(env, value, "direction", dir, sizeof(dir)))
+	static const char *const directions[2] = {"ingress", "egress"};
+	int index;
+	if (!arg_one_of(env, value, "direction", directions, &index))
 		return false;
-	if (strcmp(dir, "ingress") == 0)
-		*out = BPF_TC_INGRESS;
-	else if (strcmp(dir, "egress") == 0)
-		*out = BPF_TC_EGRESS;
-	else {
-		tw_throw_code(env, "EINVAL", "direction must be 'ingress' or 'egress', got '%s'", dir);
-		return false;
-	}
+	*out = index == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 	return true;
 }
 
 static bool arg_hook(napi_env env, napi_value value, enum tw_hook *out)
 {
-	char hook[16];
-	if (!tw_arg_string(env, value, "hook", hook, sizeof(hook)))
+	static const char *const hooks[2] = {"tcx", "clsact"};
+	int index;
+	if (!arg_one_of(env, value, "hook", hooks, &index))
 		return false;
-	if (strcmp(hook, "tcx") == 0)
-		*out = HOOK_TCX;
-	else if (strcmp(hook, "clsact") == 0)
-		*out = HOOK_CLSACT;
-	else {
-		tw_throw_code(env, "EINVAL", "hook must be 'tcx' or 'clsact', got '%s'", hook);
-		return false;
-	}
+	*out = index == 0 ? HOOK_TCX : HOOK_CLSACT;
 	return true;
+}
+
+/* The kernel's bpf_prog_info of the program behind fd; 0 or -errno. */
+static int read_prog_info(int fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len);
 }
 
 /* Reads a program's info: kernel name (at most 15 characters), id, type and tag. */
 static napi_value prog_info_object(napi_env env, int fd, const char *op, const char *what)
 {
 	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
 	napi_value obj;
 	char tag[17];
-	memset(&info, 0, sizeof(info));
-	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	int err = read_prog_info(fd, &info);
 	if (err)
 		return tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd", op, what);
 	if (napi_create_object(env, &obj) != napi_ok)
@@ -153,12 +168,10 @@ static int tcx_find_ours(unsigned int ifindex, enum bpf_attach_type type, __u32 
 		return err;
 	for (__u32 i = 0; i < count; i++) {
 		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
 		int prog_fd = bpf_prog_get_fd_by_id(ids[i]);
 		if (prog_fd < 0)
 			continue; /* detached since the query */
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 &&
+		if (read_prog_info(prog_fd, &info) == 0 &&
 		    strncmp(info.name, TW_PROG_PREFIX, strlen(TW_PROG_PREFIX)) == 0) {
 			*id = ids[i];
 			*fd = prog_fd;
@@ -172,9 +185,7 @@ static int tcx_find_ours(unsigned int ifindex, enum bpf_attach_type type, __u32 
 static __u32 prog_id_of(int fd)
 {
 	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+	return read_prog_info(fd, &info) == 0 ? info.id : 0;
 }
 
 /* {progId, hook} */

@@ -18,7 +18,7 @@ import {
   statfsSync,
   writeFileSync,
 } from 'node:fs';
-import { networkInterfaces, release, tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isTerwayError } from '../../src/errors/terway-error.js';
@@ -32,7 +32,7 @@ import {
   tcDetach,
   tcQuery,
 } from '../../src/dataplane/bpf/native-bpf.js';
-import { requireRoot, TestNetns } from '../support/netns.js';
+import { kernelAtLeast, requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
 
@@ -393,14 +393,6 @@ describe('loadObject', () => {
     expect(bpfFailure(() => loadObject(junk, objDir())).message).toContain(junk);
   });
 });
-
-/** Whether the running kernel is at least major.minor. */
-function kernelAtLeast(major: number, minor: number): boolean {
-  const [runningMajor = 0, runningMinor = 0] = release()
-    .split('.')
-    .map((part) => parseInt(part, 10));
-  return runningMajor > major || (runningMajor === major && runningMinor >= minor);
-}
 
 describe('tc in a pod netns', () => {
   let ns: TestNetns;

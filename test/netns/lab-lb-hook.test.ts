@@ -4,13 +4,13 @@
  * through them. The hooks themselves are tested in bpf-native.test.ts.
  */
 import { afterAll, expect, test } from '@jest/globals';
-import { release } from 'node:os';
 
 import { tcQuery } from '../../src/dataplane/bpf/native-bpf.js';
 import { Agent, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
 import type { LabPod } from '../support/lab.js';
 import { useLab } from '../support/lab.js';
 import { applyServices } from '../support/lab-services.js';
+import { kernelAtLeast } from '../support/netns.js';
 
 const NODE = 'node-1';
 const HTTP = 8080;
@@ -33,15 +33,8 @@ afterAll(async () => {
   await Promise.all(agents.map((agent) => agent.stop()));
 });
 
-function kernelHasTcx(): boolean {
-  const [major = 0, minor = 0] = release()
-    .split('.')
-    .map((part) => parseInt(part, 10));
-  return major > 6 || (major === 6 && minor >= 6);
-}
-
 test('the pod’s programs are on the hook terwayd was told to use, and a Service answers', async () => {
-  const hook = kernelHasTcx() ? 'tcx' : 'clsact';
+  const hook = kernelAtLeast(6, 6) ? 'tcx' : 'clsact';
   for (const direction of ['egress', 'ingress'] as const) {
     expect(tcQuery(client!.netnsPath, 'eth0', direction)).toMatchObject({ hook });
   }
@@ -57,8 +50,11 @@ test('the pod’s programs are on the hook terwayd was told to use, and a Servic
   const caller = new Agent({ path: client!.netnsPath }, 'client');
   agents.push(caller);
   await caller.ready;
-  const answer = (await caller.must('tcpOnce', { host: CLUSTER_IP, port: 80, line: 'hi' })) as
-    AgentReply | (AgentReply & { reply: EchoReply });
+  const answer = (await caller.must('tcpOnce', {
+    host: CLUSTER_IP,
+    port: 80,
+    line: 'hi',
+  })) as AgentReply & { reply: EchoReply };
   expect(answer).toMatchObject({
     remoteAddress: CLUSTER_IP,
     reply: expect.objectContaining({ name: 'backend', peer: client!.ip }),

@@ -27,6 +27,7 @@ import { afterAll, beforeAll, expect } from '@jest/globals';
 import { requireRoot } from './netns.js';
 
 import { TERWAYD_ENV } from '../../src/daemon/runtime-settings.js';
+import type { TcHookChoice } from '../../src/dataplane/bpf/native-bpf.js';
 import type { LabManifest, LabNodeInfo } from '../../src/lab/lab-manifest.js';
 import { REPO_ROOT } from './bins.js';
 
@@ -274,7 +275,7 @@ export class Lab {
   static async up(options: {
     nodes: number;
     config?: Record<string, unknown>;
-    lbHook?: 'clsact' | 'tcx';
+    lbHook?: TcHookChoice;
   }): Promise<Lab> {
     const dir = mkdtempSync(join(tmpdir(), 'tnlab-'));
     const args = [

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 
 /** A network namespace this test run created, with a name no other run can collide with. */
 export class TestNetns {
@@ -25,4 +26,12 @@ export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new Error('the privileged suite needs root (make test runs it as root in CI)');
   }
+}
+
+/** Whether the running kernel is at least major.minor (tcx needs 6.6). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [runningMajor = 0, runningMinor = 0] = release()
+    .split('.')
+    .map((part) => parseInt(part, 10));
+  return runningMajor > major || (runningMajor === major && runningMinor >= minor);
 }

@@ -61,7 +61,8 @@ export type TcHook = 'tcx' | 'clsact';
  * the device's deletion, waits for an RCU grace period (about 12 ms per attach here). 'clsact'
  * attaches in well under a millisecond.
  */
-export type TcHookChoice = 'tcx' | 'clsact';
+export const TC_HOOK_CHOICES = ['clsact', 'tcx'] as const;
+export type TcHookChoice = (typeof TC_HOOK_CHOICES)[number];
 
 export interface TcAttachment {
   progId: number;
