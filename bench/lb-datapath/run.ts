@@ -22,7 +22,9 @@
 // adds a fourth path: iptables with kube-proxy's ruleset for that many other Services),
 // LB_DATAPATH_CPUS ("client,server" CPUs every client tool and server is bound to, on every path
 // alike; "none" leaves them to the scheduler; by default both on the last CPU), LB_DATAPATH_HOOK
-// (clsact, terwayd's default; tcx as with terwayd --lb-hook tcx).
+// (clsact, terwayd's default; tcx as with terwayd --lb-hook tcx), LB_DATAPATH_CONTROLS (paths
+// measured beside the three: directTwin, a second direct path whose ratio to the first is the
+// run's noise floor, and lbTcx, the LB on tcx; both by default, "none" for neither).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
@@ -39,6 +41,7 @@ import {
   loadObject,
   nativeBpfAvailable,
   NativeBpfMap,
+  TC_HOOK_CHOICES,
   tcQuery,
   type TcHookChoice,
 } from '../../src/dataplane/bpf/native-bpf.js';
@@ -67,6 +70,7 @@ import {
   netnsPath,
   worldOf,
   type BasePath,
+  type ExtraPath,
   type PathName,
   type Topology,
   type World,
@@ -129,7 +133,16 @@ export interface LbDatapathSettings {
   cpus: CpuPlacement | null;
   /** The hook the LB programs go on, as terwayd's --lb-hook: clsact (its default) or tcx. */
   hook: TcHookChoice;
+  /**
+   * Paths measured beside the three (topology.ts): `directTwin`, a second direct path whose ratio
+   * to the first is the run's noise floor, and `lbTcx`, the LB on tcx beside the LB on `hook`
+   * (left out when `hook` is tcx already). Empty: neither.
+   */
+  controls: ControlPath[];
 }
+
+export type ControlPath = Extract<ExtraPath, 'directTwin' | 'lbTcx'>;
+export const CONTROL_PATHS: readonly ControlPath[] = ['directTwin', 'lbTcx'];
 
 export interface CpuPlacement {
   client: number;
@@ -182,6 +195,7 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   iptablesServices: 0,
   cpus: defaultCpus(),
   hook: 'clsact',
+  controls: [...CONTROL_PATHS],
 };
 
 export interface LbDatapathOptions extends Partial<LbDatapathSettings> {
@@ -210,6 +224,8 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     return items as T[];
   };
   const topologies = list('TOPOLOGIES', TOPOLOGIES);
+  const controlsRaw = process.env.LB_DATAPATH_CONTROLS?.trim();
+  const controls = controlsRaw === 'none' ? [] : list('CONTROLS', CONTROL_PATHS);
   const figures = list('FIGURES', FIGURE_NAMES);
   const envCpus = cpusFromEnv(process.env.LB_DATAPATH_CPUS);
   const defined = Object.fromEntries(
@@ -225,12 +241,21 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     hook: hookFromEnv(process.env.LB_DATAPATH_HOOK) ?? LB_DATAPATH_DEFAULTS.hook,
     ...(topologies === undefined ? {} : { topologies }),
     ...(figures === undefined ? {} : { figures }),
+    ...(controls === undefined ? {} : { controls }),
     ...defined,
   };
   if (settings.rounds < 1 || !Number.isInteger(settings.rounds))
     throw new Error('rounds: a positive integer');
   if (!(settings.secondsPerFigure > 0)) throw new Error('secondsPerFigure: > 0');
   return settings;
+}
+
+/** The paths measured beside the three base ones, in the order they are reported. */
+export function extraPathsOf(s: LbDatapathSettings): ExtraPath[] {
+  return [
+    ...(s.iptablesServices > 0 ? (['iptablesMany'] as const) : []),
+    ...s.controls.filter((path) => path !== 'lbTcx' || s.hook !== 'tcx'),
+  ];
 }
 
 function hookFromEnv(raw: string | undefined): TcHookChoice | undefined {
@@ -305,7 +330,7 @@ export interface PathResult {
 
 export interface FigureResult {
   name: FigureName;
-  paths: Record<BasePath, PathResult> & { iptablesMany?: PathResult };
+  paths: Record<BasePath, PathResult> & Partial<Record<ExtraPath, PathResult>>;
   /** Medians of the per-round ratios. */
   ratios: {
     lbOverDirect: number;
@@ -313,6 +338,10 @@ export interface FigureResult {
     lbOverIptables: number;
     iptablesManyOverDirect?: number;
     lbOverIptablesMany?: number;
+    /** The control: two identical direct paths. */
+    directTwinOverDirect?: number;
+    lbTcxOverDirect?: number;
+    lbTcxOverIptables?: number;
   };
 }
 
@@ -460,8 +489,17 @@ async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
   return { objectPath };
 }
 
+/** The LBs of a run: the one on the settings' hook, and the tcx control's, with maps of its own. */
+interface Lbs {
+  lb: Lb;
+  lbTcx?: Lb;
+}
+
+const pinDirOf = (hook: TcHookChoice): string =>
+  `/sys/fs/bpf/terway-bench-${process.pid}-lbdp-${hook}`;
+
 async function startLb(objectPath: string, hook: TcHookChoice): Promise<Lb> {
-  const pinDir = `/sys/fs/bpf/terway-bench-${process.pid}-lbdp`;
+  const pinDir = pinDirOf(hook);
   const loaded = loadObject(objectPath, pinDir);
   const pinned = (role: keyof typeof PROGRAMS) => {
     const name = PROGRAMS[role];
@@ -528,40 +566,22 @@ async function waitServers(world: World): Promise<void> {
  */
 async function wireAndVerify(
   worlds: Worlds,
-  lb: Lb,
+  lbs: Lbs,
   netloadBinary: string,
   iptablesServices: number,
 ): Promise<string[]> {
   const checks: string[] = [];
   const port = PORTS.http;
-  const direct = await probe(netloadBinary, worlds.direct.client, ADDR.backend, port);
-  if (!direct.ok) throw new Error(`direct: the backend did not answer: ${direct.output}`);
-  checks.push(`direct: ${ADDR.backend}:${port} answered "${direct.output}"`);
-
-  const w = worlds.lb;
-  const before = await probe(netloadBinary, w.client, ADDR.vip, port, 500);
-  if (before.ok) throw new Error('eBPF LB: the ClusterIP answered before the LB was attached');
-  lb.attacher.attach({ kind: 'path', path: netnsPath(w.client) }, 'eth0', driverOf(w.topology));
-  const problems = lb.attacher.check(
-    { kind: 'path', path: netnsPath(w.client) },
-    'eth0',
-    driverOf(w.topology),
-  );
-  if (problems.length > 0) throw new Error(`eBPF LB: ${problems.join('; ')}`);
-  const flowsBefore = lb.maps.flow.dump().count;
-  const after = await probe(netloadBinary, w.client, ADDR.vip, port);
-  const flowsAfter = lb.maps.flow.dump().count;
-  if (!after.ok) throw new Error(`eBPF LB: the ClusterIP did not answer: ${after.output}`);
-  if (!(flowsAfter > flowsBefore))
-    throw new Error(`eBPF LB: the request left no flow in the LB's conntrack (${flowsBefore})`);
-  const egress = w.topology === 'veth' ? PROGRAMS.egressGateway : PROGRAMS.egress;
-  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
-  checks.push(
-    `eBPF LB: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
-      `${egress} + ${PROGRAMS.ingress} on the client's eth0 (hook: ${hook}) it answered ` +
-      `"${after.output}" and ` +
-      `the flow map went from ${flowsBefore} to ${flowsAfter} entries`,
-  );
+  for (const path of ['direct', 'directTwin'] as const) {
+    const w = worlds[path];
+    if (w === undefined) continue;
+    const direct = await probe(netloadBinary, w.client, ADDR.backend, port);
+    if (!direct.ok) throw new Error(`${path}: the backend did not answer: ${direct.output}`);
+    checks.push(`${path}: ${ADDR.backend}:${port} answered "${direct.output}"`);
+  }
+  checks.push(await attachAndVerifyLb(worlds.lb, lbs.lb, 'eBPF LB', netloadBinary));
+  if (worlds.lbTcx !== undefined && lbs.lbTcx !== undefined)
+    checks.push(await attachAndVerifyLb(worlds.lbTcx, lbs.lbTcx, 'eBPF LB on tcx', netloadBinary));
 
   for (const path of ['iptables', 'iptablesMany'] as const) {
     const t = worlds[path];
@@ -588,6 +608,38 @@ async function wireAndVerify(
     );
   }
   return checks;
+}
+
+/**
+ * The ClusterIP must not answer before the programs are attached, and must answer after, leaving
+ * a new flow in the LB's conntrack. The check line names the hook the programs went on.
+ */
+async function attachAndVerifyLb(
+  w: World,
+  lb: Lb,
+  label: string,
+  netloadBinary: string,
+): Promise<string> {
+  const port = PORTS.http;
+  const client = { kind: 'path', path: netnsPath(w.client) } as const;
+  const before = await probe(netloadBinary, w.client, ADDR.vip, port, 500);
+  if (before.ok) throw new Error(`${label}: the ClusterIP answered before the LB was attached`);
+  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
+  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
+  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  const flowsBefore = lb.maps.flow.dump().count;
+  const after = await probe(netloadBinary, w.client, ADDR.vip, port);
+  const flowsAfter = lb.maps.flow.dump().count;
+  if (!after.ok) throw new Error(`${label}: the ClusterIP did not answer: ${after.output}`);
+  if (!(flowsAfter > flowsBefore))
+    throw new Error(`${label}: the request left no flow in the LB's conntrack (${flowsBefore})`);
+  const egress = w.topology === 'veth' ? PROGRAMS.egressGateway : PROGRAMS.egress;
+  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
+  return (
+    `${label}: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
+    `${egress} + ${PROGRAMS.ingress} on the client's eth0 (hook: ${hook}) it answered ` +
+    `"${after.output}" and the flow map went from ${flowsBefore} to ${flowsAfter} entries`
+  );
 }
 
 async function measure(
@@ -717,23 +769,31 @@ function summarizeFigure(
   };
   const perRound = (a: PathName, b: PathName) =>
     median(of(a).map((sample, i) => sample.value / (of(b)[i]?.value ?? Number.NaN)));
-  const many = samples.iptablesMany !== undefined;
+  const has = (p: ExtraPath): boolean => samples[p] !== undefined;
+  const extras = (['iptablesMany', 'directTwin', 'lbTcx'] as const).filter(has);
   return {
     name,
     paths: {
       direct: path('direct'),
       lb: path('lb'),
       iptables: path('iptables'),
-      ...(many ? { iptablesMany: path('iptablesMany') } : {}),
+      ...Object.fromEntries(extras.map((p) => [p, path(p)])),
     },
     ratios: {
       lbOverDirect: perRound('lb', 'direct'),
       iptablesOverDirect: perRound('iptables', 'direct'),
       lbOverIptables: perRound('lb', 'iptables'),
-      ...(many
+      ...(has('iptablesMany')
         ? {
             iptablesManyOverDirect: perRound('iptablesMany', 'direct'),
             lbOverIptablesMany: perRound('lb', 'iptablesMany'),
+          }
+        : {}),
+      ...(has('directTwin') ? { directTwinOverDirect: perRound('directTwin', 'direct') } : {}),
+      ...(has('lbTcx')
+        ? {
+            lbTcxOverDirect: perRound('lbTcx', 'direct'),
+            lbTcxOverIptables: perRound('lbTcx', 'iptables'),
           }
         : {}),
     },
@@ -751,23 +811,21 @@ const formatValue = (name: FigureName, value: number): string => {
 async function runTopology(
   topology: Topology,
   scratch: ScratchNetns,
-  lb: Lb,
+  lbs: Lbs,
   s: LbDatapathSettings,
   netloadBinary: string,
   progress: (line: string) => void,
 ): Promise<TopologyResult> {
   progress(`${topology}: building one copy of the topology per path`);
-  const paths: PathName[] = [
-    ...BASE_PATHS,
-    ...(s.iptablesServices > 0 ? (['iptablesMany'] as const) : []),
-  ];
-  const worlds = buildWorlds(scratch, topology, s.iptablesServices > 0);
+  const extras = extraPathsOf(s);
+  const paths: PathName[] = [...BASE_PATHS, ...extras];
+  const worlds = buildWorlds(scratch, topology, extras);
   const servers: ChildProcess[] = [];
   try {
     for (const path of paths)
       servers.push(...startServers(worldOf(worlds, path), netloadBinary, s.cpus?.server));
     for (const path of paths) await waitServers(worldOf(worlds, path));
-    const checks = await wireAndVerify(worlds, lb, netloadBinary, s.iptablesServices);
+    const checks = await wireAndVerify(worlds, lbs, netloadBinary, s.iptablesServices);
     const figureNames = FIGURE_NAMES.filter((f) => s.figures.includes(f));
     for (const check of checks) progress(`  ${check}`);
 
@@ -798,7 +856,7 @@ async function runTopology(
     const result: TopologyResult = { topology, figures, targets: targetsOf(figures), checks };
     if (s.programCostSeconds > 0) {
       const directRtt = figures.find((f) => f.name === 'tcpRr')?.paths.direct.value ?? Number.NaN;
-      result.programCost = await programCost(worlds.lb, lb, s, netloadBinary, directRtt);
+      result.programCost = await programCost(worlds.lb, lbs.lb, s, netloadBinary, directRtt);
     }
     return result;
   } finally {
@@ -825,19 +883,26 @@ export async function runLbDatapathBench(
 
   const dir = makeTempDir('tn-lb-datapath-');
   const scratch = new ScratchNetns('ld');
-  let lb: Lb | undefined;
+  const started: Lb[] = [];
   const unregister = onCleanup(() => {
-    rmSync(`/sys/fs/bpf/terway-bench-${process.pid}-lbdp`, { recursive: true, force: true });
+    for (const hook of TC_HOOK_CHOICES) rmSync(pinDirOf(hook), { recursive: true, force: true });
   });
   try {
     const netloadBuild = buildNetload(dir);
     const netloadBinary = netloadBuild.binary;
     const { objectPath } = await prepareRuntime(dir);
     progress('loading the LB object and programming the Service through the reconciler');
-    lb = await startLb(objectPath, settings.hook);
+    const lb = await startLb(objectPath, settings.hook);
+    started.push(lb);
+    const lbs: Lbs = { lb };
+    if (extraPathsOf(settings).includes('lbTcx')) {
+      // Maps of its own: the two LB paths' clients have the same addresses and port spaces.
+      lbs.lbTcx = await startLb(objectPath, 'tcx');
+      started.push(lbs.lbTcx);
+    }
     const topologies: TopologyResult[] = [];
     for (const topology of settings.topologies) {
-      topologies.push(await runTopology(topology, scratch, lb, settings, netloadBinary, progress));
+      topologies.push(await runTopology(topology, scratch, lbs, settings, netloadBinary, progress));
     }
     return {
       settings,
@@ -852,7 +917,7 @@ export async function runLbDatapathBench(
       durationSeconds: (Date.now() - began) / 1000,
     };
   } finally {
-    if (lb !== undefined) stopLb(lb);
+    for (const lb of started) stopLb(lb);
     scratch.dispose();
     unregister();
     removeDir(dir);
@@ -874,23 +939,41 @@ const TOPOLOGY_LABEL: Record<Topology, string> = {
   l2: 'L2 (macvlan over an ENI)',
 };
 
-/** The figure table's columns; with the iptables path that has `many` other Services, two more. */
-function header(many: number): string[] {
+function pathLabel(path: PathName, s: LbDatapathSettings): string {
+  switch (path) {
+    case 'direct':
+      return 'direct';
+    case 'lb':
+      return s.hook === 'tcx' ? 'eBPF LB (tcx)' : 'eBPF LB';
+    case 'iptables':
+      return 'iptables DNAT';
+    case 'iptablesMany':
+      return `iptables, ${s.iptablesServices} other Services`;
+    case 'directTwin':
+      return 'direct again (control)';
+    case 'lbTcx':
+      return 'eBPF LB on tcx';
+  }
+}
+
+/** The figure table's columns: a value per path, then the ratios (one more per extra path). */
+function header(s: LbDatapathSettings): string[] {
+  const extras = extraPathsOf(s);
   return [
     'Figure',
-    'direct',
-    'eBPF LB',
-    'iptables DNAT',
-    ...(many > 0 ? [`iptables, ${many} other Services`] : []),
+    ...[...BASE_PATHS, ...extras].map((p) => pathLabel(p, s)),
     'LB / direct',
     'iptables / direct',
-    ...(many > 0 ? [`iptables ${many} / direct`] : []),
+    ...(extras.includes('iptablesMany') ? [`iptables ${s.iptablesServices} / direct`] : []),
+    ...(extras.includes('lbTcx') ? ['LB on tcx / direct'] : []),
+    ...(extras.includes('directTwin') ? ['control: direct again / direct'] : []),
     'LB / iptables (ahead?)',
     'target LB / direct',
   ];
 }
 
-function figureRows(t: TopologyResult, many: number): string[][] {
+function figureRows(t: TopologyResult, s: LbDatapathSettings): string[][] {
+  const extras = extraPathsOf(s);
   return t.figures.map((f) => {
     const spec = FIGURES[f.name];
     const cell = (result: PathResult | undefined) =>
@@ -902,13 +985,16 @@ function figureRows(t: TopologyResult, many: number): string[][] {
     const ahead = spec.lowerIsBetter ? f.ratios.lbOverIptables < 1 : f.ratios.lbOverIptables > 1;
     return [
       spec.label,
-      cell(f.paths.direct),
-      cell(f.paths.lb),
-      cell(f.paths.iptables),
-      ...(many > 0 ? [cell(f.paths.iptablesMany)] : []),
+      ...[...BASE_PATHS, ...extras].map((p) => cell(f.paths[p])),
       ratio(f.ratios.lbOverDirect),
       ratio(f.ratios.iptablesOverDirect),
-      ...(many > 0 ? [ratio(f.ratios.iptablesManyOverDirect ?? Number.NaN)] : []),
+      ...(extras.includes('iptablesMany')
+        ? [ratio(f.ratios.iptablesManyOverDirect ?? Number.NaN)]
+        : []),
+      ...(extras.includes('lbTcx') ? [ratio(f.ratios.lbTcxOverDirect ?? Number.NaN)] : []),
+      ...(extras.includes('directTwin')
+        ? [ratio(f.ratios.directTwinOverDirect ?? Number.NaN)]
+        : []),
       `${ratio(f.ratios.lbOverIptables)} ${passFail(ahead)}`,
       target,
     ];
@@ -939,9 +1025,8 @@ function costSentence(c: ProgramCost, topology: Topology): string {
 export function printLbDatapath(r: LbDatapathResult): void {
   const lines: string[] = [];
   for (const t of r.topologies) {
-    const many = r.settings.iptablesServices;
-    const table = new Table({ head: header(many), style: { head: [], border: [] } });
-    table.push(...figureRows(t, many));
+    const table = new Table({ head: header(r.settings), style: { head: [], border: [] } });
+    table.push(...figureRows(t, r.settings));
     lines.push(`${TOPOLOGY_LABEL[t.topology]}:`, table.toString());
     if (t.programCost !== undefined) lines.push(costSentence(t.programCost, t.topology));
   }
@@ -1014,6 +1099,15 @@ export function lbDatapathSection(
           `(PREROUTING → KUBE-SERVICES, one rule per Service port in a linear list → KUBE-SVC-* → ` +
           `KUBE-SEP-*), the benchmark Service in the middle of KUBE-SERVICES; only a connection's ` +
           `first packet walks it.`
+        : '') +
+      (extraPathsOf(s).includes('directTwin')
+        ? ` A control path, **direct again**, is a second copy of the direct path, measured like ` +
+          `the others: its ratio to direct is what two identical paths differ by in this run, ` +
+          `the noise under every other ratio.`
+        : '') +
+      (extraPathsOf(s).includes('lbTcx')
+        ? ` **eBPF LB on tcx** is the eBPF LB path once more, with the programs on tcx (as ` +
+          `terwayd --lb-hook tcx attaches them) and maps of its own.`
         : ''),
     '',
     `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
@@ -1048,7 +1142,7 @@ export function lbDatapathSection(
       '',
       `### ${TOPOLOGY_LABEL[t.topology]}`,
       '',
-      mdTable(header(s.iptablesServices), figureRows(t, s.iptablesServices)),
+      mdTable(header(s), figureRows(t, s)),
       '',
       mdTable(
         ['Target', 'Measured', 'Limit', 'Result'],
@@ -1060,10 +1154,7 @@ export function lbDatapathSection(
     if (t.programCost !== undefined) {
       parts.push('', `${costSentence(t.programCost, t.topology)}.`);
     }
-    const shown: PathName[] = [
-      ...BASE_PATHS,
-      ...(s.iptablesServices > 0 ? (['iptablesMany'] as const) : []),
-    ];
+    const shown: PathName[] = [...BASE_PATHS, ...extraPathsOf(s)];
     const rows = t.figures.flatMap((f) =>
       f.paths.direct.rounds.map((_, i) => [
         FIGURES[f.name].short,
@@ -1084,17 +1175,7 @@ export function lbDatapathSection(
       '',
       'Per round:',
       '',
-      mdTable(
-        [
-          'Figure',
-          'Round',
-          'direct',
-          'eBPF LB',
-          'iptables',
-          ...(s.iptablesServices > 0 ? [`iptables, ${s.iptablesServices} other Services`] : []),
-        ],
-        rows,
-      ),
+      mdTable(['Figure', 'Round', ...shown.map((p) => pathLabel(p, s))], rows),
     );
   }
   return parts.join('\n');
@@ -1114,8 +1195,14 @@ export function lbDatapathSummaryRows(r: LbDatapathResult | undefined): string[]
         `direct ${formatValue(f.name, f.paths.direct.value)}`,
         `${ratio(f.ratios.lbOverDirect)} (iptables ${ratio(f.ratios.iptablesOverDirect)}` +
           (f.ratios.iptablesManyOverDirect === undefined
+            ? ''
+            : `, with ${r.settings.iptablesServices} Services ${ratio(f.ratios.iptablesManyOverDirect)}`) +
+          (f.ratios.lbTcxOverDirect === undefined
+            ? ''
+            : `; LB on tcx ${ratio(f.ratios.lbTcxOverDirect)}`) +
+          (f.ratios.directTwinOverDirect === undefined
             ? ')'
-            : `, with ${r.settings.iptablesServices} Services ${ratio(f.ratios.iptablesManyOverDirect)})`),
+            : `; control ${ratio(f.ratios.directTwinOverDirect)})`),
         target,
       ]);
     }

@@ -23,9 +23,16 @@ import { spawnSync } from 'node:child_process';
 import { ipBatchSync, type ScratchNetns } from '../support/netns.js';
 
 export type Topology = 'veth' | 'l2';
-/** iptablesMany: the iptables path with thousands of other Services' rules loaded before ours. */
-export type PathName = 'direct' | 'lb' | 'iptables' | 'iptablesMany';
-export type BasePath = Exclude<PathName, 'iptablesMany'>;
+/**
+ * The three paths every run measures, and optional ones:
+ * - iptablesMany: the iptables path with thousands of other Services' rules loaded before ours;
+ * - directTwin: a second, identical direct path, the control: what two copies of the same path
+ *   differ by in one run is the noise floor every ratio sits on;
+ * - lbTcx: the eBPF LB on the other hook, tcx (terwayd --lb-hook tcx), beside the default one.
+ */
+export type PathName = 'direct' | 'lb' | 'iptables' | 'iptablesMany' | 'directTwin' | 'lbTcx';
+export type BasePath = 'direct' | 'lb' | 'iptables';
+export type ExtraPath = Exclude<PathName, BasePath>;
 export const BASE_PATHS: readonly BasePath[] = ['direct', 'lb', 'iptables'];
 /** Netns name tag and MAC byte per path. */
 const PATH_TAG: Record<PathName, { tag: string; index: number }> = {
@@ -33,7 +40,12 @@ const PATH_TAG: Record<PathName, { tag: string; index: number }> = {
   lb: { tag: 'e', index: 2 },
   iptables: { tag: 'i', index: 3 },
   iptablesMany: { tag: 'k', index: 4 },
+  directTwin: { tag: 'a', index: 5 },
+  lbTcx: { tag: 'x', index: 6 },
 };
+
+/** The paths that dial the backend's pod IP; the others dial the ClusterIP. */
+export const dialsBackend = (path: PathName): boolean => path === 'direct' || path === 'directTwin';
 export const TOPOLOGIES: readonly Topology[] = ['veth', 'l2'];
 
 export const ADDR = {
@@ -148,7 +160,7 @@ function buildVeth(scratch: ScratchNetns, path: PathName): World {
     backend,
     router: node,
     all: [client, node, backend],
-    target: path === 'direct' ? ADDR.backend : ADDR.vip,
+    target: dialsBackend(path) ? ADDR.backend : ADDR.vip,
   };
 }
 
@@ -201,21 +213,25 @@ function buildL2(scratch: ScratchNetns, path: PathName): World {
     backend,
     router: gateway,
     all: [client, node, gateway, backend],
-    target: path === 'direct' ? ADDR.backend : ADDR.vip,
+    target: dialsBackend(path) ? ADDR.backend : ADDR.vip,
   };
 }
 
-export type Worlds = Record<BasePath, World> & { iptablesMany?: World };
+export type Worlds = Record<BasePath, World> & Partial<Record<ExtraPath, World>>;
 
-/** One copy of `topology` per path. */
-export function buildWorlds(scratch: ScratchNetns, topology: Topology, many: boolean): Worlds {
+/** One copy of `topology` per path: the three base paths and `extras`. */
+export function buildWorlds(
+  scratch: ScratchNetns,
+  topology: Topology,
+  extras: readonly ExtraPath[],
+): Worlds {
   const build = topology === 'veth' ? buildVeth : buildL2;
   const worlds: Worlds = {
     direct: build(scratch, 'direct'),
     lb: build(scratch, 'lb'),
     iptables: build(scratch, 'iptables'),
   };
-  if (many) worlds.iptablesMany = build(scratch, 'iptablesMany');
+  for (const path of extras) worlds[path] = build(scratch, path);
   return worlds;
 }
 
