@@ -16,7 +16,7 @@
 // backend's pod IP (traffic that is not for a Service) and a connections/s load.
 //
 // Standalone: npx tsx bench/lb-datapath/run.ts. Settings from the environment (or the options of
-// runLbDatapathBench): LB_DATAPATH_ROUNDS (5), LB_DATAPATH_SECONDS per figure, path and round (3),
+// runLbDatapathBench): LB_DATAPATH_ROUNDS (10), LB_DATAPATH_SECONDS per figure, path and round (2),
 // LB_DATAPATH_TOPOLOGIES (veth,l2), LB_DATAPATH_FIGURES (tcpRr,udpRr,connRate,httpRate,stream),
 // LB_DATAPATH_PROGRAM_COST_SECONDS (2; 0 skips it), LB_DATAPATH_IPTABLES_SERVICES (0; e.g. 10000
 // adds a fourth path: iptables with kube-proxy's ruleset for that many other Services),
@@ -181,9 +181,11 @@ function cpusFromEnv(raw: string | undefined): CpuPlacement | null | undefined {
 }
 
 export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
-  // More, shorter rounds than 3 x 5 s: the same time, and a median over 5 resists one bad round.
-  rounds: 5,
-  secondsPerFigure: 3,
+  // Many short rounds: what moves a figure here is the machine's state from one window to the
+  // next, not the samples within a window. With 5 × 3 s, two identical direct paths still came
+  // out up to 12% apart (5-round medians of the control path); with 12 × 2 s, within 2%.
+  rounds: 10,
+  secondsPerFigure: 2,
   warmupSeconds: 0.5,
   iperfOmitSeconds: 1,
   messageBytes: 64,
