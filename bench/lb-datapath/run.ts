@@ -183,7 +183,8 @@ function cpusFromEnv(raw: string | undefined): CpuPlacement | null | undefined {
 export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   // Many short rounds: what moves a figure here is the machine's state from one window to the
   // next, not the samples within a window. With 5 × 3 s, two identical direct paths still came
-  // out up to 12% apart (5-round medians of the control path); with 12 × 2 s, within 2%.
+  // out up to 12% apart (5-round medians of the control path); with 12 × 2 s, within 2%. 10 × 2 s
+  // keeps make bench near half an hour.
   rounds: 10,
   secondsPerFigure: 2,
   warmupSeconds: 0.5,
@@ -343,7 +344,6 @@ export interface FigureResult {
     /** The control: two identical direct paths. */
     directTwinOverDirect?: number;
     lbTcxOverDirect?: number;
-    lbTcxOverIptables?: number;
   };
 }
 
@@ -792,12 +792,7 @@ function summarizeFigure(
           }
         : {}),
       ...(has('directTwin') ? { directTwinOverDirect: perRound('directTwin', 'direct') } : {}),
-      ...(has('lbTcx')
-        ? {
-            lbTcxOverDirect: perRound('lbTcx', 'direct'),
-            lbTcxOverIptables: perRound('lbTcx', 'iptables'),
-          }
-        : {}),
+      ...(has('lbTcx') ? { lbTcxOverDirect: perRound('lbTcx', 'direct') } : {}),
     },
   };
 }
