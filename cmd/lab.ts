@@ -8,7 +8,11 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 
 import { parseDurationMs } from '../src/config/durations.js';
-import { TC_HOOK_CHOICES, type TcHookChoice } from '../src/dataplane/bpf/native-bpf.js';
+import {
+  DEFAULT_TC_HOOK,
+  TC_HOOK_CHOICES,
+  type TcHookChoice,
+} from '../src/dataplane/bpf/native-bpf.js';
 import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
 import { labDown, labUp } from '../src/lab/lab-control.js';
 import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
@@ -62,7 +66,7 @@ const readyTimeoutOption = () =>
 const lbHookOption = () =>
   new Option('--lb-hook <hook>', "every node's terwayd --lb-hook")
     .choices(TC_HOOK_CHOICES)
-    .default('clsact');
+    .default(DEFAULT_TC_HOOK);
 
 async function defaultDriver(): Promise<LabDriver> {
   return (await new Iproute2Kernel().supportsIpvlan()) ? 'ipvlan' : 'veth';

@@ -3,7 +3,11 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
 import { DEFAULT_BPF_OBJECT, DEFAULT_BPF_PIN_DIR } from '../src/daemon/service-lb.js';
 import { runDaemon } from '../src/daemon/terwayd.js';
-import { TC_HOOK_CHOICES, type TcHookChoice } from '../src/dataplane/bpf/native-bpf.js';
+import {
+  DEFAULT_TC_HOOK,
+  TC_HOOK_CHOICES,
+  type TcHookChoice,
+} from '../src/dataplane/bpf/native-bpf.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/terway-node';
 
@@ -37,7 +41,7 @@ const program = new Command('terwayd')
       "where pods' Service LB programs go: clsact (attach < 1 ms) or tcx (Linux 6.6+, cheaper per packet, about 25 ms more per pod ADD and DEL; clsact on older kernels)",
     )
       .choices(TC_HOOK_CHOICES)
-      .default('clsact'),
+      .default(DEFAULT_TC_HOOK),
   )
   .showHelpAfterError();
 

@@ -38,6 +38,7 @@ import { TcLbAttacher, type LbPrograms } from '../../src/dataplane/bpf/lb-attach
 import type { DriverName } from '../../src/dataplane/pod-attachment.js';
 import {
   ADDON_ENV,
+  DEFAULT_TC_HOOK,
   loadObject,
   nativeBpfAvailable,
   NativeBpfMap,
@@ -197,7 +198,7 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   programCostSeconds: 2,
   iptablesServices: 0,
   cpus: defaultCpus(),
-  hook: 'clsact',
+  hook: DEFAULT_TC_HOOK,
   controls: [...CONTROL_PATHS],
 };
 
@@ -263,8 +264,10 @@ export function extraPathsOf(s: LbDatapathSettings): ExtraPath[] {
 
 function hookFromEnv(raw: string | undefined): TcHookChoice | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (raw !== 'clsact' && raw !== 'tcx') throw new Error(`LB_DATAPATH_HOOK=${raw}: clsact or tcx`);
-  return raw;
+  const hook = TC_HOOK_CHOICES.find((choice) => choice === raw);
+  if (hook === undefined)
+    throw new Error(`LB_DATAPATH_HOOK=${raw}: ${TC_HOOK_CHOICES.join(' or ')}`);
+  return hook;
 }
 
 // ---- figures and targets ---------------------------------------------------------------------

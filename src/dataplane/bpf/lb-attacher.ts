@@ -9,7 +9,13 @@ import type { NetnsRef } from '../kernel/netns-ref.js';
 import type { DriverName } from '../pod-attachment.js';
 import { describeNetns } from '../kernel/netns-ref.js';
 import { TerwayError } from '../../errors/terway-error.js';
-import { tcAttach, tcQuery, type TcDirection, type TcHookChoice } from './native-bpf.js';
+import {
+  DEFAULT_TC_HOOK,
+  tcAttach,
+  tcQuery,
+  type TcDirection,
+  type TcHookChoice,
+} from './native-bpf.js';
 
 /** A pinned program: its kernel name and its path on bpffs. */
 export interface PinnedProgram {
@@ -40,7 +46,7 @@ export class TcLbAttacher implements PodProgramAttacher {
   constructor(
     private readonly programs: LbPrograms,
     /** clsact by default: a tcx attach waits out an RCU grace period, on every pod's ADD. */
-    private readonly hook: TcHookChoice = 'clsact',
+    private readonly hook: TcHookChoice = DEFAULT_TC_HOOK,
   ) {}
 
   attach(netns: NetnsRef, ifname: string, driver: DriverName): void {

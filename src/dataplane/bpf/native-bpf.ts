@@ -63,6 +63,8 @@ export type TcHook = 'tcx' | 'clsact';
  */
 export const TC_HOOK_CHOICES = ['clsact', 'tcx'] as const;
 export type TcHookChoice = (typeof TC_HOOK_CHOICES)[number];
+/** terwayd's hook unless --lb-hook says otherwise: a pod's ADD should not wait on RCU. */
+export const DEFAULT_TC_HOOK: TcHookChoice = 'clsact';
 
 export interface TcAttachment {
   progId: number;
@@ -239,7 +241,7 @@ export function tcAttach(
   ifname: string,
   progPinnedPath: string,
   direction: TcDirection,
-  hook: TcHookChoice = 'clsact',
+  hook: TcHookChoice = DEFAULT_TC_HOOK,
 ): { progId: number; hook: TcHook } {
   return call((native) => native.tcAttach(netnsPath, ifname, progPinnedPath, direction, hook));
 }
