@@ -11,7 +11,7 @@
 import type { DiscoveryV1EndpointPort, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import type { BackendKey, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
-import { backendKey, frontendKey } from '../lb/desired-frontend.js';
+import { backendKey } from '../lb/desired-frontend.js';
 import { parseIPv4 } from '../util/ipv4.js';
 
 /** The label the EndpointSlice controller puts on every slice it manages for a Service. */
@@ -36,6 +36,7 @@ const INGRESS_IP_MODE_PROXY = 'Proxy';
 
 interface FrontendIp {
   readonly ip: string;
+  readonly addr: number;
   readonly external: boolean;
 }
 
@@ -59,29 +60,43 @@ export function translateService(
 
   const ips = frontendIps(service);
   const affinityTimeoutSeconds = affinityTimeoutOf(service);
-  const frontends = new Map<string, DesiredFrontend>();
+  // Plain arrays and loops, no Map of string keys: an initial sync translates 10,000 Services
+  // before the JIT has warmed up, and a Service has a handful of frontends.
+  const frontends: DesiredFrontend[] = [];
+  const addrs: number[] = [];
   for (const servicePort of service.spec?.ports ?? []) {
     const protocol = lbProtocolOf(servicePort.protocol);
     if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
     if (!isPortNumber(servicePort.port)) continue;
     const portName = servicePort.name ?? '';
     const backends = backendsForPort(slices, portName, protocol);
-    for (const { ip, external } of ips) {
-      const address = { ip, port: servicePort.port, protocol };
-      const key = frontendKey(address);
+    for (const { ip, addr, external } of ips) {
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
-      if (frontends.has(key)) continue;
-      frontends.set(key, {
-        address,
+      if (listed(frontends, ip, servicePort.port, protocol)) continue;
+      frontends.push({
+        address: { ip, port: servicePort.port, protocol },
         service: { namespace, name, portName },
         external,
         affinityTimeoutSeconds,
         ready: backends.ready,
         draining: backends.draining,
       });
+      addrs.push(addr);
     }
   }
-  return [...frontends.values()].sort(compareFrontends);
+  return frontends.length < 2 ? frontends : sortFrontends(frontends, addrs);
+}
+
+function listed(
+  frontends: readonly DesiredFrontend[],
+  ip: string,
+  port: number,
+  protocol: LbProtocol,
+): boolean {
+  for (const { address } of frontends) {
+    if (address.port === port && address.protocol === protocol && address.ip === ip) return true;
+  }
+  return false;
 }
 
 /** kube-proxy's ShouldSkipService, inverted: a proxied type with a real cluster IP. */
@@ -95,16 +110,20 @@ export function isProxiedService(service: V1Service): boolean {
 /** ClusterIP(s) first, then externalIPs, then LoadBalancer ingress IPs; IPv4 only. */
 function frontendIps(service: V1Service): FrontendIp[] {
   const spec = service.spec ?? {};
+  const ips: FrontendIp[] = [];
   // clusterIPs (dual-stack) starts with clusterIP; older objects may only carry clusterIP.
   const clusterIps = spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP ?? ''];
-  const ingressIps = (service.status?.loadBalancer?.ingress ?? [])
-    .filter((ingress) => ingress.ipMode !== INGRESS_IP_MODE_PROXY)
-    .map((ingress) => ingress.ip ?? '');
-  return [
-    ...clusterIps.map((ip) => ({ ip, external: false })),
-    ...(spec.externalIPs ?? []).map((ip) => ({ ip, external: true })),
-    ...ingressIps.map((ip) => ({ ip, external: true })),
-  ].filter(({ ip }) => parseIPv4(ip) !== undefined);
+  for (const ip of clusterIps) addFrontendIp(ips, ip, false);
+  for (const ip of spec.externalIPs ?? []) addFrontendIp(ips, ip, true);
+  for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
+    if (ingress.ipMode !== INGRESS_IP_MODE_PROXY) addFrontendIp(ips, ingress.ip ?? '', true);
+  }
+  return ips;
+}
+
+function addFrontendIp(ips: FrontendIp[], ip: string, external: boolean): void {
+  const addr = parseIPv4(ip);
+  if (addr !== undefined) ips.push({ ip, addr, external });
 }
 
 function affinityTimeoutOf(service: V1Service): number {
@@ -132,8 +151,10 @@ function backendsForPort(
   portName: string,
   protocol: LbProtocol,
 ): PortBackends {
-  const ready = new Set<BackendKey>();
-  const draining = new Set<BackendKey>();
+  // Arrays of plain doubles, sorted and de-duplicated at the end, rather than Sets: a Set boxes
+  // every key above 2^31 (all of them), and this runs once per Service port of an initial sync.
+  const ready: BackendKey[] = [];
+  const draining: BackendKey[] = [];
   for (const slice of slices) {
     if (slice.addressType !== 'IPv4') continue;
     const port = matchingSlicePort(slice.ports ?? [], portName, protocol);
@@ -147,19 +168,58 @@ function backendsForPort(
       // A nil `ready` means ready (the API's "unknown" is treated as ready by consumers).
       const isReady = endpoint.conditions?.ready !== false;
       const isTerminating = endpoint.conditions?.terminating === true;
-      if (isReady && !isTerminating) ready.add(key);
-      else draining.add(key);
+      if (isReady && !isTerminating) ready.push(key);
+      else draining.push(key);
     }
   }
+  sortUnique(ready);
+  if (draining.length === 0) return { ready, draining };
+  sortUnique(draining);
   // During a slice migration one endpoint may sit in two slices with different conditions:
   // ready anywhere means ready, so a stale copy never withdraws a serving pod.
-  for (const key of ready) draining.delete(key);
-  return { ready: ascending(ready), draining: ascending(draining) };
+  return { ready, draining: withoutSorted(draining, ready) };
 }
 
-/** Backend keys sort numerically as "by ip, then port": no address parsing in the comparator. */
-function ascending(keys: ReadonlySet<BackendKey>): BackendKey[] {
-  return [...keys].sort((a, b) => a - b);
+/** Longest list insertion-sorted; longer ones take the built-in sort. */
+const INSERTION_SORT_MAX = 32;
+
+/**
+ * Sorts backend keys ascending ("by ip, then port") in place and drops repeats. A Service's
+ * handful of endpoints is insertion-sorted: a comparator call per step, in code the JIT has not
+ * compiled yet, is what an initial sync of 10,000 Services would pay for the built-in sort.
+ */
+export function sortUnique(keys: BackendKey[]): void {
+  if (keys.length > INSERTION_SORT_MAX) keys.sort((a, b) => a - b);
+  else insertionSort(keys);
+  let kept = 0;
+  for (let index = 0; index < keys.length; index++) {
+    if (kept === 0 || keys[kept - 1] !== keys[index]) keys[kept++] = keys[index]!;
+  }
+  keys.length = kept;
+}
+
+function insertionSort(keys: BackendKey[]): void {
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index]!;
+    let at = index - 1;
+    while (at >= 0 && keys[at]! > key) {
+      keys[at + 1] = keys[at]!;
+      at--;
+    }
+    keys[at + 1] = key;
+  }
+}
+
+/** `keys` minus `removed`, both ascending and without repeats. */
+function withoutSorted(keys: readonly BackendKey[], removed: readonly BackendKey[]): BackendKey[] {
+  const kept: BackendKey[] = [];
+  let at = 0;
+  for (const key of keys) {
+    while (at < removed.length && removed[at]! < key) at++;
+    if (at < removed.length && removed[at] === key) continue;
+    kept.push(key);
+  }
+  return kept;
 }
 
 function matchingSlicePort(
@@ -179,10 +239,13 @@ function isPortNumber(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65_535;
 }
 
-function compareFrontends(a: DesiredFrontend, b: DesiredFrontend): number {
-  return (
-    (parseIPv4(a.address.ip) ?? 0) - (parseIPv4(b.address.ip) ?? 0) ||
-    a.address.port - b.address.port ||
-    a.address.protocol.localeCompare(b.address.protocol)
-  );
+/** By address (numerically), then port, then protocol; `addrs[i]` is frontends[i]'s address. */
+function sortFrontends(frontends: DesiredFrontend[], addrs: readonly number[]): DesiredFrontend[] {
+  const order = frontends.map((_, index) => index);
+  order.sort((a, b) => {
+    const x = frontends[a]!.address;
+    const y = frontends[b]!.address;
+    return addrs[a]! - addrs[b]! || x.port - y.port || x.protocol.localeCompare(y.protocol);
+  });
+  return order.map((index) => frontends[index]!);
 }

@@ -5,6 +5,7 @@ import {
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   isProxiedService,
   SERVICE_NAME_LABEL,
+  sortUnique,
   translateService,
 } from '../../src/k8s/service-translation.js';
 import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
@@ -325,6 +326,35 @@ describe('backends', () => {
     ]);
   });
 
+  test('a large Service (hundreds of endpoints over many slices) is sorted and de-duplicated too', () => {
+    // Past the insertion-sort cutoff: 300 endpoints in descending order, each listed twice, and
+    // a third of them draining in one slice but ready in another.
+    const ips = Array.from({ length: 300 }, (_, i) => `10.1.${Math.floor(i / 250)}.${i % 250}`);
+    const descending = [...ips].reverse();
+    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+      slice(
+        'a',
+        descending.map((ip) => endpoint(ip)),
+        [{ name: 'http', port: 8080 }],
+      ),
+      slice(
+        'b',
+        descending.map((ip) => endpoint(ip)),
+        [{ name: 'http', port: 8080 }],
+      ),
+      slice(
+        'c',
+        ips.filter((_, i) => i % 3 === 0).map((ip) => endpoint(ip, { ready: false })),
+        [{ name: 'http', port: 8080 }],
+      ),
+      slice('d', [endpoint('10.9.0.1', { ready: false })], [{ name: 'http', port: 8080 }]),
+    ]);
+    expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']).toEqual({
+      ready: ips.map((ip) => `${ip}:8080`),
+      draining: ['10.9.0.1:8080'],
+    });
+  });
+
   test('every frontend of a port shares its backends (cluster, external, ingress)', () => {
     const svc = service({ ports: [{ name: 'http', port: 80 }], externalIPs: ['192.0.2.7'] });
     const frontends = translateService(svc, [
@@ -362,5 +392,27 @@ describe('session affinity', () => {
       sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
     });
     expect(translateService(svc, [])[0]?.affinityTimeoutSeconds).toBe(0);
+  });
+});
+
+describe('sortUnique', () => {
+  test.each([
+    ['empty', [], []],
+    ['one', [5], [5]],
+    ['short, with repeats', [3, 1, 3, 2, 1], [1, 2, 3]],
+    [
+      'long, descending, with repeats',
+      [...Array(40).keys()].flatMap((i) => [80 - i, 80 - i]),
+      [...Array(40).keys()].map((i) => 41 + i),
+    ],
+    [
+      'keys above 2^32 (address × 2^16 + port)',
+      [0xc0a80001 * 65536 + 80, 0x0a000001 * 65536 + 443, 0x0a000001 * 65536 + 80],
+      [0x0a000001 * 65536 + 80, 0x0a000001 * 65536 + 443, 0xc0a80001 * 65536 + 80],
+    ],
+  ])('%s', (_name, input, sorted) => {
+    const keys = [...input];
+    sortUnique(keys);
+    expect(keys).toEqual(sorted);
   });
 });
