@@ -3,7 +3,7 @@
  * ResilientInformer (client-node's ListWatch, restarted on failure), into a ServiceTable that
  * tells the sink. The sink hears nothing until both initial lists are in.
  */
-import { CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { TerwayError } from '../errors/terway-error.js';
@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   ResilientInformer,
 } from './resilient-informer.js';
+import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
 import { ServiceTable } from './service-table.js';
 
@@ -80,8 +81,6 @@ export class InformerSource {
   constructor(options: InformerSourceOptions) {
     this.options = options;
     this.table = new ServiceTable({ sink: options.sink, logger: options.logger });
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
-    const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
     const common = {
       kubeConfig: options.kubeConfig,
       logger: options.logger,
@@ -95,7 +94,7 @@ export class InformerSource {
       ...common,
       resource: 'services',
       path: SERVICES_PATH,
-      list: () => core.listServiceForAllNamespaces(),
+      list: rawLister<V1Service>(options.kubeConfig, SERVICES_PATH),
       onUpsert: (service) => this.table.upsertService(service),
       onDelete: (service) => this.table.removeService(service),
     });
@@ -103,7 +102,7 @@ export class InformerSource {
       ...common,
       resource: 'endpointslices',
       path: ENDPOINT_SLICES_PATH,
-      list: () => discovery.listEndpointSliceForAllNamespaces(),
+      list: rawLister<V1EndpointSlice>(options.kubeConfig, ENDPOINT_SLICES_PATH),
       onUpsert: (slice) => this.table.upsertEndpointSlice(slice),
       onDelete: (slice) => this.table.removeEndpointSlice(slice),
     });

@@ -58,7 +58,7 @@ export interface InformerStatus {
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly resource: string;
   readonly path: string;
-  /** The list call (the generated API's list*ForAllNamespaces); the watch uses `path`. */
+  /** The list call (rawLister of `path`, or a fake in tests); the watch uses `path`. */
   readonly list: () => Promise<KubernetesListObject<T>>;
   readonly kubeConfig: KubeConfig;
   readonly logger: Logger;
