@@ -7,8 +7,6 @@ import { TerwayError } from '../errors/terway-error.js';
 /** Longest prefix that still has a gateway (broadcast − 2 must lie above the network). */
 export const MAX_GATEWAY_PREFIX_LENGTH = 30;
 
-const IPV4_OCTET = /^(0|[1-9]\d{0,2})$/;
-
 export interface Cidr {
   /** The network address as an unsigned 32-bit integer. */
   network: number;
@@ -21,9 +19,9 @@ export interface Cidr {
 
 /** True for a canonical dotted quad (no leading zeros, each octet 0–255). */
 export function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  return parts.every((part) => IPV4_OCTET.test(part) && Number(part) <= 255);
+  // parseIPv4's single pass, not a split and a regex per octet: a services file checks every
+  // endpoint address with this, 100,000 of them in a large cluster.
+  return parseIPv4(text) !== undefined;
 }
 
 /**

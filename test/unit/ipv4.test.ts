@@ -48,6 +48,25 @@ describe('ipToInt / intToIp', () => {
     },
   );
 
+  test('isIPv4 accepts exactly the canonical dotted quads, on any string of digits and dots', () => {
+    // The definition spelled out: four parts, each 0 or 1-9 followed by up to two digits, <= 255.
+    const canonical = (text: string) => {
+      const parts = text.split('.');
+      return (
+        parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)
+      );
+    };
+    const digitsAndDots = fc
+      .array(fc.constantFrom('0', '1', '2', '5', '9', '.'), { maxLength: 17 })
+      .map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(fc.oneof(digitsAndDots, fc.ipV4(), fc.string()), (text) => {
+        expect(isIPv4(text)).toBe(canonical(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test.each([-1, 2 ** 32, 1.5, Number.NaN])('intToIp rejects %p', (value) => {
     expect(() => intToIp(value)).toThrow(TerwayError);
   });
