@@ -3,7 +3,8 @@
  * applies, so a Service behaves the same whether kube-proxy or terway-node serves it.
  *
  * Pure: no I/O, no clock. The same function serves the informers and the services file, and it
- * reads only fields that raw JSON (lists, watches, files) and client-node's model classes spell alike.
+ * reads only fields that raw JSON (lists, watches, files) and client-node's model classes spell
+ * alike.
  *
  * IPv4 only: the datapath's maps hold IPv4 frontends and backends (ENI multi-IP mode is IPv4), so
  * IPv6 cluster IPs, external IPs, ingress IPs and IPv6/FQDN EndpointSlices are skipped here.
