@@ -37,7 +37,6 @@ const INGRESS_IP_MODE_PROXY = 'Proxy';
 
 interface FrontendIp {
   readonly ip: string;
-  readonly addr: number;
   readonly external: boolean;
 }
 
@@ -64,14 +63,13 @@ export function translateService(
   // Plain arrays and loops, no Map of string keys: an initial sync translates 10,000 Services
   // before the JIT has warmed up, and a Service has a handful of frontends.
   const frontends: DesiredFrontend[] = [];
-  const addrs: number[] = [];
   for (const servicePort of service.spec?.ports ?? []) {
     const protocol = lbProtocolOf(servicePort.protocol);
     if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
     if (!isPortNumber(servicePort.port)) continue;
     const portName = servicePort.name ?? '';
     const backends = backendsForPort(slices, portName, protocol);
-    for (const { ip, addr, external } of ips) {
+    for (const { ip, external } of ips) {
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
       frontends.push({
@@ -82,10 +80,9 @@ export function translateService(
         ready: backends.ready,
         draining: backends.draining,
       });
-      addrs.push(addr);
     }
   }
-  return frontends.length < 2 ? frontends : sortFrontends(frontends, addrs);
+  return frontends.length < 2 ? frontends : frontends.sort(compareFrontends);
 }
 
 function listed(
@@ -123,8 +120,7 @@ function frontendIps(service: V1Service): FrontendIp[] {
 }
 
 function addFrontendIp(ips: FrontendIp[], ip: string, external: boolean): void {
-  const addr = parseIPv4(ip);
-  if (addr !== undefined) ips.push({ ip, addr, external });
+  if (parseIPv4(ip) !== undefined) ips.push({ ip, external });
 }
 
 function affinityTimeoutOf(service: V1Service): number {
@@ -240,13 +236,10 @@ function isPortNumber(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65_535;
 }
 
-/** By address (numerically), then port, then protocol; `addrs[i]` is frontends[i]'s address. */
-function sortFrontends(frontends: DesiredFrontend[], addrs: readonly number[]): DesiredFrontend[] {
-  const order = frontends.map((_, index) => index);
-  order.sort((a, b) => {
-    const x = frontends[a]!.address;
-    const y = frontends[b]!.address;
-    return addrs[a]! - addrs[b]! || x.port - y.port || x.protocol.localeCompare(y.protocol);
-  });
-  return order.map((index) => frontends[index]!);
+function compareFrontends(a: DesiredFrontend, b: DesiredFrontend): number {
+  return (
+    (parseIPv4(a.address.ip) ?? 0) - (parseIPv4(b.address.ip) ?? 0) ||
+    a.address.port - b.address.port ||
+    a.address.protocol.localeCompare(b.address.protocol)
+  );
 }
