@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # hyperfine, containernetworking-plugins (host-local, portmap, ...): benchmarks and chaining tests. util-linux: nsenter.
 # iputils-ping, iperf3, sockperf: datapath tests and the pod-to-pod benchmark.
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
-APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf)
+# openssl: the Kubernetes TLS tests make a throwaway CA and apiserver certificate per run.
+APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf openssl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

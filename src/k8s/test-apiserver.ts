@@ -1,6 +1,8 @@
 /**
- * A Kubernetes apiserver for tests, benchmarks and the demo: Services and EndpointSlices over the real list/watch HTTP
- * protocol, on 127.0.0.1, plain http, no auth. Unmodified client-node informers talk to it.
+ * A Kubernetes apiserver for tests and benchmarks: Services and EndpointSlices over the real list/watch HTTP
+ * protocol, on 127.0.0.1, no auth. Unmodified client-node informers talk to it. Plain http by
+ * default; given a certificate, HTTPS, as every real apiserver speaks, so that the client's CA
+ * verification and its bearer token over TLS are exercised too.
  *
  * What it models, because the informer source depends on it:
  * - One global resourceVersion (etcd's revision), increasing with every write of any kind.
@@ -13,12 +15,13 @@
  * - Items in a list carry no kind/apiVersion (as in a real List); watch objects do.
  *
  * Test controls: create/update/remove objects, compactHistory(), dropWatches(),
- * failNextRequests(), sendBookmarks(), and a log of requests.
+ * failNextRequests(), sendBookmarks(), and a log of requests (with the credentials they carried).
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { KubeConfig } from '@kubernetes/client-node';
@@ -96,6 +99,24 @@ export interface RecordedRequest {
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
   readonly watch: boolean;
+  /** The Authorization header as received: nothing checks it, tests assert what reached here. */
+  readonly authorization?: string;
+}
+
+/** PEM. The certificate must name IP 127.0.0.1 for a verifying client to accept it. */
+export interface TestApiServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** The CA that issued `cert`: what kubeConfig() and writeKubeconfig() trust unless told. */
+  readonly ca?: string;
+}
+
+/** How kubeConfig() and writeKubeconfig() configure the client. */
+export interface TestClientOptions {
+  /** PEM CA the client trusts instead of the server's `tls.ca` (a wrong one, say). TLS only. */
+  readonly caPem?: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  readonly token?: string;
 }
 
 export interface TestApiServerOptions {
@@ -103,6 +124,8 @@ export interface TestApiServerOptions {
   readonly historyLimit?: number;
   /** Send BOOKMARK events this often to watches that asked; 0 (default) = only sendBookmarks(). */
   readonly bookmarkIntervalMs?: number;
+  /** Serve HTTPS with this certificate instead of plain http. */
+  readonly tls?: TestApiServerTls;
 }
 
 interface PendingFailure {
@@ -117,6 +140,9 @@ export class TestApiServer {
   readonly requests: RecordedRequest[] = [];
   private readonly server: Server;
   private readonly historyLimit: number;
+  /** The CA a client trusts by default; undefined over plain http. */
+  private readonly defaultCaPem: string | undefined;
+  private readonly secure: boolean;
   private readonly objects = new Map<ResourceName, Map<string, K8sObject>>(
     RESOURCE_TYPES.map((type) => [type.name, new Map()]),
   );
@@ -131,8 +157,10 @@ export class TestApiServer {
   private constructor(server: Server, options: TestApiServerOptions) {
     this.server = server;
     this.historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.secure = options.tls !== undefined;
+    this.defaultCaPem = options.tls?.ca;
     const { port } = server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = `${this.secure ? 'https' : 'http'}://127.0.0.1:${port}`;
     const interval = options.bookmarkIntervalMs ?? 0;
     this.bookmarkTimer =
       interval > 0 ? setInterval(() => this.sendBookmarks(), interval) : undefined;
@@ -140,7 +168,10 @@ export class TestApiServer {
   }
 
   static async start(options: TestApiServerOptions = {}): Promise<TestApiServer> {
-    const server = createServer();
+    const server =
+      options.tls === undefined
+        ? createServer()
+        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -161,12 +192,20 @@ export class TestApiServer {
 
   // ---- client configuration -------------------------------------------------------------
 
-  /** A kubeconfig for this server. client-node refuses http:// unless TLS checks are off. */
-  kubeConfig(): KubeConfig {
+  /**
+   * A kubeconfig for this server. Over http, client-node refuses the URL unless TLS checks are
+   * off; over HTTPS the checks stay on, with the CA inline, as a real cluster's kubeconfig has it.
+   */
+  kubeConfig(options: TestClientOptions = {}): KubeConfig {
+    const caData = this.caDataFor(options);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'test', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'test' }],
+      clusters: [
+        caData === undefined
+          ? { name: 'test', server: this.url, skipTLSVerify: true }
+          : { name: 'test', server: this.url, skipTLSVerify: false, caData },
+      ],
+      users: [{ name: 'test', ...(options.token === undefined ? {} : { token: options.token }) }],
       contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
       currentContext: 'test',
     });
@@ -174,17 +213,39 @@ export class TestApiServer {
   }
 
   /** The same, as a kubeconfig file (`--kubeconfig`). */
-  writeKubeconfig(path: string): string {
+  writeKubeconfig(path: string, options: TestClientOptions = {}): string {
+    const caData = this.caDataFor(options);
     const document = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'test', user: {} }],
+      clusters: [
+        {
+          name: 'test',
+          cluster:
+            caData === undefined
+              ? { server: this.url, 'insecure-skip-tls-verify': true }
+              : { server: this.url, 'certificate-authority-data': caData },
+        },
+      ],
+      users: [{ name: 'test', user: options.token === undefined ? {} : { token: options.token } }],
       contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
       'current-context': 'test',
     };
     writeFileSync(path, JSON.stringify(document, null, 2));
     return path;
+  }
+
+  /** Base64 PEM, as kubeconfigs carry it; undefined over plain http. */
+  private caDataFor(options: TestClientOptions): string | undefined {
+    if (!this.secure) {
+      // A CA that would silently go unused hides a test that is not testing what it says.
+      if (options.caPem !== undefined) throw new Error('caPem needs a TLS test apiserver');
+      return undefined;
+    }
+    const pem = options.caPem ?? this.defaultCaPem;
+    // Falling back to skipping verification would defeat the point of the TLS mode.
+    if (pem === undefined) throw new Error('a TLS test apiserver needs tls.ca or caPem');
+    return Buffer.from(pem).toString('base64');
   }
 
   // ---- objects ----------------------------------------------------------------------------
@@ -331,6 +392,9 @@ export class TestApiServer {
       path: url.pathname,
       query,
       watch: query['watch'] === 'true' || query['watch'] === '1',
+      ...(request.headers.authorization === undefined
+        ? {}
+        : { authorization: request.headers.authorization }),
     };
     this.requests.push(recorded);
 
