@@ -9,8 +9,9 @@
  *
  * Versioning: every map name ends in _v<N>. A layout change bumps N in the name, so a new daemon
  * pins new maps beside the old ones instead of failing to load (libbpf refuses to reuse a pinned
- * map whose definition differs) or misreading them. Not done yet: moving the pods that run the old
- * program (and their conntrack entries) to the new maps, and removing the old pins after them.
+ * map whose definition differs) or misreading them. A daemon moves running pods to its own
+ * programs, and so to the new maps, when it starts. Not done yet: carrying the conntrack entries
+ * over to the new layout, and removing the old pins once no program reads them.
  */
 #ifndef TERWAY_LB_MAPS_H
 #define TERWAY_LB_MAPS_H

@@ -36,6 +36,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,15 +105,61 @@ static int read_prog_info(int fd, struct bpf_prog_info *info)
 	return bpf_obj_get_info_by_fd(fd, info, &len);
 }
 
-/* Reads a program's info: kernel name (at most 15 characters), id, type and tag. */
+/* More maps than any program of ours uses; the ids past it are not reported. */
+#define TW_PROG_MAX_MAP_IDS 64
+
+static int compare_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The ids of the maps the program uses, ascending, as a JavaScript array. The tag hashes the
+ * instructions with their map references blanked, so two programs with one tag may still read
+ * different maps; the ids tell them apart.
+ */
+static napi_value prog_map_ids(napi_env env, int fd, __u32 count, const char *op, const char *what)
+{
+	__u32 ids[TW_PROG_MAX_MAP_IDS];
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	napi_value array;
+	if (count > TW_PROG_MAX_MAP_IDS)
+		count = TW_PROG_MAX_MAP_IDS;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = count;
+	info.map_ids = (__u64)(unsigned long)ids;
+	int err = count > 0 ? bpf_obj_get_info_by_fd(fd, &info, &len) : 0;
+	if (err)
+		return tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd (map ids)", op, what);
+	/* The program may have lost a map reference between the two calls; never more. */
+	if (info.nr_map_ids < count)
+		count = info.nr_map_ids;
+	qsort(ids, count, sizeof(ids[0]), compare_u32);
+	if (napi_create_array_with_length(env, count, &array) != napi_ok)
+		return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+	for (__u32 i = 0; i < count; i++) {
+		napi_value id;
+		if (napi_create_uint32(env, ids[i], &id) != napi_ok ||
+		    napi_set_element(env, array, i, id) != napi_ok)
+			return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+	}
+	return array;
+}
+
+/* Reads a program's info: kernel name (at most 15 characters), id, type, tag and map ids. */
 static napi_value prog_info_object(napi_env env, int fd, const char *op, const char *what)
 {
 	struct bpf_prog_info info;
-	napi_value obj;
+	napi_value obj, map_ids;
 	char tag[17];
 	int err = read_prog_info(fd, &info);
 	if (err)
 		return tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd", op, what);
+	map_ids = prog_map_ids(env, fd, info.nr_map_ids, op, what);
+	if (!map_ids)
+		return NULL;
 	if (napi_create_object(env, &obj) != napi_ok)
 		return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
 	const char *type = libbpf_bpf_prog_type_str((enum bpf_prog_type)info.type);
@@ -121,6 +168,7 @@ static napi_value prog_info_object(napi_env env, int fd, const char *op, const c
 	tw_set_str(env, obj, "name", info.name);
 	tw_set_str(env, obj, "type", type ? type : "unknown");
 	tw_set_str(env, obj, "tag", tag);
+	tw_set_value(env, obj, "mapIds", map_ids);
 	return obj;
 }
 
@@ -140,7 +188,7 @@ static int open_pinned_prog(napi_env env, const char *op, const char *path)
 	return fd;
 }
 
-/* progInfo(pinnedPath) -> {id, name, type, tag} */
+/* progInfo(pinnedPath) -> {id, name, type, tag, mapIds} */
 static napi_value prog_info(napi_env env, napi_callback_info cbinfo)
 {
 	napi_value argv[1];
@@ -199,7 +247,7 @@ static napi_value attachment_object(napi_env env, const char *op, __u32 prog_id,
 	return obj;
 }
 
-/* {progId, name, tag, hook} of the program behind fd. */
+/* {progId, name, tag, mapIds, hook} of the program behind fd. */
 static napi_value query_object(napi_env env, const char *op, const char *ifname, int fd,
 			       __u32 prog_id, const char *hook)
 {
@@ -209,11 +257,13 @@ static napi_value query_object(napi_env env, const char *op, const char *ifname,
 	napi_value result = attachment_object(env, op, prog_id, hook);
 	if (!result)
 		return NULL;
-	napi_value name, tag;
+	napi_value name, tag, map_ids;
 	napi_get_named_property(env, info, "name", &name);
 	napi_get_named_property(env, info, "tag", &tag);
+	napi_get_named_property(env, info, "mapIds", &map_ids);
 	tw_set_value(env, result, "name", name);
 	tw_set_value(env, result, "tag", tag);
+	tw_set_value(env, result, "mapIds", map_ids);
 	return result;
 }
 
@@ -275,7 +325,7 @@ static bool tcx_op(napi_env env, enum tc_op op, enum tw_hook hook, const struct 
 /*
  * The three operations share argument parsing and the netns round trip:
  *   tcAttach(netnsPath, ifname, progPinnedPath, direction, hook) -> {progId, hook}
- *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag, hook} | null
+ *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag, mapIds, hook} | null
  *   tcDetach(netnsPath, ifname, direction) -> boolean (false: nothing was attached)
  * hook, the attach's preference: "tcx" (where the kernel has it, else clsact) or "clsact"; our
  * program on the other hook is removed once the new one is in. Query and detach look at both.

@@ -201,8 +201,9 @@ export class PodNetwork {
 
   /**
    * After a restart: the node side of every wired pod is put back (routes, rules, ipvl links),
-   * and no pod namespace is touched. Pods that cannot be resynced are logged, not failed: the
-   * daemon must serve the others.
+   * and each pod's Service LB programs are swapped in place for this daemon's when they differ
+   * (an upgrade); nothing else in a pod namespace is touched. Pods that cannot be resynced are
+   * logged, not failed: the daemon must serve the others.
    */
   async resync(): Promise<void> {
     const runtime = this.runtime;
@@ -226,6 +227,15 @@ export class PodNetwork {
       this.log.error(
         { err: toTerwayError(error) },
         'resync of the node side of existing pods failed',
+      );
+    }
+    const programs = await runtime.datapath.refreshLbPrograms(pods);
+    if (programs !== undefined) {
+      const { current, replaced, restored, gone, failed } = programs;
+      // Each list names pods; "current" is most of a plain restart, so only its count is logged.
+      this.log.info(
+        { current, replaced, restored, gone, failed },
+        "existing pods' Service LB programs checked against this daemon's build",
       );
     }
   }

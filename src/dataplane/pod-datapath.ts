@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
-import type { PodProgramAttacher } from './bpf/lb-attacher.js';
+import type { LbRefreshOutcome, PodProgramAttacher } from './bpf/lb-attacher.js';
 import type { DatapathDriver, EniSite } from './drivers/driver.js';
 import { nodeSysctls } from './drivers/driver.js';
 import { IpvlanDriver } from './drivers/ipvlan-driver.js';
@@ -34,6 +34,17 @@ export interface PodDatapathOptions {
   log: Logger;
   /** Puts the Service LB program on every pod's interface; none when the LB is off. */
   lbAttacher?: PodProgramAttacher | undefined;
+}
+
+/** What refreshLbPrograms did, by pod key. */
+export interface LbRefreshReport {
+  /** Already running this daemon's programs: untouched. */
+  current: number;
+  replaced: string[];
+  restored: string[];
+  /** Their netns is gone: the runtime has not deleted them yet. */
+  gone: string[];
+  failed: string[];
 }
 
 const DRIVERS: Readonly<Record<DriverName, DatapathDriver>> = {
@@ -202,6 +213,49 @@ export class PodDatapath {
       }
     }
     return { resynced: ready.length - failed, skipped };
+  }
+
+  /**
+   * After a daemon start: brings the Service LB programs of existing pods to this daemon's build
+   * (PodProgramAttacher.refresh), so an upgrade reaches running pods. The one step of a restart
+   * that enters pod namespaces, and only to swap a program in place, which the pod never notices.
+   * A pod that fails is reported and skipped: the others still get theirs. Undefined when the
+   * Service LB is off.
+   */
+  async refreshLbPrograms(
+    pods: ReadonlyArray<{ pod: PodAttachment; driver: DriverName }>,
+  ): Promise<LbRefreshReport | undefined> {
+    const { kernel, log, lbAttacher } = this.options;
+    if (lbAttacher === undefined) return undefined;
+    const report: LbRefreshReport = {
+      current: 0,
+      replaced: [],
+      restored: [],
+      gone: [],
+      failed: [],
+    };
+    const listed: Record<Exclude<LbRefreshOutcome, 'current'>, string[]> = {
+      replaced: report.replaced,
+      restored: report.restored,
+    };
+    for (const { pod, driver } of pods) {
+      try {
+        if (!(await kernel.netnsExists(pod.netns))) {
+          report.gone.push(pod.podKey);
+          continue;
+        }
+        const outcome = lbAttacher.refresh(pod.netns, pod.ifname, driver);
+        if (outcome === 'current') report.current++;
+        else listed[outcome].push(pod.podKey);
+      } catch (error) {
+        report.failed.push(pod.podKey);
+        log.warn(
+          { pod: pod.podKey, err: toTerwayError(error, 'BPF_ERROR') },
+          "cannot bring the pod's Service LB programs to this daemon's build",
+        );
+      }
+    }
+    return report;
   }
 
   /** Once per ENI link (again if its ifindex changed); concurrent ADDs share one preparation. */

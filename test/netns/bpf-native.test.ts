@@ -367,6 +367,12 @@ describe('loadObject', () => {
     const prog2 = progInfo(second.programs.tw_pass!);
     expect(prog2.id).not.toBe(prog1.id);
     expect(prog2.tag).toBe(prog1.tag);
+    // ... reading the same maps: the pinned ones, by id.
+    const count = NativeBpfMap.openPinned(first.maps.tw_test_count!);
+    opened.push(count);
+    const pinnedIds = [hash.id, count.id];
+    expect(prog1.mapIds).toEqual(pinnedIds.sort((a, b) => a - b));
+    expect(prog2.mapIds).toEqual(prog1.mapIds);
     expect(readdirSync(join(objDir(), 'progs'))).toEqual(['tw_pass']);
   });
 
@@ -480,6 +486,7 @@ describe('tc in a pod netns', () => {
       progId,
       name: 'tw_pass',
       tag: progInfo(prog).tag,
+      mapIds: progInfo(prog).mapIds,
       hook: 'clsact',
     });
     expect(tcQuery(ns.path, 'eth0', 'ingress')).toBeNull();
@@ -527,6 +534,7 @@ describe('tc in a pod netns', () => {
       progId: attached.progId,
       name: 'tw_pass',
       tag: progInfo(prog).tag,
+      mapIds: progInfo(prog).mapIds,
       hook: expected,
     });
     // With tcx the filter is gone, yet eth0's packets still run the program.

@@ -6,10 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
-import { NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { NativeBpfMap, progInfo, tcQuery } from '../../src/dataplane/bpf/native-bpf.js';
 import { readFlowRecords, type FlowRecord } from '../../src/lb/flow-records.js';
 import { LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
-import { Agent, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
+import { Agent, buildOtherLbBuild, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
 import { captureDuring } from '../support/capture.js';
 import type { LabPod, MappedPod } from '../support/lab.js';
 import { useLab } from '../support/lab.js';
@@ -281,4 +285,53 @@ describe('a Service with a backend in each scenario', () => {
     // And the restarted daemon serves the same Service: new flows still land on backends.
     expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);
   }, 90_000);
+
+  test('an upgraded daemon swaps every running pod’s programs in place; an established connection keeps working', async () => {
+    const lab = the();
+    const work = mkdtempSync(join(tmpdir(), 'terway-upgrade-'));
+    try {
+      const otherBuild = buildOtherLbBuild(work);
+      const clients = ['p1', 'p2', 'p3'];
+      const tags = () => clients.map((name) => tcQuery(pod(name).netnsPath, 'eth0', 'egress')?.tag);
+      const pinnedTag = () =>
+        progInfo(`${lab.node(CLIENT_NODE).bpfPinDir}/progs/tw_lb_egress_gw`).tag;
+      const oldTag = pinnedTag();
+      expect(tags()).toEqual(clients.map(() => oldTag));
+      const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+      const before = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'before',
+      })) as AgentReply & { reply: EchoReply };
+
+      const offset = lab.logSize(CLIENT_NODE);
+      await lab.restartDaemon(CLIENT_NODE, {}, ['--bpf-object', otherBuild]);
+      const newTag = pinnedTag();
+      expect(newTag).not.toBe(oldTag);
+      expect(tags()).toEqual(clients.map(() => newTag));
+      const refreshed = lab
+        .logSince(CLIENT_NODE, offset)
+        .split('\n')
+        .find((line) => line.includes('Service LB programs checked'));
+      expect(JSON.parse(refreshed ?? '{}')).toMatchObject({
+        current: 0,
+        replaced: expect.arrayContaining(clients.map((name) => `default/${name}`)),
+        restored: [],
+        failed: [],
+      });
+
+      const after = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'after',
+      })) as AgentReply & { reply: EchoReply };
+      expect(after.reply.name).toBe(before.reply.name);
+      await agent('p1').must('tcpClose', { conn: opened['conn'] });
+      expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'upgraded')).reply.name);
+    } finally {
+      // Back to this build, as the other tests expect: a downgrade is the same swap.
+      await lab.restartDaemon(CLIENT_NODE);
+      rmSync(work, { recursive: true, force: true });
+    }
+    const back = progInfo(`${lab.node(CLIENT_NODE).bpfPinDir}/progs/tw_lb_egress_gw`).tag;
+    expect(tcQuery(pod('p1').netnsPath, 'eth0', 'egress')?.tag).toBe(back);
+  }, 120_000);
 });

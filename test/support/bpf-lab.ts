@@ -200,6 +200,18 @@ export function buildLbObject(): string {
 }
 
 /**
+ * The same source built for BPF ISA v2 into `dir`/lb.o: same maps and behaviour, other
+ * instructions, so its programs' tags differ from dist/bpf/lb.o's, as another release's would.
+ */
+export function buildOtherLbBuild(dir: string): string {
+  execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), {
+    stdio: 'pipe',
+    env: { ...process.env, BPF_OUT_DIR: dir, BPF_CPU: 'v2' },
+  });
+  return join(dir, 'lb.o');
+}
+
+/**
  * The programs of one object, loaded once and pinned with their maps in a directory of this run's
  * own: under /sys/fs/bpf when a bpffs is mounted there, otherwise on a private bpffs mounted for the
  * run (and unmounted by cleanup()), so the test never changes the machine's /sys/fs/bpf. The name
@@ -209,7 +221,8 @@ export class LbPins {
   readonly dir: string;
   private readonly mountPoint: string | undefined;
 
-  constructor(object: string) {
+  /** Without `object`, the directory is left empty for a test that loads into it itself. */
+  constructor(object?: string) {
     const name = `terway-test-${process.pid}-${randomBytes(4).toString('hex')}`;
     if (statfsSync('/sys/fs/bpf').type === BPF_FS_MAGIC) {
       this.dir = `/sys/fs/bpf/${name}`;
@@ -220,6 +233,7 @@ export class LbPins {
       execFileSync('mount', ['-t', 'bpf', 'bpf', this.mountPoint]);
       this.dir = this.mountPoint;
     }
+    if (object === undefined) return;
     try {
       execFileSync(
         'bpftool',

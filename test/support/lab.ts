@@ -427,16 +427,22 @@ export class Lab {
   /**
    * Starts a node's terwayd again exactly as the lab supervisor does (the manifest's
    * daemonArgs, output appended to the node's log), with
-   * `env` added to its environment, and waits until it serves. The previous one must be gone.
+   * `env` added to its environment and `extraArgs` after its arguments (a repeated flag's last
+   * value wins: an upgrade test passes another --bpf-object), and waits until it serves. The
+   * previous one must be gone.
    */
-  async startDaemon(node: string, env: Record<string, string> = {}): Promise<number> {
+  async startDaemon(
+    node: string,
+    env: Record<string, string> = {},
+    extraArgs: readonly string[] = [],
+  ): Promise<number> {
     const info = this.node(node);
     if (alive(this.daemonPid(node))) throw new Error(`terwayd of ${node} is still running`);
     const from = statSync(info.log).size;
     const logFd = openSync(info.log, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, info.daemonArgs, {
+      child = spawn(process.execPath, [...info.daemonArgs, ...extraArgs], {
         stdio: ['ignore', logFd, logFd],
         env: childEnv({ ...TERWAYD_ENV, ...env }),
       });
@@ -457,9 +463,13 @@ export class Lab {
     throw new Error(`restarted terwayd of ${node} not serving:\n${this.logSince(node, from)}`);
   }
 
-  async restartDaemon(node: string, env: Record<string, string> = {}): Promise<number> {
+  async restartDaemon(
+    node: string,
+    env: Record<string, string> = {},
+    extraArgs: readonly string[] = [],
+  ): Promise<number> {
     await this.stopDaemon(node);
-    return this.startDaemon(node, env);
+    return this.startDaemon(node, env, extraArgs);
   }
 
   /** Whether the terwayd serving `node` is still running (a failpoint may have killed it). */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
 
+import { MemoryLbAttacher } from '../../src/dataplane/bpf/lb-attacher.js';
 import { VETH_GATEWAY } from '../../src/dataplane/drivers/veth-driver.js';
 import { MemoryKernel } from '../../src/dataplane/kernel/memory-kernel.js';
 import { netnsAt } from '../../src/dataplane/kernel/netns-ref.js';
@@ -176,5 +177,84 @@ describe('restart', () => {
     ]);
     expect(outcome).toEqual({ resynced: 1, skipped: ['default/aa-crashed'] });
     expect(await fresh.check(pod, 'veth')).toEqual([]);
+  });
+});
+
+describe('Service LB programs of existing pods after a restart', () => {
+  const podNamed = (base: PodAttachment, name: string): PodAttachment => ({
+    ...base,
+    podKey: `default/${name}`,
+    containerId: `sandbox-${name}`,
+    netns: netnsAt(`/var/run/netns/${name}`),
+  });
+
+  test('an older program is replaced, a missing one restored, a current one left alone', async () => {
+    const { kernel, pod } = fixture('veth');
+    const attacher = new MemoryLbAttacher();
+    const datapath = new PodDatapath({
+      kernel,
+      hostNetns: NODE,
+      preferred: 'veth',
+      log: pino({ level: 'silent' }),
+      lbAttacher: attacher,
+    });
+    const [older, missing, current, gone] = ['older', 'missing', 'current', 'gone'].map((name) =>
+      podNamed(pod, name),
+    );
+    for (const each of [older!, missing!, current!]) kernel.addNetns(each.netns);
+    attacher.attach(older!.netns, 'eth0', 'veth');
+    attacher.markOutdated(older!.netns, 'eth0');
+    attacher.attach(current!.netns, 'eth0', 'veth');
+    const attachesBefore = attacher.attached.size;
+
+    const report = await datapath.refreshLbPrograms(
+      [older!, missing!, current!, gone!].map((each) => ({ pod: each, driver: 'veth' as const })),
+    );
+
+    expect(report).toEqual({
+      current: 1,
+      replaced: ['default/older'],
+      restored: ['default/missing'],
+      gone: ['default/gone'],
+      failed: [],
+    });
+    expect(attacher.attached.size).toBe(attachesBefore + 1);
+    for (const each of [older!, missing!, current!]) {
+      expect(attacher.check(each.netns, 'eth0', 'veth')).toEqual([]);
+    }
+  });
+
+  test('a pod whose refresh fails is reported, and the next pod still gets its program', async () => {
+    const { kernel, pod } = fixture('veth');
+    const attacher = new MemoryLbAttacher();
+    const datapath = new PodDatapath({
+      kernel,
+      hostNetns: NODE,
+      preferred: 'veth',
+      log: pino({ level: 'silent' }),
+      lbAttacher: attacher,
+    });
+    const [first, second] = ['first', 'second'].map((name) => podNamed(pod, name));
+    kernel.addNetns(first!.netns);
+    kernel.addNetns(second!.netns);
+    attacher.failNext = new Error('injected: the pod netns refused us');
+
+    const report = await datapath.refreshLbPrograms(
+      [first!, second!].map((each) => ({ pod: each, driver: 'veth' as const })),
+    );
+
+    expect(report).toEqual({
+      current: 0,
+      replaced: [],
+      restored: ['default/second'],
+      gone: [],
+      failed: ['default/first'],
+    });
+    expect(attacher.check(second!.netns, 'eth0', 'veth')).toEqual([]);
+  });
+
+  test('without the Service LB there is nothing to refresh', async () => {
+    const { datapath, pod } = fixture('veth');
+    expect(await datapath.refreshLbPrograms([{ pod, driver: 'veth' }])).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import { MemoryKernel } from '../../src/dataplane/kernel/memory-kernel.js';
 import { netnsAt } from '../../src/dataplane/kernel/netns-ref.js';
 import { hostVethName } from '../../src/dataplane/pod-attachment.js';
 import { PodDatapath } from '../../src/dataplane/pod-datapath.js';
+import { MemoryLbAttacher } from '../../src/dataplane/bpf/lb-attacher.js';
 import { IpPool } from '../../src/pool/ip-pool.js';
 import { computePoolLimits } from '../../src/pool/pool-limits.js';
 import { MemoryPodStore } from '../../src/store/memory-pod-store.js';
@@ -35,7 +36,7 @@ function linkingCloud(inner: MemoryCloud, kernel: MemoryKernel): CloudProvider {
   });
 }
 
-async function fixture() {
+async function fixture(lbAttacher?: MemoryLbAttacher) {
   const clock = new FakeClock();
   const kernel = new MemoryKernel();
   kernel.addNetns(NODE);
@@ -55,7 +56,13 @@ async function fixture() {
   pool.restore([], []);
   const store = new MemoryPodStore();
   const ipam = new Ipam(pool, store, clock, SILENT_LOG);
-  const datapath = new PodDatapath({ kernel, hostNetns: NODE, preferred: 'veth', log: SILENT_LOG });
+  const datapath = new PodDatapath({
+    kernel,
+    hostNetns: NODE,
+    preferred: 'veth',
+    log: SILENT_LOG,
+    lbAttacher,
+  });
   const pods = new PodNetwork(ipam, { datapath, enis, nodeIp: NODE_IP }, SILENT_LOG, pool);
   /** Runs `work` while fake time moves, as the pool's waits need it to. */
   const settle = async <T>(work: Promise<T>): Promise<T> => {
@@ -203,5 +210,20 @@ describe('PodNetwork', () => {
     expect(
       kernel.applied.filter((entry) => entry.netns === '/var/run/netns/api-sandbox'),
     ).toHaveLength(before);
+  });
+
+  test("after a restart a pod's Service LB program from an older daemon is replaced", async () => {
+    const attacher = new MemoryLbAttacher();
+    const { pods, addPod } = await fixture(attacher);
+    await addPod('old');
+    await addPod('new');
+    const netns = netnsAt('/var/run/netns/old-sandbox');
+    attacher.markOutdated(netns, 'eth0');
+    expect((await pods.check({ namespace: 'default', name: 'old' }))?.drift).toEqual([
+      "the pod's eth0 runs another Service LB program",
+    ]);
+    await pods.resync();
+    expect((await pods.check({ namespace: 'default', name: 'old' }))?.drift).toEqual([]);
+    expect((await pods.check({ namespace: 'default', name: 'new' }))?.drift).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@
  * Puts the Service LB program on a pod's interface. The daemon attaches it during ADD, before the
  * runtime starts the pod's containers, so the first connection a container makes is already
  * load-balanced. The attachments (a clsact filter, or tcx) live in the pod's netns and outlive
- * the daemon: pods that existed before a restart keep their program, and re-attaching (replace) is
- * how an upgraded program reaches them.
+ * the daemon: pods that existed before a restart keep their program until refresh() replaces it
+ * in place, which is how an upgraded program reaches them.
  */
 import type { NetnsRef } from '../kernel/netns-ref.js';
 import type { DriverName } from '../pod-attachment.js';
@@ -11,8 +11,11 @@ import { describeNetns } from '../kernel/netns-ref.js';
 import { TerwayError } from '../../errors/terway-error.js';
 import {
   DEFAULT_TC_HOOK,
+  progInfo,
   tcAttach,
   tcQuery,
+  type ProgInfo,
+  type TcAttachment,
   type TcDirection,
   type TcHookChoice,
 } from './native-bpf.js';
@@ -35,14 +38,33 @@ export interface LbPrograms {
   readonly ingress: PinnedProgram;
 }
 
+/** What refresh() found on a pod. */
+export type LbRefreshOutcome =
+  /** Both directions ran this daemon's programs (same code, same maps): nothing was touched. */
+  | 'current'
+  /** Some direction ran another build, or read other maps: replaced in place, on its hook. */
+  | 'replaced'
+  /** Some direction had no program of ours: attached again, on this daemon's hook. */
+  | 'restored';
+
 export interface PodProgramAttacher {
   attach(netns: NetnsRef, ifname: string, driver: DriverName): void;
-  /** Sentences describing what is missing; empty when both directions carry our program. */
+  /** Sentences describing what is missing or foreign; empty when both run this daemon's program. */
   check(netns: NetnsRef, ifname: string, driver: DriverName): string[];
+  /**
+   * For a pod that was running before this daemon started: makes both directions run this
+   * daemon's programs. A program is replaced in place (the hook swaps it atomically, so no packet
+   * goes untranslated) only when it differs from this daemon's in code or in maps: a plain
+   * restart touches nothing, an upgrade reaches every running pod.
+   */
+  refresh(netns: NetnsRef, ifname: string, driver: DriverName): LbRefreshOutcome;
 }
 
 /** Attaches through the addon, in the pod's netns, without a process per pod. */
 export class TcLbAttacher implements PodProgramAttacher {
+  /** The pinned programs' code and maps, read once: they change only with the next daemon. */
+  private readonly identities = new Map<string, ProgInfo>();
+
   constructor(
     private readonly programs: LbPrograms,
     /** clsact by default: a tcx attach waits out an RCU grace period, on every pod's ADD. */
@@ -67,9 +89,55 @@ export class TcLbAttacher implements PodProgramAttacher {
         problems.push(
           `the pod's ${ifname} runs ${attached.name} on tc ${direction}, not ${program.name}`,
         );
+      } else {
+        const difference = this.differenceFrom(attached, program);
+        if (difference !== undefined) {
+          problems.push(
+            `the pod's ${ifname} runs another ${program.name} on tc ${direction}: ${difference}`,
+          );
+        }
       }
     }
     return problems;
+  }
+
+  refresh(netns: NetnsRef, ifname: string, driver: DriverName): LbRefreshOutcome {
+    const path = netnsPath(netns);
+    let outcome: LbRefreshOutcome = 'current';
+    for (const [direction, program] of this.plan(driver)) {
+      const attached = tcQuery(path, ifname, direction);
+      if (
+        attached !== null &&
+        attached.name === program.name &&
+        this.differenceFrom(attached, program) === undefined
+      ) {
+        continue;
+      }
+      // The pod keeps its hook: --lb-hook is for pods added from now on.
+      tcAttach(path, ifname, program.path, direction, attached?.hook ?? this.hook);
+      if (attached === null) outcome = 'restored';
+      else if (outcome === 'current') outcome = 'replaced';
+    }
+    return outcome;
+  }
+
+  /** How the attached program differs from the pinned one, or undefined when it does not. */
+  private differenceFrom(attached: TcAttachment, program: PinnedProgram): string | undefined {
+    let pinned = this.identities.get(program.path);
+    if (pinned === undefined) {
+      pinned = progInfo(program.path);
+      this.identities.set(program.path, pinned);
+    }
+    if (attached.tag !== pinned.tag) {
+      return `its code (tag ${attached.tag}) is not this daemon's (tag ${pinned.tag})`;
+    }
+    if (attached.mapIds.join() !== pinned.mapIds.join()) {
+      return (
+        `same code, other maps (ids ${attached.mapIds.join(',')}, this daemon's ` +
+        `${pinned.mapIds.join(',')})`
+      );
+    }
+    return undefined;
   }
 
   private plan(driver: DriverName): [TcDirection, PinnedProgram][] {
@@ -83,7 +151,14 @@ export class TcLbAttacher implements PodProgramAttacher {
 /** Records attachments: for unit tests of the datapath reconciler. */
 export class MemoryLbAttacher implements PodProgramAttacher {
   readonly attached = new Set<string>();
+  /** Attached, but by an older daemon: refresh replaces these. */
+  private readonly outdated = new Set<string>();
   failNext: Error | undefined;
+
+  /** As if an older daemon had attached the pod's program. */
+  markOutdated(netns: NetnsRef, ifname: string): void {
+    this.outdated.add(`${describeNetns(netns)}/${ifname}`);
+  }
 
   attach(netns: NetnsRef, ifname: string, _driver: DriverName): void {
     if (this.failNext) {
@@ -95,9 +170,22 @@ export class MemoryLbAttacher implements PodProgramAttacher {
   }
 
   check(netns: NetnsRef, ifname: string, _driver: DriverName): string[] {
-    return this.attached.has(`${describeNetns(netns)}/${ifname}`)
-      ? []
-      : [`the pod's ${ifname} has no Service LB program`];
+    const key = `${describeNetns(netns)}/${ifname}`;
+    if (!this.attached.has(key)) return [`the pod's ${ifname} has no Service LB program`];
+    if (this.outdated.has(key)) return [`the pod's ${ifname} runs another Service LB program`];
+    return [];
+  }
+
+  refresh(netns: NetnsRef, ifname: string, driver: DriverName): LbRefreshOutcome {
+    const key = `${describeNetns(netns)}/${ifname}`;
+    const outcome = !this.attached.has(key)
+      ? 'restored'
+      : this.outdated.has(key)
+        ? 'replaced'
+        : 'current';
+    if (outcome !== 'current') this.attach(netns, ifname, driver);
+    this.outdated.delete(key);
+    return outcome;
   }
 }
 

@@ -50,6 +50,8 @@ export interface ProgInfo {
   type: string;
   /** The kernel's hash of the instructions, 16 hex characters: equal tags, same code. */
   tag: string;
+  /** The maps the program uses, by id, ascending: the tag alone does not cover them. */
+  mapIds: number[];
 }
 
 /** Where a program sits: tcx (Linux 6.6+) or a filter on the clsact qdisc. */
@@ -70,6 +72,8 @@ export interface TcAttachment {
   progId: number;
   name: string;
   tag: string;
+  /** As in ProgInfo. */
+  mapIds: number[];
   hook: TcHook;
 }
 
