@@ -10,8 +10,8 @@
  * Versioning: every map name ends in _v<N>. A layout change bumps N in the name, so a new daemon
  * pins new maps beside the old ones instead of failing to load (libbpf refuses to reuse a pinned
  * map whose definition differs) or misreading them. A daemon moves running pods to its own
- * programs, and so to the new maps, when it starts. Not done yet: carrying the conntrack entries
- * over to the new layout, and removing the old pins once no program reads them.
+ * programs, and so to the new maps, when it starts, and unpins the old maps (the kernel frees them
+ * once no program holds them). Not done yet: carrying the conntrack entries over to the new layout.
  */
 #ifndef TERWAY_LB_MAPS_H
 #define TERWAY_LB_MAPS_H

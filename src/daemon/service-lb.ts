@@ -15,6 +15,7 @@ import {
   type PodProgramAttacher,
 } from '../dataplane/bpf/lb-attacher.js';
 import { loadObject, NativeBpfMap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
+import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
@@ -83,6 +84,13 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     { pinDir, object: objectPath, reusedMaps: loaded.reusedMaps },
     'Service LB program loaded; maps pinned',
   );
+  const stale = removeStaleMapPins(pinDir, Object.keys(loaded.maps));
+  if (stale.removed.length > 0) {
+    log.info({ pinDir, removed: stale.removed }, 'removed the pins of another map layout version');
+  }
+  if (stale.failed.length > 0) {
+    log.warn({ pinDir, failed: stale.failed }, 'could not remove pins of another map layout');
+  }
   const sourceLog = log.child({ component: 'service-source' });
   let stopSource = (): Promise<void> => Promise.resolve();
   let source: ServiceLb['source'] = 'none';

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -286,7 +287,7 @@ describe('a Service with a backend in each scenario', () => {
     expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);
   }, 90_000);
 
-  test('an upgraded daemon swaps every running pod’s programs in place; an established connection keeps working', async () => {
+  test('an upgraded daemon swaps every running pod’s programs in place; an established connection keeps working; the old layout’s pins go', async () => {
     const lab = the();
     const work = mkdtempSync(join(tmpdir(), 'terway-upgrade-'));
     try {
@@ -303,8 +304,32 @@ describe('a Service with a backend in each scenario', () => {
         line: 'before',
       })) as AgentReply & { reply: EchoReply };
 
+      // A map an older layout version left pinned: the upgraded daemon unpins it.
+      const pinDir = lab.node(CLIENT_NODE).bpfPinDir;
+      const stalePin = join(pinDir, 'tw_flow_v0');
+      execFileSync('bpftool', [
+        'map',
+        'create',
+        stalePin,
+        'type',
+        'hash',
+        'key',
+        '4',
+        'value',
+        '4',
+        'entries',
+        '8',
+        'name',
+        'tw_flow_v0',
+      ]);
+
       const offset = lab.logSize(CLIENT_NODE);
       await lab.restartDaemon(CLIENT_NODE, {}, ['--bpf-object', otherBuild]);
+      expect(existsSync(stalePin)).toBe(false);
+      expect(lab.logSince(CLIENT_NODE, offset)).toContain(
+        '"removed":["tw_flow_v0"],"msg":"removed the pins of another map layout version"',
+      );
+      expect(existsSync(join(pinDir, LB_MAP_NAMES.flow))).toBe(true);
       const newTag = pinnedTag();
       expect(newTag).not.toBe(oldTag);
       expect(tags()).toEqual(clients.map(() => newTag));

@@ -1,0 +1,44 @@
+/**
+ * Map pins left by another layout version. A layout change renames every map (`_v1` → `_v2`), so
+ * a new daemon pins new maps beside the old ones; nothing would ever unpin the old ones, and each
+ * layout change would keep tens of megabytes of kernel memory (the conntrack maps are
+ * preallocated) for as long as the node runs. Unlinking a pin never pulls a map from under a
+ * program: the kernel keeps a map while any program still holds it and frees it after the last,
+ * and the daemon moves running pods to its own programs at start anyway.
+ */
+import { readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** How every map of ours is named: `tw_<what>_v<layout version>`. */
+const VERSIONED_MAP_PIN = /^tw_[a-z0-9_]+_v\d+$/;
+
+export interface StalePinsReport {
+  removed: string[];
+  /** Pins that could not be removed, with the reason. */
+  failed: Array<{ name: string; reason: string }>;
+}
+
+/**
+ * Removes the pins in `pinDir` named like our maps but not among `current` (the maps this daemon
+ * loaded). Anything else in the directory (program pins under progs/, pins of other software) is
+ * left alone.
+ */
+export function removeStaleMapPins(pinDir: string, current: Iterable<string>): StalePinsReport {
+  const keep = new Set(current);
+  const report: StalePinsReport = { removed: [], failed: [] };
+  for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
+    if (entry.isDirectory() || keep.has(entry.name) || !VERSIONED_MAP_PIN.test(entry.name)) {
+      continue;
+    }
+    try {
+      unlinkSync(join(pinDir, entry.name));
+      report.removed.push(entry.name);
+    } catch (error) {
+      report.failed.push({
+        name: entry.name,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return report;
+}
