@@ -7,22 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
-import pino from 'pino';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
-import { InformerSource, loadKubeConfig } from '../../src/k8s/informer-source.js';
-import type { InformerSourceOptions } from '../../src/k8s/informer-source.js';
+import { loadKubeConfig } from '../../src/k8s/informer-source.js';
+import type { InformerSourceOptions, InformerSource } from '../../src/k8s/informer-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import type { K8sObject, RecordedRequest } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
-import { RecordingSink, waitFor } from '../support/recording-sink.js';
+import { startInformerSource, type LogLine } from '../support/informer-harness.js';
+import type { RecordingSink } from '../support/recording-sink.js';
+import { waitFor } from '../support/recording-sink.js';
 
 const TEST_TIMEOUT_MS = 20_000;
 const tmp = mkdtempSync(join(tmpdir(), 'terway-informer-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-type LogLine = Record<string, unknown> & { msg: string; level: number };
 
 interface Harness {
   server: TestApiServer;
@@ -46,23 +45,7 @@ function startSource(
   server: TestApiServer,
   options: Partial<InformerSourceOptions> = {},
 ): Omit<Harness, 'server'> {
-  const sink = new RecordingSink();
-  const logs: LogLine[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (line: string) => logs.push(JSON.parse(line) as LogLine) },
-  );
-  const source = new InformerSource({
-    kubeConfig: server.kubeConfig(),
-    sink,
-    logger,
-    initialBackoffMs: 20,
-    maxBackoffMs: 200,
-    ...options,
-  });
-  source.start();
-  cleanups.push(() => source.stop());
-  return { source, sink, logs };
+  return startInformerSource({ kubeConfig: server.kubeConfig(), ...options }, cleanups);
 }
 
 async function syncedHarness(

@@ -12,6 +12,7 @@ import { isTerwayError } from '../../src/errors/terway-error.js';
 import { ListHttpError, rawLister } from '../../src/k8s/raw-list.js';
 import { describeKubernetesError } from '../../src/k8s/resilient-informer.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
+import { failureOf } from '../support/k8s-objects.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -45,15 +46,6 @@ function kubeConfigFor(url: string, token?: string): KubeConfig {
     currentContext: 'x',
   });
   return kubeConfig;
-}
-
-async function failureOf(list: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await list();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('the list did not fail');
 }
 
 describe('rawLister', () => {

@@ -10,16 +10,16 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Service } from '@kubernetes/client-node';
-import pino from 'pino';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
-import { InformerSource, loadKubeConfig, SERVICES_PATH } from '../../src/k8s/informer-source.js';
+import { loadKubeConfig, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import type { InformerSourceOptions } from '../../src/k8s/informer-source.js';
 import { rawLister } from '../../src/k8s/raw-list.js';
-import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
-import type { K8sObject, TestApiServerTls } from '../../src/k8s/test-apiserver.js';
+import type { TestApiServerTls } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
-import { RecordingSink, waitFor } from '../support/recording-sink.js';
+import { failureOf, httpService, readySlice } from '../support/k8s-objects.js';
+import { startInformerSource, type StartedSource } from '../support/informer-harness.js';
+import { waitFor } from '../support/recording-sink.js';
 
 const TEST_TIMEOUT_MS = 20_000;
 const TOKEN = 'tls-test-token';
@@ -125,7 +125,6 @@ function makeServerCert(name: string, ca: string): { cert: string; key: string }
   };
 }
 
-type LogLine = Record<string, unknown> & { msg: string; level: number };
 const WARN = 40;
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -139,64 +138,8 @@ async function startTlsServer(): Promise<TestApiServer> {
   return server;
 }
 
-function startSource(options: Pick<InformerSourceOptions, 'kubeConfig'>): {
-  source: InformerSource;
-  sink: RecordingSink;
-  logs: LogLine[];
-} {
-  const sink = new RecordingSink();
-  const logs: LogLine[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (line: string) => logs.push(JSON.parse(line) as LogLine) },
-  );
-  const source = new InformerSource({
-    ...options,
-    sink,
-    logger,
-    initialBackoffMs: 20,
-    maxBackoffMs: 200,
-  });
-  source.start();
-  cleanups.push(() => source.stop());
-  return { source, sink, logs };
-}
-
-function service(name: string, clusterIP: string, namespace = 'default'): K8sObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace },
-    spec: {
-      type: 'ClusterIP',
-      clusterIP,
-      clusterIPs: [clusterIP],
-      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
-    },
-  };
-}
-
-function slice(name: string, serviceName: string, ips: string[]): K8sObject {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name, namespace: 'default', labels: { [SERVICE_NAME_LABEL]: serviceName } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: ips.map((ip) => ({
-      addresses: [ip],
-      conditions: { ready: true, serving: true, terminating: false },
-    })),
-  };
-}
-
-async function failureOf(list: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await list();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('the list did not fail');
+function startSource(options: Pick<InformerSourceOptions, 'kubeConfig'>): StartedSource {
+  return startInformerSource(options, cleanups);
 }
 
 describe('rawLister over HTTPS', () => {
@@ -205,7 +148,7 @@ describe('rawLister over HTTPS', () => {
     async () => {
       const server = await startTlsServer();
       expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      server.create(service('web', '10.96.0.10', 'shop'));
+      server.create(httpService('web', '10.96.0.10', 'shop'));
       const kubeConfig = server.kubeConfig({ token: TOKEN });
       expect(kubeConfig.getCurrentCluster()).toMatchObject({
         skipTLSVerify: false,
@@ -229,7 +172,7 @@ describe('rawLister over HTTPS', () => {
     'a CA that did not issue the server certificate fails the list before any request',
     async () => {
       const server = await startTlsServer();
-      server.create(service('web', '10.96.0.10'));
+      server.create(httpService('web', '10.96.0.10'));
       const kubeConfig = server.kubeConfig({ caPem: unrelatedCa, token: TOKEN });
 
       const error = await failureOf(rawLister(kubeConfig, SERVICES_PATH));
@@ -249,8 +192,8 @@ describe('InformerSource over HTTPS', () => {
     'syncs, then a Service created afterwards arrives through the watch',
     async () => {
       const server = await startTlsServer();
-      server.create(service('web', '10.96.0.10'));
-      server.create(slice('web-1', 'web', ['10.0.0.1']));
+      server.create(httpService('web', '10.96.0.10'));
+      server.create(readySlice('web-1', 'web', ['10.0.0.1']));
       const { source, sink } = startSource({ kubeConfig: server.kubeConfig({ token: TOKEN }) });
 
       await source.whenSynced();
@@ -258,8 +201,8 @@ describe('InformerSource over HTTPS', () => {
       expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual(['10.0.0.1:8080']);
       await waitFor('both watches open', () => server.openWatches() === 2);
 
-      server.create(service('api', '10.96.0.11'));
-      server.create(slice('api-1', 'api', ['10.0.1.1', '10.0.1.2']));
+      server.create(httpService('api', '10.96.0.11'));
+      server.create(readySlice('api-1', 'api', ['10.0.1.1', '10.0.1.2']));
       await waitFor(
         'both backends of the new Service',
         () => sink.backends('default/api', '10.96.0.11:80/TCP').length === 2,
@@ -282,7 +225,7 @@ describe('InformerSource over HTTPS', () => {
     'with an unrelated CA it does not sync: it logs the certificate error, retries, and stops cleanly',
     async () => {
       const server = await startTlsServer();
-      server.create(service('web', '10.96.0.10'));
+      server.create(httpService('web', '10.96.0.10'));
       const { source, sink, logs } = startSource({
         kubeConfig: server.kubeConfig({ caPem: unrelatedCa, token: TOKEN }),
       });
@@ -318,8 +261,8 @@ describe('InformerSource over HTTPS', () => {
     'loadKubeConfig of a written TLS kubeconfig (certificate-authority-data) syncs',
     async () => {
       const server = await startTlsServer();
-      server.create(service('web', '10.96.0.10'));
-      server.create(slice('web-1', 'web', ['10.0.0.1']));
+      server.create(httpService('web', '10.96.0.10'));
+      server.create(readySlice('web-1', 'web', ['10.0.0.1']));
       const path = server.writeKubeconfig(join(tmp, 'kubeconfig'), { token: TOKEN });
       const written = JSON.parse(readFileSync(path, 'utf8')) as {
         clusters: { cluster: Record<string, unknown> }[];

@@ -23,6 +23,7 @@ import { TerwayError } from '../../src/errors/terway-error.js';
 import { parseServicesFile } from '../../src/k8s/services-file-parse.js';
 import { ServicesFileSource } from '../../src/k8s/services-file-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
+import { httpService, readySlice } from '../support/k8s-objects.js';
 import { RecordingSink, waitFor } from '../support/recording-sink.js';
 
 const TEST_TIMEOUT_MS = 15_000;
@@ -58,26 +59,6 @@ function startSource(path: string) {
   return { source, sink, logs };
 }
 
-function service(name: string, clusterIP: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'default' },
-    spec: { clusterIP, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
-  };
-}
-
-function slice(name: string, serviceName: string, ips: string[]): object {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name, namespace: 'default', labels: { [SERVICE_NAME_LABEL]: serviceName } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-  };
-}
-
 function multiDocYaml(objects: object[]): string {
   return objects.map((object) => yaml.dump(object)).join('---\n');
 }
@@ -85,10 +66,10 @@ function multiDocYaml(objects: object[]): string {
 /** web + api, with `apiIps` as api's backends. */
 function twoServices(apiIps: string[]): string {
   return multiDocYaml([
-    service('web', '10.96.0.10'),
-    slice('web-1', 'web', ['10.0.0.1']),
-    service('api', '10.96.0.11'),
-    slice('api-1', 'api', apiIps),
+    httpService('web', '10.96.0.10'),
+    readySlice('web-1', 'web', ['10.0.0.1']),
+    httpService('api', '10.96.0.11'),
+    readySlice('api-1', 'api', apiIps),
   ]);
 }
 
@@ -114,7 +95,7 @@ describe('parseServicesFile', () => {
   });
 
   test('JSON: a single object, a v1 List, and an array', () => {
-    const objects = [service('web', '10.96.0.10'), slice('web-1', 'web', ['10.0.0.1'])];
+    const objects = [httpService('web', '10.96.0.10'), readySlice('web-1', 'web', ['10.0.0.1'])];
     const single = parseServicesFile(JSON.stringify(objects[0]), 'f.json');
     expect(single.services).toHaveLength(1);
     const list = parseServicesFile(
@@ -146,7 +127,7 @@ describe('parseServicesFile', () => {
 
   test('a document of another kind is named by index and kind', () => {
     const text = multiDocYaml([
-      service('web', '10.96.0.10'),
+      httpService('web', '10.96.0.10'),
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' } },
       { apiVersion: 'discovery.k8s.io/v1beta1', kind: 'EndpointSlice', metadata: { name: 's' } },
     ]);
@@ -160,7 +141,10 @@ describe('parseServicesFile', () => {
   });
 
   test('items of a List are located by item', () => {
-    const text = JSON.stringify({ kind: 'List', items: [service('web', '10.96.0.10'), 'oops'] });
+    const text = JSON.stringify({
+      kind: 'List',
+      items: [httpService('web', '10.96.0.10'), 'oops'],
+    });
     expect(invalidMessage(text)).toContain('document 1 of 1, item 2: a string is neither');
   });
 
@@ -171,7 +155,7 @@ describe('parseServicesFile', () => {
       metadata: { name: 'web' },
       spec: { clusterIP: '10.96.0.300', ports: [{ name: 'http', port: '80' }] },
     };
-    const message = invalidMessage(multiDocYaml([service('ok', '10.96.0.9'), bad]));
+    const message = invalidMessage(multiDocYaml([httpService('ok', '10.96.0.9'), bad]));
     expect(message).toContain(
       'document 2 of 2 (Service default/web): spec.clusterIP: expected an IP address',
     );
@@ -191,8 +175,8 @@ describe('parseServicesFile', () => {
   });
 
   test('a slice needs its Service label and, for IPv4, IPv4 addresses', () => {
-    const unlabelled = { ...slice('s', 'web', ['10.0.0.1']), metadata: { name: 's' } };
-    const badAddress = slice('t', 'web', ['10.0.0.1', 'fd00::1']);
+    const unlabelled = { ...readySlice('s', 'web', ['10.0.0.1']), metadata: { name: 's' } };
+    const badAddress = readySlice('t', 'web', ['10.0.0.1', 'fd00::1']);
     const message = invalidMessage(multiDocYaml([unlabelled, badAddress]));
     expect(message).toContain(
       `document 1 of 2 (EndpointSlice default/s): metadata.labels.${SERVICE_NAME_LABEL}: required`,
@@ -203,7 +187,7 @@ describe('parseServicesFile', () => {
   });
 
   test('the same object twice is an error', () => {
-    const text = multiDocYaml([service('web', '10.96.0.10'), service('web', '10.96.0.11')]);
+    const text = multiDocYaml([httpService('web', '10.96.0.10'), httpService('web', '10.96.0.11')]);
     expect(invalidMessage(text)).toContain(
       'document 2 of 2: Service default/web is already defined in document 1 of 2',
     );
@@ -250,7 +234,7 @@ describe('ServicesFileSource', () => {
         JSON.stringify({
           apiVersion: 'v1',
           kind: 'List',
-          items: [service('web', '10.96.0.10'), slice('web-1', 'web', ['10.0.0.1'])],
+          items: [httpService('web', '10.96.0.10'), readySlice('web-1', 'web', ['10.0.0.1'])],
         }),
       );
       const { sink } = startSource(path);
@@ -285,8 +269,8 @@ describe('ServicesFileSource', () => {
       const before = sink.calls.length;
 
       const next = multiDocYaml([
-        service('web', '10.96.0.10'),
-        slice('web-1', 'web', ['10.0.0.1', '10.0.0.2']),
+        httpService('web', '10.96.0.10'),
+        readySlice('web-1', 'web', ['10.0.0.1', '10.0.0.2']),
       ]);
       writeFileSync(join(dir, '.services.yaml.tmp'), next);
       renameSync(join(dir, '.services.yaml.tmp'), path);

@@ -181,14 +181,8 @@ describe('restart', () => {
 });
 
 describe('Service LB programs of existing pods after a restart', () => {
-  const podNamed = (base: PodAttachment, name: string): PodAttachment => ({
-    ...base,
-    podKey: `default/${name}`,
-    containerId: `sandbox-${name}`,
-    netns: netnsAt(`/var/run/netns/${name}`),
-  });
-
-  test('an older program is replaced, a missing one restored, a current one left alone', async () => {
+  /** A veth datapath with the Service LB on, as a restarted daemon has it. */
+  const withLbAttacher = () => {
     const { kernel, pod } = fixture('veth');
     const attacher = new MemoryLbAttacher();
     const datapath = new PodDatapath({
@@ -198,6 +192,18 @@ describe('Service LB programs of existing pods after a restart', () => {
       log: pino({ level: 'silent' }),
       lbAttacher: attacher,
     });
+    return { kernel, pod, attacher, datapath };
+  };
+
+  const podNamed = (base: PodAttachment, name: string): PodAttachment => ({
+    ...base,
+    podKey: `default/${name}`,
+    containerId: `sandbox-${name}`,
+    netns: netnsAt(`/var/run/netns/${name}`),
+  });
+
+  test('an older program is replaced, a missing one restored, a current one left alone', async () => {
+    const { kernel, pod, attacher, datapath } = withLbAttacher();
     const [older, missing, current, gone] = ['older', 'missing', 'current', 'gone'].map((name) =>
       podNamed(pod, name),
     );
@@ -225,15 +231,7 @@ describe('Service LB programs of existing pods after a restart', () => {
   });
 
   test('a pod whose refresh fails is reported, and the next pod still gets its program', async () => {
-    const { kernel, pod } = fixture('veth');
-    const attacher = new MemoryLbAttacher();
-    const datapath = new PodDatapath({
-      kernel,
-      hostNetns: NODE,
-      preferred: 'veth',
-      log: pino({ level: 'silent' }),
-      lbAttacher: attacher,
-    });
+    const { kernel, pod, attacher, datapath } = withLbAttacher();
     const [first, second] = ['first', 'second'].map((name) => podNamed(pod, name));
     kernel.addNetns(first!.netns);
     kernel.addNetns(second!.netns);
