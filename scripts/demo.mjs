@@ -48,8 +48,10 @@ function lab(args, { echo = true } = {}) {
   return run(process.execPath, [LAB, ...args, '--dir', dir]);
 }
 
-function cli(socket, args) {
-  process.stdout.write(`$ terway-cli ${args.join(' ')}\n`);
+/** Runs terway-cli against one node's terwayd, showing the command as an operator would type it. */
+function cli(node, args) {
+  const socket = node.socket;
+  process.stdout.write(`$ terway-cli --socket ${socket} ${args.join(' ')}    # ${node.name}\n`);
   process.stdout.write(run(process.execPath, [CLI, '--socket', socket, ...args]));
 }
 
@@ -189,7 +191,7 @@ async function main() {
       );
       Object.assign(pod, { eniId: mapping.network.eniId, driver: mapping.network.driver });
     }
-    cli(node.socket, ['mapping']);
+    cli(node, ['mapping']);
   }
 
   heading('3. every pod reaches every other: ping, and a TCP request answered by the other pod');
@@ -244,7 +246,7 @@ async function main() {
   if (failures > 0) throw new Error('a request to the ClusterIP was not answered by a web pod');
 
   heading('5. each node as its operator sees it');
-  for (const node of manifest.nodes) cli(node.socket, ['show', 'factory']);
+  for (const node of manifest.nodes) cli(node, ['show', 'factory']);
 
   heading('6. delete the pods (CNI DEL) and tear the lab down');
 }
