@@ -80,6 +80,18 @@ export class BackendRegistry {
     }
   }
 
+  /** How many of `keys` on protocol `proto` the registry does not hold: the ids acquiring them takes. */
+  countUnknown(keys: readonly BackendKey[], proto: number): number {
+    let unknown = 0;
+    for (const key of keys) {
+      const addr = Math.floor(key / BACKEND_PORT_SPACE);
+      if (this.table[this.probe(addr, portProto(key - addr * BACKEND_PORT_SPACE, proto))] === 0) {
+        unknown++;
+      }
+    }
+    return unknown;
+  }
+
   /** The backend's address and port: what its entry in the backend array says. */
   addrOf(id: number): number {
     return this.addrs[id]!;

@@ -69,6 +69,11 @@ export class IdAllocator {
     return this.used;
   }
 
+  /** How many more ids allocate() can hand out now. */
+  get free(): number {
+    return this.freed.length - this.freedHead + (this.limit - this.next);
+  }
+
   /** The ids not in use below the highest one ever handed out or claimed, ascending. */
   gapIds(): number[] {
     const ids: number[] = [];

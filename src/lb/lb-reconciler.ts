@@ -6,7 +6,12 @@
  */
 import type { Logger } from '../log/logger.js';
 import { toTerwayError } from '../errors/terway-error.js';
-import { serviceKey, type DesiredFrontend, type DesiredStateSink } from './desired-frontend.js';
+import {
+  frontendKey,
+  serviceKey,
+  type DesiredFrontend,
+  type DesiredStateSink,
+} from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
 import { resetCounters } from './maps/counter-resets.js';
@@ -25,6 +30,18 @@ export interface LbPassReport extends PlanSummary {
   durationMs: number;
 }
 
+/** A desired frontend the maps have no room for, as an operator would look it up. */
+export interface BlockedFrontend {
+  /** `10.96.0.10:80/TCP` */
+  frontend: string;
+  /** `namespace/name` */
+  service: string;
+  reason: string;
+}
+
+/** How many blocked frontends one log line names; the line counts them all. */
+const BLOCKED_LOGGED = 10;
+
 export class LbReconciler implements DesiredStateSink {
   private readonly maps: LbMaps;
   private readonly logger: Logger;
@@ -35,6 +52,11 @@ export class LbReconciler implements DesiredStateSink {
   /** Arrays, not Sets: a Service has a handful of frontends, and there may be 10,000 Services. */
   private readonly frontendsOfService = new Map<string, readonly FrontendCode[]>();
   private dirty = new Set<FrontendCode>();
+  /**
+   * Desired frontends the maps have no room for, with the reason. Each keeps what it had (nothing,
+   * if new); they are tried again whenever a pass gives room back.
+   */
+  private readonly blocked = new Map<FrontendCode, string>();
   private state: ProgrammedState;
   private synced = false;
   /** Set by markSynced: the next pass also deletes what nothing desires. */
@@ -116,6 +138,10 @@ export class LbReconciler implements DesiredStateSink {
     return this.state.frontends.size;
   }
 
+  get blockedFrontends(): BlockedFrontend[] {
+    return [...this.blocked].map(([code, reason]) => this.describeBlocked(code, reason));
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.scheduled) clearImmediate(this.scheduled);
@@ -148,10 +174,23 @@ export class LbReconciler implements DesiredStateSink {
     const sweep = this.sweepPending;
     const plan = new LbWritePlan(this.state, this.maps, this.synced);
     try {
-      for (const code of codes) plan.frontend(code, this.desired.get(code));
+      const newlyBlocked: FrontendCode[] = [];
+      for (const code of codes) {
+        const shortfall = plan.frontend(code, this.desired.get(code));
+        if (shortfall === undefined) {
+          this.blocked.delete(code);
+        } else {
+          if (!this.blocked.has(code)) newlyBlocked.push(code);
+          this.blocked.set(code, shortfall);
+        }
+      }
       if (sweep) plan.sweep();
       const summary = plan.apply();
       if (sweep) this.sweepPending = false;
+      if (newlyBlocked.length > 0) this.logBlocked(newlyBlocked);
+      const freedRoom =
+        summary.frontendsDeleted > 0 || summary.backendsDeleted > 0 || summary.blocksReleased > 0;
+      if (freedRoom) for (const code of this.blocked.keys()) this.dirty.add(code);
       this.backoffMs = 0;
       this.lastError = undefined;
       const report = {
@@ -166,6 +205,29 @@ export class LbReconciler implements DesiredStateSink {
     }
     if (this.busy()) this.schedule();
     else this.releaseWaiters();
+  }
+
+  private logBlocked(codes: readonly FrontendCode[]): void {
+    this.logger.error(
+      {
+        newlyBlocked: codes.length,
+        blocked: this.blocked.size,
+        frontends: codes
+          .slice(0, BLOCKED_LOGGED)
+          .map((code) => this.describeBlocked(code, this.blocked.get(code) ?? '')),
+      },
+      'load balancer: the maps have no room for these frontends; each keeps what it had ' +
+        '(nothing, if new) and is tried again when room frees up',
+    );
+  }
+
+  private describeBlocked(code: FrontendCode, reason: string): BlockedFrontend {
+    const desired = this.desired.get(code);
+    return {
+      frontend: desired ? frontendKey(desired.address) : String(code),
+      service: desired ? serviceKey(desired.service.namespace, desired.service.name) : '',
+      reason,
+    };
   }
 
   /**

@@ -30,10 +30,14 @@ import { planSlots } from './slot-plan.js';
 export interface PlanSummary {
   frontendsWritten: number;
   frontendsDeleted: number;
+  /** Desired frontends the maps had no room for: left as they were (see frontend()). */
+  frontendsBlocked: number;
   backendsWritten: number;
   backendsDeleted: number;
   slotsWritten: number;
   slotsCleared: number;
+  /** Slot blocks given back (deleted or moved frontends): room a blocked frontend may now take. */
+  blocksReleased: number;
 }
 
 export class LbWritePlan {
@@ -49,6 +53,8 @@ export class LbWritePlan {
   private backendsDeleted = 0;
   private slotsWritten = 0;
   private slotsCleared = 0;
+  private blocksReleased = 0;
+  private frontendsBlocked = 0;
 
   constructor(
     private readonly state: ProgrammedState,
@@ -57,21 +63,66 @@ export class LbWritePlan {
     private readonly mayDelete: boolean,
   ) {}
 
-  /** Brings one frontend to `desired`; undefined means it should not exist. */
-  frontend(code: FrontendCode, desired: DesiredFrontend | undefined): void {
+  /**
+   * Brings one frontend to `desired`; undefined means it should not exist. When the maps have no
+   * room for it (every id or every large enough slot block taken), the frontend is left exactly as
+   * it was, and the reason is returned; undefined means it was planned.
+   */
+  frontend(code: FrontendCode, desired: DesiredFrontend | undefined): string | undefined {
     const current = this.state.frontends.get(code);
     if (!desired) {
       if (current && this.mayDelete) this.deleteFrontend(current);
-      return;
+      return undefined;
     }
     const proto = protocolNumber(desired.address.protocol);
+    const shortfall = this.shortfall(current, desired, proto);
+    if (shortfall !== undefined) {
+      this.frontendsBlocked++;
+      return shortfall;
+    }
     const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
     if (current === undefined) {
       this.addFrontend(code, desired, proto, flags);
-      return;
+      return undefined;
     }
     const { ready, members } = this.acquire(desired, proto);
     this.updateFrontend(current, desired, ready, new Set(members), flags);
+    return undefined;
+  }
+
+  /**
+   * What the maps lack for `desired`, checked before anything is registered or written: one
+   * Service too large for what is left must cost only itself, not every other change of the pass
+   * (a pass that throws is retried whole, and would fail the same way forever).
+   */
+  private shortfall(
+    current: ProgrammedFrontend | undefined,
+    desired: DesiredFrontend,
+    proto: number,
+  ): string | undefined {
+    const { frontendIds, slotBlocks, backends } = this.state;
+    if (current === undefined && frontendIds.free === 0) {
+      return 'no frontend id is free: the frontend map is full';
+    }
+    const slots = desired.ready.length;
+    const capacity = blockCapacityFor(slots);
+    if (
+      (current === undefined || slots > current.block.capacity) &&
+      !slotBlocks.canAllocate(capacity)
+    ) {
+      return `the slot array has no free block of ${capacity} slots for ${slots} ready backends`;
+    }
+    const freeIds = backends.ids.free;
+    // Most frontends fit even if every backend were new; only near the limit are they counted.
+    if (desired.ready.length + desired.draining.length > freeIds) {
+      const unknown =
+        backends.countUnknown(desired.ready, proto) +
+        backends.countUnknown(desired.draining, proto);
+      if (unknown > freeIds) {
+        return `${unknown} backends are new and only ${freeIds} backend ids are free`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -150,10 +201,12 @@ export class LbWritePlan {
     return {
       frontendsWritten: this.frontendWrites.upserts,
       frontendsDeleted: this.frontendWrites.deletes,
+      frontendsBlocked: this.frontendsBlocked,
       backendsWritten: this.backendsWritten,
       backendsDeleted: this.backendsDeleted,
       slotsWritten: this.slotsWritten,
       slotsCleared: this.slotsCleared,
+      blocksReleased: this.blocksReleased,
     };
   }
 
@@ -261,6 +314,7 @@ export class LbWritePlan {
    */
   private releaseBlockLater(block: SlotBlock, used: number): void {
     this.slotsCleared += used;
+    this.blocksReleased++;
     this.afterFrontends.push(() => {
       for (let slot = 0; slot < used; slot++) writeSlot(this.maps.slot, block.base + slot, 0);
       this.state.slotBlocks.release(block);

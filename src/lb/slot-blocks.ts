@@ -46,6 +46,17 @@ export class SlotBlocks {
     return { base, capacity };
   }
 
+  /** Whether allocate(capacity) would succeed now. */
+  canAllocate(capacity: number): boolean {
+    if (this.next + capacity <= this.totalSlots) return true;
+    if (this.freeBlocks === 0) return false;
+    for (let size = capacity; size <= this.totalSlots; size *= 2) {
+      const list = this.free.get(size);
+      if (list !== undefined && list.length > 0) return true;
+    }
+    return false;
+  }
+
   release(block: SlotBlock): void {
     let list = this.free.get(block.capacity);
     if (!list) this.free.set(block.capacity, (list = []));

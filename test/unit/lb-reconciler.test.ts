@@ -9,7 +9,7 @@ import {
 } from '../../src/lb/desired-frontend.js';
 import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
-import { ARRAY_INDEX, COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import { ARRAY_INDEX, COUNTERS, FRONTEND, FRONTEND_KEY } from '../../src/lb/maps/lb-layouts.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
@@ -349,4 +349,125 @@ describe('LbReconciler', () => {
       expect.objectContaining({ external: true, affinityTimeoutSeconds: 30 }),
     ]);
   });
+});
+
+describe('LbReconciler when the maps are full', () => {
+  /** Frontend address → its live backend count, from the frontend hash alone (no slot walk). */
+  const frontendCounts = (maps: ReturnType<typeof memoryLbMaps>): Record<string, number> => {
+    const dump = maps.frontend.dump();
+    const counts: Record<string, number> = {};
+    for (let index = 0; index < dump.count; index++) {
+      const key = decode(FRONTEND_KEY, dump.keys, index * FRONTEND_KEY.size);
+      const value = decode(FRONTEND, dump.values, index * FRONTEND.size);
+      counts[intToIp(key.addr)] = value.backendCount;
+    }
+    return counts;
+  };
+
+  /** `count` distinct backends on port 8080, from 10.0.0.1 up. */
+  const many = (count: number): BackendKey[] =>
+    Array.from({ length: count }, (_, index) =>
+      backendKeyOf({ ip: intToIp(0x0a00_0001 + index), port: 8080 }),
+    );
+
+  test('a Service the slot array has no room for costs only itself, and goes in once room frees up', async () => {
+    const maps = memoryLbMaps();
+    const reports: LbPassReport[] = [];
+    const lb = reconciler(maps, reports);
+    // Four Services of 200,000 shared backends need four blocks of 262,144 slots: one more than
+    // the 1,048,576-slot array holds beside slot 0.
+    const shared = many(200_000);
+    for (const index of [0, 1, 2, 3]) {
+      lb.replaceService(`default/big${index}`, [
+        frontend(`10.96.1.${index}`, shared, ownedBy(`big${index}`)),
+      ]);
+    }
+    lb.replaceService('default/small', [
+      frontend('10.96.2.1', backends('10.200.0.1'), ownedBy('small')),
+    ]);
+    lb.markSynced();
+    await lb.whenIdle();
+
+    expect(lb.failure).toBeUndefined();
+    expect(lb.blockedFrontends).toEqual([
+      {
+        frontend: '10.96.1.3:80/TCP',
+        service: 'default/big3',
+        reason: 'the slot array has no free block of 262144 slots for 200000 ready backends',
+      },
+    ]);
+    expect(frontendCounts(maps)).toEqual({
+      '10.96.1.0': 200_000,
+      '10.96.1.1': 200_000,
+      '10.96.1.2': 200_000,
+      '10.96.2.1': 1,
+    });
+    expect(reports.at(-1)).toMatchObject({ frontendsBlocked: 1 });
+
+    // Unrelated changes still go in while big3 waits.
+    const passesBefore = reports.length;
+    lb.replaceService('default/small', [
+      frontend('10.96.2.1', backends('10.200.0.2'), ownedBy('small')),
+    ]);
+    await lb.whenIdle();
+    expect(reports.slice(passesBefore)).toEqual([
+      expect.objectContaining({
+        frontends: 1,
+        backendsWritten: 1,
+        backendsDeleted: 1,
+        slotsWritten: 1,
+        frontendsBlocked: 0,
+      }),
+      // The deleted backend gave an id back, so big3 was tried again: still no block for it.
+      expect.objectContaining({ frontends: 1, frontendsBlocked: 1, frontendsWritten: 0 }),
+    ]);
+
+    // big0 goes: its block is given back, and big3 takes it in the pass after.
+    lb.deleteService('default/big0');
+    await lb.whenIdle();
+    expect(lb.blockedFrontends).toEqual([]);
+    expect(frontendCounts(maps)).toEqual({
+      '10.96.1.1': 200_000,
+      '10.96.1.2': 200_000,
+      '10.96.1.3': 200_000,
+      '10.96.2.1': 1,
+    });
+  }, 60_000);
+
+  test('a Service with more new backends than free ids waits; one that reuses known backends does not', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    // Every backend id (1..262,143) taken by one Service.
+    const everyId = many(262_143);
+    lb.replaceService('default/huge', [frontend('10.96.1.1', everyId, ownedBy('huge'))]);
+    await lb.whenIdle();
+    expect(lb.blockedFrontends).toEqual([]);
+
+    lb.replaceService('default/fresh', [
+      frontend('10.96.1.2', backends('10.200.0.1'), ownedBy('fresh')),
+    ]);
+    lb.replaceService('default/reuse', [
+      frontend('10.96.1.3', everyId.slice(0, 3), ownedBy('reuse')),
+    ]);
+    await lb.whenIdle();
+    expect(lb.failure).toBeUndefined();
+    expect(lb.blockedFrontends).toEqual([
+      {
+        frontend: '10.96.1.2:80/TCP',
+        service: 'default/fresh',
+        reason: '1 backends are new and only 0 backend ids are free',
+      },
+    ]);
+    expect(table(maps)['10.96.1.3:80/TCP']).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(table(maps)['10.96.1.2:80/TCP']).toBeUndefined();
+
+    // huge shrinks: the backends only it held are deleted, and fresh gets an id.
+    lb.replaceService('default/huge', [
+      frontend('10.96.1.1', everyId.slice(0, 10), ownedBy('huge')),
+    ]);
+    await lb.whenIdle();
+    expect(lb.blockedFrontends).toEqual([]);
+    expect(table(maps)['10.96.1.2:80/TCP']).toEqual(['10.200.0.1']);
+  }, 60_000);
 });
