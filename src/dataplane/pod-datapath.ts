@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 
 import { TerwayError, toTerwayError } from '../errors/terway-error.js';
-import type { LbRefreshOutcome, PodProgramAttacher } from './bpf/lb-attacher.js';
+import type { PodProgramAttacher } from './bpf/lb-attacher.js';
 import type { DatapathDriver, EniSite } from './drivers/driver.js';
 import { nodeSysctls } from './drivers/driver.js';
 import { IpvlanDriver } from './drivers/ipvlan-driver.js';
@@ -234,10 +234,6 @@ export class PodDatapath {
       gone: [],
       failed: [],
     };
-    const listed: Record<Exclude<LbRefreshOutcome, 'current'>, string[]> = {
-      replaced: report.replaced,
-      restored: report.restored,
-    };
     for (const { pod, driver } of pods) {
       try {
         if (!(await kernel.netnsExists(pod.netns))) {
@@ -246,7 +242,7 @@ export class PodDatapath {
         }
         const outcome = lbAttacher.refresh(pod.netns, pod.ifname, driver);
         if (outcome === 'current') report.current++;
-        else listed[outcome].push(pod.podKey);
+        else report[outcome].push(pod.podKey);
       } catch (error) {
         report.failed.push(pod.podKey);
         log.warn(

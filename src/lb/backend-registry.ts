@@ -85,9 +85,7 @@ export class BackendRegistry {
     let unknown = 0;
     for (const key of keys) {
       const addr = Math.floor(key / BACKEND_PORT_SPACE);
-      if (this.table[this.probe(addr, portProto(key - addr * BACKEND_PORT_SPACE, proto))] === 0) {
-        unknown++;
-      }
+      if (this.find(addr, key - addr * BACKEND_PORT_SPACE, proto) === undefined) unknown++;
     }
     return unknown;
   }

@@ -28,13 +28,17 @@ export class SlotBlocks {
   constructor(private readonly totalSlots: number) {}
 
   allocate(capacity: number): SlotBlock {
-    const list = this.free.get(capacity);
-    if (list && list.length > 0) {
+    const size = this.smallestFreeSize(capacity);
+    if (size !== undefined) {
+      const base = this.free.get(size)!.pop()!;
       this.freeBlocks--;
-      return { base: list.pop()!, capacity };
+      // A larger block is split: the first piece is kept, the rest returned as halves (size/2,
+      // size/4, ... capacity).
+      for (let piece = size / 2; piece >= capacity; piece /= 2) {
+        this.release({ base: base + piece, capacity: piece });
+      }
+      return { base, capacity };
     }
-    const split = this.splitLarger(capacity);
-    if (split !== undefined) return { base: split, capacity };
     if (this.next + capacity > this.totalSlots) {
       throw new TerwayError(
         'BPF_ERROR',
@@ -48,13 +52,7 @@ export class SlotBlocks {
 
   /** Whether allocate(capacity) would succeed now. */
   canAllocate(capacity: number): boolean {
-    if (this.next + capacity <= this.totalSlots) return true;
-    if (this.freeBlocks === 0) return false;
-    for (let size = capacity; size <= this.totalSlots; size *= 2) {
-      const list = this.free.get(size);
-      if (list !== undefined && list.length > 0) return true;
-    }
-    return false;
+    return this.smallestFreeSize(capacity) !== undefined || this.next + capacity <= this.totalSlots;
   }
 
   release(block: SlotBlock): void {
@@ -93,18 +91,12 @@ export class SlotBlocks {
     }
   }
 
-  private splitLarger(capacity: number): number | undefined {
+  /** The smallest size at or above `capacity` with a free block, or undefined when none has one. */
+  private smallestFreeSize(capacity: number): number | undefined {
     if (this.freeBlocks === 0) return undefined;
-    for (let size = capacity * 2; size <= this.totalSlots; size *= 2) {
+    for (let size = capacity; size <= this.totalSlots; size *= 2) {
       const list = this.free.get(size);
-      if (!list || list.length === 0) continue;
-      const base = list.pop()!;
-      this.freeBlocks--;
-      // Keep the first piece, return the rest as halves: size/2, size/4, ... capacity.
-      for (let piece = size / 2; piece >= capacity; piece /= 2) {
-        this.release({ base: base + piece, capacity: piece });
-      }
-      return base;
+      if (list !== undefined && list.length > 0) return size;
     }
     return undefined;
   }

@@ -83,20 +83,11 @@ export class TcLbAttacher implements PodProgramAttacher {
     const problems: string[] = [];
     for (const [direction, program] of this.plan(driver)) {
       const attached = tcQuery(path, ifname, direction);
-      if (attached === null) {
-        problems.push(`the pod's ${ifname} has no Service LB program on tc ${direction}`);
-      } else if (attached.name !== program.name) {
-        problems.push(
-          `the pod's ${ifname} runs ${attached.name} on tc ${direction}, not ${program.name}`,
-        );
-      } else {
-        const difference = this.differenceFrom(attached, program);
-        if (difference !== undefined) {
-          problems.push(
-            `the pod's ${ifname} runs another ${program.name} on tc ${direction}: ${difference}`,
-          );
-        }
-      }
+      const problem =
+        attached === null
+          ? `the pod's ${ifname} has no Service LB program on tc ${direction}`
+          : this.mismatch(attached, program, ifname, direction);
+      if (problem !== undefined) problems.push(problem);
     }
     return problems;
   }
@@ -106,11 +97,7 @@ export class TcLbAttacher implements PodProgramAttacher {
     let outcome: LbRefreshOutcome = 'current';
     for (const [direction, program] of this.plan(driver)) {
       const attached = tcQuery(path, ifname, direction);
-      if (
-        attached !== null &&
-        attached.name === program.name &&
-        this.differenceFrom(attached, program) === undefined
-      ) {
+      if (attached !== null && this.mismatch(attached, program, ifname, direction) === undefined) {
         continue;
       }
       // The pod keeps its hook: --lb-hook is for pods added from now on.
@@ -121,19 +108,31 @@ export class TcLbAttacher implements PodProgramAttacher {
     return outcome;
   }
 
-  /** How the attached program differs from the pinned one, or undefined when it does not. */
-  private differenceFrom(attached: TcAttachment, program: PinnedProgram): string | undefined {
+  /**
+   * How the attached program differs from this daemon's, as CHECK words it: another program, or
+   * ours in another build (code) or over other maps. Undefined when it is this daemon's.
+   */
+  private mismatch(
+    attached: TcAttachment,
+    program: PinnedProgram,
+    ifname: string,
+    direction: TcDirection,
+  ): string | undefined {
+    if (attached.name !== program.name) {
+      return `the pod's ${ifname} runs ${attached.name} on tc ${direction}, not ${program.name}`;
+    }
     let pinned = this.identities.get(program.path);
     if (pinned === undefined) {
       pinned = progInfo(program.path);
       this.identities.set(program.path, pinned);
     }
+    const another = `the pod's ${ifname} runs another ${program.name} on tc ${direction}`;
     if (attached.tag !== pinned.tag) {
-      return `its code (tag ${attached.tag}) is not this daemon's (tag ${pinned.tag})`;
+      return `${another}: its code (tag ${attached.tag}) is not this daemon's (tag ${pinned.tag})`;
     }
     if (attached.mapIds.join() !== pinned.mapIds.join()) {
       return (
-        `same code, other maps (ids ${attached.mapIds.join(',')}, this daemon's ` +
+        `${another}: same code, other maps (ids ${attached.mapIds.join(',')}, this daemon's ` +
         `${pinned.mapIds.join(',')})`
       );
     }
