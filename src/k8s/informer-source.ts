@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   ResilientInformer,
 } from './resilient-informer.js';
+import { projectEndpointSlice, projectService } from './object-projection.js';
 import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
 import { ServiceTable } from './service-table.js';
@@ -94,7 +95,8 @@ export class InformerSource {
       ...common,
       resource: 'services',
       path: SERVICES_PATH,
-      list: rawLister<V1Service>(options.kubeConfig, SERVICES_PATH),
+      list: rawLister(options.kubeConfig, SERVICES_PATH, projectService),
+      project: projectService,
       onUpsert: (service) => this.table.upsertService(service),
       onDelete: (service) => this.table.removeService(service),
     });
@@ -102,7 +104,8 @@ export class InformerSource {
       ...common,
       resource: 'endpointslices',
       path: ENDPOINT_SLICES_PATH,
-      list: rawLister<V1EndpointSlice>(options.kubeConfig, ENDPOINT_SLICES_PATH),
+      list: rawLister(options.kubeConfig, ENDPOINT_SLICES_PATH, projectEndpointSlice),
+      project: projectEndpointSlice,
       onUpsert: (slice) => this.table.upsertEndpointSlice(slice),
       onDelete: (slice) => this.table.removeEndpointSlice(slice),
     });

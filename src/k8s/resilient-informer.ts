@@ -58,8 +58,16 @@ export interface InformerStatus {
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly resource: string;
   readonly path: string;
-  /** The list call (rawLister of `path`, or a fake in tests); the watch uses `path`. */
+  /**
+   * The list call (rawLister of `path`, or a fake in tests), whose items are already projected;
+   * the watch uses `path`.
+   */
   readonly list: () => Promise<KubernetesListObject<T>>;
+  /**
+   * What the informer keeps of an object a watch event carries (object-projection.ts): the cache
+   * holds every object for the informer's life, so it holds only what is read.
+   */
+  readonly project: (raw: unknown) => T;
   readonly kubeConfig: KubeConfig;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -96,6 +104,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       beforeWatch: () => this.beforeWatch(),
       afterWatch: (controller) => this.afterWatch(controller),
       onEvent: (type, object) => this.onEvent(type, object),
+      project: options.project,
       extraParams: () => ({
         allowWatchBookmarks: true,
         timeoutSeconds: options.watchTimeoutSeconds ?? randomWatchTimeoutSeconds(),
@@ -241,10 +250,18 @@ interface WatchHooks {
   beforeWatch(): boolean;
   afterWatch(controller: AbortController): void;
   onEvent(type: string, object: unknown): void;
+  /** Applied to the object of ADDED, MODIFIED and DELETED events before the informer sees it. */
+  project(raw: unknown): unknown;
   extraParams(): Record<string, string | number | boolean>;
 }
 
-/** client-node's Watch, with bookmarks and a timeout requested and every event observed. */
+/** Watch events whose object is a resource, not a Status (ERROR) or a bare resourceVersion. */
+const OBJECT_EVENTS: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/**
+ * client-node's Watch, with bookmarks and a timeout requested, every event observed, and each
+ * object projected before the informer caches it.
+ */
 class HookedWatch extends Watch {
   private readonly hooks: WatchHooks;
 
@@ -269,7 +286,7 @@ class HookedWatch extends Watch {
       { ...queryParams, ...this.hooks.extraParams() },
       (phase, apiObj, watchObj) => {
         this.hooks.onEvent(phase, apiObj);
-        callback(phase, apiObj, watchObj);
+        callback(phase, OBJECT_EVENTS.has(phase) ? this.hooks.project(apiObj) : apiObj, watchObj);
       },
       done,
     );

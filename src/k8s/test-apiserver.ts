@@ -13,6 +13,12 @@
  *   first replays the current objects as ADDED. `allowWatchBookmarks=true` gets periodic
  *   BOOKMARK events carrying the current resourceVersion; `timeoutSeconds` ends the stream.
  * - Items in a list carry no kind/apiVersion (as in a real List); watch objects do.
+ * - Every stored object gets what a real apiserver adds: uid, creationTimestamp, resourceVersion
+ *   and a managedFields entry listing the fields written (server-side field tracking).
+ * - Paged lists: `limit` cuts a list into pages in key order (namespace/name), each but the last
+ *   carrying `continue` and `remainingItemCount`; the later pages come from the first page's
+ *   snapshot. A continue token whose resourceVersion is older than the history answers 410
+ *   Expired, as after an etcd compaction.
  *
  * Test controls: create/update/remove objects, compactHistory(), dropWatches(),
  * failNextRequests(), sendBookmarks(), and a log of requests (with the credentials they carried).
@@ -128,6 +134,83 @@ export interface TestApiServerOptions {
   readonly tls?: TestApiServerTls;
 }
 
+/** The objects of one list at one resourceVersion, for the pages after the first. */
+interface ListSnapshot {
+  readonly resourceVersion: number;
+  readonly items: readonly K8sObject[];
+}
+
+interface ContinuePosition {
+  readonly snapshot: number;
+  readonly offset: number;
+}
+
+/** Paged lists whose snapshot is kept; the oldest goes first. */
+const MAX_LIST_SNAPSHOTS = 16;
+
+/** What kube-apiserver answers a continue token whose revision etcd has compacted. */
+const CONTINUE_EXPIRED_MESSAGE =
+  'The provided continue parameter is too old to display a consistent list result. You can ' +
+  'start a new list without the continue parameter.';
+
+/** The field manager recorded for every write (real clients name themselves: kubectl, ...). */
+const MANAGER = 'terway-test-client';
+
+/** `object` without `keys`. */
+function without(
+  object: Record<string, unknown>,
+  keys: readonly string[],
+): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([key]) => !keys.includes(key)));
+}
+
+/** What the server assigns itself, so no client's managedFields entry owns it. */
+const SERVER_ASSIGNED_METADATA = [
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'managedFields',
+];
+
+/**
+ * The FieldsV1 set of an object: every field path as nested `f:<name>` keys, list items as
+ * `i:<index>` (a real apiserver keys associative lists by their keys, `k:{...}`, and sets by
+ * value, `v:...`; the size is what matters here, and it grows with the object the same way).
+ */
+function fieldsV1Of(value: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => (fields[`i:${index}`] = fieldsV1Of(item)));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) fields[`f:${key}`] = fieldsV1Of(item);
+  } else {
+    return {};
+  }
+  return Object.keys(fields).length === 0 ? {} : { '.': {}, ...fields };
+}
+
+/** Opaque to clients, as the real one is (base64 of JSON there too). */
+function encodeContinueToken(position: ContinuePosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeContinueToken(token: string): ContinuePosition | undefined {
+  try {
+    const { snapshot, offset } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      snapshot?: unknown;
+      offset?: unknown;
+    };
+    if (!Number.isInteger(snapshot) || !Number.isInteger(offset) || (offset as number) < 0) {
+      return undefined;
+    }
+    return { snapshot: snapshot as number, offset: offset as number };
+  } catch {
+    return undefined;
+  }
+}
+
 interface PendingFailure {
   remaining: number;
   readonly status: number;
@@ -151,6 +234,9 @@ export class TestApiServer {
   /** Watches from a resourceVersion below this get 410: the events after it are gone. */
   private oldestResumableVersion = 1;
   private readonly watches = new Set<OpenWatch>();
+  /** Paged lists in progress: the state their first page was cut from, by snapshot id. */
+  private readonly listSnapshots = new Map<number, ListSnapshot>();
+  private nextSnapshotId = 1;
   private failures: PendingFailure[] = [];
   private readonly bookmarkTimer: NodeJS.Timeout | undefined;
 
@@ -486,15 +572,83 @@ export class TestApiServer {
         return;
       }
     }
-    const items = [...this.store(type.name).values()]
-      .filter((object) => namespace === undefined || object.metadata?.namespace === namespace)
+    const limit = query['limit'] === undefined ? 0 : Number(query['limit']);
+    if (!Number.isInteger(limit) || limit < 0) {
+      sendStatus(response, 400, 'BadRequest', `invalid limit ${query['limit']}`);
+      return;
+    }
+    const token = query['continue'];
+    if (token !== undefined && token !== '') {
+      this.serveContinuedList(type, token, limit, response);
+      return;
+    }
+    // etcd order: by key, which is namespace/name.
+    const items = [...this.store(type.name).entries()]
+      .filter(([, object]) => namespace === undefined || object.metadata?.namespace === namespace)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       // List items carry no kind/apiVersion; the list does.
-      .map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest);
+      .map(([, { kind: _kind, apiVersion: _apiVersion, ...rest }]) => rest);
+    this.sendListPage(type, { resourceVersion: this.resourceVersion, items }, 0, limit, response);
+  }
+
+  /**
+   * A page after the first: from the snapshot the first page was cut from, as etcd serves the
+   * rest of a paged list at the first page's revision. Once that revision is older than what
+   * the server can still serve (history trimmed or compacted), 410 Expired, with the message a
+   * real apiserver sends.
+   */
+  private serveContinuedList(
+    type: ResourceType,
+    token: string,
+    limit: number,
+    response: ServerResponse,
+  ): void {
+    const position = decodeContinueToken(token);
+    if (position === undefined) {
+      sendStatus(response, 400, 'BadRequest', `invalid continue token ${JSON.stringify(token)}`);
+      return;
+    }
+    const snapshot = this.listSnapshots.get(position.snapshot);
+    if (snapshot === undefined || snapshot.resourceVersion < this.oldestResumableVersion) {
+      this.listSnapshots.delete(position.snapshot);
+      sendStatus(response, 410, 'Expired', CONTINUE_EXPIRED_MESSAGE);
+      return;
+    }
+    this.sendListPage(type, snapshot, position.offset, limit, response, position.snapshot);
+  }
+
+  private sendListPage(
+    type: ResourceType,
+    snapshot: ListSnapshot,
+    offset: number,
+    limit: number,
+    response: ServerResponse,
+    snapshotId?: number,
+  ): void {
+    const end =
+      limit === 0 ? snapshot.items.length : Math.min(offset + limit, snapshot.items.length);
+    const metadata: Record<string, unknown> = { resourceVersion: String(snapshot.resourceVersion) };
+    if (end < snapshot.items.length) {
+      let id = snapshotId;
+      if (id === undefined) {
+        id = this.nextSnapshotId++;
+        this.listSnapshots.set(id, snapshot);
+        // A client that never finishes its list must not keep every snapshot alive.
+        for (const old of this.listSnapshots.keys()) {
+          if (this.listSnapshots.size <= MAX_LIST_SNAPSHOTS) break;
+          this.listSnapshots.delete(old);
+        }
+      }
+      metadata['continue'] = encodeContinueToken({ snapshot: id, offset: end });
+      metadata['remainingItemCount'] = snapshot.items.length - end;
+    } else if (snapshotId !== undefined) {
+      this.listSnapshots.delete(snapshotId);
+    }
     sendJson(response, 200, {
       kind: type.listKind,
       apiVersion: type.apiVersion,
-      metadata: { resourceVersion: String(this.resourceVersion) },
-      items,
+      metadata,
+      items: snapshot.items.slice(offset, end),
     });
   }
 
@@ -584,16 +738,33 @@ export class TestApiServer {
   ): K8sObject {
     this.resourceVersion += 1;
     const copy = structuredClone(object);
+    const givenMetadata = without(copy.metadata ?? {}, ['managedFields']);
+    const content = without(copy, ['kind', 'apiVersion', 'metadata']);
     return {
       ...copy,
       kind: type.kind,
       apiVersion: type.apiVersion,
       metadata: {
-        ...copy.metadata,
+        ...givenMetadata,
         namespace: copy.metadata?.namespace ?? DEFAULT_NAMESPACE,
         uid: keep.uid,
         creationTimestamp: keep.creationTimestamp,
         resourceVersion: String(this.resourceVersion),
+        // Server-side field tracking, as every real apiserver since 1.18 records it: what a
+        // cache that keeps whole objects pays for on every object.
+        managedFields: [
+          {
+            manager: MANAGER,
+            operation: 'Update',
+            apiVersion: type.apiVersion,
+            time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            fieldsType: 'FieldsV1',
+            fieldsV1: fieldsV1Of({
+              metadata: without(givenMetadata, SERVER_ASSIGNED_METADATA),
+              ...content,
+            }),
+          },
+        ],
       },
     };
   }

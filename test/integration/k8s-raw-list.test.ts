@@ -6,9 +6,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 
 import { isTerwayError } from '../../src/errors/terway-error.js';
+import { projectService } from '../../src/k8s/object-projection.js';
 import { ListHttpError, rawLister } from '../../src/k8s/raw-list.js';
 import { describeKubernetesError } from '../../src/k8s/resilient-informer.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
@@ -58,7 +59,7 @@ describe('rawLister', () => {
       metadata: { name: 'web', namespace: 'shop' },
       spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     });
-    const list = await rawLister<V1Service>(server.kubeConfig(), '/api/v1/services')();
+    const list = await rawLister(server.kubeConfig(), '/api/v1/services', projectService)();
 
     expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
     expect(list.items).toHaveLength(1);
@@ -76,7 +77,11 @@ describe('rawLister', () => {
       status: 200,
       body: JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }),
     });
-    const list = await rawLister(kubeConfigFor(url, 'sekret'), '/api/v1/services')();
+    const list = await rawLister(
+      kubeConfigFor(url, 'sekret'),
+      '/api/v1/services',
+      projectService,
+    )();
     expect(list.items).toEqual([]);
     expect(seen[0]?.authorization).toBe('Bearer sekret');
   });
@@ -90,7 +95,9 @@ describe('rawLister', () => {
       code: 403,
     };
     const { url } = await cannedServer({ status: 403, body: JSON.stringify(status) });
-    const error = await failureOf(rawLister(kubeConfigFor(url), '/api/v1/services'));
+    const error = await failureOf(
+      rawLister(kubeConfigFor(url), '/api/v1/services', projectService),
+    );
 
     expect(error).toBeInstanceOf(ListHttpError);
     expect((error as ListHttpError).code).toBe(403);
@@ -111,13 +118,15 @@ describe('rawLister', () => {
     ],
   ])('a 200 with %s is a KUBERNETES_ERROR', async (_name, body, message) => {
     const { url } = await cannedServer({ status: 200, body });
-    const error = await failureOf(rawLister(kubeConfigFor(url), '/api/v1/services'));
+    const error = await failureOf(
+      rawLister(kubeConfigFor(url), '/api/v1/services', projectService),
+    );
     expect(isTerwayError(error) && error.code).toBe('KUBERNETES_ERROR');
     expect((error as Error).message).toContain(`list of /api/v1/services: ${message}`);
   });
 
   test('a kubeconfig without a current cluster is INVALID_CONFIG', async () => {
-    const error = await failureOf(rawLister(new KubeConfig(), '/api/v1/services'));
+    const error = await failureOf(rawLister(new KubeConfig(), '/api/v1/services', projectService));
     expect(isTerwayError(error) && error.code).toBe('INVALID_CONFIG');
   });
 });

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import type { V1Service } from '@kubernetes/client-node';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
 import { loadKubeConfig, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import type { InformerSourceOptions } from '../../src/k8s/informer-source.js';
+import { projectService } from '../../src/k8s/object-projection.js';
 import { rawLister } from '../../src/k8s/raw-list.js';
 import type { TestApiServerTls } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
@@ -155,7 +155,7 @@ describe('rawLister over HTTPS', () => {
         caData: Buffer.from(serverCa).toString('base64'),
       });
 
-      const list = await rawLister<V1Service>(kubeConfig, SERVICES_PATH)();
+      const list = await rawLister(kubeConfig, SERVICES_PATH, projectService)();
 
       expect(list.items.map((item) => item.metadata)).toEqual([
         expect.objectContaining({ name: 'web', namespace: 'shop' }),
@@ -175,7 +175,7 @@ describe('rawLister over HTTPS', () => {
       server.create(httpService('web', '10.96.0.10'));
       const kubeConfig = server.kubeConfig({ caPem: unrelatedCa, token: TOKEN });
 
-      const error = await failureOf(rawLister(kubeConfig, SERVICES_PATH));
+      const error = await failureOf(rawLister(kubeConfig, SERVICES_PATH, projectService));
 
       expect(error).toBeInstanceOf(Error);
       expect(UNTRUSTED_CHAIN_CODES).toContain((error as { code?: unknown }).code);

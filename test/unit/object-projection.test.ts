@@ -1,0 +1,284 @@
+/**
+ * What the informers cache of a Service or EndpointSlice: the projection must lose nothing the
+ * translation reads (the same frontends from projected and from whole objects), keep what
+ * client-node's ListWatch keys its cache on, and drop the rest.
+ */
+import { describe, expect, test } from '@jest/globals';
+import type { V1EndpointSlice, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
+import fc from 'fast-check';
+
+import { projectEndpointSlice, projectService } from '../../src/k8s/object-projection.js';
+import { SERVICE_NAME_LABEL, translateService } from '../../src/k8s/service-translation.js';
+
+/** What a real apiserver adds to every object, none of which the datapath reads. */
+function serverMetadata(
+  name: string,
+  namespace: string,
+  extra: Record<string, unknown> = {},
+): V1ObjectMeta {
+  // As JSON carries it: timestamps are strings, not the model's Date.
+  return {
+    name,
+    namespace,
+    uid: '5b3f0c2e-8d1a-4f7e-9c55-0d6a1e2b3c4d',
+    resourceVersion: '48213',
+    generation: 3,
+    creationTimestamp: '2026-11-30T08:00:00Z',
+    annotations: {
+      'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ a: 'x'.repeat(600) }),
+    },
+    managedFields: [
+      {
+        manager: 'kubectl-client-side-apply',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-11-30T08:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:annotations': {} }, 'f:spec': { 'f:ports': {} } },
+      },
+    ],
+    ...extra,
+  } as unknown as V1ObjectMeta;
+}
+
+function fatService(): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: serverMetadata('web', 'shop', { labels: { app: 'web' } }),
+    spec: {
+      type: 'LoadBalancer',
+      clusterIP: '10.96.0.10',
+      clusterIPs: ['10.96.0.10'],
+      externalIPs: ['192.0.2.7'],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      internalTrafficPolicy: 'Cluster',
+      externalTrafficPolicy: 'Cluster',
+      selector: { app: 'web' },
+      sessionAffinity: 'ClientIP',
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
+      ports: [
+        { name: 'http', port: 80, protocol: 'TCP', targetPort: 'web', nodePort: 30080 },
+        { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353, nodePort: 30053 },
+      ],
+    },
+    status: {
+      loadBalancer: {
+        ingress: [
+          { ip: '198.51.100.4', ipMode: 'VIP', ports: [{ port: 80, protocol: 'TCP' }] },
+          { ip: '198.51.100.5', ipMode: 'Proxy' },
+          { hostname: 'lb.example.com' },
+        ],
+      },
+    },
+  };
+}
+
+function fatSlice(): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: serverMetadata('web-x7k2p', 'shop', {
+      generateName: 'web-',
+      labels: {
+        [SERVICE_NAME_LABEL]: 'web',
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+      },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: 'web', uid: 'u' }],
+    }),
+    addressType: 'IPv4',
+    ports: [
+      { name: 'http', port: 8080, protocol: 'TCP', appProtocol: 'http' },
+      { name: 'dns', port: 5353, protocol: 'UDP' },
+    ],
+    endpoints: [
+      {
+        addresses: ['10.0.1.5', '10.0.1.6'],
+        conditions: { ready: true, serving: true, terminating: false },
+        targetRef: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'p1' },
+        nodeName: 'node-a',
+        zone: 'cn-hangzhou-h',
+        hints: { forZones: [{ name: 'cn-hangzhou-h' }] },
+      },
+      {
+        addresses: ['10.0.1.7'],
+        conditions: { ready: false, serving: true, terminating: true },
+        targetRef: { kind: 'Pod', namespace: 'shop', name: 'web-2', uid: 'p2' },
+        nodeName: 'node-b',
+      },
+    ],
+  };
+}
+
+describe('projectService / projectEndpointSlice', () => {
+  test('a real-looking Service and slice: the same frontends, from a fraction of the object', () => {
+    const service = fatService();
+    const slice = fatSlice();
+    const projectedService = projectService(service);
+    const projectedSlice = projectEndpointSlice(slice);
+
+    expect(translateService(projectedService, [projectedSlice])).toEqual(
+      translateService(service, [slice]),
+    );
+    expect(translateService(service, [slice])).toHaveLength(6);
+    expect(projectedService).toEqual({
+      metadata: { name: 'web', namespace: 'shop', resourceVersion: '48213' },
+      spec: {
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.10',
+        clusterIPs: ['10.96.0.10'],
+        externalIPs: ['192.0.2.7'],
+        sessionAffinity: 'ClientIP',
+        sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
+        ports: [
+          { name: 'http', port: 80, protocol: 'TCP' },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+        ],
+      },
+      status: {
+        loadBalancer: {
+          ingress: [
+            { ip: '198.51.100.4', ipMode: 'VIP' },
+            { ip: '198.51.100.5', ipMode: 'Proxy' },
+            {},
+          ],
+        },
+      },
+    });
+    expect(projectedSlice).toEqual({
+      metadata: {
+        name: 'web-x7k2p',
+        namespace: 'shop',
+        resourceVersion: '48213',
+        labels: { [SERVICE_NAME_LABEL]: 'web' },
+      },
+      addressType: 'IPv4',
+      ports: [
+        { name: 'http', port: 8080, protocol: 'TCP' },
+        { name: 'dns', port: 5353, protocol: 'UDP' },
+      ],
+      endpoints: [
+        // Ready and not terminating: what no conditions mean, so none are kept.
+        { addresses: ['10.0.1.5'] },
+        { addresses: ['10.0.1.7'], conditions: { ready: false, terminating: true } },
+      ],
+    });
+    const size = (value: unknown): number => JSON.stringify(value).length;
+    expect(size(projectedService) * 3).toBeLessThan(size(service));
+    expect(size(projectedSlice) * 3).toBeLessThan(size(slice));
+  });
+
+  test('absent conditions stay absent: nil `ready` still means ready', () => {
+    const slice = fatSlice();
+    slice.endpoints = [{ addresses: ['10.0.1.9'] }, { addresses: ['10.0.1.8'], conditions: {} }];
+    expect(projectEndpointSlice(slice).endpoints).toEqual([
+      { addresses: ['10.0.1.9'] },
+      { addresses: ['10.0.1.8'] },
+    ]);
+    const [frontend] = translateService(projectService(fatService()), [
+      projectEndpointSlice(slice),
+    ]);
+    expect(frontend?.ready).toHaveLength(2);
+  });
+
+  test('anything at all in, a well-formed object out, and translation does not throw on it', () => {
+    fc.assert(
+      fc.property(fc.anything(), fc.anything(), (rawService, rawSlice) => {
+        const service = projectService(rawService);
+        const slice = projectEndpointSlice(rawSlice);
+        expect(typeof service.metadata).toBe('object');
+        expect(Array.isArray(slice.endpoints)).toBe(true);
+        expect(Array.isArray(translateService(service, [slice]))).toBe(true);
+      }),
+    );
+  });
+
+  test('random Services and slices translate alike, whole or projected', () => {
+    const ip = fc
+      .tuple(fc.constantFrom(10, 172, 192), fc.nat(3), fc.nat(3), fc.integer({ min: 1, max: 4 }))
+      .map((parts) => parts.join('.'));
+    const someIp = fc.oneof(ip, fc.constantFrom('fd00::1', 'None', '', 'bogus'));
+    const protocol = fc.option(fc.constantFrom('TCP', 'UDP', 'SCTP'), { nil: undefined });
+    const portName = fc.option(fc.constantFrom('http', 'dns', ''), { nil: undefined });
+    const port = fc.oneof(fc.integer({ min: 1, max: 70_000 }), fc.constant(0));
+    const conditions = fc.option(
+      fc.record(
+        {
+          ready: fc.option(fc.boolean(), { nil: undefined }),
+          serving: fc.boolean(),
+          terminating: fc.option(fc.boolean(), { nil: undefined }),
+        },
+        { requiredKeys: [] },
+      ),
+      { nil: undefined },
+    );
+    const service = fc.record({
+      apiVersion: fc.constant('v1'),
+      kind: fc.constant('Service'),
+      metadata: fc.constant(serverMetadata('svc', 'ns')),
+      spec: fc.record(
+        {
+          type: fc.constantFrom('ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'),
+          clusterIP: someIp,
+          clusterIPs: fc.array(someIp, { maxLength: 2 }),
+          externalIPs: fc.array(someIp, { maxLength: 2 }),
+          sessionAffinity: fc.constantFrom('None', 'ClientIP'),
+          sessionAffinityConfig: fc.record({
+            clientIP: fc.record({ timeoutSeconds: fc.oneof(fc.nat(90_000), fc.constant(-1)) }),
+          }),
+          ports: fc.array(
+            fc.record({ name: portName, port, protocol, targetPort: fc.nat(65_535) }),
+            { maxLength: 3 },
+          ),
+        },
+        { requiredKeys: ['clusterIP'] },
+      ),
+      status: fc.record({
+        loadBalancer: fc.record({
+          ingress: fc.array(
+            fc.record(
+              { ip: someIp, ipMode: fc.constantFrom('VIP', 'Proxy') },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 2 },
+          ),
+        }),
+      }),
+    });
+    const slice = fc.record({
+      apiVersion: fc.constant('discovery.k8s.io/v1'),
+      kind: fc.constant('EndpointSlice'),
+      metadata: fc.constant(
+        serverMetadata('svc-abc', 'ns', { labels: { [SERVICE_NAME_LABEL]: 'svc' } }),
+      ),
+      addressType: fc.constantFrom('IPv4', 'IPv6', 'FQDN'),
+      ports: fc.array(fc.record({ name: portName, port, protocol }, { requiredKeys: [] }), {
+        maxLength: 3,
+      }),
+      endpoints: fc.array(
+        fc.record(
+          {
+            addresses: fc.array(someIp, { maxLength: 2 }),
+            conditions,
+            nodeName: fc.constant('node-a'),
+            targetRef: fc.constant({ kind: 'Pod', name: 'p', namespace: 'ns' }),
+          },
+          { requiredKeys: ['addresses'] },
+        ),
+        { maxLength: 5 },
+      ),
+    });
+    fc.assert(
+      fc.property(service, fc.array(slice, { maxLength: 3 }), (whole, slices) => {
+        // As the apiserver sends them: JSON, with undefined fields absent.
+        const rawService = JSON.parse(JSON.stringify(whole)) as V1Service;
+        const rawSlices = JSON.parse(JSON.stringify(slices)) as V1EndpointSlice[];
+        expect(
+          translateService(projectService(rawService), rawSlices.map(projectEndpointSlice)),
+        ).toEqual(translateService(rawService, rawSlices));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
