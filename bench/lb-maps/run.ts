@@ -12,11 +12,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import {
+  closeSync,
   copyFileSync,
   existsSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -84,8 +87,11 @@ export const LB_MAPS_SETTINGS = {
   /** The real terwayd in a lab node: RSS samples (this far apart) before and after loading. */
   daemonRssSamples: 5,
   daemonRssSampleMs: 200,
-  /** Left to the daemon after its maps are complete, before the RSS samples. */
-  daemonSettleMs: 3_000,
+  /**
+   * Left to the daemon after its maps are complete, before the RSS samples: V8 gives the heap a
+   * burst grew back after about 10 s of idle (its memory reducer), and an operator looks later.
+   */
+  daemonSettleMs: 15_000,
   daemonLoadTimeoutMs: 180_000,
 } as const;
 
@@ -107,15 +113,21 @@ export interface SyncSummary {
 }
 
 export interface DaemonMemory {
+  /** Where its Services came from: its services file, or the apiserver (cluster mode). */
+  source: 'services file' | 'kubernetes';
   pid: number;
   /** Medians of the samples, MiB. */
   rssBeforeMb: number;
   rssAfterMb: number;
   before: RssBreakdown;
   after: RssBreakdown;
-  /** File written → all frontends in the daemon's maps (debounce, parse, translate, program). */
+  /**
+   * File written (or first object created) → all frontends in the daemon's maps (parse or
+   * list/watch, translate, program).
+   */
   loadMs: number;
-  fileBytes: number;
+  /** The services file's size; undefined in cluster mode. */
+  inputBytes: number | undefined;
   check: MapsCheck;
 }
 
@@ -153,6 +165,9 @@ export interface LbMapsResult {
     /** The real terwayd of a lab node, standalone mode (services file); absent when skipped. */
     daemon: DaemonMemory | undefined;
     daemonSkipped: string | undefined;
+    /** The same terwayd in cluster mode (--kubeconfig); absent when skipped. */
+    clusterDaemon: DaemonMemory | undefined;
+    clusterDaemonSkipped: string | undefined;
   };
   checks: {
     reconciler: MapsCheck[];
@@ -171,6 +186,8 @@ export interface LbMapsResult {
     changeP50KubeProxy: number;
     /** RSS with 10,000 Services ÷ RSS with none (the real terwayd when measured). */
     rss: number;
+    /** The same for terwayd in cluster mode, when measured. */
+    clusterRss: number | undefined;
   };
   targets: Target[];
   durationSeconds: number;
@@ -610,6 +627,57 @@ function frontendCount(pinDir: string): number {
 }
 
 /**
+ * Polls the node's frontend map until it holds every Service. `untilCorrect`: and until every
+ * frontend has its backends too: a file arrives whole, but through the apiserver a Service may be
+ * programmed before its slice.
+ */
+async function waitForFrontends(
+  pinDir: string,
+  shape: FixtureShape,
+  logPath: string,
+  untilCorrect = false,
+): Promise<void> {
+  const deadline = Date.now() + LB_MAPS_SETTINGS.daemonLoadTimeoutMs;
+  let count = 0;
+  for (;;) {
+    count = frontendCount(pinDir);
+    if (
+      count >= shape.services &&
+      (!untilCorrect || checkPinnedMaps(pinDir, shape).correct === shape.services)
+    ) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `terwayd programmed ${count} of ${shape.services} frontends in time; see ${logPath}`,
+      );
+    }
+    await sleep(count >= shape.services ? 100 : 20);
+  }
+}
+
+function checkPinnedMaps(pinDir: string, shape: FixtureShape): MapsCheck {
+  const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
+  try {
+    return checkMaps(maps, shape);
+  } finally {
+    closeLbMaps(maps);
+  }
+}
+
+/** Checks the daemon's maps, lets it settle, samples its RSS. */
+async function loadedDaemon(
+  pid: number,
+  pinDir: string,
+  shape: FixtureShape,
+): Promise<{ check: MapsCheck; after: RssBreakdown }> {
+  const check = checkPinnedMaps(pinDir, shape);
+  requireCorrect(check, shape.services, "the lab terwayd's maps");
+  await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
+  return { check, after: await sampledRss(pid) };
+}
+
+/**
  * terwayd as it runs on a node (dist/cmd/terwayd.js in a lab node: pool, gRPC, datapath, Service
  * LB), standalone mode: its services file gets the 10,000 Services and slices as one JSON List,
  * written with a rename as an editor or a ConfigMap would. RSS is read from /proc before and
@@ -635,39 +703,22 @@ async function daemonMemory(
     writeFileSync(staging, text);
     const started = performance.now();
     renameSync(staging, node.services);
-    const deadline = Date.now() + LB_MAPS_SETTINGS.daemonLoadTimeoutMs;
-    let count = 0;
-    while ((count = frontendCount(node.bpfPinDir)) < shape.services) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `terwayd programmed ${count} of ${shape.services} frontends in time; see ${node.log}`,
-        );
-      }
-      await sleep(20);
-    }
+    await waitForFrontends(node.bpfPinDir, shape, node.log);
     const loadMs = performance.now() - started;
-    const maps = openLbMaps(node.bpfPinDir, (path) => NativeBpfMap.openPinned(path));
-    let check: MapsCheck;
-    try {
-      check = checkMaps(maps, shape);
-    } finally {
-      closeLbMaps(maps);
-    }
-    requireCorrect(check, shape.services, "the lab terwayd's maps");
-    await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
-    const after = await sampledRss(node.daemonPid);
+    const { check, after } = await loadedDaemon(node.daemonPid, node.bpfPinDir, shape);
     log(
       `  terwayd (pid ${node.daemonPid}): RSS ${before.rssMb.toFixed(0)} MB → ` +
         `${after.rssMb.toFixed(0)} MB; file → maps ${ms(loadMs)}`,
     );
     return {
+      source: 'services file',
       pid: node.daemonPid,
       rssBeforeMb: before.rssMb,
       rssAfterMb: after.rssMb,
       before,
       after,
       loadMs,
-      fileBytes: text.length,
+      inputBytes: text.length,
       check,
     };
   } finally {
@@ -675,11 +726,120 @@ async function daemonMemory(
   }
 }
 
+/**
+ * The same terwayd in cluster mode, as it runs in a real cluster: the lab node's daemon is
+ * replaced by one started with the lab's arguments and runtime settings but `--kubeconfig` (the
+ * benchmark's apiserver, holding the Services and slices, every object with the managedFields a
+ * real apiserver adds) instead of `--services`. RSS is sampled before (the daemon synced to an
+ * empty apiserver) and after the objects are created, with the same settle time and no forced GC.
+ */
+async function clusterDaemonMemory(
+  shape: FixtureShape,
+  log: (line: string) => void,
+): Promise<DaemonMemory> {
+  const server = await TestApiServer.start({ historyLimit: 4 * shape.services });
+  const lab = await BenchLab.up({ nodes: 1 });
+  let daemon: ChildProcess | undefined;
+  try {
+    const node = lab.manifest.nodes[0];
+    if (node === undefined) throw new Error('the lab has no node');
+    const kubeconfig = server.writeKubeconfig(join(lab.dir, 'bench.kubeconfig'));
+    await stopProcess(node.daemonPid);
+    const args = [...node.daemonArgs];
+    const servicesFlag = args.indexOf('--services');
+    if (servicesFlag >= 0) args.splice(servicesFlag, 2);
+    const logFrom = statSync(node.log).size;
+    const logFd = openSync(node.log, 'a');
+    try {
+      daemon = spawn(process.execPath, [...args, '--kubeconfig', kubeconfig], {
+        stdio: ['ignore', logFd, logFd],
+        env: { ...process.env, ...TERWAYD_ENV },
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    const pid = daemon.pid ?? 0;
+    await waitForLog(
+      node.log,
+      logFrom,
+      '"msg":"service source synced',
+      LB_MAPS_SETTINGS.daemonLoadTimeoutMs,
+    );
+    await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
+    const before = await sampledRss(pid);
+    const { services, slices } = makeCluster(shape);
+    const started = performance.now();
+    for (const service of services) server.create(service as unknown as K8sObject);
+    for (const slice of slices) server.create(slice as unknown as K8sObject);
+    await waitForFrontends(node.bpfPinDir, shape, node.log, true);
+    const loadMs = performance.now() - started;
+    const { check, after } = await loadedDaemon(pid, node.bpfPinDir, shape);
+    log(
+      `  terwayd (pid ${pid}, --kubeconfig): RSS ${before.rssMb.toFixed(0)} MB → ` +
+        `${after.rssMb.toFixed(0)} MB; apiserver → maps ${ms(loadMs)}`,
+    );
+    return {
+      source: 'kubernetes',
+      pid,
+      rssBeforeMb: before.rssMb,
+      rssAfterMb: after.rssMb,
+      before,
+      after,
+      loadMs,
+      inputBytes: undefined,
+      check,
+    };
+  } finally {
+    if (daemon?.pid !== undefined) await stopProcess(daemon.pid);
+    await lab.down();
+    await server.close();
+  }
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */
+async function stopProcess(pid: number): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (alive() && Date.now() < deadline) await sleep(50);
+  if (alive()) process.kill(pid, 'SIGKILL');
+  while (alive()) await sleep(50);
+}
+
+/** Waits for `text` in the log at `path`, written after byte `from`. */
+async function waitForLog(
+  path: string,
+  from: number,
+  text: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!readFileSync(path).subarray(from).toString('utf8').includes(text)) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" in ${path} in time`);
+    await sleep(100);
+  }
+}
+
 // ---- the benchmark ---------------------------------------------------------------------------
 
-/** The RSS the target is judged on: the real terwayd's when it was measured. */
-function loadedRssMb(result: Pick<LbMapsResult, 'memory'>): number {
-  return result.memory.daemon?.rssAfterMb ?? result.memory.loaded.rssMb;
+/**
+ * What the RSS target is judged on: the real terwayd in cluster mode, the way it runs in a
+ * cluster, when measured; else terwayd standalone; else the worker.
+ */
+function judgedRss(result: Pick<LbMapsResult, 'memory'>): { mb: number; what: string } {
+  const { clusterDaemon, daemon, loaded } = result.memory;
+  if (clusterDaemon !== undefined)
+    return { mb: clusterDaemon.rssAfterMb, what: 'terwayd, cluster mode' };
+  if (daemon !== undefined) return { mb: daemon.rssAfterMb, what: 'terwayd, standalone' };
+  return { mb: loaded.rssMb, what: 'worker' };
 }
 
 function targetsOf(result: Omit<LbMapsResult, 'targets'>): Target[] {
@@ -712,9 +872,9 @@ function targetsOf(result: Omit<LbMapsResult, 'targets'>): Target[] {
     },
     {
       name: 'RSS with 10,000 Services loaded',
-      measured: `${loadedRssMb(result).toFixed(0)} MB (${result.memory.daemon ? 'terwayd' : 'worker'})`,
+      measured: `${judgedRss(result).mb.toFixed(0)} MB (${judgedRss(result).what})`,
       limit: `≤ ${rssMb} MB`,
-      pass: loadedRssMb(result) <= rssMb,
+      pass: judgedRss(result).mb <= rssMb,
     },
   ];
 }
@@ -769,6 +929,19 @@ export async function runLbMapsBench(
       daemonSkipped = 'needs the built tree: run node dist/bench/lb-maps/run.js (make bench does)';
       log(`real terwayd: skipped (${daemonSkipped})`);
     }
+    let clusterDaemon: DaemonMemory | undefined;
+    let clusterDaemonSkipped: string | undefined;
+    if (RUNTIME === 'compiled') {
+      log('real terwayd: a lab node in cluster mode, Services from the apiserver');
+      try {
+        clusterDaemon = await clusterDaemonMemory(shape, log);
+      } catch (error) {
+        clusterDaemonSkipped = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        log(`  ${clusterDaemonSkipped}`);
+      }
+    } else {
+      clusterDaemonSkipped = daemonSkipped;
+    }
 
     log(`baseline: ${version}, kube-proxy's rules in a scratch netns`);
     const ipt = await iptablesBaseline(shape, log);
@@ -806,6 +979,8 @@ export async function runLbMapsBench(
         deltaMb: cluster.memory.rssMb - empty.memory.rssMb,
         daemon,
         daemonSkipped,
+        clusterDaemon,
+        clusterDaemonSkipped,
       },
       checks: {
         reconciler: runs.reconciler.map((r) => r.check),
@@ -824,6 +999,10 @@ export async function runLbMapsBench(
           daemon === undefined
             ? cluster.memory.rssMb / empty.memory.rssMb
             : daemon.rssAfterMb / daemon.rssBeforeMb,
+        clusterRss:
+          clusterDaemon === undefined
+            ? undefined
+            : clusterDaemon.rssAfterMb / clusterDaemon.rssBeforeMb,
       },
       durationSeconds: (Date.now() - began) / 1000,
     };
@@ -897,13 +1076,24 @@ export function printLbMaps(r: LbMapsResult): void {
     ],
   );
   const daemon = r.memory.daemon;
+  const clusterDaemon = r.memory.clusterDaemon;
+  const judged = judgedRss(r).what;
+  if (clusterDaemon !== undefined) {
+    table.push([
+      `RSS, terwayd cluster mode, ${n} svc`,
+      `${clusterDaemon.rssAfterMb.toFixed(0)} MB`,
+      `0 svc: ${clusterDaemon.rssBeforeMb.toFixed(0)} MB`,
+      ratio(r.ratios.clusterRss ?? Number.NaN),
+      target('RSS with 10,000 Services loaded'),
+    ]);
+  }
   if (daemon !== undefined) {
     table.push([
-      `RSS, terwayd with ${n} svc`,
+      `RSS, terwayd standalone, ${n} svc`,
       `${daemon.rssAfterMb.toFixed(0)} MB`,
       `0 svc: ${daemon.rssBeforeMb.toFixed(0)} MB`,
       ratio(r.ratios.rss),
-      target('RSS with 10,000 Services loaded'),
+      judged === 'terwayd, standalone' ? target('RSS with 10,000 Services loaded') : '—',
     ]);
   }
   table.push([
@@ -911,7 +1101,7 @@ export function printLbMaps(r: LbMapsResult): void {
     `${r.memory.loaded.rssMb.toFixed(0)} MB`,
     `0 svc: ${r.memory.empty.rssMb.toFixed(0)} MB`,
     ratio(r.memory.loaded.rssMb / r.memory.empty.rssMb),
-    daemon === undefined ? target('RSS with 10,000 Services loaded') : '—',
+    judged === 'worker' ? target('RSS with 10,000 Services loaded') : '—',
   ]);
   const mem = r.memory.loaded;
   const lines = [
@@ -930,12 +1120,19 @@ export function printLbMaps(r: LbMapsResult): void {
       `heap ${r.memory.empty.heapUsedMb.toFixed(0)} MB; delta ${r.memory.deltaMb.toFixed(0)} MB`,
     daemon === undefined
       ? `terwayd itself not measured: ${r.memory.daemonSkipped ?? 'skipped'}`
-      : `terwayd (lab node, standalone): services file (${(daemon.fileBytes / 2 ** 20).toFixed(1)} MiB ` +
+      : `terwayd (lab node, standalone): services file (${((daemon.inputBytes ?? 0) / 2 ** 20).toFixed(1)} MiB ` +
         `JSON) → ${n} frontends in its maps in ${ms(daemon.loadMs)}, all backends right; RSS ` +
         `${daemon.rssBeforeMb.toFixed(0)} → ${daemon.rssAfterMb.toFixed(0)} MB (anon ` +
         `${daemon.before.anonMb.toFixed(0)} → ${daemon.after.anonMb.toFixed(0)}, file ` +
         `${daemon.before.fileMb.toFixed(0)} → ${daemon.after.fileMb.toFixed(0)}, shmem ` +
         `${daemon.before.shmemMb.toFixed(0)} → ${daemon.after.shmemMb.toFixed(0)}), no forced GC`,
+    clusterDaemon === undefined
+      ? `terwayd in cluster mode not measured: ${r.memory.clusterDaemonSkipped ?? 'skipped'}`
+      : `terwayd (lab node, --kubeconfig): apiserver → ${n} frontends in its maps in ` +
+        `${ms(clusterDaemon.loadMs)}, all backends right; RSS ${clusterDaemon.rssBeforeMb.toFixed(0)} → ` +
+        `${clusterDaemon.rssAfterMb.toFixed(0)} MB (anon ${clusterDaemon.before.anonMb.toFixed(0)} → ` +
+        `${clusterDaemon.after.anonMb.toFixed(0)}, file ${clusterDaemon.before.fileMb.toFixed(0)} → ` +
+        `${clusterDaemon.after.fileMb.toFixed(0)}), no forced GC`,
     `iptables: ${r.iptablesVersion}, ${r.iptables.rules.toLocaleString('en-US')} rules in ` +
       `${r.iptables.chains.toLocaleString('en-US')} chains (${(r.iptables.bytes / 2 ** 20).toFixed(1)} MiB ` +
       `of restore input), runs ${r.iptables.runsMs.map((v) => ms(v)).join(', ')}`,
@@ -956,6 +1153,7 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
   const r = result;
   const s = r.settings;
   const sps = (value: number) => rate(value, 'services/s');
+  const clusterDaemon = r.memory.clusterDaemon;
   const daemon = r.memory.daemon;
   const figures = mdTable(
     ['Figure', 'Ours', 'Baseline: iptables, kube-proxy rules', 'Ratio'],
@@ -996,11 +1194,21 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
         `${ms(r.change.iptablesKubeProxy.p50Ms)} (KUBE-SERVICES rewritten too)`,
         fineRatio(r.ratios.changeP50KubeProxy),
       ],
+      ...(clusterDaemon === undefined
+        ? []
+        : [
+            [
+              'RSS of terwayd (lab node) in cluster mode, Services from the apiserver',
+              `**${clusterDaemon.rssAfterMb.toFixed(0)} MB**`,
+              `same terwayd, 0 Services: ${clusterDaemon.rssBeforeMb.toFixed(0)} MB`,
+              ratio(r.ratios.clusterRss ?? Number.NaN),
+            ],
+          ]),
       ...(daemon === undefined
         ? []
         : [
             [
-              'RSS of terwayd (lab node) with the Services loaded',
+              'RSS of terwayd (lab node) standalone, Services from its file',
               `**${daemon.rssAfterMb.toFixed(0)} MB**`,
               `same terwayd, 0 Services: ${daemon.rssBeforeMb.toFixed(0)} MB`,
               ratio(r.ratios.rss),
@@ -1087,12 +1295,25 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
         ? `the real terwayd was not measured (${r.memory.daemonSkipped ?? 'skipped'}). `
         : `the real terwayd of a 1-node \`lab\` (pool, gRPC, datapath, Service LB), standalone ` +
           `mode: its services file replaced (rename) by the same Services and slices as one JSON ` +
-          `List (${(daemon.fileBytes / 2 ** 20).toFixed(1)} MiB); its maps held all ` +
+          `List (${((daemon.inputBytes ?? 0) / 2 ** 20).toFixed(1)} MiB); its maps held all ` +
           `${s.services.toLocaleString('en-US')} frontends, every backend right, ` +
           `${ms(daemon.loadMs)} after the rename. RSS from /proc (median of ` +
           `${s.daemonRssSamples} samples) before and ${s.daemonSettleMs / 1000} s after, no forced ` +
           `GC: anon ${daemon.before.anonMb.toFixed(0)} → ${daemon.after.anonMb.toFixed(0)} MB, ` +
           `file ${daemon.before.fileMb.toFixed(0)} → ${daemon.after.fileMb.toFixed(0)} MB. `
+    }${
+      clusterDaemon === undefined
+        ? `terwayd in cluster mode was not measured (${r.memory.clusterDaemonSkipped ?? 'skipped'}). `
+        : `In cluster mode, the way terwayd runs in a Kubernetes cluster: the lab node's daemon ` +
+          `restarted with the same arguments and runtime settings but \`--kubeconfig\` (the ` +
+          `benchmark's test apiserver) instead of \`--services\`; sampled once it had synced the ` +
+          `empty apiserver, then after the same Services and slices were created there (each ` +
+          `stored with the managedFields entry a real apiserver adds) and its maps held them all, ` +
+          `every backend right (${ms(clusterDaemon.loadMs)} after the first create), same settle ` +
+          `time: anon ${clusterDaemon.before.anonMb.toFixed(0)} → ` +
+          `${clusterDaemon.after.anonMb.toFixed(0)} MB, file ${clusterDaemon.before.fileMb.toFixed(0)} → ` +
+          `${clusterDaemon.after.fileMb.toFixed(0)} MB. The target is judged on this one: it is the ` +
+          `mode a cluster runs. `
     }The worker row is the cluster-mode Service path alone (informers + ServiceTable + ` +
       `reconciler + maps) after two forced GCs: V8 heap ${mem.heapUsedMb.toFixed(0)} MB ` +
       `(${r.memory.empty.heapUsedMb.toFixed(0)} MB with 0 Services), anon ` +
@@ -1131,10 +1352,14 @@ export function lbMapsSummaryRows(r: LbMapsResult | undefined): string[][] {
       target('EndpointSlice change → map, p99'),
     ],
     [
-      `RSS with ${r.settings.services} svc (${r.memory.daemon ? 'terwayd' : 'worker'})`,
-      `${loadedRssMb(r).toFixed(0)} MB`,
-      `0 svc ${(r.memory.daemon?.rssBeforeMb ?? r.memory.empty.rssMb).toFixed(0)} MB`,
-      ratio(r.ratios.rss),
+      `RSS with ${r.settings.services} svc (${judgedRss(r).what})`,
+      `${judgedRss(r).mb.toFixed(0)} MB`,
+      `0 svc ${(
+        r.memory.clusterDaemon?.rssBeforeMb ??
+        r.memory.daemon?.rssBeforeMb ??
+        r.memory.empty.rssMb
+      ).toFixed(0)} MB`,
+      ratio(r.ratios.clusterRss ?? r.ratios.rss),
       target('RSS with 10,000 Services loaded'),
     ],
   ];
