@@ -28,7 +28,8 @@ export interface LabService {
   affinitySeconds?: number;
 }
 
-function objects(service: LabService): object[] {
+/** The Service and EndpointSlice a lab Service stands for, as a user would write them. */
+export function labServiceObjects(service: LabService): object[] {
   const ports = [
     ...(service.tcp
       ? [
@@ -97,7 +98,7 @@ function objects(service: LabService): object[] {
 /** Replaces the node's services file atomically (rename), as a careful operator would. */
 export function writeServices(node: LabNodeInfo, services: readonly LabService[]): void {
   const text = services
-    .flatMap(objects)
+    .flatMap(labServiceObjects)
     .map((object) => dump(object))
     .join('---\n');
   writeFileSync(`${node.services}.tmp`, text);
@@ -141,6 +142,16 @@ export async function applyServices(
   timeoutMs = 10_000,
 ): Promise<void> {
   writeServices(node, services);
+  await awaitLbTable(node, services, 'the services file', timeoutMs);
+}
+
+/** Waits until the node's maps hold exactly `services` (from `source`, for the error). */
+export async function awaitLbTable(
+  node: LabNodeInfo,
+  services: readonly LabService[],
+  source: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const want = JSON.stringify(sortKeys(expectedTable(services)));
   const deadline = Date.now() + timeoutMs;
   let seen = '';
@@ -149,9 +160,7 @@ export async function applyServices(
     if (seen === want) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(
-    `${node.name}'s LB maps never matched the services file:\n want ${want}\n seen ${seen}`,
-  );
+  throw new Error(`${node.name}'s LB maps never matched ${source}:\n want ${want}\n seen ${seen}`);
 }
 
 function sortKeys(table: Record<string, string[]>): Record<string, string[]> {

@@ -428,21 +428,26 @@ export class Lab {
    * Starts a node's terwayd again exactly as the lab supervisor does (the manifest's
    * daemonArgs, output appended to the node's log), with
    * `env` added to its environment and `extraArgs` after its arguments (a repeated flag's last
-   * value wins: an upgrade test passes another --bpf-object), and waits until it serves. The
-   * previous one must be gone.
+   * value wins: an upgrade test passes another --bpf-object) and the flags in `withoutFlags`
+   * (with their values) taken out, and waits until it serves. The previous one must be gone.
    */
   async startDaemon(
     node: string,
     env: Record<string, string> = {},
     extraArgs: readonly string[] = [],
+    withoutFlags: readonly string[] = [],
   ): Promise<number> {
     const info = this.node(node);
+    const args = info.daemonArgs.filter(
+      (arg, index) =>
+        !withoutFlags.includes(arg) && !withoutFlags.includes(info.daemonArgs[index - 1] ?? ''),
+    );
     if (alive(this.daemonPid(node))) throw new Error(`terwayd of ${node} is still running`);
     const from = statSync(info.log).size;
     const logFd = openSync(info.log, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...info.daemonArgs, ...extraArgs], {
+      child = spawn(process.execPath, [...args, ...extraArgs], {
         stdio: ['ignore', logFd, logFd],
         env: childEnv({ ...TERWAYD_ENV, ...env }),
       });
@@ -467,9 +472,10 @@ export class Lab {
     node: string,
     env: Record<string, string> = {},
     extraArgs: readonly string[] = [],
+    withoutFlags: readonly string[] = [],
   ): Promise<number> {
     await this.stopDaemon(node);
-    return this.startDaemon(node, env, extraArgs);
+    return this.startDaemon(node, env, extraArgs, withoutFlags);
   }
 
   /** Whether the terwayd serving `node` is still running (a failpoint may have killed it). */

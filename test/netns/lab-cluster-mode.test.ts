@@ -1,0 +1,125 @@
+/**
+ * terwayd in cluster mode, end to end: a lab node's real daemon started with `--kubeconfig` (the
+ * in-repo apiserver, in this process) instead of its services file. Services and EndpointSlices
+ * created, changed and deleted on the apiserver reach the node's maps through the daemon's own
+ * informers, and a client pod's connections to the ClusterIP follow them.
+ */
+import { afterAll, describe, expect, test } from '@jest/globals';
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { K8sObject } from '../../src/k8s/test-apiserver.js';
+import { TestApiServer } from '../../src/k8s/test-apiserver.js';
+import { Agent, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
+import type { LabPod } from '../support/lab.js';
+import { useLab } from '../support/lab.js';
+import { awaitLbTable, labServiceObjects, type LabService } from '../support/lab-services.js';
+
+const NODE = 'node-1';
+const HTTP = 8080;
+const DNS = 5353;
+const CLUSTER_IP = '10.96.20.1';
+
+const pods = new Map<string, LabPod>();
+const agents = new Map<string, Agent>();
+let server: TestApiServer | undefined;
+const tmp = mkdtempSync(join(tmpdir(), 'terway-cluster-mode-'));
+
+const the = useLab({ nodes: 1 }, async (lab) => {
+  for (const name of ['client', 'web-1', 'web-2']) pods.set(name, await lab.addPod(NODE, name));
+  for (const [name, pod] of pods) {
+    const agent = new Agent({ path: pod.netnsPath }, name);
+    agents.set(name, agent);
+    await agent.ready;
+    if (name !== 'client') {
+      await agent.must('serve', { name, host: pod.ip, tcp: [HTTP], udp: [DNS] });
+    }
+  }
+  server = await TestApiServer.start();
+  const kubeconfig = server.writeKubeconfig(join(tmp, 'kubeconfig'));
+  await lab.restartDaemon(NODE, {}, ['--kubeconfig', kubeconfig], ['--services']);
+});
+
+afterAll(async () => {
+  await Promise.all([...agents.values()].map((agent) => agent.stop()));
+  await server?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function pod(name: string): LabPod {
+  const found = pods.get(name);
+  if (!found) throw new Error(`no pod ${name}`);
+  return found;
+}
+
+function apiserver(): TestApiServer {
+  if (server === undefined) throw new Error('the apiserver did not start');
+  return server;
+}
+
+function web(endpoints: LabService['endpoints']): LabService {
+  return {
+    name: 'web',
+    clusterIP: CLUSTER_IP,
+    tcp: { port: 80, targetPort: HTTP },
+    udp: { port: 53, targetPort: DNS },
+    endpoints,
+  };
+}
+
+/** Creates or updates the lab Service's objects on the apiserver. */
+function apply(service: LabService): void {
+  for (const object of labServiceObjects(service) as K8sObject[]) {
+    const { kind, metadata } = object;
+    const exists = apiserver().get(kind ?? '', metadata?.namespace ?? '', metadata?.name ?? '');
+    if (exists === undefined) apiserver().create(object);
+    else apiserver().update(object);
+  }
+}
+
+async function tcpVia(line: string): Promise<AgentReply & { reply: EchoReply }> {
+  const client = agents.get('client')!;
+  return (await client.must('tcpOnce', { host: CLUSTER_IP, port: 80, line })) as AgentReply & {
+    reply: EchoReply;
+  };
+}
+
+describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
+  test('the daemon says it runs in cluster mode and has synced', () => {
+    const log = the().logSince(NODE, 0);
+    expect(log).toContain('"mode":"cluster"');
+    expect(log).toContain('service source synced: initial Services and EndpointSlices delivered');
+  });
+
+  test('a Service created on the apiserver is programmed, and its ClusterIP answers from its backend', async () => {
+    const service = web([{ ip: pod('web-1').ip }]);
+    apply(service);
+    await awaitLbTable(the().node(NODE), [service], 'the apiserver');
+
+    const tcp = await tcpVia('hello');
+    expect(tcp.reply).toEqual(expect.objectContaining({ name: 'web-1', peer: pod('client').ip }));
+    expect(tcp['remoteAddress']).toBe(CLUSTER_IP);
+    const udp = await agents.get('client')!.must('udpOnce', {
+      host: CLUSTER_IP,
+      port: 53,
+      line: 'hello',
+    });
+    expect((udp as AgentReply & { reply: EchoReply }).reply.name).toBe('web-1');
+  });
+
+  test('an EndpointSlice update moves new connections; a Service deleted on the apiserver leaves the maps', async () => {
+    const moved = web([{ ip: pod('web-1').ip, ready: false }, { ip: pod('web-2').ip }]);
+    apply(moved);
+    await awaitLbTable(the().node(NODE), [moved], 'the apiserver');
+    for (let i = 0; i < 5; i++) expect((await tcpVia(`moved ${i}`)).reply.name).toBe('web-2');
+
+    apiserver().remove('Service', 'default', 'web');
+    await awaitLbTable(the().node(NODE), [], 'the apiserver');
+    // The slice outlives its Service (as in a cluster): re-created, the Service gets it back.
+    apply(moved);
+    await awaitLbTable(the().node(NODE), [moved], 'the apiserver');
+    expect((await tcpVia('back')).reply.name).toBe('web-2');
+  });
+});
