@@ -25,9 +25,12 @@ const program = new Command('terwayd')
     '--services <file>',
     'standalone Service source: Kubernetes Services and EndpointSlices (YAML or JSON), followed as it changes',
   )
-  .option(
-    '--kubeconfig <file>',
-    'cluster Service source: informers on Services and EndpointSlices (in a pod: the in-cluster account)',
+  .addOption(
+    // Two Service sources would both claim the same maps: one must be chosen, not silently won.
+    new Option(
+      '--kubeconfig <file>',
+      'cluster Service source: informers on Services and EndpointSlices (in a pod: the in-cluster account)',
+    ).conflicts('services'),
   )
   .option(
     '--bpf-pin-dir <dir>',

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { BINS } from '../support/bins.js';
 import type { RunResult } from '../support/processes.js';
 import { DaemonProcess, resultIp, runProcess, runShim } from '../support/processes.js';
@@ -235,6 +235,27 @@ describe('terwayd start-up guards', () => {
     ]);
     expect(second.status).toBe(1);
     expect(second.stderr).toContain(`already uses state dir ${first.stateDir}`);
+  }, 30_000);
+
+  test('two Service sources at once are refused before anything starts', async () => {
+    const d = daemon();
+    const result = await runProcess(BINS.terwayd, [
+      '--config',
+      d.configPath,
+      '--socket',
+      d.socket,
+      '--state-dir',
+      d.stateDir,
+      '--services',
+      `${d.dir}/services.yaml`,
+      '--kubeconfig',
+      `${d.dir}/kubeconfig`,
+    ]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      "option '--kubeconfig <file>' cannot be used with option '--services <file>'",
+    );
+    expect(existsSync(d.socket)).toBe(false);
   }, 30_000);
 
   test('an invalid eni_conf is refused with a message naming the key, value and what is allowed', async () => {
