@@ -39,6 +39,7 @@ import {
   makeTempDir,
   onCleanup,
   removeDir,
+  stopChild,
   trackChild,
 } from '../support/cleanup.js';
 import { BenchLab } from '../support/lab.js';
@@ -758,6 +759,8 @@ async function clusterDaemonMemory(
     } finally {
       closeSync(logFd);
     }
+    // Tracked: SIGKILLed even if the benchmark itself is interrupted.
+    trackChild(daemon);
     const pid = daemon.pid ?? 0;
     await waitForLog(
       node.log,
@@ -790,13 +793,16 @@ async function clusterDaemonMemory(
       check,
     };
   } finally {
-    if (daemon?.pid !== undefined) await stopProcess(daemon.pid);
+    if (daemon !== undefined) await stopChild(daemon, 10_000);
     await lab.down();
     await server.close();
   }
 }
 
-/** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */
+/**
+ * The lab supervisor's daemon, which is not this process's child: SIGTERM, then SIGKILL after
+ * 10 s; resolves once it is gone.
+ */
 async function stopProcess(pid: number): Promise<void> {
   const alive = (): boolean => {
     try {
@@ -829,6 +835,30 @@ async function waitForLog(
 }
 
 // ---- the benchmark ---------------------------------------------------------------------------
+
+/**
+ * A phase on a lab, the one kind that needs more than this machine's kernel: its failure costs
+ * its own figure, not the others; and it needs the built tree.
+ */
+async function labPhase<T>(
+  what: string,
+  measure: () => Promise<T>,
+  log: (line: string) => void,
+): Promise<{ result: T | undefined; skipped: string | undefined }> {
+  if (RUNTIME !== 'compiled') {
+    const skipped = 'needs the built tree: run node dist/bench/lb-maps/run.js (make bench does)';
+    log(`${what}: skipped (${skipped})`);
+    return { result: undefined, skipped };
+  }
+  log(what);
+  try {
+    return { result: await measure(), skipped: undefined };
+  } catch (error) {
+    const skipped = `failed: ${error instanceof Error ? error.message : String(error)}`;
+    log(`  ${skipped}`);
+    return { result: undefined, skipped };
+  }
+}
 
 /**
  * What the RSS target is judged on: the real terwayd in cluster mode, the way it runs in a
@@ -913,35 +943,16 @@ export async function runLbMapsBench(
     const empty = await clusterRun(runtime, { ...shape, services: 0 }, 0, log);
     log(`  same process with 0 Services: RSS ${empty.memory.rssMb.toFixed(0)} MB`);
 
-    let daemon: DaemonMemory | undefined;
-    let daemonSkipped: string | undefined;
-    if (RUNTIME === 'compiled') {
-      log('real terwayd: a lab node, Services through its services file');
-      // The lab is the one phase that needs more than this machine's kernel: its failure costs
-      // this figure, not the others.
-      try {
-        daemon = await daemonMemory(shape, log);
-      } catch (error) {
-        daemonSkipped = `failed: ${error instanceof Error ? error.message : String(error)}`;
-        log(`  ${daemonSkipped}`);
-      }
-    } else {
-      daemonSkipped = 'needs the built tree: run node dist/bench/lb-maps/run.js (make bench does)';
-      log(`real terwayd: skipped (${daemonSkipped})`);
-    }
-    let clusterDaemon: DaemonMemory | undefined;
-    let clusterDaemonSkipped: string | undefined;
-    if (RUNTIME === 'compiled') {
-      log('real terwayd: a lab node in cluster mode, Services from the apiserver');
-      try {
-        clusterDaemon = await clusterDaemonMemory(shape, log);
-      } catch (error) {
-        clusterDaemonSkipped = `failed: ${error instanceof Error ? error.message : String(error)}`;
-        log(`  ${clusterDaemonSkipped}`);
-      }
-    } else {
-      clusterDaemonSkipped = daemonSkipped;
-    }
+    const { result: daemon, skipped: daemonSkipped } = await labPhase(
+      'real terwayd: a lab node, Services through its services file',
+      () => daemonMemory(shape, log),
+      log,
+    );
+    const { result: clusterDaemon, skipped: clusterDaemonSkipped } = await labPhase(
+      'real terwayd: a lab node in cluster mode, Services from the apiserver',
+      () => clusterDaemonMemory(shape, log),
+      log,
+    );
 
     log(`baseline: ${version}, kube-proxy's rules in a scratch netns`);
     const ipt = await iptablesBaseline(shape, log);

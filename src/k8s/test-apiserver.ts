@@ -587,7 +587,7 @@ export class TestApiServer {
       .filter(([, object]) => namespace === undefined || object.metadata?.namespace === namespace)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       // List items carry no kind/apiVersion; the list does.
-      .map(([, { kind: _kind, apiVersion: _apiVersion, ...rest }]) => rest);
+      .map(([, object]) => without(object, ['kind', 'apiVersion']));
     this.sendListPage(type, { resourceVersion: this.resourceVersion, items }, 0, limit, response);
   }
 

@@ -239,18 +239,10 @@ describe('terwayd start-up guards', () => {
 
   test('two Service sources at once are refused before anything starts', async () => {
     const d = daemon();
-    const result = await runProcess(BINS.terwayd, [
-      '--config',
-      d.configPath,
-      '--socket',
-      d.socket,
-      '--state-dir',
-      d.stateDir,
-      '--services',
-      `${d.dir}/services.yaml`,
-      '--kubeconfig',
-      `${d.dir}/kubeconfig`,
-    ]);
+    const result = await runProcess(
+      BINS.terwayd,
+      d.args(['--services', `${d.dir}/services.yaml`, '--kubeconfig', `${d.dir}/kubeconfig`]),
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       "option '--kubeconfig <file>' cannot be used with option '--services <file>'",
@@ -260,14 +252,7 @@ describe('terwayd start-up guards', () => {
 
   test('an invalid eni_conf is refused with a message naming the key, value and what is allowed', async () => {
     const d = daemon({ max_pool_size: -3, eni_selection_policy: 'fewest' });
-    const result = await runProcess(BINS.terwayd, [
-      '--config',
-      d.configPath,
-      '--socket',
-      d.socket,
-      '--state-dir',
-      d.stateDir,
-    ]);
+    const result = await runProcess(BINS.terwayd, d.args());
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('max_pool_size');
     expect(result.stderr).toContain('-3');

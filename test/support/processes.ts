@@ -26,24 +26,26 @@ export class DaemonProcess {
     writeFileSync(this.configPath, JSON.stringify(config));
   }
 
+  /** terwayd's arguments for this daemon's config, socket and state dir, then `extraArgs`. */
+  args(extraArgs: readonly string[] = []): string[] {
+    return [
+      '--config',
+      this.configPath,
+      '--socket',
+      this.socket,
+      '--state-dir',
+      this.stateDir,
+      ...extraArgs,
+    ];
+  }
+
   /** Starts the daemon and resolves once it logs that it is serving. */
   async start(extraArgs: string[] = []): Promise<void> {
     // Logs accumulate across restarts; only a line from this run means this run is serving.
     const from = this.logs.length;
-    const child = spawn(
-      process.execPath,
-      [
-        requireBuilt(BINS.terwayd),
-        '--config',
-        this.configPath,
-        '--socket',
-        this.socket,
-        '--state-dir',
-        this.stateDir,
-        ...extraArgs,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [requireBuilt(BINS.terwayd), ...this.args(extraArgs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     this.exit = new Promise((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
