@@ -16,11 +16,12 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 
 import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
 import { InformerSource } from '../../src/k8s/informer-source.js';
+import { KubeConfig } from '../../src/k8s/kube-client.js';
+import { projectEndpointSlice } from '../../src/k8s/object-projection.js';
 import { ServiceTable } from '../../src/k8s/service-table.js';
 import { translateService } from '../../src/k8s/service-translation.js';
 import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
@@ -130,7 +131,7 @@ function setUp(config: WorkerConfig): {
   if (config.mode !== 'reconciler') return { cluster, frontends: [] };
   const frontends = cluster.services.map((service, i): [string, DesiredFrontend[]] => [
     serviceKeyOf(i),
-    translateService(service, [cluster.slices[i]!]),
+    translateService(service, [projectEndpointSlice(cluster.slices[i]!)]),
   ]);
   return { cluster: undefined, frontends };
 }

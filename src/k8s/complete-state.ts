@@ -6,6 +6,7 @@
 import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
+import { leanSliceOf, type LeanEndpointSlice } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
 export interface TranslatedState {
@@ -25,16 +26,17 @@ export function translateCompleteState(
     const key = objectKey(service);
     if (key !== undefined) latest.set(key, service);
   }
-  const slicesOf = new Map<string, V1EndpointSlice[]>();
+  const slicesOf = new Map<string, LeanEndpointSlice[]>();
   let sliceCount = 0;
   for (const slice of slices) {
     if (objectKey(slice) === undefined) continue;
     sliceCount++;
     const owner = owningServiceKey(slice);
     if (owner === undefined) continue;
+    const lean = leanSliceOf(slice);
     const group = slicesOf.get(owner);
-    if (group === undefined) slicesOf.set(owner, [slice]);
-    else group.push(slice);
+    if (group === undefined) slicesOf.set(owner, [lean]);
+    else group.push(lean);
   }
   const frontends = new Map<string, DesiredFrontend[]>();
   for (const [key, service] of latest) {
@@ -51,7 +53,7 @@ export function objectKey(object: KubernetesObject): string | undefined {
 }
 
 /** The Service a slice belongs to, by the EndpointSlice controller's label. */
-export function owningServiceKey(slice: V1EndpointSlice): string | undefined {
+export function owningServiceKey(slice: KubernetesObject): string | undefined {
   const serviceName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   if (serviceName === undefined || serviceName === '') return undefined;
   return serviceKey(slice.metadata?.namespace ?? '', serviceName);

@@ -3,8 +3,7 @@
  * ResilientInformer (client-node's ListWatch, restarted on failure), into a ServiceTable that
  * tells the sink. The sink hears nothing until both initial lists are in.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import type { V1Service } from '@kubernetes/client-node';
 
 import { TerwayError } from '../errors/terway-error.js';
 import type { DesiredStateSink } from '../lb/desired-frontend.js';
@@ -17,6 +16,8 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   ResilientInformer,
 } from './resilient-informer.js';
+import { KubeConfig } from './kube-client.js';
+import type { LeanEndpointSlice } from './lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from './object-projection.js';
 import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
@@ -74,7 +75,7 @@ export class InformerSource {
   private readonly options: InformerSourceOptions;
   private readonly table: ServiceTable;
   private readonly services: ResilientInformer<V1Service>;
-  private readonly endpointSlices: ResilientInformer<V1EndpointSlice>;
+  private readonly endpointSlices: ResilientInformer<LeanEndpointSlice>;
   private readonly syncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private started = false;
   private stopped = false;
@@ -100,7 +101,7 @@ export class InformerSource {
       onUpsert: (service) => this.table.upsertService(service),
       onDelete: (service) => this.table.removeService(service),
     });
-    this.endpointSlices = new ResilientInformer<V1EndpointSlice>({
+    this.endpointSlices = new ResilientInformer<LeanEndpointSlice>({
       ...common,
       resource: 'endpointslices',
       path: ENDPOINT_SLICES_PATH,

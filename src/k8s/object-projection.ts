@@ -10,15 +10,14 @@
  * the ServiceTable and client-node's ListWatch read:
  * - metadata: name, namespace, resourceVersion (ListWatch's cache key and change test), and for a
  *   slice the `kubernetes.io/service-name` label;
- * - the fields service-translation.ts reads, spelled as the API spells them.
+ * - the fields service-translation.ts reads, spelled as the API spells them; a slice's endpoints
+ *   become one number each (lean-endpoint-slice.ts), so a projected slice is a LeanEndpointSlice.
  *
  * Pure and total: any JSON value in, a well-formed object out. A field of the wrong type is
  * dropped, as translation would skip it anyway.
  */
 import type {
   DiscoveryV1EndpointPort,
-  V1Endpoint,
-  V1EndpointSlice,
   V1LoadBalancerIngress,
   V1ObjectMeta,
   V1Service,
@@ -26,6 +25,7 @@ import type {
   V1ServiceSpec,
 } from '@kubernetes/client-node';
 
+import { endpointCodesOf, type LeanEndpointSlice } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL } from './service-translation.js';
 
 type Json = Record<string, unknown>;
@@ -53,15 +53,16 @@ export function projectService(raw: unknown): V1Service {
   return service;
 }
 
-export function projectEndpointSlice(raw: unknown): V1EndpointSlice {
+export function projectEndpointSlice(raw: unknown): LeanEndpointSlice {
   const object = recordOf(raw);
-  const slice: V1EndpointSlice = {
+  const ports = object['ports'];
+  return {
     metadata: projectMetadata(object['metadata'], true),
     addressType: typeof object['addressType'] === 'string' ? object['addressType'] : '',
-    endpoints: Array.isArray(object['endpoints']) ? object['endpoints'].map(projectEndpoint) : [],
+    ...(Array.isArray(ports) ? { ports: ports.map(projectSlicePort) } : {}),
+    // A copy: an array grown by push keeps room for 17 numbers, this one holds just its own.
+    endpointCodes: endpointCodesOf(object['endpoints']).slice(),
   };
-  if (Array.isArray(object['ports'])) slice.ports = object['ports'].map(projectSlicePort);
-  return slice;
 }
 
 function projectMetadata(raw: unknown, withServiceLabel: boolean): V1ObjectMeta {
@@ -95,22 +96,6 @@ function projectSlicePort(raw: unknown): DiscoveryV1EndpointPort {
   return projected;
 }
 
-function projectEndpoint(raw: unknown): V1Endpoint {
-  const endpoint = recordOf(raw);
-  const addresses = endpoint['addresses'];
-  // Only the first address has defined semantics (kube-proxy ignores the rest), so only it stays.
-  const first: unknown = Array.isArray(addresses) ? addresses[0] : undefined;
-  const kept = typeof first === 'string' ? [first] : [];
-  const { ready, terminating } = recordOf(endpoint['conditions']);
-  // Nearly every endpoint is ready and not terminating, which is also what no conditions at all
-  // mean: those carry none, and the cache holds one object fewer per endpoint. Objects are built
-  // whole, so V8 gives them their final shape at once (no out-of-object property store).
-  const notReady = ready === false;
-  const isTerminating = terminating === true;
-  if (!notReady && !isTerminating) return { addresses: kept };
-  return { addresses: kept, conditions: { ready: !notReady, terminating: isTerminating } };
-}
-
 function projectIngress(raw: unknown): V1LoadBalancerIngress {
   const ingress = recordOf(raw);
   const projected: V1LoadBalancerIngress = {};
@@ -132,5 +117,9 @@ function copyString<T extends object>(from: Json, to: T, field: keyof T & string
 
 function copyStrings<T extends object>(from: Json, to: T, field: keyof T & string): void {
   const value = from[field];
-  if (Array.isArray(value)) (to as Json)[field] = value.filter((item) => typeof item === 'string');
+  if (!Array.isArray(value)) return;
+  // The parsed array itself when it holds only strings (the usual case): it is exactly its own
+  // size, where a filtered copy, grown by appending, keeps room for 17.
+  const strings = value.every((item) => typeof item === 'string');
+  (to as Json)[field] = strings ? value : value.filter((item) => typeof item === 'string');
 }

@@ -16,13 +16,13 @@
  * - After stop(), a list still in flight would go on to open a watch nobody stops, and events
  *   would still be delivered; both are refused here.
  */
-import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 
 import { TerwayError } from '../errors/terway-error.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { messageOf } from '../errors/error-message.js';
+import { ListWatch, Watch } from './kube-client.js';
 
 /** First restart delay after a failure; doubles per consecutive failure up to the cap. */
 export const DEFAULT_INITIAL_BACKOFF_MS = 500;

@@ -30,7 +30,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './kube-client.js';
 
 export type ResourceName = 'services' | 'endpointslices';
 

@@ -7,8 +7,15 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1EndpointSlice, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
 import fc from 'fast-check';
 
+import {
+  endpointAddr,
+  takesNewFlows,
+  type LeanEndpointSlice,
+} from '../../src/k8s/lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from '../../src/k8s/object-projection.js';
 import { SERVICE_NAME_LABEL, translateService } from '../../src/k8s/service-translation.js';
+import { formatBackend } from '../../src/lb/desired-frontend.js';
+import { intToIp, ipToInt, isIPv4 } from '../../src/util/ipv4.js';
 
 /** What a real apiserver adds to every object, none of which the datapath reads. */
 function serverMetadata(
@@ -111,6 +118,46 @@ function fatSlice(): V1EndpointSlice {
   };
 }
 
+function decoded(slice: LeanEndpointSlice): Array<[string, boolean]> {
+  return slice.endpointCodes.map((code) => [intToIp(endpointAddr(code)), takesNewFlows(code)]);
+}
+
+/**
+ * The backends of one Service port, read from whole slices the plain way, as kube-proxy does: the
+ * first slice port with the Service port's name and protocol; each endpoint's first address if it
+ * is IPv4; ready unless `ready` is false or `terminating` true; ready anywhere means ready.
+ */
+function kubeProxyBackends(
+  slices: readonly V1EndpointSlice[],
+  portName: string,
+  protocol: string,
+): { ready: string[]; draining: string[] } {
+  const ready = new Set<string>();
+  const listed = new Set<string>();
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4') continue;
+    const port = (slice.ports ?? []).find(
+      (candidate) =>
+        (candidate.name ?? '') === portName && (candidate.protocol ?? 'TCP') === protocol,
+    )?.port;
+    if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65_535) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      const ip = endpoint.addresses?.[0];
+      if (ip === undefined || !isIPv4(ip)) continue;
+      listed.add(`${ip}:${port}`);
+      if (endpoint.conditions?.ready !== false && endpoint.conditions?.terminating !== true) {
+        ready.add(`${ip}:${port}`);
+      }
+    }
+  }
+  const order = (backend: string): number => {
+    const [ip, port] = backend.split(':');
+    return ipToInt(ip!) * 65_536 + Number(port);
+  };
+  const sorted = (backends: Iterable<string>) => [...backends].sort((a, b) => order(a) - order(b));
+  return { ready: sorted(ready), draining: sorted([...listed].filter((b) => !ready.has(b))) };
+}
+
 describe('projectService / projectEndpointSlice', () => {
   test('a real-looking Service and slice: the same frontends, from a fraction of the object', () => {
     const service = fatService();
@@ -118,10 +165,14 @@ describe('projectService / projectEndpointSlice', () => {
     const projectedService = projectService(service);
     const projectedSlice = projectEndpointSlice(slice);
 
-    expect(translateService(projectedService, [projectedSlice])).toEqual(
-      translateService(service, [slice]),
-    );
-    expect(translateService(service, [slice])).toHaveLength(6);
+    const frontends = translateService(projectedService, [projectedSlice]);
+    expect(frontends).toEqual(translateService(service, [projectedSlice]));
+    expect(frontends).toHaveLength(6);
+    // The first endpoint (first address only) takes new flows; the terminating one drains.
+    expect(decoded(projectedSlice)).toEqual([
+      ['10.0.1.5', true],
+      ['10.0.1.7', false],
+    ]);
     expect(projectedService).toEqual({
       metadata: { name: 'web', namespace: 'shop', resourceVersion: '48213' },
       spec: {
@@ -158,28 +209,39 @@ describe('projectService / projectEndpointSlice', () => {
         { name: 'http', port: 8080, protocol: 'TCP' },
         { name: 'dns', port: 5353, protocol: 'UDP' },
       ],
-      endpoints: [
-        // Ready and not terminating: what no conditions mean, so none are kept.
-        { addresses: ['10.0.1.5'] },
-        { addresses: ['10.0.1.7'], conditions: { ready: false, terminating: true } },
-      ],
+      // 10.0.1.5 × 2 + 1 (takes new flows), 10.0.1.7 × 2 (terminating).
+      endpointCodes: [ipToInt('10.0.1.5') * 2 + 1, ipToInt('10.0.1.7') * 2],
     });
     const size = (value: unknown): number => JSON.stringify(value).length;
     expect(size(projectedService) * 3).toBeLessThan(size(service));
     expect(size(projectedSlice) * 3).toBeLessThan(size(slice));
   });
 
-  test('absent conditions stay absent: nil `ready` still means ready', () => {
+  test('an endpoint: its first IPv4 address, and whether it takes new flows', () => {
     const slice = fatSlice();
-    slice.endpoints = [{ addresses: ['10.0.1.9'] }, { addresses: ['10.0.1.8'], conditions: {} }];
-    expect(projectEndpointSlice(slice).endpoints).toEqual([
+    slice.endpoints = [
       { addresses: ['10.0.1.9'] },
-      { addresses: ['10.0.1.8'] },
+      { addresses: ['10.0.1.8'], conditions: {} },
+      { addresses: ['10.0.1.7'], conditions: { ready: false } },
+      { addresses: ['10.0.1.6', '10.0.1.5'], conditions: { ready: true, terminating: true } },
+      { addresses: ['255.255.255.255'], conditions: { ready: true, terminating: false } },
+      { addresses: ['fd00::1'] },
+      { addresses: [] },
+      { addresses: ['010.0.1.4'] },
+    ];
+    // No conditions, or no `ready`, means ready (the API's "unknown").
+    expect(decoded(projectEndpointSlice(slice))).toEqual([
+      ['10.0.1.9', true],
+      ['10.0.1.8', true],
+      ['10.0.1.7', false],
+      ['10.0.1.6', false],
+      ['255.255.255.255', true],
     ]);
     const [frontend] = translateService(projectService(fatService()), [
       projectEndpointSlice(slice),
     ]);
-    expect(frontend?.ready).toHaveLength(2);
+    expect(frontend?.ready).toHaveLength(3);
+    expect(frontend?.draining).toHaveLength(2);
   });
 
   test('anything at all in, a well-formed object out, and translation does not throw on it', () => {
@@ -188,13 +250,16 @@ describe('projectService / projectEndpointSlice', () => {
         const service = projectService(rawService);
         const slice = projectEndpointSlice(rawSlice);
         expect(typeof service.metadata).toBe('object');
-        expect(Array.isArray(slice.endpoints)).toBe(true);
+        expect(Array.isArray(slice.endpointCodes)).toBe(true);
+        for (const code of slice.endpointCodes) {
+          expect(Number.isSafeInteger(code) && code >= 0 && code < 2 ** 33).toBe(true);
+        }
         expect(Array.isArray(translateService(service, [slice]))).toBe(true);
       }),
     );
   });
 
-  test('random Services and slices translate alike, whole or projected', () => {
+  test('random Services and slices: the projected objects give the backends kube-proxy would', () => {
     const ip = fc
       .tuple(fc.constantFrom(10, 172, 192), fc.nat(3), fc.nat(3), fc.integer({ min: 1, max: 4 }))
       .map((parts) => parts.join('.'));
@@ -274,9 +339,18 @@ describe('projectService / projectEndpointSlice', () => {
         // As the apiserver sends them: JSON, with undefined fields absent.
         const rawService = JSON.parse(JSON.stringify(whole)) as V1Service;
         const rawSlices = JSON.parse(JSON.stringify(slices)) as V1EndpointSlice[];
-        expect(
-          translateService(projectService(rawService), rawSlices.map(projectEndpointSlice)),
-        ).toEqual(translateService(rawService, rawSlices));
+        const lean = rawSlices.map(projectEndpointSlice);
+        const frontends = translateService(projectService(rawService), lean);
+        // The Service's projection loses nothing translation reads...
+        expect(frontends).toEqual(translateService(rawService, lean));
+        // ...and the slices' gives each port the backends read from the whole slices.
+        for (const frontend of frontends) {
+          const { portName } = frontend.service;
+          expect({
+            ready: frontend.ready.map(formatBackend),
+            draining: frontend.draining.map(formatBackend),
+          }).toEqual(kubeProxyBackends(rawSlices, portName, frontend.address.protocol));
+        }
       }),
       { numRuns: 500 },
     );

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import pino from 'pino';
 
+import { projectEndpointSlice } from '../../src/k8s/object-projection.js';
 import { ServiceTable } from '../../src/k8s/service-table.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
 import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
@@ -38,6 +39,11 @@ function slice(
   };
 }
 
+/** A slice as the informers hand it over: projected. */
+function leanSlice(...args: Parameters<typeof slice>) {
+  return projectEndpointSlice(slice(...args));
+}
+
 function syncedTable(): { table: ServiceTable; sink: RecordingSink } {
   const sink = new RecordingSink();
   const table = new ServiceTable({ sink, logger: silent });
@@ -53,7 +59,7 @@ describe('before markSynced', () => {
     table.upsertService(service('web', '10.96.0.10'));
     table.upsertService(service('api', '10.96.0.11'));
     table.upsertService(service('headless', 'None'));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
     table.upsertService(service('gone', '10.96.0.12'));
     table.removeService(service('gone', '10.96.0.12'));
     expect(sink.calls).toEqual([]);
@@ -91,7 +97,7 @@ describe('after markSynced', () => {
     table.upsertService(service('web', '10.96.0.20', 'other'));
     const before = sink.calls.length;
 
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1', '10.0.0.2']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1', '10.0.0.2']));
     expect(sink.servicesTouchedSince(before)).toEqual(['default/web']);
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual([
       '10.0.0.1:8080',
@@ -104,23 +110,23 @@ describe('after markSynced', () => {
   test('an update that changes nothing the datapath uses sends nothing', () => {
     const { table, sink } = syncedTable();
     table.upsertService(service('web', '10.96.0.10'));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
     const before = sink.calls.length;
 
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1'], { zone: 'cn-hangzhou-k' }));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1'], { zone: 'cn-hangzhou-k' }));
     table.upsertService({
       ...service('web', '10.96.0.10'),
       metadata: { name: 'web', namespace: 'default', resourceVersion: '2', labels: { a: 'b' } },
     });
-    table.upsertEndpointSlice(slice('unrelated-1', 'unrelated', ['10.0.0.9']));
+    table.upsertEndpointSlice(leanSlice('unrelated-1', 'unrelated', ['10.0.0.9']));
     expect(sink.calls.length).toBe(before);
   });
 
   test('an endpoint going not-ready moves from ready to draining', () => {
     const { table, sink } = syncedTable();
     table.upsertService(service('web', '10.96.0.10'));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1'], { ready: false }));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1'], { ready: false }));
     expect(sink.backends('default/web', '10.96.0.10:80/TCP', 'ready')).toEqual([]);
     expect(sink.backends('default/web', '10.96.0.10:80/TCP', 'draining')).toEqual([
       '10.0.0.1:8080',
@@ -130,19 +136,19 @@ describe('after markSynced', () => {
   test('backends from several slices are merged; removing a slice removes its backends', () => {
     const { table, sink } = syncedTable();
     table.upsertService(service('web', '10.96.0.10'));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
-    table.upsertEndpointSlice(slice('web-2', 'web', ['10.0.0.2']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-2', 'web', ['10.0.0.2']));
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual([
       '10.0.0.1:8080',
       '10.0.0.2:8080',
     ]);
-    table.removeEndpointSlice(slice('web-1', 'web', []));
+    table.removeEndpointSlice(leanSlice('web-1', 'web', []));
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual(['10.0.0.2:8080']);
   });
 
   test('slices that arrive before their Service are used once it appears', () => {
     const { table, sink } = syncedTable();
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
     expect(sink.calls).toEqual([]);
     table.upsertService(service('web', '10.96.0.10'));
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual(['10.0.0.1:8080']);
@@ -151,7 +157,7 @@ describe('after markSynced', () => {
   test('a Service re-created after deletion gets its surviving slices back', () => {
     const { table, sink } = syncedTable();
     table.upsertService(service('web', '10.96.0.10'));
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
     table.removeService(service('web', '10.96.0.10'));
     table.upsertService(service('web', '10.96.0.30'));
     expect(sink.backends('default/web', '10.96.0.30:80/TCP')).toEqual(['10.0.0.1:8080']);
@@ -161,9 +167,9 @@ describe('after markSynced', () => {
     const { table, sink } = syncedTable();
     table.upsertService(service('web', '10.96.0.10'));
     table.upsertService(service('api', '10.96.0.11'));
-    table.upsertEndpointSlice(slice('shared', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('shared', 'web', ['10.0.0.1']));
     const before = sink.calls.length;
-    table.upsertEndpointSlice(slice('shared', 'api', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('shared', 'api', ['10.0.0.1']));
     expect(sink.servicesTouchedSince(before)).toEqual(['default/api', 'default/web']);
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual([]);
     expect(sink.backends('default/api', '10.96.0.11:80/TCP')).toEqual(['10.0.0.1:8080']);
@@ -183,7 +189,7 @@ describe('after markSynced', () => {
   test('removing something unknown sends nothing', () => {
     const { table, sink } = syncedTable();
     table.removeService(service('ghost', '10.96.0.99'));
-    table.removeEndpointSlice(slice('ghost-1', 'ghost', []));
+    table.removeEndpointSlice(leanSlice('ghost-1', 'ghost', []));
     expect(sink.calls).toEqual([]);
   });
 });
@@ -239,7 +245,7 @@ describe('a sink that throws', () => {
       }),
     ]);
     failing = false;
-    table.upsertEndpointSlice(slice('web-1', 'web', ['10.0.0.1']));
+    table.upsertEndpointSlice(leanSlice('web-1', 'web', ['10.0.0.1']));
     expect(sink.backends('default/web', '10.96.0.10:80/TCP')).toEqual(['10.0.0.1:8080']);
   });
 });

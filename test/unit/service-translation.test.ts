@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Endpoint, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
+import { projectEndpointSlice } from '../../src/k8s/object-projection.js';
 import {
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   isProxiedService,
@@ -47,6 +48,11 @@ function slice(
   };
 }
 
+/** Slices as both sources hand them to translation: projected. */
+function translate(svc: V1Service, slices: V1EndpointSlice[]): DesiredFrontend[] {
+  return translateService(svc, slices.map(projectEndpointSlice));
+}
+
 function endpoint(ip: string, conditions: V1Endpoint['conditions'] = { ready: true }): V1Endpoint {
   return { addresses: [ip], conditions };
 }
@@ -74,7 +80,7 @@ describe('which Services get frontends', () => {
     ['LoadBalancer', { type: 'LoadBalancer' }],
     ['no type (the API default, ClusterIP)', { type: undefined }],
   ])('%s with a cluster IP is proxied', (_name, spec) => {
-    const frontends = translateService(service({ ...HTTP_AND_DNS, ...spec }), []);
+    const frontends = translate(service({ ...HTTP_AND_DNS, ...spec }), []);
     expect(keys(frontends)).toEqual(['10.96.0.10:53/UDP', '10.96.0.10:80/TCP']);
   });
 
@@ -86,17 +92,17 @@ describe('which Services get frontends', () => {
   ])('%s gets none', (_name, spec) => {
     const svc = service({ ...HTTP_AND_DNS, ...spec });
     expect(isProxiedService(svc)).toBe(false);
-    expect(translateService(svc, [slice('web-1', [endpoint('10.0.0.1')])])).toEqual([]);
+    expect(translate(svc, [slice('web-1', [endpoint('10.0.0.1')])])).toEqual([]);
   });
 
   test('a Service without ports has no frontends', () => {
-    expect(translateService(service({ ports: [] }), [])).toEqual([]);
+    expect(translate(service({ ports: [] }), [])).toEqual([]);
   });
 });
 
 describe('frontend addresses', () => {
   test('one frontend per IP and port, with the Service identity and port name', () => {
-    const [dns, http] = translateService(service(HTTP_AND_DNS), []);
+    const [dns, http] = translate(service(HTTP_AND_DNS), []);
     expect(http).toEqual({
       address: { ip: '10.96.0.10', port: 80, protocol: 'TCP' },
       service: { namespace: 'shop', name: 'web', portName: 'http' },
@@ -119,7 +125,7 @@ describe('frontend addresses', () => {
         },
       },
     );
-    const frontends = translateService(svc, []);
+    const frontends = translate(svc, []);
     expect(frontends.map((f) => [frontendKey(f.address), f.external])).toEqual([
       ['10.96.0.10:53/UDP', false],
       ['10.96.0.10:80/TCP', false],
@@ -135,12 +141,12 @@ describe('frontend addresses', () => {
       { ports: [{ name: 'http', port: 80 }], type: 'LoadBalancer' },
       { status: { loadBalancer: { ingress: [{ ip: '203.0.113.5', ipMode: 'Proxy' }] } } },
     );
-    expect(keys(translateService(svc, []))).toEqual(['10.96.0.10:80/TCP']);
+    expect(keys(translate(svc, []))).toEqual(['10.96.0.10:80/TCP']);
   });
 
   test('an externalIP equal to the cluster IP does not duplicate it and stays internal', () => {
     const svc = service({ ports: [{ port: 80 }], externalIPs: ['10.96.0.10', '10.96.0.10'] });
-    const frontends = translateService(svc, []);
+    const frontends = translate(svc, []);
     expect(frontends).toHaveLength(1);
     expect(frontends[0]?.external).toBe(false);
   });
@@ -156,10 +162,10 @@ describe('frontend addresses', () => {
       },
       { status: { loadBalancer: { ingress: [{ ip: '2001:db8::2' }] } } },
     );
-    expect(keys(translateService(dualStack, []))).toEqual(['10.96.0.10:80/TCP']);
+    expect(keys(translate(dualStack, []))).toEqual(['10.96.0.10:80/TCP']);
 
     const ipv6Only = service({ ports: [{ port: 80 }], clusterIP: 'fd00:10:96::a' });
-    expect(translateService(ipv6Only, [])).toEqual([]);
+    expect(translate(ipv6Only, [])).toEqual([]);
   });
 
   test('SCTP ports are skipped; a port without protocol is TCP', () => {
@@ -169,7 +175,7 @@ describe('frontend addresses', () => {
         { name: 'plain', port: 8000 },
       ],
     });
-    expect(keys(translateService(svc, []))).toEqual(['10.96.0.10:8000/TCP']);
+    expect(keys(translate(svc, []))).toEqual(['10.96.0.10:8000/TCP']);
   });
 
   test('frontends are sorted by IP numerically, then port, then protocol', () => {
@@ -182,7 +188,7 @@ describe('frontend addresses', () => {
         { name: 'c', port: 53, protocol: 'UDP' },
       ],
     });
-    expect(keys(translateService(svc, []))).toEqual([
+    expect(keys(translate(svc, []))).toEqual([
       '10.96.0.9:53/UDP',
       '10.96.0.9:443/TCP',
       '10.96.0.9:443/UDP',
@@ -195,7 +201,7 @@ describe('frontend addresses', () => {
 
 describe('backends', () => {
   test('ready endpoints are ready; a nil ready counts as ready (the API says so)', () => {
-    const frontends = translateService(service(HTTP_AND_DNS), [
+    const frontends = translate(service(HTTP_AND_DNS), [
       slice('web-1', [endpoint('10.0.0.1'), { addresses: ['10.0.0.2'] }, endpoint('10.0.0.3', {})]),
     ]);
     expect(backendsByFrontend(frontends)['10.96.0.10:80/TCP']).toEqual({
@@ -210,7 +216,7 @@ describe('backends', () => {
   });
 
   test('not-ready and terminating endpoints drain; terminating never counts as ready', () => {
-    const frontends = translateService(service(HTTP_AND_DNS), [
+    const frontends = translate(service(HTTP_AND_DNS), [
       slice('web-1', [
         endpoint('10.0.0.1', { ready: true }),
         endpoint('10.0.0.2', { ready: false }),
@@ -227,7 +233,7 @@ describe('backends', () => {
 
   test('the backend port is the slice port with the Service port name, per slice', () => {
     // A named targetPort may resolve to different numbers on different pods: one slice each.
-    const frontends = translateService(service(HTTP_AND_DNS), [
+    const frontends = translate(service(HTTP_AND_DNS), [
       slice('web-1', [endpoint('10.0.0.1')], [{ name: 'http', port: 8080, protocol: 'TCP' }]),
       slice('web-2', [endpoint('10.0.0.2')], [{ name: 'http', port: 9090, protocol: 'TCP' }]),
     ]);
@@ -244,7 +250,7 @@ describe('backends', () => {
         { name: 'dns-tcp', port: 53, protocol: 'TCP' },
       ],
     });
-    const frontends = translateService(svc, [
+    const frontends = translate(svc, [
       slice(
         'web-1',
         [endpoint('10.0.0.1')],
@@ -263,7 +269,7 @@ describe('backends', () => {
 
   test('an unnamed Service port matches the unnamed slice port', () => {
     const svc = service({ ports: [{ port: 80, targetPort: 8080 }] });
-    const frontends = translateService(svc, [
+    const frontends = translate(svc, [
       slice('web-1', [endpoint('10.0.0.1')], [{ port: 8080, protocol: 'TCP' }]),
       slice('web-2', [endpoint('10.0.0.2')], [{ name: '', port: 8081 }]),
     ]);
@@ -272,7 +278,7 @@ describe('backends', () => {
   });
 
   test('a slice without the port, or with a port without a number, contributes nothing', () => {
-    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+    const frontends = translate(service({ ports: [{ name: 'http', port: 80 }] }), [
       slice('web-1', [endpoint('10.0.0.1')], [{ name: 'metrics', port: 9100 }]),
       slice('web-2', [endpoint('10.0.0.2')], [{ name: 'http' }]),
       slice('web-3', [endpoint('10.0.0.3')], []),
@@ -281,7 +287,7 @@ describe('backends', () => {
   });
 
   test('IPv6 and FQDN slices are ignored; only the first address of an endpoint is used', () => {
-    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+    const frontends = translate(service({ ports: [{ name: 'http', port: 80 }] }), [
       slice('web-v6', [endpoint('fd00::1')], [{ name: 'http', port: 8080 }], 'IPv6'),
       slice('web-fqdn', [endpoint('pod.example')], [{ name: 'http', port: 8080 }], 'FQDN'),
       slice(
@@ -294,7 +300,7 @@ describe('backends', () => {
   });
 
   test('an endpoint in two slices appears once; ready in either slice means ready', () => {
-    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+    const frontends = translate(service({ ports: [{ name: 'http', port: 80 }] }), [
       slice(
         'web-old',
         [endpoint('10.0.0.1', { ready: false }), endpoint('10.0.0.2')],
@@ -314,7 +320,7 @@ describe('backends', () => {
   });
 
   test('backends are sorted by IP numerically, then port', () => {
-    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+    const frontends = translate(service({ ports: [{ name: 'http', port: 80 }] }), [
       slice('a', [endpoint('10.0.0.10'), endpoint('10.0.0.9')], [{ name: 'http', port: 8080 }]),
       slice('b', [endpoint('10.0.0.10'), endpoint('9.255.255.255')], [{ name: 'http', port: 80 }]),
     ]);
@@ -331,7 +337,7 @@ describe('backends', () => {
     // a third of them draining in one slice but ready in another.
     const ips = Array.from({ length: 300 }, (_, i) => `10.1.${Math.floor(i / 250)}.${i % 250}`);
     const descending = [...ips].reverse();
-    const frontends = translateService(service({ ports: [{ name: 'http', port: 80 }] }), [
+    const frontends = translate(service({ ports: [{ name: 'http', port: 80 }] }), [
       slice(
         'a',
         descending.map((ip) => endpoint(ip)),
@@ -357,7 +363,7 @@ describe('backends', () => {
 
   test('every frontend of a port shares its backends (cluster, external, ingress)', () => {
     const svc = service({ ports: [{ name: 'http', port: 80 }], externalIPs: ['192.0.2.7'] });
-    const frontends = translateService(svc, [
+    const frontends = translate(svc, [
       slice('web-1', [endpoint('10.0.0.1')], [{ name: 'http', port: 8080 }]),
     ]);
     expect(frontends.map((f) => f.ready.map(formatBackend))).toEqual([
@@ -370,9 +376,7 @@ describe('backends', () => {
 describe('session affinity', () => {
   test('ClientIP without a timeout gets the API default of 3 hours', () => {
     const svc = service({ ports: [{ port: 80 }], sessionAffinity: 'ClientIP' });
-    expect(translateService(svc, [])[0]?.affinityTimeoutSeconds).toBe(
-      DEFAULT_AFFINITY_TIMEOUT_SECONDS,
-    );
+    expect(translate(svc, [])[0]?.affinityTimeoutSeconds).toBe(DEFAULT_AFFINITY_TIMEOUT_SECONDS);
     expect(DEFAULT_AFFINITY_TIMEOUT_SECONDS).toBe(10_800);
   });
 
@@ -382,7 +386,7 @@ describe('session affinity', () => {
       sessionAffinity: 'ClientIP',
       sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
     });
-    expect(translateService(svc, []).map((f) => f.affinityTimeoutSeconds)).toEqual([600, 600]);
+    expect(translate(svc, []).map((f) => f.affinityTimeoutSeconds)).toEqual([600, 600]);
   });
 
   test.each([['None'], [undefined]])('sessionAffinity %s means 0', (affinity) => {
@@ -391,7 +395,7 @@ describe('session affinity', () => {
       sessionAffinity: affinity,
       sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
     });
-    expect(translateService(svc, [])[0]?.affinityTimeoutSeconds).toBe(0);
+    expect(translate(svc, [])[0]?.affinityTimeoutSeconds).toBe(0);
   });
 });
 

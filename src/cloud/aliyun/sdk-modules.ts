@@ -52,9 +52,13 @@ export function lazyModelIndex(indexPath: string): Record<string, unknown> | und
     const file = variable === undefined ? undefined : files.get(variable);
     if (name === undefined || property === undefined || file === undefined) return undefined;
     const path = join(dirname(indexPath), `${file}.js`);
+    // A copy, not the match: V8 keeps a matched substring of 13 characters or more as a view
+    // into the string it came from, and every getter holding one kept the whole index text alive
+    // (1.3 MB for the two SDKs, measured in a heap snapshot).
+    const exported = structuredClone(property);
     Object.defineProperty(index, name, {
       enumerable: true,
-      get: () => (requireHere(path) as Record<string, unknown>)[property],
+      get: () => (requireHere(path) as Record<string, unknown>)[exported],
     });
     names++;
   }
