@@ -1,10 +1,20 @@
 // Build: regenerate the RPC types, compile with tsc into dist/, then bundle the CNI shim into one
 // CommonJS file. The shim runs once per pod, so it must not pay for resolving hundreds of modules.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, transformSync } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules/.bin', name);
@@ -47,6 +57,36 @@ await build({
     js: "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);",
   },
 });
+
+// Compact copies of the cloud SDKs' clients, which terwayd loads instead of the packages' own
+// (src/cloud/aliyun/sdk-modules.ts says why). The same code without comments and whitespace;
+// its requires of the package's own files name them by package path, so they resolve as before.
+// Named for the package version, so a later upgrade without a rebuild loads the package itself.
+const requireFromRoot = createRequire(join(root, 'package.json'));
+mkdirSync(join(root, 'dist/vendor'), { recursive: true });
+for (const packageName of ['@alicloud/ecs20140526', '@alicloud/vpc20160428']) {
+  const packageJson = requireFromRoot.resolve(`${packageName}/package.json`);
+  const { version } = JSON.parse(readFileSync(packageJson, 'utf8'));
+  const main = requireFromRoot.resolve(packageName);
+  const mainDir = relative(dirname(packageJson), dirname(main));
+  const { code } = transformSync(readFileSync(main, 'utf8'), {
+    loader: 'js',
+    format: 'cjs',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+  });
+  const compact = code.replace(
+    /require\("(\.\.?\/[^"]+)"\)/g,
+    (_, path) => `require(${JSON.stringify(`${packageName}/${join(mainDir, path)}`)})`,
+  );
+  const ascii = Buffer.byteLength(compact, 'utf8') === compact.length;
+  if (/require\("\./.test(compact) || !ascii) {
+    throw new Error(`${packageName}: its compact client still has a relative require or non-ASCII`);
+  }
+  const name = `${basename(packageName)}@${version}.client.cjs`;
+  writeFileSync(join(root, 'dist/vendor', name), compact);
+}
 
 // terway.cjs is what the runtime execs: a few lines that run terway-main.cjs (the shim itself)
 // with a V8 code cache. Both files are installed side by side.

@@ -123,6 +123,11 @@ export interface DaemonMemory {
   before: RssBreakdown;
   after: RssBreakdown;
   /**
+   * The highest RSS from just before the load to the after-sample (the kernel's VmHWM, reset
+   * before the load): what a memory limit on the daemon's container must leave room for.
+   */
+  peakMb: number;
+  /**
    * File written (or first object created) → all frontends in the daemon's maps (parse or
    * list/watch, translate, program).
    */
@@ -603,6 +608,20 @@ function rssOf(pid: number): RssBreakdown {
   };
 }
 
+/**
+ * Resets the kernel's peak-RSS mark of `pid` (VmHWM) to its current RSS (proc(5), clear_refs 5),
+ * so that peakRssMb() then gives the peak of what follows only.
+ */
+function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+function peakRssMb(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match === null) throw new Error(`no VmHWM for pid ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
 /** The sample with the median RSS. */
 async function sampledRss(pid: number): Promise<RssBreakdown> {
   const samples: RssBreakdown[] = [];
@@ -671,11 +690,12 @@ async function loadedDaemon(
   pid: number,
   pinDir: string,
   shape: FixtureShape,
-): Promise<{ check: MapsCheck; after: RssBreakdown }> {
+): Promise<{ check: MapsCheck; after: RssBreakdown; peakMb: number }> {
   const check = checkPinnedMaps(pinDir, shape);
   requireCorrect(check, shape.services, "the lab terwayd's maps");
   await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
-  return { check, after: await sampledRss(pid) };
+  const after = await sampledRss(pid);
+  return { check, after, peakMb: peakRssMb(pid) };
 }
 
 /**
@@ -702,14 +722,15 @@ async function daemonMemory(
     });
     const staging = `${node.services}.bench-tmp`;
     writeFileSync(staging, text);
+    resetPeakRss(node.daemonPid);
     const started = performance.now();
     renameSync(staging, node.services);
     await waitForFrontends(node.bpfPinDir, shape, node.log);
     const loadMs = performance.now() - started;
-    const { check, after } = await loadedDaemon(node.daemonPid, node.bpfPinDir, shape);
+    const { check, after, peakMb } = await loadedDaemon(node.daemonPid, node.bpfPinDir, shape);
     log(
       `  terwayd (pid ${node.daemonPid}): RSS ${before.rssMb.toFixed(0)} MB → ` +
-        `${after.rssMb.toFixed(0)} MB; file → maps ${ms(loadMs)}`,
+        `${after.rssMb.toFixed(0)} MB (peak ${peakMb.toFixed(0)} MB); file → maps ${ms(loadMs)}`,
     );
     return {
       source: 'services file',
@@ -718,6 +739,7 @@ async function daemonMemory(
       rssAfterMb: after.rssMb,
       before,
       after,
+      peakMb,
       loadMs,
       inputBytes: text.length,
       check,
@@ -771,15 +793,16 @@ async function clusterDaemonMemory(
     await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
     const before = await sampledRss(pid);
     const { services, slices } = makeCluster(shape);
+    resetPeakRss(pid);
     const started = performance.now();
     for (const service of services) server.create(service as unknown as K8sObject);
     for (const slice of slices) server.create(slice as unknown as K8sObject);
     await waitForFrontends(node.bpfPinDir, shape, node.log, true);
     const loadMs = performance.now() - started;
-    const { check, after } = await loadedDaemon(pid, node.bpfPinDir, shape);
+    const { check, after, peakMb } = await loadedDaemon(pid, node.bpfPinDir, shape);
     log(
       `  terwayd (pid ${pid}, --kubeconfig): RSS ${before.rssMb.toFixed(0)} MB → ` +
-        `${after.rssMb.toFixed(0)} MB; apiserver → maps ${ms(loadMs)}`,
+        `${after.rssMb.toFixed(0)} MB (peak ${peakMb.toFixed(0)} MB); apiserver → maps ${ms(loadMs)}`,
     );
     return {
       source: 'kubernetes',
@@ -788,6 +811,7 @@ async function clusterDaemonMemory(
       rssAfterMb: after.rssMb,
       before,
       after,
+      peakMb,
       loadMs,
       inputBytes: undefined,
       check,
@@ -1107,6 +1131,19 @@ export function printLbMaps(r: LbMapsResult): void {
       judged === 'terwayd, standalone' ? target('RSS with 10,000 Services loaded') : '—',
     ]);
   }
+  for (const [mode, measured] of [
+    ['cluster mode', clusterDaemon],
+    ['standalone', daemon],
+  ] as const) {
+    if (measured === undefined) continue;
+    table.push([
+      `Peak RSS while loading, ${mode}`,
+      `${measured.peakMb.toFixed(0)} MB`,
+      `before: ${measured.rssBeforeMb.toFixed(0)} MB`,
+      ratio(measured.peakMb / measured.rssBeforeMb),
+      '—',
+    ]);
+  }
   table.push([
     `RSS, Service-path worker, ${n} svc`,
     `${r.memory.loaded.rssMb.toFixed(0)} MB`,
@@ -1225,6 +1262,8 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
               ratio(r.ratios.rss),
             ],
           ]),
+      ...peakRows(clusterDaemon, 'cluster mode'),
+      ...peakRows(daemon, 'standalone'),
       [
         'RSS of the Service path alone (worker, after GC)',
         `${r.memory.loaded.rssMb.toFixed(0)} MB`,
@@ -1311,7 +1350,10 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
           `${ms(daemon.loadMs)} after the rename. RSS from /proc (median of ` +
           `${s.daemonRssSamples} samples) before and ${s.daemonSettleMs / 1000} s after, no forced ` +
           `GC: anon ${daemon.before.anonMb.toFixed(0)} → ${daemon.after.anonMb.toFixed(0)} MB, ` +
-          `file ${daemon.before.fileMb.toFixed(0)} → ${daemon.after.fileMb.toFixed(0)} MB. `
+          `file ${daemon.before.fileMb.toFixed(0)} → ${daemon.after.fileMb.toFixed(0)} MB. The ` +
+          `peak rows give the kernel's peak RSS (VmHWM, reset through /proc/<pid>/clear_refs just ` +
+          `before the load) from the load to the after-sample: what a memory limit on the daemon ` +
+          `must leave room for. `
     }${
       clusterDaemon === undefined
         ? `terwayd in cluster mode was not measured (${r.memory.clusterDaemonSkipped ?? 'skipped'}). `
@@ -1338,6 +1380,19 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
     '',
     runs,
   ].join('\n');
+}
+
+/** The BENCHMARKS.md row of a daemon's peak RSS while it loaded the Services. */
+function peakRows(measured: DaemonMemory | undefined, mode: string): string[][] {
+  if (measured === undefined) return [];
+  return [
+    [
+      `Peak RSS of terwayd (lab node) ${mode}, while loading`,
+      `${measured.peakMb.toFixed(0)} MB`,
+      `before loading: ${measured.rssBeforeMb.toFixed(0)} MB`,
+      ratio(measured.peakMb / measured.rssBeforeMb),
+    ],
+  ];
 }
 
 /** Rows for run-all's summary table: Benchmark, Measured, Baseline, Ratio, Target. */

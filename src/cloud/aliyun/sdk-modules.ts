@@ -11,10 +11,18 @@
  *
  * The SDKs are loaded with `require`, not `import`: importing CommonJS from ESM reads every
  * export once, which would load every model anyway.
+ *
+ * Each SDK's client, a single 1.5 MB file whose doc comments include a few Chinese characters,
+ * is held by V8 as source for the daemon's life, two bytes a character because of them: 5.7 MB
+ * for the two. The build writes compact copies into dist/vendor/ (scripts/build.mjs: the same
+ * code without comments or whitespace, 0.6 MB each, ASCII), and terwayd loads those when they
+ * match the installed package's version. From source (the tests), or with no copy, the package's
+ * own client loads.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import type * as EcsEsm from '@alicloud/ecs20140526';
 import type * as VpcEsm from '@alicloud/vpc20160428';
@@ -36,7 +44,12 @@ export interface ModelIndexReport {
   packageName: string;
   lazy: boolean;
   models: number;
+  /** The build's compact copy of the client was loaded, not the package's own file. */
+  compactClient: boolean;
 }
+
+/** Where the build writes the compact clients: dist/vendor/, from dist/src/cloud/aliyun/. */
+const COMPACT_CLIENT_DIR = fileURLToPath(new URL('../../../vendor/', import.meta.url));
 
 /** Builds the lazy index for `indexPath`, or undefined when the file has an unexpected shape. */
 export function lazyModelIndex(indexPath: string): Record<string, unknown> | undefined {
@@ -69,7 +82,7 @@ export function lazyModelIndex(indexPath: string): Record<string, unknown> | und
   return understood && assigned.every((name) => name in index) ? index : undefined;
 }
 
-function installLazyModelIndex(packageName: string): ModelIndexReport {
+function installLazyModelIndex(packageName: string): Omit<ModelIndexReport, 'compactClient'> {
   try {
     const indexPath = join(dirname(requireHere.resolve(packageName)), 'models', 'model.js');
     if (requireHere.cache[indexPath] !== undefined) {
@@ -89,14 +102,34 @@ function installLazyModelIndex(packageName: string): ModelIndexReport {
   }
 }
 
+/** The build's compact copy of `packageName`'s client, if there is one for its installed version. */
+export function compactClientPath(
+  packageName: string,
+  directory: string = COMPACT_CLIENT_DIR,
+): string | undefined {
+  try {
+    const { version } = requireHere(`${packageName}/package.json`) as { version?: unknown };
+    if (typeof version !== 'string') return undefined;
+    const path = join(directory, `${basename(packageName)}@${version}.client.cjs`);
+    return existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const modelIndexReports: ModelIndexReport[] = [];
 
+function loadSdk(packageName: string): unknown {
+  const index = installLazyModelIndex(packageName);
+  const compact = compactClientPath(packageName);
+  modelIndexReports.push({ ...index, compactClient: compact !== undefined });
+  return requireHere(compact ?? packageName);
+}
+
 export function loadEcsSdk(): EcsSdk {
-  modelIndexReports.push(installLazyModelIndex('@alicloud/ecs20140526'));
-  return requireHere('@alicloud/ecs20140526') as EcsSdk;
+  return loadSdk('@alicloud/ecs20140526') as EcsSdk;
 }
 
 export function loadVpcSdk(): VpcSdk {
-  modelIndexReports.push(installLazyModelIndex('@alicloud/vpc20160428'));
-  return requireHere('@alicloud/vpc20160428') as VpcSdk;
+  return loadSdk('@alicloud/vpc20160428') as VpcSdk;
 }
