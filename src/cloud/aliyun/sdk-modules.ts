@@ -1,9 +1,9 @@
 /**
  * Loads the official ECS and VPC SDKs, each with a lazy model index.
  *
- * Each SDK's `models/model.js` requires every one of its ~3,500 model files (one per request,
- * response and nested shape of every API in the product) so as to re-export them, though
- * terwayd uses a dozen. That costs each daemon about 30 MB of memory and most of a second at
+ * Each SDK's `models/model.js` requires every one of its ~1,200 model files (about 2,000 classes:
+ * the request, response and nested shapes of every API in the product) so as to re-export them,
+ * though terwayd uses a dozen. That costs each daemon about 30 MB of memory and most of a second at
  * start. Before the SDK loads, its index is replaced in the CommonJS module cache by an object
  * with the same names whose getters load a model's file on first use: the SDK's own client code
  * then runs unchanged and gets the same classes. If an index does not have the generated shape
