@@ -39,14 +39,13 @@ export interface LeanEndpointSlice {
  */
 export function endpointCodeOf(endpoint: unknown): EndpointCode | undefined {
   if (typeof endpoint !== 'object' || endpoint === null) return undefined;
-  const { addresses, conditions } = endpoint as { addresses?: unknown; conditions?: unknown };
+  const addresses = (endpoint as { addresses?: unknown }).addresses;
   const first: unknown = Array.isArray(addresses) ? addresses[0] : undefined;
   const addr = typeof first === 'string' ? parseIPv4(first) : undefined;
   if (addr === undefined) return undefined;
-  const { ready, terminating } =
-    typeof conditions === 'object' && conditions !== null
-      ? (conditions as { ready?: unknown; terminating?: unknown })
-      : {};
+  const conditions = (endpoint as { conditions?: unknown }).conditions;
+  if (typeof conditions !== 'object' || conditions === null) return addr * 2 + 1;
+  const { ready, terminating } = conditions as { ready?: unknown; terminating?: unknown };
   return addr * 2 + (ready !== false && terminating !== true ? 1 : 0);
 }
 

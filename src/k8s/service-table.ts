@@ -192,8 +192,11 @@ export class ServiceTable {
 
   /** Tells the sink a Service's frontends, if (and only if) they differ from what it holds. */
   private deliver(key: string, frontends: DesiredFrontend[]): void {
-    const previous = this.sent.get(key) ?? [];
-    if (isDeepStrictEqual(previous, frontends)) return;
+    const previous = this.sent.get(key);
+    // Nothing sent yet (every Service of an initial sync) needs no deep comparison.
+    const unchanged =
+      previous === undefined ? frontends.length === 0 : isDeepStrictEqual(previous, frontends);
+    if (unchanged) return;
     try {
       if (frontends.length === 0) {
         this.sink.deleteService(key);

@@ -221,12 +221,15 @@ function matchingSlicePort(
   portName: string,
   protocol: LbProtocol,
 ): number | undefined {
-  const match = ports.find(
-    (port) => (port.name ?? '') === portName && lbProtocolOf(port.protocol) === protocol,
-  );
-  // A slice port without a number means "all ports", which kube-proxy cannot program either.
-  const port = match?.port;
-  return isPortNumber(port) ? port : undefined;
+  // The first port of that name and protocol, as kube-proxy takes it. A loop, not find(): no
+  // closure per Service port of an initial sync.
+  for (const candidate of ports) {
+    if ((candidate.name ?? '') !== portName || lbProtocolOf(candidate.protocol) !== protocol)
+      continue;
+    // A slice port without a number means "all ports", which kube-proxy cannot program either.
+    return isPortNumber(candidate.port) ? candidate.port : undefined;
+  }
+  return undefined;
 }
 
 function isPortNumber(port: unknown): port is number {
