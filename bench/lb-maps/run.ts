@@ -685,17 +685,46 @@ function checkPinnedMaps(pinDir: string, shape: FixtureShape): MapsCheck {
   }
 }
 
+interface LoadedDaemon {
+  check: MapsCheck;
+  after: RssBreakdown;
+  peakMb: number;
+}
+
 /** Checks the daemon's maps, lets it settle, samples its RSS. */
 async function loadedDaemon(
   pid: number,
   pinDir: string,
   shape: FixtureShape,
-): Promise<{ check: MapsCheck; after: RssBreakdown; peakMb: number }> {
+): Promise<LoadedDaemon> {
   const check = checkPinnedMaps(pinDir, shape);
   requireCorrect(check, shape.services, "the lab terwayd's maps");
   await sleep(LB_MAPS_SETTINGS.daemonSettleMs);
   const after = await sampledRss(pid);
   return { check, after, peakMb: peakRssMb(pid) };
+}
+
+function measuredDaemon(
+  source: DaemonMemory['source'],
+  pid: number,
+  before: RssBreakdown,
+  loaded: LoadedDaemon,
+  loadMs: number,
+  inputBytes: number | undefined,
+): DaemonMemory {
+  const { check, after, peakMb } = loaded;
+  return {
+    source,
+    pid,
+    rssBeforeMb: before.rssMb,
+    rssAfterMb: after.rssMb,
+    before,
+    after,
+    peakMb,
+    loadMs,
+    inputBytes,
+    check,
+  };
 }
 
 /**
@@ -727,23 +756,13 @@ async function daemonMemory(
     renameSync(staging, node.services);
     await waitForFrontends(node.bpfPinDir, shape, node.log);
     const loadMs = performance.now() - started;
-    const { check, after, peakMb } = await loadedDaemon(node.daemonPid, node.bpfPinDir, shape);
+    const loaded = await loadedDaemon(node.daemonPid, node.bpfPinDir, shape);
     log(
       `  terwayd (pid ${node.daemonPid}): RSS ${before.rssMb.toFixed(0)} MB → ` +
-        `${after.rssMb.toFixed(0)} MB (peak ${peakMb.toFixed(0)} MB); file → maps ${ms(loadMs)}`,
+        `${loaded.after.rssMb.toFixed(0)} MB (peak ${loaded.peakMb.toFixed(0)} MB); ` +
+        `file → maps ${ms(loadMs)}`,
     );
-    return {
-      source: 'services file',
-      pid: node.daemonPid,
-      rssBeforeMb: before.rssMb,
-      rssAfterMb: after.rssMb,
-      before,
-      after,
-      peakMb,
-      loadMs,
-      inputBytes: text.length,
-      check,
-    };
+    return measuredDaemon('services file', node.daemonPid, before, loaded, loadMs, text.length);
   } finally {
     await lab.down();
   }
@@ -799,23 +818,13 @@ async function clusterDaemonMemory(
     for (const slice of slices) server.create(slice as unknown as K8sObject);
     await waitForFrontends(node.bpfPinDir, shape, node.log, true);
     const loadMs = performance.now() - started;
-    const { check, after, peakMb } = await loadedDaemon(pid, node.bpfPinDir, shape);
+    const loaded = await loadedDaemon(pid, node.bpfPinDir, shape);
     log(
       `  terwayd (pid ${pid}, --kubeconfig): RSS ${before.rssMb.toFixed(0)} MB → ` +
-        `${after.rssMb.toFixed(0)} MB (peak ${peakMb.toFixed(0)} MB); apiserver → maps ${ms(loadMs)}`,
+        `${loaded.after.rssMb.toFixed(0)} MB (peak ${loaded.peakMb.toFixed(0)} MB); ` +
+        `apiserver → maps ${ms(loadMs)}`,
     );
-    return {
-      source: 'kubernetes',
-      pid,
-      rssBeforeMb: before.rssMb,
-      rssAfterMb: after.rssMb,
-      before,
-      after,
-      peakMb,
-      loadMs,
-      inputBytes: undefined,
-      check,
-    };
+    return measuredDaemon('kubernetes', pid, before, loaded, loadMs, undefined);
   } finally {
     if (daemon !== undefined) await stopChild(daemon, 10_000);
     await lab.down();

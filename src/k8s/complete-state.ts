@@ -29,7 +29,7 @@ export function translateCompleteState(
   const slicesOf = new Map<string, LeanEndpointSlice[]>();
   let sliceCount = 0;
   for (const slice of slices) {
-    if (!isNamed(slice)) continue;
+    if (objectKey(slice) === undefined) continue;
     sliceCount++;
     const owner = owningServiceKey(slice);
     if (owner === undefined) continue;
@@ -50,12 +50,6 @@ export function objectKey(object: KubernetesObject): string | undefined {
   const name = object.metadata?.name;
   if (name === undefined || name === '') return undefined;
   return serviceKey(object.metadata?.namespace ?? '', name);
-}
-
-/** objectKey's test without building the key: a slice's own key is only counted, never kept. */
-function isNamed(object: KubernetesObject): boolean {
-  const name = object.metadata?.name;
-  return name !== undefined && name !== '';
 }
 
 /** The Service a slice belongs to, by the EndpointSlice controller's label. */

@@ -44,8 +44,10 @@ export function endpointCodeOf(endpoint: unknown): EndpointCode | undefined {
   const addr = typeof first === 'string' ? parseIPv4(first) : undefined;
   if (addr === undefined) return undefined;
   const conditions = (endpoint as { conditions?: unknown }).conditions;
-  if (typeof conditions !== 'object' || conditions === null) return addr * 2 + 1;
-  const { ready, terminating } = conditions as { ready?: unknown; terminating?: unknown };
+  const { ready, terminating } =
+    typeof conditions === 'object' && conditions !== null
+      ? (conditions as { ready?: unknown; terminating?: unknown })
+      : {};
   return addr * 2 + (ready !== false && terminating !== true ? 1 : 0);
 }
 
