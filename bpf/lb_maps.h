@@ -12,6 +12,11 @@
  * map whose definition differs) or misreading them. A daemon moves running pods to its own
  * programs, and so to the new maps, when it starts, and unpins the old maps (the kernel frees them
  * once no program holds them). Not done yet: carrying the conntrack entries over to the new layout.
+ *
+ * One change kept the name on purpose: tw_flow.next_hop took the place of netns_cookie, which every
+ * program wrote as 0 and which 0 still means "nothing learned". The map's definition (sizes, type)
+ * is the same, so a new daemon reuses the pinned map and keeps every flow across the upgrade, and
+ * an older program sharing it only ever writes that 0.
  */
 #ifndef TERWAY_LB_MAPS_H
 #define TERWAY_LB_MAPS_H
@@ -82,6 +87,16 @@ struct tw_flow_key {
 	__u8 pad[3];
 };
 
+/*
+ * next_hop's stamp: the coarse monotonic clock in units of 2^24 ns (16.8 ms), 16 bits of it (the
+ * count wraps every 18 minutes). A learned MAC is used only while its stamp is less than
+ * TW_NEXT_HOP_FRESH units old (about 1 s): a reply that recent shows the backend answering from
+ * that MAC. Past that the packet takes the kernel's neighbour resolution, as a new flow does.
+ */
+#define TW_NEXT_HOP_STAMP_SHIFT 24
+#define TW_NEXT_HOP_STAMP(ns) ((__u16)((ns) >> TW_NEXT_HOP_STAMP_SHIFT))
+#define TW_NEXT_HOP_FRESH 60
+
 #define TW_FLOW_NEW 0	     /* SYN seen (TCP) or first datagram (UDP) */
 #define TW_FLOW_ESTABLISHED 1 /* a reply was seen */
 #define TW_FLOW_CLOSING 2     /* FIN or RST seen: short timeout, and never reused for a new SYN */
@@ -95,7 +110,13 @@ struct tw_flow {
 	__u64 last_seen_ns;
 	__u64 packets; /* both directions */
 	__u64 bytes;
-	__u64 netns_cookie; /* the client pod's netns */
+	/*
+	 * Where the flow's translated packets go on an L2 device, learned from its replies: bytes 0-5
+	 * (in memory) the source MAC of the last reply the backend sent, bytes 6-7 when it arrived
+	 * (TW_NEXT_HOP_STAMP); 0 while none has. Written and read as one 8-byte word. See
+	 * TW_NEXT_HOP_FRESH for when the egress program trusts it.
+	 */
+	__u64 next_hop;
 	__u32 frontend_id;
 	__u32 backend_id; /* checked against tw_backend on every packet: a deleted backend ends the flow */
 	__be32 backend_addr;

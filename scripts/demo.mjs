@@ -239,7 +239,7 @@ async function main() {
         (flow) => flow.client.ip === client.ip && flow.client.port === localPort,
       );
       process.stdout.write(
-        `   ${client.node}/${client.name}:${localPort} -> ${CLUSTER_IP}:80  answered ${JSON.stringify(answer).padEnd(28)} record: backend ${record ? `${record.backend.ip}:${record.backend.port}, ${record.packets} packets` : 'none'}\n`,
+        `   ${client.node}/${client.name}:${localPort} -> ${CLUSTER_IP}:80  answered ${JSON.stringify(answer).padEnd(28)} record: backend ${record ? `${record.backend.ip}:${record.backend.port}, ${record.packets} packets, replies from ${record.nextHopMac ?? 'nobody yet'}` : 'none'}\n`,
       );
     }
   }

@@ -23,7 +23,28 @@ export interface FlowRecord {
   readonly lastSeenNs: bigint;
   readonly packets: bigint;
   readonly bytes: bigint;
-  readonly netnsCookie: bigint;
+  /**
+   * The source MAC of the backend's last reply, which an L2 pod's egress program addresses the
+   * flow's packets to while that reply is recent; undefined before the first reply.
+   */
+  readonly nextHopMac: string | undefined;
+}
+
+/** Bits 48-63 of tw_flow.next_hop hold its stamp; bits 0-47 (bytes 0-5 in memory) the MAC. */
+const NEXT_HOP_MAC_BYTES = 6;
+
+/** The MAC in a tw_flow.next_hop word, as aa:bb:cc:dd:ee:ff; undefined for 0 (none learned). */
+export function nextHopMacOf(nextHop: bigint): string | undefined {
+  if (nextHop === 0n) return undefined;
+  const bytes: string[] = [];
+  for (let index = 0; index < NEXT_HOP_MAC_BYTES; index++) {
+    bytes.push(
+      Number((nextHop >> BigInt(8 * index)) & 0xffn)
+        .toString(16)
+        .padStart(2, '0'),
+    );
+  }
+  return bytes.join(':');
 }
 
 export function readFlowRecords(flows: BpfMap): FlowRecord[] {
@@ -43,7 +64,7 @@ export function readFlowRecords(flows: BpfMap): FlowRecord[] {
       lastSeenNs: value.lastSeenNs,
       packets: value.packets,
       bytes: value.bytes,
-      netnsCookie: value.netnsCookie,
+      nextHopMac: nextHopMacOf(value.nextHop),
     });
   }
   return records.sort((a, b) => Number(a.firstSeenNs - b.firstSeenNs));

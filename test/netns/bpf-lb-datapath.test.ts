@@ -37,12 +37,14 @@ import {
   frontendKey,
   frontendValue,
   ipBatch,
+  inNs,
   linkTxPackets,
   quietIpv6,
   reverseKey,
   sysctl,
   u32,
 } from '../support/bpf-lab.js';
+import { nextHopMacOf } from '../../src/lb/flow-records.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -74,6 +76,9 @@ interface L2Lab {
   firstBackendId: number;
   backends: Array<{ name: string; ip: string }>;
   client?: Agent;
+  clientNs?: TestNetns;
+  /** Backend name → the MAC its eth0 sends from (on ipvlan, the ENI's, shared by every pod). */
+  backendMacs: Map<string, string>;
 }
 
 function kernelHasIpvlan(): boolean {
@@ -102,6 +107,7 @@ const l2Lab = (kind: L2Lab['kind'], supported: boolean, third: number, prefix: s
     { name: `${prefix}1`, ip: `192.168.${third}.21` },
     { name: `${prefix}2`, ip: `192.168.${third}.22` },
   ],
+  backendMacs: new Map(),
 });
 
 const L2_LABS: L2Lab[] = [
@@ -230,6 +236,13 @@ function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
 }
 
 const reply = (r: AgentReply) => r.reply as EchoReply;
+
+function linkMac(ns: TestNetns, dev: string): string {
+  const [link] = JSON.parse(inNs(ns, 'ip', ['-j', 'link', 'show', 'dev', dev])) as Array<{
+    address: string;
+  }>;
+  return link!.address;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tcpNames(a: Agent, host: string, port: number, n: number): Promise<string[]> {
@@ -277,8 +290,11 @@ async function buildL2Lab(lab: L2Lab): Promise<void> {
   const clientNs = pod(10, `${lab.subnet}.10`);
   lb().attach(clientNs);
   lab.client = await agent(clientNs, `${lab.kind}-client-${n}`);
+  lab.clientNs = clientNs;
   for (const [i, b] of lab.backends.entries()) {
-    const a = await agent(pod(21 + i, b.ip), b.name);
+    const backendNs = pod(21 + i, b.ip);
+    lab.backendMacs.set(b.name, linkMac(backendNs, 'eth0'));
+    const a = await agent(backendNs, b.name);
     await a.must('serve', { name: b.name, host: b.ip, tcp: [TCP_TARGET], udp: [UDP_TARGET] });
     servers.set(b.name, a);
   }
@@ -395,8 +411,9 @@ describe('veth pod', () => {
       backendAddr: ipOf(first.name),
       backendPort: TCP_TARGET,
       state: FLOW_ESTABLISHED,
-      netnsCookie: 0n,
     });
+    // The replies came from the node's end of the pod's veth: that is the learned next hop.
+    expect(nextHopMacOf(flow.nextHop)).toBe(mac(1, 10));
     expect(flow.backendId).toBe(BACKENDS.findIndex((b) => b.name === first.name) + 1);
     // SYN, SYN-ACK, ACK, two requests and their answers (and ACKs): both directions count.
     expect(flow.packets).toBeGreaterThanOrEqual(6n);
@@ -746,6 +763,46 @@ for (const lab of L2_LABS) {
         expect(u.rinfo).toMatchObject({ address: lab.vip, port: 53 });
         const big = await l2().must('udpOnce', { host: lab.vip, port: 53, line: 'big:3000' });
         expect(big).toMatchObject({ size: 3000, rinfo: { address: lab.vip, port: 53 } });
+      }, 60_000);
+
+      test("an established flow's packets go to the MAC its backend answers from, until it falls quiet", async () => {
+        const clientNs = lab.clientNs!;
+        const conn = await l2().must('tcpOpen', { host: lab.vip, port: 80 });
+        const port = conn.localPort as number;
+        const backend = reply(await l2().must('tcpSend', { conn: conn.conn, line: 'learn' })).name;
+        const backendIp = lab.backends.find((b) => b.name === backend)!.ip;
+        const flow = flowOf(`${lab.subnet}.10`, lab.vip, port, 80, TCP)!;
+        expect(nextHopMacOf(flow.nextHop)).toBe(lab.backendMacs.get(backend));
+
+        // Mislead the kernel: its neighbour entry for the backend now names a MAC nobody has. The
+        // learned next hop does not consult it, so the connection keeps working while it is fresh.
+        const wrongNeighbour = `neigh replace ${backendIp} lladdr 02:00:00:ee:ee:ee dev eth0 nud permanent`;
+        ipBatch(clientNs, [wrongNeighbour]);
+        try {
+          for (let i = 0; i < 5; i++) {
+            const r = await l2().must('tcpSend', { conn: conn.conn, line: `fresh ${i}` });
+            expect(reply(r).name).toBe(backend);
+          }
+          // Quiet for longer than TW_NEXT_HOP_FRESH (about 1 s): the next packets take the
+          // kernel's neighbour resolution again, and so go nowhere while it is wrong...
+          await sleep(1_500);
+          const lost = await l2().call('tcpSend', {
+            conn: conn.conn,
+            line: 'quiet',
+            timeoutMs: 1_500,
+          });
+          expect(lost).toMatchObject({ ok: false, code: 'TIMEOUT' });
+        } finally {
+          ipBatch(clientNs, [`neigh del ${backendIp} dev eth0`]);
+        }
+        // ...and reach the backend once the neighbour entry is right (TCP retransmits them).
+        const late = await l2().must('tcpSend', {
+          conn: conn.conn,
+          line: 'healed',
+          timeoutMs: 10_000,
+        });
+        expect(reply(late).name).toBe(backend);
+        await l2().must('tcpClose', { conn: conn.conn });
       }, 60_000);
 
       test('a frontend without backends refuses at once', async () => {

@@ -136,7 +136,7 @@ export interface Flow {
   lastSeenNs: bigint;
   packets: bigint;
   bytes: bigint;
-  netnsCookie: bigint;
+  nextHop: bigint;
   frontendId: number;
   backendId: number;
   backendAddr: string;

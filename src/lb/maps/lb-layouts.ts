@@ -77,7 +77,7 @@ export const FLOW = defineLayout('tw_flow', 56, {
   lastSeenNs: { offset: 8, kind: 'u64' },
   packets: { offset: 16, kind: 'u64' },
   bytes: { offset: 24, kind: 'u64' },
-  netnsCookie: { offset: 32, kind: 'u64' },
+  nextHop: { offset: 32, kind: 'u64' },
   frontendId: { offset: 40, kind: 'u32' },
   backendId: { offset: 44, kind: 'u32' },
   backendAddr: { offset: 48, kind: 'ipv4' },
