@@ -493,8 +493,8 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
  * resolves that gateway again. Such a pod does not need the fix at all, and tw_lb_egress_gw skips
  * it (see there).
  *
- * The redirect and its second pass cost about 0.8 us of every TCP round trip measured on macvlan,
- * so an established flow skips them: tw_lb_ingress records in the flow the source MAC of the
+ * The redirect costs every packet a route and neighbour lookup and a second run of this program,
+ * so an established flow skips it: tw_lb_ingress records in the flow the source MAC of the
  * backend's replies (tw_flow.next_hop), and while the last reply is recent (TW_NEXT_HOP_FRESH) the
  * egress program writes that MAC itself. It is the MAC the neighbour table holds for an on-link
  * backend (on ipvlan L2, a backend on the same ENI answers from the shared MAC, which ipvlan

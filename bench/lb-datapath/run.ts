@@ -1016,8 +1016,10 @@ function costSentence(c: ProgramCost, topology: Topology): string {
     `${c.connections.nsPerOperation.toFixed(0)} ns per connection ` +
     `(${c.connections.operations} connections)` +
     (topology === 'l2'
-      ? `. On L2 the egress program runs twice per translated packet: the second pass, after ` +
-        `\`bpf_redirect_neigh\`, returns at once`
+      ? `. On L2 a flow's packets before the backend's first reply take \`bpf_redirect_neigh\`, ` +
+        `which runs the egress program a second time (that pass returns at once); later ones are ` +
+        `addressed to the MAC the replies came from and run it once: a connection's SYN costs one ` +
+        `extra run`
       : '')
   );
 }
