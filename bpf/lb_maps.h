@@ -91,7 +91,9 @@ struct tw_flow_key {
  * next_hop's stamp: the coarse monotonic clock in units of 2^24 ns (16.8 ms), 16 bits of it (the
  * count wraps every 18 minutes). A learned MAC is used only while its stamp is less than
  * TW_NEXT_HOP_FRESH units old (about 1 s): a reply that recent shows the backend answering from
- * that MAC. Past that the packet takes the kernel's neighbour resolution, as a new flow does.
+ * that MAC. Past that the packet takes the kernel's neighbour resolution, as a new flow does. The
+ * wrap has one blind spot: a flow silent for a multiple of 18 minutes reads as fresh again for
+ * that second, and its first packets go to the MAC that answered it last.
  */
 #define TW_NEXT_HOP_STAMP_SHIFT 24
 #define TW_NEXT_HOP_STAMP(ns) ((__u16)((ns) >> TW_NEXT_HOP_STAMP_SHIFT))
