@@ -37,7 +37,7 @@ import {
   frontendKey,
   frontendValue,
   ipBatch,
-  inNs,
+  linkMac,
   linkTxPackets,
   quietIpv6,
   reverseKey,
@@ -237,12 +237,6 @@ function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
 
 const reply = (r: AgentReply) => r.reply as EchoReply;
 
-function linkMac(ns: TestNetns, dev: string): string {
-  const [link] = JSON.parse(inNs(ns, 'ip', ['-j', 'link', 'show', 'dev', dev])) as Array<{
-    address: string;
-  }>;
-  return link!.address;
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tcpNames(a: Agent, host: string, port: number, n: number): Promise<string[]> {

@@ -68,11 +68,25 @@ export function quietIpv6(ns: TestNetns): void {
   sysctl(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
 }
 
+interface LinkJson {
+  address: string;
+  stats64?: { tx: { packets: number } };
+}
+
+/** `ip -j link show dev <dev>` inside a namespace (with its counters if asked). */
+function showLink(ns: TestNetns, dev: string, withStats = false): LinkJson {
+  const args = ['-j', ...(withStats ? ['-s'] : []), 'link', 'show', 'dev', dev];
+  const [link] = JSON.parse(inNs(ns, 'ip', args)) as LinkJson[];
+  return link!;
+}
+
 export function linkTxPackets(ns: TestNetns, dev: string): number {
-  const [link] = JSON.parse(inNs(ns, 'ip', ['-j', '-s', 'link', 'show', 'dev', dev])) as Array<{
-    stats64: { tx: { packets: number } };
-  }>;
-  return link!.stats64.tx.packets;
+  return showLink(ns, dev, true).stats64!.tx.packets;
+}
+
+/** The MAC a link sends from. */
+export function linkMac(ns: TestNetns, dev: string): string {
+  return showLink(ns, dev).address;
 }
 
 // --- Map encodings: the daemon's own codecs (src/lb/maps), so this test also checks them ------

@@ -95,8 +95,8 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
       regionId,
       ecsEndpoint: endpoints.ecs,
       credentials: options.credentials.source,
-      // Whether each SDK's ~2,000 model classes (~1,200 files) load on first use (sdk-modules.ts) or all at once,
-      // and whether its client is the build's compact copy.
+      // Whether each SDK's ~2,000 model classes (~1,200 files) load on first use
+      // (sdk-modules.ts) or all at once, and whether its client is the build's compact copy.
       sdkModelIndexes: modelIndexReports.map(
         (report) =>
           `${report.packageName}: ${report.lazy ? `lazy (${report.models})` : 'eager'}` +
