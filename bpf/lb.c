@@ -133,6 +133,18 @@ struct {
 	__type(value, struct tw_counters);
 } tw_be_stat_v1 SEC(".maps");
 
+/* The frontend and backend gates (see lb_maps.h): one definition, two maps. */
+struct tw_gate_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_GATE_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct tw_gate_map tw_fe_gate_v1 SEC(".maps");
+struct tw_gate_map tw_be_gate_v1 SEC(".maps");
+
 /*
  * IP fragments (private to this program, not part of the daemon's contract; the daemon only has to
  * pin it like the others). Only the first fragment carries the ports, so it alone can be matched
@@ -355,19 +367,24 @@ static __always_inline __u32 csum16_norm(__u32 sum)
  * full sum, which moved by -d. Only in the second case does the port change enter the field (the
  * kernel's rule for a non-pseudo-header change), computed here. Then one store writes the IPv4
  * checksum, both addresses, the ports and the L4 checksum (with the bytes between them as they
- * were). If the two cases cannot be told apart (d is zero in ones' complement, or a UDP checksum
- * of 0 that the helper leaves alone) or the span is not linear, 1 is returned after the address
- * part and the caller finishes the slow way. span: from the IPv4 checksum to the end of the L4
- * checksum; coff: the L4 checksum's offset in the L4 header.
+ * were), and, given a destination MAC, the frame from its first byte: an L2 pod's learned next
+ * hop costs no call of its own. If the two cases cannot be told apart (d is zero in ones'
+ * complement, or a UDP checksum of 0 that the helper leaves alone) or the span is not linear, 1
+ * is returned after the address part and the caller finishes the slow way. span: from the IPv4
+ * checksum to the end of the L4 checksum; coff: the L4 checksum's offset in the L4 header.
  */
 static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt *p, bool dst,
 					__be32 old_addr, __be32 new_addr, __u32 port_field,
 					__be16 old_port, __be16 new_port, const __u32 span,
-					const __u32 coff, __u64 mangled)
+					const __u32 coff, __u64 mangled, const void *mac)
 {
-	/* buf = raw + 2 puts both addresses on 4-byte boundaries (the verifier wants aligned stack). */
-	__u8 raw[32] __attribute__((aligned(8)));
+	/*
+	 * The frame from its first byte to the end of the L4 checksum. buf = raw + 2 puts both
+	 * addresses on 4-byte boundaries (the verifier wants aligned stack).
+	 */
+	__u8 raw[IP_CSUM_OFF + 32] __attribute__((aligned(8)));
 	__u8 *buf = raw + 2;
+	__u8 *l4 = buf + IP_CSUM_OFF + 10;
 	void *data, *end;
 	__u32 d, f0, f1, pos_ok, neg_ok;
 	__u16 check;
@@ -384,8 +401,8 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
 	end = (void *)(long)skb->data_end;
 	if (data + IP_CSUM_OFF + span > end)
 		return 1;
-	__builtin_memcpy(buf, data + IP_CSUM_OFF, span);
-	f1 = *(__u16 *)(buf + 10 + coff);
+	__builtin_memcpy(buf, data, IP_CSUM_OFF + span);
+	f1 = *(__u16 *)(l4 + coff);
 	d = csum16_norm((~old_addr & 0xffff) + (~old_addr >> 16) + (new_addr & 0xffff) +
 			(new_addr >> 16));
 	pos_ok = csum16_norm(f0 + d) == csum16_norm(f1);
@@ -397,15 +414,21 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
 		check = ~csum16_norm((~f1 & 0xffff) + (~old_port & 0xffff) + new_port);
 		if (mangled && check == 0)
 			check = 0xffff;
-		*(__u16 *)(buf + 10 + coff) = check;
+		*(__u16 *)(l4 + coff) = check;
 	}
-	*(__sum16 *)buf = csum_replace4(p->ip_check, old_addr, new_addr);
+	*(__sum16 *)(buf + IP_CSUM_OFF) = csum_replace4(p->ip_check, old_addr, new_addr);
 	if (dst)
-		*(__be32 *)(buf + 6) = new_addr;
+		*(__be32 *)(buf + IP_CSUM_OFF + 6) = new_addr;
 	else
-		*(__be32 *)(buf + 2) = new_addr;
-	*(__be16 *)(buf + 10 + port_field) = new_port;
-	if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf, span, 0))
+		*(__be32 *)(buf + IP_CSUM_OFF + 2) = new_addr;
+	*(__be16 *)(l4 + port_field) = new_port;
+	if (mac) {
+		__builtin_memcpy(buf, mac, ETH_ALEN);
+		if (bpf_skb_store_bytes(skb, 0, buf, IP_CSUM_OFF + span, 0))
+			return -1;
+		return 0;
+	}
+	if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf + IP_CSUM_OFF, span, 0))
 		return -1;
 	return 0;
 }
@@ -420,11 +443,12 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
  * state to respect, and a correctly updated header keeps its sum, so a CHECKSUM_COMPLETE skb->csum
  * stays valid). The L4 checksum is left to bpf_l4_csum_replace(): only the kernel knows whether
  * the skb is CHECKSUM_PARTIAL (the field then holds the pseudo-header sum only, and a port change
- * must not touch it) or carries a full checksum.
+ * must not touch it) or carries a full checksum. mac, when given, is written as the frame's
+ * destination MAC (in rewrite_fast()'s store when it can take it).
  */
 static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct pkt *p, bool dst,
 					     __be32 new_addr, __u32 port_field, __be16 old_port,
-					     __be16 new_port, bool has_l4)
+					     __be16 new_port, bool has_l4, const void *mac)
 {
 	__u32 csum_off = p->l4_off + l4_csum_off(p->proto);
 	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
@@ -437,11 +461,11 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 
 		if (p->proto == IPPROTO_TCP)
 			r = rewrite_fast(skb, p, dst, old_addr, new_addr, port_field, old_port,
-					 new_port, 28, offsetof(struct tcphdr, check), 0);
+					 new_port, 28, offsetof(struct tcphdr, check), 0, mac);
 		else
 			r = rewrite_fast(skb, p, dst, old_addr, new_addr, port_field, old_port,
 					 new_port, 18, offsetof(struct udphdr, check),
-					 BPF_F_MARK_MANGLED_0);
+					 BPF_F_MARK_MANGLED_0, mac);
 		if (r <= 0)
 			return r;
 		addr_done = r == 1; /* the L4 checksum has the address already */
@@ -465,6 +489,8 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 		if (bpf_skb_store_bytes(skb, p->l4_off + port_field, &new_port, sizeof(new_port), 0))
 			return -1;
 	}
+	if (mac && bpf_skb_store_bytes(skb, 0, mac, ETH_ALEN, 0))
+		return -1;
 	return 0;
 }
 
@@ -514,17 +540,6 @@ static __always_inline bool next_hop_fresh(__u64 next_hop, __u64 now)
 	__u16 age = TW_NEXT_HOP_STAMP(now) - (__u16)(next_hop >> 48);
 
 	return next_hop != 0 && age < TW_NEXT_HOP_FRESH;
-}
-
-/* The re-addressing of an L2 device's translated packet: the learned MAC, or the redirect. */
-static __always_inline int l2_address(struct __sk_buff *skb, __u64 next_hop, __u64 now)
-{
-	if (!next_hop_fresh(next_hop, now))
-		return l2_redirect(skb);
-	/* Bytes 0-5 of the word in memory are the MAC (see tw_flow.next_hop). */
-	if (bpf_skb_store_bytes(skb, 0, &next_hop, ETH_ALEN, 0))
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
 }
 
 /*
@@ -877,11 +892,45 @@ static __always_inline bool reverse_leads_to(const struct tw_reverse_key *rk,
 	       v->proto == key->proto;
 }
 
+/* Whether a gate (tw_fe_gate or tw_be_gate) lets (addr, port, proto) through: see lb_maps.h. */
+static __always_inline bool gate_may_hold(void *gate, __be32 addr, __be16 port, __u8 proto)
+{
+	__u32 bit = tw_gate_hash(addr, port, proto);
+	__u32 word = bit / 64;
+	__u64 *w = bpf_map_lookup_elem(gate, &word);
+
+	return w && (*w >> (bit % 64)) & 1;
+}
+
 /* -------------------------------------------------------------------------------------------- */
 /* Egress                                                                                        */
 
-static __always_inline int egress_frontend(struct __sk_buff *skb, const struct pkt *p,
-					   const struct tw_frontend *fe, bool l2_fix)
+
+/*
+ * Not a service. Trap 3: a SYN opening a direct connection must not meet a reverse entry an
+ * earlier ClusterIP flow left for the same client port and backend. Looked up before deleting: a
+ * lookup takes no lock, a delete locks its bucket even when there is nothing to delete. UDP is not
+ * checked here (that would cost a second lookup per datagram): a UDP reply is only translated
+ * while the ClusterIP flow it matches is alive (tw_lb_ingress).
+ */
+static __always_inline int not_a_service(const struct pkt *p)
+{
+	if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p->proto == IPPROTO_TCP) {
+		struct tw_reverse_key rk = {
+			.client_addr = p->saddr,
+			.backend_addr = p->daddr,
+			.client_port = p->sport,
+			.backend_port = p->dport,
+			.proto = p->proto,
+		};
+
+		if (bpf_map_lookup_elem(&tw_rev_v1, &rk))
+			bpf_map_delete_elem(&tw_rev_v1, &rk);
+	}
+	return TC_ACT_OK;
+}
+
+static __always_inline int egress_frontend(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
 {
 	struct tw_flow_key key = {
 		.client_addr = p->saddr,
@@ -895,13 +944,10 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		.client_port = p->sport,
 		.proto = p->proto,
 	};
-	struct frontend_info fi = {
-		.id = fe->id,
-		.slot_base = fe->slot_base,
-		.count = fe->backend_count,
-		.affinity_s = fe->affinity_timeout_s,
-	};
-	__u32 fe_id = fi.id;
+	struct tw_frontend_key fk = { .addr = p->daddr, .port = p->dport, .proto = p->proto };
+	struct frontend_info fi;
+	struct tw_frontend *fe;
+	__u32 fe_id;
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool fin_rst = tcp && (p->tcp_flags & (TCP_FIN | TCP_RST));
@@ -913,6 +959,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	struct tw_backend be;
 	struct tw_flow *f;
 	__u64 next_hop = 0;
+	const void *mac = NULL;
 	__u32 be_id;
 	__u8 state;
 
@@ -926,7 +973,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			bport = f->backend_port;
 			next_hop = *(volatile __u64 *)&f->next_hop;
 			flow_touch(f, now, pkts, bytes, fin_rst ? TW_FLOW_CLOSING : f->state);
-			stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 0);
+			stat_add(&tw_fe_stat_v1, f->frontend_id, pkts, bytes, 0);
 			stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 0);
 			goto translate;
 		}
@@ -935,7 +982,18 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		old_port = f->backend_port;
 	}
 
-	/* A new flow. */
+	/*
+	 * A new flow, if the destination is a frontend: the gate's bit may be another address's, or
+	 * the flow found may have outlived its frontend.
+	 */
+	fe = bpf_map_lookup_elem(&tw_fe_v1, &fk);
+	if (!fe)
+		return not_a_service(p);
+	fi.id = fe->id;
+	fi.slot_base = fe->slot_base;
+	fi.count = fe->backend_count;
+	fi.affinity_s = fe->affinity_timeout_s;
+	fe_id = fi.id;
 	if (fi.count == 0) {
 		count_rejected(fe_id);
 		if (tcp)
@@ -1008,10 +1066,16 @@ translate:
 
 		bpf_map_update_elem(&tw_frag_v1, &k, &v, BPF_ANY);
 	}
+	/*
+	 * An L2 device's frame goes to the learned next hop while it is fresh, else through the
+	 * redirect. Bytes 0-5 of the word in memory are the MAC (see tw_flow.next_hop).
+	 */
+	if (l2_fix && next_hop_fresh(next_hop, now))
+		mac = &next_hop;
 	if (rewrite_addr_port(skb, p, true, baddr, offsetof(struct udphdr, dest),
-			      p->dport, bport, true))
+			      p->dport, bport, true, mac))
 		return TC_ACT_SHOT;
-	return l2_fix ? l2_address(skb, next_hop, now) : TC_ACT_OK;
+	return l2_fix && !mac ? l2_redirect(skb) : TC_ACT_OK;
 }
 
 /* A later fragment of a datagram whose first fragment was DNATed. */
@@ -1027,15 +1091,13 @@ static __always_inline int egress_later_fragment(struct __sk_buff *skb, const st
 	if (!v)
 		return TC_ACT_OK;
 	addr = v->addr;
-	if (rewrite_addr_port(skb, p, true, addr, 0, 0, 0, false))
+	if (rewrite_addr_port(skb, p, true, addr, 0, 0, 0, false, NULL))
 		return TC_ACT_SHOT;
 	return l2_fix ? l2_redirect(skb) : TC_ACT_OK;
 }
 
 static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 {
-	struct tw_frontend_key fk = {};
-	struct tw_frontend *fe;
 	struct pkt p;
 
 	/* The second pass of a packet bpf_redirect_neigh() re-sent (see l2_redirect). */
@@ -1054,33 +1116,9 @@ static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 	if (parse_ports(skb, &p))
 		return TC_ACT_OK;
 
-	fk.addr = p.daddr;
-	fk.port = p.dport;
-	fk.proto = p.proto;
-	fe = bpf_map_lookup_elem(&tw_fe_v1, &fk);
-	if (fe)
-		return egress_frontend(skb, &p, fe, l2_fix);
-
-	/*
-	 * Not a service. Trap 3: a SYN opening a direct connection must not meet a reverse entry an
-	 * earlier ClusterIP flow left for the same client port and backend. Looked up before deleting:
-	 * a lookup takes no lock, a delete locks its bucket even when there is nothing to delete.
-	 * UDP is not checked here (that would cost a second lookup per datagram): a UDP reply is only
-	 * translated while the ClusterIP flow it matches is alive (tw_lb_ingress).
-	 */
-	if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p.proto == IPPROTO_TCP) {
-		struct tw_reverse_key rk = {
-			.client_addr = p.saddr,
-			.backend_addr = p.daddr,
-			.client_port = p.sport,
-			.backend_port = p.dport,
-			.proto = p.proto,
-		};
-
-		if (bpf_map_lookup_elem(&tw_rev_v1, &rk))
-			bpf_map_delete_elem(&tw_rev_v1, &rk);
-	}
-	return TC_ACT_OK;
+	if (!gate_may_hold(&tw_fe_gate_v1, p.daddr, p.dport, p.proto))
+		return not_a_service(&p);
+	return egress_frontend(skb, &p, l2_fix);
 }
 
 /* Egress for any pod, L2 devices (ipvlan, macvlan) included: DNAT, then the L2 fix. */
@@ -1189,7 +1227,7 @@ static __always_inline int ingress_later_fragment(struct __sk_buff *skb, const s
 
 	if (!v)
 		return TC_ACT_OK;
-	if (rewrite_addr_port(skb, p, false, v->addr, 0, 0, 0, false))
+	if (rewrite_addr_port(skb, p, false, v->addr, 0, 0, 0, false, NULL))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
@@ -1219,6 +1257,9 @@ int tw_lb_ingress(struct __sk_buff *skb)
 	if (parse_ports(skb, &p))
 		return TC_ACT_OK;
 
+	/* Not from a backend: nothing to reverse-translate, and no reverse lookup to miss. */
+	if (!gate_may_hold(&tw_be_gate_v1, p.saddr, p.sport, p.proto))
+		return TC_ACT_OK;
 	rk.client_addr = p.daddr;
 	rk.backend_addr = p.saddr;
 	rk.client_port = p.dport;
@@ -1268,7 +1309,7 @@ int tw_lb_ingress(struct __sk_buff *skb)
 		bpf_map_update_elem(&tw_frag_v1, &k, &v, BPF_ANY);
 	}
 	if (rewrite_addr_port(skb, &p, false, fk.frontend_addr,
-			      offsetof(struct udphdr, source), p.sport, fk.frontend_port, true))
+			      offsetof(struct udphdr, source), p.sport, fk.frontend_port, true, NULL))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

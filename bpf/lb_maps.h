@@ -158,6 +158,41 @@ struct tw_counters {
 	__u64 rejected; /* new flows refused because the frontend had no ready backend */
 };
 
+/*
+ * The gates: which (address, port, protocol) may be a frontend (tw_fe_gate) or a backend
+ * (tw_be_gate), each a bitmap of TW_GATE_BITS bits (BPF_MAP_TYPE_ARRAY of TW_GATE_WORDS __u64
+ * words, BPF_F_MMAPABLE, written by the daemon with plain stores). Bit tw_gate_hash(addr, port,
+ * proto) is set while any frontend (backend) hashes there. The egress program reads the frontend
+ * gate for the destination before anything else: a clear bit means "not a service" for one array
+ * read instead of a hash lookup that misses, and a set bit lets an established flow go straight to
+ * its conntrack entry, without the frontend lookup. The ingress program reads the backend gate for
+ * the source: a clear bit means "not a reply from a backend", with no reverse lookup. A set bit
+ * with nothing behind it (two keys sharing a bit) costs only the lookups it would have cost anyway.
+ *
+ * The daemon sets a key's bit before the frontend's (backend's) entry exists and clears it only
+ * after the entry is gone, so an entry is never hidden behind a clear bit. The gates came after
+ * the other maps: a daemon upgrading from maps without them writes them whole from tw_fe and
+ * tw_be when it starts, before any pod runs the new programs.
+ */
+#define TW_GATE_BITS_LOG2 19
+#define TW_GATE_BITS (1u << TW_GATE_BITS_LOG2)
+#define TW_GATE_WORDS (TW_GATE_BITS / 64)
+
+/*
+ * The gate's bit for a frontend key, from the address and port as they sit in the packet (network
+ * order, read as host-order integers) and the protocol. A multiplicative mix whose top bits are
+ * the index; the daemon computes the same (src/lb/maps/key-gate.ts).
+ */
+static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
+{
+	__u32 h = addr * 0x9e3779b1u ^ (((__u32)port << 8) | proto) * 0x85ebca6bu;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h >> (32 - TW_GATE_BITS_LOG2);
+}
+
 /* Pinned map names (≤ 15 characters: the kernel's object name limit). */
 #define TW_MAP_FRONTEND "tw_fe_v1"
 #define TW_MAP_SLOT "tw_slot_v1"
@@ -167,5 +202,7 @@ struct tw_counters {
 #define TW_MAP_AFFINITY "tw_aff_v1"
 #define TW_MAP_FE_STAT "tw_fe_stat_v1"
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
+#define TW_MAP_FE_GATE "tw_fe_gate_v1"
+#define TW_MAP_BE_GATE "tw_be_gate_v1"
 
 #endif

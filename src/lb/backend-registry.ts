@@ -99,6 +99,10 @@ export class BackendRegistry {
     return this.portProtos[id]! >>> 8;
   }
 
+  protoOf(id: number): number {
+    return this.portProtos[id]! & 0xff;
+  }
+
   private insert(at: number, id: number, addr: number, key: number): void {
     this.addrs[id] = addr;
     this.portProtos[id] = key;

@@ -1,7 +1,7 @@
 /**
  * The load balancer's maps as one set, opened from their pins and checked against the layouts the
  * daemon was built with: a pinned map whose key or value size differs was created by another
- * layout, and writing it would corrupt the datapath. The slot and backend arrays, which the
+ * layout, and writing it would corrupt the datapath. The slot, backend and gate arrays, which the
  * reconciler writes with plain stores, are mapped into memory; the counter arrays are not (see
  * counter-resets.ts).
  */
@@ -20,6 +20,7 @@ import {
   FLOW_KEY,
   FRONTEND,
   FRONTEND_KEY,
+  GATE_WORD,
   LB_MAP_NAMES,
   REVERSE_KEY,
   type LbMapRole,
@@ -36,7 +37,7 @@ const HANDLE_ROLES = [
   'backendStats',
 ] as const;
 /** Arrays mapped into the daemon's memory. */
-const MAPPED_ROLES = ['slot', 'backend'] as const;
+const MAPPED_ROLES = ['slot', 'backend', 'frontendGate', 'backendGate'] as const;
 type HandleRole = (typeof HANDLE_ROLES)[number];
 type MappedRole = (typeof MAPPED_ROLES)[number];
 
@@ -54,6 +55,8 @@ export const LB_MAP_SHAPES: { readonly [Role in LbMapRole]: { key: number; value
   affinity: { key: AFFINITY_KEY.size, value: AFFINITY.size },
   frontendStats: { key: ARRAY_INDEX.size, value: COUNTERS.size },
   backendStats: { key: ARRAY_INDEX.size, value: COUNTERS.size },
+  frontendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
+  backendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
 };
 
 /** What openLbMaps needs of a pinned map: the BpfMap view, and a mapping for the arrays. */

@@ -1,12 +1,13 @@
 /**
  * Turns desired frontends into map writes against the programmed mirror, one frontend at a time.
  *
- * The arrays (slots, backends, counters) are shared memory: stores that are safe at any moment go
- * in at once, while planning: a new backend's entry, a zeroed counter, a slot at or past the
- * frontend's live count, or a live slot switching from one ready backend to another. Stores that
- * would pull something from under a packet wait until the frontend hash has been updated:
- * clearing slots past a shrunken count, freeing a frontend's old slot block, clearing a deleted
- * backend. The hash itself takes one batch syscall per pass.
+ * The arrays (slots, backends, counters, the frontend gate) are shared memory: stores that are
+ * safe at any moment go in at once, while planning: a new backend's entry, a zeroed counter, a
+ * slot at or past the frontend's live count, a live slot switching from one ready backend to
+ * another, a new frontend's gate bit. Stores that would pull something from under a packet wait
+ * until the frontend hash has been updated: clearing slots past a shrunken count, freeing a
+ * frontend's old slot block, clearing a deleted backend or a deleted frontend's gate bit. The hash
+ * itself takes one batch syscall per pass.
  *
  * The mirror is updated as the plan is made; if the frontend update fails, the caller throws the
  * mirror away and rebuilds it from the live maps.
@@ -142,6 +143,8 @@ export class LbWritePlan {
       backends.acquireAll(desired.draining, proto, members, created);
     }
     for (const id of created) {
+      // The gate first: a reply from the backend must find its bit set.
+      this.state.backendGate.add(backends.addrOf(id), backends.portOf(id), proto);
       writeBackend(this.maps.backend, id, backends.addrOf(id), backends.portOf(id), proto);
     }
     this.backendsWritten += created.length;
@@ -229,6 +232,8 @@ export class LbWritePlan {
       members: [],
     };
     this.state.frontends.set(code, frontend);
+    // Before the entry is written (apply): the program must never skip a frontend the map holds.
+    this.state.frontendGate.add(frontend.addr, frontend.port, proto);
     return frontend;
   }
 
@@ -294,6 +299,10 @@ export class LbWritePlan {
 
   private deleteFrontend(frontend: ProgrammedFrontend): void {
     this.frontendWrites.delete({ addr: frontend.addr, port: frontend.port, proto: frontend.proto });
+    // Once the entry is gone: until then the program may still need to find it.
+    this.afterFrontends.push(() =>
+      this.state.frontendGate.remove(frontend.addr, frontend.port, frontend.proto),
+    );
     this.releaseBlockLater(frontend.block, frontend.slots.length);
     for (const id of frontend.members) this.unref(id);
     this.state.frontends.delete(frontend.code);
@@ -328,10 +337,14 @@ export class LbWritePlan {
   }
 
   private deleteBackend(id: number): void {
-    this.state.backends.remove(id);
+    const { backends } = this.state;
+    const [addr, port, proto] = [backends.addrOf(id), backends.portOf(id), backends.protoOf(id)];
+    backends.remove(id);
     this.backendsDeleted++;
     this.afterFrontends.push(() => {
       clearBackend(this.maps.backend, id);
+      // Once the entry is gone, as for a frontend's bit.
+      this.state.backendGate.remove(addr, port, proto);
       this.releasedBackendIds.push(id);
     });
   }

@@ -1,6 +1,7 @@
 /** The load balancer's maps in memory: for unit tests and for benchmarking the control plane. */
 import { MemoryBpfMap } from '../dataplane/bpf/memory-bpf-map.js';
 import { LB_MAP_SHAPES, type LbMaps } from './lb-maps.js';
+import { GATE_BITS } from './maps/key-gate.js';
 import { LB_LIMITS, LB_MAP_NAMES } from './maps/lb-layouts.js';
 import { sharedArray } from './maps/shared-array.js';
 
@@ -22,7 +23,7 @@ function handle(
   });
 }
 
-function mapped(role: 'slot' | 'backend', maxEntries: number) {
+function mapped(role: 'slot' | 'backend' | 'frontendGate' | 'backendGate', maxEntries: number) {
   const valueSize = LB_MAP_SHAPES[role].value;
   const memory = new ArrayBuffer(Math.ceil(valueSize / 8) * 8 * maxEntries);
   return sharedArray(LB_MAP_NAMES[role], valueSize, maxEntries, memory);
@@ -45,5 +46,7 @@ export function memoryLbMaps(): LbMaps & {
     backendStats: handle('backendStats', LB_LIMITS.backends),
     slot: mapped('slot', LB_LIMITS.slots),
     backend: mapped('backend', LB_LIMITS.backends),
+    frontendGate: mapped('frontendGate', GATE_BITS / 64),
+    backendGate: mapped('backendGate', GATE_BITS / 64),
   };
 }

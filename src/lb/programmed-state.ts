@@ -7,6 +7,7 @@ import { TerwayError } from '../errors/terway-error.js';
 import { parseIPv4 } from '../util/ipv4.js';
 import type { FrontendAddress, LbProtocol } from './desired-frontend.js';
 import { BackendRegistry } from './backend-registry.js';
+import { KeyGate, type GateKey } from './maps/key-gate.js';
 import { IdAllocator } from './id-allocator.js';
 import type { LbMaps } from './lb-maps.js';
 import { FRONTEND, FRONTEND_KEY, IPPROTO_TCP, IPPROTO_UDP, LB_LIMITS } from './maps/lb-layouts.js';
@@ -43,15 +44,29 @@ export class ProgrammedState {
   readonly restoredBackends: number[] = [];
   slotBlocks = new SlotBlocks(LB_LIMITS.slots);
 
-  /** Rebuilds the mirror from the live maps. Counters are left alone: they live in the maps. */
+  private constructor(
+    /** The gates' counts, and their writers (see key-gate.ts). */
+    readonly frontendGate: KeyGate,
+    readonly backendGate: KeyGate,
+  ) {}
+
+  /**
+   * Rebuilds the mirror from the live maps. Counters are left alone: they live in the maps. The
+   * maps written are the gates, rebuilt from the frontends and backends found (KeyGate.rebuild).
+   */
   static fromMaps(maps: LbMaps): ProgrammedState {
-    const state = new ProgrammedState();
+    const state = new ProgrammedState(
+      new KeyGate(maps.frontendGate),
+      new KeyGate(maps.backendGate),
+    );
+    const backendKeys: GateKey[] = [];
     for (let id = 1; id < maps.backend.maxEntries; id++) {
       const value = readBackend(maps.backend, id);
       if (!value) continue;
       state.backends.ids.claim(id);
       state.backends.add(id, value.addr, value.port, value.proto);
       state.restoredBackends.push(id);
+      backendKeys.push(value);
     }
     const blocks: SlotBlock[] = [];
     const dump = maps.frontend.dump();
@@ -85,6 +100,8 @@ export class ProgrammedState {
       state.frontends.set(frontend.code, frontend);
     }
     state.slotBlocks = SlotBlocks.fromUsed(LB_LIMITS.slots, blocks);
+    state.frontendGate.rebuild(state.frontends.values());
+    state.backendGate.rebuild(backendKeys);
     return state;
   }
 }

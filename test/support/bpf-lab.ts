@@ -24,8 +24,10 @@ import {
   FLOW_KEY,
   FRONTEND,
   FRONTEND_KEY,
+  LB_MAP_NAMES,
   REVERSE_KEY,
 } from '../../src/lb/maps/lb-layouts.js';
+import { gateBit } from '../../src/lb/maps/key-gate.js';
 import { decode, encode, type StructValue } from '../../src/lb/maps/struct-codec.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { REPO_ROOT } from './bins.js';
@@ -289,9 +291,23 @@ export class LbPins {
     }
   }
 
-  /** Many map updates and deletes through one bpftool process. */
+  /**
+   * Many map updates and deletes through one bpftool process. A frontend or backend written is
+   * gated in first, as the daemon does (src/lb/maps/key-gate.ts); a deleted one keeps its bit,
+   * which costs the program only a lookup that misses.
+   */
   batch(ops: Array<{ map: string; key: Buffer; value?: Buffer }>): void {
     if (ops.length === 0) return;
+    ops = ops.flatMap((op) => {
+      if (op.value === undefined) return [op];
+      if (op.map === LB_MAP_NAMES.frontend) {
+        return [this.gateOp(LB_MAP_NAMES.frontendGate, decode(FRONTEND_KEY, op.key)), op];
+      }
+      if (op.map === LB_MAP_NAMES.backend && !op.value.equals(NO_BACKEND)) {
+        return [this.gateOp(LB_MAP_NAMES.backendGate, decode(BACKEND, op.value)), op];
+      }
+      return [op];
+    });
     const lines = ops.map(({ map, key, value }) =>
       value === undefined
         ? `map delete pinned ${this.map(map)} key hex ${hex(key)}`
@@ -301,6 +317,25 @@ export class LbPins {
       input: `${lines.join('\n')}\n`,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+  }
+
+  /** Per gate, the 64-bit words this test has set bits in. */
+  private readonly gateWords = new Map<string, Map<number, bigint>>();
+
+  /** The update of a gate map that sets the bit of (addr, port, proto). */
+  private gateOp(
+    gate: string,
+    { addr, port, proto }: { addr: number; port: number; proto: number },
+  ): { map: string; key: Buffer; value: Buffer } {
+    const bit = gateBit(addr, port, proto);
+    const word = Math.floor(bit / 64);
+    const words = this.gateWords.get(gate) ?? new Map<number, bigint>();
+    this.gateWords.set(gate, words);
+    const bits = (words.get(word) ?? 0n) | (1n << BigInt(bit % 64));
+    words.set(word, bits);
+    const value = Buffer.alloc(8);
+    value.writeBigUInt64LE(bits);
+    return { map: gate, key: u32(word), value };
   }
 
   update(map: string, key: Buffer, value: Buffer): void {

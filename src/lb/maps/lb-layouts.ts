@@ -32,9 +32,14 @@ export const LB_MAP_NAMES = {
   affinity: 'tw_aff_v1',
   frontendStats: 'tw_fe_stat_v1',
   backendStats: 'tw_be_stat_v1',
+  frontendGate: 'tw_fe_gate_v1',
+  backendGate: 'tw_be_gate_v1',
 } as const;
 
 export type LbMapRole = keyof typeof LB_MAP_NAMES;
+
+/** Mirrors `TW_GATE_BITS_LOG2`: each gate has 2^19 bits, in 8,192 64-bit words. */
+export const GATE_BITS_LOG2 = 19;
 
 /** Default bpffs directory (`TW_PIN_DIR`). */
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/terway-node';
@@ -106,6 +111,9 @@ export const AFFINITY = defineLayout('tw_affinity', 16, {
 
 /** The key of every array map: an index. */
 export const ARRAY_INDEX = defineLayout('__u32', 4, { index: { offset: 0, kind: 'u32' } });
+
+/** The value of tw_fe_gate and tw_be_gate: 64 of the gate's bits. */
+export const GATE_WORD = defineLayout('__u64', 8, { bits: { offset: 0, kind: 'u64' } });
 
 export const COUNTERS = defineLayout('tw_counters', 32, {
   packets: { offset: 0, kind: 'u64' },

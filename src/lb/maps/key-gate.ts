@@ -1,0 +1,116 @@
+/**
+ * The gates (tw_fe_gate and tw_be_gate in bpf/lb_maps.h): bitmaps over (address, port, protocol)
+ * that the programs read before any hash lookup. The egress program reads the frontend gate: a
+ * clear bit tells it "not a service" for one array read, a set bit lets an established flow go
+ * straight to its conntrack entry. The ingress program reads the backend gate: a clear bit tells
+ * it "not a reply from a backend". A bit is set while at least one key hashes to it, so the
+ * daemon keeps a count per bit and writes the bitmap with plain stores through its mapping.
+ *
+ * The ordering rule that keeps an entry from ever hiding behind a clear bit: a key's bit is set
+ * before its map entry is written (add, while planning), and cleared only after the entry is gone
+ * (remove, once the pass has deleted it).
+ */
+import { TerwayError } from '../../errors/terway-error.js';
+import { GATE_BITS_LOG2 } from './lb-layouts.js';
+import type { SharedArray } from './shared-array.js';
+import { networkOrderWord } from './shared-array.js';
+
+export const GATE_BITS = 2 ** GATE_BITS_LOG2;
+
+/** A count at this value stays there: its bit is never cleared again (a harmless false positive). */
+const STUCK = 0xffff;
+
+/** What a gate is keyed by: an IPv4 address as a number (a.b.c.d = a·2^24 + …), a port, a protocol. */
+export interface GateKey {
+  readonly addr: number;
+  readonly port: number;
+  readonly proto: number;
+}
+
+/**
+ * tw_gate_hash(): the bit of (addr, port, proto), port in host order. The program reads the
+ * address and port from the packet in network order as little-endian integers, so they are
+ * converted to that reading first.
+ */
+export function gateBit(addr: number, port: number, proto: number): number {
+  const addrWord = networkOrderWord(addr);
+  const portWord = ((port & 0xff) << 8) | (port >>> 8);
+  let h = Math.imul(addrWord, 0x9e3779b1) ^ Math.imul((portWord << 8) | proto, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> (32 - GATE_BITS_LOG2);
+}
+
+export class KeyGate {
+  /** Keys per bit. */
+  private readonly counts = new Uint16Array(GATE_BITS);
+
+  constructor(private readonly array: SharedArray) {
+    if (array.maxEntries * 64 !== GATE_BITS || array.elementSize !== 8) {
+      throw new TerwayError(
+        'BPF_ERROR',
+        `${array.name} holds ${array.maxEntries} words of ${array.elementSize} bytes, this ` +
+          `daemon's gate needs ${GATE_BITS / 64} of 8: another layout version`,
+      );
+    }
+  }
+
+  /** Counts a key; sets its bit if it is the first there. Before its entry is written. */
+  add(addr: number, port: number, proto: number): void {
+    const bit = gateBit(addr, port, proto);
+    const count = this.counts[bit]!;
+    if (count === STUCK) return;
+    this.counts[bit] = count + 1;
+    if (count === 0) this.store(bit, true);
+  }
+
+  /** Uncounts a key; clears its bit if it was the last there. After its entry is gone. */
+  remove(addr: number, port: number, proto: number): void {
+    const bit = gateBit(addr, port, proto);
+    const count = this.counts[bit]!;
+    if (count === STUCK || count === 0) return;
+    this.counts[bit] = count - 1;
+    if (count === 1) this.store(bit, false);
+  }
+
+  /**
+   * Recounts from the keys the maps hold and rewrites every word: what a restore does, so a bit a
+   * crashed daemon left set is cleared, and an entry whose bit is missing (maps written by a
+   * daemon without the gates) becomes visible.
+   */
+  rebuild(keys: Iterable<GateKey>): void {
+    this.counts.fill(0);
+    for (const { addr, port, proto } of keys) {
+      const bit = gateBit(addr, port, proto);
+      if (this.counts[bit]! < STUCK) this.counts[bit]!++;
+    }
+    // Word by word, each written once: a bit that stays set is never cleared in between.
+    const { words } = this.array;
+    for (let word = 0; word < GATE_BITS / 32; word++) {
+      let value = 0;
+      for (let bit = 0; bit < 32; bit++) {
+        if (this.counts[word * 32 + bit]! > 0) value |= 1 << bit;
+      }
+      if (words[word] !== value >>> 0) words[word] = value >>> 0;
+    }
+  }
+
+  /** Whether the bit of (addr, port, proto) is set in the shared array. */
+  holds(addr: number, port: number, proto: number): boolean {
+    const bit = gateBit(addr, port, proto);
+    return ((this.array.words[bit >>> 5]! >>> (bit & 31)) & 1) === 1;
+  }
+
+  /**
+   * The program's u64 word w is the little-endian pair of 32-bit words 2w and 2w + 1, so bit b of
+   * the bitmap is bit b mod 32 of 32-bit word b / 32. One 32-bit store per change: the program's
+   * 8-byte read sees each half either before or after it, and both are valid states.
+   */
+  private store(bit: number, set: boolean): void {
+    const { words } = this.array;
+    const at = bit >>> 5;
+    const mask = 1 << (bit & 31);
+    words[at] = (set ? words[at]! | mask : words[at]! & ~mask) >>> 0;
+  }
+}
