@@ -930,6 +930,11 @@ static __always_inline int not_a_service(const struct pkt *p)
 	return TC_ACT_OK;
 }
 
+/*
+ * A packet the frontend gate let through. The conntrack entry is looked up first: an established
+ * flow needs nothing from the frontend entry (its ids and backend are in the flow), so only a new
+ * flow, or a packet whose gate bit belongs to another key, pays the frontend lookup.
+ */
 static __always_inline int egress_frontend(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
 {
 	struct tw_flow_key key = {

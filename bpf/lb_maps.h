@@ -108,7 +108,7 @@ struct tw_flow_key {
  * operator reads ("which backend did this connection reach").
  */
 struct tw_flow {
-	__u64 first_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 first_seen_ns; /* CLOCK_MONOTONIC, coarse (bpf_ktime_get_coarse_ns) */
 	__u64 last_seen_ns;
 	__u64 packets; /* both directions */
 	__u64 bytes;
