@@ -1,13 +1,13 @@
 /**
  * Turns desired frontends into map writes against the programmed mirror, one frontend at a time.
  *
- * The arrays (slots, backends, counters, the frontend gate) are shared memory: stores that are
- * safe at any moment go in at once, while planning: a new backend's entry, a zeroed counter, a
- * slot at or past the frontend's live count, a live slot switching from one ready backend to
- * another, a new frontend's gate bit. Stores that would pull something from under a packet wait
+ * The arrays (slots, backends, counters, the gates) are shared memory: stores that are safe at
+ * any moment go in at once, while planning: a new backend's entry, a zeroed counter, a slot at or
+ * past the frontend's live count, a live slot switching from one ready backend to another, a new
+ * frontend's or backend's gate bit. Stores that would pull something from under a packet wait
  * until the frontend hash has been updated: clearing slots past a shrunken count, freeing a
- * frontend's old slot block, clearing a deleted backend or a deleted frontend's gate bit. The hash
- * itself takes one batch syscall per pass.
+ * frontend's old slot block, clearing a deleted backend, clearing a deleted frontend's or
+ * backend's gate bit. The hash itself takes one batch syscall per pass.
  *
  * The mirror is updated as the plan is made; if the frontend update fails, the caller throws the
  * mirror away and rebuilds it from the live maps.
@@ -143,9 +143,11 @@ export class LbWritePlan {
       backends.acquireAll(desired.draining, proto, members, created);
     }
     for (const id of created) {
+      const addr = backends.addrOf(id);
+      const port = backends.portOf(id);
       // The gate first: a reply from the backend must find its bit set.
-      this.state.backendGate.add(backends.addrOf(id), backends.portOf(id), proto);
-      writeBackend(this.maps.backend, id, backends.addrOf(id), backends.portOf(id), proto);
+      this.state.backendGate.add(addr, port, proto);
+      writeBackend(this.maps.backend, id, addr, port, proto);
     }
     this.backendsWritten += created.length;
     return { ready, members };
@@ -338,7 +340,10 @@ export class LbWritePlan {
 
   private deleteBackend(id: number): void {
     const { backends } = this.state;
-    const [addr, port, proto] = [backends.addrOf(id), backends.portOf(id), backends.protoOf(id)];
+    // Read before the registry forgets the id: the gate's bit is cleared later, in apply().
+    const addr = backends.addrOf(id);
+    const port = backends.portOf(id);
+    const proto = backends.protoOf(id);
     backends.remove(id);
     this.backendsDeleted++;
     this.afterFrontends.push(() => {

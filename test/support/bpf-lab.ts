@@ -27,7 +27,7 @@ import {
   LB_MAP_NAMES,
   REVERSE_KEY,
 } from '../../src/lb/maps/lb-layouts.js';
-import { gateBit } from '../../src/lb/maps/key-gate.js';
+import { gateBit, type GateKey } from '../../src/lb/maps/key-gate.js';
 import { decode, encode, type StructValue } from '../../src/lb/maps/struct-codec.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { REPO_ROOT } from './bins.js';
@@ -325,7 +325,7 @@ export class LbPins {
   /** The update of a gate map that sets the bit of (addr, port, proto). */
   private gateOp(
     gate: string,
-    { addr, port, proto }: { addr: number; port: number; proto: number },
+    { addr, port, proto }: GateKey,
   ): { map: string; key: Buffer; value: Buffer } {
     const bit = gateBit(addr, port, proto);
     const word = Math.floor(bit / 64);
