@@ -12,8 +12,9 @@
  *   tw_lb_ingress    a reply from that backend is SNATed back to the frontend; ICMP errors about a
  *                    translated flow get their embedded header translated back.
  *
- * Everything else passes untouched: on egress after one hash lookup (tw_fe_v1), on ingress after
- * one hash lookup (tw_rev_v1). Map layouts and names are the contract in lb_maps.h.
+ * Everything else passes untouched, on egress after one array read (the frontend gate,
+ * tw_fe_gate_v1), on ingress after one array read (the backend gate, tw_be_gate_v1), plus a hash
+ * lookup when a bit is shared. Map layouts and names are the contract in lb_maps.h.
  *
  * Design notes, each tied to a trap in shared/EBPF.md:
  *
@@ -29,8 +30,11 @@
  *    backend merely removed from the slots (draining) keeps its flows.
  *  - Trap 6 (L2 drivers): see l2_redirect() below.
  *
- * Helpers used exist on Linux 6.1 (Debian 12; its verifier accepts the object): redirect_neigh
- * 5.10, ktime_get_coarse_ns 5.11, bounded loops 5.3, the rest older. The flow records do not name
+ * Two builds (scripts/build-bpf.sh): lb.o, with TW_KERN_CTX, reads the skb's checksum state
+ * through the bpf_cast_to_kern_ctx kfunc (Linux 6.3; see rewrite_known_csum()); lb-compat.o, without
+ * it, runs on Linux 6.1 (Debian 12; its verifier accepts the object). Helpers used by both:
+ * redirect_neigh 5.10, ktime_get_coarse_ns 5.11, jiffies64 5.5, bounded loops 5.3, the rest older.
+ * terwayd loads the one the running kernel supports. The flow records do not name
  * the client's netns (bpf_get_netns_cookie() is not callable from tc before 6.15): the daemon
  * knows which pod a client address belongs to.
  */
@@ -44,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -182,12 +187,33 @@ struct {
 #define NS_PER_S 1000000000ULL
 
 /*
- * The clock of every timestamp (first_seen_ns, last_seen_ns, affinity last_used_ns): the coarse
- * CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns, Linux 5.11), the same clock as bpf_ktime_get_ns() read
- * at its last tick (a few ms behind at most), without reading the TSC on every packet. Every
- * lifetime here is counted in seconds.
+ * The clock of every timestamp (first_seen_ns, last_seen_ns, affinity last_used_ns, the next hop's
+ * stamp): CLOCK_MONOTONIC at the last tick, in ns. Every lifetime here is counted in seconds, so a
+ * tick's resolution is plenty.
+ *
+ * It is read from jiffies when the loader knows the kernel's tick: the verifier turns
+ * bpf_jiffies64() into one load, where bpf_ktime_get_coarse_ns() is a helper call (about 27 ns of
+ * each translated packet's program time on this project's test hosts). Jiffies count ticks from
+ * INITIAL_JIFFIES, which the kernel puts 300 s before 2^32 so that the 32-bit count wraps early,
+ * and the first tick comes a little after CLOCK_MONOTONIC's 0. So (jiffies - INITIAL_JIFFIES) *
+ * the tick's length is the monotonic clock less that first tick's delay (a fraction of a second,
+ * the same for the node's whole uptime). Entries stamped by the coarse clock (by an older program,
+ * or by a load that did not know the tick) can read a little in the future: every comparison of
+ * two timestamps is signed, and a future stamp counts as recent.
+ *
+ * Set by the loader, before verification (terwayd: src/dataplane/bpf/kernel-clock.ts):
+ * tw_jiffy_ns is 10^9 / CONFIG_HZ, tw_initial_jiffies is INITIAL_JIFFIES. With tw_jiffy_ns 0 (the
+ * default, for a loader that does not set it), the programs read the coarse clock.
  */
-#define lb_now() bpf_ktime_get_coarse_ns()
+volatile const __u64 tw_jiffy_ns = 0;
+volatile const __u64 tw_initial_jiffies = 0;
+
+static __always_inline __u64 lb_now(void)
+{
+	if (tw_jiffy_ns)
+		return (bpf_jiffies64() - tw_initial_jiffies) * tw_jiffy_ns;
+	return bpf_ktime_get_coarse_ns();
+}
 
 /*
  * Conntrack lifetimes, counted from the flow's last_seen_ns:
@@ -433,6 +459,88 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
 	return 0;
 }
 
+#ifdef TW_KERN_CTX
+/*
+ * The kernel's own view of the skb, for the one field __sk_buff does not show: how its L4
+ * checksum stands (ip_summed). bpf_cast_to_kern_ctx() (Linux 6.3) is a kfunc the verifier turns
+ * into a plain register move, and the field's place comes from the kernel's BTF at load (CO-RE).
+ * Built only into the object for kernels that have it (see scripts/build-bpf.sh).
+ */
+struct sk_buff {
+	__u8 ip_summed : 2;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
+
+#define TW_CHECKSUM_COMPLETE 2 /* include/linux/skbuff.h */
+#define TW_CHECKSUM_PARTIAL 3
+
+/* Folds a 32-bit ones'-complement sum to 16 bits. */
+static __always_inline __u32 csum16_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (sum & 0xffff) + (sum >> 16);
+}
+
+/*
+ * rewrite_fast() in one helper call: with the skb's checksum state known, the L4 checksum is
+ * computed here as bpf_l4_csum_replace() would compute it (inet_proto_csum_replace4/2), and one
+ * store writes it with everything else. CHECKSUM_PARTIAL: the field holds the pseudo-header sum,
+ * which the address moves and the port does not. Otherwise the field is the complement of the
+ * full sum, which both move. A UDP checksum of 0 (none) stays 0, and a computed 0 is sent as
+ * 0xffff (BPF_F_MARK_MANGLED_0). CHECKSUM_COMPLETE (a receive-side skb->csum that the change
+ * must also move) returns 1, and the caller takes the helpers, which keep skb->csum right; so does
+ * a span that is not linear.
+ */
+static __always_inline int rewrite_known_csum(struct __sk_buff *skb, const struct pkt *p, bool dst,
+					      __be32 old_addr, __be32 new_addr, __u32 port_field,
+					      __be16 old_port, __be16 new_port, const __u32 span,
+					      const __u32 coff, bool udp, const void *mac)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	__u8 raw[IP_CSUM_OFF + 32] __attribute__((aligned(8)));
+	__u8 *buf = raw + 2; /* as in rewrite_fast() */
+	__u8 *l4 = buf + IP_CSUM_OFF + 10;
+	__u8 summed = BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+	void *data, *end;
+	__u32 addr_delta, sum;
+	__u16 check;
+
+	if (summed == TW_CHECKSUM_COMPLETE)
+		return 1;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + IP_CSUM_OFF + span > end)
+		return 1;
+	__builtin_memcpy(buf, data, IP_CSUM_OFF + span);
+	check = *(__u16 *)(l4 + coff);
+	if (!(udp && check == 0)) {
+		addr_delta = (~old_addr & 0xffff) + (~old_addr >> 16) + (new_addr & 0xffff) +
+			     (new_addr >> 16);
+		if (summed == TW_CHECKSUM_PARTIAL) {
+			check = csum16_fold(check + addr_delta);
+		} else {
+			sum = (__u16)~check + addr_delta + (__u16)~old_port + new_port;
+			check = ~csum16_fold(sum);
+		}
+		if (udp && check == 0)
+			check = 0xffff;
+		*(__u16 *)(l4 + coff) = check;
+	}
+	*(__sum16 *)(buf + IP_CSUM_OFF) = csum_replace4(p->ip_check, old_addr, new_addr);
+	if (dst)
+		*(__be32 *)(buf + IP_CSUM_OFF + 6) = new_addr;
+	else
+		*(__be32 *)(buf + IP_CSUM_OFF + 2) = new_addr;
+	*(__be16 *)(l4 + port_field) = new_port;
+	if (mac) {
+		__builtin_memcpy(buf, mac, ETH_ALEN);
+		return bpf_skb_store_bytes(skb, 0, buf, IP_CSUM_OFF + span, 0) ? -1 : 0;
+	}
+	return bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf + IP_CSUM_OFF, span, 0) ? -1 : 0;
+}
+#endif
+
 /*
  * Replaces the source or destination address and, when the L4 header is present, the matching
  * port (at l4_off + port_field), fixing the IPv4 header checksum and the TCP/UDP checksum, whose
@@ -459,6 +567,18 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 	    p->l4_off == ETH_HLEN + sizeof(struct iphdr)) {
 		int r;
 
+#ifdef TW_KERN_CTX
+		if (p->proto == IPPROTO_TCP)
+			r = rewrite_known_csum(skb, p, dst, old_addr, new_addr, port_field, old_port,
+					       new_port, 28, offsetof(struct tcphdr, check), false,
+					       mac);
+		else
+			r = rewrite_known_csum(skb, p, dst, old_addr, new_addr, port_field, old_port,
+					       new_port, 18, offsetof(struct udphdr, check), true,
+					       mac);
+		if (r <= 0)
+			return r;
+#endif
 		if (p->proto == IPPROTO_TCP)
 			r = rewrite_fast(skb, p, dst, old_addr, new_addr, port_field, old_port,
 					 new_port, 28, offsetof(struct tcphdr, check), 0, mac);

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # iputils-ping, iperf3, sockperf: datapath tests and the pod-to-pod benchmark.
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
 # openssl: the Kubernetes TLS tests make a throwaway CA and apiserver certificate per run.
-APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf openssl)
+# ethtool: an LB test turns checksum offload off on a node veth, so the kernel checks the sums.
+APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf openssl ethtool)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

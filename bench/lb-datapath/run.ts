@@ -28,13 +28,19 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { availableParallelism, release } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 import Table from 'cli-table3';
 
 import { TcLbAttacher, type LbPrograms } from '../../src/dataplane/bpf/lb-attacher.js';
+import {
+  compatObjectPath,
+  planLbLoad,
+  SYSTEM_LB_OBJECT_PROBES,
+  type LbLoadPlan,
+} from '../../src/dataplane/bpf/lb-object.js';
 import type { DriverName } from '../../src/dataplane/pod-attachment.js';
 import {
   ADDON_ENV,
@@ -372,6 +378,8 @@ export interface ProgramCost {
   seconds: number;
   /** TCP ping-pong to the ClusterIP: translated both ways. */
   service: ProgramTraffic;
+  /** UDP ping-pong to the ClusterIP, the same for datagrams. */
+  udpService: ProgramTraffic;
   /**
    * TCP ping-pong from the same client straight to the backend's pod IP (another port, so no
    * 4-tuple is shared with the ClusterIP flows): what every packet not for a Service pays.
@@ -393,6 +401,8 @@ export interface TopologyResult {
 export interface LbDatapathResult {
   settings: LbDatapathSettings;
   tools: { sockperf: string; iperf3: string; netload: string; iptables: string; kernel: string };
+  /** The LB build loaded (lb.o or lb-compat.o) and why, and the programs' clock. */
+  lbBuild: string;
   topologies: TopologyResult[];
   durationSeconds: number;
 }
@@ -450,6 +460,8 @@ function benchFrontends(): DesiredFrontend[] {
 
 interface Lb {
   pinDir: string;
+  /** The build loaded and its clock, as terwayd would choose them here. */
+  loadPlan: LbLoadPlan;
   programs: LbPrograms;
   maps: LbMaps;
   reconciler: LbReconciler;
@@ -462,11 +474,11 @@ const PROGRAMS = {
   ingress: 'tw_lb_ingress',
 } as const;
 
-/** Private copies of lb.o and of the addon: a concurrent `npm run build` empties dist/. */
+/** Private copies of lb.o (both builds) and of the addon: a concurrent `npm run build` empties dist/. */
 async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
   const root = REPO_ROOT;
   const built = join(root, 'dist/bpf/lb.o');
-  if (!existsSync(built)) {
+  if (!existsSync(built) || !existsSync(compatObjectPath(built))) {
     const { code, stderr } = await collectOutput(
       spawn(join(root, 'scripts/build-bpf.sh'), [], { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
@@ -474,6 +486,7 @@ async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
   }
   const objectPath = join(dir, 'lb.o');
   copyFileSync(built, objectPath);
+  copyFileSync(compatObjectPath(built), compatObjectPath(objectPath));
   const addon = [
     join(root, 'dist/native/terway_bpf.node'),
     join(root, 'native/build/Release/terway_bpf.node'),
@@ -505,7 +518,10 @@ const pinDirOf = (hook: TcHookChoice): string =>
 
 async function startLb(objectPath: string, hook: TcHookChoice): Promise<Lb> {
   const pinDir = pinDirOf(hook);
-  const loaded = loadObject(objectPath, pinDir);
+  // The build and constants terwayd would load here (src/daemon/service-lb.ts): the programs
+  // measured are the ones the daemon runs.
+  const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
+  const loaded = loadObject(plan.object, pinDir, plan.constants);
   const pinned = (role: keyof typeof PROGRAMS) => {
     const name = PROGRAMS[role];
     const path = loaded.programs[name];
@@ -530,7 +546,14 @@ async function startLb(objectPath: string, hook: TcHookChoice): Promise<Lb> {
     throw new Error(
       `the reconciler programmed ${programmed} frontends, not ${benchFrontends().length}`,
     );
-  return { pinDir, programs, maps, reconciler, attacher: new TcLbAttacher(programs, hook) };
+  return {
+    pinDir,
+    loadPlan: plan,
+    programs,
+    maps,
+    reconciler,
+    attacher: new TcLbAttacher(programs, hook),
+  };
 }
 
 function stopLb(lb: Lb): void {
@@ -708,7 +731,7 @@ async function programCost(
   lb: Lb,
   s: LbDatapathSettings,
   netloadBinary: string,
-  directRttUs: number,
+  directRttUs: { tcp: number; udp: number },
 ): Promise<ProgramCost> {
   const egress = world.topology === 'veth' ? lb.programs.egressGateway : lb.programs.egress;
   const ingress = lb.programs.ingress;
@@ -733,13 +756,16 @@ async function programCost(
       ...(rttUs === undefined ? {} : { shareOfDirect: nsPerOperation / 1000 / rttUs }),
     };
   };
-  const pingPongTo = (target: string, port: number) => async () =>
-    (await pingPong(world.client, target, port, true, seconds, s.messageBytes, s.cpus?.client))
-      .totalReceived;
+  const pingPongTo =
+    (target: string, port: number, tcp = true) =>
+    async () =>
+      (await pingPong(world.client, target, port, tcp, seconds, s.messageBytes, s.cpus?.client))
+        .totalReceived;
   return await withBpfStats(netloadBinary, async () => ({
     seconds,
-    service: await traffic(pingPongTo(ADDR.vip, PORTS.tcpRr), directRttUs),
-    nonService: await traffic(pingPongTo(ADDR.backend, PORTS.tcpRrPlain), directRttUs),
+    service: await traffic(pingPongTo(ADDR.vip, PORTS.tcpRr), directRttUs.tcp),
+    udpService: await traffic(pingPongTo(ADDR.vip, PORTS.udpRr, false), directRttUs.udp),
+    nonService: await traffic(pingPongTo(ADDR.backend, PORTS.tcpRrPlain), directRttUs.tcp),
     connections: await traffic(async () => {
       // No warm-up: every connection the programs see is counted.
       const r = await netload(
@@ -855,7 +881,9 @@ async function runTopology(
     const figures = figureNames.map((f) => summarizeFigure(f, samples[f]));
     const result: TopologyResult = { topology, figures, targets: targetsOf(figures), checks };
     if (s.programCostSeconds > 0) {
-      const directRtt = figures.find((f) => f.name === 'tcpRr')?.paths.direct.value ?? Number.NaN;
+      const directOf = (name: FigureName) =>
+        figures.find((f) => f.name === name)?.paths.direct.value ?? Number.NaN;
+      const directRtt = { tcp: directOf('tcpRr'), udp: directOf('udpRr') };
       result.programCost = await programCost(worlds.lb, lbs.lb, s, netloadBinary, directRtt);
     }
     return result;
@@ -913,6 +941,9 @@ export async function runLbDatapathBench(
         iptables,
         kernel: release(),
       },
+      lbBuild:
+        `${basename(lb.loadPlan.object)} (${lb.loadPlan.buildReason}), ` +
+        `clock: ${lb.loadPlan.clock}`,
       topologies,
       durationSeconds: (Date.now() - began) / 1000,
     };
@@ -1011,6 +1042,7 @@ function costSentence(c: ProgramCost, topology: Topology): string {
   return (
     `Program cost (\`BPF_ENABLE_STATS\` held; ${c.seconds} s of each load from the eBPF path's ` +
     `client): ${rr('TCP ping-pong to the ClusterIP', c.service)}; ` +
+    `${rr('UDP ping-pong to the ClusterIP', c.udpService)}; ` +
     `${rr('to the backend pod IP (not a Service)', c.nonService)}; connections to the ClusterIP ` +
     `(connect, 1 request, close): ${runs(c.connections)}, ` +
     `${c.connections.nsPerOperation.toFixed(0)} ns per connection ` +
@@ -1084,7 +1116,7 @@ export function lbDatapathSection(
     '',
     `Three paths from a client pod to one backend pod, measured in the same run: **direct** (the ` +
       `backend's pod IP, no program: the limit), **eBPF LB** (the ClusterIP through the product's ` +
-      `tc programs, \`dist/bpf/lb.o\` loaded into a pin dir of this run, the Service programmed ` +
+      `tc programs, the build of \`dist/bpf/lb.o\` terwayd picks for this kernel, loaded into a pin dir of this run, the Service programmed ` +
       `through the real \`LbReconciler\` and the programs attached by the real \`TcLbAttacher\`), ` +
       `and **iptables DNAT** (the ClusterIP through kube-proxy's kind of rule, ` +
       `\`-t nat -A PREROUTING -d <ClusterIP> -p <proto> --dport <port> -j DNAT\`, in the ` +
@@ -1136,8 +1168,8 @@ export function lbDatapathSection(
       `answer, the server closes; ${s.httpConnections} keep-alive connections, one request in ` +
       `flight each; ${s.warmupSeconds} s warm-up). Stream: ${r.tools.iperf3}, one TCP stream, ` +
       `\`-O ${s.iperfOmitSeconds}\`, received rate. ${s.secondsPerFigure} s per figure, path and ` +
-      `round. ${r.tools.iptables}; kernel ${r.tools.kernel}. The benchmark took ` +
-      `${Math.round(r.durationSeconds)} s.`,
+      `round. ${r.tools.iptables}; kernel ${r.tools.kernel}. LB object: ${r.lbBuild}. The ` +
+      `benchmark took ${Math.round(r.durationSeconds)} s.`,
   ];
   for (const t of r.topologies) {
     parts.push(

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * loadObject(objPath, pinDir): loads a BPF object so its maps outlive the daemon.
+ * loadObject(objPath, pinDir, constants): loads a BPF object so its maps outlive the daemon.
  *
  * Every map is pinned at <pinDir>/<mapName>. A pin that already exists is reused: libbpf opens
  * it, checks that type, key/value size, max_entries and flags match the object's definition, and
@@ -27,6 +27,7 @@
 
 #include <linux/magic.h>
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 /*
@@ -96,12 +97,111 @@ static int pin_replace(struct bpf_program *prog, const char *dir, const char *pa
 	return 0;
 }
 
-/* loadObject(objPath, pinDir) -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]} */
+static bool fill_constants(napi_env env, const struct btf *btf, const struct btf_type *sec,
+			   napi_value constants, napi_value names, uint32_t count, char *values,
+			   size_t rodata_size, const char *obj_path);
+
+/*
+ * Sets the object's load-time constants (`volatile const` globals in .rodata) from a JS object of
+ * name -> bigint, before the verifier sees them: it then treats each as the constant it is, and
+ * prunes the branches that depend on it. An unknown name, or a value that does not fit the
+ * variable, is refused rather than ignored: a typo would silently load the default.
+ */
+static bool set_constants(napi_env env, struct bpf_object *obj, napi_value constants,
+			  const char *obj_path)
+{
+	napi_value names;
+	uint32_t count = 0;
+	if (napi_get_property_names(env, constants, &names) != napi_ok ||
+	    napi_get_array_length(env, names, &count) != napi_ok) {
+		tw_throw_code(env, "EINVAL", "loadObject: constants must be an object");
+		return false;
+	}
+	if (count == 0)
+		return true;
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
+	int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	size_t rodata_size = 0;
+	const void *initial = rodata ? bpf_map__initial_value(rodata, &rodata_size) : NULL;
+	if (sec_id < 0 || !initial) {
+		tw_throw_code(env, "EINVAL", "loadObject(%s): the object has no constants to set",
+			      obj_path);
+		return false;
+	}
+	char *values = malloc(rodata_size);
+	if (!values) {
+		tw_throw_errno(env, ENOMEM, "loadObject(%s): constants", obj_path);
+		return false;
+	}
+	memcpy(values, initial, rodata_size);
+	bool ok = fill_constants(env, btf, btf__type_by_id(btf, sec_id), constants, names, count,
+				 values, rodata_size, obj_path);
+	if (ok) {
+		int err = bpf_map__set_initial_value(rodata, values, rodata_size);
+		if (err) {
+			tw_throw_errno(env, -err, "loadObject(%s): set constants", obj_path);
+			ok = false;
+		}
+	}
+	free(values);
+	return ok;
+}
+
+/* Writes each constant of `constants` at its variable's offset in `values` (a copy of .rodata). */
+static bool fill_constants(napi_env env, const struct btf *btf, const struct btf_type *sec,
+			   napi_value constants, napi_value names, uint32_t count, char *values,
+			   size_t rodata_size, const char *obj_path)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		napi_value name_v, value_v;
+		char name[128];
+		uint64_t value = 0;
+		bool lossless = false;
+		if (napi_get_element(env, names, i, &name_v) != napi_ok ||
+		    !tw_arg_string(env, name_v, "constant name", name, sizeof(name)))
+			return false;
+		if (napi_get_named_property(env, constants, name, &value_v) != napi_ok ||
+		    napi_get_value_bigint_uint64(env, value_v, &value, &lossless) != napi_ok ||
+		    !lossless) {
+			tw_throw_code(env, "EINVAL", "loadObject: constant %s must be a u64 bigint", name);
+			return false;
+		}
+		const struct btf_var_secinfo *var = btf_var_secinfos(sec);
+		uint16_t n = btf_vlen(sec), k = 0;
+		for (; k < n; k++, var++) {
+			const struct btf_type *t = btf__type_by_id(btf, var->type);
+			if (t && strcmp(btf__name_by_offset(btf, t->name_off), name) == 0)
+				break;
+		}
+		if (k == n) {
+			tw_throw_code(env, "EINVAL", "loadObject(%s): no constant named %s", obj_path,
+				      name);
+			return false;
+		}
+		if (var->offset + var->size > rodata_size ||
+		    (var->size == 4 && value > UINT32_MAX) || (var->size != 4 && var->size != 8)) {
+			tw_throw_code(env, "EINVAL",
+				      "loadObject(%s): constant %s (%u bytes) cannot hold %llu", obj_path,
+				      name, var->size, (unsigned long long)value);
+			return false;
+		}
+		if (var->size == 4) {
+			uint32_t v32 = (uint32_t)value;
+			memcpy(values + var->offset, &v32, sizeof(v32));
+		} else {
+			memcpy(values + var->offset, &value, sizeof(value));
+		}
+	}
+	return true;
+}
+
+/* loadObject(objPath, pinDir, constants) -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]} */
 static napi_value load_object(napi_env env, napi_callback_info cbinfo)
 {
-	napi_value argv[2];
+	napi_value argv[3];
 	char obj_path[PATH_MAX], pin_dir[PATH_MAX], prog_dir[PATH_MAX], path[PATH_MAX];
-	if (!tw_args(env, cbinfo, 2, argv) ||
+	if (!tw_args(env, cbinfo, 3, argv) ||
 	    !tw_arg_string(env, argv[0], "objPath", obj_path, sizeof(obj_path)) ||
 	    !tw_arg_string(env, argv[1], "pinDir", pin_dir, sizeof(pin_dir)))
 		return NULL;
@@ -126,6 +226,8 @@ static napi_value load_object(napi_env env, napi_callback_info cbinfo)
 
 	napi_value result = NULL, maps_v, progs_v, reused_v;
 	uint32_t reused = 0;
+	if (!set_constants(env, obj, argv[2], obj_path))
+		goto out;
 	if (napi_create_object(env, &maps_v) != napi_ok ||
 	    napi_create_object(env, &progs_v) != napi_ok ||
 	    napi_create_array(env, &reused_v) != napi_ok) {
@@ -196,10 +298,36 @@ out:
 	return result;
 }
 
+/*
+ * kernelHasFunction(name) -> boolean: whether the running kernel's BTF (/sys/kernel/btf/vmlinux)
+ * describes a function of that name. A kfunc can be called from a program only if it is there, so
+ * this tells which build of an object the kernel can load before trying.
+ */
+static napi_value kernel_has_function(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[1], result;
+	char name[128];
+	if (!tw_args(env, cbinfo, 1, argv) ||
+	    !tw_arg_string(env, argv[0], "name", name, sizeof(name)))
+		return NULL;
+	tw_log_reset();
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int err = libbpf_get_error(vmlinux);
+	if (err)
+		return tw_throw_errno(env, -err, "kernelHasFunction(%s): read the kernel's BTF", name);
+	bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0;
+	btf__free(vmlinux);
+	if (napi_get_boolean(env, found, &result) != napi_ok)
+		return tw_throw_errno(env, ENOMEM, "kernelHasFunction(%s)", name);
+	return result;
+}
+
 napi_status tw_object_init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
 		{"loadObject", NULL, load_object, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"kernelHasFunction", NULL, kernel_has_function, NULL, NULL, NULL, napi_enumerable,
+		 NULL},
 	};
-	return napi_define_properties(env, exports, 1, props);
+	return napi_define_properties(env, exports, 2, props);
 }

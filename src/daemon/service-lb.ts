@@ -14,6 +14,7 @@ import {
   type PinnedProgram,
   type PodProgramAttacher,
 } from '../dataplane/bpf/lb-attacher.js';
+import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { TerwayError } from '../errors/terway-error.js';
@@ -61,14 +62,15 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       'give either --services (standalone) or --kubeconfig (cluster), not both',
     );
   }
-  const loaded = loadObject(objectPath, pinDir);
+  const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
+  const loaded = loadObject(plan.object, pinDir, plan.constants);
   const pinned = (role: keyof typeof PROGRAM_NAMES): PinnedProgram => {
     const name = PROGRAM_NAMES[role];
     const path = loaded.programs[name];
     if (path === undefined) {
       throw new TerwayError(
         'BPF_ERROR',
-        `${objectPath} has no program ${name}: not this daemon's Service LB object`,
+        `${plan.object} has no program ${name}: not this daemon's Service LB object`,
       );
     }
     return { name, path };
@@ -81,7 +83,13 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
   const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
   log.info(
-    { pinDir, object: objectPath, reusedMaps: loaded.reusedMaps },
+    {
+      pinDir,
+      object: plan.object,
+      build: `${plan.build}: ${plan.buildReason}`,
+      clock: plan.clock,
+      reusedMaps: loaded.reusedMaps,
+    },
     'Service LB program loaded; maps pinned',
   );
   const stale = removeStaleMapPins(pinDir, Object.keys(loaded.maps));

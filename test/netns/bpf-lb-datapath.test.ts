@@ -36,6 +36,7 @@ import {
   flowKey,
   frontendKey,
   frontendValue,
+  inNs,
   ipBatch,
   linkMac,
   linkTxPackets,
@@ -366,6 +367,37 @@ describe('veth pod', () => {
     expect(reply(u)).toMatchObject({ peer: CLIENT_IP, peerPort: u.localPort, echo: 'query' });
     const c = await client.must('udpOnce', { host: VIP, port: 53, line: 'query', connect: true });
     expect(c.rinfo).toMatchObject({ address: VIP, port: 53 });
+  }, 30_000);
+
+  test("translated packets carry valid checksums where the node's devices compute them in software", async () => {
+    // On the node's veths toward the backends, checksums are not offloaded: a forwarded packet
+    // that is still CHECKSUM_PARTIAL gets its L4 checksum computed there, from the pseudo-header
+    // sum the egress program left in the field (as a real NIC would), and the backend verifies
+    // it. A wrong sum would drop every translated packet here, where the veths alone never check.
+    const hosts = BACKENDS.map((_, i) => `h${21 + i}`);
+    const txChecksum = (state: 'on' | 'off') => {
+      for (const host of hosts) inNs(node, 'ethtool', ['-K', host, 'tx', state]);
+    };
+    txChecksum('off');
+    try {
+      for (const host of hosts) {
+        expect(inNs(node, 'ethtool', ['-k', host])).toMatch(/^tx-checksumming: off/m);
+      }
+      const tcp = await tcpNames(client, VIP, 80, 12);
+      expect(tcp).toHaveLength(12);
+      const udp = await udpNames(client, VIP, 53, 12);
+      expect(udp).toHaveLength(12);
+      const long = await client.must('tcpOnce', { host: VIP, port: 80, line: 'y'.repeat(6000) });
+      expect(reply(long)).toMatchObject({ peer: CLIENT_IP, echo: 'y'.repeat(6000) });
+      const big = await client.must('udpOnce', {
+        host: VIP,
+        port: 53,
+        line: 'big:100 ' + 'z'.repeat(3000),
+      });
+      expect(reply(big).size).toBe(3008);
+    } finally {
+      txChecksum('on');
+    }
   }, 30_000);
 
   test('new flows spread over every backend, while every packet of one flow stays on its backend', async () => {

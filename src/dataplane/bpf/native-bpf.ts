@@ -95,7 +95,12 @@ interface Addon {
   mapDump(map: MapHandle): BpfMapDump;
   mapMmap(map: MapHandle): ArrayBuffer;
   setBatchOps(enabled: boolean): void;
-  loadObject(objPath: string, pinDir: string): LoadedObject;
+  loadObject(
+    objPath: string,
+    pinDir: string,
+    constants: Readonly<Record<string, bigint>>,
+  ): LoadedObject;
+  kernelHasFunction(name: string): boolean;
   progInfo(path: string): ProgInfo;
   tcAttach(
     netnsPath: string,
@@ -225,9 +230,20 @@ export class NativeBpfMap implements BpfMap {
  * Loads a BPF object: its maps pinned at <pinDir>/<map> (existing pins reused, so their contents
  * survive; a layout mismatch fails with libbpf's "parameter mismatch"), its programs pinned at
  * <pinDir>/progs/<program>, replacing older pins. pinDir must be on bpffs (/sys/fs/bpf).
+ * `constants` sets the object's `volatile const` globals by name before the verifier runs; a name
+ * the object lacks, or a value its variable cannot hold, fails the load (EINVAL).
  */
-export function loadObject(objPath: string, pinDir: string): LoadedObject {
-  return call((native) => native.loadObject(objPath, pinDir));
+export function loadObject(
+  objPath: string,
+  pinDir: string,
+  constants: Readonly<Record<string, bigint>> = {},
+): LoadedObject {
+  return call((native) => native.loadObject(objPath, pinDir, constants));
+}
+
+/** Whether the running kernel's BTF describes a function `name` (so a kfunc of that name exists). */
+export function kernelHasFunction(name: string): boolean {
+  return call((native) => native.kernelHasFunction(name));
 }
 
 /** The program pinned at `path`. */

@@ -1,0 +1,86 @@
+/**
+ * Which build of the Service LB object this kernel gets, and with which load-time constants.
+ *
+ * scripts/build-bpf.sh builds bpf/lb.c twice, with the same maps:
+ *  - `lb.o` reads the skb's checksum state through the bpf_cast_to_kern_ctx kfunc (Linux 6.3),
+ *    which saves a helper call on every translated packet;
+ *  - `lb-compat.o`, beside it, does without, for Linux 6.1 and 6.2.
+ * The kernel's BTF says whether the kfunc exists. A kernel without BTF cannot relocate lb.o's
+ * field access either, so it gets the compat build too.
+ */
+import { existsSync } from 'node:fs';
+
+import { TerwayError } from '../../errors/terway-error.js';
+import { lbClockConstants, readKernelTick, type KernelTick } from './kernel-clock.js';
+import { kernelHasFunction } from './native-bpf.js';
+
+export const KERN_CTX_KFUNC = 'bpf_cast_to_kern_ctx';
+
+export interface LbObjectProbes {
+  /** Whether the kernel has a function of this name; throws when its BTF cannot be read. */
+  hasFunction(name: string): boolean;
+  fileExists(path: string): boolean;
+  kernelTick(): KernelTick | null;
+}
+
+export interface LbLoadPlan {
+  /** The object file to load. */
+  readonly object: string;
+  readonly build: 'kfunc' | 'compat';
+  /** Why this build, for the log. */
+  readonly buildReason: string;
+  /** The object's load-time constants (the clock's, see kernel-clock.ts). */
+  readonly constants: Record<string, bigint>;
+  /** Which clock the programs read, for the log. */
+  readonly clock: string;
+}
+
+/** `dir/lb.o` → `dir/lb-compat.o`. */
+export function compatObjectPath(objectPath: string): string {
+  return objectPath.endsWith('.o') ? `${objectPath.slice(0, -2)}-compat.o` : `${objectPath}-compat`;
+}
+
+function clockDescription(tick: KernelTick | null, constants: Record<string, bigint>): string {
+  if (tick === null) return 'coarse clock (CONFIG_HZ not found in /boot or /proc/config.gz)';
+  if (Object.keys(constants).length === 0) {
+    return `coarse clock (HZ=${tick.hz} from ${tick.source} is not a whole number of ns)`;
+  }
+  return `jiffies (HZ=${tick.hz} from ${tick.source})`;
+}
+
+/** The build of `objectPath` this kernel can load, and the constants to load it with. */
+export function planLbLoad(objectPath: string, probes: LbObjectProbes): LbLoadPlan {
+  const tick = probes.kernelTick();
+  const constants = lbClockConstants(tick);
+  const clock = clockDescription(tick, constants);
+  let reason: string;
+  try {
+    if (probes.hasFunction(KERN_CTX_KFUNC)) {
+      return {
+        object: objectPath,
+        build: 'kfunc',
+        buildReason: `the kernel has ${KERN_CTX_KFUNC}`,
+        constants,
+        clock,
+      };
+    }
+    reason = `the kernel has no ${KERN_CTX_KFUNC} (Linux before 6.3)`;
+  } catch (error) {
+    reason = `the kernel's BTF cannot be read (${(error as Error).message})`;
+  }
+  const compat = compatObjectPath(objectPath);
+  if (!probes.fileExists(compat)) {
+    throw new TerwayError(
+      'BPF_ERROR',
+      `${objectPath} needs ${KERN_CTX_KFUNC}, but ${reason}, and its compat build ${compat} is missing`,
+    );
+  }
+  return { object: compat, build: 'compat', buildReason: reason, constants, clock };
+}
+
+/** The probes of the running kernel and filesystem. */
+export const SYSTEM_LB_OBJECT_PROBES: LbObjectProbes = {
+  hasFunction: kernelHasFunction,
+  fileExists: existsSync,
+  kernelTick: () => readKernelTick(),
+};
