@@ -114,16 +114,70 @@ static int compare_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The most bytes of a program's per-load data read into its identity (ours: 16). */
+#define TW_PROG_MAX_DATA_BYTES 4096
+
 /*
- * The ids of the maps the program uses, ascending, as a JavaScript array. The tag hashes the
- * instructions with their map references blanked, so two programs with one tag may still read
- * different maps; the ids tell them apart.
+ * Whether map `id` is a program's per-load data rather than shared state: libbpf's maps for an
+ * object's globals (.rodata, .data, .bss, .kconfig), which every load creates afresh and whose
+ * kernel names hold a dot, which ours (tw_*_vN) never do. If so, its value is appended to `hex`
+ * as "<section>=<hex>;". Returns 1 for per-load data, 0 for shared state, -errno on failure.
  */
-static napi_value prog_map_ids(napi_env env, int fd, __u32 count, const char *op, const char *what)
+static int read_load_data(__u32 id, char *hex, size_t hex_size)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	unsigned char value[TW_PROG_MAX_DATA_BYTES];
+	__u32 zero = 0;
+	int fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err || !strchr(info.name, '.')) {
+		close(fd);
+		return err ? err : 0;
+	}
+	if (info.value_size > sizeof(value) || info.max_entries != 1) {
+		close(fd);
+		return -E2BIG;
+	}
+	err = bpf_map_lookup_elem(fd, &zero, value);
+	close(fd);
+	if (err)
+		return err;
+	/* The section only (".rodata"): the prefix before it is the object file's name. */
+	size_t used = strlen(hex);
+	int n = snprintf(hex + used, hex_size - used, "%s=", strchr(info.name, '.'));
+	if (n < 0 || (size_t)n >= hex_size - used)
+		return -E2BIG;
+	used += n;
+	for (__u32 i = 0; i < info.value_size; i++, used += 2) {
+		if (used + 3 > hex_size)
+			return -E2BIG;
+		snprintf(hex + used, 3, "%02x", value[i]);
+	}
+	if (used + 2 > hex_size)
+		return -E2BIG;
+	hex[used++] = ';';
+	hex[used] = '\0';
+	return 1;
+}
+
+/*
+ * The ids of the shared maps the program uses, ascending, as a JavaScript array, and its per-load
+ * data (the values of its global-data maps, see read_load_data) as one string. The tag hashes the
+ * instructions with their map references blanked, so two programs with one tag may still read
+ * different maps, or run on other constants; these tell them apart. A global-data map's id is
+ * not part of the identity: each load has its own, even of the same object with the same values.
+ */
+static bool prog_maps(napi_env env, int fd, __u32 count, const char *op, const char *what,
+		      napi_value *ids_out, napi_value *data_out)
 {
 	__u32 ids[TW_PROG_MAX_MAP_IDS];
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
+	char data[2 * TW_PROG_MAX_DATA_BYTES + 256] = "";
 	napi_value array;
 	if (count > TW_PROG_MAX_MAP_IDS)
 		count = TW_PROG_MAX_MAP_IDS;
@@ -131,34 +185,51 @@ static napi_value prog_map_ids(napi_env env, int fd, __u32 count, const char *op
 	info.nr_map_ids = count;
 	info.map_ids = (__u64)(unsigned long)ids;
 	int err = count > 0 ? bpf_obj_get_info_by_fd(fd, &info, &len) : 0;
-	if (err)
-		return tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd (map ids)", op, what);
+	if (err) {
+		tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd (map ids)", op, what);
+		return false;
+	}
 	/* The program may have lost a map reference between the two calls; never more. */
 	if (info.nr_map_ids < count)
 		count = info.nr_map_ids;
 	qsort(ids, count, sizeof(ids[0]), compare_u32);
-	if (napi_create_array_with_length(env, count, &array) != napi_ok)
-		return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
-	for (__u32 i = 0; i < count; i++) {
-		napi_value id;
-		if (napi_create_uint32(env, ids[i], &id) != napi_ok ||
-		    napi_set_element(env, array, i, id) != napi_ok)
-			return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+	if (napi_create_array(env, &array) != napi_ok) {
+		tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+		return false;
 	}
-	return array;
+	for (__u32 i = 0, shared = 0; i < count; i++) {
+		napi_value id;
+		err = read_load_data(ids[i], data, sizeof(data));
+		if (err < 0) {
+			tw_throw_errno(env, -err, "%s(%s): map %u", op, what, ids[i]);
+			return false;
+		}
+		if (err == 1)
+			continue;
+		if (napi_create_uint32(env, ids[i], &id) != napi_ok ||
+		    napi_set_element(env, array, shared++, id) != napi_ok) {
+			tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+			return false;
+		}
+	}
+	if (napi_create_string_utf8(env, data, NAPI_AUTO_LENGTH, data_out) != napi_ok) {
+		tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
+		return false;
+	}
+	*ids_out = array;
+	return true;
 }
 
 /* Reads a program's info: kernel name (at most 15 characters), id, type, tag and map ids. */
 static napi_value prog_info_object(napi_env env, int fd, const char *op, const char *what)
 {
 	struct bpf_prog_info info;
-	napi_value obj, map_ids;
+	napi_value obj, map_ids, load_data;
 	char tag[17];
 	int err = read_prog_info(fd, &info);
 	if (err)
 		return tw_throw_errno(env, -err, "%s(%s): bpf_obj_get_info_by_fd", op, what);
-	map_ids = prog_map_ids(env, fd, info.nr_map_ids, op, what);
-	if (!map_ids)
+	if (!prog_maps(env, fd, info.nr_map_ids, op, what, &map_ids, &load_data))
 		return NULL;
 	if (napi_create_object(env, &obj) != napi_ok)
 		return tw_throw_errno(env, ENOMEM, "%s(%s)", op, what);
@@ -169,6 +240,7 @@ static napi_value prog_info_object(napi_env env, int fd, const char *op, const c
 	tw_set_str(env, obj, "type", type ? type : "unknown");
 	tw_set_str(env, obj, "tag", tag);
 	tw_set_value(env, obj, "mapIds", map_ids);
+	tw_set_value(env, obj, "loadData", load_data);
 	return obj;
 }
 
@@ -188,7 +260,7 @@ static int open_pinned_prog(napi_env env, const char *op, const char *path)
 	return fd;
 }
 
-/* progInfo(pinnedPath) -> {id, name, type, tag, mapIds} */
+/* progInfo(pinnedPath) -> {id, name, type, tag, mapIds, loadData} */
 static napi_value prog_info(napi_env env, napi_callback_info cbinfo)
 {
 	napi_value argv[1];
@@ -247,7 +319,7 @@ static napi_value attachment_object(napi_env env, const char *op, __u32 prog_id,
 	return obj;
 }
 
-/* {progId, name, tag, mapIds, hook} of the program behind fd. */
+/* {progId, name, tag, mapIds, loadData, hook} of the program behind fd. */
 static napi_value query_object(napi_env env, const char *op, const char *ifname, int fd,
 			       __u32 prog_id, const char *hook)
 {
@@ -257,13 +329,15 @@ static napi_value query_object(napi_env env, const char *op, const char *ifname,
 	napi_value result = attachment_object(env, op, prog_id, hook);
 	if (!result)
 		return NULL;
-	napi_value name, tag, map_ids;
+	napi_value name, tag, map_ids, load_data;
 	napi_get_named_property(env, info, "name", &name);
 	napi_get_named_property(env, info, "tag", &tag);
 	napi_get_named_property(env, info, "mapIds", &map_ids);
+	napi_get_named_property(env, info, "loadData", &load_data);
 	tw_set_value(env, result, "name", name);
 	tw_set_value(env, result, "tag", tag);
 	tw_set_value(env, result, "mapIds", map_ids);
+	tw_set_value(env, result, "loadData", load_data);
 	return result;
 }
 
@@ -325,7 +399,7 @@ static bool tcx_op(napi_env env, enum tc_op op, enum tw_hook hook, const struct 
 /*
  * The three operations share argument parsing and the netns round trip:
  *   tcAttach(netnsPath, ifname, progPinnedPath, direction, hook) -> {progId, hook}
- *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag, mapIds, hook} | null
+ *   tcQuery(netnsPath, ifname, direction) -> {progId, name, tag, mapIds, loadData, hook} | null
  *   tcDetach(netnsPath, ifname, direction) -> boolean (false: nothing was attached)
  * hook, the attach's preference: "tcx" (where the kernel has it, else clsact) or "clsact"; our
  * program on the other hook is removed once the new one is in. Query and detach look at both.

@@ -487,6 +487,7 @@ describe('tc in a pod netns', () => {
       name: 'tw_pass',
       tag: progInfo(prog).tag,
       mapIds: progInfo(prog).mapIds,
+      loadData: '',
       hook: 'clsact',
     });
     expect(tcQuery(ns.path, 'eth0', 'ingress')).toBeNull();
@@ -535,6 +536,7 @@ describe('tc in a pod netns', () => {
       name: 'tw_pass',
       tag: progInfo(prog).tag,
       mapIds: progInfo(prog).mapIds,
+      loadData: '',
       hook: expected,
     });
     // With tcx the filter is gone, yet eth0's packets still run the program.

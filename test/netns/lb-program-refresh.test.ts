@@ -50,8 +50,13 @@ function podNetns(): TestNetns {
 }
 
 /** Loads `object` into `pins` as terwayd does at start, and the attacher it would build. */
-function start(object: string, pins: LbPins, hook: 'clsact' | 'tcx' = 'clsact') {
-  const loaded = loadObject(object, pins.dir);
+function start(
+  object: string,
+  pins: LbPins,
+  hook: 'clsact' | 'tcx' = 'clsact',
+  constants: Record<string, bigint> = {},
+) {
+  const loaded = loadObject(object, pins.dir, constants);
   const pinned = (name: string) => ({ name, path: loaded.programs[name]! });
   const programs: LbPrograms = {
     egress: pinned('tw_lb_egress'),
@@ -112,6 +117,7 @@ test('a plain restart leaves running pods alone; an upgrade replaces their progr
     name: 'tw_lb_egress_gw',
     tag: newEgress.tag,
     mapIds: attachedFirst.mapIds,
+    loadData: attachedFirst.loadData,
     hook: 'clsact',
   });
   expect(tcQuery(ns.path, 'eth0', 'ingress')).toMatchObject({ progId: newIngress.id });
@@ -134,6 +140,39 @@ test('same code over other maps is not current: the pod is moved to this daemonâ
     progId: mine.id,
     mapIds: mine.mapIds,
   });
+});
+
+test('same code and maps on other load-time constants is not current either', () => {
+  const pins = freshPins();
+  const ns = podNetns();
+  const pod = netnsAt(ns.path);
+  const coarse = start(thisBuild, pins);
+  coarse.attacher.attach(pod, 'eth0', 'veth');
+  const attached = tcQuery(ns.path, 'eth0', 'egress')!;
+  // The constants' map is the object's own per load: not in mapIds, its values in loadData.
+  expect(attached.loadData).toBe(`.rodata=${'00'.repeat(16)};`);
+  const clock = { tw_jiffy_ns: 4_000_000n, tw_initial_jiffies: 2n ** 32n - 75_000n };
+  const jiffies = start(thisBuild, pins, 'clsact', clock);
+  const mine = progInfo(jiffies.programs.egressGateway.path);
+  expect(mine).toMatchObject({ tag: attached.tag, mapIds: attached.mapIds });
+  expect(mine.loadData).toBe('.rodata=00093d000000000008dbfeff00000000;');
+  expect(jiffies.attacher.check(pod, 'eth0', 'veth')).toEqual([
+    expect.stringContaining(
+      'runs another tw_lb_egress_gw on tc egress: same code and maps, other constants',
+    ),
+    expect.stringContaining(
+      'runs another tw_lb_ingress on tc ingress: same code and maps, other constants',
+    ),
+  ]);
+  expect(jiffies.attacher.refresh(pod, 'eth0', 'veth')).toBe('replaced');
+  expect(tcQuery(ns.path, 'eth0', 'egress')).toMatchObject({
+    progId: mine.id,
+    loadData: mine.loadData,
+  });
+  // The same constants again, in a fresh load: current.
+  expect(start(thisBuild, pins, 'clsact', clock).attacher.refresh(pod, 'eth0', 'veth')).toBe(
+    'current',
+  );
 });
 
 test('a program removed by hand is restored; a pod keeps the hook it was given', () => {

@@ -136,6 +136,12 @@ export class TcLbAttacher implements PodProgramAttacher {
         `${pinned.mapIds.join(',')})`
       );
     }
+    if (attached.loadData !== pinned.loadData) {
+      return (
+        `${another}: same code and maps, other constants (${attached.loadData || 'none'}, ` +
+        `this daemon's ${pinned.loadData || 'none'})`
+      );
+    }
     return undefined;
   }
 

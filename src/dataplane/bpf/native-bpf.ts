@@ -50,8 +50,16 @@ export interface ProgInfo {
   type: string;
   /** The kernel's hash of the instructions, 16 hex characters: equal tags, same code. */
   tag: string;
-  /** The maps the program uses, by id, ascending: the tag alone does not cover them. */
+  /**
+   * The shared maps the program uses, by id, ascending: the tag alone does not cover them. The
+   * object's global-data maps (.rodata and the like, one per load) are not among them.
+   */
   mapIds: number[];
+  /**
+   * The values of those global-data maps, as `<section>=<hex>;` each (`.rodata=…;`; empty for an object
+   * without globals): two loads of one object with the same constants have the same loadData.
+   */
+  loadData: string;
 }
 
 /** Where a program sits: tcx (Linux 6.6+) or a filter on the clsact qdisc. */
@@ -74,6 +82,8 @@ export interface TcAttachment {
   tag: string;
   /** As in ProgInfo. */
   mapIds: number[];
+  /** As in ProgInfo. */
+  loadData: string;
   hook: TcHook;
 }
 
