@@ -97,57 +97,6 @@ static int pin_replace(struct bpf_program *prog, const char *dir, const char *pa
 	return 0;
 }
 
-static bool fill_constants(napi_env env, const struct btf *btf, const struct btf_type *sec,
-			   napi_value constants, napi_value names, uint32_t count, char *values,
-			   size_t rodata_size, const char *obj_path);
-
-/*
- * Sets the object's load-time constants (`volatile const` globals in .rodata) from a JS object of
- * name -> bigint, before the verifier sees them: it then treats each as the constant it is, and
- * prunes the branches that depend on it. An unknown name, or a value that does not fit the
- * variable, is refused rather than ignored: a typo would silently load the default.
- */
-static bool set_constants(napi_env env, struct bpf_object *obj, napi_value constants,
-			  const char *obj_path)
-{
-	napi_value names;
-	uint32_t count = 0;
-	if (napi_get_property_names(env, constants, &names) != napi_ok ||
-	    napi_get_array_length(env, names, &count) != napi_ok) {
-		tw_throw_code(env, "EINVAL", "loadObject: constants must be an object");
-		return false;
-	}
-	if (count == 0)
-		return true;
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
-	int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
-	size_t rodata_size = 0;
-	const void *initial = rodata ? bpf_map__initial_value(rodata, &rodata_size) : NULL;
-	if (sec_id < 0 || !initial) {
-		tw_throw_code(env, "EINVAL", "loadObject(%s): the object has no constants to set",
-			      obj_path);
-		return false;
-	}
-	char *values = malloc(rodata_size);
-	if (!values) {
-		tw_throw_errno(env, ENOMEM, "loadObject(%s): constants", obj_path);
-		return false;
-	}
-	memcpy(values, initial, rodata_size);
-	bool ok = fill_constants(env, btf, btf__type_by_id(btf, sec_id), constants, names, count,
-				 values, rodata_size, obj_path);
-	if (ok) {
-		int err = bpf_map__set_initial_value(rodata, values, rodata_size);
-		if (err) {
-			tw_throw_errno(env, -err, "loadObject(%s): set constants", obj_path);
-			ok = false;
-		}
-	}
-	free(values);
-	return ok;
-}
-
 /* Writes each constant of `constants` at its variable's offset in `values` (a copy of .rodata). */
 static bool fill_constants(napi_env env, const struct btf *btf, const struct btf_type *sec,
 			   napi_value constants, napi_value names, uint32_t count, char *values,
@@ -194,6 +143,53 @@ static bool fill_constants(napi_env env, const struct btf *btf, const struct btf
 		}
 	}
 	return true;
+}
+
+/*
+ * Sets the object's load-time constants (`volatile const` globals in .rodata) from a JS object of
+ * name -> bigint, before the verifier sees them: it then treats each as the constant it is, and
+ * prunes the branches that depend on it. An unknown name, or a value that does not fit the
+ * variable, is refused rather than ignored: a typo would silently load the default.
+ */
+static bool set_constants(napi_env env, struct bpf_object *obj, napi_value constants,
+			  const char *obj_path)
+{
+	napi_value names;
+	uint32_t count = 0;
+	if (napi_get_property_names(env, constants, &names) != napi_ok ||
+	    napi_get_array_length(env, names, &count) != napi_ok) {
+		tw_throw_code(env, "EINVAL", "loadObject: constants must be an object");
+		return false;
+	}
+	if (count == 0)
+		return true;
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
+	int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	size_t rodata_size = 0;
+	const void *initial = rodata ? bpf_map__initial_value(rodata, &rodata_size) : NULL;
+	if (sec_id < 0 || !initial) {
+		tw_throw_code(env, "EINVAL", "loadObject(%s): the object has no constants to set",
+			      obj_path);
+		return false;
+	}
+	char *values = malloc(rodata_size);
+	if (!values) {
+		tw_throw_errno(env, ENOMEM, "loadObject(%s): constants", obj_path);
+		return false;
+	}
+	memcpy(values, initial, rodata_size);
+	bool ok = fill_constants(env, btf, btf__type_by_id(btf, sec_id), constants, names, count,
+				 values, rodata_size, obj_path);
+	if (ok) {
+		int err = bpf_map__set_initial_value(rodata, values, rodata_size);
+		if (err) {
+			tw_throw_errno(env, -err, "loadObject(%s): set constants", obj_path);
+			ok = false;
+		}
+	}
+	free(values);
+	return ok;
 }
 
 /* loadObject(objPath, pinDir, constants) -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]} */
