@@ -29,6 +29,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import Table from 'cli-table3';
 
+import { compatObjectPath } from '../../src/dataplane/bpf/lb-object.js';
 import { ADDON_ENV, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
 import type { K8sObject } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
@@ -218,7 +219,7 @@ interface Runtime {
 }
 
 /**
- * Private copies of dist/bpf/lb.o (built by scripts/build-bpf.sh if missing) and of the
+ * Private copies of dist/bpf/lb.o and lb-compat.o (built by scripts/build-bpf.sh if missing) and of the
  * terway_bpf addon: a concurrent `npm run build` empties dist/ for a while, and that must not
  * pull either from under a run.
  *
@@ -228,7 +229,7 @@ interface Runtime {
  */
 async function prepareRuntime(dir: string): Promise<Runtime> {
   const built = join(ROOT, 'dist/bpf/lb.o');
-  if (!existsSync(built)) {
+  if (!existsSync(built) || !existsSync(compatObjectPath(built))) {
     const { code, stderr } = await collectOutput(
       spawn(join(ROOT, 'scripts/build-bpf.sh'), [], { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
@@ -236,6 +237,7 @@ async function prepareRuntime(dir: string): Promise<Runtime> {
   }
   const objectPath = join(dir, 'lb.o');
   copyFileSync(built, objectPath);
+  copyFileSync(compatObjectPath(built), compatObjectPath(objectPath));
   const addon = [
     join(ROOT, 'dist/native/terway_bpf.node'),
     join(ROOT, 'native/build/Release/terway_bpf.node'),

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import pino from 'pino';
 
+import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
 import { InformerSource } from '../../src/k8s/informer-source.js';
 import { KubeConfig } from '../../src/k8s/kube-client.js';
@@ -116,7 +117,8 @@ async function memoryNow(): Promise<MemoryFigures> {
 }
 
 function openMaps(config: WorkerConfig) {
-  loadObject(config.objectPath, config.pinDir);
+  const plan = planLbLoad(config.objectPath, SYSTEM_LB_OBJECT_PROBES);
+  loadObject(plan.object, config.pinDir, plan.constants);
   return openLbMaps(config.pinDir, (path) => NativeBpfMap.openPinned(path));
 }
 

@@ -29,7 +29,7 @@ import { isTerwayError } from '../../src/errors/terway-error.js';
 import { backendKeyOf, type DesiredFrontend } from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { buildLbObject, decodeFlow, LbPins } from '../support/bpf-lab.js';
+import { buildLbObject, decodeFlow, LB_OBJECT, LbPins } from '../support/bpf-lab.js';
 import { kernelAtLeast, requireRoot } from '../support/netns.js';
 
 requireRoot();
@@ -44,7 +44,8 @@ const pinDirs: LbPins[] = [];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'terway-load-plan-'));
-  object = buildLbObject();
+  buildLbObject();
+  object = LB_OBJECT;
 });
 
 afterEach(() => {

@@ -15,7 +15,13 @@ import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { TcLbAttacher, type LbPrograms } from '../../src/dataplane/bpf/lb-attacher.js';
 import { loadObject, progInfo, tcDetach, tcQuery } from '../../src/dataplane/bpf/native-bpf.js';
 import { netnsAt } from '../../src/dataplane/kernel/netns-ref.js';
-import { buildLbObject, buildOtherLbBuild, ipBatch, LbPins } from '../support/bpf-lab.js';
+import {
+  buildLbObject,
+  buildOtherLbBuild,
+  ipBatch,
+  kernelBuildOf,
+  LbPins,
+} from '../support/bpf-lab.js';
 import { kernelAtLeast, requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -56,7 +62,7 @@ function start(
   hook: 'clsact' | 'tcx' = 'clsact',
   constants: Record<string, bigint> = {},
 ) {
-  const loaded = loadObject(object, pins.dir, constants);
+  const loaded = loadObject(kernelBuildOf(object), pins.dir, constants);
   const pinned = (name: string) => ({ name, path: loaded.programs[name]! });
   const programs: LbPrograms = {
     egress: pinned('tw_lb_egress'),

@@ -27,6 +27,7 @@ import {
   LB_MAP_NAMES,
   REVERSE_KEY,
 } from '../../src/lb/maps/lb-layouts.js';
+import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { gateBit, type GateKey } from '../../src/lb/maps/key-gate.js';
 import { decode, encode, type StructValue } from '../../src/lb/maps/struct-codec.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
@@ -209,15 +210,27 @@ const fromHex = (bytes: string[]) => Buffer.from(bytes.map((x) => Number.parseIn
 /** The programs in lb.o: tw_lb_egress_gw skips the L2 fix, for pods with a single next hop. */
 export type LbProgram = 'tw_lb_egress' | 'tw_lb_egress_gw' | 'tw_lb_ingress';
 
-/** Compiles bpf/lb.c into dist/bpf/lb.o with the project's own script. */
-export function buildLbObject(): string {
-  execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), { stdio: 'pipe' });
-  return LB_OBJECT;
+/**
+ * The build of `object` (an lb.o path) that this kernel loads, as terwayd chooses it: lb.o, or
+ * lb-compat.o beside it on a kernel before 6.3.
+ */
+export function kernelBuildOf(object: string): string {
+  return planLbLoad(object, SYSTEM_LB_OBJECT_PROBES).object;
 }
 
 /**
- * The same source built for BPF ISA v2 into `dir`/lb.o: same maps and behaviour, other
- * instructions, so its programs' tags differ from dist/bpf/lb.o's, as another release's would.
+ * Compiles bpf/lb.c into dist/bpf/lb.o and lb-compat.o with the project's own script, and returns
+ * the build this kernel loads.
+ */
+export function buildLbObject(): string {
+  execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), { stdio: 'pipe' });
+  return kernelBuildOf(LB_OBJECT);
+}
+
+/**
+ * The same source built for BPF ISA v2 into `dir` (lb.o and lb-compat.o): same maps and
+ * behaviour, other instructions, so its programs' tags differ from dist/bpf's, as another
+ * release's would. Returns the lb.o path, as a daemon's --bpf-object would name it.
  */
 export function buildOtherLbBuild(dir: string): string {
   execFileSync(join(REPO_ROOT, 'scripts/build-bpf.sh'), {
@@ -253,7 +266,7 @@ export class LbPins {
     try {
       execFileSync(
         'bpftool',
-        ['prog', 'loadall', object, `${this.dir}/progs`, 'pinmaps', this.dir],
+        ['prog', 'loadall', kernelBuildOf(object), `${this.dir}/progs`, 'pinmaps', this.dir],
         { stdio: 'pipe' },
       );
     } catch (error) {

@@ -99,6 +99,16 @@ describe('LB build choice', () => {
     expect(noBtf.buildReason).toContain('ENOENT');
   });
 
+  test('a compat build given by name is loaded as it is, whatever the kernel', () => {
+    for (const kernel of [true, false]) {
+      expect(planLbLoad('/b/lb-compat.o', probes(kernel))).toMatchObject({
+        object: '/b/lb-compat.o',
+        build: 'compat',
+        buildReason: 'the compat build was given',
+      });
+    }
+  });
+
   test('a kernel that needs the compat build, and a missing one, is a BPF_ERROR naming both', () => {
     let failure: unknown;
     try {

@@ -35,9 +35,13 @@ export interface LbLoadPlan {
   readonly clock: string;
 }
 
+const COMPAT_SUFFIX = '-compat.o';
+
 /** `dir/lb.o` → `dir/lb-compat.o`. */
 export function compatObjectPath(objectPath: string): string {
-  return objectPath.endsWith('.o') ? `${objectPath.slice(0, -2)}-compat.o` : `${objectPath}-compat`;
+  return objectPath.endsWith('.o')
+    ? `${objectPath.slice(0, -2)}${COMPAT_SUFFIX}`
+    : `${objectPath}${COMPAT_SUFFIX}`;
 }
 
 function clockDescription(tick: KernelTick | null, constants: Record<string, bigint>): string {
@@ -48,11 +52,23 @@ function clockDescription(tick: KernelTick | null, constants: Record<string, big
   return `jiffies (HZ=${tick.hz} from ${tick.source})`;
 }
 
-/** The build of `objectPath` this kernel can load, and the constants to load it with. */
+/**
+ * The build of `objectPath` this kernel can load, and the constants to load it with. A compat
+ * build given by name is taken as it is: it runs on every kernel the other one does.
+ */
 export function planLbLoad(objectPath: string, probes: LbObjectProbes): LbLoadPlan {
   const tick = probes.kernelTick();
   const constants = lbClockConstants(tick);
   const clock = clockDescription(tick, constants);
+  if (objectPath.endsWith(COMPAT_SUFFIX)) {
+    return {
+      object: objectPath,
+      build: 'compat',
+      buildReason: 'the compat build was given',
+      constants,
+      clock,
+    };
+  }
   let reason: string;
   try {
     if (probes.hasFunction(KERN_CTX_KFUNC)) {
