@@ -2,10 +2,10 @@
  * The kernel tick the LB programs read their clock from (bpf/lb.c, lb_now()). Reading jiffies is
  * one load for the program, where the coarse clock is a helper call on every translated packet;
  * but turning jiffies into nanoseconds needs CONFIG_HZ, which the kernel does not expose at run
- * time. The kernel's build config does: /boot/config-<release> on most distributions (the Helm
- * chart mounts /boot read-only for it) or /proc/config.gz when the kernel carries its own. Without
- * either, or with a tick that is not a whole number of nanoseconds (HZ=300), the programs keep the
- * coarse clock: slower by a helper call, never wrong.
+ * time. The kernel's build config does: /boot/config-<release> on most distributions (a DaemonSet
+ * pod needs /boot mounted read-only to see it) or /proc/config.gz when the kernel carries its
+ * own. Without either, or with a tick that is not a whole number of nanoseconds (HZ=300), the
+ * programs keep the coarse clock: slower by a helper call, never wrong.
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';

@@ -47,7 +47,7 @@ export function compatObjectPath(objectPath: string): string {
 function clockDescription(tick: KernelTick | null, constants: Record<string, bigint>): string {
   if (tick === null) return 'coarse clock (CONFIG_HZ not found in /boot or /proc/config.gz)';
   if (Object.keys(constants).length === 0) {
-    return `coarse clock (HZ=${tick.hz} from ${tick.source} is not a whole number of ns)`;
+    return `coarse clock (HZ=${tick.hz} from ${tick.source}: its tick is not a whole number of ns)`;
   }
   return `jiffies (HZ=${tick.hz} from ${tick.source})`;
 }
