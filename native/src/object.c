@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,26 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+
+/*
+ * The verifier gives up with EAGAIN whenever a signal is pending for the loading thread, and
+ * libbpf retries only five times. Node's CPU profiler (--cpu-prof) sends the main thread a SIGPROF
+ * every sampling interval, far more often than lb.o takes to verify, so under the profiler every
+ * load failed. Asynchronous signals are held back during the load instead: they stay pending and
+ * are delivered when the mask is restored, tens of milliseconds later. The faults a thread raises
+ * itself cannot be blocked, and are left alone.
+ */
+static void block_async_signals(sigset_t *previous)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	pthread_sigmask(SIG_BLOCK, &all, previous);
+}
 
 /*
  * The pin directory must be on bpffs. Outside it (bpffs not mounted, or a process that entered
@@ -257,7 +279,10 @@ static napi_value load_object(napi_env env, napi_callback_info cbinfo)
 		tw_set_str(env, maps_v, name, path);
 	}
 
+	sigset_t signals;
+	block_async_signals(&signals);
 	err = bpf_object__load(obj);
+	pthread_sigmask(SIG_SETMASK, &signals, NULL);
 	if (err) {
 		tw_throw_errno(env, -err, "loadObject(%s): load with maps pinned in %s", obj_path,
 			       pin_dir);

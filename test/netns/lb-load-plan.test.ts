@@ -4,8 +4,8 @@
  * packet run through the loaded egress program stamps its flow from jiffies, on CLOCK_MONOTONIC's
  * scale. Bad constants are refused by name.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,6 +25,7 @@ import {
   NativeBpfMap,
   progInfo,
 } from '../../src/dataplane/bpf/native-bpf.js';
+import { addonCandidates } from '../../src/dataplane/native/addon-loader.js';
 import { isTerwayError } from '../../src/errors/terway-error.js';
 import { backendKeyOf, type DesiredFrontend } from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps } from '../../src/lb/lb-maps.js';
@@ -167,6 +168,24 @@ describe('the build this kernel gets', () => {
       Object.keys(loadObject(build, freshPins().dir).maps).sort(),
     );
     for (const maps of mapSets) expect(maps).toEqual(mapSets[0]);
+  });
+
+  test('a load succeeds while the CPU profiler signals the loading thread', () => {
+    // The verifier gives up with EAGAIN on a pending signal; --cpu-prof sends SIGPROF every 20 µs
+    // here, so an unguarded load fails every one of libbpf's attempts.
+    const addon = addonCandidates().find((candidate) => existsSync(candidate));
+    if (addon === undefined) throw new Error('the terway_bpf addon is not built');
+    const build = planLbLoad(object, SYSTEM_LB_OBJECT_PROBES).object;
+    const pins = freshPins();
+    const load = `require(${JSON.stringify(addon)}).loadObject(${JSON.stringify(build)}, ${JSON.stringify(pins.dir)}, {})`;
+    const run = spawnSync(
+      process.execPath,
+      ['--cpu-prof', '--cpu-prof-interval=20', `--cpu-prof-dir=${work}`, '-e', load],
+      { encoding: 'utf8' },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(existsSync(join(pins.dir, 'progs', 'tw_lb_egress'))).toBe(true);
   });
 });
 
