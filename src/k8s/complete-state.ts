@@ -21,35 +21,41 @@ export function translateCompleteState(
   services: readonly V1Service[],
   slices: readonly V1EndpointSlice[],
 ): TranslatedState {
-  const latest = new Map<string, V1Service>();
-  for (const service of services) {
-    const key = objectKey(service);
-    if (key !== undefined) latest.set(key, service);
-  }
-  const slicesOf = new Map<string, LeanEndpointSlice[]>();
+  // The slices are grouped as they are, and each Service's made lean only while it is translated:
+  // 10,000 lean slices alive at once would all survive into the old generation, a copy for the
+  // garbage collector each, only to be dropped at the end.
+  const slicesOf = new Map<string, V1EndpointSlice[]>();
   let sliceCount = 0;
   for (const slice of slices) {
-    if (objectKey(slice) === undefined) continue;
+    if (!hasName(slice)) continue;
     sliceCount++;
     const owner = owningServiceKey(slice);
     if (owner === undefined) continue;
-    const lean = leanSliceOf(slice);
     const group = slicesOf.get(owner);
-    if (group === undefined) slicesOf.set(owner, [lean]);
-    else group.push(lean);
+    if (group === undefined) slicesOf.set(owner, [slice]);
+    else group.push(slice);
   }
+  // A Service listed twice is translated twice and the later one kept, in the first one's place.
   const frontends = new Map<string, DesiredFrontend[]>();
-  for (const [key, service] of latest) {
-    frontends.set(key, translateService(service, slicesOf.get(key) ?? []));
+  for (const service of services) {
+    const key = objectKey(service);
+    if (key === undefined) continue;
+    const lean: LeanEndpointSlice[] = [];
+    for (const slice of slicesOf.get(key) ?? []) lean.push(leanSliceOf(slice));
+    frontends.set(key, translateService(service, lean));
   }
-  return { frontends, services: latest.size, endpointSlices: sliceCount };
+  return { frontends, services: frontends.size, endpointSlices: sliceCount };
+}
+
+function hasName(object: KubernetesObject): boolean {
+  const name = object.metadata?.name;
+  return name !== undefined && name !== '';
 }
 
 /** `namespace/name`; undefined for an object without a name (never sent by an apiserver). */
 export function objectKey(object: KubernetesObject): string | undefined {
-  const name = object.metadata?.name;
-  if (name === undefined || name === '') return undefined;
-  return serviceKey(object.metadata?.namespace ?? '', name);
+  if (!hasName(object)) return undefined;
+  return serviceKey(object.metadata?.namespace ?? '', object.metadata!.name!);
 }
 
 /** The Service a slice belongs to, by the EndpointSlice controller's label. */
