@@ -142,14 +142,15 @@ export interface LbDatapathSettings {
   hook: TcHookChoice;
   /**
    * Paths measured beside the three (topology.ts): `directTwin`, a second direct path whose ratio
-   * to the first is the run's noise floor, and `lbTcx`, the LB on tcx beside the LB on `hook`
-   * (left out when `hook` is tcx already). Empty: neither.
+   * to the first is the run's noise floor; `lbTcx`, the LB on tcx beside the LB on `hook` (left
+   * out when `hook` is tcx already); `lbPodIp`, the LB's programs attached, the client dialing the
+   * pod IP. Empty: none.
    */
   controls: ControlPath[];
 }
 
-export type ControlPath = Extract<ExtraPath, 'directTwin' | 'lbTcx'>;
-export const CONTROL_PATHS: readonly ControlPath[] = ['directTwin', 'lbTcx'];
+export type ControlPath = Extract<ExtraPath, 'directTwin' | 'lbTcx' | 'lbPodIp'>;
+export const CONTROL_PATHS: readonly ControlPath[] = ['directTwin', 'lbTcx', 'lbPodIp'];
 
 export interface CpuPlacement {
   client: number;
@@ -353,6 +354,8 @@ export interface FigureResult {
     /** The control: two identical direct paths. */
     directTwinOverDirect?: number;
     lbTcxOverDirect?: number;
+    /** The LB attached, the client dialing the pod IP: the floor under lbOverDirect. */
+    lbPodIpOverDirect?: number;
   };
 }
 
@@ -610,6 +613,8 @@ async function wireAndVerify(
   checks.push(await attachAndVerifyLb(worlds.lb, lbs.lb, 'eBPF LB', netloadBinary));
   if (worlds.lbTcx !== undefined && lbs.lbTcx !== undefined)
     checks.push(await attachAndVerifyLb(worlds.lbTcx, lbs.lbTcx, 'eBPF LB on tcx', netloadBinary));
+  if (worlds.lbPodIp !== undefined)
+    checks.push(await attachAndVerifyPassThrough(worlds.lbPodIp, lbs.lb, netloadBinary));
 
   for (const path of ['iptables', 'iptablesMany'] as const) {
     const t = worlds[path];
@@ -667,6 +672,35 @@ async function attachAndVerifyLb(
     `${label}: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
     `${egress} + ${PROGRAMS.ingress} on the client's eth0 (hook: ${hook}) it answered ` +
     `"${after.output}" and the flow map went from ${flowsBefore} to ${flowsAfter} entries`
+  );
+}
+
+/**
+ * The lbPodIp path: the LB's programs on the client's eth0, as on the lb path, and the pod IP
+ * answering through them with no flow added: every packet went through both programs untouched.
+ */
+async function attachAndVerifyPassThrough(
+  w: World,
+  lb: Lb,
+  netloadBinary: string,
+): Promise<string> {
+  const label = 'eBPF LB attached, to the pod IP';
+  const client = { kind: 'path', path: netnsPath(w.client) } as const;
+  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
+  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
+  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  const flowsBefore = lb.maps.flow.dump().count;
+  const answer = await probe(netloadBinary, w.client, ADDR.backend, PORTS.http);
+  const flowsAfter = lb.maps.flow.dump().count;
+  if (!answer.ok) throw new Error(`${label}: the backend did not answer: ${answer.output}`);
+  if (flowsAfter !== flowsBefore)
+    throw new Error(
+      `${label}: a request to the pod IP added a flow (${flowsBefore} → ${flowsAfter})`,
+    );
+  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
+  return (
+    `${label}: with the programs on the client's eth0 (hook: ${hook}), ${ADDR.backend}:` +
+    `${PORTS.http} answered "${answer.output}" and the flow map stayed at ${flowsAfter} entries`
   );
 }
 
@@ -801,7 +835,7 @@ function summarizeFigure(
   const perRound = (a: PathName, b: PathName) =>
     median(of(a).map((sample, i) => sample.value / (of(b)[i]?.value ?? Number.NaN)));
   const has = (p: ExtraPath): boolean => samples[p] !== undefined;
-  const extras = (['iptablesMany', 'directTwin', 'lbTcx'] as const).filter(has);
+  const extras = (['iptablesMany', 'directTwin', 'lbTcx', 'lbPodIp'] as const).filter(has);
   return {
     name,
     paths: {
@@ -822,6 +856,7 @@ function summarizeFigure(
         : {}),
       ...(has('directTwin') ? { directTwinOverDirect: perRound('directTwin', 'direct') } : {}),
       ...(has('lbTcx') ? { lbTcxOverDirect: perRound('lbTcx', 'direct') } : {}),
+      ...(has('lbPodIp') ? { lbPodIpOverDirect: perRound('lbPodIp', 'direct') } : {}),
     },
   };
 }
@@ -984,6 +1019,8 @@ function pathLabel(path: PathName, s: LbDatapathSettings): string {
       return 'direct again (control)';
     case 'lbTcx':
       return 'eBPF LB on tcx';
+    case 'lbPodIp':
+      return 'eBPF LB attached, to the pod IP';
   }
 }
 
@@ -997,6 +1034,7 @@ function header(s: LbDatapathSettings): string[] {
     'iptables / direct',
     ...(extras.includes('iptablesMany') ? [`iptables ${s.iptablesServices} / direct`] : []),
     ...(extras.includes('lbTcx') ? ['LB on tcx / direct'] : []),
+    ...(extras.includes('lbPodIp') ? ['LB attached, pod IP / direct'] : []),
     ...(extras.includes('directTwin') ? ['control: direct again / direct'] : []),
     'LB / iptables (ahead?)',
     'target LB / direct',
@@ -1023,6 +1061,7 @@ function figureRows(t: TopologyResult, s: LbDatapathSettings): string[][] {
         ? [ratio(f.ratios.iptablesManyOverDirect ?? Number.NaN)]
         : []),
       ...(extras.includes('lbTcx') ? [ratio(f.ratios.lbTcxOverDirect ?? Number.NaN)] : []),
+      ...(extras.includes('lbPodIp') ? [ratio(f.ratios.lbPodIpOverDirect ?? Number.NaN)] : []),
       ...(extras.includes('directTwin')
         ? [ratio(f.ratios.directTwinOverDirect ?? Number.NaN)]
         : []),
@@ -1123,7 +1162,7 @@ export function lbDatapathSection(
       `namespace that routes the pod's traffic). Each path has its own copy of the topology, with ` +
       `the same addresses: no path shares a client port space, a backend's TIME_WAIT sockets or a ` +
       `conntrack table with another (EBPF.md trap 5), only the iptables copy runs conntrack, and ` +
-      `only the eBPF copy's client carries the programs. ${s.rounds} round(s); in each, every figure ` +
+      `only the eBPF copies' clients carry the programs. ${s.rounds} round(s); in each, every figure ` +
       `is measured on every path one after the other, in an order that rotates; figures are ` +
       `medians over the rounds and ratios are medians of the per-round ratios. ` +
       placementSentence(s.cpus) +
@@ -1142,6 +1181,13 @@ export function lbDatapathSection(
       (extraPathsOf(s).includes('lbTcx')
         ? ` **eBPF LB on tcx** is the eBPF LB path once more, with the programs on tcx (as ` +
           `terwayd --lb-hook tcx attaches them) and maps of its own.`
+        : '') +
+      (extraPathsOf(s).includes('lbPodIp')
+        ? ` **eBPF LB attached, to the pod IP** has the eBPF LB's programs on its client's eth0 ` +
+          `as the eBPF LB path has them (the same maps), and dials the backend's pod IP like ` +
+          `direct: its ratio to direct is what the LB costs a pod's traffic that is not to a ` +
+          `Service, and the floor under the eBPF LB's ratios (both hooks run, and the programs ` +
+          `leave every packet alone after a gate read).`
         : ''),
     '',
     `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
@@ -1234,6 +1280,9 @@ export function lbDatapathSummaryRows(r: LbDatapathResult | undefined): string[]
           (f.ratios.lbTcxOverDirect === undefined
             ? ''
             : `; LB on tcx ${ratio(f.ratios.lbTcxOverDirect)}`) +
+          (f.ratios.lbPodIpOverDirect === undefined
+            ? ''
+            : `; LB attached, to the pod IP ${ratio(f.ratios.lbPodIpOverDirect)}`) +
           (f.ratios.directTwinOverDirect === undefined
             ? ')'
             : `; control ${ratio(f.ratios.directTwinOverDirect)})`),

@@ -6,7 +6,7 @@
  *    another (EBPF.md trap 5 cannot happen);
  *  - only the iptables copy has a nat table, so only its router runs conntrack: kube-proxy's rule
  *    makes the node track every packet, and direct and eBPF traffic must not pay for that here;
- *  - only the eBPF copy's client carries the tc programs, so "direct" is the plain path, the limit.
+ *  - only the eBPF copies' clients carry the tc programs, so "direct" is the plain path, the limit.
  *
  * veth (the product's veth mode, VethDriver): pods have eth0 with a /32, a route to 169.254.1.1
  * on-link and the default via it, a permanent neighbour for it (the node end's MAC). The node
@@ -28,9 +28,13 @@ export type Topology = 'veth' | 'l2';
  * - iptablesMany: the iptables path with thousands of other Services' rules loaded before ours;
  * - directTwin: a second, identical direct path, the control: what two copies of the same path
  *   differ by in one run is the noise floor every ratio sits on;
- * - lbTcx: the eBPF LB on the other hook, tcx (terwayd --lb-hook tcx), beside the default one.
+ * - lbTcx: the eBPF LB on the other hook, tcx (terwayd --lb-hook tcx), beside the default one;
+ * - lbPodIp: the eBPF LB's programs attached as on the lb path, the client dialing the backend's
+ *   pod IP: what the LB costs a pod's traffic that is not to a Service, and the floor under the
+ *   lb path's ratios (the hooks and the programs' way out for a packet they leave alone).
  */
-export type PathName = 'direct' | 'lb' | 'iptables' | 'iptablesMany' | 'directTwin' | 'lbTcx';
+export type PathName =
+  'direct' | 'lb' | 'iptables' | 'iptablesMany' | 'directTwin' | 'lbTcx' | 'lbPodIp';
 export type BasePath = 'direct' | 'lb' | 'iptables';
 export type ExtraPath = Exclude<PathName, BasePath>;
 export const BASE_PATHS: readonly BasePath[] = ['direct', 'lb', 'iptables'];
@@ -42,10 +46,12 @@ const PATH_TAG: Record<PathName, { tag: string; index: number }> = {
   iptablesMany: { tag: 'k', index: 4 },
   directTwin: { tag: 'a', index: 5 },
   lbTcx: { tag: 'x', index: 6 },
+  lbPodIp: { tag: 'p', index: 7 },
 };
 
 /** The paths that dial the backend's pod IP; the others dial the ClusterIP. */
-export const dialsBackend = (path: PathName): boolean => path === 'direct' || path === 'directTwin';
+export const dialsBackend = (path: PathName): boolean =>
+  path === 'direct' || path === 'directTwin' || path === 'lbPodIp';
 export const TOPOLOGIES: readonly Topology[] = ['veth', 'l2'];
 
 export const ADDR = {
@@ -83,7 +89,7 @@ export interface World {
   /** The namespace that routes the client's traffic to a ClusterIP: the node (veth), the gateway (L2). */
   router: string;
   all: string[];
-  /** What the client dials: the backend for direct, the ClusterIP otherwise. */
+  /** What the client dials: the backend's pod IP (dialsBackend), the ClusterIP otherwise. */
   target: string;
 }
 
