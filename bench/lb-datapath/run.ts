@@ -647,6 +647,15 @@ async function wireAndVerify(
  * The ClusterIP must not answer before the programs are attached, and must answer after, leaving
  * a new flow in the LB's conntrack. The check line names the hook the programs went on.
  */
+/** The LB's programs on the client's eth0, as terwayd attaches them and checked; the hook used. */
+function attachChecked(w: World, lb: Lb, label: string): string {
+  const client = { kind: 'path', path: netnsPath(w.client) } as const;
+  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
+  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
+  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  return tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
+}
+
 async function attachAndVerifyLb(
   w: World,
   lb: Lb,
@@ -654,12 +663,9 @@ async function attachAndVerifyLb(
   netloadBinary: string,
 ): Promise<string> {
   const port = PORTS.http;
-  const client = { kind: 'path', path: netnsPath(w.client) } as const;
   const before = await probe(netloadBinary, w.client, ADDR.vip, port, 500);
   if (before.ok) throw new Error(`${label}: the ClusterIP answered before the LB was attached`);
-  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
-  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
-  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  const hook = attachChecked(w, lb, label);
   const flowsBefore = lb.maps.flow.dump().count;
   const after = await probe(netloadBinary, w.client, ADDR.vip, port);
   const flowsAfter = lb.maps.flow.dump().count;
@@ -667,7 +673,6 @@ async function attachAndVerifyLb(
   if (!(flowsAfter > flowsBefore))
     throw new Error(`${label}: the request left no flow in the LB's conntrack (${flowsBefore})`);
   const egress = w.topology === 'veth' ? PROGRAMS.egressGateway : PROGRAMS.egress;
-  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
   return (
     `${label}: ${ADDR.vip}:${port} failed before the attach (${before.output}); after ` +
     `${egress} + ${PROGRAMS.ingress} on the client's eth0 (hook: ${hook}) it answered ` +
@@ -685,10 +690,7 @@ async function attachAndVerifyPassThrough(
   netloadBinary: string,
 ): Promise<string> {
   const label = 'eBPF LB attached, to the pod IP';
-  const client = { kind: 'path', path: netnsPath(w.client) } as const;
-  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
-  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
-  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  const hook = attachChecked(w, lb, label);
   const flowsBefore = lb.maps.flow.dump().count;
   const answer = await probe(netloadBinary, w.client, ADDR.backend, PORTS.http);
   const flowsAfter = lb.maps.flow.dump().count;
@@ -697,7 +699,6 @@ async function attachAndVerifyPassThrough(
     throw new Error(
       `${label}: a request to the pod IP added a flow (${flowsBefore} → ${flowsAfter})`,
     );
-  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
   return (
     `${label}: with the programs on the client's eth0 (hook: ${hook}), ${ADDR.backend}:` +
     `${PORTS.http} answered "${answer.output}" and the flow map stayed at ${flowsAfter} entries`

@@ -27,7 +27,7 @@ export function translateCompleteState(
   const slicesOf = new Map<string, V1EndpointSlice[]>();
   let sliceCount = 0;
   for (const slice of slices) {
-    if (!hasName(slice)) continue;
+    if (nameOf(slice) === undefined) continue;
     sliceCount++;
     const owner = owningServiceKey(slice);
     if (owner === undefined) continue;
@@ -47,15 +47,17 @@ export function translateCompleteState(
   return { frontends, services: frontends.size, endpointSlices: sliceCount };
 }
 
-function hasName(object: KubernetesObject): boolean {
+/** The object's name; undefined for none or an empty one (never sent by an apiserver). */
+function nameOf(object: KubernetesObject): string | undefined {
   const name = object.metadata?.name;
-  return name !== undefined && name !== '';
+  return name === undefined || name === '' ? undefined : name;
 }
 
 /** `namespace/name`; undefined for an object without a name (never sent by an apiserver). */
 export function objectKey(object: KubernetesObject): string | undefined {
-  if (!hasName(object)) return undefined;
-  return serviceKey(object.metadata?.namespace ?? '', object.metadata!.name!);
+  const name = nameOf(object);
+  if (name === undefined) return undefined;
+  return serviceKey(object.metadata?.namespace ?? '', name);
 }
 
 /** The Service a slice belongs to, by the EndpointSlice controller's label. */
