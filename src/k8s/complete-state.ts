@@ -26,7 +26,8 @@ export function translateCompleteState(
   // garbage collector each, only to be dropped at the end.
   const slicesOf = new Map<string, V1EndpointSlice[]>();
   let sliceCount = 0;
-  for (const slice of slices) {
+  for (let index = 0; index < slices.length; index++) {
+    const slice = slices[index]!;
     if (nameOf(slice) === undefined) continue;
     sliceCount++;
     const owner = owningServiceKey(slice);
@@ -37,11 +38,13 @@ export function translateCompleteState(
   }
   // A Service listed twice is translated twice and the later one kept, in the first one's place.
   const frontends = new Map<string, DesiredFrontend[]>();
-  for (const service of services) {
+  for (let index = 0; index < services.length; index++) {
+    const service = services[index]!;
     const key = objectKey(service);
     if (key === undefined) continue;
+    const group = slicesOf.get(key) ?? [];
     const lean: LeanEndpointSlice[] = [];
-    for (const slice of slicesOf.get(key) ?? []) lean.push(leanSliceOf(slice));
+    for (let at = 0; at < group.length; at++) lean.push(leanSliceOf(group[at]!));
     frontends.set(key, translateService(service, lean));
   }
   return { frontends, services: frontends.size, endpointSlices: sliceCount };

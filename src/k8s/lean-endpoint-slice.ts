@@ -55,8 +55,8 @@ export function endpointCodeOf(endpoint: unknown): EndpointCode | undefined {
 export function endpointCodesOf(endpoints: unknown): EndpointCode[] {
   const codes: EndpointCode[] = [];
   if (!Array.isArray(endpoints)) return codes;
-  for (const endpoint of endpoints) {
-    const code = endpointCodeOf(endpoint);
+  for (let index = 0; index < endpoints.length; index++) {
+    const code = endpointCodeOf(endpoints[index]);
     if (code !== undefined) codes.push(code);
   }
   return codes;

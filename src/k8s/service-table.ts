@@ -120,7 +120,7 @@ export class ServiceTable {
     for (const key of [...this.sent.keys()]) {
       if (!state.frontends.has(key)) this.deliver(key, []);
     }
-    for (const [key, frontends] of state.frontends) this.deliver(key, frontends);
+    state.frontends.forEach((frontends, key) => this.deliver(key, frontends));
     if (first) this.notifySynced();
   }
 

@@ -65,13 +65,16 @@ export function translateService(
   // Plain arrays and loops, no Map of string keys: an initial sync translates 10,000 Services
   // before the JIT has warmed up, and a Service has a handful of frontends.
   const frontends: DesiredFrontend[] = [];
-  for (const servicePort of service.spec?.ports ?? []) {
+  const servicePorts = service.spec?.ports ?? [];
+  for (let portIndex = 0; portIndex < servicePorts.length; portIndex++) {
+    const servicePort = servicePorts[portIndex]!;
     const protocol = lbProtocolOf(servicePort.protocol);
     if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
     if (!isPortNumber(servicePort.port)) continue;
     const portName = servicePort.name ?? '';
     const backends = backendsForPort(slices, portName, protocol);
-    for (const { ip, external } of ips) {
+    for (let ipIndex = 0; ipIndex < ips.length; ipIndex++) {
+      const { ip, external } = ips[ipIndex]!;
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
       frontends.push({
@@ -93,7 +96,8 @@ function listed(
   port: number,
   protocol: LbProtocol,
 ): boolean {
-  for (const { address } of frontends) {
+  for (let index = 0; index < frontends.length; index++) {
+    const address = frontends[index]!.address;
     if (address.port === port && address.protocol === protocol && address.ip === ip) return true;
   }
   return false;
@@ -154,11 +158,14 @@ function backendsForPort(
   // every key above 2^31 (all of them), and this runs once per Service port of an initial sync.
   const ready: BackendKey[] = [];
   const draining: BackendKey[] = [];
-  for (const slice of slices) {
+  for (let sliceIndex = 0; sliceIndex < slices.length; sliceIndex++) {
+    const slice = slices[sliceIndex]!;
     if (slice.addressType !== 'IPv4') continue;
     const port = matchingSlicePort(slice.ports ?? [], portName, protocol);
     if (port === undefined) continue;
-    for (const code of slice.endpointCodes) {
+    const codes = slice.endpointCodes;
+    for (let index = 0; index < codes.length; index++) {
+      const code = codes[index]!;
       const key = backendKey(endpointAddr(code), port);
       if (takesNewFlows(code)) ready.push(key);
       else draining.push(key);
@@ -223,7 +230,8 @@ function matchingSlicePort(
 ): number | undefined {
   // The first port of that name and protocol, as kube-proxy takes it. A loop, not find(): no
   // closure per Service port of an initial sync.
-  for (const candidate of ports) {
+  for (let index = 0; index < ports.length; index++) {
+    const candidate = ports[index]!;
     if ((candidate.name ?? '') !== portName || lbProtocolOf(candidate.protocol) !== protocol)
       continue;
     // A slice port without a number means "all ports", which kube-proxy cannot program either.

@@ -88,7 +88,9 @@ export class LbReconciler implements DesiredStateSink {
     // Every address checked before anything changes: a refused Service leaves no trace. Plain
     // loops: this runs once per Service of an initial sync, before the JIT has warmed up.
     const next: FrontendCode[] = [];
-    for (const frontend of frontends) next.push(frontendCodeOf(frontend.address));
+    for (let index = 0; index < frontends.length; index++) {
+      next.push(frontendCodeOf(frontends[index]!.address));
+    }
     const previous = this.frontendsOfService.get(service);
     for (let index = 0; index < next.length; index++) {
       this.desired.set(next[index]!, frontends[index]!);
@@ -175,7 +177,7 @@ export class LbReconciler implements DesiredStateSink {
     const plan = new LbWritePlan(this.state, this.maps, this.synced);
     try {
       const newlyBlocked: FrontendCode[] = [];
-      for (const code of codes) {
+      codes.forEach((code) => {
         const shortfall = plan.frontend(code, this.desired.get(code));
         if (shortfall === undefined) {
           this.blocked.delete(code);
@@ -183,7 +185,7 @@ export class LbReconciler implements DesiredStateSink {
           if (!this.blocked.has(code)) newlyBlocked.push(code);
           this.blocked.set(code, shortfall);
         }
-      }
+      });
       if (sweep) plan.sweep();
       const summary = plan.apply();
       if (sweep) this.sweepPending = false;

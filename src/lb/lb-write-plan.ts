@@ -142,7 +142,8 @@ export class LbWritePlan {
       members = ready.slice();
       backends.acquireAll(desired.draining, proto, members, created);
     }
-    for (const id of created) {
+    for (let index = 0; index < created.length; index++) {
+      const id = created[index]!;
       const addr = backends.addrOf(id);
       const port = backends.portOf(id);
       // The gate first: a reply from the backend must find its bit set.
@@ -174,7 +175,7 @@ export class LbWritePlan {
     this.upsertFrontendEntry(frontend, frontend.block, slots.length, desired, flags);
     frontend.slots = slots;
     frontend.flags = flags;
-    for (const id of members) this.state.backends.ref(id);
+    for (let index = 0; index < members.length; index++) this.state.backends.ref(members[index]!);
     // The same array as the slots when nothing drains: one array per frontend, not two.
     frontend.members = members;
   }

@@ -110,4 +110,33 @@ describe('BackendRegistry', () => {
     }
     expect(registry.size).toBe(0);
   });
+
+  test('the table doubles as it fills: every backend stays findable, removals between doublings included', () => {
+    // The table starts at 4,096 slots; 12,000 backends take it through two doublings.
+    const registry = new BackendRegistry(20_000);
+    const present = new Map<number, [number, number]>();
+    const next = lcg(11);
+    for (let step = 0; present.size < 12_000; step++) {
+      const addr = (0x0a000000 + (next() % 1_000_000)) >>> 0;
+      const port = 1 + (next() % 65_535);
+      const { id, created } = acquireOne(registry, addr, port, IPPROTO_TCP);
+      if (created) present.set(id, [addr, port]);
+      // Every seventh step removes the backend just registered (a shifted probe run each time).
+      if (created && step % 7 === 0) {
+        registry.remove(id);
+        registry.ids.release(id);
+        present.delete(id);
+      }
+    }
+    expect(registry.size).toBe(12_000);
+    for (const [id, [addr, port]] of present) {
+      expect(registry.find(addr, port, IPPROTO_TCP)).toBe(id);
+      expect([registry.addrOf(id), registry.portOf(id)]).toEqual([addr, port]);
+    }
+    for (const [id, [addr, port]] of present) {
+      registry.remove(id);
+      expect(registry.find(addr, port, IPPROTO_TCP)).toBeUndefined();
+    }
+    expect(registry.size).toBe(0);
+  });
 });

@@ -94,6 +94,30 @@ describe('KeyGate', () => {
     expect(setBits(array.words)).toEqual([gateBit(ipToInt('10.96.0.10'), 53, IPPROTO_UDP)]);
   });
 
+  test('a bit shared by three keys, counted by add or by rebuild, clears only with the last', () => {
+    const target = gateBit(...web);
+    // Two more keys on web's bit, found by walking ports (deterministic).
+    const others: [number, number, number][] = [];
+    for (let port = 1; others.length < 2; port++) {
+      const candidate: [number, number, number] = [ipToInt('10.96.7.7'), port, IPPROTO_UDP];
+      if (gateBit(...candidate) === target) others.push(candidate);
+    }
+    const keys = [[...web], ...others] as [number, number, number][];
+    const byAdd = new KeyGate(gateArray());
+    for (const key of keys) byAdd.add(...key);
+    const rebuiltArray = gateArray();
+    const rebuilt = new KeyGate(rebuiltArray);
+    rebuilt.rebuild(keys.map(([addr, port, proto]) => ({ addr, port, proto })));
+    expect(setBits(rebuiltArray.words)).toEqual([target]);
+    for (const gate of [byAdd, rebuilt]) {
+      gate.remove(...keys[0]!);
+      gate.remove(...keys[1]!);
+      expect(gate.holds(...keys[2]!)).toBe(true);
+      gate.remove(...keys[2]!);
+      expect(gate.holds(...keys[2]!)).toBe(false);
+    }
+  });
+
   test('an array of another size is refused with BPF_ERROR', () => {
     const small = sharedArray('tw_fe_gate_v1', 8, 1024, new ArrayBuffer(8 * 1024));
     expect(() => new KeyGate(small)).toThrow(expect.objectContaining({ code: 'BPF_ERROR' }));

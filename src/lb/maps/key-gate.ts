@@ -4,7 +4,12 @@
  * clear bit tells it "not a service" for one array read, a set bit lets an established flow go
  * straight to its conntrack entry. The ingress program reads the backend gate: a clear bit tells
  * it "not a reply from a backend". A bit is set while at least one key hashes to it, so the
- * daemon keeps a count per bit and writes the bitmap with plain stores through its mapping.
+ * daemon counts the keys per bit and writes the bitmap with plain stores through its mapping.
+ *
+ * The bitmap itself holds the counts 0 and 1; only bits shared by two or more keys have an entry
+ * of their own. A count per bit in an array of 2^19 would be 1 MB read at random once per key, a
+ * cache miss each during an initial sync; the bitmap is 64 KB, and with 110,000 keys about one
+ * bit in ten that are set is shared.
  *
  * The ordering rule that keeps an entry from ever hiding behind a clear bit: a key's bit is set
  * before its map entry is written (add, while planning), and cleared only after the entry is gone
@@ -16,9 +21,6 @@ import type { SharedArray } from './shared-array.js';
 import { networkOrderWord } from './shared-array.js';
 
 export const GATE_BITS = 2 ** GATE_BITS_LOG2;
-
-/** A count at this value stays there: its bit is never cleared again (a harmless false positive). */
-const STUCK = 0xffff;
 
 /** What a gate is keyed by: an IPv4 address as a number (a.b.c.d = a·2^24 + …), a port, a protocol. */
 export interface GateKey {
@@ -43,8 +45,8 @@ export function gateBit(addr: number, port: number, proto: number): number {
 }
 
 export class KeyGate {
-  /** Keys per bit. */
-  private readonly counts = new Uint16Array(GATE_BITS);
+  /** Bits with two keys or more → their count. A set bit not listed here has one key. */
+  private readonly shared = new Map<number, number>();
 
   constructor(private readonly array: SharedArray) {
     if (array.maxEntries * 64 !== GATE_BITS || array.elementSize !== 8) {
@@ -59,19 +61,21 @@ export class KeyGate {
   /** Counts a key; sets its bit if it is the first there. Before its entry is written. */
   add(addr: number, port: number, proto: number): void {
     const bit = gateBit(addr, port, proto);
-    const count = this.counts[bit]!;
-    if (count === STUCK) return;
-    this.counts[bit] = count + 1;
-    if (count === 0) this.store(bit, true);
+    if (!this.isSet(bit)) this.store(bit, true);
+    else this.shared.set(bit, (this.shared.get(bit) ?? 1) + 1);
   }
 
   /** Uncounts a key; clears its bit if it was the last there. After its entry is gone. */
   remove(addr: number, port: number, proto: number): void {
     const bit = gateBit(addr, port, proto);
-    const count = this.counts[bit]!;
-    if (count === STUCK || count === 0) return;
-    this.counts[bit] = count - 1;
-    if (count === 1) this.store(bit, false);
+    const count = this.shared.get(bit);
+    if (count === undefined) {
+      if (this.isSet(bit)) this.store(bit, false);
+    } else if (count > 2) {
+      this.shared.set(bit, count - 1);
+    } else {
+      this.shared.delete(bit);
+    }
   }
 
   /**
@@ -80,25 +84,27 @@ export class KeyGate {
    * daemon without the gates) becomes visible.
    */
   rebuild(keys: Iterable<GateKey>): void {
-    this.counts.fill(0);
+    this.shared.clear();
+    const next = new Uint32Array(GATE_BITS / 32);
     for (const { addr, port, proto } of keys) {
       const bit = gateBit(addr, port, proto);
-      if (this.counts[bit]! < STUCK) this.counts[bit]!++;
+      const mask = 1 << (bit & 31);
+      if ((next[bit >>> 5]! & mask) === 0) next[bit >>> 5] = (next[bit >>> 5]! | mask) >>> 0;
+      else this.shared.set(bit, (this.shared.get(bit) ?? 1) + 1);
     }
     // Word by word, each written once: a bit that stays set is never cleared in between.
     const { words } = this.array;
-    for (let word = 0; word < GATE_BITS / 32; word++) {
-      let value = 0;
-      for (let bit = 0; bit < 32; bit++) {
-        if (this.counts[word * 32 + bit]! > 0) value |= 1 << bit;
-      }
-      if (words[word] !== value >>> 0) words[word] = value >>> 0;
+    for (let word = 0; word < next.length; word++) {
+      if (words[word] !== next[word]) words[word] = next[word]!;
     }
   }
 
   /** Whether the bit of (addr, port, proto) is set in the shared array. */
   holds(addr: number, port: number, proto: number): boolean {
-    const bit = gateBit(addr, port, proto);
+    return this.isSet(gateBit(addr, port, proto));
+  }
+
+  private isSet(bit: number): boolean {
     return ((this.array.words[bit >>> 5]! >>> (bit & 31)) & 1) === 1;
   }
 
