@@ -26,6 +26,8 @@ export function translateCompleteState(
   // garbage collector each, only to be dropped at the end.
   const slicesOf = new Map<string, V1EndpointSlice[]>();
   let sliceCount = 0;
+  // Indexed loops, here and in what this calls per Service: until the JIT has optimized a loop,
+  // for-of allocates an iterator result per element, and an initial sync is over by then.
   for (let index = 0; index < slices.length; index++) {
     const slice = slices[index]!;
     if (nameOf(slice) === undefined) continue;
