@@ -643,10 +643,6 @@ async function wireAndVerify(
   return checks;
 }
 
-/**
- * The ClusterIP must not answer before the programs are attached, and must answer after, leaving
- * a new flow in the LB's conntrack. The check line names the hook the programs went on.
- */
 /** The LB's programs on the client's eth0, as terwayd attaches them and checked; the hook used. */
 function attachChecked(w: World, lb: Lb, label: string): string {
   const client = { kind: 'path', path: netnsPath(w.client) } as const;
@@ -656,6 +652,10 @@ function attachChecked(w: World, lb: Lb, label: string): string {
   return tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
 }
 
+/**
+ * The ClusterIP must not answer before the programs are attached, and must answer after, leaving
+ * a new flow in the LB's conntrack. The check line names the hook the programs went on.
+ */
 async function attachAndVerifyLb(
   w: World,
   lb: Lb,

@@ -168,10 +168,7 @@ export class BackendRegistry {
     this.mask = this.table.length - 1;
     for (let at = 0; at < old.length; at++) {
       const id = old[at]!;
-      if (id === 0) continue;
-      let slot = this.home(this.addrs[id]!, this.portProtos[id]!);
-      while (this.table[slot] !== 0) slot = (slot + 1) & this.mask;
-      this.table[slot] = id;
+      if (id !== 0) this.table[this.probe(this.addrs[id]!, this.portProtos[id]!)] = id;
     }
   }
 

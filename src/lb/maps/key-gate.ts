@@ -62,7 +62,7 @@ export class KeyGate {
   add(addr: number, port: number, proto: number): void {
     const bit = gateBit(addr, port, proto);
     if (!this.isSet(bit)) this.store(bit, true);
-    else this.shared.set(bit, (this.shared.get(bit) ?? 1) + 1);
+    else this.countShared(bit);
   }
 
   /** Uncounts a key; clears its bit if it was the last there. After its entry is gone. */
@@ -90,7 +90,7 @@ export class KeyGate {
       const bit = gateBit(addr, port, proto);
       const mask = 1 << (bit & 31);
       if ((next[bit >>> 5]! & mask) === 0) next[bit >>> 5] = (next[bit >>> 5]! | mask) >>> 0;
-      else this.shared.set(bit, (this.shared.get(bit) ?? 1) + 1);
+      else this.countShared(bit);
     }
     // Word by word, each written once: a bit that stays set is never cleared in between.
     const { words } = this.array;
@@ -102,6 +102,11 @@ export class KeyGate {
   /** Whether the bit of (addr, port, proto) is set in the shared array. */
   holds(addr: number, port: number, proto: number): boolean {
     return this.isSet(gateBit(addr, port, proto));
+  }
+
+  /** One more key on a bit that already has one (or more). */
+  private countShared(bit: number): void {
+    this.shared.set(bit, (this.shared.get(bit) ?? 1) + 1);
   }
 
   private isSet(bit: number): boolean {
