@@ -38,6 +38,10 @@ const program = new Command('terwayd')
     DEFAULT_BPF_PIN_DIR,
   )
   .option('--bpf-object <file>', 'the compiled Service LB program', DEFAULT_BPF_OBJECT)
+  .option(
+    '--node-name <name>',
+    "this node's Kubernetes name, whose endpoints internalTrafficPolicy: Local keeps (default: $NODE_NAME, else the hostname, as kubelet names a node)",
+  )
   .addOption(
     new Option(
       '--lb-hook <hook>',
@@ -59,5 +63,6 @@ const options = program.opts<{
   bpfPinDir: string;
   bpfObject: string;
   lbHook: TcHookChoice;
+  nodeName?: string;
 }>();
 await runDaemon(options);

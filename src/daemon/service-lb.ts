@@ -43,6 +43,8 @@ export interface ServiceLbOptions {
   readonly inCluster?: boolean;
   /** The hook the programs go on; see TcHookChoice for the trade-off. */
   readonly hook?: TcHookChoice | undefined;
+  /** The Kubernetes node this daemon serves: whose endpoints `internalTrafficPolicy: Local` keeps. */
+  readonly nodeName?: string | undefined;
   readonly log: Logger;
 }
 
@@ -107,6 +109,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       path: options.servicesFile,
       sink: reconciler,
       logger: sourceLog,
+      thisNode: options.nodeName,
     });
     file.start();
     stopSource = () => file.stop();
@@ -119,6 +122,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       kubeConfig: loadKubeConfig(options.kubeconfig),
       sink: reconciler,
       logger: sourceLog,
+      thisNode: options.nodeName,
     });
     informers.start();
     stopSource = () => informers.stop();

@@ -22,6 +22,7 @@ import { createDatapath } from './datapath-factory.js';
 import { Ipam } from './ipam.js';
 import { PodNetwork } from './pod-network.js';
 import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
+import { chooseNodeName } from './node-name.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
@@ -43,6 +44,8 @@ export interface DaemonFlags {
   bpfObject: string;
   /** The hook the Service LB programs go on (--lb-hook): clsact unless tcx is asked for. */
   lbHook?: TcHookChoice;
+  /** This node's Kubernetes name (--node-name); see nodeNameOf for the default. */
+  nodeName?: string | undefined;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -103,6 +106,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         pinDir: flags.bpfPinDir,
         objectPath: flags.bpfObject,
         hook: flags.lbHook,
+        nodeName: nodeNameOf(flags.nodeName, log),
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),
@@ -181,6 +185,12 @@ async function shutdown(
   await running.store?.close();
   await running.lock?.release();
   log.info('terwayd stopped');
+}
+
+function nodeNameOf(flag: string | undefined, log: Logger): string {
+  const { name, source } = chooseNodeName(flag);
+  log.info({ node: name, from: source }, 'node name');
+  return name;
 }
 
 /** The kubelet sets KUBERNETES_SERVICE_HOST in every pod: the DaemonSet finds its apiserver. */

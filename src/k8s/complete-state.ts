@@ -6,7 +6,7 @@
 import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
-import { leanSliceOf, type LeanEndpointSlice } from './lean-endpoint-slice.js';
+import { leanSliceOf, type LeanEndpointSlice, type ThisNode } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
 export interface TranslatedState {
@@ -17,9 +17,11 @@ export interface TranslatedState {
   readonly endpointSlices: number;
 }
 
+/** `thisNode`: the daemon's node, for `internalTrafficPolicy: Local` (see translateService). */
 export function translateCompleteState(
   services: readonly V1Service[],
   slices: readonly V1EndpointSlice[],
+  thisNode?: ThisNode,
 ): TranslatedState {
   // The slices are grouped as they are, and each Service's made lean only while it is translated:
   // 10,000 lean slices alive at once would all survive into the old generation, a copy for the
@@ -46,7 +48,7 @@ export function translateCompleteState(
     if (key === undefined) continue;
     const group = slicesOf.get(key) ?? [];
     const lean: LeanEndpointSlice[] = [];
-    for (let at = 0; at < group.length; at++) lean.push(leanSliceOf(group[at]!));
+    for (let at = 0; at < group.length; at++) lean.push(leanSliceOf(group[at]!, thisNode));
     frontends.set(key, translateService(service, lean));
   }
   return { frontends, services: frontends.size, endpointSlices: sliceCount };

@@ -17,7 +17,7 @@ import {
   ResilientInformer,
 } from './resilient-informer.js';
 import { KubeConfig } from './kube-client.js';
-import type { LeanEndpointSlice } from './lean-endpoint-slice.js';
+import type { LeanEndpointSlice, ThisNode } from './lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from './object-projection.js';
 import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
@@ -38,6 +38,8 @@ export interface InformerSourceOptions {
   readonly maxBackoffMs?: number;
   /** Server-side watch timeout; default a random 300–600 s per watch. */
   readonly watchTimeoutSeconds?: number;
+  /** The daemon's node: which endpoints `internalTrafficPolicy: Local` keeps. */
+  readonly thisNode?: ThisNode;
 }
 
 export interface InformerSourceStatus {
@@ -82,7 +84,13 @@ export class InformerSource {
 
   constructor(options: InformerSourceOptions) {
     this.options = options;
-    this.table = new ServiceTable({ sink: options.sink, logger: options.logger });
+    this.table = new ServiceTable({
+      sink: options.sink,
+      logger: options.logger,
+      thisNode: options.thisNode,
+    });
+    const projectSlice = (raw: unknown): LeanEndpointSlice =>
+      projectEndpointSlice(raw, options.thisNode);
     const common = {
       kubeConfig: options.kubeConfig,
       logger: options.logger,
@@ -105,8 +113,8 @@ export class InformerSource {
       ...common,
       resource: 'endpointslices',
       path: ENDPOINT_SLICES_PATH,
-      list: rawLister(options.kubeConfig, ENDPOINT_SLICES_PATH, projectEndpointSlice),
-      project: projectEndpointSlice,
+      list: rawLister(options.kubeConfig, ENDPOINT_SLICES_PATH, projectSlice),
+      project: projectSlice,
       onUpsert: (slice) => this.table.upsertEndpointSlice(slice),
       onDelete: (slice) => this.table.removeEndpointSlice(slice),
     });
@@ -122,6 +130,7 @@ export class InformerSource {
         mode: 'cluster',
         apiserver: kubeConfig.getCurrentCluster()?.server,
         context: kubeConfig.getCurrentContext(),
+        node: this.options.thisNode,
       },
       'service source: watching Services and EndpointSlices on the Kubernetes API',
     );

@@ -8,7 +8,10 @@
  * their addresses are parsed once, when they arrive, rather than at every translation.
  *
  * The numbers carry what kube-proxy reads of an endpoint, and nothing else: its first address
- * (the only one with defined semantics) and whether new flows may go to it.
+ * (the only one with defined semantics), whether new flows may go to it, and whether it is on this
+ * daemon's node (what `internalTrafficPolicy: Local` keeps). The node is known when the slice
+ * arrives and never changes for the daemon's life, so an endpoint's nodeName becomes one bit, and
+ * a nodeName change that does not move the endpoint to or from this node changes nothing.
  */
 import type {
   DiscoveryV1EndpointPort,
@@ -18,8 +21,14 @@ import type {
 
 import { parseIPv4 } from '../util/ipv4.js';
 
-/** An endpoint: its IPv4 address × 2, plus 1 when it takes new flows. Exact in a double. */
+/**
+ * An endpoint: its IPv4 address × 4, plus 2 when it is on this node, plus 1 when it takes new
+ * flows. Below 2^34: exact in a double.
+ */
 export type EndpointCode = number;
+
+/** The node this daemon serves, as Kubernetes names it; undefined when not known. */
+export type ThisNode = string | undefined;
 
 export interface LeanEndpointSlice {
   readonly metadata?: V1ObjectMeta;
@@ -36,8 +45,9 @@ export interface LeanEndpointSlice {
  * The code of one endpoint, as JSON or the API model spell it; undefined when its first address
  * is not IPv4. It takes new flows when ready and not terminating: a missing `ready` means ready
  * (the API's "unknown", which consumers treat as ready), and a missing `terminating` means not.
+ * It is on this node when its `nodeName` is `thisNode`; with thisNode unknown, no endpoint is.
  */
-export function endpointCodeOf(endpoint: unknown): EndpointCode | undefined {
+export function endpointCodeOf(endpoint: unknown, thisNode?: ThisNode): EndpointCode | undefined {
   if (typeof endpoint !== 'object' || endpoint === null) return undefined;
   const addresses = (endpoint as { addresses?: unknown }).addresses;
   const first: unknown = Array.isArray(addresses) ? addresses[0] : undefined;
@@ -48,15 +58,17 @@ export function endpointCodeOf(endpoint: unknown): EndpointCode | undefined {
     typeof conditions === 'object' && conditions !== null
       ? (conditions as { ready?: unknown; terminating?: unknown })
       : {};
-  return addr * 2 + (ready !== false && terminating !== true ? 1 : 0);
+  const local =
+    thisNode !== undefined && (endpoint as { nodeName?: unknown }).nodeName === thisNode;
+  return addr * 4 + (local ? 2 : 0) + (ready !== false && terminating !== true ? 1 : 0);
 }
 
 /** The codes of a slice's `endpoints` (JSON or model objects), in order; the non-IPv4 dropped. */
-export function endpointCodesOf(endpoints: unknown): EndpointCode[] {
+export function endpointCodesOf(endpoints: unknown, thisNode?: ThisNode): EndpointCode[] {
   const codes: EndpointCode[] = [];
   if (!Array.isArray(endpoints)) return codes;
   for (let index = 0; index < endpoints.length; index++) {
-    const code = endpointCodeOf(endpoints[index]);
+    const code = endpointCodeOf(endpoints[index], thisNode);
     if (code !== undefined) codes.push(code);
   }
   return codes;
@@ -66,18 +78,23 @@ export function endpointCodesOf(endpoints: unknown): EndpointCode[] {
  * What translation reads of a whole slice, for a complete state translated at once (a services
  * file): no copy of the metadata or ports, which the result does not keep.
  */
-export function leanSliceOf(slice: V1EndpointSlice): LeanEndpointSlice {
+export function leanSliceOf(slice: V1EndpointSlice, thisNode?: ThisNode): LeanEndpointSlice {
   return {
     addressType: slice.addressType,
     ports: slice.ports,
-    endpointCodes: endpointCodesOf(slice.endpoints),
+    endpointCodes: endpointCodesOf(slice.endpoints, thisNode),
   };
 }
 
+// Arithmetic, not bit operations: a code does not fit in the 32 bits those work on.
 export function endpointAddr(code: EndpointCode): number {
-  return Math.floor(code / 2);
+  return Math.floor(code / 4);
 }
 
 export function takesNewFlows(code: EndpointCode): boolean {
   return code % 2 === 1;
+}
+
+export function onThisNode(code: EndpointCode): boolean {
+  return code % 4 >= 2;
 }

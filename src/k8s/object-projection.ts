@@ -5,7 +5,7 @@
  * An informer keeps every object it has seen for as long as it runs, and a real apiserver's
  * objects are mostly what the datapath never reads: managedFields, annotations (kubectl's
  * last-applied-configuration alone repeats the whole object), ownerReferences, each endpoint's
- * targetRef, nodeName, zone and hints. Kept whole, 10,000 Services and their slices were most of
+ * targetRef, zone and hints, and its nodeName but for one bit. Kept whole, 10,000 Services and their slices were most of
  * terwayd's memory in cluster mode; projected, the cache holds only what translateService,
  * the ServiceTable and client-node's ListWatch read:
  * - metadata: name, namespace, resourceVersion (ListWatch's cache key and change test), and for a
@@ -25,7 +25,7 @@ import type {
   V1ServiceSpec,
 } from '@kubernetes/client-node';
 
-import { endpointCodesOf, type LeanEndpointSlice } from './lean-endpoint-slice.js';
+import { endpointCodesOf, type LeanEndpointSlice, type ThisNode } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL } from './service-translation.js';
 
 type Json = Record<string, unknown>;
@@ -40,6 +40,7 @@ export function projectService(raw: unknown): V1Service {
   copyStrings(spec, projectedSpec, 'clusterIPs');
   copyStrings(spec, projectedSpec, 'externalIPs');
   copyString(spec, projectedSpec, 'sessionAffinity');
+  copyString(spec, projectedSpec, 'internalTrafficPolicy');
   const timeout = recordOf(recordOf(spec['sessionAffinityConfig'])['clientIP'])['timeoutSeconds'];
   if (timeout !== undefined) {
     projectedSpec.sessionAffinityConfig = { clientIP: { timeoutSeconds: timeout as number } };
@@ -53,7 +54,8 @@ export function projectService(raw: unknown): V1Service {
   return service;
 }
 
-export function projectEndpointSlice(raw: unknown): LeanEndpointSlice {
+/** `thisNode`: the daemon's node, whose endpoints the codes mark (see EndpointCode). */
+export function projectEndpointSlice(raw: unknown, thisNode?: ThisNode): LeanEndpointSlice {
   const object = recordOf(raw);
   const ports = object['ports'];
   return {
@@ -61,7 +63,7 @@ export function projectEndpointSlice(raw: unknown): LeanEndpointSlice {
     addressType: typeof object['addressType'] === 'string' ? object['addressType'] : '',
     ...(Array.isArray(ports) ? { ports: ports.map(projectSlicePort) } : {}),
     // A copy: an array grown by push keeps room for 17 numbers, this one holds just its own.
-    endpointCodes: endpointCodesOf(object['endpoints']).slice(),
+    endpointCodes: endpointCodesOf(object['endpoints'], thisNode).slice(),
   };
 }
 

@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
-import type { LeanEndpointSlice } from './lean-endpoint-slice.js';
+import type { LeanEndpointSlice, ThisNode } from './lean-endpoint-slice.js';
 import type { Logger } from '../log/logger.js';
 import {
   objectKey,
@@ -30,6 +30,11 @@ import { translateService } from './service-translation.js';
 export interface ServiceTableOptions {
   readonly sink: DesiredStateSink;
   readonly logger: Logger;
+  /**
+   * The daemon's node, for replaceAll's translation (`internalTrafficPolicy: Local`). The
+   * incremental calls take slices projected for it already (projectEndpointSlice).
+   */
+  readonly thisNode?: ThisNode;
 }
 
 export interface ServiceTableStats {
@@ -42,6 +47,7 @@ export interface ServiceTableStats {
 export class ServiceTable {
   private readonly sink: DesiredStateSink;
   private readonly logger: Logger;
+  private readonly thisNode: ThisNode;
   private readonly services = new Map<string, V1Service>();
   /** Slice key (namespace/slice name) → slice. */
   private readonly slices = new Map<string, LeanEndpointSlice>();
@@ -61,6 +67,7 @@ export class ServiceTable {
   constructor(options: ServiceTableOptions) {
     this.sink = options.sink;
     this.logger = options.logger;
+    this.thisNode = options.thisNode;
   }
 
   upsertService(service: V1Service): void {
@@ -106,7 +113,7 @@ export class ServiceTable {
    * Not to be mixed with the incremental calls, which would see none of these objects.
    */
   replaceAll(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): void {
-    this.replaceTranslated(translateCompleteState(services, slices));
+    this.replaceTranslated(translateCompleteState(services, slices, this.thisNode));
   }
 
   /** replaceAll for a state translated elsewhere (the services-file worker). */

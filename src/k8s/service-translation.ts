@@ -6,6 +6,11 @@
  * reads only fields that raw JSON (lists, watches, files) and client-node's model classes spell
  * alike.
  *
+ * `internalTrafficPolicy: Local` keeps the ClusterIP's backends to the endpoints on this node, as
+ * kube-proxy does; with none here the ClusterIP has no backend for this node's pods (refused), even
+ * when other nodes have some. externalIPs and LoadBalancer IPs keep every endpoint: kube-proxy
+ * sends a pod's traffic to them through the cluster-wide endpoints whatever the policies say.
+ *
  * IPv4 only: the datapath's maps hold IPv4 frontends and backends (ENI multi-IP mode is IPv4), so
  * IPv6 cluster IPs, external IPs, ingress IPs and IPv6/FQDN EndpointSlices are skipped here.
  */
@@ -14,7 +19,12 @@ import type { DiscoveryV1EndpointPort, V1Service } from '@kubernetes/client-node
 import type { BackendKey, DesiredFrontend, LbProtocol } from '../lb/desired-frontend.js';
 import { backendKey } from '../lb/desired-frontend.js';
 import { parseIPv4 } from '../util/ipv4.js';
-import { endpointAddr, takesNewFlows, type LeanEndpointSlice } from './lean-endpoint-slice.js';
+import {
+  endpointAddr,
+  onThisNode,
+  takesNewFlows,
+  type LeanEndpointSlice,
+} from './lean-endpoint-slice.js';
 
 /** The label the EndpointSlice controller puts on every slice it manages for a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -28,6 +38,9 @@ const PROXIED_SERVICE_TYPES: ReadonlySet<string> = new Set([
   'NodePort',
   'LoadBalancer',
 ]);
+
+/** `spec.internalTrafficPolicy` that keeps ClusterIP traffic on the client's node. */
+const LOCAL_TRAFFIC_POLICY = 'Local';
 
 /** A headless Service (clusterIP None) gets DNS records for its pods, not a virtual IP. */
 const HEADLESS_CLUSTER_IP = 'None';
@@ -62,6 +75,7 @@ export function translateService(
 
   const ips = frontendIps(service);
   const affinityTimeoutSeconds = affinityTimeoutOf(service);
+  const internalLocal = service.spec?.internalTrafficPolicy === LOCAL_TRAFFIC_POLICY;
   // Plain arrays and loops, no Map of string keys: an initial sync translates 10,000 Services
   // before the JIT has warmed up, and a Service has a handful of frontends.
   const frontends: DesiredFrontend[] = [];
@@ -72,18 +86,22 @@ export function translateService(
     if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
     if (!isPortNumber(servicePort.port)) continue;
     const portName = servicePort.name ?? '';
-    const backends = backendsForPort(slices, portName, protocol);
+    const backends = backendsForPort(slices, portName, protocol, false);
+    const internalBackends = internalLocal
+      ? backendsForPort(slices, portName, protocol, true)
+      : backends;
     for (let ipIndex = 0; ipIndex < ips.length; ipIndex++) {
       const { ip, external } = ips[ipIndex]!;
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
+      const { ready, draining } = external ? backends : internalBackends;
       frontends.push({
         address: { ip, port: servicePort.port, protocol },
         service: { namespace, name, portName },
         external,
         affinityTimeoutSeconds,
-        ready: backends.ready,
-        draining: backends.draining,
+        ready,
+        draining,
       });
     }
   }
@@ -145,14 +163,15 @@ function lbProtocolOf(protocol: string | undefined): LbProtocol | undefined {
 }
 
 /**
- * The backends of one Service port. Each slice carries its own port list (pods may resolve a
- * named targetPort to different numbers), so the port is looked up per slice, by the Service
- * port's name and protocol, as kube-proxy does.
+ * The backends of one Service port, only this node's when `localOnly`. Each slice carries its own
+ * port list (pods may resolve a named targetPort to different numbers), so the port is looked up
+ * per slice, by the Service port's name and protocol, as kube-proxy does.
  */
 function backendsForPort(
   slices: readonly LeanEndpointSlice[],
   portName: string,
   protocol: LbProtocol,
+  localOnly: boolean,
 ): PortBackends {
   // Arrays of plain doubles, sorted and de-duplicated at the end, rather than Sets: a Set boxes
   // every key above 2^31 (all of them), and this runs once per Service port of an initial sync.
@@ -166,6 +185,7 @@ function backendsForPort(
     const codes = slice.endpointCodes;
     for (let index = 0; index < codes.length; index++) {
       const code = codes[index]!;
+      if (localOnly && !onThisNode(code)) continue;
       const key = backendKey(endpointAddr(code), port);
       if (takesNewFlows(code)) ready.push(key);
       else draining.push(key);

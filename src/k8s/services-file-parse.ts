@@ -62,6 +62,7 @@ const serviceSchema = z
           )
           .optional(),
         sessionAffinity: z.enum(['None', 'ClientIP']).optional(),
+        internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
         sessionAffinityConfig: z
           .looseObject({
             clientIP: z
@@ -104,6 +105,7 @@ const endpointSliceSchema = z
       .array(
         z.looseObject({
           addresses: z.array(z.string()).min(1),
+          nodeName: z.string().min(1).optional(),
           conditions: z
             .looseObject({
               ready: z.boolean().optional(),

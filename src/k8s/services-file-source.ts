@@ -21,6 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TranslatedState } from './complete-state.js';
+import type { ThisNode } from './lean-endpoint-slice.js';
 import { ServiceTable } from './service-table.js';
 import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
 import { readServicesFile } from './services-file-worker.js';
@@ -38,6 +39,8 @@ export interface ServicesFileSourceOptions {
   readonly path: string;
   readonly sink: DesiredStateSink;
   readonly logger: Logger;
+  /** The daemon's node: which endpoints `internalTrafficPolicy: Local` keeps. */
+  readonly thisNode?: ThisNode;
   /** Runs the debounce timer; tests may pass a FakeClock. */
   readonly clock?: Clock;
   readonly debounceMs?: number;
@@ -46,6 +49,7 @@ export interface ServicesFileSourceOptions {
 export class ServicesFileSource {
   private readonly path: string;
   private readonly logger: Logger;
+  private readonly thisNode: ThisNode;
   private readonly clock: Clock;
   private readonly debounceMs: number;
   private readonly table: ServiceTable;
@@ -64,9 +68,14 @@ export class ServicesFileSource {
   constructor(options: ServicesFileSourceOptions) {
     this.path = options.path;
     this.logger = options.logger;
+    this.thisNode = options.thisNode;
     this.clock = options.clock ?? systemClock;
     this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.table = new ServiceTable({ sink: options.sink, logger: options.logger });
+    this.table = new ServiceTable({
+      sink: options.sink,
+      logger: options.logger,
+      thisNode: options.thisNode,
+    });
   }
 
   /**
@@ -78,7 +87,7 @@ export class ServicesFileSource {
   start(): void {
     if (this.watcher !== undefined) return;
     this.logger.info(
-      { mode: 'standalone', servicesFile: this.path },
+      { mode: 'standalone', servicesFile: this.path, node: this.thisNode },
       'service source: reading Services and EndpointSlices from a file (no Kubernetes API)',
     );
     const fileName = basename(this.path);
@@ -131,7 +140,7 @@ export class ServicesFileSource {
    * sources untranspiled, as under the unit tests) or one failed.
    */
   private readHere(): void {
-    this.applyRead(readServicesFile(this.path, this.appliedDigest()));
+    this.applyRead(readServicesFile(this.path, this.appliedDigest(), this.thisNode));
   }
 
   /**
@@ -151,6 +160,7 @@ export class ServicesFileSource {
     const workerData: ServicesFileWorkerData = {
       servicesFile: this.path,
       appliedDigest: this.appliedDigest(),
+      thisNode: this.thisNode,
     };
     const worker = new Worker(WORKER_SCRIPT, { workerData });
     this.reading = worker;

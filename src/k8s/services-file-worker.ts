@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { translateCompleteState, type TranslatedState } from './complete-state.js';
+import type { ThisNode } from './lean-endpoint-slice.js';
 import { parseServicesFile } from './services-file-parse.js';
 import { messageOf } from '../errors/error-message.js';
 
@@ -23,8 +24,15 @@ export type ServicesFileRead =
   | { kind: 'invalid'; digest: string; message: string }
   | ({ kind: 'parsed'; digest: string } & TranslatedState);
 
-/** The whole read; the main thread does it itself at start, and when no worker can start. */
-export function readServicesFile(path: string, appliedDigest?: string): ServicesFileRead {
+/**
+ * The whole read; the main thread does it itself at start, and when no worker can start.
+ * `thisNode`: the daemon's node, for `internalTrafficPolicy: Local`.
+ */
+export function readServicesFile(
+  path: string,
+  appliedDigest: string | undefined,
+  thisNode: ThisNode,
+): ServicesFileRead {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -42,7 +50,7 @@ export function readServicesFile(path: string, appliedDigest?: string): Services
     return {
       kind: 'parsed',
       digest,
-      ...translateCompleteState(content.services, content.endpointSlices),
+      ...translateCompleteState(content.services, content.endpointSlices, thisNode),
     };
   } catch (error) {
     return { kind: 'invalid', digest, message: messageOf(error) };
@@ -52,9 +60,10 @@ export function readServicesFile(path: string, appliedDigest?: string): Services
 export interface ServicesFileWorkerData {
   servicesFile: string;
   appliedDigest: string | undefined;
+  thisNode: ThisNode;
 }
 
 const job = workerData as Partial<ServicesFileWorkerData> | null;
 if (parentPort !== null && typeof job?.servicesFile === 'string') {
-  parentPort.postMessage(readServicesFile(job.servicesFile, job.appliedDigest));
+  parentPort.postMessage(readServicesFile(job.servicesFile, job.appliedDigest, job.thisNode));
 }

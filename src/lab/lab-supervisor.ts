@@ -257,6 +257,9 @@ function daemonArgs(info: LabNodeInfo, lbHook: TcHookChoice): string[] {
     info.bpfPinDir,
     '--lb-hook',
     lbHook,
+    // The lab's node names are the ones its EndpointSlices give (internalTrafficPolicy: Local).
+    '--node-name',
+    info.name,
   ];
 }
 

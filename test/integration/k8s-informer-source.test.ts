@@ -82,6 +82,7 @@ interface EndpointSpec {
   ip: string;
   ready?: boolean;
   terminating?: boolean;
+  nodeName?: string;
 }
 
 function slice(
@@ -107,6 +108,7 @@ function slice(
       const spec = typeof entry === 'string' ? { ip: entry } : entry;
       return {
         addresses: [spec.ip],
+        ...(spec.nodeName === undefined ? {} : { nodeName: spec.nodeName }),
         conditions: {
           ready: spec.ready ?? true,
           serving: spec.ready ?? true,
@@ -207,6 +209,37 @@ describe('initial sync', () => {
       expect(delays[2]).toBeGreaterThanOrEqual(64);
       expect(sink.synced).toBe(true);
       expect(source.status().informers[1]).toMatchObject({ restarts: 3, listed: true });
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('internalTrafficPolicy: Local', () => {
+  test(
+    "the ClusterIP gets this node's endpoints; a watch event that moves one here reprograms it, one between other nodes does not",
+    async () => {
+      const server = await startServer();
+      const local = service('web', '10.96.0.10') as K8sObject & { spec: object };
+      server.create({ ...local, spec: { ...local.spec, internalTrafficPolicy: 'Local' } });
+      const onNodes = (second: string): K8sObject =>
+        slice('web-1', 'web', [
+          { ip: '10.0.0.1', nodeName: 'node-a' },
+          { ip: '10.0.0.2', nodeName: second },
+        ]);
+      server.create(onNodes('node-b'));
+      const { source, sink, logs } = startSource(server, { thisNode: 'node-a' });
+      await source.whenSynced();
+      expect(sink.backends('default/web', HTTP)).toEqual(['10.0.0.1:8080']);
+      expect(logs).toContainEqual(expect.objectContaining({ mode: 'cluster', node: 'node-a' }));
+
+      server.update(onNodes('node-c'));
+      server.update(onNodes('node-a'));
+      await waitFor('10.0.0.2 on this node', () =>
+        sink.backends('default/web', HTTP).includes('10.0.0.2:8080'),
+      );
+      expect(sink.backends('default/web', HTTP)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080']);
+      // node-b → node-c moved nothing onto or off this node: no delivery for it.
+      expect(sink.callsFor('default/web')).toHaveLength(2);
     },
     TEST_TIMEOUT_MS,
   );

@@ -46,14 +46,14 @@ function freshDir(): string {
   return dir;
 }
 
-function startSource(path: string) {
+function startSource(path: string, thisNode?: string) {
   const sink = new RecordingSink();
   const logs: LogLine[] = [];
   const logger = pino(
     { level: 'debug' },
     { write: (line: string) => logs.push(JSON.parse(line) as LogLine) },
   );
-  const source = new ServicesFileSource({ path, sink, logger });
+  const source = new ServicesFileSource({ path, sink, logger, thisNode });
   source.start();
   cleanups.push(() => source.stop());
   return { source, sink, logs };
@@ -162,6 +162,19 @@ describe('parseServicesFile', () => {
     expect(message).toContain('document 2 of 2 (Service default/web): spec.ports[0].port:');
   });
 
+  test("internalTrafficPolicy and an endpoint's nodeName are checked like the other fields", () => {
+    const service = httpService('web', '10.96.0.10') as { spec: object };
+    const slice = readySlice('web-1', 'web', ['10.0.0.1']) as { endpoints: object[] };
+    const message = invalidMessage(
+      multiDocYaml([
+        { ...service, spec: { ...service.spec, internalTrafficPolicy: 'local' } },
+        { ...slice, endpoints: [{ ...slice.endpoints[0], nodeName: '' }] },
+      ]),
+    );
+    expect(message).toContain('(Service default/web): spec.internalTrafficPolicy:');
+    expect(message).toContain('(EndpointSlice default/web-1): endpoints[0].nodeName:');
+  });
+
   test('a ClusterIP Service must carry its cluster IP (nothing allocates one)', () => {
     const noIp = {
       apiVersion: 'v1',
@@ -221,6 +234,34 @@ describe('ServicesFileSource', () => {
         true,
       );
       expect(logs[0]).toMatchObject({ mode: 'standalone', servicesFile: EXAMPLE });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "internalTrafficPolicy: Local: the ClusterIP keeps the daemon's node's endpoints",
+    async () => {
+      const path = join(freshDir(), 'services.yaml');
+      const service = httpService('web', '10.96.0.10') as { spec: object };
+      const slice = readySlice('web-1', 'web', ['10.0.0.1', '10.0.0.2']) as {
+        endpoints: object[];
+      };
+      writeFileSync(
+        path,
+        multiDocYaml([
+          { ...service, spec: { ...service.spec, internalTrafficPolicy: 'Local' } },
+          {
+            ...slice,
+            endpoints: slice.endpoints.map((endpoint, index) => ({
+              ...endpoint,
+              nodeName: index === 0 ? 'node-a' : 'node-b',
+            })),
+          },
+        ]),
+      );
+      const { sink, logs } = startSource(path, 'node-b');
+      expect(sink.backends('default/web', WEB)).toEqual(['10.0.0.2:8080']);
+      expect(logs[0]).toMatchObject({ mode: 'standalone', node: 'node-b' });
     },
     TEST_TIMEOUT_MS,
   );

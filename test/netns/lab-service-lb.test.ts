@@ -360,3 +360,35 @@ describe('a Service with a backend in each scenario', () => {
     expect(tcQuery(pod('p1').netnsPath, 'eth0', 'egress')?.tag).toBe(back);
   }, 120_000);
 });
+
+describe('internalTrafficPolicy: Local', () => {
+  const CLUSTER_IP = '10.96.10.1';
+  /** p2 and p3 run on the client's node, q1 on node-2; the slice says so, as the controller would. */
+  const nodeOf = (name: string): string => (name.startsWith('q') ? 'node-2' : CLIENT_NODE);
+  const localService = (backends: string[]): LabService => ({
+    ...service('local', CLUSTER_IP, []),
+    internalTrafficPolicy: 'Local',
+    endpoints: backends.map((name) => ({ ip: pod(name).ip, nodeName: nodeOf(name) })),
+  });
+
+  test("the ClusterIP reaches only the client node's backends; with none there it is refused, though node-2 has one", async () => {
+    const node = the().node(CLIENT_NODE);
+    // applyServices waits for the maps to hold exactly node-1's endpoints (expectedTable).
+    await applyServices(node, [localService(['p2', 'p3', 'q1'])]);
+    const seen = new Set<string>();
+    for (let index = 0; index < 20; index++) {
+      seen.add((await tcpVia(CLUSTER_IP, `local-${index}`)).reply.name);
+    }
+    expect([...seen].sort()).toEqual(['p2', 'p3']);
+    expect((await udpVia(CLUSTER_IP, 'local-udp')).reply.name).toMatch(/^p[23]$/);
+
+    await applyServices(node, [localService(['q1'])]);
+    const tcp = await agent('p1').call('tcpOpen', { host: CLUSTER_IP, port: 80, timeoutMs: 3000 });
+    expect(tcp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
+    expect(tcp.ms).toBeLessThan(1000);
+
+    // The same objects without the policy: q1 on node-2 serves the client again.
+    await applyServices(node, [{ ...localService(['q1']), internalTrafficPolicy: 'Cluster' }]);
+    expect((await tcpVia(CLUSTER_IP, 'cluster')).reply.name).toBe('q1');
+  });
+});

@@ -16,6 +16,8 @@ export interface LabEndpoint {
   ip: string;
   ready?: boolean;
   terminating?: boolean;
+  /** The lab node the endpoint's pod runs on (EndpointSlice `nodeName`). */
+  nodeName?: string;
 }
 
 export interface LabService {
@@ -26,6 +28,7 @@ export interface LabService {
   udp?: { port: number; targetPort: number };
   endpoints: LabEndpoint[];
   affinitySeconds?: number;
+  internalTrafficPolicy?: 'Cluster' | 'Local';
 }
 
 /** The Service and EndpointSlice a lab Service stands for, as a user would write them. */
@@ -61,6 +64,9 @@ export function labServiceObjects(service: LabService): object[] {
         type: 'ClusterIP',
         clusterIP: service.clusterIP,
         ports,
+        ...(service.internalTrafficPolicy === undefined
+          ? {}
+          : { internalTrafficPolicy: service.internalTrafficPolicy }),
         ...(service.affinitySeconds === undefined
           ? {}
           : {
@@ -85,6 +91,7 @@ export function labServiceObjects(service: LabService): object[] {
       })),
       endpoints: service.endpoints.map((endpoint) => ({
         addresses: [endpoint.ip],
+        ...(endpoint.nodeName === undefined ? {} : { nodeName: endpoint.nodeName }),
         conditions: {
           ready: endpoint.ready ?? true,
           serving: endpoint.ready ?? true,
@@ -121,12 +128,20 @@ export function lbTableOf(node: LabNodeInfo): Record<string, string[]> {
   }
 }
 
-/** What writeServices should make of `services` in the maps (ready endpoints only). */
-export function expectedTable(services: readonly LabService[]): Record<string, string[]> {
+/**
+ * What writeServices should make of `services` in `node`'s maps: ready endpoints only, and only
+ * the node's own under `internalTrafficPolicy: Local`.
+ */
+export function expectedTable(
+  services: readonly LabService[],
+  node: string,
+): Record<string, string[]> {
   const table: Record<string, string[]> = {};
   for (const service of services) {
+    const local = service.internalTrafficPolicy === 'Local';
     const ready = service.endpoints
       .filter((endpoint) => (endpoint.ready ?? true) && !(endpoint.terminating ?? false))
+      .filter((endpoint) => !local || endpoint.nodeName === node)
       .map((endpoint) => endpoint.ip)
       .sort();
     if (service.tcp) table[`${service.clusterIP}:${service.tcp.port}/TCP`] = ready;
@@ -152,7 +167,7 @@ export async function awaitLbTable(
   source: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const want = JSON.stringify(sortKeys(expectedTable(services)));
+  const want = JSON.stringify(sortKeys(expectedTable(services, node.name)));
   const deadline = Date.now() + timeoutMs;
   let seen = '';
   while (Date.now() < deadline) {

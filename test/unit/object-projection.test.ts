@@ -9,6 +9,7 @@ import fc from 'fast-check';
 
 import {
   endpointAddr,
+  onThisNode,
   takesNewFlows,
   type LeanEndpointSlice,
 } from '../../src/k8s/lean-endpoint-slice.js';
@@ -182,6 +183,7 @@ describe('projectService / projectEndpointSlice', () => {
         externalIPs: ['192.0.2.7'],
         sessionAffinity: 'ClientIP',
         sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } },
+        internalTrafficPolicy: 'Cluster',
         ports: [
           { name: 'http', port: 80, protocol: 'TCP' },
           { name: 'dns', port: 53, protocol: 'UDP' },
@@ -209,8 +211,9 @@ describe('projectService / projectEndpointSlice', () => {
         { name: 'http', port: 8080, protocol: 'TCP' },
         { name: 'dns', port: 5353, protocol: 'UDP' },
       ],
-      // 10.0.1.5 × 2 + 1 (takes new flows), 10.0.1.7 × 2 (terminating).
-      endpointCodes: [ipToInt('10.0.1.5') * 2 + 1, ipToInt('10.0.1.7') * 2],
+      // 10.0.1.5 × 4 + 1 (takes new flows), 10.0.1.7 × 4 (terminating); neither on this node,
+      // which the projection was not told.
+      endpointCodes: [ipToInt('10.0.1.5') * 4 + 1, ipToInt('10.0.1.7') * 4],
     });
     const size = (value: unknown): number => JSON.stringify(value).length;
     expect(size(projectedService) * 3).toBeLessThan(size(service));
@@ -244,6 +247,26 @@ describe('projectService / projectEndpointSlice', () => {
     expect(frontend?.draining).toHaveLength(2);
   });
 
+  test('an endpoint on this node carries it in its code, and the Service keeps its internalTrafficPolicy', () => {
+    const onA = projectEndpointSlice(fatSlice(), 'node-a');
+    expect(onA.endpointCodes).toEqual([ipToInt('10.0.1.5') * 4 + 2 + 1, ipToInt('10.0.1.7') * 4]);
+    expect(onA.endpointCodes.map(onThisNode)).toEqual([true, false]);
+    expect(onA.endpointCodes.map(takesNewFlows)).toEqual([true, false]);
+    expect(onA.endpointCodes.map(endpointAddr).map(intToIp)).toEqual(['10.0.1.5', '10.0.1.7']);
+    expect(projectEndpointSlice(fatSlice(), 'node-b').endpointCodes.map(onThisNode)).toEqual([
+      false,
+      true,
+    ]);
+    // A pod's node changing between two other nodes changes nothing this node programs.
+    const moved = fatSlice();
+    moved.endpoints[1]!.nodeName = 'node-c';
+    expect(projectEndpointSlice(moved, 'node-a')).toEqual(onA);
+
+    const service = fatService();
+    service.spec!.internalTrafficPolicy = 'Local';
+    expect(projectService(service).spec?.internalTrafficPolicy).toBe('Local');
+  });
+
   test('anything at all in, a well-formed object out, and translation does not throw on it', () => {
     fc.assert(
       fc.property(fc.anything(), fc.anything(), (rawService, rawSlice) => {
@@ -252,7 +275,7 @@ describe('projectService / projectEndpointSlice', () => {
         expect(typeof service.metadata).toBe('object');
         expect(Array.isArray(slice.endpointCodes)).toBe(true);
         for (const code of slice.endpointCodes) {
-          expect(Number.isSafeInteger(code) && code >= 0 && code < 2 ** 33).toBe(true);
+          expect(Number.isSafeInteger(code) && code >= 0 && code < 2 ** 34).toBe(true);
         }
         expect(Array.isArray(translateService(service, [slice]))).toBe(true);
       }),
@@ -339,7 +362,7 @@ describe('projectService / projectEndpointSlice', () => {
         // As the apiserver sends them: JSON, with undefined fields absent.
         const rawService = JSON.parse(JSON.stringify(whole)) as V1Service;
         const rawSlices = JSON.parse(JSON.stringify(slices)) as V1EndpointSlice[];
-        const lean = rawSlices.map(projectEndpointSlice);
+        const lean = rawSlices.map((raw) => projectEndpointSlice(raw));
         const frontends = translateService(projectService(rawService), lean);
         // The Service's projection loses nothing translation reads...
         expect(frontends).toEqual(translateService(rawService, lean));

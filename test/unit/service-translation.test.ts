@@ -50,7 +50,10 @@ function slice(
 
 /** Slices as both sources hand them to translation: projected. */
 function translate(svc: V1Service, slices: V1EndpointSlice[]): DesiredFrontend[] {
-  return translateService(svc, slices.map(projectEndpointSlice));
+  return translateService(
+    svc,
+    slices.map((slice) => projectEndpointSlice(slice)),
+  );
 }
 
 function endpoint(ip: string, conditions: V1Endpoint['conditions'] = { ready: true }): V1Endpoint {
@@ -418,5 +421,65 @@ describe('sortUnique', () => {
     const keys = [...input];
     sortUnique(keys);
     expect(keys).toEqual(sorted);
+  });
+});
+
+describe('internalTrafficPolicy', () => {
+  const onNode = (ip: string, nodeName: string, ready = true): V1Endpoint => ({
+    addresses: [ip],
+    conditions: { ready },
+    nodeName,
+  });
+  const slices = [
+    slice('web-a', [onNode('10.0.1.5', 'node-a'), onNode('10.0.2.5', 'node-b')]),
+    slice('web-b', [onNode('10.0.1.6', 'node-a', false), onNode('10.0.2.6', 'node-b')]),
+  ];
+  const translateOn = (thisNode: string | undefined, spec: V1Service['spec']) =>
+    backendsByFrontend(
+      translateService(
+        service({ ...HTTP_AND_DNS, externalIPs: ['203.0.113.7'], ...spec }),
+        slices.map((each) => projectEndpointSlice(each, thisNode)),
+      ),
+    );
+
+  test("Local: the ClusterIP keeps this node's endpoints, ready and draining; externalIPs keep them all", () => {
+    const frontends = translateOn('node-a', { internalTrafficPolicy: 'Local' });
+    expect(frontends['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.1.5:8080'],
+      draining: ['10.0.1.6:8080'],
+    });
+    expect(frontends['10.96.0.10:53/UDP']).toEqual({
+      ready: ['10.0.1.5:5353'],
+      draining: ['10.0.1.6:5353'],
+    });
+    // kube-proxy sends a pod's traffic to an external address over the cluster-wide endpoints.
+    expect(frontends['203.0.113.7:80/TCP']).toEqual({
+      ready: ['10.0.1.5:8080', '10.0.2.5:8080', '10.0.2.6:8080'],
+      draining: ['10.0.1.6:8080'],
+    });
+    expect(translateOn('node-b', { internalTrafficPolicy: 'Local' })['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.2.5:8080', '10.0.2.6:8080'],
+      draining: [],
+    });
+  });
+
+  test('Local on a node with no endpoint of the Service: the ClusterIP has none (refused), the rest unchanged', () => {
+    for (const thisNode of ['node-c', undefined]) {
+      const frontends = translateOn(thisNode, { internalTrafficPolicy: 'Local' });
+      expect(frontends['10.96.0.10:80/TCP']).toEqual({ ready: [], draining: [] });
+      expect(frontends['203.0.113.7:80/TCP']?.ready).toHaveLength(3);
+    }
+  });
+
+  test('Cluster, or no policy: every node sees every endpoint', () => {
+    const everywhere = {
+      ready: ['10.0.1.5:8080', '10.0.2.5:8080', '10.0.2.6:8080'],
+      draining: ['10.0.1.6:8080'],
+    };
+    for (const spec of [{ internalTrafficPolicy: 'Cluster' }, {}]) {
+      for (const thisNode of ['node-a', 'node-c', undefined]) {
+        expect(translateOn(thisNode, spec)['10.96.0.10:80/TCP']).toEqual(everywhere);
+      }
+    }
   });
 });

@@ -1,0 +1,29 @@
+import { describe, expect, test } from '@jest/globals';
+
+import { chooseNodeName } from '../../src/daemon/node-name.js';
+
+describe('chooseNodeName', () => {
+  const host = () => ' Worker-7.Example ';
+
+  test('the flag first, then NODE_NAME, then the hostname lowercased (kubelet default)', () => {
+    expect(chooseNodeName('cn-hangzhou.192.168.0.7', { NODE_NAME: 'other' }, host)).toEqual({
+      name: 'cn-hangzhou.192.168.0.7',
+      source: 'flag',
+    });
+    expect(chooseNodeName(undefined, { NODE_NAME: ' cn-hangzhou.192.168.0.7 ' }, host)).toEqual({
+      name: 'cn-hangzhou.192.168.0.7',
+      source: 'env',
+    });
+    expect(chooseNodeName(undefined, { NODE_NAME: '' }, host)).toEqual({
+      name: 'worker-7.example',
+      source: 'hostname',
+    });
+    expect(chooseNodeName(undefined, {}, host).source).toBe('hostname');
+  });
+
+  test('an empty --node-name is refused with a code, not taken for a node', () => {
+    expect(() => chooseNodeName(' ', {}, host)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+  });
+});
