@@ -44,7 +44,7 @@ export interface DaemonFlags {
   bpfObject: string;
   /** The hook the Service LB programs go on (--lb-hook): clsact unless tcx is asked for. */
   lbHook?: TcHookChoice;
-  /** This node's Kubernetes name (--node-name); see nodeNameOf for the default. */
+  /** This node's Kubernetes name (--node-name); chooseNodeName says what it defaults to. */
   nodeName?: string | undefined;
 }
 

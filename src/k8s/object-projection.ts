@@ -5,9 +5,9 @@
  * An informer keeps every object it has seen for as long as it runs, and a real apiserver's
  * objects are mostly what the datapath never reads: managedFields, annotations (kubectl's
  * last-applied-configuration alone repeats the whole object), ownerReferences, each endpoint's
- * targetRef, zone and hints, and its nodeName but for one bit. Kept whole, 10,000 Services and their slices were most of
- * terwayd's memory in cluster mode; projected, the cache holds only what translateService,
- * the ServiceTable and client-node's ListWatch read:
+ * targetRef, zone and hints, and its nodeName but for one bit. Kept whole, 10,000 Services and
+ * their slices were most of terwayd's memory in cluster mode; projected, the cache holds only what
+ * translateService, the ServiceTable and client-node's ListWatch read:
  * - metadata: name, namespace, resourceVersion (ListWatch's cache key and change test), and for a
  *   slice the `kubernetes.io/service-name` label;
  * - the fields service-translation.ts reads, spelled as the API spells them; a slice's endpoints

@@ -86,15 +86,18 @@ export function translateService(
     if (protocol === undefined) continue; // SCTP: the datapath balances TCP and UDP only
     if (!isPortNumber(servicePort.port)) continue;
     const portName = servicePort.name ?? '';
-    const backends = backendsForPort(slices, portName, protocol, false);
-    const internalBackends = internalLocal
-      ? backendsForPort(slices, portName, protocol, true)
-      : backends;
+    // Each list built only if a frontend takes it: a Local Service without external IPs never
+    // needs every node's endpoints.
+    let everyNode: PortBackends | undefined;
+    let thisNodeOnly: PortBackends | undefined;
     for (let ipIndex = 0; ipIndex < ips.length; ipIndex++) {
       const { ip, external } = ips[ipIndex]!;
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
-      const { ready, draining } = external ? backends : internalBackends;
+      const { ready, draining } =
+        internalLocal && !external
+          ? (thisNodeOnly ??= backendsForPort(slices, portName, protocol, true))
+          : (everyNode ??= backendsForPort(slices, portName, protocol, false));
       frontends.push({
         address: { ip, port: servicePort.port, protocol },
         service: { namespace, name, portName },
