@@ -393,10 +393,69 @@ static __always_inline __u32 addr_csum_delta(__be32 old_addr, __be32 new_addr)
 }
 
 /*
- * The common end of rewrite_fast() and rewrite_known_csum(): buf (the frame up to the end of the
- * L4 checksum, buf + IP_CSUM_OFF at the IPv4 checksum, that L4 checksum already final) gets the
- * new IPv4 checksum, address and port, and one store writes it back: from the frame's first byte
- * with a destination MAC, else from the IPv4 checksum. 0, or -1 if the store failed.
+ * Copies bytes [from, to) between the frame and buf, at the same offsets in both, in 16- and
+ * 32-bit words. A memcpy to or from the packet, whose alignment clang cannot know, is a load and
+ * a store per byte: about 60 instructions for a TCP header's translated span. buf sits 2 bytes
+ * past an 8-byte boundary (see rewrite_fast()), so buf + k is 4-byte aligned where k is 2 mod 4,
+ * as the verifier wants of the stack. The packet side may be unaligned, which the verifier allows
+ * wherever the CPU handles it (x86-64 and arm64 do). from and to are even constants.
+ *
+ * The words are may_alias types: buf is also written as __be16, __be32 and __sum16 fields, and
+ * with plain __u32 copies clang's type-based alias analysis may move a copy's load before such a
+ * store (it did: the translated port never reached the packet).
+ */
+typedef __u16 __attribute__((may_alias)) tw_any_u16;
+typedef __u32 __attribute__((may_alias)) tw_any_u32;
+
+static __always_inline void copy_frame_span(void *to_base, const void *from_base, const __u32 from,
+					    const __u32 to)
+{
+	__u32 k = from;
+
+	if (k % 4 == 0 && k < to) {
+		*(tw_any_u16 *)(to_base + k) = *(const tw_any_u16 *)(from_base + k);
+		k += 2;
+	}
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		if (k + 4 > to)
+			break;
+		*(tw_any_u32 *)(to_base + k) = *(const tw_any_u32 *)(from_base + k);
+		k += 4;
+	}
+	if (k < to)
+		*(tw_any_u16 *)(to_base + k) = *(const tw_any_u16 *)(from_base + k);
+}
+
+/*
+ * The frame's bytes the translation writes, read into buf at their own offsets: from the IPv4
+ * checksum to the end of the L4 checksum, and from the first byte when the egress program also
+ * writes a destination MAC (store_translation() then writes the whole span in one store).
+ */
+static __always_inline void load_translation_span(__u8 *buf, const void *data, bool dst,
+						  const void *mac, const __u32 span)
+{
+	if (dst && mac)
+		copy_frame_span(buf, data, 0, IP_CSUM_OFF + span);
+	else
+		copy_frame_span(buf, data, IP_CSUM_OFF, IP_CSUM_OFF + span);
+}
+
+/*
+ * The common end of rewrite_fast() and rewrite_known_csum(): buf (see load_translation_span(), the
+ * L4 checksum already final) gets the new IPv4 checksum, address and port, and goes back into the
+ * packet, with the destination MAC when given. 0, or -1 if the write failed.
+ *
+ * The ingress program writes with plain stores, the egress program with bpf_skb_store_bytes().
+ * The helper call is the largest part of a translated packet's program time (about 35 ns of 120
+ * measured with BPF_PROG_TEST_RUN on this project's test hosts, where every call and return pays
+ * the CPU's speculation mitigations), but a program that writes to the packet directly starts
+ * with the verifier's unclone check, for every packet it sees: a cloned skb first goes through
+ * bpf_skb_pull_data(skb, 0). Received skbs are rarely clones (only while a packet socket, such as
+ * tcpdump's, holds a copy), so ingress pays three instructions for it. On egress every TCP segment
+ * is a clone (TCP keeps the original for retransmission): the call would cost each TCP packet of
+ * the pod, Service or not, about 25 ns (measured on a pod's non-Service ping-pong), more than it
+ * saves a translated one.
  */
 static __always_inline int store_translation(struct __sk_buff *skb, const struct pkt *p, __u8 *buf,
 					     bool dst, __be32 old_addr, __be32 new_addr,
@@ -404,6 +463,7 @@ static __always_inline int store_translation(struct __sk_buff *skb, const struct
 					     const void *mac)
 {
 	__u8 *l4 = buf + IP_CSUM_OFF + 10;
+	void *data, *end;
 
 	*(__sum16 *)(buf + IP_CSUM_OFF) = csum_replace4(p->ip_check, old_addr, new_addr);
 	if (dst)
@@ -411,28 +471,36 @@ static __always_inline int store_translation(struct __sk_buff *skb, const struct
 	else
 		*(__be32 *)(buf + IP_CSUM_OFF + 2) = new_addr;
 	*(__be16 *)(l4 + port_field) = new_port;
-	if (mac) {
+	if (dst && mac) {
 		__builtin_memcpy(buf, mac, ETH_ALEN);
 		return bpf_skb_store_bytes(skb, 0, buf, IP_CSUM_OFF + span, 0) ? -1 : 0;
 	}
-	return bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf + IP_CSUM_OFF, span, 0) ? -1 : 0;
+	if (dst)
+		return bpf_skb_store_bytes(skb, IP_CSUM_OFF, buf + IP_CSUM_OFF, span, 0) ? -1 : 0;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + IP_CSUM_OFF + span > end)
+		return -1;
+	copy_frame_span(data, buf, IP_CSUM_OFF, IP_CSUM_OFF + span);
+	return 0;
 }
 
 /*
- * The common case of rewrite_addr_port() (an option-less IPv4 header, both the address and the
- * port change) in two helper calls instead of four; the helper calls are most of a translated
- * packet's cost (about 40 ns each measured). bpf_l4_csum_replace() moves the address into the L4
- * checksum (only the kernel knows the skb's checksum state, see below), and the checksum it left
- * tells that state: with CHECKSUM_PARTIAL the field holds the pseudo-header sum, which moved by +d
- * (d = the address change in ones'-complement arithmetic); otherwise it holds the complement of a
- * full sum, which moved by -d. Only in the second case does the port change enter the field (the
- * kernel's rule for a non-pseudo-header change), computed here. Then one store writes the IPv4
- * checksum, both addresses, the ports and the L4 checksum (with the bytes between them as they
- * were), and, given a destination MAC, the frame from its first byte: an L2 pod's learned next
- * hop costs no call of its own. If the two cases cannot be told apart (d is zero in ones'
- * complement, or a UDP checksum of 0 that the helper leaves alone) or the span is not linear, 1
- * is returned after the address part and the caller finishes the slow way. span: from the IPv4
- * checksum to the end of the L4 checksum; coff: the L4 checksum's offset in the L4 header.
+ * The common case of rewrite_addr_port() (an option-less IPv4 header whose address changes; the
+ * port may or may not) in at most two helper calls (this one and the egress program's store)
+ * instead of up to four; the helper calls are most of a translated packet's cost (tens of ns each
+ * measured). bpf_l4_csum_replace() moves the address into the L4 checksum (only the kernel knows
+ * the skb's checksum state, see below), and the checksum it left tells that state: with
+ * CHECKSUM_PARTIAL the field holds the pseudo-header sum, which moved by +d (d = the address change
+ * in ones'-complement arithmetic); otherwise it holds the complement of a full sum, which moved by
+ * -d. Only in the second case does the port change enter the field (the kernel's rule for a
+ * non-pseudo-header change), computed here. Then store_translation() writes the IPv4 checksum, both
+ * addresses, the ports and the L4 checksum (with the bytes between them as they were), and, given a
+ * destination MAC, the frame's first bytes: an L2 pod's learned next hop costs no call of its own.
+ * If the two cases cannot be told apart (d is zero in ones' complement, or a UDP checksum of 0 that
+ * the helper leaves alone) or the span is not linear, 1 is returned after the address part and the
+ * caller finishes the slow way. span: from the IPv4 checksum to the end of the L4 checksum; coff:
+ * the L4 checksum's offset in the L4 header.
  */
 static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt *p, bool dst,
 					__be32 old_addr, __be32 new_addr, __u32 port_field,
@@ -440,8 +508,8 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
 					const __u32 coff, __u64 mangled, const void *mac)
 {
 	/*
-	 * The frame from its first byte to the end of the L4 checksum. buf = raw + 2 puts both
-	 * addresses on 4-byte boundaries (the verifier wants aligned stack).
+	 * The frame's bytes at their own offsets (only those from the IPv4 checksum on are used).
+	 * buf = raw + 2 puts both addresses on 4-byte boundaries (the verifier wants aligned stack).
 	 */
 	__u8 raw[IP_CSUM_OFF + 32] __attribute__((aligned(8)));
 	__u8 *buf = raw + 2;
@@ -462,7 +530,7 @@ static __always_inline int rewrite_fast(struct __sk_buff *skb, const struct pkt 
 	end = (void *)(long)skb->data_end;
 	if (data + IP_CSUM_OFF + span > end)
 		return 1;
-	__builtin_memcpy(buf, data, IP_CSUM_OFF + span);
+	load_translation_span(buf, data, dst, mac, span);
 	f1 = *(__u16 *)(l4 + coff);
 	d = csum16_norm(addr_csum_delta(old_addr, new_addr));
 	pos_ok = csum16_norm(f0 + d) == csum16_norm(f1);
@@ -504,14 +572,15 @@ static __always_inline __u32 csum16_fold(__u32 sum)
 }
 
 /*
- * rewrite_fast() in one helper call: with the skb's checksum state known, the L4 checksum is
- * computed here as bpf_l4_csum_replace() would compute it (inet_proto_csum_replace4/2), and one
- * store writes it with everything else. CHECKSUM_PARTIAL: the field holds the pseudo-header sum,
- * which the address moves and the port does not. Otherwise the field is the complement of the
- * full sum, which both move. A UDP checksum of 0 (none) stays 0, and a computed 0 is sent as
- * 0xffff (BPF_F_MARK_MANGLED_0). CHECKSUM_COMPLETE (a receive-side skb->csum that the change
- * must also move) returns 1, and the caller takes the helpers, which keep skb->csum right; so does
- * a span that is not linear.
+ * rewrite_fast() without bpf_l4_csum_replace(): with the skb's checksum state known, the L4
+ * checksum is computed here as the helper would compute it (inet_proto_csum_replace4/2), and
+ * store_translation() writes it with everything else (the ingress program then makes no helper
+ * call at all). CHECKSUM_PARTIAL: the field holds the
+ * pseudo-header sum, which the address moves and the port does not. Otherwise the field is the
+ * complement of the full sum, which both move. A UDP checksum of 0 (none) stays 0, and a computed
+ * 0 is sent as 0xffff (BPF_F_MARK_MANGLED_0). CHECKSUM_COMPLETE (a receive-side skb->csum that the
+ * change must also move) returns 1, and the caller takes the helpers, which keep skb->csum right;
+ * so does a span that is not linear.
  */
 static __always_inline int rewrite_known_csum(struct __sk_buff *skb, const struct pkt *p, bool dst,
 					      __be32 old_addr, __be32 new_addr, __u32 port_field,
@@ -533,7 +602,7 @@ static __always_inline int rewrite_known_csum(struct __sk_buff *skb, const struc
 	end = (void *)(long)skb->data_end;
 	if (data + IP_CSUM_OFF + span > end)
 		return 1;
-	__builtin_memcpy(buf, data, IP_CSUM_OFF + span);
+	load_translation_span(buf, data, dst, mac, span);
 	check = *(__u16 *)(l4 + coff);
 	if (!(udp && check == 0)) {
 		addr_delta = addr_csum_delta(old_addr, new_addr);
@@ -563,7 +632,7 @@ static __always_inline int rewrite_known_csum(struct __sk_buff *skb, const struc
  * stays valid). The L4 checksum is left to bpf_l4_csum_replace(): only the kernel knows whether
  * the skb is CHECKSUM_PARTIAL (the field then holds the pseudo-header sum only, and a port change
  * must not touch it) or carries a full checksum. mac, when given, is written as the frame's
- * destination MAC (in rewrite_fast()'s store when it can take it).
+ * destination MAC (with the rest, on the fast paths).
  */
 static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct pkt *p, bool dst,
 					     __be32 new_addr, __u32 port_field, __be16 old_port,
@@ -574,8 +643,12 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 	__be32 old_addr = dst ? p->daddr : p->saddr;
 	bool addr_done = false;
 
-	if (has_l4 && old_addr != new_addr && old_port != new_port &&
-	    p->l4_off == ETH_HLEN + sizeof(struct iphdr)) {
+	/*
+	 * A port that stays the same (a Service whose port is its target port, which is common)
+	 * takes the fast path too: the checksum arithmetic then adds ~old + new, a ones'-complement
+	 * zero, exactly as the kernel's inet_proto_csum_replace2() would.
+	 */
+	if (has_l4 && old_addr != new_addr && p->l4_off == ETH_HLEN + sizeof(struct iphdr)) {
 		int r;
 
 #ifdef TW_KERN_CTX

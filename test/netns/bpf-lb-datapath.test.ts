@@ -373,11 +373,17 @@ describe('veth pod', () => {
     // On the node's veths toward the backends, checksums are not offloaded: a forwarded packet
     // that is still CHECKSUM_PARTIAL gets its L4 checksum computed there, from the pseudo-header
     // sum the egress program left in the field (as a real NIC would), and the backend verifies
-    // it. A wrong sum would drop every translated packet here, where the veths alone never check.
-    const hosts = BACKENDS.map((_, i) => `h${21 + i}`);
+    // it. On the veth toward the client, the same: the replies reach the client's ingress
+    // program with a full checksum, which its rewrite must keep right for the client's stack to
+    // accept them. A wrong sum would drop every translated packet here, where the veths alone
+    // never check.
+    const hosts = ['h10', ...BACKENDS.map((_, i) => `h${21 + i}`)];
     const txChecksum = (state: 'on' | 'off') => {
       for (const host of hosts) inNs(node, 'ethtool', ['-K', host, 'tx', state]);
     };
+    // Frontends whose port is the target port: the rewrite changes the address alone.
+    setFrontend(VIP, TCP_TARGET, TCP, { id: 13 }, backendsFor(70, TCP_TARGET));
+    setFrontend(VIP, UDP_TARGET, UDP, { id: 14 }, backendsFor(73, UDP_TARGET));
     txChecksum('off');
     try {
       for (const host of hosts) {
@@ -387,6 +393,8 @@ describe('veth pod', () => {
       expect(tcp).toHaveLength(12);
       const udp = await udpNames(client, VIP, 53, 12);
       expect(udp).toHaveLength(12);
+      expect(await tcpNames(client, VIP, TCP_TARGET, 12)).toHaveLength(12);
+      expect(await udpNames(client, VIP, UDP_TARGET, 12)).toHaveLength(12);
       const long = await client.must('tcpOnce', { host: VIP, port: 80, line: 'y'.repeat(6000) });
       expect(reply(long)).toMatchObject({ peer: CLIENT_IP, echo: 'y'.repeat(6000) });
       const big = await client.must('udpOnce', {
