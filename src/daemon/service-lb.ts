@@ -15,7 +15,12 @@ import {
   type PodProgramAttacher,
 } from '../dataplane/bpf/lb-attacher.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
-import { loadObject, NativeBpfMap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
+import {
+  loadObject,
+  NativeBpfMap,
+  releaseFreedHeap,
+  type TcHookChoice,
+} from '../dataplane/bpf/native-bpf.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
@@ -110,6 +115,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       sink: reconciler,
       logger: sourceLog,
       thisNode: options.nodeName,
+      afterWorkerExit: releaseFreedHeap,
     });
     file.start();
     stopSource = () => file.stop();

@@ -44,6 +44,11 @@ export interface ServicesFileSourceOptions {
   /** Runs the debounce timer; tests may pass a FakeClock. */
   readonly clock?: Clock;
   readonly debounceMs?: number;
+  /**
+   * Called once a read's worker has exited. A worker's torn-down heap leaves tens of MB of freed
+   * C heap that the allocator keeps in the daemon's RSS; the daemon passes releaseFreedHeap.
+   */
+  readonly afterWorkerExit?: () => void;
 }
 
 export class ServicesFileSource {
@@ -52,6 +57,7 @@ export class ServicesFileSource {
   private readonly thisNode: ThisNode;
   private readonly clock: Clock;
   private readonly debounceMs: number;
+  private readonly afterWorkerExit: () => void;
   private readonly table: ServiceTable;
   private watcher: FSWatcher | undefined;
   private debounceTimer: TimerHandle | undefined;
@@ -71,6 +77,7 @@ export class ServicesFileSource {
     this.thisNode = options.thisNode;
     this.clock = options.clock ?? systemClock;
     this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.afterWorkerExit = options.afterWorkerExit ?? (() => undefined);
     this.table = new ServiceTable({
       sink: options.sink,
       logger: options.logger,
@@ -176,6 +183,7 @@ export class ServicesFileSource {
       );
     });
     worker.once('exit', () => {
+      this.afterWorkerExit();
       if (this.reading !== worker) return;
       this.reading = undefined;
       if (!answered) this.readHere();
