@@ -21,6 +21,13 @@ import {
   runLbDatapathBench,
 } from './lb-datapath/run.js';
 import type { LbMapsResult } from './lb-maps/run.js';
+import type { LbProgramResult } from './lb-program/run.js';
+import {
+  lbProgramSection,
+  lbProgramSummaryRows,
+  printLbProgram,
+  runLbProgramBench,
+} from './lb-program/run.js';
 import { lbMapsSection, lbMapsSummaryRows, printLbMaps, runLbMapsBench } from './lb-maps/run.js';
 import type { PodToPodResult } from './pod-to-pod/run.js';
 import { printPodToPod, runPodToPodBench } from './pod-to-pod/run.js';
@@ -687,6 +694,7 @@ function markdown(
   podToPod: Outcome<PodToPodResult>,
   lbMaps: Outcome<LbMapsResult>,
   lbDatapath: Outcome<LbDatapathResult>,
+  lbProgram: Outcome<LbProgramResult>,
   startedAt: Date,
   seconds: number,
 ): string {
@@ -708,6 +716,7 @@ function markdown(
     podToPodSection(podToPod),
     lbMapsSection(lbMaps.result, lbMaps.error),
     lbDatapathSection(lbDatapath.result, lbDatapath.error),
+    lbProgramSection(lbProgram.result, lbProgram.error),
     METHOD,
   ];
   return `${sections.join('\n\n')}\n`;
@@ -722,6 +731,7 @@ function summary(
   podToPod: Outcome<PodToPodResult>,
   lbMaps: Outcome<LbMapsResult>,
   lbDatapath: Outcome<LbDatapathResult>,
+  lbProgram: Outcome<LbProgramResult>,
 ): string {
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
@@ -842,6 +852,7 @@ function summary(
   }
   table.push(...lbMapsSummaryRows(lbMaps.result));
   table.push(...lbDatapathSummaryRows(lbDatapath.result));
+  table.push(...lbProgramSummaryRows(lbProgram.result));
   return table.toString();
 }
 
@@ -893,6 +904,11 @@ async function main(): Promise<number> {
     () => runLbDatapathBench({ progress: (line) => process.stdout.write(`${line}\n`) }),
   );
   if (lbDatapath.result !== undefined) printLbDatapath(lbDatapath.result);
+  const lbProgram = await attempt(
+    'LB programs: each path under BPF_PROG_TEST_RUN vs a restore-only program',
+    () => runLbProgramBench((line) => process.stdout.write(`${line}\n`)),
+  );
+  if (lbProgram.result !== undefined) printLbProgram(lbProgram.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const out = join(REPO_ROOT, 'BENCHMARKS.md');
@@ -909,17 +925,17 @@ async function main(): Promise<number> {
         podToPod,
         lbMaps,
         lbDatapath,
+        lbProgram,
         startedAt,
         seconds,
       ),
     ),
   );
   process.stdout.write(
-    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
+    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
   );
-  const failed = [allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath].some(
-    (outcome) => outcome.error !== undefined,
-  );
+  const outcomes = [allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram];
+  const failed = outcomes.some((outcome) => outcome.error !== undefined);
   return failed ? 1 : 0;
 }
 

@@ -1441,8 +1441,7 @@ static __always_inline int ingress_later_fragment(struct __sk_buff *skb, const s
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int tw_lb_ingress(struct __sk_buff *skb)
+static __always_inline int lb_ingress(struct __sk_buff *skb)
 {
 	struct tw_reverse_key rk = {};
 	struct tw_flow_key *fkp;
@@ -1521,6 +1520,12 @@ int tw_lb_ingress(struct __sk_buff *skb)
 			      offsetof(struct udphdr, source), p.sport, fk.frontend_port, true, NULL))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int tw_lb_ingress(struct __sk_buff *skb)
+{
+	return lb_ingress(skb);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

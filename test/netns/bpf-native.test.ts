@@ -436,7 +436,11 @@ describe('releaseFreedHeap', () => {
     const out = execFileSync(process.execPath, ['--expose-gc', '-e', child, addonPath], {
       env: { ...process.env, ...TERWAYD_ENV },
     }).toString();
-    const { freedMb, trimmedMb, kept } = JSON.parse(out) as Record<string, number>;
+    const { freedMb, trimmedMb, kept } = JSON.parse(out) as {
+      freedMb: number;
+      trimmedMb: number;
+      kept: number;
+    };
     expect(kept).toBe(200);
     // ~40 MB freed but held: every 200th buffer pins the heap's pages from being trimmed at free().
     expect(freedMb).toBeGreaterThan(30);
