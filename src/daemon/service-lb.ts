@@ -22,6 +22,7 @@ import {
   type TcHookChoice,
 } from '../dataplane/bpf/native-bpf.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
+import { HeapSettler } from './heap-settler.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
@@ -89,6 +90,12 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   };
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
   const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
+  const settler = new HeapSettler({
+    logger: log.child({ component: 'memory' }),
+    releaseNative: releaseFreedHeap,
+  });
+  reconciler.onPass = (report) =>
+    settler.changed(report.frontendsWritten + report.frontendsDeleted);
   log.info(
     {
       pinDir,
@@ -146,6 +153,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     source,
     stop: async () => {
       await stopSource();
+      settler.stop();
       reconciler.stop();
       closeLbMaps(maps);
     },
