@@ -38,6 +38,7 @@ import { cleanupAllSync } from './support/cleanup.js';
 import { formatCounts } from './support/emulator-process.js';
 import { REPO_ROOT } from './support/paths.js';
 import { ms, rate, ratio } from './support/stats.js';
+import { mdTable, notCompleted } from './support/markdown.js';
 
 const COMMAND = 'make bench';
 
@@ -90,16 +91,10 @@ function machine(): Array<[string, string]> {
 const passFail = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
 const pct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)}%` : 'n/a');
 
-function mdTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 function allocateSection(outcome: Outcome<AllocateBenchResult>): string {
   const title = '## 1. AllocateIP + ReleaseIP over gRPC, 32 concurrent';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const { echo, terway, ratios, settings } = r;
   const figures = mdTable(
     ['', 'p50', 'p99', 'throughput', 'server CPU', 'load-generator CPU'],
@@ -186,8 +181,7 @@ function allocateSection(outcome: Outcome<AllocateBenchResult>): string {
 function shimSection(outcome: Outcome<ShimBenchResult>): string {
   const title = '## 2. CNI shim start-up (exec → result printed)';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const row = (label: string, f: ShimBenchResult['version']): string[] => [
     label,
     `**${ms(f.medianMs)}**`,
@@ -233,8 +227,7 @@ function shimSection(outcome: Outcome<ShimBenchResult>): string {
 function burstSection(outcome: Outcome<BurstBenchResult>): string {
   const title = '## 3. Burst: 100 pods at once on an empty node (ECS emulator)';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const { settings, bound, model } = r;
   const seconds = (value: number): string => ms(value * 1000);
   const figures = mdTable(
@@ -339,8 +332,7 @@ function burstSection(outcome: Outcome<BurstBenchResult>): string {
 function clusterSection(outcome: Outcome<ClusterBenchResult>): string {
   const title = '## 4. Cluster scale: 200 nodes × 30 pods against one throttled account';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const { settings, floor, perNodeSeconds: node } = r;
   const s = (value: number): string => `${value.toFixed(1)} s`;
   const figures = mdTable(
@@ -432,8 +424,7 @@ function clusterSection(outcome: Outcome<ClusterBenchResult>): string {
 function cniSection(outcome: Outcome<CniAddDelResult>): string {
   const title = '## 5. CNI ADD and DEL through the real shim on a lab node (veth datapath)';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const { settings } = r;
   const row = (label: string, s: CniAddDelResult['nodeStart'], vs?: number): string[] => [
     label,
@@ -580,8 +571,7 @@ function cniSection(outcome: Outcome<CniAddDelResult>): string {
 function podToPodSection(outcome: Outcome<PodToPodResult>): string {
   const title = '## 6. Pod → pod across ENIs: TCP latency and throughput';
   const r = outcome.result;
-  if (r === undefined)
-    return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${outcome.error}\n\`\`\``;
+  if (r === undefined) return notCompleted(title, outcome.error);
   const { settings, pod, veth, ratios } = r;
   const gbps = (value: number): string => `${value.toFixed(2)} Gbit/s`;
   const us = (value: number): string => `${value.toFixed(1)} µs`;

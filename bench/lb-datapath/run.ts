@@ -96,6 +96,7 @@ import {
   waitListening,
   withBpfStats,
 } from './tools.js';
+import { mdTable, notCompleted } from '../support/markdown.js';
 
 // ---- settings --------------------------------------------------------------------------------
 
@@ -1137,18 +1138,13 @@ function placementSentence(cpus: CpuPlacement | null): string {
   );
 }
 
-function mdTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 export function lbDatapathSection(
   result: LbDatapathResult | undefined,
   error: string | undefined,
 ): string {
   const title =
     '## 8. Service LB datapath: ClusterIP through the eBPF LB vs direct and iptables DNAT';
-  if (result === undefined) return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${error}\n\`\`\``;
+  if (result === undefined) return notCompleted(title, error);
   const r = result;
   const s = r.settings;
   const parts: string[] = [

@@ -68,6 +68,7 @@ import type {
   WorkerMessage,
   WorkerMode,
 } from './worker.js';
+import { mdTable, notCompleted } from '../support/markdown.js';
 
 export const LB_MAPS_SETTINGS = {
   services: 10_000,
@@ -1201,14 +1202,9 @@ export function printLbMaps(r: LbMapsResult): void {
 
 // ---- for bench/run-all.ts: its BENCHMARKS.md section and summary rows ----------------------------
 
-function mdTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 export function lbMapsSection(result: LbMapsResult | undefined, error: string | undefined): string {
   const title = '## 7. Service LB: programming the eBPF maps (10,000 Services × 10 backends)';
-  if (result === undefined) return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${error}\n\`\`\``;
+  if (result === undefined) return notCompleted(title, error);
   const r = result;
   const s = r.settings;
   const sps = (value: number) => rate(value, 'services/s');

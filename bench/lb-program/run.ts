@@ -20,7 +20,7 @@
 // by default, "none" to leave it to the scheduler).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -46,6 +46,7 @@ import {
   type FrameProtocol,
   type FrameSpec,
 } from './frames.js';
+import { mdTable, notCompleted } from '../support/markdown.js';
 
 export interface LbProgramSettings {
   rounds: number;
@@ -559,7 +560,7 @@ export async function runLbProgramBench(
       clock: h.clock,
       clang: h.clang,
       bpftool: h.bpftool,
-      kernel: commandOutput('uname', ['-r']).trim(),
+      kernel: release(),
       checks,
       paths,
       roundTripNs: both('egressEstablished', 'ingressEstablished'),
@@ -596,17 +597,12 @@ export function printLbProgram(r: LbProgramResult): void {
   );
 }
 
-function mdTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 export function lbProgramSection(
   result: LbProgramResult | undefined,
   error: string | undefined,
 ): string {
   const title = '## 9. Service LB programs, one path at a time (BPF_PROG_TEST_RUN)';
-  if (result === undefined) return `${title}\n\n**Did not complete:**\n\n\`\`\`\n${error}\n\`\`\``;
+  if (result === undefined) return notCompleted(title, error);
   const r = result;
   const s = r.settings;
   const intro =

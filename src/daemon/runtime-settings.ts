@@ -15,7 +15,6 @@
  *   socket chunks: with the moving threshold, terwayd kept about 70 MB of freed heap afterwards
  *   (measured, 10,000 Services). Fixed thresholds (64 KB: such chunks get their own mapping,
  *   unmapped when freed; the heap trimmed once 64 KB at its top are free) kept none of it.
-
  *
  * --expose-gc lets terwayd run one full collection after a large burst of Service changes
  * (heap-settler.ts) instead of waiting for V8 to judge the process idle. Nothing else calls gc().
