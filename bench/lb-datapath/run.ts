@@ -52,6 +52,7 @@ import {
   tcQuery,
   type TcHookChoice,
 } from '../../src/dataplane/bpf/native-bpf.js';
+import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import {
   backendKeyOf,
   type DesiredFrontend,
@@ -525,6 +526,7 @@ async function startLb(objectPath: string, hook: TcHookChoice): Promise<Lb> {
   // The build and constants terwayd would load here (src/daemon/service-lb.ts): the programs
   // measured are the ones the daemon runs.
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
+  ensureBpffs(pinDir); // as terwayd does: a fresh host may have none mounted
   const loaded = loadObject(plan.object, pinDir, plan.constants);
   const pinned = (role: keyof typeof PROGRAMS) => {
     const name = PROGRAMS[role];

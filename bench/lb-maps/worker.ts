@@ -20,6 +20,7 @@ import pino from 'pino';
 
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { InformerSource } from '../../src/k8s/informer-source.js';
 import { KubeConfig } from '../../src/k8s/kube-client.js';
 import { projectEndpointSlice } from '../../src/k8s/object-projection.js';
@@ -118,6 +119,7 @@ async function memoryNow(): Promise<MemoryFigures> {
 
 function openMaps(config: WorkerConfig) {
   const plan = planLbLoad(config.objectPath, SYSTEM_LB_OBJECT_PROBES);
+  ensureBpffs(config.pinDir); // as terwayd does: a fresh host may have none mounted
   loadObject(plan.object, config.pinDir, plan.constants);
   return openLbMaps(config.pinDir, (path) => NativeBpfMap.openPinned(path));
 }

@@ -28,6 +28,7 @@ import Table from 'cli-table3';
 
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { backendKeyOf, type DesiredFrontend } from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
@@ -279,6 +280,7 @@ async function startHarness(): Promise<Harness> {
   if (!existsSync(lbObject)) throw new Error(`${lbObject} is missing: run npm run build`);
   const plan = planLbLoad(lbObject, SYSTEM_LB_OBJECT_PROBES);
   const object = buildHarness(dir, plan.build === 'kfunc');
+  ensureBpffs(pinDir); // as terwayd does: a fresh host may have none mounted
   const loaded = loadObject(object, pinDir, plan.constants);
   const program = (name: Program): string => {
     const path = loaded.programs[name];

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -371,6 +372,21 @@ static napi_value release_freed_heap_js(napi_env env, napi_callback_info cbinfo)
 	return NULL;
 }
 
+/*
+ * mountBpffs(dir): mounts a bpffs on dir, mode 0700 like the pin directories under it. The
+ * caller decides whether a mount there is shared with the pods (src/dataplane/bpf/bpffs.ts).
+ */
+static napi_value mount_bpffs(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[1];
+	char dir[PATH_MAX];
+	if (!tw_args(env, cbinfo, 1, argv) || !tw_arg_string(env, argv[0], "dir", dir, sizeof(dir)))
+		return NULL;
+	if (mount("bpf", dir, "bpf", 0, "mode=0700") != 0)
+		return tw_throw_errno(env, errno, "mountBpffs: mount -t bpf bpf %s", dir);
+	return tw_undefined(env);
+}
+
 napi_status tw_object_init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -379,6 +395,7 @@ napi_status tw_object_init(napi_env env, napi_value exports)
 		 NULL},
 		{"releaseFreedHeap", NULL, release_freed_heap_js, NULL, NULL, NULL, napi_enumerable,
 		 NULL},
+		{"mountBpffs", NULL, mount_bpffs, NULL, NULL, NULL, napi_enumerable, NULL},
 	};
-	return napi_define_properties(env, exports, 3, props);
+	return napi_define_properties(env, exports, 4, props);
 }

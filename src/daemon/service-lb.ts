@@ -14,6 +14,7 @@ import {
   type PinnedProgram,
   type PodProgramAttacher,
 } from '../dataplane/bpf/lb-attacher.js';
+import { ensureBpffs } from '../dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
 import {
   loadObject,
@@ -68,6 +69,13 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     throw new TerwayError(
       'INVALID_CONFIG',
       'give either --services (standalone) or --kubeconfig (cluster), not both',
+    );
+  }
+  const bpffs = ensureBpffs(pinDir);
+  if (bpffs.mountedNow) {
+    log.warn(
+      { mountPoint: bpffs.bpffs, pinDir },
+      'mounted a bpffs: nothing was mounted there, and the Service LB pins its maps on one',
     );
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);

@@ -112,6 +112,7 @@ interface Addon {
   ): LoadedObject;
   kernelHasFunction(name: string): boolean;
   releaseFreedHeap(): void;
+  mountBpffs(dir: string): void;
   progInfo(path: string): ProgInfo;
   tcAttach(
     netnsPath: string,
@@ -263,6 +264,11 @@ export function kernelHasFunction(name: string): boolean {
  */
 export function releaseFreedHeap(): void {
   call((native) => native.releaseFreedHeap());
+}
+
+/** Mounts a bpffs on `dir` (mode 0700). Whether that is wise is bpffs.ts's decision. */
+export function mountBpffs(dir: string): void {
+  call((native) => native.mountBpffs(dir));
 }
 
 /** The program pinned at `path`. */
