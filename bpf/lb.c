@@ -101,6 +101,11 @@ struct {
 	__type(value, struct tw_backend);
 } tw_be_v1 SEC(".maps");
 
+/*
+ * The flow and reverse tables keep the common LRU list. With BPF_F_NO_COMMON_LRU each CPU evicts
+ * within its own share of the table (half of it on 2 CPUs): measured with BPF_PROG_TEST_RUN on
+ * one CPU, a new flow that evicts took 1,531 ns against 1,058 ns.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TW_MAX_FLOWS);
@@ -718,6 +723,12 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
  * MAC would be blackholed; (3) measured on this kernel (veth pod, TCP request/response), it was the
  * slower of the two: about 1.0 us of egress program time per packet against 0.8 us for the
  * redirect including the second pass, and a longer round trip.
+ *
+ * Why a new flow's first packets take the redirect rather than the next hop the last flow between
+ * the same client and backend learned (a cache keyed by the pair): measured on the macvlan
+ * topology, such a cache spared every SYN the redirect (5 egress runs per connection instead of
+ * 6), and connections/s did not move (0.925x direct with it and without, medians of 6 rounds): the
+ * cache's two hash lookups per connection cost what the redirect did.
  *
  * Works as well on a veth pod whose every route goes via one static-neighbour gateway: the kernel
  * resolves that gateway again. Such a pod does not need the fix at all, and tw_lb_egress_gw skips
