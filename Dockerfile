@@ -2,9 +2,9 @@
 #
 #   docker build -t terway-node .
 #
-# The node runs terwayd from it (hostNetwork, privileged, with the host's /sys/fs/bpf, /run and
-# /var/lib/terway mounted); dist/bundle/ holds the shim's three files, which an installer copies
-# into the node's CNI bin dir (README: "terway: the CNI plugin").
+# The Helm chart (charts/terway-node) runs it on every node: bin/install-cni puts the CNI plugin
+# (dist/bundle/) and this Node.js on the node, then terwayd runs with the node's network, its
+# /sys/fs/bpf and its state directories (README: "The container image").
 #
 # NODE_IMAGE is the official Node.js 20 image on Debian 12, the platform the project builds and
 # tests on. Any image with Node 20 (its headers under <prefix>/include/node, as the official
@@ -44,6 +44,9 @@ WORKDIR /opt/terway-node
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
+# The chart's init container: installs the CNI plugin (and this Node.js, which it runs under) on
+# the node.
+COPY --from=build /src/scripts/install-cni.sh bin/install-cni
 # terwayd's runtime settings (src/daemon/runtime-settings.ts, TERWAYD_ENV and TERWAYD_NODE_FLAGS):
 # what the lab and the benchmarks run and measure. A unit test keeps the two in step.
 ENV MALLOC_ARENA_MAX=2 \

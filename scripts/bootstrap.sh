@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 # qemu-system-x86, busybox-static: the vm suite (scripts/vm/prepare.sh; it fetches the kernel itself).
 # openssl: the Kubernetes TLS tests make a throwaway CA and apiserver certificate per run.
 # ethtool: an LB test turns checksum offload off on a node veth, so the kernel checks the sums.
-APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf openssl ethtool)
+# golang-go, golang-github-masterminds-sprig-dev, golang-k8s-sigs-yaml-dev: the Helm chart's test
+# renders it with Go's text/template and Helm's sprig functions (test/support/chart-render).
+APT_PACKAGES=(iproute2 iptables tcpdump clang llvm libbpf-dev bpftool make python3 hyperfine containernetworking-plugins util-linux qemu-system-x86 busybox-static iputils-ping iperf3 sockperf openssl ethtool golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

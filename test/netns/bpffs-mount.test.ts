@@ -15,7 +15,7 @@ import { BPF_FS_MAGIC, ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { bpfErrno } from '../../src/dataplane/bpf/bpf-maps.js';
 import { mountBpffs } from '../../src/dataplane/bpf/native-bpf.js';
 import { LAB_BINS, run } from '../support/lab.js';
-import { requireRoot } from '../support/netns.js';
+import { requireRoot, unshareWithoutBpffs } from '../support/netns.js';
 
 const scratch: string[] = [];
 const mounted: string[] = [];
@@ -77,13 +77,8 @@ describe('bpffs', () => {
     // The lab's terwayd inherits the namespace `unshare` makes, where /sys/fs/bpf is unmounted.
     const up = await run(
       'unshare',
-      [
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        'umount -l /sys/fs/bpf && exec "$0" "$@"',
+      unshareWithoutBpffs(
+        'exec "$0" "$@"',
         process.execPath,
         LAB_BINS.lab,
         'up',
@@ -93,7 +88,7 @@ describe('bpffs', () => {
         '1',
         '--driver',
         'veth',
-      ],
+      ),
       { timeoutMs: 120_000 },
     );
     expect(up.code).toBe(1);

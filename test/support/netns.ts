@@ -35,3 +35,22 @@ export function kernelAtLeast(major: number, minor: number): boolean {
     .map((part) => parseInt(part, 10));
   return runningMajor > major || (runningMajor === major && runningMinor >= minor);
 }
+
+/**
+ * `unshare` arguments that run `shellCommand` (with `args` as $0, $1, ...) in a private mount
+ * namespace whose /sys/fs/bpf has nothing mounted: a host without a bpffs, or a container without
+ * the host's. Unmounted lazily: pins below it belong to the test machine's namespace, which keeps
+ * them.
+ */
+export function unshareWithoutBpffs(shellCommand: string, ...args: string[]): string[] {
+  const unmount = 'while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf; done';
+  return [
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `${unmount}; ${shellCommand}`,
+    ...args,
+  ];
+}

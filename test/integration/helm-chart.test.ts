@@ -1,0 +1,307 @@
+// charts/terway-node rendered as `helm template` renders it (test/support/chart-render: Go's
+// text/template with Helm's sprig functions; no Helm on this machine), then read back and checked
+// against the code it deploys: the eni_conf passes terwayd's own validation, the conflist the
+// shim's, terwayd's flags are flags it has, the plugin dials the socket terwayd serves, the init
+// container runs what the image installs, the RBAC grants what the informers list and watch.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { loadAll } from 'js-yaml';
+
+import { loadNetconf } from '../../src/cni/netconf.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
+import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
+import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
+
+const CHART = join(REPO_ROOT, 'charts', 'terway-node');
+/** Debian's Go packages, installed by make test's bootstrap: sprig, its deps, sigs.k8s.io/yaml. */
+const DEBIAN_GOPATH = '/usr/share/gocode';
+/** Where the Dockerfile puts scripts/install-cni.sh in the image. */
+const IMAGE_INSTALL_CNI = '/opt/terway-node/bin/install-cni';
+
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [key: string]: unknown;
+}
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }>;
+  securityContext?: { privileged?: boolean };
+  volumeMounts: Array<{ name: string; mountPath: string; mountPropagation?: string }>;
+}
+interface PodSpec {
+  hostNetwork: boolean;
+  hostPID: boolean;
+  serviceAccountName: string;
+  initContainers: Container[];
+  containers: Container[];
+  volumes: Array<{
+    name: string;
+    hostPath?: { path: string };
+    configMap?: { name: string; items: Array<{ key: string; path: string }> };
+  }>;
+}
+
+let gopath: string;
+
+/** A GOPATH where Debian's module paths (sprig/v3, semver/v3) resolve, and the renderer. */
+beforeAll(() => {
+  gopath = mkdtempSync(join(tmpdir(), 'terway-chart-gopath-'));
+  const link = (target: string, path: string) => {
+    mkdirSync(dirname(join(gopath, 'src', path)), { recursive: true });
+    symlinkSync(target, join(gopath, 'src', path));
+  };
+  link(`${DEBIAN_GOPATH}/src/github.com/Masterminds/sprig`, 'github.com/Masterminds/sprig/v3');
+  link(`${DEBIAN_GOPATH}/src/github.com/Masterminds/semver`, 'github.com/Masterminds/semver/v3');
+  link(join(REPO_ROOT, 'test', 'support', 'chart-render'), 'chart-render');
+});
+
+afterAll(() => rmSync(gopath, { recursive: true, force: true }));
+
+function render(overrides?: object): K8sObject[] {
+  const args = ['run', '.', CHART];
+  if (overrides !== undefined) {
+    const file = join(gopath, `values-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify(overrides));
+    args.push(file);
+  }
+  const run = spawnSync('go', args, {
+    cwd: join(gopath, 'src', 'chart-render'),
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: `${gopath}:${DEBIAN_GOPATH}`,
+      GOFLAGS: '',
+    },
+    timeout: 120_000,
+  });
+  if (run.error) throw run.error;
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  return (loadAll(run.stdout) as Array<K8sObject | null>).filter(
+    (object): object is K8sObject => object !== null,
+  );
+}
+
+function find(objects: K8sObject[], kind: string): K8sObject {
+  const found = objects.filter((object) => object.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+function podSpec(objects: K8sObject[]): PodSpec {
+  const daemonSet = find(objects, 'DaemonSet') as unknown as {
+    spec: { template: { spec: PodSpec } };
+  };
+  return daemonSet.spec.template.spec;
+}
+
+function container(spec: PodSpec, name: string): Container {
+  const found = [...spec.initContainers, ...spec.containers].find((c) => c.name === name);
+  expect(found).toBeDefined();
+  return found!;
+}
+
+function envOf(c: Container): Map<string, string | undefined> {
+  return new Map((c.env ?? []).map((e) => [e.name, e.value]));
+}
+
+/** terwayd's flags as the chart passes them (`--name=value`). */
+function flags(c: Container): Map<string, string> {
+  return new Map(
+    (c.args ?? []).map((arg) => {
+      const at = arg.indexOf('=');
+      return [arg.slice(0, at), arg.slice(at + 1)];
+    }),
+  );
+}
+
+function configMapData(objects: K8sObject[]): Record<string, string> {
+  return (find(objects, 'ConfigMap') as unknown as { data: Record<string, string> }).data;
+}
+
+describe('charts/terway-node', () => {
+  test('renders the objects a node daemon needs, all in the release namespace', () => {
+    const objects = render();
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'ServiceAccount',
+    ]);
+    for (const kind of ['ConfigMap', 'DaemonSet', 'ServiceAccount']) {
+      expect(find(objects, kind).metadata.namespace).toBe('kube-system');
+    }
+  });
+
+  test("its eni_conf passes terwayd's validation and talks to ECS, not the emulator", () => {
+    const config = parseConfig(JSON.parse(configMapData(render()).eni_conf!));
+    expect(config.cloud).toBe('ecs');
+  });
+
+  test("its conflist passes the shim's netconf checks and dials the socket terwayd serves", () => {
+    const objects = render();
+    const conflist = JSON.parse(configMapData(objects).cni_conflist!) as {
+      cniVersion: string;
+      name: string;
+      plugins: Array<Record<string, unknown>>;
+    };
+    expect(conflist.plugins).toHaveLength(1);
+    // The runtime hands each plugin its entry with the list's version and name.
+    const netconf = loadNetconf({
+      ...conflist.plugins[0],
+      cniVersion: conflist.cniVersion,
+      name: conflist.name,
+    });
+    expect(netconf.type).toBe('terway');
+    const terwayd = container(podSpec(objects), 'terwayd');
+    expect(netconf.daemon_socket).toBe(flags(terwayd).get('--socket'));
+  });
+
+  test('terwayd gets only flags it has, with values it accepts', () => {
+    const help = spawnSync(process.execPath, [requireBuilt(BINS.terwayd), '--help'], {
+      encoding: 'utf8',
+    }).stdout;
+    const terwayd = container(podSpec(render()), 'terwayd');
+    const given = flags(terwayd);
+    expect(given.size).toBeGreaterThan(0);
+    for (const flag of given.keys()) expect(help).toContain(`${flag} <`);
+    expect(TC_HOOK_CHOICES).toContain(given.get('--lb-hook'));
+    // In a pod, no --services and no --kubeconfig: the in-cluster account's informers.
+    expect(given.has('--services')).toBe(false);
+    expect(given.has('--kubeconfig')).toBe(false);
+  });
+
+  test('every path terwayd is given is a mounted host path or the ConfigMap', () => {
+    const spec = podSpec(render());
+    const terwayd = container(spec, 'terwayd');
+    const given = flags(terwayd);
+    const mountOf = (path: string) =>
+      terwayd.volumeMounts.find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
+    const volume = (name: string) => spec.volumes.find((v) => v.name === name);
+    for (const flag of ['--socket', '--state-dir', '--bpf-pin-dir']) {
+      const mount = mountOf(given.get(flag)!);
+      expect(mount).toBeDefined();
+      expect(volume(mount!.name)?.hostPath).toBeDefined();
+    }
+    expect(volume(mountOf(given.get('--config')!)!.name)?.configMap?.items).toContainEqual({
+      key: 'eni_conf',
+      path: 'eni_conf.json',
+    });
+    // The pins must be on the node's bpffs; the runtime's netns mounts must appear as they come.
+    expect(mountOf(given.get('--bpf-pin-dir')!)!.mountPath).toBe('/sys/fs/bpf');
+    for (const path of ['/sys/fs/bpf', '/var/run/netns']) {
+      expect(mountOf(path)?.mountPropagation).toBe('HostToContainer');
+    }
+    for (const c of [...spec.initContainers, ...spec.containers]) {
+      for (const mount of c.volumeMounts) expect(volume(mount.name)).toBeDefined();
+    }
+  });
+
+  test('runs with the node: host network and PIDs, privileged, NODE_NAME from the node', () => {
+    const spec = podSpec(render());
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.hostPID).toBe(true);
+    const terwayd = container(spec, 'terwayd');
+    expect(terwayd.securityContext?.privileged).toBe(true);
+    expect(terwayd.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom).toEqual({
+      fieldRef: { fieldPath: 'spec.nodeName' },
+    });
+  });
+
+  test('the init container runs what the image installs, with the variables it reads', () => {
+    const spec = podSpec(render());
+    const install = container(spec, 'install-cni');
+    expect(install.command).toEqual([IMAGE_INSTALL_CNI]);
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(
+      /^COPY --from=build \/src\/scripts\/install-cni\.sh bin\/install-cni$/m,
+    );
+    expect(dockerfile).toMatch(/^WORKDIR \/opt\/terway-node$/m);
+    const script = readFileSync(join(REPO_ROOT, 'scripts', 'install-cni.sh'), 'utf8');
+    const env = envOf(install);
+    for (const name of env.keys()) expect(script).toContain(`${name}`);
+    // Every node path it installs to is mounted under HOST_ROOT.
+    for (const name of ['TERWAY_RUNTIME_DIR', 'CNI_BIN_DIR', 'CNI_CONF_DIR']) {
+      const mounted = install.volumeMounts.map((m) => m.mountPath);
+      expect(mounted).toContain(`${env.get('HOST_ROOT')}${env.get(name)}`);
+    }
+    const conflist = env.get('CNI_CONFLIST')!;
+    const configMount = install.volumeMounts.find((m) => conflist.startsWith(`${m.mountPath}/`));
+    expect(configMount?.name).toBe('config');
+    expect(env.get('MOUNT_BPFFS')).toBe('1');
+    expect(install.securityContext?.privileged).toBe(true);
+  });
+
+  test('RBAC grants list and watch on what the informers follow, and nothing more', () => {
+    const objects = render();
+    const rules = (
+      find(objects, 'ClusterRole') as unknown as {
+        rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+      }
+    ).rules;
+    const granted = rules.flatMap((rule) =>
+      rule.apiGroups.flatMap((group) =>
+        rule.resources.map(
+          (resource) => `${group}/${resource}:${[...rule.verbs].sort().join(',')}`,
+        ),
+      ),
+    );
+    // /api/v1/services → core group; /apis/discovery.k8s.io/v1/endpointslices → that group.
+    const followed = [SERVICES_PATH, ENDPOINT_SLICES_PATH].map((path) => {
+      const parts = path.split('/');
+      return parts[1] === 'api' ? `/${parts[3]}` : `${parts[2]}/${parts[4]}`;
+    });
+    expect(granted.sort()).toEqual(followed.map((f) => `${f}:list,watch`).sort());
+    const binding = find(objects, 'ClusterRoleBinding') as unknown as {
+      subjects: Array<{ name: string; namespace: string }>;
+    };
+    expect(binding.subjects).toEqual([
+      expect.objectContaining({
+        name: podSpec(objects).serviceAccountName,
+        namespace: 'kube-system',
+      }),
+    ]);
+  });
+
+  test('values change what they say: credentials, apiserver, paths, bpffs mount', () => {
+    const objects = render({
+      image: { repository: 'registry.example/terway-node', tag: 'v9' },
+      credentialsSecret: 'aliyun-ak',
+      apiServer: { host: '10.0.0.1', port: 6443 },
+      cni: { binDir: '/usr/libexec/cni', confName: '05-terway.conflist' },
+      daemon: { mountBpffs: false, lbHook: 'tcx', socketDir: '/run/terway' },
+      eniConf: { max_pool_size: 10, vswitches: { 'cn-hangzhou-k': ['vsw-1'] } },
+    });
+    const spec = podSpec(objects);
+    const terwayd = container(spec, 'terwayd');
+    const install = container(spec, 'install-cni');
+    expect(terwayd.image).toBe('registry.example/terway-node:v9');
+    const env = new Map((terwayd.env ?? []).map((e) => [e.name, e]));
+    expect(env.get('ALIBABA_CLOUD_ACCESS_KEY_ID')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'aliyun-ak', key: 'ALIBABA_CLOUD_ACCESS_KEY_ID' },
+    });
+    expect(env.get('KUBERNETES_SERVICE_HOST')?.value).toBe('10.0.0.1');
+    expect(env.get('KUBERNETES_SERVICE_PORT')?.value).toBe('6443');
+    expect(envOf(install).get('CNI_BIN_DIR')).toBe('/usr/libexec/cni');
+    expect(envOf(install).get('CNI_CONF_NAME')).toBe('05-terway.conflist');
+    expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');
+    expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
+    expect(flags(terwayd).get('--socket')).toBe('/run/terway/eni.socket');
+    const data = configMapData(objects);
+    expect(JSON.parse(data.cni_conflist!).plugins[0].daemon_socket).toBe('/run/terway/eni.socket');
+    const config = parseConfig(JSON.parse(data.eni_conf!));
+    expect(config.cloud).toBe('ecs');
+    expect(JSON.parse(data.eni_conf!)).toMatchObject({ max_pool_size: 10 });
+  });
+});
