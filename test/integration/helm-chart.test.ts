@@ -39,6 +39,7 @@ interface Container {
 }
 interface PodSpec {
   hostNetwork: boolean;
+  dnsPolicy: string;
   hostPID: boolean;
   serviceAccountName: string;
   initContainers: Container[];
@@ -208,10 +209,12 @@ describe('charts/terway-node', () => {
     }
   });
 
-  test('runs with the node: host network and PIDs, privileged, NODE_NAME from the node', () => {
+  test('runs with the node: host network, PIDs and resolver, privileged, NODE_NAME from the node', () => {
     const spec = podSpec(render());
     expect(spec.hostNetwork).toBe(true);
     expect(spec.hostPID).toBe(true);
+    // Cluster DNS needs pod networking, which this pod is what provides.
+    expect(spec.dnsPolicy).toBe('Default');
     const terwayd = container(spec, 'terwayd');
     expect(terwayd.securityContext?.privileged).toBe(true);
     expect(terwayd.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom).toEqual({
