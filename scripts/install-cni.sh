@@ -53,9 +53,14 @@ install_file() {
 
 mkdir -p "$host_root$runtime_dir/bin" "$host_root$cni_bin_dir" "$host_root$cni_conf_dir"
 
-# The shim is a Node.js program; the node needs no Node.js of its own, it gets this one.
-install_file "$node_bin" "$host_root$runtime_dir/bin/node" 0755
-say "Node.js $("$node_bin" --version) in $runtime_dir/bin/node"
+# The shim is a Node.js program; the node needs no Node.js of its own, it gets this one. Copied
+# only when it differs: it is about 100 MB, and this runs at every start of the pod.
+if cmp -s "$node_bin" "$host_root$runtime_dir/bin/node"; then
+  say "Node.js $("$node_bin" --version) already in $runtime_dir/bin/node"
+else
+  install_file "$node_bin" "$host_root$runtime_dir/bin/node" 0755
+  say "Node.js $("$node_bin" --version) in $runtime_dir/bin/node"
+fi
 
 install_file "$bundle_dir/terway-main.cjs" "$host_root$cni_bin_dir/terway-main.cjs" 0644
 install_file "$bundle_dir/terway_uds.node" "$host_root$cni_bin_dir/terway_uds.node" 0644

@@ -147,9 +147,20 @@ describe('install-cni.sh', () => {
   test('installs again over itself (an upgrade), leaving no temporary files', async () => {
     expect(install().status).toBe(0);
     const first = statSync(join(paths.bin, 'terway')).ino;
-    expect(install({ CNI_CONF_NAME: '05-terway.conflist' }).status).toBe(0);
+    const nodeCopy = join(paths.runtime, 'bin', 'node');
+    const firstNode = statSync(nodeCopy).ino;
+    const again = install({ CNI_CONF_NAME: '05-terway.conflist' });
+    expect(again.status).toBe(0);
     // Replaced by a rename, not rewritten in place: an exec in flight keeps the old file.
     expect(statSync(join(paths.bin, 'terway')).ino).not.toBe(first);
+    // The same Node.js is left alone (100 MB at every pod start otherwise)...
+    expect(statSync(nodeCopy).ino).toBe(firstNode);
+    expect(again.stdout).toContain('already in');
+    // ...and a different one replaced.
+    writeFileSync(nodeCopy, 'not node');
+    expect(install().status).toBe(0);
+    // Buffer.equals: a deep equality over 100 MB would walk it index by index.
+    expect(readFileSync(nodeCopy).equals(readFileSync(process.execPath))).toBe(true);
     const leftovers = spawnSync('find', [node, '-name', '*.install.*'], { encoding: 'utf8' });
     expect(leftovers.stdout).toBe('');
     expect((await execPlugin({ CNI_COMMAND: 'VERSION' }, '{}')).status).toBe(0);
