@@ -82,6 +82,8 @@ function render(overrides?: object): K8sObject[] {
       GO111MODULE: 'off',
       GOPATH: `${gopath}:${DEBIAN_GOPATH}`,
       GOFLAGS: '',
+      // Its own build cache: CI may run without a HOME for Go's default one.
+      GOCACHE: join(gopath, 'go-build'),
     },
     timeout: 120_000,
   });
