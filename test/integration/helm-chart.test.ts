@@ -16,12 +16,11 @@ import { parseConfig } from '../../src/config/load-config.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
+import { IMAGE_INSTALL_CNI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'terway-node');
 /** Debian's Go packages, installed by make test's bootstrap: sprig, its deps, sigs.k8s.io/yaml. */
 const DEBIAN_GOPATH = '/usr/share/gocode';
-/** Where the Dockerfile puts scripts/install-cni.sh in the image. */
-const IMAGE_INSTALL_CNI = '/opt/terway-node/bin/install-cni';
 
 interface K8sObject {
   kind: string;
@@ -52,6 +51,8 @@ interface PodSpec {
 }
 
 let gopath: string;
+/** The chart with its own values, rendered once: no test changes it. */
+let defaults: K8sObject[];
 
 /** A GOPATH where Debian's module paths (sprig/v3, semver/v3) resolve, and the renderer. */
 beforeAll(() => {
@@ -63,6 +64,7 @@ beforeAll(() => {
   link(`${DEBIAN_GOPATH}/src/github.com/Masterminds/sprig`, 'github.com/Masterminds/sprig/v3');
   link(`${DEBIAN_GOPATH}/src/github.com/Masterminds/semver`, 'github.com/Masterminds/semver/v3');
   link(join(REPO_ROOT, 'test', 'support', 'chart-render'), 'chart-render');
+  defaults = render();
 });
 
 afterAll(() => rmSync(gopath, { recursive: true, force: true }));
@@ -134,7 +136,7 @@ function configMapData(objects: K8sObject[]): Record<string, string> {
 
 describe('charts/terway-node', () => {
   test('renders the objects a node daemon needs, all in the release namespace', () => {
-    const objects = render();
+    const objects = defaults;
     expect(objects.map((o) => o.kind).sort()).toEqual([
       'ClusterRole',
       'ClusterRoleBinding',
@@ -148,12 +150,12 @@ describe('charts/terway-node', () => {
   });
 
   test("its eni_conf passes terwayd's validation and talks to ECS, not the emulator", () => {
-    const config = parseConfig(JSON.parse(configMapData(render()).eni_conf!));
+    const config = parseConfig(JSON.parse(configMapData(defaults).eni_conf!));
     expect(config.cloud).toBe('ecs');
   });
 
   test("its conflist passes the shim's netconf checks and dials the socket terwayd serves", () => {
-    const objects = render();
+    const objects = defaults;
     const conflist = JSON.parse(configMapData(objects).cni_conflist!) as {
       cniVersion: string;
       name: string;
@@ -175,7 +177,7 @@ describe('charts/terway-node', () => {
     const help = spawnSync(process.execPath, [requireBuilt(BINS.terwayd), '--help'], {
       encoding: 'utf8',
     }).stdout;
-    const terwayd = container(podSpec(render()), 'terwayd');
+    const terwayd = container(podSpec(defaults), 'terwayd');
     const given = flags(terwayd);
     expect(given.size).toBeGreaterThan(0);
     for (const flag of given.keys()) expect(help).toContain(`${flag} <`);
@@ -186,7 +188,7 @@ describe('charts/terway-node', () => {
   });
 
   test('every path terwayd is given is a mounted host path or the ConfigMap', () => {
-    const spec = podSpec(render());
+    const spec = podSpec(defaults);
     const terwayd = container(spec, 'terwayd');
     const given = flags(terwayd);
     const mountOf = (path: string) =>
@@ -212,7 +214,7 @@ describe('charts/terway-node', () => {
   });
 
   test('runs with the node: host network, PIDs and resolver, privileged, NODE_NAME from the node', () => {
-    const spec = podSpec(render());
+    const spec = podSpec(defaults);
     expect(spec.hostNetwork).toBe(true);
     expect(spec.hostPID).toBe(true);
     // Cluster DNS needs pod networking, which this pod is what provides.
@@ -225,15 +227,11 @@ describe('charts/terway-node', () => {
   });
 
   test('the init container runs what the image installs, with the variables it reads', () => {
-    const spec = podSpec(render());
+    const spec = podSpec(defaults);
     const install = container(spec, 'install-cni');
+    // dockerfile.test.ts checks the image has the script there.
     expect(install.command).toEqual([IMAGE_INSTALL_CNI]);
-    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(
-      /^COPY --from=build \/src\/scripts\/install-cni\.sh bin\/install-cni$/m,
-    );
-    expect(dockerfile).toMatch(/^WORKDIR \/opt\/terway-node$/m);
-    const script = readFileSync(join(REPO_ROOT, 'scripts', 'install-cni.sh'), 'utf8');
+    const script = readFileSync(INSTALL_CNI_SCRIPT, 'utf8');
     const env = envOf(install);
     for (const name of env.keys()) expect(script).toContain(`${name}`);
     // Every node path it installs to is mounted under HOST_ROOT.
@@ -249,7 +247,7 @@ describe('charts/terway-node', () => {
   });
 
   test('RBAC grants list and watch on what the informers follow, and nothing more', () => {
-    const objects = render();
+    const objects = defaults;
     const rules = (
       find(objects, 'ClusterRole') as unknown as {
         rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;

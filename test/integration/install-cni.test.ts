@@ -3,16 +3,15 @@
 // with HOST_ROOT empty and every path under a scratch directory, so the launcher's first line
 // names a Node.js that exists here.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
+import { runInstallCni, scratchNode, type ScratchNode } from '../support/install-cni.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts', 'install-cni.sh');
 const BUNDLE_DIR = join(REPO_ROOT, 'dist', 'bundle');
 const CONFLIST = {
   cniVersion: '1.0.0',
@@ -20,23 +19,10 @@ const CONFLIST = {
   plugins: [{ type: 'terway', daemon_socket: '/nonexistent/eni.socket' }],
 };
 
-let node: string;
-let paths: { runtime: string; bin: string; conf: string; conflist: string };
+let paths: ScratchNode;
 
 function install(extraEnv: Record<string, string> = {}) {
-  return spawnSync('sh', [SCRIPT], {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOST_ROOT: '',
-      TERWAY_RUNTIME_DIR: paths.runtime,
-      CNI_BIN_DIR: paths.bin,
-      CNI_CONF_DIR: paths.conf,
-      CNI_CONFLIST: paths.conflist,
-      TERWAY_BUNDLE_DIR: BUNDLE_DIR,
-      ...extraEnv,
-    },
-  });
+  return runInstallCni(paths, extraEnv);
 }
 
 interface PluginRun {
@@ -72,17 +58,10 @@ async function hangingUpSocket(path: string): Promise<Server> {
 
 beforeEach(() => {
   requireBuilt(BINS.terway);
-  node = mkdtempSync(join(tmpdir(), 'terway-install-'));
-  paths = {
-    runtime: join(node, 'opt', 'terway-node'),
-    bin: join(node, 'opt', 'cni', 'bin'),
-    conf: join(node, 'etc', 'cni', 'net.d'),
-    conflist: join(node, 'cni.conflist'),
-  };
-  writeFileSync(paths.conflist, JSON.stringify(CONFLIST));
+  paths = scratchNode('terway-install-', CONFLIST);
 });
 
-afterEach(() => rmSync(node, { recursive: true, force: true }));
+afterEach(() => rmSync(paths.root, { recursive: true, force: true }));
 
 describe('install-cni.sh', () => {
   test('installs a plugin the runtime can exec, with its own Node.js', async () => {
@@ -107,7 +86,7 @@ describe('install-cni.sh', () => {
 
     // The blocking transport, forced, fails the call when its addon does not load beside the
     // bundle. Against a socket that hangs up, the installed plugin gets as far as the exchange.
-    const socket = join(node, 'eni.socket');
+    const socket = join(paths.root, 'eni.socket');
     const server = await hangingUpSocket(socket);
     const add = () =>
       execPlugin(
@@ -161,7 +140,7 @@ describe('install-cni.sh', () => {
     expect(install().status).toBe(0);
     // Buffer.equals: a deep equality over 100 MB would walk it index by index.
     expect(readFileSync(nodeCopy).equals(readFileSync(process.execPath))).toBe(true);
-    const leftovers = spawnSync('find', [node, '-name', '*.install.*'], { encoding: 'utf8' });
+    const leftovers = spawnSync('find', [paths.root, '-name', '*.install.*'], { encoding: 'utf8' });
     expect(leftovers.stdout).toBe('');
     expect((await execPlugin({ CNI_COMMAND: 'VERSION' }, '{}')).status).toBe(0);
   });
@@ -169,8 +148,8 @@ describe('install-cni.sh', () => {
   test('refuses a relative path, a missing bundle and a missing conflist, installing nothing', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ CNI_BIN_DIR: 'opt/cni/bin' }, /not an absolute path: opt\/cni\/bin/],
-      [{ TERWAY_BUNDLE_DIR: join(node, 'nothing') }, /terway\.cjs is missing/],
-      [{ CNI_CONFLIST: join(node, 'nothing.conflist') }, /CNI_CONFLIST names no file/],
+      [{ TERWAY_BUNDLE_DIR: join(paths.root, 'nothing') }, /terway\.cjs is missing/],
+      [{ CNI_CONFLIST: join(paths.root, 'nothing.conflist') }, /CNI_CONFLIST names no file/],
     ];
     for (const [env, message] of cases) {
       const run = install(env);

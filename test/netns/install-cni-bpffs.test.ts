@@ -4,20 +4,19 @@
  * bpffs there, once however often it runs, and the test machine's own mounts stay as they were.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
-import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
+import { BINS, requireBuilt } from '../support/bins.js';
+import { runInstallCni, scratchNode, type ScratchNode } from '../support/install-cni.js';
 import { requireRoot, unshareWithoutBpffs } from '../support/netns.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts', 'install-cni.sh');
 const BPF_MOUNT_POINT = '/sys/fs/bpf';
 
 let node: ChildProcessWithoutNullStreams;
-let scratch: string;
+let scratch: ScratchNode;
 
 /** The bpf mounts at /sys/fs/bpf in a mountinfo file (field 5 the mount point, then the type). */
 function bpfMountsAt(mountinfo: string): number {
@@ -29,11 +28,11 @@ function bpfMountsAt(mountinfo: string): number {
 beforeAll(async () => {
   requireRoot();
   requireBuilt(BINS.terway);
-  scratch = mkdtempSync(join(tmpdir(), 'terway-install-bpffs-'));
-  writeFileSync(
-    join(scratch, 'cni.conflist'),
-    '{"cniVersion":"1.0.0","name":"terway","plugins":[]}',
-  );
+  scratch = scratchNode('terway-install-bpffs-', {
+    cniVersion: '1.0.0',
+    name: 'terway',
+    plugins: [],
+  });
   // The stand-in node: a private mount namespace with nothing at /sys/fs/bpf.
   node = spawn('unshare', unshareWithoutBpffs('echo ready; exec sleep 600'), {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -46,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   node?.kill('SIGKILL');
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  if (scratch) rmSync(scratch.root, { recursive: true, force: true });
 });
 
 function nodeMountinfo(): string {
@@ -54,20 +53,10 @@ function nodeMountinfo(): string {
 }
 
 function install(overrides: Record<string, string> = {}) {
-  return spawnSync('sh', [SCRIPT], {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOST_ROOT: '',
-      TERWAY_RUNTIME_DIR: join(scratch, 'runtime'),
-      CNI_BIN_DIR: join(scratch, 'bin'),
-      CNI_CONF_DIR: join(scratch, 'conf'),
-      CNI_CONFLIST: join(scratch, 'cni.conflist'),
-      TERWAY_BUNDLE_DIR: join(REPO_ROOT, 'dist', 'bundle'),
-      MOUNT_BPFFS: '1',
-      HOST_MOUNT_NS: `/proc/${node.pid}/ns/mnt`,
-      ...overrides,
-    },
+  return runInstallCni(scratch, {
+    MOUNT_BPFFS: '1',
+    HOST_MOUNT_NS: `/proc/${node.pid}/ns/mnt`,
+    ...overrides,
   });
 }
 
@@ -96,7 +85,7 @@ describe('install-cni.sh MOUNT_BPFFS=1', () => {
   });
 
   test('fails, naming the step, when the namespace cannot be entered', () => {
-    const run = install({ HOST_MOUNT_NS: join(scratch, 'no-such-namespace') });
+    const run = install({ HOST_MOUNT_NS: join(scratch.root, 'no-such-namespace') });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("cannot mount a bpffs at the node's /sys/fs/bpf");
   });

@@ -5,14 +5,15 @@
  * machine's reach); the README says how the image was built and checked by hand.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 
 import { describe, expect, test } from '@jest/globals';
-import { DockerfileParser, Env, type Instruction } from 'dockerfile-ast';
+import { Copy, DockerfileParser, Env, type Instruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
 
 import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
 import { REPO_ROOT } from '../support/bins.js';
+import { IMAGE_INSTALL_CNI } from '../support/install-cni.js';
 
 const content = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
@@ -34,10 +35,15 @@ function keyword(stage: Instruction[], name: string): Instruction[] {
   return stage.filter((instruction) => instruction.getKeyword() === name);
 }
 
+function copies(stage: Instruction[]): Copy[] {
+  return stage.filter((instruction): instruction is Copy => instruction instanceof Copy);
+}
+
 /** A COPY's context sources: every argument but the last, for a COPY without --from. */
 function contextSources(stage: Instruction[]): string[] {
-  return keyword(stage, 'COPY')
-    .filter((copy) => !(copy.getArgumentsContent() ?? '').startsWith('--from='))
+  // Flags are not among a COPY's arguments: dockerfile-ast gives --from on its own.
+  return copies(stage)
+    .filter((copy) => copy.getFromFlag() === null)
     .flatMap((copy) =>
       copy
         .getArguments()
@@ -77,6 +83,19 @@ describe('Dockerfile', () => {
       }
     }
     for (const [name, value] of Object.entries(TERWAYD_ENV)) expect(env.get(name)).toBe(value);
+  });
+
+  test("puts the install script where the chart's init container runs it", () => {
+    const workdirs = keyword(runtimeStage, 'WORKDIR');
+    expect(workdirs).toHaveLength(1);
+    const copy = copies(runtimeStage).find((instruction) =>
+      instruction
+        .getArguments()
+        .some((argument) => argument.getValue() === '/src/scripts/install-cni.sh'),
+    );
+    expect(copy?.getFromFlag()?.getValue()).toBe('build');
+    const target = copy!.getArguments().at(-1)!.getValue();
+    expect(posix.resolve(workdirs[0]!.getArgumentsContent()!, target)).toBe(IMAGE_INSTALL_CNI);
   });
 
   test('copies every source root the build compiles, and nothing .dockerignore leaves out', () => {

@@ -2,10 +2,10 @@
  * The bpffs under the Service LB's pins. Most hosts mount one at /sys/fs/bpf at boot (systemd
  * does); a minimal Debian does not. Without it nothing can be pinned, and the maps every pod's
  * programs share could not outlive the daemon. So terwayd mounts it itself, but only where that
- * mount is the host's: in the host's mount namespace (PID 1's, or the initial one). In a mount namespace of its own (a
- * container without the host's /sys/fs/bpf, a process under `ip netns exec`, which remounts
- * /sys), a bpffs mounted there would be private to the daemon and vanish with it (EBPF.md trap 1):
- * it refuses, and says what to do instead.
+ * mount is the host's: in the host's mount namespace (PID 1's, or the initial one). In a mount
+ * namespace of its own (a container without the host's /sys/fs/bpf, a process under
+ * `ip netns exec`, which remounts /sys), a bpffs mounted there would be private to the daemon and
+ * vanish with it (EBPF.md trap 1): it refuses, and says what to do instead.
  */
 import { readlinkSync, statfsSync } from 'node:fs';
 import { dirname, isAbsolute, normalize } from 'node:path';
