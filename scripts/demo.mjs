@@ -246,7 +246,11 @@ async function main() {
   if (failures > 0) throw new Error('a request to the ClusterIP was not answered by a web pod');
 
   heading('5. each node as its operator sees it');
-  for (const node of manifest.nodes) cli(node, ['show', 'factory']);
+  for (const node of manifest.nodes) {
+    cli(node, ['show', 'factory']);
+    cli(node, ['show', 'services']);
+    cli(node, ['show', 'flows']);
+  }
 
   heading('6. delete the pods (CNI DEL) and tear the lab down');
 }

@@ -123,3 +123,17 @@ export function renderTable(
     .map((line) => `${pad}${line}`.trimEnd())
     .join('\n');
 }
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Bytes in binary units with three significant digits ("940 B", "12.4 KiB", "3.07 GiB"). */
+export function formatBytes(bytes: number): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return `${Math.round(value)} B`;
+  return `${value.toPrecision(3)} ${BYTE_UNITS[unit]}`;
+}

@@ -1,8 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { IntrospectionClient } from '../rpc/generated/terway/v1/Introspection.js';
+import type { ListFlowsReply__Output } from '../rpc/generated/terway/v1/ListFlowsReply.js';
+import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { ListMappingsReply__Output } from '../rpc/generated/terway/v1/ListMappingsReply.js';
+import type { ShowServicesReply__Output } from '../rpc/generated/terway/v1/ShowServicesReply.js';
 import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import { terwayProto } from '../rpc/proto.js';
+import { compareIp } from './format.js';
 import { unixTarget } from '../rpc/socket-address.js';
 
 /** An operator waits on a prompt: a hung daemon must turn into an error, not a frozen shell. */
@@ -25,6 +29,8 @@ export class CliError extends Error {
 export interface Introspection {
   showFactory(socketPath: string): Promise<ShowFactoryReply__Output>;
   listMappings(socketPath: string): Promise<ListMappingsReply__Output>;
+  showServices(socketPath: string, filter: string): Promise<ShowServicesReply__Output>;
+  listFlows(socketPath: string, request: ListFlowsRequest): Promise<ListFlowsReply__Output>;
 }
 
 export const grpcIntrospection: Introspection = {
@@ -36,7 +42,32 @@ export const grpcIntrospection: Introspection = {
     unary<ListMappingsReply__Output>(socketPath, 'ListMappings', (client, options, done) =>
       client.ListMappings({}, options, done),
     ),
+  showServices: (socketPath, filter) =>
+    streamed<ShowServicesReply__Output>(socketPath, 'ShowServices', (client, options) =>
+      client.ShowServices({ filter }, options),
+    ).then((parts) => {
+      // The daemon streams frontends in its map's hash order; a person reads them by address.
+      const reply = mergeParts(parts, 'frontends');
+      reply.frontends.sort(
+        (a, b) =>
+          compareIp(a.address, b.address) ||
+          a.port - b.port ||
+          a.protocol.localeCompare(b.protocol),
+      );
+      return reply;
+    }),
+  listFlows: (socketPath, request) =>
+    streamed<ListFlowsReply__Output>(socketPath, 'ListFlows', (client, options) =>
+      client.ListFlows(request, options),
+    ).then((parts) => mergeParts(parts, 'flows')),
 };
+
+/**
+ * A listing streams in parts while the daemon keeps serving pods between them; all of a full flow
+ * map (262,144 records) takes seconds, so a listing gets longer than a single call before the cli
+ * gives up.
+ */
+export const STREAM_DEADLINE_MS = 120_000;
 
 type Invoke<T> = (
   client: IntrospectionClient,
@@ -61,11 +92,48 @@ function unary<T>(socketPath: string, method: string, invoke: Invoke<T>): Promis
   });
 }
 
+/**
+ * Collects every part of a server-streamed listing. A stream that ends in an error is the error,
+ * not a partial listing.
+ */
+function streamed<T>(
+  socketPath: string,
+  method: string,
+  open: (client: IntrospectionClient, options: grpc.CallOptions) => grpc.ClientReadableStream<T>,
+): Promise<T[]> {
+  const Client = terwayProto().terway.v1.Introspection;
+  const client = new Client(unixTarget(socketPath), grpc.credentials.createInsecure());
+  return new Promise<T[]>((resolve, reject) => {
+    const parts: T[] = [];
+    const stream = open(client, { deadline: Date.now() + STREAM_DEADLINE_MS });
+    stream.on('data', (part: T) => parts.push(part));
+    stream.on('error', (error: grpc.ServiceError) => {
+      client.close();
+      reject(describeCallError(error, socketPath, method, STREAM_DEADLINE_MS));
+    });
+    stream.on('end', () => {
+      client.close();
+      if (parts.length === 0) {
+        reject(
+          new CliError('RPC_FAILED', `terwayd at ${socketPath} sent an empty ${method} reply`),
+        );
+      } else resolve(parts);
+    });
+  });
+}
+
+/** One reply from a listing's parts: the first part's other fields, every part's `list`. */
+export function mergeParts<T extends object, K extends keyof T>(parts: readonly T[], list: K): T {
+  const items = parts.flatMap((part) => part[list] as unknown[]);
+  return { ...parts[0]!, [list]: items };
+}
+
 /** Turns a gRPC status into one line an operator can act on. */
 export function describeCallError(
   error: grpc.ServiceError,
   socketPath: string,
   method: string,
+  deadlineMs: number = CALL_DEADLINE_MS,
 ): CliError {
   const reason = connectionReason(error.details || error.message);
   switch (error.code) {
@@ -78,7 +146,7 @@ export function describeCallError(
     case grpc.status.DEADLINE_EXCEEDED:
       return new CliError(
         'UNREACHABLE',
-        `terwayd at ${socketPath} did not answer ${method} within ${CALL_DEADLINE_MS / 1000}s` +
+        `terwayd at ${socketPath} did not answer ${method} within ${deadlineMs / 1000}s` +
           ' (is the daemon stuck or still starting?)',
         { cause: error },
       );

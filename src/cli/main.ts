@@ -1,9 +1,11 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_SOCKET_PATH } from '../rpc/socket-address.js';
 import type { Introspection } from './introspection-client.js';
 import { CliError, grpcIntrospection } from './introspection-client.js';
 import { renderMappings } from './mapping.js';
 import { renderShowFactory } from './show-factory.js';
+import { renderShowFlows } from './show-flows.js';
+import { renderShowServices } from './show-services.js';
 
 export const PROGRAM_NAME = 'terway-cli';
 /** Lets a node-wide override (e.g. in a debug pod's env) apply without retyping --socket. */
@@ -44,6 +46,24 @@ interface GlobalOptions {
 
 interface OutputOptions {
   json?: boolean;
+}
+
+interface FlowOptions extends OutputOptions {
+  service?: string;
+  pod?: string;
+  backend?: string;
+  limit: number;
+}
+
+/**
+ * Rows `show flows` prints unless told otherwise: enough for any one client or Service, and a
+ * screenful of terminal rather than a busy node's 262,144 records.
+ */
+export const DEFAULT_FLOW_LIMIT = 1000;
+
+function parseLimit(text: string): number {
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError('a whole number (0 for all)');
+  return Number(text);
 }
 
 /** Runs one invocation and returns the exit code; never throws, never prints a stack. */
@@ -95,6 +115,48 @@ function buildProgram(io: CliIo): Command {
         options.json === true
           ? toJson(reply)
           : renderShowFactory(reply, io.now(), { color: io.color }),
+      );
+    });
+
+  configure(
+    show
+      .command('services')
+      .description(
+        'the Service load balancer as its maps hold it: each frontend, its Service, its ' +
+          'backends and their counters',
+      )
+      .argument('[filter]', 'only this Service (namespace/name) or frontend (ip or ip:port)'),
+  )
+    .option('--json', 'print the raw reply as JSON')
+    .action(async (filter: string | undefined, options: OutputOptions, command: Command) => {
+      const reply = await io.introspection.showServices(socketOf(command), filter ?? '');
+      io.stdout(
+        options.json === true ? toJson(reply) : renderShowServices(reply, { color: io.color }),
+      );
+    });
+
+  configure(
+    show
+      .command('flows')
+      .description(
+        'the translation records: the backend each client flow to a Service went to, most ' +
+          'recently active first',
+      ),
+  )
+    .option('--service <service>', 'a Service (namespace/name) or frontend (ip or ip:port)')
+    .option('--pod <pod>', 'the client: a pod (namespace/name) or an address (ip or ip:port)')
+    .option('--backend <backend>', 'a backend (ip or ip:port)')
+    .option('--limit <n>', 'at most this many flows; 0 for all', parseLimit, DEFAULT_FLOW_LIMIT)
+    .option('--json', 'print the raw reply as JSON')
+    .action(async (options: FlowOptions, command: Command) => {
+      const reply = await io.introspection.listFlows(socketOf(command), {
+        service: options.service ?? '',
+        pod: options.pod ?? '',
+        backend: options.backend ?? '',
+        limit: options.limit,
+      });
+      io.stdout(
+        options.json === true ? toJson(reply) : renderShowFlows(reply, { color: io.color }),
       );
     });
 

@@ -9,17 +9,26 @@ import type { ListMappingsReply } from '../rpc/generated/terway/v1/ListMappingsR
 import type { ShowFactoryReply } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import type { PodNetwork } from './pod-network.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import { streamed } from './stream-handler.js';
 import { unary } from './unary-handler.js';
+import { listFlows, showServices, type LbIntrospectionSource } from './lb-introspection.js';
+import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
+import type { ShowServicesRequest } from '../rpc/generated/terway/v1/ShowServicesRequest.js';
 
 export interface IntrospectionDeps {
   pods: PodNetwork;
   pool: IpPool;
   cloud?: CloudProvider;
+  /** The Service LB, when the daemon runs one. */
+  lb?: LbIntrospectionSource;
   log: Logger;
 }
 
 export function introspectionService(deps: IntrospectionDeps): UntypedServiceImplementation {
   const { pods, pool, log, cloud } = deps;
+  const lbViews = { lb: deps.lb, pods: () => pods.list().map((view) => view.record) };
   return {
     ShowFactory: unary('ShowFactory', log, async (): Promise<ShowFactoryReply> => {
       const snapshot = pool.snapshot();
@@ -56,6 +65,12 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
       ).sort((a, b) => podName(a.network).localeCompare(podName(b.network)));
       return { mappings };
     }),
+    ShowServices: streamed('ShowServices', log, (request: ShowServicesRequest) =>
+      showServices(lbViews, request.filter ?? ''),
+    ),
+    ListFlows: streamed('ListFlows', log, (request: ListFlowsRequest) =>
+      listFlows(lbViews, request, () => nextTurn()),
+    ),
   };
 }
 

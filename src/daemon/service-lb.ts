@@ -60,6 +60,7 @@ export interface ServiceLb {
   readonly reconciler: LbReconciler;
   readonly maps: LbMaps;
   readonly source: 'kubernetes' | 'file' | 'none';
+  readonly pinDir: string;
   stop(): Promise<void>;
 }
 
@@ -159,6 +160,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     reconciler,
     maps,
     source,
+    pinDir,
     stop: async () => {
       await stopSource();
       settler.stop();

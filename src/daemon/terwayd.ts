@@ -132,6 +132,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         pods,
         pool: running.pool,
         cloud: running.cloud.cloud,
+        ...(running.serviceLb === undefined ? {} : { lb: running.serviceLb }),
         log,
       }),
     });

@@ -47,25 +47,170 @@ export function nextHopMacOf(nextHop: bigint): string | undefined {
   return bytes.join(':');
 }
 
+/**
+ * A flow's key and backend as numbers, read where they lie in the dump: what a filter needs, before
+ * any record is built. One object is reused for every flow of a scan; a filter must not keep it.
+ */
+export interface FlowAddresses {
+  clientAddr: number;
+  clientPort: number;
+  frontendAddr: number;
+  frontendPort: number;
+  proto: number;
+  backendAddr: number;
+  backendPort: number;
+}
+
+export interface FlowQuery {
+  readonly matches?: (flow: Readonly<FlowAddresses>) => boolean;
+  /** At most this many, most recently active first; 0 or absent for all. */
+  readonly limit?: number;
+}
+
+export interface FlowSelection {
+  /** Flows that matched, before the limit. */
+  readonly matched: number;
+  /** Flows in the map. */
+  readonly total: number;
+  /**
+   * The chosen flows as records, most recently active first, `size` at a time: building a record
+   * is most of the cost, and a caller on the daemon's event loop can pause between batches.
+   */
+  batches(size: number): Generator<FlowRecord[]>;
+}
+
+/** Flows matched between two pauses of selectFlows. */
+const SCAN_SLICE = 16_384;
+
+/**
+ * The flows that match, most recently active first, at most `limit` of them. A full map holds
+ * 262,144 flows and the daemon serves ADDs on the same event loop: the map is walked off the loop
+ * (dumpAsync), flows are matched on numbers read in place with a `pause` every 16,384 of them, and
+ * only the ones chosen become records, in batches.
+ */
+export async function selectFlows(
+  flows: BpfMap,
+  query: FlowQuery = {},
+  pause: () => Promise<void> = () => Promise.resolve(),
+): Promise<FlowSelection> {
+  const dump = await flows.dumpAsync();
+  const stride = flows.valueStride;
+  const positions = new Int32Array(dump.count);
+  const lastSeen = new Float64Array(dump.count);
+  const view: FlowAddresses = {
+    clientAddr: 0,
+    clientPort: 0,
+    frontendAddr: 0,
+    frontendPort: 0,
+    proto: 0,
+    backendAddr: 0,
+    backendPort: 0,
+  };
+  let matched = 0;
+  for (let index = 0; index < dump.count; index++) {
+    if (index > 0 && index % SCAN_SLICE === 0) await pause();
+    if (query.matches !== undefined) {
+      readAddresses(dump.keys, index * FLOW_KEY.size, dump.values, index * stride, view);
+      if (!query.matches(view)) continue;
+    }
+    positions[matched] = index;
+    lastSeen[matched] = readU64(dump.values, index * stride + LAST_SEEN);
+    matched++;
+  }
+  const chosen = mostRecent(lastSeen.subarray(0, matched), query.limit ?? 0);
+  return {
+    matched,
+    total: dump.count,
+    *batches(size: number): Generator<FlowRecord[]> {
+      for (let start = 0; start < chosen.length; start += size) {
+        yield chosen.slice(start, start + size).map((slot) => {
+          const index = positions[slot]!;
+          return decodeFlow(dump.keys, index * FLOW_KEY.size, dump.values, index * stride);
+        });
+      }
+    },
+  };
+}
+
+/** Every flow record, oldest first. */
 export function readFlowRecords(flows: BpfMap): FlowRecord[] {
   const dump = flows.dump();
   const records: FlowRecord[] = [];
   for (let index = 0; index < dump.count; index++) {
-    const key = decode(FLOW_KEY, dump.keys, index * FLOW_KEY.size);
-    const value = decode(FLOW, dump.values, index * flows.valueStride);
-    records.push({
-      protocol: protocolName(key.proto),
-      client: { ip: intToIp(key.clientAddr), port: key.clientPort },
-      frontend: { ip: intToIp(key.frontendAddr), port: key.frontendPort },
-      backend: { ip: intToIp(value.backendAddr), port: value.backendPort, id: value.backendId },
-      frontendId: value.frontendId,
-      state: FLOW_STATES[value.state] ?? 'closing',
-      firstSeenNs: value.firstSeenNs,
-      lastSeenNs: value.lastSeenNs,
-      packets: value.packets,
-      bytes: value.bytes,
-      nextHopMac: nextHopMacOf(value.nextHop),
-    });
+    records.push(
+      decodeFlow(dump.keys, index * FLOW_KEY.size, dump.values, index * flows.valueStride),
+    );
   }
   return records.sort((a, b) => Number(a.firstSeenNs - b.firstSeenNs));
+}
+
+const LAST_SEEN = FLOW.fields.lastSeenNs.offset;
+
+/** A u64 as a double: exact to 2^53 ns (104 days), and close enough beyond to order by. */
+function readU64(buffer: Buffer, at: number): number {
+  return buffer.readUInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at);
+}
+
+/**
+ * Indexes into `stamps` (ns) of the `limit` most recent (all when limit is 0), most recent first;
+ * within one millisecond, in the map's order. Each flow becomes one double, its age in whole ms
+ * since the most recent flow above its index, so a single numeric sort of a typed array orders
+ * them all: a comparator over 262,144 flows would cost the daemon's event loop a tenth of a
+ * second. The programs' clock ticks in milliseconds anyway (a coarse clock).
+ */
+function mostRecent(stamps: Float64Array, limit: number): number[] {
+  const count = stamps.length;
+  const indexSpace = 2 ** Math.max(1, Math.ceil(Math.log2(count + 1)));
+  // Ages past this share one value (and keep the map's order): 199 days for a full map.
+  const maxAgeMs = Math.floor(Number.MAX_SAFE_INTEGER / indexSpace) - 1;
+  let newest = -Infinity;
+  for (let slot = 0; slot < count; slot++) newest = Math.max(newest, stamps[slot]!);
+  const keys = new Float64Array(count);
+  for (let slot = 0; slot < count; slot++) {
+    const ageMs = Math.min(maxAgeMs, Math.floor((newest - stamps[slot]!) / NS_PER_MS));
+    keys[slot] = ageMs * indexSpace + slot;
+  }
+  keys.sort();
+  const keep = limit > 0 ? Math.min(limit, count) : count;
+  const chosen: number[] = new Array<number>(keep);
+  for (let rank = 0; rank < keep; rank++) chosen[rank] = keys[rank]! % indexSpace;
+  return chosen;
+}
+
+const NS_PER_MS = 1_000_000;
+
+function readAddresses(
+  keys: Buffer,
+  keyAt: number,
+  values: Buffer,
+  valueAt: number,
+  into: FlowAddresses,
+): void {
+  const key = FLOW_KEY.fields;
+  const value = FLOW.fields;
+  into.clientAddr = keys.readUInt32BE(keyAt + key.clientAddr.offset);
+  into.clientPort = keys.readUInt16BE(keyAt + key.clientPort.offset);
+  into.frontendAddr = keys.readUInt32BE(keyAt + key.frontendAddr.offset);
+  into.frontendPort = keys.readUInt16BE(keyAt + key.frontendPort.offset);
+  into.proto = keys[keyAt + key.proto.offset]!;
+  into.backendAddr = values.readUInt32BE(valueAt + value.backendAddr.offset);
+  into.backendPort = values.readUInt16BE(valueAt + value.backendPort.offset);
+}
+
+function decodeFlow(keys: Buffer, keyAt: number, values: Buffer, valueAt: number): FlowRecord {
+  const key = decode(FLOW_KEY, keys, keyAt);
+  const value = decode(FLOW, values, valueAt);
+  return {
+    protocol: protocolName(key.proto),
+    client: { ip: intToIp(key.clientAddr), port: key.clientPort },
+    frontend: { ip: intToIp(key.frontendAddr), port: key.frontendPort },
+    backend: { ip: intToIp(value.backendAddr), port: value.backendPort, id: value.backendId },
+    frontendId: value.frontendId,
+    state: FLOW_STATES[value.state] ?? 'closing',
+    firstSeenNs: value.firstSeenNs,
+    lastSeenNs: value.lastSeenNs,
+    packets: value.packets,
+    bytes: value.bytes,
+    nextHopMac: nextHopMacOf(value.nextHop),
+  };
 }

@@ -13,6 +13,7 @@ import {
   type DesiredStateSink,
 } from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
+import type { LbIntent } from './lb-inspection.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
 import { resetCounters } from './maps/counter-resets.js';
 import { frontendCodeOf, ProgrammedState, type FrontendCode } from './programmed-state.js';
@@ -138,6 +139,16 @@ export class LbReconciler implements DesiredStateSink {
 
   get programmedFrontends(): number {
     return this.state.frontends.size;
+  }
+
+  /** The source has delivered its complete state (markSynced). */
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  /** What the reconciler was asked for, read-only: for inspection beside the live maps. */
+  get intent(): LbIntent {
+    return { desired: this.desired, blocked: this.blocked };
   }
 
   get blockedFrontends(): BlockedFrontend[] {

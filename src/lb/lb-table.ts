@@ -21,24 +21,36 @@ export interface LbTableRow {
 }
 
 export function readLbTable(maps: LbMaps): LbTableRow[] {
-  const rows: LbTableRow[] = [];
+  return [...lbTableRows(maps)].sort((a, b) => a.id - b.id);
+}
+
+/**
+ * The same rows one at a time, in the frontend hash's order: a caller on the daemon's event loop
+ * can stop between rows (terway-cli's views do, so a large table never holds up an ADD). The
+ * reconciler may write the maps while the caller is stopped, so each row is read afresh when it is
+ * reached (its entry looked up again, then its slots), in one step: a frontend deleted meanwhile is
+ * skipped, and a moved one is read where it is now, never from a block it left.
+ */
+export function* lbTableRows(maps: LbMaps): Generator<LbTableRow> {
   const dump = maps.frontend.dump();
   for (let index = 0; index < dump.count; index++) {
-    const key = decode(FRONTEND_KEY, dump.keys, index * FRONTEND_KEY.size);
-    const value = decode(FRONTEND, dump.values, index * FRONTEND.size);
+    const keyBytes = dump.keys.subarray(index * FRONTEND_KEY.size, (index + 1) * FRONTEND_KEY.size);
+    const current = maps.frontend.lookup(keyBytes);
+    if (current === undefined) continue;
+    const key = decode(FRONTEND_KEY, keyBytes);
+    const value = decode(FRONTEND, current);
     const backends: (BackendAddress & { id: number })[] = [];
     for (let slot = 0; slot < value.backendCount; slot++) {
       const id = readSlot(maps.slot, value.slotBase + slot);
       const backend = readBackend(maps.backend, id);
       if (backend) backends.push({ ip: intToIp(backend.addr), port: backend.port, id });
     }
-    rows.push({
+    yield {
       frontend: { ip: intToIp(key.addr), port: key.port, protocol: protocolName(key.proto) },
       id: value.id,
       affinityTimeoutSeconds: value.affinityTimeoutS,
       external: (value.flags & FRONTEND_F_EXTERNAL) !== 0,
       backends,
-    });
+    };
   }
-  return rows.sort((a, b) => a.id - b.id);
 }

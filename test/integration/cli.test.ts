@@ -4,17 +4,38 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import {
+  FLOWS_PER_PART,
+  listFlows,
+  showServices,
+  type LbIntrospectionDeps,
+} from '../../src/daemon/lb-introspection.js';
+import { streamed } from '../../src/daemon/stream-handler.js';
+import { LbReconciler } from '../../src/lb/lb-reconciler.js';
+import { FLOW, FLOW_KEY, IPPROTO_TCP } from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
+import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
+import { ipToInt } from '../../src/util/ipv4.js';
 import type { IntrospectionHandlers } from '../../src/rpc/generated/terway/v1/Introspection.js';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
 import { terwayProto } from '../../src/rpc/proto.js';
 import { unixTarget } from '../../src/rpc/socket-address.js';
 import { BINS, requireBuilt } from '../support/bins.js';
+import { backends, frontend } from '../support/desired-frontends.js';
 
 /** Generous: each run is a cold node start plus a gRPC round trip. */
 const TEST_TIMEOUT_MS = 20_000;
 const MINUTE_MS = 60_000;
 const STARTED = Date.now();
+/**
+ * Translation records on the test node: as one message they would be past gRPC's default 4 MB
+ * limit on what a client receives, as a busy node's flow map is; they come in parts.
+ */
+const LB_FLOWS = 60_000;
+/** Services beside default/web: more frontends than one part of ShowServices holds. */
+const OTHER_SERVICES = 700;
 
 // Every field set, so the JSON the cli prints must equal this exactly (defaults add nothing).
 const FACTORY: ShowFactoryReply__Output = {
@@ -121,13 +142,81 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
       process.execPath,
       [requireBuilt(BINS.terwayCli), ...args],
       // TERWAY_SOCKET is cleared so a developer's shell cannot steer the test.
-      { env: { ...process.env, TERWAY_SOCKET: '', ...env }, timeout: TEST_TIMEOUT_MS },
+      {
+        env: { ...process.env, TERWAY_SOCKET: '', ...env },
+        timeout: TEST_TIMEOUT_MS,
+        // `show flows --limit 0 --json` prints tens of MB.
+        maxBuffer: 256 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr });
       },
     );
   });
+}
+
+/**
+ * A node's Service LB in memory: one Service, and `flows` translation records from one client,
+ * served through the daemon's own view functions, so filters, limits and errors cross the wire as
+ * terwayd sends them.
+ */
+async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
+  const maps = memoryLbMaps();
+  const reconciler = new LbReconciler({ maps, logger: pino({ level: 'silent' }) });
+  reconciler.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.21'))]);
+  for (let step = 0; step < OTHER_SERVICES; step++) {
+    // Added out of address order, as a map's hash order would list them.
+    const index = (step * 379) % OTHER_SERVICES;
+    const octets = `${Math.floor(index / 256)}.${index % 256}`;
+    reconciler.replaceService(`default/s${index}`, [
+      frontend(`10.97.${octets}`, backends(`10.2.${octets}`), {
+        service: { namespace: 'default', name: `s${index}`, portName: '' },
+      }),
+    ]);
+  }
+  reconciler.markSynced();
+  await reconciler.whenIdle();
+  const keys = Buffer.alloc(flows * FLOW_KEY.size);
+  const values = Buffer.alloc(flows * FLOW.size);
+  // One millisecond apart, the programs' clock's resolution: the last written is the newest.
+  for (let index = 0; index < flows; index++) {
+    encode(FLOW_KEY, {
+      clientAddr: ipToInt('10.0.0.10'),
+      frontendAddr: ipToInt('10.96.0.10'),
+      clientPort: 1024 + index,
+      frontendPort: 80,
+      proto: IPPROTO_TCP,
+    }).copy(keys, index * FLOW_KEY.size);
+    encode(FLOW, {
+      firstSeenNs: BigInt(index + 1) * 1_000_000n,
+      lastSeenNs: BigInt(index + 1) * 1_000_000n,
+      packets: 2n,
+      bytes: 120n,
+      nextHop: 0n,
+      frontendId: 1,
+      backendId: 1,
+      backendAddr: ipToInt('10.0.0.21'),
+      backendPort: 8080,
+      state: 1,
+    }).copy(values, index * FLOW.size);
+  }
+  if (flows > 0) maps.flow.updateBatch(keys, values, flows);
+  return {
+    lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/cli-test' },
+    pods: () => [],
+    monotonicNs: () => BigInt(flows + 1) * 1_000_000n,
+  };
+}
+
+function lbHandlers(
+  deps: LbIntrospectionDeps,
+): Pick<IntrospectionHandlers, 'ShowServices' | 'ListFlows'> {
+  const log = pino({ level: 'silent' });
+  return {
+    ShowServices: streamed('ShowServices', log, (request) => showServices(deps, request.filter)),
+    ListFlows: streamed('ListFlows', log, (request) => listFlows(deps, request)),
+  };
 }
 
 function startServer(socketPath: string, handlers: IntrospectionHandlers): Promise<grpc.Server> {
@@ -172,11 +261,14 @@ describe('terway-cli against an Introspection server on a unix socket', () => {
     server = await startServer(socket, {
       ShowFactory: (_call, callback) => callback(null, FACTORY),
       ListMappings: (_call, callback) => callback(null, MAPPINGS),
+      ...lbHandlers(await lbNode(LB_FLOWS)),
     });
     const broken = { code: grpc.status.INTERNAL, details: 'store is closed' };
     failing = await startServer(failingSocket, {
       ShowFactory: (_call, callback) => callback(broken),
       ListMappings: (_call, callback) => callback(broken),
+      ShowServices: (call) => call.emit('error', broken),
+      ListFlows: (call) => call.emit('error', broken),
     });
   });
 
@@ -289,6 +381,118 @@ describe('terway-cli against an Introspection server on a unix socket', () => {
       expect(run.code).not.toBe(0);
       expect(run.stderr).toContain("unknown command 'frobnicate'");
       expect(run.stdout).toBe('');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'show services prints the frontend and its backends from the daemon',
+    async () => {
+      const run = await cli(['--socket', socket, 'show', 'services', 'default/web']);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toContain('10.96.0.10:80/TCP  default/web (port http)  id 1\n');
+      expect(run.stdout).toMatch(/\n {2}10\.0\.0\.21:8080 +ready +1 /);
+      const none = await cli(['--socket', socket, 'show', 'services', '10.96.0.99']);
+      expect(none.stdout).toContain('no Service frontends');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'show flows: the filters and the limit cross the wire; the default limit is told',
+    async () => {
+      const run = await cli(['--socket', socket, 'show', 'flows', '--pod', '10.0.0.10:1025']);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toContain(
+        'TCP    10.0.0.10:1025  -           default/web  10.96.0.10:80  10.0.0.21:8080',
+      );
+      expect(run.stdout).toContain('1 flow (60000 in the flow map)');
+      const limited = await cli(['--socket', socket, 'show', 'flows']);
+      expect(limited.stdout).toContain(
+        '1000 of 60000 matching flows shown, most recently active first (60000 in the flow map)',
+      );
+      // Most recently active first: the last client port written is the newest.
+      expect(limited.stdout.split('\n')[1]).toContain(`10.0.0.10:${1024 + LB_FLOWS - 1} `);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'show flows --limit 0 receives every flow, in parts that together are far over 4 MB',
+    async () => {
+      const run = await cli(['--socket', socket, 'show', 'flows', '--limit', '0', '--json']);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      const reply = JSON.parse(run.stdout) as { flows: unknown[]; matched: number };
+      expect(reply.flows).toHaveLength(LB_FLOWS);
+      expect(reply.matched).toBe(LB_FLOWS);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'a filter the daemon refuses is one line with its reason',
+    async () => {
+      const run = await cli(['--socket', socket, 'show', 'flows', '--pod', 'client']);
+      expectOneLineError(
+        run,
+        /^terway-cli: terwayd at .* failed ListFlows: not a pod \(namespace\/name\) or an address \(ip or ip:port\): "client" \(INVALID_ARGUMENT\)$/,
+      );
+      const failed = await cli(['--socket', failingSocket, 'show', 'services']);
+      expectOneLineError(failed, /failed ShowServices: store is closed \(INTERNAL\)$/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'between two parts of a listing the daemon answers other calls',
+    async () => {
+      const Client = terwayProto().terway.v1.Introspection;
+      const client = new Client(unixTarget(socket), grpc.credentials.createInsecure());
+      try {
+        const events: string[] = [];
+        let parts = 0;
+        await new Promise<void>((resolve, reject) => {
+          const stream = client.ListFlows({ limit: 0 });
+          stream.on('data', () => {
+            if (++parts !== 1) return;
+            // Asked once the first part is here: answered long before the last of ~60 parts.
+            client.ShowFactory({}, (error) => {
+              if (error) reject(error);
+              else events.push(`factory answered after part ${parts}`);
+            });
+          });
+          stream.on('error', reject);
+          stream.on('end', () => {
+            events.push(`stream ended after part ${parts}`);
+            resolve();
+          });
+        });
+        expect(parts).toBe(Math.ceil(LB_FLOWS / FLOWS_PER_PART));
+        expect(events).toHaveLength(2);
+        expect(events[1]).toBe(`stream ended after part ${parts}`);
+        const answeredAfter = Number(/part (\d+)/.exec(events[0]!)![1]);
+        expect(answeredAfter).toBeLessThan(parts / 2);
+      } finally {
+        client.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'show services puts the parts together in address order',
+    async () => {
+      const run = await cli(['--socket', socket, 'show', 'services', '--json']);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      const reply = JSON.parse(run.stdout) as { frontends: { address: string }[] };
+      const addresses = reply.frontends.map((frontend) => frontend.address);
+      expect(addresses).toHaveLength(OTHER_SERVICES + 1);
+      expect(new Set(addresses).size).toBe(OTHER_SERVICES + 1);
+      const numeric = addresses.map((ip) =>
+        ip.split('.').reduce((value, octet) => value * 256 + Number(octet), 0),
+      );
+      expect(numeric).toEqual([...numeric].sort((a, b) => a - b));
+      expect(addresses[0]).toBe('10.96.0.10');
     },
     TEST_TIMEOUT_MS,
   );

@@ -320,6 +320,39 @@ describe('maps', () => {
     expect(map.dump().count).toBe(0);
   });
 
+  test('dumpAsync: the same entries as dump, the walk off the event loop; a close meanwhile is harmless', async () => {
+    const map = createMap('async', 'type lru_hash key 8 value 16 entries 65536');
+    const n = 50_000;
+    const { keys, values } = entries(0, n);
+    map.updateBatch(keys, values, n);
+    const sync = map.dump();
+    const order: string[] = [];
+    const pending = map.dumpAsync().then((result) => {
+      order.push('dump');
+      return result;
+    });
+    // The walk of 50,000 entries takes milliseconds on a pool thread; the loop turns meanwhile.
+    setImmediate(() => order.push('next turn'));
+    // The handle goes away while the walk runs: the walk holds an fd of its own.
+    map.close();
+    const dump = await pending;
+    expect(order).toEqual(['next turn', 'dump']);
+    expect(dump.count).toBe(n);
+    const byKey = (d: typeof dump) =>
+      new Map(
+        [...dumpEntries(map, d)].map(([key, value]) => [
+          key.readBigUInt64LE(0),
+          value.toString('hex'),
+        ]),
+      );
+    expect(byKey(dump)).toEqual(byKey(sync));
+    const closed = await map.dumpAsync().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(bpfErrno(closed)).toBe('EBADF');
+  });
+
   test('open failures and closed handles', () => {
     expect(bpfFailure(() => NativeBpfMap.openPinned(join(pinDir, 'nope'))).errno).toBe('ENOENT');
     const map = createMap('closing', 'type hash key 8 value 16 entries 16');

@@ -92,6 +92,38 @@ function flowRecords(): FlowRecord[] {
   }
 }
 
+/** terway-cli's JSON for `args` against the client node's terwayd. */
+async function cliJson<T>(args: string[]): Promise<T> {
+  const result = await the().cli(CLIENT_NODE, [...args, '--json']);
+  if (result.code !== 0) throw new Error(`terway-cli ${args.join(' ')} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+interface CliFlow {
+  clientAddress: string;
+  clientPort: number;
+  clientPod: { namespace: string; name: string } | null;
+  service: string;
+  backendAddress: string;
+  backendPort: number;
+  backendPod: { name: string } | null;
+  packets: number;
+}
+
+interface CliFrontend {
+  address: string;
+  port: number;
+  protocol: string;
+  service: string;
+  counters: { flows: number; rejected: number } | null;
+  backends: Array<{
+    address: string;
+    state: string;
+    pod: { name: string } | null;
+    counters: { flows: number } | null;
+  }>;
+}
+
 async function tcpVia(clusterIP: string, line: string): Promise<AgentReply & { reply: EchoReply }> {
   return (await agent('p1').must('tcpOnce', { host: clusterIP, port: 80, line })) as AgentReply & {
     reply: EchoReply;
@@ -184,6 +216,31 @@ describe.each(SCENARIOS)(
       );
       expect(record!.packets).toBeGreaterThan(0n);
       expect(record!.bytes).toBeGreaterThan(0n);
+
+      // The same record as an operator reads it: terway-cli, through the node's terwayd.
+      const { flows } = await cliJson<{ flows: CliFlow[] }>([
+        'show',
+        'flows',
+        '--pod',
+        `default/p1`,
+        '--service',
+        `${clusterIP}:80`,
+      ]);
+      const shown = flows.find((flow) => flow.clientPort === tcp['localPort']);
+      const backend = tcp.reply.name;
+      expect(shown).toEqual(
+        expect.objectContaining({
+          clientAddress: pod('p1').ip,
+          clientPod: expect.objectContaining({ namespace: 'default', name: 'p1' }),
+          service: 'default/svc',
+          backendAddress: pod(backend).ip,
+          backendPort: HTTP,
+          // Only pods on the client's node are named: q1 is on node-2.
+          backendPod: backend === 'q1' ? null : expect.objectContaining({ name: backend }),
+        }),
+      );
+      expect(shown!.packets).toBeGreaterThan(0);
+      expect(flows.every((flow) => flow.clientAddress === pod('p1').ip)).toBe(true);
     });
   },
 );
@@ -244,6 +301,25 @@ describe('a Service with a backend in each scenario', () => {
       reply: EchoReply;
     };
     expect(after.reply.name).toBe(drained);
+    // terway-cli shows the drained backend as such, still counted, beside the ready ones.
+    const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
+      'show',
+      'services',
+      `${CLUSTER_IP}:80`,
+    ]);
+    expect(frontends.map((frontend) => [frontend.protocol, frontend.service])).toEqual([
+      ['TCP', 'default/all'],
+    ]);
+    const states = Object.fromEntries(
+      frontends[0]!.backends.map((backend) => [backend.address, backend.state]),
+    );
+    expect(states).toEqual(
+      Object.fromEntries(
+        ALL.map((name) => [pod(name).ip, name === drained ? 'draining' : 'ready']),
+      ),
+    );
+    const drainedRow = frontends[0]!.backends.find((b) => b.address === pod(drained).ip)!;
+    expect(drainedRow.counters!.flows).toBeGreaterThan(0);
     await agent('p1').must('tcpClose', { conn: opened['conn'] });
     await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
   });
@@ -262,6 +338,19 @@ describe('a Service with a backend in each scenario', () => {
       timeoutMs: 3000,
     });
     expect(udp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
+    // Each refusal is counted on its frontend, and terway-cli says why they happen.
+    const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
+      'show',
+      'services',
+      CLUSTER_IP,
+    ]);
+    expect(frontends.map((f) => [f.port, f.protocol, f.backends.length])).toEqual([
+      [53, 'UDP', 0],
+      [80, 'TCP', 0],
+    ]);
+    for (const frontend of frontends) expect(frontend.counters!.rejected).toBeGreaterThan(0);
+    const text = await the().cli(CLIENT_NODE, ['show', 'services', `${CLUSTER_IP}:80`]);
+    expect(text.stdout).toContain('no ready backend: new connections are refused at once');
     await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
   });
 

@@ -2,8 +2,11 @@ import { describe, expect, test } from '@jest/globals';
 import type { Introspection } from '../../src/cli/introspection-client.js';
 import { CliError } from '../../src/cli/introspection-client.js';
 import type { CliIo } from '../../src/cli/main.js';
-import { runCli } from '../../src/cli/main.js';
+import { DEFAULT_FLOW_LIMIT, runCli } from '../../src/cli/main.js';
+import type { ListFlowsReply__Output } from '../../src/rpc/generated/terway/v1/ListFlowsReply.js';
+import type { ListFlowsRequest } from '../../src/rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
+import type { ShowServicesReply__Output } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
 import { DEFAULT_SOCKET_PATH } from '../../src/rpc/socket-address.js';
 
@@ -28,12 +31,23 @@ const FACTORY: ShowFactoryReply__Output = {
   pool: null,
 };
 const MAPPINGS: ListMappingsReply__Output = { mappings: [] };
+const SERVICES: ShowServicesReply__Output = {
+  enabled: true,
+  source: 'file',
+  synced: true,
+  lastError: '',
+  pinDir: '/sys/fs/bpf/terway-node',
+  frontends: [],
+};
+const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 
 interface Run {
   code: number;
   stdout: string;
   stderr: string;
   sockets: string[];
+  /** What each LB call asked for: the filter of ShowServices, the request of ListFlows. */
+  requests: (string | ListFlowsRequest)[];
 }
 
 async function run(
@@ -43,6 +57,7 @@ async function run(
   let stdout = '';
   let stderr = '';
   const sockets: string[] = [];
+  const requests: (string | ListFlowsRequest)[] = [];
   const io: CliIo = {
     stdout: (text) => {
       stdout += text;
@@ -62,11 +77,21 @@ async function run(
         sockets.push(socket);
         return Promise.resolve(MAPPINGS);
       },
+      showServices: (socket, filter) => {
+        sockets.push(socket);
+        requests.push(filter);
+        return Promise.resolve(SERVICES);
+      },
+      listFlows: (socket, request) => {
+        sockets.push(socket);
+        requests.push(request);
+        return Promise.resolve(FLOWS);
+      },
       ...options.introspection,
     },
   };
   const code = await runCli(['node', 'terway-cli', ...args], io);
-  return { code, stdout, stderr, sockets };
+  return { code, stdout, stderr, sockets, requests };
 }
 
 describe('terway-cli argument handling', () => {
@@ -113,7 +138,13 @@ describe('terway-cli argument handling', () => {
     const r = await run(['show', 'factory', '--socket', '/x'], {
       introspection: { showFactory: () => Promise.reject(new CliError('UNREACHABLE', message)) },
     });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: `terway-cli: ${message}\n`, sockets: [] });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `terway-cli: ${message}\n`,
+      sockets: [],
+      requests: [],
+    });
   });
 
   test('an unexpected error is still one line, without a stack', async () => {
@@ -142,5 +173,47 @@ describe('terway-cli argument handling', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('show');
     expect(r.stdout).toContain('mapping');
+  });
+
+  test('show services passes its filter, or none', async () => {
+    expect((await run(['show', 'services'])).requests).toEqual(['']);
+    const r = await run(['show', 'services', 'kube-system/kube-dns', '--socket', '/tmp/a.sock']);
+    expect(r).toMatchObject({
+      code: 0,
+      sockets: ['/tmp/a.sock'],
+      requests: ['kube-system/kube-dns'],
+    });
+    expect(r.stdout).toContain('no Service frontends');
+    expect(JSON.parse((await run(['show', 'services', '--json'])).stdout)).toEqual(SERVICES);
+  });
+
+  test('show flows passes every filter, and a limit of 1000 unless told', async () => {
+    expect((await run(['show', 'flows'])).requests).toEqual([
+      { service: '', pod: '', backend: '', limit: DEFAULT_FLOW_LIMIT },
+    ]);
+    expect(DEFAULT_FLOW_LIMIT).toBe(1000);
+    const r = await run([
+      'show',
+      'flows',
+      '--service',
+      'default/web',
+      '--pod',
+      'default/client',
+      '--backend',
+      '10.0.0.21:8080',
+      '--limit',
+      '0',
+    ]);
+    expect(r.requests).toEqual([
+      { service: 'default/web', pod: 'default/client', backend: '10.0.0.21:8080', limit: 0 },
+    ]);
+    expect(JSON.parse((await run(['show', 'flows', '--json'])).stdout)).toEqual(FLOWS);
+  });
+
+  test.each([['-1'], ['ten'], ['1.5']])('show flows --limit %s is a usage error', async (limit) => {
+    const r = await run(['show', 'flows', '--limit', limit]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('a whole number (0 for all)');
+    expect(r.requests).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { MemoryBpfMap } from '../../src/dataplane/bpf/memory-bpf-map.js';
-import { nextHopMacOf, readFlowRecords } from '../../src/lb/flow-records.js';
+import { nextHopMacOf, readFlowRecords, selectFlows } from '../../src/lb/flow-records.js';
 import { FLOW, FLOW_KEY, IPPROTO_TCP, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 import { ipToInt } from '../../src/util/ipv4.js';
@@ -76,5 +76,96 @@ describe('the next hop in the flow records', () => {
       frontend: { ip: '10.96.0.10', port: 80 },
       state: 'established',
     });
+  });
+});
+
+describe('selecting flows', () => {
+  const NS_PER_MS = 1_000_000;
+
+  /** Flows from client ports 40000.. last seen at these milliseconds, in the map's order. */
+  function stamped(stamps: number[]): MemoryBpfMap {
+    const map = flowMap(stamps.map(() => 0n));
+    stamps.forEach((stamp, index) => {
+      const key = encode(FLOW_KEY, {
+        clientAddr: ipToInt('10.0.0.10'),
+        frontendAddr: ipToInt('10.96.0.10'),
+        clientPort: 40_000 + index,
+        frontendPort: 80,
+        proto: IPPROTO_TCP,
+      });
+      const value = Buffer.from(map.lookup(key)!);
+      value.writeBigUInt64LE(BigInt(Math.round(stamp * NS_PER_MS)), FLOW.fields.lastSeenNs.offset);
+      map.updateBatch(key, value, 1);
+    });
+    return map;
+  }
+
+  async function ports(selection: ReturnType<typeof selectFlows>, size = 100): Promise<number[]> {
+    return [...(await selection).batches(size)].flat().map((record) => record.client.port - 40_000);
+  }
+
+  test('most recently active first; the limit keeps the most recent, ties in map order', async () => {
+    const map = stamped([5, 9, 2 ** 30, 9, 1, 9]);
+    expect(await ports(selectFlows(map))).toEqual([2, 1, 3, 5, 0, 4]);
+    const limited = await selectFlows(map, { limit: 3 });
+    expect(await ports(Promise.resolve(limited))).toEqual([2, 1, 3]);
+    expect([limited.matched, limited.total]).toEqual([6, 6]);
+    expect(await ports(selectFlows(map, { limit: 6 }))).toEqual([2, 1, 3, 5, 0, 4]);
+    expect(await ports(selectFlows(map, { limit: 1 }))).toEqual([2]);
+  });
+
+  test('a filter sees each flow as numbers; batches split the chosen flows in order', async () => {
+    const map = stamped([1, 2, 3, 4, 5]);
+    const seen: number[] = [];
+    const odd = await selectFlows(map, {
+      matches: (flow) => {
+        expect(flow).toMatchObject({
+          clientAddr: ipToInt('10.0.0.10'),
+          frontendAddr: ipToInt('10.96.0.10'),
+          frontendPort: 80,
+          proto: IPPROTO_TCP,
+          backendAddr: ipToInt('10.0.0.21'),
+          backendPort: 8080,
+        });
+        seen.push(flow.clientPort);
+        return flow.clientPort % 2 === 1;
+      },
+    });
+    expect(seen.sort()).toEqual([40_000, 40_001, 40_002, 40_003, 40_004]);
+    expect([odd.matched, odd.total]).toEqual([2, 5]);
+    expect([...odd.batches(1)].map((batch) => batch.map((r) => r.client.port))).toEqual([
+      [40_003],
+      [40_001],
+    ]);
+    expect(await ports(selectFlows(map), 2)).toEqual([4, 3, 2, 1, 0]);
+  });
+
+  test('the map is walked off the event loop, and the scan pauses every 16,384 flows', async () => {
+    const count = 40_000;
+    const map = new MemoryBpfMap({
+      name: LB_MAP_NAMES.flow,
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: count,
+    });
+    const keys = Buffer.alloc(count * FLOW_KEY.size);
+    for (let index = 0; index < count; index++) {
+      keys.writeUInt32BE(index + 1, index * FLOW_KEY.size);
+    }
+    map.updateBatch(keys, Buffer.alloc(count * FLOW.size), count);
+    let pauses = 0;
+    const selection = await selectFlows(map, { limit: 10 }, () => {
+      pauses++;
+      return Promise.resolve();
+    });
+    expect(pauses).toBe(2);
+    expect([selection.matched, selection.total]).toEqual([count, count]);
+    expect(map.calls.dump).toBe(1);
+  });
+
+  test('within one millisecond (a tick of the programs clock) the map order holds', async () => {
+    expect(await ports(selectFlows(stamped([0.25, 0, 0.75])))).toEqual([0, 1, 2]);
+    expect(await ports(selectFlows(stamped([0.25, 0, 1.5])))).toEqual([2, 0, 1]);
   });
 });

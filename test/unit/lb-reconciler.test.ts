@@ -14,28 +14,9 @@ import { readBackend } from '../../src/lb/maps/shared-array.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { intToIp } from '../../src/util/ipv4.js';
+import { backends, frontend } from '../support/desired-frontends.js';
 
 const log = pino({ level: 'silent' });
-
-function backends(...ips: string[]): BackendKey[] {
-  return ips.map((ip) => backendKeyOf({ ip, port: 8080 }));
-}
-
-function frontend(
-  ip: string,
-  ready: BackendKey[],
-  extra: Partial<DesiredFrontend> = {},
-): DesiredFrontend {
-  return {
-    address: { ip, port: 80, protocol: 'TCP' },
-    service: { namespace: 'default', name: 'web', portName: 'http' },
-    external: false,
-    affinityTimeoutSeconds: 0,
-    ready,
-    draining: [],
-    ...extra,
-  };
-}
 
 function index(id: number): Buffer {
   return encode(ARRAY_INDEX, { index: id });

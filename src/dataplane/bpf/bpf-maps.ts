@@ -47,6 +47,11 @@ export interface BpfMap {
   lookup(key: Buffer): Buffer | undefined;
   /** Every entry, in the map's iteration order. */
   dump(): BpfMapDump;
+  /**
+   * dump() off the event loop: the kernel walks a large hash map for a tenth of a second or more,
+   * which on the daemon's thread would hold up every other call. Rejects as dump() throws.
+   */
+  dumpAsync(): Promise<BpfMapDump>;
   /** Releases the map; idempotent. Later calls throw EBADF. */
   close(): void;
 }

@@ -146,6 +146,12 @@ export class MemoryBpfMap implements BpfMap {
     return { keys, values, count };
   }
 
+  /** In memory there is no walk to move off the event loop: dump(), a turn later. */
+  async dumpAsync(): Promise<BpfMapDump> {
+    await Promise.resolve();
+    return this.dump();
+  }
+
   close(): void {
     this.closed = true;
   }

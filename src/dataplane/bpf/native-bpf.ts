@@ -103,6 +103,7 @@ interface Addon {
   mapDeleteBatch(map: MapHandle, keys: Buffer, count: number): number;
   mapLookup(map: MapHandle, key: Buffer): Buffer | null;
   mapDump(map: MapHandle): BpfMapDump;
+  mapDumpAsync(map: MapHandle): Promise<BpfMapDump>;
   mapMmap(map: MapHandle): ArrayBuffer;
   setBatchOps(enabled: boolean): void;
   loadObject(
@@ -223,6 +224,17 @@ export class NativeBpfMap implements BpfMap {
 
   dump(): BpfMapDump {
     return call((native) => native.mapDump(this.handle));
+  }
+
+  /** The walk runs on a thread of libuv's pool, with a dup of the map's fd. */
+  async dumpAsync(): Promise<BpfMapDump> {
+    try {
+      return await call((native) => native.mapDumpAsync(this.handle));
+    } catch (error) {
+      if (error instanceof TerwayError) throw error;
+      if (error instanceof Error) throw toBpfError(error);
+      throw new TerwayError('BPF_ERROR', String(error), { cause: error });
+    }
   }
 
   /**

@@ -260,6 +260,16 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "ListMappings": {
                   "requestType": "ListMappingsRequest",
                   "responseType": "ListMappingsReply"
+                },
+                "ShowServices": {
+                  "requestType": "ShowServicesRequest",
+                  "responseType": "ShowServicesReply",
+                  "responseStream": true
+                },
+                "ListFlows": {
+                  "requestType": "ListFlowsRequest",
+                  "responseType": "ListFlowsReply",
+                  "responseStream": true
                 }
               }
             },
@@ -516,6 +526,253 @@ export const PROTO_DESCRIPTOR: unknown = {
                   "rule": "repeated",
                   "type": "Mapping",
                   "id": 1
+                }
+              }
+            },
+            "LbCounters": {
+              "fields": {
+                "packets": {
+                  "type": "double",
+                  "id": 1
+                },
+                "bytes": {
+                  "type": "double",
+                  "id": 2
+                },
+                "flows": {
+                  "type": "double",
+                  "id": 3
+                },
+                "rejected": {
+                  "type": "double",
+                  "id": 4
+                }
+              }
+            },
+            "LbBackendEntry": {
+              "fields": {
+                "address": {
+                  "type": "string",
+                  "id": 1
+                },
+                "port": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "id": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "state": {
+                  "type": "string",
+                  "id": 4
+                },
+                "counters": {
+                  "type": "LbCounters",
+                  "id": 5
+                },
+                "pod": {
+                  "type": "PodRef",
+                  "id": 6
+                }
+              }
+            },
+            "LbFrontendEntry": {
+              "fields": {
+                "address": {
+                  "type": "string",
+                  "id": 1
+                },
+                "port": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "protocol": {
+                  "type": "string",
+                  "id": 3
+                },
+                "service": {
+                  "type": "string",
+                  "id": 4
+                },
+                "portName": {
+                  "type": "string",
+                  "id": 5
+                },
+                "external": {
+                  "type": "bool",
+                  "id": 6
+                },
+                "affinityTimeoutSeconds": {
+                  "type": "uint32",
+                  "id": 7
+                },
+                "id": {
+                  "type": "uint32",
+                  "id": 8
+                },
+                "backends": {
+                  "rule": "repeated",
+                  "type": "LbBackendEntry",
+                  "id": 9
+                },
+                "counters": {
+                  "type": "LbCounters",
+                  "id": 10
+                },
+                "blocked": {
+                  "type": "string",
+                  "id": 11
+                },
+                "pending": {
+                  "type": "bool",
+                  "id": 12
+                }
+              }
+            },
+            "ShowServicesRequest": {
+              "fields": {
+                "filter": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "ShowServicesReply": {
+              "fields": {
+                "enabled": {
+                  "type": "bool",
+                  "id": 1
+                },
+                "source": {
+                  "type": "string",
+                  "id": 2
+                },
+                "synced": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "lastError": {
+                  "type": "string",
+                  "id": 4
+                },
+                "pinDir": {
+                  "type": "string",
+                  "id": 5
+                },
+                "frontends": {
+                  "rule": "repeated",
+                  "type": "LbFrontendEntry",
+                  "id": 6
+                }
+              }
+            },
+            "ListFlowsRequest": {
+              "fields": {
+                "service": {
+                  "type": "string",
+                  "id": 1
+                },
+                "pod": {
+                  "type": "string",
+                  "id": 2
+                },
+                "backend": {
+                  "type": "string",
+                  "id": 3
+                },
+                "limit": {
+                  "type": "uint32",
+                  "id": 4
+                }
+              }
+            },
+            "FlowEntry": {
+              "fields": {
+                "protocol": {
+                  "type": "string",
+                  "id": 1
+                },
+                "clientAddress": {
+                  "type": "string",
+                  "id": 2
+                },
+                "clientPort": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "clientPod": {
+                  "type": "PodRef",
+                  "id": 4
+                },
+                "frontendAddress": {
+                  "type": "string",
+                  "id": 5
+                },
+                "frontendPort": {
+                  "type": "uint32",
+                  "id": 6
+                },
+                "service": {
+                  "type": "string",
+                  "id": 7
+                },
+                "backendAddress": {
+                  "type": "string",
+                  "id": 8
+                },
+                "backendPort": {
+                  "type": "uint32",
+                  "id": 9
+                },
+                "backendPod": {
+                  "type": "PodRef",
+                  "id": 10
+                },
+                "state": {
+                  "type": "string",
+                  "id": 11
+                },
+                "ageMs": {
+                  "type": "double",
+                  "id": 12
+                },
+                "idleMs": {
+                  "type": "double",
+                  "id": 13
+                },
+                "packets": {
+                  "type": "double",
+                  "id": 14
+                },
+                "bytes": {
+                  "type": "double",
+                  "id": 15
+                },
+                "nextHopMac": {
+                  "type": "string",
+                  "id": 16
+                }
+              }
+            },
+            "ListFlowsReply": {
+              "fields": {
+                "enabled": {
+                  "type": "bool",
+                  "id": 1
+                },
+                "flows": {
+                  "rule": "repeated",
+                  "type": "FlowEntry",
+                  "id": 2
+                },
+                "matched": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "total": {
+                  "type": "uint32",
+                  "id": 4
                 }
               }
             }

@@ -1,0 +1,60 @@
+import type { FlowEntry__Output } from '../rpc/generated/terway/v1/FlowEntry.js';
+import type { ListFlowsReply__Output } from '../rpc/generated/terway/v1/ListFlowsReply.js';
+import type { RenderOptions } from './format.js';
+import { NONE, formatBytes, formatDuration, podLabel, renderTable } from './format.js';
+import { LB_DISABLED_MESSAGE } from './show-services.js';
+
+export const FLOW_HEAD = [
+  'PROTO',
+  'CLIENT',
+  'CLIENT POD',
+  'SERVICE',
+  'FRONTEND',
+  'BACKEND',
+  'BACKEND POD',
+  'STATE',
+  'AGE',
+  'IDLE',
+  'PACKETS',
+  'BYTES',
+];
+export const NO_FLOWS_MESSAGE = 'no translation records: no pod on this node has dialled a Service';
+export const NO_MATCHING_FLOWS_MESSAGE = 'no translation records match';
+
+/**
+ * The human view of `terway-cli show flows`: one row per client flow to a Service, with the
+ * backend the programs sent it to, most recently active first.
+ */
+export function renderShowFlows(
+  reply: ListFlowsReply__Output,
+  options: RenderOptions = {},
+): string {
+  if (!reply.enabled) return `${LB_DISABLED_MESSAGE}\n`;
+  if (reply.total === 0) return `${NO_FLOWS_MESSAGE}\n`;
+  if (reply.matched === 0) return `${NO_MATCHING_FLOWS_MESSAGE} (${reply.total} in the flow map)\n`;
+  const table = renderTable(FLOW_HEAD, reply.flows.map(flowRow), options);
+  const shown = reply.flows.length;
+  const footer =
+    shown < reply.matched
+      ? `${shown} of ${reply.matched} matching flows shown, most recently active first` +
+        ` (${reply.total} in the flow map); --limit 0 shows all`
+      : `${shown} flow${shown === 1 ? '' : 's'} (${reply.total} in the flow map)`;
+  return `${table}\n${footer}\n`;
+}
+
+function flowRow(flow: FlowEntry__Output): string[] {
+  return [
+    flow.protocol,
+    `${flow.clientAddress}:${flow.clientPort}`,
+    podLabel(flow.clientPod),
+    flow.service || NONE,
+    `${flow.frontendAddress}:${flow.frontendPort}`,
+    `${flow.backendAddress}:${flow.backendPort}`,
+    podLabel(flow.backendPod),
+    flow.state,
+    formatDuration(flow.ageMs),
+    formatDuration(flow.idleMs),
+    String(flow.packets),
+    formatBytes(flow.bytes),
+  ];
+}

@@ -1,0 +1,318 @@
+/**
+ * The Service load balancer's two introspection views, as terway-cli asks for them: the frontends
+ * with their backends and counters (ShowServices), and the translation records (ListFlows). Both
+ * read the live maps; the daemon adds only names: the Service a frontend belongs to, and the pods
+ * on this node behind client and backend addresses.
+ */
+import { TerwayError } from '../errors/terway-error.js';
+import { selectFlows, type FlowAddresses, type FlowRecord } from '../lb/flow-records.js';
+import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
+import {
+  frontendFilter,
+  frontendViews,
+  parseAddressFilter,
+  type AddressFilter,
+  type InspectedBackend,
+  type InspectedFrontend,
+  type LbCounterValues,
+} from '../lb/lb-inspection.js';
+import type { LbIntent } from '../lb/lb-inspection.js';
+import type { LbMaps } from '../lb/lb-maps.js';
+import { frontendCode, frontendCodeOf, type FrontendCode } from '../lb/programmed-state.js';
+import { parseIPv4 } from '../util/ipv4.js';
+import type { FlowEntry } from '../rpc/generated/terway/v1/FlowEntry.js';
+import type { LbBackendEntry } from '../rpc/generated/terway/v1/LbBackendEntry.js';
+import type { LbCounters } from '../rpc/generated/terway/v1/LbCounters.js';
+import type { LbFrontendEntry } from '../rpc/generated/terway/v1/LbFrontendEntry.js';
+import type { ListFlowsReply } from '../rpc/generated/terway/v1/ListFlowsReply.js';
+import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
+import type { PodRef } from '../rpc/generated/terway/v1/PodRef.js';
+import type { ShowServicesReply } from '../rpc/generated/terway/v1/ShowServicesReply.js';
+import { recordKey, type PodRecord } from '../store/pod-record.js';
+
+/** What the views read of the running Service LB. */
+export interface LbIntrospectionSource {
+  readonly maps: LbMaps;
+  readonly source: string;
+  readonly pinDir: string;
+  readonly reconciler: {
+    readonly intent: LbIntent;
+    readonly isSynced: boolean;
+    readonly failure: Error | undefined;
+  };
+}
+
+export interface LbIntrospectionDeps {
+  /** Undefined when the daemon runs without the Service LB. */
+  lb: LbIntrospectionSource | undefined;
+  /** The pod records on this node, to name the pods behind addresses. */
+  pods: () => readonly PodRecord[];
+  /** CLOCK_MONOTONIC in ns: the clock the programs stamp flows with. */
+  monotonicNs?: () => bigint;
+}
+
+/** Frontends per ShowServices part: at 10 backends each, a part of about 100 KB. */
+export const FRONTENDS_PER_PART = 128;
+/** Flows per ListFlows part: about 150 KB. */
+export const FLOWS_PER_PART = 1024;
+/**
+ * Frontends read (shown or filtered out) between two parts at most: a filtered listing of a large
+ * table still pauses as often as a full one.
+ */
+const SCANNED_PER_PART = 1024;
+
+/**
+ * ShowServices as parts: each carries the header fields and the next frontends; the first is sent
+ * even when none match, so the header always arrives. Undefined is a pause without a part (see
+ * streamed).
+ */
+export function* showServices(
+  deps: LbIntrospectionDeps,
+  filter: string,
+): Generator<ShowServicesReply | undefined> {
+  const { lb } = deps;
+  if (lb === undefined) {
+    yield {
+      enabled: false,
+      source: 'none',
+      synced: false,
+      lastError: '',
+      pinDir: '',
+      frontends: [],
+    };
+    return;
+  }
+  const matches = frontendFilter(filter);
+  const header = {
+    enabled: true,
+    source: lb.source,
+    synced: lb.reconciler.isSynced,
+    lastError: lb.reconciler.failure?.message ?? '',
+    pinDir: lb.pinDir,
+  };
+  const pods = podsByIp(deps.pods());
+  let part: LbFrontendEntry[] = [];
+  let scanned = 0;
+  let sent = 0;
+  for (const view of frontendViews(lb.maps, lb.reconciler.intent, matches)) {
+    if (view !== undefined) part.push(toFrontendEntry(view, pods));
+    scanned++;
+    if (part.length >= FRONTENDS_PER_PART) {
+      yield { ...header, frontends: part };
+      sent++;
+      part = [];
+      scanned = 0;
+    } else if (scanned >= SCANNED_PER_PART) {
+      // Nothing to send yet, but a turn of the event loop all the same.
+      yield undefined;
+      scanned = 0;
+    }
+  }
+  if (part.length > 0 || sent === 0) yield { ...header, frontends: part };
+}
+
+/**
+ * ListFlows as parts: each carries the counts and the next flows, most recently active first.
+ * `pause` is how the selection lets the event loop turn while it scans (see selectFlows).
+ */
+export async function* listFlows(
+  deps: LbIntrospectionDeps,
+  request: ListFlowsRequest,
+  pause: () => Promise<void> = () => Promise.resolve(),
+): AsyncGenerator<ListFlowsReply> {
+  const { lb } = deps;
+  if (lb === undefined) {
+    yield { enabled: false, flows: [], matched: 0, total: 0 };
+    return;
+  }
+  const pods = podsByIp(deps.pods());
+  const { desired } = lb.reconciler.intent;
+  const selection = await selectFlows(
+    lb.maps.flow,
+    { matches: flowMatcher(request, pods, desired), limit: request.limit ?? 0 },
+    pause,
+  );
+  const counts = { enabled: true, matched: selection.matched, total: selection.total };
+  const now = (deps.monotonicNs ?? process.hrtime.bigint)();
+  const serviceOf = serviceNamer(desired);
+  let sent = 0;
+  for (const records of selection.batches(FLOWS_PER_PART)) {
+    yield {
+      ...counts,
+      flows: records.map((record) => toFlowEntry(record, now, pods, serviceOf(record))),
+    };
+    sent++;
+  }
+  if (sent === 0) yield { ...counts, flows: [] };
+}
+
+/** The Service of a flow's frontend, once per frontend: a listing has many flows per frontend. */
+function serviceNamer(
+  desired: ReadonlyMap<FrontendCode, DesiredFrontend>,
+): (record: FlowRecord) => string {
+  const known = new Map<string, string>();
+  return (record) => {
+    const label = `${record.frontend.ip}:${record.frontend.port}/${record.protocol}`;
+    let service = known.get(label);
+    if (service === undefined) {
+      const frontend = desired.get(
+        frontendCodeOf({ ...record.frontend, protocol: record.protocol }),
+      );
+      service =
+        frontend === undefined ? '' : serviceKey(frontend.service.namespace, frontend.service.name);
+      known.set(label, service);
+    }
+    return service;
+  };
+}
+
+/**
+ * The request's filters as one test on a flow's numbers (selectFlows reads them in place);
+ * undefined when there are none. INVALID_ARGUMENT for a filter that is neither of its forms.
+ */
+function flowMatcher(
+  request: ListFlowsRequest,
+  pods: ReadonlyMap<string, PodRecord>,
+  desired: ReadonlyMap<FrontendCode, DesiredFrontend>,
+): ((flow: Readonly<FlowAddresses>) => boolean) | undefined {
+  const tests: ((flow: Readonly<FlowAddresses>) => boolean)[] = [];
+  const service = request.service?.trim() ?? '';
+  if (service !== '') {
+    const address = parseAddressFilter(service);
+    if (address !== undefined) {
+      tests.push((flow) => numbersMatch(flow.frontendAddr, flow.frontendPort, address));
+    } else {
+      // Validated as a Service name; the frontend filter's own parser says what is wrong.
+      frontendFilter(service);
+      const codes = new Set<FrontendCode>();
+      for (const [code, frontend] of desired) {
+        if (serviceKey(frontend.service.namespace, frontend.service.name) === service) {
+          codes.add(code);
+        }
+      }
+      tests.push((flow) =>
+        codes.has(frontendCode(flow.frontendAddr, flow.frontendPort, flow.proto)),
+      );
+    }
+  }
+  const pod = request.pod?.trim() ?? '';
+  if (pod !== '') {
+    const address = parseAddressFilter(pod);
+    if (address !== undefined) {
+      tests.push((flow) => numbersMatch(flow.clientAddr, flow.clientPort, address));
+    } else if (/^[^/\s]+\/[^/\s]+$/.test(pod)) {
+      const addrs = new Set(
+        [...pods.values()].filter((p) => recordKey(p) === pod).map((p) => parseIPv4(p.ip)),
+      );
+      tests.push((flow) => addrs.has(flow.clientAddr));
+    } else {
+      throw new TerwayError(
+        'INVALID_ARGUMENT',
+        `not a pod (namespace/name) or an address (ip or ip:port): ${JSON.stringify(pod)}`,
+      );
+    }
+  }
+  const backend = request.backend?.trim() ?? '';
+  if (backend !== '') {
+    const address = parseAddressFilter(backend);
+    if (address === undefined) {
+      throw new TerwayError(
+        'INVALID_ARGUMENT',
+        `not a backend address (ip or ip:port): ${JSON.stringify(backend)}`,
+      );
+    }
+    tests.push((flow) => numbersMatch(flow.backendAddr, flow.backendPort, address));
+  }
+  if (tests.length === 0) return undefined;
+  return (flow) => tests.every((test) => test(flow));
+}
+
+function numbersMatch(addr: number, port: number, filter: AddressFilter): boolean {
+  return addr === filter.addr && (filter.port === undefined || port === filter.port);
+}
+
+function toFrontendEntry(
+  frontend: InspectedFrontend,
+  pods: ReadonlyMap<string, PodRecord>,
+): LbFrontendEntry {
+  const { desired } = frontend;
+  return {
+    address: frontend.frontend.ip,
+    port: frontend.frontend.port,
+    protocol: frontend.frontend.protocol,
+    service:
+      desired === undefined ? '' : serviceKey(desired.service.namespace, desired.service.name),
+    portName: desired?.service.portName ?? '',
+    external: frontend.external,
+    affinityTimeoutSeconds: frontend.affinityTimeoutSeconds,
+    id: frontend.id,
+    backends: frontend.backends.map((backend) => toBackendEntry(backend, pods)),
+    counters: toCounters(frontend.counters),
+    blocked: frontend.blocked ?? '',
+    pending: frontend.pending,
+  };
+}
+
+function toBackendEntry(
+  backend: InspectedBackend,
+  pods: ReadonlyMap<string, PodRecord>,
+): LbBackendEntry {
+  return {
+    address: backend.ip,
+    port: backend.port,
+    id: backend.id,
+    state: backend.state,
+    counters: toCounters(backend.counters),
+    pod: podRef(pods.get(backend.ip)),
+  };
+}
+
+function toFlowEntry(
+  record: FlowRecord,
+  now: bigint,
+  pods: ReadonlyMap<string, PodRecord>,
+  service: string,
+): FlowEntry {
+  return {
+    protocol: record.protocol,
+    clientAddress: record.client.ip,
+    clientPort: record.client.port,
+    clientPod: podRef(pods.get(record.client.ip)),
+    frontendAddress: record.frontend.ip,
+    frontendPort: record.frontend.port,
+    service,
+    backendAddress: record.backend.ip,
+    backendPort: record.backend.port,
+    backendPod: podRef(pods.get(record.backend.ip)),
+    state: record.state,
+    ageMs: elapsedMs(now, record.firstSeenNs),
+    idleMs: elapsedMs(now, record.lastSeenNs),
+    packets: Number(record.packets),
+    bytes: Number(record.bytes),
+    nextHopMac: record.nextHopMac ?? '',
+  };
+}
+
+/** The programs read a coarse clock: a stamp up to a tick ahead of `now` is no time at all. */
+function elapsedMs(now: bigint, stampNs: bigint): number {
+  return stampNs >= now ? 0 : Number((now - stampNs) / 1_000_000n);
+}
+
+function toCounters(counters: LbCounterValues | undefined): LbCounters | null {
+  if (counters === undefined) return null;
+  return {
+    packets: Number(counters.packets),
+    bytes: Number(counters.bytes),
+    flows: Number(counters.flows),
+    rejected: Number(counters.rejected),
+  };
+}
+
+function podsByIp(records: readonly PodRecord[]): Map<string, PodRecord> {
+  return new Map(records.filter((record) => record.ip !== '').map((record) => [record.ip, record]));
+}
+
+function podRef(record: PodRecord | undefined): PodRef | null {
+  if (record === undefined) return null;
+  return { namespace: record.namespace, name: record.name, containerId: record.containerId };
+}

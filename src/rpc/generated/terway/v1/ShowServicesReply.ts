@@ -1,0 +1,21 @@
+// Original file: proto/terway/v1/introspection.proto
+
+import type { LbFrontendEntry as _terway_v1_LbFrontendEntry, LbFrontendEntry__Output as _terway_v1_LbFrontendEntry__Output } from '../../terway/v1/LbFrontendEntry.js';
+
+export interface ShowServicesReply {
+  'enabled'?: (boolean);
+  'source'?: (string);
+  'synced'?: (boolean);
+  'lastError'?: (string);
+  'pinDir'?: (string);
+  'frontends'?: (_terway_v1_LbFrontendEntry)[];
+}
+
+export interface ShowServicesReply__Output {
+  'enabled': (boolean);
+  'source': (string);
+  'synced': (boolean);
+  'lastError': (string);
+  'pinDir': (string);
+  'frontends': (_terway_v1_LbFrontendEntry__Output)[];
+}

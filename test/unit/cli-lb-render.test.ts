@@ -1,0 +1,200 @@
+import { describe, expect, test } from '@jest/globals';
+
+import { formatBytes } from '../../src/cli/format.js';
+import { renderShowFlows } from '../../src/cli/show-flows.js';
+import { LB_DISABLED_MESSAGE, renderShowServices } from '../../src/cli/show-services.js';
+import type { FlowEntry__Output } from '../../src/rpc/generated/terway/v1/FlowEntry.js';
+import type { LbFrontendEntry__Output } from '../../src/rpc/generated/terway/v1/LbFrontendEntry.js';
+import type { ShowServicesReply__Output } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
+
+const COUNTERS = { packets: 120, bytes: 8612, flows: 12, rejected: 0 };
+
+function frontend(extra: Partial<LbFrontendEntry__Output> = {}): LbFrontendEntry__Output {
+  return {
+    address: '10.96.0.80',
+    port: 80,
+    protocol: 'TCP',
+    service: 'default/web',
+    portName: 'http',
+    external: false,
+    affinityTimeoutSeconds: 0,
+    id: 1,
+    backends: [
+      {
+        address: '10.99.0.7',
+        port: 8080,
+        id: 1,
+        state: 'ready',
+        counters: { packets: 30, bytes: 2150, flows: 3, rejected: 0 },
+        pod: { namespace: 'default', name: 'web-1', containerId: 'c1' },
+      },
+      {
+        address: '10.99.0.9',
+        port: 8080,
+        id: 0,
+        state: 'draining',
+        counters: null,
+        pod: null,
+      },
+    ],
+    counters: COUNTERS,
+    blocked: '',
+    pending: false,
+    ...extra,
+  };
+}
+
+function services(
+  frontends: LbFrontendEntry__Output[],
+  extra: Partial<ShowServicesReply__Output> = {},
+): ShowServicesReply__Output {
+  return {
+    enabled: true,
+    source: 'file',
+    synced: true,
+    lastError: '',
+    pinDir: '/sys/fs/bpf/terway-node',
+    frontends,
+    ...extra,
+  };
+}
+
+function lines(text: string): string[] {
+  return text.split('\n');
+}
+
+describe('terway-cli show services', () => {
+  test('a frontend: its Service and port, counters, then its backends with pods and counters', () => {
+    const out = renderShowServices(services([frontend()]));
+    expect(lines(out)).toEqual([
+      'Service LB: 1 frontend from a services file (synced); maps in /sys/fs/bpf/terway-node',
+      '',
+      '10.96.0.80:80/TCP  default/web (port http)  id 1',
+      '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
+      '  BACKEND         STATE     ID  POD            FLOWS  PACKETS  BYTES',
+      '  10.99.0.7:8080  ready     1   default/web-1  3      30       2.10 KiB',
+      '  10.99.0.9:8080  draining  -   -              -      -        -',
+      '',
+    ]);
+  });
+
+  test('each state that needs the operator is spelled out', () => {
+    const out = renderShowServices(
+      services(
+        [
+          frontend({
+            blocked: 'no frontend id is free: the frontend map is full',
+            id: 0,
+            backends: [],
+            counters: null,
+          }),
+          frontend({ address: '10.96.0.81', id: 0, backends: [], counters: null }),
+          frontend({ address: '10.96.0.82', service: '', portName: '' }),
+          frontend({ address: '10.96.0.83', pending: true }),
+          frontend({
+            address: '10.96.0.84',
+            backends: [],
+            external: true,
+            affinityTimeoutSeconds: 10800,
+            counters: { ...COUNTERS, rejected: 4 },
+          }),
+        ],
+        { synced: false, source: 'kubernetes', lastError: 'tw_fe_v1: update: E2BIG' },
+      ),
+    );
+    expect(out).toContain(
+      'Service LB: 5 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet)',
+    );
+    expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
+    expect(out).toContain(
+      '10.96.0.80:80/TCP  default/web (port http)\n  NOT PROGRAMMED: no frontend id is free',
+    );
+    expect(out).toContain('10.96.0.81:80/TCP  default/web (port http)\n  not in the maps yet');
+    expect(out).toContain('10.96.0.82:80/TCP  no Service  id 1\n  nothing desires it: restored');
+    expect(out).toContain(
+      '10.96.0.83:80/TCP  default/web (port http)  id 1\n  a change of its backends',
+    );
+    expect(out).toContain(
+      '10.96.0.84:80/TCP  default/web (port http)  external IP  affinity ClientIP 10800s  id 1\n' +
+        '  flows 12  packets 120  bytes 8.41 KiB  rejected 4\n' +
+        '  no ready backend: new connections are refused at once',
+    );
+  });
+
+  test('no frontends, and no Service LB at all, are said in words', () => {
+    expect(renderShowServices(services([]))).toContain('\n\nno Service frontends\n');
+    expect(renderShowServices(services([], { enabled: false }))).toBe(`${LB_DISABLED_MESSAGE}\n`);
+  });
+});
+
+function flow(extra: Partial<FlowEntry__Output> = {}): FlowEntry__Output {
+  return {
+    protocol: 'TCP',
+    clientAddress: '10.99.0.5',
+    clientPort: 40754,
+    clientPod: { namespace: 'default', name: 'api-2', containerId: 'c2' },
+    frontendAddress: '10.96.0.80',
+    frontendPort: 80,
+    service: 'default/web',
+    backendAddress: '10.99.0.8',
+    backendPort: 8080,
+    backendPod: null,
+    state: 'established',
+    ageMs: 192_000,
+    idleMs: 1_500,
+    packets: 10,
+    bytes: 718,
+    nextHopMac: '',
+    ...extra,
+  };
+}
+
+describe('terway-cli show flows', () => {
+  test('one row per flow, with a count of what the map holds', () => {
+    const out = renderShowFlows({ enabled: true, flows: [flow()], matched: 1, total: 3 });
+    expect(lines(out)).toEqual([
+      'PROTO  CLIENT           CLIENT POD     SERVICE      FRONTEND       BACKEND         BACKEND POD  STATE        AGE    IDLE  PACKETS  BYTES',
+      'TCP    10.99.0.5:40754  default/api-2  default/web  10.96.0.80:80  10.99.0.8:8080  -            established  3m12s  1s    10       718 B',
+      '1 flow (3 in the flow map)',
+      '',
+    ]);
+  });
+
+  test('a limited listing says how much it left out and how to see all', () => {
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [flow(), flow({ clientPort: 40755, service: '' })],
+      matched: 9,
+      total: 20,
+    });
+    expect(out).toContain(
+      '2 of 9 matching flows shown, most recently active first (20 in the flow map); --limit 0 shows all',
+    );
+    expect(lines(out)[2]).toMatch(/^TCP {4}10\.99\.0\.5:40755 {2}default\/api-2 {2}- /);
+  });
+
+  test('an empty map and an empty match are told apart', () => {
+    expect(renderShowFlows({ enabled: true, flows: [], matched: 0, total: 0 })).toBe(
+      'no translation records: no pod on this node has dialled a Service\n',
+    );
+    expect(renderShowFlows({ enabled: true, flows: [], matched: 0, total: 7 })).toBe(
+      'no translation records match (7 in the flow map)\n',
+    );
+    expect(renderShowFlows({ enabled: false, flows: [], matched: 0, total: 0 })).toBe(
+      `${LB_DISABLED_MESSAGE}\n`,
+    );
+  });
+});
+
+describe('byte counts', () => {
+  test.each([
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.00 KiB'],
+    [8612, '8.41 KiB'],
+    [5 * 1024 * 1024, '5.00 MiB'],
+    [3.3e9, '3.07 GiB'],
+  ])('%d bytes read %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
+  });
+});

@@ -1,0 +1,351 @@
+import { describe, expect, test } from '@jest/globals';
+import pino from 'pino';
+
+import { mergeParts } from '../../src/cli/introspection-client.js';
+import {
+  FLOWS_PER_PART,
+  FRONTENDS_PER_PART,
+  listFlows as listFlowParts,
+  showServices as showServiceParts,
+  type LbIntrospectionDeps,
+} from '../../src/daemon/lb-introspection.js';
+import type { ListFlowsReply } from '../../src/rpc/generated/terway/v1/ListFlowsReply.js';
+import type { ListFlowsRequest } from '../../src/rpc/generated/terway/v1/ListFlowsRequest.js';
+import type { ShowServicesReply } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
+import { TerwayError } from '../../src/errors/terway-error.js';
+import { LbReconciler } from '../../src/lb/lb-reconciler.js';
+import { FLOW, FLOW_KEY, IPPROTO_TCP, IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
+import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
+import type { PodRecord } from '../../src/store/pod-record.js';
+import { ipToInt } from '../../src/util/ipv4.js';
+import { backends, frontend } from '../support/desired-frontends.js';
+
+const log = pino({ level: 'silent' });
+const MS = 1_000_000n;
+/** The programs' clock "now" in these tests: an hour after boot. */
+const NOW_NS = 3_600_000n * MS;
+
+function pod(name: string, ip: string): PodRecord {
+  return {
+    namespace: 'default',
+    name,
+    containerId: `c-${name}`,
+    ip,
+    eniId: 'eni-1',
+    netns: `/var/run/netns/${name}`,
+    ifname: 'eth0',
+    allocatedAtMs: 1,
+  };
+}
+
+interface Flow {
+  client: string;
+  clientPort: number;
+  frontend?: string;
+  frontendPort?: number;
+  proto?: number;
+  backend: string;
+  firstSeenMsAgo: number;
+  lastSeenMsAgo: number;
+}
+
+function writeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): void {
+  for (const flow of flows) {
+    maps.flow.updateBatch(
+      encode(FLOW_KEY, {
+        clientAddr: ipToInt(flow.client),
+        frontendAddr: ipToInt(flow.frontend ?? '10.96.0.10'),
+        clientPort: flow.clientPort,
+        frontendPort: flow.frontendPort ?? 80,
+        proto: flow.proto ?? IPPROTO_TCP,
+      }),
+      encode(FLOW, {
+        firstSeenNs: NOW_NS - BigInt(flow.firstSeenMsAgo) * MS,
+        lastSeenNs: NOW_NS - BigInt(flow.lastSeenMsAgo) * MS,
+        packets: 4n,
+        bytes: 260n,
+        nextHop: 0n,
+        frontendId: 1,
+        backendId: 1,
+        backendAddr: ipToInt(flow.backend),
+        backendPort: 8080,
+        state: 1,
+      }),
+      1,
+    );
+  }
+}
+
+async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
+  const maps = memoryLbMaps();
+  const reconciler = new LbReconciler({ maps, logger: log });
+  reconciler.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.21'))]);
+  reconciler.markSynced();
+  await reconciler.whenIdle();
+  writeFlows(maps, flows);
+  return {
+    lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/test' },
+    pods: () => [
+      pod('client-a', '10.0.0.10'),
+      pod('client-b', '10.0.0.11'),
+      pod('web-0', '10.0.0.21'),
+    ],
+    monotonicNs: () => NOW_NS,
+  };
+}
+
+const FLOWS: Flow[] = [
+  {
+    client: '10.0.0.10',
+    clientPort: 40_001,
+    backend: '10.0.0.21',
+    firstSeenMsAgo: 90_000,
+    lastSeenMsAgo: 5_000,
+  },
+  {
+    client: '10.0.0.10',
+    clientPort: 40_002,
+    backend: '10.0.0.21',
+    firstSeenMsAgo: 3_000,
+    lastSeenMsAgo: 1_000,
+  },
+  {
+    client: '10.0.0.11',
+    clientPort: 40_003,
+    backend: '10.0.0.21',
+    firstSeenMsAgo: 60_000,
+    lastSeenMsAgo: 30_000,
+  },
+  // A flow to a frontend nothing desires any more, from an address no pod here holds.
+  {
+    client: '10.0.9.9',
+    clientPort: 40_004,
+    frontend: '10.96.0.99',
+    frontendPort: 53,
+    proto: IPPROTO_UDP,
+    backend: '10.0.0.30',
+    firstSeenMsAgo: 10_000,
+    lastSeenMsAgo: 10_000,
+  },
+];
+
+/** The whole reply, as terway-cli puts the parts together. */
+function showServices(deps: LbIntrospectionDeps, filter: string): ShowServicesReply {
+  return mergeParts(sent(showServiceParts(deps, filter)), 'frontends');
+}
+
+async function collect<T>(parts: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const part of parts) all.push(part);
+  return all;
+}
+
+/** The parts a stream would send: a producer's undefined is a pause, not a part. */
+function sent<T>(parts: Iterable<T | undefined>): T[] {
+  return [...parts].filter((part): part is T => part !== undefined);
+}
+
+async function listFlows(
+  deps: LbIntrospectionDeps,
+  request: ListFlowsRequest,
+): Promise<ListFlowsReply> {
+  return mergeParts(await collect(listFlowParts(deps, request)), 'flows');
+}
+
+function thrownBy(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('ShowServices', () => {
+  test('names the source, the sync and the pods behind backends on this node', async () => {
+    const deps = await node([]);
+    const reply = showServices(deps, '');
+    expect(reply).toMatchObject({
+      enabled: true,
+      source: 'file',
+      synced: true,
+      lastError: '',
+      pinDir: '/sys/fs/bpf/test',
+    });
+    expect(reply.frontends).toHaveLength(1);
+    expect(reply.frontends![0]).toMatchObject({
+      address: '10.96.0.10',
+      port: 80,
+      protocol: 'TCP',
+      service: 'default/web',
+      portName: 'http',
+      blocked: '',
+      pending: false,
+      counters: { packets: 0, bytes: 0, flows: 0, rejected: 0 },
+    });
+    expect(reply.frontends![0]!.backends).toEqual([
+      expect.objectContaining({
+        address: '10.0.0.21',
+        port: 8080,
+        state: 'ready',
+        pod: { namespace: 'default', name: 'web-0', containerId: 'c-web-0' },
+      }),
+    ]);
+  });
+
+  test('a daemon without the Service LB says so instead of an empty list', () => {
+    const reply = showServices({ lb: undefined, pods: () => [] }, '');
+    expect(reply).toMatchObject({ enabled: false, frontends: [] });
+  });
+
+  test('a bad filter is an INVALID_ARGUMENT', async () => {
+    const deps = await node([]);
+    const error = thrownBy(() => showServices(deps, 'web'));
+    expect(error).toBeInstanceOf(TerwayError);
+    expect((error as TerwayError).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('ListFlows', () => {
+  test('every record, most recently active first, with pods, Service and ages by the programs clock', async () => {
+    const deps = await node(FLOWS);
+    const reply = await listFlows(deps, {});
+    expect(reply).toMatchObject({ enabled: true, total: 4, matched: 4 });
+    expect(reply.flows!.map((flow) => flow.clientPort)).toEqual([40_002, 40_001, 40_004, 40_003]);
+    expect(reply.flows![0]).toMatchObject({
+      protocol: 'TCP',
+      clientAddress: '10.0.0.10',
+      clientPod: { namespace: 'default', name: 'client-a' },
+      frontendAddress: '10.96.0.10',
+      frontendPort: 80,
+      service: 'default/web',
+      backendAddress: '10.0.0.21',
+      backendPort: 8080,
+      backendPod: { namespace: 'default', name: 'web-0' },
+      state: 'established',
+      ageMs: 3_000,
+      idleMs: 1_000,
+      packets: 4,
+      bytes: 260,
+      nextHopMac: '',
+    });
+    expect(reply.flows![2]).toMatchObject({
+      protocol: 'UDP',
+      clientPod: null,
+      service: '',
+      backendPod: null,
+    });
+  });
+
+  test('filters narrow by Service, frontend, client pod or address, and backend; the limit keeps the most recent', async () => {
+    const deps = await node(FLOWS);
+    const ports = async (request: Parameters<typeof listFlows>[1]): Promise<number[]> =>
+      (await listFlows(deps, request)).flows!.map((flow) => flow.clientPort ?? 0);
+    expect(await ports({ service: 'default/web' })).toEqual([40_002, 40_001, 40_003]);
+    expect(await ports({ service: '10.96.0.99:53' })).toEqual([40_004]);
+    expect(await ports({ service: '10.96.0.10:443' })).toEqual([]);
+    expect(await ports({ pod: 'default/client-a' })).toEqual([40_002, 40_001]);
+    expect(await ports({ pod: '10.0.0.11' })).toEqual([40_003]);
+    expect(await ports({ pod: '10.0.0.10:40001' })).toEqual([40_001]);
+    expect(await ports({ backend: '10.0.0.30' })).toEqual([40_004]);
+    expect(await ports({ service: 'default/web', pod: 'default/client-b' })).toEqual([40_003]);
+    const limited = await listFlows(deps, { service: 'default/web', limit: 2 });
+    expect(limited.flows!.map((flow) => flow.clientPort)).toEqual([40_002, 40_001]);
+    expect([limited.matched, limited.total]).toEqual([3, 4]);
+  });
+
+  test('a stamp a coarse tick ahead of the daemon clock reads as no time at all', async () => {
+    const deps = await node([
+      {
+        client: '10.0.0.10',
+        clientPort: 40_009,
+        backend: '10.0.0.21',
+        firstSeenMsAgo: -3,
+        lastSeenMsAgo: -3,
+      },
+    ]);
+    expect((await listFlows(deps, {})).flows![0]).toMatchObject({ ageMs: 0, idleMs: 0 });
+  });
+
+  test('a bad filter is refused with what was typed', async () => {
+    const deps = await node(FLOWS);
+    await expect(listFlows(deps, { pod: 'client-a' })).rejects.toThrow(/not a pod .*"client-a"/);
+    await expect(listFlows(deps, { backend: 'web-0' })).rejects.toThrow(
+      /not a backend address .*"web-0"/,
+    );
+    await expect(listFlows(deps, { service: 'web' })).rejects.toThrow(/not a Service .*"web"/);
+  });
+
+  test('a daemon without the Service LB says so', async () => {
+    expect(await listFlows({ lb: undefined, pods: () => [] }, {})).toEqual({
+      enabled: false,
+      flows: [],
+      matched: 0,
+      total: 0,
+    });
+  });
+});
+
+describe('the views come in parts', () => {
+  async function manyServices(count: number): Promise<LbIntrospectionDeps> {
+    const maps = memoryLbMaps();
+    const reconciler = new LbReconciler({ maps, logger: log });
+    for (let index = 0; index < count; index++) {
+      const ip = `10.96.${Math.floor(index / 256)}.${index % 256}`;
+      reconciler.replaceService(`default/s${index}`, [
+        frontend(ip, backends(`10.1.${Math.floor(index / 256)}.${index % 256}`), {
+          service: { namespace: 'default', name: `s${index}`, portName: '' },
+        }),
+      ]);
+    }
+    reconciler.markSynced();
+    await reconciler.whenIdle();
+    return { lb: { maps, reconciler, source: 'file', pinDir: '/p' }, pods: () => [] };
+  }
+
+  test('ShowServices: every part carries the header; together they hold each frontend once', async () => {
+    const deps = await manyServices(2 * FRONTENDS_PER_PART + 44);
+    const parts = sent(showServiceParts(deps, ''));
+    expect(parts.map((part) => part.frontends!.length)).toEqual([
+      FRONTENDS_PER_PART,
+      FRONTENDS_PER_PART,
+      44,
+    ]);
+    for (const part of parts) expect(part).toMatchObject({ enabled: true, source: 'file' });
+    const addresses = parts.flatMap((part) => part.frontends!.map((f) => f.address));
+    expect(new Set(addresses).size).toBe(2 * FRONTENDS_PER_PART + 44);
+  });
+
+  test('ShowServices: a filter that keeps one frontend of many sends one part; one that keeps none still sends the header', async () => {
+    const deps = await manyServices(3000);
+    const one = [...showServiceParts(deps, 'default/s2999')];
+    expect(sent(one).map((part) => part.frontends!.map((f) => f.service))).toEqual([
+      ['default/s2999'],
+    ]);
+    // 6,000 frontends scanned (the maps', then the desired state's): a pause every 1,024.
+    expect(one.filter((part) => part === undefined)).toHaveLength(5);
+    const none = sent(showServiceParts(deps, 'default/nothing'));
+    expect(none).toEqual([expect.objectContaining({ enabled: true, frontends: [] })]);
+  });
+
+  test('ListFlows: parts in order, most recent first across them, each with the counts', async () => {
+    const flows = Array.from({ length: 2 * FLOWS_PER_PART + 5 }, (_, index) => ({
+      client: '10.0.0.10',
+      clientPort: 1024 + index,
+      backend: '10.0.0.21',
+      firstSeenMsAgo: 100_000,
+      lastSeenMsAgo: 100_000 - index,
+    }));
+    const deps = await node(flows);
+    const parts = await collect(listFlowParts(deps, {}));
+    expect(parts.map((part) => part.flows!.length)).toEqual([FLOWS_PER_PART, FLOWS_PER_PART, 5]);
+    for (const part of parts)
+      expect([part.matched, part.total]).toEqual([flows.length, flows.length]);
+    const ports = parts.flatMap((part) => part.flows!.map((flow) => flow.clientPort));
+    expect(ports).toEqual(flows.map((flow) => flow.clientPort).reverse());
+    expect(await collect(listFlowParts(deps, { pod: '10.0.0.99' }))).toEqual([
+      { enabled: true, matched: 0, total: flows.length, flows: [] },
+    ]);
+  });
+});
