@@ -447,6 +447,26 @@ if (!gate.run && gate.required) {
       },
     );
 
+    test('terway-cli show flows, through the restarted terwayd, names each scenario’s Service, backend and pods', () => {
+      expectOk(() => dp, 'lb-cli-flows');
+      for (const { scenario, backend } of [
+        { scenario: 's5', backend: 'c' },
+        { scenario: 's6', backend: 'b' },
+        { scenario: 's7', backend: 'd' },
+      ]) {
+        // d is on node-2: node-1's daemon knows no pod behind its address.
+        const where = backend === 'd' ? 'not on node-1' : backend;
+        for (const [proto, target] of [
+          ['TCP', 8080],
+          ['UDP', 5353],
+        ] as const) {
+          expect(detail('lb-cli-flows')).toContain(
+            `${scenario} ${proto} default/svc-${scenario} => ${ipOf(backend)}:${target} (${where})`,
+          );
+        }
+      }
+    });
+
     test('one Service over all three backends: many connections use every backend, each connection one', () => {
       expectOk(() => dp, 'lb-spread');
       const counts = /: b (\d+), c (\d+), d (\d+);/.exec(detail('lb-spread'));
