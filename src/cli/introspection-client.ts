@@ -1,9 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
+import type { BackendClient } from '../rpc/generated/terway/v1/Backend.js';
 import type { IntrospectionClient } from '../rpc/generated/terway/v1/Introspection.js';
 import type { ListFlowsReply__Output } from '../rpc/generated/terway/v1/ListFlowsReply.js';
 import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { ListMappingsReply__Output } from '../rpc/generated/terway/v1/ListMappingsReply.js';
 import type { ShowServicesReply__Output } from '../rpc/generated/terway/v1/ShowServicesReply.js';
+import type { StatusReply__Output } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import { terwayProto } from '../rpc/proto.js';
 import { compareIp } from './format.js';
@@ -12,7 +14,7 @@ import { unixTarget } from '../rpc/socket-address.js';
 /** An operator waits on a prompt: a hung daemon must turn into an error, not a frozen shell. */
 export const CALL_DEADLINE_MS = 5_000;
 
-export type CliErrorCode = 'UNREACHABLE' | 'RPC_FAILED';
+export type CliErrorCode = 'UNREACHABLE' | 'RPC_FAILED' | 'NOT_READY';
 
 /** A failure already phrased for the operator; main prints the message and exits 1. */
 export class CliError extends Error {
@@ -31,16 +33,24 @@ export interface Introspection {
   listMappings(socketPath: string): Promise<ListMappingsReply__Output>;
   showServices(socketPath: string, filter: string): Promise<ShowServicesReply__Output>;
   listFlows(socketPath: string, request: ListFlowsRequest): Promise<ListFlowsReply__Output>;
+  /** The Backend service's Status, as the CNI STATUS verb asks it: is terwayd serving? */
+  status(socketPath: string): Promise<StatusReply__Output>;
 }
 
 export const grpcIntrospection: Introspection = {
   showFactory: (socketPath) =>
-    unary<ShowFactoryReply__Output>(socketPath, 'ShowFactory', (client, options, done) =>
-      client.ShowFactory({}, options, done),
+    unary<ShowFactoryReply__Output>(
+      socketPath,
+      'ShowFactory',
+      introspectionClient,
+      (client, options, done) => client.ShowFactory({}, options, done),
     ),
   listMappings: (socketPath) =>
-    unary<ListMappingsReply__Output>(socketPath, 'ListMappings', (client, options, done) =>
-      client.ListMappings({}, options, done),
+    unary<ListMappingsReply__Output>(
+      socketPath,
+      'ListMappings',
+      introspectionClient,
+      (client, options, done) => client.ListMappings({}, options, done),
     ),
   showServices: (socketPath, filter) =>
     streamed<ShowServicesReply__Output>(socketPath, 'ShowServices', (client, options) =>
@@ -60,6 +70,13 @@ export const grpcIntrospection: Introspection = {
     streamed<ListFlowsReply__Output>(socketPath, 'ListFlows', (client, options) =>
       client.ListFlows(request, options),
     ).then((parts) => mergeParts(parts, 'flows')),
+  status: (socketPath) =>
+    unary<StatusReply__Output, BackendClient>(
+      socketPath,
+      'Status',
+      (target) => new (terwayProto().terway.v1.Backend)(target, grpc.credentials.createInsecure()),
+      (client, options, done) => client.Status({}, options, done),
+    ),
 };
 
 /**
@@ -69,15 +86,19 @@ export const grpcIntrospection: Introspection = {
  */
 export const STREAM_DEADLINE_MS = 120_000;
 
-type Invoke<T> = (
-  client: IntrospectionClient,
-  options: grpc.CallOptions,
-  done: grpc.requestCallback<T>,
-) => void;
+type Invoke<T, C> = (client: C, options: grpc.CallOptions, done: grpc.requestCallback<T>) => void;
 
-function unary<T>(socketPath: string, method: string, invoke: Invoke<T>): Promise<T> {
-  const Client = terwayProto().terway.v1.Introspection;
-  const client = new Client(unixTarget(socketPath), grpc.credentials.createInsecure());
+function introspectionClient(target: string): IntrospectionClient {
+  return new (terwayProto().terway.v1.Introspection)(target, grpc.credentials.createInsecure());
+}
+
+function unary<T, C extends grpc.Client = IntrospectionClient>(
+  socketPath: string,
+  method: string,
+  connect: (target: string) => C,
+  invoke: Invoke<T, C>,
+): Promise<T> {
+  const client = connect(unixTarget(socketPath));
   return new Promise<T>((resolve, reject) => {
     invoke(client, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, reply) => {
       // One call per process: close now so the channel's timers do not hold the exit.
@@ -101,8 +122,7 @@ function streamed<T>(
   method: string,
   open: (client: IntrospectionClient, options: grpc.CallOptions) => grpc.ClientReadableStream<T>,
 ): Promise<T[]> {
-  const Client = terwayProto().terway.v1.Introspection;
-  const client = new Client(unixTarget(socketPath), grpc.credentials.createInsecure());
+  const client = introspectionClient(unixTarget(socketPath));
   return new Promise<T[]>((resolve, reject) => {
     const parts: T[] = [];
     const stream = open(client, { deadline: Date.now() + STREAM_DEADLINE_MS });

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { StatusReply__Output } from '../rpc/generated/terway/v1/StatusReply.js';
 import { DEFAULT_SOCKET_PATH } from '../rpc/socket-address.js';
 import type { Introspection } from './introspection-client.js';
 import { CliError, grpcIntrospection } from './introspection-client.js';
@@ -161,6 +162,28 @@ function buildProgram(io: CliIo): Command {
     });
 
   configure(
+    program
+      .command('status')
+      .description(
+        'whether terwayd serves its socket, as a liveness or readiness probe asks: exit 0 when ' +
+          'it does, 1 when it does not answer or is not ready',
+      ),
+  )
+    .option('--json', 'print the raw reply as JSON')
+    .action(async (options: OutputOptions, command: Command) => {
+      const socket = socketOf(command);
+      const reply = await io.introspection.status(socket);
+      if (options.json === true) io.stdout(toJson(reply));
+      if (!reply.ready) {
+        throw new CliError(
+          'NOT_READY',
+          `terwayd at ${socket} is not ready${reply.reason ? `: ${reply.reason}` : ''}`,
+        );
+      }
+      if (options.json !== true) io.stdout(`${renderStatus(socket, reply)}\n`);
+    });
+
+  configure(
     program.command('mapping').description('pod → IP → ENI for every pod record on this node'),
   )
     .option('--json', 'print the raw reply as JSON')
@@ -174,6 +197,14 @@ function buildProgram(io: CliIo): Command {
     });
 
   return program;
+}
+
+/** One line: serving or not, and whether a new pod would get an IP now (not a health matter). */
+export function renderStatus(socket: string, reply: StatusReply__Output): string {
+  const ips = reply.canAllocate
+    ? 'new pods can get an IP'
+    : `new pods cannot get an IP now${reply.reason ? `: ${reply.reason}` : ''}`;
+  return `terwayd at ${socket} is serving; ${ips}`;
 }
 
 function toJson(reply: unknown): string {

@@ -222,6 +222,35 @@ describe('terwayd start-up guards', () => {
     expect(warning?.level).toBe('warn');
   }, 30_000);
 
+  test('terway-cli status, the chart’s probe: 0 while terwayd answers, 1 when it hangs or is gone', async () => {
+    const d = daemon();
+    await d.start();
+    const status = () => runProcess(BINS.terwayCli, ['status', `--socket=${d.socket}`]);
+    const serving = await status();
+    expect([serving.status, serving.stdout]).toEqual([
+      0,
+      `terwayd at ${d.socket} is serving; new pods can get an IP\n`,
+    ]);
+    const json = await runProcess(BINS.terwayCli, ['status', `--socket=${d.socket}`, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ ready: true, canAllocate: true, reason: '' });
+    // A hung daemon (stopped, so its socket accepts but nothing answers): what liveness is for.
+    const pid = d.child!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    let hung;
+    try {
+      hung = await status();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(hung.status).toBe(1);
+    expect(hung.stderr).toMatch(/did not answer Status within 5s/);
+    expect((await status()).status).toBe(0);
+    await d.stop();
+    const gone = await status();
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toMatch(/cannot reach terwayd at .*: no such socket|connection refused/);
+  }, 60_000);
+
   test('a second daemon on the same state dir refuses to start', async () => {
     const first = daemon();
     await first.start();

@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/config/load-config.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
-import { IMAGE_INSTALL_CNI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
+import { IMAGE_INSTALL_CNI, IMAGE_TERWAY_CLI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'terway-node');
 /** Debian's Go packages, installed by make test's bootstrap: sprig, its deps, sigs.k8s.io/yaml. */
@@ -27,9 +27,19 @@ interface K8sObject {
   metadata: { name: string; namespace?: string };
   [key: string]: unknown;
 }
+interface Probe {
+  exec: { command: string[] };
+  timeoutSeconds: number;
+  periodSeconds: number;
+  failureThreshold: number;
+}
+
 interface Container {
   name: string;
   image: string;
+  startupProbe?: Probe;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
   command?: string[];
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }>;
@@ -224,6 +234,34 @@ describe('charts/terway-node', () => {
     expect(terwayd.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom).toEqual({
       fieldRef: { fieldPath: 'spec.nodeName' },
     });
+  });
+
+  test("terwayd's probes run terway-cli status against the socket terwayd serves", () => {
+    const terwayd = container(podSpec(defaults), 'terwayd');
+    const socket = flags(terwayd).get('--socket');
+    const help = spawnSync(process.execPath, [requireBuilt(BINS.terwayCli), '--help'], {
+      encoding: 'utf8',
+    }).stdout;
+    expect(help).toMatch(/^ {2}status /m);
+    for (const probe of [terwayd.startupProbe, terwayd.livenessProbe, terwayd.readinessProbe]) {
+      // dockerfile.test.ts checks the image links terway-cli there.
+      expect(probe?.exec.command).toEqual([IMAGE_TERWAY_CLI, 'status', `--socket=${socket}`]);
+      // terway-cli gives terwayd 5 s: the probe must not cut it short.
+      expect(probe!.timeoutSeconds).toBeGreaterThan(5);
+    }
+    // A first start restores from the cloud: minutes before liveness may judge it.
+    const startup = terwayd.startupProbe!;
+    expect(startup.periodSeconds * startup.failureThreshold).toBeGreaterThanOrEqual(300);
+    const disabled = container(podSpec(render({ probes: { enabled: false } })), 'terwayd');
+    expect([disabled.startupProbe, disabled.livenessProbe, disabled.readinessProbe]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const moved = render({ daemon: { socketDir: '/run/terway-elsewhere' } });
+    expect(container(podSpec(moved), 'terwayd').livenessProbe?.exec.command[2]).toBe(
+      '--socket=/run/terway-elsewhere/eni.socket',
+    );
   });
 
   test('the init container runs what the image installs, with the variables it reads', () => {

@@ -12,6 +12,8 @@ import { REPO_ROOT } from './bins.js';
 export const INSTALL_CNI_SCRIPT = join(REPO_ROOT, 'scripts', 'install-cni.sh');
 /** Where the Dockerfile puts the script in the image: the chart's init container command. */
 export const IMAGE_INSTALL_CNI = '/opt/terway-node/bin/install-cni';
+/** terway-cli in the image (a link on the PATH): what the chart's probes run. */
+export const IMAGE_TERWAY_CLI = '/usr/local/bin/terway-cli';
 
 export interface ScratchNode {
   /** The scratch directory; the caller removes it. */

@@ -87,6 +87,10 @@ async function run(
         requests.push(request);
         return Promise.resolve(FLOWS);
       },
+      status: (socket) => {
+        sockets.push(socket);
+        return Promise.resolve({ ready: true, canAllocate: true, reason: '' });
+      },
       ...options.introspection,
     },
   };
@@ -215,5 +219,51 @@ describe('terway-cli argument handling', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('a whole number (0 for all)');
     expect(r.requests).toEqual([]);
+  });
+
+  test('status: one line and exit 0 while terwayd serves, even when the node is out of IPs', async () => {
+    const serving = await run(['status', '--socket', '/tmp/a.sock']);
+    expect(serving).toMatchObject({
+      code: 0,
+      stdout: 'terwayd at /tmp/a.sock is serving; new pods can get an IP\n',
+      stderr: '',
+    });
+    const full = await run(['status'], {
+      introspection: {
+        status: () =>
+          Promise.resolve({
+            ready: true,
+            canAllocate: false,
+            reason: 'every IP slot of this node is in use',
+          }),
+      },
+    });
+    expect(full.code).toBe(0);
+    expect(full.stdout).toBe(
+      `terwayd at ${DEFAULT_SOCKET_PATH} is serving; new pods cannot get an IP now: every IP slot of this node is in use\n`,
+    );
+  });
+
+  test('status: exit 1 with the reason when terwayd is not ready or does not answer', async () => {
+    const notReady = await run(['status', '--json'], {
+      introspection: {
+        status: () => Promise.resolve({ ready: false, canAllocate: false, reason: 'restoring' }),
+      },
+    });
+    expect(notReady.code).toBe(1);
+    expect(JSON.parse(notReady.stdout)).toEqual({
+      ready: false,
+      canAllocate: false,
+      reason: 'restoring',
+    });
+    expect(notReady.stderr).toBe(
+      `terway-cli: terwayd at ${DEFAULT_SOCKET_PATH} is not ready: restoring\n`,
+    );
+    const message =
+      'terwayd at /x did not answer Status within 5s (is the daemon stuck or still starting?)';
+    const hung = await run(['status', '--socket', '/x'], {
+      introspection: { status: () => Promise.reject(new CliError('UNREACHABLE', message)) },
+    });
+    expect([hung.code, hung.stdout, hung.stderr]).toEqual([1, '', `terway-cli: ${message}\n`]);
   });
 });

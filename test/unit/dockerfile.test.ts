@@ -13,7 +13,7 @@ import { validate } from 'dockerfile-utils';
 
 import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
 import { REPO_ROOT } from '../support/bins.js';
-import { IMAGE_INSTALL_CNI } from '../support/install-cni.js';
+import { IMAGE_INSTALL_CNI, IMAGE_TERWAY_CLI } from '../support/install-cni.js';
 
 const content = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
@@ -96,6 +96,18 @@ describe('Dockerfile', () => {
     expect(copy?.getFromFlag()?.getValue()).toBe('build');
     const target = copy!.getArguments().at(-1)!.getValue();
     expect(posix.resolve(workdirs[0]!.getArgumentsContent()!, target)).toBe(IMAGE_INSTALL_CNI);
+  });
+
+  test("links terway-cli where the chart's probes run it, to the built command", () => {
+    const workdir = keyword(runtimeStage, 'WORKDIR')[0]!.getArgumentsContent()!;
+    const links = keyword(runtimeStage, 'RUN')
+      .map((instruction) => instruction.getArgumentsContent() ?? '')
+      .map((command) => /^ln -s (\S+) (\S+)$/.exec(command.trim()))
+      .filter((match): match is RegExpExecArray => match !== null);
+    const link = links.find((match) => match[2] === IMAGE_TERWAY_CLI);
+    expect(link).toBeDefined();
+    // The link's target is what the build compiles cmd/terway-cli.ts to, under the WORKDIR.
+    expect(link![1]).toBe(posix.join(workdir, 'dist/cmd/terway-cli.js'));
   });
 
   test('copies every source root the build compiles, and nothing .dockerignore leaves out', () => {

@@ -27,3 +27,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "terway-node.socket" -}}
 {{ .Values.daemon.socketDir }}/eni.socket
 {{- end -}}
+
+{{/* A probe that runs `terway-cli status` against terwayd's socket (values: probes). */}}
+{{- define "terway-node.statusProbe" -}}
+exec:
+  command:
+    - /usr/local/bin/terway-cli
+    - status
+    - --socket={{ include "terway-node.socket" .root }}
+timeoutSeconds: {{ .root.Values.probes.timeoutSeconds }}
+periodSeconds: {{ .probe.periodSeconds }}
+failureThreshold: {{ .probe.failureThreshold }}
+{{- end -}}
