@@ -485,11 +485,51 @@ out:
 	return err;
 }
 
+/* The whole map: the batched walk, or get_next_key + lookup where batch ops are missing. */
+static int dump_all(int fd, struct dump_buf *d, uint32_t max_entries)
+{
+	int err = g_batch_ops ? dump_batch(fd, d, max_entries) : -ENOTSUPP;
+	if (err && d->len == 0 && batch_unsupported(-err))
+		err = dump_iterate(fd, d);
+	return err;
+}
+
+static void free_bytes(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	free(data);
+}
+
+/* The bytes as a Buffer that owns them, or a copy where external buffers are not allowed. */
+static bool hand_over(napi_env env, uint8_t **bytes, size_t len, napi_value *out)
+{
+	if (len > 0 && napi_create_external_buffer(env, len, *bytes, free_bytes, NULL, out) == napi_ok) {
+		*bytes = NULL;
+		return true;
+	}
+	return napi_create_buffer_copy(env, len, *bytes, NULL, out) == napi_ok;
+}
+
+/* {keys, values, count} from a finished walk; the buffers it hands over are no longer d's. */
+static bool dump_object(napi_env env, struct dump_buf *d, napi_value *out)
+{
+	napi_value keys_v, values_v;
+	if (!hand_over(env, &d->keys, (size_t)d->len * d->ks, &keys_v) ||
+	    !hand_over(env, &d->values, (size_t)d->len * d->vs, &values_v) ||
+	    napi_create_object(env, out) != napi_ok)
+		return false;
+	tw_set_value(env, *out, "keys", keys_v);
+	tw_set_value(env, *out, "values", values_v);
+	tw_set_u32(env, *out, "count", d->len);
+	return true;
+}
+
 /* mapDump(handle) -> {keys, values, count} */
 static napi_value map_dump(napi_env env, napi_callback_info cbinfo)
 {
 	static const char op[] = "mapDump";
-	napi_value argv[1], obj, keys_v, values_v;
+	napi_value argv[1], obj;
 	if (!tw_args(env, cbinfo, 1, argv))
 		return NULL;
 	struct tw_map *map = get_data_map(env, argv[0], op);
@@ -497,22 +537,14 @@ static napi_value map_dump(napi_env env, napi_callback_info cbinfo)
 		return NULL;
 	struct dump_buf d = {.ks = map->info.key_size, .vs = map->value_stride};
 	tw_log_reset();
-	int err = g_batch_ops ? dump_batch(map->fd, &d, map->info.max_entries) : -ENOTSUPP;
-	if (err && d.len == 0 && batch_unsupported(-err))
-		err = dump_iterate(map->fd, &d);
+	int err = dump_all(map->fd, &d, map->info.max_entries);
 	napi_value result = NULL;
-	if (err) {
+	if (err)
 		tw_throw_errno(env, -err, "%s(%s)", op, map->path);
-	} else if (napi_create_buffer_copy(env, (size_t)d.len * d.ks, d.keys, NULL, &keys_v) != napi_ok ||
-		   napi_create_buffer_copy(env, (size_t)d.len * d.vs, d.values, NULL, &values_v) != napi_ok ||
-		   napi_create_object(env, &obj) != napi_ok) {
+	else if (!dump_object(env, &d, &obj))
 		tw_throw_errno(env, ENOMEM, "%s(%s)", op, map->path);
-	} else {
-		tw_set_value(env, obj, "keys", keys_v);
-		tw_set_value(env, obj, "values", values_v);
-		tw_set_u32(env, obj, "count", d.len);
+	else
 		result = obj;
-	}
 	free(d.keys);
 	free(d.values);
 	return result;
@@ -539,42 +571,18 @@ static void dump_work_execute(napi_env env, void *data)
 {
 	(void)env;
 	struct dump_work *w = data;
-	w->err = g_batch_ops ? dump_batch(w->fd, &w->d, w->max_entries) : -ENOTSUPP;
-	if (w->err && w->d.len == 0 && batch_unsupported(-w->err))
-		w->err = dump_iterate(w->fd, &w->d);
-}
-
-static void free_bytes(napi_env env, void *data, void *hint)
-{
-	(void)env;
-	(void)hint;
-	free(data);
-}
-
-/* The bytes as a Buffer that owns them, or a copy where external buffers are not allowed. */
-static bool hand_over(napi_env env, uint8_t **bytes, size_t len, napi_value *out)
-{
-	if (len > 0 && napi_create_external_buffer(env, len, *bytes, free_bytes, NULL, out) == napi_ok) {
-		*bytes = NULL;
-		return true;
-	}
-	return napi_create_buffer_copy(env, len, *bytes, NULL, out) == napi_ok;
+	w->err = dump_all(w->fd, &w->d, w->max_entries);
 }
 
 static void dump_work_complete(napi_env env, napi_status status, void *data)
 {
 	static const char op[] = "mapDumpAsync";
 	struct dump_work *w = data;
-	napi_value obj, keys_v, values_v, error;
+	napi_value obj, error;
 	int err = status == napi_ok ? -w->err : ECANCELED;
-	if (err == 0 && (!hand_over(env, &w->d.keys, (size_t)w->d.len * w->d.ks, &keys_v) ||
-			 !hand_over(env, &w->d.values, (size_t)w->d.len * w->d.vs, &values_v) ||
-			 napi_create_object(env, &obj) != napi_ok))
+	if (err == 0 && !dump_object(env, &w->d, &obj))
 		err = ENOMEM;
 	if (err == 0) {
-		tw_set_value(env, obj, "keys", keys_v);
-		tw_set_value(env, obj, "values", values_v);
-		tw_set_u32(env, obj, "count", w->d.len);
 		napi_resolve_deferred(env, w->deferred, obj);
 	} else {
 		/* The message and code mapDump would throw, taken back as a value to reject with. */

@@ -55,26 +55,6 @@ export function podLabel(pod: PodRef__Output | null | undefined): string {
   return `${pod.namespace}/${pod.name}`;
 }
 
-/** Orders dotted-quad addresses numerically; anything else (IPv6) falls back to text order. */
-export function compareIp(a: string, b: string): number {
-  const pa = ipv4Number(a);
-  const pb = ipv4Number(b);
-  if (pa !== undefined && pb !== undefined) return pa - pb;
-  return a.localeCompare(b);
-}
-
-function ipv4Number(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    const octet = Number(part);
-    if (part === '' || !Number.isInteger(octet) || octet < 0 || octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
 // kubectl-style columns: no box drawing, two spaces between columns. Narrower than a boxed table
 // (the mapping view has seven columns) and friendly to grep/awk.
 const PLAIN_CHARS = {

@@ -8,7 +8,7 @@ import type { ShowServicesReply__Output } from '../rpc/generated/terway/v1/ShowS
 import type { StatusReply__Output } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import { terwayProto } from '../rpc/proto.js';
-import { compareIp } from './format.js';
+import { compareIp } from '../util/ipv4.js';
 import { unixTarget } from '../rpc/socket-address.js';
 
 /** An operator waits on a prompt: a hung daemon must turn into an error, not a frozen shell. */

@@ -1,7 +1,8 @@
 import type { ListMappingsReply__Output } from '../rpc/generated/terway/v1/ListMappingsReply.js';
 import type { Mapping__Output } from '../rpc/generated/terway/v1/Mapping.js';
 import type { RenderOptions } from './format.js';
-import { NONE, compareIp, formatAge, podLabel, renderTable, shortContainerId } from './format.js';
+import { compareIp } from '../util/ipv4.js';
+import { NONE, formatAge, podLabel, renderTable, shortContainerId } from './format.js';
 
 export const NO_MAPPINGS_MESSAGE = 'no pod IP records on this node';
 export const MAPPING_HEAD = [

@@ -4,7 +4,8 @@ import type { PoolFigures__Output } from '../rpc/generated/terway/v1/PoolFigures
 import type { ShowFactoryReply__Output } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import type { RenderOptions } from './format.js';
 import { renderCloud } from './show-cloud.js';
-import { NONE, compareIp, formatSince, podLabel, renderTable, shortContainerId } from './format.js';
+import { compareIp } from '../util/ipv4.js';
+import { NONE, formatSince, podLabel, renderTable, shortContainerId } from './format.js';
 
 export const PRIMARY_MARKER = '(eni primary)';
 export const NO_ENIS_MESSAGE =

@@ -9,8 +9,6 @@ import type { ListMappingsReply } from '../rpc/generated/terway/v1/ListMappingsR
 import type { ShowFactoryReply } from '../rpc/generated/terway/v1/ShowFactoryReply.js';
 import type { PodNetwork } from './pod-network.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-
 import { streamed } from './stream-handler.js';
 import { unary } from './unary-handler.js';
 import { listFlows, showServices, type LbIntrospectionSource } from './lb-introspection.js';
@@ -69,7 +67,7 @@ export function introspectionService(deps: IntrospectionDeps): UntypedServiceImp
       showServices(lbViews, request.filter ?? ''),
     ),
     ListFlows: streamed('ListFlows', log, (request: ListFlowsRequest) =>
-      listFlows(lbViews, request, () => nextTurn()),
+      listFlows(lbViews, request),
     ),
   };
 }

@@ -4,6 +4,8 @@
  * read the live maps; the daemon adds only names: the Service a frontend belongs to, and the pods
  * on this node behind client and backend addresses.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import { TerwayError } from '../errors/terway-error.js';
 import { selectFlows, type FlowAddresses, type FlowRecord } from '../lb/flow-records.js';
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
@@ -29,6 +31,7 @@ import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsReque
 import type { PodRef } from '../rpc/generated/terway/v1/PodRef.js';
 import type { ShowServicesReply } from '../rpc/generated/terway/v1/ShowServicesReply.js';
 import { recordKey, type PodRecord } from '../store/pod-record.js';
+import { toPodRef } from './pod-network-message.js';
 
 /** What the views read of the running Service LB. */
 export interface LbIntrospectionSource {
@@ -113,12 +116,11 @@ export function* showServices(
 
 /**
  * ListFlows as parts: each carries the counts and the next flows, most recently active first.
- * `pause` is how the selection lets the event loop turn while it scans (see selectFlows).
+ * The selection's scan takes a turn of the event loop at each of its pauses (see selectFlows).
  */
 export async function* listFlows(
   deps: LbIntrospectionDeps,
   request: ListFlowsRequest,
-  pause: () => Promise<void> = () => Promise.resolve(),
 ): AsyncGenerator<ListFlowsReply> {
   const { lb } = deps;
   if (lb === undefined) {
@@ -130,7 +132,7 @@ export async function* listFlows(
   const selection = await selectFlows(
     lb.maps.flow,
     { matches: flowMatcher(request, pods, desired), limit: request.limit ?? 0 },
-    pause,
+    () => nextTurn(),
   );
   const counts = { enabled: true, matched: selection.matched, total: selection.total };
   const now = (deps.monotonicNs ?? process.hrtime.bigint)();
@@ -146,21 +148,19 @@ export async function* listFlows(
   if (sent === 0) yield { ...counts, flows: [] };
 }
 
-/** The Service of a flow's frontend, once per frontend: a listing has many flows per frontend. */
+/** The Service of a flow's frontend, named once per frontend: a listing has many flows per frontend. */
 function serviceNamer(
   desired: ReadonlyMap<FrontendCode, DesiredFrontend>,
 ): (record: FlowRecord) => string {
-  const known = new Map<string, string>();
+  const named = new Map<FrontendCode, string>();
   return (record) => {
-    const label = `${record.frontend.ip}:${record.frontend.port}/${record.protocol}`;
-    let service = known.get(label);
+    const code = frontendCodeOf({ ...record.frontend, protocol: record.protocol });
+    let service = named.get(code);
     if (service === undefined) {
-      const frontend = desired.get(
-        frontendCodeOf({ ...record.frontend, protocol: record.protocol }),
-      );
+      const frontend = desired.get(code);
       service =
         frontend === undefined ? '' : serviceKey(frontend.service.namespace, frontend.service.name);
-      known.set(label, service);
+      named.set(code, service);
     }
     return service;
   };
@@ -313,6 +313,5 @@ function podsByIp(records: readonly PodRecord[]): Map<string, PodRecord> {
 }
 
 function podRef(record: PodRecord | undefined): PodRef | null {
-  if (record === undefined) return null;
-  return { namespace: record.namespace, name: record.name, containerId: record.containerId };
+  return record === undefined ? null : toPodRef(record);
 }

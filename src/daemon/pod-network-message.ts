@@ -1,5 +1,7 @@
 import type { PodInterfaces } from '../dataplane/pod-attachment.js';
 import type { PodNetwork } from '../rpc/generated/terway/v1/PodNetwork.js';
+import type { PodRef } from '../rpc/generated/terway/v1/PodRef.js';
+import type { PodRecord } from '../store/pod-record.js';
 import type { PodNetworkView } from './ipam.js';
 
 /**
@@ -9,7 +11,7 @@ import type { PodNetworkView } from './ipam.js';
 export function toPodNetworkMessage(view: PodNetworkView, interfaces?: PodInterfaces): PodNetwork {
   const { record, lease } = view;
   return {
-    pod: { namespace: record.namespace, name: record.name, containerId: record.containerId },
+    pod: toPodRef(record),
     ip: record.ip,
     prefixLength: interfaces?.prefixLength ?? lease?.prefixLength ?? 0,
     gateway: interfaces?.gateway ?? lease?.gateway ?? '',
@@ -24,4 +26,9 @@ export function toPodNetworkMessage(view: PodNetworkView, interfaces?: PodInterf
     hostInterface: interfaces?.host ?? null,
     podInterface: interfaces?.pod ?? null,
   };
+}
+
+/** The pod a record belongs to, as the wire names it. */
+export function toPodRef(record: PodRecord): PodRef {
+  return { namespace: record.namespace, name: record.name, containerId: record.containerId };
 }

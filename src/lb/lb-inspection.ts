@@ -6,7 +6,7 @@
  * in the datapath rather than the daemon's belief.
  */
 import { TerwayError } from '../errors/terway-error.js';
-import { intToIp, parseIPv4 } from '../util/ipv4.js';
+import { compareIp, intToIp, parseIPv4 } from '../util/ipv4.js';
 import {
   backendKeyOf,
   formatBackend,
@@ -194,7 +194,7 @@ export function compareFrontends(
   b: { readonly frontend: FrontendAddress },
 ): number {
   return (
-    (parseIPv4(a.frontend.ip) ?? 0) - (parseIPv4(b.frontend.ip) ?? 0) ||
+    compareIp(a.frontend.ip, b.frontend.ip) ||
     a.frontend.port - b.frontend.port ||
     a.frontend.protocol.localeCompare(b.frontend.protocol)
   );

@@ -21,7 +21,8 @@ export interface LbTableRow {
 }
 
 export function readLbTable(maps: LbMaps): LbTableRow[] {
-  return [...lbTableRows(maps)].sort((a, b) => a.id - b.id);
+  // Read in one go, so the dump's values are current: no entry is looked up again.
+  return [...lbTableRows(maps, false)].sort((a, b) => a.id - b.id);
 }
 
 /**
@@ -29,13 +30,16 @@ export function readLbTable(maps: LbMaps): LbTableRow[] {
  * can stop between rows (terway-cli's views do, so a large table never holds up an ADD). The
  * reconciler may write the maps while the caller is stopped, so each row is read afresh when it is
  * reached (its entry looked up again, then its slots), in one step: a frontend deleted meanwhile is
- * skipped, and a moved one is read where it is now, never from a block it left.
+ * skipped, and a moved one is read where it is now, never from a block it left. `reread` false
+ * takes the dump's values instead, for a caller that reads every row before it yields the loop.
  */
-export function* lbTableRows(maps: LbMaps): Generator<LbTableRow> {
+export function* lbTableRows(maps: LbMaps, reread = true): Generator<LbTableRow> {
   const dump = maps.frontend.dump();
   for (let index = 0; index < dump.count; index++) {
     const keyBytes = dump.keys.subarray(index * FRONTEND_KEY.size, (index + 1) * FRONTEND_KEY.size);
-    const current = maps.frontend.lookup(keyBytes);
+    const current = reread
+      ? maps.frontend.lookup(keyBytes)
+      : dump.values.subarray(index * FRONTEND.size, (index + 1) * FRONTEND.size);
     if (current === undefined) continue;
     const key = decode(FRONTEND_KEY, keyBytes);
     const value = decode(FRONTEND, current);

@@ -55,6 +55,14 @@ export function parseIPv4(text: string): number | undefined {
   return value * 256 + octet;
 }
 
+/** Orders dotted-quad addresses numerically; anything else (IPv6) falls back to text order. */
+export function compareIp(a: string, b: string): number {
+  const pa = parseIPv4(a);
+  const pb = parseIPv4(b);
+  if (pa !== undefined && pb !== undefined) return pa - pb;
+  return a.localeCompare(b);
+}
+
 export function ipToInt(ip: string): number {
   if (!isIPv4(ip)) {
     throw new TerwayError('INVALID_ARGUMENT', `not an IPv4 address: ${JSON.stringify(ip)}`);

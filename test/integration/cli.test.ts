@@ -13,10 +13,7 @@ import {
 } from '../../src/daemon/lb-introspection.js';
 import { streamed } from '../../src/daemon/stream-handler.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { FLOW, FLOW_KEY, IPPROTO_TCP } from '../../src/lb/maps/lb-layouts.js';
-import { encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
-import { ipToInt } from '../../src/util/ipv4.js';
 import type { IntrospectionHandlers } from '../../src/rpc/generated/terway/v1/Introspection.js';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
@@ -24,6 +21,7 @@ import { terwayProto } from '../../src/rpc/proto.js';
 import { unixTarget } from '../../src/rpc/socket-address.js';
 import { BINS, requireBuilt } from '../support/bins.js';
 import { backends, frontend } from '../support/desired-frontends.js';
+import { writeFlows } from '../support/flow-entries.js';
 
 /** Generous: each run is a cold node start plus a gRPC round trip. */
 const TEST_TIMEOUT_MS = 20_000;
@@ -177,31 +175,16 @@ async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
   }
   reconciler.markSynced();
   await reconciler.whenIdle();
-  const keys = Buffer.alloc(flows * FLOW_KEY.size);
-  const values = Buffer.alloc(flows * FLOW.size);
   // One millisecond apart, the programs' clock's resolution: the last written is the newest.
-  for (let index = 0; index < flows; index++) {
-    encode(FLOW_KEY, {
-      clientAddr: ipToInt('10.0.0.10'),
-      frontendAddr: ipToInt('10.96.0.10'),
+  writeFlows(
+    maps.flow,
+    Array.from({ length: flows }, (_, index) => ({
       clientPort: 1024 + index,
-      frontendPort: 80,
-      proto: IPPROTO_TCP,
-    }).copy(keys, index * FLOW_KEY.size);
-    encode(FLOW, {
       firstSeenNs: BigInt(index + 1) * 1_000_000n,
-      lastSeenNs: BigInt(index + 1) * 1_000_000n,
       packets: 2n,
       bytes: 120n,
-      nextHop: 0n,
-      frontendId: 1,
-      backendId: 1,
-      backendAddr: ipToInt('10.0.0.21'),
-      backendPort: 8080,
-      state: 1,
-    }).copy(values, index * FLOW.size);
-  }
-  if (flows > 0) maps.flow.updateBatch(keys, values, flows);
+    })),
+  );
   return {
     lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/cli-test' },
     pods: () => [],

@@ -1,6 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
 import {
-  compareIp,
   formatAge,
   formatDuration,
   formatSince,
@@ -9,6 +8,7 @@ import {
   shortContainerId,
 } from '../../src/cli/format.js';
 import { NO_MAPPINGS_MESSAGE, renderMappings } from '../../src/cli/mapping.js';
+import { compareIp } from '../../src/util/ipv4.js';
 import { NO_ENIS_MESSAGE, PRIMARY_MARKER, renderShowFactory } from '../../src/cli/show-factory.js';
 import type { ENIEntry__Output } from '../../src/rpc/generated/terway/v1/ENIEntry.js';
 import type { IPEntry__Output } from '../../src/rpc/generated/terway/v1/IPEntry.js';

@@ -5,6 +5,7 @@ import { nextHopMacOf, readFlowRecords, selectFlows } from '../../src/lb/flow-re
 import { FLOW, FLOW_KEY, IPPROTO_TCP, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 import { ipToInt } from '../../src/util/ipv4.js';
+import { writeFlows } from '../support/flow-entries.js';
 
 /** A next_hop word as the program stores it: the MAC's bytes first in memory, then the stamp. */
 function nextHopWord(mac: string, stamp: number): bigint {
@@ -22,34 +23,17 @@ function flowMap(nextHops: bigint[]): MemoryBpfMap {
     valueSize: FLOW.size,
     maxEntries: 16,
   });
-  const keys = Buffer.concat(
-    nextHops.map((_, index) =>
-      encode(FLOW_KEY, {
-        clientAddr: ipToInt('10.0.0.10'),
-        frontendAddr: ipToInt('10.96.0.10'),
-        clientPort: 40_000 + index,
-        frontendPort: 80,
-        proto: IPPROTO_TCP,
-      }),
-    ),
+  writeFlows(
+    map,
+    nextHops.map((nextHop, index) => ({
+      clientPort: 40_000 + index,
+      firstSeenNs: BigInt(index + 1),
+      packets: 3n,
+      bytes: 180n,
+      nextHop,
+      backendId: 2,
+    })),
   );
-  const values = Buffer.concat(
-    nextHops.map((nextHop, index) =>
-      encode(FLOW, {
-        firstSeenNs: BigInt(index + 1),
-        lastSeenNs: BigInt(index + 1),
-        packets: 3n,
-        bytes: 180n,
-        nextHop,
-        frontendId: 1,
-        backendId: 2,
-        backendAddr: ipToInt('10.0.0.21'),
-        backendPort: 8080,
-        state: 1,
-      }),
-    ),
-  );
-  map.updateBatch(keys, values, nextHops.length);
   return map;
 }
 

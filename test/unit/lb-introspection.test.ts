@@ -14,12 +14,11 @@ import type { ListFlowsRequest } from '../../src/rpc/generated/terway/v1/ListFlo
 import type { ShowServicesReply } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
 import { TerwayError } from '../../src/errors/terway-error.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { FLOW, FLOW_KEY, IPPROTO_TCP, IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
-import { encode } from '../../src/lb/maps/struct-codec.js';
+import { IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import type { PodRecord } from '../../src/store/pod-record.js';
-import { ipToInt } from '../../src/util/ipv4.js';
 import { backends, frontend } from '../support/desired-frontends.js';
+import { writeFlows } from '../support/flow-entries.js';
 
 const log = pino({ level: 'silent' });
 const MS = 1_000_000n;
@@ -50,31 +49,17 @@ interface Flow {
   lastSeenMsAgo: number;
 }
 
-function writeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): void {
-  for (const flow of flows) {
-    maps.flow.updateBatch(
-      encode(FLOW_KEY, {
-        clientAddr: ipToInt(flow.client),
-        frontendAddr: ipToInt(flow.frontend ?? '10.96.0.10'),
-        clientPort: flow.clientPort,
-        frontendPort: flow.frontendPort ?? 80,
-        proto: flow.proto ?? IPPROTO_TCP,
-      }),
-      encode(FLOW, {
-        firstSeenNs: NOW_NS - BigInt(flow.firstSeenMsAgo) * MS,
-        lastSeenNs: NOW_NS - BigInt(flow.lastSeenMsAgo) * MS,
-        packets: 4n,
-        bytes: 260n,
-        nextHop: 0n,
-        frontendId: 1,
-        backendId: 1,
-        backendAddr: ipToInt(flow.backend),
-        backendPort: 8080,
-        state: 1,
-      }),
-      1,
-    );
-  }
+function writeNodeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): void {
+  writeFlows(
+    maps.flow,
+    flows.map((flow) => ({
+      ...flow,
+      firstSeenNs: NOW_NS - BigInt(flow.firstSeenMsAgo) * MS,
+      lastSeenNs: NOW_NS - BigInt(flow.lastSeenMsAgo) * MS,
+      packets: 4n,
+      bytes: 260n,
+    })),
+  );
 }
 
 async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
@@ -83,7 +68,7 @@ async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
   reconciler.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.21'))]);
   reconciler.markSynced();
   await reconciler.whenIdle();
-  writeFlows(maps, flows);
+  writeNodeFlows(maps, flows);
   return {
     lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/test' },
     pods: () => [

@@ -164,9 +164,15 @@ function call<T>(fn: (native: Addon) => T): T {
   try {
     return fn(native);
   } catch (error) {
-    if (error instanceof Error) throw toBpfError(error);
-    throw new TerwayError('BPF_ERROR', String(error), { cause: error });
+    throw asBpfError(error);
   }
+}
+
+/** An addon call's error as a BPF_ERROR (one that already is, as it is). */
+function asBpfError(error: unknown): TerwayError {
+  if (error instanceof TerwayError) return error;
+  if (error instanceof Error) return toBpfError(error);
+  return new TerwayError('BPF_ERROR', String(error), { cause: error });
 }
 
 /** A pinned map, opened through the addon. */
@@ -228,12 +234,12 @@ export class NativeBpfMap implements BpfMap {
 
   /** The walk runs on a thread of libuv's pool, with a dup of the map's fd. */
   async dumpAsync(): Promise<BpfMapDump> {
+    // Async, so what the addon throws at once (a closed handle) rejects too, like the walk's own
+    // failures: a caller awaits one promise, never a throw and a rejection.
     try {
       return await call((native) => native.mapDumpAsync(this.handle));
     } catch (error) {
-      if (error instanceof TerwayError) throw error;
-      if (error instanceof Error) throw toBpfError(error);
-      throw new TerwayError('BPF_ERROR', String(error), { cause: error });
+      throw asBpfError(error);
     }
   }
 
