@@ -37,6 +37,7 @@ function describeLab(manifest: LabManifest): string {
       `           log    ${node.log}`,
       `           CNI    ${node.conflist}`,
       `           Services ${node.services}  (edit to reprogram the node's Service LB)`,
+      `           metrics  ${node.metrics}`,
     );
   }
   return lines.join('\n');

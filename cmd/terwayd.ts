@@ -50,6 +50,10 @@ const program = new Command('terwayd')
       .choices(TC_HOOK_CHOICES)
       .default(DEFAULT_TC_HOOK),
   )
+  .option(
+    '--metrics-address <host:port>',
+    'serve Prometheus metrics at http://<host:port>/metrics (:port for every address); not served when omitted',
+  )
   .showHelpAfterError();
 
 program.parse();
@@ -64,5 +68,6 @@ const options = program.opts<{
   bpfObject: string;
   lbHook: TcHookChoice;
   nodeName?: string;
+  metricsAddress?: string;
 }>();
 await runDaemon(options);

@@ -5,7 +5,7 @@
 // a TCP request) and which way the packets went, then gives the web pods a Service and shows the
 // eBPF load balancer inside the client pods spreading connections to its ClusterIP (with the
 // program's own record of which backend each connection reached), prints `terway-cli show
-// factory` for each node, deletes the pods through CNI DEL and tears everything down, even on
+// factory`, `show services`, `show flows` and the Prometheus metrics for each node, deletes the pods through CNI DEL and tears everything down, even on
 // failure or Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,6 +53,21 @@ function cli(node, args) {
   const socket = node.socket;
   process.stdout.write(`$ terway-cli --socket ${socket} ${args.join(' ')}    # ${node.name}\n`);
   process.stdout.write(run(process.execPath, [CLI, '--socket', socket, ...args]));
+}
+
+/** The node's terwayd metrics as Prometheus scrapes them: the pool, the CNI calls and the LB. */
+async function metrics(node) {
+  process.stdout.write(
+    `$ curl -s ${node.metrics} | grep -E '^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends)'    # ${node.name}\n`,
+  );
+  const response = await fetch(node.metrics);
+  if (response.status !== 200) throw new Error(`${node.metrics} answered ${response.status}`);
+  const wanted = /^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends)[{ ]/;
+  const lines = (await response.text()).split('\n').filter((line) => wanted.test(line));
+  if (!lines.some((line) => line.startsWith('terway_lb_frontends{state="programmed"} '))) {
+    throw new Error(`${node.metrics} has no terway_lb_frontends`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function inNetns(netns, command, args) {
@@ -250,6 +265,7 @@ async function main() {
     cli(node, ['show', 'factory']);
     cli(node, ['show', 'services']);
     cli(node, ['show', 'flows']);
+    await metrics(node);
   }
 
   heading('6. delete the pods (CNI DEL) and tear the lab down');

@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock.js';
 import type { PodIdentity } from './ipam.js';
 import type { PodNetwork } from './pod-network.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
+import type { CallObserver } from '../observe/cni-metrics.js';
 import { callAbortSignal, unary } from './unary-handler.js';
 
 /** Upper bound on how long an allocation waits, whatever deadline the caller set (or none). */
@@ -28,10 +29,12 @@ export interface BackendDeps {
   pool: IpPool;
   clock: Clock;
   log: Logger;
+  /** Hears of every call's outcome and duration (metrics). */
+  observe?: CallObserver;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
-  const { pods, pool, clock, log } = deps;
+  const { pods, pool, clock, log, observe } = deps;
   return {
     AllocateIP: unary(
       'AllocateIP',
@@ -52,6 +55,7 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
           fallbackReason: result.fallbackReason ?? '',
         };
       },
+      observe,
     ),
     ReleaseIP: unary(
       'ReleaseIP',
@@ -61,6 +65,7 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
         const released = await pods.del(pod);
         return { released: released !== undefined, ip: released?.ip ?? '' };
       },
+      observe,
     ),
     GetIPInfo: unary(
       'GetIPInfo',
@@ -76,15 +81,21 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
           drift,
         };
       },
+      observe,
     ),
-    Status: unary('Status', log, async (): Promise<StatusReply> => {
-      const canAllocate = pool.canAllocate();
-      return {
-        ready: true,
-        canAllocate,
-        reason: canAllocate ? '' : 'every IP slot of this node is in use',
-      };
-    }),
+    Status: unary(
+      'Status',
+      log,
+      async (): Promise<StatusReply> => {
+        const canAllocate = pool.canAllocate();
+        return {
+          ready: true,
+          canAllocate,
+          reason: canAllocate ? '' : 'every IP slot of this node is in use',
+        };
+      },
+      observe,
+    ),
     GarbageCollect: unary(
       'GarbageCollect',
       log,
@@ -99,6 +110,7 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
           })),
         };
       },
+      observe,
     ),
   };
 }

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 import {
   TcLbAttacher,
@@ -29,6 +30,7 @@ import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
+import { registerLbMetrics } from '../observe/lb-metrics.js';
 
 export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
 /** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
@@ -52,6 +54,8 @@ export interface ServiceLbOptions {
   readonly hook?: TcHookChoice | undefined;
   /** The Kubernetes node this daemon serves: whose endpoints `internalTrafficPolicy: Local` keeps. */
   readonly nodeName?: string | undefined;
+  /** Where the LB's metrics are registered; none without it. */
+  readonly registry?: Registry | undefined;
   readonly log: Logger;
 }
 
@@ -103,8 +107,12 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     logger: log.child({ component: 'memory' }),
     releaseNative: releaseFreedHeap,
   });
-  reconciler.onPass = (report) =>
+  const observePass =
+    options.registry === undefined ? undefined : registerLbMetrics(options.registry, reconciler);
+  reconciler.onPass = (report) => {
     settler.changed(report.frontendsWritten + report.frontendsDeleted);
+    observePass?.(report);
+  };
   log.info(
     {
       pinDir,

@@ -2,7 +2,7 @@ import { mkdirSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { DaemonConfig } from '../config/eni-conf.js';
 import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import { DEFAULT_CONFIG } from '../config/eni-conf.js';
@@ -10,6 +10,14 @@ import { loadConfigFile } from '../config/load-config.js';
 import { toTerwayError } from '../errors/terway-error.js';
 import { createLogger } from '../log/logger.js';
 import type { IpPool } from '../pool/ip-pool.js';
+import { registerCniMetrics } from '../observe/cni-metrics.js';
+import {
+  parseListenAddress,
+  serveMetrics,
+  type ListenAddress,
+  type MetricsServer,
+} from '../observe/metrics-server.js';
+import { registerPoolMetrics } from '../observe/pool-metrics.js';
 import { LmdbPodStore } from '../store/lmdb-pod-store.js';
 import type { PodStore } from '../store/pod-store.js';
 import { systemClock } from '../util/clock.js';
@@ -46,11 +54,14 @@ export interface DaemonFlags {
   lbHook?: TcHookChoice;
   /** This node's Kubernetes name (--node-name); chooseNodeName says what it defaults to. */
   nodeName?: string | undefined;
+  /** host:port to serve Prometheus metrics on (--metrics-address); none when not given. */
+  metricsAddress?: string | undefined;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
 interface Running {
   server?: grpc.Server;
+  metrics?: MetricsServer;
   pool?: IpPool;
   store?: PodStore;
   cloud?: CloudHandle;
@@ -77,6 +88,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   try {
     const config: DaemonConfig =
       flags.config === undefined ? DEFAULT_CONFIG : loadConfigFile(flags.config);
+    // Checked with the config: a typo must not first cost a restore from the cloud.
+    const metricsAddress: ListenAddress | undefined =
+      flags.metricsAddress === undefined ? undefined : parseListenAddress(flags.metricsAddress);
     if (config.unknownKeys.length > 0) {
       log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
     }
@@ -93,8 +107,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         'pod records that cannot be read were skipped: the IPs they held are not reserved and may be handed out again',
       );
     }
-    // Cloud-call metrics are recorded from the start; serving them over HTTP is a later step.
+    // Recorded from the start, served (--metrics-address) once the daemon serves the CNI.
     const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
     running.cloud = await createCloud({ config, stateDir, clock: systemClock, log, registry });
     const wiring = await createDatapath({
       config,
@@ -110,6 +125,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),
+        registry,
       },
     });
     running.serviceLb = wiring.serviceLb;
@@ -123,11 +139,18 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       unclaimedGraceMs: config.unclaimedIpGracePeriodMs,
       idleAtShutdown: takeIdleIps(stateDir),
     });
+    registerPoolMetrics(registry, running.pool);
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     const pods = new PodNetwork(ipam, wiring.runtime, log, running.pool);
     await pods.resync();
+    // Before the socket: a port another process holds refuses the start, not a running daemon.
+    if (metricsAddress !== undefined) {
+      running.metrics = await serveMetrics({ address: metricsAddress, registry, log });
+      log.info({ url: running.metrics.url }, 'serving Prometheus metrics');
+    }
+    const observe = registerCniMetrics(registry);
     running.server = await serveOnUnixSocket(socketPath, {
-      backend: backendService({ pods, pool: running.pool, clock: systemClock, log }),
+      backend: backendService({ pods, pool: running.pool, clock: systemClock, log, observe }),
       introspection: introspectionService({
         pods,
         pool: running.pool,
@@ -170,6 +193,7 @@ async function shutdown(
       ),
     );
   }
+  await running.metrics?.close();
   await running.pool?.stop();
   await running.serviceLb?.stop();
   if (running.pool !== undefined && running.stateDir !== undefined) {

@@ -29,6 +29,8 @@ const nodeSchema = z.object({
   services: z.string(),
   /** bpffs directory of the node's Service LB maps (each lab node is a separate "machine"). */
   bpfPinDir: z.string(),
+  /** terwayd's Prometheus metrics (--metrics-address, a loopback port chosen at `lab up`). */
+  metrics: z.string(),
   /** terwayd's arguments, so a restart (tests, `lab`) runs it exactly as the supervisor did. */
   daemonArgs: z.array(z.string()),
   daemonPid: z.number(),

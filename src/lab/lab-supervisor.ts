@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import type { Logger } from 'pino';
@@ -152,6 +153,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         conflist: join(nodeDir, '10-terway.conflist'),
         services: join(nodeDir, 'services.yaml'),
         bpfPinDir: labBpfPinDir(id, name),
+        metrics: `http://127.0.0.1:${await freeLoopbackPort()}/metrics`,
         daemonArgs: [],
         daemonPid: 0,
       };
@@ -260,7 +262,24 @@ function daemonArgs(info: LabNodeInfo, lbHook: TcHookChoice): string[] {
     // The lab's node names are the ones its EndpointSlices give (internalTrafficPolicy: Local).
     '--node-name',
     info.name,
+    // Every node's terwayd runs in the host's namespace, so each gets its own loopback port; a
+    // fixed one (not 0) keeps the manifest's URL right across a restart.
+    '--metrics-address',
+    new URL(info.metrics).host,
   ];
+}
+
+/** A loopback port nothing listens on now (the kernel's pick for port 0). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function startDaemon(info: LabNodeInfo): ChildProcess {

@@ -70,6 +70,8 @@ export class LbReconciler implements DesiredStateSink {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private lastError: Error | undefined;
+  private passCount = 0;
+  private failedPassCount = 0;
   /** Called after every successful pass (for metrics and benchmarks). */
   onPass: ((report: LbPassReport) => void) | undefined;
 
@@ -141,6 +143,20 @@ export class LbReconciler implements DesiredStateSink {
     return this.state.frontends.size;
   }
 
+  get programmedBackends(): number {
+    return this.state.backends.size;
+  }
+
+  /** Passes that wrote their changes, since the daemon started. */
+  get passes(): number {
+    return this.passCount;
+  }
+
+  /** Passes that failed and were retried after a rebuild from the live maps. */
+  get failedPasses(): number {
+    return this.failedPassCount;
+  }
+
   /** The source has delivered its complete state (markSynced). */
   get isSynced(): boolean {
     return this.synced;
@@ -206,6 +222,7 @@ export class LbReconciler implements DesiredStateSink {
       if (freedRoom) for (const code of this.blocked.keys()) this.dirty.add(code);
       this.backoffMs = 0;
       this.lastError = undefined;
+      this.passCount++;
       const report = {
         ...summary,
         frontends: codes.size,
@@ -249,6 +266,7 @@ export class LbReconciler implements DesiredStateSink {
    */
   private recover(error: Error): void {
     this.lastError = error;
+    this.failedPassCount++;
     this.backoffMs = Math.min(
       this.maxRetryMs,
       this.backoffMs === 0 ? this.initialRetryMs : this.backoffMs * 2,

@@ -15,6 +15,7 @@ import { loadNetconf } from '../../src/cni/netconf.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
+import { METRICS_PATH, parseListenAddress } from '../../src/observe/metrics-server.js';
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
 import { IMAGE_INSTALL_CNI, IMAGE_TERWAY_CLI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
 
@@ -44,6 +45,7 @@ interface Container {
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }>;
   securityContext?: { privileged?: boolean };
+  ports?: Array<{ name: string; containerPort: number; protocol: string }>;
   volumeMounts: Array<{ name: string; mountPath: string; mountPropagation?: string }>;
 }
 interface PodSpec {
@@ -118,6 +120,13 @@ function podSpec(objects: K8sObject[]): PodSpec {
     spec: { template: { spec: PodSpec } };
   };
   return daemonSet.spec.template.spec;
+}
+
+function podAnnotations(objects: K8sObject[]): Record<string, string> {
+  const daemonSet = find(objects, 'DaemonSet') as unknown as {
+    spec: { template: { metadata: { annotations?: Record<string, string> } } };
+  };
+  return daemonSet.spec.template.metadata.annotations ?? {};
 }
 
 function container(spec: PodSpec, name: string): Container {
@@ -262,6 +271,36 @@ describe('charts/terway-node', () => {
     expect(container(podSpec(moved), 'terwayd').livenessProbe?.exec.command[2]).toBe(
       '--socket=/run/terway-elsewhere/eni.socket',
     );
+  });
+
+  test("terwayd serves its metrics on the node's port that the container and annotations name", () => {
+    const terwayd = container(podSpec(defaults), 'terwayd');
+    const address = parseListenAddress(flags(terwayd).get('--metrics-address')!);
+    // Host network: every address of the node unless asked otherwise.
+    expect(address).toEqual({ host: '0.0.0.0', port: 9430 });
+    expect(terwayd.ports).toEqual([{ name: 'metrics', containerPort: 9430, protocol: 'TCP' }]);
+    expect(podAnnotations(defaults)).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9430',
+      'prometheus.io/path': METRICS_PATH,
+    });
+
+    const moved = render({ metrics: { port: 19430, host: '::1', podAnnotations: false } });
+    const movedTerwayd = container(podSpec(moved), 'terwayd');
+    expect(parseListenAddress(flags(movedTerwayd).get('--metrics-address')!)).toEqual({
+      host: '::1',
+      port: 19430,
+    });
+    expect(movedTerwayd.ports?.[0]?.containerPort).toBe(19430);
+    expect(Object.keys(podAnnotations(moved)).filter((k) => k.startsWith('prometheus.io'))).toEqual(
+      [],
+    );
+
+    const off = render({ metrics: { enabled: false } });
+    const offTerwayd = container(podSpec(off), 'terwayd');
+    expect(flags(offTerwayd).has('--metrics-address')).toBe(false);
+    expect(offTerwayd.ports).toBeUndefined();
+    expect(podAnnotations(off)['prometheus.io/scrape']).toBeUndefined();
   });
 
   test('the init container runs what the image installs, with the variables it reads', () => {

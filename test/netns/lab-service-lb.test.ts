@@ -93,6 +93,16 @@ function flowRecords(): FlowRecord[] {
 }
 
 /** terway-cli's JSON for `args` against the client node's terwayd. */
+/** terway_lb_frontends by state, scraped from the node's terwayd as Prometheus would. */
+async function lbFrontendGauges(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const gauges: Record<string, number> = {};
+  for (const [, state, value] of text.matchAll(/^terway_lb_frontends\{state="(\w+)"\} (\d+)$/gm)) {
+    gauges[state!] = Number(value);
+  }
+  return gauges;
+}
+
 async function cliJson<T>(args: string[]): Promise<T> {
   const result = await the().cli(CLIENT_NODE, [...args, '--json']);
   if (result.code !== 0) throw new Error(`terway-cli ${args.join(' ')} failed: ${result.stderr}`);
@@ -351,7 +361,20 @@ describe('a Service with a backend in each scenario', () => {
     for (const frontend of frontends) expect(frontend.counters!.rejected).toBeGreaterThan(0);
     const text = await the().cli(CLIENT_NODE, ['show', 'services', `${CLUSTER_IP}:80`]);
     expect(text.stdout).toContain('no ready backend: new connections are refused at once');
+    // And terwayd's metrics count such frontends, for an alert to fire on.
+    expect(await lbFrontendGauges(node.metrics)).toEqual({
+      desired: 2,
+      programmed: 2,
+      blocked: 0,
+      no_ready_backend: 2,
+    });
     await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
+    expect(await lbFrontendGauges(node.metrics)).toEqual({
+      desired: 2,
+      programmed: 2,
+      blocked: 0,
+      no_ready_backend: 0,
+    });
   });
 
   test('a daemon restart mid-stream does not break an established connection', async () => {

@@ -39,3 +39,13 @@ timeoutSeconds: {{ .root.Values.probes.timeoutSeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
 {{- end -}}
+
+{{/* terwayd's --metrics-address (values: metrics): host:port, an IPv6 host in brackets. */}}
+{{- define "terway-node.metricsAddress" -}}
+{{- $host := .Values.metrics.host | default "" -}}
+{{- if contains ":" $host -}}
+[{{ $host }}]:{{ .Values.metrics.port }}
+{{- else -}}
+{{ $host }}:{{ .Values.metrics.port }}
+{{- end -}}
+{{- end -}}
