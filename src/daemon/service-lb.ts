@@ -31,6 +31,7 @@ import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
 import { registerLbMetrics } from '../observe/lb-metrics.js';
+import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
 
 export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
 /** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
@@ -142,6 +143,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       afterWorkerExit: releaseFreedHeap,
     });
     file.start();
+    if (options.registry !== undefined) registerServicesFileMetrics(options.registry, file);
     stopSource = () => file.stop();
     source = 'file';
   } else if (options.kubeconfig !== undefined || options.inCluster === true) {
@@ -155,6 +157,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       thisNode: options.nodeName,
     });
     informers.start();
+    if (options.registry !== undefined) registerInformerMetrics(options.registry, informers);
     stopSource = () => informers.stop();
     source = 'kubernetes';
   } else {

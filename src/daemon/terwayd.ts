@@ -107,9 +107,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         'pod records that cannot be read were skipped: the IPs they held are not reserved and may be handed out again',
       );
     }
-    // Recorded from the start, served (--metrics-address) once the daemon serves the CNI.
+    // Served from here on, before the restore from the cloud: a start stuck on a failing cloud
+    // shows its calls failing, and a port another process holds refuses the start at once. The
+    // pool's and the CNI's series appear once those exist.
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    if (metricsAddress !== undefined) {
+      running.metrics = await serveMetrics({ address: metricsAddress, registry, log });
+      log.info({ url: running.metrics.url }, 'serving Prometheus metrics');
+    }
     running.cloud = await createCloud({ config, stateDir, clock: systemClock, log, registry });
     const wiring = await createDatapath({
       config,
@@ -143,11 +149,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     const pods = new PodNetwork(ipam, wiring.runtime, log, running.pool);
     await pods.resync();
-    // Before the socket: a port another process holds refuses the start, not a running daemon.
-    if (metricsAddress !== undefined) {
-      running.metrics = await serveMetrics({ address: metricsAddress, registry, log });
-      log.info({ url: running.metrics.url }, 'serving Prometheus metrics');
-    }
     const observe = registerCniMetrics(registry);
     running.server = await serveOnUnixSocket(socketPath, {
       backend: backendService({ pods, pool: running.pool, clock: systemClock, log, observe }),

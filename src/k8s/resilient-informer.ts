@@ -52,6 +52,12 @@ export interface InformerStatus {
   readonly restarts: number;
   /** Failures since the last event received; drives the backoff. */
   readonly consecutiveFailures: number;
+  /**
+   * The last list or watch failed, and nothing has succeeded since (a list, or an event). Unlike
+   * consecutiveFailures, a successful list clears it: the backoff must survive a list that works
+   * before a watch that keeps failing, a health signal must not.
+   */
+  readonly failing: boolean;
   readonly lastError: string | undefined;
 }
 
@@ -97,6 +103,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     consecutiveFailures: 0,
   };
   private lastError: string | undefined;
+  private failing = false;
 
   constructor(options: ResilientInformerOptions<T>) {
     this.options = options;
@@ -145,6 +152,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       listed: this.listed,
       resourceVersion: this.informer.latestResourceVersion(),
       ...this.counters,
+      failing: this.failing,
       lastError: this.lastError,
     };
   }
@@ -178,6 +186,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.stopped) return false;
     this.phase = 'watch';
     this.counters.watches += 1;
+    this.failing = false;
     if (!this.listed) {
       this.listed = true;
       this.options.logger.debug(
@@ -198,6 +207,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private onEvent(type: string, object: unknown): void {
     // Any event proves the connection works: the next failure starts the backoff afresh.
     this.counters.consecutiveFailures = 0;
+    this.failing = false;
     if (type === 'BOOKMARK') this.counters.bookmarks += 1;
     if (type === 'ERROR') {
       const status = object as { code?: unknown; reason?: unknown; message?: unknown };
@@ -232,6 +242,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       { retryable: true },
     );
     this.lastError = failure.message;
+    this.failing = true;
     this.options.logger.warn(
       { err: failure, resource: this.options.resource, attempt, retryInMs: delayMs },
       `${this.options.resource} ${this.phase} failed; restarting the informer`,

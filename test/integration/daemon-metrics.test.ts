@@ -24,8 +24,8 @@ afterEach(async () => {
   );
 });
 
-function daemon(): DaemonProcess {
-  const created = new DaemonProcess(ROOMY);
+function daemon(config: Record<string, unknown> = ROOMY): DaemonProcess {
+  const created = new DaemonProcess(config);
   daemons.push(created);
   return created;
 }
@@ -112,6 +112,32 @@ describe('terwayd --metrics-address', () => {
     expect(after.get('terway_cni_request_duration_seconds_count{method="AllocateIP"}')).toBe(2);
     // This daemon programs no kernel (no datapath configured), so it has no Service LB to report.
     expect([...after.keys()].some((key) => key.startsWith('terway_lb_'))).toBe(false);
+  }, 60_000);
+
+  test('a cloud that refuses every write shows as the pool failing to grow, and why', async () => {
+    const port = await freePort();
+    const d = daemon({
+      ...ROOMY,
+      min_pool_size: 2,
+      emulator: { ...ROOMY.emulator, failure_rate: 1 },
+    });
+    await d.start(['--metrics-address', `127.0.0.1:${port}`]);
+    const url = `http://127.0.0.1:${port}/metrics`;
+    let seen = await scrape(url);
+    for (let tries = 0; tries < 100 && seen.get('terway_pool_grow_failing') !== 1; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = await scrape(url);
+    }
+    expect(seen.get('terway_pool_grow_failing')).toBe(1);
+    expect(seen.get('terway_pool_ips{state="idle"}')).toBe(0);
+    const failedCreates = [...seen]
+      .filter(
+        ([key]) =>
+          key.startsWith('terway_cloud_api_calls_total{api="CreateNetworkInterface"') &&
+          !key.includes('outcome="ok"'),
+      )
+      .reduce((sum, [, value]) => sum + value, 0);
+    expect(failedCreates).toBeGreaterThan(0);
   }, 60_000);
 
   test('without the flag nothing listens; a bad or taken address refuses the start', async () => {

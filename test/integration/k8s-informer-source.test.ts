@@ -7,15 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { Registry } from 'prom-client';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
 import { loadKubeConfig } from '../../src/k8s/informer-source.js';
 import type { InformerSourceOptions, InformerSource } from '../../src/k8s/informer-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
+import { registerInformerMetrics } from '../../src/observe/source-metrics.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import type { K8sObject, RecordedRequest } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
 import { startInformerSource, type LogLine } from '../support/informer-harness.js';
+import { metricValue } from '../support/metric-value.js';
 import type { RecordingSink } from '../support/recording-sink.js';
 import { waitFor } from '../support/recording-sink.js';
 
@@ -186,9 +189,18 @@ describe('initial sync', () => {
       server.create(service('web', '10.96.0.10'));
       server.failNextRequests(3, 500, isListOf('endpointslices'));
       const { source, sink, logs } = startSource(server);
+      const registry = new Registry();
+      registerInformerMetrics(registry, source);
       await source.whenSynced();
 
       expect(server.requestCounts('endpointslices').lists).toBe(4);
+      // What Prometheus would read: the three restarts and four list calls, now listed and well.
+      const metric = (name: string, resource: string) => metricValue(registry, name, { resource });
+      expect(await metric('terway_k8s_informer_restarts_total', 'endpointslices')).toBe(3);
+      expect(await metric('terway_k8s_informer_restarts_total', 'services')).toBe(0);
+      expect(await metric('terway_k8s_informer_lists_total', 'endpointslices')).toBe(4);
+      expect(await metric('terway_k8s_informer_listed', 'endpointslices')).toBe(1);
+      expect(await metric('terway_k8s_informer_failing', 'endpointslices')).toBe(0);
       const failures = logs.filter(
         (line) => line.resource === 'endpointslices' && line.level === 40,
       );
@@ -279,6 +291,33 @@ describe('restart backoff', () => {
       expect(server.requestCounts('services').lists).toBe(4);
       await source.stop();
       expect(clock.pendingTimers()).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('informer metrics', () => {
+  test(
+    'a failed list reads as failing until a list succeeds, while the backoff keeps its count',
+    async () => {
+      const clock = new FakeClock();
+      const server = await startServer();
+      server.failNextRequests(1, 500, isListOf('services'));
+      const { source, logs } = startSource(server, { clock, initialBackoffMs: 1000 });
+      const registry = new Registry();
+      registerInformerMetrics(registry, source);
+      const metric = (name: string) => metricValue(registry, name, { resource: 'services' });
+      const failure = () => logs.find((line) => line.resource === 'services' && line.level === 40);
+      await waitFor('the failure', () => failure() !== undefined);
+      expect(await metric('terway_k8s_informer_failing')).toBe(1);
+      expect(await metric('terway_k8s_informer_listed')).toBe(0);
+
+      await clock.advance(failure()!.retryInMs as number);
+      await source.whenSynced();
+      expect(await metric('terway_k8s_informer_failing')).toBe(0);
+      expect(await metric('terway_k8s_informer_listed')).toBe(1);
+      expect(await metric('terway_k8s_informer_restarts_total')).toBe(1);
+      expect(await metric('terway_k8s_informer_lists_total')).toBe(2);
     },
     TEST_TIMEOUT_MS,
   );

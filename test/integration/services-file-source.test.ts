@@ -18,12 +18,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import yaml from 'js-yaml';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
 import { parseServicesFile } from '../../src/k8s/services-file-parse.js';
 import { ServicesFileSource } from '../../src/k8s/services-file-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
+import { registerServicesFileMetrics } from '../../src/observe/source-metrics.js';
 import { httpService, readySlice } from '../support/k8s-objects.js';
+import { metricValue } from '../support/metric-value.js';
 import { RecordingSink, waitFor } from '../support/recording-sink.js';
 
 const TEST_TIMEOUT_MS = 15_000;
@@ -352,6 +355,11 @@ describe('ServicesFileSource', () => {
       const path = join(freshDir(), 'services.yaml');
       writeFileSync(path, twoServices(['10.0.1.1']));
       const { source, sink, logs } = startSource(path);
+      const registry = new Registry();
+      registerServicesFileMetrics(registry, source);
+      const rejected = () => metricValue(registry, 'terway_services_file_rejected');
+      await waitFor('the first read', () => sink.backends('default/api', API).length === 1);
+      expect(await rejected()).toBe(0);
       const before = sink.calls.length;
 
       writeFileSync(
@@ -359,6 +367,7 @@ describe('ServicesFileSource', () => {
         `${twoServices(['10.0.1.1'])}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n`,
       );
       await waitFor('the error', () => source.currentError() !== undefined);
+      expect(await rejected()).toBe(1);
       expect(source.currentError()).toContain('document 5 of 5: kind Deployment (apps/v1)');
       expect(logs.find((line) => line.level === 50)).toMatchObject({
         msg: 'services file not applied; keeping the last good state',
@@ -373,6 +382,7 @@ describe('ServicesFileSource', () => {
       writeFileSync(path, twoServices(['10.0.1.3']));
       await waitFor('fixed', () => sink.backends('default/api', API)[0] === '10.0.1.3:8080');
       expect(source.currentError()).toBeUndefined();
+      expect(await rejected()).toBe(0);
       expect(sink.servicesTouchedSince(before)).toEqual(['default/api']);
     },
     TEST_TIMEOUT_MS,

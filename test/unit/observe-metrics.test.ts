@@ -19,31 +19,15 @@ import {
   type MetricsServer,
 } from '../../src/observe/metrics-server.js';
 import { registerPoolMetrics, type PoolReadout } from '../../src/observe/pool-metrics.js';
+import {
+  registerInformerMetrics,
+  registerServicesFileMetrics,
+} from '../../src/observe/source-metrics.js';
 import type { PoolSnapshot } from '../../src/pool/pool-snapshot.js';
 import { backends, frontend } from '../support/desired-frontends.js';
+import { metricValue as valueOf } from '../support/metric-value.js';
 
 const log = pino({ level: 'silent' });
-
-/**
- * The value of one series (a histogram's by its `_count` or `_sum` name); undefined when the
- * registry has no such series.
- */
-async function valueOf(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number | undefined> {
-  const metric =
-    registry.getSingleMetric(name) ?? registry.getSingleMetric(name.replace(/_(count|sum)$/, ''));
-  if (metric === undefined) return undefined;
-  const { values } = await metric.get();
-  const wanted = Object.entries(labels);
-  return values.find(
-    (value) =>
-      ((value as { metricName?: string }).metricName ?? name) === name &&
-      wanted.every(([key, label]) => (value.labels as Record<string, unknown>)[key] === label),
-  )?.value;
-}
 
 const reconcilers: LbReconciler[] = [];
 const servers: MetricsServer[] = [];
@@ -142,6 +126,38 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'blocked' })).toBe(1);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'programmed' })).toBe(0);
     expect(await valueOf(registry, 'terway_lb_reconcile_passes_total', { result: 'ok' })).toBe(3);
+  });
+});
+
+describe('Service source metrics', () => {
+  test('each informer: listed, failing since its last event, restarts and lists', async () => {
+    const registry = new Registry();
+    const informers = [
+      { resource: 'services', listed: true, lists: 1, restarts: 0, failing: false },
+      { resource: 'endpointslices', listed: false, lists: 3, restarts: 2, failing: true },
+    ];
+    registerInformerMetrics(registry, { status: () => ({ informers }) });
+    const metric = (name: string, resource: string) => valueOf(registry, name, { resource });
+    expect(await metric('terway_k8s_informer_listed', 'services')).toBe(1);
+    expect(await metric('terway_k8s_informer_listed', 'endpointslices')).toBe(0);
+    expect(await metric('terway_k8s_informer_failing', 'services')).toBe(0);
+    expect(await metric('terway_k8s_informer_failing', 'endpointslices')).toBe(1);
+    expect(await metric('terway_k8s_informer_restarts_total', 'endpointslices')).toBe(2);
+    expect(await metric('terway_k8s_informer_lists_total', 'endpointslices')).toBe(3);
+    // Read again at the next scrape, not added up.
+    informers[1] = { ...informers[1]!, listed: true, lists: 4, failing: false };
+    expect(await metric('terway_k8s_informer_lists_total', 'endpointslices')).toBe(4);
+    expect(await metric('terway_k8s_informer_restarts_total', 'endpointslices')).toBe(2);
+    expect(await metric('terway_k8s_informer_failing', 'endpointslices')).toBe(0);
+  });
+
+  test('the services file: rejected while its content is not in effect', async () => {
+    const registry = new Registry();
+    let error: string | undefined = 'document 2 of 2: kind Deployment';
+    registerServicesFileMetrics(registry, { currentError: () => error });
+    expect(await valueOf(registry, 'terway_services_file_rejected')).toBe(1);
+    error = undefined;
+    expect(await valueOf(registry, 'terway_services_file_rejected')).toBe(0);
   });
 });
 
