@@ -269,16 +269,27 @@ function daemonArgs(info: LabNodeInfo, lbHook: TcHookChoice): string[] {
   ];
 }
 
-/** A loopback port nothing listens on now (the kernel's pick for port 0). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Metrics ports are drawn below Linux's default ephemeral range (32768-60999): a port the kernel
+ * could hand any outgoing connection might be taken between `lab up` and a daemon restart.
+ */
+const METRICS_PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+
+/** A loopback port in METRICS_PORT_RANGE that nothing listens on now. */
+async function freeLoopbackPort(): Promise<number> {
+  const { from, to } = METRICS_PORT_RANGE;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port in ${from}-${to} after 50 tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 }
 
