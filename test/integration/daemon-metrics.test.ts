@@ -8,6 +8,7 @@ import { terwayProto } from '../../src/rpc/proto.js';
 import { unixTarget } from '../../src/rpc/socket-address.js';
 
 import { BINS } from '../support/bins.js';
+import { scrape } from '../support/metric-value.js';
 import { DaemonProcess, runProcess, runShim } from '../support/processes.js';
 
 const ROOMY = {
@@ -43,24 +44,6 @@ async function freePort(): Promise<number> {
   const holder = holders.pop()!;
   await new Promise((resolve) => holder.close(resolve));
   return port;
-}
-
-/** `name{labels} value` lines of an exposition, as a map from the series to its value. */
-function series(text: string): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    found.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return found;
-}
-
-async function scrape(url: string): Promise<Map<string, number>> {
-  const response = await fetch(url);
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return series(await response.text());
 }
 
 describe('terwayd --metrics-address', () => {

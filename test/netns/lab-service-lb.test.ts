@@ -19,6 +19,7 @@ import { captureDuring } from '../support/capture.js';
 import type { LabPod, MappedPod } from '../support/lab.js';
 import { useLab } from '../support/lab.js';
 import { applyServices, type LabService } from '../support/lab-services.js';
+import { scrape } from '../support/metric-value.js';
 
 const HTTP = 8080;
 const DNS = 5353;
@@ -95,10 +96,10 @@ function flowRecords(): FlowRecord[] {
 /** terway-cli's JSON for `args` against the client node's terwayd. */
 /** terway_lb_frontends by state, scraped from the node's terwayd as Prometheus would. */
 async function lbFrontendGauges(metricsUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(metricsUrl)).text();
   const gauges: Record<string, number> = {};
-  for (const [, state, value] of text.matchAll(/^terway_lb_frontends\{state="(\w+)"\} (\d+)$/gm)) {
-    gauges[state!] = Number(value);
+  for (const [series, value] of await scrape(metricsUrl)) {
+    const state = /^terway_lb_frontends\{state="(\w+)"\}$/.exec(series)?.[1];
+    if (state !== undefined) gauges[state] = value;
   }
   return gauges;
 }
