@@ -42,6 +42,10 @@ const program = new Command('terwayd')
     '--node-name <name>',
     "this node's Kubernetes name, whose endpoints internalTrafficPolicy: Local keeps (default: $NODE_NAME, else the hostname, as kubelet names a node)",
   )
+  .option(
+    '--zone <zone>',
+    "this node's zone, whose endpoints topology hints (forZones) keep (default: the ECS instance's zone from instance metadata, which Alibaba Cloud also gives the node as its topology.kubernetes.io/zone label)",
+  )
   .addOption(
     new Option(
       '--lb-hook <hook>',
@@ -68,6 +72,7 @@ const options = program.opts<{
   bpfObject: string;
   lbHook: TcHookChoice;
   nodeName?: string;
+  zone?: string;
   metricsAddress?: string;
 }>();
 await runDaemon(options);

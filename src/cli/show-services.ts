@@ -44,6 +44,12 @@ function renderHeader(reply: ShowServicesReply__Output): string {
   return lines.join('\n');
 }
 
+/** What topology hints narrowed new flows to; the ready backends left out drain. */
+const TOPOLOGY_TRAITS: Readonly<Record<string, string>> = {
+  zone: 'hints: this zone',
+  node: 'hints: this node',
+};
+
 export function frontendLabel(frontend: LbFrontendEntry__Output): string {
   return `${frontend.address}:${frontend.port}/${frontend.protocol}`;
 }
@@ -58,6 +64,7 @@ function renderFrontend(frontend: LbFrontendEntry__Output, options: RenderOption
     frontend.affinityTimeoutSeconds > 0
       ? `affinity ClientIP ${frontend.affinityTimeoutSeconds}s`
       : '',
+    TOPOLOGY_TRAITS[frontend.topology] ?? '',
     frontend.id > 0 ? `id ${frontend.id}` : '',
   ].filter((trait) => trait !== '');
   const lines = [

@@ -26,6 +26,8 @@ const ENV_CREDENTIAL_KEYS = [ENV_ACCESS_KEY_ID, ENV_ECS_ROLE];
 export interface CloudHandle {
   cloud: CloudProvider;
   mode: 'ecs' | 'emulator';
+  /** The instance's zone, from instance metadata (the emulator's in emulator mode). */
+  zoneId: string;
   /** The embedded emulator, when running on it (the demo and tests reach it through this). */
   emulator?: EmbeddedEmulator;
   close(): Promise<void>;
@@ -97,6 +99,7 @@ export async function createCloud(options: CreateCloudOptions): Promise<CloudHan
     return {
       cloud: connected.cloud,
       mode,
+      zoneId: connected.zoneId,
       ...(emulator === undefined ? {} : { emulator }),
       close: async () => {
         connected.cloud.close();

@@ -250,6 +250,7 @@ function toFrontendEntry(
     counters: toCounters(frontend.counters),
     blocked: frontend.blocked ?? '',
     pending: frontend.pending,
+    topology: frontend.desired?.topology ?? '',
   };
 }
 

@@ -26,6 +26,7 @@ import {
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { HeapSettler } from './heap-settler.js';
 import { TerwayError } from '../errors/terway-error.js';
+import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
@@ -53,8 +54,11 @@ export interface ServiceLbOptions {
   readonly inCluster?: boolean;
   /** The hook the programs go on; see TcHookChoice for the trade-off. */
   readonly hook?: TcHookChoice | undefined;
-  /** The Kubernetes node this daemon serves: whose endpoints `internalTrafficPolicy: Local` keeps. */
-  readonly nodeName?: string | undefined;
+  /**
+   * The Kubernetes node this daemon serves and its zone: whose endpoints `internalTrafficPolicy:
+   * Local` and topology hints keep.
+   */
+  readonly thisNode?: NodeTopology | undefined;
   /** Where the LB's metrics are registered; none without it. */
   readonly registry?: Registry | undefined;
   readonly log: Logger;
@@ -139,7 +143,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       path: options.servicesFile,
       sink: reconciler,
       logger: sourceLog,
-      thisNode: options.nodeName,
+      thisNode: options.thisNode,
       afterWorkerExit: releaseFreedHeap,
     });
     file.start();
@@ -154,7 +158,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       kubeConfig: loadKubeConfig(options.kubeconfig),
       sink: reconciler,
       logger: sourceLog,
-      thisNode: options.nodeName,
+      thisNode: options.thisNode,
     });
     informers.start();
     if (options.registry !== undefined) registerInformerMetrics(options.registry, informers);

@@ -30,7 +30,7 @@ import { createDatapath } from './datapath-factory.js';
 import { Ipam } from './ipam.js';
 import { PodNetwork } from './pod-network.js';
 import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
-import { chooseNodeName } from './node-name.js';
+import { chooseNodeName, chooseNodeZone } from './node-topology.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
@@ -54,6 +54,8 @@ export interface DaemonFlags {
   lbHook?: TcHookChoice;
   /** This node's Kubernetes name (--node-name); chooseNodeName says what it defaults to. */
   nodeName?: string | undefined;
+  /** This node's zone (--zone); chooseNodeZone says what it defaults to. */
+  zone?: string | undefined;
   /** host:port to serve Prometheus metrics on (--metrics-address); none when not given. */
   metricsAddress?: string | undefined;
 }
@@ -127,7 +129,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         pinDir: flags.bpfPinDir,
         objectPath: flags.bpfObject,
         hook: flags.lbHook,
-        nodeName: nodeNameOf(flags.nodeName, log),
+        thisNode: {
+          name: nodeNameOf(flags.nodeName, log),
+          zone: nodeZoneOf(flags.zone, running.cloud.zoneId, log),
+        },
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),
@@ -217,6 +222,12 @@ function nodeNameOf(flag: string | undefined, log: Logger): string {
   const { name, source } = chooseNodeName(flag);
   log.info({ node: name, from: source }, 'node name');
   return name;
+}
+
+function nodeZoneOf(flag: string | undefined, instanceZone: string, log: Logger): string {
+  const { zone, source } = chooseNodeZone(flag, instanceZone);
+  log.info({ zone, from: source }, 'node zone (topology hints)');
+  return zone;
 }
 
 /** The kubelet sets KUBERNETES_SERVICE_HOST in every pod: the DaemonSet finds its apiserver. */

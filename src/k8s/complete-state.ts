@@ -6,7 +6,7 @@
 import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
-import { leanSliceOf, type LeanEndpointSlice, type ThisNode } from './lean-endpoint-slice.js';
+import { leanSliceOf, type LeanEndpointSlice, type NodeTopology } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
 export interface TranslatedState {
@@ -17,11 +17,12 @@ export interface TranslatedState {
   readonly endpointSlices: number;
 }
 
-/** `thisNode`: the daemon's node, for `internalTrafficPolicy: Local` (see translateService). */
+/** `thisNode`: the daemon's node and zone, for `internalTrafficPolicy: Local` and topology hints
+ *  (see translateService). */
 export function translateCompleteState(
   services: readonly V1Service[],
   slices: readonly V1EndpointSlice[],
-  thisNode?: ThisNode,
+  thisNode?: NodeTopology,
 ): TranslatedState {
   // The slices are grouped as they are, and each Service's made lean only while it is translated:
   // 10,000 lean slices alive at once would all survive into the old generation, a copy for the

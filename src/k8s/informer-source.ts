@@ -17,7 +17,7 @@ import {
   ResilientInformer,
 } from './resilient-informer.js';
 import { KubeConfig } from './kube-client.js';
-import type { LeanEndpointSlice, ThisNode } from './lean-endpoint-slice.js';
+import type { LeanEndpointSlice, NodeTopology } from './lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from './object-projection.js';
 import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
@@ -38,8 +38,8 @@ export interface InformerSourceOptions {
   readonly maxBackoffMs?: number;
   /** Server-side watch timeout; default a random 300–600 s per watch. */
   readonly watchTimeoutSeconds?: number;
-  /** The daemon's node: which endpoints `internalTrafficPolicy: Local` keeps. */
-  readonly thisNode?: ThisNode;
+  /** The daemon's node and zone: which endpoints `internalTrafficPolicy: Local` and hints keep. */
+  readonly thisNode?: NodeTopology;
 }
 
 export interface InformerSourceStatus {
@@ -130,7 +130,8 @@ export class InformerSource {
         mode: 'cluster',
         apiserver: kubeConfig.getCurrentCluster()?.server,
         context: kubeConfig.getCurrentContext(),
-        node: this.options.thisNode,
+        node: this.options.thisNode?.name,
+        zone: this.options.thisNode?.zone,
       },
       'service source: watching Services and EndpointSlices on the Kubernetes API',
     );

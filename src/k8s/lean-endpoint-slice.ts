@@ -8,10 +8,13 @@
  * their addresses are parsed once, when they arrive, rather than at every translation.
  *
  * The numbers carry what kube-proxy reads of an endpoint, and nothing else: its first address
- * (the only one with defined semantics), whether new flows may go to it, and whether it is on this
- * daemon's node (what `internalTrafficPolicy: Local` keeps). The node is known when the slice
- * arrives and never changes for the daemon's life, so an endpoint's nodeName becomes one bit, and
- * a nodeName change that does not move the endpoint to or from this node changes nothing.
+ * (the only one with defined semantics), whether new flows may go to it, whether it is on this
+ * daemon's node (what `internalTrafficPolicy: Local` keeps), and its topology hints as this node
+ * reads them (whether it has zone or node hints, and whether they name this node's zone or this
+ * node). The node and its zone are known when the slice arrives and never change for the daemon's
+ * life, so an endpoint's nodeName and hints become a few bits, and a change that does not concern
+ * this node (a pod moving between two other nodes, a hint moving between two other zones) changes
+ * nothing.
  */
 import type {
   DiscoveryV1EndpointPort,
@@ -22,13 +25,38 @@ import type {
 import { parseIPv4 } from '../util/ipv4.js';
 
 /**
- * An endpoint: its IPv4 address × 4, plus 2 when it is on this node, plus 1 when it takes new
- * flows. Below 2^34: exact in a double.
+ * An endpoint: its IPv4 address × 64 plus its flags (ENDPOINT_FLAG). Below 2^38: exact in a
+ * double.
  */
 export type EndpointCode = number;
 
-/** The node this daemon serves, as Kubernetes names it; undefined when not known. */
-export type ThisNode = string | undefined;
+/** The low six bits of an EndpointCode. */
+export const ENDPOINT_FLAG = {
+  /** Ready and not terminating: new flows may go to it. */
+  takesNewFlows: 1,
+  /** Its nodeName is this node. */
+  onThisNode: 2,
+  /** Its `hints.forZones` is not empty. */
+  hasZoneHints: 4,
+  /** Its `hints.forZones` names this node's zone. */
+  forThisZone: 8,
+  /** Its `hints.forNodes` is not empty. */
+  hasNodeHints: 16,
+  /** Its `hints.forNodes` names this node. */
+  forThisNode: 32,
+} as const;
+
+const FLAG_RADIX = 64;
+
+/**
+ * The node this daemon serves, as Kubernetes knows it: its name (an endpoint's `nodeName`, a
+ * `forNodes` hint) and its zone (its `topology.kubernetes.io/zone` label, a `forZones` hint). Each
+ * undefined when not known; an endpoint then matches nothing that needs it.
+ */
+export interface NodeTopology {
+  readonly name?: string | undefined;
+  readonly zone?: string | undefined;
+}
 
 export interface LeanEndpointSlice {
   readonly metadata?: V1ObjectMeta;
@@ -45,9 +73,13 @@ export interface LeanEndpointSlice {
  * The code of one endpoint, as JSON or the API model spell it; undefined when its first address
  * is not IPv4. It takes new flows when ready and not terminating: a missing `ready` means ready
  * (the API's "unknown", which consumers treat as ready), and a missing `terminating` means not.
- * It is on this node when its `nodeName` is `thisNode`; with thisNode unknown, no endpoint is.
+ * It is on this node when its `nodeName` is this node's name; with the name unknown, no endpoint
+ * is. Hints are read as the API spells them (`hints.forZones[].name`, `hints.forNodes[].name`).
  */
-export function endpointCodeOf(endpoint: unknown, thisNode?: ThisNode): EndpointCode | undefined {
+export function endpointCodeOf(
+  endpoint: unknown,
+  thisNode?: NodeTopology,
+): EndpointCode | undefined {
   if (typeof endpoint !== 'object' || endpoint === null) return undefined;
   const addresses = (endpoint as { addresses?: unknown }).addresses;
   const first: unknown = Array.isArray(addresses) ? addresses[0] : undefined;
@@ -58,13 +90,40 @@ export function endpointCodeOf(endpoint: unknown, thisNode?: ThisNode): Endpoint
     typeof conditions === 'object' && conditions !== null
       ? (conditions as { ready?: unknown; terminating?: unknown })
       : {};
-  const local =
-    thisNode !== undefined && (endpoint as { nodeName?: unknown }).nodeName === thisNode;
-  return addr * 4 + (local ? 2 : 0) + (ready !== false && terminating !== true ? 1 : 0);
+  const name = thisNode?.name;
+  let flags = ready !== false && terminating !== true ? ENDPOINT_FLAG.takesNewFlows : 0;
+  if (name !== undefined && (endpoint as { nodeName?: unknown }).nodeName === name) {
+    flags += ENDPOINT_FLAG.onThisNode;
+  }
+  const hints = (endpoint as { hints?: unknown }).hints;
+  if (typeof hints === 'object' && hints !== null) {
+    const { forZones, forNodes } = hints as { forZones?: unknown; forNodes?: unknown };
+    flags += hintFlags(forZones, thisNode?.zone, ENDPOINT_FLAG.hasZoneHints);
+    flags += hintFlags(forNodes, name, ENDPOINT_FLAG.hasNodeHints);
+  }
+  return addr * FLAG_RADIX + flags;
+}
+
+/**
+ * `has` when the hint list is not empty, plus the next bit up when one of its entries names
+ * `wanted`. An entry without a string name is no hint: kube-proxy reads only the names.
+ */
+function hintFlags(list: unknown, wanted: string | undefined, has: number): number {
+  if (!Array.isArray(list)) return 0;
+  let flags = 0;
+  for (let index = 0; index < list.length; index++) {
+    const entry: unknown = list[index];
+    const hinted =
+      typeof entry === 'object' && entry !== null ? (entry as { name?: unknown }).name : undefined;
+    if (typeof hinted !== 'string') continue;
+    flags = has;
+    if (wanted !== undefined && hinted === wanted) return has * 3;
+  }
+  return flags;
 }
 
 /** The codes of a slice's `endpoints` (JSON or model objects), in order; the non-IPv4 dropped. */
-export function endpointCodesOf(endpoints: unknown, thisNode?: ThisNode): EndpointCode[] {
+export function endpointCodesOf(endpoints: unknown, thisNode?: NodeTopology): EndpointCode[] {
   const codes: EndpointCode[] = [];
   if (!Array.isArray(endpoints)) return codes;
   for (let index = 0; index < endpoints.length; index++) {
@@ -78,7 +137,7 @@ export function endpointCodesOf(endpoints: unknown, thisNode?: ThisNode): Endpoi
  * What translation reads of a whole slice, for a complete state translated at once (a services
  * file): no copy of the metadata or ports, which the result does not keep.
  */
-export function leanSliceOf(slice: V1EndpointSlice, thisNode?: ThisNode): LeanEndpointSlice {
+export function leanSliceOf(slice: V1EndpointSlice, thisNode?: NodeTopology): LeanEndpointSlice {
   return {
     addressType: slice.addressType,
     ports: slice.ports,
@@ -88,9 +147,21 @@ export function leanSliceOf(slice: V1EndpointSlice, thisNode?: ThisNode): LeanEn
 
 // Arithmetic, not bit operations: a code does not fit in the 32 bits those work on.
 export function endpointAddr(code: EndpointCode): number {
-  return Math.floor(code / 4);
+  return Math.floor(code / FLAG_RADIX);
 }
 
+/** The code's ENDPOINT_FLAG bits: its remainder, below 2^6, where bit operations are exact. */
+export function endpointFlags(code: EndpointCode): number {
+  return code % FLAG_RADIX;
+}
+
+/** Whether `flag` (one of ENDPOINT_FLAG) is set in `code`. */
+export function hasFlag(code: EndpointCode, flag: number): boolean {
+  return (endpointFlags(code) & flag) !== 0;
+}
+
+// The two flags every translation reads, each with one remainder: this runs for every endpoint of
+// an initial sync, before the JIT has warmed up.
 export function takesNewFlows(code: EndpointCode): boolean {
   return code % 2 === 1;
 }

@@ -5,7 +5,7 @@
  * An informer keeps every object it has seen for as long as it runs, and a real apiserver's
  * objects are mostly what the datapath never reads: managedFields, annotations (kubectl's
  * last-applied-configuration alone repeats the whole object), ownerReferences, each endpoint's
- * targetRef, zone and hints, and its nodeName but for one bit. Kept whole, 10,000 Services and
+ * targetRef and zone, and its nodeName and hints but for a few bits. Kept whole, 10,000 Services and
  * their slices were most of terwayd's memory in cluster mode; projected, the cache holds only what
  * translateService, the ServiceTable and client-node's ListWatch read:
  * - metadata: name, namespace, resourceVersion (ListWatch's cache key and change test), and for a
@@ -25,7 +25,11 @@ import type {
   V1ServiceSpec,
 } from '@kubernetes/client-node';
 
-import { endpointCodesOf, type LeanEndpointSlice, type ThisNode } from './lean-endpoint-slice.js';
+import {
+  endpointCodesOf,
+  type LeanEndpointSlice,
+  type NodeTopology,
+} from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL } from './service-translation.js';
 
 type Json = Record<string, unknown>;
@@ -54,8 +58,8 @@ export function projectService(raw: unknown): V1Service {
   return service;
 }
 
-/** `thisNode`: the daemon's node, whose endpoints the codes mark (see EndpointCode). */
-export function projectEndpointSlice(raw: unknown, thisNode?: ThisNode): LeanEndpointSlice {
+/** `thisNode`: the daemon's node and zone, which the codes' flags are relative to (EndpointCode). */
+export function projectEndpointSlice(raw: unknown, thisNode?: NodeTopology): LeanEndpointSlice {
   const object = recordOf(raw);
   const ports = object['ports'];
   return {

@@ -6,7 +6,7 @@
  *
  * Every change recomputes only the Service it touches and sends that Service's frontends only
  * when they differ from what was last sent: an EndpointSlice update that changes nothing the
- * datapath uses (a zone hint, a pod's nodeName) reprograms nothing.
+ * datapath uses (an endpoint's zone, a pod moving between two other nodes) reprograms nothing.
  *
  * Nothing is sent before `markSynced`. Services and EndpointSlices arrive as two separate lists;
  * sending a Service before its slices would hand the sink frontends with no backends, and a
@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
-import type { LeanEndpointSlice, ThisNode } from './lean-endpoint-slice.js';
+import type { LeanEndpointSlice, NodeTopology } from './lean-endpoint-slice.js';
 import type { Logger } from '../log/logger.js';
 import {
   objectKey,
@@ -31,10 +31,11 @@ export interface ServiceTableOptions {
   readonly sink: DesiredStateSink;
   readonly logger: Logger;
   /**
-   * The daemon's node, for replaceAll's translation (`internalTrafficPolicy: Local`). The
+   * The daemon's node and zone, for replaceAll's translation (`internalTrafficPolicy: Local`,
+   * topology hints). The
    * incremental calls take slices projected for it already (projectEndpointSlice).
    */
-  readonly thisNode?: ThisNode;
+  readonly thisNode?: NodeTopology;
 }
 
 export interface ServiceTableStats {
@@ -47,7 +48,7 @@ export interface ServiceTableStats {
 export class ServiceTable {
   private readonly sink: DesiredStateSink;
   private readonly logger: Logger;
-  private readonly thisNode: ThisNode;
+  private readonly thisNode: NodeTopology | undefined;
   private readonly services = new Map<string, V1Service>();
   /** Slice key (namespace/slice name) → slice. */
   private readonly slices = new Map<string, LeanEndpointSlice>();

@@ -8,8 +8,16 @@
  *
  * `internalTrafficPolicy: Local` keeps the ClusterIP's backends to the endpoints on this node, as
  * kube-proxy does; with none here the ClusterIP has no backend for this node's pods (refused), even
- * when other nodes have some. externalIPs and LoadBalancer IPs keep every endpoint: kube-proxy
- * sends a pod's traffic to them through the cluster-wide endpoints whatever the policies say.
+ * when other nodes have some. externalIPs and LoadBalancer IPs keep the cluster-wide endpoints:
+ * kube-proxy sends a pod's traffic to them that way whatever the policies say.
+ *
+ * Topology hints narrow the cluster-wide endpoints as kube-proxy's CategorizeEndpoints does, per
+ * Service port: when every ready endpoint carries node hints (`trafficDistribution:
+ * PreferSameNode`) and one names this node, new flows go only to the endpoints hinted for this
+ * node; else, when every ready endpoint carries zone hints (`PreferSameZone`, `PreferClose`,
+ * `service.kubernetes.io/topology-mode: Auto`) and one names this node's zone, only to those
+ * hinted for this zone; else to every ready endpoint. The endpoints left out keep the flows they
+ * have (they drain), as kube-proxy's conntrack entries keep theirs.
  *
  * IPv4 only: the datapath's maps hold IPv4 frontends and backends (ENI multi-IP mode is IPv4), so
  * IPv6 cluster IPs, external IPs, ingress IPs and IPv6/FQDN EndpointSlices are skipped here.
@@ -21,8 +29,12 @@ import { backendKey } from '../lb/desired-frontend.js';
 import { parseIPv4 } from '../util/ipv4.js';
 import {
   endpointAddr,
+  endpointFlags,
+  ENDPOINT_FLAG,
+  hasFlag,
   onThisNode,
   takesNewFlows,
+  type EndpointCode,
   type LeanEndpointSlice,
 } from './lean-endpoint-slice.js';
 
@@ -54,10 +66,25 @@ interface FrontendIp {
   readonly external: boolean;
 }
 
+/**
+ * Which endpoints take a port's new flows: only this node's (`internalTrafficPolicy: Local`),
+ * every ready one (`cluster`), or the ready ones hinted for this zone or this node.
+ */
+type EndpointScope = 'local' | 'cluster' | 'zone' | 'node';
+
 interface PortBackends {
   readonly ready: BackendKey[];
   readonly draining: BackendKey[];
+  /**
+   * Read with the cluster scope: the scope the ready endpoints' hints narrow it to (kube-proxy's
+   * topologyModeFromHints), `cluster` when they do not. Any other scope gives itself.
+   */
+  readonly hintedScope: EndpointScope;
 }
+
+/** Both kinds of hint, and both "names this node (zone)" flags. */
+const HINT_KINDS = ENDPOINT_FLAG.hasZoneHints | ENDPOINT_FLAG.hasNodeHints;
+const HINTS_FOR_HERE = ENDPOINT_FLAG.forThisZone | ENDPOINT_FLAG.forThisNode;
 
 /**
  * The frontends of `service`, sorted by address (ip numerically, then port, then protocol).
@@ -88,24 +115,29 @@ export function translateService(
     const portName = servicePort.name ?? '';
     // Each list built only if a frontend takes it: a Local Service without external IPs never
     // needs every node's endpoints.
-    let everyNode: PortBackends | undefined;
+    let clusterWide: PortBackends | undefined;
     let thisNodeOnly: PortBackends | undefined;
     for (let ipIndex = 0; ipIndex < ips.length; ipIndex++) {
       const { ip, external } = ips[ipIndex]!;
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
-      const { ready, draining } =
+      const { ready, draining, hintedScope } =
         internalLocal && !external
-          ? (thisNodeOnly ??= backendsForPort(slices, portName, protocol, true))
-          : (everyNode ??= backendsForPort(slices, portName, protocol, false));
-      frontends.push({
+          ? (thisNodeOnly ??= backendsForPort(slices, portName, protocol, 'local'))
+          : (clusterWide ??= clusterBackendsForPort(slices, portName, protocol));
+      const frontend: DesiredFrontend = {
         address: { ip, port: servicePort.port, protocol },
         service: { namespace, name, portName },
         external,
         affinityTimeoutSeconds,
         ready,
         draining,
-      });
+      };
+      frontends.push(
+        hintedScope === 'zone' || hintedScope === 'node'
+          ? { ...frontend, topology: hintedScope }
+          : frontend,
+      );
     }
   }
   return frontends.length < 2 ? frontends : frontends.sort(compareFrontends);
@@ -166,20 +198,68 @@ function lbProtocolOf(protocol: string | undefined): LbProtocol | undefined {
 }
 
 /**
- * The backends of one Service port, only this node's when `localOnly`. Each slice carries its own
- * port list (pods may resolve a named targetPort to different numbers), so the port is looked up
- * per slice, by the Service port's name and protocol, as kube-proxy does.
+ * The cluster-wide backends of one Service port, narrowed by the endpoints' topology hints when
+ * they allow it. Read once without the hints (the common case: no Service asks for them), and
+ * again only when they narrow it.
+ */
+function clusterBackendsForPort(
+  slices: readonly LeanEndpointSlice[],
+  portName: string,
+  protocol: LbProtocol,
+): PortBackends {
+  const everyReady = backendsForPort(slices, portName, protocol, 'cluster');
+  const scope = everyReady.hintedScope;
+  return scope === 'cluster' ? everyReady : backendsForPort(slices, portName, protocol, scope);
+}
+
+/**
+ * kube-proxy's topologyModeFromHints, from the ready endpoints' flags: node hints first, then zone
+ * hints, each only when no ready endpoint lacks one (`lacking`) and one names this node or zone
+ * (`naming`). A port with no ready endpoint names neither, so it stays cluster-wide.
+ */
+function topologyScope(lacking: number, naming: number): EndpointScope {
+  if ((lacking & ENDPOINT_FLAG.hasNodeHints) === 0 && (naming & ENDPOINT_FLAG.forThisNode) !== 0)
+    return 'node';
+  if ((lacking & ENDPOINT_FLAG.hasZoneHints) === 0 && (naming & ENDPOINT_FLAG.forThisZone) !== 0)
+    return 'zone';
+  return 'cluster';
+}
+
+/** Whether an endpoint's new flows belong to `scope`; ready or not is decided apart. */
+function inScope(code: EndpointCode, scope: EndpointScope): boolean {
+  switch (scope) {
+    case 'cluster':
+      return true;
+    case 'local':
+      return onThisNode(code);
+    case 'zone':
+      return hasFlag(code, ENDPOINT_FLAG.forThisZone);
+    case 'node':
+      return hasFlag(code, ENDPOINT_FLAG.forThisNode);
+  }
+}
+
+/**
+ * The backends of one Service port in `scope`. Each slice carries its own port list (pods may
+ * resolve a named targetPort to different numbers), so the port is looked up per slice, by the
+ * Service port's name and protocol, as kube-proxy does.
+ *
+ * `local` drops every other node's endpoint. `zone` and `node` keep the ready endpoints outside
+ * them as draining: no new flows, but the flows they have keep going.
  */
 function backendsForPort(
   slices: readonly LeanEndpointSlice[],
   portName: string,
   protocol: LbProtocol,
-  localOnly: boolean,
+  scope: EndpointScope,
 ): PortBackends {
   // Arrays of plain doubles, sorted and de-duplicated at the end, rather than Sets: a Set boxes
   // every key above 2^31 (all of them), and this runs once per Service port of an initial sync.
   const ready: BackendKey[] = [];
   const draining: BackendKey[] = [];
+  // The cluster scope's hint survey, as two small bit sets rather than an object per port.
+  let lacking = scope === 'cluster' ? 0 : HINT_KINDS;
+  let naming = 0;
   for (let sliceIndex = 0; sliceIndex < slices.length; sliceIndex++) {
     const slice = slices[sliceIndex]!;
     if (slice.addressType !== 'IPv4') continue;
@@ -188,20 +268,35 @@ function backendsForPort(
     const codes = slice.endpointCodes;
     for (let index = 0; index < codes.length; index++) {
       const code = codes[index]!;
-      if (localOnly && !onThisNode(code)) continue;
+      if (scope === 'local' && !onThisNode(code)) continue;
       const key = backendKey(endpointAddr(code), port);
-      if (takesNewFlows(code)) ready.push(key);
+      if (!takesNewFlows(code)) {
+        draining.push(key);
+        continue;
+      }
+      // Once some ready endpoint lacks both kinds of hint, nothing can narrow the port.
+      if (lacking !== HINT_KINDS) {
+        const flags = endpointFlags(code);
+        lacking |= ~flags & HINT_KINDS;
+        naming |= flags & HINTS_FOR_HERE;
+      }
+      if (scope === 'cluster' || inScope(code, scope)) ready.push(key);
       else draining.push(key);
     }
   }
+  const hintedScope = scope === 'cluster' ? topologyScope(lacking, naming) : scope;
   sortUnique(ready);
   // Copies of their own size: these are kept for as long as the Service is, and an array grown
   // by push keeps room for 17 keys (10,000 Services: 0.5 MB more per list).
-  if (draining.length === 0) return { ready: ready.slice(), draining };
+  if (draining.length === 0) return { ready: ready.slice(), draining, hintedScope };
   sortUnique(draining);
   // During a slice migration one endpoint may sit in two slices with different conditions:
   // ready anywhere means ready, so a stale copy never withdraws a serving pod.
-  return { ready: ready.slice(), draining: withoutSorted(draining, ready).slice() };
+  return {
+    ready: ready.slice(),
+    draining: withoutSorted(draining, ready).slice(),
+    hintedScope,
+  };
 }
 
 /** Longest list insertion-sorted; longer ones take the built-in sort. */

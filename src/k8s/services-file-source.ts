@@ -21,7 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TranslatedState } from './complete-state.js';
-import type { ThisNode } from './lean-endpoint-slice.js';
+import type { NodeTopology } from './lean-endpoint-slice.js';
 import { ServiceTable } from './service-table.js';
 import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
 import { readServicesFile } from './services-file-worker.js';
@@ -39,8 +39,8 @@ export interface ServicesFileSourceOptions {
   readonly path: string;
   readonly sink: DesiredStateSink;
   readonly logger: Logger;
-  /** The daemon's node: which endpoints `internalTrafficPolicy: Local` keeps. */
-  readonly thisNode?: ThisNode;
+  /** The daemon's node and zone: which endpoints `internalTrafficPolicy: Local` and hints keep. */
+  readonly thisNode?: NodeTopology;
   /** Runs the debounce timer; tests may pass a FakeClock. */
   readonly clock?: Clock;
   readonly debounceMs?: number;
@@ -54,7 +54,7 @@ export interface ServicesFileSourceOptions {
 export class ServicesFileSource {
   private readonly path: string;
   private readonly logger: Logger;
-  private readonly thisNode: ThisNode;
+  private readonly thisNode: NodeTopology | undefined;
   private readonly clock: Clock;
   private readonly debounceMs: number;
   private readonly afterWorkerExit: () => void;
@@ -94,7 +94,12 @@ export class ServicesFileSource {
   start(): void {
     if (this.watcher !== undefined) return;
     this.logger.info(
-      { mode: 'standalone', servicesFile: this.path, node: this.thisNode },
+      {
+        mode: 'standalone',
+        servicesFile: this.path,
+        node: this.thisNode?.name,
+        zone: this.thisNode?.zone,
+      },
       'service source: reading Services and EndpointSlices from a file (no Kubernetes API)',
     );
     const fileName = basename(this.path);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { translateCompleteState, type TranslatedState } from './complete-state.js';
-import type { ThisNode } from './lean-endpoint-slice.js';
+import type { NodeTopology } from './lean-endpoint-slice.js';
 import { parseServicesFile } from './services-file-parse.js';
 import { messageOf } from '../errors/error-message.js';
 
@@ -26,12 +26,12 @@ export type ServicesFileRead =
 
 /**
  * The whole read; the main thread does it itself at start, and when no worker can start.
- * `thisNode`: the daemon's node, for `internalTrafficPolicy: Local`.
+ * `thisNode`: the daemon's node and zone, for `internalTrafficPolicy: Local` and topology hints.
  */
 export function readServicesFile(
   path: string,
   appliedDigest: string | undefined,
-  thisNode: ThisNode,
+  thisNode: NodeTopology | undefined,
 ): ServicesFileRead {
   let text: string;
   try {
@@ -60,7 +60,7 @@ export function readServicesFile(
 export interface ServicesFileWorkerData {
   servicesFile: string;
   appliedDigest: string | undefined;
-  thisNode: ThisNode;
+  thisNode: NodeTopology | undefined;
 }
 
 const job = workerData as Partial<ServicesFileWorkerData> | null;

@@ -72,11 +72,20 @@ export interface DesiredFrontend {
   /** Ready, non-terminating endpoints: new flows go only here. Ascending (by ip, then port). */
   readonly ready: readonly BackendKey[];
   /**
-   * Endpoints still listed but not ready or terminating: no new flows, but flows already on them
-   * keep working until the endpoint disappears from every slice. Ascending, like `ready`.
+   * Endpoints still listed but not ready or terminating (or left out by topology hints): no new
+   * flows, but flows already on them keep working until the endpoint disappears from every
+   * slice. Ascending, like `ready`.
    */
   readonly draining: readonly BackendKey[];
+  /**
+   * Set when topology hints narrowed `ready` to the endpoints hinted for this node's zone, or for
+   * this node; the ready endpoints left out are in `draining`. Absent: every ready endpoint.
+   */
+  readonly topology?: TopologyNarrowing;
 }
+
+/** What topology hints narrowed a frontend's new flows to. */
+export type TopologyNarrowing = 'zone' | 'node';
 
 /** `10.96.0.10:53/UDP`: the identity of a frontend in the desired table and in logs. */
 export function frontendKey(address: FrontendAddress): string {

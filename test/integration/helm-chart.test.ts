@@ -204,6 +204,9 @@ describe('charts/terway-node', () => {
     // In a pod, no --services and no --kubeconfig: the in-cluster account's informers.
     expect(given.has('--services')).toBe(false);
     expect(given.has('--kubeconfig')).toBe(false);
+    // The zone comes from instance metadata unless daemon.zone is set (a flag terwayd has).
+    expect(given.has('--zone')).toBe(false);
+    expect(help).toContain('--zone <');
   });
 
   test('every path terwayd is given is a mounted host path or the ConfigMap', () => {
@@ -360,7 +363,7 @@ describe('charts/terway-node', () => {
       credentialsSecret: 'aliyun-ak',
       apiServer: { host: '10.0.0.1', port: 6443 },
       cni: { binDir: '/usr/libexec/cni', confName: '05-terway.conflist' },
-      daemon: { mountBpffs: false, lbHook: 'tcx', socketDir: '/run/terway' },
+      daemon: { mountBpffs: false, lbHook: 'tcx', socketDir: '/run/terway', zone: 'zone-x' },
       eniConf: { max_pool_size: 10, vswitches: { 'cn-hangzhou-k': ['vsw-1'] } },
     });
     const spec = podSpec(objects);
@@ -377,6 +380,7 @@ describe('charts/terway-node', () => {
     expect(envOf(install).get('CNI_CONF_NAME')).toBe('05-terway.conflist');
     expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');
     expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
+    expect(flags(terwayd).get('--zone')).toBe('zone-x');
     expect(flags(terwayd).get('--socket')).toBe('/run/terway/eni.socket');
     const data = configMapData(objects);
     expect(JSON.parse(data.cni_conflist!).plugins[0].daemon_socket).toBe('/run/terway/eni.socket');

@@ -86,6 +86,8 @@ interface EndpointSpec {
   ready?: boolean;
   terminating?: boolean;
   nodeName?: string;
+  /** `hints.forZones` names. */
+  zones?: string[];
 }
 
 function slice(
@@ -112,6 +114,9 @@ function slice(
       return {
         addresses: [spec.ip],
         ...(spec.nodeName === undefined ? {} : { nodeName: spec.nodeName }),
+        ...(spec.zones === undefined
+          ? {}
+          : { hints: { forZones: spec.zones.map((name) => ({ name })) } }),
         conditions: {
           ready: spec.ready ?? true,
           serving: spec.ready ?? true,
@@ -239,10 +244,14 @@ describe('internalTrafficPolicy: Local', () => {
           { ip: '10.0.0.2', nodeName: second },
         ]);
       server.create(onNodes('node-b'));
-      const { source, sink, logs } = startSource(server, { thisNode: 'node-a' });
+      const { source, sink, logs } = startSource(server, {
+        thisNode: { name: 'node-a', zone: 'zone-1' },
+      });
       await source.whenSynced();
       expect(sink.backends('default/web', HTTP)).toEqual(['10.0.0.1:8080']);
-      expect(logs).toContainEqual(expect.objectContaining({ mode: 'cluster', node: 'node-a' }));
+      expect(logs).toContainEqual(
+        expect.objectContaining({ mode: 'cluster', node: 'node-a', zone: 'zone-1' }),
+      );
 
       server.update(onNodes('node-c'));
       server.update(onNodes('node-a'));
@@ -251,6 +260,38 @@ describe('internalTrafficPolicy: Local', () => {
       );
       expect(sink.backends('default/web', HTTP)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080']);
       // node-b → node-c moved nothing onto or off this node: no delivery for it.
+      expect(sink.callsFor('default/web')).toHaveLength(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('topology hints', () => {
+  test(
+    "the ClusterIP's new flows go to this zone's endpoints; a hint moving here reprograms it, one between other zones does not",
+    async () => {
+      const server = await startServer();
+      server.create(service('web', '10.96.0.10'));
+      const hinted = (second: string): K8sObject =>
+        slice('web-1', 'web', [
+          { ip: '10.0.0.1', zones: ['zone-1'] },
+          { ip: '10.0.0.2', zones: [second] },
+        ]);
+      server.create(hinted('zone-2'));
+      const { source, sink } = startSource(server, {
+        thisNode: { name: 'node-a', zone: 'zone-1' },
+      });
+      await source.whenSynced();
+      expect(sink.backends('default/web', HTTP)).toEqual(['10.0.0.1:8080']);
+      expect(sink.backends('default/web', HTTP, 'draining')).toEqual(['10.0.0.2:8080']);
+
+      server.update(hinted('zone-3'));
+      server.update(hinted('zone-1'));
+      await waitFor('10.0.0.2 hinted for this zone', () =>
+        sink.backends('default/web', HTTP).includes('10.0.0.2:8080'),
+      );
+      expect(sink.backends('default/web', HTTP, 'draining')).toEqual([]);
+      // zone-2 → zone-3 changed nothing this node reads: no delivery for it.
       expect(sink.callsFor('default/web')).toHaveLength(2);
     },
     TEST_TIMEOUT_MS,

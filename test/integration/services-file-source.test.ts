@@ -21,9 +21,11 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 
 import { TerwayError } from '../../src/errors/terway-error.js';
+import type { NodeTopology } from '../../src/k8s/lean-endpoint-slice.js';
 import { parseServicesFile } from '../../src/k8s/services-file-parse.js';
 import { ServicesFileSource } from '../../src/k8s/services-file-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
+import type { K8sObject } from '../../src/k8s/test-apiserver.js';
 import { registerServicesFileMetrics } from '../../src/observe/source-metrics.js';
 import { httpService, readySlice } from '../support/k8s-objects.js';
 import { metricValue } from '../support/metric-value.js';
@@ -49,7 +51,7 @@ function freshDir(): string {
   return dir;
 }
 
-function startSource(path: string, thisNode?: string) {
+function startSource(path: string, thisNode?: NodeTopology) {
   const sink = new RecordingSink();
   const logs: LogLine[] = [];
   const logger = pino(
@@ -262,9 +264,48 @@ describe('ServicesFileSource', () => {
           },
         ]),
       );
-      const { sink, logs } = startSource(path, 'node-b');
+      const { sink, logs } = startSource(path, { name: 'node-b' });
       expect(sink.backends('default/web', WEB)).toEqual(['10.0.0.2:8080']);
       expect(logs[0]).toMatchObject({ mode: 'standalone', node: 'node-b' });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "topology hints: new flows go to the endpoints hinted for the daemon's zone, and an edit that drops a hint widens them again",
+    async () => {
+      const path = join(freshDir(), 'services.yaml');
+      const zoned = (zones: Array<string | undefined>): K8sObject => {
+        const slice = readySlice(
+          'web-1',
+          'web',
+          zones.map((_, index) => `10.0.0.${index + 1}`),
+        ) as K8sObject & { endpoints: object[] };
+        return {
+          ...slice,
+          endpoints: slice.endpoints.map((endpoint, index) => {
+            const zone = zones[index];
+            return zone === undefined
+              ? endpoint
+              : { ...endpoint, hints: { forZones: [{ name: zone }] } };
+          }),
+        };
+      };
+      const service = httpService('web', '10.96.0.10');
+      writeFileSync(path, multiDocYaml([service, zoned(['zone-a', 'zone-b', 'zone-b'])]));
+      const { sink, logs } = startSource(path, { name: 'node-b', zone: 'zone-b' });
+      expect(sink.backends('default/web', WEB)).toEqual(['10.0.0.2:8080', '10.0.0.3:8080']);
+      // The other zone's endpoint keeps the flows it has.
+      expect(sink.backends('default/web', WEB, 'draining')).toEqual(['10.0.0.1:8080']);
+      expect(logs[0]).toMatchObject({ mode: 'standalone', node: 'node-b', zone: 'zone-b' });
+
+      // One ready endpoint without a hint: kube-proxy ignores the hints, and so does this.
+      writeFileSync(path, multiDocYaml([service, zoned(['zone-a', 'zone-b', undefined])]));
+      await waitFor(
+        'every endpoint ready again',
+        () => sink.backends('default/web', WEB).length === 3,
+      );
+      expect(sink.backends('default/web', WEB, 'draining')).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -19,6 +19,7 @@ import { captureDuring } from '../support/capture.js';
 import type { LabPod, MappedPod } from '../support/lab.js';
 import { useLab } from '../support/lab.js';
 import { applyServices, type LabService } from '../support/lab-services.js';
+import { LAB_ZONE } from '../../src/lab/lab-supervisor.js';
 import { scrape } from '../support/metric-value.js';
 
 const HTTP = 8080;
@@ -126,6 +127,7 @@ interface CliFrontend {
   port: number;
   protocol: string;
   service: string;
+  topology: string;
   counters: { flows: number; rejected: number } | null;
   backends: Array<{
     address: string;
@@ -504,4 +506,48 @@ describe('internalTrafficPolicy: Local', () => {
     await applyServices(node, [{ ...localService(['q1']), internalTrafficPolicy: 'Cluster' }]);
     expect((await tcpVia(CLUSTER_IP, 'cluster')).reply.name).toBe('q1');
   });
+});
+
+describe('topology hints', () => {
+  const CLUSTER_IP = '10.96.10.2';
+  /** Another zone of the region: no lab node is in it. */
+  const OTHER_ZONE = 'cn-hangzhou-j';
+  const zonedService = (zones: Record<string, string | undefined>): LabService => ({
+    ...service('zoned', CLUSTER_IP, []),
+    endpoints: Object.entries(zones).map(([name, zone]) => ({
+      ip: pod(name).ip,
+      ...(zone === undefined ? {} : { zones: [zone] }),
+    })),
+  });
+
+  test("new flows go to the backends hinted for the node's zone (the instance's, from metadata); a backend without a hint turns the hints off", async () => {
+    const node = the().node(CLIENT_NODE);
+    // applyServices waits for the maps to hold exactly the in-zone endpoints (expectedTable).
+    await applyServices(node, [zonedService({ p2: LAB_ZONE, p3: OTHER_ZONE, q1: LAB_ZONE })]);
+    const seen = new Set<string>();
+    for (let index = 0; index < 20; index++) {
+      seen.add((await tcpVia(CLUSTER_IP, `zoned-${index}`)).reply.name);
+    }
+    expect([...seen].sort()).toEqual(['p2', 'q1']);
+    expect((await udpVia(CLUSTER_IP, 'zoned-udp')).reply.name).toMatch(/^(p2|q1)$/);
+    // terway-cli says why p3, ready, takes no new flows.
+    const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
+      'show',
+      'services',
+      `${CLUSTER_IP}:80`,
+    ]);
+    expect(frontends.map((frontend) => frontend.topology)).toEqual(['zone']);
+    expect(
+      Object.fromEntries(frontends[0]!.backends.map((backend) => [backend.address, backend.state])),
+    ).toEqual({ [pod('p2').ip]: 'ready', [pod('q1').ip]: 'ready', [pod('p3').ip]: 'draining' });
+
+    await applyServices(node, [zonedService({ p2: LAB_ZONE, p3: undefined, q1: LAB_ZONE })]);
+    const all = new Set<string>();
+    for (let index = 0; index < 30 && all.size < 3; index++) {
+      all.add((await tcpVia(CLUSTER_IP, `unzoned-${index}`)).reply.name);
+    }
+    expect([...all].sort()).toEqual(['p2', 'p3', 'q1']);
+    const after = await cliJson<{ frontends: CliFrontend[] }>(['show', 'services', CLUSTER_IP]);
+    expect(after.frontends.map((frontend) => frontend.topology)).toEqual(['', '']);
+  }, 30_000);
 });

@@ -11,6 +11,7 @@ import { NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
 import type { LabNodeInfo } from '../../src/lab/lab-manifest.js';
+import { LAB_ZONE } from '../../src/lab/lab-supervisor.js';
 
 export interface LabEndpoint {
   ip: string;
@@ -18,6 +19,9 @@ export interface LabEndpoint {
   terminating?: boolean;
   /** The lab node the endpoint's pod runs on (EndpointSlice `nodeName`). */
   nodeName?: string;
+  /** The zones the endpoint is hinted for (`hints.forZones`), as the EndpointSlice controller
+   *  writes them for a Service with `trafficDistribution: PreferClose`. */
+  zones?: string[];
 }
 
 export interface LabService {
@@ -92,6 +96,9 @@ export function labServiceObjects(service: LabService): object[] {
       endpoints: service.endpoints.map((endpoint) => ({
         addresses: [endpoint.ip],
         ...(endpoint.nodeName === undefined ? {} : { nodeName: endpoint.nodeName }),
+        ...(endpoint.zones === undefined
+          ? {}
+          : { hints: { forZones: endpoint.zones.map((name) => ({ name })) } }),
         conditions: {
           ready: endpoint.ready ?? true,
           serving: endpoint.ready ?? true,
@@ -130,7 +137,8 @@ export function lbTableOf(node: LabNodeInfo): Record<string, string[]> {
 
 /**
  * What writeServices should make of `services` in `node`'s maps: ready endpoints only, and only
- * the node's own under `internalTrafficPolicy: Local`.
+ * the node's own under `internalTrafficPolicy: Local`; otherwise only those hinted for the lab's
+ * zone when every ready endpoint has a zone hint and one names it.
  */
 export function expectedTable(
   services: readonly LabService[],
@@ -139,13 +147,20 @@ export function expectedTable(
   const table: Record<string, string[]> = {};
   for (const service of services) {
     const local = service.internalTrafficPolicy === 'Local';
-    const ready = service.endpoints
-      .filter((endpoint) => (endpoint.ready ?? true) && !(endpoint.terminating ?? false))
+    const ready = service.endpoints.filter(
+      (endpoint) => (endpoint.ready ?? true) && !(endpoint.terminating ?? false),
+    );
+    const byZone =
+      !local &&
+      ready.every((endpoint) => (endpoint.zones ?? []).length > 0) &&
+      ready.some((endpoint) => endpoint.zones?.includes(LAB_ZONE));
+    const ips = ready
       .filter((endpoint) => !local || endpoint.nodeName === node)
+      .filter((endpoint) => !byZone || endpoint.zones?.includes(LAB_ZONE))
       .map((endpoint) => endpoint.ip)
       .sort();
-    if (service.tcp) table[`${service.clusterIP}:${service.tcp.port}/TCP`] = ready;
-    if (service.udp) table[`${service.clusterIP}:${service.udp.port}/UDP`] = ready;
+    if (service.tcp) table[`${service.clusterIP}:${service.tcp.port}/TCP`] = ips;
+    if (service.udp) table[`${service.clusterIP}:${service.udp.port}/UDP`] = ips;
   }
   return table;
 }

@@ -40,6 +40,7 @@ function frontend(extra: Partial<LbFrontendEntry__Output> = {}): LbFrontendEntry
     counters: COUNTERS,
     blocked: '',
     pending: false,
+    topology: '',
     ...extra,
   };
 }
@@ -91,6 +92,7 @@ describe('terway-cli show services', () => {
           frontend({ address: '10.96.0.81', id: 0, backends: [], counters: null }),
           frontend({ address: '10.96.0.82', service: '', portName: '' }),
           frontend({ address: '10.96.0.83', pending: true }),
+          frontend({ address: '10.96.0.85', topology: 'zone' }),
           frontend({
             address: '10.96.0.84',
             backends: [],
@@ -103,7 +105,7 @@ describe('terway-cli show services', () => {
       ),
     );
     expect(out).toContain(
-      'Service LB: 5 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet)',
+      'Service LB: 6 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet)',
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(
@@ -114,6 +116,8 @@ describe('terway-cli show services', () => {
     expect(out).toContain(
       '10.96.0.83:80/TCP  default/web (port http)  id 1\n  a change of its backends',
     );
+    // Topology hints narrowed new flows to this zone's backends; the others show as draining.
+    expect(out).toContain('10.96.0.85:80/TCP  default/web (port http)  hints: this zone  id 1\n');
     expect(out).toContain(
       '10.96.0.84:80/TCP  default/web (port http)  external IP  affinity ClientIP 10800s  id 1\n' +
         '  flows 12  packets 120  bytes 8.41 KiB  rejected 4\n' +

@@ -4,14 +4,17 @@
  * client-node's ListWatch keys its cache on, and drop the rest.
  */
 import { describe, expect, test } from '@jest/globals';
-import type { V1EndpointSlice, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
+import type { V1Endpoint, V1EndpointSlice, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
 import fc from 'fast-check';
 
 import {
   endpointAddr,
+  ENDPOINT_FLAG,
+  hasFlag,
   onThisNode,
   takesNewFlows,
   type LeanEndpointSlice,
+  type NodeTopology,
 } from '../../src/k8s/lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from '../../src/k8s/object-projection.js';
 import { SERVICE_NAME_LABEL, translateService } from '../../src/k8s/service-translation.js';
@@ -211,9 +214,9 @@ describe('projectService / projectEndpointSlice', () => {
         { name: 'http', port: 8080, protocol: 'TCP' },
         { name: 'dns', port: 5353, protocol: 'UDP' },
       ],
-      // 10.0.1.5 × 4 + 1 (takes new flows), 10.0.1.7 × 4 (terminating); neither on this node,
-      // which the projection was not told.
-      endpointCodes: [ipToInt('10.0.1.5') * 4 + 1, ipToInt('10.0.1.7') * 4],
+      // 10.0.1.5 × 64 + 1 (takes new flows) + 4 (has zone hints), 10.0.1.7 × 64 (terminating);
+      // neither on this node nor hinted for its zone, which the projection was not told.
+      endpointCodes: [ipToInt('10.0.1.5') * 64 + 1 + 4, ipToInt('10.0.1.7') * 64],
     });
     const size = (value: unknown): number => JSON.stringify(value).length;
     expect(size(projectedService) * 3).toBeLessThan(size(service));
@@ -248,23 +251,76 @@ describe('projectService / projectEndpointSlice', () => {
   });
 
   test('an endpoint on this node carries it in its code, and the Service keeps its internalTrafficPolicy', () => {
-    const onA = projectEndpointSlice(fatSlice(), 'node-a');
-    expect(onA.endpointCodes).toEqual([ipToInt('10.0.1.5') * 4 + 2 + 1, ipToInt('10.0.1.7') * 4]);
+    const onA = projectEndpointSlice(fatSlice(), { name: 'node-a' });
+    expect(onA.endpointCodes).toEqual([
+      ipToInt('10.0.1.5') * 64 + 1 + 2 + 4,
+      ipToInt('10.0.1.7') * 64,
+    ]);
     expect(onA.endpointCodes.map(onThisNode)).toEqual([true, false]);
     expect(onA.endpointCodes.map(takesNewFlows)).toEqual([true, false]);
     expect(onA.endpointCodes.map(endpointAddr).map(intToIp)).toEqual(['10.0.1.5', '10.0.1.7']);
-    expect(projectEndpointSlice(fatSlice(), 'node-b').endpointCodes.map(onThisNode)).toEqual([
-      false,
-      true,
-    ]);
+    expect(
+      projectEndpointSlice(fatSlice(), { name: 'node-b' }).endpointCodes.map(onThisNode),
+    ).toEqual([false, true]);
     // A pod's node changing between two other nodes changes nothing this node programs.
     const moved = fatSlice();
     moved.endpoints[1]!.nodeName = 'node-c';
-    expect(projectEndpointSlice(moved, 'node-a')).toEqual(onA);
+    expect(projectEndpointSlice(moved, { name: 'node-a' })).toEqual(onA);
 
     const service = fatService();
     service.spec!.internalTrafficPolicy = 'Local';
     expect(projectService(service).spec?.internalTrafficPolicy).toBe('Local');
+  });
+
+  test("an endpoint's hints: whether it has zone and node hints, and whether they name this node's zone and this node", () => {
+    const slice = fatSlice();
+    slice.endpoints = [
+      { addresses: ['10.0.1.1'], hints: { forZones: [{ name: 'zone-a' }, { name: 'zone-b' }] } },
+      { addresses: ['10.0.1.2'], hints: { forZones: [{ name: 'zone-c' }] } },
+      { addresses: ['10.0.1.3'], hints: { forNodes: [{ name: 'node-a' }] } },
+      {
+        addresses: ['10.0.1.4'],
+        hints: { forZones: [{ name: 'zone-b' }], forNodes: [{ name: 'node-c' }] },
+      },
+      // Not hints kube-proxy could read: no list, an entry without a name, an empty list.
+      { addresses: ['10.0.1.5'], hints: { forZones: 'zone-b' } } as unknown as V1Endpoint,
+      { addresses: ['10.0.1.6'], hints: { forZones: [{}] } } as unknown as V1Endpoint,
+      { addresses: ['10.0.1.7'], hints: { forZones: [], forNodes: [] } },
+      { addresses: ['10.0.1.8'] },
+    ];
+    const flags = (topology?: NodeTopology) =>
+      projectEndpointSlice(slice, topology).endpointCodes.map((code) =>
+        Object.entries(ENDPOINT_FLAG)
+          .filter(([name, flag]) => name !== 'takesNewFlows' && hasFlag(code, flag))
+          .map(([name]) => name),
+      );
+    expect(flags({ name: 'node-a', zone: 'zone-b' })).toEqual([
+      ['hasZoneHints', 'forThisZone'],
+      ['hasZoneHints'],
+      ['hasNodeHints', 'forThisNode'],
+      ['hasZoneHints', 'forThisZone', 'hasNodeHints'],
+      [],
+      [],
+      [],
+      [],
+    ]);
+    // Not knowing the node or its zone, an endpoint is hinted or not, never hinted for it.
+    expect(flags()).toEqual([
+      ['hasZoneHints'],
+      ['hasZoneHints'],
+      ['hasNodeHints'],
+      ['hasZoneHints', 'hasNodeHints'],
+      [],
+      [],
+      [],
+      [],
+    ]);
+    expect(decoded(projectEndpointSlice(slice)).every(([, ready]) => ready)).toBe(true);
+    // A hint moving between two other zones changes nothing this node programs.
+    const moved = fatSlice();
+    moved.endpoints[0]!.hints = { forZones: [{ name: 'cn-hangzhou-i' }] };
+    const here = { name: 'node-a', zone: 'cn-hangzhou-k' };
+    expect(projectEndpointSlice(moved, here)).toEqual(projectEndpointSlice(fatSlice(), here));
   });
 
   test('anything at all in, a well-formed object out, and translation does not throw on it', () => {

@@ -438,7 +438,7 @@ describe('internalTrafficPolicy', () => {
     backendsByFrontend(
       translateService(
         service({ ...HTTP_AND_DNS, externalIPs: ['203.0.113.7'], ...spec }),
-        slices.map((each) => projectEndpointSlice(each, thisNode)),
+        slices.map((each) => projectEndpointSlice(each, { name: thisNode })),
       ),
     );
 
@@ -481,5 +481,149 @@ describe('internalTrafficPolicy', () => {
         expect(translateOn(thisNode, spec)['10.96.0.10:80/TCP']).toEqual(everywhere);
       }
     }
+  });
+});
+
+describe('topology hints (kube-proxy CategorizeEndpoints)', () => {
+  const hinted = (
+    ip: string,
+    hints: { zones?: string[]; nodes?: string[] },
+    ready = true,
+  ): V1Endpoint => ({
+    addresses: [ip],
+    conditions: { ready },
+    hints: {
+      ...(hints.zones ? { forZones: hints.zones.map((name) => ({ name })) } : {}),
+      ...(hints.nodes ? { forNodes: hints.nodes.map((name) => ({ name })) } : {}),
+    },
+  });
+  const zoned = [
+    hinted('10.0.1.1', { zones: ['zone-a'] }),
+    hinted('10.0.2.1', { zones: ['zone-b'] }),
+    hinted('10.0.2.2', { zones: ['zone-b', 'zone-c'] }),
+  ];
+  const on = (
+    endpoints: V1Endpoint[],
+    here: { name?: string; zone?: string },
+    spec: V1Service['spec'] = {},
+  ) =>
+    backendsByFrontend(
+      translateService(
+        service({ ...HTTP_AND_DNS, externalIPs: ['203.0.113.7'], ...spec }),
+        // Two slices: the survey and the narrowing run across every slice of the port.
+        [slice('web-a', endpoints.slice(0, 1)), slice('web-b', endpoints.slice(1))].map((each) =>
+          projectEndpointSlice(each, here),
+        ),
+      ),
+    )['10.96.0.10:80/TCP'];
+  const every = ['10.0.1.1:8080', '10.0.2.1:8080', '10.0.2.2:8080'];
+
+  test("every ready endpoint hinted and one for this zone: new flows go to this zone's, the others drain", () => {
+    expect(on(zoned, { zone: 'zone-b' })).toEqual({
+      ready: ['10.0.2.1:8080', '10.0.2.2:8080'],
+      draining: ['10.0.1.1:8080'],
+    });
+    expect(on(zoned, { zone: 'zone-c' })).toEqual({
+      ready: ['10.0.2.2:8080'],
+      draining: ['10.0.1.1:8080', '10.0.2.1:8080'],
+    });
+  });
+
+  test('a narrowed frontend says so (for terway-cli); one the hints leave alone carries nothing', () => {
+    const topologyOf = (endpoints: V1Endpoint[], here: { name?: string; zone?: string }) =>
+      translateService(service(HTTP_AND_DNS), [
+        projectEndpointSlice(slice('web-a', endpoints), here),
+      ]).map((frontend) => frontend.topology);
+    expect(topologyOf(zoned, { zone: 'zone-b' })).toEqual(['zone', 'zone']);
+    expect(topologyOf(zoned, { zone: 'zone-d' })).toEqual([undefined, undefined]);
+    expect(
+      topologyOf([hinted('10.0.1.1', { nodes: ['node-a'] })], { name: 'node-a', zone: 'zone-a' }),
+    ).toEqual(['node', 'node']);
+    expect(topologyOf([endpoint('10.0.1.1')], { name: 'node-a', zone: 'zone-a' })).toEqual([
+      undefined,
+      undefined,
+    ]);
+  });
+
+  test('no endpoint for this zone, the zone unknown, or a ready endpoint without hints: every ready endpoint', () => {
+    expect(on(zoned, { zone: 'zone-d' })).toEqual({ ready: every, draining: [] });
+    expect(on(zoned, {})).toEqual({ ready: every, draining: [] });
+    const oneUnhinted = [...zoned.slice(0, 2), endpoint('10.0.2.2')];
+    expect(on(oneUnhinted, { zone: 'zone-b' })).toEqual({ ready: every, draining: [] });
+  });
+
+  test('a not-ready endpoint without hints does not turn them off, and takes no new flows either way', () => {
+    const withDown = [...zoned, { addresses: ['10.0.3.1'], conditions: { ready: false } }];
+    expect(on(withDown, { zone: 'zone-b' })).toEqual({
+      ready: ['10.0.2.1:8080', '10.0.2.2:8080'],
+      draining: ['10.0.1.1:8080', '10.0.3.1:8080'],
+    });
+  });
+
+  test('node hints come first, when every ready endpoint has one and one names this node', () => {
+    const both = [
+      hinted('10.0.1.1', { zones: ['zone-a'], nodes: ['node-a'] }),
+      hinted('10.0.2.1', { zones: ['zone-b'], nodes: ['node-b'] }),
+      hinted('10.0.2.2', { zones: ['zone-b'], nodes: ['node-c'] }),
+    ];
+    expect(on(both, { name: 'node-b', zone: 'zone-b' })).toEqual({
+      ready: ['10.0.2.1:8080'],
+      draining: ['10.0.1.1:8080', '10.0.2.2:8080'],
+    });
+    // No endpoint for this node: the zone hints decide.
+    expect(on(both, { name: 'node-d', zone: 'zone-b' })).toEqual({
+      ready: ['10.0.2.1:8080', '10.0.2.2:8080'],
+      draining: ['10.0.1.1:8080'],
+    });
+    // One ready endpoint without a node hint: the zone hints decide.
+    const partly = [both[0]!, both[1]!, hinted('10.0.2.2', { zones: ['zone-b'] })];
+    expect(on(partly, { name: 'node-a', zone: 'zone-b' })).toEqual({
+      ready: ['10.0.2.1:8080', '10.0.2.2:8080'],
+      draining: ['10.0.1.1:8080'],
+    });
+  });
+
+  test('internalTrafficPolicy Local ignores hints; externalIPs follow them, as cluster-wide traffic', () => {
+    const local = zoned.map((each, index) => ({
+      ...each,
+      nodeName: index === 0 ? 'node-a' : 'node-b',
+    }));
+    expect(
+      on(local, { name: 'node-a', zone: 'zone-b' }, { internalTrafficPolicy: 'Local' }),
+    ).toEqual({ ready: ['10.0.1.1:8080'], draining: [] });
+    const external = backendsByFrontend(
+      translateService(service({ ...HTTP_AND_DNS, externalIPs: ['203.0.113.7'] }), [
+        projectEndpointSlice(slice('web-a', zoned), { zone: 'zone-a' }),
+      ]),
+    )['203.0.113.7:80/TCP'];
+    expect(external).toEqual({
+      ready: ['10.0.1.1:8080'],
+      draining: ['10.0.2.1:8080', '10.0.2.2:8080'],
+    });
+  });
+
+  test('each port decides on its own: a port whose slice lacks hints keeps every endpoint', () => {
+    const dnsUnhinted = slice(
+      'web-dns',
+      [endpoint('10.0.1.1'), endpoint('10.0.2.1')],
+      [{ name: 'dns', port: 5353, protocol: 'UDP' }],
+    );
+    const httpZoned = slice('web-http', zoned.slice(0, 2), [
+      { name: 'http', port: 8080, protocol: 'TCP' },
+    ]);
+    const frontends = backendsByFrontend(
+      translateService(
+        service(HTTP_AND_DNS),
+        [httpZoned, dnsUnhinted].map((each) => projectEndpointSlice(each, { zone: 'zone-a' })),
+      ),
+    );
+    expect(frontends['10.96.0.10:80/TCP']).toEqual({
+      ready: ['10.0.1.1:8080'],
+      draining: ['10.0.2.1:8080'],
+    });
+    expect(frontends['10.96.0.10:53/UDP']).toEqual({
+      ready: ['10.0.1.1:5353', '10.0.2.1:5353'],
+      draining: [],
+    });
   });
 });

@@ -37,6 +37,8 @@ export interface ConnectedCloud {
   cloud: AliyunCloud;
   caller: ApiCaller;
   regionId: string;
+  /** The instance's zone, from instance metadata. */
+  zoneId: string;
 }
 
 export async function connectAliyunCloud(options: ConnectOptions): Promise<ConnectedCloud> {
@@ -107,7 +109,7 @@ export async function connectAliyunCloud(options: ConnectOptions): Promise<Conne
   );
   await cloud.reclaimLeakedEnis();
   await cloud.prepare();
-  return { cloud, caller, regionId };
+  return { cloud, caller, regionId, zoneId: identity.zoneId };
 }
 
 /**

@@ -627,6 +627,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "pending": {
                   "type": "bool",
                   "id": 12
+                },
+                "topology": {
+                  "type": "string",
+                  "id": 13
                 }
               }
             },

@@ -16,6 +16,7 @@ export interface LbFrontendEntry {
   'counters'?: (_terway_v1_LbCounters | null);
   'blocked'?: (string);
   'pending'?: (boolean);
+  'topology'?: (string);
 }
 
 export interface LbFrontendEntry__Output {
@@ -31,4 +32,5 @@ export interface LbFrontendEntry__Output {
   'counters': (_terway_v1_LbCounters__Output | null);
   'blocked': (string);
   'pending': (boolean);
+  'topology': (string);
 }
