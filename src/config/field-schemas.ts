@@ -5,6 +5,7 @@
 import { isIPv4 } from 'node:net';
 import * as z from 'zod';
 
+import { LISTEN_ADDRESS_FORMS, readListenAddress } from '../util/listen-address.js';
 import { checkDuration, DURATION_EXPECTED } from './durations.js';
 
 /** Backoff durations given as JSON numbers are Go `time.Duration` nanoseconds (that is how Terway
@@ -93,13 +94,15 @@ export function jitterFactor() {
   });
 }
 
-/** `host:port` for a listener; port 0 picks a free one. */
+/** A listener's address, read as every listener reads it (util/listen-address.ts). */
 export function hostPort() {
-  const expected = 'a "host:port" such as "127.0.0.1:18080" (port 0 picks a free port)';
-  return z.string(expected).refine((value) => {
-    const match = /^(.+):(\d{1,5})$/.exec(value);
-    return match !== null && Number(match[2]) <= 65_535;
-  }, expected);
+  const expected = `${LISTEN_ADDRESS_FORMS}, such as "127.0.0.1:18080" (port 0 picks a free port)`;
+  return z.string(expected).superRefine((value, ctx) => {
+    const read = readListenAddress(value);
+    if ('refused' in read) {
+      ctx.addIssue({ code: 'custom', message: `${expected}; ${read.refused}`, input: value });
+    }
+  });
 }
 
 /** `host[:port]`, HTTPS; an `http://` or `https://` prefix picks the scheme explicitly. */

@@ -10,8 +10,11 @@ import type { Logger } from 'pino';
 import type { EmulatorConfig } from '../config/eni-conf.js';
 import { EMULATED_APIS } from '../emulator/api/api-routes.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
+import { parseListenAddress } from '../util/listen-address.js';
 
 const EMULATOR_STATE_FILE = 'emulator-state.json';
+/** Without `emulator.listen`: loopback, on a port the kernel picks. */
+const LOOPBACK_ANY_PORT = '127.0.0.1:0';
 /** A fixed id, so a restarted daemon finds its own instance (and ENIs) in the saved state. */
 export const EMBEDDED_INSTANCE_ID = 'i-terwaynode0emulated';
 const EMULATED_VPC_CIDR = '10.0.0.0/8';
@@ -34,7 +37,7 @@ export async function startEmbeddedEmulator(
   // A fresh key pair per run: nothing outside this process needs to sign requests to it.
   const accessKeyId = `LTAI${randomBytes(8).toString('hex')}`;
   const accessKeySecret = randomBytes(24).toString('base64url');
-  const [host, port] = splitListen(config.listen);
+  const { host, port } = parseListenAddress(config.listen ?? LOOPBACK_ANY_PORT, 'emulator.listen');
   const perApi = Object.fromEntries(EMULATED_APIS.map((api) => [api, config.apiLatencyMs]));
   const emulator = await EcsEmulator.start({
     host,
@@ -84,10 +87,4 @@ export async function startEmbeddedEmulator(
     accessKeySecret,
     stop: () => emulator.stop(),
   };
-}
-
-function splitListen(listen: string | undefined): [string, number] {
-  if (listen === undefined) return ['127.0.0.1', 0];
-  const at = listen.lastIndexOf(':');
-  return [listen.slice(0, at), Number(listen.slice(at + 1))];
 }

@@ -11,16 +11,12 @@ import { toTerwayError } from '../errors/terway-error.js';
 import { createLogger } from '../log/logger.js';
 import type { IpPool } from '../pool/ip-pool.js';
 import { registerCniMetrics } from '../observe/cni-metrics.js';
-import {
-  parseListenAddress,
-  serveMetrics,
-  type ListenAddress,
-  type MetricsServer,
-} from '../observe/metrics-server.js';
+import { serveMetrics, type MetricsServer } from '../observe/metrics-server.js';
 import { registerPoolMetrics } from '../observe/pool-metrics.js';
 import { LmdbPodStore } from '../store/lmdb-pod-store.js';
 import type { PodStore } from '../store/pod-store.js';
 import { systemClock } from '../util/clock.js';
+import { parseListenAddress, type ListenAddress } from '../util/listen-address.js';
 import { backendService } from './backend-service.js';
 import type { CloudHandle } from './cloud-factory.js';
 import { createCloud } from './cloud-factory.js';
@@ -92,7 +88,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       flags.config === undefined ? DEFAULT_CONFIG : loadConfigFile(flags.config);
     // Checked with the config: a typo must not first cost a restore from the cloud.
     const metricsAddress: ListenAddress | undefined =
-      flags.metricsAddress === undefined ? undefined : parseListenAddress(flags.metricsAddress);
+      flags.metricsAddress === undefined
+        ? undefined
+        : parseListenAddress(flags.metricsAddress, '--metrics-address');
     if (config.unknownKeys.length > 0) {
       log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
     }

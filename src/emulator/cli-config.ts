@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 import { knownInstanceTypes } from '../cloud/instance-types.js';
+import { formatListenAddress, parseListenAddress } from '../util/listen-address.js';
 import type { BucketSpec } from './control/token-bucket.js';
 import type { EcsEmulator } from './ecs-emulator.js';
 import type { EmulatorOptions } from './emulator-options.js';
@@ -133,11 +134,12 @@ export function buildSetup(
   file: EmulatorConfigFile = {},
   env: Readonly<Record<string, string | undefined>> = {},
 ): EmulatorSetup {
-  const [host, port] = parseListen(
+  const { host, port } = parseListenAddress(
     flags.listen ??
       (file.host === undefined && file.port === undefined
         ? DEFAULT_LISTEN
-        : `${file.host ?? '127.0.0.1'}:${file.port ?? 0}`),
+        : formatListenAddress({ host: file.host ?? '127.0.0.1', port: file.port ?? 0 })),
+    flags.listen === undefined ? "the config file's host and port" : '--listen',
   );
   const region = flags.region ?? file.regionId ?? DEFAULT_REGION;
   const zone = flags.zone ?? `${region}-k`;
@@ -223,16 +225,6 @@ export function buildSetup(
     ...(stsTtlMs === undefined ? {} : { stsTtlMs }),
   };
   return { options, instanceCount, instanceSpecs, instanceType, generatedKey };
-}
-
-export function parseListen(text: string): [string, number] {
-  const at = text.lastIndexOf(':');
-  const host = at < 0 ? text : text.slice(0, at);
-  const port = at < 0 ? 0 : Number(text.slice(at + 1));
-  if (host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--listen wants host:port, got ${text}`);
-  }
-  return [host, port];
 }
 
 /** `<id>=<cidr>[@zone]`. */

@@ -58,6 +58,7 @@ import {
   sendJson,
 } from './wire/http-io.js';
 import { Params } from './wire/params.js';
+import { formatListenAddress } from '../util/listen-address.js';
 
 export type { EmulatorLatencies, EmulatorOptions } from './emulator-options.js';
 export type { ThrottleConfig } from './control/account-throttle.js';
@@ -97,7 +98,8 @@ export class EcsEmulator implements AdminTarget {
     options: EmulatorOptions,
   ) {
     const address = server.address() as AddressInfo;
-    this.endpoint = `${address.address}:${address.port}`;
+    // Bracketed when IPv6, so the endpoint and the URLs built on it parse.
+    this.endpoint = formatListenAddress({ host: address.address, port: address.port });
     this.url = `http://${this.endpoint}`;
     this.logger = options.logger ?? consoleLogger;
     this.labHook = options.labHook;

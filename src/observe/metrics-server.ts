@@ -10,13 +10,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
 import { TerwayError } from '../errors/terway-error.js';
+import { formatListenAddress, type ListenAddress } from '../util/listen-address.js';
 
 export const METRICS_PATH = '/metrics';
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface MetricsServer {
   /** Where it listens, with the port the kernel chose for port 0. */
@@ -24,28 +20,6 @@ export interface MetricsServer {
   /** `http://host:port/metrics` */
   readonly url: string;
   close(): Promise<void>;
-}
-
-/**
- * `host:port`, `[v6]:port` or `:port` (every address). INVALID_CONFIG names what is wrong, so a
- * typo in a DaemonSet's args stops terwayd with one readable line rather than a stack.
- */
-export function parseListenAddress(text: string): ListenAddress {
-  const colon = text.lastIndexOf(':');
-  const refuse = (why: string): never => {
-    throw new TerwayError(
-      'INVALID_CONFIG',
-      `--metrics-address ${JSON.stringify(text)}: ${why} (give host:port, [ipv6]:port or :port)`,
-    );
-  };
-  if (colon < 0) refuse('no port');
-  let host = text.slice(0, colon);
-  const portText = text.slice(colon + 1);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) refuse('the port is not 0-65535');
-  if (/[\s/@]/.test(host)) refuse('the host is not an address or name');
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  else if (host.includes(':')) refuse('an IPv6 host goes in brackets');
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(portText) };
 }
 
 export async function serveMetrics(options: {
@@ -64,10 +38,9 @@ export async function serveMetrics(options: {
   await listen(server, options.address);
   const bound = server.address() as AddressInfo;
   const address = { host: options.address.host, port: bound.port };
-  const hostInUrl = address.host.includes(':') ? `[${address.host}]` : address.host;
   return {
     address,
-    url: `http://${hostInUrl}:${address.port}${METRICS_PATH}`,
+    url: `http://${formatListenAddress(address)}${METRICS_PATH}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -15,7 +15,8 @@ import { loadNetconf } from '../../src/cni/netconf.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
-import { METRICS_PATH, parseListenAddress } from '../../src/observe/metrics-server.js';
+import { METRICS_PATH } from '../../src/observe/metrics-server.js';
+import { parseListenAddress } from '../../src/util/listen-address.js';
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
 import { IMAGE_INSTALL_CNI, IMAGE_TERWAY_CLI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
 
@@ -278,7 +279,10 @@ describe('charts/terway-node', () => {
 
   test("terwayd serves its metrics on the node's port that the container and annotations name", () => {
     const terwayd = container(podSpec(defaults), 'terwayd');
-    const address = parseListenAddress(flags(terwayd).get('--metrics-address')!);
+    const address = parseListenAddress(
+      flags(terwayd).get('--metrics-address')!,
+      '--metrics-address',
+    );
     // Host network: every address of the node unless asked otherwise.
     expect(address).toEqual({ host: '0.0.0.0', port: 9430 });
     expect(terwayd.ports).toEqual([{ name: 'metrics', containerPort: 9430, protocol: 'TCP' }]);
@@ -290,7 +294,9 @@ describe('charts/terway-node', () => {
 
     const moved = render({ metrics: { port: 19430, host: '::1', podAnnotations: false } });
     const movedTerwayd = container(podSpec(moved), 'terwayd');
-    expect(parseListenAddress(flags(movedTerwayd).get('--metrics-address')!)).toEqual({
+    expect(
+      parseListenAddress(flags(movedTerwayd).get('--metrics-address')!, '--metrics-address'),
+    ).toEqual({
       host: '::1',
       port: 19430,
     });

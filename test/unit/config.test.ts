@@ -300,7 +300,7 @@ describe('cloud selection keys', () => {
     [{ metadata_endpoint: '100.100.100.200' }, 'metadata_endpoint: got "100.100.100.200"'],
     [
       { emulator: { listen: 'localhost' } },
-      'emulator.listen: got "localhost", expected a "host:port"',
+      'emulator.listen: got "localhost", expected host:port, [ipv6]:port, or :port for every address, such as "127.0.0.1:18080" (port 0 picks a free port); no port',
     ],
   ])('%j is refused with a message naming the key', (input, message) => {
     expect(() => parseConfig(input)).toThrow(message);

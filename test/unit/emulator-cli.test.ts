@@ -3,15 +3,12 @@ import { describe, expect, test } from '@jest/globals';
 import {
   buildSetup,
   parseConfigFile,
-  parseListen,
   parseThrottle,
   parseVSwitch,
 } from '../../src/emulator/cli-config.js';
 
 describe('ecs-emulator flags', () => {
   test('flag parsers', () => {
-    expect(parseListen('0.0.0.0:8080')).toEqual(['0.0.0.0', 8080]);
-    expect(() => parseListen('host:99999')).toThrow(/--listen/);
     expect(parseVSwitch('vsw-1=10.1.0.0/24@cn-hangzhou-j', 'z')).toEqual({
       vswitchId: 'vsw-1',
       cidr: '10.1.0.0/24',

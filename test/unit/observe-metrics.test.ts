@@ -13,11 +13,7 @@ import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { registerCniMetrics } from '../../src/observe/cni-metrics.js';
 import { registerLbMetrics, type LbReadout } from '../../src/observe/lb-metrics.js';
-import {
-  parseListenAddress,
-  serveMetrics,
-  type MetricsServer,
-} from '../../src/observe/metrics-server.js';
+import { serveMetrics, type MetricsServer } from '../../src/observe/metrics-server.js';
 import { registerPoolMetrics, type PoolReadout } from '../../src/observe/pool-metrics.js';
 import {
   registerInformerMetrics,
@@ -282,28 +278,6 @@ describe('CNI call metrics', () => {
 });
 
 describe('the metrics endpoint', () => {
-  test.each([
-    ['127.0.0.1:9430', { host: '127.0.0.1', port: 9430 }],
-    [':9430', { host: '0.0.0.0', port: 9430 }],
-    ['[::1]:0', { host: '::1', port: 0 }],
-    ['node-a.example:65535', { host: 'node-a.example', port: 65535 }],
-  ])('%s is an address', (text, address) => {
-    expect(parseListenAddress(text)).toEqual(address);
-  });
-
-  test.each([
-    ['9430', 'no port'],
-    ['127.0.0.1:', 'not 0-65535'],
-    ['127.0.0.1:65536', 'not 0-65535'],
-    ['127.0.0.1:http', 'not 0-65535'],
-    ['::1:9430', 'in brackets'],
-    ['http://x:9430', 'not an address'],
-  ])('%s is refused: %s', (text, why) => {
-    expect(() => parseListenAddress(text)).toThrow(
-      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining(why) }),
-    );
-  });
-
   async function serve(registry: Registry): Promise<MetricsServer> {
     const server = await serveMetrics({ address: { host: '127.0.0.1', port: 0 }, registry, log });
     servers.push(server);
