@@ -38,6 +38,7 @@ function renderHeader(reply: ShowServicesReply__Output): string {
   const lines = [
     `Service LB: ${count} frontend${count === 1 ? '' : 's'} from ${source}` +
       `${reply.source === 'none' ? '' : reply.synced ? ' (synced)' : ' (first sync not complete: nothing restored is deleted yet)'}` +
+      `; node ${reply.node || NONE}, zone ${reply.zone || NONE}` +
       `; maps in ${reply.pinDir || NONE}`,
   ];
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);

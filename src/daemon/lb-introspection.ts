@@ -27,6 +27,7 @@ import type { LbBackendEntry } from '../rpc/generated/terway/v1/LbBackendEntry.j
 import type { LbCounters } from '../rpc/generated/terway/v1/LbCounters.js';
 import type { LbFrontendEntry } from '../rpc/generated/terway/v1/LbFrontendEntry.js';
 import type { ListFlowsReply } from '../rpc/generated/terway/v1/ListFlowsReply.js';
+import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { PodRef } from '../rpc/generated/terway/v1/PodRef.js';
 import type { ShowServicesReply } from '../rpc/generated/terway/v1/ShowServicesReply.js';
@@ -38,6 +39,8 @@ export interface LbIntrospectionSource {
   readonly maps: LbMaps;
   readonly source: string;
   readonly pinDir: string;
+  /** The node and zone the source reads endpoints and hints against. */
+  readonly thisNode: NodeTopology | undefined;
   readonly reconciler: {
     readonly intent: LbIntent;
     readonly isSynced: boolean;
@@ -82,6 +85,8 @@ export function* showServices(
       lastError: '',
       pinDir: '',
       frontends: [],
+      node: '',
+      zone: '',
     };
     return;
   }
@@ -92,6 +97,8 @@ export function* showServices(
     synced: lb.reconciler.isSynced,
     lastError: lb.reconciler.failure?.message ?? '',
     pinDir: lb.pinDir,
+    node: lb.thisNode?.name ?? '',
+    zone: lb.thisNode?.zone ?? '',
   };
   const pods = podsByIp(deps.pods());
   let part: LbFrontendEntry[] = [];

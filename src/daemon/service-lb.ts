@@ -70,6 +70,7 @@ export interface ServiceLb {
   readonly maps: LbMaps;
   readonly source: 'kubernetes' | 'file' | 'none';
   readonly pinDir: string;
+  readonly thisNode: NodeTopology | undefined;
   stop(): Promise<void>;
 }
 
@@ -176,6 +177,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     maps,
     source,
     pinDir,
+    thisNode: options.thisNode,
     stop: async () => {
       await stopSource();
       settler.stop();

@@ -186,7 +186,13 @@ async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
     })),
   );
   return {
-    lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/cli-test' },
+    lb: {
+      maps,
+      reconciler,
+      source: 'file',
+      pinDir: '/sys/fs/bpf/cli-test',
+      thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
+    },
     pods: () => [],
     monotonicNs: () => BigInt(flows + 1) * 1_000_000n,
   };

@@ -531,11 +531,13 @@ describe('topology hints', () => {
     expect([...seen].sort()).toEqual(['p2', 'q1']);
     expect((await udpVia(CLUSTER_IP, 'zoned-udp')).reply.name).toMatch(/^(p2|q1)$/);
     // terway-cli says why p3, ready, takes no new flows.
-    const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
+    const shown = await cliJson<{ frontends: CliFrontend[]; node: string; zone: string }>([
       'show',
       'services',
       `${CLUSTER_IP}:80`,
     ]);
+    expect({ node: shown.node, zone: shown.zone }).toEqual({ node: CLIENT_NODE, zone: LAB_ZONE });
+    const { frontends } = shown;
     expect(frontends.map((frontend) => frontend.topology)).toEqual(['zone']);
     expect(
       Object.fromEntries(frontends[0]!.backends.map((backend) => [backend.address, backend.state])),

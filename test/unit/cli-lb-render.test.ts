@@ -56,6 +56,8 @@ function services(
     lastError: '',
     pinDir: '/sys/fs/bpf/terway-node',
     frontends,
+    node: 'node-1',
+    zone: 'cn-hangzhou-k',
     ...extra,
   };
 }
@@ -68,7 +70,7 @@ describe('terway-cli show services', () => {
   test('a frontend: its Service and port, counters, then its backends with pods and counters', () => {
     const out = renderShowServices(services([frontend()]));
     expect(lines(out)).toEqual([
-      'Service LB: 1 frontend from a services file (synced); maps in /sys/fs/bpf/terway-node',
+      'Service LB: 1 frontend from a services file (synced); node node-1, zone cn-hangzhou-k; maps in /sys/fs/bpf/terway-node',
       '',
       '10.96.0.80:80/TCP  default/web (port http)  id 1',
       '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
@@ -101,11 +103,11 @@ describe('terway-cli show services', () => {
             counters: { ...COUNTERS, rejected: 4 },
           }),
         ],
-        { synced: false, source: 'kubernetes', lastError: 'tw_fe_v1: update: E2BIG' },
+        { synced: false, source: 'kubernetes', lastError: 'tw_fe_v1: update: E2BIG', zone: '' },
       ),
     );
     expect(out).toContain(
-      'Service LB: 6 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet)',
+      'Service LB: 6 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet); node node-1, zone -;',
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(

@@ -38,6 +38,8 @@ const SERVICES: ShowServicesReply__Output = {
   lastError: '',
   pinDir: '/sys/fs/bpf/terway-node',
   frontends: [],
+  node: 'node-1',
+  zone: 'cn-hangzhou-k',
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

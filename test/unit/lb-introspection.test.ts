@@ -70,7 +70,13 @@ async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
   await reconciler.whenIdle();
   writeNodeFlows(maps, flows);
   return {
-    lb: { maps, reconciler, source: 'file', pinDir: '/sys/fs/bpf/test' },
+    lb: {
+      maps,
+      reconciler,
+      source: 'file',
+      pinDir: '/sys/fs/bpf/test',
+      thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
+    },
     pods: () => [
       pod('client-a', '10.0.0.10'),
       pod('client-b', '10.0.0.11'),
@@ -148,7 +154,7 @@ function thrownBy(call: () => unknown): unknown {
 }
 
 describe('ShowServices', () => {
-  test('names the source, the sync and the pods behind backends on this node', async () => {
+  test('names the source, the sync, the node and zone, and the pods behind backends on this node', async () => {
     const deps = await node([]);
     const reply = showServices(deps, '');
     expect(reply).toMatchObject({
@@ -157,6 +163,8 @@ describe('ShowServices', () => {
       synced: true,
       lastError: '',
       pinDir: '/sys/fs/bpf/test',
+      node: 'node-1',
+      zone: 'cn-hangzhou-k',
     });
     expect(reply.frontends).toHaveLength(1);
     expect(reply.frontends![0]).toMatchObject({
@@ -286,7 +294,10 @@ describe('the views come in parts', () => {
     }
     reconciler.markSynced();
     await reconciler.whenIdle();
-    return { lb: { maps, reconciler, source: 'file', pinDir: '/p' }, pods: () => [] };
+    return {
+      lb: { maps, reconciler, source: 'file', pinDir: '/p', thisNode: undefined },
+      pods: () => [],
+    };
   }
 
   test('ShowServices: every part carries the header; together they hold each frontend once', async () => {

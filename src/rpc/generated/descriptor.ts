@@ -668,6 +668,14 @@ export const PROTO_DESCRIPTOR: unknown = {
                   "rule": "repeated",
                   "type": "LbFrontendEntry",
                   "id": 6
+                },
+                "node": {
+                  "type": "string",
+                  "id": 7
+                },
+                "zone": {
+                  "type": "string",
+                  "id": 8
                 }
               }
             },

@@ -9,6 +9,8 @@ export interface ShowServicesReply {
   'lastError'?: (string);
   'pinDir'?: (string);
   'frontends'?: (_terway_v1_LbFrontendEntry)[];
+  'node'?: (string);
+  'zone'?: (string);
 }
 
 export interface ShowServicesReply__Output {
@@ -18,4 +20,6 @@ export interface ShowServicesReply__Output {
   'lastError': (string);
   'pinDir': (string);
   'frontends': (_terway_v1_LbFrontendEntry__Output)[];
+  'node': (string);
+  'zone': (string);
 }
