@@ -106,6 +106,13 @@ const endpointSliceSchema = z
         z.looseObject({
           addresses: z.array(z.string()).min(1),
           nodeName: z.string().min(1).optional(),
+          // What the EndpointSlice controller writes for trafficDistribution / topology-mode.
+          hints: z
+            .looseObject({
+              forZones: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
+              forNodes: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
+            })
+            .optional(),
           conditions: z
             .looseObject({
               ready: z.boolean().optional(),

@@ -180,6 +180,26 @@ describe('parseServicesFile', () => {
     expect(message).toContain('(EndpointSlice default/web-1): endpoints[0].nodeName:');
   });
 
+  test('topology hints are checked like the other fields: a zone is named, in a list', () => {
+    const slice = readySlice('web-1', 'web', ['10.0.0.1', '10.0.0.2']) as { endpoints: object[] };
+    const message = invalidMessage(
+      multiDocYaml([
+        httpService('web', '10.96.0.10'),
+        {
+          ...slice,
+          endpoints: [
+            { ...slice.endpoints[0], hints: { forZones: 'cn-hangzhou-k' } },
+            { ...slice.endpoints[1], hints: { forNodes: [{ name: '' }] } },
+          ],
+        },
+      ]),
+    );
+    expect(message).toContain('(EndpointSlice default/web-1): endpoints[0].hints.forZones:');
+    expect(message).toContain(
+      '(EndpointSlice default/web-1): endpoints[1].hints.forNodes[0].name:',
+    );
+  });
+
   test('a ClusterIP Service must carry its cluster IP (nothing allocates one)', () => {
     const noIp = {
       apiVersion: 'v1',
