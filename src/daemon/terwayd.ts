@@ -91,6 +91,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       flags.metricsAddress === undefined
         ? undefined
         : parseListenAddress(flags.metricsAddress, '--metrics-address');
+    const nodeName = nodeNameOf(flags.nodeName, log);
+    // A given --zone does not depend on the cloud: an empty one is refused before the restore.
+    if (flags.zone !== undefined) chooseNodeZone(flags.zone, '');
     if (config.unknownKeys.length > 0) {
       log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
     }
@@ -128,7 +131,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         objectPath: flags.bpfObject,
         hook: flags.lbHook,
         thisNode: {
-          name: nodeNameOf(flags.nodeName, log),
+          name: nodeName,
           zone: nodeZoneOf(flags.zone, running.cloud.zoneId, log),
         },
         servicesFile: flags.services,

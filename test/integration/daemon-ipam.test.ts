@@ -289,4 +289,16 @@ describe('terwayd start-up guards', () => {
     expect(result.stderr).toContain('most_ips');
     expect(result.stderr).not.toMatch(/\n\s+at /);
   }, 30_000);
+
+  test('an empty --node-name or --zone is refused before the cloud is asked anything', async () => {
+    for (const flag of ['--node-name', '--zone']) {
+      const d = daemon();
+      const result = await runProcess(BINS.terwayd, d.args([flag, ' ']));
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`terwayd: ${flag} is empty`);
+      // Refused before the embedded emulator started: it logs its start first thing.
+      expect(result.stdout).not.toContain('connected to ECS');
+      expect(existsSync(d.socket)).toBe(false);
+    }
+  }, 30_000);
 });
