@@ -43,15 +43,20 @@ export interface ChosenNodeZone {
   readonly source: NodeZoneSource;
 }
 
+/** `--zone` as given, trimmed; undefined when not given. An empty one is refused. */
+export function zoneFlag(flag: string | undefined): string | undefined {
+  if (flag === undefined) return undefined;
+  if (flag.trim() === '') throw new TerwayError('INVALID_ARGUMENT', '--zone is empty');
+  return flag.trim();
+}
+
 /**
- * The zone is the flag, else the ECS instance's zone from instance metadata. Kubernetes reads a
- * node's zone from its `topology.kubernetes.io/zone` label, which Alibaba Cloud's cloud controller
- * sets to that same zone id; the flag is for nodes labelled otherwise.
+ * The zone is the flag (zoneFlag), else the ECS instance's zone from instance metadata.
+ * Kubernetes reads a node's zone from its `topology.kubernetes.io/zone` label, which Alibaba
+ * Cloud's cloud controller sets to that same zone id; the flag is for nodes labelled otherwise.
  */
-export function chooseNodeZone(flag: string | undefined, instanceZone: string): ChosenNodeZone {
-  if (flag !== undefined) {
-    if (flag.trim() === '') throw new TerwayError('INVALID_ARGUMENT', '--zone is empty');
-    return { zone: flag.trim(), source: 'flag' };
-  }
-  return { zone: instanceZone, source: 'instance metadata' };
+export function chooseNodeZone(fromFlag: string | undefined, instanceZone: string): ChosenNodeZone {
+  return fromFlag === undefined
+    ? { zone: instanceZone, source: 'instance metadata' }
+    : { zone: fromFlag, source: 'flag' };
 }

@@ -26,7 +26,7 @@ import { createDatapath } from './datapath-factory.js';
 import { Ipam } from './ipam.js';
 import { PodNetwork } from './pod-network.js';
 import { saveIdleIps, takeIdleIps } from './idle-ips-file.js';
-import { chooseNodeName, chooseNodeZone } from './node-topology.js';
+import { chooseNodeName, chooseNodeZone, zoneFlag } from './node-topology.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
@@ -91,9 +91,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       flags.metricsAddress === undefined
         ? undefined
         : parseListenAddress(flags.metricsAddress, '--metrics-address');
+    // Checked before the restore too; only the zone's default needs the cloud.
     const nodeName = nodeNameOf(flags.nodeName, log);
-    // A given --zone does not depend on the cloud: an empty one is refused before the restore.
-    if (flags.zone !== undefined) chooseNodeZone(flags.zone, '');
+    const givenZone = zoneFlag(flags.zone);
     if (config.unknownKeys.length > 0) {
       log.warn({ keys: config.unknownKeys }, 'ignoring eni_conf keys terway-node does not know');
     }
@@ -132,7 +132,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         hook: flags.lbHook,
         thisNode: {
           name: nodeName,
-          zone: nodeZoneOf(flags.zone, running.cloud.zoneId, log),
+          zone: nodeZoneOf(givenZone, running.cloud.zoneId, log),
         },
         servicesFile: flags.services,
         kubeconfig: flags.kubeconfig,
@@ -225,8 +225,8 @@ function nodeNameOf(flag: string | undefined, log: Logger): string {
   return name;
 }
 
-function nodeZoneOf(flag: string | undefined, instanceZone: string, log: Logger): string {
-  const { zone, source } = chooseNodeZone(flag, instanceZone);
+function nodeZoneOf(fromFlag: string | undefined, instanceZone: string, log: Logger): string {
+  const { zone, source } = chooseNodeZone(fromFlag, instanceZone);
   log.info({ zone, from: source }, 'node zone (topology hints)');
   return zone;
 }

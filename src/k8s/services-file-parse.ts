@@ -95,6 +95,9 @@ const serviceSchema = z
     }
   });
 
+/** `hints.forZones` / `hints.forNodes`: a list of zones or nodes, each by name. */
+const namedHints = z.array(z.looseObject({ name: z.string().min(1) }));
+
 const endpointSliceSchema = z
   .looseObject({
     apiVersion: z.literal('discovery.k8s.io/v1'),
@@ -108,10 +111,7 @@ const endpointSliceSchema = z
           nodeName: z.string().min(1).optional(),
           // What the EndpointSlice controller writes for trafficDistribution / topology-mode.
           hints: z
-            .looseObject({
-              forZones: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
-              forNodes: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
-            })
+            .looseObject({ forZones: namedHints.optional(), forNodes: namedHints.optional() })
             .optional(),
           conditions: z
             .looseObject({

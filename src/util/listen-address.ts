@@ -20,16 +20,15 @@ const EVERY_ADDRESS = '0.0.0.0';
 export function readListenAddress(text: string): ListenAddress | { readonly refused: string } {
   const colon = text.lastIndexOf(':');
   if (colon < 0) return { refused: 'no port' };
-  let host = text.slice(0, colon);
+  const written = text.slice(0, colon);
   const portText = text.slice(colon + 1);
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) {
     return { refused: 'the port is not 0-65535' };
   }
-  if (/[\s/@[\]]/.test(host.replace(/^\[(.*)\]$/, '$1'))) {
-    return { refused: 'the host is not an address or name' };
-  }
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  else if (host.includes(':')) return { refused: 'an IPv6 host goes in brackets' };
+  const bracketed = written.startsWith('[') && written.endsWith(']');
+  const host = bracketed ? written.slice(1, -1) : written;
+  if (/[\s/@[\]]/.test(host)) return { refused: 'the host is not an address or name' };
+  if (!bracketed && host.includes(':')) return { refused: 'an IPv6 host goes in brackets' };
   return { host: host === '' ? EVERY_ADDRESS : host, port: Number(portText) };
 }
 

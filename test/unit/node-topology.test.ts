@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { chooseNodeName, chooseNodeZone } from '../../src/daemon/node-topology.js';
+import { chooseNodeName, chooseNodeZone, zoneFlag } from '../../src/daemon/node-topology.js';
 
 describe('chooseNodeName', () => {
   const host = () => ' Worker-7.Example ';
@@ -30,19 +30,17 @@ describe('chooseNodeName', () => {
 
 describe('chooseNodeZone', () => {
   test("the flag first, else the instance's zone from metadata", () => {
-    expect(chooseNodeZone(' zone-custom ', 'cn-hangzhou-k')).toEqual({
+    expect(chooseNodeZone(zoneFlag(' zone-custom '), 'cn-hangzhou-k')).toEqual({
       zone: 'zone-custom',
       source: 'flag',
     });
-    expect(chooseNodeZone(undefined, 'cn-hangzhou-k')).toEqual({
+    expect(chooseNodeZone(zoneFlag(undefined), 'cn-hangzhou-k')).toEqual({
       zone: 'cn-hangzhou-k',
       source: 'instance metadata',
     });
   });
 
   test('an empty --zone is refused with a code, not taken for a zone no hint names', () => {
-    expect(() => chooseNodeZone('  ', 'cn-hangzhou-k')).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
-    );
+    expect(() => zoneFlag('  ')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
