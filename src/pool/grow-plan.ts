@@ -29,6 +29,12 @@ export interface GrowInput {
   canCreateEni: boolean;
   /** ENIs missing to reach min_eni: they are created whatever the IP demand. */
   enisBelowMin?: number;
+  /**
+   * IPs the plan's creates may bring beyond the demand, in all: what max_pool_size lets sit idle
+   * once the demand is served. A create costs one call whatever its count, while the slots it
+   * leaves empty cost an assign later, when a burst goes on (as bursts do).
+   */
+  idleHeadroom?: number;
   policy: EniSelectionPolicy;
 }
 
@@ -41,10 +47,14 @@ export function planGrowth(input: GrowInput): GrowAction[] {
   let remaining = input.wanted;
   const perCreate = Math.min(input.limits.ipsPerEni, MAX_IPS_PER_CLOUD_CALL);
   let eniCount = input.enis.length + input.creatingEnis;
+  let extraLeft = Math.max(0, input.idleHeadroom ?? 0);
   const create = (): void => {
+    const forDemand = Math.max(0, Math.min(remaining, perCreate));
+    const extra = Math.min(extraLeft, perCreate - forDemand);
+    extraLeft -= extra;
     // A new ENI always brings its own primary IP; ask for at least one secondary besides it,
     // since ECS rejects a zero SecondaryPrivateIpAddressCount.
-    const ipCount = Math.max(Math.min(remaining, perCreate), Math.min(2, perCreate));
+    const ipCount = Math.max(forDemand + extra, Math.min(2, perCreate));
     actions.push({ kind: 'create', ipCount });
     // The new ENI absorbs its whole capacity: what the create cannot carry comes by assign once
     // it is attached (the next plan sees it as creating free slots), rather than by another ENI.

@@ -271,11 +271,24 @@ export class IpPool {
     return Math.max(forMinEni, Math.min(wanted, this.room()));
   }
 
+  /**
+   * How many IPs beyond `wanted` may be requested and still leave no more than max_pool_size idle
+   * once the waiting allocations are served (and no more than the node holds).
+   */
+  private idleHeadroom(now: number, wanted: number): number {
+    const asked = Math.max(0, wanted);
+    const idleAfter =
+      this.ledger.usableIdle(now) + this.inflightIps() + asked - this.waiters.length;
+    return Math.max(0, Math.min(this.deps.options.maxPoolSize - idleAfter, this.room() - asked));
+  }
+
   private grow(): void {
     if (this.stopped) return;
     const now = this.deps.clock.now();
+    const wanted = this.growDeficit();
     const actions = planGrowth({
-      wanted: this.growDeficit(),
+      wanted,
+      idleHeadroom: this.idleHeadroom(now, wanted),
       enis: [...this.ledger.enis.values()].map((slot) => ({
         id: slot.id,
         size: slot.size(),

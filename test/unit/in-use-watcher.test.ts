@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 
 import { CloudError } from '../../src/cloud/cloud-error.js';
 import type { CloudEni, EcsApi, EniFilter } from '../../src/cloud/aliyun/ecs-api.js';
+import { DENSE_POLL_MS } from '../../src/cloud/aliyun/attach-latency.js';
 import { ATTACH_FAILED, InUseWatcher } from '../../src/cloud/aliyun/in-use-watcher.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
@@ -56,6 +57,42 @@ describe('InUseWatcher', () => {
     expect(ecs.describes.every((call) => call.length === 10)).toBe(true);
     // Polls at 200, 500, 950, 1625, 2637 ms: five Describes instead of fifty.
     expect(ecs.describes).toHaveLength(5);
+  });
+
+  test('a burst: once the first ENIs go InUse, the later ones are read within a dense interval of it', async () => {
+    // As in bench/burst: four ENIs attached together, then one every 120 ms as the account's
+    // throttle lets their creates through; each goes InUse 2 s after its attach.
+    const clock = new FakeClock(0);
+    const attachedAt = [0, 0, 0, 0, 150, 270, 390, 510, 630, 750];
+    const ids = attachedAt.map((_, i) => `eni-${i}`);
+    const inUseAt = Object.fromEntries(ids.map((id, i) => [id, attachedAt[i]! + 2_000]));
+    const ecs = fakeEcs(clock, inUseAt);
+    const watcher = new InUseWatcher(ecs.api, clock);
+    const seenAt: Record<string, number> = {};
+    const waits: Promise<unknown>[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      await clock.advance(attachedAt[i]! - clock.now());
+      const id = ids[i]!;
+      waits.push(watcher.waitInUse(id, 60_000).then(() => (seenAt[id] = clock.now())));
+    }
+    await clock.advance(10_000);
+    await Promise.all(waits);
+    const lag = (id: string) => seenAt[id]! - inUseAt[id]!;
+    // The first four are found by the growing interval alone (polls at 200, 500, 950, 1625,
+    // 2637 ms): 637 ms late. That teaches the watcher a lower bound of 1,625 ms.
+    // Until an ENI has been seen InUse, only the growing interval finds them: the first four
+    // attached together go InUse at 2,000 ms and are read at 2,375 (a poll for a later ENI).
+    const firstSeen = Math.min(...Object.values(seenAt));
+    expect(firstSeen).toBe(2_375);
+    // From then on every ENI is read within one dense interval of going InUse. Without the
+    // learned time, the last four were read 637 to 997 ms late (their intervals had grown).
+    const later = ids.filter((id) => inUseAt[id]! >= firstSeen);
+    expect(later).toEqual(['eni-6', 'eni-7', 'eni-8', 'eni-9']);
+    for (const id of later) expect(lag(id)).toBeLessThanOrEqual(DENSE_POLL_MS);
+    expect(Math.max(...ids.map(lag))).toBe(375);
+    // Two Describes more than without it (8).
+    expect(ecs.describes).toHaveLength(10);
+    expect(clock.pendingTimers()).toBe(0);
   });
 
   test('a throttled poll is "not yet"; a hard error fails the waits; a stuck one times out', async () => {

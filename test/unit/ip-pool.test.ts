@@ -51,6 +51,25 @@ describe('IpPool allocation', () => {
     for (const eni of cloud.snapshot()) expect(eni.privateIps.length).toBeLessThanOrEqual(15);
   });
 
+  test('a burst that starts with one pod: the first create fills its ENI up to max_pool_size', async () => {
+    // The first ADD of a burst is planned alone (ip_batch_window); the next nine arrive while its
+    // ENI is being created. Room for ten idle IPs: the create asks for ten, and the nine are
+    // served from it with no assign. With room for none, each later pod costs an assign.
+    const burst = async (maxPoolSize: number) => {
+      const { clock, cloud, pool } = await poolFixture({ maxPoolSize });
+      const first = track(pool.allocate('default/p0', clock.now() + 30_000));
+      await clock.advance(50);
+      const rest = Array.from({ length: 9 }, (_, i) =>
+        track(pool.allocate(`default/p${i + 1}`, clock.now() + 30_000)),
+      );
+      await clock.advance(5_000);
+      expect([first, ...rest].every((r) => r.done() && r.value !== undefined)).toBe(true);
+      return cloud.callCounts();
+    };
+    expect(await burst(10)).toMatchObject({ createEni: 1, assignPrivateIps: 0 });
+    expect((await burst(0)).assignPrivateIps).toBeGreaterThan(0);
+  });
+
   test('new ENIs are created when the existing ones are full', async () => {
     const { clock, cloud, pool } = await poolFixture({ maxPoolSize: 100 });
     const leases: IpLease[] = [];

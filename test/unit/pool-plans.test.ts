@@ -130,6 +130,38 @@ describe('planGrowth', () => {
     expect(more).toEqual([{ kind: 'create', ipCount: 7 }]);
   });
 
+  test('a create brings what max_pool_size lets sit idle besides the demand, shared by the plan', () => {
+    const plan = (wanted: number, idleHeadroom: number, enisBelowMin = 0) =>
+      planGrowth({
+        wanted,
+        enis: [],
+        creatingEnis: 0,
+        creatingFreeSlots: 0,
+        limits,
+        canCreateEni: true,
+        policy: 'most_ips',
+        enisBelowMin,
+        idleHeadroom,
+      });
+    // Three wanted and room for ten idle: one call fills the new ENI as far as a call can.
+    expect(plan(3, 10)).toEqual([{ kind: 'create', ipCount: 10 }]);
+    expect(plan(3, 4)).toEqual([{ kind: 'create', ipCount: 7 }]);
+    // Without headroom, the demand alone (and never fewer than two).
+    expect(plan(3, 0)).toEqual([{ kind: 'create', ipCount: 3 }]);
+    expect(plan(1, 0)).toEqual([{ kind: 'create', ipCount: 2 }]);
+    // Only the last create has room left: 22 wanted fill one ENI's create and 7 of the next's.
+    expect(plan(22, 2)).toEqual([
+      { kind: 'create', ipCount: 10 },
+      { kind: 'create', ipCount: 9 },
+    ]);
+    // Creates for min_eni alone take it too, and it is spent once across the plan.
+    expect(plan(0, 6, 1)).toEqual([{ kind: 'create', ipCount: 6 }]);
+    expect(plan(0, 6, 2)).toEqual([
+      { kind: 'create', ipCount: 6 },
+      { kind: 'create', ipCount: 2 },
+    ]);
+  });
+
   test('demand an ENI busy with an assign can absorb waits for it instead of a new ENI', () => {
     const busy = { id: 'eni-1', size: 3, inUse: 3, assignable: false, freeSlots: 12 };
     const plan = (wanted: number) =>

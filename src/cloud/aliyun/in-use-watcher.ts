@@ -2,7 +2,8 @@
  * Waits for ENIs to become InUse with one DescribeNetworkInterfaces for all of them: a burst that
  * attaches ten ENIs at once polls ten times less than ten separate waits, and the account's API
  * budget is shared by every node. Each waiter keeps its own growing interval; a poll goes out
- * when the earliest waiter is due and answers everyone it lists.
+ * when the earliest waiter is due and answers everyone it lists. Once one ENI has gone InUse, the
+ * others are read densely around the time they should too (attach-latency.ts).
  *
  * ECS reports a failed attach by putting the ENI back to Available (ECS-API.md §2.2); such a
  * wait ends at once with ATTACH_FAILED instead of running to its timeout.
@@ -10,6 +11,7 @@
 import { CloudError } from '../cloud-error.js';
 import { CloudErrorCodes } from '../provider.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
+import { AttachLatency } from './attach-latency.js';
 import type { CloudEni, EcsApi } from './ecs-api.js';
 import { nextPollInterval, POLL_INITIAL_MS, WAIT_TIMEOUT } from './poll.js';
 
@@ -26,6 +28,10 @@ const AVAILABLE_READS_TO_FAIL = 2;
 export const ATTACH_FAILED = CloudErrorCodes.EniAttachFailed;
 
 interface Waiter {
+  /** When the wait began: just after the attach call was answered. */
+  startedAt: number;
+  /** When the last read that saw the ENI not InUse was sent (startedAt before any). */
+  notInUseReadAt: number;
   dueAt: number;
   intervalMs: number;
   deadline: number;
@@ -40,6 +46,7 @@ export class InUseWatcher {
   private readonly waiters = new Map<string, Waiter>();
   private timer: TimerHandle | undefined;
   private polling = false;
+  private readonly latency = new AttachLatency();
 
   constructor(
     private readonly api: EcsApi,
@@ -54,7 +61,9 @@ export class InUseWatcher {
     return new Promise((resolve, reject) => {
       const now = this.clock.now();
       this.waiters.set(eniId, {
-        dueAt: now + POLL_INITIAL_MS,
+        startedAt: now,
+        notInUseReadAt: now,
+        dueAt: this.latency.nextRead(now, now, POLL_INITIAL_MS),
         intervalMs: POLL_INITIAL_MS,
         deadline: now + timeoutMs,
         timeoutMs,
@@ -83,9 +92,10 @@ export class InUseWatcher {
   private async poll(): Promise<void> {
     this.polling = true;
     const ids = [...this.waiters.keys()].slice(0, MAX_IDS_PER_DESCRIBE);
+    const readAt = this.clock.now();
     try {
       const enis = await this.api.describeNetworkInterfaces({ eniIds: ids });
-      for (const eni of enis) this.observe(eni);
+      for (const eni of enis) this.observe(eni, readAt);
     } catch (error) {
       // A retryable failure (a throttled read) only means "not yet"; anything else ends every
       // wait it covered, since the same read would fail for them all.
@@ -103,14 +113,16 @@ export class InUseWatcher {
   }
 
   /** Settles the ENI's waiter when the read decides it: InUse, or the attach failed back. */
-  private observe(eni: CloudEni): void {
+  private observe(eni: CloudEni, readAt: number): void {
     const waiter = this.waiters.get(eni.id);
     if (waiter === undefined) return;
     if (eni.status === 'InUse') {
+      this.latency.learn(waiter.notInUseReadAt - waiter.startedAt);
       this.waiters.delete(eni.id);
       waiter.resolve(eni);
       return;
     }
+    waiter.notInUseReadAt = readAt;
     if (eni.status !== 'Available') {
       waiter.availableReads = 0;
       if (eni.status === 'Attaching') waiter.sawAttaching = true;
@@ -148,7 +160,10 @@ export class InUseWatcher {
         continue;
       }
       waiter.intervalMs = nextPollInterval(waiter.intervalMs);
-      waiter.dueAt = Math.min(waiter.deadline, now + waiter.intervalMs);
+      waiter.dueAt = Math.min(
+        waiter.deadline,
+        this.latency.nextRead(waiter.startedAt, now, waiter.intervalMs),
+      );
     }
   }
 }
