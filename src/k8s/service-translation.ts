@@ -75,12 +75,16 @@ type EndpointScope = 'local' | 'cluster' | 'zone' | 'node';
 interface PortBackends {
   readonly ready: BackendKey[];
   readonly draining: BackendKey[];
+  /** Ready endpoints outside a `zone` or `node` scope: in `draining` too, and named apart here. */
+  readonly hintedAway: readonly BackendKey[];
   /**
    * Read with the cluster scope: the scope the ready endpoints' hints narrow it to (kube-proxy's
    * topologyModeFromHints), `cluster` when they do not. Any other scope gives itself.
    */
   readonly hintedScope: EndpointScope;
 }
+
+const NO_BACKENDS: BackendKey[] = [];
 
 /** Both kinds of hint, and both "names this node (zone)" flags. */
 const HINT_KINDS = ENDPOINT_FLAG.hasZoneHints | ENDPOINT_FLAG.hasNodeHints;
@@ -121,7 +125,7 @@ export function translateService(
       const { ip, external } = ips[ipIndex]!;
       // First one wins: the ClusterIP comes first, so an externalIP equal to it stays internal.
       if (listed(frontends, ip, servicePort.port, protocol)) continue;
-      const { ready, draining, hintedScope } =
+      const { ready, draining, hintedAway, hintedScope } =
         internalLocal && !external
           ? (thisNodeOnly ??= backendsForPort(slices, portName, protocol, 'local'))
           : (clusterWide ??= clusterBackendsForPort(slices, portName, protocol));
@@ -135,7 +139,7 @@ export function translateService(
       };
       frontends.push(
         hintedScope === 'zone' || hintedScope === 'node'
-          ? { ...frontend, topology: hintedScope }
+          ? { ...frontend, topology: hintedScope, hintedAway }
           : frontend,
       );
     }
@@ -257,6 +261,9 @@ function backendsForPort(
   // every key above 2^31 (all of them), and this runs once per Service port of an initial sync.
   const ready: BackendKey[] = [];
   const draining: BackendKey[] = [];
+  // Made only when a zone or node scope leaves a ready endpoint out: rare, and an initial sync
+  // reads 10,000 ports.
+  let hintedAway: BackendKey[] | undefined;
   // The cluster scope's hint survey, as two small bit sets rather than an object per port.
   let lacking = scope === 'cluster' ? 0 : HINT_KINDS;
   let naming = 0;
@@ -280,21 +287,29 @@ function backendsForPort(
         lacking |= ~flags & HINT_KINDS;
         naming |= flags & HINTS_FOR_HERE;
       }
-      if (scope === 'cluster' || inScope(code, scope)) ready.push(key);
-      else draining.push(key);
+      if (scope === 'cluster' || inScope(code, scope)) {
+        ready.push(key);
+      } else {
+        draining.push(key);
+        (hintedAway ??= []).push(key);
+      }
     }
   }
   const hintedScope = scope === 'cluster' ? topologyScope(lacking, naming) : scope;
   sortUnique(ready);
   // Copies of their own size: these are kept for as long as the Service is, and an array grown
   // by push keeps room for 17 keys (10,000 Services: 0.5 MB more per list).
-  if (draining.length === 0) return { ready: ready.slice(), draining, hintedScope };
+  if (draining.length === 0) {
+    return { ready: ready.slice(), draining, hintedAway: NO_BACKENDS, hintedScope };
+  }
   sortUnique(draining);
+  if (hintedAway !== undefined) sortUnique(hintedAway);
   // During a slice migration one endpoint may sit in two slices with different conditions:
   // ready anywhere means ready, so a stale copy never withdraws a serving pod.
   return {
     ready: ready.slice(),
     draining: withoutSorted(draining, ready).slice(),
+    hintedAway: hintedAway === undefined ? NO_BACKENDS : withoutSorted(hintedAway, ready),
     hintedScope,
   };
 }

@@ -82,6 +82,12 @@ export interface DesiredFrontend {
    * this node; the ready endpoints left out are in `draining`. Absent: every ready endpoint.
    */
   readonly topology?: TopologyNarrowing;
+  /**
+   * With `topology`: the ready endpoints the hints left out, ascending. They are in `draining`
+   * too, and drain like the rest; kept apart only so an operator can tell them from endpoints
+   * that are not ready.
+   */
+  readonly hintedAway?: readonly BackendKey[];
 }
 
 /** What topology hints narrowed a frontend's new flows to. */

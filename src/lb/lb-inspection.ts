@@ -40,9 +40,16 @@ export interface InspectedBackend {
   readonly port: number;
   /** 0 for a draining backend the backend map does not hold. */
   readonly id: number;
-  readonly state: 'ready' | 'draining';
+  readonly state: BackendState;
   readonly counters: LbCounterValues | undefined;
 }
+
+/**
+ * ready: in the frontend's slots, takes new flows. draining: listed but not ready, or terminating.
+ * other zone / other node: ready, but topology hints keep this node's new flows off it. Both of
+ * the last kinds keep the flows they have and take no new ones.
+ */
+export type BackendState = 'ready' | 'draining' | 'other zone' | 'other node';
 
 export interface InspectedFrontend {
   readonly frontend: FrontendAddress;
@@ -207,6 +214,7 @@ function draining(
 ): InspectedBackend[] {
   if (desired === undefined || desired.draining.length === 0) return [];
   const proto = protocolNumber(desired.address.protocol);
+  const hintedAwayState = desired.topology === 'node' ? 'other node' : 'other zone';
   return desired.draining.map((key): InspectedBackend => {
     const [ip = '', port = '0'] = formatBackend(key).split(':');
     const id = backendIds().get(`${formatBackend(key)}/${proto}`) ?? 0;
@@ -214,7 +222,7 @@ function draining(
       ip,
       port: Number(port),
       id,
-      state: 'draining',
+      state: desired.hintedAway?.includes(key) === true ? hintedAwayState : 'draining',
       counters: id === 0 ? undefined : readCounters(maps, 'backendStats', id),
     };
   });

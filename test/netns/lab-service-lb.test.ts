@@ -541,7 +541,7 @@ describe('topology hints', () => {
     expect(frontends.map((frontend) => frontend.topology)).toEqual(['zone']);
     expect(
       Object.fromEntries(frontends[0]!.backends.map((backend) => [backend.address, backend.state])),
-    ).toEqual({ [pod('p2').ip]: 'ready', [pod('q1').ip]: 'ready', [pod('p3').ip]: 'draining' });
+    ).toEqual({ [pod('p2').ip]: 'ready', [pod('q1').ip]: 'ready', [pod('p3').ip]: 'other zone' });
 
     await applyServices(node, [zonedService({ p2: LAB_ZONE, p3: undefined, q1: LAB_ZONE })]);
     const all = new Set<string>();

@@ -112,6 +112,30 @@ describe('the load balancer as an operator inspects it', () => {
     expect(inspectFrontends(maps, reconciler.intent)[0]!.backends[1]!.counters?.packets).toBe(4n);
   });
 
+  test('a ready backend topology hints leave out is told apart from a not-ready one', async () => {
+    const { maps, reconciler } = await programmed({
+      'default/web': [
+        frontend('10.96.0.10', backends('10.0.0.2'), {
+          draining: backends('10.0.0.3', '10.0.0.4'),
+          topology: 'zone',
+          hintedAway: backends('10.0.0.4'),
+        }),
+        frontend('10.96.0.11', backends('10.0.0.2'), {
+          draining: backends('10.0.0.4'),
+          topology: 'node',
+          hintedAway: backends('10.0.0.4'),
+        }),
+      ],
+    });
+    const states = inspectFrontends(maps, reconciler.intent).map((view) =>
+      view.backends.map((backend) => `${backend.ip} ${backend.state}`),
+    );
+    expect(states).toEqual([
+      ['10.0.0.2 ready', '10.0.0.3 draining', '10.0.0.4 other zone'],
+      ['10.0.0.2 ready', '10.0.0.4 other node'],
+    ]);
+  });
+
   test('what the maps and the desired state disagree on is shown as such', async () => {
     const { maps, reconciler } = await programmed({
       'default/web': [frontend('10.96.0.10', backends('10.0.0.2'))],

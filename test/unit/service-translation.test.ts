@@ -545,6 +545,41 @@ describe('topology hints (kube-proxy CategorizeEndpoints)', () => {
     ]);
   });
 
+  test('the ready endpoints the hints leave out are named apart from the not-ready ones', () => {
+    // Per frontend, in address order: port 53 (to 5353), then port 80 (to 8080).
+    const hintedAwayOf = (
+      endpoints: V1Endpoint[],
+      here: { name?: string; zone?: string },
+    ): (string[] | undefined)[] =>
+      translateService(service(HTTP_AND_DNS), [
+        projectEndpointSlice(slice('web-a', endpoints.slice(0, 2)), here),
+        projectEndpointSlice(slice('web-b', endpoints.slice(2)), here),
+      ]).map((frontend) => frontend.hintedAway?.map(formatBackend));
+    const withDown = [...zoned, hinted('10.0.3.1', { zones: ['zone-a'] }, false)];
+    // 10.0.1.1 is ready in zone-a: hinted away from zone-b. 10.0.3.1 is not ready: only draining.
+    expect(hintedAwayOf(withDown, { zone: 'zone-b' })).toEqual([
+      ['10.0.1.1:5353'],
+      ['10.0.1.1:8080'],
+    ]);
+    expect(hintedAwayOf(withDown, { zone: 'zone-c' })).toEqual([
+      ['10.0.1.1:5353', '10.0.2.1:5353'],
+      ['10.0.1.1:8080', '10.0.2.1:8080'],
+    ]);
+    // Every ready endpoint in this zone: narrowed, nothing left out. Not narrowed: no list.
+    expect(hintedAwayOf(zoned.slice(1), { zone: 'zone-b' })).toEqual([[], []]);
+    expect(hintedAwayOf(zoned, { zone: 'zone-d' })).toEqual([undefined, undefined]);
+    // An endpoint ready in one slice and hinted away in another copy is ready, not hinted away.
+    const migrating = [
+      hinted('10.0.2.1', { zones: ['zone-b'] }),
+      hinted('10.0.1.1', { zones: ['zone-a'] }),
+      hinted('10.0.2.1', { zones: ['zone-a'] }),
+    ];
+    expect(hintedAwayOf(migrating, { zone: 'zone-b' })).toEqual([
+      ['10.0.1.1:5353'],
+      ['10.0.1.1:8080'],
+    ]);
+  });
+
   test('no endpoint for this zone, the zone unknown, or a ready endpoint without hints: every ready endpoint', () => {
     expect(on(zoned, { zone: 'zone-d' })).toEqual({ ready: every, draining: [] });
     expect(on(zoned, {})).toEqual({ ready: every, draining: [] });
