@@ -1,53 +1,70 @@
 /**
  * When to read an attaching ENI's status next. ECS documents no attach time, so the first ENIs are
  * polled with a growing interval (poll.ts). But the attaches of one instance take about as long as
- * each other: once an ENI has gone InUse, the next ones will go InUse about as long after their own
- * attach. From then on an ENI is read densely around that moment, instead of at an interval grown
- * to a second or more by then, which left a burst's later ENIs idle for up to that long (measured:
- * 0.7 to 1 s between InUse and the read that saw it).
+ * each other, so once an ENI has gone InUse the watcher knows a window for the next ones: after
+ * the last read that still saw it attaching (`lo`), by the read that saw it InUse (`hi`), both
+ * counted from its attach. The next ENI is first read in the middle of that window, then densely
+ * (its end read whatever): a burst's later ENIs are read within a dense interval of going InUse
+ * (measured before this: the growing interval read them 0.6 to 1 s late), no read is spent before
+ * the window, and a read that finds an ENI at the middle halves the window the next one learns.
+ * On a fast attach, a node's second ENI costs no more reads than the growing interval took.
  *
- * What is learned is a lower bound: the time from the attach to the last read that still saw the
- * ENI not InUse. It is never later than the real moment, so a dense phase never starts after it;
- * and the regular schedule still applies, so an ENI is never read later than it was before.
+ * A window from an attach much slower than the next one delays a read by the longest regular
+ * interval (POLL_MAX_MS) at most, and the next ENI found teaches a window from its own attach.
  */
-import { POLL_INITIAL_MS } from './poll.js';
+import { POLL_INITIAL_MS, POLL_MAX_MS } from './poll.js';
 
-/** The interval between reads while an ENI is expected to go InUse. */
+/** The interval between reads from the middle of the window on, while the ENI is attaching. */
 export const DENSE_POLL_MS = POLL_INITIAL_MS;
 /**
- * How long the dense phase lasts at least: attach times spread, and an ENI slower than the last
- * one should not drop straight back to a grown interval.
+ * How long dense reads go on past the window's end: attach times spread, and an ENI slower than
+ * the last one should not drop straight back to a grown interval.
  */
 export const DENSE_SPAN_MS = 2_000;
+/**
+ * A read of another ENI this close before one of this ENI's planned reads stands in for it: every
+ * read covers every attaching ENI, and a burst's ENIs attach tens of ms apart.
+ */
+export const READ_SLACK_MS = 100;
+
+/** Times from an attach, ms: the last read that saw the ENI attaching, and the one that saw it InUse. */
+export interface AttachWindow {
+  readonly lo: number;
+  readonly hi: number;
+}
 
 export class AttachLatency {
-  private expectedMs: number | undefined;
+  private learned: AttachWindow | undefined;
 
-  /** The attach → InUse time as last learned (a lower bound), or undefined before any. */
-  get expected(): number | undefined {
-    return this.expectedMs;
+  /** The window of the last ENI that went InUse, or undefined before any. */
+  get window(): AttachWindow | undefined {
+    return this.learned;
   }
 
   /**
-   * An ENI went InUse: `lowerBoundMs` is the time from its attach to the last read that saw it
-   * otherwise (0 when the first read saw it InUse). The latest one wins: the cloud's attach time
-   * drifts, and an old figure would keep the dense phase where it no longer belongs.
+   * An ENI went InUse: `lo` is the time from its attach to the last read that saw it attaching (0
+   * when none did), `hi` to the read that saw it InUse (each when the read was sent). The latest
+   * one wins: the cloud's attach time drifts, and an old window would keep reads where they no
+   * longer belong.
    */
-  learn(lowerBoundMs: number): void {
-    this.expectedMs = Math.max(0, lowerBoundMs);
+  learn(lo: number, hi: number): void {
+    const from = Math.max(0, lo);
+    this.learned = { lo: from, hi: Math.max(from, hi) };
   }
 
   /**
-   * When to read an ENI attached at `attachedAt` next, `regularMs` (its grown interval) after
-   * `now` at the latest.
+   * When to read an ENI attached at `attachedAt` next; `regularMs` is its grown interval, which
+   * applies until a window is known and again once the dense reads after it are over.
    */
   nextRead(attachedAt: number, now: number, regularMs: number): number {
-    const regular = now + regularMs;
-    if (this.expectedMs === undefined) return regular;
-    const denseFrom = attachedAt + this.expectedMs;
-    if (now < denseFrom) return Math.min(regular, denseFrom);
-    const denseUntil = denseFrom + Math.max(DENSE_SPAN_MS, this.expectedMs);
-    if (now < denseUntil) return Math.min(regular, now + DENSE_POLL_MS);
-    return regular;
+    const window = this.learned;
+    if (window === undefined) return now + regularMs;
+    const latest = now + POLL_MAX_MS;
+    const middle = attachedAt + (window.lo + window.hi) / 2;
+    if (now + READ_SLACK_MS < middle) return Math.min(middle, latest);
+    const end = attachedAt + window.hi;
+    if (now + READ_SLACK_MS < end) return Math.min(end, now + DENSE_POLL_MS);
+    if (now < end + Math.max(DENSE_SPAN_MS, window.hi)) return now + DENSE_POLL_MS;
+    return now + regularMs;
   }
 }

@@ -3,7 +3,7 @@
  * attaches ten ENIs at once polls ten times less than ten separate waits, and the account's API
  * budget is shared by every node. Each waiter keeps its own growing interval; a poll goes out
  * when the earliest waiter is due and answers everyone it lists. Once one ENI has gone InUse, the
- * others are read densely around the time they should too (attach-latency.ts).
+ * others are read around the time after their attach that it took (attach-latency.ts).
  *
  * ECS reports a failed attach by putting the ENI back to Available (ECS-API.md §2.2); such a
  * wait ends at once with ATTACH_FAILED instead of running to its timeout.
@@ -117,7 +117,7 @@ export class InUseWatcher {
     const waiter = this.waiters.get(eni.id);
     if (waiter === undefined) return;
     if (eni.status === 'InUse') {
-      this.latency.learn(waiter.notInUseReadAt - waiter.startedAt);
+      this.latency.learn(waiter.notInUseReadAt - waiter.startedAt, readAt - waiter.startedAt);
       this.waiters.delete(eni.id);
       waiter.resolve(eni);
       return;
