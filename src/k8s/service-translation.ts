@@ -84,7 +84,8 @@ interface PortBackends {
   readonly hintedScope: EndpointScope;
 }
 
-const NO_BACKENDS: BackendKey[] = [];
+/** Shared by every port that leaves nothing out: never written. */
+const NO_BACKENDS: readonly BackendKey[] = [];
 
 /** Both kinds of hint, and both "names this node (zone)" flags. */
 const HINT_KINDS = ENDPOINT_FLAG.hasZoneHints | ENDPOINT_FLAG.hasNodeHints;

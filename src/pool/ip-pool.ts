@@ -276,10 +276,10 @@ export class IpPool {
    * once the waiting allocations are served (and no more than the node holds).
    */
   private idleHeadroom(now: number, wanted: number): number {
-    const asked = Math.max(0, wanted);
+    // `wanted` is growDeficit's, never negative.
     const idleAfter =
-      this.ledger.usableIdle(now) + this.inflightIps() + asked - this.waiters.length;
-    return Math.max(0, Math.min(this.deps.options.maxPoolSize - idleAfter, this.room() - asked));
+      this.ledger.usableIdle(now) + this.inflightIps() + wanted - this.waiters.length;
+    return Math.max(0, Math.min(this.deps.options.maxPoolSize - idleAfter, this.room() - wanted));
   }
 
   private grow(): void {
