@@ -1,9 +1,11 @@
 // The allocate benchmark's baseline: a gRPC server doing nothing but echo, on a unix socket, in
-// its own Node process, built like terwayd's (grpc-js Server, insecure credentials).
+// its own Node process, built like terwayd's (grpc-js Server with terwayd's options, insecure
+// credentials).
 // Usage: node dist/bench/allocate/echo-server.js <socket-path>. Prints "ready" once bound.
 import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { EchoMessage } from './echo-proto.js';
+import { GRPC_SERVER_OPTIONS } from '../../src/daemon/grpc-server.js';
 import { echoProto } from './echo-proto.js';
 
 const socketPath = process.argv[2];
@@ -13,7 +15,7 @@ if (socketPath === undefined) {
 }
 
 rmSync(socketPath, { force: true });
-const server = new grpc.Server();
+const server = new grpc.Server(GRPC_SERVER_OPTIONS);
 server.addService(echoProto().Echo.service, {
   Echo: (
     call: grpc.ServerUnaryCall<EchoMessage, EchoMessage>,

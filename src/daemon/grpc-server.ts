@@ -9,13 +9,19 @@ export interface GrpcServices {
   introspection: UntypedServiceImplementation;
 }
 
+/**
+ * grpc-js keeps channelz records (per-call counters and traces) unless told not to; terwayd serves
+ * no channelz service, so nobody could read them, and they cost every call allocations.
+ */
+export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = { 'grpc.enable_channelz': 0 };
+
 /** Serves both services on a unix socket readable and writable by root only (0600). */
 export async function serveOnUnixSocket(
   socketPath: string,
   services: GrpcServices,
 ): Promise<grpc.Server> {
   const proto = terwayProto();
-  const server = new grpc.Server();
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(proto.terway.v1.Backend.service, services.backend);
   server.addService(proto.terway.v1.Introspection.service, services.introspection);
   // The umask covers the window between bind() and chmod(); the chmod covers odd umask handling.

@@ -1,12 +1,15 @@
 /**
  * The daemon's structured logger: one JSON object per line, to stdout by default so the kubelet
- * collects it. Credentials are redacted by path, so logging a whole config or cloud request is
+ * collects it. Credentials are redacted by key name, so logging a whole config or cloud request is
  * safe by construction rather than by every call site remembering to strip them.
  */
 import pino from 'pino';
 import type { DestinationStream, LevelWithSilent, Logger } from 'pino';
 
+import { redactSecrets } from './redact-secrets.js';
+
 export type { Logger } from 'pino';
+export { REDACTED } from './redact-secrets.js';
 export type LogLevel = LevelWithSilent;
 
 export const LOG_LEVELS: readonly LogLevel[] = [
@@ -19,8 +22,6 @@ export const LOG_LEVELS: readonly LogLevel[] = [
   'silent',
 ];
 
-export const REDACTED = '[REDACTED]';
-
 /**
  * Synchronous writes: a daemon that crashes or is killed must not lose the lines explaining why,
  * and its log volume is far too low for the async buffer to matter.
@@ -28,37 +29,33 @@ export const REDACTED = '[REDACTED]';
 const SYNC_WRITES = true;
 
 /**
- * pino's redaction is by exact path with `*` for one level. The secrets appear in the raw
- * eni_conf (snake_case), in DaemonConfig (camelCase, under `credentials`) and in STS tokens, at
- * the top of a log object or one or two levels down (`{ config }`, `{ config: { credentials } }`).
+ * What every terwayd logger, and every test logger standing in for one, formats a line with:
+ * credentials redacted by key name (redact-secrets.ts) in the logged object and in a child's
+ * bindings, level names rather than numbers (log pipelines and humans grep for "error", not 50).
  */
-export const REDACT_PATHS: readonly string[] = [
-  'access_key',
-  'access_secret',
-  'accessKey',
-  'accessSecret',
-  'accessKeyId',
-  'accessKeySecret',
-  'securityToken',
-  'security_token',
-  '*.access_key',
-  '*.access_secret',
-  '*.accessKey',
-  '*.accessSecret',
-  '*.accessKeyId',
-  '*.accessKeySecret',
-  '*.securityToken',
-  '*.security_token',
-  'config.access_key',
-  'config.access_secret',
-  'config.credentials.accessKey',
-  'config.credentials.accessSecret',
-  'credentials.accessKey',
-  'credentials.accessSecret',
-  '*.credentials.accessKey',
-  '*.credentials.accessSecret',
-  '*.credentials.securityToken',
-];
+export const LOG_FORMATTERS = {
+  level: (label: string) => ({ level: label }),
+  log: redactSecrets,
+  bindings: redactSecrets,
+};
+
+/**
+ * pino serializes a child's bindings once, when the child is made, without the bindings
+ * formatter; this redacts them there, rewriting the child's serialized bindings (pino's exported
+ * `chindingsSym`: the parent's, then the child's own as `,"key":value`) when they hold a secret.
+ */
+export function redactChildBindings(child: Logger): void {
+  const { chindingsSym } = pino.symbols;
+  const ownBindings = child as unknown as Record<symbol, string>;
+  const parent = Object.getPrototypeOf(child) as Record<symbol, string>;
+  const inherited = parent[chindingsSym] ?? '';
+  const own = ownBindings[chindingsSym]?.slice(inherited.length) ?? '';
+  if (own === '') return;
+  const bindings = JSON.parse(`{${own.slice(1)}}`) as Record<string, unknown>;
+  const redacted = redactSecrets(bindings);
+  if (redacted === bindings) return;
+  ownBindings[chindingsSym] = `${inherited},${JSON.stringify(redacted).slice(1, -1)}`;
+}
 
 export interface LoggerOptions {
   level: LogLevel;
@@ -77,10 +74,9 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       name: options.name,
       level: options.level,
-      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
       timestamp: pino.stdTimeFunctions.isoTime,
-      // Level names, not numbers: log pipelines and humans grep for "error", not 50.
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: LOG_FORMATTERS,
+      onChild: redactChildBindings,
     },
     destination,
   );

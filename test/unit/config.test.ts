@@ -670,17 +670,31 @@ describe('logger', () => {
     logger.info({ config: rawConf }, 'raw eni_conf');
     logger.info({ config: parseConfig(rawConf) }, 'resolved');
     logger.info({ access_secret: 'top-secret', request: { securityToken: 'sts-token' } }, 'flat');
+    logger.child({ credentials: { accessKeyId: 'child-key' } }).info('from a child');
+    logger
+      .child({ component: 'lb' })
+      .child({ config: { access_key: 'grandchild-key' }, step: 2 })
+      .info('from a grandchild');
     logger.debug('below the level');
+    // Redaction copies: the caller's object still holds what it held.
+    expect(rawConf.access_key).toBe('LTAI-raw');
 
     const text = readFileSync(path, 'utf8');
-    for (const secret of ['LTAI-raw', 'raw-secret', 'top-secret', 'sts-token']) {
+    for (const secret of [
+      'LTAI-raw',
+      'raw-secret',
+      'top-secret',
+      'sts-token',
+      'child-key',
+      'grandchild-key',
+    ]) {
       expect(text).not.toContain(secret);
     }
     const lines = text
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(5);
     expect(lines[0]).toMatchObject({
       level: 'info',
       name: 'terwayd',
@@ -693,6 +707,13 @@ describe('logger', () => {
     expect(lines[2]).toMatchObject({
       access_secret: REDACTED,
       request: { securityToken: REDACTED },
+    });
+    expect(lines[3]).toMatchObject({ credentials: { accessKeyId: REDACTED }, msg: 'from a child' });
+    expect(lines[4]).toMatchObject({
+      component: 'lb',
+      config: { access_key: REDACTED },
+      step: 2,
+      msg: 'from a grandchild',
     });
     expect(typeof lines[0]?.['time']).toBe('string');
   });

@@ -18,7 +18,7 @@ import type {
   StsCredentials,
 } from '../../src/emulator/metadata/metadata-source.js';
 import { MetadataTokenStore } from '../../src/emulator/metadata/metadata-tokens.js';
-import { REDACT_PATHS, REDACTED } from '../../src/log/logger.js';
+import { redactSecrets } from '../../src/log/redact-secrets.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { FakeClock } from '../../src/util/fake-clock.js';
 
@@ -196,10 +196,7 @@ export function captureLog(): CapturedLog {
       callback();
     },
   });
-  const log = pino(
-    { level: 'trace', redact: { paths: [...REDACT_PATHS], censor: REDACTED } },
-    sink,
-  );
+  const log = pino({ level: 'trace', formatters: { log: redactSecrets } }, sink);
   return {
     log,
     text: () => chunks.join(''),
