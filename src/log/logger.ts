@@ -29,11 +29,11 @@ export const LOG_LEVELS: readonly LogLevel[] = [
 const SYNC_WRITES = true;
 
 /**
- * What every terwayd logger, and every test logger standing in for one, formats a line with:
- * credentials redacted by key name (redact-secrets.ts) in the logged object and in a child's
- * bindings, level names rather than numbers (log pipelines and humans grep for "error", not 50).
+ * Credentials redacted by key name (redact-secrets.ts) in the logged object and in the root's
+ * bindings, and level names rather than numbers (log pipelines and humans grep for "error", not
+ * 50).
  */
-export const LOG_FORMATTERS = {
+const LOG_FORMATTERS = {
   level: (label: string) => ({ level: label }),
   log: redactSecrets,
   bindings: redactSecrets,
