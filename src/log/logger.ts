@@ -29,14 +29,13 @@ export const LOG_LEVELS: readonly LogLevel[] = [
 const SYNC_WRITES = true;
 
 /**
- * Credentials redacted by key name (redact-secrets.ts) in the logged object and in the root's
- * bindings, and level names rather than numbers (log pipelines and humans grep for "error", not
- * 50).
+ * How terwayd redacts credentials (redact-secrets.ts), as pino options: in the logged object, in
+ * the root's bindings and in every child's. Test loggers that stand in for the daemon's spread
+ * this too, so they redact exactly as it does.
  */
-const LOG_FORMATTERS = {
-  level: (label: string) => ({ level: label }),
-  log: redactSecrets,
-  bindings: redactSecrets,
+export const LOG_REDACTION = {
+  formatters: { log: redactSecrets, bindings: redactSecrets },
+  onChild: redactChildBindings,
 };
 
 /**
@@ -44,7 +43,7 @@ const LOG_FORMATTERS = {
  * formatter; this redacts them there, rewriting the child's serialized bindings (pino's exported
  * `chindingsSym`: the parent's, then the child's own as `,"key":value`) when they hold a secret.
  */
-export function redactChildBindings(child: Logger): void {
+function redactChildBindings(child: Logger): void {
   const { chindingsSym } = pino.symbols;
   const ownBindings = child as unknown as Record<symbol, string>;
   const parent = Object.getPrototypeOf(child) as Record<symbol, string>;
@@ -75,8 +74,9 @@ export function createLogger(options: LoggerOptions): Logger {
       name: options.name,
       level: options.level,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: LOG_FORMATTERS,
-      onChild: redactChildBindings,
+      ...LOG_REDACTION,
+      // Level names, not numbers: log pipelines and humans grep for "error", not 50.
+      formatters: { ...LOG_REDACTION.formatters, level: (label) => ({ level: label }) },
     },
     destination,
   );

@@ -13,7 +13,7 @@ import {
 } from '../../src/cloud/aliyun/retry-policy.js';
 import { CloudError } from '../../src/cloud/cloud-error.js';
 import { TerwayError } from '../../src/errors/terway-error.js';
-import { redactSecrets } from '../../src/log/redact-secrets.js';
+import { LOG_REDACTION } from '../../src/log/logger.js';
 import { createCloudMetrics } from '../../src/observe/cloud-metrics.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
@@ -54,7 +54,7 @@ function harness(overrides: Partial<ApiCallerOptions> = {}): Harness {
   const clock = new FakeClock();
   const lines: Record<string, unknown>[] = [];
   const log = pino(
-    { level: 'debug', formatters: { log: redactSecrets } },
+    { level: 'debug', ...LOG_REDACTION },
     { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
   );
   const registry = new Registry();

@@ -18,7 +18,7 @@ import type {
   StsCredentials,
 } from '../../src/emulator/metadata/metadata-source.js';
 import { MetadataTokenStore } from '../../src/emulator/metadata/metadata-tokens.js';
-import { redactSecrets } from '../../src/log/redact-secrets.js';
+import { LOG_REDACTION } from '../../src/log/logger.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { FakeClock } from '../../src/util/fake-clock.js';
 
@@ -196,7 +196,7 @@ export function captureLog(): CapturedLog {
       callback();
     },
   });
-  const log = pino({ level: 'trace', formatters: { log: redactSecrets } }, sink);
+  const log = pino({ level: 'trace', ...LOG_REDACTION }, sink);
   return {
     log,
     text: () => chunks.join(''),
