@@ -39,8 +39,15 @@ const podRecordSchema = z.object({
  *
  * A record that does not parse is never fatal: the daemon must still start and serve the
  * other pods, so bad entries are skipped and reported through `corruptKeys()`.
+ *
+ * The records are decoded once, at open, and kept: terwayd is the file's only writer, and
+ * decoding (JSON and the schema) on every read cost each AllocateIP/ReleaseIP pair five parses
+ * of the same record. Reads return copies, as MemoryPodStore does; a write changes the kept
+ * record once it is on disk, so a read never sees what a crash could lose.
  */
 export class LmdbPodStore implements PodStore {
+  /** Every valid record on disk, by key. */
+  private readonly records = new Map<string, PodRecord>();
   private readonly corrupt = new Set<string>();
   /** The latest write issued per key and not yet flushed: what `delete` must see. */
   private readonly inflight = new Map<string, { exists: boolean; token: object }>();
@@ -59,7 +66,7 @@ export class LmdbPodStore implements PodStore {
       // Defaults keep LMDB's durable sync; noSync/noMetaSync would trade crash safety for speed.
       const db = open<Buffer, string>({ path, encoding: 'binary' });
       const store = new LmdbPodStore(db, path);
-      store.list(); // fills corruptKeys() at startup, where an operator will look for it
+      store.load();
       return store;
     } catch (cause) {
       throw storeError(`cannot open pod store ${path}`, cause);
@@ -68,27 +75,26 @@ export class LmdbPodStore implements PodStore {
 
   get(key: string): PodRecord | undefined {
     this.assertOpen();
-    let raw: Buffer | undefined;
-    try {
-      raw = this.db.get(key);
-    } catch (cause) {
-      throw storeError(`cannot read ${key} from ${this.path}`, cause);
-    }
-    return raw === undefined ? undefined : this.decode(key, raw);
+    const record = this.records.get(key);
+    return record === undefined ? undefined : { ...record };
   }
 
+  /** In key order, as LMDB keeps them. */
   list(): PodRecord[] {
     this.assertOpen();
-    const out: PodRecord[] = [];
+    return [...this.records.keys()].sort(byKey).map((key) => ({ ...this.records.get(key)! }));
+  }
+
+  /** Decodes every entry; fills corruptKeys() at startup, where an operator will look for it. */
+  private load(): void {
     try {
       for (const { key, value } of this.db.getRange()) {
         const record = this.decode(key, value);
-        if (record !== undefined) out.push(record);
+        if (record !== undefined) this.records.set(recordKey(record), record);
       }
     } catch (cause) {
       throw storeError(`cannot list ${this.path}`, cause);
     }
-    return out;
   }
 
   async put(record: PodRecord): Promise<void> {
@@ -103,6 +109,8 @@ export class LmdbPodStore implements PodStore {
     const key = recordKey(parsed.data);
     const value = Buffer.from(JSON.stringify(parsed.data), 'utf8');
     await this.durably(key, true, () => this.db.put(key, value));
+    // Writes to one key complete in the order they were issued, so the last one wins here too.
+    this.records.set(key, parsed.data);
     this.corrupt.delete(key);
   }
 
@@ -110,11 +118,12 @@ export class LmdbPodStore implements PodStore {
     this.assertOpen();
     const existed = this.existsNow(key);
     await this.durably(key, false, () => this.db.remove(key));
+    this.records.delete(key);
     this.corrupt.delete(key);
     return existed;
   }
 
-  /** Keys whose stored value is not a valid pod record, as seen by the last read of them. */
+  /** Keys whose stored value was not a valid pod record at open, until the key is written. */
   corruptKeys(): string[] {
     return [...this.corrupt].sort();
   }
@@ -165,13 +174,11 @@ export class LmdbPodStore implements PodStore {
   }
 
   private decode(key: unknown, raw: Buffer): PodRecord | undefined {
-    const name = String(key);
     const record = parseRecord(raw);
     if (typeof key !== 'string' || record === undefined || recordKey(record) !== key) {
-      this.corrupt.add(name);
+      this.corrupt.add(String(key));
       return undefined;
     }
-    this.corrupt.delete(name);
     return record;
   }
 
@@ -191,6 +198,10 @@ function parseRecord(raw: Buffer): PodRecord | undefined {
   if (!parsed.success) return undefined;
   const record: PodRecord = parsed.data;
   return record;
+}
+
+function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function storeError(message: string, cause: unknown): TerwayError {

@@ -140,6 +140,12 @@ async function runScenario(
   let gen = await boot(clock, cloud, disk, options);
   /** What a shim was told and not yet told otherwise: pod key -> IP. */
   const acknowledged = new Map<string, string>();
+  /**
+   * The running process's releases in flight, by pod: at a kill, one whose delete was already
+   * issued may have landed without its caller hearing back (kill -9 between the commit and the
+   * reply). The shim retries the DEL, which finds nothing: that is a release, not a lost record.
+   */
+  const releasing = new Map<string, number>();
 
   for (const action of actions) {
     switch (action.kind) {
@@ -173,14 +179,19 @@ async function runScenario(
           name: `p${action.pod}`,
           containerId: `c${action.pod}-${action.container}`,
         };
-        current.ipam.release(identity).then(
-          (released) => {
-            if (current.view.alive && released !== undefined) {
-              acknowledged.delete(podKey(identity.namespace, identity.name));
-            }
-          },
-          () => undefined,
-        );
+        const key = podKey(identity.namespace, identity.name);
+        releasing.set(key, (releasing.get(key) ?? 0) + 1);
+        // A killed process's answers reach nobody (its releases were settled at the restart).
+        const answered = () => {
+          if (!current.view.alive) return;
+          const left = releasing.get(key)! - 1;
+          if (left === 0) releasing.delete(key);
+          else releasing.set(key, left);
+        };
+        current.ipam.release(identity).then((released) => {
+          answered();
+          if (current.view.alive && released !== undefined) acknowledged.delete(key);
+        }, answered);
         break;
       }
       case 'advance':
@@ -195,12 +206,16 @@ async function runScenario(
         // Calls the dead process had sent still land in the cloud before the new one lists it.
         await clock.advance(5_000);
         gen = await boot(clock, cloud, disk, options);
+        for (const key of releasing.keys())
+          if (disk.get(key) === undefined) acknowledged.delete(key);
+        releasing.clear();
         break;
       }
     }
     expectNoSharedIp(disk);
     for (const [key, ip] of acknowledged) {
-      // A record, once acknowledged, is only removed by an acknowledged release.
+      // A record, once acknowledged, is only removed by an acknowledged release (or one settled
+      // at a restart, see `releasing`), and never changes its IP.
       const record = disk.get(key);
       if (record === undefined || record.ip !== ip)
         throw new Error(`lost the record ${key} -> ${ip}`);

@@ -227,6 +227,34 @@ describe('LmdbPodStore', () => {
     await reopened.close();
   });
 
+  test('reads are served from the records decoded at open; a write shows once it is on disk', async () => {
+    const stateDir = tempDir();
+    const store = await LmdbPodStore.open(stateDir);
+    await store.put(record('a'));
+    // A second writer of the file (never the case in production: terwayd is the only one) is not
+    // seen: reads do not go back to the file.
+    const raw = open<Buffer, string>({ path: join(stateDir, POD_STORE_FILE), encoding: 'binary' });
+    await raw.put('default/b', Buffer.from(JSON.stringify(record('b'))));
+    await raw.close();
+    expect(store.list().map(recordKey)).toEqual(['default/a']);
+    expect(store.get('default/b')).toBeUndefined();
+
+    const replacing = store.put(record('a', { ip: '10.99.0.11' }));
+    expect(store.get('default/a')?.ip).toBe('10.99.0.10');
+    await replacing;
+    expect(store.get('default/a')?.ip).toBe('10.99.0.11');
+    const deleting = store.delete('default/a');
+    expect(store.get('default/a')).toBeDefined();
+    await expect(deleting).resolves.toBe(true);
+    expect(store.get('default/a')).toBeUndefined();
+    await store.close();
+
+    // What the file holds is what a reopened store reads.
+    const reopened = await LmdbPodStore.open(stateDir);
+    expect(reopened.list()).toEqual([record('b')]);
+    await reopened.close();
+  });
+
   test('an unusable state directory is a STORE_ERROR', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a directory');
