@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DRIVER_NAMES } from '../dataplane/pod-attachment.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { isIPv4 } from '../util/ipv4.js';
-import { recordKey } from './pod-record.js';
+import { recordKey, recordsInKeyOrder } from './pod-record.js';
 import type { PodRecord } from './pod-record.js';
 import type { PodStore } from './pod-store.js';
 
@@ -79,10 +79,9 @@ export class LmdbPodStore implements PodStore {
     return record === undefined ? undefined : { ...record };
   }
 
-  /** In key order, as LMDB keeps them. */
   list(): PodRecord[] {
     this.assertOpen();
-    return [...this.records.keys()].sort(byKey).map((key) => ({ ...this.records.get(key)! }));
+    return recordsInKeyOrder(this.records);
   }
 
   /** Decodes every entry; fills corruptKeys() at startup, where an operator will look for it. */
@@ -198,10 +197,6 @@ function parseRecord(raw: Buffer): PodRecord | undefined {
   if (!parsed.success) return undefined;
   const record: PodRecord = parsed.data;
   return record;
-}
-
-function byKey(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function storeError(message: string, cause: unknown): TerwayError {

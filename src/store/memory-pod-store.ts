@@ -1,5 +1,5 @@
 import { TerwayError } from '../errors/terway-error.js';
-import { recordKey } from './pod-record.js';
+import { recordKey, recordsInKeyOrder } from './pod-record.js';
 import type { PodRecord } from './pod-record.js';
 import type { PodStore } from './pod-store.js';
 
@@ -26,9 +26,7 @@ export class MemoryPodStore implements PodStore {
 
   list(): PodRecord[] {
     this.assertOpen();
-    return [...this.records.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, record]) => ({ ...record }));
+    return recordsInKeyOrder(this.records);
   }
 
   async put(record: PodRecord): Promise<void> {

@@ -30,3 +30,13 @@ export function podKey(namespace: string, name: string): string {
 export function recordKey(record: Pick<PodRecord, 'namespace' | 'name'>): string {
   return podKey(record.namespace, record.name);
 }
+
+/**
+ * Copies of the records, in key order as LMDB keeps them (byte order: pod keys are ASCII), so a
+ * caller changing one cannot change what a store holds.
+ */
+export function recordsInKeyOrder(records: ReadonlyMap<string, PodRecord>): PodRecord[] {
+  return [...records.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, record]) => ({ ...record }));
+}

@@ -82,7 +82,7 @@ describe('KeyedMutex', () => {
     await expect(mutex.run('pod', async () => 1)).resolves.toBe(1);
   });
 
-  test('a key taken again by its last waiter, after the queue drained, starts a fresh queue', async () => {
+  test('work its holder queues for the same key waits until the holder ends', async () => {
     const mutex = new KeyedMutex();
     const first = gate();
     const order: number[] = [];
