@@ -48,10 +48,12 @@ COPY --from=build /src/dist dist
 # the node.
 COPY --from=build /src/scripts/install-cni.sh bin/install-cni
 # terwayd's runtime settings (src/daemon/runtime-settings.ts, TERWAYD_ENV and TERWAYD_NODE_FLAGS):
-# what the lab and the benchmarks run and measure. A unit test keeps the two in step.
+# what the lab and the benchmarks run and measure. A unit test keeps the two in step. The chart
+# sets NODE_OPTIONS (the V8 heap ceiling) from its daemon.heapLimitMiB.
 ENV MALLOC_ARENA_MAX=2 \
   MALLOC_MMAP_THRESHOLD_=65536 \
-  MALLOC_TRIM_THRESHOLD_=65536
+  MALLOC_TRIM_THRESHOLD_=65536 \
+  NODE_OPTIONS=--max-old-space-size=192
 # `terway-cli show factory` in the daemon's container (kubectl exec) finds the socket by default.
 RUN ln -s /opt/terway-node/dist/cmd/terway-cli.js /usr/local/bin/terway-cli
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--expose-gc", "/opt/terway-node/dist/cmd/terwayd.js"]

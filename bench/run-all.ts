@@ -9,6 +9,13 @@ import type { AllocateBenchResult } from './allocate/run.js';
 import { printAllocate, printRound, runAllocateBench } from './allocate/run.js';
 import type { BurstBenchResult } from './burst/run.js';
 import { printBurst, runBurstBench } from './burst/run.js';
+import type { ChurnMemoryResult } from './churn-memory/run.js';
+import {
+  churnMemorySection,
+  churnMemorySummaryRows,
+  printChurnMemory,
+  runChurnMemoryBench,
+} from './churn-memory/run.js';
 import type { CniAddDelResult } from './cni-add-del/run.js';
 import { printCniAddDel, runCniAddDelBench } from './cni-add-del/run.js';
 import type { ClusterBenchResult } from './cluster-scale/run.js';
@@ -685,6 +692,7 @@ function markdown(
   lbMaps: Outcome<LbMapsResult>,
   lbDatapath: Outcome<LbDatapathResult>,
   lbProgram: Outcome<LbProgramResult>,
+  churnMemory: Outcome<ChurnMemoryResult>,
   startedAt: Date,
   seconds: number,
 ): string {
@@ -707,6 +715,7 @@ function markdown(
     lbMapsSection(lbMaps.result, lbMaps.error),
     lbDatapathSection(lbDatapath.result, lbDatapath.error),
     lbProgramSection(lbProgram.result, lbProgram.error),
+    churnMemorySection(churnMemory.result, churnMemory.error),
     METHOD,
   ];
   return `${sections.join('\n\n')}\n`;
@@ -722,6 +731,7 @@ function summary(
   lbMaps: Outcome<LbMapsResult>,
   lbDatapath: Outcome<LbDatapathResult>,
   lbProgram: Outcome<LbProgramResult>,
+  churnMemory: Outcome<ChurnMemoryResult>,
 ): string {
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
@@ -843,6 +853,7 @@ function summary(
   table.push(...lbMapsSummaryRows(lbMaps.result));
   table.push(...lbDatapathSummaryRows(lbDatapath.result));
   table.push(...lbProgramSummaryRows(lbProgram.result));
+  table.push(...churnMemorySummaryRows(churnMemory.result));
   return table.toString();
 }
 
@@ -899,6 +910,11 @@ async function main(): Promise<number> {
     () => runLbProgramBench((line) => process.stdout.write(`${line}\n`)),
   );
   if (lbProgram.result !== undefined) printLbProgram(lbProgram.result);
+  const churnMemory = await attempt(
+    'memory under CNI churn: terwayd as shipped vs a host-sized V8 heap',
+    () => runChurnMemoryBench((line) => process.stdout.write(`${line}\n`)),
+  );
+  if (churnMemory.result !== undefined) printChurnMemory(churnMemory.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const out = join(REPO_ROOT, 'BENCHMARKS.md');
@@ -916,15 +932,27 @@ async function main(): Promise<number> {
         lbMaps,
         lbDatapath,
         lbProgram,
+        churnMemory,
         startedAt,
         seconds,
       ),
     ),
   );
   process.stdout.write(
-    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
+    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram, churnMemory)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
   );
-  const outcomes = [allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram];
+  const outcomes = [
+    allocate,
+    shim,
+    burst,
+    cluster,
+    cni,
+    podToPod,
+    lbMaps,
+    lbDatapath,
+    lbProgram,
+    churnMemory,
+  ];
   const failed = outcomes.some((outcome) => outcome.error !== undefined);
   return failed ? 1 : 0;
 }

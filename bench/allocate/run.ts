@@ -190,6 +190,39 @@ async function loadEcho(echo: EchoClient, serverPid: number | undefined): Promis
   };
 }
 
+/**
+ * One load iteration against terwayd: AllocateIP for a fresh pod sandbox (`run` keeps sandboxes
+ * of separate loads apart), then ReleaseIP of it, each timed; a reply that did not do its job
+ * fails the iteration.
+ */
+export function allocateReleaseIteration(
+  backend: BackendClient,
+  run: string,
+): LoadOptions['iteration'] {
+  return async (worker, n, timed) => {
+    const name = `bench-w${worker}-${n}`;
+    const pod = { namespace: 'bench', name, containerId: `${run}-w${worker}-${n}` };
+    const allocated = await timed('allocate', () =>
+      unary<AllocateIPReply__Output>((options, callback) =>
+        backend.AllocateIP(
+          { pod, netns: `/var/run/netns/cni-${pod.containerId}`, ifname: 'eth0' },
+          options,
+          callback,
+        ),
+      ),
+    );
+    if (allocated.network === null || allocated.network.ip === '' || allocated.reused) {
+      throw new Error(`AllocateIP for ${name} returned no fresh IP`);
+    }
+    const released = await timed('release', () =>
+      unary<ReleaseIPReply__Output>((options, callback) =>
+        backend.ReleaseIP({ pod, ifname: 'eth0' }, options, callback),
+      ),
+    );
+    if (!released.released) throw new Error(`ReleaseIP for ${name} released nothing`);
+  };
+}
+
 /** Each iteration: AllocateIP for a fresh pod sandbox, then ReleaseIP of it. */
 async function loadTerway(
   backend: BackendClient,
@@ -201,28 +234,7 @@ async function loadTerway(
     ...ALLOCATE_SETTINGS,
     ...LOAD_LIMITS,
     ...probe.hooks,
-    iteration: async (worker, n, timed) => {
-      const name = `bench-w${worker}-${n}`;
-      const pod = { namespace: 'bench', name, containerId: `${run}-w${worker}-${n}` };
-      const allocated = await timed('allocate', () =>
-        unary<AllocateIPReply__Output>((options, callback) =>
-          backend.AllocateIP(
-            { pod, netns: `/var/run/netns/cni-${pod.containerId}`, ifname: 'eth0' },
-            options,
-            callback,
-          ),
-        ),
-      );
-      if (allocated.network === null || allocated.network.ip === '' || allocated.reused) {
-        throw new Error(`AllocateIP for ${name} returned no fresh IP`);
-      }
-      const released = await timed('release', () =>
-        unary<ReleaseIPReply__Output>((options, callback) =>
-          backend.ReleaseIP({ pod, ifname: 'eth0' }, options, callback),
-        ),
-      );
-      if (!released.released) throw new Error(`ReleaseIP for ${name} released nothing`);
-    },
+    iteration: allocateReleaseIteration(backend, run),
   });
   requireClean(result, 'terway');
   const allocate = step(result, 'allocate');
@@ -240,7 +252,11 @@ async function loadTerway(
  * Holds `concurrency` IPs once and waits for the pool to refill to min_pool_size, so the pool
  * has grown to its steady size before the clock starts: no cloud call falls in the window.
  */
-async function primePool(daemon: BenchDaemon, backend: BackendClient, run: string): Promise<void> {
+export async function primePool(
+  daemon: BenchDaemon,
+  backend: BackendClient,
+  run: string,
+): Promise<void> {
   const pods = Array.from({ length: ALLOCATE_SETTINGS.concurrency }, (_, i) => ({
     namespace: 'bench',
     name: `bench-prime-${i}`,

@@ -44,6 +44,7 @@ import {
   trackChild,
 } from '../support/cleanup.js';
 import { BenchLab } from '../support/lab.js';
+import { peakRssMb, resetPeakRss, rssOf, type RssBreakdown } from '../support/process-memory.js';
 import { ScratchNetns } from '../support/netns.js';
 import type { LatencySummary } from '../support/stats.js';
 import { median, ms, rate, ratio, summarize } from '../support/stats.js';
@@ -588,42 +589,6 @@ async function iptablesBaseline(
 }
 
 // ---- the real daemon: a lab node's terwayd, Services from its services file -------------------
-
-export interface RssBreakdown {
-  rssMb: number;
-  anonMb: number;
-  fileMb: number;
-  shmemMb: number;
-}
-
-function rssOf(pid: number): RssBreakdown {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => {
-    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
-    if (match === null) throw new Error(`no ${name} for pid ${pid}`);
-    return Number(match[1]) / 1024;
-  };
-  return {
-    rssMb: field('VmRSS'),
-    anonMb: field('RssAnon'),
-    fileMb: field('RssFile'),
-    shmemMb: field('RssShmem'),
-  };
-}
-
-/**
- * Resets the kernel's peak-RSS mark of `pid` (VmHWM) to its current RSS (proc(5), clear_refs 5),
- * so that peakRssMb() then gives the peak of what follows only.
- */
-function resetPeakRss(pid: number): void {
-  writeFileSync(`/proc/${pid}/clear_refs`, '5');
-}
-
-function peakRssMb(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no VmHWM for pid ${pid}`);
-  return Number(match[1]) / 1024;
-}
 
 /** The sample with the median RSS. */
 async function sampledRss(pid: number): Promise<RssBreakdown> {

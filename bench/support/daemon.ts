@@ -52,14 +52,16 @@ export class BenchDaemon {
   }
 
   /** Starts terwayd and resolves once the pool holds at least `minIdle` idle IPs. */
+  /** `envChanges`: added to terwayd's environment (runtime-settings.ts); null removes a variable. */
   static async start(
     config: Record<string, unknown>,
     minIdle: number,
     nodeArgs: readonly string[] = [],
+    envChanges: Readonly<Record<string, string | null>> = {},
   ): Promise<BenchDaemon> {
     const daemon = new BenchDaemon(makeTempDir('tn-bench-'));
     try {
-      await daemon.launch(config, minIdle, nodeArgs);
+      await daemon.launch(config, minIdle, nodeArgs, envChanges);
       return daemon;
     } catch (error) {
       await daemon.stop();
@@ -71,6 +73,7 @@ export class BenchDaemon {
     config: Record<string, unknown>,
     minIdle: number,
     nodeArgs: readonly string[],
+    envChanges: Readonly<Record<string, string | null>>,
   ): Promise<void> {
     const configPath = join(this.dir, 'eni_conf.json');
     writeFileSync(configPath, JSON.stringify(config));
@@ -87,7 +90,7 @@ export class BenchDaemon {
     args.push('--state-dir', join(this.dir, 'state'));
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', log, log],
-      env: { ...process.env, ...TERWAYD_ENV },
+      env: daemonEnv(envChanges),
     });
     closeSync(log);
     this.child = child;
@@ -148,4 +151,13 @@ export class BenchDaemon {
     this.child = undefined;
     removeDir(this.dir);
   }
+}
+
+function daemonEnv(changes: Readonly<Record<string, string | null>>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...TERWAYD_ENV };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }

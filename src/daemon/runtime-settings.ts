@@ -16,6 +16,17 @@
  *   (measured, 10,000 Services). Fixed thresholds (64 KB: such chunks get their own mapping,
  *   unmapped when freed; the heap trimmed once 64 KB at its top are free) kept none of it.
  *
+ * - V8 sizes its old generation from the memory it sees, and lets it grow to four times what the
+ *   last full collection kept when that is 2 GB or more (a host's RAM), but only 1.3 times at
+ *   256 MB or less (what Node derives from a 256Mi container limit): the same daemon would run a
+ *   sawtooth four times its live heap in the lab and a tight one in its pod. Measured under
+ *   AllocateIP/ReleaseIP churn (about 1,500 pairs/s, live heap 32 MB): with the host's 4 GB
+ *   ceiling, full collections at 128 MB and RSS swinging 160-205 MB; with this ceiling, at 42 MB
+ *   and RSS 102-118 MB, at the same call rate. The ceiling is set (TERWAYD_HEAP_LIMIT_MIB, through
+ *   NODE_OPTIONS so the chart can change it with the container's memory limit), so what is
+ *   measured is what runs in the pod, and a heap near it collects harder before the container's
+ *   limit would kill the daemon.
+ *
  * --expose-gc lets terwayd run one full collection after a large burst of Service changes
  * (heap-settler.ts) instead of waiting for V8 to judge the process idle. Nothing else calls gc().
  */
@@ -23,9 +34,21 @@
 /** Node/V8 flags, before the script: `node <flags> dist/cmd/terwayd.js ...`. */
 export const TERWAYD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc'];
 
-/** Added to terwayd's environment (read by the C library when the process starts). */
+/**
+ * V8's old-generation ceiling, MiB: the chart's default memory limit (256Mi) less what terwayd
+ * holds outside that heap (about 60 MB: code, the young generation, libbpf, the pod store's
+ * mapping). About 3 MB of it per 1,000 Services in cluster mode (BENCHMARKS.md §7).
+ */
+export const TERWAYD_HEAP_LIMIT_MIB = 192;
+
+/**
+ * Added to terwayd's environment: the C library's settings, read when the process starts, and the
+ * heap ceiling, in NODE_OPTIONS rather than on the command line, where the chart could not
+ * override it.
+ */
 export const TERWAYD_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '65536',
   MALLOC_TRIM_THRESHOLD_: '65536',
+  NODE_OPTIONS: `--max-old-space-size=${TERWAYD_HEAP_LIMIT_MIB}`,
 };

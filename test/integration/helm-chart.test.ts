@@ -13,6 +13,7 @@ import { loadAll } from 'js-yaml';
 
 import { loadNetconf } from '../../src/cni/netconf.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import { TERWAYD_ENV, TERWAYD_HEAP_LIMIT_MIB } from '../../src/daemon/runtime-settings.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import { METRICS_PATH } from '../../src/observe/metrics-server.js';
@@ -46,6 +47,7 @@ interface Container {
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }>;
   securityContext?: { privileged?: boolean };
+  resources?: { limits?: { memory?: string } };
   ports?: Array<{ name: string; containerPort: number; protocol: string }>;
   volumeMounts: Array<{ name: string; mountPath: string; mountPropagation?: string }>;
 }
@@ -249,6 +251,16 @@ describe('charts/terway-node', () => {
     });
   });
 
+  test("terwayd's heap ceiling is the image's (the lab's and the benchmarks'), under the memory limit", () => {
+    const terwayd = container(podSpec(defaults), 'terwayd');
+    const nodeOptions = terwayd.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+    expect(nodeOptions).toBe(TERWAYD_ENV.NODE_OPTIONS);
+    const limit = terwayd.resources?.limits?.memory;
+    expect(limit).toMatch(/^\d+Mi$/);
+    // Room outside the heap for code, the young generation, libbpf and the pod store's mapping.
+    expect(Number.parseInt(limit!, 10) - TERWAYD_HEAP_LIMIT_MIB).toBeGreaterThanOrEqual(64);
+  });
+
   test("terwayd's probes run terway-cli status against the socket terwayd serves", () => {
     const terwayd = container(podSpec(defaults), 'terwayd');
     const socket = flags(terwayd).get('--socket');
@@ -363,13 +375,19 @@ describe('charts/terway-node', () => {
     ]);
   });
 
-  test('values change what they say: credentials, apiserver, paths, bpffs mount', () => {
+  test('values change what they say: credentials, apiserver, paths, bpffs mount, heap', () => {
     const objects = render({
       image: { repository: 'registry.example/terway-node', tag: 'v9' },
       credentialsSecret: 'aliyun-ak',
       apiServer: { host: '10.0.0.1', port: 6443 },
       cni: { binDir: '/usr/libexec/cni', confName: '05-terway.conflist' },
-      daemon: { mountBpffs: false, lbHook: 'tcx', socketDir: '/run/terway', zone: 'zone-x' },
+      daemon: {
+        mountBpffs: false,
+        lbHook: 'tcx',
+        socketDir: '/run/terway',
+        zone: 'zone-x',
+        heapLimitMiB: 448,
+      },
       eniConf: { max_pool_size: 10, vswitches: { 'cn-hangzhou-k': ['vsw-1'] } },
     });
     const spec = podSpec(objects);
@@ -382,6 +400,7 @@ describe('charts/terway-node', () => {
     });
     expect(env.get('KUBERNETES_SERVICE_HOST')?.value).toBe('10.0.0.1');
     expect(env.get('KUBERNETES_SERVICE_PORT')?.value).toBe('6443');
+    expect(env.get('NODE_OPTIONS')?.value).toBe('--max-old-space-size=448');
     expect(envOf(install).get('CNI_BIN_DIR')).toBe('/usr/libexec/cni');
     expect(envOf(install).get('CNI_CONF_NAME')).toBe('05-terway.conflist');
     expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');

@@ -74,7 +74,7 @@ describe('Dockerfile', () => {
     expect(existsSync(join(REPO_ROOT, 'cmd', 'terwayd.ts'))).toBe(true);
   });
 
-  test("sets terwayd's C library environment", () => {
+  test("sets terwayd's environment: the C library's settings and the V8 heap ceiling", () => {
     const env = new Map<string, string | null>();
     for (const instruction of runtimeStage) {
       if (!(instruction instanceof Env)) continue;
