@@ -49,7 +49,7 @@ import { ScratchNetns } from '../support/netns.js';
 import type { LatencySummary } from '../support/stats.js';
 import { median, ms, rate, ratio, summarize } from '../support/stats.js';
 import type { Target } from '../support/stats.js';
-import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
+import { TERWAYD_ENV, TERWAYD_NODE_FLAGS, terwaydEnv } from '../../src/daemon/runtime-settings.js';
 import { REPO_ROOT } from '../support/paths.js';
 import {
   backendIps,
@@ -304,7 +304,7 @@ class Worker {
     ];
     this.child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...runtime.env, ...TERWAYD_ENV },
+      env: terwaydEnv(runtime.env),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     trackChild(this.child);
@@ -763,7 +763,7 @@ async function clusterDaemonMemory(
     try {
       daemon = spawn(process.execPath, [...args, '--kubeconfig', kubeconfig], {
         stdio: ['ignore', logFd, logFd],
-        env: { ...process.env, ...TERWAYD_ENV },
+        env: terwaydEnv(process.env),
       });
     } finally {
       closeSync(logFd);

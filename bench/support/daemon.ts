@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListMappingsReply__Output } from '../../src/rpc/generated/terway/v1/ListMappingsReply.js';
 import type { PoolFigures__Output } from '../../src/rpc/generated/terway/v1/PoolFigures.js';
 import type { ShowFactoryReply__Output } from '../../src/rpc/generated/terway/v1/ShowFactoryReply.js';
-import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../../src/daemon/runtime-settings.js';
+import { TERWAYD_NODE_FLAGS, terwaydEnv } from '../../src/daemon/runtime-settings.js';
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import { makeTempDir, removeDir, stopChild, trackChild } from './cleanup.js';
 import { BUILT, requireFile } from './paths.js';
@@ -154,7 +154,7 @@ export class BenchDaemon {
 }
 
 function daemonEnv(changes: Readonly<Record<string, string | null>>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...TERWAYD_ENV };
+  const env = terwaydEnv(process.env);
   for (const [name, value] of Object.entries(changes)) {
     if (value === null) delete env[name];
     else env[name] = value;

@@ -52,3 +52,18 @@ export const TERWAYD_ENV: Readonly<Record<string, string>> = {
   MALLOC_TRIM_THRESHOLD_: '65536',
   NODE_OPTIONS: `--max-old-space-size=${TERWAYD_HEAP_LIMIT_MIB}`,
 };
+
+/**
+ * A parent's environment with terwayd's added: what every launcher of terwayd passes. NODE_OPTIONS
+ * keeps the parent's own flags after the heap ceiling, so a preload a benchmark adds, or a ceiling
+ * set by hand, still applies.
+ */
+export function terwaydEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const inherited = base['NODE_OPTIONS']?.trim() ?? '';
+  const ours = TERWAYD_ENV['NODE_OPTIONS']!;
+  return {
+    ...base,
+    ...TERWAYD_ENV,
+    NODE_OPTIONS: inherited === '' ? ours : `${ours} ${inherited}`,
+  };
+}

@@ -29,7 +29,7 @@ import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
 import { writeManifest } from './lab-manifest.js';
 import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
-import { TERWAYD_ENV, TERWAYD_NODE_FLAGS } from '../daemon/runtime-settings.js';
+import { TERWAYD_NODE_FLAGS, terwaydEnv } from '../daemon/runtime-settings.js';
 import { VpcNetwork } from './vpc-network.js';
 import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 
@@ -298,7 +298,7 @@ function startDaemon(info: LabNodeInfo): ChildProcess {
   try {
     return spawn(process.execPath, info.daemonArgs, {
       stdio: ['ignore', logFd, logFd],
-      env: { ...process.env, ...TERWAYD_ENV },
+      env: terwaydEnv(process.env),
     });
   } finally {
     closeSync(logFd);

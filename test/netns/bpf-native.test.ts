@@ -24,7 +24,7 @@ import { join } from 'node:path';
 
 import { isTerwayError } from '../../src/errors/terway-error.js';
 import { BPF_NOEXIST, bpfErrno, dumpEntries } from '../../src/dataplane/bpf/bpf-maps.js';
-import { TERWAYD_ENV } from '../../src/daemon/runtime-settings.js';
+import { terwaydEnv } from '../../src/daemon/runtime-settings.js';
 import { addonCandidates } from '../../src/dataplane/native/addon-loader.js';
 import {
   loadObject,
@@ -468,7 +468,7 @@ describe('releaseFreedHeap', () => {
     const addonPath = addonCandidates().find((candidate) => existsSync(candidate));
     if (addonPath === undefined) throw new Error('the terway_bpf addon is not built');
     const out = execFileSync(process.execPath, ['--expose-gc', '-e', child, addonPath], {
-      env: { ...process.env, ...TERWAYD_ENV },
+      env: terwaydEnv(process.env),
     }).toString();
     const { startMb, freedMb, trimmedMb, kept } = JSON.parse(out) as {
       startMb: number;

@@ -26,7 +26,7 @@ import { afterAll, beforeAll, expect } from '@jest/globals';
 
 import { requireRoot } from './netns.js';
 
-import { TERWAYD_ENV } from '../../src/daemon/runtime-settings.js';
+import { terwaydEnv } from '../../src/daemon/runtime-settings.js';
 import type { TcHookChoice } from '../../src/dataplane/bpf/native-bpf.js';
 import type { LabManifest, LabNodeInfo } from '../../src/lab/lab-manifest.js';
 import { REPO_ROOT } from './bins.js';
@@ -449,7 +449,7 @@ export class Lab {
     try {
       child = spawn(process.execPath, [...args, ...extraArgs], {
         stdio: ['ignore', logFd, logFd],
-        env: childEnv({ ...TERWAYD_ENV, ...env }),
+        env: terwaydEnv(childEnv(env)),
       });
     } finally {
       closeSync(logFd);
