@@ -20,9 +20,9 @@
  *   last full collection kept when that is 2 GB or more (a host's RAM), but only 1.3 times at
  *   256 MB or less (what Node derives from a 256Mi container limit): the same daemon would run a
  *   sawtooth four times its live heap in the lab and a tight one in its pod. Measured under
- *   AllocateIP/ReleaseIP churn (about 1,500 pairs/s, live heap 32 MB): with the host's 4 GB
- *   ceiling, full collections at 128 MB and RSS swinging 160-205 MB; with this ceiling, at 42 MB
- *   and RSS 102-118 MB, at the same call rate. The ceiling is set (TERWAYD_HEAP_LIMIT_MIB, through
+ *   AllocateIP/ReleaseIP churn (BENCHMARKS.md §10; live heap 32 MB): with the host's 4 GB
+ *   ceiling, full collections at 128 MB and RSS swinging 168-212 MB; with this ceiling, at 42 MB
+ *   and RSS 107-109 MB, at the same call rate. The ceiling is set (TERWAYD_HEAP_LIMIT_MIB, through
  *   NODE_OPTIONS so the chart can change it with the container's memory limit), so what is
  *   measured is what runs in the pod, and a heap near it collects harder before the container's
  *   limit would kill the daemon.
