@@ -682,20 +682,23 @@ const METHOD = `## Method
 - RPC traffic is on unix sockets; all loops are bounded by time and by count; temp dirs,
   processes, labs and namespaces are removed on success, on failure and on Ctrl-C.`;
 
-function markdown(
-  allocate: Outcome<AllocateBenchResult>,
-  shim: Outcome<ShimBenchResult>,
-  burst: Outcome<BurstBenchResult>,
-  cluster: Outcome<ClusterBenchResult>,
-  cni: Outcome<CniAddDelResult>,
-  podToPod: Outcome<PodToPodResult>,
-  lbMaps: Outcome<LbMapsResult>,
-  lbDatapath: Outcome<LbDatapathResult>,
-  lbProgram: Outcome<LbProgramResult>,
-  churnMemory: Outcome<ChurnMemoryResult>,
-  startedAt: Date,
-  seconds: number,
-): string {
+/** Every benchmark's outcome, in the order they run and BENCHMARKS.md lists them. */
+interface Outcomes {
+  allocate: Outcome<AllocateBenchResult>;
+  shim: Outcome<ShimBenchResult>;
+  burst: Outcome<BurstBenchResult>;
+  cluster: Outcome<ClusterBenchResult>;
+  cni: Outcome<CniAddDelResult>;
+  podToPod: Outcome<PodToPodResult>;
+  lbMaps: Outcome<LbMapsResult>;
+  lbDatapath: Outcome<LbDatapathResult>;
+  lbProgram: Outcome<LbProgramResult>;
+  churnMemory: Outcome<ChurnMemoryResult>;
+}
+
+function markdown(outcomes: Outcomes, startedAt: Date, seconds: number): string {
+  const { allocate, shim, burst, cluster, cni, podToPod, lbMaps } = outcomes;
+  const { lbDatapath, lbProgram, churnMemory } = outcomes;
   const header = [
     '# Benchmarks',
     '',
@@ -721,18 +724,9 @@ function markdown(
   return `${sections.join('\n\n')}\n`;
 }
 
-function summary(
-  allocate: Outcome<AllocateBenchResult>,
-  shim: Outcome<ShimBenchResult>,
-  burst: Outcome<BurstBenchResult>,
-  cluster: Outcome<ClusterBenchResult>,
-  cni: Outcome<CniAddDelResult>,
-  podToPod: Outcome<PodToPodResult>,
-  lbMaps: Outcome<LbMapsResult>,
-  lbDatapath: Outcome<LbDatapathResult>,
-  lbProgram: Outcome<LbProgramResult>,
-  churnMemory: Outcome<ChurnMemoryResult>,
-): string {
+function summary(outcomes: Outcomes): string {
+  const { allocate, shim, burst, cluster, cni, podToPod, lbMaps } = outcomes;
+  const { lbDatapath, lbProgram, churnMemory } = outcomes;
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
     style: { head: [], border: [] },
@@ -917,31 +911,7 @@ async function main(): Promise<number> {
   if (churnMemory.result !== undefined) printChurnMemory(churnMemory.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  const out = join(REPO_ROOT, 'BENCHMARKS.md');
-  writeFileSync(
-    out,
-    await formatted(
-      out,
-      markdown(
-        allocate,
-        shim,
-        burst,
-        cluster,
-        cni,
-        podToPod,
-        lbMaps,
-        lbDatapath,
-        lbProgram,
-        churnMemory,
-        startedAt,
-        seconds,
-      ),
-    ),
-  );
-  process.stdout.write(
-    `\n${summary(allocate, shim, burst, cluster, cni, podToPod, lbMaps, lbDatapath, lbProgram, churnMemory)}\nwrote ${out} (${Math.round(seconds)} s)\n`,
-  );
-  const outcomes = [
+  const outcomes: Outcomes = {
     allocate,
     shim,
     burst,
@@ -952,8 +922,11 @@ async function main(): Promise<number> {
     lbDatapath,
     lbProgram,
     churnMemory,
-  ];
-  const failed = outcomes.some((outcome) => outcome.error !== undefined);
+  };
+  const out = join(REPO_ROOT, 'BENCHMARKS.md');
+  writeFileSync(out, await formatted(out, markdown(outcomes, startedAt, seconds)));
+  process.stdout.write(`\n${summary(outcomes)}\nwrote ${out} (${Math.round(seconds)} s)\n`);
+  const failed = Object.values(outcomes).some((outcome) => outcome.error !== undefined);
   return failed ? 1 : 0;
 }
 
