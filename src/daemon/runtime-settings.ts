@@ -22,7 +22,10 @@
  *   sawtooth four times its live heap in the lab and a tight one in its pod. Measured under
  *   AllocateIP/ReleaseIP churn (BENCHMARKS.md §10; live heap 32 MB): with the host's 4 GB
  *   ceiling, full collections at 128 MB and RSS swinging 168-212 MB; with this ceiling, at 42 MB
- *   and RSS 107-109 MB, at the same call rate. The ceiling is set (TERWAYD_HEAP_LIMIT_MIB, through
+ *   and RSS 107-109 MB, at the same call rate. The price: more, smaller full collections (12% more
+ *   CPU under that churn), and one more during a large initial sync (§7's 10,000 Services from
+ *   objects about 20% slower, measured A/B), which on a node follows an apiserver list of
+ *   seconds. The ceiling is set (TERWAYD_HEAP_LIMIT_MIB, through
  *   NODE_OPTIONS so the chart can change it with the container's memory limit), so what is
  *   measured is what runs in the pod, and a heap near it collects harder before the container's
  *   limit would kill the daemon.
