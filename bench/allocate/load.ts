@@ -51,8 +51,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
 
-  const startTimer = setTimeout(() => options.onWindowStart?.(), options.warmupMs);
-  const endTimer = setTimeout(() => options.onWindowEnd?.(), options.warmupMs + options.measureMs);
+  const reported = { started: false, ended: false };
+  const startTimer = setTimeout(() => {
+    reported.started = true;
+    options.onWindowStart?.();
+  }, options.warmupMs);
+  const endTimer = setTimeout(() => {
+    reported.ended = true;
+    options.onWindowEnd?.();
+  }, options.warmupMs + options.measureMs);
 
   const timed: Timed = async (step, call) => {
     const t0 = performance.now();
@@ -86,6 +93,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clearTimeout(startTimer);
     clearTimeout(endTimer);
   }
+  // The workers stop at windowEnd by the performance clock; the end timer may fire later than
+  // that, and would then be cleared above with the window's end never reported.
+  if (reported.started && !reported.ended) options.onWindowEnd?.();
 
   const steps: Record<string, StepFigures> = {};
   for (const [step, list] of samples) {
