@@ -95,7 +95,7 @@ export interface AllocateBenchResult {
 const LOAD_LIMITS = { maxIterationsPerWorker: 50_000, maxErrors: 50 } as const;
 
 /** Measures this process's and the server's CPU over the load's measurement window. */
-function cpuProbe(serverPid: number | undefined): {
+export function cpuProbe(serverPid: number | undefined): {
   hooks: Pick<LoadOptions, 'onWindowStart' | 'onWindowEnd'>;
   share: (windowMs: number) => CpuShare;
 } {
@@ -118,13 +118,13 @@ function cpuProbe(serverPid: number | undefined): {
   };
 }
 
-function requireClean(result: LoadResult, what: string): void {
+export function requireClean(result: LoadResult, what: string): void {
   if (result.errors > 0) {
     throw new Error(`${what}: ${result.errors} iterations failed, first: ${result.firstError}`);
   }
 }
 
-function step(result: LoadResult, name: string): LoadResult['steps'][string] {
+export function step(result: LoadResult, name: string): LoadResult['steps'][string] {
   const figures = result.steps[name];
   if (figures === undefined) throw new Error(`no ${name} calls were measured`);
   return figures;

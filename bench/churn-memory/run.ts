@@ -8,9 +8,15 @@ import * as grpc from '@grpc/grpc-js';
 import type { BackendClient } from '../../src/rpc/generated/terway/v1/Backend.js';
 import { terwayProto } from '../../src/rpc/proto.js';
 import { TERWAYD_ENV, TERWAYD_HEAP_LIMIT_MIB } from '../../src/daemon/runtime-settings.js';
-import { ALLOCATE_SETTINGS, allocateReleaseIteration, primePool } from '../allocate/run.js';
+import {
+  ALLOCATE_SETTINGS,
+  allocateReleaseIteration,
+  cpuProbe,
+  primePool,
+  requireClean,
+  step,
+} from '../allocate/run.js';
 import { runLoad } from '../allocate/load.js';
-import { processCpuMs } from '../support/cpu.js';
 import { BenchDaemon, memoryCloudConfig } from '../support/daemon.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
 import { peakRssMb, resetPeakRss, rssOf } from '../support/process-memory.js';
@@ -76,7 +82,7 @@ async function churn(ceiling: HeapCeiling, round: number): Promise<ChurnFigures>
     const run = `churn-${ceiling}-${round}-${Date.now().toString(36)}`;
     await primePool(daemon, backend, run);
     const samples: { rssMb: number; anonMb: number }[] = [];
-    const cpu = { start: Number.NaN, end: Number.NaN };
+    const probe = cpuProbe(pid);
     const result = await runLoad({
       concurrency: CHURN_SETTINGS.concurrency,
       warmupMs: CHURN_SETTINGS.warmupMs,
@@ -86,17 +92,15 @@ async function churn(ceiling: HeapCeiling, round: number): Promise<ChurnFigures>
       iteration: allocateReleaseIteration(backend, run),
       onWindowStart: () => {
         resetPeakRss(pid);
-        cpu.start = processCpuMs(pid);
+        probe.hooks.onWindowStart?.();
         sampler = setInterval(() => samples.push(rssOf(pid)), CHURN_SETTINGS.sampleEveryMs);
       },
       onWindowEnd: () => {
         clearInterval(sampler);
-        cpu.end = processCpuMs(pid);
+        probe.hooks.onWindowEnd?.();
       },
     });
-    if (result.errors > 0) {
-      throw new Error(`churn: ${result.errors} iterations failed, first: ${result.firstError}`);
-    }
+    requireClean(result, `churn (${ceiling} ceiling)`);
     const peakMb = peakRssMb(pid);
     const rss = samples.map((sample) => sample.rssMb);
     return {
@@ -106,8 +110,8 @@ async function churn(ceiling: HeapCeiling, round: number): Promise<ChurnFigures>
       rssMaxMb: Math.max(...rss),
       anonMedianMb: median(samples.map((sample) => sample.anonMb)),
       peakMb,
-      allocationsPerSecond: result.steps['allocate']?.perSecond ?? Number.NaN,
-      cpuPct: ((cpu.end - cpu.start) * 100) / result.windowMs,
+      allocationsPerSecond: step(result, 'allocate').perSecond,
+      cpuPct: probe.share(result.windowMs).serverPct,
     };
   } finally {
     clearInterval(sampler);

@@ -13,7 +13,7 @@
  *
  * Every mode loads the LB object into a fresh pin dir, so the maps are real kernel maps, empty.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import pino from 'pino';
@@ -29,6 +29,7 @@ import { translateService } from '../../src/k8s/service-translation.js';
 import type { DesiredFrontend } from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
+import { rssOf } from '../support/process-memory.js';
 import { makeCluster, serviceKeyOf, type FixtureShape } from './fixture.js';
 import { checkMaps, liveBackendIps, type MapsCheck } from './maps-check.js';
 
@@ -90,11 +91,6 @@ function send(message: WorkerMessage): Promise<void> {
   });
 }
 
-function statusKb(status: string, field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match ? Number(match[1]) : Number.NaN;
-}
-
 async function memoryNow(): Promise<MemoryFigures> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) {
@@ -103,13 +99,13 @@ async function memoryNow(): Promise<MemoryFigures> {
     gc();
   }
   await sleep(100);
-  const status = readFileSync('/proc/self/status', 'utf8');
+  const rss = rssOf(process.pid);
   const usage = process.memoryUsage();
   return {
-    rssMb: statusKb(status, 'VmRSS') / 1024,
-    rssAnonMb: statusKb(status, 'RssAnon') / 1024,
-    rssFileMb: statusKb(status, 'RssFile') / 1024,
-    rssShmemMb: statusKb(status, 'RssShmem') / 1024,
+    rssMb: rss.rssMb,
+    rssAnonMb: rss.anonMb,
+    rssFileMb: rss.fileMb,
+    rssShmemMb: rss.shmemMb,
     heapUsedMb: usage.heapUsed / MIB,
     externalMb: usage.external / MIB,
     arrayBuffersMb: usage.arrayBuffers / MIB,

@@ -11,6 +11,8 @@ import pino from 'pino';
 
 import { BPF_ANY, type BpfUpdateFlags } from '../../src/dataplane/bpf/bpf-maps.js';
 import {
+  BACKEND_PORT_SPACE,
+  formatBackend,
   frontendKey,
   type BackendKey,
   type DesiredFrontend,
@@ -190,7 +192,7 @@ function expectMapsToHold(maps: Maps, model: Model, afterFailure: boolean): void
       rows.map((row) => [
         frontendKey(row.frontend),
         {
-          ready: row.backends.map((backend) => backend.ip).sort(),
+          ready: row.backends.map((backend) => `${backend.ip}:${backend.port}`).sort(),
           affinity: row.affinityTimeoutSeconds,
           external: row.external,
         },
@@ -201,7 +203,7 @@ function expectMapsToHold(maps: Maps, model: Model, afterFailure: boolean): void
       wanted.map((frontend) => [
         frontendKey(frontend.address),
         {
-          ready: frontend.ready.map((key) => intToIp(Math.floor(key / 65_536))),
+          ready: frontend.ready.map(formatBackend).sort(),
           affinity: frontend.affinityTimeoutSeconds,
           external: frontend.external,
         },
@@ -217,9 +219,7 @@ function expectMapsToHold(maps: Maps, model: Model, afterFailure: boolean): void
   }
   const backendKeysOf = (frontend: DesiredFrontend): string[] =>
     [...frontend.ready, ...frontend.draining].map(
-      (key) =>
-        `${intToIp(Math.floor(key / 65_536))}:${key % 65_536}/` +
-        `${protocolNumber(frontend.address.protocol)}`,
+      (key) => `${formatBackend(key)}/${protocolNumber(frontend.address.protocol)}`,
     );
   expect(liveBackends.sort()).toEqual([...new Set(wanted.flatMap(backendKeysOf))].sort());
 
@@ -236,8 +236,8 @@ function expectMapsToHold(maps: Maps, model: Model, afterFailure: boolean): void
       wanted.flatMap((frontend) =>
         [...frontend.ready, ...frontend.draining].map((key) =>
           gateBit(
-            Math.floor(key / 65_536),
-            key % 65_536,
+            Math.floor(key / BACKEND_PORT_SPACE),
+            key % BACKEND_PORT_SPACE,
             protocolNumber(frontend.address.protocol),
           ),
         ),
