@@ -646,6 +646,11 @@ const METHOD = `## Method
 - Every figure comes with a baseline measured in the same run, on the same machine, and the ratio
   beside it. The machine is small and noisy, so the table quotes medians (p50) and ratios; compare
   ratios between runs rather than absolute numbers.
+- **Medians and percentiles.** Latency percentiles (p50, p99) of a load's samples are nearest-rank:
+  each is a latency some call had. A median over rounds is the middle round, or the mean of the
+  two middle rounds of an even count (the nearest-rank p50 would take the lower of the two, the
+  favourable side of every figure where lower passes). A ratio over rounds is the median of each
+  round's ratio to the baseline measured in that round; a round missing either side makes it n/a.
 - **Allocate.** terwayd is the built \`dist/cmd/terwayd.js\` in its own process, on the built-in
   simulated cloud (\`ecs.ebmg5.24xlarge\`, 5 ms API latency, 20 ms attach latency), with its state in
   LMDB under a temp dir and its log in a file. Measurement starts only once the pool is warm: it

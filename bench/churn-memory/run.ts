@@ -20,7 +20,7 @@ import { runLoad } from '../allocate/load.js';
 import { BenchDaemon, memoryCloudConfig } from '../support/daemon.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
 import { peakRssMb, resetPeakRss, rssOf } from '../support/process-memory.js';
-import { median, rate, ratio } from '../support/stats.js';
+import { median, medianRatio, rate, ratio } from '../support/stats.js';
 
 export const CHURN_SETTINGS = {
   concurrency: ALLOCATE_SETTINGS.concurrency,
@@ -149,7 +149,10 @@ export async function runChurnMemoryBench(
     rounds.push({ shipped: figures.shipped!, host: figures.host! });
   }
   const perRound = (pick: (f: ChurnFigures) => number) =>
-    median(rounds.map(({ shipped, host }) => pick(shipped) / pick(host)));
+    medianRatio(
+      rounds.map(({ shipped }) => pick(shipped)),
+      rounds.map(({ host }) => pick(host)),
+    );
   return {
     settings: CHURN_SETTINGS,
     shippedCeilingMb: TERWAYD_HEAP_LIMIT_MIB,

@@ -63,7 +63,7 @@ import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { createLogger } from '../../src/log/logger.js';
 import { collectOutput, makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { ScratchNetns } from '../support/netns.js';
-import { median, ratio } from '../support/stats.js';
+import { median, medianRatio, ratio } from '../support/stats.js';
 import type { Target } from '../support/stats.js';
 import { REPO_ROOT } from '../support/paths.js';
 import {
@@ -827,17 +827,17 @@ function summarizeFigure(
   samples: Partial<Record<PathName, Sample[]>>,
 ): FigureResult {
   const of = (p: PathName): Sample[] => samples[p] ?? [];
+  const values = (p: PathName): number[] => of(p).map((sample) => sample.value);
   const path = (p: PathName): PathResult => {
     const rounds = of(p);
     const p99 = rounds.map((r) => r.p99Us).filter((v): v is number => v !== undefined);
     return {
-      value: median(rounds.map((r) => r.value)),
+      value: median(values(p)),
       ...(p99.length > 0 && FIGURES[name].lowerIsBetter ? { p99Us: median(p99) } : {}),
       rounds,
     };
   };
-  const perRound = (a: PathName, b: PathName) =>
-    median(of(a).map((sample, i) => sample.value / (of(b)[i]?.value ?? Number.NaN)));
+  const perRound = (a: PathName, b: PathName) => medianRatio(values(a), values(b));
   const has = (p: ExtraPath): boolean => samples[p] !== undefined;
   const extras = (['iptablesMany', 'directTwin', 'lbTcx', 'lbPodIp'] as const).filter(has);
   return {

@@ -38,7 +38,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { median, ratio } from '../support/stats.js';
+import { median, medianRatio, ratio } from '../support/stats.js';
 import {
   buildFrame,
   checksumsValid,
@@ -547,7 +547,7 @@ export async function runLbProgramBench(
         rounds,
         medianNs,
         lbNs: medianNs - median(floor),
-        overFloor: median(rounds.map((ns, i) => ns / (floor[i] ?? Number.NaN))),
+        overFloor: medianRatio(rounds, floor),
       };
     });
     const lb = (protocol: FrameProtocol, id: string): number =>

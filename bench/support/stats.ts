@@ -27,8 +27,38 @@ export function summarize(samples: readonly number[]): LatencySummary {
   };
 }
 
+/**
+ * The median: the middle value, or the mean of the two middle values of an even count; NaN if
+ * any value is (a figure a round failed to measure shows as n/a, not as the others' median). Not
+ * the nearest-rank p50, which for an even count is the lower of the two: over 10 rounds a ratio
+ * where lower passes would then always be read on its favourable side.
+ */
 export function median(values: readonly number[]): number {
-  return percentile(values, 50);
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  // A typed array sorts NaN last, where it would silently drop out of the middle.
+  if (n === 0 || Number.isNaN(sorted[n - 1]!)) return Number.NaN;
+  const upper = sorted[n >> 1]!;
+  return n % 2 === 1 ? upper : (sorted[(n >> 1) - 1]! + upper) / 2;
+}
+
+/**
+ * The median over rounds of each round's `numerators[i] / denominators[i]`: the two sides of one
+ * round ran under the same conditions, so their quotient cancels what a noisy spell did to both.
+ * A round missing either side counts as NaN and makes the result NaN: a ratio is never quietly
+ * taken over fewer rounds than the report says.
+ */
+export function medianRatio(
+  numerators: readonly number[],
+  denominators: readonly number[],
+): number {
+  const rounds = Math.max(numerators.length, denominators.length);
+  return median(
+    Array.from(
+      { length: rounds },
+      (_, i) => (numerators[i] ?? Number.NaN) / (denominators[i] ?? Number.NaN),
+    ),
+  );
 }
 
 /** Milliseconds with a precision that suits the magnitude. */

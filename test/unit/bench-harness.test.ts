@@ -1,0 +1,145 @@
+// The benchmarks' own arithmetic and load loop: a bug here would not fail a benchmark, it would
+// publish a wrong figure in BENCHMARKS.md (as a NaN CPU share once did).
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
+import { describe, expect, test } from '@jest/globals';
+
+import { runLoad, type LoadOptions } from '../../bench/allocate/load.js';
+import { median, medianRatio, percentile, summarize } from '../../bench/support/stats.js';
+
+describe('bench statistics', () => {
+  test('median: the middle value, or the mean of the two middle ones', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    // Not the nearest-rank p50, which takes the lower middle value of an even count.
+    expect(percentile([4, 1, 3, 2], 50)).toBe(2);
+  });
+
+  test('median of nothing, or of a figure some round failed to measure, is NaN', () => {
+    expect(median([])).toBeNaN();
+    expect(median([1, Number.NaN, 2])).toBeNaN();
+  });
+
+  test('median leaves its input as it was', () => {
+    const values = [3, 1, 2];
+    median(values);
+    expect(values).toEqual([3, 1, 2]);
+  });
+
+  test('medianRatio takes each round against its own baseline', () => {
+    // Round 2 ran slow on both sides: its ratio is as good as the others'.
+    const ours = [10, 40, 11];
+    const baseline = [10, 40, 10];
+    expect(medianRatio(ours, baseline)).toBe(1);
+    // A ratio of medians would have been 11 / 10.
+    expect(median(ours) / median(baseline)).toBeCloseTo(1.1);
+  });
+
+  test('medianRatio over rounds with a side missing is NaN, not a median of fewer rounds', () => {
+    expect(medianRatio([1, 2, 3], [1, 2])).toBeNaN();
+    expect(medianRatio([1, 2], [1, 2, 3])).toBeNaN();
+  });
+
+  test('summarize: nearest-rank percentiles of latency samples', () => {
+    const samples = Array.from({ length: 100 }, (_, i) => 100 - i); // 100 … 1
+    expect(summarize(samples)).toEqual({ count: 100, p50Ms: 50, p99Ms: 99, maxMs: 100 });
+    const empty = summarize([]);
+    expect(empty.count).toBe(0);
+    expect(empty.p50Ms).toBeNaN();
+  });
+});
+
+describe('runLoad', () => {
+  function busyUntil(deadline: number): void {
+    while (performance.now() < deadline) {
+      // spin: hold the event loop, as a saturated process would
+    }
+  }
+
+  function loadOptions(overrides: Partial<LoadOptions>): LoadOptions {
+    return {
+      concurrency: 4,
+      warmupMs: 30,
+      measureMs: 120,
+      maxIterationsPerWorker: 1_000_000,
+      maxErrors: 10,
+      iteration: async (_worker, _n, timed) => {
+        await timed('call', () => yieldToLoop());
+      },
+      ...overrides,
+    };
+  }
+
+  test('reports the window once each way, in order, and counts only what fell inside it', async () => {
+    const events: string[] = [];
+    let started = 0;
+    let ended = 0;
+    const result = await runLoad(
+      loadOptions({
+        onWindowStart: () => {
+          events.push('start');
+          started = performance.now();
+        },
+        onWindowEnd: () => {
+          events.push('end');
+          ended = performance.now();
+        },
+      }),
+    );
+    expect(events).toEqual(['start', 'end']);
+    expect(ended - started).toBeGreaterThanOrEqual(100);
+    const call = result.steps.call!;
+    expect(result.errors).toBe(0);
+    expect(result.windowMs).toBe(120);
+    // Warm-up calls ran but were not sampled.
+    expect(call.latency.count).toBeGreaterThan(0);
+    expect(call.latency.count).toBeLessThan(result.iterations);
+    expect(call.perSecond).toBeGreaterThan(0);
+    expect(call.perSecond).toBeLessThanOrEqual((result.iterations * 1000) / 120);
+  });
+
+  test('the window end is reported even when the workers stop before its timer fires', async () => {
+    // Every worker's last call holds the event loop past the window's end: the workers then stop
+    // by the clock, and the end timer would be cleared before it ever ran.
+    let windowEnd = Number.POSITIVE_INFINITY;
+    const events: string[] = [];
+    await runLoad(
+      loadOptions({
+        concurrency: 1,
+        onWindowStart: () => {
+          events.push('start');
+          windowEnd = performance.now() + 120;
+        },
+        onWindowEnd: () => events.push('end'),
+        iteration: async (_worker, _n, timed) => {
+          await timed('call', async () => {
+            await yieldToLoop();
+            if (Number.isFinite(windowEnd)) busyUntil(windowEnd + 20);
+          });
+        },
+      }),
+    );
+    expect(events).toEqual(['start', 'end']);
+  });
+
+  test('stops after maxErrors failed iterations and keeps the first error', async () => {
+    let calls = 0;
+    const result = await runLoad(
+      loadOptions({
+        concurrency: 1,
+        maxErrors: 3,
+        iteration: async () => {
+          calls++;
+          await yieldToLoop();
+          throw new Error(`refused ${calls}`);
+        },
+      }),
+    );
+    expect(result.errors).toBe(3);
+    expect(calls).toBe(3);
+    expect(result.iterations).toBe(0);
+    expect(result.firstError).toBe('refused 1');
+  });
+});
