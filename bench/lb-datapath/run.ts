@@ -24,7 +24,9 @@
 // alike; "none" leaves them to the scheduler; by default both on the last CPU), LB_DATAPATH_HOOK
 // (clsact, terwayd's default; tcx as with terwayd --lb-hook tcx), LB_DATAPATH_CONTROLS (paths
 // measured beside the three: directTwin, a second direct path whose ratio to the first is the
-// run's noise floor, and lbTcx, the LB on tcx; both by default, "none" for neither).
+// run's noise floor; lbTcx, the LB on tcx; lbPodIp, the LB attached and the pod IP dialed; and
+// hookFloor, programs that do nothing on the LB's hook (pass.bpf.c); all by default, "none" for
+// none).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
@@ -34,7 +36,11 @@ import { pathToFileURL } from 'node:url';
 
 import Table from 'cli-table3';
 
-import { TcLbAttacher, type LbPrograms } from '../../src/dataplane/bpf/lb-attacher.js';
+import {
+  TcLbAttacher,
+  type LbPrograms,
+  type PinnedProgram,
+} from '../../src/dataplane/bpf/lb-attacher.js';
 import {
   compatObjectPath,
   planLbLoad,
@@ -63,6 +69,7 @@ import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { createLogger } from '../../src/log/logger.js';
 import { collectOutput, makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { ScratchNetns } from '../support/netns.js';
+import { compileBpf } from '../support/bpf-build.js';
 import { median, medianRatio, ratio } from '../support/stats.js';
 import type { Target } from '../support/stats.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -146,13 +153,19 @@ export interface LbDatapathSettings {
    * Paths measured beside the three (topology.ts): `directTwin`, a second direct path whose ratio
    * to the first is the run's noise floor; `lbTcx`, the LB on tcx beside the LB on `hook` (left
    * out when `hook` is tcx already); `lbPodIp`, the LB's programs attached, the client dialing the
-   * pod IP. Empty: none.
+   * pod IP; `hookFloor`, programs that do nothing on the same hook, the client dialing the pod IP.
+   * Empty: none.
    */
   controls: ControlPath[];
 }
 
-export type ControlPath = Extract<ExtraPath, 'directTwin' | 'lbTcx' | 'lbPodIp'>;
-export const CONTROL_PATHS: readonly ControlPath[] = ['directTwin', 'lbTcx', 'lbPodIp'];
+export type ControlPath = Extract<ExtraPath, 'directTwin' | 'lbTcx' | 'lbPodIp' | 'hookFloor'>;
+export const CONTROL_PATHS: readonly ControlPath[] = [
+  'directTwin',
+  'lbTcx',
+  'lbPodIp',
+  'hookFloor',
+];
 
 export interface CpuPlacement {
   client: number;
@@ -358,6 +371,10 @@ export interface FigureResult {
     lbTcxOverDirect?: number;
     /** The LB attached, the client dialing the pod IP: the floor under lbOverDirect. */
     lbPodIpOverDirect?: number;
+    /** Empty programs on the same hook, to the pod IP: the hook's own cost, under lbPodIp. */
+    hookFloorOverDirect?: number;
+    /** The LB over empty programs on its hook: what the LB's own code costs above the hook. */
+    lbOverHookFloor?: number;
   };
 }
 
@@ -512,10 +529,45 @@ async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
   return { objectPath };
 }
 
-/** The LBs of a run: the one on the settings' hook, and the tcx control's, with maps of its own. */
+/**
+ * The LBs of a run: the one on the settings' hook, and the tcx control's, with maps of its own;
+ * and the hook floor's programs that do nothing, on the settings' hook.
+ */
 interface Lbs {
   lb: Lb;
   lbTcx?: Lb;
+  hookFloor?: PassPrograms;
+}
+
+/** pass.bpf.c's programs, loaded and pinned, and an attacher that puts them where the LB's go. */
+interface PassPrograms {
+  pinDir: string;
+  attacher: TcLbAttacher;
+}
+
+const PASS_PROGRAMS = { egress: 'pass_egress', ingress: 'pass_ingress' } as const;
+
+const passPinDir = (): string => `/sys/fs/bpf/terway-bench-${process.pid}-lbdp-pass`;
+
+/** pass.bpf.c compiled, then loaded into a pin dir of its own. */
+function startPassPrograms(dir: string, hook: TcHookChoice): PassPrograms {
+  const object = join(dir, 'pass.o');
+  compileBpf(join(REPO_ROOT, 'bench/lb-datapath/pass.bpf.c'), object);
+  const pinDir = passPinDir();
+  ensureBpffs(pinDir);
+  const loaded = loadObject(object, pinDir);
+  const pinned = (name: string): PinnedProgram => {
+    const path = loaded.programs[name];
+    if (path === undefined) throw new Error(`pass.bpf.c has no program ${name}`);
+    return { name, path };
+  };
+  const egress = pinned(PASS_PROGRAMS.egress);
+  const programs: LbPrograms = {
+    egress,
+    egressGateway: egress,
+    ingress: pinned(PASS_PROGRAMS.ingress),
+  };
+  return { pinDir, attacher: new TcLbAttacher(programs, hook) };
 }
 
 const pinDirOf = (hook: TcHookChoice): string =>
@@ -618,6 +670,8 @@ async function wireAndVerify(
     checks.push(await attachAndVerifyLb(worlds.lbTcx, lbs.lbTcx, 'eBPF LB on tcx', netloadBinary));
   if (worlds.lbPodIp !== undefined)
     checks.push(await attachAndVerifyPassThrough(worlds.lbPodIp, lbs.lb, netloadBinary));
+  if (worlds.hookFloor !== undefined && lbs.hookFloor !== undefined)
+    checks.push(await attachAndVerifyHookFloor(worlds.hookFloor, lbs.hookFloor, netloadBinary));
 
   for (const path of ['iptables', 'iptablesMany'] as const) {
     const t = worlds[path];
@@ -705,6 +759,26 @@ async function attachAndVerifyPassThrough(
   return (
     `${label}: with the programs on the client's eth0 (hook: ${hook}), ${ADDR.backend}:` +
     `${PORTS.http} answered "${answer.output}" and the flow map stayed at ${flowsAfter} entries`
+  );
+}
+
+/** The hookFloor path: the programs that do nothing on the client's eth0, and the pod IP answering. */
+async function attachAndVerifyHookFloor(
+  w: World,
+  floor: PassPrograms,
+  netloadBinary: string,
+): Promise<string> {
+  const label = 'empty tc programs, to the pod IP';
+  const client = { kind: 'path', path: netnsPath(w.client) } as const;
+  floor.attacher.attach(client, 'eth0', driverOf(w.topology));
+  const problems = floor.attacher.check(client, 'eth0', driverOf(w.topology));
+  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
+  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
+  const answer = await probe(netloadBinary, w.client, ADDR.backend, PORTS.http);
+  if (!answer.ok) throw new Error(`${label}: the backend did not answer: ${answer.output}`);
+  return (
+    `${label}: with ${PASS_PROGRAMS.egress} + ${PASS_PROGRAMS.ingress} (each returns at once) on ` +
+    `the client's eth0 (hook: ${hook}), ${ADDR.backend}:${PORTS.http} answered "${answer.output}"`
   );
 }
 
@@ -839,7 +913,9 @@ function summarizeFigure(
   };
   const perRound = (a: PathName, b: PathName) => medianRatio(values(a), values(b));
   const has = (p: ExtraPath): boolean => samples[p] !== undefined;
-  const extras = (['iptablesMany', 'directTwin', 'lbTcx', 'lbPodIp'] as const).filter(has);
+  const extras = (['iptablesMany', 'directTwin', 'lbTcx', 'lbPodIp', 'hookFloor'] as const).filter(
+    has,
+  );
   return {
     name,
     paths: {
@@ -861,6 +937,12 @@ function summarizeFigure(
       ...(has('directTwin') ? { directTwinOverDirect: perRound('directTwin', 'direct') } : {}),
       ...(has('lbTcx') ? { lbTcxOverDirect: perRound('lbTcx', 'direct') } : {}),
       ...(has('lbPodIp') ? { lbPodIpOverDirect: perRound('lbPodIp', 'direct') } : {}),
+      ...(has('hookFloor')
+        ? {
+            hookFloorOverDirect: perRound('hookFloor', 'direct'),
+            lbOverHookFloor: perRound('lb', 'hookFloor'),
+          }
+        : {}),
     },
   };
 }
@@ -953,6 +1035,7 @@ export async function runLbDatapathBench(
   const started: Lb[] = [];
   const unregister = onCleanup(() => {
     for (const hook of TC_HOOK_CHOICES) rmSync(pinDirOf(hook), { recursive: true, force: true });
+    rmSync(passPinDir(), { recursive: true, force: true });
   });
   try {
     const netloadBuild = buildNetload(dir);
@@ -967,6 +1050,8 @@ export async function runLbDatapathBench(
       lbs.lbTcx = await startLb(objectPath, 'tcx');
       started.push(lbs.lbTcx);
     }
+    if (extraPathsOf(settings).includes('hookFloor'))
+      lbs.hookFloor = startPassPrograms(dir, settings.hook);
     const topologies: TopologyResult[] = [];
     for (const topology of settings.topologies) {
       topologies.push(await runTopology(topology, scratch, lbs, settings, netloadBinary, progress));
@@ -988,6 +1073,7 @@ export async function runLbDatapathBench(
     };
   } finally {
     for (const lb of started) stopLb(lb);
+    rmSync(passPinDir(), { recursive: true, force: true });
     scratch.dispose();
     unregister();
     removeDir(dir);
@@ -1025,6 +1111,8 @@ function pathLabel(path: PathName, s: LbDatapathSettings): string {
       return 'eBPF LB on tcx';
     case 'lbPodIp':
       return 'eBPF LB attached, to the pod IP';
+    case 'hookFloor':
+      return 'empty tc programs, to the pod IP';
   }
 }
 
@@ -1039,6 +1127,9 @@ function header(s: LbDatapathSettings): string[] {
     ...(extras.includes('iptablesMany') ? [`iptables ${s.iptablesServices} / direct`] : []),
     ...(extras.includes('lbTcx') ? ['LB on tcx / direct'] : []),
     ...(extras.includes('lbPodIp') ? ['LB attached, pod IP / direct'] : []),
+    ...(extras.includes('hookFloor')
+      ? ['empty programs, pod IP / direct', 'LB / empty programs (the LB above the hook)']
+      : []),
     ...(extras.includes('directTwin') ? ['control: direct again / direct'] : []),
     'LB / iptables (ahead?)',
     'target LB / direct',
@@ -1066,6 +1157,12 @@ function figureRows(t: TopologyResult, s: LbDatapathSettings): string[][] {
         : []),
       ...(extras.includes('lbTcx') ? [ratio(f.ratios.lbTcxOverDirect ?? Number.NaN)] : []),
       ...(extras.includes('lbPodIp') ? [ratio(f.ratios.lbPodIpOverDirect ?? Number.NaN)] : []),
+      ...(extras.includes('hookFloor')
+        ? [
+            ratio(f.ratios.hookFloorOverDirect ?? Number.NaN),
+            ratio(f.ratios.lbOverHookFloor ?? Number.NaN),
+          ]
+        : []),
       ...(extras.includes('directTwin')
         ? [ratio(f.ratios.directTwinOverDirect ?? Number.NaN)]
         : []),
@@ -1187,6 +1284,13 @@ export function lbDatapathSection(
           `direct: its ratio to direct is what the LB costs a pod's traffic that is not to a ` +
           `Service, and the floor under the eBPF LB's ratios (both hooks run, and the programs ` +
           `leave every packet alone after a gate read).`
+        : '') +
+      (extraPathsOf(s).includes('hookFloor')
+        ? ` **Empty tc programs, to the pod IP** has two programs that return at once ` +
+          `(\`bench/lb-datapath/pass.bpf.c\`) on its client's eth0, on the same hook and in the same ` +
+          `directions as the LB's, and dials the pod IP: its ratio to direct is what the hook ` +
+          `costs by itself, whatever program runs there, and so the floor under any tc program ` +
+          `on a pod's eth0; the eBPF LB's own cost is what lies above it (LB / empty programs).`
         : ''),
     '',
     `- **veth** (the product's veth mode): pods have eth0 with a /32 and the default route via ` +
@@ -1282,6 +1386,10 @@ export function lbDatapathSummaryRows(r: LbDatapathResult | undefined): string[]
           (f.ratios.lbPodIpOverDirect === undefined
             ? ''
             : `; LB attached, to the pod IP ${ratio(f.ratios.lbPodIpOverDirect)}`) +
+          (f.ratios.hookFloorOverDirect === undefined
+            ? ''
+            : `; empty tc programs ${ratio(f.ratios.hookFloorOverDirect)}, ` +
+              `LB / empty programs ${ratio(f.ratios.lbOverHookFloor ?? Number.NaN)}`) +
           (f.ratios.directTwinOverDirect === undefined
             ? ')'
             : `; control ${ratio(f.ratios.directTwinOverDirect)})`),

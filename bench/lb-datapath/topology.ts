@@ -31,10 +31,12 @@ export type Topology = 'veth' | 'l2';
  * - lbTcx: the eBPF LB on the other hook, tcx (terwayd --lb-hook tcx), beside the default one;
  * - lbPodIp: the eBPF LB's programs attached as on the lb path, the client dialing the backend's
  *   pod IP: what the LB costs a pod's traffic that is not to a Service, and the floor under the
- *   lb path's ratios (the hooks and the programs' way out for a packet they leave alone).
+ *   lb path's ratios (the hooks and the programs' way out for a packet they leave alone);
+ * - hookFloor: programs that return at once (pass.bpf.c) on the same hook, the client dialing the
+ *   pod IP: what the hook itself costs, whatever program runs there; the floor under lbPodIp.
  */
 export type PathName =
-  'direct' | 'lb' | 'iptables' | 'iptablesMany' | 'directTwin' | 'lbTcx' | 'lbPodIp';
+  'direct' | 'lb' | 'iptables' | 'iptablesMany' | 'directTwin' | 'lbTcx' | 'lbPodIp' | 'hookFloor';
 export type BasePath = 'direct' | 'lb' | 'iptables';
 export type ExtraPath = Exclude<PathName, BasePath>;
 export const BASE_PATHS: readonly BasePath[] = ['direct', 'lb', 'iptables'];
@@ -47,11 +49,12 @@ const PATH_TAG: Record<PathName, { tag: string; index: number }> = {
   directTwin: { tag: 'a', index: 5 },
   lbTcx: { tag: 'x', index: 6 },
   lbPodIp: { tag: 'p', index: 7 },
+  hookFloor: { tag: 'h', index: 8 },
 };
 
 /** The paths that dial the backend's pod IP; the others dial the ClusterIP. */
 export const dialsBackend = (path: PathName): boolean =>
-  path === 'direct' || path === 'directTwin' || path === 'lbPodIp';
+  path === 'direct' || path === 'directTwin' || path === 'lbPodIp' || path === 'hookFloor';
 export const TOPOLOGIES: readonly Topology[] = ['veth', 'l2'];
 
 export const ADDR = {

@@ -18,7 +18,6 @@
 // environment: LB_PROGRAM_ROUNDS (7), LB_PROGRAM_REPEAT (runs per measurement, 2,000,000; new
 // connections take a quarter of that), LB_PROGRAM_CPU (the CPU bpftool is bound to; the last one
 // by default, "none" to leave it to the scheduler).
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +37,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { commandOutput, compileBpf } from '../support/bpf-build.js';
 import { median, medianRatio, ratio } from '../support/stats.js';
 import {
   buildFrame,
@@ -239,35 +239,12 @@ interface Harness {
   bpftool: string;
 }
 
-function commandOutput(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(' ')}: ${result.error?.message ?? result.stderr.trim() ?? `exit ${result.status}`}`,
-    );
-  }
-  return result.stdout;
-}
-
 /** harness.bpf.c built as scripts/build-bpf.sh builds lb.c, for the build terwayd picks here. */
 function buildHarness(dir: string, kfunc: boolean): string {
   const out = join(dir, 'harness.o');
-  const arch = commandOutput('uname', ['-m']).trim();
-  commandOutput('clang', [
-    '-O2',
-    '-g',
-    '-Wall',
-    '-Werror',
-    '-target',
-    'bpf',
-    '-mcpu=v3',
-    `-I/usr/include/${arch}-linux-gnu`,
+  compileBpf(join(REPO_ROOT, 'bench/lb-program/harness.bpf.c'), out, [
     `-I${join(REPO_ROOT, 'bpf')}`,
     ...(kfunc ? ['-DTW_KERN_CTX'] : []),
-    '-c',
-    join(REPO_ROOT, 'bench/lb-program/harness.bpf.c'),
-    '-o',
-    out,
   ]);
   return out;
 }
