@@ -536,21 +536,16 @@ async function prepareRuntime(dir: string): Promise<{ objectPath: string }> {
 interface Lbs {
   lb: Lb;
   lbTcx?: Lb;
-  hookFloor?: PassPrograms;
-}
-
-/** pass.bpf.c's programs, loaded and pinned, and an attacher that puts them where the LB's go. */
-interface PassPrograms {
-  pinDir: string;
-  attacher: TcLbAttacher;
+  /** pass.bpf.c's programs, put where the LB's go. */
+  hookFloor?: TcLbAttacher;
 }
 
 const PASS_PROGRAMS = { egress: 'pass_egress', ingress: 'pass_ingress' } as const;
 
 const passPinDir = (): string => `/sys/fs/bpf/terway-bench-${process.pid}-lbdp-pass`;
 
-/** pass.bpf.c compiled, then loaded into a pin dir of its own. */
-function startPassPrograms(dir: string, hook: TcHookChoice): PassPrograms {
+/** pass.bpf.c compiled and loaded into a pin dir of its own; an attacher for its programs. */
+function startPassPrograms(dir: string, hook: TcHookChoice): TcLbAttacher {
   const object = join(dir, 'pass.o');
   compileBpf(join(REPO_ROOT, 'bench/lb-datapath/pass.bpf.c'), object);
   const pinDir = passPinDir();
@@ -567,7 +562,7 @@ function startPassPrograms(dir: string, hook: TcHookChoice): PassPrograms {
     egressGateway: egress,
     ingress: pinned(PASS_PROGRAMS.ingress),
   };
-  return { pinDir, attacher: new TcLbAttacher(programs, hook) };
+  return new TcLbAttacher(programs, hook);
 }
 
 const pinDirOf = (hook: TcHookChoice): string =>
@@ -700,11 +695,11 @@ async function wireAndVerify(
   return checks;
 }
 
-/** The LB's programs on the client's eth0, as terwayd attaches them and checked; the hook used. */
-function attachChecked(w: World, lb: Lb, label: string): string {
+/** An attacher's programs on the client's eth0, as terwayd attaches them and checked; the hook used. */
+function attachChecked(w: World, attacher: TcLbAttacher, label: string): string {
   const client = { kind: 'path', path: netnsPath(w.client) } as const;
-  lb.attacher.attach(client, 'eth0', driverOf(w.topology));
-  const problems = lb.attacher.check(client, 'eth0', driverOf(w.topology));
+  attacher.attach(client, 'eth0', driverOf(w.topology));
+  const problems = attacher.check(client, 'eth0', driverOf(w.topology));
   if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
   return tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
 }
@@ -722,7 +717,7 @@ async function attachAndVerifyLb(
   const port = PORTS.http;
   const before = await probe(netloadBinary, w.client, ADDR.vip, port, 500);
   if (before.ok) throw new Error(`${label}: the ClusterIP answered before the LB was attached`);
-  const hook = attachChecked(w, lb, label);
+  const hook = attachChecked(w, lb.attacher, label);
   const flowsBefore = lb.maps.flow.dump().count;
   const after = await probe(netloadBinary, w.client, ADDR.vip, port);
   const flowsAfter = lb.maps.flow.dump().count;
@@ -747,7 +742,7 @@ async function attachAndVerifyPassThrough(
   netloadBinary: string,
 ): Promise<string> {
   const label = 'eBPF LB attached, to the pod IP';
-  const hook = attachChecked(w, lb, label);
+  const hook = attachChecked(w, lb.attacher, label);
   const flowsBefore = lb.maps.flow.dump().count;
   const answer = await probe(netloadBinary, w.client, ADDR.backend, PORTS.http);
   const flowsAfter = lb.maps.flow.dump().count;
@@ -765,15 +760,11 @@ async function attachAndVerifyPassThrough(
 /** The hookFloor path: the programs that do nothing on the client's eth0, and the pod IP answering. */
 async function attachAndVerifyHookFloor(
   w: World,
-  floor: PassPrograms,
+  floor: TcLbAttacher,
   netloadBinary: string,
 ): Promise<string> {
   const label = 'empty tc programs, to the pod IP';
-  const client = { kind: 'path', path: netnsPath(w.client) } as const;
-  floor.attacher.attach(client, 'eth0', driverOf(w.topology));
-  const problems = floor.attacher.check(client, 'eth0', driverOf(w.topology));
-  if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`);
-  const hook = tcQuery(netnsPath(w.client), 'eth0', 'egress')?.hook ?? 'none';
+  const hook = attachChecked(w, floor, label);
   const answer = await probe(netloadBinary, w.client, ADDR.backend, PORTS.http);
   if (!answer.ok) throw new Error(`${label}: the backend did not answer: ${answer.output}`);
   return (
