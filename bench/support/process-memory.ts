@@ -11,18 +11,25 @@ export interface RssBreakdown {
   shmemMb: number;
 }
 
-export function rssOf(pid: number): RssBreakdown {
+/** The named kB fields of one read of /proc/<pid>/status, in MiB. */
+function statusMb<Name extends string>(pid: number, names: readonly Name[]): Record<Name, number> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => {
+  const fields = {} as Record<Name, number>;
+  for (const name of names) {
     const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
     if (match === null) throw new Error(`no ${name} for pid ${pid}`);
-    return Number(match[1]) / 1024;
-  };
+    fields[name] = Number(match[1]) / 1024;
+  }
+  return fields;
+}
+
+export function rssOf(pid: number): RssBreakdown {
+  const fields = statusMb(pid, ['VmRSS', 'RssAnon', 'RssFile', 'RssShmem']);
   return {
-    rssMb: field('VmRSS'),
-    anonMb: field('RssAnon'),
-    fileMb: field('RssFile'),
-    shmemMb: field('RssShmem'),
+    rssMb: fields.VmRSS,
+    anonMb: fields.RssAnon,
+    fileMb: fields.RssFile,
+    shmemMb: fields.RssShmem,
   };
 }
 
@@ -35,7 +42,5 @@ export function resetPeakRss(pid: number): void {
 }
 
 export function peakRssMb(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no VmHWM for pid ${pid}`);
-  return Number(match[1]) / 1024;
+  return statusMb(pid, ['VmHWM']).VmHWM;
 }
