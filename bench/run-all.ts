@@ -1,6 +1,5 @@
 // `make bench`: runs every benchmark (each with its baseline, in this same run), prints a summary
 // and rewrites BENCHMARKS.md. Built into dist/bench/run-all.js by `npm run build`.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +41,7 @@ import type { ShimBenchResult } from './shim-startup/run.js';
 import { printShim, runShimStartupBench } from './shim-startup/run.js';
 import { builtSnapshot } from './support/build-snapshot.js';
 import { cleanupAllSync } from './support/cleanup.js';
+import { commandOutput } from './support/commands.js';
 import { formatCounts } from './support/emulator-process.js';
 import { REPO_ROOT } from './support/paths.js';
 import { ms, rate, ratio } from './support/stats.js';
@@ -68,9 +68,13 @@ async function attempt<T>(name: string, run: () => Promise<T>): Promise<Outcome<
   }
 }
 
+/** What the report's header names; empty when it cannot be told (no git, not a checkout). */
 function quiet(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', cwd: REPO_ROOT });
-  return result.status === 0 ? result.stdout.trim() : '';
+  try {
+    return commandOutput(command, args, REPO_ROOT).trim();
+  } catch {
+    return '';
+  }
 }
 
 function machine(): Array<[string, string]> {

@@ -8,7 +8,7 @@
 // same ADD/DEL in a scratch "node" namespace whose eth0 (one end of a veth pair) is the macvlan
 // master; (b) a bare `node -e 0`. Where terway's time goes comes from a probe preloaded into the
 // lab's terwayd (../support/daemon-probe.ts): its gRPC handler time and every `ip` it spawns.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import type { ProbeRecord } from '../support/daemon-probe.js';
 import { collectOutput, makeTempDir, removeDir } from '../support/cleanup.js';
+import { commandOutput } from '../support/commands.js';
 import { formatCounts } from '../support/emulator-process.js';
 import { BenchLab } from '../support/lab.js';
 import { ipBatchSync, ScratchNetns } from '../support/netns.js';
@@ -190,15 +191,10 @@ function addressOf(addResult: string): string {
   return parsed.ips?.[0]?.address ?? '';
 }
 
-/** Output of a short command run outside any clock (checks, not measurements). */
-function output(command: string, args: readonly string[]): string {
-  return spawnSync(command, args, { encoding: 'utf8' }).stdout ?? '';
-}
-
 /** The pod's eth0 really carries the address the plugin printed (checked outside the clock). */
 function requireWired(label: string, pod: Pod, address: string): void {
   const name = pod.netnsPath.slice(pod.netnsPath.lastIndexOf('/') + 1);
-  const text = output('ip', ['-n', name, '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
+  const text = commandOutput('ip', ['-n', name, '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
   if (address === '' || !text.includes(` ${address}/`)) {
     throw new Error(`${label}: ${pod.name}'s eth0 does not carry ${address}: ${text}`);
   }
@@ -438,7 +434,7 @@ export async function runCniAddDelBench(
     const hostLocalLeft = existsSync(join(hostLocalData, 'bench-macvlan'))
       ? readdirSync(join(hostLocalData, 'bench-macvlan')).filter((f) => /^\d/.test(f)).length
       : 0;
-    const vethsLeft = output('ip', ['-n', node.netns, '-o', 'link', 'show'])
+    const vethsLeft = commandOutput('ip', ['-n', node.netns, '-o', 'link', 'show'])
       .split('\n')
       .filter((line) => / twv/.test(line)).length;
     if (left !== 0 || hostLocalLeft !== 0 || vethsLeft !== 0) {

@@ -100,10 +100,10 @@ import {
   progStats,
   serveIn,
   stopAll,
-  tool,
   waitListening,
   withBpfStats,
 } from './tools.js';
+import { firstLine } from '../support/commands.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
 
 // ---- settings --------------------------------------------------------------------------------
@@ -1011,10 +1011,9 @@ export async function runLbDatapathBench(
   const began = Date.now();
   const { progress = () => undefined, ...rest } = options;
   const settings = lbDatapathSettings(rest);
-  const version = (command: string, args: string[]) => tool(command, args)?.split('\n')[0]?.trim();
-  const sockperf = version('sockperf', ['--version']);
-  const iperf3 = version('iperf3', ['--version']);
-  const iptables = version('iptables', ['--version']);
+  const sockperf = firstLine('sockperf', ['--version']);
+  const iperf3 = firstLine('iperf3', ['--version']);
+  const iptables = firstLine('iptables', ['--version']);
   if (sockperf === undefined)
     throw new Error('sockperf is not installed (apt-get install sockperf)');
   if (iperf3 === undefined) throw new Error('iperf3 is not installed (apt-get install iperf3)');
@@ -1168,8 +1167,10 @@ function costSentence(c: ProgramCost, topology: Topology): string {
     `${t.egress.name} ${t.egress.nsPerRun.toFixed(0)} ns/run (${t.egress.runs} runs), ` +
     `${t.ingress.name} ${t.ingress.nsPerRun.toFixed(0)} ns/run (${t.ingress.runs} runs)`;
   const rr = (label: string, t: ProgramTraffic) =>
-    `${label}: ${runs(t)}, ${t.nsPerOperation.toFixed(0)} ns per round trip = ` +
-    `${((t.shareOfDirect ?? Number.NaN) * 100).toFixed(1)}% of the direct round trip`;
+    `${label}: ${runs(t)}, ${t.nsPerOperation.toFixed(0)} ns per round trip` +
+    (t.shareOfDirect === undefined || !Number.isFinite(t.shareOfDirect)
+      ? ' (no direct round trip measured to compare with)'
+      : ` = ${(t.shareOfDirect * 100).toFixed(1)}% of the direct round trip`);
   return (
     `Program cost (\`BPF_ENABLE_STATS\` held; ${c.seconds} s of each load from the eBPF path's ` +
     `client): ${rr('TCP ping-pong to the ClusterIP', c.service)}; ` +

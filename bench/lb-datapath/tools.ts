@@ -7,23 +7,18 @@
  *  - stream: iperf3, one TCP stream, received rate.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
+import { commandOutput, firstLine, toolOutput } from '../support/commands.js';
 import type { RoundTrip, Stream } from '../support/net-tools.js';
 import { parseIperf3, parseSockperf } from '../support/net-tools.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { netnsPath } from './topology.js';
 
 export type { RoundTrip, Stream } from '../support/net-tools.js';
-
-export function tool(command: string, args: string[]): string | undefined {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.error !== undefined || result.status === null) return undefined;
-  return `${result.stdout}${result.stderr}`;
-}
 
 /**
  * Compiles netload.c into `dir` with the compiler the addon build uses (clang, from the
@@ -37,12 +32,13 @@ export function buildNetload(dir: string): { binary: string; compiler: string } 
   );
   const errors: string[] = [];
   for (const cc of compilers) {
-    const result = spawnSync(cc, ['-O2', '-Wall', '-o', out, source], { encoding: 'utf8' });
-    if (result.status === 0) {
-      const version = tool(cc, ['--version'])?.split('\n')[0]?.trim() ?? cc;
-      return { binary: out, compiler: version };
+    try {
+      commandOutput(cc, ['-O2', '-Wall', '-o', out, source]);
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+      continue;
     }
-    errors.push(`${cc}: ${result.error?.message ?? result.stderr.trim()}`);
+    return { binary: out, compiler: firstLine(cc, ['--version']) ?? cc };
   }
   throw new Error(`cannot compile ${source}:\n${errors.join('\n')}`);
 }
@@ -100,7 +96,7 @@ export async function stopAll(children: ChildProcess[]): Promise<void> {
 export async function waitListening(netns: string, port: number, udp = false): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const out = tool('nsenter', [
+    const out = toolOutput('nsenter', [
       `--net=${netnsPath(netns)}`,
       '--',
       'ss',
@@ -248,11 +244,8 @@ export interface ProgStats {
 
 /** run_time_ns / run_cnt of a pinned program (0 when statistics were never on). */
 export function progStats(pinnedPath: string): ProgStats {
-  const out = spawnSync('bpftool', ['prog', 'show', 'pinned', pinnedPath, '--json'], {
-    encoding: 'utf8',
-  });
-  if (out.status !== 0) throw new Error(`bpftool prog show ${pinnedPath}: ${out.stderr}`);
-  const json = JSON.parse(out.stdout) as { run_time_ns?: number; run_cnt?: number };
+  const out = commandOutput('bpftool', ['prog', 'show', 'pinned', pinnedPath, '--json']);
+  const json = JSON.parse(out) as { run_time_ns?: number; run_cnt?: number };
   return { runTimeNs: json.run_time_ns ?? 0, runCount: json.run_cnt ?? 0 };
 }
 

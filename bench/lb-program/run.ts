@@ -37,7 +37,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { commandOutput, compileBpf } from '../support/bpf-build.js';
+import { compileBpf } from '../support/bpf-build.js';
+import { commandOutput } from '../support/commands.js';
 import { median, medianRatio, ratio } from '../support/stats.js';
 import {
   buildFrame,

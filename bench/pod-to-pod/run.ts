@@ -8,13 +8,14 @@
 // installed, else bench/pod-to-pod/tcp_rr.py), round trip. Rounds alternate baseline and pods;
 // every figure is a median over the rounds.
 import type { ChildProcess } from 'node:child_process';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
+import { commandOutput, firstLine, toolOutput } from '../support/commands.js';
 import { BenchLab } from '../support/lab.js';
 import { parseIperf3, parseSockperf } from '../support/net-tools.js';
 import { ipBatchSync, ScratchNetns } from '../support/netns.js';
@@ -75,12 +76,6 @@ interface Endpoint {
   serverIp: string;
 }
 
-function tool(command: string, args: string[]): string | undefined {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.error !== undefined) return undefined;
-  return `${result.stdout}${result.stderr}`;
-}
-
 /** Runs a client to completion inside a namespace; throws on a non-zero exit. */
 async function runIn(
   netns: string,
@@ -113,7 +108,7 @@ function serveIn(netns: string, command: string, args: string[]): ChildProcess {
 async function waitListening(netns: string, port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const out = tool('nsenter', [`--net=${netns}`, '--', 'ss', '-Hltn', `sport = :${port}`]);
+    const out = toolOutput('nsenter', [`--net=${netns}`, '--', 'ss', '-Hltn', `sport = :${port}`]);
     if (out !== undefined && out.trim() !== '') return;
     await sleep(50);
   }
@@ -187,7 +182,7 @@ interface LinkStats {
 }
 
 function links(netns: string): Array<{ ifname: string; address: string; tx: number }> {
-  const out = tool('ip', ['-n', netns, '-j', '-s', 'link', 'show']) ?? '[]';
+  const out = commandOutput('ip', ['-n', netns, '-j', '-s', 'link', 'show']);
   return (JSON.parse(out) as Array<LinkStats & { ifname: string }>).map((link) => ({
     ifname: link.ifname,
     address: link.address,
@@ -219,10 +214,10 @@ export async function runPodToPodBench(
   progress: (line: string) => void = () => undefined,
 ): Promise<PodToPodResult> {
   const began = Date.now();
-  const iperfVersion = tool('iperf3', ['--version'])?.split('\n')[0]?.trim();
+  const iperfVersion = firstLine('iperf3', ['--version']);
   if (iperfVersion === undefined)
     throw new Error('iperf3 is not installed (apt-get install iperf3)');
-  const sockperfVersion = tool('sockperf', ['--version']);
+  const sockperfVersion = toolOutput('sockperf', ['--version']);
   const useSockperf = sockperfVersion !== undefined;
   const rrTool = useSockperf
     ? `sockperf ${/version #?\s*([\w.-]+)/.exec(sockperfVersion)?.[1] ?? ''} ping-pong --tcp --full-rtt`.replace(

@@ -1,16 +1,5 @@
 // Compiling the benchmarks' own BPF sources, the way scripts/build-bpf.sh compiles bpf/lb.c.
-import { spawnSync } from 'node:child_process';
-
-/** A command's stdout; throws with its stderr when it fails. */
-export function commandOutput(command: string, args: readonly string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(' ')}: ${result.error?.message ?? result.stderr.trim() ?? `exit ${result.status}`}`,
-    );
-  }
-  return result.stdout;
-}
+import { commandOutput } from './commands.js';
 
 /**
  * `source` compiled into the BPF object `out` with scripts/build-bpf.sh's flags (clang

@@ -6,6 +6,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describe, expect, test } from '@jest/globals';
 
 import { runLoad, type LoadOptions } from '../../bench/allocate/load.js';
+import { commandOutput, firstLine, toolOutput } from '../../bench/support/commands.js';
 import { median, medianRatio, percentile, summarize } from '../../bench/support/stats.js';
 
 describe('bench statistics', () => {
@@ -141,5 +142,31 @@ describe('runLoad', () => {
     expect(calls).toBe(3);
     expect(result.iterations).toBe(0);
     expect(result.firstError).toBe('refused 1');
+  });
+});
+
+describe('bench commands', () => {
+  test('commandOutput returns stdout, run in the directory given', () => {
+    expect(commandOutput('sh', ['-c', 'echo out; echo err >&2'])).toBe('out\n');
+    expect(commandOutput('pwd', [], '/tmp').trim()).toBe('/tmp');
+  });
+
+  test('commandOutput throws with the command and its stderr, or its exit status', () => {
+    expect(() => commandOutput('sh', ['-c', 'echo broken >&2; exit 3'])).toThrow(
+      'sh -c echo broken >&2; exit 3: broken',
+    );
+    expect(() => commandOutput('sh', ['-c', 'exit 4'])).toThrow('exit 4');
+    expect(() => commandOutput('no-such-command-here', [])).toThrow(/no-such-command-here.*ENOENT/);
+  });
+
+  test('toolOutput keeps both streams whatever the exit status; undefined if it cannot run', () => {
+    expect(toolOutput('sh', ['-c', 'echo v1.2; echo note >&2; exit 1'])).toBe('v1.2\nnote\n');
+    expect(toolOutput('no-such-command-here', ['--version'])).toBeUndefined();
+  });
+
+  test("firstLine: a banner's first line, trimmed; undefined when there is none", () => {
+    expect(firstLine('sh', ['-c', 'echo "  tool 3.1  "; echo more'])).toBe('tool 3.1');
+    expect(firstLine('sh', ['-c', 'true'])).toBeUndefined();
+    expect(firstLine('no-such-command-here', [])).toBeUndefined();
   });
 });
