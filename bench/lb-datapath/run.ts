@@ -540,7 +540,7 @@ interface Lbs {
   hookFloor?: TcLbAttacher;
 }
 
-const PASS_PROGRAMS = { egress: 'pass_egress', ingress: 'pass_ingress' } as const;
+const PASS_PROGRAMS = { egress: 'tw_pass_egress', ingress: 'tw_pass_ingress' } as const;
 
 const passPinDir = (): string => `/sys/fs/bpf/terway-bench-${process.pid}-lbdp-pass`;
 
