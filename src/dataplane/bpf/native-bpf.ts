@@ -67,9 +67,10 @@ export type TcHook = 'tcx' | 'clsact';
 
 /**
  * The hook tcAttach prefers. 'tcx' takes tcx where the kernel has it, clsact elsewhere: the
- * program runs without the classifier layer around it (cheaper per packet), but each attach, and
- * the device's deletion, waits for an RCU grace period (about 12 ms per attach here). 'clsact'
- * attaches in well under a millisecond.
+ * program runs without the classifier layer around it (cheaper per packet), but each attach waits
+ * for an RCU grace period, whose length grows with the node's CPUs and load (0.5-12 ms per attach
+ * on the 2-CPU test machine, depending on the day; README, "The hook"). 'clsact' attaches in well
+ * under a millisecond on any node.
  */
 export const TC_HOOK_CHOICES = ['clsact', 'tcx'] as const;
 export type TcHookChoice = (typeof TC_HOOK_CHOICES)[number];
