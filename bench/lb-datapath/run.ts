@@ -68,7 +68,7 @@ import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { createLogger } from '../../src/log/logger.js';
 import { collectOutput, makeTempDir, onCleanup, removeDir } from '../support/cleanup.js';
-import { ScratchNetns } from '../support/netns.js';
+import { ScratchNetns, waitListening } from '../support/netns.js';
 import { compileBpf } from '../support/bpf-build.js';
 import { median, medianRatio, ratio } from '../support/stats.js';
 import type { Target } from '../support/stats.js';
@@ -100,7 +100,6 @@ import {
   progStats,
   serveIn,
   stopAll,
-  waitListening,
   withBpfStats,
 } from './tools.js';
 import { firstLine } from '../support/commands.js';
@@ -632,12 +631,12 @@ function startServers(world: World, netloadBinary: string, cpu?: number): ChildP
 }
 
 async function waitServers(world: World): Promise<void> {
-  await waitListening(world.backend, PORTS.tcpRr);
-  await waitListening(world.backend, PORTS.tcpRrPlain);
-  await waitListening(world.backend, PORTS.udpRr, true);
-  await waitListening(world.backend, PORTS.http);
-  await waitListening(world.backend, PORTS.connRate);
-  await waitListening(world.backend, PORTS.stream);
+  await waitListening(netnsPath(world.backend), PORTS.tcpRr);
+  await waitListening(netnsPath(world.backend), PORTS.tcpRrPlain);
+  await waitListening(netnsPath(world.backend), PORTS.udpRr, true);
+  await waitListening(netnsPath(world.backend), PORTS.http);
+  await waitListening(netnsPath(world.backend), PORTS.connRate);
+  await waitListening(netnsPath(world.backend), PORTS.stream);
 }
 
 /**

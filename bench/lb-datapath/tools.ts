@@ -9,10 +9,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
-import { commandOutput, firstLine, toolOutput } from '../support/commands.js';
+import { commandOutput, firstLine } from '../support/commands.js';
 import type { RoundTrip, Stream } from '../support/net-tools.js';
 import { parseIperf3, parseSockperf } from '../support/net-tools.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -90,23 +89,6 @@ export function serveIn(
 
 export async function stopAll(children: ChildProcess[]): Promise<void> {
   await Promise.all(children.map((child) => stopChild(child, 2_000)));
-}
-
-/** Until something listens on `port` (TCP, or UDP) in the namespace. */
-export async function waitListening(netns: string, port: number, udp = false): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const out = toolOutput('nsenter', [
-      `--net=${netnsPath(netns)}`,
-      '--',
-      'ss',
-      udp ? '-Hlun' : '-Hltn',
-      `sport = :${port}`,
-    ]);
-    if (out !== undefined && out.trim() !== '') return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${udp ? 'UDP' : 'TCP'} ${port} in ${netns}`);
 }
 
 // ---- sockperf --------------------------------------------------------------------------------

@@ -10,7 +10,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
 import { grpcIntrospection } from '../../src/cli/introspection-client.js';
@@ -18,7 +17,7 @@ import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { commandOutput, firstLine, toolOutput } from '../support/commands.js';
 import { BenchLab } from '../support/lab.js';
 import { parseIperf3, parseSockperf } from '../support/net-tools.js';
-import { ipBatchSync, ScratchNetns } from '../support/netns.js';
+import { ipBatchSync, ScratchNetns, waitListening } from '../support/netns.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { median, ratio } from '../support/stats.js';
 
@@ -102,17 +101,6 @@ function serveIn(netns: string, command: string, args: string[]): ChildProcess {
   });
   trackChild(child);
   return child;
-}
-
-/** Until something listens on `port` in the namespace. */
-async function waitListening(netns: string, port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const out = toolOutput('nsenter', [`--net=${netns}`, '--', 'ss', '-Hltn', `sport = :${port}`]);
-    if (out !== undefined && out.trim() !== '') return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${port} in ${netns}`);
 }
 
 async function iperf(endpoint: Endpoint): Promise<{ gbps: number; retransmits: number }> {

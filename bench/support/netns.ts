@@ -4,7 +4,9 @@
  * a thrown error, or on Ctrl-C through `onCleanup`) removes exactly what this run made.
  */
 import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { onCleanup } from './cleanup.js';
+import { commandOutput } from './commands.js';
 
 /** iproute2 in one process: `lines` as an `ip -batch` (optionally inside a named netns). */
 export function ipBatchSync(lines: readonly string[], netns?: string, force = false): void {
@@ -74,4 +76,25 @@ export class ScratchNetns {
     this.removeAll();
     this.unregister();
   }
+}
+
+/**
+ * Until a socket listens on `port` (TCP, or UDP) inside the namespace at `netnsPath`: servers the
+ * benchmarks start in a namespace are ready only once this returns. An `ss` that fails (the
+ * namespace not there yet) counts as nothing listening; only the deadline ends the wait.
+ */
+export async function waitListening(netnsPath: string, port: number, udp = false): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const args = [`--net=${netnsPath}`, '--', 'ss', udp ? '-Hlun' : '-Hltn', `sport = :${port}`];
+  while (Date.now() < deadline) {
+    let sockets = '';
+    try {
+      sockets = commandOutput('nsenter', args);
+    } catch {
+      // not there yet
+    }
+    if (sockets.trim() !== '') return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${udp ? 'UDP' : 'TCP'} ${port} in ${netnsPath}`);
 }
