@@ -631,12 +631,11 @@ function startServers(world: World, netloadBinary: string, cpu?: number): ChildP
 }
 
 async function waitServers(world: World): Promise<void> {
-  await waitListening(netnsPath(world.backend), PORTS.tcpRr);
-  await waitListening(netnsPath(world.backend), PORTS.tcpRrPlain);
-  await waitListening(netnsPath(world.backend), PORTS.udpRr, true);
-  await waitListening(netnsPath(world.backend), PORTS.http);
-  await waitListening(netnsPath(world.backend), PORTS.connRate);
-  await waitListening(netnsPath(world.backend), PORTS.stream);
+  const backend = netnsPath(world.backend);
+  for (const port of [PORTS.tcpRr, PORTS.tcpRrPlain, PORTS.http, PORTS.connRate, PORTS.stream]) {
+    await waitListening(backend, port);
+  }
+  await waitListening(backend, PORTS.udpRr, true);
 }
 
 /**
