@@ -12,6 +12,7 @@
  */
 import { BACKEND_PORT_SPACE, type BackendKey } from './desired-frontend.js';
 import { IdAllocator } from './id-allocator.js';
+import type { IdList } from './id-list.js';
 import { LB_LIMITS } from './maps/lb-layouts.js';
 
 export class BackendRegistry {
@@ -68,7 +69,7 @@ export class BackendRegistry {
    * entries the caller writes. One call per list and one probe per backend, both the lookup and
    * the insert: this is the inner loop of an initial sync, which runs before the JIT has warmed up.
    */
-  acquireAll(keys: readonly BackendKey[], proto: number, ids: number[], created: number[]): void {
+  acquireAll(keys: readonly BackendKey[], proto: number, ids: IdList, created: IdList): void {
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index]!;
       const addr = Math.floor(key / BACKEND_PORT_SPACE);

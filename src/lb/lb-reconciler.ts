@@ -124,7 +124,7 @@ export class LbReconciler implements DesiredStateSink {
     if (this.synced) return;
     this.synced = true;
     this.sweepPending = true;
-    for (const code of this.state.frontends.keys()) this.dirty.add(code);
+    for (const code of this.state.frontends.frontendCodes()) this.dirty.add(code);
     this.schedule();
   }
 
@@ -277,7 +277,7 @@ export class LbReconciler implements DesiredStateSink {
     );
     try {
       this.state = restore(this.maps);
-      for (const code of this.state.frontends.keys()) this.dirty.add(code);
+      for (const code of this.state.frontends.frontendCodes()) this.dirty.add(code);
       for (const code of this.desired.keys()) this.dirty.add(code);
       if (this.synced) this.sweepPending = true;
     } catch (restoreError) {

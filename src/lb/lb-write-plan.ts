@@ -22,9 +22,9 @@ import {
   frontendCodeAddr,
   protocolNumber,
   type FrontendCode,
-  type ProgrammedFrontend,
   type ProgrammedState,
 } from './programmed-state.js';
+import { IdList } from './id-list.js';
 import { blockCapacityFor, type SlotBlock } from './slot-blocks.js';
 import { planSlots } from './slot-plan.js';
 
@@ -56,6 +56,9 @@ export class LbWritePlan {
   private slotsCleared = 0;
   private blocksReleased = 0;
   private frontendsBlocked = 0;
+  /** acquire()'s lists, refilled per frontend. */
+  private readonly members = new IdList();
+  private readonly created = new IdList();
 
   constructor(
     private readonly state: ProgrammedState,
@@ -70,47 +73,45 @@ export class LbWritePlan {
    * it was, and the reason is returned; undefined means it was planned.
    */
   frontend(code: FrontendCode, desired: DesiredFrontend | undefined): string | undefined {
-    const current = this.state.frontends.get(code);
+    const id = this.state.frontends.idOf(code);
     if (!desired) {
-      if (current && this.mayDelete) this.deleteFrontend(current);
+      if (id !== 0 && this.mayDelete) this.deleteFrontend(id);
       return undefined;
     }
     const proto = protocolNumber(desired.address.protocol);
-    const shortfall = this.shortfall(current, desired, proto);
+    const shortfall = this.shortfall(id, desired, proto);
     if (shortfall !== undefined) {
       this.frontendsBlocked++;
       return shortfall;
     }
     const flags = desired.external ? FRONTEND_F_EXTERNAL : 0;
-    if (current === undefined) {
+    if (id === 0) {
       this.addFrontend(code, desired, proto, flags);
       return undefined;
     }
-    const { ready, members } = this.acquire(desired, proto);
-    this.updateFrontend(current, desired, ready, new Set(members), flags);
+    // Read before anything is written: the shared slot array is this frontend's slot list.
+    const liveSlots = this.state.frontends.slotsOf(id);
+    const before = this.state.frontends.membersOf(id);
+    const readyCount = this.acquire(desired, proto);
+    const ready = this.members.toArray(0, readyCount);
+    this.updateFrontend(id, liveSlots, before, desired, ready, this.members.toArray(), flags);
     return undefined;
   }
 
   /**
    * What the maps lack for `desired`, checked before anything is registered or written: one
    * Service too large for what is left must cost only itself, not every other change of the pass
-   * (a pass that throws is retried whole, and would fail the same way forever).
+   * (a pass that throws is retried whole, and would fail the same way forever). `id`: the
+   * frontend's, 0 when the maps do not hold it yet.
    */
-  private shortfall(
-    current: ProgrammedFrontend | undefined,
-    desired: DesiredFrontend,
-    proto: number,
-  ): string | undefined {
-    const { frontendIds, slotBlocks, backends } = this.state;
-    if (current === undefined && frontendIds.free === 0) {
+  private shortfall(id: number, desired: DesiredFrontend, proto: number): string | undefined {
+    const { frontendIds, slotBlocks, backends, frontends } = this.state;
+    if (id === 0 && frontendIds.free === 0) {
       return 'no frontend id is free: the frontend map is full';
     }
     const slots = desired.ready.length;
     const capacity = blockCapacityFor(slots);
-    if (
-      (current === undefined || slots > current.block.capacity) &&
-      !slotBlocks.canAllocate(capacity)
-    ) {
+    if ((id === 0 || slots > frontends.blockCapacityOf(id)) && !slotBlocks.canAllocate(capacity)) {
       return `the slot array has no free block of ${capacity} slots for ${slots} ready backends`;
     }
     const freeIds = backends.ids.free;
@@ -127,23 +128,21 @@ export class LbWritePlan {
   }
 
   /**
-   * The ids of the frontend's backends, each once: `ready` in order, `members` the ready ones
-   * then the draining ones. New backends are registered and their entries written here, before
-   * any slot can name them.
+   * Lists in `members` the ids of the frontend's backends, each once: the ready ones in order,
+   * then the draining ones; returns how many are ready. New backends are registered and their
+   * entries written here, before any slot can name them.
    */
-  private acquire(desired: DesiredFrontend, proto: number): { ready: number[]; members: number[] } {
-    const backends = this.state.backends;
-    const created: number[] = [];
-    const ready: number[] = [];
+  private acquire(desired: DesiredFrontend, proto: number): number {
+    const { backends } = this.state;
+    const { members, created } = this;
+    members.clear();
+    created.clear();
     backends.startMarking();
-    backends.acquireAll(desired.ready, proto, ready, created);
-    let members = ready;
-    if (desired.draining.length > 0) {
-      members = ready.slice();
-      backends.acquireAll(desired.draining, proto, members, created);
-    }
+    backends.acquireAll(desired.ready, proto, members, created);
+    const readyCount = members.length;
+    if (desired.draining.length > 0) backends.acquireAll(desired.draining, proto, members, created);
     for (let index = 0; index < created.length; index++) {
-      const id = created[index]!;
+      const id = created.at(index);
       const addr = backends.addrOf(id);
       const port = backends.portOf(id);
       // The gate first: a reply from the backend must find its bit set.
@@ -151,13 +150,13 @@ export class LbWritePlan {
       writeBackend(this.maps.backend, id, addr, port, proto);
     }
     this.backendsWritten += created.length;
-    return { ready, members };
+    return readyCount;
   }
 
   /**
    * A frontend the maps do not have yet: its slots are its ready backends in order, written
    * straight into a fresh block. The initial sync of a large cluster is all this case, so it
-   * skips the slot diff and allocates nothing per backend.
+   * skips the slot diff and keeps nothing per frontend but its columns.
    */
   private addFrontend(
     code: FrontendCode,
@@ -165,19 +164,33 @@ export class LbWritePlan {
     proto: number,
     flags: number,
   ): void {
-    const { ready: slots, members } = this.acquire(desired, proto);
-    const frontend = this.createFrontend(code, desired, proto, slots.length);
-    const { base } = frontend.block;
-    for (let slot = 0; slot < slots.length; slot++) {
-      writeSlot(this.maps.slot, base + slot, slots[slot]!);
+    const slotCount = this.acquire(desired, proto);
+    const { members } = this;
+    const id = this.state.frontendIds.allocate();
+    const block = this.state.slotBlocks.allocate(blockCapacityFor(slotCount));
+    for (let slot = 0; slot < slotCount; slot++) {
+      writeSlot(this.maps.slot, block.base + slot, members.at(slot));
     }
-    this.slotsWritten += slots.length;
-    this.upsertFrontendEntry(frontend, frontend.block, slots.length, desired, flags);
-    frontend.slots = slots;
-    frontend.flags = flags;
-    for (let index = 0; index < members.length; index++) this.state.backends.ref(members[index]!);
-    // The same array as the slots when nothing drains: one array per frontend, not two.
-    frontend.members = members;
+    this.slotsWritten += slotCount;
+    const addr = frontendCodeAddr(code);
+    const { port } = desired.address;
+    this.state.frontends.add({
+      code,
+      id,
+      addr,
+      port,
+      proto,
+      affinityTimeoutS: desired.affinityTimeoutSeconds,
+      flags,
+      block,
+      slotCount,
+    });
+    // Before the entry is written (apply): the program must never skip a frontend the map holds.
+    this.state.frontendGate.add(addr, port, proto);
+    this.upsertFrontendEntry(id, block, slotCount, desired.affinityTimeoutSeconds, flags);
+    for (let index = 0; index < members.length; index++) this.state.backends.ref(members.at(index));
+    if (members.length > slotCount)
+      this.state.frontends.setDraining(id, members.toArray(slotCount));
   }
 
   /** Deletes backends nothing references (after a restore, once the source is complete). */
@@ -216,100 +229,90 @@ export class LbWritePlan {
     };
   }
 
-  private createFrontend(
-    code: FrontendCode,
-    desired: DesiredFrontend,
-    proto: number,
-    readyCount: number,
-  ): ProgrammedFrontend {
-    const frontend: ProgrammedFrontend = {
-      code,
-      id: this.state.frontendIds.allocate(),
-      addr: frontendCodeAddr(code),
-      port: desired.address.port,
-      proto,
-      affinityTimeoutS: desired.affinityTimeoutSeconds,
-      flags: 0,
-      block: this.state.slotBlocks.allocate(blockCapacityFor(readyCount)),
-      slots: [],
-      members: [],
-    };
-    this.state.frontends.set(code, frontend);
-    // Before the entry is written (apply): the program must never skip a frontend the map holds.
-    this.state.frontendGate.add(frontend.addr, frontend.port, proto);
-    return frontend;
-  }
-
+  /**
+   * `liveSlots` and `before` (its members) as they were before this pass touched the frontend;
+   * `readyIds` and `memberIds` (ready first, then draining) what it must hold now.
+   */
   private updateFrontend(
-    frontend: ProgrammedFrontend,
+    id: number,
+    liveSlots: readonly number[],
+    before: readonly number[],
     desired: DesiredFrontend,
-    readyIds: number[],
-    memberIds: Set<number>,
+    readyIds: readonly number[],
+    memberIds: readonly number[],
     flags: number,
   ): void {
-    const liveCount = frontend.slots.length;
-    const plan = planSlots(frontend.slots, readyIds);
-    let block = frontend.block;
+    const { frontends } = this.state;
+    const liveCount = liveSlots.length;
+    const plan = planSlots(liveSlots, readyIds);
+    let block = frontends.blockOf(id);
     let moved: SlotBlock | undefined;
     if (plan.slots.length > block.capacity) {
       // Outgrown: fill a new block completely, then switch the frontend to it in one update.
       moved = block;
       block = this.state.slotBlocks.allocate(blockCapacityFor(plan.slots.length));
-      plan.slots.forEach((id, slot) => writeSlot(this.maps.slot, block.base + slot, id));
+      plan.slots.forEach((backendId, slot) =>
+        writeSlot(this.maps.slot, block.base + slot, backendId),
+      );
       this.slotsWritten += plan.slots.length;
     } else {
-      for (const [slot, id] of plan.writes) writeSlot(this.maps.slot, block.base + slot, id);
+      for (const [slot, backendId] of plan.writes) {
+        writeSlot(this.maps.slot, block.base + slot, backendId);
+      }
       this.slotsWritten += plan.writes.length;
     }
+    const affinity = desired.affinityTimeoutSeconds;
     const changed =
       moved !== undefined ||
       plan.slots.length !== liveCount ||
-      frontend.affinityTimeoutS !== desired.affinityTimeoutSeconds ||
-      frontend.flags !== flags;
-    if (changed) this.upsertFrontendEntry(frontend, block, plan.slots.length, desired, flags);
+      frontends.affinityOf(id) !== affinity ||
+      frontends.flagsOf(id) !== flags;
+    if (changed) this.upsertFrontendEntry(id, block, plan.slots.length, affinity, flags);
     if (moved) this.releaseBlockLater(moved, liveCount);
     else if (plan.deletes.length > 0) this.clearSlotsLater(block, plan.deletes);
-    frontend.block = block;
-    frontend.slots = plan.slots.slice();
-    frontend.affinityTimeoutS = desired.affinityTimeoutSeconds;
-    frontend.flags = flags;
-    const before = new Set(frontend.members);
-    for (const id of memberIds) if (!before.has(id)) this.state.backends.ref(id);
-    for (const id of before) if (!memberIds.has(id)) this.unref(id);
-    frontend.members = [...memberIds];
+    frontends.setSlots(id, block, plan.slots.length);
+    frontends.setEntry(id, affinity, flags);
+    frontends.setDraining(id, memberIds.slice(readyIds.length));
+    const now = new Set(memberIds);
+    const had = new Set(before);
+    for (const backendId of now) if (!had.has(backendId)) this.state.backends.ref(backendId);
+    for (const backendId of had) if (!now.has(backendId)) this.unref(backendId);
   }
 
   /** The frontend hash entry: where the slots are, how many are live, and the frontend's flags. */
   private upsertFrontendEntry(
-    frontend: ProgrammedFrontend,
+    id: number,
     block: SlotBlock,
     backendCount: number,
-    desired: DesiredFrontend,
+    affinityTimeoutS: number,
     flags: number,
   ): void {
+    const { frontends } = this.state;
     this.frontendWrites.upsert(
-      { addr: frontend.addr, port: frontend.port, proto: frontend.proto },
+      { addr: frontends.addrOf(id), port: frontends.portOf(id), proto: frontends.protoOf(id) },
       {
-        id: frontend.id,
+        id,
         slotBase: block.base,
         slotCapacity: block.capacity,
         backendCount,
-        affinityTimeoutS: desired.affinityTimeoutSeconds,
+        affinityTimeoutS,
         flags,
       },
     );
   }
 
-  private deleteFrontend(frontend: ProgrammedFrontend): void {
-    this.frontendWrites.delete({ addr: frontend.addr, port: frontend.port, proto: frontend.proto });
+  private deleteFrontend(id: number): void {
+    const { frontends } = this.state;
+    const addr = frontends.addrOf(id);
+    const port = frontends.portOf(id);
+    const proto = frontends.protoOf(id);
+    this.frontendWrites.delete({ addr, port, proto });
     // Once the entry is gone: until then the program may still need to find it.
-    this.afterFrontends.push(() =>
-      this.state.frontendGate.remove(frontend.addr, frontend.port, frontend.proto),
-    );
-    this.releaseBlockLater(frontend.block, frontend.slots.length);
-    for (const id of frontend.members) this.unref(id);
-    this.state.frontends.delete(frontend.code);
-    this.releasedFrontendIds.push(frontend.id);
+    this.afterFrontends.push(() => this.state.frontendGate.remove(addr, port, proto));
+    this.releaseBlockLater(frontends.blockOf(id), frontends.slotCountOf(id));
+    for (const backendId of frontends.membersOf(id)) this.unref(backendId);
+    frontends.delete(id);
+    this.releasedFrontendIds.push(id);
   }
 
   private clearSlotsLater(block: SlotBlock, slots: readonly number[]): void {

@@ -11,30 +11,13 @@ import { KeyGate, type GateKey } from './maps/key-gate.js';
 import { IdAllocator } from './id-allocator.js';
 import type { LbMaps } from './lb-maps.js';
 import { FRONTEND, FRONTEND_KEY, IPPROTO_TCP, IPPROTO_UDP, LB_LIMITS } from './maps/lb-layouts.js';
-import { readBackend, readSlot } from './maps/shared-array.js';
+import { readBackend, readSlot, type SharedArray } from './maps/shared-array.js';
+import { ProgrammedFrontends } from './programmed-frontends.js';
 import { decode } from './maps/struct-codec.js';
 import { SlotBlocks, type SlotBlock } from './slot-blocks.js';
 
-export interface ProgrammedFrontend {
-  readonly code: FrontendCode;
-  readonly id: number;
-  readonly addr: number;
-  readonly port: number;
-  readonly proto: number;
-  affinityTimeoutS: number;
-  flags: number;
-  block: SlotBlock;
-  /** Backend ids by slot; the program draws from slots 0..length-1. */
-  slots: number[];
-  /**
-   * Every backend this frontend holds a reference on, once each: its slots plus its draining
-   * backends. An array, not a Set: 10,000 frontends' Sets would cost megabytes.
-   */
-  members: readonly number[];
-}
-
 export class ProgrammedState {
-  readonly frontends = new Map<FrontendCode, ProgrammedFrontend>();
+  readonly frontends: ProgrammedFrontends;
   readonly backends = new BackendRegistry();
   readonly frontendIds = new IdAllocator('frontend', LB_LIMITS.frontends);
   /**
@@ -45,10 +28,13 @@ export class ProgrammedState {
   slotBlocks = new SlotBlocks(LB_LIMITS.slots);
 
   private constructor(
+    slots: SharedArray,
     /** The gates' counts, and their writers (see key-gate.ts). */
     readonly frontendGate: KeyGate,
     readonly backendGate: KeyGate,
-  ) {}
+  ) {
+    this.frontends = new ProgrammedFrontends(LB_LIMITS.frontends, slots);
+  }
 
   /**
    * Rebuilds the mirror from the live maps. Counters are left alone: they live in the maps. The
@@ -56,6 +42,7 @@ export class ProgrammedState {
    */
   static fromMaps(maps: LbMaps): ProgrammedState {
     const state = new ProgrammedState(
+      maps.slot,
       new KeyGate(maps.frontendGate),
       new KeyGate(maps.backendGate),
     );
@@ -76,15 +63,13 @@ export class ProgrammedState {
       state.frontendIds.claim(value.id);
       const block = { base: value.slotBase, capacity: value.slotCapacity };
       blocks.push(block);
-      const slots: number[] = [];
       // A slot naming no known backend can only come from a foreign writer: the count is cut
       // there, so the next pass rewrites the rest from the desired state.
-      for (let slot = 0; slot < Math.min(value.backendCount, block.capacity); slot++) {
-        const id = readSlot(maps.slot, block.base + slot);
-        if (!state.backends.has(id)) break;
-        slots.push(id);
-      }
-      const frontend: ProgrammedFrontend = {
+      let slotCount = 0;
+      const limit = Math.min(value.backendCount, block.capacity);
+      while (slotCount < limit && state.backends.has(readSlot(maps.slot, block.base + slotCount)))
+        slotCount++;
+      state.frontends.add({
         code: frontendCode(key.addr, key.port, key.proto),
         id: value.id,
         addr: key.addr,
@@ -93,14 +78,12 @@ export class ProgrammedState {
         affinityTimeoutS: value.affinityTimeoutS,
         flags: value.flags,
         block,
-        slots,
-        members: [...new Set(slots)],
-      };
-      for (const id of frontend.members) state.backends.ref(id);
-      state.frontends.set(frontend.code, frontend);
+        slotCount,
+      });
+      for (const id of state.frontends.membersOf(value.id)) state.backends.ref(id);
     }
     state.slotBlocks = SlotBlocks.fromUsed(LB_LIMITS.slots, blocks);
-    state.frontendGate.rebuild(state.frontends.values());
+    state.frontendGate.rebuild(state.frontends.gateKeys());
     state.backendGate.rebuild(backendKeys);
     return state;
   }

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 
 import { BackendRegistry } from '../../src/lb/backend-registry.js';
 import { backendKey } from '../../src/lb/desired-frontend.js';
+import { IdList } from '../../src/lb/id-list.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
 
 /** A small deterministic generator, so a failure replays. */
@@ -19,11 +20,11 @@ function acquireOne(
   port: number,
   proto: number,
 ): { id: number; created: boolean } {
-  const ids: number[] = [];
-  const created: number[] = [];
+  const ids = new IdList();
+  const created = new IdList();
   registry.startMarking();
   registry.acquireAll([backendKey(addr, port)], proto, ids, created);
-  return { id: ids[0]!, created: created.length === 1 };
+  return { id: ids.at(0), created: created.length === 1 };
 }
 
 describe('BackendRegistry', () => {
@@ -32,27 +33,27 @@ describe('BackendRegistry', () => {
     const a = backendKey(0x0a000001, 8080);
     const b = backendKey(0x0a000002, 8080);
     const c = backendKey(0x0a000003, 8080);
-    const ids: number[] = [];
-    const created: number[] = [];
+    const ids = new IdList();
+    const created = new IdList();
     registry.startMarking();
     registry.acquireAll([b, a, b], IPPROTO_TCP, ids, created);
-    expect(ids).toEqual([1, 2]);
-    expect(created).toEqual([1, 2]);
+    expect(ids.toArray()).toEqual([1, 2]);
+    expect(created.toArray()).toEqual([1, 2]);
     // Same round: a list after it (a frontend's draining backends) skips what the first listed.
     registry.acquireAll([a, c], IPPROTO_TCP, ids, created);
-    expect(ids).toEqual([1, 2, 3]);
-    expect(created).toEqual([1, 2, 3]);
+    expect(ids.toArray()).toEqual([1, 2, 3]);
+    expect(created.toArray()).toEqual([1, 2, 3]);
     // A new round (another frontend) lists them again, registering nothing.
-    const again: number[] = [];
-    const none: number[] = [];
+    const again = new IdList();
+    const none = new IdList();
     registry.startMarking();
     registry.acquireAll([c, a], IPPROTO_TCP, again, none);
-    expect(again).toEqual([3, 2]);
-    expect(none).toEqual([]);
+    expect(again.toArray()).toEqual([3, 2]);
+    expect(none.toArray()).toEqual([]);
     expect([registry.addrOf(3), registry.portOf(3)]).toEqual([0x0a000003, 8080]);
     // The same address and port under UDP is another backend.
     registry.acquireAll([a], IPPROTO_UDP, again, none);
-    expect(none).toEqual([4]);
+    expect(none.toArray()).toEqual([4]);
   });
 
   test('finds by address, port and protocol; the same address on another port or protocol is another backend', () => {

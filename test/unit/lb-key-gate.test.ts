@@ -118,6 +118,21 @@ describe('KeyGate', () => {
     }
   });
 
+  test('a bit counted past its byte (300 keys) clears only with the last, by add or by rebuild', () => {
+    // The same key counted 300 times stands for 300 keys on one bit: the count does not know.
+    const keys = Array.from({ length: 300 }, () => ({ addr: web[0], port: web[1], proto: web[2] }));
+    const byAdd = new KeyGate(gateArray());
+    for (const key of keys) byAdd.add(key.addr, key.port, key.proto);
+    const rebuilt = new KeyGate(gateArray());
+    rebuilt.rebuild(keys);
+    for (const gate of [byAdd, rebuilt]) {
+      for (let left = 300; left > 1; left--) gate.remove(...web);
+      expect(gate.holds(...web)).toBe(true);
+      gate.remove(...web);
+      expect(gate.holds(...web)).toBe(false);
+    }
+  });
+
   test('an array of another size is refused with BPF_ERROR', () => {
     const small = sharedArray('tw_fe_gate_v1', 8, 1024, new ArrayBuffer(8 * 1024));
     expect(() => new KeyGate(small)).toThrow(expect.objectContaining({ code: 'BPF_ERROR' }));
