@@ -11,12 +11,15 @@
  * initial sync a cache miss in it; at 100,000 backends it is 1 MB.
  */
 import { BACKEND_PORT_SPACE, type BackendKey } from './desired-frontend.js';
+import { AddressColumns, packPortProto } from './address-columns.js';
 import { IdAllocator } from './id-allocator.js';
 import type { IdList } from './id-list.js';
 import { LB_LIMITS } from './maps/lb-layouts.js';
 
 export class BackendRegistry {
   readonly ids: IdAllocator;
+  /** Each id's address, port and protocol; the hot loops below read its columns directly. */
+  readonly addresses: AddressColumns;
   private readonly addrs: Uint32Array;
   /** port << 8 | proto; 0 means "no backend under this id". */
   private readonly portProtos: Uint32Array;
@@ -34,8 +37,9 @@ export class BackendRegistry {
   /** `capacity`: ids run 1..capacity-1, as in the backend map. */
   constructor(readonly capacity: number = LB_LIMITS.backends) {
     this.ids = new IdAllocator('backend', capacity);
-    this.addrs = new Uint32Array(capacity);
-    this.portProtos = new Uint32Array(capacity);
+    this.addresses = new AddressColumns(capacity);
+    this.addrs = this.addresses.addrs;
+    this.portProtos = this.addresses.portProtos;
     this.refs = new Int32Array(capacity);
     this.maxTableSize = tableSizeFor(capacity);
     this.table = new Int32Array(Math.min(INITIAL_TABLE_SIZE, this.maxTableSize));
@@ -52,13 +56,13 @@ export class BackendRegistry {
   }
 
   find(addr: number, port: number, proto: number): number | undefined {
-    const id = this.table[this.probe(addr, portProto(port, proto))]!;
+    const id = this.table[this.probe(addr, packPortProto(port, proto))]!;
     return id === 0 ? undefined : id;
   }
 
   /** Registers a backend the registry does not hold yet under `id` (a restore from the maps). */
   add(id: number, addr: number, port: number, proto: number): void {
-    const key = portProto(port, proto);
+    const key = packPortProto(port, proto);
     this.makeRoom();
     this.insert(this.probe(addr, key), id, addr, key);
   }
@@ -73,7 +77,7 @@ export class BackendRegistry {
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index]!;
       const addr = Math.floor(key / BACKEND_PORT_SPACE);
-      const portKey = portProto(key - addr * BACKEND_PORT_SPACE, proto);
+      const portKey = packPortProto(key - addr * BACKEND_PORT_SPACE, proto);
       this.makeRoom();
       const at = this.probe(addr, portKey);
       let id = this.table[at]!;
@@ -96,19 +100,6 @@ export class BackendRegistry {
       if (this.find(addr, key - addr * BACKEND_PORT_SPACE, proto) === undefined) unknown++;
     }
     return unknown;
-  }
-
-  /** The backend's address and port: what its entry in the backend array says. */
-  addrOf(id: number): number {
-    return this.addrs[id]!;
-  }
-
-  portOf(id: number): number {
-    return this.portProtos[id]! >>> 8;
-  }
-
-  protoOf(id: number): number {
-    return this.portProtos[id]! & 0xff;
   }
 
   private insert(at: number, id: number, addr: number, key: number): void {
@@ -190,11 +181,6 @@ export class BackendRegistry {
     hash = Math.imul(hash, 0xc2b2ae35);
     return (hash ^ (hash >>> 13)) & this.mask;
   }
-}
-
-function portProto(port: number, proto: number): number {
-  // Port 0 is never a backend's, so a stored key is never 0.
-  return (port << 8) | proto;
 }
 
 /** The table's first size (16 KB): a node with a few hundred backends never grows it. */

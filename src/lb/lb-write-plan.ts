@@ -143,8 +143,8 @@ export class LbWritePlan {
     if (desired.draining.length > 0) backends.acquireAll(desired.draining, proto, members, created);
     for (let index = 0; index < created.length; index++) {
       const id = created.at(index);
-      const addr = backends.addrOf(id);
-      const port = backends.portOf(id);
+      const addr = backends.addresses.addrOf(id);
+      const port = backends.addresses.portOf(id);
       // The gate first: a reply from the backend must find its bit set.
       this.state.backendGate.add(addr, port, proto);
       writeBackend(this.maps.backend, id, addr, port, proto);
@@ -289,7 +289,11 @@ export class LbWritePlan {
   ): void {
     const { frontends } = this.state;
     this.frontendWrites.upsert(
-      { addr: frontends.addrOf(id), port: frontends.portOf(id), proto: frontends.protoOf(id) },
+      {
+        addr: frontends.addresses.addrOf(id),
+        port: frontends.addresses.portOf(id),
+        proto: frontends.addresses.protoOf(id),
+      },
       {
         id,
         slotBase: block.base,
@@ -303,9 +307,9 @@ export class LbWritePlan {
 
   private deleteFrontend(id: number): void {
     const { frontends } = this.state;
-    const addr = frontends.addrOf(id);
-    const port = frontends.portOf(id);
-    const proto = frontends.protoOf(id);
+    const addr = frontends.addresses.addrOf(id);
+    const port = frontends.addresses.portOf(id);
+    const proto = frontends.addresses.protoOf(id);
     this.frontendWrites.delete({ addr, port, proto });
     // Once the entry is gone: until then the program may still need to find it.
     this.afterFrontends.push(() => this.state.frontendGate.remove(addr, port, proto));
@@ -345,9 +349,9 @@ export class LbWritePlan {
   private deleteBackend(id: number): void {
     const { backends } = this.state;
     // Read before the registry forgets the id: the gate's bit is cleared later, in apply().
-    const addr = backends.addrOf(id);
-    const port = backends.portOf(id);
-    const proto = backends.protoOf(id);
+    const addr = backends.addresses.addrOf(id);
+    const port = backends.addresses.portOf(id);
+    const proto = backends.addresses.protoOf(id);
     backends.remove(id);
     this.backendsDeleted++;
     this.afterFrontends.push(() => {

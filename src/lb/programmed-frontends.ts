@@ -13,6 +13,7 @@
  * Draining backends (listed, but no slot) are the one list kept per frontend, and only for the
  * frontends that have some.
  */
+import { AddressColumns } from './address-columns.js';
 import type { GateKey } from './maps/key-gate.js';
 import { readSlot, type SharedArray } from './maps/shared-array.js';
 import type { SlotBlock } from './slot-blocks.js';
@@ -35,9 +36,8 @@ export class ProgrammedFrontends {
   /** FrontendCode → id. */
   private readonly idByCode = new Map<number, number>();
   private readonly codes: Float64Array;
-  private readonly addrs: Uint32Array;
-  /** port << 8 | proto */
-  private readonly portProtos: Uint32Array;
+  /** Each frontend's address, port and protocol, by id. */
+  readonly addresses: AddressColumns;
   private readonly affinities: Uint32Array;
   private readonly flagWords: Uint32Array;
   private readonly blockBases: Uint32Array;
@@ -52,8 +52,7 @@ export class ProgrammedFrontends {
     private readonly slots: SharedArray,
   ) {
     this.codes = new Float64Array(limit);
-    this.addrs = new Uint32Array(limit);
-    this.portProtos = new Uint32Array(limit);
+    this.addresses = new AddressColumns(limit);
     this.affinities = new Uint32Array(limit);
     this.flagWords = new Uint32Array(limit);
     this.blockBases = new Uint32Array(limit);
@@ -74,8 +73,7 @@ export class ProgrammedFrontends {
     const { id } = row;
     this.idByCode.set(row.code, id);
     this.codes[id] = row.code;
-    this.addrs[id] = row.addr;
-    this.portProtos[id] = (row.port << 8) | row.proto;
+    this.addresses.set(id, row.addr, row.port, row.proto);
     this.affinities[id] = row.affinityTimeoutS;
     this.flagWords[id] = row.flags;
     this.setSlots(id, row.block, row.slotCount);
@@ -84,19 +82,7 @@ export class ProgrammedFrontends {
   delete(id: number): void {
     this.idByCode.delete(this.codes[id]!);
     this.drainingById.delete(id);
-    this.portProtos[id] = 0;
-  }
-
-  addrOf(id: number): number {
-    return this.addrs[id]!;
-  }
-
-  portOf(id: number): number {
-    return this.portProtos[id]! >>> 8;
-  }
-
-  protoOf(id: number): number {
-    return this.portProtos[id]! & 0xff;
+    this.addresses.clear(id);
   }
 
   affinityOf(id: number): number {
@@ -163,7 +149,12 @@ export class ProgrammedFrontends {
   /** Each frontend's gate key (address, port, protocol). */
   *gateKeys(): IterableIterator<GateKey> {
     for (const id of this.idByCode.values()) {
-      yield { addr: this.addrs[id]!, port: this.portOf(id), proto: this.protoOf(id) };
+      const { addresses } = this;
+      yield {
+        addr: addresses.addrOf(id),
+        port: addresses.portOf(id),
+        proto: addresses.protoOf(id),
+      };
     }
   }
 }

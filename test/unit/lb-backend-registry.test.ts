@@ -50,7 +50,9 @@ describe('BackendRegistry', () => {
     registry.acquireAll([c, a], IPPROTO_TCP, again, none);
     expect(again.toArray()).toEqual([3, 2]);
     expect(none.toArray()).toEqual([]);
-    expect([registry.addrOf(3), registry.portOf(3)]).toEqual([0x0a000003, 8080]);
+    expect([registry.addresses.addrOf(3), registry.addresses.portOf(3)]).toEqual([
+      0x0a000003, 8080,
+    ]);
     // The same address and port under UDP is another backend.
     registry.acquireAll([a], IPPROTO_UDP, again, none);
     expect(none.toArray()).toEqual([4]);
@@ -132,7 +134,7 @@ describe('BackendRegistry', () => {
     expect(registry.size).toBe(12_000);
     for (const [id, [addr, port]] of present) {
       expect(registry.find(addr, port, IPPROTO_TCP)).toBe(id);
-      expect([registry.addrOf(id), registry.portOf(id)]).toEqual([addr, port]);
+      expect([registry.addresses.addrOf(id), registry.addresses.portOf(id)]).toEqual([addr, port]);
     }
     for (const [id, [addr, port]] of present) {
       registry.remove(id);

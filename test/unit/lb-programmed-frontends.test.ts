@@ -38,11 +38,11 @@ describe('ProgrammedFrontends', () => {
     });
     expect(frontends.idOf(code)).toBe(3);
     expect(frontends.idOf(frontendCode(addr, 53, IPPROTO_TCP))).toBe(0);
-    expect([frontends.addrOf(3), frontends.portOf(3), frontends.protoOf(3)]).toEqual([
-      addr,
-      53,
-      IPPROTO_UDP,
-    ]);
+    expect([
+      frontends.addresses.addrOf(3),
+      frontends.addresses.portOf(3),
+      frontends.addresses.protoOf(3),
+    ]).toEqual([addr, 53, IPPROTO_UDP]);
     expect([frontends.affinityOf(3), frontends.flagsOf(3)]).toEqual([600, 1]);
     expect(frontends.blockOf(3)).toEqual({ base: 8, capacity: 4 });
     expect([...frontends.frontendCodes()]).toEqual([code]);
