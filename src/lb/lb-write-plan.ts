@@ -75,7 +75,7 @@ export class LbWritePlan {
   frontend(code: FrontendCode, desired: DesiredFrontend | undefined): string | undefined {
     const id = this.state.frontends.idOf(code);
     if (!desired) {
-      if (id !== 0 && this.mayDelete) this.deleteFrontend(id);
+      if (id !== 0 && this.mayDelete) this.deleteFrontend(code, id);
       return undefined;
     }
     const proto = protocolNumber(desired.address.protocol);
@@ -91,7 +91,7 @@ export class LbWritePlan {
     }
     // Read before anything is written: the shared slot array is this frontend's slot list.
     const liveSlots = this.state.frontends.slotsOf(id);
-    const before = this.state.frontends.membersOf(id);
+    const before = this.state.frontends.membersOf(id, liveSlots);
     const readyCount = this.acquire(desired, proto);
     const ready = this.members.toArray(0, readyCount);
     this.updateFrontend(id, liveSlots, before, desired, ready, this.members.toArray(), flags);
@@ -305,7 +305,7 @@ export class LbWritePlan {
     );
   }
 
-  private deleteFrontend(id: number): void {
+  private deleteFrontend(code: FrontendCode, id: number): void {
     const { frontends } = this.state;
     const addr = frontends.addresses.addrOf(id);
     const port = frontends.addresses.portOf(id);
@@ -315,7 +315,7 @@ export class LbWritePlan {
     this.afterFrontends.push(() => this.state.frontendGate.remove(addr, port, proto));
     this.releaseBlockLater(frontends.blockOf(id), frontends.slotCountOf(id));
     for (const backendId of frontends.membersOf(id)) this.unref(backendId);
-    frontends.delete(id);
+    frontends.delete(code, id);
     this.releasedFrontendIds.push(id);
   }
 

@@ -35,7 +35,6 @@ export interface FrontendRow {
 export class ProgrammedFrontends {
   /** FrontendCode → id. */
   private readonly idByCode = new Map<number, number>();
-  private readonly codes: Float64Array;
   /** Each frontend's address, port and protocol, by id. */
   readonly addresses: AddressColumns;
   private readonly affinities: Uint32Array;
@@ -51,7 +50,6 @@ export class ProgrammedFrontends {
     limit: number,
     private readonly slots: SharedArray,
   ) {
-    this.codes = new Float64Array(limit);
     this.addresses = new AddressColumns(limit);
     this.affinities = new Uint32Array(limit);
     this.flagWords = new Uint32Array(limit);
@@ -72,15 +70,15 @@ export class ProgrammedFrontends {
   add(row: FrontendRow): void {
     const { id } = row;
     this.idByCode.set(row.code, id);
-    this.codes[id] = row.code;
     this.addresses.set(id, row.addr, row.port, row.proto);
     this.affinities[id] = row.affinityTimeoutS;
     this.flagWords[id] = row.flags;
     this.setSlots(id, row.block, row.slotCount);
   }
 
-  delete(id: number): void {
-    this.idByCode.delete(this.codes[id]!);
+  /** Forgets the frontend with this code, which the maps hold under `id`. */
+  delete(code: number, id: number): void {
+    this.idByCode.delete(code);
     this.drainingById.delete(id);
     this.addresses.clear(id);
   }
@@ -116,10 +114,10 @@ export class ProgrammedFrontends {
 
   /**
    * Every backend the frontend holds a reference on, once each: its slots' backends, then its
-   * draining ones.
+   * draining ones. `slots`: its slotsOf(), when the caller has read them already.
    */
-  membersOf(id: number): number[] {
-    const members = [...new Set(this.slotsOf(id))];
+  membersOf(id: number, slots: readonly number[] = this.slotsOf(id)): number[] {
+    const members = [...new Set(slots)];
     const draining = this.drainingById.get(id);
     if (draining !== undefined) members.push(...draining);
     return members;
@@ -148,8 +146,8 @@ export class ProgrammedFrontends {
 
   /** Each frontend's gate key (address, port, protocol). */
   *gateKeys(): IterableIterator<GateKey> {
+    const { addresses } = this;
     for (const id of this.idByCode.values()) {
-      const { addresses } = this;
       yield {
         addr: addresses.addrOf(id),
         port: addresses.portOf(id),

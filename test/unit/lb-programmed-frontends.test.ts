@@ -47,7 +47,7 @@ describe('ProgrammedFrontends', () => {
     expect(frontends.blockOf(3)).toEqual({ base: 8, capacity: 4 });
     expect([...frontends.frontendCodes()]).toEqual([code]);
     expect([...frontends.gateKeys()]).toEqual([{ addr, port: 53, proto: IPPROTO_UDP }]);
-    frontends.delete(3);
+    frontends.delete(code, 3);
     expect(frontends.idOf(code)).toBe(0);
     expect(frontends.size).toBe(0);
   });
