@@ -152,11 +152,30 @@ export class BackendRegistry {
     return this.count;
   }
 
+  /** Slots in the lookup table (a power of two, at least twice the backends it holds). */
+  get tableSlots(): number {
+    return this.table.length;
+  }
+
+  /**
+   * Grows the table once, before a pass that may register up to `incoming` backends: an initial
+   * sync of 100,000 backends would otherwise double it six times on the way, rehashing about
+   * 250,000 entries, each a random write.
+   */
+  reserve(incoming: number): void {
+    const size = Math.min(tableSizeFor(this.count + incoming), this.maxTableSize);
+    if (size > this.table.length) this.rehashInto(size);
+  }
+
   /** Doubles the table if one more entry would fill it past half: before a probe that may insert. */
   private makeRoom(): void {
     if ((this.count + 1) * 2 <= this.table.length || this.table.length >= this.maxTableSize) return;
+    this.rehashInto(this.table.length * 2);
+  }
+
+  private rehashInto(size: number): void {
     const old = this.table;
-    this.table = new Int32Array(old.length * 2);
+    this.table = new Int32Array(size);
     this.mask = this.table.length - 1;
     for (let at = 0; at < old.length; at++) {
       const id = old[at]!;

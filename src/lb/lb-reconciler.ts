@@ -54,6 +54,11 @@ export class LbReconciler implements DesiredStateSink {
   private readonly frontendsOfService = new Map<string, readonly FrontendCode[]>();
   private dirty = new Set<FrontendCode>();
   /**
+   * Backends the dirty frontends list, counted as they are handed over (an upper bound: shared and
+   * known backends count too), so a pass sizes the backend lookup once instead of growing it.
+   */
+  private incomingBackends = 0;
+  /**
    * Desired frontends the maps have no room for, with the reason. Each keeps what it had (nothing,
    * if new); they are tried again whenever a pass gives room back.
    */
@@ -91,9 +96,13 @@ export class LbReconciler implements DesiredStateSink {
     // Every address checked before anything changes: a refused Service leaves no trace. Plain
     // loops: this runs once per Service of an initial sync, before the JIT has warmed up.
     const next: FrontendCode[] = [];
+    let backends = 0;
     for (let index = 0; index < frontends.length; index++) {
-      next.push(frontendCodeOf(frontends[index]!.address));
+      const frontend = frontends[index]!;
+      next.push(frontendCodeOf(frontend.address));
+      backends += frontend.ready.length + frontend.draining.length;
     }
+    this.incomingBackends += backends;
     const previous = this.frontendsOfService.get(service);
     for (let index = 0; index < next.length; index++) {
       this.desired.set(next[index]!, frontends[index]!);
@@ -201,6 +210,8 @@ export class LbReconciler implements DesiredStateSink {
     const codes = this.dirty;
     this.dirty = new Set();
     const sweep = this.sweepPending;
+    this.state.backends.reserve(this.incomingBackends);
+    this.incomingBackends = 0;
     const plan = new LbWritePlan(this.state, this.maps, this.synced);
     try {
       const newlyBlocked: FrontendCode[] = [];

@@ -142,4 +142,37 @@ describe('BackendRegistry', () => {
     }
     expect(registry.size).toBe(0);
   });
+
+  test('reserve sizes the table once for what a pass brings: no doubling on the way, never smaller, never past the limit', () => {
+    const registry = new BackendRegistry(20_000);
+    const next = lcg(5);
+    const present = new Map<number, [number, number]>();
+    const register = (count: number): void => {
+      while (count > 0) {
+        const addr = (0x0a000000 + (next() % 1_000_000)) >>> 0;
+        const port = 1 + (next() % 65_535);
+        const { id, created } = acquireOne(registry, addr, port, IPPROTO_TCP);
+        if (!created) continue;
+        present.set(id, [addr, port]);
+        count--;
+      }
+    };
+    register(1_000);
+    expect(registry.tableSlots).toBe(4_096);
+    // 1,000 held + 11,000 coming: 24,000 slots at most half full rounds up to 32,768.
+    registry.reserve(11_000);
+    expect(registry.tableSlots).toBe(32_768);
+    register(11_000);
+    expect(registry.tableSlots).toBe(32_768);
+    registry.reserve(10);
+    expect(registry.tableSlots).toBe(32_768);
+    // More than the map can hold: the table stops at its size for the limit.
+    registry.reserve(1_000_000);
+    expect(registry.tableSlots).toBe(65_536);
+    // The rehashes kept every entry, the ones registered before the first reserve included.
+    for (const [id, [addr, port]] of present) {
+      expect(registry.find(addr, port, IPPROTO_TCP)).toBe(id);
+    }
+    expect(registry.size).toBe(12_000);
+  });
 });
