@@ -52,7 +52,12 @@ export class LbReconciler implements DesiredStateSink {
   private readonly desired = new Map<FrontendCode, DesiredFrontend>();
   /** Arrays, not Sets: a Service has a handful of frontends, and there may be 10,000 Services. */
   private readonly frontendsOfService = new Map<string, readonly FrontendCode[]>();
-  private dirty = new Set<FrontendCode>();
+  /**
+   * The frontends the next pass writes, each with what `desired` holds for it (undefined: delete
+   * it). Every change to `desired` sets the code here too, and every code added here is read from
+   * `desired`, so the two agree, and a pass does not look each frontend up again.
+   */
+  private dirty = new Map<FrontendCode, DesiredFrontend | undefined>();
   /**
    * Backends the dirty frontends list, counted as they are handed over (an upper bound: shared and
    * known backends count too), so a pass sizes the backend lookup once instead of growing it.
@@ -106,7 +111,7 @@ export class LbReconciler implements DesiredStateSink {
     const previous = this.frontendsOfService.get(service);
     for (let index = 0; index < next.length; index++) {
       this.desired.set(next[index]!, frontends[index]!);
-      this.dirty.add(next[index]!);
+      this.dirty.set(next[index]!, frontends[index]!);
     }
     if (previous !== undefined) {
       const kept = new Set(next);
@@ -117,7 +122,7 @@ export class LbReconciler implements DesiredStateSink {
         if (held !== undefined && serviceKey(held.service.namespace, held.service.name) !== service)
           continue;
         this.desired.delete(code);
-        this.dirty.add(code);
+        this.dirty.set(code, undefined);
       }
     }
     if (next.length === 0) this.frontendsOfService.delete(service);
@@ -133,7 +138,7 @@ export class LbReconciler implements DesiredStateSink {
     if (this.synced) return;
     this.synced = true;
     this.sweepPending = true;
-    for (const code of this.state.frontends.frontendCodes()) this.dirty.add(code);
+    this.markDirty(this.state.frontends.frontendCodes());
     this.schedule();
   }
 
@@ -189,6 +194,10 @@ export class LbReconciler implements DesiredStateSink {
     this.releaseWaiters();
   }
 
+  private markDirty(codes: Iterable<FrontendCode>): void {
+    for (const code of codes) this.dirty.set(code, this.desired.get(code));
+  }
+
   private busy(): boolean {
     return this.dirty.size > 0 || this.sweepPending;
   }
@@ -208,15 +217,15 @@ export class LbReconciler implements DesiredStateSink {
     const started = performance.now();
     // Taken whole: a failed pass makes recover() mark everything dirty again anyway.
     const codes = this.dirty;
-    this.dirty = new Set();
+    this.dirty = new Map();
     const sweep = this.sweepPending;
     this.state.backends.reserve(this.incomingBackends);
     this.incomingBackends = 0;
-    const plan = new LbWritePlan(this.state, this.maps, this.synced);
+    const plan = new LbWritePlan(this.state, this.maps, this.synced, codes.size);
     try {
       const newlyBlocked: FrontendCode[] = [];
-      codes.forEach((code) => {
-        const shortfall = plan.frontend(code, this.desired.get(code));
+      codes.forEach((desired, code) => {
+        const shortfall = plan.frontend(code, desired);
         if (shortfall === undefined) {
           this.blocked.delete(code);
         } else {
@@ -230,7 +239,7 @@ export class LbReconciler implements DesiredStateSink {
       if (newlyBlocked.length > 0) this.logBlocked(newlyBlocked);
       const freedRoom =
         summary.frontendsDeleted > 0 || summary.backendsDeleted > 0 || summary.blocksReleased > 0;
-      if (freedRoom) for (const code of this.blocked.keys()) this.dirty.add(code);
+      if (freedRoom) this.markDirty(this.blocked.keys());
       this.backoffMs = 0;
       this.lastError = undefined;
       this.passCount++;
@@ -288,8 +297,8 @@ export class LbReconciler implements DesiredStateSink {
     );
     try {
       this.state = restore(this.maps);
-      for (const code of this.state.frontends.frontendCodes()) this.dirty.add(code);
-      for (const code of this.desired.keys()) this.dirty.add(code);
+      this.markDirty(this.state.frontends.frontendCodes());
+      this.markDirty(this.desired.keys());
       if (this.synced) this.sweepPending = true;
     } catch (restoreError) {
       this.logger.error({ err: restoreError }, 'load balancer: reading the live maps failed too');

@@ -42,7 +42,7 @@ export interface PlanSummary {
 }
 
 export class LbWritePlan {
-  private readonly frontendWrites = new FrontendWrites();
+  private readonly frontendWrites: FrontendWrites;
   /** Stores that must wait until the frontend hash no longer points at what they clear. */
   private readonly afterFrontends: (() => void)[] = [];
   private readonly releasedFrontendIds: number[] = [];
@@ -65,7 +65,11 @@ export class LbWritePlan {
     private readonly maps: LbMaps,
     /** Before the source's first complete state, nothing restored may be deleted. */
     private readonly mayDelete: boolean,
-  ) {}
+    /** How many frontends the pass will plan: the most it can write. */
+    frontendsPlanned: number,
+  ) {
+    this.frontendWrites = new FrontendWrites(frontendsPlanned);
+  }
 
   /**
    * Brings one frontend to `desired`; undefined means it should not exist. When the maps have no

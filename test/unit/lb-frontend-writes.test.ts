@@ -30,26 +30,30 @@ function entries(count: number): Array<[FrontendKeyValue, FrontendValue]> {
 }
 
 describe('FrontendWrites', () => {
-  test('what it hands the kernel is byte for byte what the layouts encode (more than one growth)', () => {
-    const wanted = entries(200);
-    const writes = new FrontendWrites();
-    for (const [key, value] of wanted) writes.upsert(key, value);
-    const batches: Array<{ keys: Buffer; values: Buffer; count: number }> = [];
-    const recorder = {
-      updateBatch(keys: Buffer, values: Buffer, count: number) {
-        batches.push({ keys: Buffer.from(keys), values: Buffer.from(values), count });
-        return count;
-      },
-    };
-    writes.applyUpserts(recorder as never);
-    expect(batches).toHaveLength(1);
-    const [batch] = batches;
-    expect(batch!.count).toBe(wanted.length);
-    expect(batch!.keys).toEqual(Buffer.concat(wanted.map(([key]) => encode(FRONTEND_KEY, key))));
-    expect(batch!.values).toEqual(
-      Buffer.concat(wanted.map(([, value]) => encode(FRONTEND, value))),
-    );
-  });
+  // No hint and a small one: more than one growth; an exact and a generous one: none.
+  test.each([undefined, 3, 200, 5_000])(
+    'what it hands the kernel is byte for byte what the layouts encode (200 upserts, sized for %s)',
+    (expectedUpserts) => {
+      const wanted = entries(200);
+      const writes = new FrontendWrites(expectedUpserts);
+      for (const [key, value] of wanted) writes.upsert(key, value);
+      const batches: Array<{ keys: Buffer; values: Buffer; count: number }> = [];
+      const recorder = {
+        updateBatch(keys: Buffer, values: Buffer, count: number) {
+          batches.push({ keys: Buffer.from(keys), values: Buffer.from(values), count });
+          return count;
+        },
+      };
+      writes.applyUpserts(recorder as never);
+      expect(batches).toHaveLength(1);
+      const [batch] = batches;
+      expect(batch!.count).toBe(wanted.length);
+      expect(batch!.keys).toEqual(Buffer.concat(wanted.map(([key]) => encode(FRONTEND_KEY, key))));
+      expect(batch!.values).toEqual(
+        Buffer.concat(wanted.map(([, value]) => encode(FRONTEND, value))),
+      );
+    },
+  );
 
   test('upserts then deletes land in a map; nothing to write makes no call', () => {
     const maps = memoryLbMaps();

@@ -20,8 +20,11 @@ class WordRun {
   private words: Uint32Array;
   count = 0;
 
-  constructor(private readonly wordsPerEntry: number) {
-    this.words = new Uint32Array(wordsPerEntry * 64);
+  constructor(
+    private readonly wordsPerEntry: number,
+    entries: number,
+  ) {
+    this.words = new Uint32Array(wordsPerEntry * Math.max(entries, 64));
   }
 
   /** Room for one more entry; returns the word index it starts at. */
@@ -46,9 +49,19 @@ class WordRun {
 }
 
 export class FrontendWrites {
-  private readonly upsertKeys = new WordRun(KEY_WORDS);
-  private readonly upsertValues = new WordRun(VALUE_WORDS);
-  private readonly deleteKeys = new WordRun(KEY_WORDS);
+  private readonly upsertKeys: WordRun;
+  private readonly upsertValues: WordRun;
+  private readonly deleteKeys = new WordRun(KEY_WORDS, 64);
+
+  /**
+   * `expectedUpserts`: the most the pass can write (one per frontend it plans), so an initial sync
+   * sizes its runs once: doubling to 10,000 entries would allocate twice the memory, and fresh
+   * memory is what a large pass pays for most (a page fault per 4 KB touched).
+   */
+  constructor(expectedUpserts = 0) {
+    this.upsertKeys = new WordRun(KEY_WORDS, expectedUpserts);
+    this.upsertValues = new WordRun(VALUE_WORDS, expectedUpserts);
+  }
 
   upsert(key: FrontendKeyValue, value: FrontendValue): void {
     writeKey(this.upsertKeys, key);

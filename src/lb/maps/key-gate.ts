@@ -61,11 +61,23 @@ export class KeyGate {
     }
   }
 
-  /** Counts a key; sets its bit if it is the first there. Before its entry is written. */
+  /**
+   * Counts a key; sets its bit if it is the first there. Before its entry is written. Without a
+   * branch on whether the bit was set: the first key to share a bit comes a few hundred keys into
+   * an initial sync, after the JIT has compiled this into its callers, and a branch never taken
+   * until then would throw each of them back to the interpreter. Storing a set bit again changes
+   * nothing a reader can see.
+   */
   add(addr: number, port: number, proto: number): void {
     const bit = gateBit(addr, port, proto);
-    if (!this.isSet(bit)) this.store(bit, true);
-    else this.countShared(bit);
+    const { words } = this.array;
+    const at = bit >>> 5;
+    const word = words[at]!;
+    const shared = (word >>> (bit & 31)) & 1;
+    words[at] = (word | (1 << (bit & 31))) >>> 0;
+    const extra = this.extraKeys[bit]! + shared;
+    if (extra <= 255) this.extraKeys[bit] = extra;
+    else this.overflow.set(bit, (this.overflow.get(bit) ?? 0) + 1);
   }
 
   /** Uncounts a key; clears its bit if it was the last there. After its entry is gone. */
