@@ -59,11 +59,6 @@ export class LbReconciler implements DesiredStateSink {
    */
   private dirty = new Map<FrontendCode, DesiredFrontend | undefined>();
   /**
-   * Backends the dirty frontends list, counted as they are handed over (an upper bound: shared and
-   * known backends count too), so a pass sizes the backend lookup once instead of growing it.
-   */
-  private incomingBackends = 0;
-  /**
    * Desired frontends the maps have no room for, with the reason. Each keeps what it had (nothing,
    * if new); they are tried again whenever a pass gives room back.
    */
@@ -101,13 +96,9 @@ export class LbReconciler implements DesiredStateSink {
     // Every address checked before anything changes: a refused Service leaves no trace. Plain
     // loops: this runs once per Service of an initial sync, before the JIT has warmed up.
     const next: FrontendCode[] = [];
-    let backends = 0;
     for (let index = 0; index < frontends.length; index++) {
-      const frontend = frontends[index]!;
-      next.push(frontendCodeOf(frontend.address));
-      backends += frontend.ready.length + frontend.draining.length;
+      next.push(frontendCodeOf(frontends[index]!.address));
     }
-    this.incomingBackends += backends;
     const previous = this.frontendsOfService.get(service);
     for (let index = 0; index < next.length; index++) {
       this.desired.set(next[index]!, frontends[index]!);
@@ -219,8 +210,9 @@ export class LbReconciler implements DesiredStateSink {
     const codes = this.dirty;
     this.dirty = new Map();
     const sweep = this.sweepPending;
-    this.state.backends.reserve(this.incomingBackends);
-    this.incomingBackends = 0;
+    // Sized once for every backend the pass may register (an upper bound: shared and known ones
+    // count too) instead of growing the lookup on the way.
+    this.state.backends.reserve(backendsListed(codes));
     const plan = new LbWritePlan(this.state, this.maps, this.synced, codes.size);
     try {
       const newlyBlocked: FrontendCode[] = [];
@@ -314,6 +306,14 @@ export class LbReconciler implements DesiredStateSink {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function backendsListed(frontends: ReadonlyMap<FrontendCode, DesiredFrontend | undefined>): number {
+  let listed = 0;
+  frontends.forEach((desired) => {
+    if (desired) listed += desired.ready.length + desired.draining.length;
+  });
+  return listed;
 }
 
 /**

@@ -75,9 +75,7 @@ export class KeyGate {
     const word = words[at]!;
     const shared = (word >>> (bit & 31)) & 1;
     words[at] = (word | (1 << (bit & 31))) >>> 0;
-    const extra = this.extraKeys[bit]! + shared;
-    if (extra <= 255) this.extraKeys[bit] = extra;
-    else this.overflow.set(bit, (this.overflow.get(bit) ?? 0) + 1);
+    this.countShared(bit, shared);
   }
 
   /** Uncounts a key; clears its bit if it was the last there. After its entry is gone. */
@@ -107,7 +105,7 @@ export class KeyGate {
       const bit = gateBit(addr, port, proto);
       const mask = 1 << (bit & 31);
       if ((next[bit >>> 5]! & mask) === 0) next[bit >>> 5] = (next[bit >>> 5]! | mask) >>> 0;
-      else this.countShared(bit);
+      else this.countShared(bit, 1);
     }
     // Word by word, each written once: a bit that stays set is never cleared in between.
     const { words } = this.array;
@@ -121,10 +119,10 @@ export class KeyGate {
     return this.isSet(gateBit(addr, port, proto));
   }
 
-  /** One more key on a bit that already has one (or more). */
-  private countShared(bit: number): void {
-    const extra = this.extraKeys[bit]!;
-    if (extra < 255) this.extraKeys[bit] = extra + 1;
+  /** `more` (0 or 1) more keys on a bit that already has one: 0 counts nothing. */
+  private countShared(bit: number, more: number): void {
+    const extra = this.extraKeys[bit]! + more;
+    if (extra <= 255) this.extraKeys[bit] = extra;
     else this.overflow.set(bit, (this.overflow.get(bit) ?? 0) + 1);
   }
 
