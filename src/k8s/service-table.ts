@@ -1,5 +1,5 @@
 /**
- * The Services and EndpointSlices a source has seen, and what it has told the sink about them.
+ * The Services and EndpointSlices a source has seen, translated into what the sink should hold.
  *
  * The incremental calls keep the objects they are given: the informers' caches hold them anyway,
  * so a reference costs nothing (a projected copy would cost memory). replaceAll keeps nothing.
@@ -59,8 +59,6 @@ export class ServiceTable {
    * `slices` holds the very object.
    */
   private readonly slicesByService = new Map<string, LeanEndpointSlice[]>();
-  /** What the sink holds per Service: the last frontends delivered successfully. */
-  private readonly sent = new Map<string, readonly DesiredFrontend[]>();
   private synced = false;
   /** Set by replaceAll, whose objects are not kept: how many the last complete state had. */
   private snapshotSizes: { services: number; endpointSlices: number } | undefined;
@@ -125,7 +123,7 @@ export class ServiceTable {
     this.snapshotSizes = { services: state.services, endpointSlices: state.endpointSlices };
     const first = !this.synced;
     this.synced = true;
-    for (const key of [...this.sent.keys()]) {
+    for (const key of [...this.sink.heldFrontends.keys()]) {
       if (!state.frontends.has(key)) this.deliver(key, []);
     }
     state.frontends.forEach((frontends, key) => this.deliver(key, frontends));
@@ -159,7 +157,7 @@ export class ServiceTable {
     return {
       services: this.snapshotSizes?.services ?? this.services.size,
       endpointSlices: this.snapshotSizes?.endpointSlices ?? this.slices.size,
-      programmedServices: this.sent.size,
+      programmedServices: this.sink.heldFrontends.size,
     };
   }
 
@@ -198,23 +196,20 @@ export class ServiceTable {
     this.deliver(key, service === undefined ? [] : translateService(service, slices));
   }
 
-  /** Tells the sink a Service's frontends, if (and only if) they differ from what it holds. */
+  /**
+   * Tells the sink a Service's frontends, if (and only if) they differ from what it holds. A
+   * delivery the sink rejects leaves it holding the old ones, so the next change retries it.
+   */
   private deliver(key: string, frontends: DesiredFrontend[]): void {
-    const previous = this.sent.get(key);
-    // Nothing sent yet (every Service of an initial sync) needs no deep comparison.
+    const previous = this.sink.heldFrontends.get(key);
+    // Nothing held yet (every Service of an initial sync) needs no deep comparison.
     const unchanged =
       previous === undefined ? frontends.length === 0 : isDeepStrictEqual(previous, frontends);
     if (unchanged) return;
     try {
-      if (frontends.length === 0) {
-        this.sink.deleteService(key);
-        this.sent.delete(key);
-      } else {
-        this.sink.replaceService(key, frontends);
-        this.sent.set(key, frontends);
-      }
+      if (frontends.length === 0) this.sink.deleteService(key);
+      else this.sink.replaceService(key, frontends);
     } catch (error) {
-      // `sent` keeps the old value, so the next change to this Service retries the delivery.
       // Throwing would unwind into the informer's own bookkeeping, which does not expect it.
       this.logger.error({ err: error, service: key }, 'desired-state sink rejected a Service');
     }

@@ -50,8 +50,11 @@ export class LbReconciler implements DesiredStateSink {
   private readonly maxRetryMs: number;
 
   private readonly desired = new Map<FrontendCode, DesiredFrontend>();
-  /** Arrays, not Sets: a Service has a handful of frontends, and there may be 10,000 Services. */
-  private readonly frontendsOfService = new Map<string, readonly FrontendCode[]>();
+  /**
+   * Each Service's frontends as handed over (the caller's array, kept rather than a list of codes
+   * per Service: sources compare against it, see DesiredStateSink.heldFrontends).
+   */
+  private readonly frontendsOfService = new Map<string, readonly DesiredFrontend[]>();
   /**
    * The frontends the next pass writes, each with what `desired` holds for it (undefined: delete
    * it). Every change to `desired` sets the code here too, and every code added here is read from
@@ -106,7 +109,9 @@ export class LbReconciler implements DesiredStateSink {
     }
     if (previous !== undefined) {
       const kept = new Set(next);
-      for (const code of previous) {
+      for (const frontend of previous) {
+        // Accepted before, so its address parses.
+        const code = frontendCodeOf(frontend.address);
         if (kept.has(code)) continue;
         // A frontend another Service has claimed since (a ClusterIP reused) is that one's now.
         const held = this.desired.get(code);
@@ -116,8 +121,8 @@ export class LbReconciler implements DesiredStateSink {
         this.dirty.set(code, undefined);
       }
     }
-    if (next.length === 0) this.frontendsOfService.delete(service);
-    else this.frontendsOfService.set(service, next);
+    if (frontends.length === 0) this.frontendsOfService.delete(service);
+    else this.frontendsOfService.set(service, frontends);
     this.schedule();
   }
 
@@ -137,6 +142,10 @@ export class LbReconciler implements DesiredStateSink {
   whenIdle(): Promise<void> {
     if (!this.busy()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get heldFrontends(): ReadonlyMap<string, readonly DesiredFrontend[]> {
+    return this.frontendsOfService;
   }
 
   /** The error of the last failed pass, cleared by the next successful one. */

@@ -23,6 +23,10 @@ export class RecordingSink implements DesiredStateSink {
   readonly table = new Map<string, readonly DesiredFrontend[]>();
   synced = false;
 
+  get heldFrontends(): ReadonlyMap<string, readonly DesiredFrontend[]> {
+    return this.table;
+  }
+
   replaceService(service: string, frontends: readonly DesiredFrontend[]): void {
     this.calls.push({ kind: 'replace', service, frontends });
     if (frontends.length === 0) this.table.delete(service);

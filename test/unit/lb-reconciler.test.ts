@@ -210,6 +210,34 @@ describe('LbReconciler', () => {
     expect(backendIps(maps)).toEqual([]);
   });
 
+  test('heldFrontends is what the last accepted replaceService gave; a refused one changes nothing', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    const first = [frontend('10.96.0.10', backends('10.0.0.2'))];
+    lb.replaceService('default/web', first);
+    expect(lb.heldFrontends.get('default/web')).toBe(first);
+    expect(() =>
+      lb.replaceService('default/web', [frontend('fd00::10', backends('10.0.0.3'))]),
+    ).toThrow(/not an IPv4 frontend/);
+    expect(lb.heldFrontends.get('default/web')).toBe(first);
+    // A new set replaces the old one whole: the frontend it no longer lists goes from the maps.
+    const second = [frontend('10.96.0.11', backends('10.0.0.4'))];
+    lb.replaceService('default/web', second);
+    expect(lb.heldFrontends.get('default/web')).toBe(second);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '10.96.0.11:80/TCP': ['10.0.0.4'] });
+    lb.replaceService('default/web', []);
+    expect(lb.heldFrontends.has('default/web')).toBe(false);
+    lb.replaceService('default/api', [
+      frontend('10.96.0.12', backends('10.0.0.5'), ownedBy('api')),
+    ]);
+    lb.deleteService('default/api');
+    expect([...lb.heldFrontends.keys()]).toEqual([]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({});
+  });
+
   test("a freed id's counters are reset before it is handed out again; a restore resets unused ids", async () => {
     const maps = memoryLbMaps();
     const counted = (map: typeof maps.backendStats, id: number): bigint =>

@@ -229,6 +229,7 @@ describe('a sink that throws', () => {
       },
       deleteService: (key: string) => sink.deleteService(key),
       markSynced: () => sink.markSynced(),
+      heldFrontends: sink.heldFrontends,
     };
     const logged: unknown[] = [];
     const logger = pino(
