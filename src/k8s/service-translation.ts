@@ -74,7 +74,7 @@ type EndpointScope = 'local' | 'cluster' | 'zone' | 'node';
 
 interface PortBackends {
   readonly ready: BackendKey[];
-  readonly draining: BackendKey[];
+  readonly draining: readonly BackendKey[];
   /** Ready endpoints outside a `zone` or `node` scope: in `draining` too, and named apart here. */
   readonly hintedAway: readonly BackendKey[];
   /**
@@ -145,7 +145,10 @@ export function translateService(
       );
     }
   }
-  return frontends.length < 2 ? frontends : frontends.sort(compareFrontends);
+  // A copy of its own size: the sink keeps the list for as long as the Service lives, and one
+  // grown by push keeps room for 17 (10,000 Services: 1.3 MB more, all of it copied by the
+  // collector on its way to the old generation).
+  return frontends.length < 2 ? frontends.slice() : frontends.sort(compareFrontends).slice();
 }
 
 function listed(
@@ -174,10 +177,19 @@ function frontendIps(service: V1Service): FrontendIp[] {
   const spec = service.spec ?? {};
   const ips: FrontendIp[] = [];
   // clusterIPs (dual-stack) starts with clusterIP; older objects may only carry clusterIP.
+  // Indexed loops: until the JIT has compiled this, for-of allocates an iterator and a result per
+  // element, and an initial sync runs it 10,000 times before then.
   const clusterIps = spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP ?? ''];
-  for (const ip of clusterIps) addFrontendIp(ips, ip, false);
-  for (const ip of spec.externalIPs ?? []) addFrontendIp(ips, ip, true);
-  for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
+  for (let index = 0; index < clusterIps.length; index++) {
+    addFrontendIp(ips, clusterIps[index]!, false);
+  }
+  const externalIps = spec.externalIPs ?? [];
+  for (let index = 0; index < externalIps.length; index++) {
+    addFrontendIp(ips, externalIps[index]!, true);
+  }
+  const ingresses = service.status?.loadBalancer?.ingress ?? [];
+  for (let index = 0; index < ingresses.length; index++) {
+    const ingress = ingresses[index]!;
     if (ingress.ipMode !== INGRESS_IP_MODE_PROXY) addFrontendIp(ips, ingress.ip ?? '', true);
   }
   return ips;
@@ -301,7 +313,7 @@ function backendsForPort(
   // Copies of their own size: these are kept for as long as the Service is, and an array grown
   // by push keeps room for 17 keys (10,000 Services: 0.5 MB more per list).
   if (draining.length === 0) {
-    return { ready: ready.slice(), draining, hintedAway: NO_BACKENDS, hintedScope };
+    return { ready: ready.slice(), draining: NO_BACKENDS, hintedAway: NO_BACKENDS, hintedScope };
   }
   sortUnique(draining);
   if (hintedAway !== undefined) sortUnique(hintedAway);
