@@ -150,7 +150,12 @@ struct tw_affinity {
 };
 
 /* Counters per frontend (tw_fe_stat, indexed by frontend id) and per backend (tw_be_stat).
- * Updated by the program with atomic adds; zeroed by the daemon when it hands out an id. */
+ * Updated by the program with atomic adds; zeroed by the daemon when it frees an id.
+ *
+ * Entry 0 of each array is the daemon's (no frontend or backend has id 0): its `packets` holds the
+ * highest id the daemon may have handed out, written before any entry names a higher one. A
+ * restarted daemon zeroes the counters of every unused id up to there, so an id freed by a pass
+ * that stopped before it reset the counters starts from zero when it is handed out again. */
 struct tw_counters {
 	__u64 packets;
 	__u64 bytes;

@@ -74,10 +74,23 @@ export class IdAllocator {
     return this.freed.length - this.freedHead + (this.limit - this.next);
   }
 
-  /** The ids not in use below the highest one ever handed out or claimed, ascending. */
-  gapIds(): number[] {
+  /**
+   * The highest id `count` more allocations could hand out: freed ids go first, then fresh ones.
+   * 0 when none has been handed out and none would be.
+   */
+  highestAfter(count: number): number {
+    const fresh = Math.max(0, count - (this.freed.length - this.freedHead));
+    return Math.min(this.limit - 1, this.next - 1 + fresh);
+  }
+
+  /**
+   * The ids not in use up to the highest one ever handed out or claimed, or up to `upTo` if that
+   * is higher (and below the limit), ascending.
+   */
+  gapIds(upTo = 0): number[] {
+    const end = Math.max(this.next, Math.min(upTo + 1, this.limit));
     const ids: number[] = [];
-    for (let id = 1; id < this.next; id++) if (this.inUse[id] === 0) ids.push(id);
+    for (let id = 1; id < end; id++) if (this.inUse[id] === 0) ids.push(id);
     return ids;
   }
 }

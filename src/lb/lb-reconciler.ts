@@ -15,7 +15,7 @@ import {
 import type { LbMaps } from './lb-maps.js';
 import type { LbIntent } from './lb-inspection.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
-import { resetCounters } from './maps/counter-resets.js';
+import { resetCounters, writeIdHighWater } from './maps/counter-resets.js';
 import { frontendCodeOf, ProgrammedState, type FrontendCode } from './programmed-state.js';
 
 export interface LbReconcilerOptions {
@@ -219,11 +219,13 @@ export class LbReconciler implements DesiredStateSink {
     const codes = this.dirty;
     this.dirty = new Map();
     const sweep = this.sweepPending;
-    // Sized once for every backend the pass may register (an upper bound: shared and known ones
-    // count too) instead of growing the lookup on the way.
-    this.state.backends.reserve(backendsListed(codes));
+    // An upper bound on the backends the pass may register: shared and known ones count too.
+    const listed = backendsListed(codes);
+    // Sized once for all of them instead of growing the lookup on the way.
+    this.state.backends.reserve(listed);
     const plan = new LbWritePlan(this.state, this.maps, this.synced, codes.size);
     try {
+      this.raiseIdHighWater(codes.size, listed);
       const newlyBlocked: FrontendCode[] = [];
       codes.forEach((desired, code) => {
         const shortfall = plan.frontend(code, desired);
@@ -256,6 +258,25 @@ export class LbReconciler implements DesiredStateSink {
     }
     if (this.busy()) this.schedule();
     else this.releaseWaiters();
+  }
+
+  /**
+   * Records, before the pass writes anything, the highest ids it may hand out: `frontends` and
+   * `backends` more at most. A daemon that stops in the middle of a later pass then still knows,
+   * when it restarts, every id whose counters that pass may have left behind (lb_maps.h).
+   */
+  private raiseIdHighWater(frontends: number, backends: number): void {
+    const mark = this.state.idHighWater;
+    const frontendMark = this.state.frontendIds.highestAfter(frontends);
+    if (frontendMark > mark.frontends) {
+      writeIdHighWater(this.maps.frontendStats, frontendMark);
+      mark.frontends = frontendMark;
+    }
+    const backendMark = this.state.backends.ids.highestAfter(backends);
+    if (backendMark > mark.backends) {
+      writeIdHighWater(this.maps.backendStats, backendMark);
+      mark.backends = backendMark;
+    }
   }
 
   private logBlocked(codes: readonly FrontendCode[]): void {
@@ -326,15 +347,15 @@ function backendsListed(frontends: ReadonlyMap<FrontendCode, DesiredFrontend | u
 }
 
 /**
- * The mirror of the live maps, with the counters of the unused ids among the live ones reset: ids
- * are handed out assuming zero counters, and a daemon that stopped between clearing an entry and
- * resetting its counters (or a failed pass) may have left some behind. Ids above every live one
- * are taken as clean (reset when freed, or never used): resetting all 393,216 would cost each
- * start a fifth of a second.
+ * The mirror of the live maps, with the counters of every unused id up to the high-water mark
+ * reset: ids are handed out assuming zero counters, and a daemon that stopped between clearing an
+ * entry and resetting its counters (or a failed pass) may have left some behind, above the highest
+ * live id as well as below it. Ids above the mark were never handed out: resetting all 393,216
+ * would cost each start a fifth of a second.
  */
 function restore(maps: LbMaps): ProgrammedState {
   const state = ProgrammedState.fromMaps(maps);
-  resetCounters(maps.frontendStats, state.frontendIds.gapIds());
-  resetCounters(maps.backendStats, state.backends.ids.gapIds());
+  resetCounters(maps.frontendStats, state.frontendIds.gapIds(state.idHighWater.frontends));
+  resetCounters(maps.backendStats, state.backends.ids.gapIds(state.idHighWater.backends));
   return state;
 }

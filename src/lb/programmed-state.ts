@@ -10,6 +10,7 @@ import { BackendRegistry } from './backend-registry.js';
 import { KeyGate, type GateKey } from './maps/key-gate.js';
 import { IdAllocator } from './id-allocator.js';
 import type { LbMaps } from './lb-maps.js';
+import { readIdHighWater } from './maps/counter-resets.js';
 import { FRONTEND, FRONTEND_KEY, IPPROTO_TCP, IPPROTO_UDP, LB_LIMITS } from './maps/lb-layouts.js';
 import { readBackend, readSlot, type SharedArray } from './maps/shared-array.js';
 import { ProgrammedFrontends } from './programmed-frontends.js';
@@ -26,6 +27,11 @@ export class ProgrammedState {
    */
   readonly restoredBackends: number[] = [];
   slotBlocks = new SlotBlocks(LB_LIMITS.slots);
+  /**
+   * The highest frontend and backend ids the counter arrays' entry 0 say the daemon may have
+   * handed out (lb_maps.h): raised, and written, before a pass may hand out higher ones.
+   */
+  readonly idHighWater = { frontends: 0, backends: 0 };
 
   private constructor(
     slots: SharedArray,
@@ -83,6 +89,8 @@ export class ProgrammedState {
       for (const id of state.frontends.membersOf(value.id)) state.backends.ref(id);
     }
     state.slotBlocks = SlotBlocks.fromUsed(LB_LIMITS.slots, blocks);
+    state.idHighWater.frontends = readIdHighWater(maps.frontendStats);
+    state.idHighWater.backends = readIdHighWater(maps.backendStats);
     state.frontendGate.rebuild(state.frontends.gateKeys());
     state.backendGate.rebuild(backendKeys);
     return state;

@@ -53,4 +53,23 @@ describe('the reconciler asks before it allocates', () => {
     ids.claim(3); // already in use: no change
     expect(ids.free).toBe(0);
   });
+
+  test('IdAllocator.highestAfter bounds the ids the next allocations reach; gapIds reaches a mark', () => {
+    const ids = new IdAllocator('test', 8);
+    expect(ids.highestAfter(0)).toBe(0);
+    expect(ids.highestAfter(3)).toBe(3);
+    const taken = [ids.allocate(), ids.allocate(), ids.allocate(), ids.allocate()];
+    ids.release(taken[1]!);
+    // One freed id is handed out first, then fresh ones from 5; never past the limit.
+    expect(ids.highestAfter(1)).toBe(4);
+    expect(ids.highestAfter(2)).toBe(5);
+    expect(ids.highestAfter(100)).toBe(7);
+    // Claimed ids 1 and 3 (a restore); 6 once handed out, per the counters' mark.
+    const restored = new IdAllocator('test', 8);
+    restored.claim(1);
+    restored.claim(3);
+    expect(restored.gapIds()).toEqual([2]);
+    expect(restored.gapIds(6)).toEqual([2, 4, 5, 6]);
+    expect(restored.gapIds(99)).toEqual([2, 4, 5, 6, 7]);
+  });
 });

@@ -15,6 +15,7 @@ import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { intToIp } from '../../src/util/ipv4.js';
 import { backends, frontend } from '../support/desired-frontends.js';
+import { waitFor } from '../support/recording-sink.js';
 
 const log = pino({ level: 'silent' });
 
@@ -278,6 +279,59 @@ describe('LbReconciler', () => {
     reconciler(maps);
     expect(counted(maps.backendStats, freed!)).toBe(0n);
     expect(counted(maps.backendStats, live)).toBe(3n);
+  });
+
+  test('a restart resets the counters a stopped pass left above every live id', async () => {
+    const maps = memoryLbMaps();
+    const counted = (map: typeof maps.backendStats, id: number): bigint =>
+      decode(COUNTERS, map.lookup(index(id))!).packets;
+    const count = (map: typeof maps.backendStats, id: number, packets: bigint): void => {
+      map.updateBatch(
+        index(id),
+        encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }),
+        1,
+      );
+    };
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    lb.replaceService('default/api', [
+      frontend('10.96.0.11', backends('10.0.0.3'), ownedBy('api')),
+    ]);
+    await lb.whenIdle();
+    const rowOf = (ip: string) => readLbTable(maps).find((row) => row.frontend.ip === ip)!;
+    const web = rowOf('10.96.0.10');
+    const api = rowOf('10.96.0.11');
+    // default/api holds the highest ids of both kinds.
+    expect(api.id).toBeGreaterThan(web.id);
+    expect(api.backends[0]!.id).toBeGreaterThan(web.backends[0]!.id);
+    // Entry 0 of each counter array: the highest id handed out so far, at least.
+    expect(counted(maps.frontendStats, 0)).toBeGreaterThanOrEqual(BigInt(api.id));
+    expect(counted(maps.backendStats, 0)).toBeGreaterThanOrEqual(BigInt(api.backends[0]!.id));
+    count(maps.frontendStats, api.id, 5n);
+    count(maps.backendStats, api.backends[0]!.id, 7n);
+    count(maps.frontendStats, web.id, 11n);
+
+    // The daemon stops in the pass that deletes default/api: after the entries went, before the
+    // counters were reset (the reset is the write that fails here).
+    const writeCounters = maps.frontendStats.updateBatch.bind(maps.frontendStats);
+    maps.frontendStats.updateBatch = (keys, values, n, flags) => {
+      if (decode(ARRAY_INDEX, keys).index !== 0) throw new Error('stopped');
+      return writeCounters(keys, values, n, flags);
+    };
+    const before = lb.failedPasses;
+    lb.deleteService('default/api');
+    await waitFor('the failed pass', () => lb.failedPasses > before);
+    lb.stop();
+    maps.frontendStats.updateBatch = writeCounters;
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2'] });
+    expect(counted(maps.frontendStats, api.id)).toBe(5n);
+
+    // Both ids are above every live one now; the mark says they may have been handed out.
+    reconciler(maps);
+    expect(counted(maps.frontendStats, api.id)).toBe(0n);
+    expect(counted(maps.backendStats, api.backends[0]!.id)).toBe(0n);
+    expect(counted(maps.frontendStats, web.id)).toBe(11n);
   });
 
   test('a restarted reconciler adopts the live maps and deletes only after the source synced', async () => {

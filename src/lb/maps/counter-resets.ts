@@ -4,13 +4,39 @@
  * process's resident memory at once (12 MB for the two at their sizes), while the daemon only
  * ever writes zeros into them, a few per pass, and reads them on demand.
  *
- * An id's counters are zeroed when the id is freed (and, at a restore, for the unused ids among
- * the live ones), so an id is handed out with zero counters and allocating one costs nothing.
+ * An id's counters are zeroed when the id is freed (and, at a restore, for the unused ids up to
+ * the high-water mark below), so an id is handed out with zero counters and allocating one costs
+ * nothing.
  */
 import type { BpfMap } from '../../dataplane/bpf/bpf-maps.js';
+import { ARRAY_INDEX, COUNTERS } from './lb-layouts.js';
+import { decode, encode } from './struct-codec.js';
 
 /** Entries per batch syscall: bounds the zero buffer at a few hundred KB. */
 const CHUNK = 8192;
+
+/** Entry 0 of a counter array: where the daemon keeps its id high-water mark (lb_maps.h). */
+const HIGH_WATER_INDEX = 0;
+
+/**
+ * The highest id the daemon may have handed out, from entry 0 of a counter array: 0 from maps a
+ * daemon without the mark wrote, and at most the array's last index whatever the entry holds.
+ */
+export function readIdHighWater(map: BpfMap): number {
+  const value = map.lookup(encode(ARRAY_INDEX, { index: HIGH_WATER_INDEX }));
+  if (value === undefined) return 0;
+  const { packets } = decode(COUNTERS, value);
+  return Number(packets < BigInt(map.maxEntries - 1) ? packets : BigInt(map.maxEntries - 1));
+}
+
+/** Records `id` as the highest the daemon may hand out, before any entry names it. */
+export function writeIdHighWater(map: BpfMap, id: number): void {
+  map.updateBatch(
+    encode(ARRAY_INDEX, { index: HIGH_WATER_INDEX }),
+    encode(COUNTERS, { packets: BigInt(id), bytes: 0n, flows: 0n, rejected: 0n }),
+    1,
+  );
+}
 
 export function resetCounters(map: BpfMap, indexes: readonly number[]): void {
   if (indexes.length === 0) return;
