@@ -48,6 +48,18 @@ function backendIps(maps: ReturnType<typeof memoryLbMaps>): string[] {
   return ips.sort();
 }
 
+type CounterMap = ReturnType<typeof memoryLbMaps>['backendStats'];
+
+/** The packets an id's counters hold. */
+function counted(map: CounterMap, id: number): bigint {
+  return decode(COUNTERS, map.lookup(index(id))!).packets;
+}
+
+/** Traffic the program counted for an id. */
+function count(map: CounterMap, id: number, packets: bigint): void {
+  map.updateBatch(index(id), encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }), 1);
+}
+
 /** Non-zero slot words: what a frontend's slot block still holds. */
 function usedSlots(maps: ReturnType<typeof memoryLbMaps>): number {
   return maps.slot.words.subarray(0, 1024).filter((word) => word !== 0).length;
@@ -241,15 +253,6 @@ describe('LbReconciler', () => {
 
   test("a freed id's counters are reset before it is handed out again; a restore resets unused ids", async () => {
     const maps = memoryLbMaps();
-    const counted = (map: typeof maps.backendStats, id: number): bigint =>
-      decode(COUNTERS, map.lookup(index(id))!).packets;
-    const count = (map: typeof maps.backendStats, id: number, packets: bigint): void => {
-      map.updateBatch(
-        index(id),
-        encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }),
-        1,
-      );
-    };
     const lb = reconciler(maps);
     lb.markSynced();
     lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
@@ -283,15 +286,6 @@ describe('LbReconciler', () => {
 
   test('a restart resets the counters a stopped pass left above every live id', async () => {
     const maps = memoryLbMaps();
-    const counted = (map: typeof maps.backendStats, id: number): bigint =>
-      decode(COUNTERS, map.lookup(index(id))!).packets;
-    const count = (map: typeof maps.backendStats, id: number, packets: bigint): void => {
-      map.updateBatch(
-        index(id),
-        encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }),
-        1,
-      );
-    };
     const lb = reconciler(maps);
     lb.markSynced();
     lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
