@@ -16,9 +16,8 @@ import {
 } from './desired-frontend.js';
 import type { LbMaps } from './lb-maps.js';
 import { lbTableRows } from './lb-table.js';
-import { ARRAY_INDEX, COUNTERS } from './maps/lb-layouts.js';
+import { readCounterEntry } from './maps/counter-resets.js';
 import { readBackend } from './maps/shared-array.js';
-import { decode, encode } from './maps/struct-codec.js';
 import { frontendCodeOf, protocolNumber, type FrontendCode } from './programmed-state.js';
 
 /** What the reconciler was asked for, which the maps alone cannot say. */
@@ -260,8 +259,8 @@ function readCounters(
   role: 'frontendStats' | 'backendStats',
   id: number,
 ): LbCounterValues | undefined {
-  const value = maps[role].lookup(encode(ARRAY_INDEX, { index: id }));
-  if (value === undefined) return undefined;
-  const { packets, bytes, flows, rejected } = decode(COUNTERS, value);
+  const entry = readCounterEntry(maps[role], id);
+  if (entry === undefined) return undefined;
+  const { packets, bytes, flows, rejected } = entry;
   return { packets, bytes, flows, rejected };
 }

@@ -12,6 +12,8 @@ import {
   type DesiredFrontend,
   type DesiredStateSink,
 } from './desired-frontend.js';
+import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
+import type { IdAllocator } from './id-allocator.js';
 import type { LbMaps } from './lb-maps.js';
 import type { LbIntent } from './lb-inspection.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
@@ -266,17 +268,20 @@ export class LbReconciler implements DesiredStateSink {
    * when it restarts, every id whose counters that pass may have left behind (lb_maps.h).
    */
   private raiseIdHighWater(frontends: number, backends: number): void {
-    const mark = this.state.idHighWater;
-    const frontendMark = this.state.frontendIds.highestAfter(frontends);
-    if (frontendMark > mark.frontends) {
-      writeIdHighWater(this.maps.frontendStats, frontendMark);
-      mark.frontends = frontendMark;
-    }
-    const backendMark = this.state.backends.ids.highestAfter(backends);
-    if (backendMark > mark.backends) {
-      writeIdHighWater(this.maps.backendStats, backendMark);
-      mark.backends = backendMark;
-    }
+    const { state, maps } = this;
+    const raise = (
+      kind: 'frontends' | 'backends',
+      ids: IdAllocator,
+      count: number,
+      map: BpfMap,
+    ) => {
+      const mark = ids.highestAfter(count);
+      if (mark <= state.idHighWater[kind]) return;
+      writeIdHighWater(map, mark);
+      state.idHighWater[kind] = mark;
+    };
+    raise('frontends', state.frontendIds, frontends, maps.frontendStats);
+    raise('backends', state.backends.ids, backends, maps.backendStats);
   }
 
   private logBlocked(codes: readonly FrontendCode[]): void {

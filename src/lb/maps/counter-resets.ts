@@ -23,10 +23,14 @@ const HIGH_WATER_INDEX = 0;
  * daemon without the mark wrote, and at most the array's last index whatever the entry holds.
  */
 export function readIdHighWater(map: BpfMap): number {
-  const value = map.lookup(encode(ARRAY_INDEX, { index: HIGH_WATER_INDEX }));
-  if (value === undefined) return 0;
-  const { packets } = decode(COUNTERS, value);
+  const packets = readCounterEntry(map, HIGH_WATER_INDEX)?.packets ?? 0n;
   return Number(packets < BigInt(map.maxEntries - 1) ? packets : BigInt(map.maxEntries - 1));
+}
+
+/** Entry `index` of a counter array as it is now; undefined past the array's end. */
+export function readCounterEntry(map: BpfMap, index: number) {
+  const value = map.lookup(encode(ARRAY_INDEX, { index }));
+  return value === undefined ? undefined : decode(COUNTERS, value);
 }
 
 /** Records `id` as the highest the daemon may hand out, before any entry names it. */
