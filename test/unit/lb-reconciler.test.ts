@@ -358,6 +358,44 @@ describe('LbReconciler', () => {
     expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3']);
   });
 
+  test('changes before the first pass land as their last state; after it, one change plans one frontend', async () => {
+    const maps = memoryLbMaps();
+    const first = reconciler(maps);
+    first.markSynced();
+    first.replaceService('default/old', [
+      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
+    ]);
+    await first.whenIdle();
+    first.stop();
+
+    const reports: LbPassReport[] = [];
+    const second = reconciler(maps, reports);
+    // One turn of the event loop: the first pass has not run yet.
+    second.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    second.replaceService('default/web', []);
+    second.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.3'))]);
+    second.replaceService('default/api', [
+      frontend('10.96.0.30', backends('10.0.0.4'), ownedBy('api')),
+    ]);
+    second.deleteService('default/api');
+    second.markSynced();
+    await second.whenIdle();
+    // The restored frontend nobody desires is gone; the re-added one has its last backends.
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.3'] });
+    expect(backendIps(maps)).toEqual(['10.0.0.3']);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toEqual(
+      expect.objectContaining({ frontends: 3, frontendsWritten: 1, frontendsDeleted: 1 }),
+    );
+
+    second.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.3', '10.0.0.5')),
+    ]);
+    await second.whenIdle();
+    expect(reports[1]).toEqual(expect.objectContaining({ frontends: 1, backendsWritten: 1 }));
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.3', '10.0.0.5'] });
+  });
+
   test('a failed write is retried after rebuilding from the maps, and converges', async () => {
     const maps = memoryLbMaps();
     const hash = maps.frontend;
