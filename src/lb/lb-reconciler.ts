@@ -72,6 +72,12 @@ export class LbReconciler implements DesiredStateSink {
    */
   private planEveryDesired = true;
   /**
+   * A failed pass could not rebuild the mirror from the maps either (reading them failed too): the
+   * mirror may describe writes that never happened, so the next pass reads the maps again before
+   * it plans anything.
+   */
+  private mirrorStale = false;
+  /**
    * Desired frontends the maps have no room for, with the reason. Each keeps what it had (nothing,
    * if new); they are tried again whenever a pass gives room back.
    */
@@ -228,6 +234,14 @@ export class LbReconciler implements DesiredStateSink {
     this.scheduled = undefined;
     if (this.stopped) return;
     const started = performance.now();
+    if (this.mirrorStale && !this.rebuildMirror()) {
+      // Still unreadable: nothing is planned against a mirror that may be wrong, and what is
+      // dirty stays so for the next attempt.
+      this.failedPassCount++;
+      this.raiseBackoff();
+      this.retryLater();
+      return;
+    }
     // Taken whole: a failed pass makes recover() mark everything dirty again anyway.
     const codes = this.dirty;
     this.dirty = new Map();
@@ -340,22 +354,48 @@ export class LbReconciler implements DesiredStateSink {
   private recover(error: Error): void {
     this.lastError = error;
     this.failedPassCount++;
-    this.backoffMs = Math.min(
-      this.maxRetryMs,
-      this.backoffMs === 0 ? this.initialRetryMs : this.backoffMs * 2,
-    );
+    this.raiseBackoff();
     this.logger.error(
       { err: error, retryInMs: this.backoffMs },
       'load balancer: writing the maps failed; will rebuild from the live maps and retry',
     );
+    // Whether or not the maps can be read now, the retry redoes every desired frontend: the
+    // failed pass took its share of them out of `dirty`.
+    this.planEveryDesired = true;
+    if (this.synced) this.sweepPending = true;
+    this.rebuildMirror();
+    this.retryLater();
+  }
+
+  /**
+   * Replaces the mirror with what the live maps hold, and marks what they hold dirty. False when
+   * they cannot be read: the mirror is then stale, and the next pass tries again first.
+   */
+  private rebuildMirror(): boolean {
     try {
       this.state = restore(this.maps);
-      this.markDirty(this.state.frontends.frontendCodes());
-      this.planEveryDesired = true;
-      if (this.synced) this.sweepPending = true;
-    } catch (restoreError) {
-      this.logger.error({ err: restoreError }, 'load balancer: reading the live maps failed too');
+    } catch (error) {
+      this.mirrorStale = true;
+      this.lastError = toTerwayError(error, 'BPF_ERROR');
+      this.logger.error(
+        { err: error },
+        'load balancer: reading the live maps failed too; the retry reads them again first',
+      );
+      return false;
     }
+    this.mirrorStale = false;
+    this.markDirty(this.state.frontends.frontendCodes());
+    return true;
+  }
+
+  private raiseBackoff(): void {
+    this.backoffMs = Math.min(
+      this.maxRetryMs,
+      this.backoffMs === 0 ? this.initialRetryMs : this.backoffMs * 2,
+    );
+  }
+
+  private retryLater(): void {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.pass();

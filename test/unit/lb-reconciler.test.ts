@@ -414,6 +414,39 @@ describe('LbReconciler', () => {
     expect(failures).toBeLessThan(0);
   });
 
+  test('a failed write whose rebuild fails too loses nothing: the retry reads the maps first', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/old', [
+      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
+    ]);
+    await lb.whenIdle();
+
+    const hash = maps.frontend;
+    const realUpdate = hash.updateBatch.bind(hash);
+    const realDump = hash.dump.bind(hash);
+    let writeFailures = 1;
+    let readFailures = 2;
+    hash.updateBatch = (keys: Buffer, values: Buffer, count: number, flags?: BpfUpdateFlags) => {
+      if (writeFailures-- > 0) throw new Error('injected: EAGAIN on write');
+      return realUpdate(keys, values, count, flags ?? BPF_ANY);
+    };
+    hash.dump = () => {
+      if (readFailures-- > 0) throw new Error('injected: EIO on read');
+      return realDump();
+    };
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
+    lb.deleteService('default/old');
+    await lb.whenIdle();
+    expect(lb.failure).toBeUndefined();
+    // The write failed, the rebuild after it and the first retry's read failed too.
+    expect(readFailures).toBeLessThan(0);
+    expect(lb.failedPasses).toBe(2);
+    expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2', '10.0.0.3'] });
+    expect(backendIps(maps)).toEqual(['10.0.0.2', '10.0.0.3']);
+  });
+
   test('a frontend that outgrows its slot block moves to a bigger one; the old one is cleared', async () => {
     const maps = memoryLbMaps();
     const lb = reconciler(maps);
