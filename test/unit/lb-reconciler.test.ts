@@ -77,6 +77,15 @@ afterEach(() => {
   for (const each of running.splice(0)) each.stop();
 });
 
+/** A synced reconciler whose maps hold Service default/old (10.96.0.20 → 10.0.0.7). */
+async function withOldService(maps: ReturnType<typeof memoryLbMaps>): Promise<LbReconciler> {
+  const lb = reconciler(maps);
+  lb.markSynced();
+  lb.replaceService('default/old', [frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old'))]);
+  await lb.whenIdle();
+  return lb;
+}
+
 describe('LbReconciler', () => {
   test('a Service becomes a frontend whose slots name its ready backends', async () => {
     const maps = memoryLbMaps();
@@ -360,13 +369,7 @@ describe('LbReconciler', () => {
 
   test('changes before the first pass land as their last state; after it, one change plans one frontend', async () => {
     const maps = memoryLbMaps();
-    const first = reconciler(maps);
-    first.markSynced();
-    first.replaceService('default/old', [
-      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
-    ]);
-    await first.whenIdle();
-    first.stop();
+    (await withOldService(maps)).stop();
 
     const reports: LbPassReport[] = [];
     const second = reconciler(maps, reports);
@@ -416,12 +419,7 @@ describe('LbReconciler', () => {
 
   test('a failed write whose rebuild fails too loses nothing: the retry reads the maps first', async () => {
     const maps = memoryLbMaps();
-    const lb = reconciler(maps);
-    lb.markSynced();
-    lb.replaceService('default/old', [
-      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
-    ]);
-    await lb.whenIdle();
+    const lb = await withOldService(maps);
 
     const hash = maps.frontend;
     const realUpdate = hash.updateBatch.bind(hash);
