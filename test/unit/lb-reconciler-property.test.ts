@@ -1,7 +1,8 @@
 /**
  * The reconciler against a model, over random histories: Services replaced and deleted, ClusterIPs
- * contested by two Services, batch writes that fail (once or several times in a row), and daemon
- * restarts that may land right after a failed pass, before its retry. Whenever the reconciler is
+ * contested by two Services, batch writes that fail (once or several times in a row), rebuilds
+ * whose reads of the maps fail too, and daemon restarts that may land right after a failed pass,
+ * before its retry. Whenever the reconciler is
  * idle, the maps must hold exactly what the model says: every desired frontend with its ready
  * backends, no backend entry, gate bit or slot that nothing desires, and nothing missing.
  */
@@ -56,6 +57,7 @@ type Action =
   | { kind: 'settle' }
   | { kind: 'tick' }
   | { kind: 'fail'; batch: 'update' | 'delete'; times: number }
+  | { kind: 'failReads'; times: number }
   | { kind: 'restart' };
 
 const frontendArb: fc.Arbitrary<FrontendSpec> = fc.record({
@@ -94,6 +96,13 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('fail' as const),
       batch: fc.constantFrom<'update' | 'delete'>('update', 'delete'),
+      times: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('failReads' as const),
       times: fc.integer({ min: 1, max: 3 }),
     }),
   },
@@ -168,6 +177,24 @@ function injectFailures(maps: Maps, batch: 'update' | 'delete', times: number): 
       return real(keys, count);
     };
   }
+}
+
+/**
+ * Reads of the frontend hash (the rebuild after a failed pass) that throw while `left` > 0. The
+ * reads the test makes itself, and a restarted daemon's first one, come after `left` is reset.
+ */
+function injectableReadFailures(maps: Maps): { left: number } {
+  const reads = { left: 0 };
+  const hash = maps.frontend;
+  const real = hash.dump.bind(hash);
+  hash.dump = () => {
+    if (reads.left > 0) {
+      reads.left--;
+      throw new Error('injected: EIO');
+    }
+    return real();
+  };
+  return reads;
 }
 
 function setBits(words: Uint32Array): number[] {
@@ -290,6 +317,7 @@ describe('LbReconciler against a model', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { maxLength: 30 }), async (actions) => {
         const maps = memoryLbMaps();
+        const reads = injectableReadFailures(maps);
         const model = new Model();
         let reconciler = start(maps);
         reconciler.markSynced();
@@ -309,6 +337,7 @@ describe('LbReconciler against a model', () => {
                 break;
               case 'settle':
                 await reconciler.whenIdle();
+                reads.left = 0;
                 expectMapsToHold(maps, model, failed);
                 break;
               case 'tick':
@@ -318,9 +347,13 @@ describe('LbReconciler against a model', () => {
                 injectFailures(maps, action.batch, action.times);
                 failed = true;
                 break;
+              case 'failReads':
+                reads.left = action.times;
+                break;
               case 'restart':
                 // Whatever the last pass left, failed or not, is what the new daemon finds.
                 reconciler.stop();
+                reads.left = 0;
                 reconciler = start(maps);
                 for (const [service, frontends] of model.replay()) {
                   reconciler.replaceService(service, frontends);
@@ -330,6 +363,7 @@ describe('LbReconciler against a model', () => {
             }
           }
           await reconciler.whenIdle();
+          reads.left = 0;
           expectMapsToHold(maps, model, failed);
           expect(reconciler.blockedFrontends).toEqual([]);
         } finally {
