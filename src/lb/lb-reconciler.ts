@@ -242,7 +242,8 @@ export class LbReconciler implements DesiredStateSink {
       this.retryLater();
       return;
     }
-    // Taken whole: a failed pass makes recover() mark everything dirty again anyway.
+    // Taken whole: after a failed pass, recover() has the next one plan every desired frontend
+    // and everything the maps hold anyway.
     const codes = this.dirty;
     this.dirty = new Map();
     const everyDesired = this.planEveryDesired;
