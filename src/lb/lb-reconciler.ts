@@ -237,9 +237,7 @@ export class LbReconciler implements DesiredStateSink {
     if (this.mirrorStale && !this.rebuildMirror()) {
       // Still unreadable: nothing is planned against a mirror that may be wrong, and what is
       // dirty stays so for the next attempt.
-      this.failedPassCount++;
-      this.raiseBackoff();
-      this.retryLater();
+      this.retryAfterFailure();
       return;
     }
     // Taken whole: after a failed pass, recover() has the next one plan every desired frontend
@@ -264,7 +262,7 @@ export class LbReconciler implements DesiredStateSink {
         frontendsPlanned++;
         const shortfall = plan.frontend(code, desired);
         if (shortfall === undefined) {
-          if (this.blocked.size > 0) this.blocked.delete(code);
+          this.blocked.delete(code);
         } else {
           if (!this.blocked.has(code)) newlyBlocked.push(code);
           this.blocked.set(code, shortfall);
@@ -354,8 +352,7 @@ export class LbReconciler implements DesiredStateSink {
    */
   private recover(error: Error): void {
     this.lastError = error;
-    this.failedPassCount++;
-    this.raiseBackoff();
+    this.retryAfterFailure();
     this.logger.error(
       { err: error, retryInMs: this.backoffMs },
       'load balancer: writing the maps failed; will rebuild from the live maps and retry',
@@ -365,7 +362,6 @@ export class LbReconciler implements DesiredStateSink {
     this.planEveryDesired = true;
     if (this.synced) this.sweepPending = true;
     this.rebuildMirror();
-    this.retryLater();
   }
 
   /**
@@ -389,14 +385,13 @@ export class LbReconciler implements DesiredStateSink {
     return true;
   }
 
-  private raiseBackoff(): void {
+  /** Counts a failed pass and schedules the next attempt after a doubled backoff. */
+  private retryAfterFailure(): void {
+    this.failedPassCount++;
     this.backoffMs = Math.min(
       this.maxRetryMs,
       this.backoffMs === 0 ? this.initialRetryMs : this.backoffMs * 2,
     );
-  }
-
-  private retryLater(): void {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.pass();
