@@ -45,6 +45,7 @@ export class LbWritePlan {
   private readonly frontendWrites: FrontendWrites;
   /** Stores that must wait until the frontend hash no longer points at what they clear. */
   private readonly afterFrontends: (() => void)[] = [];
+  /** Frontend ids deleted this pass: parked at apply, not freed (ProgrammedState.parkedFrontendIds). */
   private readonly releasedFrontendIds: number[] = [];
   /** Backend ids cleared from the array this pass: their counters are reset, then they are freed. */
   private readonly releasedBackendIds: number[] = [];
@@ -110,7 +111,7 @@ export class LbWritePlan {
    */
   private shortfall(id: number, desired: DesiredFrontend, proto: number): string | undefined {
     const { frontendIds, slotBlocks, backends, frontends } = this.state;
-    if (id === 0 && frontendIds.free === 0) {
+    if (id === 0 && frontendIds.free === 0 && this.state.parkedFrontendIds.size === 0) {
       return 'no frontend id is free: the frontend map is full';
     }
     const slots = desired.ready.length;
@@ -170,7 +171,7 @@ export class LbWritePlan {
   ): void {
     const slotCount = this.acquire(desired, proto);
     const { members } = this;
-    const id = this.state.frontendIds.allocate();
+    const id = this.takeFrontendId();
     const block = this.state.slotBlocks.allocate(blockCapacityFor(slotCount));
     for (let slot = 0; slot < slotCount; slot++) {
       writeSlot(this.maps.slot, block.base + slot, members.at(slot));
@@ -197,6 +198,20 @@ export class LbWritePlan {
       this.state.frontends.setDraining(id, members.toArray(slotCount));
   }
 
+  /**
+   * A free frontend id, or when every id is in use or parked, the longest-parked one: a frontend
+   * without an id is not programmed at all, which is worse than an old flow's packets counted under
+   * it. Its counters are zeroed first, so the new frontend starts from zero.
+   */
+  private takeFrontendId(): number {
+    const { frontendIds, parkedFrontendIds } = this.state;
+    if (frontendIds.free > 0) return frontendIds.allocate();
+    const oldest = parkedFrontendIds.values().next().value!;
+    parkedFrontendIds.delete(oldest);
+    resetCounters(this.maps.frontendStats, [oldest]);
+    return oldest;
+  }
+
   /** Deletes backends nothing references (after a restore, once the source is complete). */
   sweep(): void {
     if (!this.mayDelete) return;
@@ -215,12 +230,13 @@ export class LbWritePlan {
     this.frontendWrites.applyUpserts(this.maps.frontend);
     this.frontendWrites.applyDeletes(this.maps.frontend);
     for (const store of this.afterFrontends) store();
-    // An id goes back to its allocator with zero counters, so a new frontend or backend under it
-    // starts from zero without a write of its own.
-    resetCounters(this.maps.frontendStats, this.releasedFrontendIds);
+    // An id goes back to its allocator with zero counters, so a new backend under it starts from
+    // zero without a write of its own. A backend id needs no parking: a flow checks its backend's
+    // address on every packet, so a reused id ends the old flows instead of counting them.
     resetCounters(this.maps.backendStats, this.releasedBackendIds);
-    for (const id of this.releasedFrontendIds) this.state.frontendIds.release(id);
     for (const id of this.releasedBackendIds) this.state.backends.ids.release(id);
+    // A frontend's flows outlive it (they keep their backend), and go on counting under its id.
+    for (const id of this.releasedFrontendIds) this.state.parkedFrontendIds.add(id);
     return {
       frontendsWritten: this.frontendWrites.upserts,
       frontendsDeleted: this.frontendWrites.deletes,

@@ -22,6 +22,12 @@ export class ProgrammedState {
   readonly backends = new BackendRegistry();
   readonly frontendIds = new IdAllocator('frontend', LB_LIMITS.frontends);
   /**
+   * Frontend ids no frontend holds any more, kept from reuse while a live flow may still count
+   * under them (flow-liveness.ts), oldest first. They stay taken in `frontendIds`; their counters
+   * are zeroed when they are freed for good (or taken back when every other id is in use).
+   */
+  readonly parkedFrontendIds = new Set<number>();
+  /**
    * The backends the live maps held when this mirror was built: the only ones a sweep can find
    * unreferenced, since a backend the daemon adds is referenced from the start.
    */

@@ -18,6 +18,7 @@ export interface LbReadout {
   };
   readonly programmedFrontends: number;
   readonly programmedBackends: number;
+  readonly parkedFrontendIds: number;
   readonly isSynced: boolean;
   readonly passes: number;
   readonly failedPasses: number;
@@ -75,6 +76,16 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
     registers: [registry],
     collect() {
       this.set(lb.programmedBackends);
+    },
+  });
+  new Gauge({
+    name: 'terway_lb_parked_frontend_ids',
+    help:
+      'Ids of deleted frontends kept from reuse while live flows still count under them, so a ' +
+      "new frontend's counters never include an old connection's packets; freed once those end",
+    registers: [registry],
+    collect() {
+      this.set(lb.parkedFrontendIds);
     },
   });
   new Gauge({

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterEach, describe, expect, test } from '@jest/globals';
 import pino from 'pino';
 
@@ -9,7 +11,15 @@ import {
 } from '../../src/lb/desired-frontend.js';
 import { LbReconciler, type LbPassReport } from '../../src/lb/lb-reconciler.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
-import { ARRAY_INDEX, COUNTERS, FRONTEND, FRONTEND_KEY } from '../../src/lb/maps/lb-layouts.js';
+import {
+  ARRAY_INDEX,
+  COUNTERS,
+  FLOW,
+  FLOW_KEY as FLOW_KEY_LAYOUT,
+  FLOW_STATES,
+  FRONTEND,
+  FRONTEND_KEY,
+} from '../../src/lb/maps/lb-layouts.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
@@ -60,14 +70,61 @@ function count(map: CounterMap, id: number, packets: bigint): void {
   map.updateBatch(index(id), encode(COUNTERS, { packets, bytes: 1n, flows: 1n, rejected: 0n }), 1);
 }
 
+/**
+ * A conntrack entry the program would have written for a flow to frontend `frontendId`, its last
+ * packet `idleS` seconds before the reconcilers' clock. Each call makes a new client port.
+ */
+let clientPort = 40_000;
+function liveFlow(
+  maps: ReturnType<typeof memoryLbMaps>,
+  frontendId: number,
+  protocol: 'TCP' | 'UDP',
+  state: 'new' | 'established' | 'closing',
+  idleS = 1n,
+): void {
+  const lastSeenNs = nowNs - idleS * 10n ** 9n;
+  maps.flow.updateBatch(
+    encode(FLOW_KEY_LAYOUT, {
+      clientAddr: 0x0a00_0063,
+      frontendAddr: 0x0a60_0014,
+      clientPort: clientPort++,
+      frontendPort: 80,
+      proto: protocol === 'TCP' ? 6 : 17,
+    }),
+    encode(FLOW, {
+      firstSeenNs: lastSeenNs,
+      lastSeenNs,
+      packets: 5n,
+      bytes: 500n,
+      nextHop: 0n,
+      frontendId,
+      backendId: 1,
+      backendAddr: 0x0a00_0007,
+      backendPort: 8080,
+      state: FLOW_STATES.indexOf(state),
+    }),
+    1,
+  );
+}
+
 /** Non-zero slot words: what a frontend's slot block still holds. */
 function usedSlots(maps: ReturnType<typeof memoryLbMaps>): number {
   return maps.slot.words.subarray(0, 1024).filter((word) => word !== 0).length;
 }
 
 const running: LbReconciler[] = [];
+/** The programs' clock (CLOCK_MONOTONIC, ns) as the reconcilers here read it. */
+let nowNs = 10n ** 12n;
+
 function reconciler(maps: ReturnType<typeof memoryLbMaps>, reports?: LbPassReport[]): LbReconciler {
-  const created = new LbReconciler({ maps, logger: log, initialRetryMs: 5, maxRetryMs: 20 });
+  const created = new LbReconciler({
+    maps,
+    logger: log,
+    initialRetryMs: 5,
+    maxRetryMs: 20,
+    parkedCheckMs: 10,
+    monotonicNs: () => nowNs,
+  });
   if (reports) created.onPass = (report) => reports.push(report);
   running.push(created);
   return created;
@@ -273,8 +330,10 @@ describe('LbReconciler', () => {
     count(maps.backendStats, backendId, 7n);
     lb.deleteService('default/web');
     await lb.whenIdle();
-    expect(counted(maps.frontendStats, row!.id)).toBe(0n);
     expect(counted(maps.backendStats, backendId)).toBe(0n);
+    // The frontend's id is parked first; with no flow left under it, the next check frees it.
+    await waitFor('the parked id freed', () => lb.parkedFrontendIds === 0);
+    expect(counted(maps.frontendStats, row!.id)).toBe(0n);
 
     lb.replaceService('default/web', [
       frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3', '10.0.0.4')),
@@ -316,17 +375,21 @@ describe('LbReconciler', () => {
     count(maps.frontendStats, web.id, 11n);
 
     // The daemon stops in the pass that deletes default/api: after the entries went, before the
-    // counters were reset (the reset is the write that fails here).
-    const writeCounters = maps.frontendStats.updateBatch.bind(maps.frontendStats);
-    maps.frontendStats.updateBatch = (keys, values, n, flags) => {
-      if (decode(ARRAY_INDEX, keys).index !== 0) throw new Error('stopped');
-      return writeCounters(keys, values, n, flags);
+    // counters were reset (the resets are the writes that fail here, and the rebuild's too).
+    const stopResets = (map: CounterMap) => {
+      const write = map.updateBatch.bind(map);
+      map.updateBatch = (keys, values, n, flags) => {
+        if (decode(ARRAY_INDEX, keys).index !== 0) throw new Error('stopped');
+        return write(keys, values, n, flags);
+      };
+      return () => (map.updateBatch = write);
     };
+    const restoreWrites = [stopResets(maps.frontendStats), stopResets(maps.backendStats)];
     const before = lb.failedPasses;
     lb.deleteService('default/api');
     await waitFor('the failed pass', () => lb.failedPasses > before);
     lb.stop();
-    maps.frontendStats.updateBatch = writeCounters;
+    for (const undo of restoreWrites) undo();
     expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2'] });
     expect(counted(maps.frontendStats, api.id)).toBe(5n);
 
@@ -335,6 +398,81 @@ describe('LbReconciler', () => {
     expect(counted(maps.frontendStats, api.id)).toBe(0n);
     expect(counted(maps.backendStats, api.backends[0]!.id)).toBe(0n);
     expect(counted(maps.frontendStats, web.id)).toBe(11n);
+  });
+
+  test("a deleted frontend's id stays parked while a live flow counts under it, across a restart", async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/old', [
+      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
+    ]);
+    await lb.whenIdle();
+    const old = readLbTable(maps)[0]!;
+    // An established connection to default/old, counted by the program under its frontend's id.
+    liveFlow(maps, old.id, 'TCP', 'established');
+    count(maps.frontendStats, old.id, 5n);
+    lb.deleteService('default/old');
+    lb.replaceService('default/new', [
+      frontend('10.96.0.30', backends('10.0.0.8'), ownedBy('new')),
+    ]);
+    await lb.whenIdle();
+    // default/new gets another id, so the old flow's packets never show as its traffic.
+    const created = readLbTable(maps)[0]!;
+    expect(created.frontend.ip).toBe('10.96.0.30');
+    expect(created.id).not.toBe(old.id);
+    expect(lb.parkedFrontendIds).toBe(1);
+    await sleep(30); // a few checks: the flow is alive, so the id stays parked, counters and all
+    expect(lb.parkedFrontendIds).toBe(1);
+    expect(counted(maps.frontendStats, old.id)).toBe(5n);
+
+    // A restart finds the id from the flow map: unused, but a live flow counts under it.
+    lb.stop();
+    const restarted = reconciler(maps);
+    expect(restarted.parkedFrontendIds).toBe(1);
+    expect(counted(maps.frontendStats, old.id)).toBe(5n);
+    restarted.markSynced();
+    restarted.replaceService('default/new', [
+      frontend('10.96.0.30', backends('10.0.0.8'), ownedBy('new')),
+    ]);
+    restarted.replaceService('default/more', [
+      frontend('10.96.0.40', backends('10.0.0.9'), ownedBy('more')),
+    ]);
+    await restarted.whenIdle();
+    const more = readLbTable(maps).find((row) => row.frontend.ip === '10.96.0.40')!;
+    expect(more.id).not.toBe(old.id);
+
+    // Six hours of silence end an established flow: the next check frees the id, counters zeroed.
+    nowNs += 6n * 3600n * 10n ** 9n;
+    await waitFor('the parked id freed', () => restarted.parkedFrontendIds === 0);
+    expect(counted(maps.frontendStats, old.id)).toBe(0n);
+    restarted.replaceService('default/last', [
+      frontend('10.96.0.50', backends('10.0.0.10'), ownedBy('last')),
+    ]);
+    await restarted.whenIdle();
+    expect(readLbTable(maps).find((row) => row.frontend.ip === '10.96.0.50')!.id).toBe(old.id);
+  });
+
+  test('flows that have ended, or name no frontend, park nothing', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/web', [
+      frontend('10.96.0.10', backends('10.0.0.2')),
+      frontend('10.96.0.10', backends('10.0.0.2'), {
+        address: { ip: '10.96.0.10', port: 80, protocol: 'UDP' },
+      }),
+    ]);
+    await lb.whenIdle();
+    const [tcp, udp] = readLbTable(maps).sort((a, b) =>
+      a.frontend.protocol.localeCompare(b.frontend.protocol),
+    );
+    // Each flow's last packet is older than its state's lifetime (lb.c's flow_lifetime).
+    liveFlow(maps, tcp!.id, 'TCP', 'closing', 11n);
+    liveFlow(maps, udp!.id, 'UDP', 'established', 61n);
+    lb.deleteService('default/web');
+    await lb.whenIdle();
+    await waitFor('both ids freed', () => lb.parkedFrontendIds === 0);
   });
 
   test('a restarted reconciler adopts the live maps and deletes only after the source synced', async () => {

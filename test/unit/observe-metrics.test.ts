@@ -114,6 +114,7 @@ describe('LB metrics', () => {
       },
       programmedFrontends: 0,
       programmedBackends: 0,
+      parkedFrontendIds: 0,
       isSynced: true,
       passes: 3,
       failedPasses: 0,

@@ -70,6 +70,7 @@ describe('README reference tables', () => {
       intent: { desired: new Map(), blocked: new Map() },
       programmedFrontends: 0,
       programmedBackends: 0,
+      parkedFrontendIds: 0,
       isSynced: false,
       passes: 0,
       failedPasses: 0,

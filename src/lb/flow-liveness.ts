@@ -1,0 +1,58 @@
+/**
+ * Which frontend ids the conntrack entries (tw_flow) that are still alive count under. A frontend
+ * id freed while such a flow runs is parked until the flow ends (ProgrammedState.parkedFrontendIds):
+ * handed to a new frontend at once, it would add the old flow's packets to the new frontend's
+ * counters, since an established flow keeps its backend, and its counting, after its frontend goes.
+ *
+ * A flow is alive as the program judges it (flow_alive in bpf/lb.c): its last packet is younger
+ * than its state's lifetime. The lifetimes below mirror that file's; a unit test holds them equal.
+ */
+import type { BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
+import { FLOW, FLOW_KEY, FLOW_STATES, IPPROTO_TCP } from './maps/lb-layouts.js';
+
+const NS_PER_S = 1_000_000_000n;
+
+/** lb.c's conntrack lifetimes, in ns, by what the flow's state and protocol are. */
+export const FLOW_LIFETIME_NS = {
+  tcpNew: 60n * NS_PER_S,
+  tcpEstablished: 6n * 3600n * NS_PER_S,
+  tcpClosing: 10n * NS_PER_S,
+  udp: 60n * NS_PER_S,
+} as const;
+
+const STATE_ESTABLISHED = FLOW_STATES.indexOf('established');
+const STATE_CLOSING = FLOW_STATES.indexOf('closing');
+
+function lifetimeNs(proto: number, state: number): bigint {
+  if (proto !== IPPROTO_TCP) return FLOW_LIFETIME_NS.udp;
+  if (state === STATE_ESTABLISHED) return FLOW_LIFETIME_NS.tcpEstablished;
+  if (state === STATE_CLOSING) return FLOW_LIFETIME_NS.tcpClosing;
+  return FLOW_LIFETIME_NS.tcpNew;
+}
+
+/**
+ * The frontend ids of the flows in `dump` (a dump of tw_flow; `valueStride` its map's) that are
+ * alive at `nowNs` (CLOCK_MONOTONIC). A stamp ahead of `nowNs` counts as alive: the programs read a
+ * coarse clock that can run a tick ahead of the daemon's.
+ */
+export function frontendIdsOfLiveFlows(
+  dump: BpfMapDump,
+  valueStride: number,
+  nowNs: bigint,
+): Set<number> {
+  const live = new Set<number>();
+  const { proto } = FLOW_KEY.fields;
+  const { lastSeenNs, frontendId, state } = FLOW.fields;
+  for (let index = 0; index < dump.count; index++) {
+    const at = index * valueStride;
+    const id = dump.values.readUInt32LE(at + frontendId.offset);
+    if (id === 0 || live.has(id)) continue;
+    const lastSeen = dump.values.readBigUInt64LE(at + lastSeenNs.offset);
+    const lifetime = lifetimeNs(
+      dump.keys[index * FLOW_KEY.size + proto.offset]!,
+      dump.values[at + state.offset]!,
+    );
+    if (nowNs - lastSeen < lifetime) live.add(id);
+  }
+  return live;
+}
