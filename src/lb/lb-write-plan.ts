@@ -235,7 +235,8 @@ export class LbWritePlan {
     // address on every packet, so a reused id ends the old flows instead of counting them.
     resetCounters(this.maps.backendStats, this.releasedBackendIds);
     for (const id of this.releasedBackendIds) this.state.backends.ids.release(id);
-    // A frontend's flows outlive it (they keep their backend), and go on counting under its id.
+    // A frontend's flows can outlive it (replies are still translated, and a re-created address
+    // finds them), counted under its id all the while.
     for (const id of this.releasedFrontendIds) this.state.parkedFrontendIds.add(id);
     return {
       frontendsWritten: this.frontendWrites.upserts,

@@ -19,6 +19,7 @@ import {
   FLOW_STATES,
   FRONTEND,
   FRONTEND_KEY,
+  LB_LIMITS,
 } from '../../src/lb/maps/lb-layouts.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
@@ -451,6 +452,44 @@ describe('LbReconciler', () => {
     ]);
     await restarted.whenIdle();
     expect(readLbTable(maps).find((row) => row.frontend.ip === '10.96.0.50')!.id).toBe(old.id);
+  });
+
+  test('when every other id is in use, the longest-parked one is taken back, counters zeroed', async () => {
+    const maps = memoryLbMaps();
+    const lb = reconciler(maps);
+    lb.markSynced();
+    lb.replaceService('default/old', [
+      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
+    ]);
+    await lb.whenIdle();
+    const old = readLbTable(maps)[0]!;
+    liveFlow(maps, old.id, 'TCP', 'established');
+    count(maps.frontendStats, old.id, 5n);
+    lb.deleteService('default/old');
+    // Every other id (1..limit-1 but the parked one): frontends without backends, one slot each.
+    const rest = LB_LIMITS.frontends - 2;
+    lb.replaceService(
+      'default/many',
+      Array.from({ length: rest }, (_, i) =>
+        frontend(intToIp(0x0b00_0000 + i), [], ownedBy('many')),
+      ),
+    );
+    await lb.whenIdle();
+    expect(lb.programmedFrontends).toBe(rest);
+    expect(lb.parkedFrontendIds).toBe(1);
+    expect(counted(maps.frontendStats, old.id)).toBe(5n);
+
+    lb.replaceService('default/late', [
+      frontend('10.96.0.30', backends('10.0.0.8'), ownedBy('late')),
+    ]);
+    await lb.whenIdle();
+    expect(lb.blockedFrontends).toEqual([]);
+    expect(lb.parkedFrontendIds).toBe(0);
+    const late = maps.frontend.lookup(
+      encode(FRONTEND_KEY, { addr: 0x0a60_001e, port: 80, proto: 6 }),
+    );
+    expect(decode(FRONTEND, late!).id).toBe(old.id);
+    expect(counted(maps.frontendStats, old.id)).toBe(0n);
   });
 
   test('flows that have ended, or name no frontend, park nothing', async () => {
