@@ -46,6 +46,8 @@ import {
   u32,
 } from '../support/bpf-lab.js';
 import { nextHopMacOf } from '../../src/lb/flow-records.js';
+import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
+import { FLOW } from '../../src/lb/maps/lb-layouts.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -492,6 +494,37 @@ describe('veth pod', () => {
       state: FLOW_ESTABLISHED,
       packets: 2n,
     });
+
+    // The daemon's reading of the same entries (which frontend ids live flows still count under),
+    // on its own clock: now both flows live; 11 s on, past the closing TCP flow's 10 s, only UDP's.
+    const mine = [
+      flowKey({
+        clientAddr: CLIENT_IP,
+        frontendAddr: VIP,
+        clientPort: port,
+        frontendPort: 80,
+        proto: TCP,
+      }),
+      flowKey({
+        clientAddr: CLIENT_IP,
+        frontendAddr: VIP,
+        clientPort: u.localPort as number,
+        frontendPort: 53,
+        proto: UDP,
+      }),
+    ];
+    const entries = lb()
+      .dump('tw_flow_v1')
+      .filter((entry) => mine.some((key) => key.equals(entry.key)));
+    expect(entries).toHaveLength(2);
+    const dump = {
+      keys: Buffer.concat(entries.map((entry) => entry.key)),
+      values: Buffer.concat(entries.map((entry) => entry.value)),
+      count: entries.length,
+    };
+    const now = process.hrtime.bigint();
+    expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now)].sort()).toEqual([1, 2]);
+    expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now + 11n * 10n ** 9n)]).toEqual([2]);
   }, 30_000);
 
   test('a draining backend keeps its established connection but gets no new flow', async () => {

@@ -128,7 +128,7 @@ interface CliFrontend {
   protocol: string;
   service: string;
   topology: string;
-  counters: { flows: number; rejected: number } | null;
+  counters: { flows: number; packets: number; rejected: number } | null;
   backends: Array<{
     address: string;
     state: string;
@@ -378,6 +378,35 @@ describe('a Service with a backend in each scenario', () => {
       blocked: 0,
       no_ready_backend: 0,
     });
+  });
+
+  test('a Service re-created under a connection it had counts none of that connection; the old id is parked', async () => {
+    const node = the().node(CLIENT_NODE);
+    const send = async (conn: unknown, line: string) =>
+      ((await agent('p1').must('tcpSend', { conn, line })) as AgentReply & { reply: EchoReply })
+        .reply.name;
+    const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+    const reached = await send(opened['conn'], 'before');
+    // The Service goes while another keeps its backends (and so the connection's) in the maps,
+    // then comes back under the same ClusterIP: a new frontend.
+    const keep = service('keep', '10.96.9.2', ALL);
+    await applyServices(node, [keep]);
+    await applyServices(node, [keep, service('all', CLUSTER_IP, ALL)]);
+    // The connection finds its flow again and goes on, counted under the id it was created with.
+    for (let index = 0; index < 5; index++) {
+      expect(await send(opened['conn'], `after-${index}`)).toBe(reached);
+    }
+    const tcpFrontend = async () =>
+      (await cliJson<{ frontends: CliFrontend[] }>(['show', 'services', `${CLUSTER_IP}:80`]))
+        .frontends[0]!;
+    expect((await tcpFrontend()).counters).toMatchObject({ flows: 0, packets: 0 });
+    const metrics = await scrape(node.metrics);
+    expect(metrics.get('terway_lb_parked_frontend_ids')).toBeGreaterThanOrEqual(1);
+    await agent('p1').must('tcpClose', { conn: opened['conn'] });
+    // Its own connections count as usual.
+    expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);
+    expect((await tcpFrontend()).counters!.flows).toBe(1);
+    await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
   });
 
   test('a daemon restart mid-stream does not break an established connection', async () => {
