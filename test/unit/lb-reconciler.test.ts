@@ -108,6 +108,23 @@ function liveFlow(
   );
 }
 
+/**
+ * A synced reconciler that programmed Service default/old (10.96.0.20 → 10.0.0.7), whose frontend
+ * an established flow counts under (5 packets so far), and that was just told to delete it (the
+ * pass is still to come).
+ */
+async function deletedUnderLiveFlow(maps: ReturnType<typeof memoryLbMaps>) {
+  const lb = reconciler(maps);
+  lb.markSynced();
+  lb.replaceService('default/old', [frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old'))]);
+  await lb.whenIdle();
+  const old = readLbTable(maps)[0]!;
+  liveFlow(maps, old.id, 'TCP', 'established');
+  count(maps.frontendStats, old.id, 5n);
+  lb.deleteService('default/old');
+  return { lb, old };
+}
+
 /** Non-zero slot words: what a frontend's slot block still holds. */
 function usedSlots(maps: ReturnType<typeof memoryLbMaps>): number {
   return maps.slot.words.subarray(0, 1024).filter((word) => word !== 0).length;
@@ -403,17 +420,7 @@ describe('LbReconciler', () => {
 
   test("a deleted frontend's id stays parked while a live flow counts under it, across a restart", async () => {
     const maps = memoryLbMaps();
-    const lb = reconciler(maps);
-    lb.markSynced();
-    lb.replaceService('default/old', [
-      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
-    ]);
-    await lb.whenIdle();
-    const old = readLbTable(maps)[0]!;
-    // An established connection to default/old, counted by the program under its frontend's id.
-    liveFlow(maps, old.id, 'TCP', 'established');
-    count(maps.frontendStats, old.id, 5n);
-    lb.deleteService('default/old');
+    const { lb, old } = await deletedUnderLiveFlow(maps);
     lb.replaceService('default/new', [
       frontend('10.96.0.30', backends('10.0.0.8'), ownedBy('new')),
     ]);
@@ -456,16 +463,7 @@ describe('LbReconciler', () => {
 
   test('when every other id is in use, the longest-parked one is taken back, counters zeroed', async () => {
     const maps = memoryLbMaps();
-    const lb = reconciler(maps);
-    lb.markSynced();
-    lb.replaceService('default/old', [
-      frontend('10.96.0.20', backends('10.0.0.7'), ownedBy('old')),
-    ]);
-    await lb.whenIdle();
-    const old = readLbTable(maps)[0]!;
-    liveFlow(maps, old.id, 'TCP', 'established');
-    count(maps.frontendStats, old.id, 5n);
-    lb.deleteService('default/old');
+    const { lb, old } = await deletedUnderLiveFlow(maps);
     // Every other id (1..limit-1 but the parked one): frontends without backends, one slot each.
     const rest = LB_LIMITS.frontends - 2;
     lb.replaceService(
