@@ -18,7 +18,11 @@ import type { LbMaps } from './lb-maps.js';
 import type { LbIntent } from './lb-inspection.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
 import { resetCounters, writeIdHighWater } from './maps/counter-resets.js';
-import { frontendIdsOfLiveFlows } from './flow-liveness.js';
+import {
+  PARKED_CHECK_MS,
+  ParkedIdRelease,
+  settleUnusedFrontendIds,
+} from './parked-frontend-ids.js';
 import { frontendCodeOf, ProgrammedState, type FrontendCode } from './programmed-state.js';
 
 export interface LbReconcilerOptions {
@@ -27,17 +31,11 @@ export interface LbReconcilerOptions {
   /** First retry delay after a failed pass; doubles up to maxRetryMs. */
   readonly initialRetryMs?: number;
   readonly maxRetryMs?: number;
-  /** How often parked frontend ids are checked against the live flows (see freeParkedIds). */
+  /** How often parked frontend ids are checked against the live flows (parked-frontend-ids.ts). */
   readonly parkedCheckMs?: number;
   /** CLOCK_MONOTONIC in ns, the programs' clock: tests give their own. */
   readonly monotonicNs?: () => bigint;
 }
-
-/**
- * Parked ids wait at least this long: a check costs a walk of the flow map, and an id is worth
- * freeing only once every id is in use, which parking makes rare anyway.
- */
-const PARKED_CHECK_MS = 30_000;
 
 export interface LbPassReport extends PlanSummary {
   frontends: number;
@@ -61,8 +59,8 @@ export class LbReconciler implements DesiredStateSink {
   private readonly logger: Logger;
   private readonly initialRetryMs: number;
   private readonly maxRetryMs: number;
-  private readonly parkedCheckMs: number;
   private readonly monotonicNs: () => bigint;
+  private readonly parkedRelease: ParkedIdRelease;
 
   private readonly desired = new Map<FrontendCode, DesiredFrontend>();
   /**
@@ -102,7 +100,6 @@ export class LbReconciler implements DesiredStateSink {
 
   private scheduled: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private parkedTimer: NodeJS.Timeout | undefined;
   /** The delay before the current retry; 0 after a successful pass. */
   private backoffMs = 0;
   private stopped = false;
@@ -118,7 +115,6 @@ export class LbReconciler implements DesiredStateSink {
     this.logger = options.logger;
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 30_000;
-    this.parkedCheckMs = options.parkedCheckMs ?? PARKED_CHECK_MS;
     this.monotonicNs = options.monotonicNs ?? process.hrtime.bigint;
     this.state = restore(this.maps, this.monotonicNs());
     this.logger.info(
@@ -129,7 +125,14 @@ export class LbReconciler implements DesiredStateSink {
       },
       'load balancer: restored the programmed state from the live maps',
     );
-    this.scheduleParkedCheck();
+    this.parkedRelease = new ParkedIdRelease({
+      maps: this.maps,
+      logger: this.logger,
+      currentState: () => this.state,
+      checkMs: options.parkedCheckMs ?? PARKED_CHECK_MS,
+      monotonicNs: this.monotonicNs,
+    });
+    this.parkedRelease.schedule();
   }
 
   replaceService(service: string, frontends: readonly DesiredFrontend[]): void {
@@ -232,10 +235,9 @@ export class LbReconciler implements DesiredStateSink {
     this.stopped = true;
     if (this.scheduled) clearImmediate(this.scheduled);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.parkedTimer) clearTimeout(this.parkedTimer);
     this.scheduled = undefined;
     this.retryTimer = undefined;
-    this.parkedTimer = undefined;
+    this.parkedRelease.stop();
     this.releaseWaiters();
   }
 
@@ -321,7 +323,7 @@ export class LbReconciler implements DesiredStateSink {
         durationMs: performance.now() - started,
       };
       this.logger.debug(report, 'load balancer: maps updated');
-      this.scheduleParkedCheck();
+      this.parkedRelease.schedule();
       this.onPass?.(report);
     } catch (error) {
       this.recover(toTerwayError(error, 'BPF_ERROR'));
@@ -411,53 +413,8 @@ export class LbReconciler implements DesiredStateSink {
     }
     this.mirrorStale = false;
     this.markDirty(this.state.frontends.frontendCodes());
-    this.scheduleParkedCheck();
+    this.parkedRelease.schedule();
     return true;
-  }
-
-  private scheduleParkedCheck(): void {
-    if (this.stopped || this.parkedTimer || this.state.parkedFrontendIds.size === 0) return;
-    this.parkedTimer = setTimeout(() => {
-      this.parkedTimer = undefined;
-      void this.freeParkedIds();
-    }, this.parkedCheckMs);
-    // Nothing to wait for on the way out: parked ids are found again from the maps at a restart.
-    this.parkedTimer.unref();
-  }
-
-  /**
-   * Frees the parked frontend ids that no live flow counts under any more, counters zeroed; the
-   * others wait for the next check. The flow map is walked off the event loop.
-   */
-  private async freeParkedIds(): Promise<void> {
-    const state = this.state;
-    const parkedBefore = [...state.parkedFrontendIds];
-    try {
-      const dump = await this.maps.flow.dumpAsync();
-      // Replaced meanwhile (a rebuild after a failed pass): the new mirror parked what it found.
-      if (this.stopped || state !== this.state) return;
-      const live = frontendIdsOfLiveFlows(dump, this.maps.flow.valueStride, this.monotonicNs());
-      // Only ids parked before the walk: a flow can be counted under an id until its frontend is
-      // deleted. One taken back by a pass meanwhile is a frontend's again.
-      const freed = parkedBefore.filter((id) => state.parkedFrontendIds.has(id) && !live.has(id));
-      resetCounters(this.maps.frontendStats, freed);
-      for (const id of freed) {
-        state.parkedFrontendIds.delete(id);
-        state.frontendIds.release(id);
-      }
-      if (freed.length > 0) {
-        this.logger.debug(
-          { freed: freed.length, stillParked: state.parkedFrontendIds.size },
-          'load balancer: freed frontend ids whose last flows have ended',
-        );
-      }
-    } catch (error) {
-      this.logger.warn(
-        { err: error, parked: state.parkedFrontendIds.size },
-        'load balancer: could not check parked frontend ids against the flows; will try again',
-      );
-    }
-    this.scheduleParkedCheck();
   }
 
   /** Counts a failed pass and schedules the next attempt after a doubled backoff. */
@@ -495,26 +452,12 @@ function backendsListed(frontends: ReadonlyMap<FrontendCode, DesiredFrontend | u
  * live id as well as below it. Ids above the mark were never handed out: resetting all 393,216
  * would cost each start a fifth of a second.
  *
- * An unused frontend id that a live flow still counts under is parked instead, counters kept, as
- * the daemon before the restart had it (the parked set itself lives only in memory).
+ * An unused frontend id that a live flow still counts under is parked instead (see
+ * parked-frontend-ids.ts).
  */
 function restore(maps: LbMaps, nowNs: bigint): ProgrammedState {
   const state = ProgrammedState.fromMaps(maps);
-  const unusedFrontendIds = state.frontendIds.gapIds(state.idHighWater.frontends);
-  const live =
-    unusedFrontendIds.length === 0
-      ? new Set<number>()
-      : frontendIdsOfLiveFlows(maps.flow.dump(), maps.flow.valueStride, nowNs);
-  const zeroed: number[] = [];
-  for (const id of unusedFrontendIds) {
-    if (!live.has(id)) {
-      zeroed.push(id);
-      continue;
-    }
-    state.frontendIds.claim(id);
-    state.parkedFrontendIds.add(id);
-  }
-  resetCounters(maps.frontendStats, zeroed);
+  settleUnusedFrontendIds(state, maps, nowNs);
   resetCounters(maps.backendStats, state.backends.ids.gapIds(state.idHighWater.backends));
   return state;
 }

@@ -1,0 +1,116 @@
+/**
+ * Ids of deleted frontends, kept from reuse while live flows still count under them (README: "Ids
+ * of deleted frontends are parked"). A flow can outlive its frontend: its backend's replies are
+ * still translated, and a re-created address finds the flow again; all the while the program
+ * counts its packets under the id the flow was created with. Handed to a new frontend at once, the
+ * id would show that old connection as the new frontend's traffic.
+ *
+ * The write plan parks the ids it deletes (ProgrammedState.parkedFrontendIds); this frees them
+ * once the flow map shows no live flow naming them, and finds them again after a restart.
+ */
+import type { Logger } from '../log/logger.js';
+import { frontendIdsOfLiveFlows } from './flow-liveness.js';
+import type { LbMaps } from './lb-maps.js';
+import { resetCounters } from './maps/counter-resets.js';
+import type { ProgrammedState } from './programmed-state.js';
+
+/**
+ * Parked ids wait at least this long: a check costs a walk of the flow map, and an id is worth
+ * freeing only once every id is in use, which parking makes rare anyway.
+ */
+export const PARKED_CHECK_MS = 30_000;
+
+/**
+ * For a mirror just rebuilt from the maps: each unused frontend id up to the high-water mark gets
+ * its counters zeroed, unless a live flow still counts under it; that one is parked, counters kept,
+ * as the daemon before the restart had it (the parked set itself lives only in memory).
+ */
+export function settleUnusedFrontendIds(state: ProgrammedState, maps: LbMaps, nowNs: bigint): void {
+  const unused = state.frontendIds.gapIds(state.idHighWater.frontends);
+  const live =
+    unused.length === 0
+      ? new Set<number>()
+      : frontendIdsOfLiveFlows(maps.flow.dump(), maps.flow.valueStride, nowNs);
+  const zeroed: number[] = [];
+  for (const id of unused) {
+    if (!live.has(id)) {
+      zeroed.push(id);
+      continue;
+    }
+    state.frontendIds.claim(id);
+    state.parkedFrontendIds.add(id);
+  }
+  resetCounters(maps.frontendStats, zeroed);
+}
+
+export interface ParkedIdReleaseOptions {
+  readonly maps: LbMaps;
+  readonly logger: Logger;
+  /** The reconciler's mirror as it is now: a rebuild replaces it. */
+  readonly currentState: () => ProgrammedState;
+  readonly checkMs: number;
+  /** CLOCK_MONOTONIC in ns, the programs' clock. */
+  readonly monotonicNs: () => bigint;
+}
+
+/** Checks the parked ids against the flow map every `checkMs` while there are any. */
+export class ParkedIdRelease {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ParkedIdReleaseOptions) {}
+
+  /** Arms the next check, if some id is parked and none is armed. */
+  schedule(): void {
+    if (this.stopped || this.timer || this.options.currentState().parkedFrontendIds.size === 0)
+      return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.check();
+    }, this.options.checkMs);
+    // Nothing to wait for on the way out: a restart finds the parked ids again from the maps.
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Frees, counters zeroed, the parked ids that no live flow counts under any more; the others
+   * wait for the next check. The flow map is walked off the event loop.
+   */
+  private async check(): Promise<void> {
+    const { maps, logger, currentState, monotonicNs } = this.options;
+    const state = currentState();
+    const parkedBefore = [...state.parkedFrontendIds];
+    try {
+      const dump = await maps.flow.dumpAsync();
+      // Replaced meanwhile (a rebuild after a failed pass): the new mirror parked what it found.
+      if (this.stopped || state !== currentState()) return;
+      const live = frontendIdsOfLiveFlows(dump, maps.flow.valueStride, monotonicNs());
+      // Only ids parked before the walk: a flow can be counted under an id until its frontend is
+      // deleted. One taken back by a pass meanwhile is a frontend's again.
+      const freed = parkedBefore.filter((id) => state.parkedFrontendIds.has(id) && !live.has(id));
+      resetCounters(maps.frontendStats, freed);
+      for (const id of freed) {
+        state.parkedFrontendIds.delete(id);
+        state.frontendIds.release(id);
+      }
+      if (freed.length > 0) {
+        logger.debug(
+          { freed: freed.length, stillParked: state.parkedFrontendIds.size },
+          'load balancer: freed frontend ids whose last flows have ended',
+        );
+      }
+    } catch (error) {
+      logger.warn(
+        { err: error, parked: state.parkedFrontendIds.size },
+        'load balancer: could not check parked frontend ids against the flows; will try again',
+      );
+    }
+    this.schedule();
+  }
+}
