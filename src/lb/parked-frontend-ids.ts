@@ -15,10 +15,19 @@ import { resetCounters } from './maps/counter-resets.js';
 import type { ProgrammedState } from './programmed-state.js';
 
 /**
- * Parked ids wait at least this long: a check costs a walk of the flow map, and an id is worth
- * freeing only once every id is in use, which parking makes rare anyway.
+ * Parked ids wait at least this long: a check costs a walk of the flow map (a full one, 262,144
+ * flows, is 19 MB of keys and values read off the event loop), and an id is worth freeing only
+ * once every id is in use, which parking makes rare anyway.
  */
 export const PARKED_CHECK_MS = 30_000;
+
+/**
+ * A check that frees nothing doubles the wait before the next, up to this many times the first:
+ * a long-lived connection can hold an id for hours, and walking the flow map every 30 s meanwhile
+ * would buy nothing. Newly parked ids bring it back to the first wait, from the check after the one
+ * already armed.
+ */
+const MAX_CHECK_BACKOFF = 10;
 
 /**
  * For a mirror just rebuilt from the maps: each unused frontend id up to the high-water mark gets
@@ -57,17 +66,23 @@ export interface ParkedIdReleaseOptions {
 export class ParkedIdRelease {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private waitMs: number;
+  /** How many ids were parked after the last check: more since means new ones. */
+  private parkedAfterCheck = 0;
 
-  constructor(private readonly options: ParkedIdReleaseOptions) {}
+  constructor(private readonly options: ParkedIdReleaseOptions) {
+    this.waitMs = options.checkMs;
+  }
 
   /** Arms the next check, if some id is parked and none is armed. */
   schedule(): void {
-    if (this.stopped || this.timer || this.options.currentState().parkedFrontendIds.size === 0)
-      return;
+    const parked = this.options.currentState().parkedFrontendIds.size;
+    if (parked > this.parkedAfterCheck) this.waitMs = this.options.checkMs;
+    if (this.stopped || this.timer || parked === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.check();
-    }, this.options.checkMs);
+    }, this.waitMs);
     // Nothing to wait for on the way out: a restart finds the parked ids again from the maps.
     this.timer.unref();
   }
@@ -99,6 +114,10 @@ export class ParkedIdRelease {
         state.parkedFrontendIds.delete(id);
         state.frontendIds.release(id);
       }
+      this.waitMs =
+        freed.length > 0
+          ? this.options.checkMs
+          : Math.min(this.waitMs * 2, this.options.checkMs * MAX_CHECK_BACKOFF);
       if (freed.length > 0) {
         logger.debug(
           { freed: freed.length, stillParked: state.parkedFrontendIds.size },
@@ -111,6 +130,7 @@ export class ParkedIdRelease {
         'load balancer: could not check parked frontend ids against the flows; will try again',
       );
     }
+    this.parkedAfterCheck = this.options.currentState().parkedFrontendIds.size;
     this.schedule();
   }
 }

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 
 import { FLOW_LIFETIME_NS, frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
-import { FLOW, FLOW_KEY, FLOW_STATES, type FlowState } from '../../src/lb/maps/lb-layouts.js';
-import { encode } from '../../src/lb/maps/struct-codec.js';
+import { FLOW, type FlowState } from '../../src/lb/maps/lb-layouts.js';
 import { REPO_ROOT } from '../support/bins.js';
+import { flowEntry } from '../support/lb-flows.js';
 
 const S = 10n ** 9n;
 const NOW = 1_000_000n * S;
 
-interface FlowShape {
+interface Flow {
   frontendId: number;
   proto: 'TCP' | 'UDP';
   state: FlowState;
@@ -20,40 +20,30 @@ interface FlowShape {
 }
 
 /** A dump of tw_flow as the kernel hands it over: keys and values back to back. */
-function dumpOf(flows: FlowShape[]) {
-  const keys = flows.map((flow, index) =>
-    encode(FLOW_KEY, {
-      clientAddr: 0x0a00_0002,
-      frontendAddr: 0x0a60_000a,
-      clientPort: 30_000 + index,
-      frontendPort: 80,
-      proto: flow.proto === 'TCP' ? 6 : 17,
-    }),
-  );
-  const values = flows.map((flow) =>
-    encode(FLOW, {
-      firstSeenNs: 0n,
-      lastSeenNs: NOW - flow.idleNs,
-      packets: 1n,
-      bytes: 60n,
-      nextHop: 0n,
+function dumpOf(flows: Flow[]) {
+  const entries = flows.map((flow, index) =>
+    flowEntry({
       frontendId: flow.frontendId,
-      backendId: 3,
-      backendAddr: 0x0a00_0007,
-      backendPort: 8080,
-      state: FLOW_STATES.indexOf(flow.state),
+      protocol: flow.proto,
+      state: flow.state,
+      lastSeenNs: NOW - flow.idleNs,
+      clientPort: 30_000 + index,
     }),
   );
-  return { keys: Buffer.concat(keys), values: Buffer.concat(values), count: flows.length };
+  return {
+    keys: Buffer.concat(entries.map((entry) => entry.key)),
+    values: Buffer.concat(entries.map((entry) => entry.value)),
+    count: entries.length,
+  };
 }
 
-function liveIds(flows: FlowShape[]): number[] {
+function liveIds(flows: Flow[]): number[] {
   return [...frontendIdsOfLiveFlows(dumpOf(flows), FLOW.size, NOW)].sort((a, b) => a - b);
 }
 
 describe('frontendIdsOfLiveFlows', () => {
   test('each state lives as long as the program lets it, and not a nanosecond more', () => {
-    const cases: [FlowShape['proto'], FlowState, bigint][] = [
+    const cases: [Flow['proto'], FlowState, bigint][] = [
       ['TCP', 'new', FLOW_LIFETIME_NS.tcpNew],
       ['TCP', 'established', FLOW_LIFETIME_NS.tcpEstablished],
       ['TCP', 'closing', FLOW_LIFETIME_NS.tcpClosing],

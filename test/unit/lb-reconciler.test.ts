@@ -14,9 +14,6 @@ import { readLbTable } from '../../src/lb/lb-table.js';
 import {
   ARRAY_INDEX,
   COUNTERS,
-  FLOW,
-  FLOW_KEY as FLOW_KEY_LAYOUT,
-  FLOW_STATES,
   FRONTEND,
   FRONTEND_KEY,
   LB_LIMITS,
@@ -26,6 +23,7 @@ import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { intToIp } from '../../src/util/ipv4.js';
 import { backends, frontend } from '../support/desired-frontends.js';
+import { flowEntry } from '../support/lb-flows.js';
 import { waitFor } from '../support/recording-sink.js';
 
 const log = pino({ level: 'silent' });
@@ -83,29 +81,14 @@ function liveFlow(
   state: 'new' | 'established' | 'closing',
   idleS = 1n,
 ): void {
-  const lastSeenNs = nowNs - idleS * 10n ** 9n;
-  maps.flow.updateBatch(
-    encode(FLOW_KEY_LAYOUT, {
-      clientAddr: 0x0a00_0063,
-      frontendAddr: 0x0a60_0014,
-      clientPort: clientPort++,
-      frontendPort: 80,
-      proto: protocol === 'TCP' ? 6 : 17,
-    }),
-    encode(FLOW, {
-      firstSeenNs: lastSeenNs,
-      lastSeenNs,
-      packets: 5n,
-      bytes: 500n,
-      nextHop: 0n,
-      frontendId,
-      backendId: 1,
-      backendAddr: 0x0a00_0007,
-      backendPort: 8080,
-      state: FLOW_STATES.indexOf(state),
-    }),
-    1,
-  );
+  const { key, value } = flowEntry({
+    frontendId,
+    protocol,
+    state,
+    lastSeenNs: nowNs - idleS * 10n ** 9n,
+    clientPort: clientPort++,
+  });
+  maps.flow.updateBatch(key, value, 1);
 }
 
 /**

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import pino from 'pino';
+
+import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
+import { ParkedIdRelease } from '../../src/lb/parked-frontend-ids.js';
+import { ProgrammedState } from '../../src/lb/programmed-state.js';
+import { flowEntry } from '../support/lb-flows.js';
+
+const NOW = 10n ** 12n;
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('ParkedIdRelease', () => {
+  test('a check that frees nothing doubles the wait, up to ten times the first; a freeing one resets it', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const maps = memoryLbMaps();
+    const state = ProgrammedState.fromMaps(maps);
+    const held = state.frontendIds.allocate();
+    state.parkedFrontendIds.add(held);
+    // A connection that goes on: its flow's stamp is always ahead of the clock read here.
+    const flow = flowEntry({
+      frontendId: held,
+      protocol: 'TCP',
+      state: 'established',
+      lastSeenNs: NOW,
+      clientPort: 40_000,
+    });
+    maps.flow.updateBatch(flow.key, flow.value, 1);
+    const walks: number[] = [];
+    const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
+    maps.flow.dumpAsync = () => {
+      walks.push(Date.now());
+      return dumpAsync();
+    };
+    const release = new ParkedIdRelease({
+      maps,
+      logger: pino({ level: 'silent' }),
+      currentState: () => state,
+      checkMs: 10,
+      monotonicNs: () => NOW - 1n,
+    });
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(10 + 20 + 40 + 80 + 100 + 100);
+    expect(walks).toEqual([10, 30, 70, 150, 250, 350]);
+    expect([...state.parkedFrontendIds]).toEqual([held]);
+
+    // A pass parks another id, with no flow: the check already armed frees it, and the wait
+    // after it is the first one again.
+    const idle = state.frontendIds.allocate();
+    state.parkedFrontendIds.add(idle);
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(100 + 10);
+    expect(walks.slice(6)).toEqual([450, 460]);
+    expect([...state.parkedFrontendIds]).toEqual([held]);
+    expect(state.frontendIds.allocate()).toBe(idle);
+    release.stop();
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(walks).toHaveLength(8);
+  });
+});
