@@ -23,8 +23,9 @@ export class ProgrammedState {
   readonly frontendIds = new IdAllocator('frontend', LB_LIMITS.frontends);
   /**
    * Frontend ids no frontend holds any more, kept from reuse while a live flow may still count
-   * under them (flow-liveness.ts), oldest first. They stay taken in `frontendIds`; their counters
-   * are zeroed when they are freed for good (or taken back when every other id is in use).
+   * under them (parked-frontend-ids.ts), oldest first. They stay taken in `frontendIds`; their
+   * counters are zeroed when they are freed for good (or taken back when every other id is in
+   * use).
    */
   readonly parkedFrontendIds = new Set<number>();
   /**
