@@ -1,8 +1,6 @@
 /**
- * Which frontend ids the conntrack entries (tw_flow) that are still alive count under. A frontend
- * id freed while such a flow runs is parked until the flow ends (ProgrammedState.parkedFrontendIds):
- * handed to a new frontend at once, it would add the old flow's packets to the new frontend's
- * counters, since an established flow keeps its backend, and its counting, after its frontend goes.
+ * Which frontend ids the conntrack entries (tw_flow) that are still alive count under: a deleted
+ * frontend's id is kept from reuse until none does (parked-frontend-ids.ts).
  *
  * A flow is alive as the program judges it (flow_alive in bpf/lb.c): its last packet is younger
  * than its state's lifetime. The lifetimes below mirror that file's; a unit test holds them equal.

@@ -45,7 +45,7 @@ export class LbWritePlan {
   private readonly frontendWrites: FrontendWrites;
   /** Stores that must wait until the frontend hash no longer points at what they clear. */
   private readonly afterFrontends: (() => void)[] = [];
-  /** Frontend ids deleted this pass: parked at apply, not freed (ProgrammedState.parkedFrontendIds). */
+  /** Frontend ids deleted this pass: parked at apply, not freed (parked-frontend-ids.ts). */
   private readonly releasedFrontendIds: number[] = [];
   /** Backend ids cleared from the array this pass: their counters are reset, then they are freed. */
   private readonly releasedBackendIds: number[] = [];
