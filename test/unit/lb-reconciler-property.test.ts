@@ -1,10 +1,12 @@
 /**
  * The reconciler against a model, over random histories: Services replaced and deleted, ClusterIPs
  * contested by two Services, batch writes that fail (once or several times in a row), rebuilds
- * whose reads of the maps fail too, and daemon restarts that may land right after a failed pass,
- * before its retry. Whenever the reconciler is
- * idle, the maps must hold exactly what the model says: every desired frontend with its ready
- * backends, no backend entry, gate bit or slot that nothing desires, and nothing missing.
+ * whose reads of the maps fail too, daemon restarts that may land right after a failed pass,
+ * before its retry, and connections made to programmed frontends, which live until time moves on.
+ * Whenever the reconciler is idle, the maps must hold exactly what the model says: every desired
+ * frontend with its ready backends, no backend entry, gate bit or slot that nothing desires, and
+ * nothing missing; and no frontend may hold an id a live connection made to another frontend (or
+ * to an earlier frontend of the same address) still counts under.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
@@ -29,6 +31,7 @@ import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { protocolNumber } from '../../src/lb/programmed-state.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { backends } from '../support/desired-frontends.js';
+import { flowEntry } from '../support/lb-flows.js';
 
 const log = pino({ level: 'silent' });
 
@@ -58,7 +61,9 @@ type Action =
   | { kind: 'tick' }
   | { kind: 'fail'; batch: 'update' | 'delete'; times: number }
   | { kind: 'failReads'; times: number }
-  | { kind: 'restart' };
+  | { kind: 'restart' }
+  | { kind: 'connect'; frontend: number }
+  | { kind: 'expire' };
 
 const frontendArb: fc.Arbitrary<FrontendSpec> = fc.record({
   ip: fc.constantFrom(...FRONTEND_IPS),
@@ -107,7 +112,54 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('connect' as const), frontend: fc.nat(5) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'expire' as const }) },
 );
+
+/** Longer than any flow lives (an established TCP flow: 6 h of silence). */
+const FLOWS_EXPIRE_NS = 7n * 3600n * 10n ** 9n;
+
+/** A connection the program counts under the frontend id it was made through. */
+interface Connection {
+  readonly frontendId: number;
+  /** The frontend's key when the connection was made. */
+  readonly frontend: string;
+  /** Seen without that frontend: from then on no frontend may hold its id. */
+  orphaned: boolean;
+}
+
+/**
+ * Makes a connection through the `pick`-th frontend the maps hold (if any): a conntrack entry
+ * under its id, as the program writes one.
+ */
+function connect(maps: Maps, pick: number, nowNs: bigint, port: number): Connection | undefined {
+  const rows = readLbTable(maps);
+  if (rows.length === 0) return undefined;
+  const row = rows[pick % rows.length]!;
+  const { key, value } = flowEntry({
+    frontendId: row.id,
+    protocol: row.frontend.protocol,
+    state: 'established',
+    lastSeenNs: nowNs,
+    clientPort: port,
+  });
+  maps.flow.updateBatch(key, value, 1);
+  return { frontendId: row.id, frontend: frontendKey(row.frontend), orphaned: false };
+}
+
+/** No frontend holds the id of a live connection made through another one. */
+function expectNoConnectionCountedElsewhere(maps: Maps, live: Connection[]): void {
+  const holder = new Map(readLbTable(maps).map((row) => [row.id, frontendKey(row.frontend)]));
+  for (const connection of live) {
+    const held = holder.get(connection.frontendId);
+    if (!connection.orphaned && held === connection.frontend) continue;
+    expect({ ...connection, heldBy: held }).toEqual({ ...connection, heldBy: undefined });
+    connection.orphaned = true;
+  }
+}
 
 function serviceName(index: number): string {
   return `default/${SERVICES[index]!}`;
@@ -304,8 +356,15 @@ afterEach(() => {
   for (const each of running.splice(0)) each.stop();
 });
 
-function start(maps: Maps): LbReconciler {
-  const reconciler = new LbReconciler({ maps, logger: log, initialRetryMs: 1, maxRetryMs: 4 });
+function start(maps: Maps, clock: () => bigint): LbReconciler {
+  const reconciler = new LbReconciler({
+    maps,
+    logger: log,
+    initialRetryMs: 1,
+    maxRetryMs: 4,
+    parkedCheckMs: 1,
+    monotonicNs: clock,
+  });
   running.push(reconciler);
   return reconciler;
 }
@@ -315,11 +374,15 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 describe('LbReconciler against a model', () => {
   test('whenever it is idle, the maps hold exactly the desired state', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(actionArb, { maxLength: 30 }), async (actions) => {
+      fc.asyncProperty(fc.array(actionArb, { maxLength: 30, size: 'medium' }), async (actions) => {
         const maps = memoryLbMaps();
         const reads = injectableReadFailures(maps);
         const model = new Model();
-        let reconciler = start(maps);
+        let nowNs = 10n ** 12n;
+        const clock = () => nowNs;
+        let live: Connection[] = [];
+        let clientPort = 1024;
+        let reconciler = start(maps, clock);
         reconciler.markSynced();
         let failed = false;
         try {
@@ -339,6 +402,7 @@ describe('LbReconciler against a model', () => {
                 await reconciler.whenIdle();
                 reads.left = 0;
                 expectMapsToHold(maps, model, failed);
+                expectNoConnectionCountedElsewhere(maps, live);
                 break;
               case 'tick':
                 await nextTurn();
@@ -354,17 +418,31 @@ describe('LbReconciler against a model', () => {
                 // Whatever the last pass left, failed or not, is what the new daemon finds.
                 reconciler.stop();
                 reads.left = 0;
-                reconciler = start(maps);
+                reconciler = start(maps, clock);
                 for (const [service, frontends] of model.replay()) {
                   reconciler.replaceService(service, frontends);
                 }
                 reconciler.markSynced();
+                break;
+              case 'connect': {
+                // The test's own read of the maps: any injected read failures wait for the daemon.
+                const pending = reads.left;
+                reads.left = 0;
+                const made = connect(maps, action.frontend, nowNs, clientPort++);
+                reads.left = pending;
+                if (made) live.push(made);
+                break;
+              }
+              case 'expire':
+                nowNs += FLOWS_EXPIRE_NS;
+                live = [];
                 break;
             }
           }
           await reconciler.whenIdle();
           reads.left = 0;
           expectMapsToHold(maps, model, failed);
+          expectNoConnectionCountedElsewhere(maps, live);
           expect(reconciler.blockedFrontends).toEqual([]);
         } finally {
           reconciler.stop();
