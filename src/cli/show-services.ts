@@ -42,6 +42,13 @@ function renderHeader(reply: ShowServicesReply__Output): string {
       `; maps in ${reply.pinDir || NONE}`,
   ];
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
+  const parked = reply.parkedFrontendIds;
+  if (parked > 0) {
+    lines.push(
+      `  ${parked} frontend id${parked === 1 ? '' : 's'} parked: deleted frontends whose ` +
+        'connections still run count under them; reused once those end',
+    );
+  }
   return lines.join('\n');
 }
 

@@ -45,6 +45,7 @@ export interface LbIntrospectionSource {
     readonly intent: LbIntent;
     readonly isSynced: boolean;
     readonly failure: Error | undefined;
+    readonly parkedFrontendIds: number;
   };
 }
 
@@ -87,6 +88,7 @@ export function* showServices(
       frontends: [],
       node: '',
       zone: '',
+      parkedFrontendIds: 0,
     };
     return;
   }
@@ -99,6 +101,7 @@ export function* showServices(
     pinDir: lb.pinDir,
     node: lb.thisNode?.name ?? '',
     zone: lb.thisNode?.zone ?? '',
+    parkedFrontendIds: lb.reconciler.parkedFrontendIds,
   };
   const pods = podsByIp(deps.pods());
   let part: LbFrontendEntry[] = [];

@@ -402,6 +402,10 @@ describe('a Service with a backend in each scenario', () => {
     expect((await tcpFrontend()).counters).toMatchObject({ flows: 0, packets: 0 });
     const metrics = await scrape(node.metrics);
     expect(metrics.get('terway_lb_parked_frontend_ids')).toBeGreaterThanOrEqual(1);
+    const text = await the().cli(CLIENT_NODE, ['show', 'services', CLUSTER_IP]);
+    expect(text.stdout).toMatch(
+      /\n {2}\d+ frontend ids? parked: deleted frontends whose connections/,
+    );
     await agent('p1').must('tcpClose', { conn: opened['conn'] });
     // Its own connections count as usual.
     expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);

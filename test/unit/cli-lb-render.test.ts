@@ -58,6 +58,7 @@ function services(
     frontends,
     node: 'node-1',
     zone: 'cn-hangzhou-k',
+    parkedFrontendIds: 0,
     ...extra,
   };
 }
@@ -103,13 +104,23 @@ describe('terway-cli show services', () => {
             counters: { ...COUNTERS, rejected: 4 },
           }),
         ],
-        { synced: false, source: 'kubernetes', lastError: 'tw_fe_v1: update: E2BIG', zone: '' },
+        {
+          synced: false,
+          source: 'kubernetes',
+          lastError: 'tw_fe_v1: update: E2BIG',
+          zone: '',
+          parkedFrontendIds: 2,
+        },
       ),
     );
     expect(out).toContain(
       'Service LB: 6 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet); node node-1, zone -;',
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
+    expect(out).toContain(
+      '  2 frontend ids parked: deleted frontends whose connections still run count under them; ' +
+        'reused once those end',
+    );
     expect(out).toContain(
       '10.96.0.80:80/TCP  default/web (port http)\n  NOT PROGRAMMED: no frontend id is free',
     );

@@ -40,6 +40,7 @@ const SERVICES: ShowServicesReply__Output = {
   frontends: [],
   node: 'node-1',
   zone: 'cn-hangzhou-k',
+  parkedFrontendIds: 0,
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

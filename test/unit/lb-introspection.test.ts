@@ -165,6 +165,7 @@ describe('ShowServices', () => {
       pinDir: '/sys/fs/bpf/test',
       node: 'node-1',
       zone: 'cn-hangzhou-k',
+      parkedFrontendIds: 0,
     });
     expect(reply.frontends).toHaveLength(1);
     expect(reply.frontends![0]).toMatchObject({

@@ -676,6 +676,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "zone": {
                   "type": "string",
                   "id": 8
+                },
+                "parkedFrontendIds": {
+                  "type": "uint32",
+                  "id": 9
                 }
               }
             },

@@ -11,6 +11,7 @@ export interface ShowServicesReply {
   'frontends'?: (_terway_v1_LbFrontendEntry)[];
   'node'?: (string);
   'zone'?: (string);
+  'parkedFrontendIds'?: (number);
 }
 
 export interface ShowServicesReply__Output {
@@ -22,4 +23,5 @@ export interface ShowServicesReply__Output {
   'frontends': (_terway_v1_LbFrontendEntry__Output)[];
   'node': (string);
   'zone': (string);
+  'parkedFrontendIds': (number);
 }
