@@ -114,13 +114,14 @@ describe('LB metrics', () => {
       },
       programmedFrontends: 0,
       programmedBackends: 0,
-      parkedFrontendIds: 0,
+      parkedFrontendIds: 2,
       isSynced: true,
       passes: 3,
       failedPasses: 0,
     };
     registerLbMetrics(registry, readout);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'blocked' })).toBe(1);
+    expect(await valueOf(registry, 'terway_lb_parked_frontend_ids')).toBe(2);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'programmed' })).toBe(0);
     expect(await valueOf(registry, 'terway_lb_reconcile_passes_total', { result: 'ok' })).toBe(3);
   });
