@@ -8,8 +8,10 @@
  * The write plan parks the ids it deletes (ProgrammedState.parkedFrontendIds); this frees them
  * once the flow map shows no live flow naming them, and finds them again after a restart.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import type { Logger } from '../log/logger.js';
-import { frontendIdsOfLiveFlows } from './flow-liveness.js';
+import { frontendIdsOfLiveFlows, liveFrontendIdsPaused } from './flow-liveness.js';
 import type { LbMaps } from './lb-maps.js';
 import { resetCounters } from './maps/counter-resets.js';
 import type { ProgrammedState } from './programmed-state.js';
@@ -95,7 +97,8 @@ export class ParkedIdRelease {
 
   /**
    * Frees, counters zeroed, the parked ids that no live flow counts under any more; the others
-   * wait for the next check. The flow map is walked off the event loop.
+   * wait for the next check. The flow map is walked off the event loop, and scanned on it in
+   * slices.
    */
   private async check(): Promise<void> {
     const { maps, logger, currentState, monotonicNs } = this.options;
@@ -103,9 +106,11 @@ export class ParkedIdRelease {
     const parkedBefore = [...state.parkedFrontendIds];
     try {
       const dump = await maps.flow.dumpAsync();
+      const live = await liveFrontendIdsPaused(dump, maps.flow.valueStride, monotonicNs(), () =>
+        nextTurn(),
+      );
       // Replaced meanwhile (a rebuild after a failed pass): the new mirror parked what it found.
       if (this.stopped || state !== currentState()) return;
-      const live = frontendIdsOfLiveFlows(dump, maps.flow.valueStride, monotonicNs());
       // Only ids parked before the walk: a flow can be counted under an id until its frontend is
       // deleted. One taken back by a pass meanwhile is a frontend's again.
       const freed = parkedBefore.filter((id) => state.parkedFrontendIds.has(id) && !live.has(id));

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 
 import { describe, expect, test } from '@jest/globals';
 
-import { FLOW_LIFETIME_NS, frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
+import {
+  FLOW_LIFETIME_NS,
+  frontendIdsOfLiveFlows,
+  liveFrontendIdsPaused,
+} from '../../src/lb/flow-liveness.js';
 import { FLOW, type FlowState } from '../../src/lb/maps/lb-layouts.js';
 import { REPO_ROOT } from '../support/bins.js';
 import { flowEntry } from '../support/lb-flows.js';
@@ -27,7 +31,7 @@ function dumpOf(flows: Flow[]) {
       protocol: flow.proto,
       state: flow.state,
       lastSeenNs: NOW - flow.idleNs,
-      clientPort: 30_000 + index,
+      clientPort: 1 + (index % 65_535),
     }),
   );
   return {
@@ -66,6 +70,27 @@ describe('frontendIdsOfLiveFlows', () => {
         { frontendId: 7, proto: 'TCP', state: 'established', idleNs: S },
       ]),
     ).toEqual([7]);
+  });
+
+  test('on the event loop, a full scan pauses every 16,384 flows and finds the same ids', async () => {
+    const flows: Flow[] = Array.from({ length: 40_000 }, (_, index) => ({
+      frontendId: 1 + (index % 5_000),
+      proto: index % 3 === 0 ? 'UDP' : 'TCP',
+      state: 'established',
+      idleNs: (index % 2 === 0 ? 1n : 70n) * S,
+    }));
+    const dump = dumpOf(flows);
+    let pauses = 0;
+    const live = await liveFrontendIdsPaused(dump, FLOW.size, NOW, () => {
+      pauses++;
+      return Promise.resolve();
+    });
+    expect(pauses).toBe(2);
+    expect([...live].sort((a, b) => a - b)).toEqual(
+      [...frontendIdsOfLiveFlows(dump, FLOW.size, NOW)].sort((a, b) => a - b),
+    );
+    // Every TCP flow lives (6 h), and so does every UDP flow idle for 1 s but not 70 s.
+    expect(live.size).toBe(5_000);
   });
 
   test("the lifetimes are lb.c's", () => {
