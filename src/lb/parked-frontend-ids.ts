@@ -18,8 +18,8 @@ import type { ProgrammedState } from './programmed-state.js';
 
 /**
  * Parked ids wait at least this long: a check costs a walk of the flow map (a full one, 262,144
- * flows, is 19 MB of keys and values read off the event loop), and an id is worth freeing only
- * once every id is in use, which parking makes rare anyway.
+ * flows, is 19 MB of keys and values read off the event loop), and nothing is in a hurry for them:
+ * a parked id is missed only once every other id is in use, and then it is taken back anyway.
  */
 export const PARKED_CHECK_MS = 30_000;
 
