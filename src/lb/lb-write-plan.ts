@@ -110,8 +110,8 @@ export class LbWritePlan {
    * frontend's, 0 when the maps do not hold it yet.
    */
   private shortfall(id: number, desired: DesiredFrontend, proto: number): string | undefined {
-    const { frontendIds, slotBlocks, backends, frontends } = this.state;
-    if (id === 0 && frontendIds.free === 0 && this.state.parkedFrontendIds.size === 0) {
+    const { frontendIds, parkedFrontendIds, slotBlocks, backends, frontends } = this.state;
+    if (id === 0 && frontendIds.free === 0 && parkedFrontendIds.size === 0) {
       return 'no frontend id is free: the frontend map is full';
     }
     const slots = desired.ready.length;
