@@ -48,6 +48,7 @@ import {
 import { nextHopMacOf } from '../../src/lb/flow-records.js';
 import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
 import { FLOW } from '../../src/lb/maps/lb-layouts.js';
+import { dumpOf } from '../support/lb-flows.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -517,11 +518,7 @@ describe('veth pod', () => {
       .dump('tw_flow_v1')
       .filter((entry) => mine.some((key) => key.equals(entry.key)));
     expect(entries).toHaveLength(2);
-    const dump = {
-      keys: Buffer.concat(entries.map((entry) => entry.key)),
-      values: Buffer.concat(entries.map((entry) => entry.value)),
-      count: entries.length,
-    };
+    const dump = dumpOf(entries);
     const now = process.hrtime.bigint();
     expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now)].sort()).toEqual([1, 2]);
     expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now + 11n * 10n ** 9n)]).toEqual([2]);

@@ -1,4 +1,5 @@
 /** Conntrack entries (tw_flow) as the LB program writes them, for tests of what reads them. */
+import type { BpfMapDump } from '../../src/dataplane/bpf/bpf-maps.js';
 import { FLOW, FLOW_KEY, FLOW_STATES, type FlowState } from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 
@@ -34,5 +35,14 @@ export function flowEntry(flow: FlowShape): { key: Buffer; value: Buffer } {
       backendPort: 8080,
       state: FLOW_STATES.indexOf(flow.state),
     }),
+  };
+}
+
+/** Entries (built here, or read from a pinned map) as a map dump hands them over: back to back. */
+export function dumpOf(entries: readonly { key: Buffer; value: Buffer }[]): BpfMapDump {
+  return {
+    keys: Buffer.concat(entries.map((entry) => entry.key)),
+    values: Buffer.concat(entries.map((entry) => entry.value)),
+    count: entries.length,
   };
 }

@@ -10,7 +10,7 @@ import {
 } from '../../src/lb/flow-liveness.js';
 import { FLOW, type FlowState } from '../../src/lb/maps/lb-layouts.js';
 import { REPO_ROOT } from '../support/bins.js';
-import { flowEntry } from '../support/lb-flows.js';
+import { dumpOf, flowEntry } from '../support/lb-flows.js';
 
 const S = 10n ** 9n;
 const NOW = 1_000_000n * S;
@@ -24,7 +24,7 @@ interface Flow {
 }
 
 /** A dump of tw_flow as the kernel hands it over: keys and values back to back. */
-function dumpOf(flows: Flow[]) {
+function flowDump(flows: Flow[]) {
   const entries = flows.map((flow, index) =>
     flowEntry({
       frontendId: flow.frontendId,
@@ -34,15 +34,11 @@ function dumpOf(flows: Flow[]) {
       clientPort: 1 + (index % 65_535),
     }),
   );
-  return {
-    keys: Buffer.concat(entries.map((entry) => entry.key)),
-    values: Buffer.concat(entries.map((entry) => entry.value)),
-    count: entries.length,
-  };
+  return dumpOf(entries);
 }
 
 function liveIds(flows: Flow[]): number[] {
-  return [...frontendIdsOfLiveFlows(dumpOf(flows), FLOW.size, NOW)].sort((a, b) => a - b);
+  return [...frontendIdsOfLiveFlows(flowDump(flows), FLOW.size, NOW)].sort((a, b) => a - b);
 }
 
 describe('frontendIdsOfLiveFlows', () => {
@@ -79,7 +75,7 @@ describe('frontendIdsOfLiveFlows', () => {
       state: 'established',
       idleNs: (index % 2 === 0 ? 1n : 70n) * S,
     }));
-    const dump = dumpOf(flows);
+    const dump = flowDump(flows);
     let pauses = 0;
     const live = await liveFrontendIdsPaused(dump, FLOW.size, NOW, () => {
       pauses++;
