@@ -85,6 +85,11 @@ export class BackendRegistry {
         id = this.ids.allocate();
         this.insert(at, id, addr, portKey);
         created.push(id);
+        // A new id is unmarked: storing without reading first keeps a fresh page of marks from
+        // being mapped to the zero page and then copied on write (see rehashInto).
+        this.marks[id] = this.round;
+        ids.push(id);
+        continue;
       }
       if (this.marks[id] === this.round) continue;
       this.marks[id] = this.round;
@@ -175,7 +180,11 @@ export class BackendRegistry {
 
   private rehashInto(size: number): void {
     const old = this.table;
-    this.table = new Int32Array(size);
+    // Written through before the probes read it. A fresh page read first is mapped to the shared
+    // zero page, and the insert that follows then takes a copy-on-write fault, which flushes the
+    // TLB of every CPU running the daemon's threads: an IPI each, costly in a VM. Measured on the
+    // 10,000-Service sync: those faults were gone, and with them a few percent of its time.
+    this.table = new Int32Array(size).fill(0);
     this.mask = this.table.length - 1;
     for (let at = 0; at < old.length; at++) {
       const id = old[at]!;

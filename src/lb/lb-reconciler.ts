@@ -292,7 +292,8 @@ export class LbReconciler implements DesiredStateSink {
         frontendsPlanned++;
         const shortfall = plan.frontend(code, desired);
         if (shortfall === undefined) {
-          this.blocked.delete(code);
+          // Nearly always empty: no lookup per frontend of an initial sync.
+          if (this.blocked.size > 0) this.blocked.delete(code);
         } else {
           if (!this.blocked.has(code)) newlyBlocked.push(code);
           this.blocked.set(code, shortfall);
