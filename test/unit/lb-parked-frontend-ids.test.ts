@@ -59,4 +59,54 @@ describe('ParkedIdRelease', () => {
     await jest.advanceTimersByTimeAsync(1_000);
     expect(walks).toHaveLength(8);
   });
+
+  test('an id parked while a check walks the flows is checked after the first wait, not the doubled one', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const maps = memoryLbMaps();
+    const state = ProgrammedState.fromMaps(maps);
+    const held = state.frontendIds.allocate();
+    state.parkedFrontendIds.add(held);
+    const flow = flowEntry({
+      frontendId: held,
+      protocol: 'TCP',
+      state: 'established',
+      lastSeenNs: NOW,
+      clientPort: 40_000,
+    });
+    maps.flow.updateBatch(flow.key, flow.value, 1);
+    const release = new ParkedIdRelease({
+      maps,
+      logger: pino({ level: 'silent' }),
+      currentState: () => state,
+      checkMs: 10,
+      monotonicNs: () => NOW - 1n,
+    });
+    const walks: number[] = [];
+    let parkDuringWalk = false;
+    let parkedMeanwhile = 0;
+    const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
+    maps.flow.dumpAsync = async () => {
+      walks.push(Date.now());
+      const dump = await dumpAsync();
+      if (parkDuringWalk) {
+        // A pass deletes a frontend while the walk is off the event loop, as the reconciler does.
+        parkDuringWalk = false;
+        parkedMeanwhile = state.frontendIds.allocate();
+        state.parkedFrontendIds.add(parkedMeanwhile);
+        release.schedule();
+      }
+      return dump;
+    };
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(10 + 20 + 40);
+    expect(walks).toEqual([10, 30, 70]);
+    // This walk frees nothing (the wait doubles to 80), but the id parked during it is walked for
+    // 10 ms later, and freed.
+    parkDuringWalk = true;
+    await jest.advanceTimersByTimeAsync(80 + 10);
+    expect(walks).toEqual([10, 30, 70, 150, 160]);
+    expect([...state.parkedFrontendIds]).toEqual([held]);
+    expect(state.frontendIds.allocate()).toBe(parkedMeanwhile);
+    release.stop();
+  });
 });
