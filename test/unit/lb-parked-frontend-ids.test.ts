@@ -12,35 +12,53 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
+/**
+ * One parked frontend id that a connection keeps live (its flow's stamp is always ahead of the
+ * clock read here), checked first after 10 ms, and the times the flow map is walked. `duringWalk`,
+ * when set, runs once a walk's dump is read and before the check uses it: what a pass does while
+ * the walk is off the event loop.
+ */
+function heldParkedId() {
+  jest.useFakeTimers({ now: 0 });
+  const maps = memoryLbMaps();
+  const state = ProgrammedState.fromMaps(maps);
+  const held = state.frontendIds.allocate();
+  state.parkedFrontendIds.add(held);
+  const flow = flowEntry({
+    frontendId: held,
+    protocol: 'TCP',
+    state: 'established',
+    lastSeenNs: NOW,
+    clientPort: 40_000,
+  });
+  maps.flow.updateBatch(flow.key, flow.value, 1);
+  const release = new ParkedIdRelease({
+    maps,
+    logger: pino({ level: 'silent' }),
+    currentState: () => state,
+    checkMs: 10,
+    monotonicNs: () => NOW - 1n,
+  });
+  const setUp = {
+    state,
+    held,
+    release,
+    walks: [] as number[],
+    duringWalk: undefined as (() => void) | undefined,
+  };
+  const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
+  maps.flow.dumpAsync = async () => {
+    setUp.walks.push(Date.now());
+    const dump = await dumpAsync();
+    setUp.duringWalk?.();
+    return dump;
+  };
+  return setUp;
+}
+
 describe('ParkedIdRelease', () => {
   test('a check that frees nothing doubles the wait, up to ten times the first; a freeing one resets it', async () => {
-    jest.useFakeTimers({ now: 0 });
-    const maps = memoryLbMaps();
-    const state = ProgrammedState.fromMaps(maps);
-    const held = state.frontendIds.allocate();
-    state.parkedFrontendIds.add(held);
-    // A connection that goes on: its flow's stamp is always ahead of the clock read here.
-    const flow = flowEntry({
-      frontendId: held,
-      protocol: 'TCP',
-      state: 'established',
-      lastSeenNs: NOW,
-      clientPort: 40_000,
-    });
-    maps.flow.updateBatch(flow.key, flow.value, 1);
-    const walks: number[] = [];
-    const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
-    maps.flow.dumpAsync = () => {
-      walks.push(Date.now());
-      return dumpAsync();
-    };
-    const release = new ParkedIdRelease({
-      maps,
-      logger: pino({ level: 'silent' }),
-      currentState: () => state,
-      checkMs: 10,
-      monotonicNs: () => NOW - 1n,
-    });
+    const { state, held, release, walks } = heldParkedId();
     release.schedule();
     await jest.advanceTimersByTimeAsync(10 + 20 + 40 + 80 + 100 + 100);
     expect(walks).toEqual([10, 30, 70, 150, 250, 350]);
@@ -61,48 +79,21 @@ describe('ParkedIdRelease', () => {
   });
 
   test('an id parked while a check walks the flows is checked after the first wait, not the doubled one', async () => {
-    jest.useFakeTimers({ now: 0 });
-    const maps = memoryLbMaps();
-    const state = ProgrammedState.fromMaps(maps);
-    const held = state.frontendIds.allocate();
-    state.parkedFrontendIds.add(held);
-    const flow = flowEntry({
-      frontendId: held,
-      protocol: 'TCP',
-      state: 'established',
-      lastSeenNs: NOW,
-      clientPort: 40_000,
-    });
-    maps.flow.updateBatch(flow.key, flow.value, 1);
-    const release = new ParkedIdRelease({
-      maps,
-      logger: pino({ level: 'silent' }),
-      currentState: () => state,
-      checkMs: 10,
-      monotonicNs: () => NOW - 1n,
-    });
-    const walks: number[] = [];
-    let parkDuringWalk = false;
+    const setUp = heldParkedId();
+    const { state, held, release, walks } = setUp;
     let parkedMeanwhile = 0;
-    const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
-    maps.flow.dumpAsync = async () => {
-      walks.push(Date.now());
-      const dump = await dumpAsync();
-      if (parkDuringWalk) {
-        // A pass deletes a frontend while the walk is off the event loop, as the reconciler does.
-        parkDuringWalk = false;
-        parkedMeanwhile = state.frontendIds.allocate();
-        state.parkedFrontendIds.add(parkedMeanwhile);
-        release.schedule();
-      }
-      return dump;
+    const parkDuringWalk = (): void => {
+      setUp.duringWalk = undefined;
+      parkedMeanwhile = state.frontendIds.allocate();
+      state.parkedFrontendIds.add(parkedMeanwhile);
+      release.schedule();
     };
     release.schedule();
     await jest.advanceTimersByTimeAsync(10 + 20 + 40);
     expect(walks).toEqual([10, 30, 70]);
     // This walk frees nothing (the wait doubles to 80), but the id parked during it is walked for
     // 10 ms later, and freed.
-    parkDuringWalk = true;
+    setUp.duringWalk = parkDuringWalk;
     await jest.advanceTimersByTimeAsync(80 + 10);
     expect(walks).toEqual([10, 30, 70, 150, 160]);
     expect([...state.parkedFrontendIds]).toEqual([held]);
