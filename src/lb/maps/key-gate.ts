@@ -46,14 +46,8 @@ export function gateBit(addr: number, port: number, proto: number): number {
 }
 
 export class KeyGate {
-  /**
-   * Bit → how many keys beyond the first it has, up to 255. Written through once here: add() reads
-   * a count before it stores one, and a first read of a fresh page maps the shared zero page, so
-   * the store after it takes a copy-on-write fault that flushes the TLB of every CPU running the
-   * daemon's threads (an IPI each, dear in a VM). Filled now, the 512 KB are ordinary pages from
-   * the start; an initial sync of 110,000 keys touches every one of them anyway.
-   */
-  private readonly extraKeys = new Uint8Array(GATE_BITS).fill(0);
+  /** Bit → how many keys beyond the first it has, up to 255. */
+  private readonly extraKeys = new Uint8Array(GATE_BITS);
   /** Bit → keys beyond the first 256, for a bit that has that many. */
   private readonly overflow = new Map<number, number>();
 
@@ -104,6 +98,9 @@ export class KeyGate {
    * daemon without the gates) becomes visible.
    */
   rebuild(keys: Iterable<GateKey>): void {
+    // Every restore comes here first, so this also writes each page of the counts through before
+    // add() reads one: a fresh page read first is the shared zero page, and the store after it a
+    // copy-on-write fault that flushes the TLB of every CPU running the daemon (an IPI each).
     this.extraKeys.fill(0);
     this.overflow.clear();
     const next = new Uint32Array(GATE_BITS / 32);
