@@ -41,6 +41,12 @@ function renderHeader(reply: ShowServicesReply__Output): string {
       `; node ${reply.node || NONE}, zone ${reply.zone || NONE}` +
       `; maps in ${reply.pinDir || NONE}`,
   ];
+  // A parser's message may quote the bad lines below its own: kept, under the header's indent.
+  if (reply.sourceProblem !== '') {
+    const [first, ...quoted] = reply.sourceProblem.split('\n');
+    // Without its blank lines: a blank line ends the header block.
+    lines.push(`  ${first}`, ...quoted.filter((line) => line !== '').map((line) => `    ${line}`));
+  }
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
   const parked = reply.parkedFrontendIds;
   if (parked > 0) {

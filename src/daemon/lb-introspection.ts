@@ -47,6 +47,8 @@ export interface LbIntrospectionSource {
     readonly failure: Error | undefined;
     readonly parkedFrontendIds: number;
   };
+  /** Why the desired-state source is not delivering; undefined while it is. */
+  sourceProblem(): string | undefined;
 }
 
 export interface LbIntrospectionDeps {
@@ -89,6 +91,7 @@ export function* showServices(
       node: '',
       zone: '',
       parkedFrontendIds: 0,
+      sourceProblem: '',
     };
     return;
   }
@@ -102,6 +105,7 @@ export function* showServices(
     node: lb.thisNode?.name ?? '',
     zone: lb.thisNode?.zone ?? '',
     parkedFrontendIds: lb.reconciler.parkedFrontendIds,
+    sourceProblem: lb.sourceProblem() ?? '',
   };
   const pods = podsByIp(deps.pods());
   let part: LbFrontendEntry[] = [];

@@ -33,6 +33,7 @@ import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
 import { registerLbMetrics } from '../observe/lb-metrics.js';
 import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
+import { informerProblem, servicesFileProblem } from '../observe/source-problem.js';
 
 export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
 /** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
@@ -71,6 +72,8 @@ export interface ServiceLb {
   readonly source: 'kubernetes' | 'file' | 'none';
   readonly pinDir: string;
   readonly thisNode: NodeTopology | undefined;
+  /** Why the source is not delivering (source-problem.ts); undefined while it is. */
+  sourceProblem(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -138,6 +141,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   }
   const sourceLog = log.child({ component: 'service-source' });
   let stopSource = (): Promise<void> => Promise.resolve();
+  let sourceProblem = (): string | undefined => undefined;
   let source: ServiceLb['source'] = 'none';
   if (options.servicesFile !== undefined) {
     const file = new ServicesFileSource({
@@ -150,6 +154,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     file.start();
     if (options.registry !== undefined) registerServicesFileMetrics(options.registry, file);
     stopSource = () => file.stop();
+    sourceProblem = () => servicesFileProblem(file);
     source = 'file';
   } else if (options.kubeconfig !== undefined || options.inCluster === true) {
     // Loaded only here: @kubernetes/client-node costs the process about 75 MB, which a node fed
@@ -164,6 +169,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     informers.start();
     if (options.registry !== undefined) registerInformerMetrics(options.registry, informers);
     stopSource = () => informers.stop();
+    sourceProblem = () => informerProblem(informers);
     source = 'kubernetes';
   } else {
     log.warn(
@@ -178,6 +184,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     source,
     pinDir,
     thisNode: options.thisNode,
+    sourceProblem,
     stop: async () => {
       await stopSource();
       settler.stop();

@@ -206,6 +206,8 @@ export class ServicesFileSource {
   private applyRead(read: ServicesFileRead): boolean {
     switch (read.kind) {
       case 'unchanged':
+        // Back to the content in effect (an edit that broke the file, then undone): in effect again.
+        this.lastError = undefined;
         return true;
       case 'unreadable':
         return this.reject(read.message);

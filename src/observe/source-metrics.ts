@@ -14,6 +14,8 @@ export interface InformerFigures {
   readonly restarts: number;
   /** The last list or watch failed and nothing has succeeded since. */
   readonly failing: boolean;
+  /** Why the last list or watch failed. */
+  readonly lastError: string | undefined;
 }
 
 /** What these metrics read of the cluster source (InformerSource, structurally). */

@@ -192,6 +192,7 @@ async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
       source: 'file',
       pinDir: '/sys/fs/bpf/cli-test',
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
+      sourceProblem: () => undefined,
     },
     pods: () => [],
     monotonicNs: () => BigInt(flows + 1) * 1_000_000n,

@@ -450,6 +450,29 @@ describe('ServicesFileSource', () => {
   );
 
   test(
+    'a bad edit undone (the file back to the content in effect) clears the error, with nothing re-applied',
+    async () => {
+      const path = join(freshDir(), 'services.yaml');
+      const good = twoServices(['10.0.1.1']);
+      writeFileSync(path, good);
+      const { source, sink } = startSource(path);
+      const registry = new Registry();
+      registerServicesFileMetrics(registry, source);
+      await waitFor('the first read', () => sink.backends('default/api', API).length === 1);
+      const before = sink.calls.length;
+      writeFileSync(path, 'kind: [unclosed');
+      await waitFor('the error', () => source.currentError() !== undefined);
+      expect(await metricValue(registry, 'terway_services_file_rejected')).toBe(1);
+
+      writeFileSync(path, good);
+      await waitFor('the error cleared', () => source.currentError() === undefined);
+      expect(await metricValue(registry, 'terway_services_file_rejected')).toBe(0);
+      expect(sink.calls.length).toBe(before);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     'an invalid file at start: not synced until it is fixed',
     async () => {
       const path = join(freshDir(), 'services.yaml');

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { K8sObject } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
@@ -122,4 +123,33 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     await awaitLbTable(the().node(NODE), [moved], 'the apiserver');
     expect((await tcpVia('back')).reply.name).toBe('web-2');
   });
+
+  test('while an informer cannot list, terway-cli show services says which and why; the maps keep serving; it clears once a list works', async () => {
+    const service = web([{ ip: pod('web-2').ip }]);
+    apply(service);
+    await awaitLbTable(the().node(NODE), [service], 'the apiserver');
+    const problemLine = async () =>
+      (await the().cli(NODE, ['show', 'services'])).stdout
+        .split('\n')
+        .find((line) => line.includes('informer failing')) ?? '';
+    expect(await problemLine()).toBe('');
+    // The next requests for EndpointSlices fail (watch and list alike), and the watches break.
+    apiserver().failNextRequests(4, 500, (request) => request.path.endsWith('/endpointslices'));
+    apiserver().dropWatches('error');
+    const waitFor = async (what: string, test: (line: string) => boolean): Promise<string> => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const line = await problemLine();
+        if (test(line)) return line;
+        if (Date.now() > deadline) throw new Error(`never ${what}; last: ${JSON.stringify(line)}`);
+        await sleep(100);
+      }
+    };
+    // The broken watches show first; then the failed lists of EndpointSlices, while Services,
+    // whose lists work, recover.
+    const failing = await waitFor('failing to list', (line) => line.includes('500'));
+    expect(failing).toMatch(/^ {2}endpointslices informer failing, retrying with backoff: .*500/);
+    expect((await tcpVia('during')).reply.name).toBe('web-2');
+    await waitFor('recovered', (line) => line === '');
+  }, 60_000);
 });

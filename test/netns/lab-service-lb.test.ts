@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { NativeBpfMap, progInfo, tcQuery } from '../../src/dataplane/bpf/native-bpf.js';
 import { readFlowRecords, type FlowRecord } from '../../src/lb/flow-records.js';
@@ -378,6 +379,31 @@ describe('a Service with a backend in each scenario', () => {
       blocked: 0,
       no_ready_backend: 0,
     });
+  });
+
+  test('a services file that does not parse changes nothing, and terway-cli and the metrics say so until it is fixed', async () => {
+    const node = the().node(CLIENT_NODE);
+    const rejected = async () => (await scrape(node.metrics)).get('terway_services_file_rejected');
+    const header = async () =>
+      (await the().cli(CLIENT_NODE, ['show', 'services', CLUSTER_IP])).stdout.split('\n');
+    const settles = async (value: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((await rejected()) !== value && Date.now() < deadline) await sleep(50);
+      expect(await rejected()).toBe(value);
+    };
+    expect(await rejected()).toBe(0);
+    writeFileSync(`${node.services}.tmp`, 'kind: Service\nspec: [unclosed\n');
+    renameSync(`${node.services}.tmp`, node.services);
+    await settles(1);
+    expect((await header())[1]).toMatch(
+      /^ {2}services file not applied, the last good state stays programmed: .*not valid YAML/,
+    );
+    // The Service it had is still served.
+    expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'while-broken')).reply.name);
+    // The good content back, as it was: the maps already hold it, so only the error goes.
+    await applyServices(node, [service('all', CLUSTER_IP, ALL)]);
+    await settles(0);
+    expect((await header())[1]).toBe('');
   });
 
   test('a Service re-created under a connection it had counts none of that connection; the old id is parked', async () => {

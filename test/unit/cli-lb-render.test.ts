@@ -59,6 +59,7 @@ function services(
     node: 'node-1',
     zone: 'cn-hangzhou-k',
     parkedFrontendIds: 0,
+    sourceProblem: '',
     ...extra,
   };
 }
@@ -110,11 +111,18 @@ describe('terway-cli show services', () => {
           lastError: 'tw_fe_v1: update: E2BIG',
           zone: '',
           parkedFrontendIds: 2,
+          sourceProblem: 'services file not applied: not valid YAML (2:1)\n\n 1 | kind: [x\n-----^',
         },
       ),
     );
     expect(out).toContain(
       'Service LB: 6 frontends from the Kubernetes API (first sync not complete: nothing restored is deleted yet); node node-1, zone -;',
+    );
+    expect(out).toContain(
+      'deleted yet); node node-1, zone -; maps in /sys/fs/bpf/terway-node\n' +
+        '  services file not applied: not valid YAML (2:1)\n' +
+        '     1 | kind: [x\n' +
+        '    -----^\n',
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(

@@ -41,6 +41,7 @@ const SERVICES: ShowServicesReply__Output = {
   node: 'node-1',
   zone: 'cn-hangzhou-k',
   parkedFrontendIds: 0,
+  sourceProblem: '',
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

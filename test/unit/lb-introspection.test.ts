@@ -76,6 +76,7 @@ async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
       source: 'file',
       pinDir: '/sys/fs/bpf/test',
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
+      sourceProblem: () => undefined,
     },
     pods: () => [
       pod('client-a', '10.0.0.10'),
@@ -166,6 +167,7 @@ describe('ShowServices', () => {
       node: 'node-1',
       zone: 'cn-hangzhou-k',
       parkedFrontendIds: 0,
+      sourceProblem: '',
     });
     expect(reply.frontends).toHaveLength(1);
     expect(reply.frontends![0]).toMatchObject({
@@ -186,6 +188,17 @@ describe('ShowServices', () => {
         pod: { namespace: 'default', name: 'web-0', containerId: 'c-web-0' },
       }),
     ]);
+  });
+
+  test('the header says why the source is not delivering, read at each call', async () => {
+    const deps = await node([]);
+    let problem: string | undefined = 'services file not applied: not valid YAML';
+    deps.lb = { ...deps.lb!, sourceProblem: () => problem };
+    expect(showServices(deps, '')).toMatchObject({
+      sourceProblem: 'services file not applied: not valid YAML',
+    });
+    problem = undefined;
+    expect(showServices(deps, '')).toMatchObject({ sourceProblem: '' });
   });
 
   test('a daemon without the Service LB says so instead of an empty list', () => {
@@ -296,7 +309,14 @@ describe('the views come in parts', () => {
     reconciler.markSynced();
     await reconciler.whenIdle();
     return {
-      lb: { maps, reconciler, source: 'file', pinDir: '/p', thisNode: undefined },
+      lb: {
+        maps,
+        reconciler,
+        source: 'file',
+        pinDir: '/p',
+        thisNode: undefined,
+        sourceProblem: () => undefined,
+      },
       pods: () => [],
     };
   }

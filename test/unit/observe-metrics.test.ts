@@ -131,8 +131,15 @@ describe('Service source metrics', () => {
   test('each informer: listed, failing since its last event, restarts and lists', async () => {
     const registry = new Registry();
     const informers = [
-      { resource: 'services', listed: true, lists: 1, restarts: 0, failing: false },
-      { resource: 'endpointslices', listed: false, lists: 3, restarts: 2, failing: true },
+      { resource: 'services', listed: true, lists: 1, restarts: 0, failing: false, lastError: '' },
+      {
+        resource: 'endpointslices',
+        listed: false,
+        lists: 3,
+        restarts: 2,
+        failing: true,
+        lastError: '',
+      },
     ];
     registerInformerMetrics(registry, { status: () => ({ informers }) });
     const metric = (name: string, resource: string) => valueOf(registry, name, { resource });

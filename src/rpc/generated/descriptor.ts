@@ -680,6 +680,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "parkedFrontendIds": {
                   "type": "uint32",
                   "id": 9
+                },
+                "sourceProblem": {
+                  "type": "string",
+                  "id": 10
                 }
               }
             },

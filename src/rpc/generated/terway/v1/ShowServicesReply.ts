@@ -12,6 +12,7 @@ export interface ShowServicesReply {
   'node'?: (string);
   'zone'?: (string);
   'parkedFrontendIds'?: (number);
+  'sourceProblem'?: (string);
 }
 
 export interface ShowServicesReply__Output {
@@ -24,4 +25,5 @@ export interface ShowServicesReply__Output {
   'node': (string);
   'zone': (string);
   'parkedFrontendIds': (number);
+  'sourceProblem': (string);
 }
