@@ -18,7 +18,14 @@ import { labDown, labUp } from '../src/lab/lab-control.js';
 import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
 import { LAB_DRIVERS, readManifest } from '../src/lab/lab-manifest.js';
 import { DEFAULT_LAB_DIR } from '../src/lab/lab-paths.js';
-import { addPod, checkPod, deletePod, podNetnsPath } from '../src/lab/lab-pods.js';
+import {
+  addPod,
+  checkPod,
+  deletePod,
+  podNetnsPath,
+  podSummaries,
+  type LabPodSummary,
+} from '../src/lab/lab-pods.js';
 import { DEFAULT_READY_TIMEOUT_MS, superviseLab } from '../src/lab/lab-supervisor.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -41,6 +48,17 @@ function describeLab(manifest: LabManifest): string {
     );
   }
   return lines.join('\n');
+}
+
+function describePods(pods: readonly LabPodSummary[]): string {
+  if (pods.length === 0) return '  pods     none yet (lab pod add <node> <pod>)';
+  return [
+    '  pods',
+    ...pods.map(
+      (pod) =>
+        `           ${pod.node}  ${pod.namespace}/${pod.pod}  ${pod.ip || '-'}  netns ${pod.netns}`,
+    ),
+  ].join('\n');
 }
 
 function parseJsonOption(value: string): Record<string, unknown> {
@@ -144,7 +162,12 @@ program
   .option('--json', 'as JSON')
   .action((options: { dir: string; json?: boolean }) => {
     const manifest = readManifest(options.dir);
-    out(options.json === true ? JSON.stringify(manifest, null, 2) : describeLab(manifest));
+    const pods = podSummaries(manifest);
+    out(
+      options.json === true
+        ? JSON.stringify({ ...manifest, pods }, null, 2)
+        : `${describeLab(manifest)}\n${describePods(pods)}`,
+    );
   });
 
 const pod = program.command('pod').description('pods wired through the real terway CNI shim');

@@ -169,6 +169,32 @@ export function listPods(manifest: LabManifest): Array<{ node: string; pod: stri
   return out;
 }
 
+/** A pod as `lab status` shows it: where it runs and the address its CNI result gave. */
+export interface LabPodSummary {
+  readonly node: string;
+  readonly pod: string;
+  readonly namespace: string;
+  readonly netns: string;
+  /** The first address of the cached CNI result (CIDR notation); '' when it has none. */
+  readonly ip: string;
+}
+
+/** Every pod the lab knows, with its namespace, netns and address, node by node. */
+export function podSummaries(manifest: LabManifest): LabPodSummary[] {
+  return listPods(manifest).map(({ node, pod }) => {
+    const state = readPod(manifest, node, pod);
+    const ips = (state.result as { ips?: { address?: unknown }[] } | null)?.ips;
+    const address = ips?.[0]?.address;
+    return {
+      node,
+      pod,
+      namespace: state.namespace,
+      netns: state.netns,
+      ip: typeof address === 'string' ? address : '',
+    };
+  });
+}
+
 function readdirSyncSafe(dir: string): string[] {
   try {
     return readdirSync(dir);

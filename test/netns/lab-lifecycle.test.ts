@@ -41,6 +41,19 @@ describe('ADD, CHECK and DEL through the lab', () => {
       expect.stringMatching(new RegExp(`^2048:\\s+from ${pod.ip} lookup 10\\d\\d`)),
     ]);
     expect(wired.routes).toContain(`${pod.ip} dev ${host} scope link `);
+    // `lab status` lists the pod with the address its CNI result gave.
+    const podsInStatus = async () =>
+      (JSON.parse((await lab.lab(['status', '--json'])).stdout) as { pods: unknown[] }).pods;
+    expect(await podsInStatus()).toContainEqual({
+      node: NODE,
+      pod: 'life',
+      namespace: 'default',
+      netns: pod.netns,
+      ip: `${pod.ip}/32`,
+    });
+    expect((await lab.lab(['status'])).stdout).toContain(
+      `  ${NODE}  default/life  ${pod.ip}/32  netns ${pod.netns}`,
+    );
 
     const ok = await lab.checkPod(NODE, 'life');
     expect([ok.code, ok.stdout.trim()]).toEqual([0, 'ok']);
@@ -72,6 +85,7 @@ describe('ADD, CHECK and DEL through the lab', () => {
     expect([labDel.code, labDel.stderr]).toEqual([0, '']);
 
     expect(await linkNames(node.netns)).not.toContain(host);
+    expect(await podsInStatus()).toEqual([]);
     expect(await nodeStateFor(pod.ip)).toEqual({ rules: [], routes: [] });
     expect((await lab.mapping(NODE)).map((m) => m.pod.name)).not.toContain('life');
     const ip = (await lab.factory(NODE)).enis
