@@ -52,7 +52,7 @@ function renderHeader(reply: ShowServicesReply__Output): string {
   if (parked > 0) {
     lines.push(
       `  ${parked} frontend id${parked === 1 ? '' : 's'} parked: deleted frontends whose ` +
-        'connections still run count under them; reused once those end',
+        'connections may still run count under them; reused once those end',
     );
   }
   return lines.join('\n');

@@ -126,7 +126,7 @@ describe('terway-cli show services', () => {
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(
-      '  2 frontend ids parked: deleted frontends whose connections still run count under them; ' +
+      '  2 frontend ids parked: deleted frontends whose connections may still run count under them; ' +
         'reused once those end',
     );
     expect(out).toContain(

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import pino from 'pino';
 
+import type { LbMaps } from '../../src/lb/lb-maps.js';
+import { readCounterEntry, readFlowCounts } from '../../src/lb/maps/counter-resets.js';
+import { ARRAY_INDEX, COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { ParkedIdRelease } from '../../src/lb/parked-frontend-ids.js';
 import { ProgrammedState } from '../../src/lb/programmed-state.js';
@@ -99,5 +103,113 @@ describe('ParkedIdRelease', () => {
     expect([...state.parkedFrontendIds]).toEqual([held]);
     expect(state.frontendIds.allocate()).toBe(parkedMeanwhile);
     release.stop();
+  });
+});
+
+function setCounters(maps: LbMaps, id: number, flows: bigint, rejected = 0n): void {
+  maps.frontendStats.updateBatch(
+    encode(ARRAY_INDEX, { index: id }),
+    encode(COUNTERS, { packets: flows * 10n, bytes: flows * 600n, flows, rejected }),
+    1,
+  );
+}
+
+/** A release with a long walk wait, so that only the grace can free anything in these tests. */
+function graceOnly() {
+  jest.useFakeTimers({ now: 0 });
+  const maps = memoryLbMaps();
+  const state = ProgrammedState.fromMaps(maps);
+  const walks: number[] = [];
+  const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
+  maps.flow.dumpAsync = () => {
+    walks.push(Date.now());
+    return dumpAsync();
+  };
+  const release = new ParkedIdRelease({
+    maps,
+    logger: pino({ level: 'silent' }),
+    currentState: () => state,
+    checkMs: 60_000,
+    graceMs: 1_000,
+    monotonicNs: () => NOW,
+  });
+  const park = (flows: bigint, rejected = 0n): number => {
+    const id = state.frontendIds.allocate();
+    setCounters(maps, id, flows, rejected);
+    state.parkedFrontendIds.add(id);
+    release.schedule();
+    return id;
+  };
+  return { maps, state, release, walks, park };
+}
+
+describe('ParkedIdRelease: ids that never had a flow', () => {
+  test('are freed after the grace, counters zeroed, without a walk; one that had flows waits for the walk', async () => {
+    const { maps, state, release, walks, park } = graceOnly();
+    const refused = park(0n, 3n); // its Service never had a ready backend: refusals, no flow
+    const used = park(2n);
+    await jest.advanceTimersByTimeAsync(999);
+    expect([...state.parkedFrontendIds].sort()).toEqual([refused, used].sort());
+    await jest.advanceTimersByTimeAsync(1);
+    expect([...state.parkedFrontendIds]).toEqual([used]);
+    expect(readCounterEntry(maps.frontendStats, refused)).toEqual({
+      packets: 0n,
+      bytes: 0n,
+      flows: 0n,
+      rejected: 0n,
+    });
+    expect(state.frontendIds.allocate()).toBe(refused);
+    expect(walks).toEqual([]);
+    // No flow names `used` any more: the walk, at its own time, frees it.
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(walks).toEqual([60_000]);
+    expect([...state.parkedFrontendIds]).toEqual([]);
+    release.stop();
+  });
+
+  test('a flow counted during the grace keeps the id parked; each id gets its own grace', async () => {
+    const { maps, state, release, park } = graceOnly();
+    const raced = park(0n);
+    await jest.advanceTimersByTimeAsync(500);
+    const later = park(0n);
+    // A program that read the frontend before the delete creates a flow under it meanwhile.
+    setCounters(maps, raced, 1n);
+    await jest.advanceTimersByTimeAsync(500);
+    expect([...state.parkedFrontendIds].sort()).toEqual([raced, later].sort());
+    await jest.advanceTimersByTimeAsync(500);
+    expect([...state.parkedFrontendIds]).toEqual([raced]);
+    release.stop();
+  });
+
+  test('an id parked again after a frontend took it back starts its grace afresh', async () => {
+    const { state, release, park } = graceOnly();
+    const id = park(0n);
+    await jest.advanceTimersByTimeAsync(800);
+    state.parkedFrontendIds.delete(id); // a pass gave it to a frontend again
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(100);
+    state.parkedFrontendIds.add(id); // and deleted that frontend
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(999);
+    expect([...state.parkedFrontendIds]).toEqual([id]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect([...state.parkedFrontendIds]).toEqual([]);
+    release.stop();
+  });
+});
+
+describe('readFlowCounts', () => {
+  test('a lookup each for a few ids, one dump for many: the same counts', () => {
+    const maps = memoryLbMaps();
+    const ids = Array.from({ length: 600 }, (_, index) => index + 1);
+    for (const id of ids) setCounters(maps, id, BigInt(id % 3));
+    const lookup = jest.spyOn(maps.frontendStats, 'lookup');
+    const dump = jest.spyOn(maps.frontendStats, 'dump');
+    const few = readFlowCounts(maps.frontendStats, ids.slice(0, 10));
+    expect([lookup.mock.calls.length, dump.mock.calls.length]).toEqual([10, 0]);
+    const many = readFlowCounts(maps.frontendStats, ids);
+    expect([lookup.mock.calls.length, dump.mock.calls.length]).toEqual([10, 1]);
+    expect(few).toEqual(ids.slice(0, 10).map((id) => BigInt(id % 3)));
+    expect(many).toEqual(ids.map((id) => BigInt(id % 3)));
   });
 });

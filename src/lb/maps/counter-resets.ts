@@ -33,6 +33,24 @@ export function readCounterEntry(map: BpfMap, index: number) {
   return value === undefined ? undefined : decode(COUNTERS, value);
 }
 
+/** Ids at which one dump of the whole array costs less than a lookup each. */
+const DUMP_FROM = 512;
+
+/**
+ * The `flows` counter of each of `ids` (undefined for an id past the array's end): a lookup each,
+ * or one dump of the array when there are many (a mass delete of Services).
+ */
+export function readFlowCounts(map: BpfMap, ids: readonly number[]): (bigint | undefined)[] {
+  const flowsAt = COUNTERS.fields.flows.offset;
+  if (ids.length < DUMP_FROM) return ids.map((id) => readCounterEntry(map, id)?.flows);
+  const { keys, values, count } = map.dump();
+  const flowsOf = new Map<number, bigint>();
+  for (let at = 0; at < count; at++) {
+    flowsOf.set(keys.readUInt32LE(at * 4), values.readBigUInt64LE(at * map.valueStride + flowsAt));
+  }
+  return ids.map((id) => flowsOf.get(id));
+}
+
 /** Records `id` as the highest the daemon may hand out, before any entry names it. */
 export function writeIdHighWater(map: BpfMap, id: number): void {
   map.updateBatch(
