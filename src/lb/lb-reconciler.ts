@@ -145,6 +145,8 @@ export class LbReconciler implements DesiredStateSink {
     const previous = this.frontendsOfService.get(service);
     const listDirty = !this.planEveryDesired;
     for (let index = 0; index < next.length; index++) {
+      const held = this.desired.get(next[index]!);
+      if (held !== undefined) this.noteClaimedTwice(held, service);
       this.desired.set(next[index]!, frontends[index]!);
       if (listDirty) this.dirty.set(next[index]!, frontends[index]!);
     }
@@ -165,6 +167,22 @@ export class LbReconciler implements DesiredStateSink {
     if (frontends.length === 0) this.frontendsOfService.delete(service);
     else this.frontendsOfService.set(service, frontends);
     this.schedule();
+  }
+
+  /**
+   * One address, port and protocol in two Services: the one handed over last is programmed. An
+   * apiserver allocates ClusterIPs once, so for those it is a moment's overlap (an IP freed by a
+   * deleted Service and reused before the delete arrived); externalIPs are not allocated, and two
+   * Services may keep listing the same one, each taking the other's traffic when it changes.
+   */
+  private noteClaimedTwice(held: DesiredFrontend, service: string): void {
+    const holder = serviceKey(held.service.namespace, held.service.name);
+    if (holder === service || !this.frontendsOfService.has(holder)) return;
+    const { ip, port, protocol } = held.address;
+    this.logger.warn(
+      { frontend: `${ip}:${port}/${protocol}`, programmed: service, alsoListedBy: holder },
+      'load balancer: two Services list the same frontend; the one listed or changed last is programmed',
+    );
   }
 
   deleteService(service: string): void {

@@ -275,6 +275,35 @@ describe('LbReconciler', () => {
     expect(table(maps)).toEqual({});
   });
 
+  test('two Services listing one frontend: the one changed last is programmed, and the log says which two', async () => {
+    const maps = memoryLbMaps();
+    const logs: Record<string, unknown>[] = [];
+    const lb = new LbReconciler({
+      maps,
+      logger: pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) }),
+    });
+    running.push(lb);
+    lb.markSynced();
+    const web = [frontend('192.0.2.10', backends('10.0.0.2'), ownedBy('web'))];
+    lb.replaceService('default/web', web);
+    lb.replaceService('default/web', web); // a Service's own frontend again: no clash
+    await lb.whenIdle();
+    expect(logs.filter((line) => line['level'] === 40)).toEqual([]);
+    lb.replaceService('default/clash', [
+      frontend('192.0.2.10', backends('10.0.0.3'), ownedBy('clash')),
+    ]);
+    await lb.whenIdle();
+    expect(table(maps)).toEqual({ '192.0.2.10:80/TCP': ['10.0.0.3'] });
+    expect(logs.filter((line) => line['level'] === 40)).toEqual([
+      expect.objectContaining({
+        frontend: '192.0.2.10:80/TCP',
+        programmed: 'default/clash',
+        alsoListedBy: 'default/web',
+        msg: 'load balancer: two Services list the same frontend; the one listed or changed last is programmed',
+      }),
+    ]);
+  });
+
   test('a frontend whose address is not IPv4 is refused before anything changes', async () => {
     const maps = memoryLbMaps();
     const lb = reconciler(maps);
