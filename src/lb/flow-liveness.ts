@@ -43,8 +43,11 @@ export function frontendIdsOfLiveFlows(
   return live;
 }
 
-/** Flows scanned between two pauses of liveFrontendIdsPaused. */
-const SCAN_SLICE = 16_384;
+/**
+ * Flows scanned between two pauses of a scan on the daemon's event loop (liveFrontendIdsPaused,
+ * and selectFlows for terway-cli show flows): a few ms of work, so CNI calls wait no longer.
+ */
+export const FLOW_SCAN_SLICE = 16_384;
 
 /**
  * frontendIdsOfLiveFlows for a caller on the daemon's event loop, with a `pause` every 16,384
@@ -57,7 +60,7 @@ export async function liveFrontendIdsPaused(
   pause: () => Promise<unknown>,
 ): Promise<Set<number>> {
   const live = new Set<number>();
-  for (let from = 0; from < dump.count; from += SCAN_SLICE) {
+  for (let from = 0; from < dump.count; from += FLOW_SCAN_SLICE) {
     if (from > 0) await pause();
     addLiveFrontendIds(
       dump,
@@ -65,7 +68,7 @@ export async function liveFrontendIdsPaused(
       nowNs,
       live,
       from,
-      Math.min(dump.count, from + SCAN_SLICE),
+      Math.min(dump.count, from + FLOW_SCAN_SLICE),
     );
   }
   return live;

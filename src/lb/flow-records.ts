@@ -7,6 +7,7 @@
 import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
 import { intToIp } from '../util/ipv4.js';
 import type { LbProtocol } from './desired-frontend.js';
+import { FLOW_SCAN_SLICE } from './flow-liveness.js';
 import { FLOW, FLOW_KEY, FLOW_STATES, type FlowState } from './maps/lb-layouts.js';
 import { decode } from './maps/struct-codec.js';
 import { protocolName } from './programmed-state.js';
@@ -79,9 +80,6 @@ export interface FlowSelection {
   batches(size: number): Generator<FlowRecord[]>;
 }
 
-/** Flows matched between two pauses of selectFlows. */
-const SCAN_SLICE = 16_384;
-
 /**
  * The flows that match, most recently active first, at most `limit` of them. A full map holds
  * 262,144 flows and the daemon serves ADDs on the same event loop: the map is walked off the loop
@@ -108,7 +106,7 @@ export async function selectFlows(
   };
   let matched = 0;
   for (let index = 0; index < dump.count; index++) {
-    if (index > 0 && index % SCAN_SLICE === 0) await pause();
+    if (index > 0 && index % FLOW_SCAN_SLICE === 0) await pause();
     if (query.matches !== undefined) {
       readAddresses(dump.keys, index * FLOW_KEY.size, dump.values, index * stride, view);
       if (!query.matches(view)) continue;
