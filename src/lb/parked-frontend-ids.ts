@@ -192,6 +192,7 @@ export class ParkedIdRelease {
     const { maps, logger, currentState, monotonicNs } = this.options;
     const state = currentState();
     const parkedBefore = [...state.parkedFrontendIds];
+    const walkStarted = Date.now();
     try {
       const dump = await maps.flow.dumpAsync();
       const live = await liveFrontendIdsPaused(dump, maps.flow.valueStride, monotonicNs(), () =>
@@ -200,8 +201,14 @@ export class ParkedIdRelease {
       // Replaced meanwhile (a rebuild after a failed pass): the new mirror parked what it found.
       if (this.stopped || state !== currentState()) return;
       // Only ids parked before the walk: a flow can be counted under an id until its frontend is
-      // deleted. One taken back by a pass meanwhile is a frontend's again.
-      const freed = parkedBefore.filter((id) => state.parkedFrontendIds.has(id) && !live.has(id));
+      // deleted. One taken back by a pass meanwhile is a frontend's again, and one freed by its
+      // grace, handed out and parked again meanwhile has flows the dump may not show.
+      const freed = parkedBefore.filter(
+        (id) =>
+          state.parkedFrontendIds.has(id) &&
+          !live.has(id) &&
+          (this.inGrace.get(id) ?? -Infinity) < walkStarted,
+      );
       resetCounters(maps.frontendStats, freed);
       for (const id of freed) {
         state.parkedFrontendIds.delete(id);

@@ -36,24 +36,30 @@ function heldParkedId() {
     clientPort: 40_000,
   });
   maps.flow.updateBatch(flow.key, flow.value, 1);
+  setCounters(maps, held, 1n); // the program counted the flow it created
   const release = new ParkedIdRelease({
     maps,
     logger: pino({ level: 'silent' }),
     currentState: () => state,
     checkMs: 10,
+    graceMs: 5,
     monotonicNs: () => NOW - 1n,
   });
   const setUp = {
+    maps,
     state,
     held,
     release,
     walks: [] as number[],
     duringWalk: undefined as (() => void) | undefined,
+    /** How long a walk's dump takes (timers fire meanwhile); 0: a microtask. */
+    walkMs: 0,
   };
   const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
   maps.flow.dumpAsync = async () => {
     setUp.walks.push(Date.now());
     const dump = await dumpAsync();
+    if (setUp.walkMs > 0) await new Promise((resolve) => setTimeout(resolve, setUp.walkMs));
     setUp.duringWalk?.();
     return dump;
   };
@@ -62,15 +68,16 @@ function heldParkedId() {
 
 describe('ParkedIdRelease', () => {
   test('a check that frees nothing doubles the wait, up to ten times the first; a freeing one resets it', async () => {
-    const { state, held, release, walks } = heldParkedId();
+    const { maps, state, held, release, walks } = heldParkedId();
     release.schedule();
     await jest.advanceTimersByTimeAsync(10 + 20 + 40 + 80 + 100 + 100);
     expect(walks).toEqual([10, 30, 70, 150, 250, 350]);
     expect([...state.parkedFrontendIds]).toEqual([held]);
 
-    // A pass parks another id, with no flow: the check already armed frees it, and the wait
-    // after it is the first one again.
+    // A pass parks another id, whose flows have all ended: the check already armed frees it, and
+    // the wait after it is the first one again.
     const idle = state.frontendIds.allocate();
+    setCounters(maps, idle, 1n);
     state.parkedFrontendIds.add(idle);
     release.schedule();
     await jest.advanceTimersByTimeAsync(100 + 10);
@@ -89,6 +96,7 @@ describe('ParkedIdRelease', () => {
     const parkDuringWalk = (): void => {
       setUp.duringWalk = undefined;
       parkedMeanwhile = state.frontendIds.allocate();
+      setCounters(setUp.maps, parkedMeanwhile, 1n); // it had a flow, ended since
       state.parkedFrontendIds.add(parkedMeanwhile);
       release.schedule();
     };
@@ -142,6 +150,36 @@ function graceOnly() {
   };
   return { maps, state, release, walks, park };
 }
+
+describe('ParkedIdRelease: the grace and the walk together', () => {
+  test('an id its grace frees during a walk, handed out and parked again before the walk ends, is not freed by that walk', async () => {
+    const setUp = heldParkedId();
+    const { maps, state, release, walks } = setUp;
+    setUp.walkMs = 10;
+    release.schedule();
+    await jest.advanceTimersByTimeAsync(8);
+    // Parked 2 ms before the walk at 10 ms starts, so its grace (5 ms) ends during the walk.
+    const unused = state.frontendIds.allocate();
+    state.parkedFrontendIds.add(unused);
+    release.schedule();
+    // When the walk's dump is in: the grace has freed the id, and it goes to a new frontend, which
+    // gets a flow the dump does not hold, and is deleted again.
+    let freedByGrace = false;
+    setUp.duringWalk = () => {
+      setUp.duringWalk = undefined;
+      freedByGrace = !state.parkedFrontendIds.has(unused);
+      expect(state.frontendIds.allocate()).toBe(unused);
+      setCounters(maps, unused, 1n);
+      state.parkedFrontendIds.add(unused);
+      release.schedule();
+    };
+    await jest.advanceTimersByTimeAsync(12);
+    expect(walks).toEqual([10]);
+    expect(freedByGrace).toBe(true);
+    expect(state.parkedFrontendIds.has(unused)).toBe(true);
+    release.stop();
+  });
+});
 
 describe('ParkedIdRelease: ids that never had a flow', () => {
   test('are freed after the grace, counters zeroed, without a walk; one that had flows waits for the walk', async () => {
