@@ -7,7 +7,8 @@
  * left much of another quarter. Nothing downstream needs the classes: the translation reads fields
  * that raw JSON and the models spell alike.
  *
- * Same transport as the Watch: node-fetch with the kubeconfig's TLS, auth and proxy settings.
+ * Same transport as the Watch: node-fetch with the kubeconfig's TLS, auth and proxy settings. Each
+ * page's objects lose their managedFields before they are parsed (managed-fields.ts says why).
  */
 import { STATUS_CODES } from 'node:http';
 
@@ -15,6 +16,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubern
 import fetch from 'node-fetch';
 
 import { TerwayError } from '../errors/terway-error.js';
+import { withoutManagedFields } from './managed-fields.js';
 
 /**
  * What a failed list throws: the generated API's ApiException shape (a numeric `code` and the
@@ -117,7 +119,7 @@ async function fetchPage(
 function pageOf(body: string, path: string): ListPage {
   let list: unknown;
   try {
-    list = JSON.parse(body);
+    list = JSON.parse(withoutManagedFields(body));
   } catch (error) {
     throw new TerwayError('KUBERNETES_ERROR', `list of ${path}: the response is not JSON`, {
       cause: error,
