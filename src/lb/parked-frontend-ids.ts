@@ -166,11 +166,7 @@ export class ParkedIdRelease {
         if (flows[at] === 0n) neverFlowed.push(id);
         else this.flowed.add(id);
       });
-      resetCounters(maps.frontendStats, neverFlowed);
-      for (const id of neverFlowed) {
-        state.parkedFrontendIds.delete(id);
-        state.frontendIds.release(id);
-      }
+      this.free(state, neverFlowed);
     } catch (error) {
       // Left parked: the walk frees them.
       for (const id of due) this.flowed.add(id);
@@ -181,6 +177,15 @@ export class ParkedIdRelease {
     }
     this.parkedAfterCheck = Math.min(this.parkedAfterCheck, state.parkedFrontendIds.size);
     this.armGrace();
+  }
+
+  /** Hands parked ids back for reuse, their counters zeroed first: the next holder starts at 0. */
+  private free(state: ProgrammedState, ids: readonly number[]): void {
+    resetCounters(this.options.maps.frontendStats, ids);
+    for (const id of ids) {
+      state.parkedFrontendIds.delete(id);
+      state.frontendIds.release(id);
+    }
   }
 
   /**
@@ -209,11 +214,7 @@ export class ParkedIdRelease {
           !live.has(id) &&
           (this.inGrace.get(id) ?? -Infinity) < walkStarted,
       );
-      resetCounters(maps.frontendStats, freed);
-      for (const id of freed) {
-        state.parkedFrontendIds.delete(id);
-        state.frontendIds.release(id);
-      }
+      this.free(state, freed);
       this.waitMs =
         freed.length > 0
           ? this.options.checkMs
