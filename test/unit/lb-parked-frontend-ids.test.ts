@@ -17,38 +17,25 @@ afterEach(() => {
 });
 
 /**
- * One parked frontend id that a connection keeps live (its flow's stamp is always ahead of the
- * clock read here), checked first after 10 ms, and the times the flow map is walked. `duringWalk`,
- * when set, runs once a walk's dump is read and before the check uses it: what a pass does while
- * the walk is off the event loop.
+ * A release over fresh in-memory maps, on fake timers from 0, with the times the flow map is
+ * walked. `duringWalk`, when set, runs once a walk's dump is read and before the check uses it:
+ * what a pass does while the walk is off the event loop.
  */
-function heldParkedId() {
+function releaseHarness(timing: { checkMs: number; graceMs: number; clockNs: bigint }) {
   jest.useFakeTimers({ now: 0 });
   const maps = memoryLbMaps();
   const state = ProgrammedState.fromMaps(maps);
-  const held = state.frontendIds.allocate();
-  state.parkedFrontendIds.add(held);
-  const flow = flowEntry({
-    frontendId: held,
-    protocol: 'TCP',
-    state: 'established',
-    lastSeenNs: NOW,
-    clientPort: 40_000,
-  });
-  maps.flow.updateBatch(flow.key, flow.value, 1);
-  setCounters(maps, held, 1n); // the program counted the flow it created
   const release = new ParkedIdRelease({
     maps,
     logger: pino({ level: 'silent' }),
     currentState: () => state,
-    checkMs: 10,
-    graceMs: 5,
-    monotonicNs: () => NOW - 1n,
+    checkMs: timing.checkMs,
+    graceMs: timing.graceMs,
+    monotonicNs: () => timing.clockNs,
   });
   const setUp = {
     maps,
     state,
-    held,
     release,
     walks: [] as number[],
     duringWalk: undefined as (() => void) | undefined,
@@ -64,6 +51,28 @@ function heldParkedId() {
     return dump;
   };
   return setUp;
+}
+
+/**
+ * One parked frontend id that a connection keeps live (its flow's stamp is always ahead of the
+ * clock read here), checked first after 10 ms.
+ */
+function heldParkedId() {
+  const setUp = releaseHarness({ checkMs: 10, graceMs: 5, clockNs: NOW - 1n });
+  const { maps, state } = setUp;
+  const held = state.frontendIds.allocate();
+  state.parkedFrontendIds.add(held);
+  const flow = flowEntry({
+    frontendId: held,
+    protocol: 'TCP',
+    state: 'established',
+    lastSeenNs: NOW,
+    clientPort: 40_000,
+  });
+  maps.flow.updateBatch(flow.key, flow.value, 1);
+  setCounters(maps, held, 1n); // the program counted the flow it created
+  // The same object: tests set duringWalk and walkMs on it.
+  return Object.assign(setUp, { held });
 }
 
 describe('ParkedIdRelease', () => {
@@ -124,23 +133,8 @@ function setCounters(maps: LbMaps, id: number, flows: bigint, rejected = 0n): vo
 
 /** A release with a long walk wait, so that only the grace can free anything in these tests. */
 function graceOnly() {
-  jest.useFakeTimers({ now: 0 });
-  const maps = memoryLbMaps();
-  const state = ProgrammedState.fromMaps(maps);
-  const walks: number[] = [];
-  const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
-  maps.flow.dumpAsync = () => {
-    walks.push(Date.now());
-    return dumpAsync();
-  };
-  const release = new ParkedIdRelease({
-    maps,
-    logger: pino({ level: 'silent' }),
-    currentState: () => state,
-    checkMs: 60_000,
-    graceMs: 1_000,
-    monotonicNs: () => NOW,
-  });
+  const setUp = releaseHarness({ checkMs: 60_000, graceMs: 1_000, clockNs: NOW });
+  const { maps, state, release } = setUp;
   const park = (flows: bigint, rejected = 0n): number => {
     const id = state.frontendIds.allocate();
     setCounters(maps, id, flows, rejected);
@@ -148,7 +142,7 @@ function graceOnly() {
     release.schedule();
     return id;
   };
-  return { maps, state, release, walks, park };
+  return { ...setUp, park };
 }
 
 describe('ParkedIdRelease: the grace and the walk together', () => {
