@@ -146,7 +146,10 @@ function buildProgram(io: CliIo): Command {
   )
     .option('--service <service>', 'a Service (namespace/name) or frontend (ip or ip:port)')
     .option('--pod <pod>', 'the client: a pod (namespace/name) or an address (ip or ip:port)')
-    .option('--backend <backend>', 'a backend (ip or ip:port)')
+    .option(
+      '--backend <backend>',
+      'a backend: a pod (namespace/name) or an address (ip or ip:port)',
+    )
     .option('--limit <n>', 'at most this many flows; 0 for all', parseLimit, DEFAULT_FLOW_LIMIT)
     .option('--json', 'print the raw reply as JSON')
     .action(async (options: FlowOptions, command: Command) => {

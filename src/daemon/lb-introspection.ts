@@ -1,8 +1,9 @@
 /**
  * The Service load balancer's two introspection views, as terway-cli asks for them: the frontends
  * with their backends and counters (ShowServices), and the translation records (ListFlows). Both
- * read the live maps; the daemon adds only names: the Service a frontend belongs to, and the pods
- * on this node behind client and backend addresses.
+ * read the live maps; the daemon adds only names: the Service a frontend belongs to, the pods on
+ * this node behind client and backend addresses (its pod records), and the pods on other nodes
+ * behind backend addresses (the EndpointSlices' targetRefs).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -27,6 +28,7 @@ import type { LbBackendEntry } from '../rpc/generated/terway/v1/LbBackendEntry.j
 import type { LbCounters } from '../rpc/generated/terway/v1/LbCounters.js';
 import type { LbFrontendEntry } from '../rpc/generated/terway/v1/LbFrontendEntry.js';
 import type { ListFlowsReply } from '../rpc/generated/terway/v1/ListFlowsReply.js';
+import type { EndpointPodIndex } from '../k8s/endpoint-pods.js';
 import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import type { ListFlowsRequest } from '../rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { PodRef } from '../rpc/generated/terway/v1/PodRef.js';
@@ -49,6 +51,8 @@ export interface LbIntrospectionSource {
   };
   /** Why the desired-state source is not delivering; undefined while it is. */
   sourceProblem(): string | undefined;
+  /** The pods the source's EndpointSlices name, by backend address. */
+  endpointPods(): EndpointPodIndex;
 }
 
 export interface LbIntrospectionDeps {
@@ -107,7 +111,7 @@ export function* showServices(
     parkedFrontendIds: lb.reconciler.parkedFrontendIds,
     sourceProblem: lb.sourceProblem() ?? '',
   };
-  const pods = podsByIp(deps.pods());
+  const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];
   let scanned = 0;
   let sent = 0;
@@ -141,7 +145,7 @@ export async function* listFlows(
     yield { enabled: false, flows: [], matched: 0, total: 0 };
     return;
   }
-  const pods = podsByIp(deps.pods());
+  const pods = namesFor(deps, lb);
   const { desired } = lb.reconciler.intent;
   const selection = await selectFlows(
     lb.maps.flow,
@@ -186,7 +190,7 @@ function serviceNamer(
  */
 function flowMatcher(
   request: ListFlowsRequest,
-  pods: ReadonlyMap<string, PodRecord>,
+  pods: PodNames,
   desired: ReadonlyMap<FrontendCode, DesiredFrontend>,
 ): ((flow: Readonly<FlowAddresses>) => boolean) | undefined {
   const tests: ((flow: Readonly<FlowAddresses>) => boolean)[] = [];
@@ -214,10 +218,8 @@ function flowMatcher(
     const address = parseAddressFilter(pod);
     if (address !== undefined) {
       tests.push((flow) => numbersMatch(flow.clientAddr, flow.clientPort, address));
-    } else if (/^[^/\s]+\/[^/\s]+$/.test(pod)) {
-      const addrs = new Set(
-        [...pods.values()].filter((p) => recordKey(p) === pod).map((p) => parseIPv4(p.ip)),
-      );
+    } else if (isPodKey(pod)) {
+      const addrs = localAddressesOf(pods, pod);
       tests.push((flow) => addrs.has(flow.clientAddr));
     } else {
       throw new TerwayError(
@@ -229,13 +231,20 @@ function flowMatcher(
   const backend = request.backend?.trim() ?? '';
   if (backend !== '') {
     const address = parseAddressFilter(backend);
-    if (address === undefined) {
+    if (address !== undefined) {
+      tests.push((flow) => numbersMatch(flow.backendAddr, flow.backendPort, address));
+    } else if (isPodKey(backend)) {
+      // A pod here or on another node: the EndpointSlices name the latter.
+      const addrs = localAddressesOf(pods, backend);
+      const [namespace, name] = backend.split('/') as [string, string];
+      for (const addr of pods.endpoints.addressesOf(namespace, name)) addrs.add(addr);
+      tests.push((flow) => addrs.has(flow.backendAddr));
+    } else {
       throw new TerwayError(
         'INVALID_ARGUMENT',
-        `not a backend address (ip or ip:port): ${JSON.stringify(backend)}`,
+        `not a backend pod (namespace/name) or address (ip or ip:port): ${JSON.stringify(backend)}`,
       );
     }
-    tests.push((flow) => numbersMatch(flow.backendAddr, flow.backendPort, address));
   }
   if (tests.length === 0) return undefined;
   return (flow) => tests.every((test) => test(flow));
@@ -245,10 +254,7 @@ function numbersMatch(addr: number, port: number, filter: AddressFilter): boolea
   return addr === filter.addr && (filter.port === undefined || port === filter.port);
 }
 
-function toFrontendEntry(
-  frontend: InspectedFrontend,
-  pods: ReadonlyMap<string, PodRecord>,
-): LbFrontendEntry {
+function toFrontendEntry(frontend: InspectedFrontend, pods: PodNames): LbFrontendEntry {
   const { desired } = frontend;
   return {
     address: frontend.frontend.ip,
@@ -268,37 +274,29 @@ function toFrontendEntry(
   };
 }
 
-function toBackendEntry(
-  backend: InspectedBackend,
-  pods: ReadonlyMap<string, PodRecord>,
-): LbBackendEntry {
+function toBackendEntry(backend: InspectedBackend, pods: PodNames): LbBackendEntry {
   return {
     address: backend.ip,
     port: backend.port,
     id: backend.id,
     state: backend.state,
     counters: toCounters(backend.counters),
-    pod: podRef(pods.get(backend.ip)),
+    pod: backendPodRef(pods, backend.ip),
   };
 }
 
-function toFlowEntry(
-  record: FlowRecord,
-  now: bigint,
-  pods: ReadonlyMap<string, PodRecord>,
-  service: string,
-): FlowEntry {
+function toFlowEntry(record: FlowRecord, now: bigint, pods: PodNames, service: string): FlowEntry {
   return {
     protocol: record.protocol,
     clientAddress: record.client.ip,
     clientPort: record.client.port,
-    clientPod: podRef(pods.get(record.client.ip)),
+    clientPod: podRef(pods.local.get(record.client.ip)),
     frontendAddress: record.frontend.ip,
     frontendPort: record.frontend.port,
     service,
     backendAddress: record.backend.ip,
     backendPort: record.backend.port,
-    backendPod: podRef(pods.get(record.backend.ip)),
+    backendPod: backendPodRef(pods, record.backend.ip),
     state: record.state,
     ageMs: elapsedMs(now, record.firstSeenNs),
     idleMs: elapsedMs(now, record.lastSeenNs),
@@ -321,6 +319,41 @@ function toCounters(counters: LbCounterValues | undefined): LbCounters | null {
     flows: Number(counters.flows),
     rejected: Number(counters.rejected),
   };
+}
+
+/** Who is behind an address: this node's pods by their records, other nodes' by the slices. */
+interface PodNames {
+  readonly local: ReadonlyMap<string, PodRecord>;
+  readonly endpoints: EndpointPodIndex;
+}
+
+function namesFor(deps: LbIntrospectionDeps, lb: LbIntrospectionSource): PodNames {
+  return { local: podsByIp(deps.pods()), endpoints: lb.endpointPods() };
+}
+
+/**
+ * The pod behind a backend address: this node's by its record (with its sandbox), else the one an
+ * EndpointSlice names (no sandbox: it is another node's).
+ */
+function backendPodRef(pods: PodNames, ip: string): PodRef | null {
+  const record = pods.local.get(ip);
+  if (record !== undefined) return toPodRef(record);
+  const addr = parseIPv4(ip);
+  const named = addr === undefined ? undefined : pods.endpoints.podAt(addr);
+  return named === undefined
+    ? null
+    : { namespace: named.namespace, name: named.name, containerId: '' };
+}
+
+function isPodKey(text: string): boolean {
+  return /^[^/\s]+\/[^/\s]+$/.test(text);
+}
+
+/** The addresses of this node's pods recorded as `namespace/name`. */
+function localAddressesOf(pods: PodNames, key: string): Set<number | undefined> {
+  return new Set(
+    [...pods.local.values()].filter((p) => recordKey(p) === key).map((p) => parseIPv4(p.ip)),
+  );
 }
 
 function podsByIp(records: readonly PodRecord[]): Map<string, PodRecord> {

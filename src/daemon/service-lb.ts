@@ -26,6 +26,7 @@ import {
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { HeapSettler } from './heap-settler.js';
 import { TerwayError } from '../errors/terway-error.js';
+import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js';
 import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
@@ -74,6 +75,8 @@ export interface ServiceLb {
   readonly thisNode: NodeTopology | undefined;
   /** Why the source is not delivering (source-problem.ts); undefined while it is. */
   sourceProblem(): string | undefined;
+  /** The pods the source's EndpointSlices name, by backend address. */
+  endpointPods(): EndpointPodIndex;
   stop(): Promise<void>;
 }
 
@@ -142,6 +145,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   const sourceLog = log.child({ component: 'service-source' });
   let stopSource = (): Promise<void> => Promise.resolve();
   let sourceProblem = (): string | undefined => undefined;
+  let endpointPods = (): EndpointPodIndex => NO_ENDPOINT_PODS;
   let source: ServiceLb['source'] = 'none';
   if (options.servicesFile !== undefined) {
     const file = new ServicesFileSource({
@@ -155,6 +159,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     if (options.registry !== undefined) registerServicesFileMetrics(options.registry, file);
     stopSource = () => file.stop();
     sourceProblem = () => servicesFileProblem(file);
+    endpointPods = () => file.endpointPods();
     source = 'file';
   } else if (options.kubeconfig !== undefined || options.inCluster === true) {
     // Loaded only here: @kubernetes/client-node costs the process about 75 MB, which a node fed
@@ -170,6 +175,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     if (options.registry !== undefined) registerInformerMetrics(options.registry, informers);
     stopSource = () => informers.stop();
     sourceProblem = () => informerProblem(informers);
+    endpointPods = () => informers.endpointPods();
     source = 'kubernetes';
   } else {
     log.warn(
@@ -185,6 +191,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     pinDir,
     thisNode: options.thisNode,
     sourceProblem,
+    endpointPods,
     stop: async () => {
       await stopSource();
       settler.stop();

@@ -6,6 +6,7 @@
 import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
+import type { NamedEndpoints } from './endpoint-pods.js';
 import { leanSliceOf, type LeanEndpointSlice, type NodeTopology } from './lean-endpoint-slice.js';
 import { SERVICE_NAME_LABEL, translateService } from './service-translation.js';
 
@@ -15,6 +16,11 @@ export interface TranslatedState {
   /** How many named Services and EndpointSlices the state had. */
   readonly services: number;
   readonly endpointSlices: number;
+  /**
+   * The endpoints of the translated slices that name their pods, kept past translation for
+   * inspection (EndpointPodIndex): the objects themselves are dropped.
+   */
+  readonly namedEndpoints: NamedEndpoints[];
 }
 
 /** `thisNode`: the daemon's node and zone, for `internalTrafficPolicy: Local` and topology hints
@@ -43,16 +49,25 @@ export function translateCompleteState(
   }
   // A Service listed twice is translated twice and the later one kept, in the first one's place.
   const frontends = new Map<string, DesiredFrontend[]>();
+  const namedEndpoints: NamedEndpoints[] = [];
   for (let index = 0; index < services.length; index++) {
     const service = services[index]!;
     const key = objectKey(service);
     if (key === undefined) continue;
     const group = slicesOf.get(key) ?? [];
     const lean: LeanEndpointSlice[] = [];
-    for (let at = 0; at < group.length; at++) lean.push(leanSliceOf(group[at]!, thisNode));
+    for (let at = 0; at < group.length; at++) {
+      const slice = leanSliceOf(group[at]!, thisNode);
+      lean.push(slice);
+      const { endpointCodes, endpointPods } = slice;
+      if (endpointPods !== undefined) {
+        const namespace = group[at]!.metadata?.namespace ?? '';
+        namedEndpoints.push({ namespace, endpointCodes, endpointPods });
+      }
+    }
     frontends.set(key, translateService(service, lean));
   }
-  return { frontends, services: frontends.size, endpointSlices: sliceCount };
+  return { frontends, services: frontends.size, endpointSlices: sliceCount, namedEndpoints };
 }
 
 /** The object's name; undefined for none or an empty one (never sent by an apiserver). */

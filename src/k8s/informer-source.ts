@@ -21,6 +21,7 @@ import type { LeanEndpointSlice, NodeTopology } from './lean-endpoint-slice.js';
 import { projectEndpointSlice, projectService } from './object-projection.js';
 import { rawLister } from './raw-list.js';
 import type { InformerStatus } from './resilient-informer.js';
+import type { EndpointPodIndex } from './endpoint-pods.js';
 import { ServiceTable } from './service-table.js';
 
 export const SERVICES_PATH = '/api/v1/services';
@@ -149,6 +150,11 @@ export class InformerSource {
 
   isSynced(): boolean {
     return this.table.isSynced();
+  }
+
+  /** The pods the EndpointSlices name, by backend address (for inspection). */
+  endpointPods(): EndpointPodIndex {
+    return this.table.endpointPods();
   }
 
   /** Resolves once both initial lists have reached the sink; rejects if stopped before that. */

@@ -67,6 +67,26 @@ export interface LeanEndpointSlice {
    * (IPv6 or FQDN slices, junk) could never be a backend of the IPv4 datapath and are dropped.
    */
   readonly endpointCodes: readonly EndpointCode[];
+  /**
+   * The pod behind each endpoint (endpointPodName), parallel to endpointCodes; absent when no
+   * endpoint names one. Only inspection reads it: the datapath has no use for names, but an operator
+   * reading `terway-cli show flows` wants the pod a flow reached, and most backends run on other
+   * nodes, where no pod record of this daemon's names them.
+   */
+  readonly endpointPods?: readonly (EndpointPodName | undefined)[] | undefined;
+}
+
+/**
+ * The pod an endpoint's targetRef names: its name alone when it is in the slice's namespace (what
+ * the EndpointSlice controller always writes, and the one string the API object already holds),
+ * else its namespace and name.
+ */
+export type EndpointPodName = string | readonly [namespace: string, name: string];
+
+/** A slice's endpoints as the lean slice keeps them. */
+export interface LeanEndpoints {
+  readonly endpointCodes: EndpointCode[];
+  readonly endpointPods: (EndpointPodName | undefined)[] | undefined;
 }
 
 /**
@@ -122,15 +142,61 @@ function hintFlags(list: unknown, wanted: string | undefined, has: number): numb
   return flags;
 }
 
-/** The codes of a slice's `endpoints` (JSON or model objects), in order; the non-IPv4 dropped. */
-export function endpointCodesOf(endpoints: unknown, thisNode?: NodeTopology): EndpointCode[] {
-  const codes: EndpointCode[] = [];
-  if (!Array.isArray(endpoints)) return codes;
+/**
+ * The codes of a slice's `endpoints` (JSON or model objects), in order, the non-IPv4 dropped, and
+ * the pod behind each kept one (see LeanEndpointSlice.endpointPods). `namespace`: the slice's.
+ */
+export function leanEndpointsOf(
+  endpoints: unknown,
+  namespace: string | undefined,
+  thisNode?: NodeTopology,
+): LeanEndpoints {
+  const endpointCodes: EndpointCode[] = [];
+  let endpointPods: (EndpointPodName | undefined)[] | undefined;
+  if (!Array.isArray(endpoints)) return { endpointCodes, endpointPods };
   for (let index = 0; index < endpoints.length; index++) {
-    const code = endpointCodeOf(endpoints[index], thisNode);
-    if (code !== undefined) codes.push(code);
+    const endpoint: unknown = endpoints[index];
+    const code = endpointCodeOf(endpoint, thisNode);
+    if (code === undefined) continue;
+    const pod = endpointPodName(endpoint, namespace);
+    if (pod !== undefined) {
+      // Made at the first named pod, with an undefined for each endpoint before it.
+      endpointPods ??= new Array<EndpointPodName | undefined>(endpointCodes.length).fill(undefined);
+      endpointPods.push(pod);
+    } else {
+      endpointPods?.push(undefined);
+    }
+    endpointCodes.push(code);
   }
-  return codes;
+  return { endpointCodes, endpointPods };
+}
+
+/** The endpoint's targetRef as an EndpointPodName; undefined when it names no pod. */
+export function endpointPodName(
+  endpoint: unknown,
+  namespace: string | undefined,
+): EndpointPodName | undefined {
+  if (typeof endpoint !== 'object' || endpoint === null) return undefined;
+  const ref = (endpoint as { targetRef?: unknown }).targetRef;
+  if (typeof ref !== 'object' || ref === null) return undefined;
+  // Field by field, no destructuring: this runs for every endpoint of an initial sync, cold.
+  const named = ref as { kind?: unknown; name?: unknown; namespace?: unknown };
+  if (named.kind !== 'Pod') return undefined;
+  const name = named.name;
+  if (typeof name !== 'string' || name === '') return undefined;
+  const podNamespace = named.namespace;
+  if (podNamespace === undefined || podNamespace === namespace || podNamespace === '') return name;
+  return typeof podNamespace === 'string' ? [podNamespace, name] : undefined;
+}
+
+/** An EndpointPodName read back: the pod's namespace (the slice's unless it names one) and name. */
+export function podOfEndpoint(
+  pod: EndpointPodName,
+  sliceNamespace: string,
+): { namespace: string; name: string } {
+  return typeof pod === 'string'
+    ? { namespace: sliceNamespace, name: pod }
+    : { namespace: pod[0], name: pod[1] };
 }
 
 /**
@@ -138,11 +204,12 @@ export function endpointCodesOf(endpoints: unknown, thisNode?: NodeTopology): En
  * file): no copy of the metadata or ports, which the result does not keep.
  */
 export function leanSliceOf(slice: V1EndpointSlice, thisNode?: NodeTopology): LeanEndpointSlice {
-  return {
-    addressType: slice.addressType,
-    ports: slice.ports,
-    endpointCodes: endpointCodesOf(slice.endpoints, thisNode),
-  };
+  const { endpointCodes, endpointPods } = leanEndpointsOf(
+    slice.endpoints,
+    slice.metadata?.namespace,
+    thisNode,
+  );
+  return { addressType: slice.addressType, ports: slice.ports, endpointCodes, endpointPods };
 }
 
 // Arithmetic, not bit operations: a code does not fit in the 32 bits those work on.

@@ -5,13 +5,14 @@
  * An informer keeps every object it has seen for as long as it runs, and a real apiserver's
  * objects are mostly what the datapath never reads: managedFields, annotations (kubectl's
  * last-applied-configuration alone repeats the whole object), ownerReferences, each endpoint's
- * targetRef and zone, and its nodeName and hints but for a few bits. Kept whole, 10,000 Services and
- * their slices were most of terwayd's memory in cluster mode; projected, the cache holds only what
- * translateService, the ServiceTable and client-node's ListWatch read:
+ * targetRef but for its pod's name, its zone, and its nodeName and hints but for a few bits. Kept
+ * whole, 10,000 Services and their slices were most of terwayd's memory in cluster mode; projected,
+ * the cache holds only what translateService, the ServiceTable and client-node's ListWatch read:
  * - metadata: name, namespace, resourceVersion (ListWatch's cache key and change test), and for a
  *   slice the `kubernetes.io/service-name` label;
  * - the fields service-translation.ts reads, spelled as the API spells them; a slice's endpoints
- *   become one number each (lean-endpoint-slice.ts), so a projected slice is a LeanEndpointSlice.
+ *   become one number each (lean-endpoint-slice.ts), so a projected slice is a LeanEndpointSlice;
+ * - each endpoint's pod name (its targetRef), which `terway-cli` shows beside a backend.
  *
  * Pure and total: any JSON value in, a well-formed object out. A field of the wrong type is
  * dropped, as translation would skip it anyway.
@@ -26,7 +27,7 @@ import type {
 } from '@kubernetes/client-node';
 
 import {
-  endpointCodesOf,
+  leanEndpointsOf,
   type LeanEndpointSlice,
   type NodeTopology,
 } from './lean-endpoint-slice.js';
@@ -62,12 +63,19 @@ export function projectService(raw: unknown): V1Service {
 export function projectEndpointSlice(raw: unknown, thisNode?: NodeTopology): LeanEndpointSlice {
   const object = recordOf(raw);
   const ports = object['ports'];
+  const metadata = projectMetadata(object['metadata'], true);
+  const { endpointCodes, endpointPods } = leanEndpointsOf(
+    object['endpoints'],
+    metadata.namespace,
+    thisNode,
+  );
   return {
-    metadata: projectMetadata(object['metadata'], true),
+    metadata,
     addressType: typeof object['addressType'] === 'string' ? object['addressType'] : '',
     ...(Array.isArray(ports) ? { ports: ports.map(projectSlicePort) } : {}),
-    // A copy: an array grown by push keeps room for 17 numbers, this one holds just its own.
-    endpointCodes: endpointCodesOf(object['endpoints'], thisNode).slice(),
+    // Copies: an array grown by push keeps room for 17 entries, these hold just their own.
+    endpointCodes: endpointCodes.slice(),
+    ...(endpointPods === undefined ? {} : { endpointPods: endpointPods.slice() }),
   };
 }
 

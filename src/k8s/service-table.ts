@@ -17,6 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
 import type { DesiredFrontend, DesiredStateSink } from '../lb/desired-frontend.js';
+import { EndpointPodIndex, type NamedEndpoints } from './endpoint-pods.js';
 import type { LeanEndpointSlice, NodeTopology } from './lean-endpoint-slice.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -62,6 +63,8 @@ export class ServiceTable {
   private synced = false;
   /** Set by replaceAll, whose objects are not kept: how many the last complete state had. */
   private snapshotSizes: { services: number; endpointSlices: number } | undefined;
+  /** Set by replaceAll: the pods its slices named, the one part of them kept. */
+  private snapshotNamedEndpoints: readonly NamedEndpoints[] = [];
 
   constructor(options: ServiceTableOptions) {
     this.sink = options.sink;
@@ -73,6 +76,7 @@ export class ServiceTable {
     const key = objectKey(service);
     if (key === undefined) return;
     this.snapshotSizes = undefined;
+    this.snapshotNamedEndpoints = [];
     this.services.set(key, service);
     this.refresh(key);
   }
@@ -121,6 +125,7 @@ export class ServiceTable {
     this.slices.clear();
     this.slicesByService.clear();
     this.snapshotSizes = { services: state.services, endpointSlices: state.endpointSlices };
+    this.snapshotNamedEndpoints = state.namedEndpoints;
     const first = !this.synced;
     this.synced = true;
     for (const key of [...this.sink.heldFrontends.keys()]) {
@@ -151,6 +156,12 @@ export class ServiceTable {
 
   isSynced(): boolean {
     return this.synced;
+  }
+
+  /** Which pod each backend address is, as the slices held (or the last complete state's) name it. */
+  endpointPods(): EndpointPodIndex {
+    if (this.snapshotSizes !== undefined) return new EndpointPodIndex(this.snapshotNamedEndpoints);
+    return new EndpointPodIndex(namedEndpointsOf(this.slices.values()));
   }
 
   stats(): ServiceTableStats {
@@ -213,5 +224,13 @@ export class ServiceTable {
       // Throwing would unwind into the informer's own bookkeeping, which does not expect it.
       this.logger.error({ err: error, service: key }, 'desired-state sink rejected a Service');
     }
+  }
+}
+
+function* namedEndpointsOf(slices: Iterable<LeanEndpointSlice>): Generator<NamedEndpoints> {
+  for (const slice of slices) {
+    const { endpointCodes, endpointPods } = slice;
+    if (endpointPods === undefined) continue;
+    yield { namespace: slice.metadata?.namespace ?? '', endpointCodes, endpointPods };
   }
 }

@@ -22,6 +22,7 @@ import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TranslatedState } from './complete-state.js';
 import type { NodeTopology } from './lean-endpoint-slice.js';
+import type { EndpointPodIndex } from './endpoint-pods.js';
 import { ServiceTable } from './service-table.js';
 import type { ServicesFileRead, ServicesFileWorkerData } from './services-file-worker.js';
 import { readServicesFile } from './services-file-worker.js';
@@ -142,6 +143,11 @@ export class ServicesFileSource {
     return this.table.isSynced();
   }
 
+  /** The pods the EndpointSlices name, by backend address (for inspection). */
+  endpointPods(): EndpointPodIndex {
+    return this.table.endpointPods();
+  }
+
   /** Why the current file content is not in effect; undefined when it is. */
   currentError(): string | undefined {
     return this.lastError;
@@ -219,7 +225,12 @@ export class ServicesFileSource {
           { mode: 'standalone', servicesFile: this.path },
           'services file does not exist: no Services until it is created',
         );
-        this.apply(NO_FILE, { frontends: new Map(), services: 0, endpointSlices: 0 });
+        this.apply(NO_FILE, {
+          frontends: new Map(),
+          services: 0,
+          endpointSlices: 0,
+          namedEndpoints: [],
+        });
         return true;
       case 'parsed':
         this.apply(read.digest, read);

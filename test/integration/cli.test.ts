@@ -12,6 +12,7 @@ import {
   type LbIntrospectionDeps,
 } from '../../src/daemon/lb-introspection.js';
 import { streamed } from '../../src/daemon/stream-handler.js';
+import { NO_ENDPOINT_PODS } from '../../src/k8s/endpoint-pods.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import type { IntrospectionHandlers } from '../../src/rpc/generated/terway/v1/Introspection.js';
@@ -193,6 +194,7 @@ async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
       pinDir: '/sys/fs/bpf/cli-test',
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
       sourceProblem: () => undefined,
+      endpointPods: () => NO_ENDPOINT_PODS,
     },
     pods: () => [],
     monotonicNs: () => BigInt(flows + 1) * 1_000_000n,

@@ -13,6 +13,7 @@ import { TerwayError } from '../../src/errors/terway-error.js';
 import { loadKubeConfig } from '../../src/k8s/informer-source.js';
 import type { InformerSourceOptions, InformerSource } from '../../src/k8s/informer-source.js';
 import { SERVICE_NAME_LABEL } from '../../src/k8s/service-translation.js';
+import { ipToInt } from '../../src/util/ipv4.js';
 import { registerInformerMetrics } from '../../src/observe/source-metrics.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import type { K8sObject, RecordedRequest } from '../../src/k8s/test-apiserver.js';
@@ -88,6 +89,8 @@ interface EndpointSpec {
   nodeName?: string;
   /** `hints.forZones` names. */
   zones?: string[];
+  /** `targetRef`: a pod of the slice's namespace. */
+  pod?: string;
 }
 
 function slice(
@@ -114,6 +117,7 @@ function slice(
       return {
         addresses: [spec.ip],
         ...(spec.nodeName === undefined ? {} : { nodeName: spec.nodeName }),
+        ...(spec.pod === undefined ? {} : { targetRef: { kind: 'Pod', name: spec.pod } }),
         ...(spec.zones === undefined
           ? {}
           : { hints: { forZones: spec.zones.map((name) => ({ name })) } }),
@@ -399,6 +403,28 @@ describe('changes after sync', () => {
         kind: 'delete',
         service: 'default/web',
       });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'the pods the slices name, listed and then watched, are what inspection names a backend by',
+    async () => {
+      const { server, source } = await syncedHarness((s) => {
+        s.create(service('web', '10.96.0.10'));
+        s.create(slice('web-1', 'web', [{ ip: '10.0.0.1', pod: 'web-a' }, '10.0.0.2']));
+      });
+      const podAt = (ip: string) => {
+        const pod = source.endpointPods().podAt(ipToInt(ip));
+        return pod === undefined ? undefined : `${pod.namespace}/${pod.name}`;
+      };
+      expect([podAt('10.0.0.1'), podAt('10.0.0.2')]).toEqual(['default/web-a', undefined]);
+
+      // A rolled pod: the endpoint's address now belongs to another one.
+      server.update(slice('web-1', 'web', [{ ip: '10.0.0.1', pod: 'web-b' }]));
+      await waitFor('renamed', () => podAt('10.0.0.1') === 'default/web-b');
+      server.remove('EndpointSlice', 'default', 'web-1');
+      await waitFor('gone', () => source.endpointPods().size === 0);
     },
     TEST_TIMEOUT_MS,
   );

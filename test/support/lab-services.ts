@@ -22,6 +22,8 @@ export interface LabEndpoint {
   /** The zones the endpoint is hinted for (`hints.forZones`), as the EndpointSlice controller
    *  writes them for a Service with `trafficDistribution: PreferClose`. */
   zones?: string[];
+  /** The endpoint's pod (`targetRef`), as the EndpointSlice controller names it. */
+  pod?: string;
 }
 
 export interface LabService {
@@ -96,6 +98,9 @@ export function labServiceObjects(service: LabService): object[] {
       endpoints: service.endpoints.map((endpoint) => ({
         addresses: [endpoint.ip],
         ...(endpoint.nodeName === undefined ? {} : { nodeName: endpoint.nodeName }),
+        ...(endpoint.pod === undefined
+          ? {}
+          : { targetRef: { kind: 'Pod', namespace: 'default', name: endpoint.pod } }),
         ...(endpoint.zones === undefined
           ? {}
           : { hints: { forZones: endpoint.zones.map((name) => ({ name })) } }),

@@ -13,6 +13,8 @@ import type { ListFlowsReply } from '../../src/rpc/generated/terway/v1/ListFlows
 import type { ListFlowsRequest } from '../../src/rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { ShowServicesReply } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
 import { TerwayError } from '../../src/errors/terway-error.js';
+import { EndpointPodIndex, NO_ENDPOINT_PODS } from '../../src/k8s/endpoint-pods.js';
+import { leanEndpointsOf } from '../../src/k8s/lean-endpoint-slice.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
@@ -62,10 +64,34 @@ function writeNodeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): v
   );
 }
 
+/**
+ * What the Service source's EndpointSlices name: web-0 (also a pod record here, which wins) and
+ * two pods on other nodes, one of them in another namespace than its slice.
+ */
+function slicePods(): EndpointPodIndex {
+  const endpoint = (ip: string, name: string, namespace?: string) => ({
+    addresses: [ip],
+    targetRef: { kind: 'Pod', name, ...(namespace === undefined ? {} : { namespace }) },
+  });
+  const lean = leanEndpointsOf(
+    [
+      endpoint('10.0.0.21', 'web-0'),
+      endpoint('10.0.0.30', 'dns-1', 'kube-system'),
+      endpoint('10.0.0.31', 'web-1', 'default'),
+    ],
+    'default',
+  );
+  return new EndpointPodIndex([
+    { namespace: 'default', endpointCodes: lean.endpointCodes, endpointPods: lean.endpointPods! },
+  ]);
+}
+
 async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
   const maps = memoryLbMaps();
   const reconciler = new LbReconciler({ maps, logger: log });
-  reconciler.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.21'))]);
+  reconciler.replaceService('default/web', [
+    frontend('10.96.0.10', backends('10.0.0.21', '10.0.0.31')),
+  ]);
   reconciler.markSynced();
   await reconciler.whenIdle();
   writeNodeFlows(maps, flows);
@@ -77,6 +103,7 @@ async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
       pinDir: '/sys/fs/bpf/test',
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
       sourceProblem: () => undefined,
+      endpointPods: slicePods,
     },
     pods: () => [
       pod('client-a', '10.0.0.10'),
@@ -155,7 +182,7 @@ function thrownBy(call: () => unknown): unknown {
 }
 
 describe('ShowServices', () => {
-  test('names the source, the sync, the node and zone, and the pods behind backends on this node', async () => {
+  test('names the source, the sync, the node and zone, and the pods behind backends here and elsewhere', async () => {
     const deps = await node([]);
     const reply = showServices(deps, '');
     expect(reply).toMatchObject({
@@ -186,6 +213,11 @@ describe('ShowServices', () => {
         port: 8080,
         state: 'ready',
         pod: { namespace: 'default', name: 'web-0', containerId: 'c-web-0' },
+      }),
+      // On another node: named by its EndpointSlice, without a sandbox.
+      expect.objectContaining({
+        address: '10.0.0.31',
+        pod: { namespace: 'default', name: 'web-1', containerId: '' },
       }),
     ]);
   });
@@ -237,11 +269,12 @@ describe('ListFlows', () => {
       bytes: 260,
       nextHopMac: '',
     });
+    // A client no pod record here names stays unnamed; its backend is named by a slice.
     expect(reply.flows![2]).toMatchObject({
       protocol: 'UDP',
       clientPod: null,
       service: '',
-      backendPod: null,
+      backendPod: { namespace: 'kube-system', name: 'dns-1', containerId: '' },
     });
   });
 
@@ -256,6 +289,10 @@ describe('ListFlows', () => {
     expect(await ports({ pod: '10.0.0.11' })).toEqual([40_003]);
     expect(await ports({ pod: '10.0.0.10:40001' })).toEqual([40_001]);
     expect(await ports({ backend: '10.0.0.30' })).toEqual([40_004]);
+    // A backend pod, by its record here or by the slice naming it elsewhere.
+    expect(await ports({ backend: 'default/web-0' })).toEqual([40_002, 40_001, 40_003]);
+    expect(await ports({ backend: 'kube-system/dns-1' })).toEqual([40_004]);
+    expect(await ports({ backend: 'default/dns-1' })).toEqual([]);
     expect(await ports({ service: 'default/web', pod: 'default/client-b' })).toEqual([40_003]);
     const limited = await listFlows(deps, { service: 'default/web', limit: 2 });
     expect(limited.flows!.map((flow) => flow.clientPort)).toEqual([40_002, 40_001]);
@@ -279,7 +316,7 @@ describe('ListFlows', () => {
     const deps = await node(FLOWS);
     await expect(listFlows(deps, { pod: 'client-a' })).rejects.toThrow(/not a pod .*"client-a"/);
     await expect(listFlows(deps, { backend: 'web-0' })).rejects.toThrow(
-      /not a backend address .*"web-0"/,
+      /not a backend pod \(namespace\/name\) or address .*"web-0"/,
     );
     await expect(listFlows(deps, { service: 'web' })).rejects.toThrow(/not a Service .*"web"/);
   });
@@ -316,6 +353,7 @@ describe('the views come in parts', () => {
         pinDir: '/p',
         thisNode: undefined,
         sourceProblem: () => undefined,
+        endpointPods: () => NO_ENDPOINT_PODS,
       },
       pods: () => [],
     };

@@ -217,6 +217,8 @@ describe('projectService / projectEndpointSlice', () => {
       // 10.0.1.5 × 64 + 1 (takes new flows) + 4 (has zone hints), 10.0.1.7 × 64 (terminating);
       // neither on this node nor hinted for its zone, which the projection was not told.
       endpointCodes: [ipToInt('10.0.1.5') * 64 + 1 + 4, ipToInt('10.0.1.7') * 64],
+      // Of each targetRef, the pod's name (in the slice's namespace), for terway-cli.
+      endpointPods: ['web-1', 'web-2'],
     });
     const size = (value: unknown): number => JSON.stringify(value).length;
     expect(size(projectedService) * 3).toBeLessThan(size(service));
