@@ -118,7 +118,13 @@ function writeServices(node, backends) {
         },
         addressType: 'IPv4',
         ports: [{ name: 'http', protocol: 'TCP', port: POD_PORT }],
-        endpoints: backends.map((pod) => ({ addresses: [pod.ip], conditions: { ready: true } })),
+        // targetRef as the EndpointSlice controller writes it: terway-cli names a backend pod on
+        // another node by it.
+        endpoints: backends.map((pod) => ({
+          addresses: [pod.ip],
+          conditions: { ready: true },
+          targetRef: { kind: 'Pod', namespace: 'default', name: pod.name },
+        })),
       },
     ],
   };
