@@ -14,8 +14,8 @@ import {
   type TcHookChoice,
 } from '../src/dataplane/bpf/native-bpf.js';
 import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
-import { labDown, labUp } from '../src/lab/lab-control.js';
-import type { LabDriver, LabManifest } from '../src/lab/lab-manifest.js';
+import { alive, labDown, labUp } from '../src/lab/lab-control.js';
+import type { LabDriver, LabManifest, LabNodeInfo } from '../src/lab/lab-manifest.js';
 import { LAB_DRIVERS, readManifest } from '../src/lab/lab-manifest.js';
 import { DEFAULT_LAB_DIR } from '../src/lab/lab-paths.js';
 import {
@@ -45,9 +45,17 @@ function describeLab(manifest: LabManifest): string {
       `           CNI    ${node.conflist}`,
       `           Services ${node.services}  (edit to reprogram the node's Service LB)`,
       `           metrics  ${node.metrics}`,
+      `           terwayd  ${daemonState(node)}`,
     );
   }
   return lines.join('\n');
+}
+
+/** Whether the node's terwayd runs, and how often the supervisor has started it again. */
+function daemonState(node: LabNodeInfo): string {
+  const restarts = node.daemonRestarts === 0 ? '' : `, restarted ${node.daemonRestarts}×`;
+  if (alive(node.daemonPid)) return `pid ${node.daemonPid}${restarts}`;
+  return `NOT RUNNING (pid ${node.daemonPid} is gone${restarts}): see its log`;
 }
 
 function describePods(pods: readonly LabPodSummary[]): string {
@@ -120,6 +128,10 @@ program
     {},
   )
   .addOption(readyTimeoutOption())
+  .option(
+    '--no-daemon-restart',
+    "leave a node's terwayd down when it exits (default: started again, as kubelet would)",
+  )
   .option('--json', 'print the lab as JSON')
   .action(
     async (options: {
@@ -129,6 +141,7 @@ program
       lbHook: TcHookChoice;
       configJson: Record<string, unknown>;
       readyTimeout: number;
+      daemonRestart: boolean;
       json?: boolean;
     }) => {
       requireRoot();
@@ -141,6 +154,7 @@ program
         lbHook: options.lbHook,
         extraConfig: options.configJson,
         readyTimeoutMs: options.readyTimeout,
+        restartDaemons: options.daemonRestart,
       });
       out(options.json === true ? JSON.stringify(manifest, null, 2) : describeLab(manifest));
     },
@@ -242,6 +256,7 @@ program
   .addOption(lbHookOption())
   .option('--config-json <json>', '', parseJsonOption, {})
   .addOption(readyTimeoutOption())
+  .option('--no-daemon-restart')
   .action(
     async (options: {
       dir: string;
@@ -251,6 +266,7 @@ program
       lbHook: TcHookChoice;
       configJson: Record<string, unknown>;
       readyTimeout: number;
+      daemonRestart: boolean;
     }) => {
       const log = pino({ name: 'lab' });
       await superviseLab(
@@ -262,6 +278,7 @@ program
           lbHook: options.lbHook,
           extraConfig: options.configJson,
           readyTimeoutMs: options.readyTimeout,
+          restartDaemons: options.daemonRestart,
         },
         log,
       );

@@ -63,7 +63,9 @@ export class BenchLab {
         .join(' ')
         .trim();
     }
+    // The benchmarks restart daemons themselves: the supervisor must not race them for it.
     const args = ['up', '--dir', dir, '--nodes', String(options.nodes), '--driver', 'veth'];
+    args.push('--no-daemon-restart');
     args.push('--config-json', JSON.stringify(options.config ?? {}), '--json');
     const result = await run(labJs, args, env, UP_TIMEOUT_MS);
     if (result.code !== 0) {

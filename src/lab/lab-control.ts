@@ -19,7 +19,7 @@ import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 const UP_SLACK_MS = 30_000;
 const DOWN_TIMEOUT_MS = 60_000;
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -35,6 +35,8 @@ export async function labUp(options: {
   lbHook: TcHookChoice;
   extraConfig: Record<string, unknown>;
   readyTimeoutMs: number;
+  /** Start a node's terwayd again when it exits (see DaemonKeeper). */
+  restartDaemons: boolean;
 }): Promise<LabManifest> {
   const { dir } = options;
   if (existsSync(join(dir, MANIFEST_FILE))) {
@@ -73,6 +75,7 @@ export async function labUp(options: {
       JSON.stringify(options.extraConfig),
       '--ready-timeout',
       `${options.readyTimeoutMs}ms`,
+      ...(options.restartDaemons ? [] : ['--no-daemon-restart']),
     ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );

@@ -34,6 +34,8 @@ const nodeSchema = z.object({
   /** terwayd's arguments, so a restart (tests, `lab`) runs it exactly as the supervisor did. */
   daemonArgs: z.array(z.string()),
   daemonPid: z.number(),
+  /** How often the supervisor has started the node's terwayd again after it exited. */
+  daemonRestarts: z.number().default(0),
 });
 
 export const manifestSchema = z.object({

@@ -1,8 +1,9 @@
 /**
  * The long-lived side of a lab: the ECS emulator (with the ENI mirror as its lab hook), the VPC
  * and node namespaces, and one terwayd per node, each with its own socket, state dir, log and
- * config, all talking to the one emulator. It writes lab.json once everything serves, and on
- * SIGTERM takes everything down again: pods, daemons, emulator, namespaces.
+ * config, all talking to the one emulator. It writes lab.json once everything serves, keeps each
+ * daemon running from then on (daemon-keeper.ts), and on SIGTERM takes everything down again:
+ * pods, daemons, emulator, namespaces.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,6 +25,7 @@ import type { Logger } from 'pino';
 import { grpcIntrospection } from '../cli/introspection-client.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
 import { gatewayOf } from '../util/ipv4.js';
+import { DaemonKeeper } from './daemon-keeper.js';
 import { EniMirror } from './eni-mirror.js';
 import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
@@ -56,13 +58,15 @@ export interface LabOptions {
   lbHook: TcHookChoice;
   /** eni_conf keys laid over the lab's defaults for every node. */
   extraConfig: Record<string, unknown>;
+  /** Start a node's terwayd again when it exits, once the lab is up (DaemonKeeper). */
+  restartDaemons: boolean;
   /** Per node and per phase (serving, then warm); long under software emulation. */
   readyTimeoutMs: number;
 }
 
 interface RunningNode {
   info: LabNodeInfo;
-  daemon: ChildProcess;
+  keeper: DaemonKeeper;
 }
 
 /** Namespaces of a lab share its id as prefix, so a crashed lab can still be swept. */
@@ -84,12 +88,13 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
   };
   const nodesByInstance = new Map<string, string>();
   const running: RunningNode[] = [];
+  let manifest: LabManifest | undefined;
   let emulator: EcsEmulator | undefined;
   let stopping: Promise<void> | undefined;
 
   const teardown = async (reason: string) => {
     log.info({ reason }, 'lab going down');
-    await Promise.all(running.map((node) => stopDaemon(node.daemon)));
+    await Promise.all(running.map((node) => node.keeper.stop(DAEMON_STOP_TIMEOUT_MS)));
     await emulator?.stop();
     for (const name of (await listNetns()).filter((ns) => ns.startsWith(labNetnsPrefix(id)))) {
       await deleteNetns(name).catch((error: unknown) =>
@@ -156,6 +161,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         metrics: `http://127.0.0.1:${await freeLoopbackPort()}/metrics`,
         daemonArgs: [],
         daemonPid: 0,
+        daemonRestarts: 0,
       };
       info.daemonArgs = daemonArgs(info, options.lbHook);
       writeFileSync(info.services, SERVICES_FILE_HEADER);
@@ -164,13 +170,22 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         `${JSON.stringify(nodeConfig(options, started, key, instance.instanceId, netns), null, 2)}\n`,
       );
       writeFileSync(info.conflist, `${JSON.stringify(conflist(info.socket), null, 2)}\n`);
-      const daemon = startDaemon(info);
-      info.daemonPid = daemon.pid ?? 0;
-      running.push({ info, daemon });
+      const keeper = new DaemonKeeper({
+        node: name,
+        start: () => startDaemon(info),
+        restarted: (daemon) => {
+          info.daemonPid = daemon.pid ?? 0;
+          info.daemonRestarts++;
+          if (manifest !== undefined) writeManifest(manifest);
+        },
+        log,
+      });
+      info.daemonPid = keeper.daemon.pid ?? 0;
+      running.push({ info, keeper });
     }
     await Promise.all(running.map((node) => waitServing(node, options.readyTimeoutMs)));
     await Promise.all(running.map((node) => waitWarm(node, LAB_MIN_ENI, options.readyTimeoutMs)));
-    const manifest: LabManifest = {
+    manifest = {
       id,
       dir,
       driver: options.driver,
@@ -186,7 +201,11 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
       nodes: running.map((node) => node.info),
     };
     writeManifest(manifest);
-    log.info({ nodes: options.nodes, driver: options.driver }, 'lab is up');
+    for (const node of running) node.keeper.labIsUp(options.restartDaemons);
+    log.info(
+      { nodes: options.nodes, driver: options.driver, restartDaemons: options.restartDaemons },
+      'lab is up',
+    );
   } catch (error) {
     log.error(
       { err: error instanceof Error ? error.message : String(error) },
@@ -308,9 +327,10 @@ function startDaemon(info: LabNodeInfo): ChildProcess {
 async function waitServing(node: RunningNode, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (node.daemon.exitCode !== null) {
+    const { daemon } = node.keeper;
+    if (daemon.exitCode !== null) {
       throw new Error(
-        `terwayd of ${node.info.name} exited with ${node.daemon.exitCode}: see ${node.info.log}`,
+        `terwayd of ${node.info.name} exited with ${daemon.exitCode}: see ${node.info.log}`,
       );
     }
     const text = readFileSync(node.info.log, 'utf8');
@@ -339,15 +359,6 @@ async function waitWarm(node: RunningNode, enis: number, timeoutMs: number): Pro
   throw new Error(
     `${node.info.name} has no ${enis} ENIs with idle IPs after ${timeoutMs} ms: see ${node.info.log}`,
   );
-}
-
-async function stopDaemon(daemon: ChildProcess): Promise<void> {
-  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
-  daemon.kill('SIGTERM');
-  const timer = setTimeout(() => daemon.kill('SIGKILL'), DAEMON_STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Removes a lab's directory; kept apart so `lab down --keep-logs` can skip it. */

@@ -276,6 +276,12 @@ export class Lab {
     nodes: number;
     config?: Record<string, unknown>;
     lbHook?: TcHookChoice;
+    /**
+     * Let the supervisor start a node's terwayd again when it exits. Off by default: these tests
+     * stop and start daemons themselves (restartDaemon), which a supervisor restarting them too
+     * would race for the node's state dir.
+     */
+    restartDaemons?: boolean;
   }): Promise<Lab> {
     const dir = mkdtempSync(join(tmpdir(), 'tnlab-'));
     const args = [
@@ -288,6 +294,7 @@ export class Lab {
       '--driver',
       'veth',
       ...(options.lbHook === undefined ? [] : ['--lb-hook', options.lbHook]),
+      ...(options.restartDaemons === true ? [] : ['--no-daemon-restart']),
       '--json',
       ...(options.config === undefined ? [] : ['--config-json', JSON.stringify(options.config)]),
     ];

@@ -1,0 +1,123 @@
+/**
+ * One lab node's terwayd, kept running the way kubelet keeps a DaemonSet's pod: when it exits on
+ * its own (a crash, an OOM kill, `kill -9` by someone trying the lab's crash safety), it is
+ * started again with the same arguments, after a back-off that doubles while it keeps dying and
+ * starts over once it has stayed up. Every exit and restart is logged with its cause, so a node
+ * whose daemon is gone is never silent.
+ *
+ * Restarts begin only once the lab is up (`labIsUp`): a daemon that dies while the lab comes up
+ * is a failed `lab up`, said as such. A harness that stops and starts daemons itself (tests,
+ * benchmarks) turns them off, or the keeper and the harness would race for the node's state dir;
+ * an exit is then only reported.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+import type { Logger } from 'pino';
+
+/** The first wait before a restart, and its ceiling as it doubles. */
+export const RESTART_BACKOFF = { initialMs: 1_000, maxMs: 30_000 } as const;
+/** A daemon up this long has recovered: its next exit waits the initial back-off again. */
+export const STABLE_AFTER_MS = 60_000;
+
+export interface DaemonKeeperOptions {
+  readonly node: string;
+  /** Spawns the node's terwayd with its lab arguments, output to its log. */
+  readonly start: () => ChildProcess;
+  /** After a restart, with the new daemon: the supervisor rewrites lab.json's daemonPid. */
+  readonly restarted: (daemon: ChildProcess) => void;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class DaemonKeeper {
+  private current: ChildProcess;
+  private startedAt: number;
+  /** Before the lab is up; then whether an exit is restarted or only reported. */
+  private phase: 'starting' | 'restarting' | 'reporting' = 'starting';
+  private stopping = false;
+  private backoffMs: number = RESTART_BACKOFF.initialMs;
+  private timer: NodeJS.Timeout | undefined;
+  private restartCount = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DaemonKeeperOptions) {
+    this.now = options.now ?? Date.now;
+    this.current = options.start();
+    this.startedAt = this.now();
+    this.watch(this.current);
+  }
+
+  /** The daemon running now (or the one that last exited, until its restart). */
+  get daemon(): ChildProcess {
+    return this.current;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** The lab is up: from now on an exit is restarted (`restart`), or only reported. */
+  labIsUp(restart: boolean): void {
+    this.phase = restart ? 'restarting' : 'reporting';
+    // It may have died between its start and now: that exit was not acted on.
+    if (restart && exited(this.current) && !this.stopping) this.scheduleRestart();
+  }
+
+  /** Stops the daemon (SIGTERM, SIGKILL after `timeoutMs`) and any restart still to come. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const daemon = this.current;
+    if (exited(daemon)) return;
+    const gone = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+    daemon.kill('SIGTERM');
+    const kill = setTimeout(() => daemon.kill('SIGKILL'), timeoutMs);
+    await gone;
+    clearTimeout(kill);
+  }
+
+  private watch(daemon: ChildProcess): void {
+    daemon.once('exit', (code, signal) => {
+      if (this.stopping || daemon !== this.current) return;
+      const { node, log } = this.options;
+      if (this.phase !== 'restarting') {
+        const why =
+          this.phase === 'starting'
+            ? 'terwayd exited while the lab came up'
+            : 'terwayd exited; not restarted (lab up --no-daemon-restart)';
+        log.error({ node, pid: daemon.pid, code, signal }, why);
+        return;
+      }
+      if (this.now() - this.startedAt >= STABLE_AFTER_MS)
+        this.backoffMs = RESTART_BACKOFF.initialMs;
+      log.warn(
+        { node, pid: daemon.pid, code, signal, restartInMs: this.backoffMs },
+        'terwayd exited; restarting it',
+      );
+      this.scheduleRestart();
+    });
+  }
+
+  private scheduleRestart(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, RESTART_BACKOFF.maxMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopping) return;
+      this.current = this.options.start();
+      this.startedAt = this.now();
+      this.restartCount++;
+      this.watch(this.current);
+      this.options.log.info(
+        { node: this.options.node, pid: this.current.pid, restarts: this.restartCount },
+        'terwayd restarted',
+      );
+      this.options.restarted(this.current);
+    }, delay);
+  }
+}
+
+function exited(daemon: ChildProcess): boolean {
+  return daemon.exitCode !== null || daemon.signalCode !== null;
+}

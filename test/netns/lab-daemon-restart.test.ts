@@ -1,0 +1,88 @@
+/**
+ * A lab node's terwayd killed by hand (`kill -9`, as someone trying the lab's crash safety would)
+ * is started again by the lab's supervisor, as kubelet restarts a DaemonSet's pod: `lab status`
+ * says so, the supervisor's log says why, and the node serves pods again, the one from before
+ * the kill included.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, test } from '@jest/globals';
+
+import type { LabManifest } from '../../src/lab/lab-manifest.js';
+import { sleep, useLab } from '../support/lab.js';
+
+const NODE = 'node-1';
+const the = useLab({ nodes: 1, restartDaemons: true });
+
+async function status(): Promise<LabManifest['nodes'][number]> {
+  const reply = await the().lab(['status', '--json']);
+  const manifest = JSON.parse(reply.stdout) as LabManifest;
+  return manifest.nodes.find((node) => node.name === NODE)!;
+}
+
+/** The supervisor's log lines with this message. */
+function supervisorSaid(msg: string): Array<Record<string, unknown>> {
+  return readFileSync(join(the().dir, 'supervisor.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line['msg'] === msg);
+}
+
+/** Until the supervisor has started the daemon `restarts` times and the last one serves. */
+async function waitForRestart(restarts: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const node = await status();
+    // Serving: it answers on its socket (it binds it only once its state is restored).
+    if (node.daemonRestarts >= restarts && (await the().cli(NODE, ['status'])).code === 0)
+      return node;
+    if (Date.now() > deadline) throw new Error(`no serving restart ${restarts} in ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+describe('the lab supervisor keeps each node’s terwayd running', () => {
+  test('kill -9 twice: restarted after 1 s, then 2 s; the node serves its old pod and new ones', async () => {
+    const lab = the();
+    const before = await lab.addPod(NODE, 'before');
+    const first = await status();
+    expect(first.daemonRestarts).toBe(0);
+
+    process.kill(first.daemonPid, 'SIGKILL');
+    const second = await waitForRestart(1, 10_000);
+    expect(second.daemonPid).not.toBe(first.daemonPid);
+    expect(supervisorSaid('terwayd exited; restarting it')).toEqual([
+      expect.objectContaining({
+        node: NODE,
+        pid: first.daemonPid,
+        signal: 'SIGKILL',
+        restartInMs: 1_000,
+      }),
+    ]);
+    expect(supervisorSaid('terwayd restarted')).toEqual([
+      expect.objectContaining({ node: NODE, pid: second.daemonPid, restarts: 1 }),
+    ]);
+    expect((await lab.lab(['status'])).stdout).toContain(
+      `terwayd  pid ${second.daemonPid}, restarted 1×`,
+    );
+
+    // The restarted daemon serves: the pod from before checks out, and a new one gets an IP.
+    const check = await lab.checkPod(NODE, 'before');
+    expect([check.code, check.stdout.trim(), check.stderr]).toEqual([0, 'ok', '']);
+    const after = await lab.addPod(NODE, 'after');
+    expect(after.ip).not.toBe(before.ip);
+
+    // Killed again soon after: the wait doubles.
+    process.kill(second.daemonPid, 'SIGKILL');
+    const third = await waitForRestart(2, 15_000);
+    expect(supervisorSaid('terwayd exited; restarting it').at(-1)).toMatchObject({
+      pid: second.daemonPid,
+      restartInMs: 2_000,
+    });
+    const again = await lab.checkPod(NODE, 'after');
+    expect([again.code, again.stdout.trim()]).toEqual([0, 'ok']);
+    expect(third.daemonPid).not.toBe(second.daemonPid);
+  }, 90_000);
+});

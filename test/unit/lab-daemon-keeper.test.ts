@@ -1,0 +1,170 @@
+import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
+
+import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
+import pino from 'pino';
+
+import { DaemonKeeper, RESTART_BACKOFF, STABLE_AFTER_MS } from '../../src/lab/daemon-keeper.js';
+
+/** A child process as the keeper sees it: a pid, an exit, and kill. */
+class FakeDaemon extends EventEmitter {
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  readonly signals: string[] = [];
+
+  constructor(readonly pid: number) {
+    super();
+  }
+
+  kill(signal: NodeJS.Signals): boolean {
+    this.signals.push(signal);
+    if (signal === 'SIGKILL' || !this.ignoresTerm) this.exit(null, signal);
+    return true;
+  }
+
+  ignoresTerm = false;
+
+  exit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exitCode !== null || this.signalCode !== null) return;
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.emit('exit', code, signal);
+  }
+}
+
+interface Harness {
+  keeper: DaemonKeeper;
+  daemons: FakeDaemon[];
+  restarted: number[];
+  logs: Array<Record<string, unknown>>;
+  advance: (ms: number) => void;
+}
+
+function harness(): Harness {
+  const daemons: FakeDaemon[] = [];
+  const restarted: number[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  let now = 0;
+  const keeper = new DaemonKeeper({
+    node: 'node-1',
+    start: () => {
+      const daemon = new FakeDaemon(100 + daemons.length);
+      daemons.push(daemon);
+      return daemon as unknown as ChildProcess;
+    },
+    restarted: (daemon) => restarted.push(daemon.pid ?? 0),
+    log,
+    now: () => now,
+  });
+  const advance = (ms: number) => {
+    now += ms;
+    jest.advanceTimersByTime(ms);
+  };
+  return { keeper, daemons, restarted, logs, advance };
+}
+
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('a lab node’s terwayd', () => {
+  test('killed, it is started again after a second, and the supervisor hears of the new one', () => {
+    const { keeper, daemons, restarted, logs, advance } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.exit(null, 'SIGKILL');
+    expect(logs.at(-1)).toMatchObject({
+      msg: 'terwayd exited; restarting it',
+      node: 'node-1',
+      pid: 100,
+      signal: 'SIGKILL',
+      restartInMs: RESTART_BACKOFF.initialMs,
+    });
+    advance(RESTART_BACKOFF.initialMs - 1);
+    expect(daemons).toHaveLength(1);
+    advance(1);
+    expect(daemons).toHaveLength(2);
+    expect(keeper.daemon).toBe(daemons[1]);
+    expect(restarted).toEqual([101]);
+    expect(keeper.restarts).toBe(1);
+    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd restarted', pid: 101, restarts: 1 });
+  });
+
+  test('dying again and again waits twice as long each time, up to the ceiling', () => {
+    const { keeper, daemons, logs, advance } = harness();
+    keeper.labIsUp(true);
+    const waits: unknown[] = [];
+    for (let crash = 0; crash < 7; crash++) {
+      daemons.at(-1)!.exit(1, null);
+      waits.push(logs.at(-1)!['restartInMs']);
+      advance(RESTART_BACKOFF.maxMs);
+    }
+    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+  });
+
+  test('one that stayed up a minute has recovered: its next exit waits a second again', () => {
+    const { keeper, daemons, logs, advance } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.exit(1, null);
+    advance(1_000);
+    daemons[1]!.exit(1, null);
+    advance(2_000);
+    advance(STABLE_AFTER_MS);
+    daemons[2]!.exit(1, null);
+    expect(logs.at(-1)).toMatchObject({ restartInMs: 1_000 });
+  });
+
+  test('before the lab is up an exit is reported, not restarted', () => {
+    const { daemons, logs, advance } = harness();
+    daemons[0]!.exit(1, null);
+    advance(RESTART_BACKOFF.maxMs);
+    expect(daemons).toHaveLength(1);
+    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd exited while the lab came up', code: 1 });
+  });
+
+  test('with restarts off an exit is reported, not restarted', () => {
+    const { keeper, daemons, logs, advance } = harness();
+    keeper.labIsUp(false);
+    daemons[0]!.exit(null, 'SIGKILL');
+    advance(RESTART_BACKOFF.maxMs);
+    expect(daemons).toHaveLength(1);
+    expect(logs.at(-1)).toMatchObject({
+      msg: 'terwayd exited; not restarted (lab up --no-daemon-restart)',
+      signal: 'SIGKILL',
+    });
+  });
+
+  test('stop ends the daemon and any restart still pending, and its exit starts nothing', async () => {
+    const pending = harness();
+    pending.keeper.labIsUp(true);
+    pending.daemons[0]!.exit(null, 'SIGSEGV');
+    await pending.keeper.stop(15_000);
+    pending.advance(RESTART_BACKOFF.maxMs);
+    expect(pending.daemons).toHaveLength(1);
+
+    const running = harness();
+    running.keeper.labIsUp(true);
+    await running.keeper.stop(15_000);
+    expect(running.daemons[0]!.signals).toEqual(['SIGTERM']);
+    running.advance(RESTART_BACKOFF.maxMs);
+    expect(running.daemons).toHaveLength(1);
+  });
+
+  test('a daemon that ignores SIGTERM is killed after the timeout', async () => {
+    const { keeper, daemons, advance } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.ignoresTerm = true;
+    const stopped = keeper.stop(15_000);
+    advance(14_999);
+    expect(daemons[0]!.signals).toEqual(['SIGTERM']);
+    advance(1);
+    await stopped;
+    expect(daemons[0]!.signals).toEqual(['SIGTERM', 'SIGKILL']);
+  });
+});
