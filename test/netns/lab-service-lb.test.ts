@@ -95,7 +95,6 @@ function flowRecords(): FlowRecord[] {
   }
 }
 
-/** terway-cli's JSON for `args` against the client node's terwayd. */
 /** terway_lb_frontends by state, scraped from the node's terwayd as Prometheus would. */
 async function lbFrontendGauges(metricsUrl: string): Promise<Record<string, number>> {
   const gauges: Record<string, number> = {};
@@ -106,6 +105,7 @@ async function lbFrontendGauges(metricsUrl: string): Promise<Record<string, numb
   return gauges;
 }
 
+/** terway-cli's JSON for `args` against the client node's terwayd. */
 async function cliJson<T>(args: string[]): Promise<T> {
   const result = await the().cli(CLIENT_NODE, [...args, '--json']);
   if (result.code !== 0) throw new Error(`terway-cli ${args.join(' ')} failed: ${result.stderr}`);
