@@ -234,10 +234,14 @@ function flowMatcher(
     if (address !== undefined) {
       tests.push((flow) => numbersMatch(flow.backendAddr, flow.backendPort, address));
     } else if (isPodKey(backend)) {
-      // A pod here or on another node: the EndpointSlices name the latter.
+      // A pod here or on another node: the EndpointSlices name the latter. An address a pod
+      // record here holds is that pod's, whatever a (stale) slice says, as the listing names it.
       const addrs = localAddressesOf(pods, backend);
       const [namespace, name] = backend.split('/') as [string, string];
-      for (const addr of pods.endpoints.addressesOf(namespace, name)) addrs.add(addr);
+      const local = new Set([...pods.local.keys()].map((ip) => parseIPv4(ip)));
+      for (const addr of pods.endpoints.addressesOf(namespace, name)) {
+        if (!local.has(addr)) addrs.add(addr);
+      }
       tests.push((flow) => addrs.has(flow.backendAddr));
     } else {
       throw new TerwayError(
@@ -345,8 +349,9 @@ function backendPodRef(pods: PodNames, ip: string): PodRef | null {
     : { namespace: named.namespace, name: named.name, containerId: '' };
 }
 
+/** `namespace/name`: a namespace is a DNS label, so `10.0.0.0/24` is not one. */
 function isPodKey(text: string): boolean {
-  return /^[^/\s]+\/[^/\s]+$/.test(text);
+  return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[^/\s]+$/.test(text);
 }
 
 /** The addresses of this node's pods recorded as `namespace/name`. */

@@ -7,7 +7,7 @@
  * already holds, so the daemon pays nothing for it between two listings.
  */
 import type { EndpointCode, EndpointPodName } from './lean-endpoint-slice.js';
-import { endpointAddr, podOfEndpoint } from './lean-endpoint-slice.js';
+import { endpointAddr, podOfEndpoint, takesNewFlows } from './lean-endpoint-slice.js';
 
 /** The endpoints of one slice that name pods, as a complete state keeps them past translation. */
 export interface NamedEndpoints {
@@ -31,14 +31,22 @@ export class EndpointPodIndex {
    */
   private readonly sliceOf = new Map<number, NamedEndpoints>();
 
-  /** The first slice to name a pod for an address wins, as it would for its flows' listing. */
+  /**
+   * An address two slices name (a pod's IP reused while the old pod's endpoint still terminates
+   * in another slice) goes to the endpoint that takes new flows: the pod serving now. Between two
+   * alike, the first wins.
+   */
   constructor(slices: Iterable<NamedEndpoints>) {
-    for (const slice of slices) {
-      const { endpointCodes, endpointPods } = slice;
-      for (let index = 0; index < endpointCodes.length; index++) {
-        if (endpointPods[index] === undefined) continue;
-        const addr = endpointAddr(endpointCodes[index]!);
-        if (!this.sliceOf.has(addr)) this.sliceOf.set(addr, slice);
+    const all = [...slices];
+    for (const ready of [true, false]) {
+      for (const slice of all) {
+        const { endpointCodes, endpointPods } = slice;
+        for (let index = 0; index < endpointCodes.length; index++) {
+          const code = endpointCodes[index]!;
+          if (endpointPods[index] === undefined || takesNewFlows(code) !== ready) continue;
+          const addr = endpointAddr(code);
+          if (!this.sliceOf.has(addr)) this.sliceOf.set(addr, slice);
+        }
       }
     }
   }
@@ -48,13 +56,16 @@ export class EndpointPodIndex {
     const slice = this.sliceOf.get(addr);
     if (slice === undefined) return undefined;
     const { endpointCodes, endpointPods } = slice;
+    // The ready endpoint first, as the constructor chose this slice for it.
+    let fallback: NamedPod | undefined;
     for (let index = 0; index < endpointCodes.length; index++) {
       const pod = endpointPods[index];
-      if (pod !== undefined && endpointAddr(endpointCodes[index]!) === addr) {
-        return podOfEndpoint(pod, slice.namespace);
-      }
+      const code = endpointCodes[index]!;
+      if (pod === undefined || endpointAddr(code) !== addr) continue;
+      if (takesNewFlows(code)) return podOfEndpoint(pod, slice.namespace);
+      fallback ??= podOfEndpoint(pod, slice.namespace);
     }
-    return undefined;
+    return fallback;
   }
 
   /** Every address whose endpoint names the pod `namespace/name`. */

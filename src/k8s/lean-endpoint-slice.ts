@@ -185,7 +185,8 @@ export function endpointPodName(
   const name = named.name;
   if (typeof name !== 'string' || name === '') return undefined;
   const podNamespace = named.namespace;
-  if (podNamespace === undefined || podNamespace === namespace || podNamespace === '') return name;
+  // Missing, empty or null (YAML's `namespace:`) all mean the slice's own.
+  if (podNamespace == null || podNamespace === namespace || podNamespace === '') return name;
   return typeof podNamespace === 'string' ? [podNamespace, name] : undefined;
 }
 

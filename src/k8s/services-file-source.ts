@@ -158,7 +158,10 @@ export class ServicesFileSource {
    * sources untranspiled, as under the unit tests) or one failed.
    */
   private readHere(): void {
-    this.applyRead(readServicesFile(this.path, this.appliedDigest(), this.thisNode));
+    const read = readServicesFile(this.path, this.appliedDigest(), this.thisNode);
+    // A copy of what is kept (names of Services, ports and pods), as a worker's message would have
+    // made: a YAML parser's strings are slices of the file's text, and would keep all of it alive.
+    this.applyRead(read.kind === 'parsed' ? structuredClone(read) : read);
   }
 
   /**

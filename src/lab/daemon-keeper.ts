@@ -6,9 +6,10 @@
  * whose daemon is gone is never silent.
  *
  * Restarts begin only once the lab is up (`labIsUp`): a daemon that dies while the lab comes up
- * is a failed `lab up`, said as such. A harness that stops and starts daemons itself (tests,
- * benchmarks) turns them off, or the keeper and the harness would race for the node's state dir;
- * an exit is then only reported.
+ * is reported, and `lab up` fails on it (the supervisor's wait sees it gone); one that dies between
+ * serving and the lab being up is restarted then. A harness that stops and starts daemons itself
+ * (tests, benchmarks) turns restarts off, or the keeper and the harness would race for the node's
+ * state dir; an exit is then only reported.
  */
 import type { ChildProcess } from 'node:child_process';
 
@@ -78,25 +79,36 @@ export class DaemonKeeper {
   }
 
   private watch(daemon: ChildProcess): void {
-    daemon.once('exit', (code, signal) => {
-      if (this.stopping || daemon !== this.current) return;
-      const { node, log } = this.options;
-      if (this.phase !== 'restarting') {
-        const why =
-          this.phase === 'starting'
-            ? 'terwayd exited while the lab came up'
-            : 'terwayd exited; not restarted (lab up --no-daemon-restart)';
-        log.error({ node, pid: daemon.pid, code, signal }, why);
-        return;
-      }
-      if (this.now() - this.startedAt >= STABLE_AFTER_MS)
-        this.backoffMs = RESTART_BACKOFF.initialMs;
-      log.warn(
-        { node, pid: daemon.pid, code, signal, restartInMs: this.backoffMs },
-        'terwayd exited; restarting it',
-      );
-      this.scheduleRestart();
+    let ended = false;
+    const end = (how: Record<string, unknown>) => {
+      if (ended) return;
+      ended = true;
+      this.ended(daemon, how);
+    };
+    daemon.once('exit', (code, signal) => end({ code, signal }));
+    // A spawn that failed (EAGAIN, ENOENT) says so here, maybe with no exit after it; unheard, it
+    // would take the supervisor down. Any other error of a running child changes nothing.
+    daemon.on('error', (error) => {
+      if (daemon.pid === undefined) end({ err: error.message });
     });
+  }
+
+  private ended(daemon: ChildProcess, how: Record<string, unknown>): void {
+    if (this.stopping || daemon !== this.current) return;
+    const { node, log } = this.options;
+    // `daemonPid`, not `pid`: that is the supervisor's own in every log line.
+    const fields = { node, daemonPid: daemon.pid, ...how };
+    if (this.phase !== 'restarting') {
+      const why =
+        this.phase === 'starting'
+          ? 'terwayd exited while the lab came up'
+          : 'terwayd exited; not restarted (lab up --no-daemon-restart)';
+      log.error(fields, why);
+      return;
+    }
+    if (this.now() - this.startedAt >= STABLE_AFTER_MS) this.backoffMs = RESTART_BACKOFF.initialMs;
+    log.warn({ ...fields, restartInMs: this.backoffMs }, 'terwayd exited; restarting it');
+    this.scheduleRestart();
   }
 
   private scheduleRestart(): void {
@@ -105,15 +117,25 @@ export class DaemonKeeper {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopping) return;
-      this.current = this.options.start();
+      const { node, log } = this.options;
+      let daemon: ChildProcess;
+      try {
+        daemon = this.options.start();
+      } catch (error) {
+        // Its log file could not be opened, say: try again later, as after a crash.
+        log.error(
+          { node, err: error instanceof Error ? error.message : String(error) },
+          'terwayd could not be started; trying again',
+        );
+        this.scheduleRestart();
+        return;
+      }
+      this.current = daemon;
       this.startedAt = this.now();
       this.restartCount++;
-      this.watch(this.current);
-      this.options.log.info(
-        { node: this.options.node, pid: this.current.pid, restarts: this.restartCount },
-        'terwayd restarted',
-      );
-      this.options.restarted(this.current);
+      this.watch(daemon);
+      log.info({ node, daemonPid: daemon.pid, restarts: this.restartCount }, 'terwayd restarted');
+      this.options.restarted(daemon);
     }, delay);
   }
 }

@@ -20,6 +20,8 @@ const UP_SLACK_MS = 30_000;
 const DOWN_TIMEOUT_MS = 60_000;
 
 export function alive(pid: number): boolean {
+  // 0 would signal this process group: a pid that was never known is not alive.
+  if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -176,7 +176,12 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
         restarted: (daemon) => {
           info.daemonPid = daemon.pid ?? 0;
           info.daemonRestarts++;
-          if (manifest !== undefined) writeManifest(manifest);
+          try {
+            if (manifest !== undefined) writeManifest(manifest);
+          } catch (error) {
+            // The daemon runs all the same; only `lab status` misses its new pid.
+            log.warn({ node: name, err: String(error) }, 'lab.json not rewritten after a restart');
+          }
         },
         log,
       });
@@ -328,9 +333,9 @@ async function waitServing(node: RunningNode, timeoutMs: number): Promise<void> 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { daemon } = node.keeper;
-    if (daemon.exitCode !== null) {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) {
       throw new Error(
-        `terwayd of ${node.info.name} exited with ${daemon.exitCode}: see ${node.info.log}`,
+        `terwayd of ${node.info.name} exited with ${daemon.exitCode ?? daemon.signalCode}: see ${node.info.log}`,
       );
     }
     const text = readFileSync(node.info.log, 'utf8');

@@ -56,13 +56,13 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     expect(supervisorSaid('terwayd exited; restarting it')).toEqual([
       expect.objectContaining({
         node: NODE,
-        pid: first.daemonPid,
+        daemonPid: first.daemonPid,
         signal: 'SIGKILL',
         restartInMs: 1_000,
       }),
     ]);
     expect(supervisorSaid('terwayd restarted')).toEqual([
-      expect.objectContaining({ node: NODE, pid: second.daemonPid, restarts: 1 }),
+      expect.objectContaining({ node: NODE, daemonPid: second.daemonPid, restarts: 1 }),
     ]);
     expect((await lab.lab(['status'])).stdout).toContain(
       `terwayd  pid ${second.daemonPid}, restarted 1×`,
@@ -78,7 +78,7 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     process.kill(second.daemonPid, 'SIGKILL');
     const third = await waitForRestart(2, 15_000);
     expect(supervisorSaid('terwayd exited; restarting it').at(-1)).toMatchObject({
-      pid: second.daemonPid,
+      daemonPid: second.daemonPid,
       restartInMs: 2_000,
     });
     const again = await lab.checkPod(NODE, 'after');

@@ -78,6 +78,8 @@ describe("an endpoint's pod", () => {
     expect(endpointPodName(ref({ kind: 'Pod' }), 'default')).toBeUndefined();
     expect(endpointPodName(ref({ kind: 'Pod', name: '' }), 'default')).toBeUndefined();
     expect(endpointPodName(ref({ kind: 'Pod', name: 'x', namespace: 7 }), 'ns')).toBeUndefined();
+    // YAML's `namespace:` with nothing after it is null: the slice's own, as a missing one.
+    expect(endpointPodName(ref({ kind: 'Pod', name: 'x', namespace: null }), 'ns')).toBe('x');
     expect(endpointPodName(ref('web-0'), 'default')).toBeUndefined();
     expect(endpointPodName(null, 'default')).toBeUndefined();
   });
@@ -139,12 +141,34 @@ describe('EndpointPodIndex', () => {
     expect(index.size).toBe(3);
   });
 
-  test('an address two slices name keeps the first one', () => {
-    const index = new EndpointPodIndex([
-      lean([endpoint('10.0.0.1', 'old')], 'default'),
-      lean([endpoint('10.0.0.1', 'new')], 'default'),
+  test('an address two slices name: the endpoint that takes new flows, else the first', () => {
+    const terminating = (ip: string, pod: string): Endpoint => ({
+      ...endpoint(ip, pod),
+      conditions: { ready: false, terminating: true },
+    });
+    // A pod's IP reused while the old pod still terminates, in either order of the slices.
+    for (const order of [0, 1]) {
+      const slices = [
+        lean([terminating('10.0.0.1', 'old-a')], 'default'),
+        lean([endpoint('10.0.0.1', 'new-b')], 'default'),
+      ];
+      if (order === 1) slices.reverse();
+      const index = new EndpointPodIndex(slices);
+      expect(named(index, '10.0.0.1')).toEqual({ '10.0.0.1': 'default/new-b' });
+      expect(index.addressesOf('default', 'new-b')).toEqual([ipToInt('10.0.0.1')]);
+      expect(index.addressesOf('default', 'old-a')).toEqual([]);
+    }
+    // Both in one slice (a migration): the ready one as well.
+    const one = new EndpointPodIndex([
+      lean([terminating('10.0.0.2', 'old-c'), endpoint('10.0.0.2', 'new-d')], 'default'),
     ]);
-    expect(named(index, '10.0.0.1')).toEqual({ '10.0.0.1': 'default/old' });
+    expect(named(one, '10.0.0.2')).toEqual({ '10.0.0.2': 'default/new-d' });
+    // Two alike: the first.
+    const alike = new EndpointPodIndex([
+      lean([endpoint('10.0.0.3', 'first')], 'default'),
+      lean([endpoint('10.0.0.3', 'second')], 'default'),
+    ]);
+    expect(named(alike, '10.0.0.3')).toEqual({ '10.0.0.3': 'default/first' });
   });
 
   test('addressesOf gives every address of a pod', () => {

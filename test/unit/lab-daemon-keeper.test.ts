@@ -12,7 +12,8 @@ class FakeDaemon extends EventEmitter {
   signalCode: NodeJS.Signals | null = null;
   readonly signals: string[] = [];
 
-  constructor(readonly pid: number) {
+  /** Undefined: the spawn itself failed. */
+  constructor(readonly pid: number | undefined) {
     super();
   }
 
@@ -40,7 +41,8 @@ interface Harness {
   advance: (ms: number) => void;
 }
 
-function harness(): Harness {
+/** `failStarts`: how the next starts go wrong (a spawn error, or start throwing), in order. */
+function harness(failStarts: Array<'spawn' | 'throw'> = []): Harness {
   const daemons: FakeDaemon[] = [];
   const restarted: number[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -52,8 +54,13 @@ function harness(): Harness {
   const keeper = new DaemonKeeper({
     node: 'node-1',
     start: () => {
-      const daemon = new FakeDaemon(100 + daemons.length);
+      const failure = daemons.length === 0 ? undefined : failStarts.shift();
+      if (failure === 'throw') throw new Error('EMFILE: too many open files');
+      const daemon = new FakeDaemon(failure === 'spawn' ? undefined : 100 + daemons.length);
       daemons.push(daemon);
+      if (failure === 'spawn') {
+        queueMicrotask(() => daemon.emit('error', new Error('spawn EAGAIN')));
+      }
       return daemon as unknown as ChildProcess;
     },
     restarted: (daemon) => restarted.push(daemon.pid ?? 0),
@@ -82,7 +89,7 @@ describe('a lab node’s terwayd', () => {
     expect(logs.at(-1)).toMatchObject({
       msg: 'terwayd exited; restarting it',
       node: 'node-1',
-      pid: 100,
+      daemonPid: 100,
       signal: 'SIGKILL',
       restartInMs: RESTART_BACKOFF.initialMs,
     });
@@ -93,7 +100,7 @@ describe('a lab node’s terwayd', () => {
     expect(keeper.daemon).toBe(daemons[1]);
     expect(restarted).toEqual([101]);
     expect(keeper.restarts).toBe(1);
-    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd restarted', pid: 101, restarts: 1 });
+    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd restarted', daemonPid: 101, restarts: 1 });
   });
 
   test('dying again and again waits twice as long each time, up to the ceiling', () => {
@@ -126,6 +133,38 @@ describe('a lab node’s terwayd', () => {
     advance(RESTART_BACKOFF.maxMs);
     expect(daemons).toHaveLength(1);
     expect(logs.at(-1)).toMatchObject({ msg: 'terwayd exited while the lab came up', code: 1 });
+  });
+
+  test('one that died between serving and the lab being up is restarted once it is up', () => {
+    const { keeper, daemons, logs, advance } = harness();
+    daemons[0]!.exit(1, null);
+    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd exited while the lab came up' });
+    keeper.labIsUp(true);
+    advance(RESTART_BACKOFF.initialMs);
+    expect(daemons).toHaveLength(2);
+  });
+
+  test('a restart that cannot spawn, or whose start throws, is logged and tried again', async () => {
+    const { keeper, daemons, logs, advance } = harness(['spawn', 'throw']);
+    keeper.labIsUp(true);
+    daemons[0]!.exit(null, 'SIGKILL');
+    advance(1_000);
+    // The spawn failed: an error event and no exit, which must not take the supervisor down.
+    await Promise.resolve();
+    expect(logs.at(-1)).toMatchObject({
+      msg: 'terwayd exited; restarting it',
+      err: 'spawn EAGAIN',
+      restartInMs: 2_000,
+    });
+    advance(2_000);
+    expect(logs.at(-1)).toMatchObject({
+      msg: 'terwayd could not be started; trying again',
+      err: 'EMFILE: too many open files',
+    });
+    advance(4_000);
+    expect(daemons).toHaveLength(3);
+    expect(keeper.daemon).toBe(daemons[2]);
+    expect(daemons[2]!.pid).toBe(102);
   });
 
   test('with restarts off an exit is reported, not restarted', () => {

@@ -65,8 +65,9 @@ function writeNodeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): v
 }
 
 /**
- * What the Service source's EndpointSlices name: web-0 (also a pod record here, which wins) and
- * two pods on other nodes, one of them in another namespace than its slice.
+ * What the Service source's EndpointSlices name: 10.0.0.21 as web-0-old (a stale slice: a pod
+ * record here says web-0 holds it now, and the record wins) and two pods on other nodes, one of
+ * them in another namespace than its slice.
  */
 function slicePods(): EndpointPodIndex {
   const endpoint = (ip: string, name: string, namespace?: string) => ({
@@ -75,7 +76,7 @@ function slicePods(): EndpointPodIndex {
   });
   const lean = leanEndpointsOf(
     [
-      endpoint('10.0.0.21', 'web-0'),
+      endpoint('10.0.0.21', 'web-0-old'),
       endpoint('10.0.0.30', 'dns-1', 'kube-system'),
       endpoint('10.0.0.31', 'web-1', 'default'),
     ],
@@ -293,6 +294,8 @@ describe('ListFlows', () => {
     expect(await ports({ backend: 'default/web-0' })).toEqual([40_002, 40_001, 40_003]);
     expect(await ports({ backend: 'kube-system/dns-1' })).toEqual([40_004]);
     expect(await ports({ backend: 'default/dns-1' })).toEqual([]);
+    // The stale slice's pod: its address is web-0's now, as the listing names it.
+    expect(await ports({ backend: 'default/web-0-old' })).toEqual([]);
     expect(await ports({ service: 'default/web', pod: 'default/client-b' })).toEqual([40_003]);
     const limited = await listFlows(deps, { service: 'default/web', limit: 2 });
     expect(limited.flows!.map((flow) => flow.clientPort)).toEqual([40_002, 40_001]);
@@ -317,6 +320,10 @@ describe('ListFlows', () => {
     await expect(listFlows(deps, { pod: 'client-a' })).rejects.toThrow(/not a pod .*"client-a"/);
     await expect(listFlows(deps, { backend: 'web-0' })).rejects.toThrow(
       /not a backend pod \(namespace\/name\) or address .*"web-0"/,
+    );
+    // A CIDR is no namespace/name (a namespace is a DNS label): refused, not matching nothing.
+    await expect(listFlows(deps, { backend: '10.0.0.0/24' })).rejects.toThrow(
+      /not a backend pod .*"10.0.0.0\/24"/,
     );
     await expect(listFlows(deps, { service: 'web' })).rejects.toThrow(/not a Service .*"web"/);
   });
