@@ -14,7 +14,7 @@ import {
   type TcHookChoice,
 } from '../src/dataplane/bpf/native-bpf.js';
 import { Iproute2Kernel } from '../src/dataplane/kernel/iproute2-kernel.js';
-import { alive, labDown, labUp } from '../src/lab/lab-control.js';
+import { labDown, labUp } from '../src/lab/lab-control.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from '../src/lab/lab-manifest.js';
 import { LAB_DRIVERS, readManifest } from '../src/lab/lab-manifest.js';
 import { DEFAULT_LAB_DIR } from '../src/lab/lab-paths.js';
@@ -27,6 +27,7 @@ import {
   type LabPodSummary,
 } from '../src/lab/lab-pods.js';
 import { DEFAULT_READY_TIMEOUT_MS, superviseLab } from '../src/lab/lab-supervisor.js';
+import { processAlive } from '../src/util/process-alive.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -54,7 +55,7 @@ function describeLab(manifest: LabManifest): string {
 /** Whether the node's terwayd runs, and how often the supervisor has started it again. */
 function daemonState(node: LabNodeInfo): string {
   const restarts = node.daemonRestarts === 0 ? '' : `, restarted ${node.daemonRestarts}×`;
-  if (alive(node.daemonPid)) return `pid ${node.daemonPid}${restarts}`;
+  if (processAlive(node.daemonPid)) return `pid ${node.daemonPid}${restarts}`;
   return `NOT RUNNING (pid ${node.daemonPid} is gone${restarts}): see its log`;
 }
 

@@ -70,6 +70,7 @@ import type {
   WorkerMode,
 } from './worker.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
+import { processAlive } from '../../src/util/process-alive.js';
 
 export const LB_MAPS_SETTINGS = {
   services: 10_000,
@@ -805,14 +806,7 @@ async function clusterDaemonMemory(
  * 10 s; resolves once it is gone.
  */
 async function stopProcess(pid: number): Promise<void> {
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = (): boolean => processAlive(pid);
   if (!alive()) return;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 10_000;

@@ -140,6 +140,7 @@ export class DaemonKeeper {
   }
 }
 
-function exited(daemon: ChildProcess): boolean {
+/** Whether the child has exited, by a code or a signal. */
+export function exited(daemon: ChildProcess): boolean {
   return daemon.exitCode !== null || daemon.signalCode !== null;
 }

@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 
 import { TerwayError } from '../errors/terway-error.js';
+import { processAlive as alive } from '../util/process-alive.js';
 import { deletePod, listPods } from './lab-pods.js';
 import type { LabDriver, LabManifest } from './lab-manifest.js';
 import { MANIFEST_FILE, readManifest } from './lab-manifest.js';
@@ -18,17 +19,6 @@ import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 /** Beyond the supervisor's own two waits: building the VPC and starting the emulator. */
 const UP_SLACK_MS = 30_000;
 const DOWN_TIMEOUT_MS = 60_000;
-
-export function alive(pid: number): boolean {
-  // 0 would signal this process group: a pid that was never known is not alive.
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function labUp(options: {
   dir: string;

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import { grpcIntrospection } from '../cli/introspection-client.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
 import { gatewayOf } from '../util/ipv4.js';
-import { DaemonKeeper } from './daemon-keeper.js';
+import { DaemonKeeper, exited } from './daemon-keeper.js';
 import { EniMirror } from './eni-mirror.js';
 import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
@@ -333,7 +333,7 @@ async function waitServing(node: RunningNode, timeoutMs: number): Promise<void> 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { daemon } = node.keeper;
-    if (daemon.exitCode !== null || daemon.signalCode !== null) {
+    if (exited(daemon)) {
       throw new Error(
         `terwayd of ${node.info.name} exited with ${daemon.exitCode ?? daemon.signalCode}: see ${node.info.log}`,
       );

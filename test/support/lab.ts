@@ -29,6 +29,7 @@ import { requireRoot } from './netns.js';
 import { terwaydEnv } from '../../src/daemon/runtime-settings.js';
 import type { TcHookChoice } from '../../src/dataplane/bpf/native-bpf.js';
 import type { LabManifest, LabNodeInfo } from '../../src/lab/lab-manifest.js';
+import { processAlive as alive } from '../../src/util/process-alive.js';
 import { REPO_ROOT } from './bins.js';
 
 export const DIST = process.env.TERWAY_DIST ?? join(REPO_ROOT, 'dist');
@@ -118,15 +119,6 @@ export function inNetns(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function listNetns(): Promise<string[]> {
   const out = await mustRun('ip', ['netns', 'list']);
