@@ -27,6 +27,11 @@ import {
   type LabPodSummary,
 } from '../src/lab/lab-pods.js';
 import { DEFAULT_READY_TIMEOUT_MS, superviseLab } from '../src/lab/lab-supervisor.js';
+import {
+  DEFAULT_RESTART_TIMEOUT_MS,
+  describeNodeRestart,
+  restartLabNode,
+} from '../src/lab/node-restart.js';
 import { processAlive } from '../src/util/process-alive.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -246,6 +251,26 @@ pod
   .addOption(dirOption())
   .action((node: string, name: string, options: { dir: string }) => {
     out(podNetnsPath(readManifest(options.dir), node, name));
+  });
+
+const node = program.command('node').description("a node's terwayd");
+node
+  .command('restart <node>')
+  .description(
+    'stop the node’s terwayd as an upgrade would (SIGTERM, SIGKILL after 15 s), have the ' +
+      'supervisor start it again at once, and say how long the node did not serve',
+  )
+  .addOption(dirOption())
+  .addOption(
+    new Option('--timeout <duration>', 'how long the stop and the new daemon’s start may take')
+      .argParser(parsePositiveDuration)
+      .default(DEFAULT_RESTART_TIMEOUT_MS, `${DEFAULT_RESTART_TIMEOUT_MS / 1000}s`),
+  )
+  .option('--json', 'print the report as JSON')
+  .action(async (name: string, options: { dir: string; timeout: number; json?: boolean }) => {
+    requireRoot();
+    const report = await restartLabNode(options.dir, name, { timeoutMs: options.timeout });
+    out(options.json === true ? JSON.stringify(report, null, 2) : describeNodeRestart(report));
   });
 
 program

@@ -10,6 +10,9 @@
  * serving and the lab being up is restarted then. A harness that stops and starts daemons itself
  * (tests, benchmarks) turns restarts off, or the keeper and the harness would race for the node's
  * state dir; an exit is then only reported.
+ *
+ * A daemon stopped by `lab node restart` is not a crash: the command leaves a request naming the
+ * daemon's pid (node-restart.ts), and that exit is restarted at once, back-off untouched.
  */
 import type { ChildProcess } from 'node:child_process';
 
@@ -26,6 +29,12 @@ export interface DaemonKeeperOptions {
   readonly start: () => ChildProcess;
   /** After a restart, with the new daemon: the supervisor rewrites lab.json's daemonPid. */
   readonly restarted: (daemon: ChildProcess) => void;
+  /**
+   * Whether someone stopped this daemon in order to have it started again (`lab node restart`),
+   * asked once per exit with the exited daemon's pid: such an exit is no crash, so it is restarted
+   * at once and leaves the back-off as it was.
+   */
+  readonly restartRequested?: (daemonPid: number | undefined) => boolean;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -106,14 +115,20 @@ export class DaemonKeeper {
       log.error(fields, why);
       return;
     }
+    if (this.options.restartRequested?.(daemon.pid) === true) {
+      log.info(fields, 'terwayd stopped for a restart; starting it again');
+      this.scheduleRestart(0);
+      return;
+    }
     if (this.now() - this.startedAt >= STABLE_AFTER_MS) this.backoffMs = RESTART_BACKOFF.initialMs;
     log.warn({ ...fields, restartInMs: this.backoffMs }, 'terwayd exited; restarting it');
     this.scheduleRestart();
   }
 
-  private scheduleRestart(): void {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, RESTART_BACKOFF.maxMs);
+  /** After `delayMs`, or after the back-off (which then doubles). */
+  private scheduleRestart(delayMs?: number): void {
+    const delay = delayMs ?? this.backoffMs;
+    if (delayMs === undefined) this.backoffMs = Math.min(this.backoffMs * 2, RESTART_BACKOFF.maxMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopping) return;

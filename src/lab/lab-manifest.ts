@@ -51,6 +51,8 @@ export const manifestSchema = z.object({
   }),
   emulator: z.object({ endpoint: z.string(), log: z.string() }),
   cniBinDir: z.string(),
+  /** Whether the supervisor starts a node's terwayd again when it exits (not with --no-daemon-restart). */
+  restartDaemons: z.boolean().default(false),
   nodes: z.array(nodeSchema),
 });
 

@@ -10,3 +10,8 @@ export const TERWAY_SHIM = join(DIST, 'bundle', 'terway.cjs');
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 export const DEFAULT_LAB_DIR = '/run/terway-lab';
+
+/** A lab node's own directory: its socket, state, log, config and services file. */
+export function labNodeDir(labDir: string, node: string): string {
+  return join(labDir, node);
+}

@@ -30,7 +30,8 @@ import { EniMirror } from './eni-mirror.js';
 import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
 import { writeManifest } from './lab-manifest.js';
-import { TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
+import { labNodeDir, TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
+import { takeRestartRequest } from './node-restart.js';
 import { TERWAYD_NODE_FLAGS, terwaydEnv } from '../daemon/runtime-settings.js';
 import { VpcNetwork } from './vpc-network.js';
 import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
@@ -142,7 +143,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
       const netns = `${id}-${name}`;
       nodesByInstance.set(instance.instanceId, netns);
       await vpc.addNode({ netns, mac: instance.mac, ip: instance.primaryIp });
-      const nodeDir = join(dir, name);
+      const nodeDir = labNodeDir(dir, name);
       mkdirSync(nodeDir, { recursive: true });
       const info: LabNodeInfo = {
         name,
@@ -183,6 +184,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
             log.warn({ node: name, err: String(error) }, 'lab.json not rewritten after a restart');
           }
         },
+        restartRequested: (daemonPid) => takeRestartRequest(dir, name, daemonPid),
         log,
       });
       info.daemonPid = keeper.daemon.pid ?? 0;
@@ -203,6 +205,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
       },
       emulator: { endpoint: started.endpoint, log: join(dir, 'supervisor.log') },
       cniBinDir,
+      restartDaemons: options.restartDaemons,
       nodes: running.map((node) => node.info),
     };
     writeManifest(manifest);

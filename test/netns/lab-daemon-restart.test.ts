@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 
 import type { LabManifest } from '../../src/lab/lab-manifest.js';
+import type { NodeRestartReport } from '../../src/lab/node-restart.js';
 import { sleep, useLab } from '../support/lab.js';
 
 const NODE = 'node-1';
@@ -84,5 +85,44 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     const again = await lab.checkPod(NODE, 'after');
     expect([again.code, again.stdout.trim()]).toEqual([0, 'ok']);
     expect(third.daemonPid).not.toBe(second.daemonPid);
+  }, 90_000);
+
+  test('lab node restart: SIGTERM, started again at once (no back-off), serving; pods kept', async () => {
+    const lab = the();
+    const kept = await lab.addPod(NODE, 'kept');
+    const before = await status();
+
+    const reply = await lab.lab(['node', 'restart', NODE, '--json']);
+    expect([reply.code, reply.stderr]).toEqual([0, '']);
+    const report = JSON.parse(reply.stdout) as NodeRestartReport;
+    const after = await status();
+    expect(report).toMatchObject({
+      node: NODE,
+      oldPid: before.daemonPid,
+      newPid: after.daemonPid,
+      killed: false,
+    });
+    expect(after.daemonPid).not.toBe(before.daemonPid);
+    expect(after.daemonRestarts).toBe(before.daemonRestarts + 1);
+    expect(report.stopMs).toBeLessThan(report.unservedMs);
+
+    // A restart, not a crash: started again at once, though two kills above left a 4 s back-off.
+    const stopped = supervisorSaid('terwayd stopped for a restart; starting it again').at(-1);
+    expect(stopped).toMatchObject({ node: NODE, daemonPid: before.daemonPid, code: 0 });
+    const restarted = supervisorSaid('terwayd restarted').at(-1)!;
+    expect(restarted).toMatchObject({ daemonPid: after.daemonPid });
+    expect((restarted['time'] as number) - (stopped!['time'] as number)).toBeLessThan(1_000);
+
+    // The report's "serving" is the daemon's own Status: the pod checks out, a new pod gets an IP.
+    const check = await lab.checkPod(NODE, 'kept');
+    expect([check.code, check.stdout.trim(), check.stderr]).toEqual([0, 'ok', '']);
+    const next = await lab.addPod(NODE, 'next');
+    expect(next.ip).not.toBe(kept.ip);
+
+    const human = await lab.lab(['node', 'restart', NODE]);
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim()).toMatch(
+      /^node-1: terwayd pid \d+ stopped in \d+ ms \(SIGTERM\); pid \d+ serving \d+ ms after SIGTERM$/,
+    );
   }, 90_000);
 });

@@ -7,6 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { hostVethName } from '../../src/dataplane/pod-attachment.js';
+import { processAlive } from '../../src/util/process-alive.js';
 import {
   EchoServer,
   useLab,
@@ -150,4 +151,14 @@ describe('a terwayd restart', () => {
     const check = await lab.checkPod(NODE, 'keep');
     expect([check.code, check.stdout.trim()]).toEqual([0, 'ok']);
   }, 90_000);
+
+  test('lab node restart is refused in a lab up with --no-daemon-restart, and stops nothing', async () => {
+    const lab = the();
+    const before = lab.daemonPid(NODE);
+    const reply = await lab.lab(['node', 'restart', NODE]);
+    expect(reply.code).toBe(1);
+    expect(reply.stderr).toContain('came up with --no-daemon-restart');
+    expect(lab.daemonPid(NODE)).toBe(before);
+    expect(processAlive(before)).toBe(true);
+  });
 });

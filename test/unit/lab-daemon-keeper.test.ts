@@ -41,8 +41,14 @@ interface Harness {
   advance: (ms: number) => void;
 }
 
-/** `failStarts`: how the next starts go wrong (a spawn error, or start throwing), in order. */
-function harness(failStarts: Array<'spawn' | 'throw'> = []): Harness {
+/**
+ * `failStarts`: how the next starts go wrong (a spawn error, or start throwing), in order.
+ * `requested`: the pids `lab node restart` asked to restart (each request taken once).
+ */
+function harness(
+  failStarts: Array<'spawn' | 'throw'> = [],
+  requested = new Set<number>(),
+): Harness {
   const daemons: FakeDaemon[] = [];
   const restarted: number[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -64,6 +70,7 @@ function harness(failStarts: Array<'spawn' | 'throw'> = []): Harness {
       return daemon as unknown as ChildProcess;
     },
     restarted: (daemon) => restarted.push(daemon.pid ?? 0),
+    restartRequested: (daemonPid) => daemonPid !== undefined && requested.delete(daemonPid),
     log,
     now: () => now,
   });
@@ -125,6 +132,35 @@ describe('a lab node’s terwayd', () => {
     advance(STABLE_AFTER_MS);
     daemons[2]!.exit(1, null);
     expect(logs.at(-1)).toMatchObject({ restartInMs: 1_000 });
+  });
+
+  test('stopped for a restart, it is started at once, and the crash back-off is left as it was', () => {
+    const requested = new Set<number>();
+    const { keeper, daemons, restarted, logs, advance } = harness([], requested);
+    keeper.labIsUp(true);
+    daemons[0]!.exit(1, null);
+    advance(RESTART_BACKOFF.initialMs);
+    expect(daemons).toHaveLength(2);
+
+    requested.add(101);
+    daemons[1]!.kill('SIGTERM');
+    expect(logs.at(-1)).toMatchObject({
+      msg: 'terwayd stopped for a restart; starting it again',
+      daemonPid: 101,
+      signal: 'SIGTERM',
+    });
+    advance(0);
+    expect(daemons).toHaveLength(3);
+    expect(restarted).toEqual([101, 102]);
+    expect(keeper.restarts).toBe(2);
+
+    // The next crash waits what it would have waited without the requested restart.
+    daemons[2]!.exit(1, null);
+    expect(logs.at(-1)).toMatchObject({ msg: 'terwayd exited; restarting it', restartInMs: 2_000 });
+    // A request is for one daemon: the next one's crash is a crash.
+    advance(2_000);
+    daemons[3]!.exit(1, null);
+    expect(logs.at(-1)).toMatchObject({ restartInMs: 4_000 });
   });
 
   test('before the lab is up an exit is reported, not restarted', () => {
