@@ -17,12 +17,8 @@ import {
 } from '../dataplane/bpf/lb-attacher.js';
 import { ensureBpffs } from '../dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
-import {
-  loadObject,
-  NativeBpfMap,
-  releaseFreedHeap,
-  type TcHookChoice,
-} from '../dataplane/bpf/native-bpf.js';
+import { NativeBpfMap, releaseFreedHeap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
+import { loadOrReusePrograms, NATIVE_PROGRAM_LOADER } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { HeapSettler } from './heap-settler.js';
 import { TerwayError } from '../errors/terway-error.js';
@@ -96,7 +92,13 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
-  const loaded = loadObject(plan.object, pinDir, plan.constants);
+  const loaded = loadOrReusePrograms(
+    plan.object,
+    pinDir,
+    plan.constants,
+    Object.values(PROGRAM_NAMES),
+    NATIVE_PROGRAM_LOADER,
+  );
   const pinned = (role: keyof typeof PROGRAM_NAMES): PinnedProgram => {
     const name = PROGRAM_NAMES[role];
     const path = loaded.programs[name];
@@ -132,8 +134,11 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       build: `${plan.build}: ${plan.buildReason}`,
       clock: plan.clock,
       reusedMaps: loaded.reusedMaps,
+      reusedPrograms: loaded.reusedPrograms,
     },
-    'Service LB program loaded; maps pinned',
+    loaded.reusedPrograms
+      ? 'Service LB programs of this build found pinned, not loaded again; maps pinned'
+      : 'Service LB program loaded; maps pinned',
   );
   const stale = removeStaleMapPins(pinDir, Object.keys(loaded.maps));
   if (stale.removed.length > 0) {

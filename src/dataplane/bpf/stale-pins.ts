@@ -12,6 +12,10 @@ import { join } from 'node:path';
 /** How every map of ours is named: `tw_<what>_v<layout version>`. */
 const VERSIONED_MAP_PIN = /^tw_[a-z0-9_]+_v\d+$/;
 
+export function isVersionedMapPin(name: string): boolean {
+  return VERSIONED_MAP_PIN.test(name);
+}
+
 export interface StalePinsReport {
   removed: string[];
   /** Pins that could not be removed, with the reason. */
@@ -27,7 +31,7 @@ export function removeStaleMapPins(pinDir: string, current: Iterable<string>): S
   const keep = new Set(current);
   const report: StalePinsReport = { removed: [], failed: [] };
   for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
-    if (entry.isDirectory() || keep.has(entry.name) || !VERSIONED_MAP_PIN.test(entry.name)) {
+    if (entry.isDirectory() || keep.has(entry.name) || !isVersionedMapPin(entry.name)) {
       continue;
     }
     try {

@@ -1,0 +1,86 @@
+/**
+ * A restart of the same build takes the Service LB programs its last start pinned, on a real
+ * bpffs with the real object: the same program ids come back, and nothing is verified again. Other
+ * constants, or a map unpinned behind the daemon's back, mean a real load, whose programs use the
+ * maps pinned now.
+ */
+import { unlinkSync } from 'node:fs';
+
+import { afterEach, beforeAll, expect, test } from '@jest/globals';
+
+import { NativeBpfMap, progInfo } from '../../src/dataplane/bpf/native-bpf.js';
+import {
+  loadOrReusePrograms,
+  NATIVE_PROGRAM_LOADER,
+} from '../../src/dataplane/bpf/program-reuse.js';
+import { buildLbObject, LbPins } from '../support/bpf-lab.js';
+import { requireRoot } from '../support/netns.js';
+
+requireRoot();
+
+const PROGRAMS = ['tw_lb_egress', 'tw_lb_egress_gw', 'tw_lb_ingress'];
+let object: string;
+const pinDirs: LbPins[] = [];
+
+beforeAll(() => {
+  object = buildLbObject();
+});
+
+afterEach(() => {
+  for (const pins of pinDirs.splice(0)) pins.cleanup();
+});
+
+function start(pins: LbPins, constants: Record<string, bigint> = {}) {
+  return loadOrReusePrograms(object, pins.dir, constants, PROGRAMS, NATIVE_PROGRAM_LOADER);
+}
+
+function programIds(programs: Record<string, string>): number[] {
+  return PROGRAMS.map((name) => progInfo(programs[name]!).id);
+}
+
+function pinnedMapId(path: string): number {
+  const map = NativeBpfMap.openPinned(path);
+  try {
+    return map.id;
+  } finally {
+    map.close();
+  }
+}
+
+test('the same build again: the pinned programs, not new ones; other constants: new ones', () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = start(pins);
+  expect(first.reusedPrograms).toBe(false);
+  const ids = programIds(first.programs);
+
+  const second = start(pins);
+  expect(second.reusedPrograms).toBe(true);
+  expect(programIds(second.programs)).toEqual(ids);
+  expect(Object.keys(second.maps).sort()).toEqual(Object.keys(first.maps).sort());
+
+  const other = start(pins, { tw_jiffy_ns: 4_000_000n });
+  expect(other.reusedPrograms).toBe(false);
+  const otherIds = programIds(other.programs);
+  for (const id of otherIds) expect(ids).not.toContain(id);
+  // And that build, restarted, keeps its own.
+  expect(programIds(start(pins, { tw_jiffy_ns: 4_000_000n }).programs)).toEqual(otherIds);
+});
+
+test('a map unpinned behind the daemon’s back: a real load, over the map pinned anew', () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = start(pins);
+  const flowMap = pins.map('tw_flow_v1');
+  const oldMapId = pinnedMapId(flowMap);
+  expect(progInfo(first.programs['tw_lb_ingress']!).mapIds).toContain(oldMapId);
+
+  unlinkSync(flowMap);
+  const again = start(pins);
+  expect(again.reusedPrograms).toBe(false);
+  const newMapId = pinnedMapId(flowMap);
+  expect(newMapId).not.toBe(oldMapId);
+  const ingress = progInfo(again.programs['tw_lb_ingress']!);
+  expect(ingress.mapIds).toContain(newMapId);
+  expect(ingress.mapIds).not.toContain(oldMapId);
+});
