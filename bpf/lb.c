@@ -259,6 +259,7 @@ static __always_inline __u64 lb_now(void)
 
 #define IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
 #define IP_SRC_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
+#define IP_DST_OFF (ETH_HLEN + offsetof(struct iphdr, daddr))
 #define MAX_L4_OFF (ETH_HLEN + 60)
 
 enum frag_kind { FRAG_NONE, FRAG_FIRST, FRAG_LATER };
@@ -1316,6 +1317,73 @@ static __always_inline int egress_later_fragment(struct __sk_buff *skb, const st
 	return l2_fix ? l2_redirect(skb) : TC_ACT_OK;
 }
 
+/*
+ * The egress twin of ingress_icmp(): an ICMP error the client sends about a packet it received
+ * through a frontend quotes that packet as the client saw it, from the frontend. The usual one is
+ * a UDP reply that arrived after the client closed its socket (port unreachable). Sent as it is,
+ * it would be addressed to the frontend, an address that exists only inside this pod, and the
+ * backend would never hear of it. So the outer destination and the quoted source become the
+ * backend again, as they were on the wire. The checksums follow as in ingress_icmp(): the
+ * quoted header's own, and the ICMP checksum for the port alone. Only for a live flow; anything
+ * else passes untouched.
+ */
+static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
+{
+	struct icmphdr ic;
+	struct iphdr in;
+	__be16 ports[2];
+	struct tw_flow *f;
+	__u32 in_off = p->l4_off + sizeof(struct icmphdr), in_l4;
+	__be32 baddr;
+	__be16 bport;
+
+	if (p->frag != FRAG_NONE || in_off > MAX_L4_OFF + sizeof(struct icmphdr))
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)))
+		return TC_ACT_OK;
+	if (ic.type != ICMP_DEST_UNREACH && ic.type != ICMP_TIME_EXCEEDED)
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, in_off, &in, sizeof(in)))
+		return TC_ACT_OK;
+	if ((in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) || in.ihl < 5 ||
+	    (in.frag_off & bpf_htons(IP_OFFSET_MASK)) || in.saddr != p->daddr ||
+	    in.daddr != p->saddr)
+		return TC_ACT_OK;
+	in_l4 = in_off + in.ihl * 4;
+	if (bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+		return TC_ACT_OK;
+	{
+		struct tw_flow_key key = {
+			.client_addr = in.daddr,
+			.frontend_addr = in.saddr,
+			.client_port = ports[1],
+			.frontend_port = ports[0],
+			.proto = in.protocol,
+		};
+
+		f = bpf_map_lookup_elem(&tw_flow_v1, &key);
+	}
+	if (!f || !flow_alive(f, in.protocol, lb_now()))
+		return TC_ACT_OK;
+	baddr = f->backend_addr;
+	bport = f->backend_port;
+
+	if (bpf_l3_csum_replace(skb, in_off + offsetof(struct iphdr, check), in.saddr, baddr,
+				sizeof(baddr)) ||
+	    bpf_skb_store_bytes(skb, in_off + offsetof(struct iphdr, saddr), &baddr, sizeof(baddr),
+				0))
+		return TC_ACT_SHOT;
+	if (ports[0] != bport &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), ports[0],
+				 bport, sizeof(bport)) ||
+	     bpf_skb_store_bytes(skb, in_l4, &bport, sizeof(bport), 0)))
+		return TC_ACT_SHOT;
+	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->daddr, baddr, sizeof(baddr)) ||
+	    bpf_skb_store_bytes(skb, IP_DST_OFF, &baddr, sizeof(baddr), 0))
+		return TC_ACT_SHOT;
+	return l2_fix ? l2_redirect(skb) : TC_ACT_OK;
+}
+
 static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 {
 	struct pkt p;
@@ -1329,6 +1397,8 @@ static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 		return TC_ACT_OK;
 	if (parse_ipv4(skb, &p))
 		return TC_ACT_OK;
+	if (p.proto == IPPROTO_ICMP)
+		return egress_icmp(skb, &p, l2_fix);
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return TC_ACT_OK;
 	if (p.frag == FRAG_LATER)

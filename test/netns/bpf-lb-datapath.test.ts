@@ -48,6 +48,7 @@ import {
 import { nextHopMacOf } from '../../src/lb/flow-records.js';
 import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
 import { FLOW } from '../../src/lb/maps/lb-layouts.js';
+import { startCapture } from '../support/capture.js';
 import { dumpOf } from '../support/lb-flows.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
@@ -126,6 +127,8 @@ let node: TestNetns;
 let client: Agent;
 let gwClient: Agent;
 const servers = new Map<string, Agent>();
+/** Every backend's namespace, by backend name. */
+const backendNamespaces = new Map<string, TestNetns>();
 
 function netns(): TestNetns {
   const ns = new TestNetns();
@@ -139,6 +142,64 @@ async function agent(ns: TestNetns, label: string): Promise<Agent> {
   agents.push(a);
   await a.ready;
   return a;
+}
+
+/** ICMP errors a namespace's kernel received (/proc/net/snmp), and those no socket matched. */
+function icmpReceived(ns: TestNetns): { destUnreachs: number; unmatched: number } {
+  const [names, values] = inNs(ns, 'cat', ['/proc/net/snmp'])
+    .split('\n')
+    .filter((line) => line.startsWith('Icmp: '))
+    .map((line) => line.split(' ').slice(1));
+  const field = (name: string) => Number(values![names!.indexOf(name)]);
+  return { destUnreachs: field('InDestUnreachs'), unmatched: field('InErrors') };
+}
+
+/**
+ * A UDP reply that reaches the client after it closed its socket: the client's kernel answers
+ * with a port unreachable quoting the reply as it arrived (from the frontend). The egress program
+ * must send that error to the backend, quoting the backend's own datagram, so the backend's kernel
+ * matches it to its socket. Returns the ICMP packets the backend's namespace saw.
+ */
+async function lateReplyError(
+  clientAgent: Agent,
+  clientIp: string,
+  vip: string,
+  backend: { name: string; ip: string },
+): Promise<string[]> {
+  const backendNs = backendNamespaces.get(backend.name)!;
+  const before = icmpReceived(backendNs);
+  const capture = await startCapture(backendNs.path, 'icmp', { verbose: true });
+  let packets: string[] = [];
+  try {
+    const gaveUp = await clientAgent.call('udpOnce', {
+      host: vip,
+      port: 53,
+      line: 'late:300',
+      timeoutMs: 100,
+    });
+    expect(gaveUp).toMatchObject({ ok: false, code: 'TIMEOUT' });
+    const deadline = Date.now() + 3_000;
+    while (icmpReceived(backendNs).destUnreachs === before.destUnreachs) {
+      if (Date.now() > deadline) throw new Error(`no ICMP error reached ${backend.name}`);
+      await sleep(50);
+    }
+  } finally {
+    packets = (await capture.stop()).packets;
+  }
+  const after = icmpReceived(backendNs);
+  expect(after.destUnreachs - before.destUnreachs).toBe(1);
+  // The backend's kernel found its socket by the quoted header.
+  expect(after.unmatched).toBe(before.unmatched);
+  const ip = (address: string) => address.replace(/\./g, '\\.');
+  expect(packets).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `${ip(clientIp)} > ${ip(backend.ip)}: ICMP ${ip(clientIp)} udp port \\d+ unreachable.*` +
+          ` ${ip(backend.ip)}\\.${UDP_TARGET} > ${ip(clientIp)}\\.\\d+: `,
+      ),
+    ),
+  ]);
+  return packets;
 }
 
 function lb(): LbPins {
@@ -291,6 +352,7 @@ async function buildL2Lab(lab: L2Lab): Promise<void> {
   lab.clientNs = clientNs;
   for (const [i, b] of lab.backends.entries()) {
     const backendNs = pod(21 + i, b.ip);
+    backendNamespaces.set(b.name, backendNs);
     lab.backendMacs.set(b.name, linkMac(backendNs, 'eth0'));
     const a = await agent(backendNs, b.name);
     await a.must('serve', { name: b.name, host: b.ip, tcp: [TCP_TARGET], udp: [UDP_TARGET] });
@@ -326,6 +388,7 @@ beforeAll(async () => {
   gwClient = await agent(gwClientNs, 'gw-client');
   for (const [i, b] of BACKENDS.entries()) {
     const ns = vethPod(21 + i, b.ip);
+    backendNamespaces.set(b.name, ns);
     const a = await agent(ns, b.name);
     await a.must('serve', { name: b.name, host: b.ip, tcp: [TCP_TARGET], udp: [UDP_TARGET] });
     servers.set(b.name, a);
@@ -647,6 +710,15 @@ describe('veth pod', () => {
     expect(counters('tw_fe_stat_v1', 10).rejected).toBe(0n); // refused by the backend, not by us
   }, 30_000);
 
+  test("the client's ICMP error about a late reply reaches the backend, quoting the backend", async () => {
+    const vip = '10.96.0.19';
+    setFrontend(vip, 53, UDP, { id: 15 }, [{ id: 46, ip: ipOf('b1'), port: UDP_TARGET }]);
+    const sink = linkTxPackets(node, 'sink0');
+    const packets = await lateReplyError(client, CLIENT_IP, vip, BACKENDS[0]!);
+    expect(packets.join('\n')).not.toContain(vip);
+    expect(linkTxPackets(node, 'sink0')).toBe(sink);
+  }, 30_000);
+
   test('trap 3: a direct connection from the port of a finished ClusterIP flow is not rewritten', async () => {
     const localPort = 20000 + Math.floor(Math.random() * 10000);
     const viaVip = await client.must('tcpOnce', {
@@ -868,6 +940,16 @@ for (const lab of L2_LABS) {
         expect(reply(late).name).toBe(backend);
         await l2().must('tcpClose', { conn: conn.conn });
       }, 60_000);
+
+      test("the client's ICMP error about a late reply reaches the on-link backend", async () => {
+        const vip = `10.96.1.${lab.frontendId}`;
+        const backend = lab.backends[0]!;
+        setFrontend(vip, 53, UDP, { id: lab.frontendId + 2 }, [
+          { id: lab.firstBackendId + 4, ip: backend.ip, port: UDP_TARGET },
+        ]);
+        const packets = await lateReplyError(l2(), `${lab.subnet}.10`, vip, backend);
+        expect(packets.join('\n')).not.toContain(vip);
+      }, 30_000);
 
       test('a frontend without backends refuses at once', async () => {
         setFrontend('10.96.0.14', 80, TCP, { id: 6, backendCount: 0 }, []);

@@ -404,7 +404,8 @@ export class LbPins {
  * The agent reads one JSON command per line on stdin and answers one JSON line per command on
  * stdout, tagged with the command's id. Servers answer every line (TCP) or datagram (UDP) with
  * {name, peer, peerPort, echo}: the address and port the server saw the client as. A UDP request
- * "big:<n>" gets an answer padded with spaces to n bytes. Plain JavaScript, run with node -e.
+ * "big:<n>" gets an answer padded with spaces to n bytes, and "late:<ms>" gets its answer that
+ * much later. Plain JavaScript, run with node -e.
  */
 const AGENT_JS = String.raw`
 import { createConnection, createServer } from 'node:net';
@@ -593,7 +594,9 @@ function serveUdp(host, port) {
     const text = JSON.stringify({ name, peer: rinfo.address, peerPort: rinfo.port, echo: line.slice(0, 64), size: msg.length });
     const big = /^big:(\d+)/.exec(line);
     const reply = big ? Buffer.concat([Buffer.from(text), Buffer.alloc(Math.max(0, Number(big[1]) - text.length), 0x20)]) : Buffer.from(text);
-    socket.send(reply, rinfo.port, rinfo.address);
+    const late = /^late:(\d+)/.exec(line);
+    if (late) setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), Number(late[1]));
+    else socket.send(reply, rinfo.port, rinfo.address);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

@@ -22,9 +22,15 @@ export interface RunningCapture {
 
 /**
  * Starts tcpdump in `netnsPath` (every interface; `filter` is a pcap expression) and resolves
- * once it listens. Entering with nsenter --net keeps the node's /sys as it is.
+ * once it listens. Entering with nsenter --net keeps the node's /sys as it is. `verbose` reads the
+ * packets back with `-v`, each still one line: an ICMP error's line then ends with the header it
+ * quotes.
  */
-export async function startCapture(netnsPath: string, filter = 'ip'): Promise<RunningCapture> {
+export async function startCapture(
+  netnsPath: string,
+  filter = 'ip',
+  options: { verbose?: boolean } = {},
+): Promise<RunningCapture> {
   const dir = mkdtempSync(join(tmpdir(), 'tncap-'));
   const file = join(dir, 'capture.pcap');
   const tcpdump = spawn(
@@ -76,8 +82,15 @@ export async function startCapture(netnsPath: string, filter = 'ip'): Promise<Ru
         const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
         tcpdump.kill('SIGINT');
         await exited;
-        const read = await run('tcpdump', ['-n', '-r', file]);
-        const packets = read.stdout.split('\n').filter((line) => line.trim() !== '');
+        const read = await run('tcpdump', ['-n', ...(options.verbose ? ['-v'] : []), '-r', file]);
+        const packets: string[] = [];
+        for (const line of read.stdout.split('\n')) {
+          if (line.trim() === '') continue;
+          // -v continues a packet on indented lines.
+          if (/^\s/.test(line) && packets.length > 0)
+            packets[packets.length - 1] += ` ${line.trim()}`;
+          else packets.push(line);
+        }
         return {
           packets,
           mentioning: (address) =>
