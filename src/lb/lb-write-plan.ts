@@ -27,6 +27,7 @@ import {
 import { IdList } from './id-list.js';
 import { blockCapacityFor, type SlotBlock } from './slot-blocks.js';
 import { planSlots } from './slot-plan.js';
+import { failpoint } from '../util/failpoints.js';
 
 export interface PlanSummary {
   frontendsWritten: number;
@@ -228,6 +229,12 @@ export class LbWritePlan {
         this.deleteBackend(id);
     }
     this.frontendWrites.applyUpserts(this.maps.frontend);
+    // A daemon that dies here has written a pass's new and changed frontends (their slots and
+    // backends first) and removed nothing: the most mixed state the maps can be left in, which the
+    // next start must read back and finish (test/netns/lab-lb-crash.test.ts).
+    if (this.frontendWrites.deletes > 0 || this.afterFrontends.length > 0) {
+      failpoint('lb/after-upserts');
+    }
     this.frontendWrites.applyDeletes(this.maps.frontend);
     for (const store of this.afterFrontends) store();
     // An id goes back to its allocator with zero counters, so a new backend under it starts from
