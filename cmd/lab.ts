@@ -257,12 +257,15 @@ const node = program.command('node').description("a node's terwayd");
 node
   .command('restart <node>')
   .description(
-    'stop the node’s terwayd as an upgrade would (SIGTERM, SIGKILL after 15 s), have the ' +
-      'supervisor start it again at once, and say how long the node did not serve',
+    'have the supervisor stop the node’s terwayd as an upgrade would (SIGTERM, SIGKILL after ' +
+      '15 s) and start it again at once; says how long the node did not serve',
   )
   .addOption(dirOption())
   .addOption(
-    new Option('--timeout <duration>', 'how long the stop and the new daemon’s start may take')
+    new Option(
+      '--timeout <duration>',
+      'how long the stop and the new daemon’s start may take (over 15 s)',
+    )
       .argParser(parsePositiveDuration)
       .default(DEFAULT_RESTART_TIMEOUT_MS, `${DEFAULT_RESTART_TIMEOUT_MS / 1000}s`),
   )

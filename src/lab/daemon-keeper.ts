@@ -11,8 +11,9 @@
  * (tests, benchmarks) turns restarts off, or the keeper and the harness would race for the node's
  * state dir; an exit is then only reported.
  *
- * A daemon stopped by `lab node restart` is not a crash: the command leaves a request naming the
- * daemon's pid (node-restart.ts), and that exit is restarted at once, back-off untouched.
+ * `lab node restart` asks the supervisor, which stops the daemon through this keeper (it owns the
+ * child, so no other process can be signalled by mistake) and starts it again at once: such an
+ * exit is not a crash, and leaves the back-off as it was.
  */
 import type { ChildProcess } from 'node:child_process';
 
@@ -22,6 +23,8 @@ import type { Logger } from 'pino';
 export const RESTART_BACKOFF = { initialMs: 1_000, maxMs: 30_000 } as const;
 /** A daemon up this long has recovered: its next exit waits the initial back-off again. */
 export const STABLE_AFTER_MS = 60_000;
+/** How long a daemon asked to stop (SIGTERM) has before it is killed. */
+export const DAEMON_STOP_GRACE_MS = 15_000;
 
 export interface DaemonKeeperOptions {
   readonly node: string;
@@ -29,12 +32,6 @@ export interface DaemonKeeperOptions {
   readonly start: () => ChildProcess;
   /** After a restart, with the new daemon: the supervisor rewrites lab.json's daemonPid. */
   readonly restarted: (daemon: ChildProcess) => void;
-  /**
-   * Whether someone stopped this daemon in order to have it started again (`lab node restart`),
-   * asked once per exit with the exited daemon's pid: such an exit is no crash, so it is restarted
-   * at once and leaves the back-off as it was.
-   */
-  readonly restartRequested?: (daemonPid: number | undefined) => boolean;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -48,6 +45,8 @@ export class DaemonKeeper {
   private backoffMs: number = RESTART_BACKOFF.initialMs;
   private timer: NodeJS.Timeout | undefined;
   private restartCount = 0;
+  /** The daemon requestRestart stopped: its exit is restarted at once. */
+  private stoppedForRestart: ChildProcess | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: DaemonKeeperOptions) {
@@ -71,6 +70,30 @@ export class DaemonKeeper {
     this.phase = restart ? 'restarting' : 'reporting';
     // It may have died between its start and now: that exit was not acted on.
     if (restart && exited(this.current) && !this.stopping) this.scheduleRestart();
+  }
+
+  /**
+   * `lab node restart`: stops the daemon (SIGTERM, SIGKILL after `graceMs`) and starts it again at
+   * once, if it is still the one the request names (`daemonPid`, from lab.json). One already
+   * down, waiting out its back-off, is started at once. Whether anything was done: not when
+   * restarts are off, or when the daemon named has already been replaced.
+   */
+  requestRestart(daemonPid: number, graceMs: number): boolean {
+    const daemon = this.current;
+    if (this.phase !== 'restarting' || this.stopping || daemon.pid !== daemonPid) return false;
+    if (exited(daemon)) {
+      if (this.timer === undefined) return false;
+      clearTimeout(this.timer);
+      this.scheduleRestart(0);
+      return true;
+    }
+    this.stoppedForRestart = daemon;
+    daemon.kill('SIGTERM');
+    const kill = setTimeout(() => {
+      if (!exited(daemon)) daemon.kill('SIGKILL');
+    }, graceMs);
+    daemon.once('exit', () => clearTimeout(kill));
+    return true;
   }
 
   /** Stops the daemon (SIGTERM, SIGKILL after `timeoutMs`) and any restart still to come. */
@@ -115,12 +138,13 @@ export class DaemonKeeper {
       log.error(fields, why);
       return;
     }
-    if (this.options.restartRequested?.(daemon.pid) === true) {
+    if (this.now() - this.startedAt >= STABLE_AFTER_MS) this.backoffMs = RESTART_BACKOFF.initialMs;
+    if (this.stoppedForRestart === daemon) {
+      this.stoppedForRestart = undefined;
       log.info(fields, 'terwayd stopped for a restart; starting it again');
       this.scheduleRestart(0);
       return;
     }
-    if (this.now() - this.startedAt >= STABLE_AFTER_MS) this.backoffMs = RESTART_BACKOFF.initialMs;
     log.warn({ ...fields, restartInMs: this.backoffMs }, 'terwayd exited; restarting it');
     this.scheduleRestart();
   }

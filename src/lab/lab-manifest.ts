@@ -51,8 +51,11 @@ export const manifestSchema = z.object({
   }),
   emulator: z.object({ endpoint: z.string(), log: z.string() }),
   cniBinDir: z.string(),
-  /** Whether the supervisor starts a node's terwayd again when it exits (not with --no-daemon-restart). */
-  restartDaemons: z.boolean().default(false),
+  /**
+   * Whether the supervisor starts a node's terwayd again when it exits (not with
+   * --no-daemon-restart). Absent from a lab.json an earlier lab wrote.
+   */
+  restartDaemons: z.boolean().optional(),
   nodes: z.array(nodeSchema),
 });
 

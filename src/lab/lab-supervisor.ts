@@ -25,13 +25,13 @@ import type { Logger } from 'pino';
 import { grpcIntrospection } from '../cli/introspection-client.js';
 import { EcsEmulator } from '../emulator/ecs-emulator.js';
 import { gatewayOf } from '../util/ipv4.js';
-import { DaemonKeeper, exited } from './daemon-keeper.js';
+import { DAEMON_STOP_GRACE_MS, DaemonKeeper, exited } from './daemon-keeper.js';
 import { EniMirror } from './eni-mirror.js';
 import { deleteNetns, listNetns, removeBpfPinDirs } from './lab-shell.js';
 import type { LabDriver, LabManifest, LabNodeInfo } from './lab-manifest.js';
 import { writeManifest } from './lab-manifest.js';
 import { labNodeDir, TERWAY_SHIM, TERWAYD_JS } from './lab-paths.js';
-import { takeRestartRequest } from './node-restart.js';
+import { RESTART_SIGNAL, takeRestartRequest } from './node-restart.js';
 import { TERWAYD_NODE_FLAGS, terwaydEnv } from '../daemon/runtime-settings.js';
 import { VpcNetwork } from './vpc-network.js';
 import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
@@ -44,7 +44,6 @@ export const LAB_VSWITCH_CIDR = '10.99.0.0/16';
 export const LAB_INSTANCE_TYPE = 'ecs.g7.xlarge';
 /** How long each node's terwayd may take to serve, and then to warm its first ENIs. */
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
-const DAEMON_STOP_TIMEOUT_MS = 15_000;
 /** A node starts with two ENIs, so it can hold pods on one ENI and on different ENIs. */
 const LAB_MIN_ENI = 2;
 /** Seconds on ECS; short here so a lab comes up quickly, long enough to be a real wait. */
@@ -95,7 +94,7 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
 
   const teardown = async (reason: string) => {
     log.info({ reason }, 'lab going down');
-    await Promise.all(running.map((node) => node.keeper.stop(DAEMON_STOP_TIMEOUT_MS)));
+    await Promise.all(running.map((node) => node.keeper.stop(DAEMON_STOP_GRACE_MS)));
     await emulator?.stop();
     for (const name of (await listNetns()).filter((ns) => ns.startsWith(labNetnsPrefix(id)))) {
       await deleteNetns(name).catch((error: unknown) =>
@@ -110,6 +109,20 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // `lab node restart`: the command leaves a request per node, then signals.
+  process.on(RESTART_SIGNAL, () => {
+    for (const { info, keeper } of running) {
+      const daemonPid = takeRestartRequest(dir, info.name);
+      if (daemonPid === undefined) continue;
+      const acted = keeper.requestRestart(daemonPid, DAEMON_STOP_GRACE_MS);
+      log.info(
+        { node: info.name, daemonPid, acted },
+        acted
+          ? 'terwayd restart requested'
+          : 'terwayd restart requested for a daemon already replaced, or with restarts off',
+      );
+    }
+  });
 
   try {
     const vpc = await VpcNetwork.create(`${id}-vpc`, LAB_VSWITCH_CIDR, gateway);
@@ -184,7 +197,6 @@ export async function superviseLab(options: LabOptions, log: Logger): Promise<vo
             log.warn({ node: name, err: String(error) }, 'lab.json not rewritten after a restart');
           }
         },
-        restartRequested: (daemonPid) => takeRestartRequest(dir, name, daemonPid),
         log,
       });
       info.daemonPid = keeper.daemon.pid ?? 0;

@@ -87,7 +87,7 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     expect(third.daemonPid).not.toBe(second.daemonPid);
   }, 90_000);
 
-  test('lab node restart: SIGTERM, started again at once (no back-off), serving; pods kept', async () => {
+  test('lab node restart: the supervisor stops it (SIGTERM) and starts it at once; pods kept', async () => {
     const lab = the();
     const kept = await lab.addPod(NODE, 'kept');
     const before = await status();
@@ -96,17 +96,17 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     expect([reply.code, reply.stderr]).toEqual([0, '']);
     const report = JSON.parse(reply.stdout) as NodeRestartReport;
     const after = await status();
-    expect(report).toMatchObject({
-      node: NODE,
-      oldPid: before.daemonPid,
-      newPid: after.daemonPid,
-      killed: false,
-    });
+    expect(report).toMatchObject({ node: NODE, oldPid: before.daemonPid, newPid: after.daemonPid });
     expect(after.daemonPid).not.toBe(before.daemonPid);
     expect(after.daemonRestarts).toBe(before.daemonRestarts + 1);
     expect(report.stopMs).toBeLessThan(report.unservedMs);
 
     // A restart, not a crash: started again at once, though two kills above left a 4 s back-off.
+    expect(supervisorSaid('terwayd restart requested').at(-1)).toMatchObject({
+      node: NODE,
+      daemonPid: before.daemonPid,
+      acted: true,
+    });
     const stopped = supervisorSaid('terwayd stopped for a restart; starting it again').at(-1);
     expect(stopped).toMatchObject({ node: NODE, daemonPid: before.daemonPid, code: 0 });
     const restarted = supervisorSaid('terwayd restarted').at(-1)!;
@@ -122,7 +122,32 @@ describe('the lab supervisor keeps each node’s terwayd running', () => {
     const human = await lab.lab(['node', 'restart', NODE]);
     expect(human.code).toBe(0);
     expect(human.stdout.trim()).toMatch(
-      /^node-1: terwayd pid \d+ stopped in \d+ ms \(SIGTERM\); pid \d+ serving \d+ ms after SIGTERM$/,
+      /^node-1: terwayd pid \d+ stopped in \d+ ms; pid \d+ serving \d+ ms after the request$/,
     );
   }, 90_000);
+
+  test('lab node restart on a daemon waiting out its crash back-off starts it at once', async () => {
+    const lab = the();
+    const before = await status();
+    process.kill(before.daemonPid, 'SIGKILL');
+    // The supervisor has seen the exit and waits (4 s by now: the kills above doubled it twice).
+    const deadline = Date.now() + 5_000;
+    while (
+      supervisorSaid('terwayd exited; restarting it').at(-1)?.['daemonPid'] !== before.daemonPid
+    ) {
+      if (Date.now() > deadline) throw new Error('the supervisor did not see the kill');
+      await sleep(20);
+    }
+    expect(supervisorSaid('terwayd exited; restarting it').at(-1)).toMatchObject({
+      restartInMs: 4_000,
+    });
+
+    const reply = await lab.lab(['node', 'restart', NODE, '--json']);
+    expect([reply.code, reply.stderr]).toEqual([0, '']);
+    const report = JSON.parse(reply.stdout) as NodeRestartReport;
+    expect(report).toMatchObject({ node: NODE, oldPid: 0 });
+    expect(report.stopMs).toBeUndefined();
+    expect(report.unservedMs).toBeLessThan(4_000);
+    expect((await status()).daemonPid).toBe(report.newPid);
+  }, 60_000);
 });

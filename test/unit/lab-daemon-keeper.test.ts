@@ -4,7 +4,12 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import pino from 'pino';
 
-import { DaemonKeeper, RESTART_BACKOFF, STABLE_AFTER_MS } from '../../src/lab/daemon-keeper.js';
+import {
+  DAEMON_STOP_GRACE_MS,
+  DaemonKeeper,
+  RESTART_BACKOFF,
+  STABLE_AFTER_MS,
+} from '../../src/lab/daemon-keeper.js';
 
 /** A child process as the keeper sees it: a pid, an exit, and kill. */
 class FakeDaemon extends EventEmitter {
@@ -41,14 +46,8 @@ interface Harness {
   advance: (ms: number) => void;
 }
 
-/**
- * `failStarts`: how the next starts go wrong (a spawn error, or start throwing), in order.
- * `requested`: the pids `lab node restart` asked to restart (each request taken once).
- */
-function harness(
-  failStarts: Array<'spawn' | 'throw'> = [],
-  requested = new Set<number>(),
-): Harness {
+/** `failStarts`: how the next starts go wrong (a spawn error, or start throwing), in order. */
+function harness(failStarts: Array<'spawn' | 'throw'> = []): Harness {
   const daemons: FakeDaemon[] = [];
   const restarted: number[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -70,7 +69,6 @@ function harness(
       return daemon as unknown as ChildProcess;
     },
     restarted: (daemon) => restarted.push(daemon.pid ?? 0),
-    restartRequested: (daemonPid) => daemonPid !== undefined && requested.delete(daemonPid),
     log,
     now: () => now,
   });
@@ -134,16 +132,15 @@ describe('a lab node’s terwayd', () => {
     expect(logs.at(-1)).toMatchObject({ restartInMs: 1_000 });
   });
 
-  test('stopped for a restart, it is started at once, and the crash back-off is left as it was', () => {
-    const requested = new Set<number>();
-    const { keeper, daemons, restarted, logs, advance } = harness([], requested);
+  test('a requested restart stops it and starts it again at once; the crash back-off stays', () => {
+    const { keeper, daemons, restarted, logs, advance } = harness();
     keeper.labIsUp(true);
     daemons[0]!.exit(1, null);
     advance(RESTART_BACKOFF.initialMs);
     expect(daemons).toHaveLength(2);
 
-    requested.add(101);
-    daemons[1]!.kill('SIGTERM');
+    expect(keeper.requestRestart(101, DAEMON_STOP_GRACE_MS)).toBe(true);
+    expect(daemons[1]!.signals).toEqual(['SIGTERM']);
     expect(logs.at(-1)).toMatchObject({
       msg: 'terwayd stopped for a restart; starting it again',
       daemonPid: 101,
@@ -154,13 +151,71 @@ describe('a lab node’s terwayd', () => {
     expect(restarted).toEqual([101, 102]);
     expect(keeper.restarts).toBe(2);
 
-    // The next crash waits what it would have waited without the requested restart.
+    // The next crash waits what it would have waited without the requested restart...
     daemons[2]!.exit(1, null);
     expect(logs.at(-1)).toMatchObject({ msg: 'terwayd exited; restarting it', restartInMs: 2_000 });
-    // A request is for one daemon: the next one's crash is a crash.
+    // ...and a request is for one stop: the next daemon's exit is a crash again.
     advance(2_000);
     daemons[3]!.exit(1, null);
     expect(logs.at(-1)).toMatchObject({ restartInMs: 4_000 });
+  });
+
+  test('a requested restart of a daemon that ignores SIGTERM kills it after the grace', () => {
+    const { keeper, daemons, advance, logs } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.ignoresTerm = true;
+    expect(keeper.requestRestart(100, DAEMON_STOP_GRACE_MS)).toBe(true);
+    advance(DAEMON_STOP_GRACE_MS - 1);
+    expect(daemons[0]!.signals).toEqual(['SIGTERM']);
+    advance(1);
+    expect(daemons[0]!.signals).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(logs.at(-1)).toMatchObject({
+      signal: 'SIGKILL',
+      msg: 'terwayd stopped for a restart; starting it again',
+    });
+    // (A zero-delay timer set inside a fake timer's callback runs a millisecond later.)
+    advance(1);
+    expect(daemons).toHaveLength(2);
+  });
+
+  test('a daemon down in its crash back-off is started at once on request', () => {
+    const { keeper, daemons, advance } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.exit(1, null);
+    expect(keeper.requestRestart(100, DAEMON_STOP_GRACE_MS)).toBe(true);
+    advance(0);
+    expect(daemons).toHaveLength(2);
+    // Its pending back-off restart was replaced, not added to.
+    advance(RESTART_BACKOFF.maxMs);
+    expect(daemons).toHaveLength(2);
+  });
+
+  test('a request for a daemon already replaced, or in a lab without restarts, does nothing', () => {
+    const { keeper, daemons, advance } = harness();
+    keeper.labIsUp(true);
+    daemons[0]!.exit(1, null);
+    advance(RESTART_BACKOFF.initialMs);
+    expect(keeper.requestRestart(100, DAEMON_STOP_GRACE_MS)).toBe(false);
+    expect(daemons[1]!.signals).toEqual([]);
+
+    const off = harness();
+    off.keeper.labIsUp(false);
+    expect(off.keeper.requestRestart(100, DAEMON_STOP_GRACE_MS)).toBe(false);
+    expect(off.daemons[0]!.signals).toEqual([]);
+  });
+
+  test('after a minute up, a requested restart also resets the back-off', () => {
+    const { keeper, daemons, logs, advance } = harness();
+    keeper.labIsUp(true);
+    for (let crash = 0; crash < 3; crash++) {
+      daemons.at(-1)!.exit(1, null);
+      advance(RESTART_BACKOFF.maxMs);
+    }
+    advance(STABLE_AFTER_MS);
+    expect(keeper.requestRestart(daemons.at(-1)!.pid!, DAEMON_STOP_GRACE_MS)).toBe(true);
+    advance(0);
+    daemons.at(-1)!.exit(1, null);
+    expect(logs.at(-1)).toMatchObject({ restartInMs: RESTART_BACKOFF.initialMs });
   });
 
   test('before the lab is up an exit is reported, not restarted', () => {
