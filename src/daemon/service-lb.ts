@@ -146,6 +146,9 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   }
   if (stale.failed.length > 0) {
     log.warn({ pinDir, failed: stale.failed }, 'could not remove pins of another map layout');
+  } else {
+    // Only then may a restart take these programs without a load (and its cleanup) of its own.
+    loaded.commit();
   }
   const sourceLog = log.child({ component: 'service-source' });
   let stopSource = (): Promise<void> => Promise.resolve();

@@ -8,7 +8,7 @@ import { unlinkSync } from 'node:fs';
 
 import { afterEach, beforeAll, expect, test } from '@jest/globals';
 
-import { NativeBpfMap, progInfo } from '../../src/dataplane/bpf/native-bpf.js';
+import { loadObject, progInfo } from '../../src/dataplane/bpf/native-bpf.js';
 import {
   loadOrReusePrograms,
   NATIVE_PROGRAM_LOADER,
@@ -30,22 +30,18 @@ afterEach(() => {
   for (const pins of pinDirs.splice(0)) pins.cleanup();
 });
 
+/** What terwayd does at start: the load or the reuse, then the commit (after its pin cleanup). */
 function start(pins: LbPins, constants: Record<string, bigint> = {}) {
-  return loadOrReusePrograms(object, pins.dir, constants, PROGRAMS, NATIVE_PROGRAM_LOADER);
+  const loaded = loadOrReusePrograms(object, pins.dir, constants, PROGRAMS, NATIVE_PROGRAM_LOADER);
+  loaded.commit();
+  return loaded;
 }
 
 function programIds(programs: Record<string, string>): number[] {
   return PROGRAMS.map((name) => progInfo(programs[name]!).id);
 }
 
-function pinnedMapId(path: string): number {
-  const map = NativeBpfMap.openPinned(path);
-  try {
-    return map.id;
-  } finally {
-    map.close();
-  }
-}
+const pinnedMapId = (path: string) => NATIVE_PROGRAM_LOADER.pinnedMap(path).id;
 
 test('the same build again: the pinned programs, not new ones; other constants: new ones', () => {
   const pins = new LbPins();
@@ -83,4 +79,17 @@ test('a map unpinned behind the daemon’s back: a real load, over the map pinne
   const ingress = progInfo(again.programs['tw_lb_ingress']!);
   expect(ingress.mapIds).toContain(newMapId);
   expect(ingress.mapIds).not.toContain(oldMapId);
+});
+
+test('programs another loader pinned over them (an older release, rolled back to): a real load', () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const ids = programIds(start(pins).programs);
+  // loadObject alone replaces the program pins and knows nothing of the build marker.
+  const foreign = programIds(loadObject(object, pins.dir, {}).programs);
+  for (const id of foreign) expect(ids).not.toContain(id);
+
+  const again = start(pins);
+  expect(again.reusedPrograms).toBe(false);
+  for (const id of programIds(again.programs)) expect([...ids, ...foreign]).not.toContain(id);
 });

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 
@@ -27,11 +27,18 @@ const MAPS = ['tw_fe_v1', 'tw_flow_v1'] as const;
 class FakeKernel implements ProgramLoader {
   loads = 0;
   failNextLoad = false;
+  loaderBuild = 'addon v1';
+  /** Kernel names of maps, where they differ from their pin's name. */
+  readonly mapNames = new Map<string, string>();
   private nextId = 1;
   readonly progs = new Map<string, ProgInfo>();
   readonly mapIds = new Map<string, number>();
 
   constructor(private readonly pinDir: string) {}
+
+  identity(): string {
+    return this.loaderBuild;
+  }
 
   load(_objPath: string, pinDir: string): LoadedObject {
     this.loads++;
@@ -39,6 +46,11 @@ class FakeKernel implements ProgramLoader {
       this.failNextLoad = false;
       throw new Error('load: Permission denied (the verifier said no)');
     }
+    return this.pinAll(pinDir);
+  }
+
+  /** What any loader does, this one or one that knows nothing of markers (bpftool, a release). */
+  pinAll(pinDir: string): LoadedObject {
     const reusedMaps: string[] = [];
     const maps: Record<string, string> = {};
     for (const name of MAPS) {
@@ -74,10 +86,10 @@ class FakeKernel implements ProgramLoader {
     return info;
   }
 
-  pinnedMapId(path: string): number {
+  pinnedMap(path: string): { id: number; name: string } {
     const id = this.mapIds.get(path);
     if (id === undefined || !existsSync(path)) throw new Error(`${path}: ENOENT`);
-    return id;
+    return { id, name: this.mapNames.get(path) ?? basename(path).slice(0, 15) };
   }
 
   /** A map unpinned and created anew under its name (by hand, or by another daemon). */
@@ -105,8 +117,11 @@ afterEach(() => {
 
 const CONSTANTS = { tw_jiffy_ns: 4_000_000n, tw_initial_jiffies: 42n };
 
+/** A daemon's start: the load or the reuse, then the commit once its cleanup is done. */
 function start(constants: Record<string, bigint> = CONSTANTS) {
-  return loadOrReusePrograms(object, pinDir, constants, PROGRAMS, kernel);
+  const loaded = loadOrReusePrograms(object, pinDir, constants, PROGRAMS, kernel);
+  loaded.commit();
+  return loaded;
 }
 
 function markers(): string[] {
@@ -121,13 +136,17 @@ describe('a start of the same build', () => {
 
     const second = start();
     expect(kernel.loads).toBe(1);
-    expect(second).toEqual({
+    expect(second).toMatchObject({
       programs: first.programs,
       maps: first.maps,
       reusedMaps: [...MAPS],
       reusedPrograms: true,
     });
-    expect(markers()).toHaveLength(1);
+    // The marker names the build and the programs' ids.
+    const ids = PROGRAMS.map((name) => kernel.progInfo(first.programs[name]!).id);
+    expect(markers()).toEqual([
+      expect.stringMatching(new RegExp(`^build-[0-9a-f]{32}-${ids.join('-')}$`)),
+    ]);
   });
 });
 
@@ -141,6 +160,33 @@ describe('loads again', () => {
     expect(markers()).toHaveLength(1);
     expect(markers()).not.toEqual(before);
     expect(start().reusedPrograms).toBe(true);
+  });
+
+  test('when another loader pinned its programs over them, leaving the marker (a rollback)', () => {
+    start();
+    kernel.pinAll(pinDir);
+    expect(start().reusedPrograms).toBe(false);
+    expect(kernel.loads).toBe(2);
+  });
+
+  test('when the last load was not committed (the daemon died before its cleanup was done)', () => {
+    loadOrReusePrograms(object, pinDir, CONSTANTS, PROGRAMS, kernel);
+    expect(markers()).toEqual([]);
+    expect(start().reusedPrograms).toBe(false);
+    expect(kernel.loads).toBe(2);
+    expect(start().reusedPrograms).toBe(true);
+  });
+
+  test('with another build of the loader (its relocations may differ)', () => {
+    start();
+    kernel.loaderBuild = 'addon v2';
+    expect(start().reusedPrograms).toBe(false);
+  });
+
+  test('when a map the programs use is pinned under another map’s name', () => {
+    start();
+    kernel.mapNames.set(join(pinDir, 'tw_fe_v1'), 'tw_flow_v1');
+    expect(start().reusedPrograms).toBe(false);
   });
 
   test('with other constants (another clock, say)', () => {
@@ -159,7 +205,7 @@ describe('loads again', () => {
   test('when another program sits under one of the names', () => {
     const first = start();
     const path = first.programs['tw_lb_ingress']!;
-    kernel.progs.set(path, { ...kernel.progInfo(path), name: 'intruder' });
+    kernel.progs.set(path, { ...kernel.progInfo(path), id: 9_999 });
     expect(start().reusedPrograms).toBe(false);
   });
 
@@ -191,14 +237,15 @@ describe('loads again', () => {
 });
 
 describe('the build identity', () => {
-  test('covers the object and every constant, in any order', () => {
+  test('covers the object, the loader and every constant, in any order', () => {
     const bytes = Buffer.from('obj');
-    const id = buildIdentity(bytes, { a: 1n, b: 2n });
-    expect(buildIdentity(bytes, { b: 2n, a: 1n })).toBe(id);
-    expect(buildIdentity(bytes, { a: 1n, b: 3n })).not.toBe(id);
-    expect(buildIdentity(bytes, { a: 1n })).not.toBe(id);
-    expect(buildIdentity(Buffer.from('obj2'), { a: 1n, b: 2n })).not.toBe(id);
+    const id = buildIdentity(bytes, { a: 1n, b: 2n }, 'l');
+    expect(buildIdentity(bytes, { b: 2n, a: 1n }, 'l')).toBe(id);
+    expect(buildIdentity(bytes, { a: 1n, b: 3n }, 'l')).not.toBe(id);
+    expect(buildIdentity(bytes, { a: 1n }, 'l')).not.toBe(id);
+    expect(buildIdentity(Buffer.from('obj2'), { a: 1n, b: 2n }, 'l')).not.toBe(id);
+    expect(buildIdentity(bytes, { a: 1n, b: 2n }, 'l2')).not.toBe(id);
     // Names and values do not run into each other.
-    expect(buildIdentity(bytes, { a1: 1n })).not.toBe(buildIdentity(bytes, { a: 11n }));
+    expect(buildIdentity(bytes, { a1: 1n }, 'l')).not.toBe(buildIdentity(bytes, { a: 11n }, 'l'));
   });
 });

@@ -1,22 +1,26 @@
 /**
  * A restarted daemon takes the programs its last start pinned, instead of loading them again, when
- * they came from this very object with these constants. The verifier's pass over the Service LB's
- * three programs is most of what a restarted node waits before it serves (about 0.4 s of kernel
- * time on this project's 2-CPU test hosts, `bpftool prog loadall` alike), while a restart of the
- * same build, the common one (a crash, a config change, a node drain), would get back programs
- * identical to the pinned ones.
+ * they came from this very object with these constants, through this very loader. The verifier's
+ * pass over the Service LB's three programs is most of what a restarted node waits before it
+ * serves (about 0.4 s of kernel time on this project's 2-CPU test hosts, `bpftool prog loadall`
+ * alike), while a restart of the same build, the common one (a crash, a config change, a node
+ * drain), would get back programs identical to the pinned ones.
  *
- * The build a pinned set came from is a directory beside the program pins,
- * `<pinDir>/progs/build-<identity>` (bpffs holds directories, not files), made only after a load
- * succeeded and removed before any load starts: a load that crashed halfway, leaving some programs
- * replaced and some not, is never taken for a whole one. The pins are taken only if each program is
- * there and every map it uses is still the one pinned under its name: maps unpinned by hand, or a
- * pin dir rebuilt behind the daemon's back, mean a full load.
+ * What a pinned set is, is a directory beside the program pins (bpffs holds directories, not
+ * files): `<pinDir>/progs/build-<identity>-<id>-<id>-<id>`, the build's identity and the kernel's
+ * ids of the programs that load pinned, in `programNames` order. It is removed before any load
+ * starts and made only once the caller has finished what follows a load (commit(): the other
+ * layouts' pins removed), so a load that died halfway, leaving some programs replaced and some
+ * not, is never taken for a whole one. The pins are taken only if each is still that very program
+ * (its id: a loader that knows nothing of the marker, an older release rolled back to, say, may
+ * have pinned another over it; the kernel does not reuse program ids) and every map it uses is
+ * the one pinned under its name. Anything else means a full load.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { nativeAddonPath } from '../native/addon-loader.js';
 import type { LoadedObject, ProgInfo } from './native-bpf.js';
 import { loadObject, NativeBpfMap, progInfo } from './native-bpf.js';
 import { isVersionedMapPin } from './stale-pins.js';
@@ -24,19 +28,22 @@ import { isVersionedMapPin } from './stale-pins.js';
 const BUILD_MARKER_PREFIX = 'build-';
 
 export interface ProgramLoader {
+  /** What, besides the object and constants, decides the programs (the loader's own build). */
+  identity(): string;
   load(objPath: string, pinDir: string, constants: Readonly<Record<string, bigint>>): LoadedObject;
   progInfo(path: string): ProgInfo;
-  /** The id of the map pinned at `path`. */
-  pinnedMapId(path: string): number;
+  /** The id and kernel name of the map pinned at `path`. */
+  pinnedMap(path: string): { id: number; name: string };
 }
 
 export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
+  identity: () => createHash('sha256').update(readFileSync(nativeAddonPath())).digest('hex'),
   load: loadObject,
   progInfo,
-  pinnedMapId: (path) => {
+  pinnedMap: (path) => {
     const map = NativeBpfMap.openPinned(path);
     try {
-      return map.id;
+      return { id: map.id, name: map.name };
     } finally {
       map.close();
     }
@@ -46,11 +53,20 @@ export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
 export interface LoadedOrReused extends LoadedObject {
   /** The programs were the pinned ones of an earlier load of the same build; nothing was loaded. */
   reusedPrograms: boolean;
+  /**
+   * After a load, marks the pinned set as this build's whole, once what follows the load has been
+   * done; a restart can take it from then on. Nothing to do after a reuse.
+   */
+  commit(): void;
 }
 
-/** The object's bytes and the constants set into it: what decides the programs the kernel gets. */
-export function buildIdentity(object: Buffer, constants: Readonly<Record<string, bigint>>): string {
-  const hash = createHash('sha256').update(object);
+/** The object's bytes, the constants set into it and the loader's identity. */
+export function buildIdentity(
+  object: Buffer,
+  constants: Readonly<Record<string, bigint>>,
+  loader: string,
+): string {
+  const hash = createHash('sha256').update(object).update(`\0loader=${loader}`);
   for (const name of Object.keys(constants).sort()) {
     hash.update(`\0${name}=${String(constants[name])}`);
   }
@@ -69,37 +85,42 @@ export function loadOrReusePrograms(
   loader: ProgramLoader,
 ): LoadedOrReused {
   const progDir = join(pinDir, 'progs');
-  const marker = join(
-    progDir,
-    BUILD_MARKER_PREFIX + buildIdentity(readFileSync(objPath), constants),
+  const prefix = `${BUILD_MARKER_PREFIX}${buildIdentity(readFileSync(objPath), constants, loader.identity())}-`;
+  const markers = readdirOrNone(progDir).filter(
+    (entry) => entry.isDirectory() && entry.name.startsWith(BUILD_MARKER_PREFIX),
   );
-  if (existsSync(marker)) {
-    const reused = pinnedPrograms(pinDir, progDir, programNames, loader);
+  for (const marker of markers) {
+    if (!marker.name.startsWith(prefix)) continue;
+    const ids = marker.name.slice(prefix.length).split('-').map(Number);
+    const reused = pinnedPrograms(pinDir, progDir, programNames, ids, loader);
     if (reused !== undefined) return reused;
   }
-  for (const entry of readdirOrNone(progDir)) {
-    if (entry.isDirectory() && entry.name.startsWith(BUILD_MARKER_PREFIX)) {
-      rmdirSync(join(progDir, entry.name));
-    }
-  }
+  for (const marker of markers) rmdirSync(join(progDir, marker.name));
   const loaded = loader.load(objPath, pinDir, constants);
-  mkdirSync(marker, { mode: 0o700 });
-  return { ...loaded, reusedPrograms: false };
+  return {
+    ...loaded,
+    reusedPrograms: false,
+    commit: () => {
+      const ids = programNames.map((name) => loader.progInfo(join(progDir, name)).id);
+      mkdirSync(join(progDir, prefix + ids.join('-')), { mode: 0o700 });
+    },
+  };
 }
 
 function pinnedPrograms(
   pinDir: string,
   progDir: string,
   programNames: readonly string[],
+  ids: readonly number[],
   loader: ProgramLoader,
 ): LoadedOrReused | undefined {
+  if (ids.length !== programNames.length) return undefined;
   const programs: Record<string, string> = {};
   const usedMaps = new Set<number>();
-  for (const name of programNames) {
+  for (const [index, name] of programNames.entries()) {
     const path = join(progDir, name);
     const info = attempt(() => loader.progInfo(path));
-    // The kernel keeps the first 15 characters of a program's name.
-    if (info === undefined || info.name !== name.slice(0, 15)) return undefined;
+    if (info === undefined || info.id !== ids[index]) return undefined;
     programs[name] = path;
     for (const id of info.mapIds) usedMaps.add(id);
   }
@@ -108,13 +129,21 @@ function pinnedPrograms(
   for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
     if (entry.isDirectory() || !isVersionedMapPin(entry.name)) continue;
     const path = join(pinDir, entry.name);
-    const id = attempt(() => loader.pinnedMapId(path));
-    if (id === undefined) return undefined;
+    const map = attempt(() => loader.pinnedMap(path));
+    if (map === undefined) return undefined;
+    // The kernel keeps the first 15 characters of a map's name.
+    if (usedMaps.has(map.id) && map.name !== entry.name.slice(0, 15)) return undefined;
     maps[entry.name] = path;
-    pinnedMaps.add(id);
+    pinnedMaps.add(map.id);
   }
   for (const id of usedMaps) if (!pinnedMaps.has(id)) return undefined;
-  return { programs, maps, reusedMaps: Object.keys(maps), reusedPrograms: true };
+  return {
+    programs,
+    maps,
+    reusedMaps: Object.keys(maps),
+    reusedPrograms: true,
+    commit: () => undefined,
+  };
 }
 
 function attempt<T>(read: () => T): T | undefined {

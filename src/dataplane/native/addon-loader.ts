@@ -35,6 +35,13 @@ export function addonCandidates(): string[] {
 }
 
 let loaded: unknown;
+let loadedFrom: string | undefined;
+
+/** The file the addon was loaded from, loading it first. */
+export function nativeAddonPath(): string {
+  loadNativeAddon();
+  return loadedFrom!;
+}
 
 /** The addon's exports; throws a plain Error saying where it looked or why it would not load. */
 export function loadNativeAddon(): unknown {
@@ -48,6 +55,7 @@ export function loadNativeAddon(): unknown {
   }
   try {
     loaded = createRequire(import.meta.url)(path) as unknown;
+    loadedFrom = path;
   } catch (error) {
     throw new Error(`cannot load the terway_bpf addon ${path}: ${String(error)}`, { cause: error });
   }
