@@ -1118,6 +1118,39 @@ static __always_inline bool gate_may_hold(void *gate, __be32 addr, __be16 port, 
 	return w && (*w >> (bit % 64)) & 1;
 }
 
+/*
+ * What an ICMP error (destination unreachable, including fragmentation needed, or time exceeded)
+ * quotes: the IPv4 header and the ports of a TCP or UDP packet (not a later fragment). Loaded by
+ * load_icmp_quote(), which says false for any other ICMP message, or one too short to quote that.
+ */
+struct icmp_quote {
+	struct iphdr ip;
+	__be16 ports[2];
+	__u32 ip_off; /* where the quoted IPv4 header starts in the frame */
+	__u32 l4_off; /* where its ports start */
+};
+
+static __always_inline bool load_icmp_quote(struct __sk_buff *skb, const struct pkt *p,
+					    struct icmp_quote *q)
+{
+	struct icmphdr ic;
+
+	q->ip_off = p->l4_off + sizeof(struct icmphdr);
+	if (p->frag != FRAG_NONE || q->ip_off > MAX_L4_OFF + sizeof(struct icmphdr))
+		return false;
+	if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)))
+		return false;
+	if (ic.type != ICMP_DEST_UNREACH && ic.type != ICMP_TIME_EXCEEDED)
+		return false;
+	if (bpf_skb_load_bytes(skb, q->ip_off, &q->ip, sizeof(q->ip)))
+		return false;
+	if ((q->ip.protocol != IPPROTO_TCP && q->ip.protocol != IPPROTO_UDP) || q->ip.ihl < 5 ||
+	    (q->ip.frag_off & bpf_htons(IP_OFFSET_MASK)))
+		return false;
+	q->l4_off = q->ip_off + q->ip.ihl * 4;
+	return !bpf_skb_load_bytes(skb, q->l4_off, q->ports, sizeof(q->ports));
+}
+
 /* -------------------------------------------------------------------------------------------- */
 /* Egress                                                                                        */
 
@@ -1329,54 +1362,38 @@ static __always_inline int egress_later_fragment(struct __sk_buff *skb, const st
  */
 static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
 {
-	struct icmphdr ic;
-	struct iphdr in;
-	__be16 ports[2];
+	struct icmp_quote q;
 	struct tw_flow *f;
-	__u32 in_off = p->l4_off + sizeof(struct icmphdr), in_l4;
 	__be32 baddr;
 	__be16 bport;
 
-	if (p->frag != FRAG_NONE || in_off > MAX_L4_OFF + sizeof(struct icmphdr))
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)))
-		return TC_ACT_OK;
-	if (ic.type != ICMP_DEST_UNREACH && ic.type != ICMP_TIME_EXCEEDED)
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, in_off, &in, sizeof(in)))
-		return TC_ACT_OK;
-	if ((in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) || in.ihl < 5 ||
-	    (in.frag_off & bpf_htons(IP_OFFSET_MASK)) || in.saddr != p->daddr ||
-	    in.daddr != p->saddr)
-		return TC_ACT_OK;
-	in_l4 = in_off + in.ihl * 4;
-	if (bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+	if (!load_icmp_quote(skb, p, &q) || q.ip.saddr != p->daddr || q.ip.daddr != p->saddr)
 		return TC_ACT_OK;
 	{
 		struct tw_flow_key key = {
-			.client_addr = in.daddr,
-			.frontend_addr = in.saddr,
-			.client_port = ports[1],
-			.frontend_port = ports[0],
-			.proto = in.protocol,
+			.client_addr = q.ip.daddr,
+			.frontend_addr = q.ip.saddr,
+			.client_port = q.ports[1],
+			.frontend_port = q.ports[0],
+			.proto = q.ip.protocol,
 		};
 
 		f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	}
-	if (!f || !flow_alive(f, in.protocol, lb_now()))
+	if (!f || !flow_alive(f, q.ip.protocol, lb_now()))
 		return TC_ACT_OK;
 	baddr = f->backend_addr;
 	bport = f->backend_port;
 
-	if (bpf_l3_csum_replace(skb, in_off + offsetof(struct iphdr, check), in.saddr, baddr,
+	if (bpf_l3_csum_replace(skb, q.ip_off + offsetof(struct iphdr, check), q.ip.saddr, baddr,
 				sizeof(baddr)) ||
-	    bpf_skb_store_bytes(skb, in_off + offsetof(struct iphdr, saddr), &baddr, sizeof(baddr),
-				0))
+	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, saddr), &baddr,
+				sizeof(baddr), 0))
 		return TC_ACT_SHOT;
-	if (ports[0] != bport &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), ports[0],
+	if (q.ports[0] != bport &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[0],
 				 bport, sizeof(bport)) ||
-	     bpf_skb_store_bytes(skb, in_l4, &bport, sizeof(bport), 0)))
+	     bpf_skb_store_bytes(skb, q.l4_off, &bport, sizeof(bport), 0)))
 		return TC_ACT_SHOT;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->daddr, baddr, sizeof(baddr)) ||
 	    bpf_skb_store_bytes(skb, IP_DST_OFF, &baddr, sizeof(baddr), 0))
@@ -1445,36 +1462,20 @@ int tw_lb_egress_gw(struct __sk_buff *skb)
  */
 static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt *p)
 {
-	struct icmphdr ic;
-	struct iphdr in;
-	__be16 ports[2];
+	struct icmp_quote q;
 	struct tw_flow_key fk;
 	struct tw_flow_key *fkp;
 	struct tw_flow *f;
-	__u32 in_off = p->l4_off + sizeof(struct icmphdr), in_l4;
-	__u64 now;
 
-	if (p->frag != FRAG_NONE || in_off > MAX_L4_OFF + sizeof(struct icmphdr))
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)))
-		return TC_ACT_OK;
-	if (ic.type != ICMP_DEST_UNREACH && ic.type != ICMP_TIME_EXCEEDED)
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, in_off, &in, sizeof(in)))
-		return TC_ACT_OK;
-	if ((in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) || in.ihl < 5 ||
-	    (in.frag_off & bpf_htons(IP_OFFSET_MASK)) || in.saddr != p->daddr)
-		return TC_ACT_OK;
-	in_l4 = in_off + in.ihl * 4;
-	if (bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+	if (!load_icmp_quote(skb, p, &q) || q.ip.saddr != p->daddr)
 		return TC_ACT_OK;
 	{
 		struct tw_reverse_key rk = {
-			.client_addr = in.saddr,
-			.backend_addr = in.daddr,
-			.client_port = ports[0],
-			.backend_port = ports[1],
-			.proto = in.protocol,
+			.client_addr = q.ip.saddr,
+			.backend_addr = q.ip.daddr,
+			.client_port = q.ports[0],
+			.backend_port = q.ports[1],
+			.proto = q.ip.protocol,
 		};
 
 		fkp = bpf_map_lookup_elem(&tw_rev_v1, &rk);
@@ -1483,23 +1484,23 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 		return TC_ACT_OK;
 	fk = *fkp;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
-	now = lb_now();
-	if (!f || f->backend_addr != in.daddr || f->backend_port != ports[1] ||
-	    fk.client_addr != in.saddr || fk.client_port != ports[0] ||
-	    !flow_alive(f, in.protocol, now))
+	if (!f || f->backend_addr != q.ip.daddr || f->backend_port != q.ports[1] ||
+	    fk.client_addr != q.ip.saddr || fk.client_port != q.ports[0] ||
+	    !flow_alive(f, q.ip.protocol, lb_now()))
 		return TC_ACT_OK;
 
-	if (bpf_l3_csum_replace(skb, in_off + offsetof(struct iphdr, check), in.daddr,
+	if (bpf_l3_csum_replace(skb, q.ip_off + offsetof(struct iphdr, check), q.ip.daddr,
 				fk.frontend_addr, sizeof(fk.frontend_addr)) ||
-	    bpf_skb_store_bytes(skb, in_off + offsetof(struct iphdr, daddr), &fk.frontend_addr,
+	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, daddr), &fk.frontend_addr,
 				sizeof(fk.frontend_addr), 0))
 		return TC_ACT_SHOT;
-	if (ports[1] != fk.frontend_port &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), ports[1],
+	if (q.ports[1] != fk.frontend_port &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[1],
 				 fk.frontend_port, sizeof(fk.frontend_port)) ||
-	     bpf_skb_store_bytes(skb, in_l4 + 2, &fk.frontend_port, sizeof(fk.frontend_port), 0)))
+	     bpf_skb_store_bytes(skb, q.l4_off + 2, &fk.frontend_port, sizeof(fk.frontend_port),
+				 0)))
 		return TC_ACT_SHOT;
-	if (p->saddr == in.daddr &&
+	if (p->saddr == q.ip.daddr &&
 	    (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->saddr, fk.frontend_addr,
 				 sizeof(fk.frontend_addr)) ||
 	     bpf_skb_store_bytes(skb, IP_SRC_OFF, &fk.frontend_addr, sizeof(fk.frontend_addr), 0)))
