@@ -88,11 +88,7 @@ export class DaemonKeeper {
       return true;
     }
     this.stoppedForRestart = daemon;
-    daemon.kill('SIGTERM');
-    const kill = setTimeout(() => {
-      if (!exited(daemon)) daemon.kill('SIGKILL');
-    }, graceMs);
-    daemon.once('exit', () => clearTimeout(kill));
+    void terminate(daemon, graceMs);
     return true;
   }
 
@@ -101,13 +97,7 @@ export class DaemonKeeper {
     this.stopping = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    const daemon = this.current;
-    if (exited(daemon)) return;
-    const gone = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
-    daemon.kill('SIGTERM');
-    const kill = setTimeout(() => daemon.kill('SIGKILL'), timeoutMs);
-    await gone;
-    clearTimeout(kill);
+    if (!exited(this.current)) await terminate(this.current, timeoutMs);
   }
 
   private watch(daemon: ChildProcess): void {
@@ -177,6 +167,14 @@ export class DaemonKeeper {
       this.options.restarted(daemon);
     }, delay);
   }
+}
+
+/** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves on its exit. */
+function terminate(daemon: ChildProcess, graceMs: number): Promise<void> {
+  const gone = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+  daemon.kill('SIGTERM');
+  const kill = setTimeout(() => daemon.kill('SIGKILL'), graceMs);
+  return gone.finally(() => clearTimeout(kill));
 }
 
 /** Whether the child has exited, by a code or a signal. */

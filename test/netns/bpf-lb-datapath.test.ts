@@ -158,14 +158,14 @@ function icmpReceived(ns: TestNetns): { destUnreachs: number; unmatched: number 
  * A UDP reply that reaches the client after it closed its socket: the client's kernel answers
  * with a port unreachable quoting the reply as it arrived (from the frontend). The egress program
  * must send that error to the backend, quoting the backend's own datagram, so the backend's kernel
- * matches it to its socket. Returns the ICMP packets the backend's namespace saw.
+ * matches it to its socket.
  */
 async function lateReplyError(
   clientAgent: Agent,
   clientIp: string,
   vip: string,
   backend: { name: string; ip: string },
-): Promise<string[]> {
+): Promise<void> {
   const backendNs = backendNamespaces.get(backend.name)!;
   const before = icmpReceived(backendNs);
   const capture = await startCapture(backendNs.path, 'icmp', { verbose: true });
@@ -201,7 +201,8 @@ async function lateReplyError(
   ]);
   // tcpdump checks the quoted header's checksum, which no kernel does.
   expect(packets.join('\n')).not.toContain('bad cksum');
-  return packets;
+  // The ClusterIP appears nowhere on the backend's side, quoted or not.
+  expect(packets.join('\n')).not.toContain(vip);
 }
 
 function lb(): LbPins {
@@ -716,8 +717,7 @@ describe('veth pod', () => {
     const vip = '10.96.0.19';
     setFrontend(vip, 53, UDP, { id: 15 }, [{ id: 46, ip: ipOf('b1'), port: UDP_TARGET }]);
     const sink = linkTxPackets(node, 'sink0');
-    const packets = await lateReplyError(client, CLIENT_IP, vip, BACKENDS[0]!);
-    expect(packets.join('\n')).not.toContain(vip);
+    await lateReplyError(client, CLIENT_IP, vip, BACKENDS[0]!);
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
 
@@ -859,8 +859,7 @@ describe('veth pod with tw_lb_egress_gw (no L2 fix)', () => {
     const vip = '10.96.0.22';
     setFrontend(vip, 53, UDP, { id: 16 }, [{ id: 47, ip: ipOf('b2'), port: UDP_TARGET }]);
     const sink = linkTxPackets(node, 'sink0');
-    const packets = await lateReplyError(gwClient, GW_CLIENT_IP, vip, BACKENDS[1]!);
-    expect(packets.join('\n')).not.toContain(vip);
+    await lateReplyError(gwClient, GW_CLIENT_IP, vip, BACKENDS[1]!);
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
 
@@ -958,8 +957,7 @@ for (const lab of L2_LABS) {
         setFrontend(vip, 53, UDP, { id: lab.frontendId + 2 }, [
           { id: lab.firstBackendId + 4, ip: backend.ip, port: UDP_TARGET },
         ]);
-        const packets = await lateReplyError(l2(), `${lab.subnet}.10`, vip, backend);
-        expect(packets.join('\n')).not.toContain(vip);
+        await lateReplyError(l2(), `${lab.subnet}.10`, vip, backend);
       }, 30_000);
 
       test('a frontend without backends refuses at once', async () => {

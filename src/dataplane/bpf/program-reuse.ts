@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { nativeAddonPath } from '../native/addon-loader.js';
 import type { LoadedObject, ProgInfo } from './native-bpf.js';
 import { loadObject, NativeBpfMap, progInfo } from './native-bpf.js';
-import { isVersionedMapPin } from './stale-pins.js';
+import { versionedMapPins } from './stale-pins.js';
 
 const BUILD_MARKER_PREFIX = 'build-';
 
@@ -126,14 +126,13 @@ function pinnedPrograms(
   }
   const maps: Record<string, string> = {};
   const pinnedMaps = new Set<number>();
-  for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
-    if (entry.isDirectory() || !isVersionedMapPin(entry.name)) continue;
-    const path = join(pinDir, entry.name);
+  for (const name of versionedMapPins(pinDir)) {
+    const path = join(pinDir, name);
     const map = attempt(() => loader.pinnedMap(path));
     if (map === undefined) return undefined;
     // The kernel keeps the first 15 characters of a map's name.
-    if (usedMaps.has(map.id) && map.name !== entry.name.slice(0, 15)) return undefined;
-    maps[entry.name] = path;
+    if (usedMaps.has(map.id) && map.name !== name.slice(0, 15)) return undefined;
+    maps[name] = path;
     pinnedMaps.add(map.id);
   }
   for (const id of usedMaps) if (!pinnedMaps.has(id)) return undefined;

@@ -12,8 +12,11 @@ import { join } from 'node:path';
 /** How every map of ours is named: `tw_<what>_v<layout version>`. */
 const VERSIONED_MAP_PIN = /^tw_[a-z0-9_]+_v\d+$/;
 
-export function isVersionedMapPin(name: string): boolean {
-  return VERSIONED_MAP_PIN.test(name);
+/** The pins in `pinDir` named like our maps, of any layout version. */
+export function versionedMapPins(pinDir: string): string[] {
+  return readdirSync(pinDir, { withFileTypes: true })
+    .filter((entry) => !entry.isDirectory() && VERSIONED_MAP_PIN.test(entry.name))
+    .map((entry) => entry.name);
 }
 
 export interface StalePinsReport {
@@ -30,16 +33,14 @@ export interface StalePinsReport {
 export function removeStaleMapPins(pinDir: string, current: Iterable<string>): StalePinsReport {
   const keep = new Set(current);
   const report: StalePinsReport = { removed: [], failed: [] };
-  for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
-    if (entry.isDirectory() || keep.has(entry.name) || !isVersionedMapPin(entry.name)) {
-      continue;
-    }
+  for (const name of versionedMapPins(pinDir)) {
+    if (keep.has(name)) continue;
     try {
-      unlinkSync(join(pinDir, entry.name));
-      report.removed.push(entry.name);
+      unlinkSync(join(pinDir, name));
+      report.removed.push(name);
     } catch (error) {
       report.failed.push({
-        name: entry.name,
+        name,
         reason: error instanceof Error ? error.message : String(error),
       });
     }
