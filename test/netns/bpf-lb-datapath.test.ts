@@ -154,6 +154,63 @@ function icmpReceived(ns: TestNetns): { destUnreachs: number; unmatched: number 
   return { destUnreachs: field('InDestUnreachs'), unmatched: field('InErrors') };
 }
 
+/** TCP's count of ICMP errors that quoted a segment outside its socket's window (/proc/net/netstat). */
+function outOfWindowIcmps(ns: TestNetns): number {
+  const [names, values] = inNs(ns, 'cat', ['/proc/net/netstat'])
+    .split('\n')
+    .filter((line) => line.startsWith('TcpExt: '))
+    .map((line) => line.split(' ').slice(1));
+  return Number(values![names!.indexOf('OutOfWindowIcmps')]);
+}
+
+/** Waits until the backend's kernel has counted an ICMP error beyond `before`. */
+async function errorArrived(backend: string, backendNs: TestNetns, before: number): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (icmpReceived(backendNs).destUnreachs === before) {
+    if (Date.now() > deadline) throw new Error(`no ICMP error reached ${backend}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * What a client's ICMP error about a flow's reply must look like when it reaches the backend:
+ * addressed to the backend, quoting the backend's own packet (`quoted`: its protocol word in
+ * tcpdump's reading and the backend's port), with sound checksums, and matched by the backend's
+ * kernel to its socket. `packets`: the backend's ICMP capture; `before`: its counters then.
+ */
+function expectErrorQuotingBackend(
+  packets: string[],
+  before: { destUnreachs: number; unmatched: number },
+  backendNs: TestNetns,
+  error: {
+    clientIp: string;
+    vip: string;
+    backend: { ip: string };
+    quoted: 'udp' | 'tcp';
+    port: number;
+  },
+): void {
+  const ip = (address: string) => address.replace(/\./g, '\\.');
+  const { clientIp, backend } = error;
+  expect(packets.length).toBeGreaterThan(0);
+  // Each error counted once by the backend, and every one found its socket by the quoted header.
+  const after = icmpReceived(backendNs);
+  expect(after.destUnreachs - before.destUnreachs).toBe(packets.length);
+  expect(after.unmatched).toBe(before.unmatched);
+  for (const packet of packets) {
+    expect(packet).toMatch(
+      new RegExp(
+        `${ip(clientIp)} > ${ip(backend.ip)}: ICMP ${ip(clientIp)} ${error.quoted} port \\d+ unreachable.*` +
+          ` ${ip(backend.ip)}\\.${error.port} > ${ip(clientIp)}\\.\\d+: `,
+      ),
+    );
+  }
+  // tcpdump checks the quoted header's checksum, which no kernel does.
+  expect(packets.join('\n')).not.toContain('bad cksum');
+  // The ClusterIP appears nowhere on the backend's side, quoted or not.
+  expect(packets.join('\n')).not.toContain(error.vip);
+}
+
 /**
  * A UDP reply that reaches the client after it closed its socket: the client's kernel answers
  * with a port unreachable quoting the reply as it arrived (from the frontend). The egress program
@@ -178,31 +235,61 @@ async function lateReplyError(
       timeoutMs: 100,
     });
     expect(gaveUp).toMatchObject({ ok: false, code: 'TIMEOUT' });
-    const deadline = Date.now() + 3_000;
-    while (icmpReceived(backendNs).destUnreachs === before.destUnreachs) {
-      if (Date.now() > deadline) throw new Error(`no ICMP error reached ${backend.name}`);
-      await sleep(50);
-    }
+    await errorArrived(backend.name, backendNs, before.destUnreachs);
   } finally {
     packets = (await capture.stop()).packets;
   }
-  const after = icmpReceived(backendNs);
-  expect(after.destUnreachs - before.destUnreachs).toBe(1);
-  // The backend's kernel found its socket by the quoted header.
-  expect(after.unmatched).toBe(before.unmatched);
-  const ip = (address: string) => address.replace(/\./g, '\\.');
-  expect(packets).toEqual([
-    expect.stringMatching(
-      new RegExp(
-        `${ip(clientIp)} > ${ip(backend.ip)}: ICMP ${ip(clientIp)} udp port \\d+ unreachable.*` +
-          ` ${ip(backend.ip)}\\.${UDP_TARGET} > ${ip(clientIp)}\\.\\d+: `,
-      ),
-    ),
-  ]);
-  // tcpdump checks the quoted header's checksum, which no kernel does.
-  expect(packets.join('\n')).not.toContain('bad cksum');
-  // The ClusterIP appears nowhere on the backend's side, quoted or not.
-  expect(packets.join('\n')).not.toContain(vip);
+  expect(packets).toHaveLength(1);
+  expectErrorQuotingBackend(packets, before, backendNs, {
+    clientIp,
+    vip,
+    backend,
+    quoted: 'udp',
+    port: UDP_TARGET,
+  });
+}
+
+/**
+ * A TCP segment of the backend's that a firewall in the client pod refuses with an ICMP error, as
+ * an iptables REJECT rule there does: the error quotes the segment as it arrived (from the
+ * frontend), and must reach the backend quoting the backend's own segment, within its window
+ * (TCP checks the quoted sequence number), so its kernel can hand the error to the connection.
+ */
+async function refusedSegmentError(
+  clientAgent: Agent,
+  clientIp: string,
+  vip: string,
+  backend: { name: string; ip: string },
+): Promise<void> {
+  const backendNs = backendNamespaces.get(backend.name)!;
+  const opened = await clientAgent.must('tcpOpen', { host: vip, port: 80 });
+  const conn = opened['conn'] as number;
+  // Only segments carrying data: the handshake went through, the answer to the next line does not.
+  const rule = ['INPUT', '-p', 'tcp', '-s', vip, '--sport', '80', '--tcp-flags', 'PSH', 'PSH'];
+  const reject = ['-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'];
+  inNs(clientAgent.ns, 'iptables', ['-A', ...rule, ...reject]);
+  const before = icmpReceived(backendNs);
+  const windowMisses = outOfWindowIcmps(backendNs);
+  const capture = await startCapture(backendNs.path, 'icmp', { verbose: true });
+  let packets: string[] = [];
+  try {
+    const answer = clientAgent.call('tcpSend', { conn, line: 'refused', timeoutMs: 3_000 });
+    await errorArrived(backend.name, backendNs, before.destUnreachs);
+    // A reset ends the connection before the backend retransmits into the rule again.
+    await clientAgent.must('tcpClose', { conn, reset: true });
+    expect(await answer).toMatchObject({ ok: false });
+  } finally {
+    inNs(clientAgent.ns, 'iptables', ['-D', ...rule, ...reject]);
+    packets = (await capture.stop()).packets;
+  }
+  expectErrorQuotingBackend(packets, before, backendNs, {
+    clientIp,
+    vip,
+    backend,
+    quoted: 'tcp',
+    port: TCP_TARGET,
+  });
+  expect(outOfWindowIcmps(backendNs)).toBe(windowMisses);
 }
 
 function lb(): LbPins {
@@ -718,6 +805,14 @@ describe('veth pod', () => {
     setFrontend(vip, 53, UDP, { id: 15 }, [{ id: 46, ip: ipOf('b1'), port: UDP_TARGET }]);
     const sink = linkTxPackets(node, 'sink0');
     await lateReplyError(client, CLIENT_IP, vip, BACKENDS[0]!);
+    expect(linkTxPackets(node, 'sink0')).toBe(sink);
+  }, 30_000);
+
+  test("the client's ICMP error about a backend's TCP segment reaches the backend, quoting the backend", async () => {
+    const vip = '10.96.0.23';
+    setFrontend(vip, 80, TCP, { id: 17 }, [{ id: 48, ip: ipOf('b3'), port: TCP_TARGET }]);
+    const sink = linkTxPackets(node, 'sink0');
+    await refusedSegmentError(client, CLIENT_IP, vip, BACKENDS[2]!);
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
 

@@ -45,7 +45,12 @@ export const LB_OBJECT = join(process.env.BPF_OUT_DIR ?? join(REPO_ROOT, 'dist/b
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** Runs a command in a namespace's network namespace (and the root mount namespace). */
-export function inNs(ns: TestNetns, cmd: string, args: string[], input?: string): string {
+export function inNs(
+  ns: { readonly path: string },
+  cmd: string,
+  args: string[],
+  input?: string,
+): string {
   return execFileSync('nsenter', [`--net=${ns.path}`, cmd, ...args], {
     encoding: 'utf8',
     input,
