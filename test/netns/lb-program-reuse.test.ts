@@ -4,7 +4,10 @@
  * constants, or a map unpinned behind the daemon's back, mean a real load, whose programs use the
  * maps pinned now.
  */
-import { unlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { afterEach, beforeAll, expect, test } from '@jest/globals';
 
@@ -13,7 +16,9 @@ import {
   loadOrReusePrograms,
   NATIVE_PROGRAM_LOADER,
 } from '../../src/dataplane/bpf/program-reuse.js';
+import { mappedLibraries } from '../../src/dataplane/native/addon-loader.js';
 import { buildLbObject, LbPins } from '../support/bpf-lab.js';
+import { REPO_ROOT } from '../support/bins.js';
 import { requireRoot } from '../support/netns.js';
 
 requireRoot();
@@ -92,4 +97,40 @@ test('programs another loader pinned over them (an older release, rolled back to
   const again = start(pins);
   expect(again.reusedPrograms).toBe(false);
   for (const id of programIds(again.programs)) expect([...ids, ...foreign]).not.toContain(id);
+});
+
+/** The native loader's identity, and the libbpf it found, in a fresh node whose libbpf is `libDir`'s. */
+function identityWith(libDir: string): { identity: string; libraries: string[] } {
+  const module = (path: string) => JSON.stringify(join(REPO_ROOT, 'dist/src/dataplane', path));
+  const script = `
+    const { NATIVE_PROGRAM_LOADER } = await import(${module('bpf/program-reuse.js')});
+    const { mappedLibraries } = await import(${module('native/addon-loader.js')});
+    const identity = NATIVE_PROGRAM_LOADER.identity();
+    console.log(JSON.stringify({ identity, libraries: mappedLibraries(/^libbpf\\.so/) }));`;
+  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, LD_LIBRARY_PATH: libDir },
+  });
+  return JSON.parse(output) as { identity: string; libraries: string[] };
+}
+
+test('a libbpf upgrade under the same addon is another build: the identity follows its bytes', () => {
+  const ours = NATIVE_PROGRAM_LOADER.identity();
+  // The addon links libbpf dynamically, so this process has it mapped.
+  const [system] = mappedLibraries(/^libbpf\.so/);
+  expect(system).toBeDefined();
+  const dir = mkdtempSync(join(tmpdir(), 'tw-libbpf-'));
+  try {
+    const copy = join(dir, 'libbpf.so.1');
+    copyFileSync(system!, copy);
+    // The same library from elsewhere: the same identity, so a reuse is not lost to a path.
+    expect(identityWith(dir)).toEqual({ identity: ours, libraries: [copy] });
+    // Other bytes under the same name and soname, as an upgrade brings.
+    appendFileSync(copy, '\0');
+    const upgraded = identityWith(dir);
+    expect(upgraded.libraries).toEqual([copy]);
+    expect(upgraded.identity).not.toBe(ours);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

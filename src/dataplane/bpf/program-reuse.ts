@@ -1,9 +1,9 @@
 /**
  * A restarted daemon takes the programs its last start pinned, instead of loading them again, when
- * they came from this very object with these constants, through this very loader. The verifier's
- * pass over the Service LB's three programs is most of what a restarted node waits before it
- * serves (about 0.4 s of kernel time on this project's 2-CPU test hosts, `bpftool prog loadall`
- * alike), while a restart of the same build, the common one (a crash, a config change, a node
+ * they came from this very object with these constants, through this very loader (the addon and
+ * the libbpf it links). The verifier's pass over the Service LB's three programs is most of what
+ * a restarted node waits before it serves (about 0.4 s of kernel time on this project's 2-CPU test
+ * hosts, `bpftool prog loadall` alike), while a restart of the same build, the common one (a crash, a config change, a node
  * drain), would get back programs identical to the pinned ones.
  *
  * What a pinned set is, is a directory beside the program pins (bpffs holds directories, not
@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { nativeAddonPath } from '../native/addon-loader.js';
+import { mappedLibraries, nativeAddonPath } from '../native/addon-loader.js';
 import type { LoadedObject, ProgInfo } from './native-bpf.js';
 import { loadObject, NativeBpfMap, progInfo } from './native-bpf.js';
 import { versionedMapPins } from './stale-pins.js';
@@ -36,8 +36,20 @@ export interface ProgramLoader {
   pinnedMap(path: string): { id: number; name: string };
 }
 
+/**
+ * The addon's bytes and those of the libbpf it runs on (linked dynamically: a distribution's
+ * libbpf upgrade changes how the same object is relocated and loaded without changing the addon).
+ */
+function nativeLoaderIdentity(): string {
+  const hash = createHash('sha256').update(readFileSync(nativeAddonPath()));
+  for (const library of mappedLibraries(/^libbpf\.so/)) {
+    hash.update('\0').update(readFileSync(library));
+  }
+  return hash.digest('hex');
+}
+
 export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
-  identity: () => createHash('sha256').update(readFileSync(nativeAddonPath())).digest('hex'),
+  identity: nativeLoaderIdentity,
   load: loadObject,
   progInfo,
   pinnedMap: (path) => {

@@ -4,7 +4,7 @@
  * share it. Loaded on first use, so importing this costs nothing where neither is used (the CNI
  * shim, unit tests on the in-memory fakes).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,4 +60,26 @@ export function loadNativeAddon(): unknown {
     throw new Error(`cannot load the terway_bpf addon ${path}: ${String(error)}`, { cause: error });
   }
   return loaded;
+}
+
+/**
+ * The shared libraries whose name matches `name` that this process has mapped, as
+ * /proc/self/maps names them (sorted, each once): after loadNativeAddon, the libbpf the addon was
+ * linked against dynamically, which a package upgrade can replace without touching the addon.
+ */
+export function mappedLibraries(
+  name: RegExp,
+  maps = readFileSync('/proc/self/maps', 'utf8'),
+): string[] {
+  const paths = new Set<string>();
+  for (const line of maps.split('\n')) {
+    // address perms offset dev inode path; the path, when there is one, may hold spaces.
+    const path = /^\S+ \S+ \S+ \S+ \d+\s+(\/.*)$/.exec(line)?.[1];
+    if (path === undefined) continue;
+    // A file replaced since it was mapped; its new version is what the path reads now.
+    const file = path.endsWith(' (deleted)') ? path.slice(0, -' (deleted)'.length) : path;
+    const base = file.slice(file.lastIndexOf('/') + 1);
+    if (name.test(base)) paths.add(file);
+  }
+  return [...paths].sort();
 }
