@@ -143,6 +143,14 @@ struct {
 	__type(value, struct tw_counters);
 } tw_be_stat_v1 SEC(".maps");
 
+/* Per CPU: each new flow adds to its own CPU's slot, so no cache line moves between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_node_counters);
+} tw_node_stat_v1 SEC(".maps");
+
 /* The frontend and backend gates (see lb_maps.h): one definition, two maps. */
 struct tw_gate_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -829,12 +837,30 @@ static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 byte
 		__sync_fetch_and_add(&c->flows, flows);
 }
 
+/*
+ * The node's totals. Atomic although per CPU: an egress run in softirq (a TCP timer's segment) can
+ * interrupt one in process context on the same CPU.
+ */
+static __always_inline void count_node(bool rejected)
+{
+	__u32 zero = 0;
+	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v1, &zero);
+
+	if (!n)
+		return;
+	if (rejected)
+		__sync_fetch_and_add(&n->rejected, 1);
+	else
+		__sync_fetch_and_add(&n->flows, 1);
+}
+
 static __always_inline void count_rejected(__u32 fe_id)
 {
 	struct tw_counters *c = bpf_map_lookup_elem(&tw_fe_stat_v1, &fe_id);
 
 	if (c)
 		__sync_fetch_and_add(&c->rejected, 1);
+	count_node(true);
 }
 
 static __always_inline __u64 skb_packets(struct __sk_buff *skb)
@@ -1310,6 +1336,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
+	count_node(false);
 
 translate:
 	if (p->frag == FRAG_FIRST) {

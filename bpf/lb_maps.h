@@ -164,6 +164,17 @@ struct tw_counters {
 };
 
 /*
+ * The node's totals (tw_node_stat: a per-CPU array of one entry): new flows to a frontend that the
+ * programs balanced, and new flows they refused (rejected, as in tw_counters). The daemon never
+ * resets them and sums the CPUs' slots: they count on across daemon restarts, as the maps do, and
+ * live in a map of their own so that no pass of the daemon's writes beside them.
+ */
+struct tw_node_counters {
+	__u64 flows;
+	__u64 rejected;
+};
+
+/*
  * The gates: which (address, port, protocol) may be a frontend (tw_fe_gate) or a backend
  * (tw_be_gate), each a bitmap of TW_GATE_BITS bits (BPF_MAP_TYPE_ARRAY of TW_GATE_WORDS __u64
  * words, BPF_F_MMAPABLE, written by the daemon with plain stores). Bit tw_gate_hash(addr, port,
@@ -209,5 +220,6 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
 #define TW_MAP_FE_GATE "tw_fe_gate_v1"
 #define TW_MAP_BE_GATE "tw_be_gate_v1"
+#define TW_MAP_NODE_STAT "tw_node_stat_v1"
 
 #endif

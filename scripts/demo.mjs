@@ -58,11 +58,12 @@ function cli(node, args) {
 /** The node's terwayd metrics as Prometheus scrapes them: the pool, the CNI calls and the LB. */
 async function metrics(node) {
   process.stdout.write(
-    `$ curl -s ${node.metrics} | grep -E '^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends)'    # ${node.name}\n`,
+    `$ curl -s ${node.metrics} | grep -E '^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends|lb_new_flows_total)'    # ${node.name}\n`,
   );
   const response = await fetch(node.metrics);
   if (response.status !== 200) throw new Error(`${node.metrics} answered ${response.status}`);
-  const wanted = /^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends)[{ ]/;
+  const wanted =
+    /^terway_(pool_ips|cni_requests_total|lb_frontends|lb_backends|lb_new_flows_total)[{ ]/;
   const lines = (await response.text()).split('\n').filter((line) => wanted.test(line));
   if (!lines.some((line) => line.startsWith('terway_lb_frontends{state="programmed"} '))) {
     throw new Error(`${node.metrics} has no terway_lb_frontends`);

@@ -22,6 +22,7 @@ import {
   FRONTEND_KEY,
   GATE_WORD,
   LB_MAP_NAMES,
+  NODE_COUNTERS,
   REVERSE_KEY,
   type LbMapRole,
 } from './maps/lb-layouts.js';
@@ -35,6 +36,7 @@ const HANDLE_ROLES = [
   'affinity',
   'frontendStats',
   'backendStats',
+  'nodeStats',
 ] as const;
 /** Arrays mapped into the daemon's memory. */
 const MAPPED_ROLES = ['slot', 'backend', 'frontendGate', 'backendGate'] as const;
@@ -57,6 +59,7 @@ export const LB_MAP_SHAPES: { readonly [Role in LbMapRole]: { key: number; value
   backendStats: { key: ARRAY_INDEX.size, value: COUNTERS.size },
   frontendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
   backendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
+  nodeStats: { key: ARRAY_INDEX.size, value: NODE_COUNTERS.size },
 };
 
 /** What openLbMaps needs of a pinned map: the BpfMap view, and a mapping for the arrays. */

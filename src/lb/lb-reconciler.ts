@@ -18,6 +18,7 @@ import type { LbMaps } from './lb-maps.js';
 import type { LbIntent } from './lb-inspection.js';
 import { LbWritePlan, type PlanSummary } from './lb-write-plan.js';
 import { resetCounters, writeIdHighWater } from './maps/counter-resets.js';
+import { readNodeFlowTotals, type NodeFlowTotals } from './maps/node-counters.js';
 import {
   PARKED_CHECK_MS,
   ParkedIdRelease,
@@ -223,6 +224,14 @@ export class LbReconciler implements DesiredStateSink {
   /** Frontend ids kept from reuse while live flows of a deleted frontend still count under them. */
   get parkedFrontendIds(): number {
     return this.state.parkedFrontendIds.size;
+  }
+
+  /**
+   * The node's new flows to Services as the programs counted them: read from the maps, which
+   * outlive the daemon, so they count on across its restarts.
+   */
+  nodeFlowTotals(): NodeFlowTotals {
+    return readNodeFlowTotals(this.maps.nodeStats);
   }
 
   /** Passes that wrote their changes, since the daemon started. */

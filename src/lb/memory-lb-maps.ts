@@ -6,15 +6,17 @@ import { LB_LIMITS, LB_MAP_NAMES } from './maps/lb-layouts.js';
 import { sharedArray } from './maps/shared-array.js';
 
 function handle(
-  role: 'frontend' | 'flow' | 'reverse' | 'affinity' | 'frontendStats' | 'backendStats',
+  role:
+    'frontend' | 'flow' | 'reverse' | 'affinity' | 'frontendStats' | 'backendStats' | 'nodeStats',
   maxEntries: number,
 ) {
   return new MemoryBpfMap({
     name: LB_MAP_NAMES[role],
+    // nodeStats is per CPU in the kernel; in memory, one CPU's slot.
     type:
       role === 'frontend'
         ? 'hash'
-        : role === 'frontendStats' || role === 'backendStats'
+        : role === 'frontendStats' || role === 'backendStats' || role === 'nodeStats'
           ? 'array'
           : 'lru_hash',
     keySize: LB_MAP_SHAPES[role].key,
@@ -36,6 +38,7 @@ export function memoryLbMaps(): LbMaps & {
   affinity: MemoryBpfMap;
   frontendStats: MemoryBpfMap;
   backendStats: MemoryBpfMap;
+  nodeStats: MemoryBpfMap;
 } {
   return {
     frontend: handle('frontend', LB_LIMITS.frontends),
@@ -44,6 +47,7 @@ export function memoryLbMaps(): LbMaps & {
     affinity: handle('affinity', LB_LIMITS.affinity),
     frontendStats: handle('frontendStats', LB_LIMITS.frontends),
     backendStats: handle('backendStats', LB_LIMITS.backends),
+    nodeStats: handle('nodeStats', 1),
     slot: mapped('slot', LB_LIMITS.slots),
     backend: mapped('backend', LB_LIMITS.backends),
     frontendGate: mapped('frontendGate', GATE_BITS / 64),

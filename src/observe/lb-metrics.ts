@@ -2,8 +2,9 @@
  * The Service load balancer's control plane as Prometheus sees it: what the sources asked for,
  * what the maps hold, what could not be written, and how the reconciler's passes go. Gauges are
  * read from the reconciler at each scrape; the passes' durations and writes are counted as they
- * happen. Per-Service traffic counters stay in `terway-cli show services`: one series per Service
- * on every node would be the largest cardinality a cluster's Prometheus holds.
+ * happen, and the datapath's node-wide count of new flows is read from its map. Per-Service traffic
+ * counters stay in `terway-cli show services`: one series per Service on every node would be the
+ * largest cardinality a cluster's Prometheus holds.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -22,6 +23,8 @@ export interface LbReadout {
   readonly isSynced: boolean;
   readonly passes: number;
   readonly failedPasses: number;
+  /** The datapath's own counts, from the maps (NodeFlowTotals, structurally). */
+  nodeFlowTotals(): { readonly balanced: bigint; readonly refused: bigint };
 }
 
 /** A one-endpoint change takes well under a millisecond; an initial sync of 10,000 Services, ~0.1 s. */
@@ -109,6 +112,27 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       this.reset();
       this.inc({ result: 'ok' }, lb.passes);
       this.inc({ result: 'failed' }, lb.failedPasses);
+    },
+  });
+  new Counter({
+    name: 'terway_lb_new_flows_total',
+    help:
+      "New flows from this node's pods to Service frontends, as the datapath counted them: " +
+      'balanced (a backend chosen), refused (no ready backend: a TCP reset or ICMP port ' +
+      'unreachable at once; or dropped while the frontend was being rewritten). Kept in the ' +
+      "pinned maps, so they count on across terwayd's restarts",
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      let totals: { readonly balanced: bigint; readonly refused: bigint };
+      try {
+        totals = lb.nodeFlowTotals();
+      } catch {
+        return; // maps closed (the daemon stopping): the last scrape's values stand
+      }
+      this.reset();
+      this.inc({ outcome: 'balanced' }, Number(totals.balanced));
+      this.inc({ outcome: 'refused' }, Number(totals.refused));
     },
   });
   const duration = new Histogram({

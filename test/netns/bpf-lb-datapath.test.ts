@@ -45,7 +45,9 @@ import {
   sysctl,
   u32,
 } from '../support/bpf-lab.js';
+import { NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
 import { nextHopMacOf } from '../../src/lb/flow-records.js';
+import { readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
 import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
 import { FLOW } from '../../src/lb/maps/lb-layouts.js';
 import { startCapture } from '../support/capture.js';
@@ -388,6 +390,16 @@ function flowOf(
 
 function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
   return decodeCounters(lb().lookup(map, u32(id))!);
+}
+
+/** The node's new-flow totals, summed over the CPUs as terwayd reads them. */
+function nodeTotals() {
+  const map = NativeBpfMap.openPinned(lb().map('tw_node_stat_v1'));
+  try {
+    return readNodeFlowTotals(map);
+  } finally {
+    map.close();
+  }
 }
 
 const reply = (r: AgentReply) => r.reply as EchoReply;
@@ -814,6 +826,23 @@ describe('veth pod', () => {
     const sink = linkTxPackets(node, 'sink0');
     await refusedSegmentError(client, CLIENT_IP, vip, BACKENDS[2]!);
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
+  }, 30_000);
+
+  test("the node's totals count each new flow once: balanced, or refused for want of a backend", async () => {
+    setFrontend('10.96.0.24', 80, TCP, { id: 18 }, [{ id: 49, ip: ipOf('b1'), port: TCP_TARGET }]);
+    setFrontend('10.96.0.25', 80, TCP, { id: 19, backendCount: 0 }, []);
+    const before = nodeTotals();
+    for (const line of ['first', 'second']) {
+      await client.must('tcpOnce', { host: '10.96.0.24', port: 80, line });
+    }
+    const refused = await client.call('tcpOpen', { host: '10.96.0.25', port: 80 });
+    expect(refused).toMatchObject({ ok: false, code: 'ECONNREFUSED' });
+    const after = nodeTotals();
+    // Every packet of the two connections went through the programs; only their first counts.
+    expect(after.balanced - before.balanced).toBe(2n);
+    expect(after.refused - before.refused).toBe(1n);
+    expect(counters('tw_fe_stat_v1', 18).flows).toBe(2n);
+    expect(counters('tw_fe_stat_v1', 19).rejected).toBe(1n);
   }, 30_000);
 
   test('trap 3: a direct connection from the port of a finished ClusterIP flow is not rewritten', async () => {

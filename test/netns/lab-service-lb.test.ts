@@ -105,6 +105,13 @@ async function lbFrontendGauges(metricsUrl: string): Promise<Record<string, numb
   return gauges;
 }
 
+/** terway_lb_new_flows_total of one outcome, scraped from the node's terwayd. */
+async function newFlows(metricsUrl: string, outcome: 'balanced' | 'refused'): Promise<number> {
+  const value = (await scrape(metricsUrl)).get(`terway_lb_new_flows_total{outcome="${outcome}"}`);
+  if (value === undefined) throw new Error(`${metricsUrl} has no terway_lb_new_flows_total`);
+  return value;
+}
+
 /** terway-cli's JSON for `args` against the client node's terwayd. */
 async function cliJson<T>(args: string[]): Promise<T> {
   const result = await the().cli(CLIENT_NODE, [...args, '--json']);
@@ -344,6 +351,7 @@ describe('a Service with a backend in each scenario', () => {
   test('scaled to zero: connecting is refused at once, over TCP and UDP', async () => {
     const node = the().node(CLIENT_NODE);
     await applyServices(node, [service('all', CLUSTER_IP, [])]);
+    const refusedBefore = await newFlows(node.metrics, 'refused');
     const tcp = await agent('p1').call('tcpOpen', { host: CLUSTER_IP, port: 80, timeoutMs: 3000 });
     expect(tcp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
     expect(tcp.ms).toBeLessThan(1000);
@@ -355,6 +363,8 @@ describe('a Service with a backend in each scenario', () => {
       timeoutMs: 3000,
     });
     expect(udp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
+    // The datapath counted both for the node, as an alert on refused connections would read it.
+    expect(await newFlows(node.metrics, 'refused')).toBe(refusedBefore + 2);
     // Each refusal is counted on its frontend, and terway-cli says why they happen.
     const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
       'show',
@@ -453,7 +463,11 @@ describe('a Service with a backend in each scenario', () => {
     })) as AgentReply & {
       reply: EchoReply;
     };
+    const metrics = lab.node(CLIENT_NODE).metrics;
+    const balanced = await newFlows(metrics, 'balanced');
     await lab.restartDaemon(CLIENT_NODE);
+    // The node's count of new flows lives in the maps: the new daemon carries on from it.
+    expect(await newFlows(metrics, 'balanced')).toBe(balanced);
     const after = (await agent('p1').must('tcpSend', {
       conn: opened['conn'],
       line: 'after',
@@ -464,6 +478,7 @@ describe('a Service with a backend in each scenario', () => {
     await agent('p1').must('tcpClose', { conn: opened['conn'] });
     // And the restarted daemon serves the same Service: new flows still land on backends.
     expect(ALL).toContain((await tcpVia(CLUSTER_IP, 'fresh')).reply.name);
+    expect(await newFlows(metrics, 'balanced')).toBe(balanced + 1);
   }, 90_000);
 
   test('an upgraded daemon swaps every running pod’s programs in place; an established connection keeps working; the old layout’s pins go', async () => {

@@ -10,6 +10,8 @@ import { BPF_ANY, type BpfUpdateFlags } from '../../src/dataplane/bpf/bpf-maps.j
 import { unary } from '../../src/daemon/unary-handler.js';
 import { TerwayError } from '../../src/errors/terway-error.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
+import { ARRAY_INDEX, NODE_COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { registerCniMetrics } from '../../src/observe/cni-metrics.js';
 import { registerLbMetrics, type LbReadout } from '../../src/observe/lb-metrics.js';
@@ -118,12 +120,38 @@ describe('LB metrics', () => {
       isSynced: true,
       passes: 3,
       failedPasses: 0,
+      nodeFlowTotals: () => ({ balanced: 7n, refused: 2n }),
     };
     registerLbMetrics(registry, readout);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'blocked' })).toBe(1);
     expect(await valueOf(registry, 'terway_lb_parked_frontend_ids')).toBe(2);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'programmed' })).toBe(0);
     expect(await valueOf(registry, 'terway_lb_reconcile_passes_total', { result: 'ok' })).toBe(3);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(7);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(2);
+  });
+
+  test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
+    const registry = new Registry();
+    const maps = memoryLbMaps();
+    const lb = new LbReconciler({ maps, logger: log });
+    reconcilers.push(lb);
+    lb.onPass = registerLbMetrics(registry, lb);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(0);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(0);
+
+    // What the programs write: the one entry of tw_node_stat (one CPU's slot, in memory).
+    maps.nodeStats.updateBatch(
+      encode(ARRAY_INDEX, { index: 0 }),
+      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n }),
+      1,
+    );
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
+
+    maps.nodeStats.close();
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
   });
 });
 

@@ -34,6 +34,7 @@ export const LB_MAP_NAMES = {
   backendStats: 'tw_be_stat_v1',
   frontendGate: 'tw_fe_gate_v1',
   backendGate: 'tw_be_gate_v1',
+  nodeStats: 'tw_node_stat_v1',
 } as const;
 
 export type LbMapRole = keyof typeof LB_MAP_NAMES;
@@ -122,6 +123,12 @@ export const COUNTERS = defineLayout('tw_counters', 32, {
   rejected: { offset: 24, kind: 'u64' },
 });
 
+/** The one value of tw_node_stat, per CPU: the node's new flows, balanced and refused. */
+export const NODE_COUNTERS = defineLayout('tw_node_counters', 16, {
+  flows: { offset: 0, kind: 'u64' },
+  rejected: { offset: 8, kind: 'u64' },
+});
+
 /** Every struct layout, for the BTF check. `__u32` keys and values are not structs. */
 export const STRUCT_LAYOUTS = [
   FRONTEND_KEY,
@@ -133,6 +140,7 @@ export const STRUCT_LAYOUTS = [
   AFFINITY_KEY,
   AFFINITY,
   COUNTERS,
+  NODE_COUNTERS,
 ] as const;
 
 export type FrontendKeyValue = StructValue<{ addr: 'ipv4'; port: 'be16'; proto: 'u8' }>;

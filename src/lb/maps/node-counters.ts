@@ -1,0 +1,29 @@
+/**
+ * The node's totals of new flows to Services (tw_node_stat, lb_maps.h): written by the programs
+ * only, read here. The map is per CPU, so a value holds one slot per possible CPU, each rounded up
+ * to 8 bytes; the totals are their sums.
+ */
+import type { BpfMap } from '../../dataplane/bpf/bpf-maps.js';
+import { ARRAY_INDEX, NODE_COUNTERS } from './lb-layouts.js';
+import { decode, encode } from './struct-codec.js';
+
+export interface NodeFlowTotals {
+  /** New flows to a frontend that got a backend. */
+  readonly balanced: bigint;
+  /** New flows to a frontend refused: no ready backend, or its slots being rewritten. */
+  readonly refused: bigint;
+}
+
+export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
+  const value = map.lookup(encode(ARRAY_INDEX, { index: 0 }));
+  let balanced = 0n;
+  let refused = 0n;
+  if (value === undefined) return { balanced, refused };
+  const slot = Math.ceil(NODE_COUNTERS.size / 8) * 8;
+  for (let at = 0; at + NODE_COUNTERS.size <= value.length; at += slot) {
+    const counters = decode(NODE_COUNTERS, value.subarray(at, at + NODE_COUNTERS.size));
+    balanced += counters.flows;
+    refused += counters.rejected;
+  }
+  return { balanced, refused };
+}

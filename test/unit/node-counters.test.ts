@@ -1,0 +1,27 @@
+import { describe, expect, test } from '@jest/globals';
+
+import type { BpfMap } from '../../src/dataplane/bpf/bpf-maps.js';
+import { NODE_COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import { readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
+
+/** The one thing read of tw_node_stat: entry 0, as the kernel returns a per-CPU value. */
+function mapReturning(value: Buffer | undefined): BpfMap {
+  return { lookup: (key: Buffer) => (key.readUInt32LE(0) === 0 ? value : undefined) } as BpfMap;
+}
+
+describe('readNodeFlowTotals', () => {
+  test("sums every CPU's slot", () => {
+    const slots = [
+      { flows: 5n, rejected: 1n },
+      { flows: 7n, rejected: 0n },
+      { flows: 0n, rejected: 4n },
+    ];
+    const value = Buffer.concat(slots.map((slot) => encode(NODE_COUNTERS, slot)));
+    expect(readNodeFlowTotals(mapReturning(value))).toEqual({ balanced: 12n, refused: 5n });
+  });
+
+  test('a map without the entry counts nothing', () => {
+    expect(readNodeFlowTotals(mapReturning(undefined))).toEqual({ balanced: 0n, refused: 0n });
+  });
+});
