@@ -48,6 +48,10 @@ function renderHeader(reply: ShowServicesReply__Output): string {
     lines.push(`  ${first}`, ...quoted.filter((line) => line !== '').map((line) => `    ${line}`));
   }
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
+  lines.push(
+    `  new flows from this node's pods: ${reply.newFlowsBalanced} balanced, ` +
+      `${reply.newFlowsRefused} refused (no ready backend), since the maps were created`,
+  );
   const parked = reply.parkedFrontendIds;
   if (parked > 0) {
     lines.push(

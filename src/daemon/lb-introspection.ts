@@ -21,6 +21,7 @@ import {
 } from '../lb/lb-inspection.js';
 import type { LbIntent } from '../lb/lb-inspection.js';
 import type { LbMaps } from '../lb/lb-maps.js';
+import { readNodeFlowTotals } from '../lb/maps/node-counters.js';
 import { frontendCode, frontendCodeOf, type FrontendCode } from '../lb/programmed-state.js';
 import { parseIPv4 } from '../util/ipv4.js';
 import type { FlowEntry } from '../rpc/generated/terway/v1/FlowEntry.js';
@@ -96,10 +97,13 @@ export function* showServices(
       zone: '',
       parkedFrontendIds: 0,
       sourceProblem: '',
+      newFlowsBalanced: 0,
+      newFlowsRefused: 0,
     };
     return;
   }
   const matches = frontendFilter(filter);
+  const newFlows = readNodeFlowTotals(lb.maps.nodeStats);
   const header = {
     enabled: true,
     source: lb.source,
@@ -110,6 +114,8 @@ export function* showServices(
     zone: lb.thisNode?.zone ?? '',
     parkedFrontendIds: lb.reconciler.parkedFrontendIds,
     sourceProblem: lb.sourceProblem() ?? '',
+    newFlowsBalanced: Number(newFlows.balanced),
+    newFlowsRefused: Number(newFlows.refused),
   };
   const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];

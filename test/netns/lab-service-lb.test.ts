@@ -365,6 +365,9 @@ describe('a Service with a backend in each scenario', () => {
     expect(udp).toEqual(expect.objectContaining({ ok: false, code: 'ECONNREFUSED' }));
     // The datapath counted both for the node, as an alert on refused connections would read it.
     expect(await newFlows(node.metrics, 'refused')).toBe(refusedBefore + 2);
+    // terway-cli reads the same counts.
+    const shown = await cliJson<{ newFlowsRefused: number }>(['show', 'services']);
+    expect(shown.newFlowsRefused).toBe(refusedBefore + 2);
     // Each refusal is counted on its frontend, and terway-cli says why they happen.
     const { frontends } = await cliJson<{ frontends: CliFrontend[] }>([
       'show',

@@ -60,6 +60,8 @@ function services(
     zone: 'cn-hangzhou-k',
     parkedFrontendIds: 0,
     sourceProblem: '',
+    newFlowsBalanced: 12,
+    newFlowsRefused: 0,
     ...extra,
   };
 }
@@ -73,6 +75,7 @@ describe('terway-cli show services', () => {
     const out = renderShowServices(services([frontend()]));
     expect(lines(out)).toEqual([
       'Service LB: 1 frontend from a services file (synced); node node-1, zone cn-hangzhou-k; maps in /sys/fs/bpf/terway-node',
+      "  new flows from this node's pods: 12 balanced, 0 refused (no ready backend), since the maps were created",
       '',
       '10.96.0.80:80/TCP  default/web (port http)  id 1',
       '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
@@ -111,6 +114,8 @@ describe('terway-cli show services', () => {
           lastError: 'tw_fe_v1: update: E2BIG',
           zone: '',
           parkedFrontendIds: 2,
+          newFlowsBalanced: 1234,
+          newFlowsRefused: 4,
           sourceProblem: 'services file not applied: not valid YAML (2:1)\n\n 1 | kind: [x\n-----^',
         },
       ),
@@ -125,6 +130,10 @@ describe('terway-cli show services', () => {
         '    -----^\n',
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
+    expect(out).toContain(
+      "  new flows from this node's pods: 1234 balanced, 4 refused (no ready backend), since the " +
+        'maps were created',
+    );
     expect(out).toContain(
       '  2 frontend ids parked: deleted frontends whose connections may still run count under them; ' +
         'reused once those end',

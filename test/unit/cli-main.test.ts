@@ -42,6 +42,8 @@ const SERVICES: ShowServicesReply__Output = {
   zone: 'cn-hangzhou-k',
   parkedFrontendIds: 0,
   sourceProblem: '',
+  newFlowsBalanced: 0,
+  newFlowsRefused: 0,
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

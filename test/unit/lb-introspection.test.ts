@@ -16,7 +16,8 @@ import { TerwayError } from '../../src/errors/terway-error.js';
 import { EndpointPodIndex, NO_ENDPOINT_PODS } from '../../src/k8s/endpoint-pods.js';
 import { leanEndpointsOf } from '../../src/k8s/lean-endpoint-slice.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { IPPROTO_UDP } from '../../src/lb/maps/lb-layouts.js';
+import { ARRAY_INDEX, IPPROTO_UDP, NODE_COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import type { PodRecord } from '../../src/store/pod-record.js';
 import { backends, frontend } from '../support/desired-frontends.js';
@@ -232,6 +233,17 @@ describe('ShowServices', () => {
     });
     problem = undefined;
     expect(showServices(deps, '')).toMatchObject({ sourceProblem: '' });
+  });
+
+  test("the header carries the datapath's node totals of new flows, read at each call", async () => {
+    const deps = await node([]);
+    expect(showServices(deps, '')).toMatchObject({ newFlowsBalanced: 0, newFlowsRefused: 0 });
+    deps.lb!.maps.nodeStats.updateBatch(
+      encode(ARRAY_INDEX, { index: 0 }),
+      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n }),
+      1,
+    );
+    expect(showServices(deps, '')).toMatchObject({ newFlowsBalanced: 9, newFlowsRefused: 2 });
   });
 
   test('a daemon without the Service LB says so instead of an empty list', () => {

@@ -684,6 +684,14 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "sourceProblem": {
                   "type": "string",
                   "id": 10
+                },
+                "newFlowsBalanced": {
+                  "type": "double",
+                  "id": 11
+                },
+                "newFlowsRefused": {
+                  "type": "double",
+                  "id": 12
                 }
               }
             },

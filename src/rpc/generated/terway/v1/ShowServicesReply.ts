@@ -13,6 +13,8 @@ export interface ShowServicesReply {
   'zone'?: (string);
   'parkedFrontendIds'?: (number);
   'sourceProblem'?: (string);
+  'newFlowsBalanced'?: (number | string);
+  'newFlowsRefused'?: (number | string);
 }
 
 export interface ShowServicesReply__Output {
@@ -26,4 +28,6 @@ export interface ShowServicesReply__Output {
   'zone': (string);
   'parkedFrontendIds': (number);
   'sourceProblem': (string);
+  'newFlowsBalanced': (number);
+  'newFlowsRefused': (number);
 }
