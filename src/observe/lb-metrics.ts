@@ -124,7 +124,7 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
-      let totals: { readonly balanced: bigint; readonly refused: bigint };
+      let totals: ReturnType<LbReadout['nodeFlowTotals']>;
       try {
         totals = lb.nodeFlowTotals();
       } catch {

@@ -146,23 +146,27 @@ async function agent(ns: TestNetns, label: string): Promise<Agent> {
   return a;
 }
 
-/** ICMP errors a namespace's kernel received (/proc/net/snmp), and those no socket matched. */
-function icmpReceived(ns: TestNetns): { destUnreachs: number; unmatched: number } {
-  const [names, values] = inNs(ns, 'cat', ['/proc/net/snmp'])
+/**
+ * One group of a namespace's kernel counters (`Icmp` in /proc/net/snmp, `TcpExt` in
+ * /proc/net/netstat): a line of names, then a line of values, both led by the group's name.
+ */
+function kernelCounters(ns: TestNetns, file: string, group: string): (name: string) => number {
+  const [names, values] = inNs(ns, 'cat', [file])
     .split('\n')
-    .filter((line) => line.startsWith('Icmp: '))
+    .filter((line) => line.startsWith(`${group}: `))
     .map((line) => line.split(' ').slice(1));
-  const field = (name: string) => Number(values![names!.indexOf(name)]);
+  return (name) => Number(values![names!.indexOf(name)]);
+}
+
+/** ICMP errors a namespace's kernel received, and those no socket matched. */
+function icmpReceived(ns: TestNetns): { destUnreachs: number; unmatched: number } {
+  const field = kernelCounters(ns, '/proc/net/snmp', 'Icmp');
   return { destUnreachs: field('InDestUnreachs'), unmatched: field('InErrors') };
 }
 
-/** TCP's count of ICMP errors that quoted a segment outside its socket's window (/proc/net/netstat). */
+/** TCP's count of ICMP errors that quoted a segment outside its socket's window. */
 function outOfWindowIcmps(ns: TestNetns): number {
-  const [names, values] = inNs(ns, 'cat', ['/proc/net/netstat'])
-    .split('\n')
-    .filter((line) => line.startsWith('TcpExt: '))
-    .map((line) => line.split(' ').slice(1));
-  return Number(values![names!.indexOf('OutOfWindowIcmps')]);
+  return kernelCounters(ns, '/proc/net/netstat', 'TcpExt')('OutOfWindowIcmps');
 }
 
 /** Waits until the backend's kernel has counted an ICMP error beyond `before`. */
