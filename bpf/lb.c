@@ -232,10 +232,13 @@ static __always_inline __u64 lb_now(void)
  * Conntrack lifetimes, counted from the flow's last_seen_ns:
  *  - TCP NEW (SYN sent, nothing back yet): 60 s. The client's SYN retransmits (1, 3, 7, 15, 31 s)
  *    stay on the backend chosen first.
- *  - TCP ESTABLISHED: 6 h of silence. Long-lived idle connections (databases, watches) keep their
- *    backend; the LRU map evicts the oldest entries if it fills up before that.
- *  - TCP CLOSING (FIN or RST seen in either direction): 10 s, enough for the FIN/ACK exchange and
- *    stragglers. A SYN never reuses a CLOSING entry anyway (it starts a new flow).
+ *  - TCP ESTABLISHED, and half-closed (a FIN from one side only): 6 h of silence. Long-lived idle
+ *    connections (databases, watches) keep their backend, and so does a client that has sent its
+ *    FIN and waits for the answer; the LRU map evicts the oldest entries if it fills up before
+ *    that. (Linux's conntrack gives a half-closed connection 1-2 min; Cilium, like this, keeps the
+ *    established lifetime until both sides have closed.)
+ *  - TCP CLOSING (FINs from both sides, or a RST either way): 10 s, enough for the last ACK and
+ *    stragglers. A SYN never reuses an entry past NEW anyway (it starts a new flow).
  *  - UDP: 60 s of silence, in either state.
  */
 #define TCP_SYN_TIMEOUT_NS (60 * NS_PER_S)
@@ -791,11 +794,35 @@ static __always_inline __u64 flow_lifetime(__u8 proto, __u8 state)
 {
 	if (proto != IPPROTO_TCP)
 		return UDP_TIMEOUT_NS;
-	if (state == TW_FLOW_ESTABLISHED)
+	if (state == TW_FLOW_ESTABLISHED || state == TW_FLOW_CLIENT_FIN ||
+	    state == TW_FLOW_BACKEND_FIN)
 		return TCP_ESTABLISHED_TIMEOUT_NS;
 	if (state == TW_FLOW_CLOSING)
 		return TCP_CLOSING_TIMEOUT_NS;
 	return TCP_SYN_TIMEOUT_NS;
+}
+
+/*
+ * The state a flow moves to on a packet from the client (egress) or from the backend (ingress).
+ * tcp_flags is 0 for UDP, whose flows only ever go from NEW to ESTABLISHED on a reply. A FIN from
+ * the side that has not sent one yet half-closes the flow, or closes it if the other side already
+ * had; a RST closes it at once.
+ */
+static __always_inline __u8 flow_next_state(__u8 state, __u8 tcp_flags, bool from_client)
+{
+	__u8 own_fin = from_client ? TW_FLOW_CLIENT_FIN : TW_FLOW_BACKEND_FIN;
+	__u8 peer_fin = from_client ? TW_FLOW_BACKEND_FIN : TW_FLOW_CLIENT_FIN;
+
+	if (tcp_flags & TCP_RST)
+		return TW_FLOW_CLOSING;
+	if (tcp_flags & TCP_FIN) {
+		if (state == peer_fin || state == TW_FLOW_CLOSING)
+			return TW_FLOW_CLOSING;
+		return own_fin;
+	}
+	if (!from_client && state == TW_FLOW_NEW)
+		return TW_FLOW_ESTABLISHED;
+	return state;
 }
 
 static __always_inline bool flow_alive(const struct tw_flow *f, __u8 proto, __u64 now)
@@ -1230,7 +1257,6 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	__u32 fe_id;
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-	bool fin_rst = tcp && (p->tcp_flags & (TCP_FIN | TCP_RST));
 	__u64 now = lb_now();
 	__u64 pkts = skb_packets(skb), bytes = skb->len;
 	__be32 old_addr = 0, baddr;
@@ -1252,7 +1278,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			baddr = f->backend_addr;
 			bport = f->backend_port;
 			next_hop = *(volatile __u64 *)&f->next_hop;
-			flow_touch(f, now, pkts, bytes, fin_rst ? TW_FLOW_CLOSING : f->state);
+			flow_touch(f, now, pkts, bytes, flow_next_state(f->state, p->tcp_flags, true));
 			stat_add(&tw_fe_stat_v1, f->frontend_id, pkts, bytes, 0);
 			stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 0);
 			goto translate;
@@ -1287,7 +1313,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	baddr = be.addr;
 	bport = be.port;
-	state = fin_rst ? TW_FLOW_CLOSING : TW_FLOW_NEW;
+	state = flow_next_state(TW_FLOW_NEW, p->tcp_flags, true);
 	rk.backend_addr = baddr;
 	rk.backend_port = bport;
 	if (f && old_be_id == be_id && old_addr == baddr && old_port == bport) {
@@ -1558,7 +1584,7 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	struct tw_flow *f;
 	struct pkt p;
 	__u64 now, pkts, bytes;
-	bool tcp, fin_rst, synack;
+	bool tcp, synack;
 	__u8 state;
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
@@ -1604,12 +1630,7 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	fin_rst = tcp && (p.tcp_flags & (TCP_FIN | TCP_RST));
-	state = f->state;
-	if (fin_rst)
-		state = TW_FLOW_CLOSING;
-	else if (state == TW_FLOW_NEW)
-		state = TW_FLOW_ESTABLISHED;
+	state = flow_next_state(f->state, p.tcp_flags, false);
 	pkts = skb_packets(skb);
 	bytes = skb->len;
 	flow_touch(f, now, pkts, bytes, state);

@@ -99,9 +99,17 @@ struct tw_flow_key {
 #define TW_NEXT_HOP_STAMP(ns) ((__u16)((ns) >> TW_NEXT_HOP_STAMP_SHIFT))
 #define TW_NEXT_HOP_FRESH 60
 
-#define TW_FLOW_NEW 0	     /* SYN seen (TCP) or first datagram (UDP) */
-#define TW_FLOW_ESTABLISHED 1 /* a reply was seen */
-#define TW_FLOW_CLOSING 2     /* FIN or RST seen: short timeout, and never reused for a new SYN */
+/*
+ * A flow's state. A SYN never continues a flow past TW_FLOW_NEW: it starts a new one. A FIN from
+ * one side only leaves a half-closed connection, whose other side may go on sending for as long
+ * as it likes (a client that shuts down its sending side and waits for a slow answer), so it keeps
+ * the established lifetime; only FINs from both sides, or a RST, start the short closing one.
+ */
+#define TW_FLOW_NEW 0	      /* SYN seen (TCP) or first datagram (UDP) */
+#define TW_FLOW_ESTABLISHED 1  /* a reply was seen */
+#define TW_FLOW_CLOSING 2      /* FINs from both sides, or a RST: short timeout */
+#define TW_FLOW_CLIENT_FIN 3   /* the client sent a FIN, the backend has not (half-closed) */
+#define TW_FLOW_BACKEND_FIN 4  /* the backend sent a FIN, the client has not (half-closed) */
 
 /*
  * A flow's translation: the conntrack entry and, at the same time, the translation record the

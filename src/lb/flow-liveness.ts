@@ -18,12 +18,17 @@ export const FLOW_LIFETIME_NS = {
   udp: 60n * NS_PER_S,
 } as const;
 
-const STATE_ESTABLISHED = FLOW_STATES.indexOf('established');
+/** An established connection, and a half-closed one (its other side may still send). */
+const ESTABLISHED_LIFETIME_STATES = new Set<number>(
+  (['established', 'client-fin', 'backend-fin'] as const).map((state) =>
+    FLOW_STATES.indexOf(state),
+  ),
+);
 const STATE_CLOSING = FLOW_STATES.indexOf('closing');
 
 function lifetimeNs(proto: number, state: number): bigint {
   if (proto !== IPPROTO_TCP) return FLOW_LIFETIME_NS.udp;
-  if (state === STATE_ESTABLISHED) return FLOW_LIFETIME_NS.tcpEstablished;
+  if (ESTABLISHED_LIFETIME_STATES.has(state)) return FLOW_LIFETIME_NS.tcpEstablished;
   if (state === STATE_CLOSING) return FLOW_LIFETIME_NS.tcpClosing;
   return FLOW_LIFETIME_NS.tcpNew;
 }

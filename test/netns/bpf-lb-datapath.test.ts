@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { AgentReply, EchoReply } from '../support/bpf-lab.js';
 import {
   Agent,
+  FLOW_BACKEND_FIN,
+  FLOW_CLIENT_FIN,
   FLOW_CLOSING,
   FLOW_ESTABLISHED,
   LbPins,
@@ -50,6 +52,7 @@ import { nextHopMacOf } from '../../src/lb/flow-records.js';
 import { readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
 import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
 import { FLOW } from '../../src/lb/maps/lb-layouts.js';
+import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { startCapture } from '../support/capture.js';
 import { dumpOf } from '../support/lb-flows.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
@@ -691,6 +694,72 @@ describe('veth pod', () => {
     const now = process.hrtime.bigint();
     expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now)].sort()).toEqual([1, 2]);
     expect([...frontendIdsOfLiveFlows(dump, FLOW.size, now + 11n * 10n ** 9n)]).toEqual([2]);
+  }, 30_000);
+
+  test('a half-closed connection keeps its backend for as long as the other side takes, either way', async () => {
+    const key = (port: number) =>
+      flowKey({
+        clientAddr: CLIENT_IP,
+        frontendAddr: VIP,
+        clientPort: port,
+        frontendPort: 80,
+        proto: TCP,
+      });
+    const stateOf = (port: number) => flowOf(CLIENT_IP, VIP, port, 80, TCP)?.state;
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 100 && !what(); i++) await sleep(20);
+    };
+    // What the closing lifetime (10 s) would have ended: the flow as if silent for 11 s.
+    const silence = (port: number) => {
+      const flow = decode(FLOW, lb().lookup('tw_flow_v1', key(port))!);
+      lb().update(
+        'tw_flow_v1',
+        key(port),
+        encode(FLOW, { ...flow, lastSeenNs: flow.lastSeenNs - 11n * 10n ** 9n }),
+      );
+    };
+
+    // The client sends its question and its FIN, and the backend takes its time to answer (a
+    // client that shuts down its sending side to mark the end of a request).
+    const asker = await client.must('tcpOpen', { host: VIP, port: 80 });
+    const askerPort = asker.localPort as number;
+    await client.must('tcpShutdown', { conn: asker.conn, line: 'late:2500' });
+    await until(() => stateOf(askerPort) === FLOW_CLIENT_FIN);
+    expect(stateOf(askerPort)).toBe(FLOW_CLIENT_FIN);
+    silence(askerPort);
+    const answer = reply(await client.must('tcpRead', { conn: asker.conn, timeoutMs: 6000 }));
+    expect(answer).toMatchObject({ echo: 'late:2500', peer: CLIENT_IP, peerPort: askerPort });
+    expect(flowOf(CLIENT_IP, VIP, askerPort, 80, TCP)!.backendAddr).toBe(ipOf(answer.name));
+    // The backend's FIN after its answer: both sides have closed.
+    await until(() => stateOf(askerPort) === FLOW_CLOSING);
+    expect(stateOf(askerPort)).toBe(FLOW_CLOSING);
+    await client.must('tcpClose', { conn: asker.conn });
+
+    // The other way round: the backend answers and closes its side, and the client, after as
+    // long a silence, still sends on the same connection to the same backend.
+    const talker = await client.must('tcpOpen', { host: VIP, port: 80, allowHalfOpen: true });
+    const talkerPort = talker.localPort as number;
+    const bye = reply(await client.must('tcpSend', { conn: talker.conn, line: 'bye' }));
+    await until(() => stateOf(talkerPort) === FLOW_BACKEND_FIN);
+    expect(stateOf(talkerPort)).toBe(FLOW_BACKEND_FIN);
+    silence(talkerPort);
+    const backend = servers.get(bye.name)!;
+    await backend.must('received', { clear: true });
+    await client.must('tcpWrite', { conn: talker.conn, line: 'after the silence' });
+    type Heard = { line: string; peer: string; peerPort: number };
+    const heardAfterSilence = async () =>
+      ((await backend.must('received')).received as Heard[]).filter(
+        (r) => r.line === 'after the silence',
+      );
+    let heard = await heardAfterSilence();
+    for (let i = 0; i < 100 && heard.length === 0; i++) {
+      await sleep(20);
+      heard = await heardAfterSilence();
+    }
+    expect(heard).toEqual([expect.objectContaining({ peer: CLIENT_IP, peerPort: talkerPort })]);
+    expect(stateOf(talkerPort)).toBe(FLOW_BACKEND_FIN);
+    await client.must('tcpClose', { conn: talker.conn });
+    expect(stateOf(talkerPort)).toBe(FLOW_CLOSING);
   }, 30_000);
 
   test('a draining backend keeps its established connection but gets no new flow', async () => {

@@ -39,6 +39,8 @@ export const UDP = 17;
 export const FLOW_NEW = 0;
 export const FLOW_ESTABLISHED = 1;
 export const FLOW_CLOSING = 2;
+export const FLOW_CLIENT_FIN = 3;
+export const FLOW_BACKEND_FIN = 4;
 
 /** Where scripts/build-bpf.sh writes the object (BPF_OUT_DIR moves it, as in the VM tier). */
 export const LB_OBJECT = join(process.env.BPF_OUT_DIR ?? join(REPO_ROOT, 'dist/bpf'), 'lb.o');
@@ -409,8 +411,11 @@ export class LbPins {
  * The agent reads one JSON command per line on stdin and answers one JSON line per command on
  * stdout, tagged with the command's id. Servers answer every line (TCP) or datagram (UDP) with
  * {name, peer, peerPort, echo}: the address and port the server saw the client as. A UDP request
- * "big:<n>" gets an answer padded with spaces to n bytes, and "late:<ms>" gets its answer that
- * much later. Plain JavaScript, run with node -e.
+ * "big:<n>" gets an answer padded with spaces to n bytes; a request "late:<ms>" (TCP or UDP) gets
+ * its answer that much later. A TCP server closes its side once the client has closed its own and
+ * every answer is sent (half-open: a client's FIN does not cut a late answer short); a TCP line
+ * "bye" makes it answer and close its side first, while it goes on reading. Plain JavaScript, run
+ * with node -e.
  */
 const AGENT_JS = String.raw`
 import { createConnection, createServer } from 'node:net';
@@ -482,7 +487,9 @@ function withTimeout(promise, ms, what) {
 
 async function tcpOpen(m) {
   const t0 = performance.now();
-  const socket = createConnection({ host: m.host, port: m.port, localPort: m.localPort });
+  // allowHalfOpen: a server's FIN leaves this side open for writing (see tcpWrite).
+  const socket = createConnection({ host: m.host, port: m.port, localPort: m.localPort,
+    allowHalfOpen: Boolean(m.allowHalfOpen) });
   const q = lineQueue(socket);
   try {
     await withTimeout(new Promise((resolve, reject) => {
@@ -503,6 +510,30 @@ async function tcpSend(m) {
   const c = tcpConns.get(m.conn);
   if (!c) throw err('NOCONN');
   c.socket.write(m.line + '\n');
+  return { reply: JSON.parse(await nextLine(c.q, m.timeoutMs || 3000)) };
+}
+
+/** Sends a line and expects no answer (the server may have closed its side). */
+function tcpWrite(m) {
+  const c = tcpConns.get(m.conn);
+  if (!c) throw err('NOCONN');
+  c.socket.write(m.line + '\n');
+  return {};
+}
+
+/** Sends a line, if given, then the client's FIN; answers may still come (tcpRead). */
+function tcpShutdown(m) {
+  const c = tcpConns.get(m.conn);
+  if (!c) throw err('NOCONN');
+  if (m.line !== undefined) c.socket.write(m.line + '\n');
+  c.socket.end();
+  return {};
+}
+
+/** The next answer on the connection. */
+async function tcpRead(m) {
+  const c = tcpConns.get(m.conn);
+  if (!c) throw err('NOCONN');
   return { reply: JSON.parse(await nextLine(c.q, m.timeoutMs || 3000)) };
 }
 
@@ -569,8 +600,11 @@ function udpClose(m) {
 }
 
 function serveTcp(host, port) {
-  const server = createServer((socket) => {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     let buf = '';
+    let pending = 0;
+    let clientDone = false;
+    const endIfDone = () => { if (clientDone && pending === 0) socket.end(); };
     socket.on('data', (chunk) => {
       buf += chunk.toString('utf8');
       let i;
@@ -578,9 +612,19 @@ function serveTcp(host, port) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         received.push({ proto: 'tcp', port, peer: socket.remoteAddress, peerPort: socket.remotePort, line });
-        socket.write(JSON.stringify({ name, peer: socket.remoteAddress, peerPort: socket.remotePort, echo: line }) + '\n');
+        if (!socket.writable) continue; // this side has closed ("bye"): read, do not answer
+        const answer = JSON.stringify({ name, peer: socket.remoteAddress, peerPort: socket.remotePort, echo: line }) + '\n';
+        const late = /^late:(\d+)/.exec(line);
+        if (late) {
+          pending++;
+          setTimeout(() => { pending--; socket.write(answer); endIfDone(); }, Number(late[1]));
+        } else {
+          socket.write(answer);
+          if (line === 'bye') socket.end();
+        }
       }
     });
+    socket.on('end', () => { clientDone = true; endIfDone(); });
     socket.on('error', () => socket.destroy());
   });
   servers.push(server);
@@ -623,6 +667,9 @@ const ops = {
   },
   tcpOpen,
   tcpSend,
+  tcpWrite,
+  tcpShutdown,
+  tcpRead,
   tcpClose,
   async tcpOnce(m) {
     const o = await tcpOpen(m);

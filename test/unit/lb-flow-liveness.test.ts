@@ -8,7 +8,7 @@ import {
   frontendIdsOfLiveFlows,
   liveFrontendIdsPaused,
 } from '../../src/lb/flow-liveness.js';
-import { FLOW, type FlowState } from '../../src/lb/maps/lb-layouts.js';
+import { FLOW, FLOW_STATES, type FlowState } from '../../src/lb/maps/lb-layouts.js';
 import { REPO_ROOT } from '../support/bins.js';
 import { dumpOf, flowEntry } from '../support/lb-flows.js';
 
@@ -47,6 +47,8 @@ describe('frontendIdsOfLiveFlows', () => {
       ['TCP', 'new', FLOW_LIFETIME_NS.tcpNew],
       ['TCP', 'established', FLOW_LIFETIME_NS.tcpEstablished],
       ['TCP', 'closing', FLOW_LIFETIME_NS.tcpClosing],
+      ['TCP', 'client-fin', FLOW_LIFETIME_NS.tcpEstablished],
+      ['TCP', 'backend-fin', FLOW_LIFETIME_NS.tcpEstablished],
       ['UDP', 'new', FLOW_LIFETIME_NS.udp],
       ['UDP', 'established', FLOW_LIFETIME_NS.udp],
     ];
@@ -87,6 +89,16 @@ describe('frontendIdsOfLiveFlows', () => {
     );
     // Every TCP flow lives (6 h), and so does every UDP flow idle for 1 s but not 70 s.
     expect(live.size).toBe(5_000);
+  });
+
+  test("the states are lb_maps.h's TW_FLOW_* values, in order", () => {
+    const header = readFileSync(join(REPO_ROOT, 'bpf/lb_maps.h'), 'utf8');
+    const defined = [...header.matchAll(/^#define TW_FLOW_([A-Z_]+)\s+(\d+)/gm)].map(
+      (match): [string, number] => [match[1]!.toLowerCase().replace('_', '-'), Number(match[2])],
+    );
+    expect(defined.sort((a, b) => a[1] - b[1])).toEqual(
+      FLOW_STATES.map((state, value) => [state, value]),
+    );
   });
 
   test("the lifetimes are lb.c's", () => {
