@@ -18,6 +18,8 @@ export const FLOW_HEAD = [
   'PACKETS',
   'BYTES',
 ];
+/** STATE of a flow past its lifetime (its last state stays in --json). */
+export const ENDED = 'ended';
 export const NO_FLOWS_MESSAGE = 'no translation records: no pod on this node has dialled a Service';
 export const NO_MATCHING_FLOWS_MESSAGE = 'no translation records match';
 
@@ -51,7 +53,7 @@ function flowRow(flow: FlowEntry__Output): string[] {
     `${flow.frontendAddress}:${flow.frontendPort}`,
     `${flow.backendAddress}:${flow.backendPort}`,
     podLabel(flow.backendPod),
-    flow.state,
+    flow.ended ? ENDED : flow.state,
     formatDuration(flow.ageMs),
     formatDuration(flow.idleMs),
     String(flow.packets),

@@ -8,6 +8,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { TerwayError } from '../errors/terway-error.js';
+import { flowAlive } from '../lb/flow-liveness.js';
 import { selectFlows, type FlowAddresses, type FlowRecord } from '../lb/flow-records.js';
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
 import {
@@ -21,8 +22,14 @@ import {
 } from '../lb/lb-inspection.js';
 import type { LbIntent } from '../lb/lb-inspection.js';
 import type { LbMaps } from '../lb/lb-maps.js';
+import { FLOW_STATES } from '../lb/maps/lb-layouts.js';
 import { readNodeFlowTotals } from '../lb/maps/node-counters.js';
-import { frontendCode, frontendCodeOf, type FrontendCode } from '../lb/programmed-state.js';
+import {
+  frontendCode,
+  frontendCodeOf,
+  protocolNumber,
+  type FrontendCode,
+} from '../lb/programmed-state.js';
 import { parseIPv4 } from '../util/ipv4.js';
 import type { FlowEntry } from '../rpc/generated/terway/v1/FlowEntry.js';
 import type { LbBackendEntry } from '../rpc/generated/terway/v1/LbBackendEntry.js';
@@ -308,6 +315,12 @@ function toFlowEntry(record: FlowRecord, now: bigint, pods: PodNames, service: s
     backendPort: record.backend.port,
     backendPod: backendPodRef(pods, record.backend.ip),
     state: record.state,
+    ended: !flowAlive(
+      protocolNumber(record.protocol),
+      FLOW_STATES.indexOf(record.state),
+      record.lastSeenNs,
+      now,
+    ),
     ageMs: elapsedMs(now, record.firstSeenNs),
     idleMs: elapsedMs(now, record.lastSeenNs),
     packets: Number(record.packets),

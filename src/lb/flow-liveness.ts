@@ -34,6 +34,19 @@ function lifetimeNs(proto: number, state: number): bigint {
 }
 
 /**
+ * Whether a flow is alive at `nowNs` as the program judges it: a packet now would continue it, where
+ * past its lifetime the entry only records a finished connection, and the next packet starts anew.
+ */
+export function flowAlive(
+  proto: number,
+  state: number,
+  lastSeenNs: bigint,
+  nowNs: bigint,
+): boolean {
+  return nowNs - lastSeenNs < lifetimeNs(proto, state);
+}
+
+/**
  * The frontend ids of the flows in `dump` (a dump of tw_flow; `valueStride` its map's) that are
  * alive at `nowNs` (CLOCK_MONOTONIC). A stamp ahead of `nowNs` counts as alive: the programs read a
  * coarse clock that can run a tick ahead of the daemon's.
@@ -93,11 +106,12 @@ function addLiveFrontendIds(
     const at = index * valueStride;
     const id = dump.values.readUInt32LE(at + frontendId.offset);
     if (id === 0 || live.has(id)) continue;
-    const lastSeen = dump.values.readBigUInt64LE(at + lastSeenNs.offset);
-    const lifetime = lifetimeNs(
+    const alive = flowAlive(
       dump.keys[index * FLOW_KEY.size + proto.offset]!,
       dump.values[at + state.offset]!,
+      dump.values.readBigUInt64LE(at + lastSeenNs.offset),
+      nowNs,
     );
-    if (nowNs - lastSeen < lifetime) live.add(id);
+    if (alive) live.add(id);
   }
 }

@@ -1,6 +1,12 @@
 /** Translation records (tw_flow entries) as the tests write them into a flow map. */
 import type { BpfMap } from '../../src/dataplane/bpf/bpf-maps.js';
-import { FLOW, FLOW_KEY, IPPROTO_TCP } from '../../src/lb/maps/lb-layouts.js';
+import {
+  FLOW,
+  FLOW_KEY,
+  FLOW_STATES,
+  IPPROTO_TCP,
+  type FlowState,
+} from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 import { ipToInt } from '../../src/util/ipv4.js';
 
@@ -19,6 +25,7 @@ export interface TestFlow {
   readonly packets?: bigint;
   readonly bytes?: bigint;
   readonly nextHop?: bigint;
+  readonly state?: FlowState;
 }
 
 /** Writes `flows` into `map` in one batch, in their order. */
@@ -47,7 +54,7 @@ export function writeFlows(map: BpfMap, flows: readonly TestFlow[]): void {
         backendId: flow.backendId ?? 1,
         backendAddr: ipToInt(flow.backend ?? '10.0.0.21'),
         backendPort: flow.backendPort ?? 8080,
-        state: 1,
+        state: FLOW_STATES.indexOf(flow.state ?? 'established'),
       }),
     ),
   );

@@ -179,6 +179,7 @@ function flow(extra: Partial<FlowEntry__Output> = {}): FlowEntry__Output {
     packets: 10,
     bytes: 718,
     nextHopMac: '',
+    ended: false,
     ...extra,
   };
 }
@@ -192,6 +193,20 @@ describe('terway-cli show flows', () => {
       '1 flow (3 in the flow map)',
       '',
     ]);
+  });
+
+  test('a flow past its lifetime reads ended, whatever its last state', () => {
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [
+        flow({ state: 'client-fin' }),
+        flow({ clientPort: 40755, state: 'closing', idleMs: 600_000, ended: true }),
+      ],
+      matched: 2,
+      total: 2,
+    });
+    expect(lines(out)[1]).toMatch(/ client-fin {2}3m12s {2}1s /);
+    expect(lines(out)[2]).toMatch(/:40755 .* ended {7}3m12s {2}10m0s /);
   });
 
   test('a limited listing says how much it left out and how to see all', () => {

@@ -16,7 +16,13 @@ import { TerwayError } from '../../src/errors/terway-error.js';
 import { EndpointPodIndex, NO_ENDPOINT_PODS } from '../../src/k8s/endpoint-pods.js';
 import { leanEndpointsOf } from '../../src/k8s/lean-endpoint-slice.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { ARRAY_INDEX, IPPROTO_UDP, NODE_COUNTERS } from '../../src/lb/maps/lb-layouts.js';
+import {
+  ARRAY_INDEX,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  NODE_COUNTERS,
+  type FlowState,
+} from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import type { PodRecord } from '../../src/store/pod-record.js';
@@ -50,6 +56,7 @@ interface Flow {
   backend: string;
   firstSeenMsAgo: number;
   lastSeenMsAgo: number;
+  state?: FlowState;
 }
 
 function writeNodeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): void {
@@ -281,6 +288,7 @@ describe('ListFlows', () => {
       packets: 4,
       bytes: 260,
       nextHopMac: '',
+      ended: false,
     });
     // A client no pod record here names stays unnamed; its backend is named by a slice.
     expect(reply.flows![2]).toMatchObject({
@@ -312,6 +320,39 @@ describe('ListFlows', () => {
     const limited = await listFlows(deps, { service: 'default/web', limit: 2 });
     expect(limited.flows!.map((flow) => flow.clientPort)).toEqual([40_002, 40_001]);
     expect([limited.matched, limited.total]).toEqual([3, 4]);
+  });
+
+  test("a flow past its state's lifetime is marked ended; a half-closed one lives as established", async () => {
+    const idle = (clientPort: number, state: FlowState, seconds: number, proto = IPPROTO_TCP) => ({
+      client: '10.0.0.10',
+      clientPort,
+      backend: '10.0.0.21',
+      proto,
+      state,
+      firstSeenMsAgo: seconds * 1000,
+      lastSeenMsAgo: seconds * 1000,
+    });
+    const deps = await node([
+      idle(41_001, 'closing', 9),
+      idle(41_002, 'closing', 11),
+      idle(41_003, 'client-fin', 3600),
+      idle(41_004, 'backend-fin', 11),
+      idle(41_005, 'new', 61),
+      idle(41_006, 'established', 61, IPPROTO_UDP),
+      idle(41_007, 'established', 59, IPPROTO_UDP),
+    ]);
+    const ended = new Map(
+      (await listFlows(deps, {})).flows!.map((flow) => [flow.clientPort, [flow.state, flow.ended]]),
+    );
+    expect(Object.fromEntries(ended)).toEqual({
+      41001: ['closing', false],
+      41002: ['closing', true],
+      41003: ['client-fin', false],
+      41004: ['backend-fin', false],
+      41005: ['new', true],
+      41006: ['established', true],
+      41007: ['established', false],
+    });
   });
 
   test('a stamp a coarse tick ahead of the daemon clock reads as no time at all', async () => {

@@ -780,6 +780,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "nextHopMac": {
                   "type": "string",
                   "id": 16
+                },
+                "ended": {
+                  "type": "bool",
+                  "id": 17
                 }
               }
             },

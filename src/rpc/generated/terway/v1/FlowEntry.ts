@@ -19,6 +19,7 @@ export interface FlowEntry {
   'packets'?: (number | string);
   'bytes'?: (number | string);
   'nextHopMac'?: (string);
+  'ended'?: (boolean);
 }
 
 export interface FlowEntry__Output {
@@ -38,4 +39,5 @@ export interface FlowEntry__Output {
   'packets': (number);
   'bytes': (number);
   'nextHopMac': (string);
+  'ended': (boolean);
 }
