@@ -149,7 +149,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct tw_node_counters);
-} tw_node_stat_v1 SEC(".maps");
+} tw_node_stat_v2 SEC(".maps");
 
 /* The frontend and backend gates (see lb_maps.h): one definition, two maps. */
 struct tw_gate_map {
@@ -250,11 +250,15 @@ static __always_inline __u64 lb_now(void)
 #define LAST_SEEN_GRANULARITY_NS NS_PER_S
 
 /*
- * Bit of skb->mark that tags a packet this program handed to bpf_redirect_neigh(): the redirect
- * sends it through eth0's egress hook once more, and that second pass must leave it alone (trap
- * 6). The bit is cleared again on the second pass. Nothing else in a pod netns should use it.
+ * Bit of skb->mark that tags a packet these programs put back into the pod's own path: one the
+ * egress program handed to bpf_redirect_neigh(), which sends it through eth0's egress hook once
+ * more (trap 6), and a refusal (a TCP reset or an ICMP error the egress program made of a packet)
+ * bounced into eth0's ingress. The hook it comes back through leaves it alone and clears the bit:
+ * the second egress pass would take the rewritten SYN for a direct one, and a refusal of a direct
+ * connection would be reverse-translated as a reply of the ClusterIP flow holding its port.
+ * Nothing else in a pod netns should use it.
  */
-#define TW_MARK_L2_PASS 0x20000000U
+#define TW_MARK_OWN_PASS 0x20000000U
 
 /* How many slots an affinity hit may scan when its remembered slot no longer holds its backend. */
 #define AFFINITY_SLOT_SCAN 64
@@ -723,7 +727,7 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
  * Done with bpf_redirect_neigh(): the kernel routes the rewritten packet in the pod's netns and
  * sends it through the regular neighbour output (ARP resolution when needed, the NUD state
  * machine revalidating stale entries), out of eth0 again. That transmit runs this egress hook a
- * second time; the skb->mark bit TW_MARK_L2_PASS makes the second pass return at once. Without it
+ * second time; the skb->mark bit TW_MARK_OWN_PASS makes the second pass return at once. Without it
  * the second pass would take the rewritten SYN for a non-service SYN and delete the reverse entry
  * just created (trap 3 handling), breaking every connect.
  *
@@ -757,7 +761,7 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
  */
 static __always_inline int l2_redirect(struct __sk_buff *skb)
 {
-	skb->mark |= TW_MARK_L2_PASS;
+	skb->mark |= TW_MARK_OWN_PASS;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 }
 
@@ -868,15 +872,19 @@ static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 byte
  * The node's totals. Atomic although per CPU: an egress run in softirq (a TCP timer's segment) can
  * interrupt one in process context on the same CPU.
  */
-static __always_inline void count_node(bool rejected)
+enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH };
+
+static __always_inline void count_node(enum node_count what)
 {
 	__u32 zero = 0;
-	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v1, &zero);
+	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v2, &zero);
 
 	if (!n)
 		return;
-	if (rejected)
+	if (what == COUNT_REJECTED)
 		__sync_fetch_and_add(&n->rejected, 1);
+	else if (what == COUNT_CLASH)
+		__sync_fetch_and_add(&n->clashes, 1);
 	else
 		__sync_fetch_and_add(&n->flows, 1);
 }
@@ -887,7 +895,7 @@ static __always_inline void count_rejected(__u32 fe_id)
 
 	if (c)
 		__sync_fetch_and_add(&c->rejected, 1);
-	count_node(true);
+	count_node(COUNT_REJECTED);
 }
 
 static __always_inline __u64 skb_packets(struct __sk_buff *skb)
@@ -918,6 +926,7 @@ static __always_inline int bounce_to_ingress(struct __sk_buff *skb, const __u8 *
 	__builtin_memcpy(macs + ETH_ALEN, orig_macs, ETH_ALEN);
 	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), BPF_F_INVALIDATE_HASH))
 		return TC_ACT_SHOT;
+	skb->mark |= TW_MARK_OWN_PASS;
 	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 
@@ -1150,15 +1159,88 @@ static __always_inline bool pick_backend(const struct frontend_info *fe, __be32 
 	return true;
 }
 
-/* Whether the reverse entry rk exists and names the forward flow key (a lookup, no lock). */
-static __always_inline bool reverse_leads_to(const struct tw_reverse_key *rk,
-					     const struct tw_flow_key *key)
+static __always_inline bool same_flow_key(const struct tw_flow_key *a, const struct tw_flow_key *b)
+{
+	return a->client_addr == b->client_addr && a->frontend_addr == b->frontend_addr &&
+	       a->client_port == b->client_port && a->frontend_port == b->frontend_port &&
+	       a->proto == b->proto;
+}
+
+/* Who holds the 4-tuple a reverse key stands for (see port_held()). */
+enum port_owner {
+	PORT_FREE,	/* no reverse entry */
+	PORT_STALE,	/* a reverse entry whose flow no longer holds the port */
+	PORT_OURS,	/* the reverse entry leads to the flow asking */
+	PORT_HELD,	/* another open flow to the same backend holds it */
+};
+
+/*
+ * Whether the client's port towards a backend (the reverse key rk: client address and port,
+ * backend address and port, protocol) is held by an open flow other than `own` (NULL: any flow).
+ *
+ * The client's kernel keeps a local port unique per destination, and a ClusterIP is a destination
+ * of its own: it may give the same port to a connection to one Service and to one to another
+ * Service with the same backends, or to a direct connection to the backend. After translation the
+ * two are one 4-tuple on the wire, which the backend cannot tell apart: both connections would
+ * break (the reverse entry can name only one of them). So the second one is refused instead, and
+ * counted (a kernel NAT, such as kube-proxy's, would move its source port; a client's retry gets
+ * another port). A flow holds its port while alive and not closing: a CLOSING flow's port is free
+ * to reuse, as the kernel reuses it, and so is a flow whose backend was deleted or moved.
+ */
+static __always_inline enum port_owner port_held(const struct tw_reverse_key *rk,
+						 const struct tw_flow_key *own, __u64 now)
 {
 	struct tw_flow_key *v = bpf_map_lookup_elem(&tw_rev_v1, rk);
+	struct tw_flow_key other;
+	struct tw_backend be;
+	struct tw_flow *f;
 
-	return v && v->client_addr == key->client_addr && v->frontend_addr == key->frontend_addr &&
-	       v->client_port == key->client_port && v->frontend_port == key->frontend_port &&
-	       v->proto == key->proto;
+	if (!v)
+		return PORT_FREE;
+	if (own && same_flow_key(v, own))
+		return PORT_OURS;
+	other = *v;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &other);
+	if (!f || f->state == TW_FLOW_CLOSING || !flow_alive(f, rk->proto, now) ||
+	    f->backend_addr != rk->backend_addr || f->backend_port != rk->backend_port ||
+	    !backend_by_id(f->backend_id, &be) || be.addr != f->backend_addr ||
+	    be.port != f->backend_port)
+		return PORT_STALE;
+	return PORT_HELD;
+}
+
+/* How many of a frontend's backends a new flow tries when its first pick's port is held. */
+#define CLASH_PICKS 4
+
+/*
+ * After the first pick's port proved held (port_held()), up to CLASH_PICKS of the frontend's
+ * backends in slot order from a random one, for one whose port towards it is free. Affinity is
+ * not recorded for it: the client's next flow may still find its remembered backend free.
+ */
+static __always_inline bool pick_free_backend(const struct frontend_info *fe,
+					      struct tw_reverse_key *rk,
+					      const struct tw_flow_key *own, __u64 now, __u32 *be_id,
+					      struct tw_backend *be, enum port_owner *owner)
+{
+	__u32 start = bpf_get_prandom_u32();
+
+	for (int i = 0; i < CLASH_PICKS; i++) {
+		__u32 id;
+
+		if (i >= fe->count)
+			break;
+		id = slot_backend(fe->slot_base, (start + i) % fe->count);
+		if (!backend_by_id(id, be))
+			continue;
+		rk->backend_addr = be->addr;
+		rk->backend_port = be->port;
+		*owner = port_held(rk, own, now);
+		if (*owner != PORT_HELD) {
+			*be_id = id;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Whether a gate (tw_fe_gate or tw_be_gate) lets (addr, port, proto) through: see lb_maps.h. */
@@ -1210,12 +1292,14 @@ static __always_inline bool load_icmp_quote(struct __sk_buff *skb, const struct 
 
 /*
  * Not a service. Trap 3: a SYN opening a direct connection must not meet a reverse entry an
- * earlier ClusterIP flow left for the same client port and backend. Looked up before deleting: a
- * lookup takes no lock, a delete locks its bucket even when there is nothing to delete. UDP is not
- * checked here (that would cost a second lookup per datagram): a UDP reply is only translated
- * while the ClusterIP flow it matches is alive (tw_lb_ingress).
+ * earlier ClusterIP flow left for the same client port and backend: a stale one is deleted. One
+ * whose ClusterIP flow is still open means the two connections would be one 4-tuple on the wire
+ * (port_held()): the direct one is refused. Looked up before deleting: a lookup takes no lock, a
+ * delete locks its bucket even when there is nothing to delete. UDP is not checked here (that
+ * would cost a second lookup per datagram): a UDP reply is only translated while the ClusterIP
+ * flow it matches is alive (tw_lb_ingress).
  */
-static __always_inline int not_a_service(const struct pkt *p)
+static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt *p)
 {
 	if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p->proto == IPPROTO_TCP) {
 		struct tw_reverse_key rk = {
@@ -1226,8 +1310,16 @@ static __always_inline int not_a_service(const struct pkt *p)
 			.proto = p->proto,
 		};
 
-		if (bpf_map_lookup_elem(&tw_rev_v1, &rk))
+		switch (port_held(&rk, NULL, lb_now())) {
+		case PORT_HELD:
+			count_node(COUNT_CLASH);
+			return reject_tcp(skb, p->saddr, p->daddr);
+		case PORT_STALE:
 			bpf_map_delete_elem(&tw_rev_v1, &rk);
+			break;
+		default:
+			break;
+		}
 	}
 	return TC_ACT_OK;
 }
@@ -1254,6 +1346,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	struct tw_frontend_key fk = { .addr = p->daddr, .port = p->dport, .proto = p->proto };
 	struct frontend_info fi;
 	struct tw_frontend *fe;
+	enum port_owner owner;
 	__u32 fe_id;
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
@@ -1294,7 +1387,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	 */
 	fe = bpf_map_lookup_elem(&tw_fe_v1, &fk);
 	if (!fe)
-		return not_a_service(p);
+		return not_a_service(skb, p);
 	fi.id = fe->id;
 	fi.slot_base = fe->slot_base;
 	fi.count = fe->backend_count;
@@ -1311,11 +1404,19 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		count_rejected(fe_id);
 		return TC_ACT_SHOT;
 	}
+	rk.backend_addr = be.addr;
+	rk.backend_port = be.port;
+	owner = port_held(&rk, &key, now);
+	if (owner == PORT_HELD &&
+	    !pick_free_backend(&fi, &rk, &key, now, &be_id, &be, &owner)) {
+		count_node(COUNT_CLASH);
+		if (tcp)
+			return reject_tcp(skb, p->saddr, p->daddr);
+		return reject_udp(skb, p->saddr, p->daddr);
+	}
 	baddr = be.addr;
 	bport = be.port;
 	state = flow_next_state(TW_FLOW_NEW, p->tcp_flags, true);
-	rk.backend_addr = baddr;
-	rk.backend_port = bport;
 	if (f && old_be_id == be_id && old_addr == baddr && old_port == bport) {
 		/*
 		 * The client reused the port of an ended flow and got the same backend (the usual case
@@ -1333,7 +1434,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		f->frontend_id = fe_id;
 		f->state = state;
 		f->next_hop = 0; /* a new flow proves its next hop afresh */
-		if (!reverse_leads_to(&rk, &key))
+		if (owner != PORT_OURS)
 			bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	} else {
 		struct tw_flow nf = {
@@ -1362,7 +1463,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
-	count_node(false);
+	count_node(COUNT_FLOW);
 
 translate:
 	if (p->frag == FRAG_FIRST) {
@@ -1459,8 +1560,8 @@ static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 	struct pkt p;
 
 	/* The second pass of a packet bpf_redirect_neigh() re-sent (see l2_redirect). */
-	if (skb->mark & TW_MARK_L2_PASS) {
-		skb->mark &= ~TW_MARK_L2_PASS;
+	if (skb->mark & TW_MARK_OWN_PASS) {
+		skb->mark &= ~TW_MARK_OWN_PASS;
 		return TC_ACT_OK;
 	}
 	if (skb->protocol != bpf_htons(ETH_P_IP))
@@ -1477,7 +1578,7 @@ static __always_inline int lb_egress(struct __sk_buff *skb, bool l2_fix)
 		return TC_ACT_OK;
 
 	if (!gate_may_hold(&tw_fe_gate_v1, p.daddr, p.dport, p.proto))
-		return not_a_service(&p);
+		return not_a_service(skb, &p);
 	return egress_frontend(skb, &p, l2_fix);
 }
 
@@ -1587,6 +1688,11 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	bool tcp, synack;
 	__u8 state;
 
+	/* A refusal the egress program bounced in (see bounce_to_ingress). */
+	if (skb->mark & TW_MARK_OWN_PASS) {
+		skb->mark &= ~TW_MARK_OWN_PASS;
+		return TC_ACT_OK;
+	}
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	if (parse_ipv4(skb, &p))

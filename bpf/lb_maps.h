@@ -173,13 +173,17 @@ struct tw_counters {
 
 /*
  * The node's totals (tw_node_stat: a per-CPU array of one entry): new flows to a frontend that the
- * programs balanced, and new flows they refused (rejected, as in tw_counters). The daemon never
- * resets them and sums the CPUs' slots: they count on across daemon restarts, as the maps do, and
- * live in a map of their own so that no pass of the daemon's writes beside them.
+ * programs balanced, new flows they refused (rejected, as in tw_counters), and new connections they
+ * refused for a port clash (clashes: the client's port towards the only backends it could have
+ * had, or towards the backend it dialled directly, was held by another open flow; see
+ * port_held()). The daemon never resets them and sums the CPUs' slots: they count on across
+ * daemon restarts, as the maps do, and live in a map of their own so that no pass of the daemon's
+ * writes beside them.
  */
 struct tw_node_counters {
 	__u64 flows;
 	__u64 rejected;
+	__u64 clashes;
 };
 
 /*
@@ -228,6 +232,6 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
 #define TW_MAP_FE_GATE "tw_fe_gate_v1"
 #define TW_MAP_BE_GATE "tw_be_gate_v1"
-#define TW_MAP_NODE_STAT "tw_node_stat_v1"
+#define TW_MAP_NODE_STAT "tw_node_stat_v2"
 
 #endif

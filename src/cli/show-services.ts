@@ -49,8 +49,9 @@ function renderHeader(reply: ShowServicesReply__Output): string {
   }
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
   lines.push(
-    `  new flows from this node's pods: ${reply.newFlowsBalanced} balanced, ` +
-      `${reply.newFlowsRefused} refused (no ready backend), since the maps were created`,
+    `  new flows from this node's pods, since the maps were created: ` +
+      `${reply.newFlowsBalanced} balanced, ${reply.newFlowsRefused} refused (no ready backend), ` +
+      `${reply.newFlowsClashed} refused (port clash)`,
   );
   const parked = reply.parkedFrontendIds;
   if (parked > 0) {

@@ -106,6 +106,7 @@ export function* showServices(
       sourceProblem: '',
       newFlowsBalanced: 0,
       newFlowsRefused: 0,
+      newFlowsClashed: 0,
     };
     return;
   }
@@ -123,6 +124,7 @@ export function* showServices(
     sourceProblem: lb.sourceProblem() ?? '',
     newFlowsBalanced: Number(newFlows.balanced),
     newFlowsRefused: Number(newFlows.refused),
+    newFlowsClashed: Number(newFlows.clashed),
   };
   const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];

@@ -24,7 +24,11 @@ export interface LbReadout {
   readonly passes: number;
   readonly failedPasses: number;
   /** The datapath's own counts, from the maps (NodeFlowTotals, structurally). */
-  nodeFlowTotals(): { readonly balanced: bigint; readonly refused: bigint };
+  nodeFlowTotals(): {
+    readonly balanced: bigint;
+    readonly refused: bigint;
+    readonly clashed: bigint;
+  };
 }
 
 /** A one-endpoint change takes well under a millisecond; an initial sync of 10,000 Services, ~0.1 s. */
@@ -119,7 +123,9 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
     help:
       "New flows from this node's pods to Service frontends, as the datapath counted them: " +
       'balanced (a backend chosen), refused (no ready backend: a TCP reset or ICMP port ' +
-      'unreachable at once; or dropped while the frontend was being rewritten). Kept in the ' +
+      'unreachable at once; or dropped while the frontend was being rewritten), clashed ' +
+      "(refused the same way: the client's port towards the backend was held by another open " +
+      "flow, to another Service with the same backends or a direct connection's). Kept in the " +
       "pinned maps, so they count on across terwayd's restarts",
     labelNames: ['outcome'],
     registers: [registry],
@@ -133,6 +139,7 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       this.reset();
       this.inc({ outcome: 'balanced' }, Number(totals.balanced));
       this.inc({ outcome: 'refused' }, Number(totals.refused));
+      this.inc({ outcome: 'clashed' }, Number(totals.clashed));
     },
   });
   const duration = new Histogram({

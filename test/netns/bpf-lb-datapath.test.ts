@@ -15,6 +15,8 @@
  * packet is addressed to the gateway's MAC, so the program must re-address it to the on-link
  * backend (EBPF.md trap 6).
  */
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
 import type { AgentReply, EchoReply } from '../support/bpf-lab.js';
@@ -55,6 +57,7 @@ import { FLOW } from '../../src/lb/maps/lb-layouts.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { startCapture } from '../support/capture.js';
 import { dumpOf } from '../support/lb-flows.js';
+import { REPO_ROOT } from '../support/bins.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -130,6 +133,7 @@ const agents: Agent[] = [];
 let pins: LbPins | undefined;
 let node: TestNetns;
 let client: Agent;
+let clientPod: TestNetns;
 let gwClient: Agent;
 const servers = new Map<string, Agent>();
 /** Every backend's namespace, by backend name. */
@@ -401,7 +405,7 @@ function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
 
 /** The node's new-flow totals, summed over the CPUs as terwayd reads them. */
 function nodeTotals() {
-  const map = NativeBpfMap.openPinned(lb().map('tw_node_stat_v1'));
+  const map = NativeBpfMap.openPinned(lb().map('tw_node_stat_v2'));
   try {
     return readNodeFlowTotals(map);
   } finally {
@@ -492,6 +496,7 @@ beforeAll(async () => {
   const clientNs = vethPod(10, CLIENT_IP);
   lb().attach(clientNs);
   client = await agent(clientNs, 'client');
+  clientPod = clientNs;
   const gwClientNs = vethPod(11, GW_CLIENT_IP);
   lb().attach(gwClientNs, 'tw_lb_egress_gw');
   gwClient = await agent(gwClientNs, 'gw-client');
@@ -900,6 +905,71 @@ describe('veth pod', () => {
     await refusedSegmentError(client, CLIENT_IP, vip, BACKENDS[2]!);
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
+
+  test('a port held towards a backend by an open flow is never given to a second flow: another backend, or a refusal', async () => {
+    // Two Services with the same backend b1 (one port for TCP, one for UDP), and a third Service
+    // with b1 and b2.
+    const be = (id: number, name: string, port: number) => ({ id, ip: ipOf(name), port });
+    setFrontend('10.96.0.40', 80, TCP, { id: 35 }, [be(80, 'b1', TCP_TARGET)]);
+    setFrontend('10.96.0.41', 80, TCP, { id: 36 }, [be(80, 'b1', TCP_TARGET)]);
+    setFrontend('10.96.0.42', 80, TCP, { id: 37 }, [
+      be(80, 'b1', TCP_TARGET),
+      be(81, 'b2', TCP_TARGET),
+    ]);
+    setFrontend('10.96.0.40', 53, UDP, { id: 38 }, [be(82, 'b1', UDP_TARGET)]);
+    setFrontend('10.96.0.41', 53, UDP, { id: 39 }, [be(82, 'b1', UDP_TARGET)]);
+    setFrontend('10.96.0.42', 53, UDP, { id: 40 }, [
+      be(82, 'b1', UDP_TARGET),
+      be(83, 'b2', UDP_TARGET),
+    ]);
+    type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
+    const clash = (kind: 'tcp' | 'udp', first: string, second: string, localPort: number) =>
+      JSON.parse(
+        inNs(clientPod, 'python3', [
+          join(REPO_ROOT, 'test/support/port-clash.py'),
+          kind,
+          ...first.split(':'),
+          ...second.split(':'),
+          String(localPort),
+        ]),
+      ) as { first: Asked; second: Asked; firstAgain: Asked };
+    const ports = Array.from({ length: 8 }, (_, i) => 31001 + i);
+    const before = nodeTotals();
+
+    // The only backend of the second Service is held from this port: refused at once, counted,
+    // and the first connection goes on (on the wire the two would have been one 4-tuple).
+    const tcpOnly = clash('tcp', '10.96.0.40:80', '10.96.0.41:80', ports[0]!);
+    expect(tcpOnly.first.answer).toMatchObject({ name: 'b1', peerPort: ports[0] });
+    expect(tcpOnly.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(tcpOnly.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
+    expect(nodeTotals().clashed - before.clashed).toBe(1n);
+
+    // A direct connection to b1 from the port a ClusterIP flow to b1 holds: the same.
+    const direct = clash('tcp', '10.96.0.40:80', `${ipOf('b1')}:${TCP_TARGET}`, ports[1]!);
+    expect(direct.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(direct.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
+    expect(nodeTotals().clashed - before.clashed).toBe(2n);
+
+    // With another backend to draw, the second flow takes it, whatever it drew first: b2, every time.
+    for (const port of ports.slice(2, 6)) {
+      const drawn = clash('tcp', '10.96.0.40:80', '10.96.0.42:80', port);
+      expect(drawn.second.answer).toMatchObject({ name: 'b2', peer: CLIENT_IP, peerPort: port });
+      expect(drawn.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
+    }
+
+    // UDP, one socket asking two Services from one port (a resolver with two nameservers): each
+    // answer comes from the address asked, and the second Service's comes from b2.
+    const resolver = clash('udp', '10.96.0.40:53', '10.96.0.42:53', ports[6]!);
+    expect(resolver.first).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
+    expect(resolver.second).toMatchObject({ answer: { name: 'b2' }, from: ['10.96.0.42', 53] });
+    expect(resolver.firstAgain).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
+    // With b1 alone behind both, the second is refused (an ICMP error, which an unconnected
+    // socket does not report: it times out) and the first Service still answers from its address.
+    const alone = clash('udp', '10.96.0.40:53', '10.96.0.41:53', ports[7]!);
+    expect(alone.second).toEqual({ error: 'TimeoutError' });
+    expect(alone.firstAgain).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
+    expect(nodeTotals().clashed - before.clashed).toBe(3n);
+  }, 60_000);
 
   test("the node's totals count each new flow once: balanced, or refused for want of a backend", async () => {
     setFrontend('10.96.0.24', 80, TCP, { id: 18 }, [{ id: 49, ip: ipOf('b1'), port: TCP_TARGET }]);

@@ -62,6 +62,7 @@ function services(
     sourceProblem: '',
     newFlowsBalanced: 12,
     newFlowsRefused: 0,
+    newFlowsClashed: 0,
     ...extra,
   };
 }
@@ -75,7 +76,7 @@ describe('terway-cli show services', () => {
     const out = renderShowServices(services([frontend()]));
     expect(lines(out)).toEqual([
       'Service LB: 1 frontend from a services file (synced); node node-1, zone cn-hangzhou-k; maps in /sys/fs/bpf/terway-node',
-      "  new flows from this node's pods: 12 balanced, 0 refused (no ready backend), since the maps were created",
+      "  new flows from this node's pods, since the maps were created: 12 balanced, 0 refused (no ready backend), 0 refused (port clash)",
       '',
       '10.96.0.80:80/TCP  default/web (port http)  id 1',
       '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
@@ -116,6 +117,7 @@ describe('terway-cli show services', () => {
           parkedFrontendIds: 2,
           newFlowsBalanced: 1234,
           newFlowsRefused: 4,
+          newFlowsClashed: 1,
           sourceProblem: 'services file not applied: not valid YAML (2:1)\n\n 1 | kind: [x\n-----^',
         },
       ),
@@ -131,8 +133,8 @@ describe('terway-cli show services', () => {
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(
-      "  new flows from this node's pods: 1234 balanced, 4 refused (no ready backend), since the " +
-        'maps were created',
+      "  new flows from this node's pods, since the maps were created: 1234 balanced, 4 refused " +
+        '(no ready backend), 1 refused (port clash)',
     );
     expect(out).toContain(
       '  2 frontend ids parked: deleted frontends whose connections may still run count under them; ' +

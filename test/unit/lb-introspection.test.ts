@@ -244,13 +244,21 @@ describe('ShowServices', () => {
 
   test("the header carries the datapath's node totals of new flows, read at each call", async () => {
     const deps = await node([]);
-    expect(showServices(deps, '')).toMatchObject({ newFlowsBalanced: 0, newFlowsRefused: 0 });
+    expect(showServices(deps, '')).toMatchObject({
+      newFlowsBalanced: 0,
+      newFlowsRefused: 0,
+      newFlowsClashed: 0,
+    });
     deps.lb!.maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n }),
+      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n }),
       1,
     );
-    expect(showServices(deps, '')).toMatchObject({ newFlowsBalanced: 9, newFlowsRefused: 2 });
+    expect(showServices(deps, '')).toMatchObject({
+      newFlowsBalanced: 9,
+      newFlowsRefused: 2,
+      newFlowsClashed: 1,
+    });
   });
 
   test('a daemon without the Service LB says so instead of an empty list', () => {

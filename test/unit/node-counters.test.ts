@@ -13,15 +13,23 @@ function mapReturning(value: Buffer | undefined): BpfMap {
 describe('readNodeFlowTotals', () => {
   test("sums every CPU's slot", () => {
     const slots = [
-      { flows: 5n, rejected: 1n },
-      { flows: 7n, rejected: 0n },
-      { flows: 0n, rejected: 4n },
+      { flows: 5n, rejected: 1n, clashes: 0n },
+      { flows: 7n, rejected: 0n, clashes: 2n },
+      { flows: 0n, rejected: 4n, clashes: 1n },
     ];
     const value = Buffer.concat(slots.map((slot) => encode(NODE_COUNTERS, slot)));
-    expect(readNodeFlowTotals(mapReturning(value))).toEqual({ balanced: 12n, refused: 5n });
+    expect(readNodeFlowTotals(mapReturning(value))).toEqual({
+      balanced: 12n,
+      refused: 5n,
+      clashed: 3n,
+    });
   });
 
   test('a map without the entry counts nothing', () => {
-    expect(readNodeFlowTotals(mapReturning(undefined))).toEqual({ balanced: 0n, refused: 0n });
+    expect(readNodeFlowTotals(mapReturning(undefined))).toEqual({
+      balanced: 0n,
+      refused: 0n,
+      clashed: 0n,
+    });
   });
 });

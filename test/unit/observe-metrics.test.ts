@@ -120,7 +120,7 @@ describe('LB metrics', () => {
       isSynced: true,
       passes: 3,
       failedPasses: 0,
-      nodeFlowTotals: () => ({ balanced: 7n, refused: 2n }),
+      nodeFlowTotals: () => ({ balanced: 7n, refused: 2n, clashed: 1n }),
     };
     registerLbMetrics(registry, readout);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'blocked' })).toBe(1);
@@ -129,6 +129,7 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_reconcile_passes_total', { result: 'ok' })).toBe(3);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(7);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(2);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(1);
   });
 
   test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
@@ -143,11 +144,12 @@ describe('LB metrics', () => {
     // What the programs write: the one entry of tw_node_stat (one CPU's slot, in memory).
     maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n }),
+      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n, clashes: 2n }),
       1,
     );
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
+    expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(2);
 
     maps.nodeStats.close();
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);

@@ -38,7 +38,7 @@ export const LB_MAP_NAMES = {
   backendStats: 'tw_be_stat_v1',
   frontendGate: 'tw_fe_gate_v1',
   backendGate: 'tw_be_gate_v1',
-  nodeStats: 'tw_node_stat_v1',
+  nodeStats: 'tw_node_stat_v2',
 } as const;
 
 export type LbMapRole = keyof typeof LB_MAP_NAMES;
@@ -127,10 +127,14 @@ export const COUNTERS = defineLayout('tw_counters', 32, {
   rejected: { offset: 24, kind: 'u64' },
 });
 
-/** The one value of tw_node_stat, per CPU: the node's new flows, balanced and refused. */
-export const NODE_COUNTERS = defineLayout('tw_node_counters', 16, {
+/**
+ * The one value of tw_node_stat, per CPU: the node's new flows, balanced, refused for want of a
+ * backend, and refused for a port clash.
+ */
+export const NODE_COUNTERS = defineLayout('tw_node_counters', 24, {
   flows: { offset: 0, kind: 'u64' },
   rejected: { offset: 8, kind: 'u64' },
+  clashes: { offset: 16, kind: 'u64' },
 });
 
 /** Every struct layout, for the BTF check. `__u32` keys and values are not structs. */

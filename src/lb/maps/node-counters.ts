@@ -12,18 +12,26 @@ export interface NodeFlowTotals {
   readonly balanced: bigint;
   /** New flows to a frontend refused: no ready backend, or its slots being rewritten. */
   readonly refused: bigint;
+  /**
+   * New connections refused because the client's port towards their backend was held by another
+   * open flow (to another frontend with the same backends, or a direct connection's): on the wire
+   * the two would have been one 4-tuple.
+   */
+  readonly clashed: bigint;
 }
 
 export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
   const value = map.lookup(encode(ARRAY_INDEX, { index: 0 }));
   let balanced = 0n;
   let refused = 0n;
-  if (value === undefined) return { balanced, refused };
+  let clashed = 0n;
+  if (value === undefined) return { balanced, refused, clashed };
   const slot = Math.ceil(NODE_COUNTERS.size / 8) * 8;
   for (let at = 0; at + NODE_COUNTERS.size <= value.length; at += slot) {
     const counters = decode(NODE_COUNTERS, value.subarray(at, at + NODE_COUNTERS.size));
     balanced += counters.flows;
     refused += counters.rejected;
+    clashed += counters.clashes;
   }
-  return { balanced, refused };
+  return { balanced, refused, clashed };
 }

@@ -692,6 +692,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "newFlowsRefused": {
                   "type": "double",
                   "id": 12
+                },
+                "newFlowsClashed": {
+                  "type": "double",
+                  "id": 13
                 }
               }
             },

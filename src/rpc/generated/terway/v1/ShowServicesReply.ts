@@ -15,6 +15,7 @@ export interface ShowServicesReply {
   'sourceProblem'?: (string);
   'newFlowsBalanced'?: (number | string);
   'newFlowsRefused'?: (number | string);
+  'newFlowsClashed'?: (number | string);
 }
 
 export interface ShowServicesReply__Output {
@@ -30,4 +31,5 @@ export interface ShowServicesReply__Output {
   'sourceProblem': (string);
   'newFlowsBalanced': (number);
   'newFlowsRefused': (number);
+  'newFlowsClashed': (number);
 }
