@@ -399,6 +399,11 @@ function flowOf(
   return value === undefined ? undefined : decodeFlow(value);
 }
 
+/** The key of the veth client's flow from `clientPort` to VIP. */
+function clientFlowKey(clientPort: number, frontendPort: number, proto: number): Buffer {
+  return flowKey({ clientAddr: CLIENT_IP, frontendAddr: VIP, clientPort, frontendPort, proto });
+}
+
 function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
   return decodeCounters(lb().lookup(map, u32(id))!);
 }
@@ -675,22 +680,7 @@ describe('veth pod', () => {
 
     // The daemon's reading of the same entries (which frontend ids live flows still count under),
     // on its own clock: now both flows live; 11 s on, past the closing TCP flow's 10 s, only UDP's.
-    const mine = [
-      flowKey({
-        clientAddr: CLIENT_IP,
-        frontendAddr: VIP,
-        clientPort: port,
-        frontendPort: 80,
-        proto: TCP,
-      }),
-      flowKey({
-        clientAddr: CLIENT_IP,
-        frontendAddr: VIP,
-        clientPort: u.localPort as number,
-        frontendPort: 53,
-        proto: UDP,
-      }),
-    ];
+    const mine = [clientFlowKey(port, 80, TCP), clientFlowKey(u.localPort as number, 53, UDP)];
     const entries = lb()
       .dump('tw_flow_v1')
       .filter((entry) => mine.some((key) => key.equals(entry.key)));
@@ -702,14 +692,7 @@ describe('veth pod', () => {
   }, 30_000);
 
   test('a half-closed connection keeps its backend for as long as the other side takes, either way', async () => {
-    const key = (port: number) =>
-      flowKey({
-        clientAddr: CLIENT_IP,
-        frontendAddr: VIP,
-        clientPort: port,
-        frontendPort: 80,
-        proto: TCP,
-      });
+    const key = (port: number) => clientFlowKey(port, 80, TCP);
     const stateOf = (port: number) => flowOf(CLIENT_IP, VIP, port, 80, TCP)?.state;
     const until = async (what: () => boolean) => {
       for (let i = 0; i < 100 && !what(); i++) await sleep(20);
