@@ -1209,15 +1209,54 @@ static __always_inline enum port_owner port_held(const struct tw_reverse_key *rk
 	return PORT_HELD;
 }
 
-/* How many of a frontend's backends a new flow tries when its first pick's port is held. */
+/*
+ * Whether the client has a TCP connection of its own open to the backend from that port (the
+ * reverse key rk): a direct connection, which the programs do not track, found in the client's
+ * socket table. The mirror of port_held()'s direct case: the direct connection came first, and a
+ * ClusterIP flow translated onto its 4-tuple would break it. The lookup takes the tuple as a
+ * packet arriving from the backend would carry it; a listener on that port is no connection, and
+ * a connection in TIME_WAIT (no full socket) holds nothing on the backend's side.
+ */
+static __always_inline bool direct_connection(struct __sk_buff *skb,
+					      const struct tw_reverse_key *rk)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	bool open;
+
+	if (rk->proto != IPPROTO_TCP)
+		return false;
+	t.ipv4.saddr = rk->backend_addr;
+	t.ipv4.daddr = rk->client_addr;
+	t.ipv4.sport = rk->backend_port;
+	t.ipv4.dport = rk->client_port;
+	sk = bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	open = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return open;
+}
+
+/* Whether a new flow may not use rk's 4-tuple: another flow holds it, or a direct connection. */
+static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,
+					const struct tw_flow_key *own, __u64 now,
+					enum port_owner *owner)
+{
+	*owner = port_held(rk, own, now);
+	return *owner == PORT_HELD || direct_connection(skb, rk);
+}
+
+/* How many of a frontend's backends a new flow tries when its first pick's port is taken. */
 #define CLASH_PICKS 4
 
 /*
- * After the first pick's port proved held (port_held()), up to CLASH_PICKS of the frontend's
- * backends in slot order from a random one, for one whose port towards it is free. Affinity is
- * not recorded for it: the client's next flow may still find its remembered backend free.
+ * After the first pick's 4-tuple proved taken (tuple_taken()), up to CLASH_PICKS of the frontend's
+ * backends in slot order from a random one, for one whose tuple is free. Affinity is not recorded
+ * for it: the client's next flow may still find its remembered backend free.
  */
-static __always_inline bool pick_free_backend(const struct frontend_info *fe,
+static __always_inline bool pick_free_backend(struct __sk_buff *skb,
+					      const struct frontend_info *fe,
 					      struct tw_reverse_key *rk,
 					      const struct tw_flow_key *own, __u64 now, __u32 *be_id,
 					      struct tw_backend *be, enum port_owner *owner)
@@ -1234,8 +1273,7 @@ static __always_inline bool pick_free_backend(const struct frontend_info *fe,
 			continue;
 		rk->backend_addr = be->addr;
 		rk->backend_port = be->port;
-		*owner = port_held(rk, own, now);
-		if (*owner != PORT_HELD) {
+		if (!tuple_taken(skb, rk, own, now, owner)) {
 			*be_id = id;
 			return true;
 		}
@@ -1406,9 +1444,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	rk.backend_addr = be.addr;
 	rk.backend_port = be.port;
-	owner = port_held(&rk, &key, now);
-	if (owner == PORT_HELD &&
-	    !pick_free_backend(&fi, &rk, &key, now, &be_id, &be, &owner)) {
+	if (tuple_taken(skb, &rk, &key, now, &owner) &&
+	    !pick_free_backend(skb, &fi, &rk, &key, now, &be_id, &be, &owner)) {
 		count_node(COUNT_CLASH);
 		if (tcp)
 			return reject_tcp(skb, p->saddr, p->daddr);

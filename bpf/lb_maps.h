@@ -175,8 +175,9 @@ struct tw_counters {
  * The node's totals (tw_node_stat: a per-CPU array of one entry): new flows to a frontend that the
  * programs balanced, new flows they refused (rejected, as in tw_counters), and new connections they
  * refused for a port clash (clashes: the client's port towards the only backends it could have
- * had, or towards the backend it dialled directly, was held by another open flow; see
- * port_held()). The daemon never resets them and sums the CPUs' slots: they count on across
+ * had was held by another open flow or by a direct connection of its own, or a direct connection's
+ * port towards its backend was held by a flow; see port_held() and direct_connection()). The
+ * daemon never resets them and sums the CPUs' slots: they count on across
  * daemon restarts, as the maps do, and live in a map of their own so that no pass of the daemon's
  * writes beside them.
  */

@@ -916,7 +916,7 @@ describe('veth pod', () => {
           String(localPort),
         ]),
       ) as { first: Asked; second: Asked; firstAgain: Asked };
-    const ports = Array.from({ length: 8 }, (_, i) => 31001 + i);
+    const ports = Array.from({ length: 11 }, (_, i) => 31001 + i);
     const before = nodeTotals();
 
     // The only backend of the second Service is held from this port: refused at once, counted,
@@ -932,6 +932,20 @@ describe('veth pod', () => {
     expect(direct.second).toEqual({ error: 'ConnectionRefusedError' });
     expect(direct.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
     expect(nodeTotals().clashed - before.clashed).toBe(2n);
+
+    // The mirror case: a direct connection to b1 first, then a ClusterIP connection from its port
+    // to a Service whose only backend is b1: refused, and the direct connection goes on.
+    const directFirst = clash('tcp', `${ipOf('b1')}:${TCP_TARGET}`, '10.96.0.40:80', ports[8]!);
+    expect(directFirst.first.answer).toMatchObject({ name: 'b1', peerPort: ports[8] });
+    expect(directFirst.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(directFirst.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
+    expect(nodeTotals().clashed - before.clashed).toBe(3n);
+    // With b2 to draw instead, the ClusterIP connection takes it.
+    for (const port of ports.slice(9, 11)) {
+      const drawn = clash('tcp', `${ipOf('b1')}:${TCP_TARGET}`, '10.96.0.42:80', port);
+      expect(drawn.second.answer).toMatchObject({ name: 'b2', peerPort: port });
+      expect(drawn.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
+    }
 
     // With another backend to draw, the second flow takes it, whatever it drew first: b2, every time.
     for (const port of ports.slice(2, 6)) {
@@ -951,7 +965,7 @@ describe('veth pod', () => {
     const alone = clash('udp', '10.96.0.40:53', '10.96.0.41:53', ports[7]!);
     expect(alone.second).toEqual({ error: 'TimeoutError' });
     expect(alone.firstAgain).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
-    expect(nodeTotals().clashed - before.clashed).toBe(3n);
+    expect(nodeTotals().clashed - before.clashed).toBe(4n);
   }, 60_000);
 
   test("the node's totals count each new flow once: balanced, or refused for want of a backend", async () => {
