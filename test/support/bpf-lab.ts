@@ -22,6 +22,7 @@ import {
   COUNTERS,
   FLOW,
   FLOW_KEY,
+  FLOW_STATES,
   FRONTEND,
   FRONTEND_KEY,
   LB_MAP_NAMES,
@@ -36,11 +37,12 @@ import type { TestNetns } from './netns.js';
 
 export const TCP = 6;
 export const UDP = 17;
-export const FLOW_NEW = 0;
-export const FLOW_ESTABLISHED = 1;
-export const FLOW_CLOSING = 2;
-export const FLOW_CLIENT_FIN = 3;
-export const FLOW_BACKEND_FIN = 4;
+/** tw_flow.state values, by the name the daemon gives each (FLOW_STATES mirrors TW_FLOW_*). */
+export const FLOW_NEW = FLOW_STATES.indexOf('new');
+export const FLOW_ESTABLISHED = FLOW_STATES.indexOf('established');
+export const FLOW_CLOSING = FLOW_STATES.indexOf('closing');
+export const FLOW_CLIENT_FIN = FLOW_STATES.indexOf('client-fin');
+export const FLOW_BACKEND_FIN = FLOW_STATES.indexOf('backend-fin');
 
 /** Where scripts/build-bpf.sh writes the object (BPF_OUT_DIR moves it, as in the VM tier). */
 export const LB_OBJECT = join(process.env.BPF_OUT_DIR ?? join(REPO_ROOT, 'dist/bpf'), 'lb.o');

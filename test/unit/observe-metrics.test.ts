@@ -34,13 +34,21 @@ afterEach(async () => {
   for (const each of servers.splice(0)) await each.close();
 });
 
+/** A reconciler on `maps` whose passes and figures feed the LB metrics of a fresh registry. */
+function meteredReconciler(
+  maps = memoryLbMaps(),
+  retry: { initialRetryMs?: number; maxRetryMs?: number } = {},
+) {
+  const registry = new Registry();
+  const lb = new LbReconciler({ maps, logger: log, ...retry });
+  reconcilers.push(lb);
+  lb.onPass = registerLbMetrics(registry, lb);
+  return { registry, maps, lb };
+}
+
 describe('LB metrics', () => {
   test('frontends by state, backends, sync, passes and writes follow the reconciler', async () => {
-    const registry = new Registry();
-    const maps = memoryLbMaps();
-    const lb = new LbReconciler({ maps, logger: log });
-    reconcilers.push(lb);
-    lb.onPass = registerLbMetrics(registry, lb);
+    const { registry, lb } = meteredReconciler();
     expect(await valueOf(registry, 'terway_lb_synced')).toBe(0);
 
     lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2', '10.0.0.3'))]);
@@ -85,7 +93,6 @@ describe('LB metrics', () => {
   });
 
   test('failed passes are counted apart from the ones that wrote', async () => {
-    const registry = new Registry();
     const maps = memoryLbMaps();
     const realUpdate = maps.frontend.updateBatch.bind(maps.frontend);
     let failures = 2;
@@ -93,9 +100,7 @@ describe('LB metrics', () => {
       if (failures-- > 0) throw new Error('injected: EAGAIN');
       return realUpdate(keys, values, count, flags ?? BPF_ANY);
     };
-    const lb = new LbReconciler({ maps, logger: log, initialRetryMs: 5, maxRetryMs: 10 });
-    reconcilers.push(lb);
-    lb.onPass = registerLbMetrics(registry, lb);
+    const { registry, lb } = meteredReconciler(maps, { initialRetryMs: 5, maxRetryMs: 10 });
     lb.markSynced();
     lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
     await lb.whenIdle();
@@ -133,11 +138,7 @@ describe('LB metrics', () => {
   });
 
   test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
-    const registry = new Registry();
-    const maps = memoryLbMaps();
-    const lb = new LbReconciler({ maps, logger: log });
-    reconcilers.push(lb);
-    lb.onPass = registerLbMetrics(registry, lb);
+    const { registry, maps } = meteredReconciler();
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(0);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(0);
 
