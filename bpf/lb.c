@@ -127,6 +127,14 @@ struct {
 	__type(value, struct tw_affinity);
 } tw_aff_v1 SEC(".maps");
 
+/* Moved client ports (see struct tw_moved_port); an entry is read only while its flow is flagged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_MAX_MOVED);
+	__type(key, struct tw_flow_key);
+	__type(value, struct tw_moved_port);
+} tw_moved_v1 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TW_MAX_FRONTENDS);
@@ -149,7 +157,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct tw_node_counters);
-} tw_node_stat_v2 SEC(".maps");
+} tw_node_stat_v3 SEC(".maps");
 
 /* The frontend and backend gates (see lb_maps.h): one definition, two maps. */
 struct tw_gate_map {
@@ -643,6 +651,23 @@ static __always_inline int rewrite_known_csum(struct __sk_buff *skb, const struc
 #endif
 
 /*
+ * Replaces one port of the TCP/UDP header (at l4_off + port_field) and moves the L4 checksum with
+ * it, as rewrite_addr_port() does its port.
+ */
+static __always_inline int rewrite_port(struct __sk_buff *skb, const struct pkt *p,
+					__u32 port_field, __be16 old_port, __be16 new_port)
+{
+	__u32 csum_off = p->l4_off + l4_csum_off(p->proto);
+	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)))
+		return -1;
+	if (bpf_skb_store_bytes(skb, p->l4_off + port_field, &new_port, sizeof(new_port), 0))
+		return -1;
+	return 0;
+}
+
+/*
  * Replaces the source or destination address and, when the L4 header is present, the matching
  * port (at l4_off + port_field), fixing the IPv4 header checksum and the TCP/UDP checksum, whose
  * pseudo-header covers the address. A UDP checksum of 0 (none) stays 0 (BPF_F_MARK_MANGLED_0).
@@ -708,12 +733,8 @@ static __always_inline int rewrite_addr_port(struct __sk_buff *skb, const struct
 		if (bpf_skb_store_bytes(skb, IP_CSUM_OFF, &h, sizeof(h), 0))
 			return -1;
 	}
-	if (has_l4 && old_port != new_port) {
-		if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)))
-			return -1;
-		if (bpf_skb_store_bytes(skb, p->l4_off + port_field, &new_port, sizeof(new_port), 0))
-			return -1;
-	}
+	if (has_l4 && old_port != new_port && rewrite_port(skb, p, port_field, old_port, new_port))
+		return -1;
 	if (mac && bpf_skb_store_bytes(skb, 0, mac, ETH_ALEN, 0))
 		return -1;
 	return 0;
@@ -872,12 +893,12 @@ static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 byte
  * The node's totals. Atomic although per CPU: an egress run in softirq (a TCP timer's segment) can
  * interrupt one in process context on the same CPU.
  */
-enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH };
+enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH, COUNT_MOVED };
 
 static __always_inline void count_node(enum node_count what)
 {
 	__u32 zero = 0;
-	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v2, &zero);
+	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v3, &zero);
 
 	if (!n)
 		return;
@@ -885,6 +906,8 @@ static __always_inline void count_node(enum node_count what)
 		__sync_fetch_and_add(&n->rejected, 1);
 	else if (what == COUNT_CLASH)
 		__sync_fetch_and_add(&n->clashes, 1);
+	else if (what == COUNT_MOVED)
+		__sync_fetch_and_add(&n->moved, 1);
 	else
 		__sync_fetch_and_add(&n->flows, 1);
 }
@@ -1166,6 +1189,21 @@ static __always_inline bool same_flow_key(const struct tw_flow_key *a, const str
 	       a->proto == b->proto;
 }
 
+/*
+ * The client port a flow's packets carry on the wire: its key's, or for a flow whose port was
+ * moved, the one its tw_moved entry names. 0 when that entry is gone (evicted): the flow can no
+ * longer be translated, and counts as ended.
+ */
+static __always_inline __be16 wire_port(const struct tw_flow *f, const struct tw_flow_key *key)
+{
+	struct tw_moved_port *m;
+
+	if (!(f->flags & TW_FLOW_F_PORT_MOVED))
+		return key->client_port;
+	m = bpf_map_lookup_elem(&tw_moved_v1, key);
+	return m ? m->client_port : 0;
+}
+
 /* Who holds the 4-tuple a reverse key stands for (see port_held()). */
 enum port_owner {
 	PORT_FREE,	/* no reverse entry */
@@ -1182,10 +1220,11 @@ enum port_owner {
  * of its own: it may give the same port to a connection to one Service and to one to another
  * Service with the same backends, or to a direct connection to the backend. After translation the
  * two are one 4-tuple on the wire, which the backend cannot tell apart: both connections would
- * break (the reverse entry can name only one of them). So the second one is refused instead, and
- * counted (a kernel NAT, such as kube-proxy's, would move its source port; a client's retry gets
- * another port). A flow holds its port while alive and not closing: a CLOSING flow's port is free
- * to reuse, as the kernel reuses it, and so is a flow whose backend was deleted or moved.
+ * break (the reverse entry can name only one of them). So the second one draws another backend,
+ * or leaves from another port (pick_free_port(), as a kernel NAT such as kube-proxy's moves its
+ * source port), or when neither is free is refused and counted. A flow holds its port on the wire
+ * while alive and not closing: a CLOSING flow's port is free to reuse, as the kernel reuses it,
+ * and so is a flow whose backend was deleted or moved, or whose port was moved elsewhere since.
  */
 static __always_inline enum port_owner port_held(const struct tw_reverse_key *rk,
 						 const struct tw_flow_key *own, __u64 now)
@@ -1204,7 +1243,7 @@ static __always_inline enum port_owner port_held(const struct tw_reverse_key *rk
 	if (!f || f->state == TW_FLOW_CLOSING || !flow_alive(f, rk->proto, now) ||
 	    f->backend_addr != rk->backend_addr || f->backend_port != rk->backend_port ||
 	    !backend_by_id(f->backend_id, &be) || be.addr != f->backend_addr ||
-	    be.port != f->backend_port)
+	    be.port != f->backend_port || wire_port(f, &other) != rk->client_port)
 		return PORT_STALE;
 	return PORT_HELD;
 }
@@ -1238,13 +1277,41 @@ static __always_inline bool direct_connection(struct __sk_buff *skb,
 	return open;
 }
 
-/* Whether a new flow may not use rk's 4-tuple: another flow holds it, or a direct connection. */
+/* tuple_owner()'s answer: the port_owner in bits 0-1, and this bit when the tuple is taken. */
+#define TUPLE_TAKEN 4
+
+/*
+ * Whether a new flow (own) may not use rk's 4-tuple, because another flow holds it or a direct
+ * connection does, with port_held()'s answer. A global function: the verifier checks it once, on
+ * its own, rather than at each of the up to nine places a new flow may ask (its first pick, the
+ * other backends, the moved ports), which would take it past its instruction limit.
+ */
+__noinline int tuple_owner(struct __sk_buff *skb, const struct tw_reverse_key *rk,
+			   const struct tw_flow_key *own, __u64 now)
+{
+	struct tw_reverse_key key;
+	struct tw_flow_key flow;
+	enum port_owner owner;
+
+	if (!skb || !rk || !own)
+		return PORT_HELD | TUPLE_TAKEN;
+	/* On the stack: Linux 6.1 takes no argument memory as a map key. */
+	key = *rk;
+	flow = *own;
+	owner = port_held(&key, &flow, now);
+	if (owner == PORT_HELD || direct_connection(skb, &key))
+		return owner | TUPLE_TAKEN;
+	return owner;
+}
+
 static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,
 					const struct tw_flow_key *own, __u64 now,
 					enum port_owner *owner)
 {
-	*owner = port_held(rk, own, now);
-	return *owner == PORT_HELD || direct_connection(skb, rk);
+	int answer = tuple_owner(skb, rk, own, now);
+
+	*owner = answer & 3;
+	return answer & TUPLE_TAKEN;
 }
 
 /* How many of a frontend's backends a new flow tries when its first pick's port is taken. */
@@ -1277,6 +1344,29 @@ static __always_inline bool pick_free_backend(struct __sk_buff *skb,
 			*be_id = id;
 			return true;
 		}
+	}
+	return false;
+}
+
+/* How many ports a new flow tries when it has to move its client port. */
+#define MOVE_PICKS 4
+
+/*
+ * A client port for a new flow whose own port towards rk's backend is taken and which has no
+ * other backend to draw (struct tw_moved_port): up to MOVE_PICKS random ports of the moved range,
+ * the first whose 4-tuple no open flow and no connection of the client's holds. rk's client port
+ * is left at the last one tried.
+ */
+static __always_inline bool pick_free_port(struct __sk_buff *skb, struct tw_reverse_key *rk,
+					   const struct tw_flow_key *own, __u64 now,
+					   enum port_owner *owner)
+{
+	for (int i = 0; i < MOVE_PICKS; i++) {
+		__u16 port = TW_MOVED_PORT_MIN + bpf_get_prandom_u32() % TW_MOVED_PORT_COUNT;
+
+		rk->client_port = bpf_htons(port);
+		if (!tuple_taken(skb, rk, own, now, owner))
+			return true;
 	}
 	return false;
 }
@@ -1392,6 +1482,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	__u64 pkts = skb_packets(skb), bytes = skb->len;
 	__be32 old_addr = 0, baddr;
 	__be16 old_port = 0, bport;
+	__be16 wire = p->sport, old_wire = 0; /* the client port on the wire (see wire_port()) */
+	bool moved = false;
 	__u32 old_be_id = 0;
 	struct tw_backend be;
 	struct tw_flow *f;
@@ -1405,7 +1497,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		be_id = f->backend_id;
 		if (backend_by_id(be_id, &be) && be.addr == f->backend_addr &&
 		    be.port == f->backend_port &&
-		    flow_alive(f, p->proto, now) && !(syn && f->state != TW_FLOW_NEW)) {
+		    flow_alive(f, p->proto, now) && !(syn && f->state != TW_FLOW_NEW) &&
+		    (wire = wire_port(f, &key))) {
 			baddr = f->backend_addr;
 			bport = f->backend_port;
 			next_hop = *(volatile __u64 *)&f->next_hop;
@@ -1417,6 +1510,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		old_be_id = be_id;
 		old_addr = f->backend_addr;
 		old_port = f->backend_port;
+		old_wire = wire_port(f, &key);
 	}
 
 	/*
@@ -1444,17 +1538,30 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	rk.backend_addr = be.addr;
 	rk.backend_port = be.port;
-	if (tuple_taken(skb, &rk, &key, now, &owner) &&
-	    !pick_free_backend(skb, &fi, &rk, &key, now, &be_id, &be, &owner)) {
-		count_node(COUNT_CLASH);
-		if (tcp)
-			return reject_tcp(skb, p->saddr, p->daddr);
-		return reject_udp(skb, p->saddr, p->daddr);
+	if (tuple_taken(skb, &rk, &key, now, &owner)) {
+		__u32 first_id = be_id;
+		struct tw_backend first = be;
+
+		/* Another backend first: a moved port costs the flow's every packet a rewrite more. */
+		if (!pick_free_backend(skb, &fi, &rk, &key, now, &be_id, &be, &owner)) {
+			be_id = first_id;
+			be = first;
+			rk.backend_addr = be.addr;
+			rk.backend_port = be.port;
+			if (!pick_free_port(skb, &rk, &key, now, &owner)) {
+				count_node(COUNT_CLASH);
+				if (tcp)
+					return reject_tcp(skb, p->saddr, p->daddr);
+				return reject_udp(skb, p->saddr, p->daddr);
+			}
+			moved = true;
+		}
 	}
 	baddr = be.addr;
 	bport = be.port;
+	wire = rk.client_port;
 	state = flow_next_state(TW_FLOW_NEW, p->tcp_flags, true);
-	if (f && old_be_id == be_id && old_addr == baddr && old_port == bport) {
+	if (f && old_be_id == be_id && old_addr == baddr && old_port == bport && old_wire == wire) {
 		/*
 		 * The client reused the port of an ended flow and got the same backend (the usual case
 		 * for a busy client of a Service with few backends, or with affinity): the entry is
@@ -1485,15 +1592,23 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			.backend_addr = baddr,
 			.backend_port = bport,
 			.state = state,
+			.flags = moved ? TW_FLOW_F_PORT_MOVED : 0,
 		};
 
+		if (moved) {
+			/* Before the flow names it: a flagged flow without its port is an ended one. */
+			struct tw_moved_port mp = { .client_port = wire };
+
+			bpf_map_update_elem(&tw_moved_v1, &key, &mp, BPF_ANY);
+		}
 		bpf_map_update_elem(&tw_flow_v1, &key, &nf, BPF_ANY);
-		if (f && (old_addr != baddr || old_port != bport)) {
-			/* The entry replaced pointed elsewhere: its reverse entry is stale now. */
+		if (f && old_wire && (old_addr != baddr || old_port != bport || old_wire != wire)) {
+			/* The entry replaced was another 4-tuple: its reverse entry is stale now. */
 			struct tw_reverse_key old_rk = rk;
 
 			old_rk.backend_addr = old_addr;
 			old_rk.backend_port = old_port;
+			old_rk.client_port = old_wire;
 			bpf_map_delete_elem(&tw_rev_v1, &old_rk);
 		}
 		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
@@ -1501,6 +1616,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
 	count_node(COUNT_FLOW);
+	if (moved)
+		count_node(COUNT_MOVED);
 
 translate:
 	if (p->frag == FRAG_FIRST) {
@@ -1519,6 +1636,9 @@ translate:
 		mac = &next_hop;
 	if (rewrite_addr_port(skb, p, true, baddr, offsetof(struct udphdr, dest),
 			      p->dport, bport, true, mac))
+		return TC_ACT_SHOT;
+	if (wire != p->sport &&
+	    rewrite_port(skb, p, offsetof(struct udphdr, source), p->sport, wire))
 		return TC_ACT_SHOT;
 	return l2_fix && !mac ? l2_redirect(skb) : TC_ACT_OK;
 }
@@ -1554,24 +1674,24 @@ static __always_inline int egress_later_fragment(struct __sk_buff *skb, const st
 static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
 {
 	struct icmp_quote q;
+	struct tw_flow_key key;
 	struct tw_flow *f;
 	__be32 baddr;
-	__be16 bport;
+	__be16 bport, wire;
 
 	if (!load_icmp_quote(skb, p, &q) || q.ip.saddr != p->daddr || q.ip.daddr != p->saddr)
 		return TC_ACT_OK;
-	{
-		struct tw_flow_key key = {
-			.client_addr = q.ip.daddr,
-			.frontend_addr = q.ip.saddr,
-			.client_port = q.ports[1],
-			.frontend_port = q.ports[0],
-			.proto = q.ip.protocol,
-		};
-
-		f = bpf_map_lookup_elem(&tw_flow_v1, &key);
-	}
+	__builtin_memset(&key, 0, sizeof(key));
+	key.client_addr = q.ip.daddr;
+	key.frontend_addr = q.ip.saddr;
+	key.client_port = q.ports[1];
+	key.frontend_port = q.ports[0];
+	key.proto = q.ip.protocol;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (!f || !flow_alive(f, q.ip.protocol, lb_now()))
+		return TC_ACT_OK;
+	wire = wire_port(f, &key);
+	if (!wire)
 		return TC_ACT_OK;
 	baddr = f->backend_addr;
 	bport = f->backend_port;
@@ -1585,6 +1705,12 @@ static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *
 	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[0],
 				 bport, sizeof(bport)) ||
 	     bpf_skb_store_bytes(skb, q.l4_off, &bport, sizeof(bport), 0)))
+		return TC_ACT_SHOT;
+	/* A moved port: the quote names the port the backend's socket knows. */
+	if (q.ports[1] != wire &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[1],
+				 wire, sizeof(wire)) ||
+	     bpf_skb_store_bytes(skb, q.l4_off + 2, &wire, sizeof(wire), 0)))
 		return TC_ACT_SHOT;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->daddr, baddr, sizeof(baddr)) ||
 	    bpf_skb_store_bytes(skb, IP_DST_OFF, &baddr, sizeof(baddr), 0))
@@ -1676,7 +1802,7 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 	fk = *fkp;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &fk);
 	if (!f || f->backend_addr != q.ip.daddr || f->backend_port != q.ports[1] ||
-	    fk.client_addr != q.ip.saddr || fk.client_port != q.ports[0] ||
+	    fk.client_addr != q.ip.saddr || wire_port(f, &fk) != q.ports[0] ||
 	    !flow_alive(f, q.ip.protocol, lb_now()))
 		return TC_ACT_OK;
 
@@ -1690,6 +1816,12 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 				 fk.frontend_port, sizeof(fk.frontend_port)) ||
 	     bpf_skb_store_bytes(skb, q.l4_off + 2, &fk.frontend_port, sizeof(fk.frontend_port),
 				 0)))
+		return TC_ACT_SHOT;
+	/* A moved port: the quote names the port the client's socket has. */
+	if (q.ports[0] != fk.client_port &&
+	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[0],
+				 fk.client_port, sizeof(fk.client_port)) ||
+	     bpf_skb_store_bytes(skb, q.l4_off, &fk.client_port, sizeof(fk.client_port), 0)))
 		return TC_ACT_SHOT;
 	if (p->saddr == q.ip.daddr &&
 	    (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->saddr, fk.frontend_addr,
@@ -1767,7 +1899,7 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	tcp = p.proto == IPPROTO_TCP;
 	synack = tcp && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	if (!f || f->backend_addr != p.saddr || f->backend_port != p.sport ||
-	    fk.client_addr != p.daddr || fk.client_port != p.dport ||
+	    fk.client_addr != p.daddr || wire_port(f, &fk) != p.dport ||
 	    !flow_alive(f, p.proto, now) || (synack && f->state != TW_FLOW_NEW)) {
 		bpf_map_delete_elem(&tw_rev_v1, &rk);
 		return TC_ACT_OK;
@@ -1791,6 +1923,10 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	}
 	if (rewrite_addr_port(skb, &p, false, fk.frontend_addr,
 			      offsetof(struct udphdr, source), p.sport, fk.frontend_port, true, NULL))
+		return TC_ACT_SHOT;
+	/* A moved port: the reply goes back to the port the client's socket has. */
+	if (p.dport != fk.client_port &&
+	    rewrite_port(skb, &p, offsetof(struct udphdr, dest), p.dport, fk.client_port))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

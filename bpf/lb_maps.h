@@ -16,7 +16,8 @@
  * One change kept the name on purpose: tw_flow.next_hop took the place of netns_cookie, which every
  * program wrote as 0 and which 0 still means "nothing learned". The map's definition (sizes, type)
  * is the same, so a new daemon reuses the pinned map and keeps every flow across the upgrade, and
- * an older program sharing it only ever writes that 0.
+ * an older program sharing it only ever writes that 0. tw_flow.flags took the place of padding
+ * the same way: older programs wrote it as 0, which means no flag.
  */
 #ifndef TERWAY_LB_MAPS_H
 #define TERWAY_LB_MAPS_H
@@ -31,6 +32,7 @@
 #define TW_MAX_BACKENDS 262144
 #define TW_MAX_FLOWS 262144
 #define TW_MAX_AFFINITY 131072
+#define TW_MAX_MOVED 32768
 
 /*
  * A frontend is one (address, port, protocol) a client may dial: a ClusterIP port, an externalIP
@@ -132,8 +134,35 @@ struct tw_flow {
 	__be32 backend_addr;
 	__be16 backend_port;
 	__u8 state; /* TW_FLOW_* */
-	__u8 pad;
+	__u8 flags; /* TW_FLOW_F_*; was padding, which every older program wrote as 0 */
 };
+
+/*
+ * The flow's client port was moved (see below): on the wire its packets leave from the port in
+ * its tw_moved entry, not from the port of its key.
+ */
+#define TW_FLOW_F_PORT_MOVED 0x1
+
+/*
+ * A moved client port. A new flow whose 4-tuple towards its backend is taken (another open flow
+ * of the client's holds it, through another frontend with the same backend, or a direct
+ * connection of its own does) and that has no other backend to draw leaves from another port,
+ * as a kernel NAT (kube-proxy's conntrack) would move it: the egress program rewrites the source
+ * port, the ingress program the replies' destination port back. Keyed like tw_flow (the forward
+ * key), and read only for flows with TW_FLOW_F_PORT_MOVED, so every other packet pays nothing
+ * for it. The reverse entry of a moved flow is keyed by the moved port.
+ *
+ * Ports are drawn from TW_MOVED_PORT_MIN upwards, above Linux's default ephemeral range
+ * (32768-60999), so the client's own kernel does not hand the same port to a new connection of its
+ * own; if it does (a pod with a wider range, or a bind), the usual clash checks catch it.
+ */
+struct tw_moved_port {
+	__be16 client_port; /* the port on the wire */
+	__u8 pad[2];
+};
+
+#define TW_MOVED_PORT_MIN 61000
+#define TW_MOVED_PORT_COUNT 4536 /* 61000-65535 */
 
 /* Reverse key, as the backend's reply arrives at the client (source = backend). */
 struct tw_reverse_key {
@@ -175,8 +204,9 @@ struct tw_counters {
  * The node's totals (tw_node_stat: a per-CPU array of one entry): new flows to a frontend that the
  * programs balanced, new flows they refused (rejected, as in tw_counters), and new connections they
  * refused for a port clash (clashes: the client's port towards the only backends it could have
- * had was held by another open flow or by a direct connection of its own, or a direct connection's
- * port towards its backend was held by a flow; see port_held() and direct_connection()). The
+ * had was held by another open flow or by a direct connection of its own and no free port was
+ * found to move it to, or a direct connection's port towards its backend was held by a flow; see
+ * port_held() and direct_connection()), and the balanced flows whose client port was moved. The
  * daemon never resets them and sums the CPUs' slots: they count on across
  * daemon restarts, as the maps do, and live in a map of their own so that no pass of the daemon's
  * writes beside them.
@@ -185,6 +215,7 @@ struct tw_node_counters {
 	__u64 flows;
 	__u64 rejected;
 	__u64 clashes;
+	__u64 moved; /* new flows balanced with a moved client port (tw_moved_port) */
 };
 
 /*
@@ -233,6 +264,7 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
 #define TW_MAP_FE_GATE "tw_fe_gate_v1"
 #define TW_MAP_BE_GATE "tw_be_gate_v1"
-#define TW_MAP_NODE_STAT "tw_node_stat_v2"
+#define TW_MAP_NODE_STAT "tw_node_stat_v3"
+#define TW_MAP_MOVED "tw_moved_v1"
 
 #endif

@@ -31,7 +31,13 @@ import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { backendKeyOf, type DesiredFrontend } from '../../src/lb/desired-frontend.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
-import { COUNTERS, FRONTEND, FRONTEND_KEY } from '../../src/lb/maps/lb-layouts.js';
+import {
+  COUNTERS,
+  FLOW_KEY,
+  FRONTEND,
+  FRONTEND_KEY,
+  MOVED_PORT,
+} from '../../src/lb/maps/lb-layouts.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { createLogger } from '../../src/log/logger.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
@@ -76,6 +82,8 @@ function settingsFromEnv(): LbProgramSettings {
 
 const ADDR = {
   vip: '10.96.0.10',
+  /** A second Service with the same backend: a flow to it from the port of one to `vip` is moved. */
+  vipAlias: '10.96.0.11',
   client: '10.0.0.10',
   backend: '10.0.0.20',
   /** A pod that is no backend of anything. */
@@ -86,10 +94,10 @@ const SERVICE_PORT = 80;
 const TARGET_PORT = 8080;
 const CLIENT_PORT = 40000;
 
-function benchFrontends(): DesiredFrontend[] {
+function benchFrontends(ip: string, name: string): DesiredFrontend[] {
   return (['TCP', 'UDP'] as const).map((protocol) => ({
-    address: { ip: ADDR.vip, port: SERVICE_PORT, protocol },
-    service: { namespace: 'default', name: 'bench', portName: protocol.toLowerCase() },
+    address: { ip, port: SERVICE_PORT, protocol },
+    service: { namespace: 'default', name, portName: protocol.toLowerCase() },
     external: false,
     affinityTimeoutSeconds: 0,
     ready: [backendKeyOf({ ip: ADDR.backend, port: TARGET_PORT })],
@@ -113,9 +121,14 @@ interface PathSpec {
   expect: 'translated-to-backend' | 'translated-to-frontend' | 'untouched' | 'none';
   /** New flows counted on the frontend per run: 0 for an established packet, 1 for a new one. */
   newFlowsPerRun?: 0 | 1;
+  /** The frontend the path's flow is to, when not ADDR.vip. */
+  vip?: string;
+  /** The client port on the wire, when the flow's was moved (struct tw_moved_port). */
+  movedPort?: number;
 }
 
-function pathsFor(protocol: FrameProtocol): PathSpec[] {
+/** `movedPort`: the port on the wire of the flow from CLIENT_PORT to ADDR.vipAlias (openFlows). */
+function pathsFor(protocol: FrameProtocol, movedPort: number): PathSpec[] {
   const tcp = protocol === 'TCP';
   const toService = (tcpFlags?: number): FrameSpec => ({
     protocol,
@@ -170,6 +183,30 @@ function pathsFor(protocol: FrameProtocol): PathSpec[] {
       repeatShare: 1,
       expect: 'translated-to-frontend',
       newFlowsPerRun: 0,
+    },
+    {
+      id: 'egressMoved',
+      label: 'egress, established flow whose client port was moved',
+      program: 'bench_egress',
+      frame: { ...toService(), dst: ADDR.vipAlias },
+      vary: 0,
+      repeatShare: 1,
+      expect: 'translated-to-backend',
+      newFlowsPerRun: 0,
+      vip: ADDR.vipAlias,
+      movedPort,
+    },
+    {
+      id: 'ingressMoved',
+      label: "ingress, the backend's reply to a moved port",
+      program: 'bench_ingress',
+      frame: { ...fromBackend, dport: movedPort },
+      vary: 0,
+      repeatShare: 1,
+      expect: 'translated-to-frontend',
+      newFlowsPerRun: 0,
+      vip: ADDR.vipAlias,
+      movedPort,
     },
     {
       id: 'egressOther',
@@ -270,7 +307,8 @@ async function startHarness(): Promise<Harness> {
     maps,
     logger: createLogger({ level: 'silent', name: 'bench-lb-program' }),
   });
-  reconciler.replaceService('default/bench', benchFrontends());
+  reconciler.replaceService('default/bench', benchFrontends(ADDR.vip, 'bench'));
+  reconciler.replaceService('default/bench-alias', benchFrontends(ADDR.vipAlias, 'bench-alias'));
   reconciler.markSynced();
   await reconciler.whenIdle();
   unregister();
@@ -349,14 +387,18 @@ function testRun(
   return { retval: Number(match[1]), nsPerRun: Number(match[2]), out: readFileSync(output) };
 }
 
-function frontendCounters(h: Harness, protocol: FrameProtocol): { packets: bigint; flows: bigint } {
+function frontendCounters(
+  h: Harness,
+  protocol: FrameProtocol,
+  vip: string,
+): { packets: bigint; flows: bigint } {
   const key = encode(FRONTEND_KEY, {
-    addr: parseIPv4(ADDR.vip) ?? 0,
+    addr: parseIPv4(vip) ?? 0,
     port: SERVICE_PORT,
     proto: protocol === 'TCP' ? 6 : 17,
   });
   const fe = h.maps.frontend.lookup(key);
-  if (fe === undefined) throw new Error(`the reconciler did not program ${protocol} ${ADDR.vip}`);
+  if (fe === undefined) throw new Error(`the reconciler did not program ${protocol} ${vip}`);
   const index = Buffer.alloc(4);
   index.writeUInt32LE(decode(FRONTEND, fe).id);
   const raw = h.maps.frontendStats.lookup(index);
@@ -368,10 +410,11 @@ function frontendCounters(h: Harness, protocol: FrameProtocol): { packets: bigin
 /** Runs the path a thousand times and checks what it did; throws when it is not that path. */
 function checkPath(h: Harness, spec: PathSpec, frame: Buffer): string {
   const runs = 1000;
-  const before = frontendCounters(h, spec.frame.protocol);
+  const vip = spec.vip ?? ADDR.vip;
+  const before = frontendCounters(h, spec.frame.protocol, vip);
   setFrame(h, frame, spec.vary);
   const run = testRun(h, spec.program, frame, runs);
-  const after = frontendCounters(h, spec.frame.protocol);
+  const after = frontendCounters(h, spec.frame.protocol, vip);
   const where = `${spec.frame.protocol} ${spec.label}`;
   if (run.retval !== 0) throw new Error(`${where}: returned ${run.retval}, not TC_ACT_OK`);
   const got = frameAddresses(run.out);
@@ -391,11 +434,16 @@ function checkPath(h: Harness, spec: PathSpec, frame: Buffer): string {
       translated({
         dst: ADDR.backend,
         dport: TARGET_PORT,
-        ...(spec.vary === 0 ? { src: sent.src, sport: sent.sport } : {}),
+        ...(spec.vary === 0 ? { src: sent.src, sport: spec.movedPort ?? sent.sport } : {}),
       });
       break;
     case 'translated-to-frontend':
-      translated({ src: ADDR.vip, sport: SERVICE_PORT, dst: sent.dst, dport: sent.dport });
+      translated({
+        src: vip,
+        sport: SERVICE_PORT,
+        dst: sent.dst,
+        dport: spec.movedPort === undefined ? sent.dport : CLIENT_PORT,
+      });
       break;
     case 'untouched':
       if (!run.out.equals(frame)) throw new Error(`${where}: the frame was changed`);
@@ -417,29 +465,53 @@ function checkPath(h: Harness, spec: PathSpec, frame: Buffer): string {
   }${spec.newFlowsPerRun === undefined ? '' : `, ${spec.newFlowsPerRun * runs} new flows counted`}`;
 }
 
-/** The flow the established paths run on: opened by the client, answered by the backend. */
-function openFlow(h: Harness, protocol: FrameProtocol): void {
+/**
+ * The flows the established paths run on, each opened by the client and answered by the backend:
+ * one from CLIENT_PORT to ADDR.vip, then one from the same port to ADDR.vipAlias, whose port
+ * towards the backend the first holds, so the programs move it. Returns the moved port.
+ */
+function openFlows(h: Harness, protocol: FrameProtocol): number {
   const tcp = protocol === 'TCP';
-  const open = buildFrame({
-    protocol,
-    src: ADDR.client,
-    dst: ADDR.vip,
-    sport: CLIENT_PORT,
-    dport: SERVICE_PORT,
-    tcpFlags: tcp ? TCP_FLAGS.syn : undefined,
+  const open = (vip: string): void => {
+    const frame = buildFrame({
+      protocol,
+      src: ADDR.client,
+      dst: vip,
+      sport: CLIENT_PORT,
+      dport: SERVICE_PORT,
+      tcpFlags: tcp ? TCP_FLAGS.syn : undefined,
+    });
+    setFrame(h, frame, 0);
+    testRun(h, 'bench_egress', frame, 1);
+  };
+  const answer = (clientPort: number): void => {
+    const frame = buildFrame({
+      protocol,
+      src: ADDR.backend,
+      dst: ADDR.client,
+      sport: TARGET_PORT,
+      dport: clientPort,
+      tcpFlags: tcp ? TCP_FLAGS.syn | TCP_FLAGS.ack : undefined,
+    });
+    setFrame(h, frame, 0);
+    testRun(h, 'bench_ingress', frame, 1);
+  };
+  open(ADDR.vip);
+  answer(CLIENT_PORT);
+  open(ADDR.vipAlias);
+  const key = encode(FLOW_KEY, {
+    clientAddr: parseIPv4(ADDR.client) ?? 0,
+    frontendAddr: parseIPv4(ADDR.vipAlias) ?? 0,
+    clientPort: CLIENT_PORT,
+    frontendPort: SERVICE_PORT,
+    proto: tcp ? 6 : 17,
   });
-  const answer = buildFrame({
-    protocol,
-    src: ADDR.backend,
-    dst: ADDR.client,
-    sport: TARGET_PORT,
-    dport: CLIENT_PORT,
-    tcpFlags: tcp ? TCP_FLAGS.syn | TCP_FLAGS.ack : undefined,
-  });
-  setFrame(h, open, 0);
-  testRun(h, 'bench_egress', open, 1);
-  setFrame(h, answer, 0);
-  testRun(h, 'bench_ingress', answer, 1);
+  const moved = h.maps.movedPorts.lookup(key);
+  if (moved === undefined)
+    throw new Error(`${protocol}: the flow to ${ADDR.vipAlias} was not moved off its held port`);
+  const movedPort = decode(MOVED_PORT, moved).clientPort;
+  answer(movedPort);
+  return movedPort;
 }
 
 // ---- the benchmark ---------------------------------------------------------------------------
@@ -470,6 +542,8 @@ export interface LbProgramResult {
   roundTripNs: Record<FrameProtocol, number>;
   /** LB code a packet that is not for a Service pays, both ways, per protocol. */
   otherRoundTripNs: Record<FrameProtocol, number>;
+  /** LB code of an established round trip of a flow whose client port was moved. */
+  movedRoundTripNs: Record<FrameProtocol, number>;
   seconds: number;
 }
 
@@ -482,8 +556,8 @@ export async function runLbProgramBench(
   try {
     log(`harness: ${h.build}, clock ${h.clock}`);
     const specs = (['TCP', 'UDP'] as const).flatMap((protocol) => {
-      openFlow(h, protocol);
-      return pathsFor(protocol).map((spec) => ({ spec, frame: buildFrame(spec.frame) }));
+      const movedPort = openFlows(h, protocol);
+      return pathsFor(protocol, movedPort).map((spec) => ({ spec, frame: buildFrame(spec.frame) }));
     });
     const checks = specs.map(({ spec, frame }) => checkPath(h, spec, frame));
     for (const check of checks) log(`  ${check}`);
@@ -545,6 +619,7 @@ export async function runLbProgramBench(
       paths,
       roundTripNs: both('egressEstablished', 'ingressEstablished'),
       otherRoundTripNs: both('egressOther', 'ingressOther'),
+      movedRoundTripNs: both('egressMoved', 'ingressMoved'),
       seconds: (Date.now() - began) / 1000,
     };
   } finally {
@@ -573,7 +648,8 @@ export function printLbProgram(r: LbProgramResult): void {
   process.stdout.write(`${table.toString()}\n`);
   process.stdout.write(
     `LB code per established round trip: TCP ${ns(r.roundTripNs.TCP)}, UDP ${ns(r.roundTripNs.UDP)}; ` +
-      `per round trip not for a Service: TCP ${ns(r.otherRoundTripNs.TCP)}, UDP ${ns(r.otherRoundTripNs.UDP)}\n`,
+      `per round trip not for a Service: TCP ${ns(r.otherRoundTripNs.TCP)}, UDP ${ns(r.otherRoundTripNs.UDP)}; ` +
+      `per established round trip of a moved client port: TCP ${ns(r.movedRoundTripNs.TCP)}, UDP ${ns(r.movedRoundTripNs.UDP)}\n`,
   );
 }
 
@@ -592,7 +668,9 @@ export function lbProgramSection(
     `place, and the kernel's test run hands every repetition the same buffer). Loaded with ` +
     `terwayd's clock constants (${r.clock}); the Service (TCP and UDP, ClusterIP port ` +
     `${SERVICE_PORT} → one backend's ${TARGET_PORT}) programmed through the real ` +
-    `\`LbReconciler\`. Each figure is the kernel's own average over \`${r.bpftool} prog run ... ` +
+    `\`LbReconciler\`, with a second Service (${ADDR.vipAlias}) of the same backend: the flow to it ` +
+    `from the client port of the first's is moved (its port towards the backend is held), and the ` +
+    `"moved" paths run on it. Each figure is the kernel's own average over \`${r.bpftool} prog run ... ` +
     `repeat ${s.repeat.toLocaleString('en-US')}\` (new connections: a quarter of that), ` +
     `${s.cpu === undefined ? 'on any CPU' : `bound to CPU ${s.cpu}`}; ${s.rounds} rounds in ` +
     `rotating order, medians. **Baseline**, in the same run: the same restore with no LB code ` +
@@ -609,7 +687,8 @@ export function lbProgramSection(
       const floorNs = floor?.medianNs ?? Number.NaN;
       return [
         `${protocol} established round trip (egress + ingress)`,
-        `**${ns(r.roundTripNs[protocol])}** (not for a Service: ${ns(r.otherRoundTripNs[protocol])})`,
+        `**${ns(r.roundTripNs[protocol])}** (not for a Service: ${ns(r.otherRoundTripNs[protocol])}; ` +
+          `a moved client port: ${ns(r.movedRoundTripNs[protocol])})`,
         `${ns(2 * floorNs)} (two runs)`,
         ratio(
           ((egress?.medianNs ?? Number.NaN) + (ingress?.medianNs ?? Number.NaN)) / (2 * floorNs),

@@ -44,10 +44,19 @@ export function renderShowFlows(
   return `${table}\n${footer}\n`;
 }
 
+/**
+ * The client's address and port as its socket has them; a moved port (the programs sent the flow
+ * from another port, its own being taken towards that backend) follows as the port on the wire.
+ */
+function clientCell(flow: FlowEntry__Output): string {
+  const own = `${flow.clientAddress}:${flow.clientPort}`;
+  return flow.movedClientPort === 0 ? own : `${own} (sent as :${flow.movedClientPort})`;
+}
+
 function flowRow(flow: FlowEntry__Output): string[] {
   return [
     flow.protocol,
-    `${flow.clientAddress}:${flow.clientPort}`,
+    clientCell(flow),
     podLabel(flow.clientPod),
     flow.service || NONE,
     `${flow.frontendAddress}:${flow.frontendPort}`,

@@ -50,7 +50,8 @@ function renderHeader(reply: ShowServicesReply__Output): string {
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
   lines.push(
     `  new flows from this node's pods, since the maps were created: ` +
-      `${reply.newFlowsBalanced} balanced, ${reply.newFlowsRefused} refused (no ready backend), ` +
+      `${reply.newFlowsBalanced} balanced (${reply.newFlowsMoved} of them from a moved port), ` +
+      `${reply.newFlowsRefused} refused (no ready backend), ` +
       `${reply.newFlowsClashed} refused (port clash)`,
   );
   const parked = reply.parkedFrontendIds;

@@ -125,6 +125,7 @@ export function* showServices(
     newFlowsBalanced: Number(newFlows.balanced),
     newFlowsRefused: Number(newFlows.refused),
     newFlowsClashed: Number(newFlows.clashed),
+    newFlowsMoved: Number(newFlows.moved),
   };
   const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];
@@ -166,6 +167,7 @@ export async function* listFlows(
     lb.maps.flow,
     { matches: flowMatcher(request, pods, desired), limit: request.limit ?? 0 },
     () => nextTurn(),
+    lb.maps.movedPorts,
   );
   const counts = { enabled: true, matched: selection.matched, total: selection.total };
   const now = (deps.monotonicNs ?? process.hrtime.bigint)();
@@ -328,6 +330,7 @@ function toFlowEntry(record: FlowRecord, now: bigint, pods: PodNames, service: s
     packets: Number(record.packets),
     bytes: Number(record.bytes),
     nextHopMac: record.nextHopMac ?? '',
+    movedClientPort: record.movedClientPort ?? 0,
   };
 }
 

@@ -8,7 +8,14 @@ import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
 import { intToIp } from '../util/ipv4.js';
 import type { LbProtocol } from './desired-frontend.js';
 import { FLOW_SCAN_SLICE } from './flow-liveness.js';
-import { FLOW, FLOW_KEY, FLOW_STATES, type FlowState } from './maps/lb-layouts.js';
+import {
+  FLOW,
+  FLOW_F_PORT_MOVED,
+  FLOW_KEY,
+  FLOW_STATES,
+  MOVED_PORT,
+  type FlowState,
+} from './maps/lb-layouts.js';
 import { decode } from './maps/struct-codec.js';
 import { protocolName } from './programmed-state.js';
 
@@ -29,7 +36,16 @@ export interface FlowRecord {
    * flow's packets to while that reply is recent; undefined before the first reply.
    */
   readonly nextHopMac: string | undefined;
+  /**
+   * The client port the flow's packets carry on the wire, when the programs moved it (its own port
+   * towards the backend was taken by another flow); undefined when they did not. 0 for a moved
+   * flow whose moved-port entry is gone (evicted): the programs treat it as ended.
+   */
+  readonly movedClientPort: number | undefined;
 }
+
+/** Where a moved flow's port on the wire is kept (tw_moved), when the caller can read it. */
+export type MovedPorts = BpfMap | undefined;
 
 /** Bits 48-63 of tw_flow.next_hop hold its stamp; bits 0-47 (bytes 0-5 in memory) the MAC. */
 const NEXT_HOP_MAC_BYTES = 6;
@@ -90,6 +106,7 @@ export async function selectFlows(
   flows: BpfMap,
   query: FlowQuery = {},
   pause: () => Promise<void> = () => Promise.resolve(),
+  movedPorts?: MovedPorts,
 ): Promise<FlowSelection> {
   const dump = await flows.dumpAsync();
   const stride = flows.valueStride;
@@ -123,7 +140,13 @@ export async function selectFlows(
       for (let start = 0; start < chosen.length; start += size) {
         yield chosen.slice(start, start + size).map((slot) => {
           const index = positions[slot]!;
-          return decodeFlow(dump.keys, index * FLOW_KEY.size, dump.values, index * stride);
+          return decodeFlow(
+            dump.keys,
+            index * FLOW_KEY.size,
+            dump.values,
+            index * stride,
+            movedPorts,
+          );
         });
       }
     },
@@ -131,12 +154,18 @@ export async function selectFlows(
 }
 
 /** Every flow record, oldest first. */
-export function readFlowRecords(flows: BpfMap): FlowRecord[] {
+export function readFlowRecords(flows: BpfMap, movedPorts?: MovedPorts): FlowRecord[] {
   const dump = flows.dump();
   const records: FlowRecord[] = [];
   for (let index = 0; index < dump.count; index++) {
     records.push(
-      decodeFlow(dump.keys, index * FLOW_KEY.size, dump.values, index * flows.valueStride),
+      decodeFlow(
+        dump.keys,
+        index * FLOW_KEY.size,
+        dump.values,
+        index * flows.valueStride,
+        movedPorts,
+      ),
     );
   }
   return records.sort((a, b) => Number(a.firstSeenNs - b.firstSeenNs));
@@ -195,9 +224,21 @@ function readAddresses(
   into.backendPort = values.readUInt16BE(valueAt + value.backendPort.offset);
 }
 
-function decodeFlow(keys: Buffer, keyAt: number, values: Buffer, valueAt: number): FlowRecord {
+function decodeFlow(
+  keys: Buffer,
+  keyAt: number,
+  values: Buffer,
+  valueAt: number,
+  movedPorts: MovedPorts,
+): FlowRecord {
   const key = decode(FLOW_KEY, keys, keyAt);
   const value = decode(FLOW, values, valueAt);
+  let movedClientPort: number | undefined;
+  if ((value.flags & FLOW_F_PORT_MOVED) !== 0) {
+    // Looked up one flow at a time: only flows whose port was taken are moved, a handful.
+    const moved = movedPorts?.lookup(keys.subarray(keyAt, keyAt + FLOW_KEY.size));
+    movedClientPort = moved === undefined ? 0 : decode(MOVED_PORT, moved).clientPort;
+  }
   return {
     protocol: protocolName(key.proto),
     client: { ip: intToIp(key.clientAddr), port: key.clientPort },
@@ -210,5 +251,6 @@ function decodeFlow(keys: Buffer, keyAt: number, values: Buffer, valueAt: number
     packets: value.packets,
     bytes: value.bytes,
     nextHopMac: nextHopMacOf(value.nextHop),
+    movedClientPort,
   };
 }

@@ -22,6 +22,7 @@ import {
   FRONTEND_KEY,
   GATE_WORD,
   LB_MAP_NAMES,
+  MOVED_PORT,
   NODE_COUNTERS,
   REVERSE_KEY,
   type LbMapRole,
@@ -37,6 +38,7 @@ const HANDLE_ROLES = [
   'frontendStats',
   'backendStats',
   'nodeStats',
+  'movedPorts',
 ] as const;
 /** Arrays mapped into the daemon's memory. */
 const MAPPED_ROLES = ['slot', 'backend', 'frontendGate', 'backendGate'] as const;
@@ -60,6 +62,7 @@ export const LB_MAP_SHAPES: { readonly [Role in LbMapRole]: { key: number; value
   frontendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
   backendGate: { key: ARRAY_INDEX.size, value: GATE_WORD.size },
   nodeStats: { key: ARRAY_INDEX.size, value: NODE_COUNTERS.size },
+  movedPorts: { key: FLOW_KEY.size, value: MOVED_PORT.size },
 };
 
 /** What openLbMaps needs of a pinned map: the BpfMap view, and a mapping for the arrays. */

@@ -7,7 +7,14 @@ import { sharedArray } from './maps/shared-array.js';
 
 function handle(
   role:
-    'frontend' | 'flow' | 'reverse' | 'affinity' | 'frontendStats' | 'backendStats' | 'nodeStats',
+    | 'frontend'
+    | 'flow'
+    | 'reverse'
+    | 'affinity'
+    | 'frontendStats'
+    | 'backendStats'
+    | 'nodeStats'
+    | 'movedPorts',
   maxEntries: number,
 ) {
   return new MemoryBpfMap({
@@ -39,6 +46,7 @@ export function memoryLbMaps(): LbMaps & {
   frontendStats: MemoryBpfMap;
   backendStats: MemoryBpfMap;
   nodeStats: MemoryBpfMap;
+  movedPorts: MemoryBpfMap;
 } {
   return {
     frontend: handle('frontend', LB_LIMITS.frontends),
@@ -48,6 +56,7 @@ export function memoryLbMaps(): LbMaps & {
     frontendStats: handle('frontendStats', LB_LIMITS.frontends),
     backendStats: handle('backendStats', LB_LIMITS.backends),
     nodeStats: handle('nodeStats', 1),
+    movedPorts: handle('movedPorts', LB_LIMITS.movedPorts),
     slot: mapped('slot', LB_LIMITS.slots),
     backend: mapped('backend', LB_LIMITS.backends),
     frontendGate: mapped('frontendGate', GATE_BITS / 64),

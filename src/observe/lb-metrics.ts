@@ -28,6 +28,7 @@ export interface LbReadout {
     readonly balanced: bigint;
     readonly refused: bigint;
     readonly clashed: bigint;
+    readonly moved: bigint;
   };
 }
 
@@ -125,21 +126,33 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       'balanced (a backend chosen), refused (no ready backend: a TCP reset or ICMP port ' +
       'unreachable at once; or dropped while the frontend was being rewritten), clashed ' +
       "(refused the same way: the client's port towards the backend was held by another open " +
-      "flow, to another Service with the same backends or a direct connection's). Kept in the " +
-      "pinned maps, so they count on across terwayd's restarts",
+      "flow, to another Service with the same backends or a direct connection's, and no free " +
+      'port was found to move it to). Kept in the pinned maps, so they count on across ' +
+      "terwayd's restarts",
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
-      let totals: ReturnType<LbReadout['nodeFlowTotals']>;
-      try {
-        totals = lb.nodeFlowTotals();
-      } catch {
-        return; // maps closed (the daemon stopping): the last scrape's values stand
-      }
+      const totals = nodeFlowTotalsOf(lb);
+      if (totals === undefined) return;
       this.reset();
       this.inc({ outcome: 'balanced' }, Number(totals.balanced));
       this.inc({ outcome: 'refused' }, Number(totals.refused));
       this.inc({ outcome: 'clashed' }, Number(totals.clashed));
+    },
+  });
+  new Counter({
+    name: 'terway_lb_moved_client_ports_total',
+    help:
+      'Balanced new flows whose client port the datapath moved, as a kernel NAT would: their own ' +
+      'port towards their backend was held by another open flow (to another Service with the ' +
+      "same backends, or a direct connection's) and no other backend was free. Counted in " +
+      'terway_lb_new_flows_total{outcome="balanced"} too; kept in the pinned maps',
+    registers: [registry],
+    collect() {
+      const totals = nodeFlowTotalsOf(lb);
+      if (totals === undefined) return;
+      this.reset();
+      this.inc(Number(totals.moved));
     },
   });
   const duration = new Histogram({
@@ -161,4 +174,14 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       if (report[field] > 0) writes.inc({ kind }, report[field]);
     }
   };
+}
+
+/** The datapath's node totals; undefined once the maps are closed (the daemon stopping), when the
+ *  last scrape's values stand. */
+function nodeFlowTotalsOf(lb: LbReadout): ReturnType<LbReadout['nodeFlowTotals']> | undefined {
+  try {
+    return lb.nodeFlowTotals();
+  } catch {
+    return undefined;
+  }
 }

@@ -50,10 +50,10 @@ import {
   u32,
 } from '../support/bpf-lab.js';
 import { NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
-import { nextHopMacOf } from '../../src/lb/flow-records.js';
+import { nextHopMacOf, readFlowRecords } from '../../src/lb/flow-records.js';
 import { readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
 import { frontendIdsOfLiveFlows } from '../../src/lb/flow-liveness.js';
-import { FLOW } from '../../src/lb/maps/lb-layouts.js';
+import { FLOW, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { startCapture } from '../support/capture.js';
 import { dumpOf } from '../support/lb-flows.js';
@@ -408,9 +408,24 @@ function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
   return decodeCounters(lb().lookup(map, u32(id))!);
 }
 
+/** The translation records, moved ports included, as terwayd reads them. */
+function flowRecords() {
+  const flows = NativeBpfMap.openPinned(lb().map(LB_MAP_NAMES.flow));
+  try {
+    const moved = NativeBpfMap.openPinned(lb().map(LB_MAP_NAMES.movedPorts));
+    try {
+      return readFlowRecords(flows, moved);
+    } finally {
+      moved.close();
+    }
+  } finally {
+    flows.close();
+  }
+}
+
 /** The node's new-flow totals, summed over the CPUs as terwayd reads them. */
 function nodeTotals() {
-  const map = NativeBpfMap.openPinned(lb().map('tw_node_stat_v2'));
+  const map = NativeBpfMap.openPinned(lb().map(LB_MAP_NAMES.nodeStats));
   try {
     return readNodeFlowTotals(map);
   } finally {
@@ -889,7 +904,7 @@ describe('veth pod', () => {
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
 
-  test('a port held towards a backend by an open flow is never given to a second flow: another backend, or a refusal', async () => {
+  test('a port held towards a backend by an open flow is never given to a second flow: another backend, or a moved port', async () => {
     // Two Services with the same backend b1 (one port for TCP, one for UDP), and a third Service
     // with b1 and b2.
     const be = (id: number, name: string, port: number) => ({ id, ip: ipOf(name), port });
@@ -905,8 +920,16 @@ describe('veth pod', () => {
       be(82, 'b1', UDP_TARGET),
       be(83, 'b2', UDP_TARGET),
     ]);
+    // Two Services of b1's port 5999, where nothing listens: b1's kernel answers port unreachable.
+    setFrontend('10.96.0.43', 53, UDP, { id: 41 }, [be(84, 'b1', 5999)]);
+    setFrontend('10.96.0.44', 53, UDP, { id: 42 }, [be(84, 'b1', 5999)]);
     type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
-    const clash = (kind: 'tcp' | 'udp', first: string, second: string, localPort: number) =>
+    const clash = (
+      kind: 'tcp' | 'udp' | 'udp-recverr' | 'udp-late',
+      first: string,
+      second: string,
+      localPort: number,
+    ) =>
       JSON.parse(
         inNs(clientPod, 'python3', [
           join(REPO_ROOT, 'test/support/port-clash.py'),
@@ -916,31 +939,52 @@ describe('veth pod', () => {
           String(localPort),
         ]),
       ) as { first: Asked; second: Asked; firstAgain: Asked };
+    /** The port on the wire of the veth client's flow from `clientPort` to `vip`, per its record. */
+    const movedPortOf = (vip: string, port: number, proto: number, clientPort: number) => {
+      const record = flowRecords().find(
+        (flow) =>
+          flow.client.port === clientPort &&
+          flow.frontend.ip === vip &&
+          flow.frontend.port === port &&
+          flow.protocol === (proto === TCP ? 'TCP' : 'UDP'),
+      );
+      return record?.movedClientPort;
+    };
+    const MOVED_PORTS = { min: 61_000, max: 65_535 };
     const ports = Array.from({ length: 11 }, (_, i) => 31001 + i);
     const before = nodeTotals();
 
-    // The only backend of the second Service is held from this port: refused at once, counted,
-    // and the first connection goes on (on the wire the two would have been one 4-tuple).
+    // The only backend of the second Service is held from this port: the second connection leaves
+    // from a moved port (what b1 saw), the client's socket none the wiser, and the first goes on
+    // (on the wire the two would otherwise have been one 4-tuple).
     const tcpOnly = clash('tcp', '10.96.0.40:80', '10.96.0.41:80', ports[0]!);
     expect(tcpOnly.first.answer).toMatchObject({ name: 'b1', peerPort: ports[0] });
-    expect(tcpOnly.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(tcpOnly.second.answer).toMatchObject({ name: 'b1', peer: CLIENT_IP });
+    const movedTcp = tcpOnly.second.answer!.peerPort;
+    expect(movedTcp).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(movedTcp).toBeLessThanOrEqual(MOVED_PORTS.max);
     expect(tcpOnly.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
-    expect(nodeTotals().clashed - before.clashed).toBe(1n);
+    // The record names the port the backend saw; the first flow's was not moved.
+    expect(movedPortOf('10.96.0.41', 80, TCP, ports[0]!)).toBe(movedTcp);
+    expect(movedPortOf('10.96.0.40', 80, TCP, ports[0]!)).toBeUndefined();
+    expect(nodeTotals().moved - before.moved).toBe(1n);
 
-    // A direct connection to b1 from the port a ClusterIP flow to b1 holds: the same.
+    // A direct connection to b1 from the port a ClusterIP flow to b1 holds: refused (the programs
+    // do not track direct connections, so they cannot move its port), and counted.
     const direct = clash('tcp', '10.96.0.40:80', `${ipOf('b1')}:${TCP_TARGET}`, ports[1]!);
     expect(direct.second).toEqual({ error: 'ConnectionRefusedError' });
     expect(direct.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
-    expect(nodeTotals().clashed - before.clashed).toBe(2n);
+    expect(nodeTotals().clashed - before.clashed).toBe(1n);
 
     // The mirror case: a direct connection to b1 first, then a ClusterIP connection from its port
-    // to a Service whose only backend is b1: refused, and the direct connection goes on.
+    // to a Service whose only backend is b1: moved, and the direct connection goes on.
     const directFirst = clash('tcp', `${ipOf('b1')}:${TCP_TARGET}`, '10.96.0.40:80', ports[8]!);
     expect(directFirst.first.answer).toMatchObject({ name: 'b1', peerPort: ports[8] });
-    expect(directFirst.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(directFirst.second.answer).toMatchObject({ name: 'b1', peer: CLIENT_IP });
+    expect(directFirst.second.answer!.peerPort).toBeGreaterThanOrEqual(MOVED_PORTS.min);
     expect(directFirst.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
-    expect(nodeTotals().clashed - before.clashed).toBe(3n);
-    // With b2 to draw instead, the ClusterIP connection takes it.
+    expect(nodeTotals().moved - before.moved).toBe(2n);
+    // With b2 to draw instead, the ClusterIP connection takes it, from its own port.
     for (const port of ports.slice(9, 11)) {
       const drawn = clash('tcp', `${ipOf('b1')}:${TCP_TARGET}`, '10.96.0.42:80', port);
       expect(drawn.second.answer).toMatchObject({ name: 'b2', peerPort: port });
@@ -953,6 +997,7 @@ describe('veth pod', () => {
       expect(drawn.second.answer).toMatchObject({ name: 'b2', peer: CLIENT_IP, peerPort: port });
       expect(drawn.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
     }
+    expect(nodeTotals().moved - before.moved).toBe(2n);
 
     // UDP, one socket asking two Services from one port (a resolver with two nameservers): each
     // answer comes from the address asked, and the second Service's comes from b2.
@@ -960,12 +1005,56 @@ describe('veth pod', () => {
     expect(resolver.first).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
     expect(resolver.second).toMatchObject({ answer: { name: 'b2' }, from: ['10.96.0.42', 53] });
     expect(resolver.firstAgain).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
-    // With b1 alone behind both, the second is refused (an ICMP error, which an unconnected
-    // socket does not report: it times out) and the first Service still answers from its address.
+    // With b1 alone behind both, the second leaves from a moved port, and each answer still comes
+    // from the address asked, to the one socket.
     const alone = clash('udp', '10.96.0.40:53', '10.96.0.41:53', ports[7]!);
-    expect(alone.second).toEqual({ error: 'TimeoutError' });
+    expect(alone.first).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
+    expect(alone.second).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.41', 53] });
+    const movedUdp = alone.second.answer!.peerPort;
+    expect(movedUdp).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(alone.first.answer!.peerPort).toBe(ports[7]);
     expect(alone.firstAgain).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
-    expect(nodeTotals().clashed - before.clashed).toBe(4n);
+    expect(movedPortOf('10.96.0.41', 53, UDP, ports[7]!)).toBe(movedUdp);
+    expect(nodeTotals().moved - before.moved).toBe(3n);
+
+    // An ICMP error about a moved flow's datagram quotes the moved port: the programs give the
+    // quote the socket's own port back, so the error reaches the socket (without, it would find
+    // no socket and the wait would time out).
+    const unreachable = clash('udp-recverr', '10.96.0.43:53', '10.96.0.44:53', ports[10]! + 100);
+    expect(unreachable.first).toEqual({ error: 'ConnectionRefusedError' });
+    expect(unreachable.second).toEqual({ error: 'ConnectionRefusedError' });
+    expect(nodeTotals().moved - before.moved).toBe(4n);
+
+    // The other way: the client's ICMP error about a late answer to a moved flow (its socket gone)
+    // goes to b1 quoting b1's own datagram, to the moved port, which is what b1 sent to.
+    const b1 = BACKENDS.find((backend) => backend.name === 'b1')!;
+    const b1Ns = backendNamespaces.get('b1')!;
+    const icmpBefore = icmpReceived(b1Ns);
+    const capture = await startCapture(b1Ns.path, 'icmp', { verbose: true });
+    let packets: string[] = [];
+    let late: ReturnType<typeof clash>;
+    const latePort = ports[10]! + 200;
+    try {
+      late = clash('udp-late', '10.96.0.40:53', '10.96.0.41:53', latePort);
+      await errorArrived('b1', b1Ns, icmpBefore.destUnreachs);
+    } finally {
+      packets = (await capture.stop()).packets;
+    }
+    expect(late.first).toMatchObject({ answer: { name: 'b1' }, from: ['10.96.0.40', 53] });
+    expect(late.second).toEqual({ error: 'TimeoutError' });
+    const movedLate = movedPortOf('10.96.0.41', 53, UDP, latePort)!;
+    expect(movedLate).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(packets).toHaveLength(1);
+    expectErrorQuotingBackend(packets, icmpBefore, b1Ns, {
+      clientIp: CLIENT_IP,
+      vip: '10.96.0.41',
+      backend: b1,
+      quoted: 'udp',
+      port: UDP_TARGET,
+    });
+    expect(packets[0]).toContain(`${b1.ip}.${UDP_TARGET} > ${CLIENT_IP}.${movedLate}: `);
+    expect(nodeTotals().moved - before.moved).toBe(5n);
+    expect(nodeTotals().clashed - before.clashed).toBe(1n);
   }, 60_000);
 
   test("the node's totals count each new flow once: balanced, or refused for want of a backend", async () => {

@@ -26,6 +26,8 @@ export interface TestFlow {
   readonly bytes?: bigint;
   readonly nextHop?: bigint;
   readonly state?: FlowState;
+  /** tw_flow.flags (FLOW_F_*). */
+  readonly flags?: number;
 }
 
 /** Writes `flows` into `map` in one batch, in their order. */
@@ -53,6 +55,7 @@ export function writeFlows(map: BpfMap, flows: readonly TestFlow[]): void {
         frontendId: 1,
         backendId: flow.backendId ?? 1,
         backendAddr: ipToInt(flow.backend ?? '10.0.0.21'),
+        flags: flow.flags ?? 0,
         backendPort: flow.backendPort ?? 8080,
         state: FLOW_STATES.indexOf(flow.state ?? 'established'),
       }),

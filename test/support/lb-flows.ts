@@ -34,6 +34,7 @@ export function flowEntry(flow: FlowShape): { key: Buffer; value: Buffer } {
       backendAddr: 0x0a00_0007,
       backendPort: 8080,
       state: FLOW_STATES.indexOf(flow.state),
+      flags: 0,
     }),
   };
 }

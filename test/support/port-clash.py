@@ -5,17 +5,27 @@ socket may bind a port another one connected from. Run inside the client pod's n
 
   port-clash.py tcp <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp <first host> <first port> <second host> <second port> <local port>
+  port-clash.py udp-recverr <first host> <first port> <second host> <second port> <local port>
+  port-clash.py udp-late <first host> <first port> <second host> <second port> <local port>
 
 tcp: the first connection asks one line, the second tries to connect and, if it can, asks one
 too; then the first asks again. udp: one socket sends a datagram to each destination, then to the
-first again. Prints one JSON object: each answer (the server's JSON line) or the error it met.
+first again. udp-recverr: the same, on a socket with IP_RECVERR, so that an ICMP error about a
+datagram it sent is reported to it (ConnectionRefusedError for a port unreachable), as it is not to
+an unconnected socket otherwise. Prints one JSON object: each answer (the server's JSON line) or the
+error it met. udp-late: one socket asks the first destination, then sends the second a line whose
+answer comes 300 ms late (`late:300`), closes the socket 100 ms later and waits: the late answer
+finds no socket, and the client's kernel answers it with an ICMP port unreachable.
 """
 
 import json
 import socket
 import sys
+import time
 
 TIMEOUT_S = 2.0
+# Linux's IP_RECVERR (linux/in.h), which Python's socket module does not name.
+IP_RECVERR = 11
 
 
 def bound(kind, local_port):
@@ -65,8 +75,10 @@ def udp_ask(sock, destination, line):
         return {"error": type(error).__name__}
 
 
-def udp(first, second, local_port):
+def udp(first, second, local_port, recverr=False):
     sock = bound(socket.SOCK_DGRAM, local_port)
+    if recverr:
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
     result = {
         "first": udp_ask(sock, first, "first"),
         "second": udp_ask(sock, second, "second"),
@@ -76,12 +88,27 @@ def udp(first, second, local_port):
     return result
 
 
+def udp_late(first, second, local_port):
+    sock = bound(socket.SOCK_DGRAM, local_port)
+    result = {"first": udp_ask(sock, first, "first")}
+    sock.settimeout(0.1)
+    result["second"] = udp_ask(sock, second, "late:300")
+    sock.close()
+    time.sleep(0.6)
+    return result
+
+
 def main():
     kind, first_host, first_port, second_host, second_port, local_port = sys.argv[1:7]
     first = (first_host, int(first_port))
     second = (second_host, int(second_port))
-    run = tcp if kind == "tcp" else udp
-    print(json.dumps(run(first, second, int(local_port))))
+    if kind == "tcp":
+        result = tcp(first, second, int(local_port))
+    elif kind == "udp-late":
+        result = udp_late(first, second, int(local_port))
+    else:
+        result = udp(first, second, int(local_port), recverr=kind == "udp-recverr")
+    print(json.dumps(result))
 
 
 main()

@@ -63,6 +63,7 @@ function services(
     newFlowsBalanced: 12,
     newFlowsRefused: 0,
     newFlowsClashed: 0,
+    newFlowsMoved: 0,
     ...extra,
   };
 }
@@ -76,7 +77,7 @@ describe('terway-cli show services', () => {
     const out = renderShowServices(services([frontend()]));
     expect(lines(out)).toEqual([
       'Service LB: 1 frontend from a services file (synced); node node-1, zone cn-hangzhou-k; maps in /sys/fs/bpf/terway-node',
-      "  new flows from this node's pods, since the maps were created: 12 balanced, 0 refused (no ready backend), 0 refused (port clash)",
+      "  new flows from this node's pods, since the maps were created: 12 balanced (0 of them from a moved port), 0 refused (no ready backend), 0 refused (port clash)",
       '',
       '10.96.0.80:80/TCP  default/web (port http)  id 1',
       '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
@@ -118,6 +119,7 @@ describe('terway-cli show services', () => {
           newFlowsBalanced: 1234,
           newFlowsRefused: 4,
           newFlowsClashed: 1,
+          newFlowsMoved: 2,
           sourceProblem: 'services file not applied: not valid YAML (2:1)\n\n 1 | kind: [x\n-----^',
         },
       ),
@@ -133,8 +135,8 @@ describe('terway-cli show services', () => {
     );
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(
-      "  new flows from this node's pods, since the maps were created: 1234 balanced, 4 refused " +
-        '(no ready backend), 1 refused (port clash)',
+      "  new flows from this node's pods, since the maps were created: 1234 balanced (2 of them " +
+        'from a moved port), 4 refused (no ready backend), 1 refused (port clash)',
     );
     expect(out).toContain(
       '  2 frontend ids parked: deleted frontends whose connections may still run count under them; ' +
@@ -182,6 +184,7 @@ function flow(extra: Partial<FlowEntry__Output> = {}): FlowEntry__Output {
     bytes: 718,
     nextHopMac: '',
     ended: false,
+    movedClientPort: 0,
     ...extra,
   };
 }
@@ -209,6 +212,18 @@ describe('terway-cli show flows', () => {
     });
     expect(lines(out)[1]).toMatch(/ client-fin {2}3m12s {2}1s /);
     expect(lines(out)[2]).toMatch(/:40755 .* ended {7}3m12s {2}10m0s /);
+  });
+
+  test('a moved client port follows the port the socket has, as the port on the wire', () => {
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [flow({ movedClientPort: 61234 })],
+      matched: 1,
+      total: 1,
+    });
+    expect(lines(out)[1]).toMatch(
+      /^TCP {4}10\.99\.0\.5:40754 \(sent as :61234\) {2}default\/api-2 /,
+    );
   });
 
   test('a limited listing says how much it left out and how to see all', () => {

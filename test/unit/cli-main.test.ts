@@ -45,6 +45,7 @@ const SERVICES: ShowServicesReply__Output = {
   newFlowsBalanced: 0,
   newFlowsRefused: 0,
   newFlowsClashed: 0,
+  newFlowsMoved: 0,
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

@@ -2,7 +2,14 @@ import { describe, expect, test } from '@jest/globals';
 
 import { MemoryBpfMap } from '../../src/dataplane/bpf/memory-bpf-map.js';
 import { nextHopMacOf, readFlowRecords, selectFlows } from '../../src/lb/flow-records.js';
-import { FLOW, FLOW_KEY, IPPROTO_TCP, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
+import {
+  FLOW,
+  FLOW_F_PORT_MOVED,
+  FLOW_KEY,
+  IPPROTO_TCP,
+  LB_MAP_NAMES,
+  MOVED_PORT,
+} from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 import { ipToInt } from '../../src/util/ipv4.js';
 import { writeFlows } from '../support/flow-entries.js';
@@ -60,6 +67,45 @@ describe('the next hop in the flow records', () => {
       frontend: { ip: '10.96.0.10', port: 80 },
       state: 'established',
     });
+  });
+});
+
+describe('a moved client port in the flow records', () => {
+  test("is the moved-port entry's port for a flagged flow, 0 once it is gone, absent otherwise", () => {
+    const flows = new MemoryBpfMap({
+      name: LB_MAP_NAMES.flow,
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: 4,
+    });
+    writeFlows(flows, [
+      { clientPort: 40_000, firstSeenNs: 1n },
+      { clientPort: 40_001, firstSeenNs: 2n, flags: FLOW_F_PORT_MOVED },
+      { clientPort: 40_002, firstSeenNs: 3n, flags: FLOW_F_PORT_MOVED },
+    ]);
+    const moved = new MemoryBpfMap({
+      name: LB_MAP_NAMES.movedPorts,
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: MOVED_PORT.size,
+      maxEntries: 4,
+    });
+    // Only 40001's entry: 40002's was evicted.
+    const key = encode(FLOW_KEY, {
+      clientAddr: ipToInt('10.0.0.10'),
+      frontendAddr: ipToInt('10.96.0.10'),
+      clientPort: 40_001,
+      frontendPort: 80,
+      proto: IPPROTO_TCP,
+    });
+    moved.updateBatch(key, encode(MOVED_PORT, { clientPort: 61_234 }), 1);
+    const records = readFlowRecords(flows, moved);
+    expect(records.map((record) => [record.client.port, record.movedClientPort])).toEqual([
+      [40_000, undefined],
+      [40_001, 61_234],
+      [40_002, 0],
+    ]);
   });
 });
 

@@ -93,7 +93,7 @@ describe('frontendIdsOfLiveFlows', () => {
 
   test("the states are lb_maps.h's TW_FLOW_* values, in order", () => {
     const header = readFileSync(join(REPO_ROOT, 'bpf/lb_maps.h'), 'utf8');
-    const defined = [...header.matchAll(/^#define TW_FLOW_([A-Z_]+)\s+(\d+)/gm)].map(
+    const defined = [...header.matchAll(/^#define TW_FLOW_([A-Z_]+)\s+(\d+)\s/gm)].map(
       (match): [string, number] => [match[1]!.toLowerCase().replace('_', '-'), Number(match[2])],
     );
     expect(defined.sort((a, b) => a[1] - b[1])).toEqual(

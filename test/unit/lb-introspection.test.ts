@@ -251,13 +251,14 @@ describe('ShowServices', () => {
     });
     deps.lb!.maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n }),
+      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n, moved: 3n }),
       1,
     );
     expect(showServices(deps, '')).toMatchObject({
       newFlowsBalanced: 9,
       newFlowsRefused: 2,
       newFlowsClashed: 1,
+      newFlowsMoved: 3,
     });
   });
 

@@ -13,15 +13,16 @@ function mapReturning(value: Buffer | undefined): BpfMap {
 describe('readNodeFlowTotals', () => {
   test("sums every CPU's slot", () => {
     const slots = [
-      { flows: 5n, rejected: 1n, clashes: 0n },
-      { flows: 7n, rejected: 0n, clashes: 2n },
-      { flows: 0n, rejected: 4n, clashes: 1n },
+      { flows: 5n, rejected: 1n, clashes: 0n, moved: 1n },
+      { flows: 7n, rejected: 0n, clashes: 2n, moved: 0n },
+      { flows: 0n, rejected: 4n, clashes: 1n, moved: 2n },
     ];
     const value = Buffer.concat(slots.map((slot) => encode(NODE_COUNTERS, slot)));
     expect(readNodeFlowTotals(mapReturning(value))).toEqual({
       balanced: 12n,
       refused: 5n,
       clashed: 3n,
+      moved: 3n,
     });
   });
 
@@ -30,6 +31,7 @@ describe('readNodeFlowTotals', () => {
       balanced: 0n,
       refused: 0n,
       clashed: 0n,
+      moved: 0n,
     });
   });
 });

@@ -24,6 +24,7 @@ export const LB_LIMITS = {
   backends: 262_144,
   flows: 262_144,
   affinity: 131_072,
+  movedPorts: 32_768,
 } as const;
 
 /** Mirrors `TW_MAP_*`. The `_v1` suffix moves with any layout change (see lb_maps.h). */
@@ -38,7 +39,8 @@ export const LB_MAP_NAMES = {
   backendStats: 'tw_be_stat_v1',
   frontendGate: 'tw_fe_gate_v1',
   backendGate: 'tw_be_gate_v1',
-  nodeStats: 'tw_node_stat_v2',
+  nodeStats: 'tw_node_stat_v3',
+  movedPorts: 'tw_moved_v1',
 } as const;
 
 export type LbMapRole = keyof typeof LB_MAP_NAMES;
@@ -93,6 +95,15 @@ export const FLOW = defineLayout('tw_flow', 56, {
   backendAddr: { offset: 48, kind: 'ipv4' },
   backendPort: { offset: 52, kind: 'be16' },
   state: { offset: 54, kind: 'u8' },
+  flags: { offset: 55, kind: 'u8' },
+});
+
+/** tw_flow.flags: the flow's client port was moved (its tw_moved entry holds the port on the wire). */
+export const FLOW_F_PORT_MOVED = 0x1;
+
+/** The value of tw_moved: a moved flow's client port on the wire. */
+export const MOVED_PORT = defineLayout('tw_moved_port', 4, {
+  clientPort: { offset: 0, kind: 'be16' },
 });
 
 export const REVERSE_KEY = defineLayout('tw_reverse_key', 16, {
@@ -129,12 +140,14 @@ export const COUNTERS = defineLayout('tw_counters', 32, {
 
 /**
  * The one value of tw_node_stat, per CPU: the node's new flows, balanced, refused for want of a
- * backend, and refused for a port clash.
+ * backend, and refused for a port clash; and of the balanced ones, those whose client port was
+ * moved.
  */
-export const NODE_COUNTERS = defineLayout('tw_node_counters', 24, {
+export const NODE_COUNTERS = defineLayout('tw_node_counters', 32, {
   flows: { offset: 0, kind: 'u64' },
   rejected: { offset: 8, kind: 'u64' },
   clashes: { offset: 16, kind: 'u64' },
+  moved: { offset: 24, kind: 'u64' },
 });
 
 /** Every struct layout, for the BTF check. `__u32` keys and values are not structs. */
@@ -144,6 +157,7 @@ export const STRUCT_LAYOUTS = [
   BACKEND,
   FLOW_KEY,
   FLOW,
+  MOVED_PORT,
   REVERSE_KEY,
   AFFINITY_KEY,
   AFFINITY,

@@ -18,6 +18,11 @@ export interface NodeFlowTotals {
    * the two would have been one 4-tuple.
    */
   readonly clashed: bigint;
+  /**
+   * Of the balanced flows, those whose client port was moved: their own port towards their
+   * backend was taken, and no other backend was free, so they left from another port.
+   */
+  readonly moved: bigint;
 }
 
 export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
@@ -25,13 +30,15 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
   let balanced = 0n;
   let refused = 0n;
   let clashed = 0n;
-  if (value === undefined) return { balanced, refused, clashed };
+  let moved = 0n;
+  if (value === undefined) return { balanced, refused, clashed, moved };
   const slot = Math.ceil(NODE_COUNTERS.size / 8) * 8;
   for (let at = 0; at + NODE_COUNTERS.size <= value.length; at += slot) {
     const counters = decode(NODE_COUNTERS, value.subarray(at, at + NODE_COUNTERS.size));
     balanced += counters.flows;
     refused += counters.rejected;
     clashed += counters.clashes;
+    moved += counters.moved;
   }
-  return { balanced, refused, clashed };
+  return { balanced, refused, clashed, moved };
 }

@@ -696,6 +696,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "newFlowsClashed": {
                   "type": "double",
                   "id": 13
+                },
+                "newFlowsMoved": {
+                  "type": "double",
+                  "id": 14
                 }
               }
             },
@@ -788,6 +792,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "ended": {
                   "type": "bool",
                   "id": 17
+                },
+                "movedClientPort": {
+                  "type": "uint32",
+                  "id": 18
                 }
               }
             },

@@ -20,6 +20,7 @@ export interface FlowEntry {
   'bytes'?: (number | string);
   'nextHopMac'?: (string);
   'ended'?: (boolean);
+  'movedClientPort'?: (number);
 }
 
 export interface FlowEntry__Output {
@@ -40,4 +41,5 @@ export interface FlowEntry__Output {
   'bytes': (number);
   'nextHopMac': (string);
   'ended': (boolean);
+  'movedClientPort': (number);
 }

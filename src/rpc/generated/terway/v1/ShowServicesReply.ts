@@ -16,6 +16,7 @@ export interface ShowServicesReply {
   'newFlowsBalanced'?: (number | string);
   'newFlowsRefused'?: (number | string);
   'newFlowsClashed'?: (number | string);
+  'newFlowsMoved'?: (number | string);
 }
 
 export interface ShowServicesReply__Output {
@@ -32,4 +33,5 @@ export interface ShowServicesReply__Output {
   'newFlowsBalanced': (number);
   'newFlowsRefused': (number);
   'newFlowsClashed': (number);
+  'newFlowsMoved': (number);
 }
