@@ -201,15 +201,16 @@ struct tw_counters {
 };
 
 /*
- * The node's totals (tw_node_stat: a per-CPU array of one entry): new flows to a frontend that the
- * programs balanced, new flows they refused (rejected, as in tw_counters), and new connections they
- * refused for a port clash (clashes: the client's port towards the only backends it could have
- * had was held by another open flow or by a direct connection of its own and no free port was
- * found to move it to, or a direct connection's port towards its backend was held by a flow; see
- * port_held() and direct_connection()), and the balanced flows whose client port was moved. The
- * daemon never resets them and sums the CPUs' slots: they count on across
- * daemon restarts, as the maps do, and live in a map of their own so that no pass of the daemon's
- * writes beside them.
+ * The node's totals (tw_node_stat: a per-CPU array of one entry), of new flows to a frontend:
+ * - flows: balanced (a backend chosen);
+ * - rejected: refused for want of a ready backend, as in tw_counters;
+ * - clashes: new connections refused for a port clash: the client's port towards every backend
+ *   they could have had was held (by another open flow, or by a direct connection of the client's)
+ *   and no free port was found to move it to; or a direct connection's port towards its backend
+ *   was held by a flow (see port_held() and direct_connection());
+ * - moved: of the balanced ones, those whose client port was moved (struct tw_moved_port).
+ * The daemon never resets them and sums the CPUs' slots: they count on across daemon restarts, as
+ * the maps do, and live in a map of their own so that no pass of the daemon's writes beside them.
  */
 struct tw_node_counters {
 	__u64 flows;

@@ -18,8 +18,11 @@ import { leanEndpointsOf } from '../../src/k8s/lean-endpoint-slice.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import {
   ARRAY_INDEX,
+  FLOW_F_PORT_MOVED,
+  FLOW_KEY,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  MOVED_PORT,
   NODE_COUNTERS,
   type FlowState,
 } from '../../src/lb/maps/lb-layouts.js';
@@ -57,6 +60,7 @@ interface Flow {
   firstSeenMsAgo: number;
   lastSeenMsAgo: number;
   state?: FlowState;
+  flags?: number;
 }
 
 function writeNodeFlows(maps: ReturnType<typeof memoryLbMaps>, flows: Flow[]): void {
@@ -362,6 +366,30 @@ describe('ListFlows', () => {
       41006: ['established', true],
       41007: ['established', false],
     });
+  });
+
+  test('a flow whose client port was moved carries the port on the wire; the others carry 0', async () => {
+    const flow = (clientPort: number, flags = 0) => ({
+      client: '10.0.0.10',
+      clientPort,
+      backend: '10.0.0.21',
+      firstSeenMsAgo: 2_000,
+      lastSeenMsAgo: 1_000,
+      flags,
+    });
+    const deps = await node([flow(40_020), flow(40_021, FLOW_F_PORT_MOVED)]);
+    const key = encode(FLOW_KEY, {
+      clientAddr: 0x0a00_000a,
+      frontendAddr: 0x0a60_000a,
+      clientPort: 40_021,
+      frontendPort: 80,
+      proto: IPPROTO_TCP,
+    });
+    deps.lb!.maps.movedPorts.updateBatch(key, encode(MOVED_PORT, { clientPort: 62_001 }), 1);
+    const moved = new Map(
+      (await listFlows(deps, {})).flows!.map((entry) => [entry.clientPort, entry.movedClientPort]),
+    );
+    expect(Object.fromEntries(moved)).toEqual({ 40020: 0, 40021: 62_001 });
   });
 
   test('a stamp a coarse tick ahead of the daemon clock reads as no time at all', async () => {
