@@ -22,6 +22,7 @@ import { useLab } from '../support/lab.js';
 import { applyServices, type LabService } from '../support/lab-services.js';
 import { LAB_ZONE } from '../../src/lab/lab-supervisor.js';
 import { scrape } from '../support/metric-value.js';
+import { REPO_ROOT } from '../support/bins.js';
 
 const HTTP = 8080;
 const DNS = 5353;
@@ -122,6 +123,7 @@ async function cliJson<T>(args: string[]): Promise<T> {
 interface CliFlow {
   clientAddress: string;
   clientPort: number;
+  movedClientPort: number;
   clientPod: { namespace: string; name: string } | null;
   service: string;
   backendAddress: string;
@@ -556,6 +558,71 @@ describe('a Service with a backend in each scenario', () => {
     const back = progInfo(`${lab.node(CLIENT_NODE).bpfPinDir}/progs/tw_lb_egress_gw`).tag;
     expect(tcQuery(pod('p1').netnsPath, 'eth0', 'egress')?.tag).toBe(back);
   }, 120_000);
+});
+
+describe('two Services of one backend, dialled from one client port', () => {
+  const WEB = '10.96.8.1';
+  const ALIAS = '10.96.8.2';
+
+  beforeAll(async () => {
+    await applyServices(the().node(CLIENT_NODE), [
+      service('web', WEB, ['p2']),
+      service('web-alias', ALIAS, ['p2']),
+    ]);
+  });
+
+  test('the second connection leaves from a moved port, which terway-cli show flows and the metrics name', async () => {
+    const { metrics } = the().node(CLIENT_NODE);
+    const movedTotal = async () =>
+      (await scrape(metrics)).get('terway_lb_moved_client_ports_total') ?? Number.NaN;
+    const before = await movedTotal();
+    // Two sockets of p1 bound to one port (SO_REUSEADDR), one to each ClusterIP: after
+    // translation both would be p1:31500 -> p2:8080 on the wire.
+    const localPort = 31_500;
+    type Asked = { answer?: EchoReply; error?: string };
+    const asked = JSON.parse(
+      execFileSync(
+        'nsenter',
+        [
+          `--net=${pod('p1').netnsPath}`,
+          'python3',
+          join(REPO_ROOT, 'test/support/port-clash.py'),
+          'tcp',
+          WEB,
+          '80',
+          ALIAS,
+          '80',
+          String(localPort),
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as { first: Asked; second: Asked; firstAgain: Asked };
+    expect(asked.first.answer).toMatchObject({ name: 'p2', peerPort: localPort });
+    expect(asked.second.answer).toMatchObject({ name: 'p2', peer: pod('p1').ip });
+    const moved = asked.second.answer!.peerPort;
+    expect(moved).toBeGreaterThanOrEqual(61_000);
+    expect(asked.firstAgain.answer).toMatchObject({ name: 'p2', echo: 'first again' });
+
+    // What p2 saw is what the daemon reports, through gRPC, for the flow to web-alias.
+    const { flows } = await cliJson<{ flows: CliFlow[] }>([
+      'show',
+      'flows',
+      '--service',
+      'default/web-alias',
+    ]);
+    expect(flows.find((flow) => flow.clientPort === localPort)).toMatchObject({
+      movedClientPort: moved,
+      backendPod: { name: 'p2' },
+    });
+    const toWeb = await cliJson<{ flows: CliFlow[] }>([
+      'show',
+      'flows',
+      '--service',
+      'default/web',
+    ]);
+    expect(toWeb.flows.find((flow) => flow.clientPort === localPort)?.movedClientPort).toBe(0);
+    expect((await movedTotal()) - before).toBe(1);
+  });
 });
 
 describe('internalTrafficPolicy: Local', () => {
