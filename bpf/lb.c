@@ -1414,6 +1414,29 @@ static __always_inline bool load_icmp_quote(struct __sk_buff *skb, const struct 
 	return !bpf_skb_load_bytes(skb, q->l4_off, q->ports, sizeof(q->ports));
 }
 
+/* The quoted ports, as icmp_quote.ports indexes them. */
+#define QUOTED_SPORT 0
+#define QUOTED_DPORT 1
+
+/*
+ * Sets a quoted port (QUOTED_SPORT or QUOTED_DPORT) to `to`, when it differs, and moves the ICMP
+ * checksum with it. The quoted L4 checksum is left as it was: nothing verifies it. -1 on failure.
+ */
+static __always_inline int rewrite_quoted_port(struct __sk_buff *skb, const struct pkt *p,
+					       const struct icmp_quote *q, const int which,
+					       __be16 to)
+{
+	__be16 from = q->ports[which];
+
+	if (from == to)
+		return 0;
+	if (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), from, to,
+				sizeof(to)) ||
+	    bpf_skb_store_bytes(skb, q->l4_off + which * sizeof(to), &to, sizeof(to), 0))
+		return -1;
+	return 0;
+}
+
 /* -------------------------------------------------------------------------------------------- */
 /* Egress                                                                                        */
 
@@ -1495,10 +1518,11 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (f) {
 		be_id = f->backend_id;
+		old_wire = wire_port(f, &key);
 		if (backend_by_id(be_id, &be) && be.addr == f->backend_addr &&
 		    be.port == f->backend_port &&
-		    flow_alive(f, p->proto, now) && !(syn && f->state != TW_FLOW_NEW) &&
-		    (wire = wire_port(f, &key))) {
+		    flow_alive(f, p->proto, now) && !(syn && f->state != TW_FLOW_NEW) && old_wire) {
+			wire = old_wire;
 			baddr = f->backend_addr;
 			bport = f->backend_port;
 			next_hop = *(volatile __u64 *)&f->next_hop;
@@ -1510,7 +1534,6 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		old_be_id = be_id;
 		old_addr = f->backend_addr;
 		old_port = f->backend_port;
-		old_wire = wire_port(f, &key);
 	}
 
 	/*
@@ -1701,16 +1724,9 @@ static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *
 	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, saddr), &baddr,
 				sizeof(baddr), 0))
 		return TC_ACT_SHOT;
-	if (q.ports[0] != bport &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[0],
-				 bport, sizeof(bport)) ||
-	     bpf_skb_store_bytes(skb, q.l4_off, &bport, sizeof(bport), 0)))
-		return TC_ACT_SHOT;
-	/* A moved port: the quote names the port the backend's socket knows. */
-	if (q.ports[1] != wire &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[1],
-				 wire, sizeof(wire)) ||
-	     bpf_skb_store_bytes(skb, q.l4_off + 2, &wire, sizeof(wire), 0)))
+	/* The backend's port, and for a moved flow the port on the wire, which its socket knows. */
+	if (rewrite_quoted_port(skb, p, &q, QUOTED_SPORT, bport) ||
+	    rewrite_quoted_port(skb, p, &q, QUOTED_DPORT, wire))
 		return TC_ACT_SHOT;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->daddr, baddr, sizeof(baddr)) ||
 	    bpf_skb_store_bytes(skb, IP_DST_OFF, &baddr, sizeof(baddr), 0))
@@ -1811,17 +1827,9 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, daddr), &fk.frontend_addr,
 				sizeof(fk.frontend_addr), 0))
 		return TC_ACT_SHOT;
-	if (q.ports[1] != fk.frontend_port &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[1],
-				 fk.frontend_port, sizeof(fk.frontend_port)) ||
-	     bpf_skb_store_bytes(skb, q.l4_off + 2, &fk.frontend_port, sizeof(fk.frontend_port),
-				 0)))
-		return TC_ACT_SHOT;
-	/* A moved port: the quote names the port the client's socket has. */
-	if (q.ports[0] != fk.client_port &&
-	    (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct icmphdr, checksum), q.ports[0],
-				 fk.client_port, sizeof(fk.client_port)) ||
-	     bpf_skb_store_bytes(skb, q.l4_off, &fk.client_port, sizeof(fk.client_port), 0)))
+	/* The frontend's port, and for a moved flow the port the client's socket has. */
+	if (rewrite_quoted_port(skb, p, &q, QUOTED_DPORT, fk.frontend_port) ||
+	    rewrite_quoted_port(skb, p, &q, QUOTED_SPORT, fk.client_port))
 		return TC_ACT_SHOT;
 	if (p->saddr == q.ip.daddr &&
 	    (bpf_l3_csum_replace(skb, IP_CSUM_OFF, p->saddr, fk.frontend_addr,
