@@ -13,8 +13,10 @@
  *                    translated flow get their embedded header translated back.
  *
  * Everything else passes untouched, on egress after one array read (the frontend gate,
- * tw_fe_gate_v1), on ingress after one array read (the backend gate, tw_be_gate_v1), plus a hash
- * lookup when a bit is shared. Map layouts and names are the contract in lb_maps.h.
+ * tw_fe_gate_v1; a TCP packet reads the direct gate too, tw_direct_gate_v1), on ingress after one
+ * array read (the backend gate, tw_be_gate_v1), plus a hash lookup when a bit is shared. The one
+ * exception is a direct TCP connection whose client port a flow to a frontend held when it opened:
+ * its port is moved too (move_direct()). Map layouts and names are the contract in lb_maps.h.
  *
  * Design notes, each tied to a trap in shared/EBPF.md:
  *
@@ -157,9 +159,9 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct tw_node_counters);
-} tw_node_stat_v3 SEC(".maps");
+} tw_node_stat_v4 SEC(".maps");
 
-/* The frontend and backend gates (see lb_maps.h): one definition, two maps. */
+/* The frontend, backend and direct gates (see lb_maps.h): one definition, three maps. */
 struct tw_gate_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TW_GATE_WORDS);
@@ -170,6 +172,7 @@ struct tw_gate_map {
 
 struct tw_gate_map tw_fe_gate_v1 SEC(".maps");
 struct tw_gate_map tw_be_gate_v1 SEC(".maps");
+struct tw_gate_map tw_direct_gate_v1 SEC(".maps");
 
 /*
  * IP fragments (private to this program, not part of the daemon's contract; the daemon only has to
@@ -893,12 +896,12 @@ static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 byte
  * The node's totals. Atomic although per CPU: an egress run in softirq (a TCP timer's segment) can
  * interrupt one in process context on the same CPU.
  */
-enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH, COUNT_MOVED };
+enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH, COUNT_MOVED, COUNT_MOVED_DIRECT };
 
 static __always_inline void count_node(enum node_count what)
 {
 	__u32 zero = 0;
-	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v3, &zero);
+	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v4, &zero);
 
 	if (!n)
 		return;
@@ -908,6 +911,8 @@ static __always_inline void count_node(enum node_count what)
 		__sync_fetch_and_add(&n->clashes, 1);
 	else if (what == COUNT_MOVED)
 		__sync_fetch_and_add(&n->moved, 1);
+	else if (what == COUNT_MOVED_DIRECT)
+		__sync_fetch_and_add(&n->moved_direct, 1);
 	else
 		__sync_fetch_and_add(&n->flows, 1);
 }
@@ -1194,6 +1199,12 @@ static __always_inline bool same_flow_key(const struct tw_flow_key *a, const str
  * moved, the one its tw_moved entry names. 0 when that entry is gone (evicted): the flow can no
  * longer be translated, and counts as ended.
  */
+/* Whether a port (network order) is one the programs move client ports to. */
+static __always_inline bool moved_port_range(__be16 port)
+{
+	return (__u16)(bpf_ntohs(port) - TW_MOVED_PORT_MIN) < TW_MOVED_PORT_COUNT;
+}
+
 static __always_inline __be16 wire_port(const struct tw_flow *f, const struct tw_flow_key *key)
 {
 	struct tw_moved_port *m;
@@ -1242,8 +1253,12 @@ static __always_inline enum port_owner port_held(const struct tw_reverse_key *rk
 	f = bpf_map_lookup_elem(&tw_flow_v1, &other);
 	if (!f || f->state == TW_FLOW_CLOSING || !flow_alive(f, rk->proto, now) ||
 	    f->backend_addr != rk->backend_addr || f->backend_port != rk->backend_port ||
-	    !backend_by_id(f->backend_id, &be) || be.addr != f->backend_addr ||
-	    be.port != f->backend_port || wire_port(f, &other) != rk->client_port)
+	    wire_port(f, &other) != rk->client_port)
+		return PORT_STALE;
+	/* A direct flow has no backend entry to outlive: it is the client's own connection. */
+	if (!(f->flags & TW_FLOW_F_DIRECT) &&
+	    (!backend_by_id(f->backend_id, &be) || be.addr != f->backend_addr ||
+	     be.port != f->backend_port))
 		return PORT_STALE;
 	return PORT_HELD;
 }
@@ -1442,35 +1457,131 @@ static __always_inline int rewrite_quoted_port(struct __sk_buff *skb, const stru
 
 
 /*
+ * A direct TCP connection whose port towards its backend (rk) an open flow to a frontend holds:
+ * leaves from a moved port, as kube-proxy's conntrack would move it, instead of becoming that
+ * flow's 4-tuple on the wire. It is tracked like a flow (TW_FLOW_F_DIRECT, keyed by the backend),
+ * its reverse entry keyed by the moved port, and the direct gate's bit is set first so that its
+ * later packets find it (lb_maps.h). Refused only when no port is free.
+ */
+static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *p,
+				       struct tw_reverse_key *rk, const struct tw_flow_key *key,
+				       __u64 now)
+{
+	enum port_owner owner;
+	__u32 bit = tw_gate_hash(p->daddr, p->dport, p->proto);
+	__u32 word = bit / 64;
+	__u64 *w = bpf_map_lookup_elem(&tw_direct_gate_v1, &word);
+
+	if (!w || !pick_free_port(skb, rk, key, now, &owner)) {
+		count_node(COUNT_CLASH);
+		return reject_tcp(skb, p->saddr, p->daddr);
+	}
+	if (!((*w >> (bit % 64)) & 1))
+		__sync_fetch_and_or(w, 1ULL << (bit % 64));
+	{
+		struct tw_moved_port mp = { .client_port = rk->client_port };
+		struct tw_flow nf = {
+			.first_seen_ns = now,
+			.last_seen_ns = now,
+			.packets = skb_packets(skb),
+			.bytes = skb->len,
+			.backend_addr = p->daddr,
+			.backend_port = p->dport,
+			.state = flow_next_state(TW_FLOW_NEW, p->tcp_flags, true),
+			.flags = TW_FLOW_F_DIRECT | TW_FLOW_F_PORT_MOVED,
+		};
+
+		bpf_map_update_elem(&tw_moved_v1, key, &mp, BPF_ANY);
+		bpf_map_update_elem(&tw_flow_v1, key, &nf, BPF_ANY);
+		bpf_map_update_elem(&tw_rev_v1, rk, key, BPF_ANY);
+	}
+	count_node(COUNT_MOVED_DIRECT);
+	if (rewrite_port(skb, p, offsetof(struct tcphdr, source), p->sport, rk->client_port))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/*
+ * A packet of a direct TCP connection to an address and port whose direct gate bit is set: if it
+ * belongs to a live direct flow (move_direct()), it leaves from the flow's moved port. A SYN of a
+ * new connection from the port of an ended one is not: the ended flow is deleted (its later packets
+ * would otherwise take the old port), and the SYN goes on to not_a_service()'s checks.
+ */
+static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pkt *p,
+					  const struct tw_flow_key *key, bool syn, __u64 now,
+					  int *verdict)
+{
+	struct tw_flow *f = bpf_map_lookup_elem(&tw_flow_v1, key);
+	__be16 wire;
+
+	if (!f || !(f->flags & TW_FLOW_F_DIRECT))
+		return false;
+	if (!flow_alive(f, p->proto, now) || (syn && f->state != TW_FLOW_NEW)) {
+		/* A new connection from an ended one's port must not take its moved port. */
+		if (syn)
+			bpf_map_delete_elem(&tw_flow_v1, key);
+		return false;
+	}
+	wire = wire_port(f, key);
+	if (!wire)
+		return false;
+	flow_touch(f, now, skb_packets(skb), skb->len,
+		   flow_next_state(f->state, p->tcp_flags, true));
+	*verdict = rewrite_port(skb, p, offsetof(struct tcphdr, source), p->sport, wire) ?
+			   TC_ACT_SHOT :
+			   TC_ACT_OK;
+	return true;
+}
+
+/*
  * Not a service. Trap 3: a SYN opening a direct connection must not meet a reverse entry an
  * earlier ClusterIP flow left for the same client port and backend: a stale one is deleted. One
  * whose ClusterIP flow is still open means the two connections would be one 4-tuple on the wire
- * (port_held()): the direct one is refused. Looked up before deleting: a lookup takes no lock, a
- * delete locks its bucket even when there is nothing to delete. UDP is not checked here (that
- * would cost a second lookup per datagram): a UDP reply is only translated while the ClusterIP
- * flow it matches is alive (tw_lb_ingress).
+ * (port_held()): the direct one leaves from a moved port (move_direct()), and its later packets
+ * follow it there (egress_direct()). Looked up before deleting: a lookup takes no lock, a delete
+ * locks its bucket even when there is nothing to delete. UDP is not checked here (that would cost
+ * a second lookup per datagram): a UDP reply is only translated while the ClusterIP flow it
+ * matches is alive (tw_lb_ingress).
  */
 static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt *p)
 {
-	if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p->proto == IPPROTO_TCP) {
-		struct tw_reverse_key rk = {
-			.client_addr = p->saddr,
-			.backend_addr = p->daddr,
-			.client_port = p->sport,
-			.backend_port = p->dport,
-			.proto = p->proto,
-		};
+	struct tw_flow_key key = {
+		.client_addr = p->saddr,
+		.frontend_addr = p->daddr,
+		.client_port = p->sport,
+		.frontend_port = p->dport,
+		.proto = p->proto,
+	};
+	struct tw_reverse_key rk = {
+		.client_addr = p->saddr,
+		.backend_addr = p->daddr,
+		.client_port = p->sport,
+		.backend_port = p->dport,
+		.proto = p->proto,
+	};
+	bool syn, gated;
+	int verdict;
+	__u64 now;
 
-		switch (port_held(&rk, NULL, lb_now())) {
-		case PORT_HELD:
-			count_node(COUNT_CLASH);
-			return reject_tcp(skb, p->saddr, p->daddr);
-		case PORT_STALE:
-			bpf_map_delete_elem(&tw_rev_v1, &rk);
-			break;
-		default:
-			break;
-		}
+	if (p->proto != IPPROTO_TCP)
+		return TC_ACT_OK;
+	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	gated = gate_may_hold(&tw_direct_gate_v1, p->daddr, p->dport, p->proto);
+	if (!syn && !gated)
+		return TC_ACT_OK;
+	now = lb_now();
+	if (gated && egress_direct(skb, p, &key, syn, now, &verdict))
+		return verdict;
+	if (!syn)
+		return TC_ACT_OK;
+	switch (port_held(&rk, NULL, now)) {
+	case PORT_HELD:
+		return move_direct(skb, p, &rk, &key, now);
+	case PORT_STALE:
+		bpf_map_delete_elem(&tw_rev_v1, &rk);
+		break;
+	default:
+		break;
 	}
 	return TC_ACT_OK;
 }
@@ -1716,6 +1827,9 @@ static __always_inline int egress_icmp(struct __sk_buff *skb, const struct pkt *
 	wire = wire_port(f, &key);
 	if (!wire)
 		return TC_ACT_OK;
+	/* About a direct flow's packet: to the backend already, from the port on the wire. */
+	if (f->flags & TW_FLOW_F_DIRECT)
+		return rewrite_quoted_port(skb, p, &q, QUOTED_DPORT, wire) ? TC_ACT_SHOT : TC_ACT_OK;
 	baddr = f->backend_addr;
 	bport = f->backend_port;
 
@@ -1821,6 +1935,10 @@ static __always_inline int ingress_icmp(struct __sk_buff *skb, const struct pkt 
 	    fk.client_addr != q.ip.saddr || wire_port(f, &fk) != q.ports[0] ||
 	    !flow_alive(f, q.ip.protocol, lb_now()))
 		return TC_ACT_OK;
+	/* About a direct flow's packet: only the port the client's socket has changes. */
+	if (f->flags & TW_FLOW_F_DIRECT)
+		return rewrite_quoted_port(skb, p, &q, QUOTED_SPORT, fk.client_port) ? TC_ACT_SHOT :
+										      TC_ACT_OK;
 
 	if (bpf_l3_csum_replace(skb, q.ip_off + offsetof(struct iphdr, check), q.ip.daddr,
 				fk.frontend_addr, sizeof(fk.frontend_addr)) ||
@@ -1883,8 +2001,13 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	if (parse_ports(skb, &p))
 		return TC_ACT_OK;
 
-	/* Not from a backend: nothing to reverse-translate, and no reverse lookup to miss. */
-	if (!gate_may_hold(&tw_be_gate_v1, p.saddr, p.sport, p.proto))
+	/*
+	 * Not from a backend: nothing to reverse-translate, and no reverse lookup to miss. A reply to a
+	 * moved port is looked up anyway: a direct flow's backend may have left every Service, and the
+	 * backend gate with it.
+	 */
+	if (!gate_may_hold(&tw_be_gate_v1, p.saddr, p.sport, p.proto) &&
+	    !moved_port_range(p.dport))
 		return TC_ACT_OK;
 	rk.client_addr = p.daddr;
 	rk.backend_addr = p.saddr;
@@ -1917,6 +2040,12 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	pkts = skb_packets(skb);
 	bytes = skb->len;
 	flow_touch(f, now, pkts, bytes, state);
+	if (f->flags & TW_FLOW_F_DIRECT) {
+		/* From the backend itself, to the port the client's socket has; nothing else changes. */
+		if (rewrite_port(skb, &p, offsetof(struct tcphdr, dest), p.dport, fk.client_port))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK;
+	}
 	learn_next_hop(skb, f, now);
 	stat_add(&tw_fe_stat_v1, f->frontend_id, pkts, bytes, 0);
 	stat_add(&tw_be_stat_v1, f->backend_id, pkts, bytes, 0);

@@ -144,6 +144,15 @@ struct tw_flow {
 #define TW_FLOW_F_PORT_MOVED 0x1
 
 /*
+ * Not a flow to a frontend: a direct TCP connection of the client's to a backend, whose port
+ * towards it was held by an open flow to a frontend when it opened (port_held()). Its port is moved
+ * like a flow's (always with TW_FLOW_F_PORT_MOVED); its key names the backend where a flow's names
+ * the frontend, and it has no frontend or backend id and counts under none. See
+ * tw_direct_gate_v1.
+ */
+#define TW_FLOW_F_DIRECT 0x2
+
+/*
  * A moved client port. A new flow whose 4-tuple towards its backend is taken (another open flow
  * of the client's holds it, through another frontend with the same backend, or a direct
  * connection of its own does) and that has no other backend to draw leaves from another port,
@@ -205,10 +214,12 @@ struct tw_counters {
  * - flows: balanced (a backend chosen);
  * - rejected: refused for want of a ready backend, as in tw_counters;
  * - clashes: new connections refused for a port clash: the client's port towards every backend
- *   they could have had was held (by another open flow, or by a direct connection of the client's)
- *   and no free port was found to move it to; or a direct connection's port towards its backend
- *   was held by a flow (see port_held() and direct_connection());
- * - moved: of the balanced ones, those whose client port was moved (struct tw_moved_port).
+ *   they could have had was held (by another open flow, or by a direct connection of the client's),
+ *   or a direct connection's port towards its backend was held by a flow, and no free port was
+ *   found to move it to (see port_held() and direct_connection());
+ * - moved: of the balanced ones, those whose client port was moved (struct tw_moved_port);
+ * - moved_direct: direct TCP connections whose client port was moved (TW_FLOW_F_DIRECT), instead of
+ *   being refused as clashes.
  * The daemon never resets them and sums the CPUs' slots: they count on across daemon restarts, as
  * the maps do, and live in a map of their own so that no pass of the daemon's writes beside them.
  */
@@ -217,6 +228,7 @@ struct tw_node_counters {
 	__u64 rejected;
 	__u64 clashes;
 	__u64 moved; /* new flows balanced with a moved client port (tw_moved_port) */
+	__u64 moved_direct; /* direct connections with a moved client port (TW_FLOW_F_DIRECT) */
 };
 
 /*
@@ -234,6 +246,14 @@ struct tw_node_counters {
  * after the entry is gone, so an entry is never hidden behind a clear bit. The gates came after
  * the other maps: a daemon upgrading from maps without them writes them whole from tw_fe and
  * tw_be when it starts, before any pod runs the new programs.
+ */
+/*
+ * The direct gate (tw_direct_gate) has the same shape, but the programs set it, and nothing clears
+ * it: bit tw_gate_hash(backend addr, port, proto) is set before the first TW_FLOW_F_DIRECT flow to
+ * that backend is created, and the egress program looks a packet that is not to a frontend up in
+ * tw_flow only when its destination's bit is set. Clearing a bit could race with a new direct
+ * flow, whose packets would then leave from the held port; a stale bit costs the packets to that
+ * address and port one lookup that misses, and direct flows are rare (each needs a port clash).
  */
 #define TW_GATE_BITS_LOG2 19
 #define TW_GATE_BITS (1u << TW_GATE_BITS_LOG2)
@@ -265,7 +285,8 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
 #define TW_MAP_FE_GATE "tw_fe_gate_v1"
 #define TW_MAP_BE_GATE "tw_be_gate_v1"
-#define TW_MAP_NODE_STAT "tw_node_stat_v3"
+#define TW_MAP_NODE_STAT "tw_node_stat_v4"
 #define TW_MAP_MOVED "tw_moved_v1"
+#define TW_MAP_DIRECT_GATE "tw_direct_gate_v1"
 
 #endif

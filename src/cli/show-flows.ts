@@ -45,6 +45,12 @@ export function renderShowFlows(
 }
 
 /**
+ * The SERVICE cell of a direct connection to a backend, recorded because its port was moved off
+ * one that a flow to a Service held.
+ */
+const DIRECT = '(direct connection)';
+
+/**
  * The client's address and port as its socket has them; a moved port (the programs sent the flow
  * from another port, its own being taken towards that backend) follows as the port on the wire.
  */
@@ -58,8 +64,9 @@ function flowRow(flow: FlowEntry__Output): string[] {
     flow.protocol,
     clientCell(flow),
     podLabel(flow.clientPod),
-    flow.service || NONE,
-    `${flow.frontendAddress}:${flow.frontendPort}`,
+    flow.direct ? DIRECT : flow.service || NONE,
+    // A direct connection's frontend fields repeat its backend's: it went through none.
+    flow.direct ? NONE : `${flow.frontendAddress}:${flow.frontendPort}`,
     `${flow.backendAddress}:${flow.backendPort}`,
     podLabel(flow.backendPod),
     flow.ended ? ENDED : flow.state,

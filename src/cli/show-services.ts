@@ -52,7 +52,8 @@ function renderHeader(reply: ShowServicesReply__Output): string {
     `  new flows from this node's pods, since the maps were created: ` +
       `${reply.newFlowsBalanced} balanced (${reply.newFlowsMoved} of them from a moved port), ` +
       `${reply.newFlowsRefused} refused (no ready backend), ` +
-      `${reply.newFlowsClashed} refused (port clash)`,
+      `${reply.newFlowsClashed} refused (port clash); ` +
+      `${reply.directConnectionsMoved} direct connections moved off a port a flow held`,
   );
   const parked = reply.parkedFrontendIds;
   if (parked > 0) {

@@ -126,6 +126,7 @@ export function* showServices(
     newFlowsRefused: Number(newFlows.refused),
     newFlowsClashed: Number(newFlows.clashed),
     newFlowsMoved: Number(newFlows.moved),
+    directConnectionsMoved: Number(newFlows.movedDirect),
   };
   const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];
@@ -331,6 +332,7 @@ function toFlowEntry(record: FlowRecord, now: bigint, pods: PodNames, service: s
     bytes: Number(record.bytes),
     nextHopMac: record.nextHopMac ?? '',
     movedClientPort: record.movedClientPort ?? 0,
+    direct: record.direct,
   };
 }
 

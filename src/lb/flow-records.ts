@@ -10,6 +10,7 @@ import type { LbProtocol } from './desired-frontend.js';
 import { FLOW_SCAN_SLICE } from './flow-liveness.js';
 import {
   FLOW,
+  FLOW_F_DIRECT,
   FLOW_F_PORT_MOVED,
   FLOW_KEY,
   FLOW_STATES,
@@ -42,6 +43,11 @@ export interface FlowRecord {
    * flow whose moved-port entry is gone (evicted): the programs treat it as ended.
    */
   readonly movedClientPort: number | undefined;
+  /**
+   * A direct connection to the backend (its frontend is the backend itself), recorded only because
+   * its port was moved; not a flow to a Service.
+   */
+  readonly direct: boolean;
 }
 
 /** Where a moved flow's port on the wire is kept (tw_moved), when the caller can read it. */
@@ -252,5 +258,6 @@ function decodeFlow(
     bytes: value.bytes,
     nextHopMac: nextHopMacOf(value.nextHop),
     movedClientPort,
+    direct: (value.flags & FLOW_F_DIRECT) !== 0,
   };
 }

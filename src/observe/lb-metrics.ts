@@ -29,6 +29,7 @@ export interface LbReadout {
     readonly refused: bigint;
     readonly clashed: bigint;
     readonly moved: bigint;
+    readonly movedDirect: bigint;
   };
 }
 
@@ -143,16 +144,21 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
   new Counter({
     name: 'terway_lb_moved_client_ports_total',
     help:
-      'Balanced new flows whose client port the datapath moved, as a kernel NAT would: their own ' +
-      'port towards their backend was held by another open flow (to another Service with the ' +
-      "same backends, or a direct connection's) and no other backend was free. Counted in " +
-      'terway_lb_new_flows_total{outcome="balanced"} too; kept in the pinned maps',
+      'Connections whose client port the datapath moved, as a kernel NAT would. ' +
+      'connection="service": balanced new flows to a Service whose own port towards their ' +
+      'backend was held by another open flow (to another Service with the same backends, or a ' +
+      "direct connection's) and no other backend was free, counted in " +
+      'terway_lb_new_flows_total{outcome="balanced"} too. connection="direct": direct TCP ' +
+      "connections to a backend pod's address whose port an open flow to a Service held towards " +
+      'it. Kept in the pinned maps',
+    labelNames: ['connection'],
     registers: [registry],
     collect() {
       const totals = nodeFlowTotalsOf(lb);
       if (totals === undefined) return;
       this.reset();
-      this.inc(Number(totals.moved));
+      this.inc({ connection: 'service' }, Number(totals.moved));
+      this.inc({ connection: 'direct' }, Number(totals.movedDirect));
     },
   });
   const duration = new Histogram({

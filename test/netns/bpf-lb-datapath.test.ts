@@ -925,7 +925,7 @@ describe('veth pod', () => {
     setFrontend('10.96.0.44', 53, UDP, { id: 42 }, [be(84, 'b1', 5999)]);
     type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
     const clash = (
-      kind: 'tcp' | 'udp' | 'udp-recverr' | 'udp-late',
+      kind: 'tcp' | 'tcp-reset' | 'udp' | 'udp-recverr' | 'udp-late',
       first: string,
       second: string,
       localPort: number,
@@ -969,12 +969,31 @@ describe('veth pod', () => {
     expect(movedPortOf('10.96.0.40', 80, TCP, ports[0]!)).toBeUndefined();
     expect(nodeTotals().moved - before.moved).toBe(1n);
 
-    // A direct connection to b1 from the port a ClusterIP flow to b1 holds: refused (the programs
-    // do not track direct connections, so they cannot move its port), and counted.
-    const direct = clash('tcp', '10.96.0.40:80', `${ipOf('b1')}:${TCP_TARGET}`, ports[1]!);
-    expect(direct.second).toEqual({ error: 'ConnectionRefusedError' });
+    // A direct connection to b1 from the port a ClusterIP flow to b1 holds: it leaves from a moved
+    // port too, tracked as a direct flow, and the ClusterIP connection goes on.
+    const direct = clash('tcp-reset', '10.96.0.40:80', `${ipOf('b1')}:${TCP_TARGET}`, ports[1]!);
+    expect(direct.first.answer).toMatchObject({ name: 'b1', peerPort: ports[1] });
+    expect(direct.second.answer).toMatchObject({ name: 'b1', peer: CLIENT_IP, echo: 'second' });
+    const movedDirect = direct.second.answer!.peerPort;
+    expect(movedDirect).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(movedDirect).toBeLessThanOrEqual(MOVED_PORTS.max);
     expect(direct.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
-    expect(nodeTotals().clashed - before.clashed).toBe(1n);
+    const directRecord = flowRecords().find((flow) => flow.client.port === ports[1] && flow.direct);
+    expect(directRecord).toMatchObject({
+      frontend: { ip: ipOf('b1'), port: TCP_TARGET },
+      backend: { ip: ipOf('b1'), port: TCP_TARGET, id: 0 },
+      frontendId: 0,
+      movedClientPort: movedDirect,
+    });
+    expect(nodeTotals().movedDirect - before.movedDirect).toBe(1n);
+    expect(nodeTotals().clashed - before.clashed).toBe(0n);
+    // Once the ClusterIP connection has ended (reset: no TIME_WAIT holds the port), a direct
+    // connection from that port is its own again: not moved, and none of its packets take the
+    // ended direct flow's moved port.
+    const own = clash('tcp', `${ipOf('b1')}:${TCP_TARGET}`, '10.96.0.42:80', ports[1]!);
+    expect(own.first.answer).toMatchObject({ name: 'b1', peerPort: ports[1] });
+    expect(own.firstAgain.answer).toMatchObject({ name: 'b1', peerPort: ports[1] });
+    expect(nodeTotals().movedDirect - before.movedDirect).toBe(1n);
 
     // The mirror case: a direct connection to b1 first, then a ClusterIP connection from its port
     // to a Service whose only backend is b1: moved, and the direct connection goes on.
@@ -1054,7 +1073,7 @@ describe('veth pod', () => {
     });
     expect(packets[0]).toContain(`${b1.ip}.${UDP_TARGET} > ${CLIENT_IP}.${movedLate}: `);
     expect(nodeTotals().moved - before.moved).toBe(5n);
-    expect(nodeTotals().clashed - before.clashed).toBe(1n);
+    expect(nodeTotals().clashed - before.clashed).toBe(0n);
   }, 60_000);
 
   test("the node's totals count each new flow once: balanced, or refused for want of a backend", async () => {

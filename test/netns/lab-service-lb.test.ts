@@ -124,6 +124,7 @@ interface CliFlow {
   clientAddress: string;
   clientPort: number;
   movedClientPort: number;
+  direct: boolean;
   clientPod: { namespace: string; name: string } | null;
   service: string;
   backendAddress: string;
@@ -574,29 +575,12 @@ describe('two Services of one backend, dialled from one client port', () => {
   test('the second connection leaves from a moved port, which terway-cli show flows and the metrics name', async () => {
     const { metrics } = the().node(CLIENT_NODE);
     const movedTotal = async () =>
-      (await scrape(metrics)).get('terway_lb_moved_client_ports_total') ?? Number.NaN;
+      (await scrape(metrics)).get(MOVED_SERVICE_CONNECTIONS) ?? Number.NaN;
     const before = await movedTotal();
     // Two sockets of p1 bound to one port (SO_REUSEADDR), one to each ClusterIP: after
     // translation both would be p1:31500 -> p2:8080 on the wire.
     const localPort = 31_500;
-    type Asked = { answer?: EchoReply; error?: string };
-    const asked = JSON.parse(
-      execFileSync(
-        'nsenter',
-        [
-          `--net=${pod('p1').netnsPath}`,
-          'python3',
-          join(REPO_ROOT, 'test/support/port-clash.py'),
-          'tcp',
-          WEB,
-          '80',
-          ALIAS,
-          '80',
-          String(localPort),
-        ],
-        { encoding: 'utf8' },
-      ),
-    ) as { first: Asked; second: Asked; firstAgain: Asked };
+    const asked = clashFromP1(`${WEB}:80`, `${ALIAS}:80`, localPort);
     expect(asked.first.answer).toMatchObject({ name: 'p2', peerPort: localPort });
     expect(asked.second.answer).toMatchObject({ name: 'p2', peer: pod('p1').ip });
     const moved = asked.second.answer!.peerPort;
@@ -623,7 +607,65 @@ describe('two Services of one backend, dialled from one client port', () => {
     expect(toWeb.flows.find((flow) => flow.clientPort === localPort)?.movedClientPort).toBe(0);
     expect((await movedTotal()) - before).toBe(1);
   });
+
+  test('a direct connection from a port a ClusterIP flow holds leaves from a moved port, which terway-cli show flows and the metrics name', async () => {
+    const { metrics } = the().node(CLIENT_NODE);
+    const movedDirect = async () =>
+      (await scrape(metrics)).get(MOVED_DIRECT_CONNECTIONS) ?? Number.NaN;
+    const before = await movedDirect();
+    // A connection to the ClusterIP, then one straight to p2's pod IP from the same port: on the
+    // wire both would be p1:31501 -> p2:8080.
+    const localPort = 31_501;
+    const asked = clashFromP1(`${WEB}:80`, `${pod('p2').ip}:${HTTP}`, localPort);
+    expect(asked.first.answer).toMatchObject({ name: 'p2', peerPort: localPort });
+    expect(asked.second.answer).toMatchObject({ name: 'p2', peer: pod('p1').ip, echo: 'second' });
+    const moved = asked.second.answer!.peerPort;
+    expect(moved).toBeGreaterThanOrEqual(61_000);
+    expect(asked.firstAgain.answer).toMatchObject({ name: 'p2', echo: 'first again' });
+
+    const { flows } = await cliJson<{ flows: CliFlow[] }>(['show', 'flows', '--pod', 'default/p1']);
+    expect(flows.find((flow) => flow.clientPort === localPort && flow.direct)).toMatchObject({
+      movedClientPort: moved,
+      service: '',
+      backendAddress: pod('p2').ip,
+      backendPod: { name: 'p2' },
+    });
+    expect(flows.find((flow) => flow.clientPort === localPort && !flow.direct)).toMatchObject({
+      service: 'default/web',
+      movedClientPort: 0,
+    });
+    expect((await movedDirect()) - before).toBe(1);
+  });
 });
+
+/** The moved-port counter's two series: flows to a Service, and direct connections. */
+const MOVED_SERVICE_CONNECTIONS = 'terway_lb_moved_client_ports_total{connection="service"}';
+const MOVED_DIRECT_CONNECTIONS = 'terway_lb_moved_client_ports_total{connection="direct"}';
+
+type Asked = { answer?: EchoReply; error?: string };
+
+/** test/support/port-clash.py tcp in p1: two connections from one local port, `first` then `second`. */
+function clashFromP1(
+  first: string,
+  second: string,
+  localPort: number,
+): { first: Asked; second: Asked; firstAgain: Asked } {
+  return JSON.parse(
+    execFileSync(
+      'nsenter',
+      [
+        `--net=${pod('p1').netnsPath}`,
+        'python3',
+        join(REPO_ROOT, 'test/support/port-clash.py'),
+        'tcp',
+        ...first.split(':'),
+        ...second.split(':'),
+        String(localPort),
+      ],
+      { encoding: 'utf8' },
+    ),
+  ) as { first: Asked; second: Asked; firstAgain: Asked };
+}
 
 describe('internalTrafficPolicy: Local', () => {
   const CLUSTER_IP = '10.96.10.1';

@@ -4,12 +4,15 @@ The client's kernel allows it (each 4-tuple is unique to the kernel): with SO_RE
 socket may bind a port another one connected from. Run inside the client pod's netns:
 
   port-clash.py tcp <first host> <first port> <second host> <second port> <local port>
+  port-clash.py tcp-reset <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp-recverr <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp-late <first host> <first port> <second host> <second port> <local port>
 
 tcp: the first connection asks one line, the second tries to connect and, if it can, asks one
-too; then the first asks again. udp: one socket sends a datagram to each destination, then to the
+too; then the first asks again. tcp-reset: the same, each socket closed with a reset (SO_LINGER 0)
+rather than a FIN, so no TIME_WAIT keeps the port from connecting to the same destination again
+at once. udp: one socket sends a datagram to each destination, then to the
 first again. udp-recverr: the same, on a socket with IP_RECVERR, so that an ICMP error about a
 datagram it sent is reported to it (ConnectionRefusedError for a port unreachable), as it is not to
 an unconnected socket otherwise. Prints one JSON object: each answer (the server's JSON line) or the
@@ -20,6 +23,7 @@ finds no socket, and the client's kernel answers it with an ICMP port unreachabl
 
 import json
 import socket
+import struct
 import sys
 import time
 
@@ -50,7 +54,7 @@ def ask(sock, line):
         return {"error": type(error).__name__}
 
 
-def tcp(first, second, local_port):
+def tcp(first, second, local_port, reset=False):
     one = bound(socket.SOCK_STREAM, local_port)
     one.connect(first)
     result = {"first": ask(one, "first")}
@@ -62,6 +66,8 @@ def tcp(first, second, local_port):
         result["second"] = {"error": type(error).__name__}
     result["firstAgain"] = ask(one, "first again")
     for sock in (two, one):
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
     return result
 
@@ -102,8 +108,8 @@ def main():
     kind, first_host, first_port, second_host, second_port, local_port = sys.argv[1:7]
     first = (first_host, int(first_port))
     second = (second_host, int(second_port))
-    if kind == "tcp":
-        result = tcp(first, second, int(local_port))
+    if kind in ("tcp", "tcp-reset"):
+        result = tcp(first, second, int(local_port), reset=kind == "tcp-reset")
     elif kind == "udp-late":
         result = udp_late(first, second, int(local_port))
     else:

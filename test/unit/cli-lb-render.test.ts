@@ -64,6 +64,7 @@ function services(
     newFlowsRefused: 0,
     newFlowsClashed: 0,
     newFlowsMoved: 0,
+    directConnectionsMoved: 0,
     ...extra,
   };
 }
@@ -77,7 +78,7 @@ describe('terway-cli show services', () => {
     const out = renderShowServices(services([frontend()]));
     expect(lines(out)).toEqual([
       'Service LB: 1 frontend from a services file (synced); node node-1, zone cn-hangzhou-k; maps in /sys/fs/bpf/terway-node',
-      "  new flows from this node's pods, since the maps were created: 12 balanced (0 of them from a moved port), 0 refused (no ready backend), 0 refused (port clash)",
+      "  new flows from this node's pods, since the maps were created: 12 balanced (0 of them from a moved port), 0 refused (no ready backend), 0 refused (port clash); 0 direct connections moved off a port a flow held",
       '',
       '10.96.0.80:80/TCP  default/web (port http)  id 1',
       '  flows 12  packets 120  bytes 8.41 KiB  rejected 0',
@@ -120,6 +121,7 @@ describe('terway-cli show services', () => {
           newFlowsRefused: 4,
           newFlowsClashed: 1,
           newFlowsMoved: 2,
+          directConnectionsMoved: 3,
           sourceProblem: 'services file not applied: not valid YAML (2:1)\n\n 1 | kind: [x\n-----^',
         },
       ),
@@ -136,7 +138,8 @@ describe('terway-cli show services', () => {
     expect(out).toContain('  last write failed, retrying: tw_fe_v1: update: E2BIG');
     expect(out).toContain(
       "  new flows from this node's pods, since the maps were created: 1234 balanced (2 of them " +
-        'from a moved port), 4 refused (no ready backend), 1 refused (port clash)',
+        'from a moved port), 4 refused (no ready backend), 1 refused (port clash); 3 direct ' +
+        'connections moved off a port a flow held\n',
     );
     expect(out).toContain(
       '  2 frontend ids parked: deleted frontends whose connections may still run count under them; ' +
@@ -185,6 +188,7 @@ function flow(extra: Partial<FlowEntry__Output> = {}): FlowEntry__Output {
     nextHopMac: '',
     ended: false,
     movedClientPort: 0,
+    direct: false,
     ...extra,
   };
 }
@@ -224,6 +228,36 @@ describe('terway-cli show flows', () => {
     expect(lines(out)[1]).toMatch(
       /^TCP {4}10\.99\.0\.5:40754 \(sent as :61234\) {2}default\/api-2 /,
     );
+  });
+
+  test('a direct connection reads as such, with no frontend: it went through none', () => {
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [
+        flow(),
+        flow({
+          clientPort: 40755,
+          direct: true,
+          service: '',
+          frontendAddress: '10.99.0.8',
+          frontendPort: 8080,
+          movedClientPort: 61235,
+        }),
+      ],
+      matched: 2,
+      total: 2,
+    });
+    const [header, service, direct] = lines(out);
+    expect(header).toMatch(/ SERVICE +FRONTEND +BACKEND /);
+    expect(service).toMatch(/ {2}default\/web +10\.96\.0\.80:80 +10\.99\.0\.8:8080 /);
+    expect(direct).toMatch(
+      /^TCP {4}10\.99\.0\.5:40755 \(sent as :61235\) {2}default\/api-2 {2}\(direct connection\) {2}- +10\.99\.0\.8:8080 /,
+    );
+    // The frontend fields repeat the backend's: shown once, in BACKEND.
+    expect(direct!.match(/10\.99\.0\.8:8080/g)).toHaveLength(1);
+    // The columns line up: the direct row's cells start where the header's do.
+    expect(direct!.indexOf('(direct connection)')).toBe(header!.indexOf('SERVICE'));
+    expect(direct!.indexOf('- ', header!.indexOf('FRONTEND'))).toBe(header!.indexOf('FRONTEND'));
   });
 
   test('a limited listing says how much it left out and how to see all', () => {

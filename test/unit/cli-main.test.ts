@@ -46,6 +46,7 @@ const SERVICES: ShowServicesReply__Output = {
   newFlowsRefused: 0,
   newFlowsClashed: 0,
   newFlowsMoved: 0,
+  directConnectionsMoved: 0,
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

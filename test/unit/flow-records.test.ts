@@ -4,6 +4,7 @@ import { MemoryBpfMap } from '../../src/dataplane/bpf/memory-bpf-map.js';
 import { nextHopMacOf, readFlowRecords, selectFlows } from '../../src/lb/flow-records.js';
 import {
   FLOW,
+  FLOW_F_DIRECT,
   FLOW_F_PORT_MOVED,
   FLOW_KEY,
   IPPROTO_TCP,
@@ -106,6 +107,42 @@ describe('a moved client port in the flow records', () => {
       [40_001, 61_234],
       [40_002, 0],
     ]);
+  });
+});
+
+describe('a direct connection in the flow records', () => {
+  test('is marked direct when flagged so, whatever else is flagged; any other flow is not', () => {
+    const flows = new MemoryBpfMap({
+      name: LB_MAP_NAMES.flow,
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: 4,
+    });
+    writeFlows(flows, [
+      { clientPort: 40_000, firstSeenNs: 1n },
+      { clientPort: 40_001, firstSeenNs: 2n, flags: FLOW_F_PORT_MOVED },
+      // Its key's frontend is the backend itself.
+      {
+        clientPort: 40_002,
+        firstSeenNs: 3n,
+        frontend: '10.0.0.21',
+        frontendPort: 8080,
+        flags: FLOW_F_DIRECT | FLOW_F_PORT_MOVED,
+      },
+      { clientPort: 40_003, firstSeenNs: 4n, flags: FLOW_F_DIRECT },
+    ]);
+    const records = readFlowRecords(flows);
+    expect(records.map((record) => [record.client.port, record.direct])).toEqual([
+      [40_000, false],
+      [40_001, false],
+      [40_002, true],
+      [40_003, true],
+    ]);
+    expect(records[2]).toMatchObject({
+      frontend: { ip: '10.0.0.21', port: 8080 },
+      backend: { ip: '10.0.0.21', port: 8080 },
+    });
   });
 });
 

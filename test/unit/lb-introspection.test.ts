@@ -18,6 +18,7 @@ import { leanEndpointsOf } from '../../src/k8s/lean-endpoint-slice.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import {
   ARRAY_INDEX,
+  FLOW_F_DIRECT,
   FLOW_F_PORT_MOVED,
   FLOW_KEY,
   IPPROTO_TCP,
@@ -252,10 +253,12 @@ describe('ShowServices', () => {
       newFlowsBalanced: 0,
       newFlowsRefused: 0,
       newFlowsClashed: 0,
+      newFlowsMoved: 0,
+      directConnectionsMoved: 0,
     });
     deps.lb!.maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n, moved: 3n }),
+      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n, moved: 3n, movedDirect: 4n }),
       1,
     );
     expect(showServices(deps, '')).toMatchObject({
@@ -263,6 +266,7 @@ describe('ShowServices', () => {
       newFlowsRefused: 2,
       newFlowsClashed: 1,
       newFlowsMoved: 3,
+      directConnectionsMoved: 4,
     });
   });
 
@@ -390,6 +394,51 @@ describe('ListFlows', () => {
       (await listFlows(deps, {})).flows!.map((entry) => [entry.clientPort, entry.movedClientPort]),
     );
     expect(Object.fromEntries(moved)).toEqual({ 40020: 0, 40021: 62_001 });
+  });
+
+  test('a direct connection whose port was moved comes back marked direct; flows to a Service do not', async () => {
+    // A direct connection's key has the backend as its frontend (10.0.0.21:8080).
+    const deps = await node([
+      {
+        client: '10.0.0.10',
+        clientPort: 40_030,
+        backend: '10.0.0.21',
+        firstSeenMsAgo: 2_000,
+        lastSeenMsAgo: 2_000,
+      },
+      {
+        client: '10.0.0.10',
+        clientPort: 40_031,
+        frontend: '10.0.0.21',
+        frontendPort: 8080,
+        backend: '10.0.0.21',
+        firstSeenMsAgo: 2_000,
+        lastSeenMsAgo: 1_000,
+        flags: FLOW_F_DIRECT | FLOW_F_PORT_MOVED,
+      },
+    ]);
+    const key = encode(FLOW_KEY, {
+      clientAddr: 0x0a00_000a,
+      frontendAddr: 0x0a00_0015,
+      clientPort: 40_031,
+      frontendPort: 8080,
+      proto: IPPROTO_TCP,
+    });
+    deps.lb!.maps.movedPorts.updateBatch(key, encode(MOVED_PORT, { clientPort: 62_002 }), 1);
+    const reply = await listFlows(deps, {});
+    expect(reply.flows!.map((entry) => [entry.clientPort, entry.direct])).toEqual([
+      [40_031, true],
+      [40_030, false],
+    ]);
+    expect(reply.flows![0]).toMatchObject({
+      direct: true,
+      clientAddress: '10.0.0.10',
+      frontendAddress: '10.0.0.21',
+      frontendPort: 8080,
+      backendAddress: '10.0.0.21',
+      backendPort: 8080,
+      movedClientPort: 62_002,
+    });
   });
 
   test('a stamp a coarse tick ahead of the daemon clock reads as no time at all', async () => {

@@ -13,9 +13,9 @@ function mapReturning(value: Buffer | undefined): BpfMap {
 describe('readNodeFlowTotals', () => {
   test("sums every CPU's slot", () => {
     const slots = [
-      { flows: 5n, rejected: 1n, clashes: 0n, moved: 1n },
-      { flows: 7n, rejected: 0n, clashes: 2n, moved: 0n },
-      { flows: 0n, rejected: 4n, clashes: 1n, moved: 2n },
+      { flows: 5n, rejected: 1n, clashes: 0n, moved: 1n, movedDirect: 6n },
+      { flows: 7n, rejected: 0n, clashes: 2n, moved: 0n, movedDirect: 0n },
+      { flows: 0n, rejected: 4n, clashes: 1n, moved: 2n, movedDirect: 5n },
     ];
     const value = Buffer.concat(slots.map((slot) => encode(NODE_COUNTERS, slot)));
     expect(readNodeFlowTotals(mapReturning(value))).toEqual({
@@ -23,6 +23,7 @@ describe('readNodeFlowTotals', () => {
       refused: 5n,
       clashed: 3n,
       moved: 3n,
+      movedDirect: 11n,
     });
   });
 
@@ -32,6 +33,7 @@ describe('readNodeFlowTotals', () => {
       refused: 0n,
       clashed: 0n,
       moved: 0n,
+      movedDirect: 0n,
     });
   });
 });

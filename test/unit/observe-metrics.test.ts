@@ -125,7 +125,13 @@ describe('LB metrics', () => {
       isSynced: true,
       passes: 3,
       failedPasses: 0,
-      nodeFlowTotals: () => ({ balanced: 7n, refused: 2n, clashed: 1n, moved: 4n }),
+      nodeFlowTotals: () => ({
+        balanced: 7n,
+        refused: 2n,
+        clashed: 1n,
+        moved: 4n,
+        movedDirect: 6n,
+      }),
     };
     registerLbMetrics(registry, readout);
     expect(await valueOf(registry, 'terway_lb_frontends', { state: 'blocked' })).toBe(1);
@@ -135,7 +141,12 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(7);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(2);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(1);
-    expect(await valueOf(registry, 'terway_lb_moved_client_ports_total')).toBe(4);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
+    ).toBe(4);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
+    ).toBe(6);
   });
 
   test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
@@ -146,17 +157,27 @@ describe('LB metrics', () => {
     // What the programs write: the one entry of tw_node_stat (one CPU's slot, in memory).
     maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n, clashes: 2n, moved: 5n }),
+      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n, clashes: 2n, moved: 5n, movedDirect: 8n }),
       1,
     );
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(2);
-    expect(await valueOf(registry, 'terway_lb_moved_client_ports_total')).toBe(5);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
+    ).toBe(5);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
+    ).toBe(8);
 
     maps.nodeStats.close();
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
-    expect(await valueOf(registry, 'terway_lb_moved_client_ports_total')).toBe(5);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
+    ).toBe(5);
+    expect(
+      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
+    ).toBe(8);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
   });
 });

@@ -74,7 +74,13 @@ describe('README reference tables', () => {
       isSynced: false,
       passes: 0,
       failedPasses: 0,
-      nodeFlowTotals: () => ({ balanced: 0n, refused: 0n, clashed: 0n, moved: 0n }),
+      nodeFlowTotals: () => ({
+        balanced: 0n,
+        refused: 0n,
+        clashed: 0n,
+        moved: 0n,
+        movedDirect: 0n,
+      }),
     });
     registerInformerMetrics(registry, { status: () => ({ informers: [] }) });
     registerServicesFileMetrics(registry, { currentError: () => undefined });

@@ -39,7 +39,7 @@ export const LB_MAP_NAMES = {
   backendStats: 'tw_be_stat_v1',
   frontendGate: 'tw_fe_gate_v1',
   backendGate: 'tw_be_gate_v1',
-  nodeStats: 'tw_node_stat_v3',
+  nodeStats: 'tw_node_stat_v4',
   movedPorts: 'tw_moved_v1',
 } as const;
 
@@ -101,6 +101,13 @@ export const FLOW = defineLayout('tw_flow', 56, {
 /** tw_flow.flags: the flow's client port was moved (its tw_moved entry holds the port on the wire). */
 export const FLOW_F_PORT_MOVED = 0x1;
 
+/**
+ * tw_flow.flags: not a flow to a frontend but a direct TCP connection to a backend, tracked only
+ * because its port was moved (a flow to a frontend held it). Its key's frontend is the backend; it
+ * has no frontend or backend id.
+ */
+export const FLOW_F_DIRECT = 0x2;
+
 /** The value of tw_moved: a moved flow's client port on the wire. */
 export const MOVED_PORT = defineLayout('tw_moved_port', 4, {
   clientPort: { offset: 0, kind: 'be16' },
@@ -140,14 +147,15 @@ export const COUNTERS = defineLayout('tw_counters', 32, {
 
 /**
  * The one value of tw_node_stat, per CPU: the node's new flows, balanced, refused for want of a
- * backend, and refused for a port clash; and of the balanced ones, those whose client port was
- * moved.
+ * backend, and refused for a port clash; of the balanced ones, those whose client port was moved;
+ * and the direct connections whose client port was moved.
  */
-export const NODE_COUNTERS = defineLayout('tw_node_counters', 32, {
+export const NODE_COUNTERS = defineLayout('tw_node_counters', 40, {
   flows: { offset: 0, kind: 'u64' },
   rejected: { offset: 8, kind: 'u64' },
   clashes: { offset: 16, kind: 'u64' },
   moved: { offset: 24, kind: 'u64' },
+  movedDirect: { offset: 32, kind: 'u64' },
 });
 
 /** Every struct layout, for the BTF check. `__u32` keys and values are not structs. */

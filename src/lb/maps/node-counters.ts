@@ -14,8 +14,8 @@ export interface NodeFlowTotals {
   readonly refused: bigint;
   /**
    * New connections refused because the client's port towards their backend was held by another
-   * open flow (to another frontend with the same backends, or a direct connection's): on the wire
-   * the two would have been one 4-tuple.
+   * open flow (to another frontend with the same backends, or a direct connection's) and no port
+   * was free to move it to: on the wire the two would have been one 4-tuple.
    */
   readonly clashed: bigint;
   /**
@@ -23,6 +23,11 @@ export interface NodeFlowTotals {
    * backend was taken, and no other backend was free, so they left from another port.
    */
   readonly moved: bigint;
+  /**
+   * Direct TCP connections (to a backend's own address) whose client port was moved, because an
+   * open flow to a frontend held it: not new flows to a Service, and not in `balanced`.
+   */
+  readonly movedDirect: bigint;
 }
 
 export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
@@ -31,7 +36,8 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
   let refused = 0n;
   let clashed = 0n;
   let moved = 0n;
-  if (value === undefined) return { balanced, refused, clashed, moved };
+  let movedDirect = 0n;
+  if (value === undefined) return { balanced, refused, clashed, moved, movedDirect };
   const slot = Math.ceil(NODE_COUNTERS.size / 8) * 8;
   for (let at = 0; at + NODE_COUNTERS.size <= value.length; at += slot) {
     const counters = decode(NODE_COUNTERS, value.subarray(at, at + NODE_COUNTERS.size));
@@ -39,6 +45,7 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
     refused += counters.rejected;
     clashed += counters.clashes;
     moved += counters.moved;
+    movedDirect += counters.movedDirect;
   }
-  return { balanced, refused, clashed, moved };
+  return { balanced, refused, clashed, moved, movedDirect };
 }

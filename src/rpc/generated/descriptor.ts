@@ -700,6 +700,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "newFlowsMoved": {
                   "type": "double",
                   "id": 14
+                },
+                "directConnectionsMoved": {
+                  "type": "double",
+                  "id": 15
                 }
               }
             },
@@ -796,6 +800,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "movedClientPort": {
                   "type": "uint32",
                   "id": 18
+                },
+                "direct": {
+                  "type": "bool",
+                  "id": 19
                 }
               }
             },

@@ -21,6 +21,7 @@ export interface FlowEntry {
   'nextHopMac'?: (string);
   'ended'?: (boolean);
   'movedClientPort'?: (number);
+  'direct'?: (boolean);
 }
 
 export interface FlowEntry__Output {
@@ -42,4 +43,5 @@ export interface FlowEntry__Output {
   'nextHopMac': (string);
   'ended': (boolean);
   'movedClientPort': (number);
+  'direct': (boolean);
 }

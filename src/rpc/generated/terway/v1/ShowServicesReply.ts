@@ -17,6 +17,7 @@ export interface ShowServicesReply {
   'newFlowsRefused'?: (number | string);
   'newFlowsClashed'?: (number | string);
   'newFlowsMoved'?: (number | string);
+  'directConnectionsMoved'?: (number | string);
 }
 
 export interface ShowServicesReply__Output {
@@ -34,4 +35,5 @@ export interface ShowServicesReply__Output {
   'newFlowsRefused': (number);
   'newFlowsClashed': (number);
   'newFlowsMoved': (number);
+  'directConnectionsMoved': (number);
 }
