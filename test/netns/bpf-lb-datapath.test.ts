@@ -904,6 +904,83 @@ describe('veth pod', () => {
     expect(linkTxPackets(node, 'sink0')).toBe(sink);
   }, 30_000);
 
+  test('ICMP errors about a direct connection moved off a held port quote the port each side knows', async () => {
+    const vip = '10.96.0.45';
+    const b3 = BACKENDS[2]!;
+    const b3Ns = backendNamespaces.get(b3.name)!;
+    setFrontend(vip, 80, TCP, { id: 43 }, [{ id: 86, ip: b3.ip, port: TCP_TARGET }]);
+    // A ClusterIP connection holds the port towards b3; a direct one from the same port is moved.
+    const localPort = 31_300;
+    const held = await client.must('tcpOpen', { host: vip, port: 80, localPort });
+    const opened = await client.must('tcpOpen', { host: b3.ip, port: TCP_TARGET, localPort });
+    const direct = opened['conn'] as number;
+    const moved = reply(await client.must('tcpSend', { conn: direct, line: 'hello' })).peerPort;
+    expect(moved).toBeGreaterThanOrEqual(61_000);
+
+    // b3 refuses the client's next data segment: its ICMP error quotes the segment as it arrived,
+    // from the moved port, and must reach the direct connection's socket quoting its own port
+    // (quoting the moved port, the client's kernel would find no socket and count it unmatched).
+    const fromClient = ['INPUT', '-p', 'tcp', '-s', CLIENT_IP, '--dport', String(TCP_TARGET)];
+    const refuse = [
+      '--tcp-flags',
+      'PSH',
+      'PSH',
+      '-j',
+      'REJECT',
+      '--reject-with',
+      'icmp-port-unreachable',
+    ];
+    const clientBefore = icmpReceived(clientPod);
+    const clientWindowMisses = outOfWindowIcmps(clientPod);
+    inNs(b3Ns, 'iptables', ['-A', ...fromClient, ...refuse]);
+    try {
+      await client.must('tcpWrite', { conn: direct, line: 'refused by b3' });
+      const deadline = Date.now() + 3_000;
+      while (icmpReceived(clientPod).destUnreachs === clientBefore.destUnreachs) {
+        if (Date.now() > deadline) throw new Error('no ICMP error reached the client');
+        await sleep(10);
+      }
+    } finally {
+      inNs(b3Ns, 'iptables', ['-D', ...fromClient, ...refuse]);
+    }
+    expect(icmpReceived(clientPod).unmatched).toBe(clientBefore.unmatched);
+    expect(outOfWindowIcmps(clientPod)).toBe(clientWindowMisses);
+    // The connection took the error as a soft one: its retransmission, let through, is answered.
+    const late = await client.must('tcpRead', { conn: direct, timeoutMs: 5_000 });
+    expect(reply(late)).toMatchObject({ echo: 'refused by b3', peerPort: moved });
+
+    // The other way: the client refuses b3's next answer; its error quotes b3's segment as the
+    // client saw it (to its own port) and must reach b3 quoting the moved port b3 sent to.
+    const fromB3 = ['INPUT', '-p', 'tcp', '-s', b3.ip, '--sport', String(TCP_TARGET)];
+    const b3Before = icmpReceived(b3Ns);
+    const b3WindowMisses = outOfWindowIcmps(b3Ns);
+    const capture = await startCapture(b3Ns.path, 'icmp', { verbose: true });
+    let packets: string[] = [];
+    inNs(clientPod, 'iptables', ['-A', ...fromB3, ...refuse]);
+    try {
+      const answer = client.call('tcpSend', {
+        conn: direct,
+        line: 'answer refused',
+        timeoutMs: 3_000,
+      });
+      await errorArrived(b3.name, b3Ns, b3Before.destUnreachs);
+      await client.must('tcpClose', { conn: direct, reset: true });
+      expect(await answer).toMatchObject({ ok: false });
+    } finally {
+      inNs(clientPod, 'iptables', ['-D', ...fromB3, ...refuse]);
+      packets = (await capture.stop()).packets;
+    }
+    // The quote, as b3's kernel reads it: b3's own segment, to the moved port (each error, if b3
+    // retransmitted before the reset).
+    expect(packets.length).toBeGreaterThan(0);
+    for (const packet of packets) {
+      expect(packet).toContain(`${b3.ip}.${TCP_TARGET} > ${CLIENT_IP}.${moved}: `);
+    }
+    expect(icmpReceived(b3Ns).unmatched).toBe(b3Before.unmatched);
+    expect(outOfWindowIcmps(b3Ns)).toBe(b3WindowMisses);
+    await client.must('tcpClose', { conn: held['conn'] as number, reset: true });
+  }, 30_000);
+
   test('a port held towards a backend by an open flow is never given to a second flow: another backend, or a moved port', async () => {
     // Two Services with the same backend b1 (one port for TCP, one for UDP), and a third Service
     // with b1 and b2.
@@ -1204,12 +1281,13 @@ describe('veth pod', () => {
     expect(reply(t)).toMatchObject({ name: 'b2', peer: CLIENT_IP, peerPort: t.localPort });
     const u = await client.must('udpOnce', { host: ipOf('b3'), port: UDP_TARGET, line: 'plain' });
     expect(u.rinfo).toMatchObject({ address: ipOf('b3'), port: UDP_TARGET });
-    // No flow was recorded for either: nothing keyed by a backend address as the destination.
-    const flows = lb()
-      .dump('tw_flow_v1')
-      .map((e) => decodeFlowKey(e.key));
+    // No flow was recorded for either: nothing keyed by a backend address as the destination but
+    // the direct connections an earlier test had moved off a held port (flagged direct).
+    const flows = flowRecords();
     expect(flows.length).toBeGreaterThan(0);
-    expect(flows.filter((k) => BACKENDS.some((b) => b.ip === k.frontendAddr))).toEqual([]);
+    const toBackends = flows.filter((flow) => BACKENDS.some((b) => b.ip === flow.frontend.ip));
+    expect(toBackends.filter((flow) => !flow.direct)).toEqual([]);
+    expect(toBackends.every((flow) => flow.movedClientPort! >= 61_000)).toBe(true);
   }, 30_000);
 
   test('fragmented datagrams are translated both ways', async () => {
