@@ -71,15 +71,20 @@ describe('the next hop in the flow records', () => {
   });
 });
 
+/** An empty flow map of four entries, as tw_flow is laid out. */
+function flowTable(): MemoryBpfMap {
+  return new MemoryBpfMap({
+    name: LB_MAP_NAMES.flow,
+    type: 'lru_hash',
+    keySize: FLOW_KEY.size,
+    valueSize: FLOW.size,
+    maxEntries: 4,
+  });
+}
+
 describe('a moved client port in the flow records', () => {
   test("is the moved-port entry's port for a flagged flow, 0 once it is gone, absent otherwise", () => {
-    const flows = new MemoryBpfMap({
-      name: LB_MAP_NAMES.flow,
-      type: 'lru_hash',
-      keySize: FLOW_KEY.size,
-      valueSize: FLOW.size,
-      maxEntries: 4,
-    });
+    const flows = flowTable();
     writeFlows(flows, [
       { clientPort: 40_000, firstSeenNs: 1n },
       { clientPort: 40_001, firstSeenNs: 2n, flags: FLOW_F_PORT_MOVED },
@@ -112,13 +117,7 @@ describe('a moved client port in the flow records', () => {
 
 describe('a direct connection in the flow records', () => {
   test('is marked direct when flagged so, whatever else is flagged; any other flow is not', () => {
-    const flows = new MemoryBpfMap({
-      name: LB_MAP_NAMES.flow,
-      type: 'lru_hash',
-      keySize: FLOW_KEY.size,
-      valueSize: FLOW.size,
-      maxEntries: 4,
-    });
+    const flows = flowTable();
     writeFlows(flows, [
       { clientPort: 40_000, firstSeenNs: 1n },
       { clientPort: 40_001, firstSeenNs: 2n, flags: FLOW_F_PORT_MOVED },

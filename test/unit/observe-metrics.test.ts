@@ -46,6 +46,11 @@ function meteredReconciler(
   return { registry, maps, lb };
 }
 
+/** terway_lb_moved_client_ports_total's series for one kind of connection. */
+function movedPorts(registry: Registry, connection: 'service' | 'direct') {
+  return valueOf(registry, 'terway_lb_moved_client_ports_total', { connection });
+}
+
 describe('LB metrics', () => {
   test('frontends by state, backends, sync, passes and writes follow the reconciler', async () => {
     const { registry, lb } = meteredReconciler();
@@ -141,12 +146,8 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(7);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(2);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(1);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
-    ).toBe(4);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
-    ).toBe(6);
+    expect(await movedPorts(registry, 'service')).toBe(4);
+    expect(await movedPorts(registry, 'direct')).toBe(6);
   });
 
   test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
@@ -163,21 +164,13 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(2);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
-    ).toBe(5);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
-    ).toBe(8);
+    expect(await movedPorts(registry, 'service')).toBe(5);
+    expect(await movedPorts(registry, 'direct')).toBe(8);
 
     maps.nodeStats.close();
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'service' }),
-    ).toBe(5);
-    expect(
-      await valueOf(registry, 'terway_lb_moved_client_ports_total', { connection: 'direct' }),
-    ).toBe(8);
+    expect(await movedPorts(registry, 'service')).toBe(5);
+    expect(await movedPorts(registry, 'direct')).toBe(8);
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'refused' })).toBe(3);
   });
 });
