@@ -1187,6 +1187,18 @@ static __always_inline bool pick_backend(const struct frontend_info *fe, __be32 
 	return true;
 }
 
+/* The forward key of a packet the client sends: the conntrack key of its flow. */
+static __always_inline void flow_key_of(const struct pkt *p, struct tw_flow_key *key)
+{
+	*key = (struct tw_flow_key){
+		.client_addr = p->saddr,
+		.frontend_addr = p->daddr,
+		.client_port = p->sport,
+		.frontend_port = p->dport,
+		.proto = p->proto,
+	};
+}
+
 static __always_inline bool same_flow_key(const struct tw_flow_key *a, const struct tw_flow_key *b)
 {
 	return a->client_addr == b->client_addr && a->frontend_addr == b->frontend_addr &&
@@ -1194,17 +1206,17 @@ static __always_inline bool same_flow_key(const struct tw_flow_key *a, const str
 	       a->proto == b->proto;
 }
 
-/*
- * The client port a flow's packets carry on the wire: its key's, or for a flow whose port was
- * moved, the one its tw_moved entry names. 0 when that entry is gone (evicted): the flow can no
- * longer be translated, and counts as ended.
- */
 /* Whether a port (network order) is one the programs move client ports to. */
 static __always_inline bool moved_port_range(__be16 port)
 {
 	return (__u16)(bpf_ntohs(port) - TW_MOVED_PORT_MIN) < TW_MOVED_PORT_COUNT;
 }
 
+/*
+ * The client port a flow's packets carry on the wire: its key's, or for a flow whose port was
+ * moved, the one its tw_moved entry names. 0 when that entry is gone (evicted): the flow can no
+ * longer be translated, and counts as ended.
+ */
 static __always_inline __be16 wire_port(const struct tw_flow *f, const struct tw_flow_key *key)
 {
 	struct tw_moved_port *m;
@@ -1386,14 +1398,24 @@ static __always_inline bool pick_free_port(struct __sk_buff *skb, struct tw_reve
 	return false;
 }
 
-/* Whether a gate (tw_fe_gate or tw_be_gate) lets (addr, port, proto) through: see lb_maps.h. */
-static __always_inline bool gate_may_hold(void *gate, __be32 addr, __be16 port, __u8 proto)
+/* The word of a gate that holds (addr, port, proto)'s bit, and that bit in it (see lb_maps.h). */
+static __always_inline __u64 *gate_word(void *gate, __be32 addr, __be16 port, __u8 proto,
+					__u64 *mask)
 {
 	__u32 bit = tw_gate_hash(addr, port, proto);
 	__u32 word = bit / 64;
-	__u64 *w = bpf_map_lookup_elem(gate, &word);
 
-	return w && (*w >> (bit % 64)) & 1;
+	*mask = 1ULL << (bit % 64);
+	return bpf_map_lookup_elem(gate, &word);
+}
+
+/* Whether a gate (tw_fe_gate, tw_be_gate or tw_direct_gate) lets (addr, port, proto) through. */
+static __always_inline bool gate_may_hold(void *gate, __be32 addr, __be16 port, __u8 proto)
+{
+	__u64 mask;
+	__u64 *w = gate_word(gate, addr, port, proto, &mask);
+
+	return w && (*w & mask);
 }
 
 /*
@@ -1468,16 +1490,15 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 				       __u64 now)
 {
 	enum port_owner owner;
-	__u32 bit = tw_gate_hash(p->daddr, p->dport, p->proto);
-	__u32 word = bit / 64;
-	__u64 *w = bpf_map_lookup_elem(&tw_direct_gate_v1, &word);
+	__u64 mask;
+	__u64 *w = gate_word(&tw_direct_gate_v1, p->daddr, p->dport, p->proto, &mask);
 
 	if (!w || !pick_free_port(skb, rk, key, now, &owner)) {
 		count_node(COUNT_CLASH);
 		return reject_tcp(skb, p->saddr, p->daddr);
 	}
-	if (!((*w >> (bit % 64)) & 1))
-		__sync_fetch_and_or(w, 1ULL << (bit % 64));
+	if (!(*w & mask))
+		__sync_fetch_and_or(w, mask);
 	{
 		struct tw_moved_port mp = { .client_port = rk->client_port };
 		struct tw_flow nf = {
@@ -1545,20 +1566,8 @@ static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pk
  */
 static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt *p)
 {
-	struct tw_flow_key key = {
-		.client_addr = p->saddr,
-		.frontend_addr = p->daddr,
-		.client_port = p->sport,
-		.frontend_port = p->dport,
-		.proto = p->proto,
-	};
-	struct tw_reverse_key rk = {
-		.client_addr = p->saddr,
-		.backend_addr = p->daddr,
-		.client_port = p->sport,
-		.backend_port = p->dport,
-		.proto = p->proto,
-	};
+	struct tw_reverse_key rk;
+	struct tw_flow_key key;
 	bool syn, gated;
 	int verdict;
 	__u64 now;
@@ -1567,13 +1576,22 @@ static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt
 		return TC_ACT_OK;
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	gated = gate_may_hold(&tw_direct_gate_v1, p->daddr, p->dport, p->proto);
+	/* Most of a pod's traffic: not to a frontend, no SYN, no direct flow to its destination. */
 	if (!syn && !gated)
 		return TC_ACT_OK;
 	now = lb_now();
+	flow_key_of(p, &key);
 	if (gated && egress_direct(skb, p, &key, syn, now, &verdict))
 		return verdict;
 	if (!syn)
 		return TC_ACT_OK;
+	rk = (struct tw_reverse_key){
+		.client_addr = p->saddr,
+		.backend_addr = p->daddr,
+		.client_port = p->sport,
+		.backend_port = p->dport,
+		.proto = p->proto,
+	};
 	switch (port_held(&rk, NULL, now)) {
 	case PORT_HELD:
 		return move_direct(skb, p, &rk, &key, now);
@@ -1593,13 +1611,7 @@ static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt
  */
 static __always_inline int egress_frontend(struct __sk_buff *skb, const struct pkt *p, bool l2_fix)
 {
-	struct tw_flow_key key = {
-		.client_addr = p->saddr,
-		.frontend_addr = p->daddr,
-		.client_port = p->sport,
-		.frontend_port = p->dport,
-		.proto = p->proto,
-	};
+	struct tw_flow_key key;
 	struct tw_reverse_key rk = {
 		.client_addr = p->saddr,
 		.client_port = p->sport,
@@ -1626,6 +1638,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	__u32 be_id;
 	__u8 state;
 
+	flow_key_of(p, &key);
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (f) {
 		be_id = f->backend_id;
