@@ -435,6 +435,25 @@ function nodeTotals() {
 
 const reply = (r: AgentReply) => r.reply as EchoReply;
 
+/** Where the programs move a client port that a flow holds towards the same backend. */
+const MOVED_PORTS = { min: 61_000, max: 65_535 };
+
+type ClashKind = 'tcp' | 'tcp-reset' | 'udp' | 'udp-recverr' | 'udp-late';
+type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
+
+/** test/support/port-clash.py in `ns`: two sockets on one local port, each to its destination. */
+function portClash(ns: TestNetns, kind: ClashKind, first: string, second: string, port: number) {
+  return JSON.parse(
+    inNs(ns, 'python3', [
+      join(REPO_ROOT, 'test/support/port-clash.py'),
+      kind,
+      ...first.split(':'),
+      ...second.split(':'),
+      String(port),
+    ]),
+  ) as { first: Asked; second: Asked; firstAgain: Asked };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tcpNames(a: Agent, host: string, port: number, n: number): Promise<string[]> {
@@ -1000,22 +1019,8 @@ describe('veth pod', () => {
     // Two Services of b1's port 5999, where nothing listens: b1's kernel answers port unreachable.
     setFrontend('10.96.0.43', 53, UDP, { id: 41 }, [be(84, 'b1', 5999)]);
     setFrontend('10.96.0.44', 53, UDP, { id: 42 }, [be(84, 'b1', 5999)]);
-    type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
-    const clash = (
-      kind: 'tcp' | 'tcp-reset' | 'udp' | 'udp-recverr' | 'udp-late',
-      first: string,
-      second: string,
-      localPort: number,
-    ) =>
-      JSON.parse(
-        inNs(clientPod, 'python3', [
-          join(REPO_ROOT, 'test/support/port-clash.py'),
-          kind,
-          ...first.split(':'),
-          ...second.split(':'),
-          String(localPort),
-        ]),
-      ) as { first: Asked; second: Asked; firstAgain: Asked };
+    const clash = (kind: ClashKind, first: string, second: string, localPort: number) =>
+      portClash(clientPod, kind, first, second, localPort);
     /** The port on the wire of the veth client's flow from `clientPort` to `vip`, per its record. */
     const movedPortOf = (vip: string, port: number, proto: number, clientPort: number) => {
       const record = flowRecords().find(
@@ -1027,7 +1032,6 @@ describe('veth pod', () => {
       );
       return record?.movedClientPort;
     };
-    const MOVED_PORTS = { min: 61_000, max: 65_535 };
     const ports = Array.from({ length: 11 }, (_, i) => 31001 + i);
     const before = nodeTotals();
 
@@ -1408,6 +1412,47 @@ for (const lab of L2_LABS) {
           { id: lab.firstBackendId + 4, ip: backend.ip, port: UDP_TARGET },
         ]);
         await lateReplyError(l2(), `${lab.subnet}.10`, vip, backend);
+      }, 30_000);
+
+      test('a direct connection from a port a ClusterIP flow holds towards its backend leaves from a moved port', async () => {
+        // A Service whose only backend is the first on-link pod: a direct connection to that pod
+        // from the port the ClusterIP connection holds would be the same 4-tuple on the wire.
+        const vip = `10.96.2.${lab.frontendId}`;
+        const backend = lab.backends[0]!;
+        setFrontend(vip, 80, TCP, { id: lab.frontendId + 3 }, [
+          { id: lab.firstBackendId + 5, ip: backend.ip, port: TCP_TARGET },
+        ]);
+        const clientIp = `${lab.subnet}.10`;
+        const port = 32_000 + lab.frontendId;
+        const before = nodeTotals();
+        const direct = portClash(
+          lab.clientNs!,
+          'tcp-reset',
+          `${vip}:80`,
+          `${backend.ip}:${TCP_TARGET}`,
+          port,
+        );
+        expect(direct.first.answer).toMatchObject({ name: backend.name, peerPort: port });
+        expect(direct.second.answer).toMatchObject({
+          name: backend.name,
+          peer: clientIp,
+          echo: 'second',
+        });
+        const moved = direct.second.answer!.peerPort;
+        expect(moved).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+        expect(moved).toBeLessThanOrEqual(MOVED_PORTS.max);
+        expect(direct.firstAgain.answer).toMatchObject({ name: backend.name, echo: 'first again' });
+        const record = flowRecords().find(
+          (flow) => flow.client.ip === clientIp && flow.client.port === port && flow.direct,
+        );
+        expect(record).toMatchObject({
+          frontend: { ip: backend.ip, port: TCP_TARGET },
+          backend: { ip: backend.ip, port: TCP_TARGET, id: 0 },
+          frontendId: 0,
+          movedClientPort: moved,
+        });
+        expect(nodeTotals().movedDirect - before.movedDirect).toBe(1n);
+        expect(nodeTotals().clashed - before.clashed).toBe(0n);
       }, 30_000);
 
       test('a frontend without backends refuses at once', async () => {

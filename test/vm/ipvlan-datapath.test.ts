@@ -467,6 +467,13 @@ if (!gate.run && gate.required) {
       }
     });
 
+    test('a direct connection from a port a ClusterIP flow holds towards its backend leaves from a moved port, and terway-cli lists it', () => {
+      expectOk(() => dp, 'lb-direct-moved');
+      expect(detail('lb-direct-moved')).toMatch(
+        /answered by c; a:33100 -> [\d.]+:8080 answered by c, which saw port 6\d{4}; terway-cli: direct [\d.]+:8080 sent as :6\d{4}$/,
+      );
+    });
+
     test('one Service over all three backends: many connections use every backend, each connection one', () => {
       expectOk(() => dp, 'lb-spread');
       const counts = /: b (\d+), c (\d+), d (\d+);/.exec(detail('lb-spread'));
