@@ -88,19 +88,32 @@ const ADDR = {
   backend: '10.0.0.20',
   /** A pod that is no backend of anything. */
   otherPod: '10.0.0.21',
+  /**
+   * A third Service, whose only backend is `directBackend`: a direct connection to that backend
+   * from the port of a flow to the Service is moved. Apart from `vip`'s backend, so that the
+   * direct gate bit it sets leaves the not-a-Service paths (to `backend`) as they were.
+   */
+  vipDirect: '10.96.0.12',
+  directBackend: '10.0.0.22',
 } as const;
 /** The most common Service shape: port 80 to a container's 8080, so the port is rewritten too. */
 const SERVICE_PORT = 80;
 const TARGET_PORT = 8080;
 const CLIENT_PORT = 40000;
+/** The client port of the flow to `vipDirect` and of the direct connection it makes clash. */
+const DIRECT_CLIENT_PORT = 40001;
 
-function benchFrontends(ip: string, name: string): DesiredFrontend[] {
+function benchFrontends(
+  ip: string,
+  name: string,
+  backend: string = ADDR.backend,
+): DesiredFrontend[] {
   return (['TCP', 'UDP'] as const).map((protocol) => ({
     address: { ip, port: SERVICE_PORT, protocol },
     service: { namespace: 'default', name, portName: protocol.toLowerCase() },
     external: false,
     affinityTimeoutSeconds: 0,
-    ready: [backendKeyOf({ ip: ADDR.backend, port: TARGET_PORT })],
+    ready: [backendKeyOf({ ip: backend, port: TARGET_PORT })],
     draining: [],
   }));
 }
@@ -117,8 +130,18 @@ interface PathSpec {
   vary: Vary;
   /** Fraction of settings.repeat: a new flow costs ten times an established packet. */
   repeatShare: number;
-  /** What the program must have done to the frame, checked before timing. */
-  expect: 'translated-to-backend' | 'translated-to-frontend' | 'untouched' | 'none';
+  /**
+   * What the program must have done to the frame, checked before timing. `port-moved`: the
+   * source port is `movedPort` and nothing else changed; `port-restored`: the destination port is
+   * the client's own (DIRECT_CLIENT_PORT) and nothing else changed.
+   */
+  expect:
+    | 'translated-to-backend'
+    | 'translated-to-frontend'
+    | 'port-moved'
+    | 'port-restored'
+    | 'untouched'
+    | 'none';
   /** New flows counted on the frontend per run: 0 for an established packet, 1 for a new one. */
   newFlowsPerRun?: 0 | 1;
   /** The frontend the path's flow is to, when not ADDR.vip. */
@@ -127,8 +150,12 @@ interface PathSpec {
   movedPort?: number;
 }
 
-/** `movedPort`: the port on the wire of the flow from CLIENT_PORT to ADDR.vipAlias (openFlows). */
-function pathsFor(protocol: FrameProtocol, movedPort: number): PathSpec[] {
+/**
+ * `moved.flow`: the port on the wire of the flow from CLIENT_PORT to ADDR.vipAlias;
+ * `moved.direct`: that of the direct TCP connection from DIRECT_CLIENT_PORT (openFlows).
+ */
+function pathsFor(protocol: FrameProtocol, moved: MovedPorts): PathSpec[] {
+  const movedPort = moved.flow;
   const tcp = protocol === 'TCP';
   const toService = (tcpFlags?: number): FrameSpec => ({
     protocol,
@@ -239,6 +266,40 @@ function pathsFor(protocol: FrameProtocol, movedPort: number): PathSpec[] {
       newFlowsPerRun: 1,
     },
   ];
+  if (moved.direct !== undefined) {
+    paths.push(
+      {
+        id: 'egressDirect',
+        label: 'egress, direct connection whose client port was moved (not to a Service)',
+        program: 'bench_egress',
+        frame: {
+          ...toService(TCP_FLAGS.ack),
+          sport: DIRECT_CLIENT_PORT,
+          dst: ADDR.directBackend,
+          dport: TARGET_PORT,
+        },
+        vary: 0,
+        repeatShare: 1,
+        expect: 'port-moved',
+        movedPort: moved.direct,
+      },
+      {
+        id: 'ingressDirect',
+        label: "ingress, the backend's reply to a direct connection's moved port",
+        program: 'bench_ingress',
+        frame: {
+          ...fromBackend,
+          src: ADDR.directBackend,
+          dport: moved.direct,
+          tcpFlags: TCP_FLAGS.ack,
+        },
+        vary: 0,
+        repeatShare: 1,
+        expect: 'port-restored',
+        movedPort: moved.direct,
+      },
+    );
+  }
   if (tcp) {
     // SYN and FIN in one frame: each run leaves its flow closing, as a finished connection's is,
     // for the run that comes back to the port 32,768 runs later. That run restarts the flow in
@@ -309,6 +370,10 @@ async function startHarness(): Promise<Harness> {
   });
   reconciler.replaceService('default/bench', benchFrontends(ADDR.vip, 'bench'));
   reconciler.replaceService('default/bench-alias', benchFrontends(ADDR.vipAlias, 'bench-alias'));
+  reconciler.replaceService(
+    'default/bench-direct',
+    benchFrontends(ADDR.vipDirect, 'bench-direct', ADDR.directBackend),
+  );
   reconciler.markSynced();
   await reconciler.whenIdle();
   unregister();
@@ -445,6 +510,12 @@ function checkPath(h: Harness, spec: PathSpec, frame: Buffer): string {
         dport: spec.movedPort === undefined ? sent.dport : CLIENT_PORT,
       });
       break;
+    case 'port-moved':
+      translated({ ...sent, sport: spec.movedPort });
+      break;
+    case 'port-restored':
+      translated({ ...sent, dport: DIRECT_CLIENT_PORT });
+      break;
     case 'untouched':
       if (!run.out.equals(frame)) throw new Error(`${where}: the frame was changed`);
       break;
@@ -460,58 +531,76 @@ function checkPath(h: Harness, spec: PathSpec, frame: Buffer): string {
           `not ${spec.newFlowsPerRun * runs} and ${runs}: the program took another path`,
       );
   }
+  const rewritten = spec.expect.startsWith('translated') || spec.expect.startsWith('port');
   return `${where}: ${spec.expect === 'none' ? 'ran' : spec.expect}${
-    spec.expect.startsWith('translated') && spec.vary === 0 ? ', checksums valid' : ''
+    rewritten && spec.vary === 0 ? ', checksums valid' : ''
   }${spec.newFlowsPerRun === undefined ? '' : `, ${spec.newFlowsPerRun * runs} new flows counted`}`;
+}
+
+interface MovedPorts {
+  flow: number;
+  /** TCP only: direct connections are moved only for TCP. */
+  direct: number | undefined;
 }
 
 /**
  * The flows the established paths run on, each opened by the client and answered by the backend:
  * one from CLIENT_PORT to ADDR.vip, then one from the same port to ADDR.vipAlias, whose port
- * towards the backend the first holds, so the programs move it. Returns the moved port.
+ * towards the backend the first holds, so the programs move it. For TCP, also one from
+ * DIRECT_CLIENT_PORT to ADDR.vipDirect, then a direct connection from that port to its backend,
+ * which the programs move the same way. Returns the moved ports.
  */
-function openFlows(h: Harness, protocol: FrameProtocol): number {
+function openFlows(h: Harness, protocol: FrameProtocol): MovedPorts {
   const tcp = protocol === 'TCP';
-  const open = (vip: string): void => {
-    const frame = buildFrame({
+  const proto = tcp ? 6 : 17;
+  const send = (program: Program, spec: FrameSpec): void => {
+    const frame = buildFrame(spec);
+    setFrame(h, frame, 0);
+    testRun(h, program, frame, 1);
+  };
+  const open = (dst: string, dport: number, sport = CLIENT_PORT): void =>
+    send('bench_egress', {
       protocol,
       src: ADDR.client,
-      dst: vip,
-      sport: CLIENT_PORT,
-      dport: SERVICE_PORT,
+      dst,
+      sport,
+      dport,
       tcpFlags: tcp ? TCP_FLAGS.syn : undefined,
     });
-    setFrame(h, frame, 0);
-    testRun(h, 'bench_egress', frame, 1);
-  };
-  const answer = (clientPort: number): void => {
-    const frame = buildFrame({
+  const answer = (clientPort: number, backend: string = ADDR.backend): void =>
+    send('bench_ingress', {
       protocol,
-      src: ADDR.backend,
+      src: backend,
       dst: ADDR.client,
       sport: TARGET_PORT,
       dport: clientPort,
       tcpFlags: tcp ? TCP_FLAGS.syn | TCP_FLAGS.ack : undefined,
     });
-    setFrame(h, frame, 0);
-    testRun(h, 'bench_ingress', frame, 1);
+  const movedPortOf = (frontend: string, frontendPort: number, clientPort: number): number => {
+    const key = encode(FLOW_KEY, {
+      clientAddr: parseIPv4(ADDR.client) ?? 0,
+      frontendAddr: parseIPv4(frontend) ?? 0,
+      clientPort,
+      frontendPort,
+      proto,
+    });
+    const moved = h.maps.movedPorts.lookup(key);
+    if (moved === undefined)
+      throw new Error(`${protocol}: the flow to ${frontend} was not moved off its held port`);
+    return decode(MOVED_PORT, moved).clientPort;
   };
-  open(ADDR.vip);
+  open(ADDR.vip, SERVICE_PORT);
   answer(CLIENT_PORT);
-  open(ADDR.vipAlias);
-  const key = encode(FLOW_KEY, {
-    clientAddr: parseIPv4(ADDR.client) ?? 0,
-    frontendAddr: parseIPv4(ADDR.vipAlias) ?? 0,
-    clientPort: CLIENT_PORT,
-    frontendPort: SERVICE_PORT,
-    proto: tcp ? 6 : 17,
-  });
-  const moved = h.maps.movedPorts.lookup(key);
-  if (moved === undefined)
-    throw new Error(`${protocol}: the flow to ${ADDR.vipAlias} was not moved off its held port`);
-  const movedPort = decode(MOVED_PORT, moved).clientPort;
-  answer(movedPort);
-  return movedPort;
+  open(ADDR.vipAlias, SERVICE_PORT);
+  const flow = movedPortOf(ADDR.vipAlias, SERVICE_PORT, CLIENT_PORT);
+  answer(flow);
+  if (!tcp) return { flow, direct: undefined };
+  open(ADDR.vipDirect, SERVICE_PORT, DIRECT_CLIENT_PORT);
+  answer(DIRECT_CLIENT_PORT, ADDR.directBackend);
+  open(ADDR.directBackend, TARGET_PORT, DIRECT_CLIENT_PORT);
+  const direct = movedPortOf(ADDR.directBackend, TARGET_PORT, DIRECT_CLIENT_PORT);
+  answer(direct, ADDR.directBackend);
+  return { flow, direct };
 }
 
 // ---- the benchmark ---------------------------------------------------------------------------
@@ -544,6 +633,8 @@ export interface LbProgramResult {
   otherRoundTripNs: Record<FrameProtocol, number>;
   /** LB code of an established round trip of a flow whose client port was moved. */
   movedRoundTripNs: Record<FrameProtocol, number>;
+  /** LB code of an established round trip of a direct TCP connection whose port was moved. */
+  directRoundTripNs: number;
   seconds: number;
 }
 
@@ -556,8 +647,8 @@ export async function runLbProgramBench(
   try {
     log(`harness: ${h.build}, clock ${h.clock}`);
     const specs = (['TCP', 'UDP'] as const).flatMap((protocol) => {
-      const movedPort = openFlows(h, protocol);
-      return pathsFor(protocol, movedPort).map((spec) => ({ spec, frame: buildFrame(spec.frame) }));
+      const moved = openFlows(h, protocol);
+      return pathsFor(protocol, moved).map((spec) => ({ spec, frame: buildFrame(spec.frame) }));
     });
     const checks = specs.map(({ spec, frame }) => checkPath(h, spec, frame));
     for (const check of checks) log(`  ${check}`);
@@ -620,6 +711,7 @@ export async function runLbProgramBench(
       roundTripNs: both('egressEstablished', 'ingressEstablished'),
       otherRoundTripNs: both('egressOther', 'ingressOther'),
       movedRoundTripNs: both('egressMoved', 'ingressMoved'),
+      directRoundTripNs: both('egressDirect', 'ingressDirect').TCP,
       seconds: (Date.now() - began) / 1000,
     };
   } finally {
@@ -649,7 +741,8 @@ export function printLbProgram(r: LbProgramResult): void {
   process.stdout.write(
     `LB code per established round trip: TCP ${ns(r.roundTripNs.TCP)}, UDP ${ns(r.roundTripNs.UDP)}; ` +
       `per round trip not for a Service: TCP ${ns(r.otherRoundTripNs.TCP)}, UDP ${ns(r.otherRoundTripNs.UDP)}; ` +
-      `per established round trip of a moved client port: TCP ${ns(r.movedRoundTripNs.TCP)}, UDP ${ns(r.movedRoundTripNs.UDP)}\n`,
+      `per established round trip of a moved client port: TCP ${ns(r.movedRoundTripNs.TCP)}, UDP ${ns(r.movedRoundTripNs.UDP)}; ` +
+      `per round trip of a direct TCP connection moved off a held port: ${ns(r.directRoundTripNs)}\n`,
   );
 }
 
@@ -670,7 +763,9 @@ export function lbProgramSection(
     `${SERVICE_PORT} → one backend's ${TARGET_PORT}) programmed through the real ` +
     `\`LbReconciler\`, with a second Service (${ADDR.vipAlias}) of the same backend: the flow to it ` +
     `from the client port of the first's is moved (its port towards the backend is held), and the ` +
-    `"moved" paths run on it. Each figure is the kernel's own average over \`${r.bpftool} prog run ... ` +
+    `"moved" paths run on it; and a third (${ADDR.vipDirect}) with a backend of its own ` +
+    `(${ADDR.directBackend}), from whose flow's client port a direct TCP connection to that ` +
+    `backend is made, and moved: the "direct connection" paths run on it. Each figure is the kernel's own average over \`${r.bpftool} prog run ... ` +
     `repeat ${s.repeat.toLocaleString('en-US')}\` (new connections: a quarter of that), ` +
     `${s.cpu === undefined ? 'on any CPU' : `bound to CPU ${s.cpu}`}; ${s.rounds} rounds in ` +
     `rotating order, medians. **Baseline**, in the same run: the same restore with no LB code ` +
@@ -688,7 +783,8 @@ export function lbProgramSection(
       return [
         `${protocol} established round trip (egress + ingress)`,
         `**${ns(r.roundTripNs[protocol])}** (not for a Service: ${ns(r.otherRoundTripNs[protocol])}; ` +
-          `a moved client port: ${ns(r.movedRoundTripNs[protocol])})`,
+          `a moved client port: ${ns(r.movedRoundTripNs[protocol])}` +
+          `${protocol === 'TCP' ? `; a direct connection moved off a held port: ${ns(r.directRoundTripNs)}` : ''})`,
         `${ns(2 * floorNs)} (two runs)`,
         ratio(
           ((egress?.medianNs ?? Number.NaN) + (ingress?.medianNs ?? Number.NaN)) / (2 * floorNs),
