@@ -15,7 +15,6 @@
  * packet is addressed to the gateway's MAC, so the program must re-address it to the on-link
  * backend (EBPF.md trap 6).
  */
-import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
@@ -57,7 +56,7 @@ import { FLOW, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { startCapture } from '../support/capture.js';
 import { dumpOf } from '../support/lb-flows.js';
-import { REPO_ROOT } from '../support/bins.js';
+import { portClash, type ClashKind } from '../support/port-clash.js';
 import { requireRoot, TestNetns } from '../support/netns.js';
 
 requireRoot();
@@ -437,22 +436,6 @@ const reply = (r: AgentReply) => r.reply as EchoReply;
 
 /** Where the programs move a client port that a flow holds towards the same backend. */
 const MOVED_PORTS = { min: 61_000, max: 65_535 };
-
-type ClashKind = 'tcp' | 'tcp-reset' | 'udp' | 'udp-recverr' | 'udp-late';
-type Asked = { answer?: EchoReply; error?: string; from?: [string, number] };
-
-/** test/support/port-clash.py in `ns`: two sockets on one local port, each to its destination. */
-function portClash(ns: TestNetns, kind: ClashKind, first: string, second: string, port: number) {
-  return JSON.parse(
-    inNs(ns, 'python3', [
-      join(REPO_ROOT, 'test/support/port-clash.py'),
-      kind,
-      ...first.split(':'),
-      ...second.split(':'),
-      String(port),
-    ]),
-  ) as { first: Asked; second: Asked; firstAgain: Asked };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -934,7 +917,7 @@ describe('veth pod', () => {
     const opened = await client.must('tcpOpen', { host: b3.ip, port: TCP_TARGET, localPort });
     const direct = opened['conn'] as number;
     const moved = reply(await client.must('tcpSend', { conn: direct, line: 'hello' })).peerPort;
-    expect(moved).toBeGreaterThanOrEqual(61_000);
+    expect(moved).toBeGreaterThanOrEqual(MOVED_PORTS.min);
 
     // b3 refuses the client's next data segment: its ICMP error quotes the segment as it arrived,
     // from the moved port, and must reach the direct connection's socket quoting its own port
@@ -1291,7 +1274,7 @@ describe('veth pod', () => {
     expect(flows.length).toBeGreaterThan(0);
     const toBackends = flows.filter((flow) => BACKENDS.some((b) => b.ip === flow.frontend.ip));
     expect(toBackends.filter((flow) => !flow.direct)).toEqual([]);
-    expect(toBackends.every((flow) => flow.movedClientPort! >= 61_000)).toBe(true);
+    expect(toBackends.every((flow) => flow.movedClientPort! >= MOVED_PORTS.min)).toBe(true);
   }, 30_000);
 
   test('fragmented datagrams are translated both ways', async () => {

@@ -73,25 +73,26 @@ interface LoadResult {
   names: Record<string, number>;
 }
 
-async function metric(series: string): Promise<number> {
-  const value = (await scrape(the().node(NODE).metrics)).get(series);
-  if (value === undefined) throw new Error(`terwayd exports no ${series}`);
-  return value;
+/** The node's new flows to Services by outcome, from one scrape of its terwayd. */
+async function newFlows(): Promise<Record<'balanced' | 'refused' | 'clashed', number>> {
+  const series = await scrape(the().node(NODE).metrics);
+  const outcome = (name: string): number => {
+    const value = series.get(`terway_lb_new_flows_total{outcome="${name}"}`);
+    if (value === undefined) throw new Error(`terwayd exports no new flows ${name}`);
+    return value;
+  };
+  return {
+    balanced: outcome('balanced'),
+    refused: outcome('refused'),
+    clashed: outcome('clashed'),
+  };
 }
-
-const BALANCED = 'terway_lb_new_flows_total{outcome="balanced"}';
-const REFUSED = 'terway_lb_new_flows_total{outcome="refused"}';
-const CLASHED = 'terway_lb_new_flows_total{outcome="clashed"}';
 
 test('connections through drains, restores and a daemon restart: none fails, each ClusterIP connection is one new flow', async () => {
   const lab = the();
   const node = lab.node(NODE);
   await applyServices(node, [service()]);
-  const before = {
-    balanced: await metric(BALANCED),
-    refused: await metric(REFUSED),
-    clashed: await metric(CLASHED),
-  };
+  const before = await newFlows();
   const client = pods.get('client')!;
   const loadStarted = Date.now();
   const load = inNetns(
@@ -144,7 +145,8 @@ test('connections through drains, restores and a daemon restart: none fails, eac
   for (const name of BACKENDS) expect(names[name] ?? 0).toBeGreaterThan(0);
   // One new flow per ClusterIP connection (the short ones and the eight long-lived ones), counted
   // by the programs across the daemon's restart; none refused.
-  expect((await metric(BALANCED)) - before.balanced).toBe(stats.short.ok + 8);
-  expect((await metric(REFUSED)) - before.refused).toBe(0);
-  expect((await metric(CLASHED)) - before.clashed).toBe(0);
+  const after = await newFlows();
+  expect(after.balanced - before.balanced).toBe(stats.short.ok + 8);
+  expect(after.refused - before.refused).toBe(0);
+  expect(after.clashed - before.clashed).toBe(0);
 }, 120_000);

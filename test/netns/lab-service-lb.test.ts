@@ -22,7 +22,7 @@ import { useLab } from '../support/lab.js';
 import { applyServices, type LabService } from '../support/lab-services.js';
 import { LAB_ZONE } from '../../src/lab/lab-supervisor.js';
 import { scrape } from '../support/metric-value.js';
-import { REPO_ROOT } from '../support/bins.js';
+import { portClash, type ClashResult } from '../support/port-clash.js';
 
 const HTTP = 8080;
 const DNS = 5353;
@@ -642,29 +642,9 @@ describe('two Services of one backend, dialled from one client port', () => {
 const MOVED_SERVICE_CONNECTIONS = 'terway_lb_moved_client_ports_total{connection="service"}';
 const MOVED_DIRECT_CONNECTIONS = 'terway_lb_moved_client_ports_total{connection="direct"}';
 
-type Asked = { answer?: EchoReply; error?: string };
-
 /** test/support/port-clash.py tcp in p1: two connections from one local port, `first` then `second`. */
-function clashFromP1(
-  first: string,
-  second: string,
-  localPort: number,
-): { first: Asked; second: Asked; firstAgain: Asked } {
-  return JSON.parse(
-    execFileSync(
-      'nsenter',
-      [
-        `--net=${pod('p1').netnsPath}`,
-        'python3',
-        join(REPO_ROOT, 'test/support/port-clash.py'),
-        'tcp',
-        ...first.split(':'),
-        ...second.split(':'),
-        String(localPort),
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as { first: Asked; second: Asked; firstAgain: Asked };
+function clashFromP1(first: string, second: string, localPort: number): ClashResult {
+  return portClash({ path: pod('p1').netnsPath }, 'tcp', first, second, localPort);
 }
 
 describe('internalTrafficPolicy: Local', () => {
