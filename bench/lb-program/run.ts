@@ -711,7 +711,7 @@ export async function runLbProgramBench(
       roundTripNs: both('egressEstablished', 'ingressEstablished'),
       otherRoundTripNs: both('egressOther', 'ingressOther'),
       movedRoundTripNs: both('egressMoved', 'ingressMoved'),
-      directRoundTripNs: both('egressDirect', 'ingressDirect').TCP,
+      directRoundTripNs: lb('TCP', 'egressDirect') + lb('TCP', 'ingressDirect'),
       seconds: (Date.now() - began) / 1000,
     };
   } finally {
