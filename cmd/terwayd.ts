@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
 import { DEFAULT_BPF_OBJECT, DEFAULT_BPF_PIN_DIR } from '../src/daemon/service-lb.js';
 import { runDaemon } from '../src/daemon/terwayd.js';
+import { DEFAULT_LB_SYNC_WAIT_MS } from '../src/daemon/service-sync-gate.js';
 import {
   DEFAULT_TC_HOOK,
   TC_HOOK_CHOICES,
@@ -55,6 +56,11 @@ const program = new Command('terwayd')
       .default(DEFAULT_TC_HOOK),
   )
   .option(
+    '--lb-sync-wait <duration>',
+    "how long after the start pod ADDs may wait for the Service LB's first complete state from its source (so a new pod's first ClusterIP packets are translated); 0 for not at all",
+    `${DEFAULT_LB_SYNC_WAIT_MS / 1000}s`,
+  )
+  .option(
     '--metrics-address <host:port>',
     'serve Prometheus metrics at http://<host:port>/metrics (:port for every address); not served when omitted',
   )
@@ -74,5 +80,6 @@ const options = program.opts<{
   nodeName?: string;
   zone?: string;
   metricsAddress?: string;
+  lbSyncWait: string;
 }>();
 await runDaemon(options);

@@ -15,6 +15,7 @@ import type { StatusReply } from '../rpc/generated/terway/v1/StatusReply.js';
 import type { Clock } from '../util/clock.js';
 import type { PodIdentity } from './ipam.js';
 import type { PodNetwork } from './pod-network.js';
+import type { ServiceSyncGate } from './service-sync-gate.js';
 import { toPodNetworkMessage } from './pod-network-message.js';
 import type { CallObserver } from '../observe/cni-metrics.js';
 import { callAbortSignal, unary } from './unary-handler.js';
@@ -31,10 +32,12 @@ export interface BackendDeps {
   log: Logger;
   /** Hears of every call's outcome and duration (metrics). */
   observe?: CallObserver;
+  /** Holds ADD replies until the Service LB has its first complete state (service-sync-gate.ts). */
+  serviceSync?: Pick<ServiceSyncGate, 'waitUntil'>;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
-  const { pods, pool, clock, log, observe } = deps;
+  const { pods, pool, clock, log, observe, serviceSync } = deps;
   return {
     AllocateIP: unary(
       'AllocateIP',
@@ -49,6 +52,14 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
           deadline,
           callAbortSignal(call),
         );
+        // After the wiring, not before: the pod's IP and links are made while the LB syncs.
+        const waitedMs = await serviceSync?.waitUntil(deadline);
+        if (waitedMs !== undefined && waitedMs > 0) {
+          log.info(
+            { pod: `${pod.namespace}/${pod.name}`, waitedMs },
+            "pod ADD held until the Service LB had its source's first complete state",
+          );
+        }
         return {
           network: toPodNetworkMessage(result, result.interfaces),
           reused: result.reused,

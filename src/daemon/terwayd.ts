@@ -7,7 +7,8 @@ import type { DaemonConfig } from '../config/eni-conf.js';
 import type { TcHookChoice } from '../dataplane/bpf/native-bpf.js';
 import { DEFAULT_CONFIG } from '../config/eni-conf.js';
 import { loadConfigFile } from '../config/load-config.js';
-import { toTerwayError } from '../errors/terway-error.js';
+import { checkDuration } from '../config/durations.js';
+import { TerwayError, toTerwayError } from '../errors/terway-error.js';
 import { createLogger } from '../log/logger.js';
 import type { IpPool } from '../pool/ip-pool.js';
 import { registerCniMetrics } from '../observe/cni-metrics.js';
@@ -30,6 +31,7 @@ import { chooseNodeName, chooseNodeZone, zoneFlag } from './node-topology.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
+import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -54,6 +56,11 @@ export interface DaemonFlags {
   zone?: string | undefined;
   /** host:port to serve Prometheus metrics on (--metrics-address); none when not given. */
   metricsAddress?: string | undefined;
+  /**
+   * The longest pod ADDs wait, from the start, for the Service LB's first complete state
+   * (--lb-sync-wait, a duration); DEFAULT_LB_SYNC_WAIT_MS when not given, "0" for not at all.
+   */
+  lbSyncWait?: string | undefined;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -64,6 +71,7 @@ interface Running {
   store?: PodStore;
   cloud?: CloudHandle;
   serviceLb?: ServiceLb;
+  serviceSync?: ServiceSyncGate;
   stateDir?: string;
   lock?: StateDirLock;
 }
@@ -91,6 +99,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       flags.metricsAddress === undefined
         ? undefined
         : parseListenAddress(flags.metricsAddress, '--metrics-address');
+    const lbSyncWaitMs = lbSyncWaitOf(flags.lbSyncWait);
     // Checked before the restore too; only the zone's default needs the cloud.
     const nodeName = nodeNameOf(flags.nodeName, log);
     const givenZone = zoneFlag(flags.zone);
@@ -141,6 +150,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       },
     });
     running.serviceLb = wiring.serviceLb;
+    // Counted from here: the pool's restore below usually outlasts a source's first list.
+    running.serviceSync = new ServiceSyncGate({
+      lb: wiring.serviceLb?.source === 'none' ? undefined : wiring.serviceLb?.reconciler,
+      waitMs: lbSyncWaitMs,
+      clock: systemClock,
+      log,
+    });
     running.pool = await restorePool({
       cloud: wiring.cloud,
       store: running.store,
@@ -157,7 +173,14 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     await pods.resync();
     const observe = registerCniMetrics(registry);
     running.server = await serveOnUnixSocket(socketPath, {
-      backend: backendService({ pods, pool: running.pool, clock: systemClock, log, observe }),
+      backend: backendService({
+        pods,
+        pool: running.pool,
+        clock: systemClock,
+        log,
+        observe,
+        serviceSync: running.serviceSync,
+      }),
       introspection: introspectionService({
         pods,
         pool: running.pool,
@@ -192,6 +215,8 @@ async function shutdown(
 ): Promise<void> {
   log.info({ reason }, 'terwayd is stopping');
   restoring.abort();
+  // ADDs held for the Service LB's first state are answered now, within the grace period.
+  running.serviceSync?.close();
   if (running.server !== undefined) {
     await shutdownServer(running.server, SHUTDOWN_GRACE_MS, () =>
       log.warn(
@@ -217,6 +242,17 @@ async function shutdown(
   await running.store?.close();
   await running.lock?.release();
   log.info('terwayd stopped');
+}
+
+function lbSyncWaitOf(flag: string | undefined): number {
+  if (flag === undefined) return DEFAULT_LB_SYNC_WAIT_MS;
+  const result = checkDuration(flag);
+  if (result.ok) return result.ms;
+  throw new TerwayError(
+    'INVALID_CONFIG',
+    `--lb-sync-wait ${JSON.stringify(flag)}: ${result.reason}; expected a duration such as ` +
+      '"500ms", "10s" or "1m", or 0 for no wait',
+  );
 }
 
 function nodeNameOf(flag: string | undefined, log: Logger): string {

@@ -105,6 +105,9 @@ export class LbReconciler implements DesiredStateSink {
   private backoffMs = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** Set at the first idle moment after markSynced: the source's complete state is written. */
+  private firstStateProgrammed = false;
+  private firstStateWaiters: (() => void)[] = [];
   private lastError: Error | undefined;
   private passCount = 0;
   private failedPassCount = 0;
@@ -196,6 +199,16 @@ export class LbReconciler implements DesiredStateSink {
     this.sweepPending = true;
     this.markDirty(this.state.frontends.frontendCodes());
     this.schedule();
+  }
+
+  /**
+   * Resolves once the source's first complete state (markSynced, and everything handed over
+   * before it) is in the maps; a failed pass delays it until its retry succeeds. Also resolves
+   * when the reconciler stops, so nothing waits on a daemon that is going away.
+   */
+  whenFirstStateProgrammed(): Promise<void> {
+    if (this.firstStateProgrammed || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.firstStateWaiters.push(resolve));
   }
 
   /** Resolves once every change handed over so far is in the maps. */
@@ -462,6 +475,10 @@ export class LbReconciler implements DesiredStateSink {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
+    if (this.synced && !this.busy()) this.firstStateProgrammed = true;
+    if (this.firstStateProgrammed || this.stopped) {
+      for (const resolve of this.firstStateWaiters.splice(0)) resolve();
+    }
   }
 }
 

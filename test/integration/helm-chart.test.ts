@@ -375,7 +375,7 @@ describe('charts/terway-node', () => {
     ]);
   });
 
-  test('values change what they say: credentials, apiserver, paths, bpffs mount, heap', () => {
+  test('values change what they say: credentials, apiserver, paths, bpffs mount, heap, LB waits', () => {
     const objects = render({
       image: { repository: 'registry.example/terway-node', tag: 'v9' },
       credentialsSecret: 'aliyun-ak',
@@ -384,6 +384,7 @@ describe('charts/terway-node', () => {
       daemon: {
         mountBpffs: false,
         lbHook: 'tcx',
+        lbSyncWait: '30s',
         socketDir: '/run/terway',
         zone: 'zone-x',
         heapLimitMiB: 448,
@@ -405,6 +406,7 @@ describe('charts/terway-node', () => {
     expect(envOf(install).get('CNI_CONF_NAME')).toBe('05-terway.conflist');
     expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');
     expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
+    expect(flags(terwayd).get('--lb-sync-wait')).toBe('30s');
     expect(flags(terwayd).get('--zone')).toBe('zone-x');
     expect(flags(terwayd).get('--socket')).toBe('/run/terway/eni.socket');
     const data = configMapData(objects);

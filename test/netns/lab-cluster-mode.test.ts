@@ -27,6 +27,7 @@ const pods = new Map<string, LabPod>();
 const agents = new Map<string, Agent>();
 let server: TestApiServer | undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'terway-cluster-mode-'));
+const kubeconfigPath = join(tmp, 'kubeconfig');
 
 const the = useLab({ nodes: 1 }, async (lab) => {
   for (const name of ['client', 'web-1', 'web-2']) pods.set(name, await lab.addPod(NODE, name));
@@ -39,8 +40,8 @@ const the = useLab({ nodes: 1 }, async (lab) => {
     }
   }
   server = await TestApiServer.start();
-  const kubeconfig = server.writeKubeconfig(join(tmp, 'kubeconfig'));
-  await lab.restartDaemon(NODE, {}, ['--kubeconfig', kubeconfig], ['--services']);
+  server.writeKubeconfig(kubeconfigPath);
+  await lab.restartDaemon(NODE, {}, ['--kubeconfig', kubeconfigPath], ['--services']);
 });
 
 afterAll(async () => {
@@ -152,4 +153,92 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     expect((await tcpVia('during')).reply.name).toBe('web-2');
     await waitFor('recovered', (line) => line === '');
   }, 60_000);
+
+  /**
+   * A Service created while the node's daemon was down, and a daemon that cannot list Services for
+   * its first seconds back (the next 5 lists fail: about 12-15 s of backoff). A pod added then
+   * asks the Service by UDP, once, the moment it runs: a resolver's first query.
+   */
+  async function restartUnableToList(
+    service: LabService,
+    extraArgs: string[],
+  ): Promise<{ from: number; pod: LabPod; agent: Agent }> {
+    await the().stopDaemon(NODE);
+    apply(service);
+    apiserver().failNextRequests(5, 500, (request) => request.path.endsWith('/services'));
+    const from = the().logSize(NODE);
+    await the().startDaemon(
+      NODE,
+      {},
+      ['--kubeconfig', kubeconfigPath, ...extraArgs],
+      ['--services'],
+    );
+    const added = await the().addPod(NODE, service.name);
+    const agent = new Agent({ path: added.netnsPath }, service.name);
+    agents.set(service.name, agent);
+    await agent.ready;
+    return { from, pod: added, agent };
+  }
+
+  function lateService(name: string, clusterIP: string): LabService {
+    return {
+      name,
+      clusterIP,
+      udp: { port: 53, targetPort: DNS },
+      endpoints: [{ ip: pod('web-1').ip }],
+    };
+  }
+
+  test("a pod added before the daemon's first list is answered once the LB has it: its first datagram to a ClusterIP is translated", async () => {
+    const service = lateService('late', '10.96.20.2');
+    const { from, agent } = await restartUnableToList(service, ['--lb-sync-wait', '30s']);
+    const first = await agent.call('udpOnce', {
+      host: service.clusterIP,
+      port: 53,
+      line: 'first',
+      timeoutMs: 1_000,
+    });
+    expect(first).toMatchObject({ ok: true, reply: expect.objectContaining({ name: 'web-1' }) });
+    const log = the().logSince(NODE, from);
+    const held = log
+      .split('\n')
+      .find((line) =>
+        line.includes("pod ADD held until the Service LB had its source's first complete state"),
+      );
+    expect(held).toBeDefined();
+    expect(JSON.parse(held!)).toMatchObject({
+      pod: expect.stringContaining('late'),
+      waitedMs: expect.any(Number),
+    });
+    expect(JSON.parse(held!).waitedMs).toBeGreaterThan(1_000);
+    expect(log).toContain("Service LB holds its source's first complete state");
+  }, 90_000);
+
+  test('without the wait (--lb-sync-wait 0) that datagram goes out untranslated and is lost; the Service answers once the list works', async () => {
+    const service = lateService('later', '10.96.20.3');
+    const { from, agent } = await restartUnableToList(service, ['--lb-sync-wait', '0']);
+    const first = await agent.call('udpOnce', {
+      host: service.clusterIP,
+      port: 53,
+      line: 'first',
+      timeoutMs: 1_000,
+    });
+    expect(first.ok).toBe(false);
+    expect(the().logSince(NODE, from)).not.toContain('pod ADD held until');
+    const deadline = Date.now() + 30_000;
+    let answered: AgentReply | undefined;
+    while (Date.now() < deadline) {
+      const reply = await agent.call('udpOnce', {
+        host: service.clusterIP,
+        port: 53,
+        line: 'again',
+        timeoutMs: 1_000,
+      });
+      if (reply.ok) {
+        answered = reply;
+        break;
+      }
+    }
+    expect(answered).toMatchObject({ reply: expect.objectContaining({ name: 'web-1' }) });
+  }, 90_000);
 });

@@ -604,6 +604,44 @@ describe('LbReconciler', () => {
     expect(failures).toBeLessThan(0);
   });
 
+  test("whenFirstStateProgrammed waits for the source's complete state to be in the maps, failed passes included", async () => {
+    const maps = memoryLbMaps();
+    const hash = maps.frontend;
+    const realUpdate = hash.updateBatch.bind(hash);
+    let failures = 1;
+    hash.updateBatch = (keys: Buffer, values: Buffer, count: number, flags?: BpfUpdateFlags) => {
+      if (failures-- > 0) throw new Error('injected: EAGAIN');
+      return realUpdate(keys, values, count, flags ?? BPF_ANY);
+    };
+    const lb = reconciler(maps);
+    let programmed = false;
+    void lb.whenFirstStateProgrammed().then(() => (programmed = true));
+    // Before markSynced: a pass writes what was handed over, but the state is not complete.
+    lb.replaceService('default/web', [frontend('10.96.0.10', backends('10.0.0.2'))]);
+    await lb.whenIdle();
+    await sleep(5);
+    expect(programmed).toBe(false);
+    lb.replaceService('default/dns', [frontend('10.96.0.53', backends('10.0.0.3'))]);
+    lb.markSynced();
+    // The first write after markSynced fails; the state is programmed only once its retry is in.
+    await waitFor('the first state programmed', () => programmed);
+    expect(failures).toBeLessThan(0);
+    expect(table(maps)).toEqual({
+      '10.96.0.10:80/TCP': ['10.0.0.2'],
+      '10.96.0.53:80/TCP': ['10.0.0.3'],
+    });
+    // Later calls resolve at once.
+    await lb.whenFirstStateProgrammed();
+  });
+
+  test('whenFirstStateProgrammed lets its waiters go when the reconciler stops', async () => {
+    const lb = reconciler(memoryLbMaps());
+    const waiting = lb.whenFirstStateProgrammed();
+    lb.stop();
+    await waiting;
+    await lb.whenFirstStateProgrammed();
+  });
+
   test('a failed write whose rebuild fails too loses nothing: the retry reads the maps first', async () => {
     const maps = memoryLbMaps();
     const lb = await withOldService(maps);
