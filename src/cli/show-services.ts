@@ -48,6 +48,17 @@ function renderHeader(reply: ShowServicesReply__Output): string {
     lines.push(`  ${first}`, ...quoted.filter((line) => line !== '').map((line) => `    ${line}`));
   }
   if (reply.lastError !== '') lines.push(`  last write failed, retrying: ${reply.lastError}`);
+  if (reply.addHoldRemainingMs > 0) {
+    lines.push(
+      `  pod ADDs are held until the first complete state is in the maps, ` +
+        `for at most ${(reply.addHoldRemainingMs / 1000).toFixed(1)} s more (--lb-sync-wait)`,
+    );
+  } else if (reply.addHoldExpired && !reply.synced) {
+    lines.push(
+      '  pod ADDs are no longer held for the first complete state: it did not come within ' +
+        '--lb-sync-wait; pods get their Services once it does',
+    );
+  }
   lines.push(
     `  new flows from this node's pods, since the maps were created: ` +
       `${reply.newFlowsBalanced} balanced (${reply.newFlowsMoved} of them from a moved port), ` +

@@ -22,6 +22,7 @@ import {
 } from '../lb/lb-inspection.js';
 import type { LbIntent } from '../lb/lb-inspection.js';
 import type { LbMaps } from '../lb/lb-maps.js';
+import type { ServiceSyncGate } from './service-sync-gate.js';
 import { FLOW_STATES } from '../lb/maps/lb-layouts.js';
 import { readNodeFlowTotals } from '../lb/maps/node-counters.js';
 import {
@@ -59,6 +60,8 @@ export interface LbIntrospectionSource {
   };
   /** Why the desired-state source is not delivering; undefined while it is. */
   sourceProblem(): string | undefined;
+  /** Whether pod ADDs are held for the source's first complete state. */
+  readonly firstStateGate: Pick<ServiceSyncGate, 'holdRemainingMs' | 'openedBy'>;
   /** The pods the source's EndpointSlices name, by backend address. */
   endpointPods(): EndpointPodIndex;
 }
@@ -127,6 +130,8 @@ export function* showServices(
     newFlowsClashed: Number(newFlows.clashed),
     newFlowsMoved: Number(newFlows.moved),
     directConnectionsMoved: Number(newFlows.movedDirect),
+    addHoldRemainingMs: Math.ceil(lb.firstStateGate.holdRemainingMs()),
+    addHoldExpired: lb.firstStateGate.openedBy === 'bound-passed',
   };
   const pods = namesFor(deps, lb);
   let part: LbFrontendEntry[] = [];

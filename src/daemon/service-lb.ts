@@ -21,6 +21,7 @@ import { NativeBpfMap, releaseFreedHeap, type TcHookChoice } from '../dataplane/
 import { loadOrReusePrograms, NATIVE_PROGRAM_LOADER } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { HeapSettler } from './heap-settler.js';
+import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js';
 import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
@@ -31,6 +32,7 @@ import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
 import { registerLbMetrics } from '../observe/lb-metrics.js';
 import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
 import { informerProblem, servicesFileProblem } from '../observe/source-problem.js';
+import { systemClock } from '../util/clock.js';
 
 export const DEFAULT_BPF_PIN_DIR = DEFAULT_PIN_DIR;
 /** dist/src/daemon/ → dist/bpf/lb.o, where the build puts the compiled program. */
@@ -59,6 +61,11 @@ export interface ServiceLbOptions {
   readonly thisNode?: NodeTopology | undefined;
   /** Where the LB's metrics are registered; none without it. */
   readonly registry?: Registry | undefined;
+  /**
+   * How long from now pod ADDs may be held for the source's first complete state
+   * (service-sync-gate.ts); DEFAULT_LB_SYNC_WAIT_MS when not given, 0 for not at all.
+   */
+  readonly syncWaitMs?: number | undefined;
   readonly log: Logger;
 }
 
@@ -73,6 +80,8 @@ export interface ServiceLb {
   sourceProblem(): string | undefined;
   /** The pods the source's EndpointSlices name, by backend address. */
   endpointPods(): EndpointPodIndex;
+  /** Holds pod ADDs until the source's first complete state is in the maps (bounded). */
+  readonly firstStateGate: ServiceSyncGate;
   stop(): Promise<void>;
 }
 
@@ -191,6 +200,13 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       'NO SERVICE SOURCE: neither --services nor a kubeconfig; the Service LB maps are kept as they are',
     );
   }
+  // Counted from here: the pool's restore, after this, usually outlasts a source's first list.
+  const firstStateGate = new ServiceSyncGate({
+    lb: source === 'none' ? undefined : reconciler,
+    waitMs: options.syncWaitMs ?? DEFAULT_LB_SYNC_WAIT_MS,
+    clock: systemClock,
+    log,
+  });
   return {
     attacher: new TcLbAttacher(programs, options.hook),
     reconciler,
@@ -200,7 +216,9 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     thisNode: options.thisNode,
     sourceProblem,
     endpointPods,
+    firstStateGate,
     stop: async () => {
+      firstStateGate.close();
       await stopSource();
       settler.stop();
       reconciler.stop();

@@ -31,8 +31,11 @@ export interface ServiceSyncGateOptions {
   readonly log: Logger;
 }
 
-/** Why the gate opened. */
-export type GateOpening = 'first-state' | 'bound-passed' | 'nothing-to-wait-for' | 'stopping';
+/**
+ * Why the gate opened: the state came, the bound passed, nothing was ever held (no Service source,
+ * or a wait of 0), or the daemon is stopping.
+ */
+export type GateOpening = 'first-state' | 'bound-passed' | 'not-held' | 'stopping';
 
 export class ServiceSyncGate {
   private opening: GateOpening | undefined;
@@ -41,13 +44,15 @@ export class ServiceSyncGate {
   private readonly log: Logger;
   private readonly waiters: (() => void)[] = [];
   private bound: TimerHandle | undefined;
+  private readonly boundAt: number;
 
   constructor(options: ServiceSyncGateOptions) {
     this.clock = options.clock;
     this.log = options.log;
     this.startedAt = options.clock.now();
+    this.boundAt = this.startedAt + Math.max(0, options.waitMs);
     if (options.lb === undefined || options.waitMs <= 0) {
-      this.open('nothing-to-wait-for');
+      this.open('not-held');
       return;
     }
     this.bound = options.clock.setTimeout(() => {
@@ -60,6 +65,11 @@ export class ServiceSyncGate {
   /** Why the gate opened; undefined while it holds ADDs back. */
   get openedBy(): GateOpening | undefined {
     return this.opening;
+  }
+
+  /** How much longer ADDs may be held: 0 once the gate is open. */
+  holdRemainingMs(): number {
+    return this.opening === undefined ? Math.max(0, this.boundAt - this.clock.now()) : 0;
   }
 
   /**

@@ -31,7 +31,7 @@ import { chooseNodeName, chooseNodeZone, zoneFlag } from './node-topology.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
-import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
+import { DEFAULT_LB_SYNC_WAIT_MS } from './service-sync-gate.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -71,7 +71,6 @@ interface Running {
   store?: PodStore;
   cloud?: CloudHandle;
   serviceLb?: ServiceLb;
-  serviceSync?: ServiceSyncGate;
   stateDir?: string;
   lock?: StateDirLock;
 }
@@ -147,16 +146,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         kubeconfig: flags.kubeconfig,
         inCluster: flags.services === undefined && isInCluster(),
         registry,
+        syncWaitMs: lbSyncWaitMs,
       },
     });
     running.serviceLb = wiring.serviceLb;
-    // Counted from here: the pool's restore below usually outlasts a source's first list.
-    running.serviceSync = new ServiceSyncGate({
-      lb: wiring.serviceLb?.source === 'none' ? undefined : wiring.serviceLb?.reconciler,
-      waitMs: lbSyncWaitMs,
-      clock: systemClock,
-      log,
-    });
     running.pool = await restorePool({
       cloud: wiring.cloud,
       store: running.store,
@@ -179,7 +172,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         clock: systemClock,
         log,
         observe,
-        serviceSync: running.serviceSync,
+        serviceSync: running.serviceLb?.firstStateGate,
       }),
       introspection: introspectionService({
         pods,
@@ -216,7 +209,7 @@ async function shutdown(
   log.info({ reason }, 'terwayd is stopping');
   restoring.abort();
   // ADDs held for the Service LB's first state are answered now, within the grace period.
-  running.serviceSync?.close();
+  running.serviceLb?.firstStateGate.close();
   if (running.server !== undefined) {
     await shutdownServer(running.server, SHUTDOWN_GRACE_MS, () =>
       log.warn(

@@ -195,6 +195,7 @@ async function lbNode(flows: number): Promise<LbIntrospectionDeps> {
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
       sourceProblem: () => undefined,
       endpointPods: () => NO_ENDPOINT_PODS,
+      firstStateGate: { holdRemainingMs: () => 0, openedBy: 'first-state' },
     },
     pods: () => [],
     monotonicNs: () => BigInt(flows + 1) * 1_000_000n,

@@ -147,9 +147,13 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
       }
     };
     // The broken watches show first; then the failed lists of EndpointSlices, while Services,
-    // whose lists work, recover.
-    const failing = await waitFor('failing to list', (line) => line.includes('500'));
-    expect(failing).toMatch(/^ {2}endpointslices informer failing, retrying with backoff: .*500/);
+    // whose lists work, recover: their watch is back within a second or so, while EndpointSlices'
+    // requests fail for several seconds of backoff (0.5 + 1 + 2 s, jittered), so the line settles
+    // on EndpointSlices alone.
+    const failing = await waitFor('EndpointSlices alone failing', (line) =>
+      /^ {2}endpointslices informer failing, retrying with backoff: .*500/.test(line),
+    );
+    expect(failing).not.toContain('services informer failing');
     expect((await tcpVia('during')).reply.name).toBe('web-2');
     await waitFor('recovered', (line) => line === '');
   }, 60_000);
@@ -162,7 +166,7 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
   async function restartUnableToList(
     service: LabService,
     extraArgs: string[],
-  ): Promise<{ from: number; pod: LabPod; agent: Agent }> {
+  ): Promise<{ from: number; pod: LabPod; agent: Agent; header: string }> {
     await the().stopDaemon(NODE);
     apply(service);
     apiserver().failNextRequests(5, 500, (request) => request.path.endsWith('/services'));
@@ -173,11 +177,13 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
       ['--kubeconfig', kubeconfigPath, ...extraArgs],
       ['--services'],
     );
+    // What an operator sees meanwhile: the header of show services.
+    const header = (await the().cli(NODE, ['show', 'services'])).stdout.split('\n\n')[0] ?? '';
     const added = await the().addPod(NODE, service.name);
     const agent = new Agent({ path: added.netnsPath }, service.name);
     agents.set(service.name, agent);
     await agent.ready;
-    return { from, pod: added, agent };
+    return { from, pod: added, agent, header };
   }
 
   function lateService(name: string, clusterIP: string): LabService {
@@ -191,7 +197,11 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
 
   test("a pod added before the daemon's first list is answered once the LB has it: its first datagram to a ClusterIP is translated", async () => {
     const service = lateService('late', '10.96.20.2');
-    const { from, agent } = await restartUnableToList(service, ['--lb-sync-wait', '30s']);
+    const { from, agent, header } = await restartUnableToList(service, ['--lb-sync-wait', '30s']);
+    expect(header).toContain('(first sync not complete');
+    expect(header).toMatch(
+      /\n {2}pod ADDs are held until the first complete state is in the maps, for at most \d+\.\d s more \(--lb-sync-wait\)/,
+    );
     const first = await agent.call('udpOnce', {
       host: service.clusterIP,
       port: 53,
@@ -216,7 +226,9 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
 
   test('without the wait (--lb-sync-wait 0) that datagram goes out untranslated and is lost; the Service answers once the list works', async () => {
     const service = lateService('later', '10.96.20.3');
-    const { from, agent } = await restartUnableToList(service, ['--lb-sync-wait', '0']);
+    const { from, agent, header } = await restartUnableToList(service, ['--lb-sync-wait', '0']);
+    expect(header).toContain('(first sync not complete');
+    expect(header).not.toContain('pod ADDs');
     const first = await agent.call('udpOnce', {
       host: service.clusterIP,
       port: 53,

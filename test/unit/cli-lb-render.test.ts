@@ -65,6 +65,8 @@ function services(
     newFlowsClashed: 0,
     newFlowsMoved: 0,
     directConnectionsMoved: 0,
+    addHoldRemainingMs: 0,
+    addHoldExpired: false,
     ...extra,
   };
 }
@@ -160,6 +162,26 @@ describe('terway-cli show services', () => {
         '  flows 12  packets 120  bytes 8.41 KiB  rejected 4\n' +
         '  no ready backend: new connections are refused at once',
     );
+  });
+
+  test('pod ADDs held for the first state, and a hold that ran out, are said in the header', () => {
+    const held = renderShowServices(
+      services([], { synced: false, source: 'kubernetes', addHoldRemainingMs: 8_750 }),
+    );
+    expect(held).toContain(
+      '  pod ADDs are held until the first complete state is in the maps, for at most 8.8 s more ' +
+        '(--lb-sync-wait)\n',
+    );
+    const expired = renderShowServices(
+      services([], { synced: false, source: 'kubernetes', addHoldExpired: true }),
+    );
+    expect(expired).toContain(
+      '  pod ADDs are no longer held for the first complete state: it did not come within ' +
+        '--lb-sync-wait; pods get their Services once it does\n',
+    );
+    // Once the state has come, how it came no longer matters.
+    const synced = renderShowServices(services([], { addHoldExpired: true }));
+    expect(synced).not.toContain('pod ADDs');
   });
 
   test('no frontends, and no Service LB at all, are said in words', () => {

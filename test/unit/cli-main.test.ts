@@ -47,6 +47,8 @@ const SERVICES: ShowServicesReply__Output = {
   newFlowsClashed: 0,
   newFlowsMoved: 0,
   directConnectionsMoved: 0,
+  addHoldRemainingMs: 0,
+  addHoldExpired: false,
 };
 const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
 

@@ -9,6 +9,7 @@ import {
   showServices as showServiceParts,
   type LbIntrospectionDeps,
 } from '../../src/daemon/lb-introspection.js';
+import type { GateOpening } from '../../src/daemon/service-sync-gate.js';
 import type { ListFlowsReply } from '../../src/rpc/generated/terway/v1/ListFlowsReply.js';
 import type { ListFlowsRequest } from '../../src/rpc/generated/terway/v1/ListFlowsRequest.js';
 import type { ShowServicesReply } from '../../src/rpc/generated/terway/v1/ShowServicesReply.js';
@@ -118,6 +119,7 @@ async function node(flows: Flow[]): Promise<LbIntrospectionDeps> {
       thisNode: { name: 'node-1', zone: 'cn-hangzhou-k' },
       sourceProblem: () => undefined,
       endpointPods: slicePods,
+      firstStateGate: { holdRemainingMs: () => 0, openedBy: 'first-state' },
     },
     pods: () => [
       pod('client-a', '10.0.0.10'),
@@ -245,6 +247,30 @@ describe('ShowServices', () => {
     });
     problem = undefined;
     expect(showServices(deps, '')).toMatchObject({ sourceProblem: '' });
+  });
+
+  test('the header says whether pod ADDs are held for the first state, and for how much longer', async () => {
+    const deps = await node([]);
+    let remaining = 4_200.4;
+    let opened: GateOpening | undefined;
+    deps.lb = {
+      ...deps.lb!,
+      firstStateGate: {
+        holdRemainingMs: () => remaining,
+        get openedBy() {
+          return opened;
+        },
+      },
+    };
+    expect(showServices(deps, '')).toMatchObject({
+      addHoldRemainingMs: 4_201,
+      addHoldExpired: false,
+    });
+    remaining = 0;
+    opened = 'bound-passed';
+    expect(showServices(deps, '')).toMatchObject({ addHoldRemainingMs: 0, addHoldExpired: true });
+    opened = 'first-state';
+    expect(showServices(deps, '')).toMatchObject({ addHoldRemainingMs: 0, addHoldExpired: false });
   });
 
   test("the header carries the datapath's node totals of new flows, read at each call", async () => {
@@ -500,6 +526,7 @@ describe('the views come in parts', () => {
         thisNode: undefined,
         sourceProblem: () => undefined,
         endpointPods: () => NO_ENDPOINT_PODS,
+        firstStateGate: { holdRemainingMs: () => 0, openedBy: 'first-state' },
       },
       pods: () => [],
     };

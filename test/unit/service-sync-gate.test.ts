@@ -38,10 +38,12 @@ describe('ServiceSyncGate', () => {
     await clock.advance(1_500);
     expect(first.waitedMs).toBeUndefined();
     expect(gate.openedBy).toBeUndefined();
+    expect(gate.holdRemainingMs()).toBe(8_500);
     lb.programmed();
     await flushMicrotasks();
     expect(first).toEqual({ waitedMs: 1_500, endedAt: start + 1_500 });
     expect(gate.openedBy).toBe('first-state');
+    expect(gate.holdRemainingMs()).toBe(0);
     expect(await gate.waitUntil(clock.now() + 60_000)).toBe(0);
     expect(logs.map((line) => line['msg'])).toEqual([
       "Service LB holds its source's first complete state; pod ADDs no longer wait for it",
@@ -89,7 +91,7 @@ describe('ServiceSyncGate', () => {
       [lbProgrammedLater(), 0],
     ] as const) {
       const { clock, logs, gate } = setUp(lb, waitMs);
-      expect(gate.openedBy).toBe('nothing-to-wait-for');
+      expect(gate.openedBy).toBe('not-held');
       expect(await gate.waitUntil(clock.now() + 1_000)).toBe(0);
       expect(logs).toEqual([]);
       expect(clock.pendingTimers()).toBe(0);

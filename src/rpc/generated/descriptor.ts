@@ -704,6 +704,14 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "directConnectionsMoved": {
                   "type": "double",
                   "id": 15
+                },
+                "addHoldRemainingMs": {
+                  "type": "uint32",
+                  "id": 16
+                },
+                "addHoldExpired": {
+                  "type": "bool",
+                  "id": 17
                 }
               }
             },

@@ -18,6 +18,8 @@ export interface ShowServicesReply {
   'newFlowsClashed'?: (number | string);
   'newFlowsMoved'?: (number | string);
   'directConnectionsMoved'?: (number | string);
+  'addHoldRemainingMs'?: (number);
+  'addHoldExpired'?: (boolean);
 }
 
 export interface ShowServicesReply__Output {
@@ -36,4 +38,6 @@ export interface ShowServicesReply__Output {
   'newFlowsClashed': (number);
   'newFlowsMoved': (number);
   'directConnectionsMoved': (number);
+  'addHoldRemainingMs': (number);
+  'addHoldExpired': (boolean);
 }
