@@ -33,7 +33,7 @@ export interface BackendDeps {
   /** Hears of every call's outcome and duration (metrics). */
   observe?: CallObserver;
   /** Holds ADD replies until the Service LB has its first complete state (service-sync-gate.ts). */
-  serviceSync?: Pick<ServiceSyncGate, 'waitUntil'>;
+  serviceSync?: Pick<ServiceSyncGate, 'waitUntil' | 'openedBy'>;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
@@ -54,10 +54,15 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
         );
         // After the wiring, not before: the pod's IP and links are made while the LB syncs.
         const waitedMs = await serviceSync?.waitUntil(deadline);
-        if (waitedMs !== undefined && waitedMs > 0) {
+        if (serviceSync !== undefined && waitedMs !== undefined && waitedMs > 0) {
           log.info(
-            { pod: `${pod.namespace}/${pod.name}`, waitedMs },
-            "pod ADD held until the Service LB had its source's first complete state",
+            {
+              pod: `${pod.namespace}/${pod.name}`,
+              waitedMs,
+              // The state came, the bound passed, the daemon is stopping, or the caller's deadline.
+              endedBy: serviceSync.openedBy ?? 'caller-deadline',
+            },
+            "pod ADD held for the Service LB's first complete state",
           );
         }
         return {

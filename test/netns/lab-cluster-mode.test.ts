@@ -212,13 +212,12 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     const log = the().logSince(NODE, from);
     const held = log
       .split('\n')
-      .find((line) =>
-        line.includes("pod ADD held until the Service LB had its source's first complete state"),
-      );
+      .find((line) => line.includes("pod ADD held for the Service LB's first complete state"));
     expect(held).toBeDefined();
     expect(JSON.parse(held!)).toMatchObject({
       pod: expect.stringContaining('late'),
       waitedMs: expect.any(Number),
+      endedBy: 'first-state',
     });
     expect(JSON.parse(held!).waitedMs).toBeGreaterThan(1_000);
     expect(log).toContain("Service LB holds its source's first complete state");
@@ -236,7 +235,7 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
       timeoutMs: 1_000,
     });
     expect(first.ok).toBe(false);
-    expect(the().logSince(NODE, from)).not.toContain('pod ADD held until');
+    expect(the().logSince(NODE, from)).not.toContain('pod ADD held');
     const deadline = Date.now() + 30_000;
     let answered: AgentReply | undefined;
     while (Date.now() < deadline) {
