@@ -1,6 +1,6 @@
 /**
  * Holds pod ADDs back until the node's Service LB has its source's first complete state in the
- * maps, for at most a bound counted from the daemon's start.
+ * maps, for at most a bound counted from the Service LB's start (early in the daemon's).
  *
  * A pod's programs are attached at ADD, and its containers start as soon as ADD returns. On a node
  * whose maps are empty (a new node, or a new map layout) and whose source is still listing, a
