@@ -33,7 +33,7 @@ export interface BackendDeps {
   /** Hears of every call's outcome and duration (metrics). */
   observe?: CallObserver;
   /** Holds ADD replies until the Service LB has its first complete state (service-sync-gate.ts). */
-  serviceSync?: Pick<ServiceSyncGate, 'waitUntil' | 'openedBy'>;
+  serviceSync?: Pick<ServiceSyncGate, 'waitUntil'>;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
@@ -53,15 +53,10 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
           callAbortSignal(call),
         );
         // After the wiring, not before: the pod's IP and links are made while the LB syncs.
-        const waitedMs = await serviceSync?.waitUntil(deadline);
-        if (serviceSync !== undefined && waitedMs !== undefined && waitedMs > 0) {
+        const held = await serviceSync?.waitUntil(deadline);
+        if (held !== undefined && held.waitedMs > 0) {
           log.info(
-            {
-              pod: `${pod.namespace}/${pod.name}`,
-              waitedMs,
-              // The state came, the bound passed, the daemon is stopping, or the caller's deadline.
-              endedBy: serviceSync.openedBy ?? 'caller-deadline',
-            },
+            { pod: `${pod.namespace}/${pod.name}`, ...held },
             "pod ADD held for the Service LB's first complete state",
           );
         }

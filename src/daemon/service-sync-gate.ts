@@ -37,6 +37,12 @@ export interface ServiceSyncGateOptions {
  */
 export type GateOpening = 'first-state' | 'bound-passed' | 'not-held' | 'stopping';
 
+/** One call's wait: how long, and whether the gate opened (and why) or its deadline came. */
+export interface HeldFor {
+  readonly waitedMs: number;
+  readonly endedBy: GateOpening | 'caller-deadline';
+}
+
 export class ServiceSyncGate {
   private opening: GateOpening | undefined;
   private readonly startedAt: number;
@@ -73,11 +79,12 @@ export class ServiceSyncGate {
   }
 
   /**
-   * Resolves with the milliseconds waited, once the gate is open or at `deadlineMs` (the clock's
-   * time), whichever comes first: a call must still be answered before its caller gives up.
+   * Resolves once the gate is open or at `deadlineMs` (the clock's time), whichever comes first: a
+   * call must still be answered before its caller gives up. Says how long it waited, and what
+   * ended the wait.
    */
-  async waitUntil(deadlineMs: number): Promise<number> {
-    if (this.opening !== undefined) return 0;
+  async waitUntil(deadlineMs: number): Promise<HeldFor> {
+    if (this.opening !== undefined) return { waitedMs: 0, endedBy: this.opening };
     const from = this.clock.now();
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -89,7 +96,7 @@ export class ServiceSyncGate {
       const timer = this.clock.setTimeout(done, Math.max(0, deadlineMs - from));
       this.waiters.push(done);
     });
-    return this.clock.now() - from;
+    return { waitedMs: this.clock.now() - from, endedBy: this.opening ?? 'caller-deadline' };
   }
 
   /** The daemon is stopping: held ADDs are answered, later ones are not held, the bound stops. */

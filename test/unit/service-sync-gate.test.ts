@@ -21,9 +21,10 @@ function setUp(lb: FirstStateProgrammed | undefined, waitMs: number) {
 
 /** Starts a wait and records when it ends, in the fake clock's time. */
 function track(gate: ServiceSyncGate, clock: FakeClock, deadlineMs: number) {
-  const outcome: { waitedMs?: number; endedAt?: number } = {};
-  void gate.waitUntil(deadlineMs).then((waitedMs) => {
+  const outcome: { waitedMs?: number; endedBy?: string; endedAt?: number } = {};
+  void gate.waitUntil(deadlineMs).then(({ waitedMs, endedBy }) => {
     outcome.waitedMs = waitedMs;
+    outcome.endedBy = endedBy;
     outcome.endedAt = clock.now();
   });
   return outcome;
@@ -41,10 +42,13 @@ describe('ServiceSyncGate', () => {
     expect(gate.holdRemainingMs()).toBe(8_500);
     lb.programmed();
     await flushMicrotasks();
-    expect(first).toEqual({ waitedMs: 1_500, endedAt: start + 1_500 });
+    expect(first).toEqual({ waitedMs: 1_500, endedBy: 'first-state', endedAt: start + 1_500 });
     expect(gate.openedBy).toBe('first-state');
     expect(gate.holdRemainingMs()).toBe(0);
-    expect(await gate.waitUntil(clock.now() + 60_000)).toBe(0);
+    expect(await gate.waitUntil(clock.now() + 60_000)).toEqual({
+      waitedMs: 0,
+      endedBy: 'first-state',
+    });
     expect(logs.map((line) => line['msg'])).toEqual([
       "Service LB holds its source's first complete state; pod ADDs no longer wait for it",
     ]);
@@ -60,7 +64,7 @@ describe('ServiceSyncGate', () => {
     await clock.advance(4_000);
     const held = track(gate, clock, start + 60_000);
     await clock.advance(6_000);
-    expect(held).toEqual({ waitedMs: 6_000, endedAt: start + 10_000 });
+    expect(held).toEqual({ waitedMs: 6_000, endedBy: 'bound-passed', endedAt: start + 10_000 });
     expect(gate.openedBy).toBe('bound-passed');
     expect(logs).toEqual([
       expect.objectContaining({
@@ -81,7 +85,7 @@ describe('ServiceSyncGate', () => {
     const start = clock.now();
     const held = track(gate, clock, start + 2_000);
     await clock.advance(2_000);
-    expect(held).toEqual({ waitedMs: 2_000, endedAt: start + 2_000 });
+    expect(held).toEqual({ waitedMs: 2_000, endedBy: 'caller-deadline', endedAt: start + 2_000 });
     expect(gate.openedBy).toBeUndefined();
   });
 
@@ -92,7 +96,10 @@ describe('ServiceSyncGate', () => {
     ] as const) {
       const { clock, logs, gate } = setUp(lb, waitMs);
       expect(gate.openedBy).toBe('not-held');
-      expect(await gate.waitUntil(clock.now() + 1_000)).toBe(0);
+      expect(await gate.waitUntil(clock.now() + 1_000)).toEqual({
+        waitedMs: 0,
+        endedBy: 'not-held',
+      });
       expect(logs).toEqual([]);
       expect(clock.pendingTimers()).toBe(0);
     }
@@ -103,9 +110,9 @@ describe('ServiceSyncGate', () => {
     const held = track(gate, clock, clock.now() + 60_000);
     gate.close();
     await flushMicrotasks();
-    expect(held.waitedMs).toBe(0);
+    expect(held).toMatchObject({ waitedMs: 0, endedBy: 'stopping' });
     expect(gate.openedBy).toBe('stopping');
-    expect(await gate.waitUntil(clock.now() + 1_000)).toBe(0);
+    expect(await gate.waitUntil(clock.now() + 1_000)).toEqual({ waitedMs: 0, endedBy: 'stopping' });
     expect(clock.pendingTimers()).toBe(0);
   });
 });
