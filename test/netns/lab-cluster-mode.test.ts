@@ -166,7 +166,7 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
   async function restartUnableToList(
     service: LabService,
     extraArgs: string[],
-  ): Promise<{ from: number; pod: LabPod; agent: Agent; header: string }> {
+  ): Promise<{ from: number; agent: Agent; header: string }> {
     await the().stopDaemon(NODE);
     apply(service);
     apiserver().failNextRequests(5, 500, (request) => request.path.endsWith('/services'));
@@ -183,7 +183,12 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     const agent = new Agent({ path: added.netnsPath }, service.name);
     agents.set(service.name, agent);
     await agent.ready;
-    return { from, pod: added, agent, header };
+    return { from, agent, header };
+  }
+
+  /** One datagram to the Service's UDP port, answered within 1 s or not at all. */
+  function askOnce(agent: Agent, service: LabService, line: string): Promise<AgentReply> {
+    return agent.call('udpOnce', { host: service.clusterIP, port: 53, line, timeoutMs: 1_000 });
   }
 
   function lateService(name: string, clusterIP: string): LabService {
@@ -202,12 +207,7 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     expect(header).toMatch(
       /\n {2}pod ADDs are held until the first complete state is in the maps, for at most \d+\.\d s more \(--lb-sync-wait\)/,
     );
-    const first = await agent.call('udpOnce', {
-      host: service.clusterIP,
-      port: 53,
-      line: 'first',
-      timeoutMs: 1_000,
-    });
+    const first = await askOnce(agent, service, 'first');
     expect(first).toMatchObject({ ok: true, reply: expect.objectContaining({ name: 'web-1' }) });
     const log = the().logSince(NODE, from);
     const held = log
@@ -228,23 +228,13 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     const { from, agent, header } = await restartUnableToList(service, ['--lb-sync-wait', '0']);
     expect(header).toContain('(first sync not complete');
     expect(header).not.toContain('pod ADDs');
-    const first = await agent.call('udpOnce', {
-      host: service.clusterIP,
-      port: 53,
-      line: 'first',
-      timeoutMs: 1_000,
-    });
+    const first = await askOnce(agent, service, 'first');
     expect(first.ok).toBe(false);
     expect(the().logSince(NODE, from)).not.toContain('pod ADD held');
     const deadline = Date.now() + 30_000;
     let answered: AgentReply | undefined;
     while (Date.now() < deadline) {
-      const reply = await agent.call('udpOnce', {
-        host: service.clusterIP,
-        port: 53,
-        line: 'again',
-        timeoutMs: 1_000,
-      });
+      const reply = await askOnce(agent, service, 'again');
       if (reply.ok) {
         answered = reply;
         break;
