@@ -9,17 +9,36 @@
  *                                                     when the request says "Connection: close"
  *                                                     (the server closes first: the TIME_WAIT is
  *                                                     the backend's, as with a real HTTP server).
- *   netload http <ip> <port> <conns> <secs> <warm>    keep-alive load: <conns> connections, one
- *                                                     request in flight on each, for <secs> after
- *                                                     <warm> seconds of warm-up.
- *   netload crr  <ip> <port> <conns> <secs> <warm>    connection rate: connect, one request,
- *                                                     answer, close; <conns> at once.
+ *
+ * The clients measure several targets, each <netns>,<ip>,<port>, in one process: each target's
+ * sockets are made in its namespace (a name under /var/run/netns, or a path; setns), and the
+ * targets take turns of <turn ms>, in an order that rotates every pass, until each has had <secs>
+ * after <warm> seconds of warm-up. Every path of a comparison is then measured in the same
+ * milliseconds as the others, and the machine's state (which on a shared VM moves a round trip by
+ * 25% for seconds at a time) falls on all of them alike. Each prints one JSON line,
+ * {"targets":[...]}, with one object per target in the order given.
+ *
+ *   netload http <conns> <secs> <turn ms> <warm> <target>...
+ *                                                     keep-alive load: <conns> connections per
+ *                                                     target, one request in flight on each
+ *                                                     during the target's turns (idle between).
+ *   netload crr <conns> <secs> <turn ms> <warm> <target>...
+ *                                                     connection rate: connect, one request,
+ *                                                     answer, close; <conns> at once. A turn
+ *                                                     ends when the connections in flight at its
+ *                                                     end have finished (counted in its time).
+ *                                                     Per target: done, seconds, rate, errors,
+ *                                                     p50_us and p99_us (per operation).
+ *   netload echo tcp|udp <ip> <port>                  echoes every byte (TCP) or datagram (UDP)
+ *                                                     back: the round-trip server.
+ *   netload rr tcp|udp <bytes> <secs> <turn ms> <warm> <target>...
+ *                                                     request/response round trips of <bytes>,
+ *                                                     one in flight. Per target: count, lost
+ *                                                     (no answer within 1 s), p50_us, p99_us.
  *   netload probe <ip> <port> <timeout ms>            one request; prints the answer's body.
  *   netload bpf-stats                                 holds BPF_ENABLE_STATS (run_time_ns and
  *                                                     run_cnt of every program) until stdin
  *                                                     closes; prints "ready" once it holds it.
- *
- * The load generators print one JSON line: {"done":N,"seconds":S,"rate":R,"errors":E,...}.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -46,6 +66,7 @@ static const char RESP_CLOSE[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnec
 
 #define MAX_CONNS 4096
 #define MAX_EVENTS 256
+#define MAX_TARGETS 16
 
 static void die(const char *what)
 {
@@ -197,22 +218,28 @@ static int serve(const char *ip, const char *port)
 struct cconn {
 	int fd;
 	int connecting;
+	int idle; /* keep-alive: open, no request in flight (between this target's turns) */
 	size_t got;
 	double started; /* request (keep-alive) or connect (crr) start, for latency samples */
 };
 
+/* One target of a load: its own connections, epoll set and figures. */
 struct load {
+	char netns[256];
 	struct sockaddr_in sa;
 	int crr;
 	int ep;
 	long done;
 	long errors;
 	int counting;
+	int draining; /* the turn is over: no new request or connection */
+	double seconds; /* measured turns, their drains included */
 	const char *req;
 	size_t req_len;
 	size_t resp_len;
 	double *lat;
 	long lat_n, lat_cap;
+	struct cconn *conns;
 	char first_error[128];
 };
 
@@ -241,6 +268,7 @@ static int open_conn(struct load *l, struct cconn *c, int slot)
 	}
 	nodelay(c->fd);
 	c->got = 0;
+	c->idle = 0;
 	c->started = now();
 	int r = connect(c->fd, (struct sockaddr *)&l->sa, sizeof l->sa);
 	if (r < 0 && errno != EINPROGRESS) {
@@ -262,6 +290,22 @@ static void drop_conn(struct load *l, struct cconn *c)
 	c->fd = -1;
 }
 
+/* Keep-alive: the next request on an open connection, or idle until the target's next turn. */
+static void next_request(struct load *l, struct cconn *c)
+{
+	if (l->draining) {
+		c->idle = 1;
+		return;
+	}
+	c->idle = 0;
+	c->got = 0;
+	c->started = now();
+	if (send_all(c->fd, l->req, l->req_len) < 0) {
+		note_error(l, "send");
+		drop_conn(l, c);
+	}
+}
+
 static void on_event(struct load *l, struct cconn *c, int slot, unsigned events)
 {
 	char buf[4096];
@@ -278,8 +322,10 @@ static void on_event(struct load *l, struct cconn *c, int slot, unsigned events)
 		c->connecting = 0;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (unsigned)slot };
 		epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev);
-		if (!l->crr)
-			c->started = now();
+		if (!l->crr) {
+			next_request(l, c);
+			return;
+		}
 		if (send_all(c->fd, l->req, l->req_len) < 0) {
 			note_error(l, "send");
 			drop_conn(l, c);
@@ -314,15 +360,10 @@ static void on_event(struct load *l, struct cconn *c, int slot, unsigned events)
 				drop_conn(l, c);
 				return;
 			}
-			double t = now();
-			sample(l, t - c->started);
-			c->got = 0;
-			c->started = t;
-			if (send_all(c->fd, l->req, l->req_len) < 0) {
-				note_error(l, "send");
-				drop_conn(l, c);
+			sample(l, now() - c->started);
+			next_request(l, c);
+			if (c->fd < 0)
 				return;
-			}
 		}
 	}
 }
@@ -333,62 +374,315 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int load(int crr, const char *ip, const char *port, int nconns, double secs, double warm)
+/* The q-quantile of n sorted samples (0 when there are none). */
+static double p_of(double *sorted, long n, double q)
 {
-	struct load l;
-	memset(&l, 0, sizeof l);
-	l.sa = address(ip, port);
-	l.crr = crr;
-	l.req = crr ? REQ_CLOSE : REQ_KEEP;
-	l.req_len = crr ? sizeof REQ_CLOSE - 1 : sizeof REQ_KEEP - 1;
-	l.resp_len = crr ? sizeof RESP_CLOSE - 1 : sizeof RESP_KEEP - 1;
-	l.lat_cap = 4000000;
-	l.lat = malloc(sizeof(double) * (size_t)l.lat_cap);
-	if (nconns < 1 || nconns > MAX_CONNS) {
-		fprintf(stderr, "netload: 1..%d connections\n", MAX_CONNS);
-		return 2;
+	return n ? sorted[(long)((double)(n - 1) * q)] : 0;
+}
+
+static void enter_netns(const char *netns)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s%s", netns[0] == '/' ? "" : "/var/run/netns/", netns);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(path);
+	if (setns(fd, CLONE_NEWNET) < 0)
+		die("setns");
+	close(fd);
+}
+
+/* A target, "<netns>,<ip>,<port>": its namespace into `netns`, its address into `sa`. */
+static void parse_target(const char *spec, char *netns, size_t netns_len, struct sockaddr_in *sa)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", spec);
+	char *ip = strchr(buf, ',');
+	char *port = ip ? strchr(ip + 1, ',') : NULL;
+	if (!port) {
+		fprintf(stderr, "netload: target %s: expected <netns>,<ip>,<port>\n", spec);
+		exit(2);
 	}
-	l.ep = epoll_create1(0);
-	static struct cconn conns[MAX_CONNS];
+	*ip++ = '\0';
+	*port++ = '\0';
+	snprintf(netns, netns_len, "%s", buf);
+	*sa = address(ip, port);
+}
+
+/* Connections of the target that still wait for an answer (or, crr, for the server's close). */
+static int in_flight(const struct load *l, int nconns)
+{
 	for (int i = 0; i < nconns; i++)
-		conns[i].fd = -1;
-	double start = now();
-	double begin = start + warm, end = begin + secs;
-	double last_open = 0;
+		if (l->conns[i].fd >= 0 && (l->crr || !l->conns[i].idle))
+			return 1;
+	return 0;
+}
+
+static void poll_events(struct load *l, int timeout_ms)
+{
 	struct epoll_event events[MAX_EVENTS];
+	int n = epoll_wait(l->ep, events, MAX_EVENTS, timeout_ms);
+	for (int i = 0; i < n; i++) {
+		int slot = (int)events[i].data.u32;
+		if (l->conns[slot].fd >= 0)
+			on_event(l, &l->conns[slot], slot, events[i].events);
+	}
+}
+
+/*
+ * One turn of a target: `nconns` connections busy until `until`, then drained (no new request or
+ * connection; those in flight finish, for at most a second). Connections are made in the target's
+ * namespace; a keep-alive target's stay open, idle, until its next turn.
+ */
+static void turn(struct load *l, int nconns, double until, int counting)
+{
+	double t0 = now();
+	double last_open = 0;
+	enter_netns(l->netns);
+	l->counting = counting;
+	l->draining = 0;
+	for (int i = 0; i < nconns; i++)
+		if (l->conns[i].fd >= 0 && l->conns[i].idle)
+			next_request(l, &l->conns[i]);
 	for (;;) {
 		double t = now();
-		if (!l.counting && t >= begin)
-			l.counting = 1;
-		if (t >= end)
+		if (t >= until)
 			break;
 		/* Replace finished connections (crr) or failed ones; a failure is retried at most every
 		 * millisecond, so an unreachable target does not spin. */
-		if (t - last_open >= 0.001 || crr) {
+		if (t - last_open >= 0.001 || l->crr) {
 			for (int i = 0; i < nconns; i++) {
-				if (conns[i].fd >= 0)
+				if (l->conns[i].fd >= 0)
 					continue;
-				if (open_conn(&l, &conns[i], i) < 0)
+				if (open_conn(l, &l->conns[i], i) < 0)
 					break;
 			}
 			last_open = t;
 		}
-		int n = epoll_wait(l.ep, events, MAX_EVENTS, 5);
+		poll_events(l, 1);
+	}
+	l->draining = 1;
+	while (in_flight(l, nconns) && now() < until + 1.0)
+		poll_events(l, 1);
+	if (counting)
+		l->seconds += now() - t0;
+}
+
+static int load(int crr, int nconns, double secs, double turn_s, double warm, int nt,
+		char **specs)
+{
+	if (nconns < 1 || nconns > MAX_CONNS || nt < 1 || nt > MAX_TARGETS || turn_s <= 0) {
+		fprintf(stderr, "netload: 1..%d connections, 1..%d targets, a turn > 0\n", MAX_CONNS,
+			MAX_TARGETS);
+		return 2;
+	}
+	static struct load targets[MAX_TARGETS];
+	for (int i = 0; i < nt; i++) {
+		struct load *l = &targets[i];
+		memset(l, 0, sizeof *l);
+		parse_target(specs[i], l->netns, sizeof l->netns, &l->sa);
+		l->crr = crr;
+		l->req = crr ? REQ_CLOSE : REQ_KEEP;
+		l->req_len = crr ? sizeof REQ_CLOSE - 1 : sizeof REQ_KEEP - 1;
+		l->resp_len = crr ? sizeof RESP_CLOSE - 1 : sizeof RESP_KEEP - 1;
+		l->lat_cap = 2000000;
+		l->lat = malloc(sizeof(double) * (size_t)l->lat_cap);
+		l->conns = calloc((size_t)nconns, sizeof(struct cconn));
+		l->ep = epoll_create1(0);
+		for (int c = 0; c < nconns; c++)
+			l->conns[c].fd = -1;
+	}
+	double warm_end = now() + warm;
+	for (long pass = 0;; pass++) {
+		int counting = now() >= warm_end;
+		if (counting && targets[0].seconds >= secs)
+			break;
+		for (int k = 0; k < nt; k++)
+			turn(&targets[(k + pass) % nt], nconns, now() + turn_s, counting);
+	}
+	int empty = 0;
+	printf("{\"targets\":[");
+	for (int i = 0; i < nt; i++) {
+		struct load *l = &targets[i];
+		qsort(l->lat, (size_t)l->lat_n, sizeof(double), cmp_double);
+		double p50 = p_of(l->lat, l->lat_n, 0.5), p99 = p_of(l->lat, l->lat_n, 0.99);
+		printf("%s{\"done\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"errors\":%ld,\"p50_us\":%.2f,"
+		       "\"p99_us\":%.2f,\"first_error\":\"%s\"}",
+		       i ? "," : "", l->done, l->seconds, l->seconds > 0 ? (double)l->done / l->seconds : 0,
+		       l->errors, p50 * 1e6, p99 * 1e6, l->first_error);
+		empty |= l->done == 0;
+	}
+	printf("]}\n");
+	return empty ? 1 : 0;
+}
+
+/* ---- round trips ------------------------------------------------------------------------------ */
+
+static int echo_udp(struct sockaddr_in sa)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die("bind");
+	char buf[65536];
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("recvfrom");
+		}
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int echo_tcp(struct sockaddr_in sa)
+{
+	int one = 1;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (lfd < 0)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die("bind");
+	if (listen(lfd, 64) < 0)
+		die("listen");
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	struct epoll_event events[MAX_EVENTS];
+	char buf[65536];
+	for (;;) {
+		int n = epoll_wait(ep, events, MAX_EVENTS, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait");
+		}
 		for (int i = 0; i < n; i++) {
-			int slot = (int)events[i].data.u32;
-			if (conns[slot].fd >= 0)
-				on_event(&l, &conns[slot], slot, events[i].events);
+			int fd = events[i].data.fd;
+			if (fd == lfd) {
+				int c;
+				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+					nodelay(c);
+					struct epoll_event cev = { .events = EPOLLIN, .data.fd = c };
+					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+				}
+				continue;
+			}
+			ssize_t got = recv(fd, buf, sizeof buf, 0);
+			if (got < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (got <= 0 || send_all(fd, buf, (size_t)got) < 0)
+				close(fd);
 		}
 	}
-	double measured = now() - begin;
-	qsort(l.lat, (size_t)l.lat_n, sizeof(double), cmp_double);
-	double p50 = l.lat_n ? l.lat[(l.lat_n - 1) / 2] : 0;
-	double p99 = l.lat_n ? l.lat[(long)((double)(l.lat_n - 1) * 0.99)] : 0;
-	printf("{\"done\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"errors\":%ld,\"p50_us\":%.2f,"
-	       "\"p99_us\":%.2f,\"first_error\":\"%s\"}\n",
-	       l.done, measured, (double)l.done / measured, l.errors, p50 * 1e6, p99 * 1e6,
-	       l.first_error);
-	return l.done > 0 ? 0 : 1;
+}
+
+static int echo(const char *proto, const char *ip, const char *port)
+{
+	struct sockaddr_in sa = address(ip, port);
+	return strcmp(proto, "udp") == 0 ? echo_udp(sa) : echo_tcp(sa);
+}
+
+struct rr_target {
+	int fd;
+	double *lat;
+	long n, cap, lost;
+	double seconds; /* measured turns */
+};
+
+/* A connected socket to ip:port made inside the namespace `netns`; the process goes back to its
+ * own namespace afterwards. */
+static int socket_in(const char *netns, int tcp, struct sockaddr_in sa)
+{
+	int home = open("/proc/self/ns/net", O_RDONLY);
+	if (home < 0)
+		die("/proc/self/ns/net");
+	enter_netns(netns);
+	int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (tcp)
+		nodelay(fd);
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die("connect");
+	if (setns(home, CLONE_NEWNET) < 0)
+		die("setns back");
+	close(home);
+	return fd;
+}
+
+/* One round trip of `bytes`; its time in seconds, or -1 on a lost datagram or an error. */
+static double round_trip(int fd, int tcp, char *msg, size_t bytes)
+{
+	char buf[65536];
+	double t0 = now();
+	if (send(fd, msg, bytes, MSG_NOSIGNAL) != (ssize_t)bytes)
+		return -1;
+	size_t got = 0;
+	while (got < bytes) {
+		ssize_t n = recv(fd, buf + got, sizeof buf - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		if (!tcp)
+			break;
+	}
+	return got == bytes ? now() - t0 : -1;
+}
+
+static int rr(int tcp, size_t bytes, double secs, double turn_s, double warm, int nt, char **specs)
+{
+	if (nt < 1 || nt > MAX_TARGETS || bytes < 1 || bytes > 65536 || turn_s <= 0) {
+		fprintf(stderr, "netload rr: 1..%d targets, 1..65536 bytes, a turn > 0\n", MAX_TARGETS);
+		return 2;
+	}
+	static struct rr_target t[MAX_TARGETS];
+	char *msg = calloc(1, bytes);
+	for (int i = 0; i < nt; i++) {
+		char netns[256];
+		struct sockaddr_in sa;
+		parse_target(specs[i], netns, sizeof netns, &sa);
+		t[i].fd = socket_in(netns, tcp, sa);
+		t[i].cap = 4000000;
+		t[i].lat = malloc(sizeof(double) * (size_t)t[i].cap);
+	}
+	double warm_end = now() + warm;
+	for (long pass = 0;; pass++) {
+		int counting = now() >= warm_end;
+		if (counting && t[0].seconds >= secs)
+			break;
+		for (int k = 0; k < nt; k++) {
+			struct rr_target *x = &t[(k + pass) % nt];
+			double start = now(), stop = start + turn_s;
+			while (now() < stop) {
+				double rt = round_trip(x->fd, tcp, msg, bytes);
+				if (rt < 0)
+					x->lost += counting;
+				else if (counting && x->n < x->cap)
+					x->lat[x->n++] = rt;
+			}
+			if (counting)
+				x->seconds += now() - start;
+		}
+	}
+	printf("{\"targets\":[");
+	int empty = 0;
+	for (int i = 0; i < nt; i++) {
+		qsort(t[i].lat, (size_t)t[i].n, sizeof(double), cmp_double);
+		printf("%s{\"count\":%ld,\"lost\":%ld,\"p50_us\":%.3f,\"p99_us\":%.3f}", i ? "," : "",
+		       t[i].n, t[i].lost, p_of(t[i].lat, t[i].n, 0.5) * 1e6,
+		       p_of(t[i].lat, t[i].n, 0.99) * 1e6);
+		empty |= t[i].n == 0;
+	}
+	printf("]}\n");
+	return empty ? 1 : 0;
 }
 
 static int probe(const char *ip, const char *port, int timeout_ms)
@@ -446,14 +740,20 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
 		return serve(argv[2], argv[3]);
-	if (argc == 7 && (strcmp(argv[1], "http") == 0 || strcmp(argv[1], "crr") == 0))
-		return load(strcmp(argv[1], "crr") == 0, argv[2], argv[3], atoi(argv[4]), atof(argv[5]),
-			    atof(argv[6]));
+	if (argc >= 7 && (strcmp(argv[1], "http") == 0 || strcmp(argv[1], "crr") == 0))
+		return load(strcmp(argv[1], "crr") == 0, atoi(argv[2]), atof(argv[3]),
+			    atof(argv[4]) / 1000.0, atof(argv[5]), argc - 6, argv + 6);
+	if (argc == 5 && strcmp(argv[1], "echo") == 0)
+		return echo(argv[2], argv[3], argv[4]);
+	if (argc >= 8 && strcmp(argv[1], "rr") == 0)
+		return rr(strcmp(argv[2], "tcp") == 0, (size_t)atoi(argv[3]), atof(argv[4]),
+			  atof(argv[5]) / 1000.0, atof(argv[6]), argc - 7, argv + 7);
 	if (argc == 5 && strcmp(argv[1], "probe") == 0)
 		return probe(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 2 && strcmp(argv[1], "bpf-stats") == 0)
 		return bpf_stats();
-	fprintf(stderr, "usage: netload serve IP PORT | http|crr IP PORT CONNS SECS WARM | "
+	fprintf(stderr, "usage: netload serve IP PORT | http|crr CONNS SECS TURN_MS WARM NETNS,IP,PORT... | "
+			"echo tcp|udp IP PORT | rr tcp|udp BYTES SECS TURN_MS WARM NETNS,IP,PORT... | "
 			"probe IP PORT TIMEOUT_MS | bpf-stats\n");
 	return 2;
 }

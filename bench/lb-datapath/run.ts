@@ -17,6 +17,7 @@
 //
 // Standalone: npx tsx bench/lb-datapath/run.ts. Settings from the environment (or the options of
 // runLbDatapathBench): LB_DATAPATH_ROUNDS (10), LB_DATAPATH_SECONDS per figure, path and round (2),
+// LB_DATAPATH_TURN_MS (50: each path's turn in netload's turn-about figures),
 // LB_DATAPATH_TOPOLOGIES (veth,l2), LB_DATAPATH_FIGURES (tcpRr,udpRr,connRate,httpRate,stream),
 // LB_DATAPATH_PROGRAM_COST_SECONDS (2; 0 skips it), LB_DATAPATH_IPTABLES_SERVICES (0; e.g. 10000
 // adds a fourth path: iptables with kube-proxy's ruleset for that many other Services),
@@ -96,9 +97,9 @@ import {
   buildNetload,
   iperf,
   netload,
-  pingPong,
   probe,
   progStats,
+  roundTrips,
   serveIn,
   stopAll,
   withBpfStats,
@@ -124,8 +125,14 @@ export interface LbDatapathSettings {
   /** netload's warm-up before its window; iperf3's omitted first seconds. */
   warmupSeconds: number;
   iperfOmitSeconds: number;
-  /** sockperf message size, bytes. */
+  /** Round-trip message size, bytes. */
   messageBytes: number;
+  /**
+   * netload's figures (round trips, connections/s, keep-alive requests/s) measure every path in
+   * one process, turn about (tools.ts): how long one path's turn lasts. Short, so that every path
+   * meets the machine's states alike; long enough that changing turns costs next to nothing.
+   */
+  turnMs: number;
   /** Keep-alive connections, one request in flight on each. */
   httpConnections: number;
   /** Connections being opened at once for connections/s. */
@@ -213,6 +220,7 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   warmupSeconds: 0.5,
   iperfOmitSeconds: 1,
   messageBytes: 64,
+  turnMs: 50,
   httpConnections: 16,
   connRateConnections: 8,
   topologies: [...TOPOLOGIES],
@@ -261,6 +269,7 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
     ...LB_DATAPATH_DEFAULTS,
     rounds: env('ROUNDS') ?? LB_DATAPATH_DEFAULTS.rounds,
     secondsPerFigure: env('SECONDS') ?? LB_DATAPATH_DEFAULTS.secondsPerFigure,
+    turnMs: env('TURN_MS') ?? LB_DATAPATH_DEFAULTS.turnMs,
     programCostSeconds: env('PROGRAM_COST_SECONDS') ?? LB_DATAPATH_DEFAULTS.programCostSeconds,
     iptablesServices: env('IPTABLES_SERVICES') ?? LB_DATAPATH_DEFAULTS.iptablesServices,
     cpus: envCpus === undefined ? LB_DATAPATH_DEFAULTS.cpus : envCpus,
@@ -273,6 +282,7 @@ export function lbDatapathSettings(options: Partial<LbDatapathSettings> = {}): L
   if (settings.rounds < 1 || !Number.isInteger(settings.rounds))
     throw new Error('rounds: a positive integer');
   if (!(settings.secondsPerFigure > 0)) throw new Error('secondsPerFigure: > 0');
+  if (!(settings.turnMs > 0)) throw new Error('turnMs: > 0');
   return settings;
 }
 
@@ -344,7 +354,7 @@ export interface Sample {
   value: number;
   /** Latency figures: the round's p99, µs. Rates: netload's per-operation p50, µs. */
   p99Us?: number;
-  /** Failed connects/requests (netload), dropped datagrams (sockperf UDP), retransmits (iperf3). */
+  /** Failed connects/requests and lost round trips (netload), retransmits (iperf3). */
   problems: number;
   note?: string;
 }
@@ -388,7 +398,7 @@ export interface ProgramRuns {
 export interface ProgramTraffic {
   egress: ProgramRuns;
   ingress: ProgramRuns;
-  /** Round trips (sockperf's answers, its warm-up included) or connections (netload). */
+  /** Round trips or connections (netload; no warm-up, so every one the programs ran for). */
   operations: number;
   /** (egress + ingress run time) / operations, ns. */
   nsPerOperation: number;
@@ -422,7 +432,7 @@ export interface TopologyResult {
 
 export interface LbDatapathResult {
   settings: LbDatapathSettings;
-  tools: { sockperf: string; iperf3: string; netload: string; iptables: string; kernel: string };
+  tools: { iperf3: string; netload: string; iptables: string; kernel: string };
   /** The LB build loaded (lb.o or lb-compat.o) and why, and the programs' clock. */
   lbBuild: string;
   topologies: TopologyResult[];
@@ -622,9 +632,9 @@ function startServers(world: World, netloadBinary: string, cpu?: number): ChildP
   const ip = ADDR.backend;
   const serve = (command: string, args: string[]) => serveIn(ns, command, args, cpu);
   return [
-    serve('sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRr)]),
-    serve('sockperf', ['server', '--tcp', '-i', ip, '-p', String(PORTS.tcpRrPlain)]),
-    serve('sockperf', ['server', '-i', ip, '-p', String(PORTS.udpRr)]),
+    serve(netloadBinary, ['echo', 'tcp', ip, String(PORTS.tcpRr)]),
+    serve(netloadBinary, ['echo', 'tcp', ip, String(PORTS.tcpRrPlain)]),
+    serve(netloadBinary, ['echo', 'udp', ip, String(PORTS.udpRr)]),
     serve(netloadBinary, ['serve', ip, String(PORTS.http)]),
     serve(netloadBinary, ['serve', ip, String(PORTS.connRate)]),
     serve('iperf3', ['-s', '-B', ip, '-p', String(PORTS.stream)]),
@@ -783,60 +793,59 @@ async function attachAndVerifyHookFloor(
   );
 }
 
-async function measure(
-  figure: FigureName,
-  world: World,
+/**
+ * One round of a netload figure: every path in one netload process, turn about (tools.ts), so
+ * that the round's ratios compare paths measured in the same milliseconds. Samples in `worlds`'
+ * order.
+ */
+async function measureTurnAbout(
+  figure: Exclude<FigureName, 'stream'>,
+  worlds: readonly World[],
   s: LbDatapathSettings,
   netloadBinary: string,
-): Promise<Sample> {
-  switch (figure) {
-    case 'tcpRr':
-    case 'udpRr': {
-      const tcp = figure === 'tcpRr';
-      const rt = await pingPong(
-        world.client,
-        world.target,
-        tcp ? PORTS.tcpRr : PORTS.udpRr,
-        tcp,
-        s.secondsPerFigure,
-        s.messageBytes,
-        s.cpus?.client,
-      );
-      return { value: rt.p50Us, p99Us: rt.p99Us, problems: rt.dropped };
-    }
-    case 'connRate':
-    case 'httpRate': {
-      const crr = figure === 'connRate';
-      const r = await netload(
-        netloadBinary,
-        world.client,
-        crr ? 'crr' : 'http',
-        world.target,
-        crr ? PORTS.connRate : PORTS.http,
-        crr ? s.connRateConnections : s.httpConnections,
-        s.secondsPerFigure,
-        s.warmupSeconds,
-        s.cpus?.client,
-      );
-      return {
-        value: r.rate,
-        p99Us: r.p99Us,
-        problems: r.errors,
-        ...(r.errors > 0 ? { note: r.firstError } : {}),
-      };
-    }
-    case 'stream': {
-      const r = await iperf(
-        world.client,
-        world.target,
-        PORTS.stream,
-        s.secondsPerFigure,
-        s.iperfOmitSeconds,
-        s.cpus?.client,
-      );
-      return { value: r.gbps, problems: r.retransmits };
-    }
+): Promise<Sample[]> {
+  const cpu = s.cpus?.client;
+  const targetsOn = (port: number) => worlds.map((w) => ({ netns: w.client, ip: w.target, port }));
+  if (figure === 'tcpRr' || figure === 'udpRr') {
+    const tcp = figure === 'tcpRr';
+    const results = await roundTrips(
+      netloadBinary,
+      targetsOn(tcp ? PORTS.tcpRr : PORTS.udpRr),
+      tcp,
+      s.secondsPerFigure,
+      s.warmupSeconds,
+      { turnMs: s.turnMs, messageBytes: s.messageBytes, ...(cpu === undefined ? {} : { cpu }) },
+    );
+    return results.map((r) => ({ value: r.p50Us, p99Us: r.p99Us, problems: r.lost }));
   }
+  const crr = figure === 'connRate';
+  const results = await netload(
+    netloadBinary,
+    crr ? 'crr' : 'http',
+    targetsOn(crr ? PORTS.connRate : PORTS.http),
+    crr ? s.connRateConnections : s.httpConnections,
+    s.secondsPerFigure,
+    s.warmupSeconds,
+    { turnMs: s.turnMs, ...(cpu === undefined ? {} : { cpu }) },
+  );
+  return results.map((r) => ({
+    value: r.rate,
+    p99Us: r.p99Us,
+    problems: r.errors,
+    ...(r.errors > 0 ? { note: r.firstError } : {}),
+  }));
+}
+
+async function measureStream(world: World, s: LbDatapathSettings): Promise<Sample> {
+  const r = await iperf(
+    world.client,
+    world.target,
+    PORTS.stream,
+    s.secondsPerFigure,
+    s.iperfOmitSeconds,
+    s.cpus?.client,
+  );
+  return { value: r.gbps, problems: r.retransmits };
 }
 
 async function programCost(
@@ -869,30 +878,37 @@ async function programCost(
       ...(rttUs === undefined ? {} : { shareOfDirect: nsPerOperation / 1000 / rttUs }),
     };
   };
+  const cpu = s.cpus?.client === undefined ? {} : { cpu: s.cpus.client };
+  // No warm-up: every round trip or connection the programs run for is counted.
   const pingPongTo =
     (target: string, port: number, tcp = true) =>
-    async () =>
-      (await pingPong(world.client, target, port, tcp, seconds, s.messageBytes, s.cpus?.client))
-        .totalReceived;
+    async (): Promise<number> => {
+      const [r] = await roundTrips(
+        netloadBinary,
+        [{ netns: world.client, ip: target, port }],
+        tcp,
+        seconds,
+        0,
+        { turnMs: s.turnMs, messageBytes: s.messageBytes, ...cpu },
+      );
+      return (r?.count ?? 0) + (r?.lost ?? 0);
+    };
   return await withBpfStats(netloadBinary, async () => ({
     seconds,
     service: await traffic(pingPongTo(ADDR.vip, PORTS.tcpRr), directRttUs.tcp),
     udpService: await traffic(pingPongTo(ADDR.vip, PORTS.udpRr, false), directRttUs.udp),
     nonService: await traffic(pingPongTo(ADDR.backend, PORTS.tcpRrPlain), directRttUs.tcp),
     connections: await traffic(async () => {
-      // No warm-up: every connection the programs see is counted.
-      const r = await netload(
+      const [r] = await netload(
         netloadBinary,
-        world.client,
         'crr',
-        ADDR.vip,
-        PORTS.connRate,
+        [{ netns: world.client, ip: ADDR.vip, port: PORTS.connRate }],
         s.connRateConnections,
         seconds,
         0,
-        s.cpus?.client,
+        { turnMs: s.turnMs, ...cpu },
       );
-      return r.done;
+      return r?.done ?? 0;
     }),
   }));
 }
@@ -986,8 +1002,21 @@ async function runTopology(
         const shift = (round + index) % paths.length;
         const order = [...paths.slice(shift), ...paths.slice(0, shift)];
         const line: string[] = [];
-        for (const path of order) {
-          const sample = await measure(figure, worldOf(worlds, path), s, netloadBinary);
+        const measured: Sample[] = [];
+        if (figure === 'stream')
+          for (const path of order) measured.push(await measureStream(worldOf(worlds, path), s));
+        else
+          measured.push(
+            ...(await measureTurnAbout(
+              figure,
+              order.map((path) => worldOf(worlds, path)),
+              s,
+              netloadBinary,
+            )),
+          );
+        for (const [i, path] of order.entries()) {
+          const sample = measured[i];
+          if (sample === undefined) throw new Error(`${figure}: no sample for ${path}`);
           samples[figure][path].push(sample);
           line.push(
             `${path} ${formatValue(figure, sample.value)}` +
@@ -1021,11 +1050,8 @@ export async function runLbDatapathBench(
   const began = Date.now();
   const { progress = () => undefined, ...rest } = options;
   const settings = lbDatapathSettings(rest);
-  const sockperf = firstLine('sockperf', ['--version']);
   const iperf3 = firstLine('iperf3', ['--version']);
   const iptables = firstLine('iptables', ['--version']);
-  if (sockperf === undefined)
-    throw new Error('sockperf is not installed (apt-get install sockperf)');
   if (iperf3 === undefined) throw new Error('iperf3 is not installed (apt-get install iperf3)');
   if (iptables === undefined)
     throw new Error('iptables is not installed (apt-get install iptables)');
@@ -1059,7 +1085,6 @@ export async function runLbDatapathBench(
     return {
       settings,
       tools: {
-        sockperf: `sockperf ${/version #?\s*([\w.-]+)/.exec(sockperf)?.[1] ?? ''}`.trim(),
         iperf3,
         netload: `bench/lb-datapath/netload.c, built with ${netloadBuild.compiler}`,
         iptables,
@@ -1228,7 +1253,7 @@ function placementSentence(cpus: CpuPlacement | null): string {
       ? `both bound to CPU ${cpus.client}`
       : `bound to CPU ${cpus.client} (client) and CPU ${cpus.server} (server)`;
   return (
-    `On every path alike, the client tools (sockperf, netload, iperf3) and the servers were ` +
+    `On every path alike, the client tools (netload, iperf3) and the servers were ` +
     `${where} with \`taskset\`` +
     (cpus.client === cpus.server
       ? ': a round trip then has no cross-CPU wake-up, whose cost in a VM swings with whatever ' +
@@ -1260,9 +1285,15 @@ export function lbDatapathSection(
       `namespace that routes the pod's traffic). Each path has its own copy of the topology, with ` +
       `the same addresses: no path shares a client port space, a backend's TIME_WAIT sockets or a ` +
       `conntrack table with another (EBPF.md trap 5), only the iptables copy runs conntrack, and ` +
-      `only the eBPF copies' clients carry the programs. ${s.rounds} round(s); in each, every figure ` +
-      `is measured on every path one after the other, in an order that rotates; figures are ` +
-      `medians over the rounds and ratios are medians of the per-round ratios. ` +
+      `only the eBPF copies' clients carry the programs. ${s.rounds} round(s). In each, the round ` +
+      `trips, connections/s and keep-alive requests/s are measured on every path at once, turn ` +
+      `about: one client process (netload) holds sockets in every path's client namespace and ` +
+      `gives each path a turn of ${s.turnMs} ms in an order that rotates every pass, until each ` +
+      `has had ${s.secondsPerFigure} s, so every path meets the machine's states alike (measured ` +
+      `one after another, in windows of seconds, two copies of one path came out up to 25% apart ` +
+      `when the VM's state moved between the windows); the stream is measured on every path one ` +
+      `after the other, in an order that rotates. Figures are medians over the rounds and ratios ` +
+      `are medians of the per-round ratios. ` +
       placementSentence(s.cpus) +
       (s.iptablesServices > 0
         ? ` A fourth path, **iptables with ${s.iptablesServices} other Services**, is the ` +
@@ -1311,13 +1342,14 @@ export function lbDatapathSection(
       `masquerade). That costs the iptables path a hairpin through the gateway each way and hides ` +
       `the client's address from the backend; the eBPF path goes pod → pod.`,
     '',
-    `Tools: TCP and UDP round trip: ${r.tools.sockperf} \`ping-pong --full-rtt -m ${s.messageBytes}\`, ` +
-      `p50 per round (p99 in brackets, µs: mostly scheduling noise on 2 shared cores). ` +
-      `Connections/s and HTTP keep-alive requests/s: ${r.tools.netload}, a single-threaded epoll ` +
-      `HTTP/1.1 server in the backend and load generator in the client, the same for all paths ` +
-      `(${s.connRateConnections} connections opened at once, each: connect, one request, the ` +
-      `answer, the server closes; ${s.httpConnections} keep-alive connections, one request in ` +
-      `flight each; ${s.warmupSeconds} s warm-up). Stream: ${r.tools.iperf3}, one TCP stream, ` +
+    `Tools: ${r.tools.netload}, the same on every path: TCP and UDP round trip, ` +
+      `${s.messageBytes}-byte messages, one in flight, to an echo server in the backend, p50 per ` +
+      `round (p99 in brackets, µs: mostly scheduling noise on 2 shared cores); connections/s and ` +
+      `HTTP keep-alive requests/s, a single-threaded epoll HTTP/1.1 server in the backend and ` +
+      `load generator in the client (${s.connRateConnections} connections opened at once, each: ` +
+      `connect, one request, the answer, the server closes; ${s.httpConnections} keep-alive ` +
+      `connections per path, one request in flight each during the path's turns; ` +
+      `${s.warmupSeconds} s warm-up, every path taking turns). Stream: ${r.tools.iperf3}, one TCP stream, ` +
       `\`-O ${s.iperfOmitSeconds}\`, received rate. ${s.secondsPerFigure} s per figure, path and ` +
       `round. ${r.tools.iptables}; kernel ${r.tools.kernel}. LB object: ${r.lbBuild}. The ` +
       `benchmark took ${Math.round(r.durationSeconds)} s.`,

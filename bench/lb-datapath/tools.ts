@@ -2,7 +2,7 @@
  * The measuring tools, each run inside a namespace with `nsenter --net` (never `ip netns exec`,
  * which remounts /sys: EBPF.md trap 1), and their output parsed.
  *
- *  - TCP and UDP request/response: sockperf ping-pong (`--full-rtt`, 64-byte messages), p50;
+ *  - TCP and UDP request/response: netload's interleaved round trips (64-byte messages), p50;
  *  - connections/s and HTTP keep-alive requests/s: netload (netload.c, compiled here);
  *  - stream: iperf3, one TCP stream, received rate.
  */
@@ -12,12 +12,12 @@ import { join } from 'node:path';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { commandOutput, firstLine } from '../support/commands.js';
-import type { RoundTrip, Stream } from '../support/net-tools.js';
-import { parseIperf3, parseSockperf } from '../support/net-tools.js';
+import type { Stream } from '../support/net-tools.js';
+import { parseIperf3 } from '../support/net-tools.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { netnsPath } from './topology.js';
 
-export type { RoundTrip, Stream } from '../support/net-tools.js';
+export type { Stream } from '../support/net-tools.js';
 
 /**
  * Compiles netload.c into `dir` with the compiler the addon build uses (clang, from the
@@ -91,43 +91,80 @@ export async function stopAll(children: ChildProcess[]): Promise<void> {
   await Promise.all(children.map((child) => stopChild(child, 2_000)));
 }
 
-// ---- sockperf --------------------------------------------------------------------------------
+// ---- netload clients: every path in one process, turn about -----------------------------------
 
-/** sockperf spends about 0.45 s of `-t` on its warm-up and wind-down. */
-const SOCKPERF_OVERHEAD_S = 0.5;
-
-export async function pingPong(
-  netns: string,
-  target: string,
-  port: number,
-  tcp: boolean,
-  seconds: number,
-  messageBytes: number,
-  cpu?: number,
-): Promise<RoundTrip> {
-  const out = await runIn(
-    netns,
-    'sockperf',
-    [
-      'ping-pong',
-      ...(tcp ? ['--tcp'] : []),
-      '-i',
-      target,
-      '-p',
-      String(port),
-      '-t',
-      String(seconds + SOCKPERF_OVERHEAD_S),
-      '-m',
-      String(messageBytes),
-      '--full-rtt',
-    ],
-    (seconds + 30) * 1000,
-    cpu,
-  );
-  return parseSockperf(out);
+/** Where a netload client dials: `ip:port` from a socket made in the netns named `netns`. */
+export interface NetloadTarget {
+  netns: string;
+  ip: string;
+  port: number;
 }
 
-// ---- netload ---------------------------------------------------------------------------------
+/**
+ * Runs a netload client over several targets in one process (bound to `cpu`, if given). netload
+ * makes each target's sockets in that target's namespace (setns) and gives the targets turns of
+ * `turnMs`, in an order that rotates every pass, for `seconds` each after `warmupSeconds`: every
+ * path is measured in the same milliseconds as the others. Measured one after another, even in
+ * 2 s windows, two copies of one path differed by up to 25% here when the VM's state moved
+ * between the windows (the bimodal rounds in earlier BENCHMARKS.md); turn about, within about 1%.
+ * Returns netload's per-target figures, in the targets' order.
+ */
+async function netloadTurns<T>(
+  binary: string,
+  args: string[],
+  targets: readonly NetloadTarget[],
+  seconds: number,
+  warmupSeconds: number,
+  cpu: number | undefined,
+): Promise<T[]> {
+  const all = [...args, ...targets.map((t) => `${t.netns},${t.ip},${t.port}`)];
+  const command = cpu === undefined ? binary : 'taskset';
+  const argv = cpu === undefined ? all : ['-c', String(cpu), binary, ...all];
+  const totalS = warmupSeconds + seconds * targets.length;
+  const { code, stdout, stderr } = await collectOutput(
+    spawn(command, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: (totalS * 2 + 30) * 1000,
+      killSignal: 'SIGKILL',
+    }),
+  );
+  if (code !== 0) throw new Error(`netload ${all.join(' ')} exited ${code}: ${stderr}${stdout}`);
+  const parsed = JSON.parse(stdout) as { targets: T[] };
+  if (parsed.targets.length !== targets.length)
+    throw new Error(`netload answered for ${parsed.targets.length} of ${targets.length} targets`);
+  return parsed.targets;
+}
+
+export interface RoundTripFigures {
+  /** Round trips measured (after the warm-up). */
+  count: number;
+  /** Requests with no answer within 1 s (UDP), or failed sends and receives. */
+  lost: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/** Request/response round trips, one message in flight per target (netload rr, echo servers). */
+export async function roundTrips(
+  binary: string,
+  targets: readonly NetloadTarget[],
+  tcp: boolean,
+  seconds: number,
+  warmupSeconds: number,
+  options: { turnMs: number; messageBytes: number; cpu?: number },
+): Promise<RoundTripFigures[]> {
+  const args = ['rr', tcp ? 'tcp' : 'udp', String(options.messageBytes), String(seconds)];
+  args.push(String(options.turnMs), String(warmupSeconds));
+  const raw = await netloadTurns<{ count: number; lost: number; p50_us: number; p99_us: number }>(
+    binary,
+    args,
+    targets,
+    seconds,
+    warmupSeconds,
+    options.cpu,
+  );
+  return raw.map((t) => ({ count: t.count, lost: t.lost, p50Us: t.p50_us, p99Us: t.p99_us }));
+}
 
 export interface LoadFigures {
   done: number;
@@ -140,26 +177,19 @@ export interface LoadFigures {
   firstError: string;
 }
 
+/** Connections/s (crr) or keep-alive requests/s (http) against netload's HTTP servers. */
 export async function netload(
   binary: string,
-  netns: string,
   mode: 'http' | 'crr',
-  target: string,
-  port: number,
+  targets: readonly NetloadTarget[],
   connections: number,
   seconds: number,
   warmupSeconds: number,
-  cpu?: number,
-): Promise<LoadFigures> {
-  const out = await runIn(
-    netns,
-    binary,
-    [mode, target, String(port), String(connections), String(seconds), String(warmupSeconds)],
-    (seconds + warmupSeconds + 30) * 1000,
-    cpu,
-  );
-  const line = out.trim().split('\n').at(-1) ?? '{}';
-  const parsed = JSON.parse(line) as {
+  options: { turnMs: number; cpu?: number },
+): Promise<LoadFigures[]> {
+  const args = [mode, String(connections), String(seconds), String(options.turnMs)];
+  args.push(String(warmupSeconds));
+  const raw = await netloadTurns<{
     done: number;
     seconds: number;
     rate: number;
@@ -167,16 +197,16 @@ export async function netload(
     p50_us: number;
     p99_us: number;
     first_error: string;
-  };
-  return {
-    done: parsed.done,
-    seconds: parsed.seconds,
-    rate: parsed.rate,
-    errors: parsed.errors,
-    p50Us: parsed.p50_us,
-    p99Us: parsed.p99_us,
-    firstError: parsed.first_error,
-  };
+  }>(binary, args, targets, seconds, warmupSeconds, options.cpu);
+  return raw.map((t) => ({
+    done: t.done,
+    seconds: t.seconds,
+    rate: t.rate,
+    errors: t.errors,
+    p50Us: t.p50_us,
+    p99Us: t.p99_us,
+    firstError: t.first_error,
+  }));
 }
 
 /** One HTTP request with `Connection: close`; resolves with whether the backend answered "ok". */
