@@ -1326,7 +1326,16 @@ __noinline int tuple_owner(struct __sk_buff *skb, const struct tw_reverse_key *r
 	key = *rk;
 	flow = *own;
 	owner = port_held(&key, &flow, now);
-	if (owner == PORT_HELD || direct_connection(skb, &key))
+	if (owner == PORT_HELD)
+		return owner | TUPLE_TAKEN;
+	/*
+	 * The reverse entry still leading to this flow proves that no direct connection took the
+	 * tuple since: the flow found none when it first took it, and a direct SYN from the port
+	 * since would have deleted the entry (its flow no longer holding the port) or left from a
+	 * moved port (not_a_service()). So the client reopening a Service connection from the port
+	 * of an ended one, most new connections of a busy client, skips the socket lookup.
+	 */
+	if (owner != PORT_OURS && direct_connection(skb, &key))
 		return owner | TUPLE_TAKEN;
 	return owner;
 }
