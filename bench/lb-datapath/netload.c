@@ -129,9 +129,10 @@ struct sconn {
 	int close_seen; /* "close" seen in the current request's header block */
 };
 
-static int serve(const char *ip, const char *port)
+/* The TCP servers: HTTP/1.1 (`netload serve`), or with `echo` the round-trip server, which sends
+ * back every byte it reads. */
+static int serve(struct sockaddr_in sa, int echo)
 {
-	struct sockaddr_in sa = address(ip, port);
 	int one = 1;
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (lfd < 0)
@@ -178,6 +179,11 @@ static int serve(const char *ip, const char *port)
 				continue;
 			if (got <= 0) {
 				close(fd);
+				continue;
+			}
+			if (echo) {
+				if (send_all(fd, buf + 4, (size_t)got) < 0)
+					close(fd);
 				continue;
 			}
 			/* Scan the previous tail plus this read for request ends. */
@@ -539,53 +545,10 @@ static int echo_udp(struct sockaddr_in sa)
 	}
 }
 
-static int echo_tcp(struct sockaddr_in sa)
-{
-	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (lfd < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		die("bind");
-	if (listen(lfd, 64) < 0)
-		die("listen");
-	int ep = epoll_create1(0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-	struct epoll_event events[MAX_EVENTS];
-	char buf[65536];
-	for (;;) {
-		int n = epoll_wait(ep, events, MAX_EVENTS, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait");
-		}
-		for (int i = 0; i < n; i++) {
-			int fd = events[i].data.fd;
-			if (fd == lfd) {
-				int c;
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					nodelay(c);
-					struct epoll_event cev = { .events = EPOLLIN, .data.fd = c };
-					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-				}
-				continue;
-			}
-			ssize_t got = recv(fd, buf, sizeof buf, 0);
-			if (got < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (got <= 0 || send_all(fd, buf, (size_t)got) < 0)
-				close(fd);
-		}
-	}
-}
-
 static int echo(const char *proto, const char *ip, const char *port)
 {
 	struct sockaddr_in sa = address(ip, port);
-	return strcmp(proto, "udp") == 0 ? echo_udp(sa) : echo_tcp(sa);
+	return strcmp(proto, "udp") == 0 ? echo_udp(sa) : serve(sa, 1);
 }
 
 struct rr_target {
@@ -739,7 +702,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
-		return serve(argv[2], argv[3]);
+		return serve(address(argv[2], argv[3]), 0);
 	if (argc >= 7 && (strcmp(argv[1], "http") == 0 || strcmp(argv[1], "crr") == 0))
 		return load(strcmp(argv[1], "crr") == 0, atoi(argv[2]), atof(argv[3]),
 			    atof(argv[4]) / 1000.0, atof(argv[5]), argc - 6, argv + 6);
