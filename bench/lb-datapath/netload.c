@@ -35,6 +35,13 @@
  *                                                     request/response round trips of <bytes>,
  *                                                     one in flight. Per target: count, lost
  *                                                     (no answer within 1 s), p50_us, p99_us.
+ *   netload sink <ip> <port>                          reads and drops: the stream's receiver.
+ *   netload stream <secs> <turn ms> <warm> <target>...
+ *                                                     one TCP connection per target, written to
+ *                                                     as fast as it takes during its turns; a
+ *                                                     turn lasts until the receiver has
+ *                                                     acknowledged all its bytes. Per target:
+ *                                                     bytes, seconds, gbps, retransmits.
  *   netload probe <ip> <port> <timeout ms>            one request; prints the answer's body.
  *   netload bpf-stats                                 holds BPF_ENABLE_STATS (run_time_ns and
  *                                                     run_cnt of every program) until stdin
@@ -53,7 +60,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -129,9 +138,14 @@ struct sconn {
 	int close_seen; /* "close" seen in the current request's header block */
 };
 
-/* The TCP servers: HTTP/1.1 (`netload serve`), or with `echo` the round-trip server, which sends
- * back every byte it reads. */
-static int serve(struct sockaddr_in sa, int echo)
+/* What a TCP server does with what it reads. */
+enum serve_mode {
+	SERVE_HTTP, /* netload serve: answers requests */
+	SERVE_ECHO, /* the round-trip server: sends back every byte */
+	SERVE_SINK, /* the stream's receiver: reads and drops */
+};
+
+static int serve(struct sockaddr_in sa, enum serve_mode mode)
 {
 	int one = 1;
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -147,7 +161,7 @@ static int serve(struct sockaddr_in sa, int echo)
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	static struct sconn conns[65536];
 	struct epoll_event events[MAX_EVENTS];
-	char buf[16384];
+	static char buf[131072];
 	for (;;) {
 		int n = epoll_wait(ep, events, MAX_EVENTS, -1);
 		if (n < 0) {
@@ -181,7 +195,9 @@ static int serve(struct sockaddr_in sa, int echo)
 				close(fd);
 				continue;
 			}
-			if (echo) {
+			if (mode == SERVE_SINK)
+				continue;
+			if (mode == SERVE_ECHO) {
 				if (send_all(fd, buf + 4, (size_t)got) < 0)
 					close(fd);
 				continue;
@@ -548,7 +564,7 @@ static int echo_udp(struct sockaddr_in sa)
 static int echo(const char *proto, const char *ip, const char *port)
 {
 	struct sockaddr_in sa = address(ip, port);
-	return strcmp(proto, "udp") == 0 ? echo_udp(sa) : serve(sa, 1);
+	return strcmp(proto, "udp") == 0 ? echo_udp(sa) : serve(sa, SERVE_ECHO);
 }
 
 struct rr_target {
@@ -648,6 +664,81 @@ static int rr(int tcp, size_t bytes, double secs, double turn_s, double warm, in
 	return empty ? 1 : 0;
 }
 
+/* ---- stream ----------------------------------------------------------------------------------- */
+
+struct stream_target {
+	int fd;
+	double bytes;
+	double seconds; /* measured turns, each until its bytes were all acknowledged */
+};
+
+/*
+ * One TCP connection per target, written to as fast as it takes during the target's turns. A turn
+ * ends once the receiver has acknowledged every byte written in it (SIOCOUTQ reads 0), so each
+ * turn's bytes are counted in its own time, however much the send buffer held at its end.
+ */
+static int stream(double secs, double turn_s, double warm, int nt, char **specs)
+{
+	if (nt < 1 || nt > MAX_TARGETS || turn_s <= 0) {
+		fprintf(stderr, "netload stream: 1..%d targets, a turn > 0\n", MAX_TARGETS);
+		return 2;
+	}
+	static char chunk[131072];
+	static struct stream_target t[MAX_TARGETS];
+	for (int i = 0; i < nt; i++) {
+		char netns[256];
+		struct sockaddr_in sa;
+		parse_target(specs[i], netns, sizeof netns, &sa);
+		t[i].fd = socket_in(netns, 1, sa);
+		fcntl(t[i].fd, F_SETFL, fcntl(t[i].fd, F_GETFL) | O_NONBLOCK);
+	}
+	double warm_end = now() + warm;
+	for (long pass = 0;; pass++) {
+		int counting = now() >= warm_end;
+		if (counting && t[0].seconds >= secs)
+			break;
+		for (int k = 0; k < nt; k++) {
+			struct stream_target *x = &t[(k + pass) % nt];
+			double start = now(), stop = start + turn_s, sent = 0;
+			while (now() < stop) {
+				ssize_t n = send(x->fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+				if (n > 0) {
+					sent += (double)n;
+				} else if (errno == EAGAIN || errno == EINTR) {
+					struct pollfd p = { .fd = x->fd, .events = POLLOUT };
+					poll(&p, 1, 1);
+				} else {
+					die("send");
+				}
+			}
+			int queued = 1;
+			while (ioctl(x->fd, SIOCOUTQ, &queued) == 0 && queued > 0 && now() < stop + 1.0)
+				usleep(20);
+			if (queued != 0) {
+				fprintf(stderr, "netload stream: %s: %d bytes still unacknowledged 1 s after a turn\n",
+					specs[(k + pass) % nt], queued);
+				return 1;
+			}
+			if (counting) {
+				x->bytes += sent;
+				x->seconds += now() - start;
+			}
+		}
+	}
+	printf("{\"targets\":[");
+	for (int i = 0; i < nt; i++) {
+		struct tcp_info info;
+		socklen_t len = sizeof info;
+		memset(&info, 0, sizeof info);
+		getsockopt(t[i].fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+		printf("%s{\"bytes\":%.0f,\"seconds\":%.6f,\"gbps\":%.4f,\"retransmits\":%u}",
+		       i ? "," : "", t[i].bytes, t[i].seconds,
+		       t[i].seconds > 0 ? t[i].bytes * 8 / t[i].seconds / 1e9 : 0, info.tcpi_total_retrans);
+	}
+	printf("]}\n");
+	return 0;
+}
+
 static int probe(const char *ip, const char *port, int timeout_ms)
 {
 	struct sockaddr_in sa = address(ip, port);
@@ -702,7 +793,11 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
-		return serve(address(argv[2], argv[3]), 0);
+		return serve(address(argv[2], argv[3]), SERVE_HTTP);
+	if (argc == 4 && strcmp(argv[1], "sink") == 0)
+		return serve(address(argv[2], argv[3]), SERVE_SINK);
+	if (argc >= 6 && strcmp(argv[1], "stream") == 0)
+		return stream(atof(argv[2]), atof(argv[3]) / 1000.0, atof(argv[4]), argc - 5, argv + 5);
 	if (argc >= 7 && (strcmp(argv[1], "http") == 0 || strcmp(argv[1], "crr") == 0))
 		return load(strcmp(argv[1], "crr") == 0, atoi(argv[2]), atof(argv[3]),
 			    atof(argv[4]) / 1000.0, atof(argv[5]), argc - 6, argv + 6);
@@ -717,6 +812,7 @@ int main(int argc, char **argv)
 		return bpf_stats();
 	fprintf(stderr, "usage: netload serve IP PORT | http|crr CONNS SECS TURN_MS WARM NETNS,IP,PORT... | "
 			"echo tcp|udp IP PORT | rr tcp|udp BYTES SECS TURN_MS WARM NETNS,IP,PORT... | "
+			"sink IP PORT | stream SECS TURN_MS WARM NETNS,IP,PORT... | "
 			"probe IP PORT TIMEOUT_MS | bpf-stats\n");
 	return 2;
 }

@@ -95,11 +95,11 @@ import {
 } from './topology.js';
 import {
   buildNetload,
-  iperf,
   netload,
   probe,
   progStats,
   roundTrips,
+  streams,
   serveIn,
   stopAll,
   withBpfStats,
@@ -122,9 +122,8 @@ export interface LbDatapathSettings {
   rounds: number;
   /** Measured seconds per figure, per path, per round. */
   secondsPerFigure: number;
-  /** netload's warm-up before its window; iperf3's omitted first seconds. */
+  /** netload's warm-up, every path taking turns, before the measured turns. */
   warmupSeconds: number;
-  iperfOmitSeconds: number;
   /** Round-trip message size, bytes. */
   messageBytes: number;
   /**
@@ -218,7 +217,6 @@ export const LB_DATAPATH_DEFAULTS: LbDatapathSettings = {
   rounds: 10,
   secondsPerFigure: 2,
   warmupSeconds: 0.5,
-  iperfOmitSeconds: 1,
   messageBytes: 64,
   turnMs: 50,
   httpConnections: 16,
@@ -354,7 +352,7 @@ export interface Sample {
   value: number;
   /** Latency figures: the round's p99, µs. Rates: netload's per-operation p50, µs. */
   p99Us?: number;
-  /** Failed connects/requests and lost round trips (netload), retransmits (iperf3). */
+  /** Failed connects/requests, lost round trips, or the stream's retransmits. */
   problems: number;
   note?: string;
 }
@@ -432,7 +430,7 @@ export interface TopologyResult {
 
 export interface LbDatapathResult {
   settings: LbDatapathSettings;
-  tools: { iperf3: string; netload: string; iptables: string; kernel: string };
+  tools: { netload: string; iptables: string; kernel: string };
   /** The LB build loaded (lb.o or lb-compat.o) and why, and the programs' clock. */
   lbBuild: string;
   topologies: TopologyResult[];
@@ -637,7 +635,7 @@ function startServers(world: World, netloadBinary: string, cpu?: number): ChildP
     serve(netloadBinary, ['echo', 'udp', ip, String(PORTS.udpRr)]),
     serve(netloadBinary, ['serve', ip, String(PORTS.http)]),
     serve(netloadBinary, ['serve', ip, String(PORTS.connRate)]),
-    serve('iperf3', ['-s', '-B', ip, '-p', String(PORTS.stream)]),
+    serve(netloadBinary, ['sink', ip, String(PORTS.stream)]),
   ];
 }
 
@@ -799,7 +797,7 @@ async function attachAndVerifyHookFloor(
  * order.
  */
 async function measureTurnAbout(
-  figure: Exclude<FigureName, 'stream'>,
+  figure: FigureName,
   worlds: readonly World[],
   s: LbDatapathSettings,
   netloadBinary: string,
@@ -818,6 +816,16 @@ async function measureTurnAbout(
     );
     return results.map((r) => ({ value: r.p50Us, p99Us: r.p99Us, problems: r.lost }));
   }
+  if (figure === 'stream') {
+    const results = await streams(
+      netloadBinary,
+      targetsOn(PORTS.stream),
+      s.secondsPerFigure,
+      s.warmupSeconds,
+      { turnMs: s.turnMs, ...(cpu === undefined ? {} : { cpu }) },
+    );
+    return results.map((r) => ({ value: r.gbps, problems: r.retransmits }));
+  }
   const crr = figure === 'connRate';
   const results = await netload(
     netloadBinary,
@@ -834,18 +842,6 @@ async function measureTurnAbout(
     problems: r.errors,
     ...(r.errors > 0 ? { note: r.firstError } : {}),
   }));
-}
-
-async function measureStream(world: World, s: LbDatapathSettings): Promise<Sample> {
-  const r = await iperf(
-    world.client,
-    world.target,
-    PORTS.stream,
-    s.secondsPerFigure,
-    s.iperfOmitSeconds,
-    s.cpus?.client,
-  );
-  return { value: r.gbps, problems: r.retransmits };
 }
 
 async function programCost(
@@ -1002,18 +998,12 @@ async function runTopology(
         const shift = (round + index) % paths.length;
         const order = [...paths.slice(shift), ...paths.slice(0, shift)];
         const line: string[] = [];
-        const measured: Sample[] = [];
-        if (figure === 'stream')
-          for (const path of order) measured.push(await measureStream(worldOf(worlds, path), s));
-        else
-          measured.push(
-            ...(await measureTurnAbout(
-              figure,
-              order.map((path) => worldOf(worlds, path)),
-              s,
-              netloadBinary,
-            )),
-          );
+        const measured = await measureTurnAbout(
+          figure,
+          order.map((path) => worldOf(worlds, path)),
+          s,
+          netloadBinary,
+        );
         for (const [i, path] of order.entries()) {
           const sample = measured[i];
           if (sample === undefined) throw new Error(`${figure}: no sample for ${path}`);
@@ -1050,9 +1040,7 @@ export async function runLbDatapathBench(
   const began = Date.now();
   const { progress = () => undefined, ...rest } = options;
   const settings = lbDatapathSettings(rest);
-  const iperf3 = firstLine('iperf3', ['--version']);
   const iptables = firstLine('iptables', ['--version']);
-  if (iperf3 === undefined) throw new Error('iperf3 is not installed (apt-get install iperf3)');
   if (iptables === undefined)
     throw new Error('iptables is not installed (apt-get install iptables)');
 
@@ -1085,7 +1073,6 @@ export async function runLbDatapathBench(
     return {
       settings,
       tools: {
-        iperf3,
         netload: `bench/lb-datapath/netload.c, built with ${netloadBuild.compiler}`,
         iptables,
         kernel: release(),
@@ -1253,7 +1240,7 @@ function placementSentence(cpus: CpuPlacement | null): string {
       ? `both bound to CPU ${cpus.client}`
       : `bound to CPU ${cpus.client} (client) and CPU ${cpus.server} (server)`;
   return (
-    `On every path alike, the client tools (netload, iperf3) and the servers were ` +
+    `On every path alike, the client (netload) and the servers were ` +
     `${where} with \`taskset\`` +
     (cpus.client === cpus.server
       ? ': a round trip then has no cross-CPU wake-up, whose cost in a VM swings with whatever ' +
@@ -1285,15 +1272,14 @@ export function lbDatapathSection(
       `namespace that routes the pod's traffic). Each path has its own copy of the topology, with ` +
       `the same addresses: no path shares a client port space, a backend's TIME_WAIT sockets or a ` +
       `conntrack table with another (EBPF.md trap 5), only the iptables copy runs conntrack, and ` +
-      `only the eBPF copies' clients carry the programs. ${s.rounds} round(s). In each, the round ` +
-      `trips, connections/s and keep-alive requests/s are measured on every path at once, turn ` +
-      `about: one client process (netload) holds sockets in every path's client namespace and ` +
-      `gives each path a turn of ${s.turnMs} ms in an order that rotates every pass, until each ` +
-      `has had ${s.secondsPerFigure} s, so every path meets the machine's states alike (measured ` +
-      `one after another, in windows of seconds, two copies of one path came out up to 25% apart ` +
-      `when the VM's state moved between the windows); the stream is measured on every path one ` +
-      `after the other, in an order that rotates. Figures are medians over the rounds and ratios ` +
-      `are medians of the per-round ratios. ` +
+      `only the eBPF copies' clients carry the programs. ${s.rounds} round(s). In each, every ` +
+      `figure is measured on every path at once, turn about: one client process (netload) holds ` +
+      `sockets in every path's client namespace and gives each path a turn of ${s.turnMs} ms in ` +
+      `an order that rotates every pass, until each has had ${s.secondsPerFigure} s, so every ` +
+      `path meets the machine's states alike (measured one after another, in windows of seconds, ` +
+      `two copies of one path came out up to 25% apart when the VM's state moved between the ` +
+      `windows). Figures are medians over the rounds and ratios are medians of the per-round ` +
+      `ratios. ` +
       placementSentence(s.cpus) +
       (s.iptablesServices > 0
         ? ` A fourth path, **iptables with ${s.iptablesServices} other Services**, is the ` +
@@ -1349,9 +1335,10 @@ export function lbDatapathSection(
       `load generator in the client (${s.connRateConnections} connections opened at once, each: ` +
       `connect, one request, the answer, the server closes; ${s.httpConnections} keep-alive ` +
       `connections per path, one request in flight each during the path's turns; ` +
-      `${s.warmupSeconds} s warm-up, every path taking turns). Stream: ${r.tools.iperf3}, one TCP stream, ` +
-      `\`-O ${s.iperfOmitSeconds}\`, received rate. ${s.secondsPerFigure} s per figure, path and ` +
-      `round. ${r.tools.iptables}; kernel ${r.tools.kernel}. LB object: ${r.lbBuild}. The ` +
+      `${s.warmupSeconds} s warm-up, every path taking turns); stream, one TCP connection per ` +
+      `path written to as fast as it takes during the path's turns, each turn lasting until the ` +
+      `receiver (a sink in the backend) has acknowledged all of its bytes, so each turn's bytes ` +
+      `count in its own time. ${s.secondsPerFigure} s per figure, path and round. ${r.tools.iptables}; kernel ${r.tools.kernel}. LB object: ${r.lbBuild}. The ` +
       `benchmark took ${Math.round(r.durationSeconds)} s.`,
   ];
   for (const t of r.topologies) {

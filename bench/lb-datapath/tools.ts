@@ -1,10 +1,12 @@
 /**
- * The measuring tools, each run inside a namespace with `nsenter --net` (never `ip netns exec`,
- * which remounts /sys: EBPF.md trap 1), and their output parsed.
+ * The measuring tools: netload (netload.c, compiled here), its servers run inside the backends'
+ * namespaces with `nsenter --net` (never `ip netns exec`, which remounts /sys: EBPF.md trap 1),
+ * its clients from the root namespace, making their sockets in each path's client namespace; and
+ * their output parsed.
  *
- *  - TCP and UDP request/response: netload's interleaved round trips (64-byte messages), p50;
- *  - connections/s and HTTP keep-alive requests/s: netload (netload.c, compiled here);
- *  - stream: iperf3, one TCP stream, received rate.
+ *  - TCP and UDP request/response: round trips of 64-byte messages, p50;
+ *  - connections/s and HTTP keep-alive requests/s;
+ *  - stream: one TCP connection, bytes the receiver acknowledged per second.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -12,12 +14,8 @@ import { join } from 'node:path';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { commandOutput, firstLine } from '../support/commands.js';
-import type { Stream } from '../support/net-tools.js';
-import { parseIperf3 } from '../support/net-tools.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { netnsPath } from './topology.js';
-
-export type { Stream } from '../support/net-tools.js';
 
 /**
  * Compiles netload.c into `dir` with the compiler the addon build uses (clang, from the
@@ -51,26 +49,6 @@ function nsenterArgs(netns: string, command: string, args: string[], cpu?: numbe
   const pinned =
     cpu === undefined ? [command, ...args] : ['taskset', '-c', String(cpu), command, ...args];
   return [`--net=${netnsPath(netns)}`, '--', ...pinned];
-}
-
-/** Runs a client to completion inside a namespace (on `cpu`, if given); throws on a non-zero exit. */
-export async function runIn(
-  netns: string,
-  command: string,
-  args: string[],
-  timeoutMs: number,
-  cpu?: number,
-): Promise<string> {
-  const { code, stdout, stderr } = await collectOutput(
-    spawn('nsenter', nsenterArgs(netns, command, args, cpu), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: timeoutMs,
-      killSignal: 'SIGKILL',
-    }),
-  );
-  if (code !== 0)
-    throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}${stdout}`.trim());
-  return `${stdout}${stderr}`;
 }
 
 /** A long-running server inside a namespace (on `cpu`, if given), tracked so it dies with the benchmark. */
@@ -227,24 +205,30 @@ export async function probe(
   return { ok: code === 0, output: `${stdout}${stderr}`.trim() };
 }
 
-// ---- iperf3 ----------------------------------------------------------------------------------
+export interface StreamFigures {
+  /** Received and acknowledged during the target's turns, Gbit/s. */
+  gbps: number;
+  retransmits: number;
+}
 
-export async function iperf(
-  netns: string,
-  target: string,
-  port: number,
+/** One TCP stream per target, each written to as fast as it takes in its turns (netload stream). */
+export async function streams(
+  binary: string,
+  targets: readonly NetloadTarget[],
   seconds: number,
-  omitSeconds: number,
-  cpu?: number,
-): Promise<Stream> {
-  const out = await runIn(
-    netns,
-    'iperf3',
-    ['-c', target, '-p', String(port), '-t', String(seconds), '-O', String(omitSeconds), '-J'],
-    (seconds + omitSeconds + 30) * 1000,
-    cpu,
+  warmupSeconds: number,
+  options: { turnMs: number; cpu?: number },
+): Promise<StreamFigures[]> {
+  const args = ['stream', String(seconds), String(options.turnMs), String(warmupSeconds)];
+  const raw = await netloadTurns<{ gbps: number; retransmits: number }>(
+    binary,
+    args,
+    targets,
+    seconds,
+    warmupSeconds,
+    options.cpu,
   );
-  return parseIperf3(out);
+  return raw.map((t) => ({ gbps: t.gbps, retransmits: t.retransmits }));
 }
 
 // ---- BPF program statistics ------------------------------------------------------------------
