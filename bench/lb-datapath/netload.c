@@ -250,12 +250,12 @@ struct load {
 	char netns[256];
 	struct sockaddr_in sa;
 	int crr;
+	int nconns;
 	int ep;
 	long done;
 	long errors;
 	int counting;
 	int draining; /* the turn is over: no new request or connection */
-	double seconds; /* measured turns, their drains included */
 	const char *req;
 	size_t req_len;
 	size_t resp_len;
@@ -452,12 +452,42 @@ static void poll_events(struct load *l, int timeout_ms)
 }
 
 /*
+ * The clients' schedule: targets take turns of `turn_s`, in an order that rotates every pass,
+ * `warm` seconds unmeasured, then until the first has had `secs` measured (a pass gives each one
+ * turn, so every target has had about as much). take_turn runs
+ * target i until `until` (counting what it measures when `counting`) and returns how long its
+ * turn took, a drain after `until` included; measured[i] sums a target's measured turns.
+ */
+typedef double (*turn_fn)(void *ctx, int i, double until, int counting);
+
+static void take_turns(void *ctx, int nt, double secs, double turn_s, double warm,
+		       turn_fn take_turn, double *measured)
+{
+	double warm_end = now() + warm;
+	for (int i = 0; i < nt; i++)
+		measured[i] = 0;
+	for (long pass = 0;; pass++) {
+		int counting = now() >= warm_end;
+		if (counting && measured[0] >= secs)
+			break;
+		for (int k = 0; k < nt; k++) {
+			int i = (int)((k + pass) % nt);
+			double took = take_turn(ctx, i, now() + turn_s, counting);
+			if (counting)
+				measured[i] += took;
+		}
+	}
+}
+
+/*
  * One turn of a target: `nconns` connections busy until `until`, then drained (no new request or
  * connection; those in flight finish, for at most a second). Connections are made in the target's
  * namespace; a keep-alive target's stay open, idle, until its next turn.
  */
-static void turn(struct load *l, int nconns, double until, int counting)
+static double load_turn(void *ctx, int i, double until, int counting)
 {
+	struct load *l = &((struct load *)ctx)[i];
+	int nconns = l->nconns;
 	double t0 = now();
 	double last_open = 0;
 	enter_netns(l->netns);
@@ -486,8 +516,7 @@ static void turn(struct load *l, int nconns, double until, int counting)
 	l->draining = 1;
 	while (in_flight(l, nconns) && now() < until + 1.0)
 		poll_events(l, 1);
-	if (counting)
-		l->seconds += now() - t0;
+	return now() - t0;
 }
 
 static int load(int crr, int nconns, double secs, double turn_s, double warm, int nt,
@@ -504,6 +533,7 @@ static int load(int crr, int nconns, double secs, double turn_s, double warm, in
 		memset(l, 0, sizeof *l);
 		parse_target(specs[i], l->netns, sizeof l->netns, &l->sa);
 		l->crr = crr;
+		l->nconns = nconns;
 		l->req = crr ? REQ_CLOSE : REQ_KEEP;
 		l->req_len = crr ? sizeof REQ_CLOSE - 1 : sizeof REQ_KEEP - 1;
 		l->resp_len = crr ? sizeof RESP_CLOSE - 1 : sizeof RESP_KEEP - 1;
@@ -514,14 +544,8 @@ static int load(int crr, int nconns, double secs, double turn_s, double warm, in
 		for (int c = 0; c < nconns; c++)
 			l->conns[c].fd = -1;
 	}
-	double warm_end = now() + warm;
-	for (long pass = 0;; pass++) {
-		int counting = now() >= warm_end;
-		if (counting && targets[0].seconds >= secs)
-			break;
-		for (int k = 0; k < nt; k++)
-			turn(&targets[(k + pass) % nt], nconns, now() + turn_s, counting);
-	}
+	double measured[MAX_TARGETS];
+	take_turns(targets, nt, secs, turn_s, warm, load_turn, measured);
 	int empty = 0;
 	printf("{\"targets\":[");
 	for (int i = 0; i < nt; i++) {
@@ -530,7 +554,7 @@ static int load(int crr, int nconns, double secs, double turn_s, double warm, in
 		double p50 = p_of(l->lat, l->lat_n, 0.5), p99 = p_of(l->lat, l->lat_n, 0.99);
 		printf("%s{\"done\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"errors\":%ld,\"p50_us\":%.2f,"
 		       "\"p99_us\":%.2f,\"first_error\":\"%s\"}",
-		       i ? "," : "", l->done, l->seconds, l->seconds > 0 ? (double)l->done / l->seconds : 0,
+		       i ? "," : "", l->done, measured[i], measured[i] > 0 ? (double)l->done / measured[i] : 0,
 		       l->errors, p50 * 1e6, p99 * 1e6, l->first_error);
 		empty |= l->done == 0;
 	}
@@ -569,9 +593,11 @@ static int echo(const char *proto, const char *ip, const char *port)
 
 struct rr_target {
 	int fd;
+	int tcp;
+	char *msg;
+	size_t bytes;
 	double *lat;
 	long n, cap, lost;
-	double seconds; /* measured turns */
 };
 
 /* A connected socket to ip:port made inside the namespace `netns`; the process goes back to its
@@ -616,6 +642,20 @@ static double round_trip(int fd, int tcp, char *msg, size_t bytes)
 	return got == bytes ? now() - t0 : -1;
 }
 
+static double rr_turn(void *ctx, int i, double until, int counting)
+{
+	struct rr_target *x = &((struct rr_target *)ctx)[i];
+	double start = now();
+	while (now() < until) {
+		double rt = round_trip(x->fd, x->tcp, x->msg, x->bytes);
+		if (rt < 0)
+			x->lost += counting;
+		else if (counting && x->n < x->cap)
+			x->lat[x->n++] = rt;
+	}
+	return now() - start;
+}
+
 static int rr(int tcp, size_t bytes, double secs, double turn_s, double warm, int nt, char **specs)
 {
 	if (nt < 1 || nt > MAX_TARGETS || bytes < 1 || bytes > 65536 || turn_s <= 0) {
@@ -629,28 +669,14 @@ static int rr(int tcp, size_t bytes, double secs, double turn_s, double warm, in
 		struct sockaddr_in sa;
 		parse_target(specs[i], netns, sizeof netns, &sa);
 		t[i].fd = socket_in(netns, tcp, sa);
+		t[i].tcp = tcp;
+		t[i].msg = msg;
+		t[i].bytes = bytes;
 		t[i].cap = 4000000;
 		t[i].lat = malloc(sizeof(double) * (size_t)t[i].cap);
 	}
-	double warm_end = now() + warm;
-	for (long pass = 0;; pass++) {
-		int counting = now() >= warm_end;
-		if (counting && t[0].seconds >= secs)
-			break;
-		for (int k = 0; k < nt; k++) {
-			struct rr_target *x = &t[(k + pass) % nt];
-			double start = now(), stop = start + turn_s;
-			while (now() < stop) {
-				double rt = round_trip(x->fd, tcp, msg, bytes);
-				if (rt < 0)
-					x->lost += counting;
-				else if (counting && x->n < x->cap)
-					x->lat[x->n++] = rt;
-			}
-			if (counting)
-				x->seconds += now() - start;
-		}
-	}
+	double measured[MAX_TARGETS];
+	take_turns(t, nt, secs, turn_s, warm, rr_turn, measured);
 	printf("{\"targets\":[");
 	int empty = 0;
 	for (int i = 0; i < nt; i++) {
@@ -668,8 +694,8 @@ static int rr(int tcp, size_t bytes, double secs, double turn_s, double warm, in
 
 struct stream_target {
 	int fd;
+	const char *spec;
 	double bytes;
-	double seconds; /* measured turns, each until its bytes were all acknowledged */
 };
 
 /*
@@ -677,54 +703,52 @@ struct stream_target {
  * ends once the receiver has acknowledged every byte written in it (SIOCOUTQ reads 0), so each
  * turn's bytes are counted in its own time, however much the send buffer held at its end.
  */
+static double stream_turn(void *ctx, int i, double until, int counting)
+{
+	static char chunk[131072];
+	struct stream_target *x = &((struct stream_target *)ctx)[i];
+	double start = now(), sent = 0;
+	while (now() < until) {
+		ssize_t n = send(x->fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (double)n;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			struct pollfd p = { .fd = x->fd, .events = POLLOUT };
+			poll(&p, 1, 1);
+		} else {
+			die("send");
+		}
+	}
+	int queued = 1;
+	while (ioctl(x->fd, SIOCOUTQ, &queued) == 0 && queued > 0 && now() < until + 1.0)
+		usleep(20);
+	if (queued != 0) {
+		fprintf(stderr, "netload stream: %s: %d bytes still unacknowledged 1 s after a turn\n",
+			x->spec, queued);
+		exit(1);
+	}
+	if (counting)
+		x->bytes += sent;
+	return now() - start;
+}
+
 static int stream(double secs, double turn_s, double warm, int nt, char **specs)
 {
 	if (nt < 1 || nt > MAX_TARGETS || turn_s <= 0) {
 		fprintf(stderr, "netload stream: 1..%d targets, a turn > 0\n", MAX_TARGETS);
 		return 2;
 	}
-	static char chunk[131072];
 	static struct stream_target t[MAX_TARGETS];
 	for (int i = 0; i < nt; i++) {
 		char netns[256];
 		struct sockaddr_in sa;
 		parse_target(specs[i], netns, sizeof netns, &sa);
 		t[i].fd = socket_in(netns, 1, sa);
+		t[i].spec = specs[i];
 		fcntl(t[i].fd, F_SETFL, fcntl(t[i].fd, F_GETFL) | O_NONBLOCK);
 	}
-	double warm_end = now() + warm;
-	for (long pass = 0;; pass++) {
-		int counting = now() >= warm_end;
-		if (counting && t[0].seconds >= secs)
-			break;
-		for (int k = 0; k < nt; k++) {
-			struct stream_target *x = &t[(k + pass) % nt];
-			double start = now(), stop = start + turn_s, sent = 0;
-			while (now() < stop) {
-				ssize_t n = send(x->fd, chunk, sizeof chunk, MSG_NOSIGNAL);
-				if (n > 0) {
-					sent += (double)n;
-				} else if (errno == EAGAIN || errno == EINTR) {
-					struct pollfd p = { .fd = x->fd, .events = POLLOUT };
-					poll(&p, 1, 1);
-				} else {
-					die("send");
-				}
-			}
-			int queued = 1;
-			while (ioctl(x->fd, SIOCOUTQ, &queued) == 0 && queued > 0 && now() < stop + 1.0)
-				usleep(20);
-			if (queued != 0) {
-				fprintf(stderr, "netload stream: %s: %d bytes still unacknowledged 1 s after a turn\n",
-					specs[(k + pass) % nt], queued);
-				return 1;
-			}
-			if (counting) {
-				x->bytes += sent;
-				x->seconds += now() - start;
-			}
-		}
-	}
+	double measured[MAX_TARGETS];
+	take_turns(t, nt, secs, turn_s, warm, stream_turn, measured);
 	printf("{\"targets\":[");
 	for (int i = 0; i < nt; i++) {
 		struct tcp_info info;
@@ -732,8 +756,8 @@ static int stream(double secs, double turn_s, double warm, int nt, char **specs)
 		memset(&info, 0, sizeof info);
 		getsockopt(t[i].fd, IPPROTO_TCP, TCP_INFO, &info, &len);
 		printf("%s{\"bytes\":%.0f,\"seconds\":%.6f,\"gbps\":%.4f,\"retransmits\":%u}",
-		       i ? "," : "", t[i].bytes, t[i].seconds,
-		       t[i].seconds > 0 ? t[i].bytes * 8 / t[i].seconds / 1e9 : 0, info.tcpi_total_retrans);
+		       i ? "," : "", t[i].bytes, measured[i],
+		       measured[i] > 0 ? t[i].bytes * 8 / measured[i] / 1e9 : 0, info.tcpi_total_retrans);
 	}
 	printf("]}\n");
 	return 0;

@@ -99,10 +99,11 @@ import {
   probe,
   progStats,
   roundTrips,
-  streams,
   serveIn,
   stopAll,
+  streams,
   withBpfStats,
+  type Turns,
 } from './tools.js';
 import { firstLine } from '../support/commands.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
@@ -791,6 +792,12 @@ async function attachAndVerifyHookFloor(
   );
 }
 
+/** netload's schedule for `seconds` per path after `warmupSeconds`, on the client's CPU. */
+function turnsOf(s: LbDatapathSettings, seconds: number, warmupSeconds: number): Turns {
+  const cpu = s.cpus?.client;
+  return { seconds, warmupSeconds, turnMs: s.turnMs, ...(cpu === undefined ? {} : { cpu }) };
+}
+
 /**
  * One round of a netload figure: every path in one netload process, turn about (tools.ts), so
  * that the round's ratios compare paths measured in the same milliseconds. Samples in `worlds`'
@@ -802,28 +809,16 @@ async function measureTurnAbout(
   s: LbDatapathSettings,
   netloadBinary: string,
 ): Promise<Sample[]> {
-  const cpu = s.cpus?.client;
+  const turns = turnsOf(s, s.secondsPerFigure, s.warmupSeconds);
   const targetsOn = (port: number) => worlds.map((w) => ({ netns: w.client, ip: w.target, port }));
   if (figure === 'tcpRr' || figure === 'udpRr') {
     const tcp = figure === 'tcpRr';
-    const results = await roundTrips(
-      netloadBinary,
-      targetsOn(tcp ? PORTS.tcpRr : PORTS.udpRr),
-      tcp,
-      s.secondsPerFigure,
-      s.warmupSeconds,
-      { turnMs: s.turnMs, messageBytes: s.messageBytes, ...(cpu === undefined ? {} : { cpu }) },
-    );
+    const port = tcp ? PORTS.tcpRr : PORTS.udpRr;
+    const results = await roundTrips(netloadBinary, targetsOn(port), tcp, s.messageBytes, turns);
     return results.map((r) => ({ value: r.p50Us, p99Us: r.p99Us, problems: r.lost }));
   }
   if (figure === 'stream') {
-    const results = await streams(
-      netloadBinary,
-      targetsOn(PORTS.stream),
-      s.secondsPerFigure,
-      s.warmupSeconds,
-      { turnMs: s.turnMs, ...(cpu === undefined ? {} : { cpu }) },
-    );
+    const results = await streams(netloadBinary, targetsOn(PORTS.stream), turns);
     return results.map((r) => ({ value: r.gbps, problems: r.retransmits }));
   }
   const crr = figure === 'connRate';
@@ -832,9 +827,7 @@ async function measureTurnAbout(
     crr ? 'crr' : 'http',
     targetsOn(crr ? PORTS.connRate : PORTS.http),
     crr ? s.connRateConnections : s.httpConnections,
-    s.secondsPerFigure,
-    s.warmupSeconds,
-    { turnMs: s.turnMs, ...(cpu === undefined ? {} : { cpu }) },
+    turns,
   );
   return results.map((r) => ({
     value: r.rate,
@@ -874,7 +867,6 @@ async function programCost(
       ...(rttUs === undefined ? {} : { shareOfDirect: nsPerOperation / 1000 / rttUs }),
     };
   };
-  const cpu = s.cpus?.client === undefined ? {} : { cpu: s.cpus.client };
   // No warm-up: every round trip or connection the programs run for is counted.
   const pingPongTo =
     (target: string, port: number, tcp = true) =>
@@ -883,9 +875,8 @@ async function programCost(
         netloadBinary,
         [{ netns: world.client, ip: target, port }],
         tcp,
-        seconds,
-        0,
-        { turnMs: s.turnMs, messageBytes: s.messageBytes, ...cpu },
+        s.messageBytes,
+        turnsOf(s, seconds, 0),
       );
       return (r?.count ?? 0) + (r?.lost ?? 0);
     };
@@ -900,9 +891,7 @@ async function programCost(
         'crr',
         [{ netns: world.client, ip: ADDR.vip, port: PORTS.connRate }],
         s.connRateConnections,
-        seconds,
-        0,
-        { turnMs: s.turnMs, ...cpu },
+        turnsOf(s, seconds, 0),
       );
       return r?.done ?? 0;
     }),

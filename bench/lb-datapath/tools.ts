@@ -78,27 +78,44 @@ export interface NetloadTarget {
   port: number;
 }
 
+/** How a netload client shares its time between its targets. */
+export interface Turns {
+  /** Measured seconds per target. */
+  seconds: number;
+  /** Unmeasured seconds first, every target taking turns. */
+  warmupSeconds: number;
+  /** One target's turn. */
+  turnMs: number;
+  /** The CPU the client is bound to (taskset), if any. */
+  cpu?: number;
+}
+
 /**
- * Runs a netload client over several targets in one process (bound to `cpu`, if given). netload
- * makes each target's sockets in that target's namespace (setns) and gives the targets turns of
- * `turnMs`, in an order that rotates every pass, for `seconds` each after `warmupSeconds`: every
- * path is measured in the same milliseconds as the others. Measured one after another, even in
- * 2 s windows, two copies of one path differed by up to 25% here when the VM's state moved
- * between the windows (the bimodal rounds in earlier BENCHMARKS.md); turn about, within about 1%.
- * Returns netload's per-target figures, in the targets' order.
+ * Runs a netload client over several targets in one process: `head` (the mode and its own
+ * arguments), then the schedule, then the targets. netload makes each target's sockets in that
+ * target's namespace (setns) and gives the targets turns of `turnMs`, in an order that rotates
+ * every pass, for `seconds` each after `warmupSeconds`: every path is measured in the same
+ * milliseconds as the others. Measured one after another, even in 2 s windows, two copies of one
+ * path differed by up to 25% here when the VM's state moved between the windows (the bimodal
+ * rounds in earlier BENCHMARKS.md); turn about, by about 1% (round trips, connections/s) to 3%
+ * (stream). Returns netload's per-target figures, in the targets' order.
  */
 async function netloadTurns<T>(
   binary: string,
-  args: string[],
+  head: string[],
   targets: readonly NetloadTarget[],
-  seconds: number,
-  warmupSeconds: number,
-  cpu: number | undefined,
+  turns: Turns,
 ): Promise<T[]> {
-  const all = [...args, ...targets.map((t) => `${t.netns},${t.ip},${t.port}`)];
-  const command = cpu === undefined ? binary : 'taskset';
-  const argv = cpu === undefined ? all : ['-c', String(cpu), binary, ...all];
-  const totalS = warmupSeconds + seconds * targets.length;
+  const all = [
+    ...head,
+    String(turns.seconds),
+    String(turns.turnMs),
+    String(turns.warmupSeconds),
+    ...targets.map((t) => `${t.netns},${t.ip},${t.port}`),
+  ];
+  const command = turns.cpu === undefined ? binary : 'taskset';
+  const argv = turns.cpu === undefined ? all : ['-c', String(turns.cpu), binary, ...all];
+  const totalS = turns.warmupSeconds + turns.seconds * targets.length;
   const { code, stdout, stderr } = await collectOutput(
     spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,19 +144,15 @@ export async function roundTrips(
   binary: string,
   targets: readonly NetloadTarget[],
   tcp: boolean,
-  seconds: number,
-  warmupSeconds: number,
-  options: { turnMs: number; messageBytes: number; cpu?: number },
+  messageBytes: number,
+  turns: Turns,
 ): Promise<RoundTripFigures[]> {
-  const args = ['rr', tcp ? 'tcp' : 'udp', String(options.messageBytes), String(seconds)];
-  args.push(String(options.turnMs), String(warmupSeconds));
+  const head = ['rr', tcp ? 'tcp' : 'udp', String(messageBytes)];
   const raw = await netloadTurns<{ count: number; lost: number; p50_us: number; p99_us: number }>(
     binary,
-    args,
+    head,
     targets,
-    seconds,
-    warmupSeconds,
-    options.cpu,
+    turns,
   );
   return raw.map((t) => ({ count: t.count, lost: t.lost, p50Us: t.p50_us, p99Us: t.p99_us }));
 }
@@ -161,12 +174,8 @@ export async function netload(
   mode: 'http' | 'crr',
   targets: readonly NetloadTarget[],
   connections: number,
-  seconds: number,
-  warmupSeconds: number,
-  options: { turnMs: number; cpu?: number },
+  turns: Turns,
 ): Promise<LoadFigures[]> {
-  const args = [mode, String(connections), String(seconds), String(options.turnMs)];
-  args.push(String(warmupSeconds));
   const raw = await netloadTurns<{
     done: number;
     seconds: number;
@@ -175,7 +184,7 @@ export async function netload(
     p50_us: number;
     p99_us: number;
     first_error: string;
-  }>(binary, args, targets, seconds, warmupSeconds, options.cpu);
+  }>(binary, [mode, String(connections)], targets, turns);
   return raw.map((t) => ({
     done: t.done,
     seconds: t.seconds,
@@ -185,6 +194,27 @@ export async function netload(
     p99Us: t.p99_us,
     firstError: t.first_error,
   }));
+}
+
+export interface StreamFigures {
+  /** Received and acknowledged during the target's turns, Gbit/s. */
+  gbps: number;
+  retransmits: number;
+}
+
+/** One TCP stream per target, each written to as fast as it takes in its turns (netload stream). */
+export async function streams(
+  binary: string,
+  targets: readonly NetloadTarget[],
+  turns: Turns,
+): Promise<StreamFigures[]> {
+  const raw = await netloadTurns<{ gbps: number; retransmits: number }>(
+    binary,
+    ['stream'],
+    targets,
+    turns,
+  );
+  return raw.map((t) => ({ gbps: t.gbps, retransmits: t.retransmits }));
 }
 
 /** One HTTP request with `Connection: close`; resolves with whether the backend answered "ok". */
@@ -203,32 +233,6 @@ export async function probe(
     ),
   );
   return { ok: code === 0, output: `${stdout}${stderr}`.trim() };
-}
-
-export interface StreamFigures {
-  /** Received and acknowledged during the target's turns, Gbit/s. */
-  gbps: number;
-  retransmits: number;
-}
-
-/** One TCP stream per target, each written to as fast as it takes in its turns (netload stream). */
-export async function streams(
-  binary: string,
-  targets: readonly NetloadTarget[],
-  seconds: number,
-  warmupSeconds: number,
-  options: { turnMs: number; cpu?: number },
-): Promise<StreamFigures[]> {
-  const args = ['stream', String(seconds), String(options.turnMs), String(warmupSeconds)];
-  const raw = await netloadTurns<{ gbps: number; retransmits: number }>(
-    binary,
-    args,
-    targets,
-    seconds,
-    warmupSeconds,
-    options.cpu,
-  );
-  return raw.map((t) => ({ gbps: t.gbps, retransmits: t.retransmits }));
 }
 
 // ---- BPF program statistics ------------------------------------------------------------------
