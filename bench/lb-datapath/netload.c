@@ -1,5 +1,5 @@
 /*
- * The Service LB datapath benchmark's HTTP server and load generators (bench/lb-datapath/run.ts
+ * The Service LB datapath benchmark's servers and clients (bench/lb-datapath/run.ts
  * compiles this file with the C compiler the addon build uses; nothing is installed). One small,
  * single-threaded epoll program on both ends, so neither side is the bottleneck that hides what
  * the datapath costs, and every path (direct, eBPF LB, iptables DNAT) meets the same code.

@@ -128,8 +128,8 @@ export interface LbDatapathSettings {
   /** Round-trip message size, bytes. */
   messageBytes: number;
   /**
-   * netload's figures (round trips, connections/s, keep-alive requests/s) measure every path in
-   * one process, turn about (tools.ts): how long one path's turn lasts. Short, so that every path
+   * Every figure measures every path in one netload process, turn about (tools.ts): how long one
+   * path's turn lasts. Short, so that every path
    * meets the machine's states alike; long enough that changing turns costs next to nothing.
    */
   turnMs: number;

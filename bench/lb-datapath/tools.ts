@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { collectOutput, stopChild, trackChild } from '../support/cleanup.js';
 import { commandOutput, firstLine } from '../support/commands.js';
+import type { Stream } from '../support/net-tools.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { netnsPath } from './topology.js';
 
@@ -196,18 +197,15 @@ export async function netload(
   }));
 }
 
-export interface StreamFigures {
-  /** Received and acknowledged during the target's turns, Gbit/s. */
-  gbps: number;
-  retransmits: number;
-}
-
-/** One TCP stream per target, each written to as fast as it takes in its turns (netload stream). */
+/**
+ * One TCP stream per target, each written to as fast as it takes in its turns (netload stream):
+ * Gbit/s the receiver acknowledged during the target's turns.
+ */
 export async function streams(
   binary: string,
   targets: readonly NetloadTarget[],
   turns: Turns,
-): Promise<StreamFigures[]> {
+): Promise<Stream[]> {
   const raw = await netloadTurns<{ gbps: number; retransmits: number }>(
     binary,
     ['stream'],

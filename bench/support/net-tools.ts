@@ -3,12 +3,6 @@
 export interface RoundTrip {
   p50Us: number;
   p99Us: number;
-  /** Observations in sockperf's valid window. */
-  count: number;
-  /** UDP: messages sockperf counted as dropped. */
-  dropped: number;
-  /** Answers received over the whole run, warm-up included ("[Total Run]"). */
-  totalReceived: number;
 }
 
 /** sockperf's "---> percentile 50.000 =   18.214" lines, µs (full round trip). */
@@ -18,13 +12,7 @@ export function parseSockperf(out: string): RoundTrip {
     if (match?.[1] === undefined) throw new Error(`sockperf printed no ${p} percentile:\n${out}`);
     return Number(match[1]);
   };
-  return {
-    p50Us: at('50.000'),
-    p99Us: at('99.000'),
-    count: Number(/Total (\d+) observations/.exec(out)?.[1] ?? Number.NaN),
-    dropped: Number(/# dropped messages = (\d+)/.exec(out)?.[1] ?? 0),
-    totalReceived: Number(/\[Total Run\].*ReceivedMessages=(\d+)/.exec(out)?.[1] ?? Number.NaN),
-  };
+  return { p50Us: at('50.000'), p99Us: at('99.000') };
 }
 
 export interface Stream {
