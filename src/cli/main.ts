@@ -49,6 +49,10 @@ interface OutputOptions {
   json?: boolean;
 }
 
+interface StatusOptions extends OutputOptions {
+  servicesSynced?: boolean;
+}
+
 interface FlowOptions extends OutputOptions {
   service?: string;
   pod?: string;
@@ -173,7 +177,11 @@ function buildProgram(io: CliIo): Command {
       ),
   )
     .option('--json', 'print the raw reply as JSON')
-    .action(async (options: OutputOptions, command: Command) => {
+    .option(
+      '--services-synced',
+      "exit 1 also while the Service LB's first complete state is not in its maps (a readiness probe)",
+    )
+    .action(async (options: StatusOptions, command: Command) => {
       const socket = socketOf(command);
       const reply = await io.introspection.status(socket);
       if (options.json === true) io.stdout(toJson(reply));
@@ -181,6 +189,13 @@ function buildProgram(io: CliIo): Command {
         throw new CliError(
           'NOT_READY',
           `terwayd at ${socket} is not ready${reply.reason ? `: ${reply.reason}` : ''}`,
+        );
+      }
+      if (options.servicesSynced === true && reply.servicesPending) {
+        throw new CliError(
+          'NOT_READY',
+          `terwayd at ${socket} is serving, but its Services are not synced: ` +
+            (reply.servicesPendingReason || 'no reason given'),
         );
       }
       if (options.json !== true) io.stdout(`${renderStatus(socket, reply)}\n`);
@@ -202,12 +217,18 @@ function buildProgram(io: CliIo): Command {
   return program;
 }
 
-/** One line: serving or not, and whether a new pod would get an IP now (not a health matter). */
+/**
+ * One line: serving or not, whether a new pod would get an IP now (not a health matter), and,
+ * while it is so, that the Service LB's first complete state is not in its maps yet.
+ */
 export function renderStatus(socket: string, reply: StatusReply__Output): string {
   const ips = reply.canAllocate
     ? 'new pods can get an IP'
     : `new pods cannot get an IP now${reply.reason ? `: ${reply.reason}` : ''}`;
-  return `terwayd at ${socket} is serving; ${ips}`;
+  const services = reply.servicesPending
+    ? `; Services not synced: ${reply.servicesPendingReason || 'no reason given'}`
+    : '';
+  return `terwayd at ${socket} is serving; ${ips}${services}`;
 }
 
 function toJson(reply: unknown): string {

@@ -34,10 +34,15 @@ export interface BackendDeps {
   observe?: CallObserver;
   /** Holds ADD replies until the Service LB has its first complete state (service-sync-gate.ts). */
   serviceSync?: Pick<ServiceSyncGate, 'waitUntil'>;
+  /**
+   * Why the Service LB's first complete state is not in its maps yet, undefined once it is
+   * (services-readiness.ts): reported by Status, for readiness probes, never for CNI STATUS.
+   */
+  servicesPending?: () => string | undefined;
 }
 
 export function backendService(deps: BackendDeps): UntypedServiceImplementation {
-  const { pods, pool, clock, log, observe, serviceSync } = deps;
+  const { pods, pool, clock, log, observe, serviceSync, servicesPending } = deps;
   return {
     AllocateIP: unary(
       'AllocateIP',
@@ -99,10 +104,13 @@ export function backendService(deps: BackendDeps): UntypedServiceImplementation 
       log,
       async (): Promise<StatusReply> => {
         const canAllocate = pool.canAllocate();
+        const servicesPendingReason = servicesPending?.();
         return {
           ready: true,
           canAllocate,
           reason: canAllocate ? '' : 'every IP slot of this node is in use',
+          servicesPending: servicesPendingReason !== undefined,
+          servicesPendingReason: servicesPendingReason ?? '',
         };
       },
       observe,

@@ -32,6 +32,7 @@ import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
 import { DEFAULT_LB_SYNC_WAIT_MS } from './service-sync-gate.js';
+import { servicesPendingReason } from './services-readiness.js';
 import type { StateDirLock } from './state-dir-lock.js';
 import { lockStateDir } from './state-dir-lock.js';
 
@@ -173,6 +174,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         log,
         observe,
         serviceSync: running.serviceLb?.firstStateGate,
+        servicesPending: () => servicesPendingReason(running.serviceLb),
       }),
       introspection: introspectionService({
         pods,

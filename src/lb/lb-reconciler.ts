@@ -262,6 +262,11 @@ export class LbReconciler implements DesiredStateSink {
     return this.synced;
   }
 
+  /** That state, and everything handed over before it, is in the maps (whenFirstStateProgrammed). */
+  get hasProgrammedFirstState(): boolean {
+    return this.firstStateProgrammed;
+  }
+
   /** What the reconciler was asked for, read-only: for inspection beside the live maps. */
   get intent(): LbIntent {
     return { desired: this.desired, blocked: this.blocked };

@@ -268,9 +268,19 @@ describe('charts/terway-node', () => {
       encoding: 'utf8',
     }).stdout;
     expect(help).toMatch(/^ {2}status /m);
+    // Readiness also waits for the node's Services to be in its maps: a rolling update moves on
+    // only once they are. Liveness does not: a source that cannot list is no reason to restart.
+    // dockerfile.test.ts checks the image links terway-cli there.
+    const status = [IMAGE_TERWAY_CLI, 'status', `--socket=${socket}`];
+    expect(terwayd.startupProbe?.exec.command).toEqual(status);
+    expect(terwayd.livenessProbe?.exec.command).toEqual(status);
+    expect(terwayd.readinessProbe?.exec.command).toEqual([...status, '--services-synced']);
+    expect(
+      spawnSync(process.execPath, [requireBuilt(BINS.terwayCli), 'status', '--help'], {
+        encoding: 'utf8',
+      }).stdout,
+    ).toContain('--services-synced');
     for (const probe of [terwayd.startupProbe, terwayd.livenessProbe, terwayd.readinessProbe]) {
-      // dockerfile.test.ts checks the image links terway-cli there.
-      expect(probe?.exec.command).toEqual([IMAGE_TERWAY_CLI, 'status', `--socket=${socket}`]);
       // terway-cli gives terwayd 5 s: the probe must not cut it short.
       expect(probe!.timeoutSeconds).toBeGreaterThan(5);
     }

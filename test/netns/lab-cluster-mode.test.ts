@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { K8sObject } from '../../src/k8s/test-apiserver.js';
 import { TestApiServer } from '../../src/k8s/test-apiserver.js';
 import { Agent, type AgentReply, type EchoReply } from '../support/bpf-lab.js';
-import type { LabPod } from '../support/lab.js';
+import type { Exec, LabPod } from '../support/lab.js';
 import { useLab } from '../support/lab.js';
 import { awaitLbTable, labServiceObjects, type LabService } from '../support/lab-services.js';
 
@@ -166,7 +166,7 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
   async function restartUnableToList(
     service: LabService,
     extraArgs: string[],
-  ): Promise<{ from: number; agent: Agent; header: string }> {
+  ): Promise<{ from: number; agent: Agent; header: string; readiness: Exec }> {
     await the().stopDaemon(NODE);
     apply(service);
     apiserver().failNextRequests(5, 500, (request) => request.path.endsWith('/services'));
@@ -177,13 +177,38 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
       ['--kubeconfig', kubeconfigPath, ...extraArgs],
       ['--services'],
     );
-    // What an operator sees meanwhile: the header of show services.
+    // What an operator sees meanwhile: the header of show services, and the chart's readiness
+    // probe.
     const header = (await the().cli(NODE, ['show', 'services'])).stdout.split('\n\n')[0] ?? '';
+    const readiness = await the().cli(NODE, ['status', '--services-synced']);
     const added = await the().addPod(NODE, service.name);
     const agent = new Agent({ path: added.netnsPath }, service.name);
     agents.set(service.name, agent);
     await agent.ready;
-    return { from, agent, header };
+    return { from, agent, header, readiness };
+  }
+
+  /** The readiness probe while the Services list fails: not ready, saying why; alive all along. */
+  async function expectNotReadyForServices(readiness: Exec, addsWait: RegExp): Promise<void> {
+    expect(readiness.code).toBe(1);
+    expect(readiness.stderr).toMatch(
+      /is serving, but its Services are not synced: the Service LB's source \(Kubernetes API\) has not delivered a complete state yet; /,
+    );
+    expect(readiness.stderr).toMatch(addsWait);
+    expect((await the().cli(NODE, ['status'])).code).toBe(0);
+  }
+
+  /** Once the LB has the state, the readiness probe passes. */
+  async function expectReadyOnceSynced(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let last: Exec | undefined;
+    while (Date.now() < deadline) {
+      last = await the().cli(NODE, ['status', '--services-synced']);
+      if (last.code === 0) break;
+      await sleep(200);
+    }
+    expect(last).toMatchObject({ code: 0, stderr: '' });
+    expect(last!.stdout).not.toContain('Services not synced');
   }
 
   /** One datagram to the Service's UDP port, answered within 1 s or not at all. */
@@ -202,8 +227,15 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
 
   test("a pod added before the daemon's first list is answered once the LB has it: its first datagram to a ClusterIP is translated", async () => {
     const service = lateService('late', '10.96.20.2');
-    const { from, agent, header } = await restartUnableToList(service, ['--lb-sync-wait', '30s']);
+    const { from, agent, header, readiness } = await restartUnableToList(service, [
+      '--lb-sync-wait',
+      '30s',
+    ]);
     expect(header).toContain('(first sync not complete');
+    await expectNotReadyForServices(
+      readiness,
+      /; pod ADDs wait for it, at most \d+\.\d s more \(--lb-sync-wait\)\n$/,
+    );
     expect(header).toMatch(
       /\n {2}pod ADDs are held until the first complete state is in the maps, for at most \d+\.\d s more \(--lb-sync-wait\)/,
     );
@@ -221,12 +253,20 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
     });
     expect(JSON.parse(held!).waitedMs).toBeGreaterThan(1_000);
     expect(log).toContain("Service LB holds its source's first complete state");
+    await expectReadyOnceSynced();
   }, 90_000);
 
   test('without the wait (--lb-sync-wait 0) that datagram goes out untranslated and is lost; the Service answers once the list works', async () => {
     const service = lateService('later', '10.96.20.3');
-    const { from, agent, header } = await restartUnableToList(service, ['--lb-sync-wait', '0']);
+    const { from, agent, header, readiness } = await restartUnableToList(service, [
+      '--lb-sync-wait',
+      '0',
+    ]);
     expect(header).toContain('(first sync not complete');
+    await expectNotReadyForServices(
+      readiness,
+      /; pod ADDs do not wait for it \(--lb-sync-wait 0\)\n$/,
+    );
     expect(header).not.toContain('pod ADDs');
     const first = await askOnce(agent, service, 'first');
     expect(first.ok).toBe(false);
@@ -241,5 +281,6 @@ describe('terwayd --kubeconfig: the Service source is the apiserver', () => {
       }
     }
     expect(answered).toMatchObject({ reply: expect.objectContaining({ name: 'web-1' }) });
+    await expectReadyOnceSynced();
   }, 90_000);
 });

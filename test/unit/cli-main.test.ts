@@ -100,7 +100,7 @@ async function run(
       },
       status: (socket) => {
         sockets.push(socket);
-        return Promise.resolve({ ready: true, canAllocate: true, reason: '' });
+        return Promise.resolve({ ...SERVING, ready: true, canAllocate: true });
       },
       ...options.introspection,
     },
@@ -108,6 +108,15 @@ async function run(
   const code = await runCli(['node', 'terway-cli', ...args], io);
   return { code, stdout, stderr, sockets, requests };
 }
+
+/** A Status reply with every field (a daemon that serves and has its Services). */
+const SERVING = {
+  ready: true,
+  canAllocate: true,
+  reason: '',
+  servicesPending: false,
+  servicesPendingReason: '',
+};
 
 describe('terway-cli argument handling', () => {
   test('defaults to the well-known socket', async () => {
@@ -243,7 +252,7 @@ describe('terway-cli argument handling', () => {
       introspection: {
         status: () =>
           Promise.resolve({
-            ready: true,
+            ...SERVING,
             canAllocate: false,
             reason: 'every IP slot of this node is in use',
           }),
@@ -258,7 +267,8 @@ describe('terway-cli argument handling', () => {
   test('status: exit 1 with the reason when terwayd is not ready or does not answer', async () => {
     const notReady = await run(['status', '--json'], {
       introspection: {
-        status: () => Promise.resolve({ ready: false, canAllocate: false, reason: 'restoring' }),
+        status: () =>
+          Promise.resolve({ ...SERVING, ready: false, canAllocate: false, reason: 'restoring' }),
       },
     });
     expect(notReady.code).toBe(1);
@@ -266,6 +276,8 @@ describe('terway-cli argument handling', () => {
       ready: false,
       canAllocate: false,
       reason: 'restoring',
+      servicesPending: false,
+      servicesPendingReason: '',
     });
     expect(notReady.stderr).toBe(
       `terway-cli: terwayd at ${DEFAULT_SOCKET_PATH} is not ready: restoring\n`,
@@ -276,5 +288,31 @@ describe('terway-cli argument handling', () => {
       introspection: { status: () => Promise.reject(new CliError('UNREACHABLE', message)) },
     });
     expect([hung.code, hung.stdout, hung.stderr]).toEqual([1, '', `terway-cli: ${message}\n`]);
+  });
+
+  test('status: Services not synced are shown, and fail only --services-synced (the readiness probe)', async () => {
+    const reason =
+      "the Service LB's source (Kubernetes API) has not delivered a complete state yet; pod ADDs wait for it, at most 7.5 s more (--lb-sync-wait)";
+    const pending = {
+      introspection: {
+        status: () =>
+          Promise.resolve({ ...SERVING, servicesPending: true, servicesPendingReason: reason }),
+      },
+    };
+    const plain = await run(['status', '--socket', '/s'], pending);
+    expect([plain.code, plain.stderr]).toEqual([0, '']);
+    expect(plain.stdout).toBe(
+      `terwayd at /s is serving; new pods can get an IP; Services not synced: ${reason}\n`,
+    );
+    const probe = await run(['status', '--socket', '/s', '--services-synced'], pending);
+    expect([probe.code, probe.stdout]).toEqual([1, '']);
+    expect(probe.stderr).toBe(
+      `terway-cli: terwayd at /s is serving, but its Services are not synced: ${reason}\n`,
+    );
+    const synced = await run(['status', '--socket', '/s', '--services-synced']);
+    expect([synced.code, synced.stdout]).toEqual([
+      0,
+      'terwayd at /s is serving; new pods can get an IP\n',
+    ]);
   });
 });

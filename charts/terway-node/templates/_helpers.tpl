@@ -35,6 +35,9 @@ exec:
     - /usr/local/bin/terway-cli
     - status
     - --socket={{ include "terway-node.socket" .root }}
+    {{- if .servicesSynced }}
+    - --services-synced
+    {{- end }}
 timeoutSeconds: {{ .root.Values.probes.timeoutSeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}

@@ -325,6 +325,12 @@ export namespace terway {
 
             /** StatusReply reason */
             reason?: (string|null);
+
+            /** StatusReply servicesPending */
+            servicesPending?: (boolean|null);
+
+            /** StatusReply servicesPendingReason */
+            servicesPendingReason?: (string|null);
         }
 
         /** Represents a StatusReply. */
@@ -344,6 +350,12 @@ export namespace terway {
 
             /** StatusReply reason. */
             public reason: string;
+
+            /** StatusReply servicesPending. */
+            public servicesPending: boolean;
+
+            /** StatusReply servicesPendingReason. */
+            public servicesPendingReason: string;
 
             /**
              * Encodes the specified StatusReply message. Does not implicitly {@link terway.v1.StatusReply.verify|verify} messages.

@@ -892,6 +892,8 @@ export const terway = $root.terway = (() => {
              * @property {boolean|null} [ready] StatusReply ready
              * @property {boolean|null} [canAllocate] StatusReply canAllocate
              * @property {string|null} [reason] StatusReply reason
+             * @property {boolean|null} [servicesPending] StatusReply servicesPending
+             * @property {string|null} [servicesPendingReason] StatusReply servicesPendingReason
              */
 
             /**
@@ -934,6 +936,22 @@ export const terway = $root.terway = (() => {
             StatusReply.prototype.reason = "";
 
             /**
+             * StatusReply servicesPending.
+             * @member {boolean} servicesPending
+             * @memberof terway.v1.StatusReply
+             * @instance
+             */
+            StatusReply.prototype.servicesPending = false;
+
+            /**
+             * StatusReply servicesPendingReason.
+             * @member {string} servicesPendingReason
+             * @memberof terway.v1.StatusReply
+             * @instance
+             */
+            StatusReply.prototype.servicesPendingReason = "";
+
+            /**
              * Encodes the specified StatusReply message. Does not implicitly {@link terway.v1.StatusReply.verify|verify} messages.
              * @function encode
              * @memberof terway.v1.StatusReply
@@ -955,6 +973,10 @@ export const terway = $root.terway = (() => {
                     writer.uint32(/* id 2, wireType 0 =*/16).bool(message.canAllocate);
                 if (message.reason != null && Object.hasOwnProperty.call(message, "reason"))
                     writer.uint32(/* id 3, wireType 2 =*/26).string(message.reason);
+                if (message.servicesPending != null && Object.hasOwnProperty.call(message, "servicesPending"))
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.servicesPending);
+                if (message.servicesPendingReason != null && Object.hasOwnProperty.call(message, "servicesPendingReason"))
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.servicesPendingReason);
                 return writer;
             };
 
@@ -1002,6 +1024,14 @@ export const terway = $root.terway = (() => {
                         }
                     case 3: {
                             message.reason = reader.string();
+                            break;
+                        }
+                    case 4: {
+                            message.servicesPending = reader.bool();
+                            break;
+                        }
+                    case 5: {
+                            message.servicesPendingReason = reader.string();
                             break;
                         }
                     default:

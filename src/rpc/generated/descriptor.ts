@@ -126,6 +126,14 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "reason": {
                   "type": "string",
                   "id": 3
+                },
+                "servicesPending": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "servicesPendingReason": {
+                  "type": "string",
+                  "id": 5
                 }
               }
             },

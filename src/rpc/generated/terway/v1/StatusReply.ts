@@ -5,10 +5,14 @@ export interface StatusReply {
   'ready'?: (boolean);
   'canAllocate'?: (boolean);
   'reason'?: (string);
+  'servicesPending'?: (boolean);
+  'servicesPendingReason'?: (string);
 }
 
 export interface StatusReply__Output {
   'ready': (boolean);
   'canAllocate': (boolean);
   'reason': (string);
+  'servicesPending': (boolean);
+  'servicesPendingReason': (string);
 }
