@@ -232,7 +232,20 @@ describe('terwayd start-up guards', () => {
       `terwayd at ${d.socket} is serving; new pods can get an IP\n`,
     ]);
     const json = await runProcess(BINS.terwayCli, ['status', `--socket=${d.socket}`, '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ ready: true, canAllocate: true, reason: '' });
+    expect(JSON.parse(json.stdout)).toEqual({
+      ready: true,
+      canAllocate: true,
+      reason: '',
+      servicesPending: false,
+      servicesPendingReason: '',
+    });
+    // The readiness probe's form: nothing pending here.
+    const ready = await runProcess(BINS.terwayCli, [
+      'status',
+      `--socket=${d.socket}`,
+      '--services-synced',
+    ]);
+    expect([ready.status, ready.stderr]).toEqual([0, '']);
     // A hung daemon (stopped, so its socket accepts but nothing answers): what liveness is for.
     const pid = d.child!.pid!;
     process.kill(pid, 'SIGSTOP');
