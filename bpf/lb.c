@@ -1504,7 +1504,9 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 
 	if (!w || !pick_free_port(skb, rk, key, now, &owner)) {
 		count_node(COUNT_CLASH);
-		return reject_tcp(skb, p->saddr, p->daddr);
+		if (p->proto == IPPROTO_TCP)
+			return reject_tcp(skb, p->saddr, p->daddr);
+		return reject_udp(skb, p->saddr, p->daddr);
 	}
 	if (!(*w & mask))
 		__sync_fetch_and_or(w, mask);
@@ -1526,16 +1528,18 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 		bpf_map_update_elem(&tw_rev_v1, rk, key, BPF_ANY);
 	}
 	count_node(COUNT_MOVED_DIRECT);
-	if (rewrite_port(skb, p, offsetof(struct tcphdr, source), p->sport, rk->client_port))
+	/* The source port sits at the same offset in TCP and UDP headers. */
+	if (rewrite_port(skb, p, offsetof(struct udphdr, source), p->sport, rk->client_port))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
 
 /*
- * A packet of a direct TCP connection to an address and port whose direct gate bit is set: if it
- * belongs to a live direct flow (move_direct()), it leaves from the flow's moved port. A SYN of a
- * new connection from the port of an ended one is not: the ended flow is deleted (its later packets
- * would otherwise take the old port), and the SYN goes on to not_a_service()'s checks.
+ * A direct TCP or UDP packet to an address and port whose direct gate bit is set: if it belongs to
+ * a live direct flow (move_direct()), it leaves from the flow's moved port. A SYN of a new
+ * connection from the port of an ended one is not: the ended flow is deleted (its later packets
+ * would otherwise take the old port), and the SYN goes on to not_a_service()'s checks. A datagram
+ * after its direct flow expired goes on to them too, and is moved afresh if the port is still held.
  */
 static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pkt *p,
 					  const struct tw_flow_key *key, bool syn, __u64 now,
@@ -1557,7 +1561,7 @@ static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pk
 		return false;
 	flow_touch(f, now, skb_packets(skb), skb->len,
 		   flow_next_state(f->state, p->tcp_flags, true));
-	*verdict = rewrite_port(skb, p, offsetof(struct tcphdr, source), p->sport, wire) ?
+	*verdict = rewrite_port(skb, p, offsetof(struct udphdr, source), p->sport, wire) ?
 			   TC_ACT_SHOT :
 			   TC_ACT_OK;
 	return true;
@@ -1569,30 +1573,37 @@ static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pk
  * whose ClusterIP flow is still open means the two connections would be one 4-tuple on the wire
  * (port_held()): the direct one leaves from a moved port (move_direct()), and its later packets
  * follow it there (egress_direct()). Looked up before deleting: a lookup takes no lock, a delete
- * locks its bucket even when there is nothing to delete. UDP is not checked here (that would cost
- * a second lookup per datagram): a UDP reply is only translated while the ClusterIP flow it
- * matches is alive (tw_lb_ingress).
+ * locks its bucket even when there is nothing to delete.
+ *
+ * UDP has no SYN to check once: every datagram to a backend's address and port (its backend gate
+ * bit set) is checked, a reverse lookup each, which traffic to anything else never pays. One sent
+ * from a port a live ClusterIP flow to that backend holds is moved like a TCP connection; without
+ * that, the backend's answer would be reverse-translated as the Service's, and reach the socket
+ * from the wrong address. A stale reverse entry is left to the ingress program, which translates
+ * only for a live flow: deleting it here would take a bucket lock per datagram.
  */
 static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt *p)
 {
 	struct tw_reverse_key rk;
 	struct tw_flow_key key;
-	bool syn, gated;
+	bool tcp = p->proto == IPPROTO_TCP;
+	bool syn, gated, to_backend;
+	enum port_owner owner;
 	int verdict;
 	__u64 now;
 
-	if (p->proto != IPPROTO_TCP)
-		return TC_ACT_OK;
-	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	gated = gate_may_hold(&tw_direct_gate_v1, p->daddr, p->dport, p->proto);
+	/* A TCP segment checks at its SYN, a datagram whenever it goes to a backend. */
+	to_backend = syn || (!tcp && gate_may_hold(&tw_be_gate_v1, p->daddr, p->dport, p->proto));
 	/* Most of a pod's traffic: not to a frontend, no SYN, no direct flow to its destination. */
-	if (!syn && !gated)
+	if (!to_backend && !gated)
 		return TC_ACT_OK;
 	now = lb_now();
 	flow_key_of(p, &key);
 	if (gated && egress_direct(skb, p, &key, syn, now, &verdict))
 		return verdict;
-	if (!syn)
+	if (!to_backend)
 		return TC_ACT_OK;
 	rk = (struct tw_reverse_key){
 		.client_addr = p->saddr,
@@ -1601,15 +1612,11 @@ static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt
 		.backend_port = p->dport,
 		.proto = p->proto,
 	};
-	switch (port_held(&rk, NULL, now)) {
-	case PORT_HELD:
+	owner = port_held(&rk, NULL, now);
+	if (owner == PORT_HELD)
 		return move_direct(skb, p, &rk, &key, now);
-	case PORT_STALE:
+	if (owner == PORT_STALE && tcp)
 		bpf_map_delete_elem(&tw_rev_v1, &rk);
-		break;
-	default:
-		break;
-	}
 	return TC_ACT_OK;
 }
 

@@ -144,8 +144,9 @@ struct tw_flow {
 #define TW_FLOW_F_PORT_MOVED 0x1
 
 /*
- * Not a flow to a frontend: a direct TCP connection of the client's to a backend, whose port
- * towards it was held by an open flow to a frontend when it opened (port_held()). Its port is moved
+ * Not a flow to a frontend: a direct TCP connection (or UDP exchange) of the client's to a
+ * backend, whose port towards it was held by an open flow to a frontend when it opened (a SYN) or
+ * when it sent (a datagram) (port_held()). Its port is moved
  * like a flow's (always with TW_FLOW_F_PORT_MOVED); its key names the backend where a flow's names
  * the frontend, and it has no frontend or backend id and counts under none. See
  * tw_direct_gate_v1.
@@ -218,8 +219,8 @@ struct tw_counters {
  *   or a direct connection's port towards its backend was held by a flow, and no free port was
  *   found to move it to (see port_held() and direct_connection());
  * - moved: of the balanced ones, those whose client port was moved (struct tw_moved_port);
- * - moved_direct: direct TCP connections whose client port was moved (TW_FLOW_F_DIRECT), instead of
- *   being refused as clashes.
+ * - moved_direct: direct TCP connections and UDP exchanges whose client port was moved
+ *   (TW_FLOW_F_DIRECT), instead of being refused as clashes.
  * The daemon never resets them and sums the CPUs' slots: they count on across daemon restarts, as
  * the maps do, and live in a map of their own so that no pass of the daemon's writes beside them.
  */

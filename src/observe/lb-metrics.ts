@@ -149,8 +149,8 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       'backend was held by another open flow (to another Service with the same backends, or a ' +
       "direct connection's) and no other backend was free, counted in " +
       'terway_lb_new_flows_total{outcome="balanced"} too. connection="direct": direct TCP ' +
-      "connections to a backend pod's address whose port an open flow to a Service held towards " +
-      'it. Kept in the pinned maps',
+      "connections and UDP exchanges to a backend pod's address whose port an open flow to a " +
+      'Service held towards it. Kept in the pinned maps',
     labelNames: ['connection'],
     registers: [registry],
     collect() {

@@ -1100,6 +1100,63 @@ describe('veth pod', () => {
     expect(movedPortOf('10.96.0.41', 53, UDP, ports[7]!)).toBe(movedUdp);
     expect(nodeTotals().moved - before.moved).toBe(3n);
 
+    // UDP sent straight to b1 from the port a ClusterIP flow to b1 holds (a resolver asking a
+    // Service and one of its pods from one socket): the direct datagrams leave from a moved port,
+    // tracked as a direct flow, so b1's answer to them is not taken for the Service's. Each answer
+    // comes from the address asked, and the Service's exchange goes on from the socket's port.
+    const udpDirectPort = ports[10]! + 300;
+    const udpDirect = clash('udp', '10.96.0.40:53', `${ipOf('b1')}:${UDP_TARGET}`, udpDirectPort);
+    expect(udpDirect.first).toMatchObject({
+      answer: { name: 'b1', peerPort: udpDirectPort },
+      from: ['10.96.0.40', 53],
+    });
+    expect(udpDirect.second).toMatchObject({
+      answer: { name: 'b1', echo: 'second' },
+      from: [ipOf('b1'), UDP_TARGET],
+    });
+    const movedUdpDirect = udpDirect.second.answer!.peerPort;
+    expect(movedUdpDirect).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(movedUdpDirect).toBeLessThanOrEqual(MOVED_PORTS.max);
+    expect(udpDirect.firstAgain).toMatchObject({
+      answer: { name: 'b1', peerPort: udpDirectPort },
+      from: ['10.96.0.40', 53],
+    });
+    expect(
+      flowRecords().find(
+        (flow) => flow.client.port === udpDirectPort && flow.direct && flow.protocol === 'UDP',
+      ),
+    ).toMatchObject({
+      frontend: { ip: ipOf('b1'), port: UDP_TARGET },
+      backend: { ip: ipOf('b1'), port: UDP_TARGET, id: 0 },
+      frontendId: 0,
+      movedClientPort: movedUdpDirect,
+    });
+    expect(nodeTotals().movedDirect - before.movedDirect).toBe(2n);
+    // The mirror case: straight to b1 first (untracked: nothing holds the port yet), then the
+    // Service takes the 4-tuple; the next datagram straight to b1 finds it held and is moved. Each
+    // answer still comes from the address asked.
+    const udpDirectFirstPort = ports[10]! + 400;
+    const udpDirectFirst = clash(
+      'udp',
+      `${ipOf('b1')}:${UDP_TARGET}`,
+      '10.96.0.40:53',
+      udpDirectFirstPort,
+    );
+    expect(udpDirectFirst.first).toMatchObject({
+      answer: { name: 'b1', peerPort: udpDirectFirstPort },
+      from: [ipOf('b1'), UDP_TARGET],
+    });
+    expect(udpDirectFirst.second).toMatchObject({
+      answer: { name: 'b1', peerPort: udpDirectFirstPort },
+      from: ['10.96.0.40', 53],
+    });
+    expect(udpDirectFirst.firstAgain).toMatchObject({
+      answer: { name: 'b1', echo: 'first again' },
+      from: [ipOf('b1'), UDP_TARGET],
+    });
+    expect(udpDirectFirst.firstAgain.answer!.peerPort).toBeGreaterThanOrEqual(MOVED_PORTS.min);
+    expect(nodeTotals().movedDirect - before.movedDirect).toBe(3n);
+
     // An ICMP error about a moved flow's datagram quotes the moved port: the programs give the
     // quote the socket's own port back, so the error reaches the socket (without, it would find
     // no socket and the wait would time out).

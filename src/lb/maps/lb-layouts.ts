@@ -102,9 +102,9 @@ export const FLOW = defineLayout('tw_flow', 56, {
 export const FLOW_F_PORT_MOVED = 0x1;
 
 /**
- * tw_flow.flags: not a flow to a frontend but a direct TCP connection to a backend, tracked only
- * because its port was moved (a flow to a frontend held it). Its key's frontend is the backend; it
- * has no frontend or backend id.
+ * tw_flow.flags: not a flow to a frontend but a direct TCP connection (or UDP exchange) to a
+ * backend, tracked only because its port was moved (a flow to a frontend held it). Its key's
+ * frontend is the backend; it has no frontend or backend id.
  */
 export const FLOW_F_DIRECT = 0x2;
 

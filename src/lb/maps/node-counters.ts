@@ -24,8 +24,9 @@ export interface NodeFlowTotals {
    */
   readonly moved: bigint;
   /**
-   * Direct TCP connections (to a backend's own address) whose client port was moved, because an
-   * open flow to a frontend held it: not new flows to a Service, and not in `balanced`.
+   * Direct TCP connections and UDP exchanges (to a backend's own address) whose client port was
+   * moved, because an open flow to a frontend held it: not new flows to a Service, and not in
+   * `balanced`.
    */
   readonly movedDirect: bigint;
 }
