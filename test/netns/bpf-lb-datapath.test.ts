@@ -1015,6 +1015,22 @@ describe('veth pod', () => {
       );
       return record?.movedClientPort;
     };
+    /** The record of the direct flow to b1 from `clientPort`: b1 as its frontend, no ids, moved. */
+    const expectDirectRecord = (clientPort: number, proto: number, movedPort: number) => {
+      const target = proto === TCP ? TCP_TARGET : UDP_TARGET;
+      const record = flowRecords().find(
+        (flow) =>
+          flow.client.port === clientPort &&
+          flow.direct &&
+          flow.protocol === (proto === TCP ? 'TCP' : 'UDP'),
+      );
+      expect(record).toMatchObject({
+        frontend: { ip: ipOf('b1'), port: target },
+        backend: { ip: ipOf('b1'), port: target, id: 0 },
+        frontendId: 0,
+        movedClientPort: movedPort,
+      });
+    };
     const ports = Array.from({ length: 11 }, (_, i) => 31001 + i);
     const before = nodeTotals();
 
@@ -1042,13 +1058,7 @@ describe('veth pod', () => {
     expect(movedDirect).toBeGreaterThanOrEqual(MOVED_PORTS.min);
     expect(movedDirect).toBeLessThanOrEqual(MOVED_PORTS.max);
     expect(direct.firstAgain.answer).toMatchObject({ name: 'b1', echo: 'first again' });
-    const directRecord = flowRecords().find((flow) => flow.client.port === ports[1] && flow.direct);
-    expect(directRecord).toMatchObject({
-      frontend: { ip: ipOf('b1'), port: TCP_TARGET },
-      backend: { ip: ipOf('b1'), port: TCP_TARGET, id: 0 },
-      frontendId: 0,
-      movedClientPort: movedDirect,
-    });
+    expectDirectRecord(ports[1]!, TCP, movedDirect);
     expect(nodeTotals().movedDirect - before.movedDirect).toBe(1n);
     expect(nodeTotals().clashed - before.clashed).toBe(0n);
     // Once the ClusterIP connection has ended (reset: no TIME_WAIT holds the port), a direct
@@ -1121,16 +1131,7 @@ describe('veth pod', () => {
       answer: { name: 'b1', peerPort: udpDirectPort },
       from: ['10.96.0.40', 53],
     });
-    expect(
-      flowRecords().find(
-        (flow) => flow.client.port === udpDirectPort && flow.direct && flow.protocol === 'UDP',
-      ),
-    ).toMatchObject({
-      frontend: { ip: ipOf('b1'), port: UDP_TARGET },
-      backend: { ip: ipOf('b1'), port: UDP_TARGET, id: 0 },
-      frontendId: 0,
-      movedClientPort: movedUdpDirect,
-    });
+    expectDirectRecord(udpDirectPort, UDP, movedUdpDirect);
     expect(nodeTotals().movedDirect - before.movedDirect).toBe(2n);
     // The mirror case: straight to b1 first (untracked: nothing holds the port yet), then the
     // Service takes the 4-tuple; the next datagram straight to b1 finds it held and is moved. Each
