@@ -16,6 +16,13 @@ import {
   runChurnMemoryBench,
 } from './churn-memory/run.js';
 import type { CniAddDelResult } from './cni-add-del/run.js';
+import type { ConntrackCollectResult } from './conntrack-collect/run.js';
+import {
+  conntrackCollectSection,
+  conntrackCollectSummaryRows,
+  printConntrackCollect,
+  runConntrackCollectBench,
+} from './conntrack-collect/run.js';
 import { printCniAddDel, runCniAddDelBench } from './cni-add-del/run.js';
 import type { ClusterBenchResult } from './cluster-scale/run.js';
 import { printCluster, runClusterBench } from './cluster-scale/run.js';
@@ -703,11 +710,12 @@ interface Outcomes {
   lbDatapath: Outcome<LbDatapathResult>;
   lbProgram: Outcome<LbProgramResult>;
   churnMemory: Outcome<ChurnMemoryResult>;
+  conntrackCollect: Outcome<ConntrackCollectResult>;
 }
 
 function markdown(outcomes: Outcomes, startedAt: Date, seconds: number): string {
   const { allocate, shim, burst, cluster, cni, podToPod, lbMaps } = outcomes;
-  const { lbDatapath, lbProgram, churnMemory } = outcomes;
+  const { lbDatapath, lbProgram, churnMemory, conntrackCollect } = outcomes;
   const header = [
     '# Benchmarks',
     '',
@@ -728,6 +736,7 @@ function markdown(outcomes: Outcomes, startedAt: Date, seconds: number): string 
     lbDatapathSection(lbDatapath.result, lbDatapath.error),
     lbProgramSection(lbProgram.result, lbProgram.error),
     churnMemorySection(churnMemory.result, churnMemory.error),
+    conntrackCollectSection(conntrackCollect.result, conntrackCollect.error),
     METHOD,
   ];
   return `${sections.join('\n\n')}\n`;
@@ -735,7 +744,7 @@ function markdown(outcomes: Outcomes, startedAt: Date, seconds: number): string 
 
 function summary(outcomes: Outcomes): string {
   const { allocate, shim, burst, cluster, cni, podToPod, lbMaps } = outcomes;
-  const { lbDatapath, lbProgram, churnMemory } = outcomes;
+  const { lbDatapath, lbProgram, churnMemory, conntrackCollect } = outcomes;
   const table = new Table({
     head: ['Benchmark', 'Measured', 'Baseline', 'Ratio', 'Target'],
     style: { head: [], border: [] },
@@ -857,6 +866,7 @@ function summary(outcomes: Outcomes): string {
   table.push(...lbDatapathSummaryRows(lbDatapath.result));
   table.push(...lbProgramSummaryRows(lbProgram.result));
   table.push(...churnMemorySummaryRows(churnMemory.result));
+  table.push(...conntrackCollectSummaryRows(conntrackCollect.result));
   return table.toString();
 }
 
@@ -918,6 +928,11 @@ async function main(): Promise<number> {
     () => runChurnMemoryBench((line) => process.stdout.write(`${line}\n`)),
   );
   if (churnMemory.result !== undefined) printChurnMemory(churnMemory.result);
+  const conntrackCollect = await attempt(
+    'conntrack collector: a pass over a nearly full flow table vs the dump and per-key syscalls',
+    () => runConntrackCollectBench((line) => process.stdout.write(`${line}\n`)),
+  );
+  if (conntrackCollect.result !== undefined) printConntrackCollect(conntrackCollect.result);
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const outcomes: Outcomes = {
@@ -931,6 +946,7 @@ async function main(): Promise<number> {
     lbDatapath,
     lbProgram,
     churnMemory,
+    conntrackCollect,
   };
   const out = join(REPO_ROOT, 'BENCHMARKS.md');
   writeFileSync(out, await formatted(out, markdown(outcomes, startedAt, seconds)));

@@ -10,7 +10,8 @@
  *   tw_lb_egress_gw  the same without the re-addressing, for pods whose every route goes through one
  *                    gateway (veth mode), where it is useless and costs a second pass;
  *   tw_lb_ingress    a reply from that backend is SNATed back to the frontend; ICMP errors about a
- *                    translated flow get their embedded header translated back.
+ *                    translated flow get their embedded header translated back;
+ *   tw_lb_collect    never attached: terwayd runs it (BPF_PROG_TEST_RUN) to delete ended flows.
  *
  * Everything else passes untouched, on egress after one array read (the frontend gate,
  * tw_fe_gate_v1; a TCP packet reads the direct gate too, tw_direct_gate_v1), on ingress after one
@@ -2101,6 +2102,87 @@ SEC("tc")
 int tw_lb_ingress(struct __sk_buff *skb)
 {
 	return lb_ingress(skb);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Conntrack collector                                                                           */
+
+/* collect_one()'s answer bits, or COLLECT_PAST_END when the frame holds no key at that index. */
+#define COLLECTED_FLOW 1
+#define COLLECTED_REVERSE 2
+#define COLLECTED_MOVED 4
+#define COLLECT_PAST_END -1
+
+/*
+ * The batch's key at `index`: deleted with its moved-port and reverse entries if its flow is ended
+ * at `now`. A global function, so the verifier checks it once rather than once per turn of the
+ * caller's loop (Linux 6.1's verifier ran out of its budget on 64 inlined turns).
+ */
+__noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
+{
+	struct tw_reverse_key rk = {};
+	struct tw_flow_key key, *owner;
+	struct tw_flow *f;
+	bool port_moved;
+	int done = 0;
+
+	if (!skb || index >= TW_COLLECT_BATCH ||
+	    bpf_skb_load_bytes(skb, TW_COLLECT_HEADER + index * sizeof(key), &key, sizeof(key)))
+		return COLLECT_PAST_END;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
+	if (!f || flow_alive(f, key.proto, now))
+		return 0;
+	/* The reverse key is read before the flow goes: it names the backend and the wire port. */
+	rk.client_addr = key.client_addr;
+	rk.client_port = wire_port(f, &key);
+	rk.backend_addr = f->backend_addr;
+	rk.backend_port = f->backend_port;
+	rk.proto = key.proto;
+	port_moved = f->flags & TW_FLOW_F_PORT_MOVED;
+	if (bpf_map_delete_elem(&tw_flow_v1, &key) == 0)
+		done |= COLLECTED_FLOW;
+	if (port_moved && bpf_map_delete_elem(&tw_moved_v1, &key) == 0)
+		done |= COLLECTED_MOVED;
+	/* A reverse entry another flow has taken since is that flow's. */
+	if (!rk.client_port)
+		return done;
+	owner = bpf_map_lookup_elem(&tw_rev_v1, &rk);
+	if (owner && same_flow_key(owner, &key) && bpf_map_delete_elem(&tw_rev_v1, &rk) == 0)
+		done |= COLLECTED_REVERSE;
+	return done;
+}
+
+/*
+ * Deletes ended flows, each with its moved-port entry and its reverse entry (when that still leads
+ * to it). The flow, reverse and moved-port tables are LRU maps: nothing else removes an ended entry
+ * before the table is full, and a full table evicts whatever was touched least recently, ended or
+ * not. A node whose pods make many short flows (every DNS query is one) would then push out the
+ * entries of live connections that sit idle for a few minutes (a database pool's), whose next
+ * packet would be balanced afresh, to any backend. Collected, the tables hold the live flows and
+ * those ended since the last pass, and evict only when those outgrow them.
+ *
+ * terwayd chooses the keys from a dump of tw_flow; each is judged again here with flow_alive()
+ * and this program's clock, instructions before its deletes: a flow may have come back since the
+ * dump (a SYN restarts an ended flow's entry in place), and a daemon's lookup and delete would be
+ * two system calls apart. A SYN landing on the same entry between this check and the delete
+ * (nanoseconds) would lose its flow: its next packet starts another one.
+ */
+SEC("tc")
+int tw_lb_collect(struct __sk_buff *skb)
+{
+	__u32 flows = 0, reverse = 0, moved = 0;
+	__u64 now = lb_now();
+
+	for (__u32 i = 0; i < TW_COLLECT_BATCH; i++) {
+		int done = collect_one(skb, i, now);
+
+		if (done == COLLECT_PAST_END)
+			break;
+		flows += !!(done & COLLECTED_FLOW);
+		reverse += !!(done & COLLECTED_REVERSE);
+		moved += !!(done & COLLECTED_MOVED);
+	}
+	return flows | reverse << 8 | moved << 16;
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -275,6 +275,16 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 	return h >> (32 - TW_GATE_BITS_LOG2);
 }
 
+/*
+ * The conntrack collector's input. tw_lb_collect is never attached: terwayd runs it through
+ * BPF_PROG_TEST_RUN with a "frame" of TW_COLLECT_HEADER bytes (the Ethernet header a test run of a
+ * tc program needs, and two bytes that align the keys) followed by up to TW_COLLECT_BATCH struct
+ * tw_flow_key, the ended flows a dump of tw_flow showed. Its return value packs what it deleted:
+ * flows in bits 0-7, reverse entries in bits 8-15, moved-port entries in bits 16-23.
+ */
+#define TW_COLLECT_HEADER 16
+#define TW_COLLECT_BATCH 64
+
 /* Pinned map names (≤ 15 characters: the kernel's object name limit). */
 #define TW_MAP_FRONTEND "tw_fe_v1"
 #define TW_MAP_SLOT "tw_slot_v1"

@@ -4,6 +4,7 @@ import { DEFAULT_SOCKET_PATH } from '../src/rpc/socket-address.js';
 import { DEFAULT_BPF_OBJECT, DEFAULT_BPF_PIN_DIR } from '../src/daemon/service-lb.js';
 import { runDaemon } from '../src/daemon/terwayd.js';
 import { DEFAULT_LB_SYNC_WAIT_MS } from '../src/daemon/service-sync-gate.js';
+import { DEFAULT_FLOW_COLLECT_INTERVAL_MS } from '../src/lb/flow-collector.js';
 import {
   DEFAULT_TC_HOOK,
   TC_HOOK_CHOICES,
@@ -61,6 +62,11 @@ const program = new Command('terwayd')
     `${DEFAULT_LB_SYNC_WAIT_MS / 1000}s`,
   )
   .option(
+    '--lb-collect-interval <duration>',
+    "how often ended flows are deleted from the Service LB's conntrack tables, so that a full table never evicts live flows for ended ones; 0 for never",
+    `${DEFAULT_FLOW_COLLECT_INTERVAL_MS / 1000}s`,
+  )
+  .option(
     '--metrics-address <host:port>',
     'serve Prometheus metrics at http://<host:port>/metrics (:port for every address); not served when omitted',
   )
@@ -81,5 +87,6 @@ const options = program.opts<{
   zone?: string;
   metricsAddress?: string;
   lbSyncWait: string;
+  lbCollectInterval: string;
 }>();
 await runDaemon(options);

@@ -40,6 +40,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/if_ether.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -274,6 +276,38 @@ static napi_value prog_info(napi_env env, napi_callback_info cbinfo)
 		return NULL;
 	napi_value result = prog_info_object(env, fd, "progInfo", path);
 	close(fd);
+	return result;
+}
+
+/*
+ * progTestRun(pinnedPath, frame) -> the program's return value: one run through
+ * BPF_PROG_TEST_RUN, for a program that is never attached (the Service LB's conntrack collector,
+ * whose "frame" carries the keys it is to judge). Nothing of the frame comes back.
+ */
+static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[2], result;
+	char path[PATH_MAX];
+	void *frame;
+	size_t len;
+	if (!tw_args(env, cbinfo, 2, argv) ||
+	    !tw_arg_string(env, argv[0], "path", path, sizeof(path)) ||
+	    !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
+		return NULL;
+	if (len < ETH_HLEN || len > UINT32_MAX)
+		return tw_throw_code(env, "EINVAL", "progTestRun(%s): a frame of %zu bytes", path, len);
+	int fd = open_pinned_prog(env, "progTestRun", path);
+	if (fd < 0)
+		return NULL;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+	int saved = errno;
+	close(fd);
+	if (err)
+		return tw_throw_errno(env, saved, "progTestRun(%s)", path);
+	if (napi_create_uint32(env, opts.retval, &result) != napi_ok)
+		return tw_throw_code(env, "EINVAL", "progTestRun(%s): cannot return the result", path);
 	return result;
 }
 
@@ -561,6 +595,7 @@ napi_status tw_tc_init(napi_env env, napi_value exports)
 		{"tcQuery", NULL, tc_query, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"tcDetach", NULL, tc_detach, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"progInfo", NULL, prog_info, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"progTestRun", NULL, prog_test_run, NULL, NULL, NULL, napi_enumerable, NULL},
 	};
 	return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

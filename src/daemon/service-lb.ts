@@ -17,7 +17,12 @@ import {
 } from '../dataplane/bpf/lb-attacher.js';
 import { ensureBpffs } from '../dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
-import { NativeBpfMap, releaseFreedHeap, type TcHookChoice } from '../dataplane/bpf/native-bpf.js';
+import {
+  NativeBpfMap,
+  progTestRun,
+  releaseFreedHeap,
+  type TcHookChoice,
+} from '../dataplane/bpf/native-bpf.js';
 import { loadOrReusePrograms, NATIVE_PROGRAM_LOADER } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { HeapSettler } from './heap-settler.js';
@@ -26,10 +31,12 @@ import { TerwayError } from '../errors/terway-error.js';
 import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js';
 import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
+import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
+import { FlowCollector } from '../lb/flow-collector.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
-import { registerLbMetrics } from '../observe/lb-metrics.js';
+import { registerConntrackMetrics, registerLbMetrics } from '../observe/lb-metrics.js';
 import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
 import { informerProblem, servicesFileProblem } from '../observe/source-problem.js';
 import { systemClock } from '../util/clock.js';
@@ -42,6 +49,7 @@ const PROGRAM_NAMES = {
   egress: 'tw_lb_egress',
   egressGateway: 'tw_lb_egress_gw',
   ingress: 'tw_lb_ingress',
+  collect: 'tw_lb_collect',
 } as const;
 
 export interface ServiceLbOptions {
@@ -66,6 +74,8 @@ export interface ServiceLbOptions {
    * (service-sync-gate.ts); DEFAULT_LB_SYNC_WAIT_MS when not given, 0 for not at all.
    */
   readonly syncWaitMs?: number | undefined;
+  /** Between the conntrack collector's passes; DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given. */
+  readonly flowCollectIntervalMs?: number | undefined;
   readonly log: Logger;
 }
 
@@ -82,6 +92,8 @@ export interface ServiceLb {
   endpointPods(): EndpointPodIndex;
   /** Holds pod ADDs until the source's first complete state is in the maps (bounded). */
   readonly firstStateGate: ServiceSyncGate;
+  /** Deletes ended flows from the conntrack tables every interval. */
+  readonly flowCollector: FlowCollector;
   stop(): Promise<void>;
 }
 
@@ -124,6 +136,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     egressGateway: pinned('egressGateway'),
     ingress: pinned('ingress'),
   };
+  const collectProgram = pinned('collect');
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
   const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
   const settler = new HeapSettler({
@@ -200,6 +213,22 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       'NO SERVICE SOURCE: neither --services nor a kubeconfig; the Service LB maps are kept as they are',
     );
   }
+  const onCollection =
+    options.registry === undefined ? undefined : registerConntrackMetrics(options.registry);
+  const flowCollector = new FlowCollector({
+    flows: maps.flow,
+    reaper: new ProgramEndedFlowReaper((frame) => progTestRun(collectProgram.path, frame)),
+    intervalMs: options.flowCollectIntervalMs,
+    logger: log.child({ component: 'conntrack' }),
+    onPass: onCollection,
+  });
+  flowCollector.start();
+  if (options.flowCollectIntervalMs === 0) {
+    log.warn(
+      { pinDir },
+      'conntrack collector off (--lb-collect-interval 0): ended flows leave the tables only when new ones evict them, live or not',
+    );
+  }
   // Counted from here: the pool's restore, after this, usually outlasts a source's first list.
   const firstStateGate = new ServiceSyncGate({
     lb: source === 'none' ? undefined : reconciler,
@@ -217,8 +246,11 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     sourceProblem,
     endpointPods,
     firstStateGate,
+    flowCollector,
     stop: async () => {
       firstStateGate.close();
+      flowCollector.stop();
+      await flowCollector.whenIdle();
       await stopSource();
       settler.stop();
       reconciler.stop();

@@ -31,6 +31,7 @@ import { chooseNodeName, chooseNodeZone, zoneFlag } from './node-topology.js';
 import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
+import { DEFAULT_FLOW_COLLECT_INTERVAL_MS } from '../lb/flow-collector.js';
 import { DEFAULT_LB_SYNC_WAIT_MS } from './service-sync-gate.js';
 import { servicesPendingReason } from './services-readiness.js';
 import type { StateDirLock } from './state-dir-lock.js';
@@ -62,6 +63,11 @@ export interface DaemonFlags {
    * (--lb-sync-wait, a duration); DEFAULT_LB_SYNC_WAIT_MS when not given, "0" for not at all.
    */
   lbSyncWait?: string | undefined;
+  /**
+   * Between the conntrack collector's passes (--lb-collect-interval, a duration);
+   * DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given, "0" for none.
+   */
+  lbCollectInterval?: string | undefined;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -99,7 +105,18 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       flags.metricsAddress === undefined
         ? undefined
         : parseListenAddress(flags.metricsAddress, '--metrics-address');
-    const lbSyncWaitMs = lbSyncWaitOf(flags.lbSyncWait);
+    const lbSyncWaitMs = durationFlagOf(
+      '--lb-sync-wait',
+      flags.lbSyncWait,
+      DEFAULT_LB_SYNC_WAIT_MS,
+      'for no wait',
+    );
+    const lbCollectIntervalMs = durationFlagOf(
+      '--lb-collect-interval',
+      flags.lbCollectInterval,
+      DEFAULT_FLOW_COLLECT_INTERVAL_MS,
+      'for no collection',
+    );
     // Checked before the restore too; only the zone's default needs the cloud.
     const nodeName = nodeNameOf(flags.nodeName, log);
     const givenZone = zoneFlag(flags.zone);
@@ -148,6 +165,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         inCluster: flags.services === undefined && isInCluster(),
         registry,
         syncWaitMs: lbSyncWaitMs,
+        flowCollectIntervalMs: lbCollectIntervalMs,
       },
     });
     running.serviceLb = wiring.serviceLb;
@@ -239,14 +257,19 @@ async function shutdown(
   log.info('terwayd stopped');
 }
 
-function lbSyncWaitOf(flag: string | undefined): number {
-  if (flag === undefined) return DEFAULT_LB_SYNC_WAIT_MS;
+function durationFlagOf(
+  name: string,
+  flag: string | undefined,
+  defaultMs: number,
+  zeroMeans: string,
+): number {
+  if (flag === undefined) return defaultMs;
   const result = checkDuration(flag);
   if (result.ok) return result.ms;
   throw new TerwayError(
     'INVALID_CONFIG',
-    `--lb-sync-wait ${JSON.stringify(flag)}: ${result.reason}; expected a duration such as ` +
-      '"500ms", "10s" or "1m", or 0 for no wait',
+    `${name} ${JSON.stringify(flag)}: ${result.reason}; expected a duration such as ` +
+      `"500ms", "10s" or "1m", or 0 ${zeroMeans}`,
   );
 }
 

@@ -191,3 +191,50 @@ function nodeFlowTotalsOf(lb: LbReadout): ReturnType<LbReadout['nodeFlowTotals']
     return undefined;
   }
 }
+
+/** What a conntrack collector pass reports (FlowCollectionReport, structurally). */
+export interface CollectionReport {
+  readonly scanned: number;
+  readonly live: number;
+  readonly capacity: number;
+  readonly collected: { readonly flows: number; readonly reverse: number; readonly moved: number };
+}
+
+/**
+ * The conntrack table as the collector's last pass found it, and what the collector deleted.
+ * Returns the function that takes each pass's report.
+ */
+export function registerConntrackMetrics(registry: Registry): (report: CollectionReport) => void {
+  const entries = new Gauge({
+    name: 'terway_lb_conntrack_entries',
+    help:
+      "The datapath's flow table (tw_flow, shared by the node's pods) at the conntrack " +
+      "collector's last pass: live flows, and ended ones it then deleted. Live flows near " +
+      'terway_lb_conntrack_capacity mean new flows evict live ones (least recently used first), ' +
+      'whose next packets are balanced afresh',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const capacity = new Gauge({
+    name: 'terway_lb_conntrack_capacity',
+    help: 'Entries the flow table holds at most',
+    registers: [registry],
+  });
+  const collected = new Counter({
+    name: 'terway_lb_conntrack_collected_total',
+    help:
+      'Entries the conntrack collector deleted: ended flows (table="flow"), the reverse entries ' +
+      'that led to them (table="reverse") and their moved client ports (table="moved")',
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  for (const table of ['flow', 'reverse', 'moved']) collected.inc({ table }, 0);
+  return (report) => {
+    entries.set({ state: 'live' }, report.live);
+    entries.set({ state: 'ended' }, report.scanned - report.live);
+    capacity.set(report.capacity);
+    collected.inc({ table: 'flow' }, report.collected.flows);
+    collected.inc({ table: 'reverse' }, report.collected.reverse);
+    collected.inc({ table: 'moved' }, report.collected.moved);
+  };
+}

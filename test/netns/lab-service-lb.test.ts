@@ -487,6 +487,54 @@ describe('a Service with a backend in each scenario', () => {
     expect(await newFlows(metrics, 'balanced')).toBe(balanced + 1);
   }, 90_000);
 
+  test("the conntrack collector deletes ended connections' entries; an idle live one keeps its entry and its backend", async () => {
+    const lab = the();
+    await lab.restartDaemon(CLIENT_NODE, {}, ['--lb-collect-interval', '1s']);
+    const metrics = lab.node(CLIENT_NODE).metrics;
+    const collected = async (): Promise<number> =>
+      (await scrape(metrics)).get('terway_lb_conntrack_collected_total{table="flow"}') ?? -1;
+    const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+    const idle = opened['localPort'] as number;
+    try {
+      const before = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'before',
+      })) as AgentReply & { reply: EchoReply };
+      const ended: number[] = [];
+      for (let index = 0; index < 5; index++) {
+        ended.push((await tcpVia(CLUSTER_IP, `short ${index}`))['localPort'] as number);
+      }
+      const clientFlows = (ports: number[]) =>
+        flowRecords().filter(
+          (flow) =>
+            flow.client.ip === pod('p1').ip &&
+            flow.frontend.ip === CLUSTER_IP &&
+            ports.includes(flow.client.port),
+        );
+      expect(clientFlows([idle, ...ended])).toHaveLength(6);
+      const collectedBefore = await collected();
+      expect(collectedBefore).toBeGreaterThanOrEqual(0);
+
+      // A closed connection's entry lives 10 s; the collector passes every second after that.
+      const deadline = Date.now() + 25_000;
+      while (clientFlows(ended).length > 0 && Date.now() < deadline) await sleep(500);
+
+      expect(clientFlows(ended)).toEqual([]);
+      expect(await collected()).toBeGreaterThanOrEqual(collectedBefore + ended.length);
+      expect(clientFlows([idle]).map((flow) => flow.state)).toEqual(['established']);
+      const after = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'after',
+      })) as AgentReply & { reply: EchoReply };
+      expect(after.reply.name).toBe(before.reply.name);
+      const live = (await scrape(metrics)).get('terway_lb_conntrack_entries{state="live"}');
+      expect(live).toBeGreaterThanOrEqual(1);
+    } finally {
+      await agent('p1').must('tcpClose', { conn: opened['conn'] });
+      await lab.restartDaemon(CLIENT_NODE);
+    }
+  }, 90_000);
+
   test('an upgraded daemon swaps every running pod’s programs in place; an established connection keeps working; the old layout’s pins go', async () => {
     const lab = the();
     const work = mkdtempSync(join(tmpdir(), 'terway-upgrade-'));

@@ -217,7 +217,7 @@ const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).jo
 const fromHex = (bytes: string[]) => Buffer.from(bytes.map((x) => Number.parseInt(x, 16)));
 
 /** The programs in lb.o: tw_lb_egress_gw skips the L2 fix, for pods with a single next hop. */
-export type LbProgram = 'tw_lb_egress' | 'tw_lb_egress_gw' | 'tw_lb_ingress';
+export type LbProgram = 'tw_lb_egress' | 'tw_lb_egress_gw' | 'tw_lb_ingress' | 'tw_lb_collect';
 
 /**
  * The build of `object` (an lb.o path) that this kernel loads, as terwayd chooses it: lb.o, or

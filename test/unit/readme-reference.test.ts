@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { ERROR_CODES } from '../../src/errors/terway-error.js';
 import { createCloudMetrics } from '../../src/observe/cloud-metrics.js';
 import { registerCniMetrics } from '../../src/observe/cni-metrics.js';
-import { registerLbMetrics } from '../../src/observe/lb-metrics.js';
+import { registerConntrackMetrics, registerLbMetrics } from '../../src/observe/lb-metrics.js';
 import { registerPoolMetrics } from '../../src/observe/pool-metrics.js';
 import {
   registerInformerMetrics,
@@ -82,6 +82,7 @@ describe('README reference tables', () => {
         movedDirect: 0n,
       }),
     });
+    registerConntrackMetrics(registry);
     registerInformerMetrics(registry, { status: () => ({ informers: [] }) });
     registerServicesFileMetrics(registry, { currentError: () => undefined });
     const registered = (await registry.getMetricsAsJSON()).map((metric) => metric.name).sort();

@@ -116,6 +116,7 @@ interface Addon {
   releaseFreedHeap(): void;
   mountBpffs(dir: string): void;
   progInfo(path: string): ProgInfo;
+  progTestRun(path: string, frame: Buffer): number;
   tcAttach(
     netnsPath: string,
     ifname: string,
@@ -293,6 +294,14 @@ export function mountBpffs(dir: string): void {
 /** The program pinned at `path`. */
 export function progInfo(path: string): ProgInfo {
   return call((native) => native.progInfo(path));
+}
+
+/**
+ * Runs the program pinned at `path` once on `frame` (BPF_PROG_TEST_RUN) and returns what it
+ * returned: how terwayd calls a program that is never attached (the conntrack collector).
+ */
+export function progTestRun(path: string, frame: Buffer): number {
+  return call((native) => native.progTestRun(path, frame));
 }
 
 /**

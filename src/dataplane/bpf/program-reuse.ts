@@ -1,7 +1,7 @@
 /**
  * A restarted daemon takes the programs its last start pinned, instead of loading them again, when
  * they came from this very object with these constants, through this very loader (the addon and
- * the libbpf it links). The verifier's pass over the Service LB's three programs is most of what
+ * the libbpf it links). The verifier's pass over the Service LB's four programs is most of what
  * a restarted node waits before it serves (about 0.4 s of kernel time on this project's 2-CPU test
  * hosts, `bpftool prog loadall` alike), while a restart of the same build, the common one (a
  * crash, a config change, a node drain), would get back programs identical to the pinned ones.

@@ -48,6 +48,12 @@ export type LbMapRole = keyof typeof LB_MAP_NAMES;
 /** Mirrors `TW_GATE_BITS_LOG2`: each gate has 2^19 bits, in 8,192 64-bit words. */
 export const GATE_BITS_LOG2 = 19;
 
+/**
+ * Mirrors `TW_COLLECT_HEADER` and `TW_COLLECT_BATCH`: the conntrack collector's frame is `header`
+ * bytes, then up to `batch` flow keys.
+ */
+export const COLLECT_FRAME = { header: 16, batch: 64 } as const;
+
 /** Default bpffs directory (`TW_PIN_DIR`). */
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/terway-node';
 

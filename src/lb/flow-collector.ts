@@ -1,0 +1,183 @@
+/**
+ * The conntrack collector: every pass, the ended flows of tw_flow are deleted, with their reverse
+ * and moved-port entries (ended-flow-reaper.ts).
+ *
+ * Why: the flow, reverse and moved-port tables are LRU maps, which nothing empties of ended
+ * entries. Once full (262,144 flows node-wide: a node whose pods ask DNS 2,000 times a second gets
+ * there in about two minutes), each new flow evicts the entry touched least recently, ended or
+ * not: a live connection that sits idle longer than the table takes to turn over (a database
+ * pool's, a watch's) loses its entry, and its next packet is balanced afresh, to any backend,
+ * which answers it with a reset. With the ended entries collected, the tables hold the live flows
+ * and those ended since the last pass, and evict only when those outgrow them.
+ *
+ * A pass reads the table off the event loop (dumpAsync), picks the flows ended by the programs'
+ * rule (flow-liveness.ts) and hands them to the reaper in batches, pausing between slices so pod
+ * ADDs are not held up. The reaper judges each one again before deleting it.
+ */
+import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
+import type { Logger } from '../log/logger.js';
+import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
+import { FLOW_SCAN_SLICE, flowAlive } from './flow-liveness.js';
+import { FLOW, FLOW_KEY } from './maps/lb-layouts.js';
+
+/** Between passes: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s. */
+export const DEFAULT_FLOW_COLLECT_INTERVAL_MS = 30_000;
+
+/** Live flows above this share of the table get a warning: evictions of live flows are near. */
+export const FLOW_TABLE_WARN_SHARE = 0.8;
+
+/** Reaper calls between two pauses of a pass on the event loop. */
+const REAP_CALLS_PER_SLICE = 32;
+
+export interface FlowCollectionReport {
+  /** Entries the dump held. */
+  readonly scanned: number;
+  /** Of those, alive at the dump. */
+  readonly live: number;
+  /** Deleted by the reaper (an ended flow that came back since the dump is kept). */
+  readonly collected: ReapedEntries;
+  /** The flow table's size. */
+  readonly capacity: number;
+  readonly durationMs: number;
+}
+
+export interface FlowCollectorOptions {
+  /** tw_flow. */
+  readonly flows: BpfMap;
+  readonly reaper: EndedFlowReaper;
+  /** CLOCK_MONOTONIC in ns: the programs' clock. */
+  readonly monotonicNs?: () => bigint;
+  /** DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given; 0: start() runs no pass. */
+  readonly intervalMs?: number | undefined;
+  readonly logger: Logger;
+  /** Yields the event loop between slices of a pass; setImmediate unless a test gives its own. */
+  readonly pause?: () => Promise<unknown>;
+  /** Called after each pass the timer runs (metrics). */
+  readonly onPass?: ((report: FlowCollectionReport) => void) | undefined;
+}
+
+export class FlowCollector {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private running: Promise<FlowCollectionReport> | undefined;
+  private readonly monotonicNs: () => bigint;
+  private readonly intervalMs: number;
+  private readonly pause: () => Promise<unknown>;
+  private warnedFull = false;
+
+  constructor(private readonly options: FlowCollectorOptions) {
+    this.monotonicNs = options.monotonicNs ?? process.hrtime.bigint;
+    this.intervalMs = options.intervalMs ?? DEFAULT_FLOW_COLLECT_INTERVAL_MS;
+    this.pause = options.pause ?? (() => new Promise((resolve) => setImmediate(resolve)));
+  }
+
+  /** Runs a pass every interval, the first one interval from now; an interval of 0 runs none. */
+  start(): void {
+    if (!this.stopped || this.intervalMs === 0) return;
+    this.stopped = false;
+    this.arm();
+  }
+
+  /** No pass starts after this; one under way finishes (the caller may await whenIdle). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Resolves once no pass is under way. */
+  async whenIdle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass now (a pass under way is joined, not doubled). */
+  collect(): Promise<FlowCollectionReport> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private arm(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.collect()
+        .then((report) => this.options.onPass?.(report))
+        .catch((error: unknown) => {
+          // The next pass tries again; the datapath works on meanwhile, only with fuller tables.
+          this.options.logger.warn({ err: error }, 'conntrack collection failed');
+        })
+        .finally(() => this.arm());
+    }, this.intervalMs);
+    // Nothing is lost when the daemon exits between passes: the next start collects.
+    this.timer.unref();
+  }
+
+  private async pass(): Promise<FlowCollectionReport> {
+    const started = performance.now();
+    const { flows, reaper, logger } = this.options;
+    const dump = await flows.dumpAsync();
+    const ended = await endedFlowKeys(dump, flows.valueStride, this.monotonicNs(), this.pause);
+    let collected: ReapedEntries = { flows: 0, reverse: 0, moved: 0 };
+    for (let from = 0, calls = 0; from < ended.count; from += reaper.batch, calls++) {
+      if (calls > 0 && calls % REAP_CALLS_PER_SLICE === 0) await this.pause();
+      const count = Math.min(reaper.batch, ended.count - from);
+      const keys = ended.keys.subarray(from * FLOW_KEY.size, (from + count) * FLOW_KEY.size);
+      collected = addReaped(collected, reaper.reap(keys, count));
+    }
+    const report: FlowCollectionReport = {
+      scanned: dump.count,
+      live: dump.count - ended.count,
+      collected,
+      capacity: flows.maxEntries,
+      durationMs: performance.now() - started,
+    };
+    logger.debug({ ...report }, 'conntrack collected');
+    this.warnWhenNearlyFull(report);
+    return report;
+  }
+
+  /** Once per crossing: a table this full of live flows evicts live ones at the next burst. */
+  private warnWhenNearlyFull(report: FlowCollectionReport): void {
+    const full = report.live >= report.capacity * FLOW_TABLE_WARN_SHARE;
+    if (full && !this.warnedFull) {
+      this.options.logger.warn(
+        { live: report.live, capacity: report.capacity },
+        'the conntrack table is over 80% live flows: new flows will soon evict live ones',
+      );
+    }
+    this.warnedFull = full;
+  }
+}
+
+/** The keys of the dump's flows that are ended at `nowNs`, packed FLOW_KEY.size bytes each. */
+export async function endedFlowKeys(
+  dump: BpfMapDump,
+  valueStride: number,
+  nowNs: bigint,
+  pause: () => Promise<unknown>,
+): Promise<{ keys: Buffer; count: number }> {
+  const keys = Buffer.alloc(dump.count * FLOW_KEY.size);
+  let count = 0;
+  const proto = FLOW_KEY.fields.proto.offset;
+  const { lastSeenNs, state } = FLOW.fields;
+  for (let index = 0; index < dump.count; index++) {
+    if (index > 0 && index % FLOW_SCAN_SLICE === 0) await pause();
+    const at = index * valueStride;
+    const alive = flowAlive(
+      dump.keys[index * FLOW_KEY.size + proto]!,
+      dump.values[at + state.offset]!,
+      dump.values.readBigUInt64LE(at + lastSeenNs.offset),
+      nowNs,
+    );
+    if (alive) continue;
+    dump.keys.copy(keys, count * FLOW_KEY.size, index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size);
+    count++;
+  }
+  return { keys, count };
+}
+
+function addReaped(a: ReapedEntries, b: ReapedEntries): ReapedEntries {
+  return { flows: a.flows + b.flows, reverse: a.reverse + b.reverse, moved: a.moved + b.moved };
+}

@@ -1,0 +1,306 @@
+/**
+ * The conntrack collector's choice and rhythm (src/lb/flow-collector.ts), on the LB's maps in
+ * memory with the in-memory reaper (tw_lb_collect's rules; the program itself is checked against
+ * real maps in test/netns/lb-flow-collector.test.ts).
+ */
+import { describe, expect, test } from '@jest/globals';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+
+import { MemoryBpfMap } from '../../src/dataplane/bpf/memory-bpf-map.js';
+import type { EndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
+import { unpackReaped } from '../../src/lb/ended-flow-reaper.js';
+import { FlowCollector, type FlowCollectionReport } from '../../src/lb/flow-collector.js';
+import { FLOW_LIFETIME_NS } from '../../src/lb/flow-liveness.js';
+import { MemoryEndedFlowReaper } from '../../src/lb/memory-ended-flow-reaper.js';
+import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
+import {
+  FLOW,
+  FLOW_F_PORT_MOVED,
+  FLOW_KEY,
+  FLOW_STATES,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  MOVED_PORT,
+  REVERSE_KEY,
+} from '../../src/lb/maps/lb-layouts.js';
+import { encode } from '../../src/lb/maps/struct-codec.js';
+import { registerConntrackMetrics } from '../../src/observe/lb-metrics.js';
+import { ipToInt } from '../../src/util/ipv4.js';
+
+const NOW = 1_000_000n * 1_000_000_000n;
+const S = 1_000_000_000n;
+const ESTABLISHED = FLOW_STATES.indexOf('established');
+const CLOSING = FLOW_STATES.indexOf('closing');
+
+function forwardKey(clientPort: number, proto = IPPROTO_TCP): Buffer {
+  return encode(FLOW_KEY, {
+    clientAddr: ipToInt('10.0.0.10'),
+    frontendAddr: ipToInt('10.96.0.10'),
+    clientPort,
+    frontendPort: 80,
+    proto,
+  });
+}
+
+function reverseKeyOf(wirePort: number, proto = IPPROTO_TCP): Buffer {
+  return encode(REVERSE_KEY, {
+    clientAddr: ipToInt('10.0.0.10'),
+    backendAddr: ipToInt('10.0.0.20'),
+    clientPort: wirePort,
+    backendPort: 8080,
+    proto,
+  });
+}
+
+interface Seeded {
+  clientPort: number;
+  proto?: number;
+  state: number;
+  idleNs: bigint;
+  movedTo?: number;
+}
+
+function seed(maps: ReturnType<typeof memoryLbMaps>, flows: Seeded[]): void {
+  for (const flow of flows) {
+    const key = forwardKey(flow.clientPort, flow.proto);
+    maps.flow.updateBatch(
+      key,
+      encode(FLOW, {
+        firstSeenNs: NOW - flow.idleNs,
+        lastSeenNs: NOW - flow.idleNs,
+        packets: 1n,
+        bytes: 60n,
+        nextHop: 0n,
+        frontendId: 1,
+        backendId: 1,
+        backendAddr: ipToInt('10.0.0.20'),
+        backendPort: 8080,
+        state: flow.state,
+        flags: flow.movedTo === undefined ? 0 : FLOW_F_PORT_MOVED,
+      }),
+      1,
+    );
+    if (flow.movedTo !== undefined) {
+      maps.movedPorts.updateBatch(key, encode(MOVED_PORT, { clientPort: flow.movedTo }), 1);
+    }
+    maps.reverse.updateBatch(reverseKeyOf(flow.movedTo ?? flow.clientPort, flow.proto), key, 1);
+  }
+}
+
+interface LogRecord {
+  level: number;
+  msg: string;
+  err?: { message: string };
+}
+
+const WARN = 40;
+
+function capturingLogger(): { logger: pino.Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => records.push(JSON.parse(line) as LogRecord) },
+  );
+  return { logger, records };
+}
+
+function collectorOver(
+  maps: ReturnType<typeof memoryLbMaps>,
+  options: { reaper?: EndedFlowReaper; intervalMs?: number } = {},
+) {
+  const logger = capturingLogger();
+  const reaper = new MemoryEndedFlowReaper(maps, () => NOW);
+  const reports: FlowCollectionReport[] = [];
+  const collector = new FlowCollector({
+    flows: maps.flow,
+    reaper: options.reaper ?? reaper,
+    monotonicNs: () => NOW,
+    intervalMs: options.intervalMs ?? 0,
+    logger: logger.logger,
+    onPass: (report) => reports.push(report),
+  });
+  return { collector, reaper, logger, reports };
+}
+
+describe('a pass', () => {
+  test("deletes exactly the flows ended by the programs' lifetimes, with their moved ports and reverse entries", async () => {
+    const maps = memoryLbMaps();
+    seed(maps, [
+      { clientPort: 1, state: ESTABLISHED, idleNs: FLOW_LIFETIME_NS.tcpEstablished - S },
+      { clientPort: 2, state: CLOSING, idleNs: FLOW_LIFETIME_NS.tcpClosing - S },
+      { clientPort: 3, proto: IPPROTO_UDP, state: ESTABLISHED, idleNs: FLOW_LIFETIME_NS.udp - S },
+      { clientPort: 4, state: CLOSING, idleNs: FLOW_LIFETIME_NS.tcpClosing },
+      { clientPort: 5, proto: IPPROTO_UDP, state: ESTABLISHED, idleNs: FLOW_LIFETIME_NS.udp + S },
+      { clientPort: 6, state: CLOSING, idleNs: 60n * S, movedTo: 61_001 },
+      // A stamp a tick ahead of the daemon's clock (the programs' coarse clock): alive.
+      { clientPort: 7, state: CLOSING, idleNs: -S / 100n },
+    ]);
+    const { collector, reaper } = collectorOver(maps);
+
+    const report = await collector.collect();
+
+    expect(report).toMatchObject({
+      scanned: 7,
+      live: 4,
+      collected: { flows: 3, reverse: 3, moved: 1 },
+      capacity: maps.flow.maxEntries,
+    });
+    const kept = [1, 2, 3, 7].map((port) =>
+      forwardKey(port, port === 3 ? IPPROTO_UDP : IPPROTO_TCP),
+    );
+    for (const key of kept) expect(maps.flow.lookup(key)).toBeDefined();
+    expect(maps.flow.dump().count).toBe(4);
+    expect(maps.reverse.dump().count).toBe(4);
+    expect(maps.movedPorts.dump().count).toBe(0);
+    // Only the ended ones were asked for.
+    expect(reaper.asked.map((key) => key.readUInt16BE(8)).sort()).toEqual([4, 5, 6]);
+  });
+
+  test('hands the reaper batches no larger than it takes', async () => {
+    const maps = memoryLbMaps();
+    const ended = Array.from({ length: 150 }, (_, index) => ({
+      clientPort: 10_000 + index,
+      state: CLOSING,
+      idleNs: 60n * S,
+    }));
+    seed(maps, ended);
+    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const sizes: number[] = [];
+    const reaper: EndedFlowReaper = {
+      batch: 64,
+      reap: (keys, count) => {
+        sizes.push(count);
+        expect(keys.length).toBe(count * FLOW_KEY.size);
+        return memory.reap(keys, count);
+      },
+    };
+    const { collector } = collectorOver(maps, { reaper });
+
+    const report = await collector.collect();
+
+    expect(sizes).toEqual([64, 64, 22]);
+    expect(report.collected.flows).toBe(150);
+    expect(maps.flow.dump().count).toBe(0);
+  });
+
+  test('keeps a flow that came back to life between the dump and the reaper', async () => {
+    const maps = memoryLbMaps();
+    seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
+    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const reaper: EndedFlowReaper = {
+      batch: 64,
+      reap: (keys, count) => {
+        // A SYN restarted the entry in place meanwhile.
+        seed(maps, [{ clientPort: 1, state: ESTABLISHED, idleNs: 0n }]);
+        return memory.reap(keys, count);
+      },
+    };
+    const { collector } = collectorOver(maps, { reaper });
+
+    const report = await collector.collect();
+
+    expect(report.collected).toEqual({ flows: 0, reverse: 0, moved: 0 });
+    expect(maps.flow.lookup(forwardKey(1))).toBeDefined();
+    expect(maps.reverse.lookup(reverseKeyOf(1))).toEqual(forwardKey(1));
+  });
+
+  test('warns once when live flows fill 80% of the table, again only after it drained', async () => {
+    const small = memoryLbMaps();
+    const flow = new MemoryBpfMap({
+      name: 'tw_flow_v1',
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: 10,
+    });
+    const maps = { ...small, flow };
+    seed(
+      maps,
+      Array.from({ length: 8 }, (_, i) => ({ clientPort: i + 1, state: ESTABLISHED, idleNs: 0n })),
+    );
+    const { collector, logger } = collectorOver(maps);
+    const warnings = () => logger.records.filter((r) => r.level === WARN).map((r) => r.msg);
+
+    await collector.collect();
+    await collector.collect();
+    expect(warnings()).toEqual([
+      'the conntrack table is over 80% live flows: new flows will soon evict live ones',
+    ]);
+    flow.deleteBatch(forwardKey(8), 1);
+    await collector.collect();
+    seed(maps, [{ clientPort: 8, state: ESTABLISHED, idleNs: 0n }]);
+    await collector.collect();
+    expect(warnings()).toHaveLength(2);
+  });
+});
+
+describe('the timer', () => {
+  test('runs a pass every interval and reports each; a failing pass is logged and the next one runs', async () => {
+    const maps = memoryLbMaps();
+    seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
+    let calls = 0;
+    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const reaper: EndedFlowReaper = {
+      batch: 64,
+      reap: (keys, count) => {
+        calls++;
+        if (calls === 1) throw new Error('program gone');
+        return memory.reap(keys, count);
+      },
+    };
+    const { collector, logger, reports } = collectorOver(maps, { reaper, intervalMs: 5 });
+
+    collector.start();
+    await waitFor(() => reports.length >= 1);
+    collector.stop();
+    await collector.whenIdle();
+
+    expect(logger.records.find((r) => r.msg === 'conntrack collection failed')).toMatchObject({
+      level: WARN,
+      err: { message: 'program gone' },
+    });
+    expect(reports[0]!.collected.flows).toBe(1);
+    expect(maps.flow.dump().count).toBe(0);
+  });
+
+  test('an interval of 0 runs no pass', async () => {
+    const maps = memoryLbMaps();
+    seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
+    const { collector, reports } = collectorOver(maps, { intervalMs: 0 });
+
+    collector.start();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+
+    expect(reports).toEqual([]);
+    expect(maps.flow.dump().count).toBe(1);
+  });
+});
+
+test("tw_lb_collect's return value unpacks into flows, reverse entries and moved ports", () => {
+  expect(unpackReaped(0x02_05_07)).toEqual({ flows: 7, reverse: 5, moved: 2 });
+  expect(unpackReaped(0)).toEqual({ flows: 0, reverse: 0, moved: 0 });
+});
+
+test('the conntrack metrics show the last pass and count what was collected', async () => {
+  const registry = new Registry();
+  const observe = registerConntrackMetrics(registry);
+  observe({ scanned: 10, live: 7, capacity: 100, collected: { flows: 3, reverse: 2, moved: 1 } });
+  observe({ scanned: 8, live: 8, capacity: 100, collected: { flows: 0, reverse: 0, moved: 0 } });
+
+  const text = await registry.metrics();
+
+  expect(text).toContain('terway_lb_conntrack_entries{state="live"} 8');
+  expect(text).toContain('terway_lb_conntrack_entries{state="ended"} 0');
+  expect(text).toContain('terway_lb_conntrack_capacity 100');
+  expect(text).toContain('terway_lb_conntrack_collected_total{table="flow"} 3');
+  expect(text).toContain('terway_lb_conntrack_collected_total{table="reverse"} 2');
+  expect(text).toContain('terway_lb_conntrack_collected_total{table="moved"} 1');
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 200 && !condition(); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (!condition()) throw new Error('condition not met in 1 s');
+}
