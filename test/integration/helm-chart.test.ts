@@ -395,6 +395,7 @@ describe('charts/terway-node', () => {
         mountBpffs: false,
         lbHook: 'tcx',
         lbSyncWait: '30s',
+        lbCollectInterval: '5s',
         socketDir: '/run/terway',
         zone: 'zone-x',
         heapLimitMiB: 448,
@@ -417,6 +418,7 @@ describe('charts/terway-node', () => {
     expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');
     expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
     expect(flags(terwayd).get('--lb-sync-wait')).toBe('30s');
+    expect(flags(terwayd).get('--lb-collect-interval')).toBe('5s');
     expect(flags(terwayd).get('--zone')).toBe('zone-x');
     expect(flags(terwayd).get('--socket')).toBe('/run/terway/eni.socket');
     const data = configMapData(objects);

@@ -129,6 +129,11 @@ function reverseOf(spec: FlowSpec): Buffer {
   });
 }
 
+/** The collector as terwayd wires it, on this test's maps, passing only when called. */
+function collectorOnTheMaps(): FlowCollector {
+  return new FlowCollector({ flows: maps.flow, reaper, logger: SILENT_LOG, intervalMs: 0 });
+}
+
 const has = (map: { lookup(key: Buffer): Buffer | undefined }, k: Buffer): boolean =>
   map.lookup(k) !== undefined;
 
@@ -164,17 +169,11 @@ test('a pass deletes the ended flows with their moved ports and the reverse entr
     reverseOwner: live[2]!.key,
   };
   for (const spec of [...live, ...ended]) writeFlow(spec);
-  // Written after its taker, as the datapath would have: the taker's entry is overwritten here,
-  // so it is written again below with its owner.
+  // Its 4-tuple on the wire is the live VIP2 flow's: the reverse entry leads to that flow.
   writeFlow(endedTaken);
   expect(maps.reverse.lookup(reverseOf(endedTaken))).toEqual(flowKey(live[2]!.key));
 
-  const collector = new FlowCollector({
-    flows: maps.flow,
-    reaper,
-    logger: SILENT_LOG,
-    intervalMs: 0,
-  });
+  const collector = collectorOnTheMaps();
   const report = await collector.collect();
 
   expect(report).toMatchObject({
@@ -228,12 +227,7 @@ test('a pass over more ended flows than one run takes deletes them all, batch by
   for (let index = 0; index < count; index++) {
     writeFlow({ key: key(OTHER_CLIENT, 20000 + index, UDP), state: FLOW_NEW, idleNs: 90n * S });
   }
-  const collector = new FlowCollector({
-    flows: maps.flow,
-    reaper,
-    logger: SILENT_LOG,
-    intervalMs: 0,
-  });
+  const collector = collectorOnTheMaps();
 
   const report = await collector.collect();
 
