@@ -214,7 +214,9 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   const onCollection =
-    options.registry === undefined ? undefined : registerConntrackMetrics(options.registry);
+    options.registry === undefined
+      ? undefined
+      : registerConntrackMetrics(options.registry, maps.flow.maxEntries);
   const flowCollector = new FlowCollector({
     flows: maps.flow,
     reaper: new ProgramEndedFlowReaper((frame) => progTestRun(collectProgram.path, frame)),

@@ -196,7 +196,6 @@ function nodeFlowTotalsOf(lb: LbReadout): ReturnType<LbReadout['nodeFlowTotals']
 export interface CollectionReport {
   readonly scanned: number;
   readonly live: number;
-  readonly capacity: number;
   readonly collected: { readonly flows: number; readonly reverse: number; readonly moved: number };
 }
 
@@ -204,7 +203,10 @@ export interface CollectionReport {
  * The conntrack table as the collector's last pass found it, and what the collector deleted.
  * Returns the function that takes each pass's report.
  */
-export function registerConntrackMetrics(registry: Registry): (report: CollectionReport) => void {
+export function registerConntrackMetrics(
+  registry: Registry,
+  capacity: number,
+): (report: CollectionReport) => void {
   const entries = new Gauge({
     name: 'terway_lb_conntrack_entries',
     help:
@@ -215,11 +217,11 @@ export function registerConntrackMetrics(registry: Registry): (report: Collectio
     labelNames: ['state'],
     registers: [registry],
   });
-  const capacity = new Gauge({
+  new Gauge({
     name: 'terway_lb_conntrack_capacity',
     help: 'Entries the flow table holds at most',
     registers: [registry],
-  });
+  }).set(capacity);
   const collected = new Counter({
     name: 'terway_lb_conntrack_collected_total',
     help:
@@ -232,7 +234,6 @@ export function registerConntrackMetrics(registry: Registry): (report: Collectio
   return (report) => {
     entries.set({ state: 'live' }, report.live);
     entries.set({ state: 'ended' }, report.scanned - report.live);
-    capacity.set(report.capacity);
     collected.inc({ table: 'flow' }, report.collected.flows);
     collected.inc({ table: 'reverse' }, report.collected.reverse);
     collected.inc({ table: 'moved' }, report.collected.moved);

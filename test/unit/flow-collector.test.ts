@@ -284,9 +284,10 @@ test("tw_lb_collect's return value unpacks into flows, reverse entries and moved
 
 test('the conntrack metrics show the last pass and count what was collected', async () => {
   const registry = new Registry();
-  const observe = registerConntrackMetrics(registry);
-  observe({ scanned: 10, live: 7, capacity: 100, collected: { flows: 3, reverse: 2, moved: 1 } });
-  observe({ scanned: 8, live: 8, capacity: 100, collected: { flows: 0, reverse: 0, moved: 0 } });
+  const observe = registerConntrackMetrics(registry, 100);
+  expect(await registry.metrics()).toContain('terway_lb_conntrack_capacity 100');
+  observe({ scanned: 10, live: 7, collected: { flows: 3, reverse: 2, moved: 1 } });
+  observe({ scanned: 8, live: 8, collected: { flows: 0, reverse: 0, moved: 0 } });
 
   const text = await registry.metrics();
 
