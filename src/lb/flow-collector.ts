@@ -17,7 +17,7 @@
 import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
 import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
-import { FLOW_SCAN_SLICE, flowAlive } from './flow-liveness.js';
+import { flowAliveAt } from './flow-liveness.js';
 import { FLOW, FLOW_KEY } from './maps/lb-layouts.js';
 
 /** Between passes: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s. */
@@ -151,6 +151,9 @@ export class FlowCollector {
   }
 }
 
+/** Flows judged between two pauses of a pass's scan: a few ms, even before the JIT has warmed up. */
+const SCAN_SLICE = 4_096;
+
 /** The keys of the dump's flows that are ended at `nowNs`, packed FLOW_KEY.size bytes each. */
 export async function endedFlowKeys(
   dump: BpfMapDump,
@@ -162,14 +165,18 @@ export async function endedFlowKeys(
   let count = 0;
   const proto = FLOW_KEY.fields.proto.offset;
   const { lastSeenNs, state } = FLOW.fields;
+  const nowHigh = Number(nowNs >> 32n);
+  const nowLow = Number(nowNs & 0xffff_ffffn);
   for (let index = 0; index < dump.count; index++) {
-    if (index > 0 && index % FLOW_SCAN_SLICE === 0) await pause();
+    if (index > 0 && index % SCAN_SLICE === 0) await pause();
     const at = index * valueStride;
-    const alive = flowAlive(
+    const alive = flowAliveAt(
       dump.keys[index * FLOW_KEY.size + proto]!,
       dump.values[at + state.offset]!,
-      dump.values.readBigUInt64LE(at + lastSeenNs.offset),
-      nowNs,
+      dump.values.readUInt32LE(at + lastSeenNs.offset + 4),
+      dump.values.readUInt32LE(at + lastSeenNs.offset),
+      nowHigh,
+      nowLow,
     );
     if (alive) continue;
     dump.keys.copy(keys, count * FLOW_KEY.size, index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size);

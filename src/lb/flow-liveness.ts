@@ -46,6 +46,37 @@ export function flowAlive(
   return nowNs - lastSeenNs < lifetimeNs(proto, state);
 }
 
+/** lifetimeNs as doubles, exact: every lifetime is far below 2^53 ns. */
+const LIFETIME_NS_NUMBER = {
+  tcpNew: Number(FLOW_LIFETIME_NS.tcpNew),
+  tcpEstablished: Number(FLOW_LIFETIME_NS.tcpEstablished),
+  tcpClosing: Number(FLOW_LIFETIME_NS.tcpClosing),
+  udp: Number(FLOW_LIFETIME_NS.udp),
+} as const;
+
+/**
+ * flowAlive with the stamps given as their two 32-bit halves, and no BigInt: the conntrack
+ * collector judges every flow of a full table (262,144) this way, and with a BigInt per flow its
+ * first scan, before the JIT had warmed up, held the event loop 26 ms per 16,384 flows. The age is
+ * exact in a double below 2^53 ns (104 days), far past the longest lifetime (6 h): an older stamp
+ * is ended however it rounds.
+ */
+export function flowAliveAt(
+  proto: number,
+  state: number,
+  lastSeenHigh: number,
+  lastSeenLow: number,
+  nowHigh: number,
+  nowLow: number,
+): boolean {
+  const ageNs = (nowHigh - lastSeenHigh) * 2 ** 32 + (nowLow - lastSeenLow);
+  let lifetime: number = LIFETIME_NS_NUMBER.tcpNew;
+  if (proto !== IPPROTO_TCP) lifetime = LIFETIME_NS_NUMBER.udp;
+  else if (ESTABLISHED_LIFETIME_STATES.has(state)) lifetime = LIFETIME_NS_NUMBER.tcpEstablished;
+  else if (state === STATE_CLOSING) lifetime = LIFETIME_NS_NUMBER.tcpClosing;
+  return ageNs < lifetime;
+}
+
 /**
  * The frontend ids of the flows in `dump` (a dump of tw_flow; `valueStride` its map's) that are
  * alive at `nowNs` (CLOCK_MONOTONIC). A stamp ahead of `nowNs` counts as alive: the programs read a

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 
 import {
+  flowAlive,
+  flowAliveAt,
   FLOW_LIFETIME_NS,
   frontendIdsOfLiveFlows,
   liveFrontendIdsPaused,
@@ -114,5 +116,47 @@ describe('frontendIdsOfLiveFlows', () => {
       tcpClosing: seconds('TCP_CLOSING_TIMEOUT_NS') * S,
       udp: seconds('UDP_TIMEOUT_NS') * S,
     });
+  });
+});
+
+describe('flowAliveAt (halves, no BigInt) judges as flowAlive does', () => {
+  const half = (ns: bigint): [number, number] => [Number(ns >> 32n), Number(ns & 0xffff_ffffn)];
+  const lifetimes = Object.values(FLOW_LIFETIME_NS);
+  const ages = [
+    -S,
+    0n,
+    1n,
+    ...lifetimes.flatMap((lifetime) => [lifetime - 1n, lifetime, lifetime + 1n]),
+    // Across a change of the high half, and far past every lifetime (older than 2^53 ns).
+    2n ** 32n,
+    2n ** 32n + 1n,
+    2n ** 60n,
+  ];
+  const nows = [NOW, 2n ** 32n * 1_000n + 5n, 2n ** 62n + 123n];
+  test.each(FLOW_STATES.map((state) => [state]))('state %s, TCP and UDP', (state) => {
+    for (const proto of [6, 17]) {
+      for (const now of nows) {
+        for (const age of ages) {
+          const lastSeen = now - age;
+          if (lastSeen < 0n) continue;
+          const stateIndex = FLOW_STATES.indexOf(state);
+          const [lastHigh, lastLow] = half(lastSeen);
+          const [nowHigh, nowLow] = half(now);
+          expect({
+            proto,
+            state,
+            now,
+            age,
+            alive: flowAliveAt(proto, stateIndex, lastHigh, lastLow, nowHigh, nowLow),
+          }).toEqual({
+            proto,
+            state,
+            now,
+            age,
+            alive: flowAlive(proto, stateIndex, lastSeen, now),
+          });
+        }
+      }
+    }
   });
 });
