@@ -35,6 +35,7 @@ import {
 } from '../../src/lb/maps/lb-layouts.js';
 import { encodeInto } from '../../src/lb/maps/struct-codec.js';
 import { onCleanup } from '../support/cleanup.js';
+import { peakRssMb, resetPeakRss, rssOf } from '../support/process-memory.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { median, medianRatio, ms, rate, ratio } from '../support/stats.js';
@@ -48,6 +49,8 @@ const SLICE_KEYS = 2_048;
 export interface CollectRound {
   passMs: number;
   passStallMs: number;
+  /** The kernel's peak RSS during the pass, less the RSS before it (MiB). */
+  passRssMb: number;
   dumpMs: number;
   dumpStallMs: number;
   syscallsMs: number;
@@ -63,6 +66,7 @@ export interface ConntrackCollectResult {
   medians: {
     pass: number;
     passStall: number;
+    passRss: number;
     dump: number;
     syscalls: number;
     syscallsStall: number;
@@ -206,9 +210,13 @@ export async function runConntrackCollectBench(
       ended = fill(maps);
       const dump = await timed(() => maps.flow.dumpAsync());
       let collected = 0;
+      (globalThis as { gc?: () => void }).gc?.();
+      const rssBefore = rssOf(process.pid).rssMb;
+      resetPeakRss(process.pid);
       const pass = await timed(async () => {
         collected = (await collector.collect()).collected.flows;
       });
+      const passRssMb = peakRssMb(process.pid) - rssBefore;
       const left = { flows: maps.flow.dump().count, reverse: maps.reverse.dump().count };
       if (round === 0) {
         checks.push(
@@ -233,6 +241,7 @@ export async function runConntrackCollectBench(
       rounds.push({
         passMs: pass.ms,
         passStallMs: pass.stallMs,
+        passRssMb,
         dumpMs: dump.ms,
         dumpStallMs: dump.stallMs,
         syscallsMs: syscalls.ms,
@@ -258,6 +267,7 @@ export async function runConntrackCollectBench(
     medians: {
       pass: median(pick('passMs')),
       passStall: median(pick('passStallMs')),
+      passRss: median(pick('passRssMb')),
       dump: median(pick('dumpMs')),
       syscalls: median(pick('syscallsMs')),
       syscallsStall: median(pick('syscallsStallMs')),
@@ -281,12 +291,20 @@ export function conntrackCollectSection(
   const perSecond = (count: number, elapsedMs: number): string =>
     rate((count / elapsedMs) * 1000, 'flows/s');
   const figures = mdTable(
-    ['', 'time (median)', 'longest event-loop stall', 'ended flows deleted', 'ratio'],
+    [
+      '',
+      'time (median)',
+      'longest event-loop stall',
+      'peak RSS added',
+      'ended flows deleted',
+      'ratio',
+    ],
     [
       [
         '**collector pass** (dump, scan, `tw_lb_collect` on batches of 64)',
         `**${ms(r.medians.pass)}**`,
         ms(r.medians.passStall),
+        `${r.medians.passRss.toFixed(0)} MB`,
         perSecond(r.ended, r.medians.pass),
         '',
       ],
@@ -295,23 +313,26 @@ export function conntrackCollectSection(
         ms(r.medians.dump),
         '',
         '',
+        '',
         `pass / dump **${ratio(r.ratios.passOverDump)}**`,
       ],
       [
         'Baseline: the same deletes by the daemon, one system call each',
         ms(r.medians.syscalls),
         ms(r.medians.syscallsStall),
+        '',
         perSecond(r.ended, r.medians.syscalls),
         `pass / syscalls **${ratio(r.ratios.passOverSyscalls)}**`,
       ],
     ],
   );
   const perRound = mdTable(
-    ['Round', 'pass', 'its stall', 'dump', 'syscalls', 'their stall'],
+    ['Round', 'pass', 'its stall', 'its peak RSS added', 'dump', 'syscalls', 'their stall'],
     r.rounds.map((round, index) => [
       String(index + 1),
       ms(round.passMs),
       ms(round.passStallMs),
+      `${round.passRssMb.toFixed(0)} MB`,
       ms(round.dumpMs),
       ms(round.syscallsMs),
       ms(round.syscallsStallMs),
@@ -331,7 +352,9 @@ export function conntrackCollectSection(
       `table from user space; and the same deletes made by the daemon itself (the flow looked up ` +
       `again, deleted, its reverse entry looked up and deleted: four system calls per flow), paused ` +
       `every ${SLICE_KEYS.toLocaleString('en-US')} flows. The stall is the longest gap of a 1 ms ` +
-      `event-loop delay histogram during the work: what a pod ADD arriving then would wait. ` +
+      `event-loop delay histogram during the work: what a pod ADD arriving then would wait. The ` +
+      `peak RSS added is the kernel's peak resident set during the pass (VmHWM, reset just before) ` +
+      `less the RSS before it: what a memory limit must leave room for. ` +
       `${r.rounds.length} rounds, medians; the benchmark took ${r.seconds.toFixed(0)} s.`,
     '',
     figures,
@@ -359,7 +382,8 @@ export function conntrackCollectSummaryRows(r: ConntrackCollectResult | undefine
 
 export function printConntrackCollect(r: ConntrackCollectResult): void {
   process.stdout.write(
-    `conntrack collector: pass ${ms(r.medians.pass)} (stall ${ms(r.medians.passStall)}), ` +
+    `conntrack collector: pass ${ms(r.medians.pass)} (stall ${ms(r.medians.passStall)}, ` +
+      `+${r.medians.passRss.toFixed(0)} MB RSS), ` +
       `dump ${ms(r.medians.dump)} (${ratio(r.ratios.passOverDump)}), per-key syscalls ` +
       `${ms(r.medians.syscalls)} (${ratio(r.ratios.passOverSyscalls)})\n`,
   );
