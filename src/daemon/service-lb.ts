@@ -92,8 +92,6 @@ export interface ServiceLb {
   endpointPods(): EndpointPodIndex;
   /** Holds pod ADDs until the source's first complete state is in the maps (bounded). */
   readonly firstStateGate: ServiceSyncGate;
-  /** Deletes ended flows from the conntrack tables every interval. */
-  readonly flowCollector: FlowCollector;
   stop(): Promise<void>;
 }
 
@@ -248,7 +246,6 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     sourceProblem,
     endpointPods,
     firstStateGate,
-    flowCollector,
     stop: async () => {
       firstStateGate.close();
       flowCollector.stop();
