@@ -17,8 +17,8 @@
 import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
 import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
-import { flowAliveAt } from './flow-liveness.js';
-import { FLOW, FLOW_KEY } from './maps/lb-layouts.js';
+import { dumpedFlowAlive, splitNs } from './flow-liveness.js';
+import { FLOW_KEY } from './maps/lb-layouts.js';
 
 /** Between passes: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s. */
 export const DEFAULT_FLOW_COLLECT_INTERVAL_MS = 30_000;
@@ -163,22 +163,10 @@ export async function endedFlowKeys(
 ): Promise<{ keys: Buffer; count: number }> {
   const keys = Buffer.alloc(dump.count * FLOW_KEY.size);
   let count = 0;
-  const proto = FLOW_KEY.fields.proto.offset;
-  const { lastSeenNs, state } = FLOW.fields;
-  const nowHigh = Number(nowNs >> 32n);
-  const nowLow = Number(nowNs & 0xffff_ffffn);
+  const now = splitNs(nowNs);
   for (let index = 0; index < dump.count; index++) {
     if (index > 0 && index % SCAN_SLICE === 0) await pause();
-    const at = index * valueStride;
-    const alive = flowAliveAt(
-      dump.keys[index * FLOW_KEY.size + proto]!,
-      dump.values[at + state.offset]!,
-      dump.values.readUInt32LE(at + lastSeenNs.offset + 4),
-      dump.values.readUInt32LE(at + lastSeenNs.offset),
-      nowHigh,
-      nowLow,
-    );
-    if (alive) continue;
+    if (dumpedFlowAlive(dump, valueStride, index, now)) continue;
     dump.keys.copy(keys, count * FLOW_KEY.size, index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size);
     count++;
   }

@@ -26,11 +26,12 @@ const ESTABLISHED_LIFETIME_STATES = new Set<number>(
 );
 const STATE_CLOSING = FLOW_STATES.indexOf('closing');
 
-function lifetimeNs(proto: number, state: number): bigint {
-  if (proto !== IPPROTO_TCP) return FLOW_LIFETIME_NS.udp;
-  if (ESTABLISHED_LIFETIME_STATES.has(state)) return FLOW_LIFETIME_NS.tcpEstablished;
-  if (state === STATE_CLOSING) return FLOW_LIFETIME_NS.tcpClosing;
-  return FLOW_LIFETIME_NS.tcpNew;
+/** Which of the lifetimes a flow of this protocol and state has. */
+function lifetimeOf(proto: number, state: number): keyof typeof FLOW_LIFETIME_NS {
+  if (proto !== IPPROTO_TCP) return 'udp';
+  if (ESTABLISHED_LIFETIME_STATES.has(state)) return 'tcpEstablished';
+  if (state === STATE_CLOSING) return 'tcpClosing';
+  return 'tcpNew';
 }
 
 /**
@@ -43,10 +44,10 @@ export function flowAlive(
   lastSeenNs: bigint,
   nowNs: bigint,
 ): boolean {
-  return nowNs - lastSeenNs < lifetimeNs(proto, state);
+  return nowNs - lastSeenNs < FLOW_LIFETIME_NS[lifetimeOf(proto, state)];
 }
 
-/** lifetimeNs as doubles, exact: every lifetime is far below 2^53 ns. */
+/** FLOW_LIFETIME_NS as doubles, exact: every lifetime is far below 2^53 ns. */
 const LIFETIME_NS_NUMBER = {
   tcpNew: Number(FLOW_LIFETIME_NS.tcpNew),
   tcpEstablished: Number(FLOW_LIFETIME_NS.tcpEstablished),
@@ -70,11 +71,36 @@ export function flowAliveAt(
   nowLow: number,
 ): boolean {
   const ageNs = (nowHigh - lastSeenHigh) * 2 ** 32 + (nowLow - lastSeenLow);
-  let lifetime: number = LIFETIME_NS_NUMBER.tcpNew;
-  if (proto !== IPPROTO_TCP) lifetime = LIFETIME_NS_NUMBER.udp;
-  else if (ESTABLISHED_LIFETIME_STATES.has(state)) lifetime = LIFETIME_NS_NUMBER.tcpEstablished;
-  else if (state === STATE_CLOSING) lifetime = LIFETIME_NS_NUMBER.tcpClosing;
-  return ageNs < lifetime;
+  return ageNs < LIFETIME_NS_NUMBER[lifetimeOf(proto, state)];
+}
+
+/** A CLOCK_MONOTONIC reading as flowAliveAt takes it: its two 32-bit halves. */
+export interface SplitNs {
+  readonly high: number;
+  readonly low: number;
+}
+
+export function splitNs(ns: bigint): SplitNs {
+  return { high: Number(ns >> 32n), low: Number(ns & 0xffff_ffffn) };
+}
+
+/** Whether entry `index` of a dump of tw_flow (`valueStride` its map's) is alive at `now`. */
+export function dumpedFlowAlive(
+  dump: BpfMapDump,
+  valueStride: number,
+  index: number,
+  now: SplitNs,
+): boolean {
+  const at = index * valueStride;
+  const lastSeen = at + FLOW.fields.lastSeenNs.offset;
+  return flowAliveAt(
+    dump.keys[index * FLOW_KEY.size + FLOW_KEY.fields.proto.offset]!,
+    dump.values[at + FLOW.fields.state.offset]!,
+    dump.values.readUInt32LE(lastSeen + 4),
+    dump.values.readUInt32LE(lastSeen),
+    now.high,
+    now.low,
+  );
 }
 
 /**
@@ -131,18 +157,11 @@ function addLiveFrontendIds(
   from: number,
   to: number,
 ): void {
-  const { proto } = FLOW_KEY.fields;
-  const { lastSeenNs, frontendId, state } = FLOW.fields;
+  const now = splitNs(nowNs);
+  const { frontendId } = FLOW.fields;
   for (let index = from; index < to; index++) {
-    const at = index * valueStride;
-    const id = dump.values.readUInt32LE(at + frontendId.offset);
+    const id = dump.values.readUInt32LE(index * valueStride + frontendId.offset);
     if (id === 0 || live.has(id)) continue;
-    const alive = flowAlive(
-      dump.keys[index * FLOW_KEY.size + proto.offset]!,
-      dump.values[at + state.offset]!,
-      dump.values.readBigUInt64LE(at + lastSeenNs.offset),
-      nowNs,
-    );
-    if (alive) live.add(id);
+    if (dumpedFlowAlive(dump, valueStride, index, now)) live.add(id);
   }
 }

@@ -8,6 +8,7 @@ import {
   flowAliveAt,
   FLOW_LIFETIME_NS,
   frontendIdsOfLiveFlows,
+  splitNs,
   liveFrontendIdsPaused,
 } from '../../src/lb/flow-liveness.js';
 import { FLOW, FLOW_STATES, type FlowState } from '../../src/lb/maps/lb-layouts.js';
@@ -120,7 +121,6 @@ describe('frontendIdsOfLiveFlows', () => {
 });
 
 describe('flowAliveAt (halves, no BigInt) judges as flowAlive does', () => {
-  const half = (ns: bigint): [number, number] => [Number(ns >> 32n), Number(ns & 0xffff_ffffn)];
   const lifetimes = Object.values(FLOW_LIFETIME_NS);
   const ages = [
     -S,
@@ -140,14 +140,14 @@ describe('flowAliveAt (halves, no BigInt) judges as flowAlive does', () => {
           const lastSeen = now - age;
           if (lastSeen < 0n) continue;
           const stateIndex = FLOW_STATES.indexOf(state);
-          const [lastHigh, lastLow] = half(lastSeen);
-          const [nowHigh, nowLow] = half(now);
+          const last = splitNs(lastSeen);
+          const split = splitNs(now);
           expect({
             proto,
             state,
             now,
             age,
-            alive: flowAliveAt(proto, stateIndex, lastHigh, lastLow, nowHigh, nowLow),
+            alive: flowAliveAt(proto, stateIndex, last.high, last.low, split.high, split.low),
           }).toEqual({
             proto,
             state,
