@@ -32,7 +32,7 @@ import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js
 import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
-import { FlowCollector } from '../lb/flow-collector.js';
+import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
@@ -211,19 +211,20 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       'NO SERVICE SOURCE: neither --services nor a kubeconfig; the Service LB maps are kept as they are',
     );
   }
+  const collectIntervalMs = options.flowCollectIntervalMs ?? DEFAULT_FLOW_COLLECT_INTERVAL_MS;
   const onCollection =
     options.registry === undefined
       ? undefined
-      : registerConntrackMetrics(options.registry, maps.flow.maxEntries);
+      : registerConntrackMetrics(options.registry, maps.flow.maxEntries, collectIntervalMs);
   const flowCollector = new FlowCollector({
     flows: maps.flow,
     reaper: new ProgramEndedFlowReaper((frame) => progTestRun(collectProgram.path, frame)),
-    intervalMs: options.flowCollectIntervalMs,
+    intervalMs: collectIntervalMs,
     logger: log.child({ component: 'conntrack' }),
     onPass: onCollection,
   });
   flowCollector.start();
-  if (options.flowCollectIntervalMs === 0) {
+  if (collectIntervalMs === 0) {
     log.warn(
       { pinDir },
       'conntrack collector off (--lb-collect-interval 0): ended flows leave the tables only when new ones evict them, live or not',

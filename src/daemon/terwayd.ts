@@ -64,7 +64,7 @@ export interface DaemonFlags {
    */
   lbSyncWait?: string | undefined;
   /**
-   * Between the conntrack collector's passes (--lb-collect-interval, a duration);
+   * The longest wait between the conntrack collector's passes (--lb-collect-interval, a duration);
    * DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given, "0" for none.
    */
   lbCollectInterval?: string | undefined;

@@ -12,15 +12,25 @@
  *
  * A pass reads the table off the event loop (dumpAsync), picks the flows ended by the programs'
  * rule (flow-liveness.ts) and hands them to the reaper in batches, pausing between slices so pod
- * ADDs are not held up. The reaper judges each one again before deleting it.
+ * ADDs are not held up. The reaper judges each one again before deleting it. Passes come every
+ * interval, or sooner when new flows arrive fast enough to fill the table before then
+ * (collect-pacing.ts).
  */
 import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
+import {
+  DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
+  nextCollectDelayMs,
+  type TableAfterPass,
+} from './collect-pacing.js';
 import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
 import { dumpedFlowAlive, splitNs } from './flow-liveness.js';
 import { FLOW_KEY } from './maps/lb-layouts.js';
 
-/** Between passes: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s. */
+/**
+ * Between passes at most: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s.
+ * New flows arriving fast bring the next pass sooner (collect-pacing.ts).
+ */
 export const DEFAULT_FLOW_COLLECT_INTERVAL_MS = 30_000;
 
 /** Live flows above this share of the table get a warning: evictions of live flows are near. */
@@ -39,6 +49,8 @@ export interface FlowCollectionReport {
   /** The flow table's size. */
   readonly capacity: number;
   readonly durationMs: number;
+  /** The delay the timer takes before the next pass (collect-pacing.ts). */
+  readonly nextPassMs: number;
 }
 
 export interface FlowCollectorOptions {
@@ -47,8 +59,11 @@ export interface FlowCollectorOptions {
   readonly reaper: EndedFlowReaper;
   /** CLOCK_MONOTONIC in ns: the programs' clock. */
   readonly monotonicNs?: () => bigint;
-  /** DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given; 0: start() runs no pass. */
+  /** The longest delay between passes; DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given; 0: start()
+   *  runs no pass. */
   readonly intervalMs?: number | undefined;
+  /** The shortest; DEFAULT_SHORTEST_COLLECT_INTERVAL_MS (or intervalMs, if less) when not given. */
+  readonly shortestIntervalMs?: number | undefined;
   readonly logger: Logger;
   /** Yields the event loop between slices of a pass; setImmediate unless a test gives its own. */
   readonly pause?: () => Promise<unknown>;
@@ -62,16 +77,29 @@ export class FlowCollector {
   private running: Promise<FlowCollectionReport> | undefined;
   private readonly monotonicNs: () => bigint;
   private readonly intervalMs: number;
+  private readonly shortestIntervalMs: number;
   private readonly pause: () => Promise<unknown>;
   private warnedFull = false;
+  /** The table after the last pass: with the next one's dump, the rate new flows arrive at. */
+  private lastPass: TableAfterPass | undefined;
+  /** The timer's next delay, from the last pass. */
+  private nextDelayMs: number;
 
   constructor(private readonly options: FlowCollectorOptions) {
     this.monotonicNs = options.monotonicNs ?? process.hrtime.bigint;
     this.intervalMs = options.intervalMs ?? DEFAULT_FLOW_COLLECT_INTERVAL_MS;
+    this.shortestIntervalMs = Math.min(
+      options.shortestIntervalMs ?? DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
+      this.intervalMs,
+    );
+    this.nextDelayMs = this.intervalMs;
     this.pause = options.pause ?? (() => new Promise((resolve) => setImmediate(resolve)));
   }
 
-  /** Runs a pass every interval, the first one interval from now; an interval of 0 runs none. */
+  /**
+   * Runs passes until stop(), the first one interval from now, each next one as the last one
+   * paced it; an interval of 0 runs none.
+   */
   start(): void {
     if (!this.stopped || this.intervalMs === 0) return;
     this.stopped = false;
@@ -109,7 +137,7 @@ export class FlowCollector {
           this.options.logger.warn({ err: error }, 'conntrack collection failed');
         })
         .finally(() => this.arm());
-    }, this.intervalMs);
+    }, this.nextDelayMs);
     // Nothing is lost when the daemon exits between passes: the next start collects.
     this.timer.unref();
   }
@@ -118,7 +146,8 @@ export class FlowCollector {
     const started = performance.now();
     const { flows, reaper, logger } = this.options;
     const dump = await flows.dumpAsync();
-    const ended = await endedFlowKeys(dump, flows.valueStride, this.monotonicNs(), this.pause);
+    const dumpedAtNs = this.monotonicNs();
+    const ended = await endedFlowKeys(dump, flows.valueStride, dumpedAtNs, this.pause);
     let collected: ReapedEntries = { flows: 0, reverse: 0, moved: 0 };
     for (let from = 0, calls = 0; from < ended.count; from += reaper.batch, calls++) {
       if (calls > 0 && calls % REAP_CALLS_PER_SLICE === 0) await this.pause();
@@ -126,16 +155,41 @@ export class FlowCollector {
       const keys = ended.keys.subarray(from * FLOW_KEY.size, (from + count) * FLOW_KEY.size);
       collected = addReaped(collected, reaper.reap(keys, count));
     }
+    const afterPass = { remaining: dump.count - collected.flows, atNs: dumpedAtNs };
+    const nextPassMs = nextCollectDelayMs({
+      capacity: flows.maxEntries,
+      scanned: dump.count,
+      current: afterPass,
+      previous: this.lastPass,
+      longestMs: this.intervalMs,
+      shortestMs: this.shortestIntervalMs,
+    });
+    this.lastPass = afterPass;
     const report: FlowCollectionReport = {
       scanned: dump.count,
       live: dump.count - ended.count,
       collected,
       capacity: flows.maxEntries,
       durationMs: performance.now() - started,
+      nextPassMs,
     };
     logger.debug({ ...report }, 'conntrack collected');
+    this.notePace(nextPassMs);
+    this.nextDelayMs = nextPassMs;
     this.warnWhenNearlyFull(report);
     return report;
+  }
+
+  /** Logged when the pace leaves the configured interval and when it returns to it. */
+  private notePace(nextPassMs: number): void {
+    const faster = nextPassMs < this.intervalMs;
+    if (faster === this.nextDelayMs < this.intervalMs) return;
+    this.options.logger.info(
+      { nextPassMs, intervalMs: this.intervalMs },
+      faster
+        ? 'conntrack collector: new flows would fill the table before the interval is up; collecting sooner'
+        : 'conntrack collector: back to its interval',
+    );
   }
 
   /** Once per crossing: a table this full of live flows evicts live ones at the next burst. */

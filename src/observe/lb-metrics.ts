@@ -197,6 +197,7 @@ export interface CollectionReport {
   readonly scanned: number;
   readonly live: number;
   readonly collected: { readonly flows: number; readonly reverse: number; readonly moved: number };
+  readonly nextPassMs: number;
 }
 
 /**
@@ -206,6 +207,8 @@ export interface CollectionReport {
 export function registerConntrackMetrics(
   registry: Registry,
   capacity: number,
+  /** --lb-collect-interval: the first pass's delay, shown until a pass paces the next. */
+  intervalMs: number,
 ): (report: CollectionReport) => void {
   const entries = new Gauge({
     name: 'terway_lb_conntrack_entries',
@@ -231,7 +234,16 @@ export function registerConntrackMetrics(
     registers: [registry],
   });
   for (const table of ['flow', 'reverse', 'moved']) collected.inc({ table }, 0);
+  const nextPass = new Gauge({
+    name: 'terway_lb_conntrack_next_pass_seconds',
+    help:
+      'The delay the conntrack collector took before its next pass: --lb-collect-interval, or ' +
+      'less while new flows arrive fast enough to fill the table sooner',
+    registers: [registry],
+  });
+  nextPass.set(intervalMs / 1000);
   return (report) => {
+    nextPass.set(report.nextPassMs / 1000);
     entries.set({ state: 'live' }, report.live);
     entries.set({ state: 'ended' }, report.scanned - report.live);
     collected.inc({ table: 'flow' }, report.collected.flows);

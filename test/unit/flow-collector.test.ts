@@ -264,6 +264,59 @@ describe('the timer', () => {
     expect(maps.flow.dump().count).toBe(0);
   });
 
+  test('paces itself by the rate new flows arrived at between its last two passes', async () => {
+    const flow = new MemoryBpfMap({
+      name: 'tw_flow_v1',
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: 10_000,
+    });
+    const maps = { ...memoryLbMaps(), flow };
+    let now = NOW;
+    const reports: FlowCollectionReport[] = [];
+    const log = capturingLogger();
+    const collector = new FlowCollector({
+      flows: maps.flow,
+      reaper: new MemoryEndedFlowReaper(maps, () => now),
+      monotonicNs: () => now,
+      intervalMs: 60_000,
+      shortestIntervalMs: 5,
+      logger: log.logger,
+      onPass: (report) => reports.push(report),
+    });
+    const live = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        clientPort: from + i,
+        state: ESTABLISHED,
+        idleNs: 0n,
+      }));
+    seed(maps, live(1, 100));
+    expect((await collector.collect()).nextPassMs).toBe(60_000);
+    // 10 new flows in 1 s: half the room left (4,945) lasts 494 s at that rate.
+    seed(maps, live(1_000, 10));
+    now += S;
+    expect((await collector.collect()).nextPassMs).toBe(60_000);
+    // 5,000 in the next second: half of what is left then (2,445) lasts 489 ms.
+    seed(maps, live(2_000, 5_000));
+    now += S;
+    expect((await collector.collect()).nextPassMs).toBe(489);
+
+    // The timer takes that pace: its first pass comes long before the 60 s interval.
+    const started = Date.now();
+    collector.start();
+    await waitFor(() => reports.length >= 1);
+    collector.stop();
+    await collector.whenIdle();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Nothing arrived since: back to the interval.
+    expect(reports[0]!.nextPassMs).toBe(60_000);
+    expect(log.records.filter((r) => r.level === 30).map((r) => r.msg)).toEqual([
+      'conntrack collector: new flows would fill the table before the interval is up; collecting sooner',
+      'conntrack collector: back to its interval',
+    ]);
+  });
+
   test('an interval of 0 runs no pass', async () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
@@ -284,10 +337,22 @@ test("tw_lb_collect's return value unpacks into flows, reverse entries and moved
 
 test('the conntrack metrics show the last pass and count what was collected', async () => {
   const registry = new Registry();
-  const observe = registerConntrackMetrics(registry, 100);
-  expect(await registry.metrics()).toContain('terway_lb_conntrack_capacity 100');
-  observe({ scanned: 10, live: 7, collected: { flows: 3, reverse: 2, moved: 1 } });
-  observe({ scanned: 8, live: 8, collected: { flows: 0, reverse: 0, moved: 0 } });
+  const observe = registerConntrackMetrics(registry, 100, 30_000);
+  const before = await registry.metrics();
+  expect(before).toContain('terway_lb_conntrack_capacity 100');
+  expect(before).toContain('terway_lb_conntrack_next_pass_seconds 30');
+  observe({
+    scanned: 10,
+    live: 7,
+    collected: { flows: 3, reverse: 2, moved: 1 },
+    nextPassMs: 30_000,
+  });
+  observe({
+    scanned: 8,
+    live: 8,
+    collected: { flows: 0, reverse: 0, moved: 0 },
+    nextPassMs: 2_500,
+  });
 
   const text = await registry.metrics();
 
@@ -297,6 +362,7 @@ test('the conntrack metrics show the last pass and count what was collected', as
   expect(text).toContain('terway_lb_conntrack_collected_total{table="flow"} 3');
   expect(text).toContain('terway_lb_conntrack_collected_total{table="reverse"} 2');
   expect(text).toContain('terway_lb_conntrack_collected_total{table="moved"} 1');
+  expect(text).toContain('terway_lb_conntrack_next_pass_seconds 2.5');
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {
