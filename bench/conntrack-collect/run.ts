@@ -21,7 +21,7 @@ import pino from 'pino';
 
 import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
-import { loadObject, NativeBpfMap, progTestRun } from '../../src/dataplane/bpf/native-bpf.js';
+import { loadObject, NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
 import { endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
@@ -196,9 +196,10 @@ export async function runConntrackCollectBench(
   const program = loaded.programs['tw_lb_collect'];
   if (program === undefined) throw new Error(`${plan.object} has no tw_lb_collect`);
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
+  const collect = NativeBpfProgram.openPinned(program);
   const collector = new FlowCollector({
     flows: maps.flow,
-    reaper: new ProgramEndedFlowReaper((frame) => progTestRun(program, frame)),
+    reaper: new ProgramEndedFlowReaper((frame) => collect.testRun(frame)),
     logger: pino({ level: 'silent' }),
     intervalMs: 0,
   });
@@ -254,6 +255,7 @@ export async function runConntrackCollectBench(
       );
     }
   } finally {
+    collect.close();
     closeLbMaps(maps);
     rmSync(pinDir, { recursive: true, force: true });
     unregister();

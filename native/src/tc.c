@@ -280,34 +280,119 @@ static napi_value prog_info(napi_env env, napi_callback_info cbinfo)
 }
 
 /*
- * progTestRun(pinnedPath, frame) -> the program's return value: one run through
- * BPF_PROG_TEST_RUN, for a program that is never attached (the Service LB's conntrack collector,
- * whose "frame" carries the keys it is to judge). Nothing of the frame comes back.
+ * A pinned program held open for test runs: the conntrack collector runs its program thousands of
+ * times a pass, and opening the pin for each run would cost a path walk and an fd every time. An
+ * opaque, type-tagged External that owns the fd, as map handles do (maps.c): progClose marks it
+ * closed, so a late run cannot hit an fd number reused since, and a dropped handle is closed by its
+ * finalizer.
+ */
+struct tw_prog {
+	int fd;
+	char *path; /* for messages */
+};
+
+static const napi_type_tag PROG_TAG = {0x74657277617962ULL, 0x70726f672d68616eULL};
+
+static void prog_finalize(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	struct tw_prog *prog = data;
+	if (prog->fd >= 0)
+		close(prog->fd);
+	free(prog->path);
+	free(prog);
+}
+
+/* The handle's program; NULL (with an exception pending) for anything else. Closed ones too
+ * unless `closed_ok`. */
+static struct tw_prog *get_prog(napi_env env, napi_value value, bool closed_ok)
+{
+	bool tagged = false;
+	void *data = NULL;
+	if (napi_check_object_type_tag(env, value, &PROG_TAG, &tagged) != napi_ok || !tagged ||
+	    napi_get_value_external(env, value, &data) != napi_ok || !data) {
+		tw_throw_code(env, "EINVAL", "not a program handle (use progOpenPinned)");
+		return NULL;
+	}
+	struct tw_prog *prog = data;
+	if (prog->fd < 0 && !closed_ok) {
+		tw_throw_code(env, "EBADF", "program %s: the handle is closed", prog->path);
+		return NULL;
+	}
+	return prog;
+}
+
+/* progOpenPinned(path) -> handle */
+static napi_value prog_open_pinned(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[1], result;
+	char path[PATH_MAX];
+	if (!tw_args(env, cbinfo, 1, argv) || !tw_arg_string(env, argv[0], "path", path, sizeof(path)))
+		return NULL;
+	int fd = open_pinned_prog(env, "progOpenPinned", path);
+	if (fd < 0)
+		return NULL;
+	struct tw_prog *prog = calloc(1, sizeof(*prog));
+	char *saved = strdup(path);
+	if (!prog || !saved) {
+		close(fd);
+		free(prog);
+		free(saved);
+		return tw_throw_errno(env, ENOMEM, "progOpenPinned(%s)", path);
+	}
+	prog->fd = fd;
+	prog->path = saved;
+	if (napi_create_external(env, prog, prog_finalize, NULL, &result) != napi_ok) {
+		prog_finalize(env, prog, NULL);
+		return tw_throw_errno(env, ENOMEM, "progOpenPinned(%s)", path);
+	}
+	if (napi_type_tag_object(env, result, &PROG_TAG) != napi_ok)
+		return tw_throw_errno(env, ENOMEM, "progOpenPinned(%s): tagging the handle", path);
+	return result;
+}
+
+/* progClose(handle): idempotent. */
+static napi_value prog_close(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[1];
+	if (!tw_args(env, cbinfo, 1, argv))
+		return NULL;
+	struct tw_prog *prog = get_prog(env, argv[0], true);
+	if (!prog)
+		return NULL;
+	if (prog->fd >= 0) {
+		close(prog->fd);
+		prog->fd = -1;
+	}
+	return tw_undefined(env);
+}
+
+/*
+ * progTestRun(handle, frame) -> the program's return value: one run through BPF_PROG_TEST_RUN,
+ * for a program that is never attached (the Service LB's conntrack collector, whose "frame"
+ * carries the keys it is to judge). Nothing of the frame comes back.
  */
 static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
 {
 	napi_value argv[2], result;
-	char path[PATH_MAX];
 	void *frame;
 	size_t len;
-	if (!tw_args(env, cbinfo, 2, argv) ||
-	    !tw_arg_string(env, argv[0], "path", path, sizeof(path)) ||
-	    !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
+	if (!tw_args(env, cbinfo, 2, argv))
+		return NULL;
+	struct tw_prog *prog = get_prog(env, argv[0], false);
+	if (!prog || !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
 		return NULL;
 	if (len < ETH_HLEN || len > UINT32_MAX)
-		return tw_throw_code(env, "EINVAL", "progTestRun(%s): a frame of %zu bytes", path, len);
-	int fd = open_pinned_prog(env, "progTestRun", path);
-	if (fd < 0)
-		return NULL;
+		return tw_throw_code(env, "EINVAL", "progTestRun(%s): a frame of %zu bytes", prog->path,
+				     len);
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .repeat = 1);
-	int err = bpf_prog_test_run_opts(fd, &opts);
-	int saved = errno;
-	close(fd);
-	if (err)
-		return tw_throw_errno(env, saved, "progTestRun(%s)", path);
+	if (bpf_prog_test_run_opts(prog->fd, &opts))
+		return tw_throw_errno(env, errno, "progTestRun(%s)", prog->path);
 	if (napi_create_uint32(env, opts.retval, &result) != napi_ok)
-		return tw_throw_code(env, "EINVAL", "progTestRun(%s): cannot return the result", path);
+		return tw_throw_code(env, "EINVAL", "progTestRun(%s): cannot return the result",
+				     prog->path);
 	return result;
 }
 
@@ -595,7 +680,9 @@ napi_status tw_tc_init(napi_env env, napi_value exports)
 		{"tcQuery", NULL, tc_query, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"tcDetach", NULL, tc_detach, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"progInfo", NULL, prog_info, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"progOpenPinned", NULL, prog_open_pinned, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"progTestRun", NULL, prog_test_run, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"progClose", NULL, prog_close, NULL, NULL, NULL, napi_enumerable, NULL},
 	};
 	return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

@@ -19,7 +19,7 @@ import { ensureBpffs } from '../dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../dataplane/bpf/lb-object.js';
 import {
   NativeBpfMap,
-  progTestRun,
+  NativeBpfProgram,
   releaseFreedHeap,
   type TcHookChoice,
 } from '../dataplane/bpf/native-bpf.js';
@@ -216,9 +216,11 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     options.registry === undefined
       ? undefined
       : registerConntrackMetrics(options.registry, maps.flow.maxEntries, collectIntervalMs);
+  // Held open for the daemon's life: a pass runs the program once per 64 ended flows.
+  const collectRuns = NativeBpfProgram.openPinned(collectProgram.path);
   const flowCollector = new FlowCollector({
     flows: maps.flow,
-    reaper: new ProgramEndedFlowReaper((frame) => progTestRun(collectProgram.path, frame)),
+    reaper: new ProgramEndedFlowReaper((frame) => collectRuns.testRun(frame)),
     intervalMs: collectIntervalMs,
     logger: log.child({ component: 'conntrack' }),
     onPass: onCollection,
@@ -251,6 +253,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       firstStateGate.close();
       flowCollector.stop();
       await flowCollector.whenIdle();
+      collectRuns.close();
       await stopSource();
       settler.stop();
       reconciler.stop();

@@ -29,6 +29,7 @@ import { addonCandidates } from '../../src/dataplane/native/addon-loader.js';
 import {
   loadObject,
   NativeBpfMap,
+  NativeBpfProgram,
   progInfo,
   setNativeBatchOpsForTests,
   tcAttach,
@@ -410,6 +411,32 @@ describe('loadObject', () => {
     expect(prog1.mapIds).toEqual(pinnedIds.sort((a, b) => a - b));
     expect(prog2.mapIds).toEqual(prog1.mapIds);
     expect(readdirSync(join(objDir(), 'progs'))).toEqual(['tw_pass']);
+  });
+
+  test('a pinned program held open runs on frames (BPF_PROG_TEST_RUN) until closed', () => {
+    const loaded = loadObject(objPath, objDir());
+    const count = NativeBpfMap.openPinned(loaded.maps.tw_test_count!);
+    opened.push(count);
+    const packets = () => count.lookup(Buffer.alloc(4))!.readBigUInt64LE(0);
+    const before = packets();
+    const program = NativeBpfProgram.openPinned(loaded.programs.tw_pass!);
+    const frame = Buffer.alloc(64);
+    expect(program.testRun(frame)).toBe(0); // TC_ACT_OK
+    expect(program.testRun(frame)).toBe(0);
+    expect(packets()).toBe(before + 2n);
+    // Shorter than an Ethernet header: refused before the kernel sees it.
+    expect(bpfFailure(() => program.testRun(Buffer.alloc(8))).errno).toBe('EINVAL');
+    program.close();
+    program.close();
+    expect(bpfFailure(() => program.testRun(frame)).errno).toBe('EBADF');
+    expect(packets()).toBe(before + 2n);
+    // What is pinned must be a program.
+    expect(bpfFailure(() => NativeBpfProgram.openPinned(loaded.maps.tw_test_hash!)).errno).toBe(
+      'EINVAL',
+    );
+    expect(
+      bpfFailure(() => NativeBpfProgram.openPinned(join(objDir(), 'progs', 'nope'))).errno,
+    ).toBe('ENOENT');
   });
 
   test('a map whose definition changed is refused with libbpf’s reason', () => {

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 
-import { NativeBpfMap, progTestRun } from '../../src/dataplane/bpf/native-bpf.js';
+import { NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
 import { FlowCollector } from '../../src/lb/flow-collector.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
@@ -47,12 +47,14 @@ const BACKEND = '10.0.0.20';
 let pins: LbPins;
 let maps: LbMaps;
 let reaper: ProgramEndedFlowReaper;
+let collect: NativeBpfProgram;
 
 beforeAll(() => {
   buildLbObject();
   pins = new LbPins(LB_OBJECT);
   maps = openLbMaps(pins.dir, (path) => NativeBpfMap.openPinned(path));
-  reaper = new ProgramEndedFlowReaper((frame) => progTestRun(pins.prog('tw_lb_collect'), frame));
+  collect = NativeBpfProgram.openPinned(pins.prog('tw_lb_collect'));
+  reaper = new ProgramEndedFlowReaper((frame) => collect.testRun(frame));
 });
 
 /** Each test starts from empty conntrack tables. */
@@ -64,6 +66,7 @@ beforeEach(() => {
 });
 
 afterAll(() => {
+  collect?.close();
   if (maps !== undefined) closeLbMaps(maps);
   pins?.cleanup();
 });

@@ -21,6 +21,9 @@ export { ADDON_ENV } from '../native/addon-loader.js';
 declare const mapHandleBrand: unique symbol;
 /** An open map inside the addon: it owns the fd. Opaque. */
 type MapHandle = { readonly [mapHandleBrand]: true };
+declare const progHandleBrand: unique symbol;
+/** An open program inside the addon: it owns the fd. Opaque. */
+type ProgHandle = { readonly [progHandleBrand]: true };
 
 export interface NativeMapInfo {
   id: number;
@@ -116,7 +119,9 @@ interface Addon {
   releaseFreedHeap(): void;
   mountBpffs(dir: string): void;
   progInfo(path: string): ProgInfo;
-  progTestRun(path: string, frame: Buffer): number;
+  progOpenPinned(path: string): ProgHandle;
+  progTestRun(prog: ProgHandle, frame: Buffer): number;
+  progClose(prog: ProgHandle): void;
   tcAttach(
     netnsPath: string,
     ifname: string,
@@ -297,11 +302,29 @@ export function progInfo(path: string): ProgInfo {
 }
 
 /**
- * Runs the program pinned at `path` once on `frame` (BPF_PROG_TEST_RUN) and returns what it
- * returned: how terwayd calls a program that is never attached (the conntrack collector).
+ * A pinned program held open: how terwayd calls a program that is never attached (the conntrack
+ * collector, thousands of runs a pass), without opening the pin for every run.
  */
-export function progTestRun(path: string, frame: Buffer): number {
-  return call((native) => native.progTestRun(path, frame));
+export class NativeBpfProgram {
+  private constructor(
+    readonly path: string,
+    private readonly handle: ProgHandle,
+  ) {}
+
+  /** Opens the program pinned at `path` (bpf_obj_get); anything else pinned there is refused. */
+  static openPinned(path: string): NativeBpfProgram {
+    return call((native) => new NativeBpfProgram(path, native.progOpenPinned(path)));
+  }
+
+  /** Runs the program once on `frame` (BPF_PROG_TEST_RUN) and returns what it returned. */
+  testRun(frame: Buffer): number {
+    return call((native) => native.progTestRun(this.handle, frame));
+  }
+
+  /** Idempotent; a run after it fails (EBADF). */
+  close(): void {
+    call((native) => native.progClose(this.handle));
+  }
 }
 
 /**
