@@ -23,7 +23,7 @@ import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
-import { endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
+import { COLLECT_PAGE_ENTRIES, endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import {
   FLOW,
@@ -348,10 +348,11 @@ export function conntrackCollectSection(
       `${r.ended.toLocaleString('en-US')} of them ended (TCP closing 20 s ago, UDP silent 90 s) and ` +
       `the rest live, each with its reverse entry; a fresh fill for each measurement. ` +
       `\`FlowCollector.collect()\` as terwayd runs it every \`--lb-collect-interval\`: the table ` +
-      `dumped off the event loop, scanned in slices, the ended keys handed to \`tw_lb_collect\` ` +
+      `read off the event loop in pages of ${COLLECT_PAGE_ENTRIES.toLocaleString('en-US')} flows, ` +
+      `each page scanned in slices and its ended keys handed to \`tw_lb_collect\` ` +
       `(\`BPF_PROG_TEST_RUN\`), which checks each again and deletes it with its reverse entry. ` +
-      `Baselines in the same run: the dump alone, the floor under any collector that reads the ` +
-      `table from user space; and the same deletes made by the daemon itself (the flow looked up ` +
+      `Baselines in the same run: the whole table dumped at once, the floor under any collector ` +
+      `that reads the table from user space; and the same deletes made by the daemon itself (the flow looked up ` +
       `again, deleted, its reverse entry looked up and deleted: four system calls per flow), paused ` +
       `every ${SLICE_KEYS.toLocaleString('en-US')} flows. The stall is the longest gap of a 1 ms ` +
       `event-loop delay histogram during the work: what a pod ADD arriving then would wait. The ` +

@@ -494,6 +494,41 @@ static int dump_all(int fd, struct dump_buf *d, uint32_t max_entries)
 	return err;
 }
 
+/*
+ * One page of a batched walk, into d (empty): room for `want` entries, more only when one hash
+ * bucket needs it; resumed after token `in` (NULL: from the start). `out` receives the token to
+ * resume from, and *done tells that the walk is over. A map or kernel without the batch op is
+ * walked whole, in one page: get_next_key from a key deleted since the last page would start the
+ * walk over, and the caller deletes as it goes.
+ */
+static int dump_page(int fd, struct dump_buf *d, uint32_t want, uint8_t *in, uint8_t *out,
+		     bool *done)
+{
+	if (!dump_reserve(d, want ? want : 1))
+		return -ENOMEM;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t n = d->cap;
+		int err = g_batch_ops ? bpf_map_lookup_batch(fd, in, out, d->keys, d->values, &n, &opts) :
+					-ENOTSUPP;
+		if (err == -ENOSPC) {
+			/* Nothing fit: the next bucket holds more than the page. */
+			if (d->cap > UINT32_MAX / 2 || !dump_reserve(d, d->cap * 2))
+				return -ENOMEM;
+			continue;
+		}
+		if (err && err != -ENOENT) {
+			if (in || !batch_unsupported(-err))
+				return err;
+			*done = true;
+			return dump_iterate(fd, d);
+		}
+		d->len = n <= d->cap ? n : 0;
+		*done = err == -ENOENT;
+		return 0;
+	}
+}
+
 static void free_bytes(napi_env env, void *data, void *hint)
 {
 	(void)env;
@@ -565,76 +600,171 @@ struct dump_work {
 	struct dump_buf d;
 	int err;
 	char *path;
+	const char *op;
+	/* A page (mapDumpPageAsync): its size, the tokens it resumes after and ends at. */
+	bool paged, has_in, done;
+	uint32_t want;
+	size_t token_size;
+	uint8_t *in, *out;
 };
 
 static void dump_work_execute(napi_env env, void *data)
 {
 	(void)env;
 	struct dump_work *w = data;
-	w->err = dump_all(w->fd, &w->d, w->max_entries);
+	if (w->paged)
+		w->err = dump_page(w->fd, &w->d, w->want, w->has_in ? w->in : NULL, w->out, &w->done);
+	else
+		w->err = dump_all(w->fd, &w->d, w->max_entries);
+}
+
+/* A page's result: the walk's, plus the token to resume from (null once the walk is over). */
+static bool page_object(napi_env env, struct dump_work *w, napi_value *out)
+{
+	napi_value token;
+	if (!dump_object(env, &w->d, out))
+		return false;
+	if (w->done)
+		token = tw_null(env);
+	else if (napi_create_buffer_copy(env, w->token_size, w->out, NULL, &token) != napi_ok)
+		return false;
+	tw_set_value(env, *out, "token", token);
+	return true;
+}
+
+static void dump_work_free(struct dump_work *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->d.keys);
+	free(w->d.values);
+	free(w->path);
+	free(w->in);
+	free(w->out);
+	free(w);
 }
 
 static void dump_work_complete(napi_env env, napi_status status, void *data)
 {
-	static const char op[] = "mapDumpAsync";
 	struct dump_work *w = data;
 	napi_value obj, error;
 	int err = status == napi_ok ? -w->err : ECANCELED;
-	if (err == 0 && !dump_object(env, &w->d, &obj))
+	if (err == 0 && !(w->paged ? page_object(env, w, &obj) : dump_object(env, &w->d, &obj)))
 		err = ENOMEM;
 	if (err == 0) {
 		napi_resolve_deferred(env, w->deferred, obj);
 	} else {
 		/* The message and code mapDump would throw, taken back as a value to reject with. */
 		tw_log_reset();
-		tw_throw_errno(env, err, "%s(%s)", op, w->path);
+		tw_throw_errno(env, err, "%s(%s)", w->op, w->path);
 		if (napi_get_and_clear_last_exception(env, &error) == napi_ok)
 			napi_reject_deferred(env, w->deferred, error);
 	}
 	napi_delete_async_work(env, w->work);
-	close(w->fd);
-	free(w->d.keys);
-	free(w->d.values);
-	free(w->path);
-	free(w);
+	dump_work_free(w);
+}
+
+/* A walk of `map` for a thread of libuv's pool, with its own dup of the fd; NULL (thrown) on failure. */
+static struct dump_work *dump_work_new(napi_env env, struct tw_map *map, const char *op)
+{
+	struct dump_work *w = calloc(1, sizeof(*w));
+	if (!w) {
+		tw_throw_errno(env, ENOMEM, "%s(%s)", op, map->path);
+		return NULL;
+	}
+	w->op = op;
+	w->d.ks = map->info.key_size;
+	w->d.vs = map->value_stride;
+	w->max_entries = map->info.max_entries;
+	/* The resume token is a bucket index for hash maps and a key for arrays: sized for either. */
+	w->token_size = map->info.key_size > 8 ? map->info.key_size : 8;
+	w->path = strdup(map->path);
+	w->fd = fcntl(map->fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0 || !w->path) {
+		int err = w->fd < 0 ? errno : ENOMEM;
+		dump_work_free(w);
+		tw_throw_errno(env, err, "%s(%s): dup of the map fd", op, map->path);
+		return NULL;
+	}
+	return w;
+}
+
+/* Queues the walk; its promise, or NULL (thrown, and the work freed). */
+static napi_value dump_work_queue(napi_env env, struct dump_work *w)
+{
+	napi_value promise, name;
+	if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
+	    napi_create_string_utf8(env, w->op, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+	    napi_create_async_work(env, NULL, name, dump_work_execute, dump_work_complete, w,
+				   &w->work) != napi_ok ||
+	    napi_queue_async_work(env, w->work) != napi_ok) {
+		tw_throw_errno(env, ENOMEM, "%s(%s): queueing the walk", w->op, w->path);
+		dump_work_free(w);
+		return NULL;
+	}
+	return promise;
 }
 
 static napi_value map_dump_async(napi_env env, napi_callback_info cbinfo)
 {
 	static const char op[] = "mapDumpAsync";
-	napi_value argv[1], promise, name;
+	napi_value argv[1];
 	if (!tw_args(env, cbinfo, 1, argv))
 		return NULL;
 	struct tw_map *map = get_data_map(env, argv[0], op);
 	if (!map)
 		return NULL;
-	struct dump_work *w = calloc(1, sizeof(*w));
+	struct dump_work *w = dump_work_new(env, map, op);
+	return w ? dump_work_queue(env, w) : NULL;
+}
+
+/*
+ * mapDumpPageAsync(handle, token, pageEntries) -> Promise<{keys, values, count, token}>: one page
+ * of a walk on a thread of libuv's pool, from the start (token null) or after the page that
+ * returned `token`; the result's token is null once the walk is over. A walk in pages holds one
+ * page at a time where mapDumpAsync holds the whole map (a full flow map: 19 MB), and the caller
+ * may delete entries between pages: the kernel resumes at the next bucket.
+ */
+static napi_value map_dump_page_async(napi_env env, napi_callback_info cbinfo)
+{
+	static const char op[] = "mapDumpPageAsync";
+	napi_value argv[3];
+	napi_valuetype token_type;
+	uint32_t want;
+	void *token = NULL;
+	size_t token_len = 0;
+	if (!tw_args(env, cbinfo, 3, argv) || !tw_arg_u32(env, argv[2], "pageEntries", &want))
+		return NULL;
+	if (napi_typeof(env, argv[1], &token_type) != napi_ok)
+		return tw_throw_code(env, "EINVAL", "%s: unreadable token", op);
+	if (token_type != napi_null && !tw_arg_buffer(env, argv[1], "token", &token, &token_len))
+		return NULL;
+	struct tw_map *map = get_data_map(env, argv[0], op);
+	if (!map)
+		return NULL;
+	if (want == 0)
+		return tw_throw_code(env, "EINVAL", "%s(%s): a page of 0 entries", op, map->path);
+	struct dump_work *w = dump_work_new(env, map, op);
 	if (!w)
+		return NULL;
+	if (token && token_len != w->token_size) {
+		size_t expected = w->token_size;
+		dump_work_free(w);
+		return tw_throw_code(env, "EINVAL", "%s(%s): a token of %zu bytes, not %zu", op,
+				     map->path, token_len, expected);
+	}
+	w->paged = true;
+	w->want = want;
+	w->has_in = token != NULL;
+	w->in = calloc(1, w->token_size);
+	w->out = calloc(1, w->token_size);
+	if (!w->in || !w->out) {
+		dump_work_free(w);
 		return tw_throw_errno(env, ENOMEM, "%s(%s)", op, map->path);
-	w->d.ks = map->info.key_size;
-	w->d.vs = map->value_stride;
-	w->max_entries = map->info.max_entries;
-	w->path = strdup(map->path);
-	w->fd = fcntl(map->fd, F_DUPFD_CLOEXEC, 0);
-	if (w->fd < 0 || !w->path) {
-		int err = w->fd < 0 ? errno : ENOMEM;
-		if (w->fd >= 0)
-			close(w->fd);
-		free(w->path);
-		free(w);
-		return tw_throw_errno(env, err, "%s(%s): dup of the map fd", op, map->path);
 	}
-	if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
-	    napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &name) != napi_ok ||
-	    napi_create_async_work(env, NULL, name, dump_work_execute, dump_work_complete, w,
-				   &w->work) != napi_ok ||
-	    napi_queue_async_work(env, w->work) != napi_ok) {
-		close(w->fd);
-		free(w->path);
-		free(w);
-		return tw_throw_errno(env, ENOMEM, "%s(%s): queueing the walk", op, map->path);
-	}
-	return promise;
+	if (token)
+		memcpy(w->in, token, w->token_size);
+	return dump_work_queue(env, w);
 }
 
 struct tw_mapping {
@@ -719,6 +849,7 @@ napi_status tw_maps_init(napi_env env, napi_value exports)
 		{"mapDeleteBatch", NULL, map_delete_batch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"mapLookup", NULL, map_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"mapDump", NULL, map_dump, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"mapDumpPageAsync", NULL, map_dump_page_async, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"mapDumpAsync", NULL, map_dump_async, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"mapMmap", NULL, map_mmap, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"setBatchOps", NULL, set_batch_ops, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -10,13 +10,14 @@
  * which answers it with a reset. With the ended entries collected, the tables hold the live flows
  * and those ended since the last pass, and evict only when those outgrow them.
  *
- * A pass reads the table off the event loop (dumpAsync), picks the flows ended by the programs'
- * rule (flow-liveness.ts) and hands them to the reaper in batches, pausing between slices so pod
- * ADDs are not held up. The reaper judges each one again before deleting it. Passes come every
+ * A pass reads the table off the event loop in pages (dumpPageAsync), and in each page picks the
+ * flows ended by the programs' rule (flow-liveness.ts) and hands them to the reaper in batches,
+ * pausing between slices so pod ADDs are not held up. One page at a time: a full table read whole
+ * would hold 19 MB until the pass ends. The reaper judges each one again before deleting it. Passes come every
  * interval, or sooner when new flows arrive fast enough to fill the table before then
  * (collect-pacing.ts).
  */
-import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
+import type { BpfDumpCursor, BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
 import {
   DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
@@ -38,6 +39,9 @@ export const FLOW_TABLE_WARN_SHARE = 0.8;
 
 /** Reaper calls between two pauses of a pass on the event loop. */
 const REAP_CALLS_PER_SLICE = 32;
+
+/** Flows read per page of a pass: 1.2 MB of keys and values. */
+export const COLLECT_PAGE_ENTRIES = 16_384;
 
 export interface FlowCollectionReport {
   /** Entries the dump held. */
@@ -65,6 +69,8 @@ export interface FlowCollectorOptions {
   /** The shortest; DEFAULT_SHORTEST_COLLECT_INTERVAL_MS (or intervalMs, if less) when not given. */
   readonly shortestIntervalMs?: number | undefined;
   readonly logger: Logger;
+  /** Flows read per page; COLLECT_PAGE_ENTRIES unless a test gives its own. */
+  readonly pageEntries?: number | undefined;
   /** Yields the event loop between slices of a pass; setImmediate unless a test gives its own. */
   readonly pause?: () => Promise<unknown>;
   /** Called after each pass the timer runs (metrics). */
@@ -145,20 +151,33 @@ export class FlowCollector {
   private async pass(): Promise<FlowCollectionReport> {
     const started = performance.now();
     const { flows, reaper, logger } = this.options;
-    const dump = await flows.dumpAsync();
-    const dumpedAtNs = this.monotonicNs();
-    const ended = await endedFlowKeys(dump, flows.valueStride, dumpedAtNs, this.pause);
+    const startedNs = this.monotonicNs();
+    let scanned = 0;
+    let endedCount = 0;
     let collected: ReapedEntries = { flows: 0, reverse: 0, moved: 0 };
-    for (let from = 0, calls = 0; from < ended.count; from += reaper.batch, calls++) {
-      if (calls > 0 && calls % REAP_CALLS_PER_SLICE === 0) await this.pause();
-      const count = Math.min(reaper.batch, ended.count - from);
-      const keys = ended.keys.subarray(from * FLOW_KEY.size, (from + count) * FLOW_KEY.size);
-      collected = addReaped(collected, reaper.reap(keys, count));
-    }
-    const afterPass = { remaining: dump.count - collected.flows, atNs: dumpedAtNs };
+    let calls = 0;
+    let cursor: BpfDumpCursor | undefined;
+    do {
+      const page = await flows.dumpPageAsync(
+        cursor,
+        this.options.pageEntries ?? COLLECT_PAGE_ENTRIES,
+      );
+      // Each page judged when it was read: a pass over a full table lasts about half a second.
+      const ended = await endedFlowKeys(page, flows.valueStride, this.monotonicNs(), this.pause);
+      scanned += page.count;
+      endedCount += ended.count;
+      for (let from = 0; from < ended.count; from += reaper.batch, calls++) {
+        if (calls > 0 && calls % REAP_CALLS_PER_SLICE === 0) await this.pause();
+        const count = Math.min(reaper.batch, ended.count - from);
+        const keys = ended.keys.subarray(from * FLOW_KEY.size, (from + count) * FLOW_KEY.size);
+        collected = addReaped(collected, reaper.reap(keys, count));
+      }
+      cursor = page.next;
+    } while (cursor !== undefined);
+    const afterPass = { remaining: scanned - collected.flows, atNs: startedNs };
     const nextPassMs = nextCollectDelayMs({
       capacity: flows.maxEntries,
-      scanned: dump.count,
+      scanned,
       current: afterPass,
       previous: this.lastPass,
       longestMs: this.intervalMs,
@@ -166,8 +185,8 @@ export class FlowCollector {
     });
     this.lastPass = afterPass;
     const report: FlowCollectionReport = {
-      scanned: dump.count,
-      live: dump.count - ended.count,
+      scanned,
+      live: scanned - endedCount,
       collected,
       capacity: flows.maxEntries,
       durationMs: performance.now() - started,

@@ -354,6 +354,60 @@ describe('maps', () => {
     expect(bpfErrno(closed)).toBe('EBADF');
   });
 
+  test('dumpPageAsync: pages cover the map once while the walker deletes what it read; without batch ops, one page', async () => {
+    const map = createMap('paged', 'type lru_hash key 8 value 16 entries 65536');
+    const n = 20_000;
+    const { keys, values } = entries(0, n);
+    map.updateBatch(keys, values, n);
+    const walk = async (pageEntries: number, deleteAsYouGo: boolean) => {
+      const seen = new Set<bigint>();
+      let pages = 0;
+      let largest = 0;
+      let page = await map.dumpPageAsync(undefined, pageEntries);
+      for (;;) {
+        pages++;
+        largest = Math.max(largest, page.count);
+        for (const [key, value] of dumpEntries(map, page)) {
+          const k = key.readBigUInt64LE(0);
+          expect(seen.has(k)).toBe(false);
+          expect(value.readBigUInt64LE(0)).toBe(k * 3n);
+          seen.add(k);
+        }
+        if (deleteAsYouGo) map.deleteBatch(page.keys, page.count);
+        if (page.next === undefined) return { seen, pages, largest };
+        page = await map.dumpPageAsync(page.next, pageEntries);
+      }
+    };
+    const read = await walk(4096, false);
+    expect(read.seen.size).toBe(n);
+    // Whole buckets per page: a page may pass its size by a bucket's few entries, not more.
+    expect(read.pages).toBeGreaterThanOrEqual(5);
+    expect(read.largest).toBeLessThan(4096 + 64);
+    const drained = await walk(4096, true);
+    expect(drained.seen.size).toBe(n);
+    expect(map.dump().count).toBe(0);
+
+    const few = entries(0, 100);
+    map.updateBatch(few.keys, few.values, 100);
+    setNativeBatchOpsForTests(false);
+    try {
+      const whole = await map.dumpPageAsync(undefined, 10);
+      expect(whole).toMatchObject({ count: 100, next: undefined });
+    } finally {
+      setNativeBatchOpsForTests(true);
+    }
+    const refused = async (fn: () => Promise<unknown>) =>
+      bpfErrno(
+        await fn().then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      );
+    expect(await refused(() => map.dumpPageAsync(undefined, 0))).toBe('EINVAL');
+    map.close();
+    expect(await refused(() => map.dumpPageAsync(undefined, 16))).toBe('EBADF');
+  });
+
   test('open failures and closed handles', () => {
     expect(bpfFailure(() => NativeBpfMap.openPinned(join(pinDir, 'nope'))).errno).toBe('ENOENT');
     const map = createMap('closing', 'type hash key 8 value 16 entries 16');

@@ -184,6 +184,42 @@ describe('a pass', () => {
     expect(maps.flow.dump().count).toBe(0);
   });
 
+  test("walks the table in pages, deleting each page's ended flows before reading the next", async () => {
+    const maps = memoryLbMaps();
+    const flows = Array.from({ length: 25 }, (_, index) => ({
+      clientPort: 20_000 + index,
+      state: index % 5 === 0 ? ESTABLISHED : CLOSING,
+      idleNs: index % 5 === 0 ? 0n : 60n * S,
+    }));
+    seed(maps, flows);
+    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const pages: number[] = [];
+    const walk = maps.flow.dumpPageAsync.bind(maps.flow);
+    maps.flow.dumpPageAsync = async (cursor, pageEntries) => {
+      const page = await walk(cursor, pageEntries);
+      // What earlier pages ended is gone by the time the next page is read.
+      pages.push(page.count);
+      expect(maps.flow.dump().count).toBe(25 - (pages.length - 1) * 8);
+      return page;
+    };
+    const reaper: EndedFlowReaper = { batch: 64, reap: (keys, count) => memory.reap(keys, count) };
+    const logger = capturingLogger();
+    const collector = new FlowCollector({
+      flows: maps.flow,
+      reaper,
+      monotonicNs: () => NOW,
+      intervalMs: 0,
+      pageEntries: 10,
+      logger: logger.logger,
+    });
+
+    const report = await collector.collect();
+
+    expect(pages).toEqual([10, 10, 5]);
+    expect(report).toMatchObject({ scanned: 25, live: 5, collected: { flows: 20, reverse: 20 } });
+    expect(maps.flow.dump().count).toBe(5);
+  });
+
   test('keeps a flow that came back to life between the dump and the reaper', async () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);

@@ -125,6 +125,41 @@ describe('MemoryBpfMap (hash)', () => {
   });
 });
 
+describe('MemoryBpfMap, a walk in pages', () => {
+  test('pages of the asked size cover the map once, as it was at the first page', async () => {
+    const map = hash();
+    const { keys, values } = entries(100, 25);
+    map.updateBatch(keys, values, 25);
+    const seen: bigint[] = [];
+    const counts: number[] = [];
+    let page = await map.dumpPageAsync(undefined, 10);
+    for (;;) {
+      counts.push(page.count);
+      for (const [k, v] of dumpEntries(map, page)) {
+        seen.push(k.readBigUInt64LE(0));
+        expect(v.readBigUInt64LE(0)).toBe(k.readBigUInt64LE(0) * 7n);
+      }
+      // Deleting what was read does not disturb the walk.
+      map.deleteBatch(page.keys, page.count);
+      if (page.next === undefined) break;
+      page = await map.dumpPageAsync(page.next, 10);
+    }
+    expect(counts).toEqual([10, 10, 5]);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => BigInt(100 + i)));
+    expect(map.dump().count).toBe(0);
+  });
+
+  test('an empty map is one empty last page; a page of 0, or a closed map, is refused', async () => {
+    const map = hash();
+    const page = await map.dumpPageAsync(undefined, 16);
+    expect(page).toMatchObject({ count: 0, next: undefined });
+    await expect(map.dumpPageAsync(undefined, 0)).rejects.toMatchObject({ code: 'BPF_ERROR' });
+    map.close();
+    const closed = await map.dumpPageAsync(undefined, 16).catch((error: unknown) => error);
+    expect(bpfErrno(closed)).toBe('EBADF');
+  });
+});
+
 describe('MemoryBpfMap (lru_hash)', () => {
   test('a full map evicts the least recently updated entry', () => {
     const map = new MemoryBpfMap({

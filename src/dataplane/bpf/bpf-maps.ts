@@ -26,6 +26,15 @@ export interface BpfMapDump {
   readonly count: number;
 }
 
+declare const dumpCursorBrand: unique symbol;
+/** Where a walk in pages (dumpPageAsync) resumes: opaque, from the page before. */
+export type BpfDumpCursor = { readonly [dumpCursorBrand]: true };
+
+export interface BpfMapDumpPage extends BpfMapDump {
+  /** Where the next page starts; undefined when this page was the last. */
+  readonly next: BpfDumpCursor | undefined;
+}
+
 export interface BpfMap {
   /** The kernel's map name (at most 15 characters), e.g. tw_fe_v1. */
   readonly name: string;
@@ -52,6 +61,13 @@ export interface BpfMap {
    * which on the daemon's thread would hold up every other call. Rejects as dump() throws.
    */
   dumpAsync(): Promise<BpfMapDump>;
+  /**
+   * One page of a walk, off the event loop like dumpAsync: about `pageEntries` entries (more when
+   * one hash bucket holds more), from the start (no cursor) or where the page before ended. A walk
+   * in pages holds one page at a time, and entries may be deleted between pages. Like any walk of
+   * a map that changes under it, it may miss an entry made meanwhile.
+   */
+  dumpPageAsync(cursor: BpfDumpCursor | undefined, pageEntries: number): Promise<BpfMapDumpPage>;
   /** Releases the map; idempotent. Later calls throw EBADF. */
   close(): void;
 }

@@ -7,11 +7,20 @@
  *    write), keys are u32 little-endian, an index out of range is E2BIG, delete is EINVAL;
  *  - BPF_NOEXIST / BPF_EXIST fail with EEXIST / ENOENT;
  *  - a batch stops at the first failing entry, leaving the ones before it written;
- *  - buffers of the wrong length are EINVAL, a closed map EBADF.
+ *  - buffers of the wrong length are EINVAL, a closed map EBADF;
+ *  - a walk in pages (dumpPageAsync) reads the map as it was at its first page: entries deleted
+ *    since are still listed (the kernel's walk would skip the ones deleted ahead of it), entries
+ *    made since are not.
  * Errors are BPF_ERRORs shaped like the native addon's, so bpfErrno() reads them the same way.
  * `calls` counts calls per method, for tests that assert a reconcile batches its writes.
  */
-import type { BpfMap, BpfMapDump, BpfUpdateFlags } from './bpf-maps.js';
+import type {
+  BpfDumpCursor,
+  BpfMap,
+  BpfMapDump,
+  BpfMapDumpPage,
+  BpfUpdateFlags,
+} from './bpf-maps.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, bpfError } from './bpf-maps.js';
 
 export type MemoryBpfMapType = 'hash' | 'lru_hash' | 'array';
@@ -22,6 +31,12 @@ export interface MemoryBpfMapOptions {
   keySize: number;
   valueSize: number;
   maxEntries: number;
+}
+
+/** A BpfDumpCursor of the in-memory map: the walk's snapshot, and how far it has come. */
+interface MemoryDumpCursor {
+  readonly walk: BpfMapDump;
+  readonly offset: number;
 }
 
 export class MemoryBpfMap implements BpfMap {
@@ -150,6 +165,30 @@ export class MemoryBpfMap implements BpfMap {
   async dumpAsync(): Promise<BpfMapDump> {
     await Promise.resolve();
     return this.dump();
+  }
+
+  async dumpPageAsync(
+    cursor: BpfDumpCursor | undefined,
+    pageEntries: number,
+  ): Promise<BpfMapDumpPage> {
+    await Promise.resolve();
+    this.check('mapDumpPageAsync');
+    if (!Number.isInteger(pageEntries) || pageEntries < 1) {
+      throw bpfError('EINVAL', `mapDumpPageAsync(${this.name}): a page of ${pageEntries} entries`);
+    }
+    const at =
+      cursor === undefined
+        ? { walk: this.dump(), offset: 0 }
+        : (cursor as unknown as MemoryDumpCursor);
+    const count = Math.min(pageEntries, at.walk.count - at.offset);
+    const end = at.offset + count;
+    const next: MemoryDumpCursor = { walk: at.walk, offset: end };
+    return {
+      keys: at.walk.keys.subarray(at.offset * this.keySize, end * this.keySize),
+      values: at.walk.values.subarray(at.offset * this.valueStride, end * this.valueStride),
+      count,
+      next: end < at.walk.count ? (next as unknown as BpfDumpCursor) : undefined,
+    };
   }
 
   close(): void {

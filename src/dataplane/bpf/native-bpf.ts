@@ -12,7 +12,13 @@
  * (the CNI shim, unit tests with MemoryBpfMap).
  */
 import { TerwayError } from '../../errors/terway-error.js';
-import type { BpfMap, BpfMapDump, BpfUpdateFlags } from './bpf-maps.js';
+import type {
+  BpfDumpCursor,
+  BpfMap,
+  BpfMapDump,
+  BpfMapDumpPage,
+  BpfUpdateFlags,
+} from './bpf-maps.js';
 import { BPF_ANY, toBpfError } from './bpf-maps.js';
 import { loadNativeAddon } from '../native/addon-loader.js';
 
@@ -21,6 +27,10 @@ export { ADDON_ENV } from '../native/addon-loader.js';
 declare const mapHandleBrand: unique symbol;
 /** An open map inside the addon: it owns the fd. Opaque. */
 type MapHandle = { readonly [mapHandleBrand]: true };
+/** A BpfDumpCursor of the kernel's: the token the batched walk resumes after. */
+interface NativeDumpCursor {
+  readonly token: Buffer;
+}
 declare const progHandleBrand: unique symbol;
 /** An open program inside the addon: it owns the fd. Opaque. */
 type ProgHandle = { readonly [progHandleBrand]: true };
@@ -108,6 +118,11 @@ interface Addon {
   mapLookup(map: MapHandle, key: Buffer): Buffer | null;
   mapDump(map: MapHandle): BpfMapDump;
   mapDumpAsync(map: MapHandle): Promise<BpfMapDump>;
+  mapDumpPageAsync(
+    map: MapHandle,
+    token: Buffer | null,
+    pageEntries: number,
+  ): Promise<BpfMapDump & { token: Buffer | null }>;
   mapMmap(map: MapHandle): ArrayBuffer;
   setBatchOps(enabled: boolean): void;
   loadObject(
@@ -245,6 +260,27 @@ export class NativeBpfMap implements BpfMap {
     // failures: a caller awaits one promise, never a throw and a rejection.
     try {
       return await call((native) => native.mapDumpAsync(this.handle));
+    } catch (error) {
+      throw asBpfError(error);
+    }
+  }
+
+  /** The page is read on a thread of libuv's pool; the cursor is the kernel's resume token. */
+  async dumpPageAsync(
+    cursor: BpfDumpCursor | undefined,
+    pageEntries: number,
+  ): Promise<BpfMapDumpPage> {
+    const token = cursor === undefined ? null : (cursor as unknown as NativeDumpCursor).token;
+    try {
+      const page = await call((native) => native.mapDumpPageAsync(this.handle, token, pageEntries));
+      const next: NativeDumpCursor | undefined =
+        page.token === null ? undefined : { token: page.token };
+      return {
+        keys: page.keys,
+        values: page.values,
+        count: page.count,
+        next: next as unknown as BpfDumpCursor | undefined,
+      };
     } catch (error) {
       throw asBpfError(error);
     }
