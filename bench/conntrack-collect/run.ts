@@ -23,7 +23,8 @@ import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
-import { COLLECT_PAGE_ENTRIES, endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
+import { endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
+import { DUMP_PAGE_ENTRIES } from '../../src/dataplane/bpf/bpf-maps.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import {
   FLOW,
@@ -348,7 +349,7 @@ export function conntrackCollectSection(
       `${r.ended.toLocaleString('en-US')} of them ended (TCP closing 20 s ago, UDP silent 90 s) and ` +
       `the rest live, each with its reverse entry; a fresh fill for each measurement. ` +
       `\`FlowCollector.collect()\` as terwayd runs it every \`--lb-collect-interval\`: the table ` +
-      `read off the event loop in pages of ${COLLECT_PAGE_ENTRIES.toLocaleString('en-US')} flows, ` +
+      `read off the event loop in pages of ${DUMP_PAGE_ENTRIES.toLocaleString('en-US')} flows, ` +
       `each page scanned in slices and its ended keys handed to \`tw_lb_collect\` ` +
       `(\`BPF_PROG_TEST_RUN\`), which checks each again and deletes it with its reverse entry. ` +
       `Baselines in the same run: the whole table dumped at once, the floor under any collector ` +

@@ -17,7 +17,8 @@
  * interval, or sooner when new flows arrive fast enough to fill the table before then
  * (collect-pacing.ts).
  */
-import type { BpfDumpCursor, BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
+import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
+import { DUMP_PAGE_ENTRIES, dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
 import {
   DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
@@ -39,9 +40,6 @@ export const FLOW_TABLE_WARN_SHARE = 0.8;
 
 /** Reaper calls between two pauses of a pass on the event loop. */
 const REAP_CALLS_PER_SLICE = 32;
-
-/** Flows read per page of a pass: 1.2 MB of keys and values. */
-export const COLLECT_PAGE_ENTRIES = 16_384;
 
 export interface FlowCollectionReport {
   /** Entries the dump held. */
@@ -69,7 +67,7 @@ export interface FlowCollectorOptions {
   /** The shortest; DEFAULT_SHORTEST_COLLECT_INTERVAL_MS (or intervalMs, if less) when not given. */
   readonly shortestIntervalMs?: number | undefined;
   readonly logger: Logger;
-  /** Flows read per page; COLLECT_PAGE_ENTRIES unless a test gives its own. */
+  /** Flows read per page; DUMP_PAGE_ENTRIES unless a test gives its own. */
   readonly pageEntries?: number | undefined;
   /** Yields the event loop between slices of a pass; setImmediate unless a test gives its own. */
   readonly pause?: () => Promise<unknown>;
@@ -156,12 +154,7 @@ export class FlowCollector {
     let endedCount = 0;
     let collected: ReapedEntries = { flows: 0, reverse: 0, moved: 0 };
     let calls = 0;
-    let cursor: BpfDumpCursor | undefined;
-    do {
-      const page = await flows.dumpPageAsync(
-        cursor,
-        this.options.pageEntries ?? COLLECT_PAGE_ENTRIES,
-      );
+    for await (const page of dumpPages(flows, this.options.pageEntries ?? DUMP_PAGE_ENTRIES)) {
       // Each page judged when it was read: a pass over a full table lasts about half a second.
       const ended = await endedFlowKeys(page, flows.valueStride, this.monotonicNs(), this.pause);
       scanned += page.count;
@@ -172,8 +165,7 @@ export class FlowCollector {
         const keys = ended.keys.subarray(from * FLOW_KEY.size, (from + count) * FLOW_KEY.size);
         collected = addReaped(collected, reaper.reap(keys, count));
       }
-      cursor = page.next;
-    } while (cursor !== undefined);
+    }
     const afterPass = { remaining: scanned - collected.flows, atNs: startedNs };
     const nextPassMs = nextCollectDelayMs({
       capacity: flows.maxEntries,

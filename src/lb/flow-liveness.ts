@@ -126,15 +126,16 @@ export const FLOW_SCAN_SLICE = 16_384;
 
 /**
  * frontendIdsOfLiveFlows for a caller on the daemon's event loop, with a `pause` every 16,384
- * flows: a full map (262,144) takes 13-23 ms to scan here, and the loop serves pod ADDs.
+ * flows: a full map (262,144) takes 13-23 ms to scan here, and the loop serves pod ADDs. The ids
+ * are added to `live`, so a walk in pages gathers every page's into one set.
  */
 export async function liveFrontendIdsPaused(
   dump: BpfMapDump,
   valueStride: number,
   nowNs: bigint,
   pause: () => Promise<unknown>,
+  live = new Set<number>(),
 ): Promise<Set<number>> {
-  const live = new Set<number>();
   for (let from = 0; from < dump.count; from += FLOW_SCAN_SLICE) {
     if (from > 0) await pause();
     addLiveFrontendIds(

@@ -13,6 +13,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from '../log/logger.js';
+import { dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import { frontendIdsOfLiveFlows, liveFrontendIdsPaused } from './flow-liveness.js';
 import type { LbMaps } from './lb-maps.js';
 import { readFlowCounts, resetCounters } from './maps/counter-resets.js';
@@ -190,8 +191,8 @@ export class ParkedIdRelease {
 
   /**
    * Frees, counters zeroed, the parked ids that no live flow counts under any more; the others
-   * wait for the next check. The flow map is walked off the event loop, and scanned on it in
-   * slices.
+   * wait for the next check. The flow map is walked off the event loop a page at a time, and each
+   * page scanned on it in slices.
    */
   private async check(): Promise<void> {
     const { maps, logger, currentState, monotonicNs } = this.options;
@@ -199,10 +200,11 @@ export class ParkedIdRelease {
     const parkedBefore = [...state.parkedFrontendIds];
     const walkStarted = Date.now();
     try {
-      const dump = await maps.flow.dumpAsync();
-      const live = await liveFrontendIdsPaused(dump, maps.flow.valueStride, monotonicNs(), () =>
-        nextTurn(),
-      );
+      // A page at a time: the whole map read at once would hold 19 MB until the scan ends.
+      const live = new Set<number>();
+      for await (const page of dumpPages(maps.flow)) {
+        await liveFrontendIdsPaused(page, maps.flow.valueStride, monotonicNs(), nextTurn, live);
+      }
       // Replaced meanwhile (a rebuild after a failed pass): the new mirror parked what it found.
       if (this.stopped || state !== currentState()) return;
       // Only ids parked before the walk: a flow can be counted under an id until its frontend is

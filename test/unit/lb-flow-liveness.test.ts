@@ -94,6 +94,23 @@ describe('frontendIdsOfLiveFlows', () => {
     expect(live.size).toBe(5_000);
   });
 
+  test("a walk in pages gathers every page's ids into one set", async () => {
+    const flows: Flow[] = Array.from({ length: 3_000 }, (_, index) => ({
+      frontendId: 1 + index,
+      proto: 'UDP',
+      state: 'established',
+      idleNs: (index % 3 === 0 ? 70n : 1n) * S,
+    }));
+    const live = new Set<number>();
+    for (const half of [flows.slice(0, 1_500), flows.slice(1_500)]) {
+      await liveFrontendIdsPaused(flowDump(half), FLOW.size, NOW, () => Promise.resolve(), live);
+    }
+    expect([...live].sort((a, b) => a - b)).toEqual(
+      [...frontendIdsOfLiveFlows(flowDump(flows), FLOW.size, NOW)].sort((a, b) => a - b),
+    );
+    expect(live.size).toBe(2_000);
+  });
+
   test("the states are lb_maps.h's TW_FLOW_* values, in order", () => {
     const header = readFileSync(join(REPO_ROOT, 'bpf/lb_maps.h'), 'utf8');
     const defined = [...header.matchAll(/^#define TW_FLOW_([A-Z_]+)\s+(\d+)\s/gm)].map(

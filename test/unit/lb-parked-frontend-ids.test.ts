@@ -18,7 +18,7 @@ afterEach(() => {
 
 /**
  * A release over fresh in-memory maps, on fake timers from 0, with the times the flow map is
- * walked. `duringWalk`, when set, runs once a walk's dump is read and before the check uses it:
+ * walked. `duringWalk`, when set, runs once a walk's last page is read and before the check uses it:
  * what a pass does while the walk is off the event loop.
  */
 function releaseHarness(timing: { checkMs: number; graceMs: number; clockNs: bigint }) {
@@ -42,13 +42,13 @@ function releaseHarness(timing: { checkMs: number; graceMs: number; clockNs: big
     /** How long a walk's dump takes (timers fire meanwhile); 0: a microtask. */
     walkMs: 0,
   };
-  const dumpAsync = maps.flow.dumpAsync.bind(maps.flow);
-  maps.flow.dumpAsync = async () => {
-    setUp.walks.push(Date.now());
-    const dump = await dumpAsync();
+  const dumpPageAsync = maps.flow.dumpPageAsync.bind(maps.flow);
+  maps.flow.dumpPageAsync = async (cursor, pageEntries) => {
+    if (cursor === undefined) setUp.walks.push(Date.now());
+    const page = await dumpPageAsync(cursor, pageEntries);
     if (setUp.walkMs > 0) await new Promise((resolve) => setTimeout(resolve, setUp.walkMs));
-    setUp.duringWalk?.();
-    return dump;
+    if (page.next === undefined) setUp.duringWalk?.();
+    return page;
   };
   return setUp;
 }

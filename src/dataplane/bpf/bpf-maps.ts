@@ -72,6 +72,25 @@ export interface BpfMap {
   close(): void;
 }
 
+/** Entries per page of a walk in pages, by default: 16,384 flows are 1.2 MB of keys and values. */
+export const DUMP_PAGE_ENTRIES = 16_384;
+
+/**
+ * The map's pages, one dumpPageAsync at a time: the caller may act on a page (delete from it)
+ * before the next is read.
+ */
+export async function* dumpPages(
+  map: BpfMap,
+  pageEntries: number = DUMP_PAGE_ENTRIES,
+): AsyncGenerator<BpfMapDump> {
+  let cursor: BpfDumpCursor | undefined;
+  do {
+    const page = await map.dumpPageAsync(cursor, pageEntries);
+    yield page;
+    cursor = page.next;
+  } while (cursor !== undefined);
+}
+
 /**
  * The errno name behind a BPF_ERROR (ENOENT, E2BIG, EEXIST, ...), for callers that act on it;
  * undefined for anything else.
