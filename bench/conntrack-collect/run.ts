@@ -23,7 +23,8 @@ import { ensureBpffs } from '../../src/dataplane/bpf/bpffs.js';
 import { planLbLoad, SYSTEM_LB_OBJECT_PROBES } from '../../src/dataplane/bpf/lb-object.js';
 import { loadObject, NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
-import { endedFlowKeys, FlowCollector } from '../../src/lb/flow-collector.js';
+import { FlowCollector } from '../../src/lb/flow-collector.js';
+import { MapCallsEndedFlowReaper } from '../../src/lb/map-calls-ended-flow-reaper.js';
 import { DUMP_PAGE_ENTRIES } from '../../src/dataplane/bpf/bpf-maps.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import {
@@ -45,7 +46,6 @@ const FLOWS = 250_000;
 const ENDED_SHARE = 0.75;
 const ROUNDS = Number(process.env['CONNTRACK_COLLECT_ROUNDS'] ?? 5);
 const S = 1_000_000_000n;
-const SLICE_KEYS = 2_048;
 
 export interface CollectRound {
   passMs: number;
@@ -158,33 +158,6 @@ function empty(maps: LbMaps): void {
   }
 }
 
-const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** The collector without its program: the daemon's own lookups and deletes, one call each. */
-async function deleteBySyscalls(maps: LbMaps): Promise<number> {
-  const dump = await maps.flow.dumpAsync();
-  const ended = await endedFlowKeys(dump, maps.flow.valueStride, process.hrtime.bigint(), pause);
-  const reverse = Buffer.alloc(REVERSE_KEY.size);
-  let deleted = 0;
-  for (let index = 0; index < ended.count; index++) {
-    if (index > 0 && index % SLICE_KEYS === 0) await pause();
-    const key = ended.keys.subarray(index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size);
-    const flow = maps.flow.lookup(key);
-    if (flow === undefined) continue;
-    deleted += maps.flow.deleteBatch(key, 1);
-    key.copy(reverse, 0, 0, 4);
-    flow.copy(reverse, 4, FLOW.fields.backendAddr.offset, FLOW.fields.backendAddr.offset + 4);
-    key.copy(reverse, 8, 8, 10);
-    flow.copy(reverse, 10, FLOW.fields.backendPort.offset, FLOW.fields.backendPort.offset + 2);
-    reverse[12] = key[12]!;
-    const owner = maps.reverse.lookup(reverse);
-    if (owner !== undefined && owner.subarray(0, FLOW_KEY.size).equals(key)) {
-      maps.reverse.deleteBatch(reverse, 1);
-    }
-  }
-  return deleted;
-}
-
 export async function runConntrackCollectBench(
   progress: (line: string) => void = () => undefined,
 ): Promise<ConntrackCollectResult> {
@@ -201,6 +174,13 @@ export async function runConntrackCollectBench(
   const collector = new FlowCollector({
     flows: maps.flow,
     reaper: new ProgramEndedFlowReaper((frame) => collect.testRun(frame)),
+    logger: pino({ level: 'silent' }),
+    intervalMs: 0,
+  });
+  // The same collector without its program: the daemon's own lookups and deletes, one call each.
+  const bySyscallsCollector = new FlowCollector({
+    flows: maps.flow,
+    reaper: new MapCallsEndedFlowReaper(maps, process.hrtime.bigint, false),
     logger: pino({ level: 'silent' }),
     intervalMs: 0,
   });
@@ -235,7 +215,7 @@ export async function runConntrackCollectBench(
       fill(maps);
       let bySyscalls = 0;
       const syscalls = await timed(async () => {
-        bySyscalls = await deleteBySyscalls(maps);
+        bySyscalls = (await bySyscallsCollector.collect()).collected.flows;
       });
       if (bySyscalls !== ended)
         throw new Error(`round ${round + 1}: syscalls deleted ${bySyscalls}`);
@@ -353,9 +333,10 @@ export function conntrackCollectSection(
       `each page scanned in slices and its ended keys handed to \`tw_lb_collect\` ` +
       `(\`BPF_PROG_TEST_RUN\`), which checks each again and deletes it with its reverse entry. ` +
       `Baselines in the same run: the whole table dumped at once, the floor under any collector ` +
-      `that reads the table from user space; and the same deletes made by the daemon itself (the flow looked up ` +
-      `again, deleted, its reverse entry looked up and deleted: four system calls per flow), paused ` +
-      `every ${SLICE_KEYS.toLocaleString('en-US')} flows. The stall is the longest gap of a 1 ms ` +
+      `that reads the table from user space; and the same collector with the program's rules ` +
+      `carried out by the daemon itself (\`MapCallsEndedFlowReaper\`: the flow looked up again, ` +
+      `deleted, its reverse entry looked up and deleted, four system calls per flow), paused as ` +
+      `often. The stall is the longest gap of a 1 ms ` +
       `event-loop delay histogram during the work: what a pod ADD arriving then would wait. The ` +
       `peak RSS added is the kernel's peak resident set during the pass (VmHWM, reset just before) ` +
       `less the RSS before it: what a memory limit must leave room for. ` +

@@ -12,7 +12,7 @@ import type { EndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
 import { unpackReaped } from '../../src/lb/ended-flow-reaper.js';
 import { FlowCollector, type FlowCollectionReport } from '../../src/lb/flow-collector.js';
 import { FLOW_LIFETIME_NS } from '../../src/lb/flow-liveness.js';
-import { MemoryEndedFlowReaper } from '../../src/lb/memory-ended-flow-reaper.js';
+import { MapCallsEndedFlowReaper } from '../../src/lb/map-calls-ended-flow-reaper.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import {
   FLOW,
@@ -110,7 +110,7 @@ function collectorOver(
   options: { reaper?: EndedFlowReaper; intervalMs?: number } = {},
 ) {
   const logger = capturingLogger();
-  const reaper = new MemoryEndedFlowReaper(maps, () => NOW);
+  const reaper = new MapCallsEndedFlowReaper(maps, () => NOW);
   const reports: FlowCollectionReport[] = [];
   const collector = new FlowCollector({
     flows: maps.flow,
@@ -165,7 +165,7 @@ describe('a pass', () => {
       idleNs: 60n * S,
     }));
     seed(maps, ended);
-    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const memory = new MapCallsEndedFlowReaper(maps, () => NOW);
     const sizes: number[] = [];
     const reaper: EndedFlowReaper = {
       batch: 64,
@@ -192,7 +192,7 @@ describe('a pass', () => {
       idleNs: index % 5 === 0 ? 0n : 60n * S,
     }));
     seed(maps, flows);
-    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const memory = new MapCallsEndedFlowReaper(maps, () => NOW);
     const pages: number[] = [];
     const walk = maps.flow.dumpPageAsync.bind(maps.flow);
     maps.flow.dumpPageAsync = async (cursor, pageEntries) => {
@@ -223,7 +223,7 @@ describe('a pass', () => {
   test('keeps a flow that came back to life between the dump and the reaper', async () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
-    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const memory = new MapCallsEndedFlowReaper(maps, () => NOW);
     const reaper: EndedFlowReaper = {
       batch: 64,
       reap: (keys, count) => {
@@ -276,7 +276,7 @@ describe('the timer', () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
     let calls = 0;
-    const memory = new MemoryEndedFlowReaper(maps, () => NOW);
+    const memory = new MapCallsEndedFlowReaper(maps, () => NOW);
     const reaper: EndedFlowReaper = {
       batch: 64,
       reap: (keys, count) => {
@@ -314,7 +314,7 @@ describe('the timer', () => {
     const log = capturingLogger();
     const collector = new FlowCollector({
       flows: maps.flow,
-      reaper: new MemoryEndedFlowReaper(maps, () => now),
+      reaper: new MapCallsEndedFlowReaper(maps, () => now),
       monotonicNs: () => now,
       intervalMs: 60_000,
       shortestIntervalMs: 5,

@@ -1,7 +1,9 @@
 /**
- * tw_lb_collect's rules over maps in memory (memory-lb-maps.ts), for unit tests of the collector:
- * a flow is deleted only if it is ended when the reaper looks, with its moved-port entry and the
- * reverse entry that still leads to it.
+ * tw_lb_collect's rules through the maps' own calls: a flow is deleted only if it is ended when
+ * the reaper looks, with its moved-port entry and the reverse entry that still leads to it. Over
+ * maps in memory (memory-lb-maps.ts) it is the program's fake in the collector's unit tests; over
+ * the kernel's it is what the daemon would do without the program, a system call per lookup or
+ * delete, and bench/conntrack-collect's baseline.
  */
 import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
 import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
@@ -14,21 +16,25 @@ import {
   REVERSE_KEY,
 } from './maps/lb-layouts.js';
 
-export interface MemoryReaperMaps {
+export interface ReaperMaps {
   readonly flow: BpfMap;
   readonly reverse: BpfMap;
   readonly movedPorts: BpfMap;
 }
 
-export class MemoryEndedFlowReaper implements EndedFlowReaper {
+export class MapCallsEndedFlowReaper implements EndedFlowReaper {
   readonly batch = COLLECT_FRAME.batch;
-  /** Keys handed to reap, in order: what a test can hold the collector's choice against. */
+  /**
+   * Keys handed to reap, in order, when constructed with `recordAsked`: what a test can hold the
+   * collector's choice against.
+   */
   readonly asked: Buffer[] = [];
 
   constructor(
-    private readonly maps: MemoryReaperMaps,
+    private readonly maps: ReaperMaps,
     /** The programs' clock, CLOCK_MONOTONIC in ns. */
     private readonly monotonicNs: () => bigint,
+    private readonly recordAsked = true,
   ) {}
 
   reap(keys: Buffer, count: number): ReapedEntries {
@@ -38,8 +44,8 @@ export class MemoryEndedFlowReaper implements EndedFlowReaper {
     let reverse = 0;
     let moved = 0;
     for (let index = 0; index < count; index++) {
-      const key = Buffer.from(keys.subarray(index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size));
-      this.asked.push(key);
+      const key = keys.subarray(index * FLOW_KEY.size, (index + 1) * FLOW_KEY.size);
+      if (this.recordAsked) this.asked.push(Buffer.from(key));
       const flow = this.maps.flow.lookup(key);
       const proto = key[FLOW_KEY.fields.proto.offset]!;
       if (flow === undefined || flowAlive(proto, stateOf(flow), lastSeenOf(flow), now)) continue;
