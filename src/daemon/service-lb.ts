@@ -36,6 +36,7 @@ import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-coll
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
+import { flowEntriesMade, readNodeFlowTotals } from '../lb/maps/node-counters.js';
 import { registerConntrackMetrics, registerLbMetrics } from '../observe/lb-metrics.js';
 import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
 import { informerProblem, servicesFileProblem } from '../observe/source-problem.js';
@@ -215,13 +216,14 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   const onCollection =
     options.registry === undefined
       ? undefined
-      : registerConntrackMetrics(options.registry, maps.flow.maxEntries, collectIntervalMs);
+      : registerConntrackMetrics(options.registry, maps.flow.maxEntries);
   // Held open for the daemon's life: a pass runs the program once per 64 ended flows.
   const collectRuns = NativeBpfProgram.openPinned(collectProgram.path);
   const flowCollector = new FlowCollector({
     flows: maps.flow,
     reaper: new ProgramEndedFlowReaper((frame) => collectRuns.testRun(frame)),
     intervalMs: collectIntervalMs,
+    flowsMade: () => flowEntriesMade(readNodeFlowTotals(maps.nodeStats)),
     logger: log.child({ component: 'conntrack' }),
     onPass: onCollection,
   });

@@ -13,18 +13,14 @@
  * A pass reads the table off the event loop in pages (dumpPageAsync), and in each page picks the
  * flows ended by the programs' rule (flow-liveness.ts) and hands them to the reaper in batches,
  * pausing between slices so pod ADDs are not held up. One page at a time: a full table read whole
- * would hold 19 MB until the pass ends. The reaper judges each one again before deleting it. Passes come every
- * interval, or sooner when new flows arrive fast enough to fill the table before then
- * (collect-pacing.ts).
+ * would hold 19 MB until the pass ends. The reaper judges each one again before deleting it. Passes
+ * come every interval, or sooner when the programs have made enough new flows since the last one
+ * to fill the table before then (collect-pacing.ts).
  */
 import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import { DUMP_PAGE_ENTRIES, dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import type { Logger } from '../log/logger.js';
-import {
-  DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
-  nextCollectDelayMs,
-  type TableAfterPass,
-} from './collect-pacing.js';
+import { DEFAULT_FILL_CHECK_MS, tableFillingUp } from './collect-pacing.js';
 import type { EndedFlowReaper, ReapedEntries } from './ended-flow-reaper.js';
 import { dumpedFlowAlive, splitNs } from './flow-liveness.js';
 import { FLOW_KEY } from './maps/lb-layouts.js';
@@ -51,9 +47,14 @@ export interface FlowCollectionReport {
   /** The flow table's size. */
   readonly capacity: number;
   readonly durationMs: number;
-  /** The delay the timer takes before the next pass (collect-pacing.ts). */
-  readonly nextPassMs: number;
+  /**
+   * What started it: the interval, the new flows made since the last pass (collect-pacing.ts),
+   * or a caller (collect()).
+   */
+  readonly trigger: CollectTrigger;
 }
+
+export type CollectTrigger = 'interval' | 'filling' | 'manual';
 
 export interface FlowCollectorOptions {
   /** tw_flow. */
@@ -64,8 +65,14 @@ export interface FlowCollectorOptions {
   /** The longest delay between passes; DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given; 0: start()
    *  runs no pass. */
   readonly intervalMs?: number | undefined;
-  /** The shortest; DEFAULT_SHORTEST_COLLECT_INTERVAL_MS (or intervalMs, if less) when not given. */
-  readonly shortestIntervalMs?: number | undefined;
+  /**
+   * How many flow entries the programs have made so far (their node counters: a running total).
+   * When given, it is read every fillCheckMs, and a pass runs early once the flows made since the
+   * last one would fill the table (collect-pacing.ts); without it, passes run at the interval.
+   */
+  readonly flowsMade?: (() => number) | undefined;
+  /** DEFAULT_FILL_CHECK_MS (or intervalMs, if less) when not given. */
+  readonly fillCheckMs?: number | undefined;
   readonly logger: Logger;
   /** Flows read per page; DUMP_PAGE_ENTRIES unless a test gives its own. */
   readonly pageEntries?: number | undefined;
@@ -81,32 +88,35 @@ export class FlowCollector {
   private running: Promise<FlowCollectionReport> | undefined;
   private readonly monotonicNs: () => bigint;
   private readonly intervalMs: number;
-  private readonly shortestIntervalMs: number;
+  private readonly fillCheckMs: number;
   private readonly pause: () => Promise<unknown>;
   private warnedFull = false;
-  /** The table after the last pass: with the next one's dump, the rate new flows arrive at. */
-  private lastPass: TableAfterPass | undefined;
-  /** The timer's next delay, from the last pass. */
-  private nextDelayMs: number;
+  /** When the last pass ended (or the collector started), performance.now(). */
+  private lastPassAt = 0;
+  /** The entries the last pass left, and flowsMade() when it began; undefined before the first. */
+  private lastPass: { remaining: number; made: number | undefined } | undefined;
+  /** What started the last pass the timer ran, for the log when the pace changes. */
+  private lastTrigger: CollectTrigger = 'interval';
+  private warnedCounters = false;
 
   constructor(private readonly options: FlowCollectorOptions) {
     this.monotonicNs = options.monotonicNs ?? process.hrtime.bigint;
     this.intervalMs = options.intervalMs ?? DEFAULT_FLOW_COLLECT_INTERVAL_MS;
-    this.shortestIntervalMs = Math.min(
-      options.shortestIntervalMs ?? DEFAULT_SHORTEST_COLLECT_INTERVAL_MS,
-      this.intervalMs,
-    );
-    this.nextDelayMs = this.intervalMs;
+    this.fillCheckMs =
+      options.flowsMade === undefined
+        ? this.intervalMs
+        : Math.min(options.fillCheckMs ?? DEFAULT_FILL_CHECK_MS, this.intervalMs);
     this.pause = options.pause ?? (() => new Promise((resolve) => setImmediate(resolve)));
   }
 
   /**
-   * Runs passes until stop(), the first one interval from now, each next one as the last one
-   * paced it; an interval of 0 runs none.
+   * Runs passes until stop(): one an interval after the last, or sooner when the table is filling
+   * up (see flowsMade); an interval of 0 runs none.
    */
   start(): void {
     if (!this.stopped || this.intervalMs === 0) return;
     this.stopped = false;
+    this.lastPassAt = performance.now();
     this.arm();
   }
 
@@ -123,9 +133,10 @@ export class FlowCollector {
   }
 
   /** One pass now (a pass under way is joined, not doubled). */
-  collect(): Promise<FlowCollectionReport> {
-    this.running ??= this.pass().finally(() => {
+  collect(trigger: CollectTrigger = 'manual'): Promise<FlowCollectionReport> {
+    this.running ??= this.pass(trigger).finally(() => {
       this.running = undefined;
+      this.lastPassAt = performance.now();
     });
     return this.running;
   }
@@ -134,22 +145,63 @@ export class FlowCollector {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.collect()
+      const trigger = this.due();
+      if (trigger === undefined) {
+        this.arm();
+        return;
+      }
+      this.notePace(trigger);
+      this.collect(trigger)
         .then((report) => this.options.onPass?.(report))
         .catch((error: unknown) => {
           // The next pass tries again; the datapath works on meanwhile, only with fuller tables.
           this.options.logger.warn({ err: error }, 'conntrack collection failed');
         })
         .finally(() => this.arm());
-    }, this.nextDelayMs);
+    }, this.fillCheckMs);
     // Nothing is lost when the daemon exits between passes: the next start collects.
     this.timer.unref();
   }
 
-  private async pass(): Promise<FlowCollectionReport> {
+  /**
+   * What a pass is due for now: the interval since the last one, or the flows the programs made
+   * since it (collect-pacing.ts); undefined: none yet.
+   */
+  private due(): CollectTrigger | undefined {
+    if (performance.now() - this.lastPassAt >= this.intervalMs) return 'interval';
+    const last = this.lastPass;
+    if (last?.made === undefined) return undefined;
+    const made = this.flowsMadeNow();
+    if (made === undefined) return undefined;
+    const { maxEntries } = this.options.flows;
+    return tableFillingUp(maxEntries, last.remaining, made - last.made) ? 'filling' : undefined;
+  }
+
+  /** flowsMade(), or undefined when it is not given or cannot be read (warned once). */
+  private flowsMadeNow(): number | undefined {
+    const { flowsMade } = this.options;
+    if (flowsMade === undefined) return undefined;
+    try {
+      const made = flowsMade();
+      this.warnedCounters = false;
+      return made;
+    } catch (error) {
+      if (!this.warnedCounters) {
+        this.options.logger.warn(
+          { err: error },
+          "conntrack collector: cannot read the programs' flow counters; passes come at the interval only",
+        );
+      }
+      this.warnedCounters = true;
+      return undefined;
+    }
+  }
+
+  private async pass(trigger: CollectTrigger): Promise<FlowCollectionReport> {
     const started = performance.now();
     const { flows, reaper, logger } = this.options;
-    const startedNs = this.monotonicNs();
+    // Read before the walk: flows made during it count towards the next pass.
+    const made = this.flowsMadeNow();
     let scanned = 0;
     let endedCount = 0;
     let collected: ReapedEntries = { flows: 0, reverse: 0, moved: 0 };
@@ -166,38 +218,27 @@ export class FlowCollector {
         collected = addReaped(collected, reaper.reap(keys, count));
       }
     }
-    const afterPass = { remaining: scanned - collected.flows, atNs: startedNs };
-    const nextPassMs = nextCollectDelayMs({
-      capacity: flows.maxEntries,
-      scanned,
-      current: afterPass,
-      previous: this.lastPass,
-      longestMs: this.intervalMs,
-      shortestMs: this.shortestIntervalMs,
-    });
-    this.lastPass = afterPass;
+    this.lastPass = { remaining: scanned - collected.flows, made };
     const report: FlowCollectionReport = {
       scanned,
       live: scanned - endedCount,
       collected,
       capacity: flows.maxEntries,
       durationMs: performance.now() - started,
-      nextPassMs,
+      trigger,
     };
     logger.debug({ ...report }, 'conntrack collected');
-    this.notePace(nextPassMs);
-    this.nextDelayMs = nextPassMs;
     this.warnWhenNearlyFull(report);
     return report;
   }
 
-  /** Logged when the pace leaves the configured interval and when it returns to it. */
-  private notePace(nextPassMs: number): void {
-    const faster = nextPassMs < this.intervalMs;
-    if (faster === this.nextDelayMs < this.intervalMs) return;
+  /** Logged when passes start coming early, and when they come at the interval again. */
+  private notePace(trigger: CollectTrigger): void {
+    if (trigger === this.lastTrigger) return;
+    this.lastTrigger = trigger;
     this.options.logger.info(
-      { nextPassMs, intervalMs: this.intervalMs },
-      faster
+      { intervalMs: this.intervalMs, remainingAfterLastPass: this.lastPass?.remaining },
+      trigger === 'filling'
         ? 'conntrack collector: new flows would fill the table before the interval is up; collecting sooner'
         : 'conntrack collector: back to its interval',
     );

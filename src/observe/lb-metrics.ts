@@ -197,7 +197,7 @@ export interface CollectionReport {
   readonly scanned: number;
   readonly live: number;
   readonly collected: { readonly flows: number; readonly reverse: number; readonly moved: number };
-  readonly nextPassMs: number;
+  readonly trigger: string;
 }
 
 /**
@@ -207,8 +207,6 @@ export interface CollectionReport {
 export function registerConntrackMetrics(
   registry: Registry,
   capacity: number,
-  /** --lb-collect-interval: the first pass's delay, shown until a pass paces the next. */
-  intervalMs: number,
 ): (report: CollectionReport) => void {
   const entries = new Gauge({
     name: 'terway_lb_conntrack_entries',
@@ -234,16 +232,18 @@ export function registerConntrackMetrics(
     registers: [registry],
   });
   for (const table of ['flow', 'reverse', 'moved']) collected.inc({ table }, 0);
-  const nextPass = new Gauge({
-    name: 'terway_lb_conntrack_next_pass_seconds',
+  const passes = new Counter({
+    name: 'terway_lb_conntrack_passes_total',
     help:
-      'The delay the conntrack collector took before its next pass: --lb-collect-interval, or ' +
-      'less while new flows arrive fast enough to fill the table sooner',
+      'Conntrack collector passes, by what started them: --lb-collect-interval (trigger="interval"), ' +
+      'or the new flows made since the last pass, enough to fill the table before the interval ' +
+      'was up (trigger="filling")',
+    labelNames: ['trigger'],
     registers: [registry],
   });
-  nextPass.set(intervalMs / 1000);
+  for (const trigger of ['interval', 'filling']) passes.inc({ trigger }, 0);
   return (report) => {
-    nextPass.set(report.nextPassMs / 1000);
+    passes.inc({ trigger: report.trigger });
     entries.set({ state: 'live' }, report.live);
     entries.set({ state: 'ended' }, report.scanned - report.live);
     collected.inc({ table: 'flow' }, report.collected.flows);

@@ -300,7 +300,7 @@ describe('the timer', () => {
     expect(maps.flow.dump().count).toBe(0);
   });
 
-  test('paces itself by the rate new flows arrived at between its last two passes', async () => {
+  test('runs a pass before the interval once the flows the programs made since the last one would take half the room it left', async () => {
     const flow = new MemoryBpfMap({
       name: 'tw_flow_v1',
       type: 'lru_hash',
@@ -309,15 +309,16 @@ describe('the timer', () => {
       maxEntries: 10_000,
     });
     const maps = { ...memoryLbMaps(), flow };
-    let now = NOW;
+    let made = 0;
     const reports: FlowCollectionReport[] = [];
     const log = capturingLogger();
     const collector = new FlowCollector({
       flows: maps.flow,
-      reaper: new MapCallsEndedFlowReaper(maps, () => now),
-      monotonicNs: () => now,
+      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
+      monotonicNs: () => NOW,
       intervalMs: 60_000,
-      shortestIntervalMs: 5,
+      flowsMade: () => made,
+      fillCheckMs: 5,
       logger: log.logger,
       onPass: (report) => reports.push(report),
     });
@@ -327,29 +328,55 @@ describe('the timer', () => {
         state: ESTABLISHED,
         idleNs: 0n,
       }));
-    seed(maps, live(1, 100));
-    expect((await collector.collect()).nextPassMs).toBe(60_000);
-    // 10 new flows in 1 s: half the room left (4,945) lasts 494 s at that rate.
-    seed(maps, live(1_000, 10));
-    now += S;
-    expect((await collector.collect()).nextPassMs).toBe(60_000);
-    // 5,000 in the next second: half of what is left then (2,445) lasts 489 ms.
-    seed(maps, live(2_000, 5_000));
-    now += S;
-    expect((await collector.collect()).nextPassMs).toBe(489);
-
-    // The timer takes that pace: its first pass comes long before the 60 s interval.
-    const started = Date.now();
+    seed(maps, live(1, 2_000));
+    made = 2_000;
+    // The first pass, by hand: it leaves 2,000 entries, so 4,000 more are half the room.
+    expect(await collector.collect()).toMatchObject({ scanned: 2_000, trigger: 'manual' });
     collector.start();
+    seed(maps, live(3_000, 3_999));
+    made += 3_999;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(reports).toEqual([]);
+    // One more: the 60 s interval is far off, but the table is filling up.
+    seed(maps, live(7_000, 1));
+    made += 1;
     await waitFor(() => reports.length >= 1);
+    expect(reports[0]).toMatchObject({ trigger: 'filling', scanned: 6_000 });
+    // Nothing made since: no pass until the interval.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(reports).toHaveLength(1);
     collector.stop();
     await collector.whenIdle();
-    expect(Date.now() - started).toBeLessThan(5_000);
-    // Nothing arrived since: back to the interval.
-    expect(reports[0]!.nextPassMs).toBe(60_000);
     expect(log.records.filter((r) => r.level === 30).map((r) => r.msg)).toEqual([
       'conntrack collector: new flows would fill the table before the interval is up; collecting sooner',
-      'conntrack collector: back to its interval',
+    ]);
+  });
+
+  test('counters it cannot read leave the interval in charge, with one warning', async () => {
+    const maps = memoryLbMaps();
+    seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
+    const reports: FlowCollectionReport[] = [];
+    const log = capturingLogger();
+    const collector = new FlowCollector({
+      flows: maps.flow,
+      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
+      monotonicNs: () => NOW,
+      intervalMs: 60,
+      flowsMade: () => {
+        throw new Error('map gone');
+      },
+      fillCheckMs: 5,
+      logger: log.logger,
+      onPass: (report) => reports.push(report),
+    });
+    collector.start();
+    await waitFor(() => reports.length >= 2);
+    collector.stop();
+    await collector.whenIdle();
+    expect(reports.map((r) => r.trigger)).toEqual(['interval', 'interval']);
+    expect(reports[0]!.collected.flows).toBe(1);
+    expect(log.records.filter((r) => r.level === WARN).map((r) => r.msg)).toEqual([
+      "conntrack collector: cannot read the programs' flow counters; passes come at the interval only",
     ]);
   });
 
@@ -373,21 +400,19 @@ test("tw_lb_collect's return value unpacks into flows, reverse entries and moved
 
 test('the conntrack metrics show the last pass and count what was collected', async () => {
   const registry = new Registry();
-  const observe = registerConntrackMetrics(registry, 100, 30_000);
-  const before = await registry.metrics();
-  expect(before).toContain('terway_lb_conntrack_capacity 100');
-  expect(before).toContain('terway_lb_conntrack_next_pass_seconds 30');
+  const observe = registerConntrackMetrics(registry, 100);
+  expect(await registry.metrics()).toContain('terway_lb_conntrack_capacity 100');
   observe({
     scanned: 10,
     live: 7,
     collected: { flows: 3, reverse: 2, moved: 1 },
-    nextPassMs: 30_000,
+    trigger: 'interval',
   });
   observe({
     scanned: 8,
     live: 8,
     collected: { flows: 0, reverse: 0, moved: 0 },
-    nextPassMs: 2_500,
+    trigger: 'filling',
   });
 
   const text = await registry.metrics();
@@ -398,7 +423,8 @@ test('the conntrack metrics show the last pass and count what was collected', as
   expect(text).toContain('terway_lb_conntrack_collected_total{table="flow"} 3');
   expect(text).toContain('terway_lb_conntrack_collected_total{table="reverse"} 2');
   expect(text).toContain('terway_lb_conntrack_collected_total{table="moved"} 1');
-  expect(text).toContain('terway_lb_conntrack_next_pass_seconds 2.5');
+  expect(text).toContain('terway_lb_conntrack_passes_total{trigger="interval"} 1');
+  expect(text).toContain('terway_lb_conntrack_passes_total{trigger="filling"} 1');
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {

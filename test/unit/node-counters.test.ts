@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 
 import type { BpfMap } from '../../src/dataplane/bpf/bpf-maps.js';
 import { NODE_COUNTERS } from '../../src/lb/maps/lb-layouts.js';
-import { readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
+import { flowEntriesMade, readNodeFlowTotals } from '../../src/lb/maps/node-counters.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
 
 /** The one thing read of tw_node_stat: entry 0, as the kernel returns a per-CPU value. */
@@ -25,6 +25,8 @@ describe('readNodeFlowTotals', () => {
       moved: 3n,
       movedDirect: 11n,
     });
+    // Entries made: the balanced flows and the moved direct ones; refusals and clashes make none.
+    expect(flowEntriesMade(readNodeFlowTotals(mapReturning(value)))).toBe(23);
   });
 
   test('a map without the entry counts nothing', () => {

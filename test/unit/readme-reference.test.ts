@@ -82,7 +82,7 @@ describe('README reference tables', () => {
         movedDirect: 0n,
       }),
     });
-    registerConntrackMetrics(registry, 262_144, 30_000);
+    registerConntrackMetrics(registry, 262_144);
     registerInformerMetrics(registry, { status: () => ({ informers: [] }) });
     registerServicesFileMetrics(registry, { currentError: () => undefined });
     const registered = (await registry.getMetricsAsJSON()).map((metric) => metric.name).sort();

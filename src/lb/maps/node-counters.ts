@@ -50,3 +50,12 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
   }
   return { balanced, refused, clashed, moved, movedDirect };
 }
+
+/**
+ * The flow entries the programs have made, as their counters tell: every balanced flow (a new
+ * entry, or an ended one restarted in place) and every moved direct one. An upper bound on the
+ * entries added to tw_flow, which is what the conntrack collector paces itself by.
+ */
+export function flowEntriesMade(totals: NodeFlowTotals): number {
+  return Number(totals.balanced + totals.movedDirect);
+}
