@@ -93,7 +93,10 @@ export class FlowCollector {
   private warnedFull = false;
   /** When the last pass ended (or the collector started), performance.now(). */
   private lastPassAt = 0;
-  /** The entries the last pass left, and flowsMade() when it began; undefined before the first. */
+  /**
+   * The entries the last pass left, and flowsMade() when it began; before the first, an empty
+   * table and flowsMade() at start().
+   */
   private lastPass: { remaining: number; made: number | undefined } | undefined;
   /** What started the last pass the timer ran, for the log when the pace changes. */
   private lastTrigger: CollectTrigger = 'interval';
@@ -117,6 +120,9 @@ export class FlowCollector {
     if (!this.stopped || this.intervalMs === 0) return;
     this.stopped = false;
     this.lastPassAt = performance.now();
+    // Before the first pass the table's fill is unknown: taken as empty, so a burst from the start
+    // brings the first pass once it has made half a table's worth of flows.
+    this.lastPass ??= { remaining: 0, made: this.flowsMadeNow() };
     this.arm();
   }
 

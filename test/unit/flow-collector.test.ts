@@ -352,6 +352,38 @@ describe('the timer', () => {
     ]);
   });
 
+  test('before its first pass it takes the table as empty: half a table of new flows brings that pass', async () => {
+    const flow = new MemoryBpfMap({
+      name: 'tw_flow_v1',
+      type: 'lru_hash',
+      keySize: FLOW_KEY.size,
+      valueSize: FLOW.size,
+      maxEntries: 1_000,
+    });
+    const maps = { ...memoryLbMaps(), flow };
+    let made = 7_000; // made before this daemon started: not new
+    const reports: FlowCollectionReport[] = [];
+    const collector = new FlowCollector({
+      flows: maps.flow,
+      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
+      monotonicNs: () => NOW,
+      intervalMs: 60_000,
+      flowsMade: () => made,
+      fillCheckMs: 5,
+      logger: capturingLogger().logger,
+      onPass: (report) => reports.push(report),
+    });
+    collector.start();
+    made += 499;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(reports).toEqual([]);
+    made += 1;
+    await waitFor(() => reports.length >= 1);
+    collector.stop();
+    await collector.whenIdle();
+    expect(reports[0]!.trigger).toBe('filling');
+  });
+
   test('counters it cannot read leave the interval in charge, with one warning', async () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
