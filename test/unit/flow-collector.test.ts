@@ -107,7 +107,13 @@ function capturingLogger(): { logger: pino.Logger; records: LogRecord[] } {
 
 function collectorOver(
   maps: ReturnType<typeof memoryLbMaps>,
-  options: { reaper?: EndedFlowReaper; intervalMs?: number } = {},
+  options: {
+    reaper?: EndedFlowReaper;
+    intervalMs?: number;
+    flowsMade?: () => number;
+    fillCheckMs?: number;
+    pageEntries?: number;
+  } = {},
 ) {
   const logger = capturingLogger();
   const reaper = new MapCallsEndedFlowReaper(maps, () => NOW);
@@ -117,10 +123,34 @@ function collectorOver(
     reaper: options.reaper ?? reaper,
     monotonicNs: () => NOW,
     intervalMs: options.intervalMs ?? 0,
+    flowsMade: options.flowsMade,
+    fillCheckMs: options.fillCheckMs,
+    pageEntries: options.pageEntries,
     logger: logger.logger,
     onPass: (report) => reports.push(report),
   });
   return { collector, reaper, logger, reports };
+}
+
+/** The LB's maps in memory with a flow table of `maxEntries`, for tests of a table filling up. */
+function mapsWithFlowTable(maxEntries: number): ReturnType<typeof memoryLbMaps> {
+  const flow = new MemoryBpfMap({
+    name: 'tw_flow_v1',
+    type: 'lru_hash',
+    keySize: FLOW_KEY.size,
+    valueSize: FLOW.size,
+    maxEntries,
+  });
+  return { ...memoryLbMaps(), flow };
+}
+
+/** `count` live (just active, established) TCP flows, from client port `from` up. */
+function liveFlows(from: number, count: number): Seeded[] {
+  return Array.from({ length: count }, (_, i) => ({
+    clientPort: from + i,
+    state: ESTABLISHED,
+    idleNs: 0n,
+  }));
 }
 
 describe('a pass', () => {
@@ -192,7 +222,6 @@ describe('a pass', () => {
       idleNs: index % 5 === 0 ? 0n : 60n * S,
     }));
     seed(maps, flows);
-    const memory = new MapCallsEndedFlowReaper(maps, () => NOW);
     const pages: number[] = [];
     const walk = maps.flow.dumpPageAsync.bind(maps.flow);
     maps.flow.dumpPageAsync = async (cursor, pageEntries) => {
@@ -202,16 +231,7 @@ describe('a pass', () => {
       expect(maps.flow.dump().count).toBe(25 - (pages.length - 1) * 8);
       return page;
     };
-    const reaper: EndedFlowReaper = { batch: 64, reap: (keys, count) => memory.reap(keys, count) };
-    const logger = capturingLogger();
-    const collector = new FlowCollector({
-      flows: maps.flow,
-      reaper,
-      monotonicNs: () => NOW,
-      intervalMs: 0,
-      pageEntries: 10,
-      logger: logger.logger,
-    });
+    const { collector } = collectorOver(maps, { pageEntries: 10 });
 
     const report = await collector.collect();
 
@@ -242,19 +262,8 @@ describe('a pass', () => {
   });
 
   test('warns once when live flows fill 80% of the table, again only after it drained', async () => {
-    const small = memoryLbMaps();
-    const flow = new MemoryBpfMap({
-      name: 'tw_flow_v1',
-      type: 'lru_hash',
-      keySize: FLOW_KEY.size,
-      valueSize: FLOW.size,
-      maxEntries: 10,
-    });
-    const maps = { ...small, flow };
-    seed(
-      maps,
-      Array.from({ length: 8 }, (_, i) => ({ clientPort: i + 1, state: ESTABLISHED, idleNs: 0n })),
-    );
+    const maps = mapsWithFlowTable(10);
+    seed(maps, liveFlows(1, 8));
     const { collector, logger } = collectorOver(maps);
     const warnings = () => logger.records.filter((r) => r.level === WARN).map((r) => r.msg);
 
@@ -263,7 +272,7 @@ describe('a pass', () => {
     expect(warnings()).toEqual([
       'the conntrack table is over 80% live flows: new flows will soon evict live ones',
     ]);
-    flow.deleteBatch(forwardKey(8), 1);
+    maps.flow.deleteBatch(forwardKey(8), 1);
     await collector.collect();
     seed(maps, [{ clientPort: 8, state: ESTABLISHED, idleNs: 0n }]);
     await collector.collect();
@@ -301,44 +310,28 @@ describe('the timer', () => {
   });
 
   test('runs a pass before the interval once the flows the programs made since the last one would take half the room it left', async () => {
-    const flow = new MemoryBpfMap({
-      name: 'tw_flow_v1',
-      type: 'lru_hash',
-      keySize: FLOW_KEY.size,
-      valueSize: FLOW.size,
-      maxEntries: 10_000,
-    });
-    const maps = { ...memoryLbMaps(), flow };
+    const maps = mapsWithFlowTable(10_000);
     let made = 0;
-    const reports: FlowCollectionReport[] = [];
-    const log = capturingLogger();
-    const collector = new FlowCollector({
-      flows: maps.flow,
-      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
-      monotonicNs: () => NOW,
+    const {
+      collector,
+      logger: log,
+      reports,
+    } = collectorOver(maps, {
       intervalMs: 60_000,
       flowsMade: () => made,
       fillCheckMs: 5,
-      logger: log.logger,
-      onPass: (report) => reports.push(report),
     });
-    const live = (from: number, count: number) =>
-      Array.from({ length: count }, (_, i) => ({
-        clientPort: from + i,
-        state: ESTABLISHED,
-        idleNs: 0n,
-      }));
-    seed(maps, live(1, 2_000));
+    seed(maps, liveFlows(1, 2_000));
     made = 2_000;
     // The first pass, by hand: it leaves 2,000 entries, so 4,000 more are half the room.
     expect(await collector.collect()).toMatchObject({ scanned: 2_000, trigger: 'manual' });
     collector.start();
-    seed(maps, live(3_000, 3_999));
+    seed(maps, liveFlows(3_000, 3_999));
     made += 3_999;
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(reports).toEqual([]);
     // One more: the 60 s interval is far off, but the table is filling up.
-    seed(maps, live(7_000, 1));
+    seed(maps, liveFlows(7_000, 1));
     made += 1;
     await waitFor(() => reports.length >= 1);
     expect(reports[0]).toMatchObject({ trigger: 'filling', scanned: 6_000 });
@@ -353,25 +346,12 @@ describe('the timer', () => {
   });
 
   test('before its first pass it takes the table as empty: half a table of new flows brings that pass', async () => {
-    const flow = new MemoryBpfMap({
-      name: 'tw_flow_v1',
-      type: 'lru_hash',
-      keySize: FLOW_KEY.size,
-      valueSize: FLOW.size,
-      maxEntries: 1_000,
-    });
-    const maps = { ...memoryLbMaps(), flow };
+    const maps = mapsWithFlowTable(1_000);
     let made = 7_000; // made before this daemon started: not new
-    const reports: FlowCollectionReport[] = [];
-    const collector = new FlowCollector({
-      flows: maps.flow,
-      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
-      monotonicNs: () => NOW,
+    const { collector, reports } = collectorOver(maps, {
       intervalMs: 60_000,
       flowsMade: () => made,
       fillCheckMs: 5,
-      logger: capturingLogger().logger,
-      onPass: (report) => reports.push(report),
     });
     collector.start();
     made += 499;
@@ -387,19 +367,16 @@ describe('the timer', () => {
   test('counters it cannot read leave the interval in charge, with one warning', async () => {
     const maps = memoryLbMaps();
     seed(maps, [{ clientPort: 1, state: CLOSING, idleNs: 60n * S }]);
-    const reports: FlowCollectionReport[] = [];
-    const log = capturingLogger();
-    const collector = new FlowCollector({
-      flows: maps.flow,
-      reaper: new MapCallsEndedFlowReaper(maps, () => NOW),
-      monotonicNs: () => NOW,
+    const {
+      collector,
+      logger: log,
+      reports,
+    } = collectorOver(maps, {
       intervalMs: 60,
       flowsMade: () => {
         throw new Error('map gone');
       },
       fillCheckMs: 5,
-      logger: log.logger,
-      onPass: (report) => reports.push(report),
     });
     collector.start();
     await waitFor(() => reports.length >= 2);
