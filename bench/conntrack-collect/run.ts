@@ -6,14 +6,17 @@
  * flow table is filled with FLOWS flows, ENDED_SHARE of them ended (TCP closing 20 s ago, UDP
  * silent 90 s) and the rest live, each with its reverse entry. Per round, on a fresh fill each:
  * - the collector's pass (dump off the loop, scan, tw_lb_collect run on batches of 64 keys);
- * - baseline: the dump alone, the floor under any collector that reads the table from user space
- *   (what `terway-cli show flows` costs the daemon too);
+ * - baseline: the dump alone, the floor under any collector that reads the table from user space;
+ * - what `terway-cli show flows` costs the daemon on that table (selectFlows, the 1,000 most
+ *   recent, its default), read in pages like the pass, against the same dump: the whole table at
+ *   once, as the selection read it before.
  * - baseline: the same deletes made by the daemon itself, one system call each (the flow looked up
  *   again, deleted, its reverse entry looked up and deleted): the collector without the program,
  *   whose check and delete are system calls apart. Paused as often as the pass pauses.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { rmSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -25,6 +28,7 @@ import { loadObject, NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/
 import { ProgramEndedFlowReaper } from '../../src/lb/ended-flow-reaper.js';
 import { FlowCollector } from '../../src/lb/flow-collector.js';
 import { MapCallsEndedFlowReaper } from '../../src/lb/map-calls-ended-flow-reaper.js';
+import { selectFlows } from '../../src/lb/flow-records.js';
 import { DUMP_PAGE_ENTRIES } from '../../src/dataplane/bpf/bpf-maps.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import {
@@ -54,6 +58,11 @@ export interface CollectRound {
   passRssMb: number;
   dumpMs: number;
   dumpStallMs: number;
+  /** Peak RSS added while the whole table was dumped at once (MiB). */
+  dumpRssMb: number;
+  selectMs: number;
+  selectStallMs: number;
+  selectRssMb: number;
   syscallsMs: number;
   syscallsStallMs: number;
   collected: number;
@@ -69,10 +78,14 @@ export interface ConntrackCollectResult {
     passStall: number;
     passRss: number;
     dump: number;
+    dumpRss: number;
+    select: number;
+    selectStall: number;
+    selectRss: number;
     syscalls: number;
     syscallsStall: number;
   };
-  ratios: { passOverDump: number; passOverSyscalls: number };
+  ratios: { passOverDump: number; passOverSyscalls: number; selectOverDump: number };
   checks: string[];
   seconds: number;
 }
@@ -88,8 +101,23 @@ async function timed(work: () => Promise<unknown>): Promise<{ ms: number; stallM
   return { ms: elapsed, stallMs: histogram.max / 1e6 };
 }
 
-/** FLOWS flows and their reverse entries, written in two batches; returns the ended count. */
-function fill(maps: LbMaps): number {
+/** What `work` adds to the process's peak RSS (MiB), from a collected heap. */
+async function peakRssAdded(work: () => Promise<unknown>): Promise<number> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = rssOf(process.pid).rssMb;
+  resetPeakRss(process.pid);
+  await work();
+  return Math.max(0, peakRssMb(process.pid) - before);
+}
+
+/** The default limit of `terway-cli show flows`. */
+const SHOWN_FLOWS = 1_000;
+
+/**
+ * FLOWS flows and their reverse entries, written in two batches; returns how many are ended, and
+ * when the live ones were last seen.
+ */
+function fill(maps: LbMaps): { ended: number; liveSeenNs: bigint } {
   const now = process.hrtime.bigint();
   const keys = Buffer.alloc(FLOWS * FLOW_KEY.size);
   const values = Buffer.alloc(FLOWS * maps.flow.valueStride);
@@ -148,7 +176,7 @@ function fill(maps: LbMaps): number {
   }
   maps.flow.updateBatch(keys, values, FLOWS);
   maps.reverse.updateBatch(reverseKeys, keys, FLOWS);
-  return ended;
+  return { ended, liveSeenNs: now };
 }
 
 function empty(maps: LbMaps): void {
@@ -189,16 +217,44 @@ export async function runConntrackCollectBench(
   let ended = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      ended = fill(maps);
-      const dump = await timed(() => maps.flow.dumpAsync());
-      let collected = 0;
-      (globalThis as { gc?: () => void }).gc?.();
-      const rssBefore = rssOf(process.pid).rssMb;
-      resetPeakRss(process.pid);
-      const pass = await timed(async () => {
-        collected = (await collector.collect()).collected.flows;
+      const filled = fill(maps);
+      ended = filled.ended;
+      let dump = { ms: 0, stallMs: 0 };
+      const dumpRssMb = await peakRssAdded(async () => {
+        dump = await timed(() => maps.flow.dumpAsync());
       });
-      const passRssMb = peakRssMb(process.pid) - rssBefore;
+      let select = { ms: 0, stallMs: 0 };
+      let shown: { matched: number; total: number; records: number; newest: bigint } | undefined;
+      const selectRssMb = await peakRssAdded(async () => {
+        select = await timed(async () => {
+          const selection = await selectFlows(maps.flow, { limit: SHOWN_FLOWS }, () => nextTurn());
+          const records = [...selection.batches(100)].flat();
+          shown = { ...selection, records: records.length, newest: records[0]!.lastSeenNs };
+        });
+      });
+      if (
+        shown?.matched !== FLOWS ||
+        shown.records !== SHOWN_FLOWS ||
+        shown.newest !== filled.liveSeenNs
+      ) {
+        throw new Error(
+          `round ${round + 1}: the selection matched ${shown?.matched} flows and showed ` +
+            `${shown?.records}, the first last seen at ${shown?.newest}, not ${filled.liveSeenNs}`,
+        );
+      }
+      if (round === 0) {
+        checks.push(
+          `the selection matched ${shown.matched} of ${shown.total} flows and showed ` +
+            `${shown.records}, the most recent first`,
+        );
+      }
+      let collected = 0;
+      let pass = { ms: 0, stallMs: 0 };
+      const passRssMb = await peakRssAdded(async () => {
+        pass = await timed(async () => {
+          collected = (await collector.collect()).collected.flows;
+        });
+      });
       const left = { flows: maps.flow.dump().count, reverse: maps.reverse.dump().count };
       if (round === 0) {
         checks.push(
@@ -226,12 +282,17 @@ export async function runConntrackCollectBench(
         passRssMb,
         dumpMs: dump.ms,
         dumpStallMs: dump.stallMs,
+        dumpRssMb,
+        selectMs: select.ms,
+        selectStallMs: select.stallMs,
+        selectRssMb,
         syscallsMs: syscalls.ms,
         syscallsStallMs: syscalls.stallMs,
         collected,
       });
       progress(
         `round ${round + 1}: pass ${ms(pass.ms)} (loop held ≤ ${ms(pass.stallMs)}), dump ${ms(dump.ms)}, ` +
+          `show flows ${ms(select.ms)} (+${selectRssMb.toFixed(0)} MB), ` +
           `per-key syscalls ${ms(syscalls.ms)} (≤ ${ms(syscalls.stallMs)})`,
       );
     }
@@ -252,12 +313,17 @@ export async function runConntrackCollectBench(
       passStall: median(pick('passStallMs')),
       passRss: median(pick('passRssMb')),
       dump: median(pick('dumpMs')),
+      dumpRss: median(pick('dumpRssMb')),
+      select: median(pick('selectMs')),
+      selectStall: median(pick('selectStallMs')),
+      selectRss: median(pick('selectRssMb')),
       syscalls: median(pick('syscallsMs')),
       syscallsStall: median(pick('syscallsStallMs')),
     },
     ratios: {
       passOverDump: medianRatio(pick('passMs'), pick('dumpMs')),
       passOverSyscalls: medianRatio(pick('passMs'), pick('syscallsMs')),
+      selectOverDump: medianRatio(pick('selectMs'), pick('dumpMs')),
     },
     checks,
     seconds: (Date.now() - started) / 1000,
@@ -292,12 +358,21 @@ export function conntrackCollectSection(
         '',
       ],
       [
-        'Baseline: the dump alone',
+        'Baseline: the dump alone (the whole table at once)',
         ms(r.medians.dump),
         '',
-        '',
+        `${r.medians.dumpRss.toFixed(0)} MB`,
         '',
         `pass / dump **${ratio(r.ratios.passOverDump)}**`,
+      ],
+      [
+        `\`terway-cli show flows\`, the daemon's side: the ${SHOWN_FLOWS.toLocaleString('en-US')} ` +
+          `most recent flows selected in pages, as records`,
+        ms(r.medians.select),
+        ms(r.medians.selectStall),
+        `${r.medians.selectRss.toFixed(0)} MB`,
+        '',
+        `selection / dump ${ratio(r.ratios.selectOverDump)}`,
       ],
       [
         'Baseline: the same deletes by the daemon, one system call each',
@@ -310,13 +385,27 @@ export function conntrackCollectSection(
     ],
   );
   const perRound = mdTable(
-    ['Round', 'pass', 'its stall', 'its peak RSS added', 'dump', 'syscalls', 'their stall'],
+    [
+      'Round',
+      'pass',
+      'its stall',
+      'its peak RSS added',
+      'dump',
+      'its peak RSS added',
+      'show flows',
+      'its peak RSS added',
+      'syscalls',
+      'their stall',
+    ],
     r.rounds.map((round, index) => [
       String(index + 1),
       ms(round.passMs),
       ms(round.passStallMs),
       `${round.passRssMb.toFixed(0)} MB`,
       ms(round.dumpMs),
+      `${round.dumpRssMb.toFixed(0)} MB`,
+      ms(round.selectMs),
+      `${round.selectRssMb.toFixed(0)} MB`,
       ms(round.syscallsMs),
       ms(round.syscallsStallMs),
     ]),
@@ -336,7 +425,10 @@ export function conntrackCollectSection(
       `that reads the table from user space; and the same collector with the program's rules ` +
       `carried out by the daemon itself (\`MapCallsEndedFlowReaper\`: the flow looked up again, ` +
       `deleted, its reverse entry looked up and deleted, four system calls per flow), paused as ` +
-      `often. The stall is the longest gap of a 1 ms ` +
+      `often. And what \`terway-cli show flows\` costs the daemon on the same table: ` +
+      `\`selectFlows\` with its default limit, the table read in pages and only the most recent ` +
+      `flows kept, then made records, against the dump above (how it read the table before). ` +
+      `The stall is the longest gap of a 1 ms ` +
       `event-loop delay histogram during the work: what a pod ADD arriving then would wait. The ` +
       `peak RSS added is the kernel's peak resident set during the pass (VmHWM, reset just before) ` +
       `less the RSS before it: what a memory limit must leave room for. ` +
@@ -369,7 +461,9 @@ export function printConntrackCollect(r: ConntrackCollectResult): void {
   process.stdout.write(
     `conntrack collector: pass ${ms(r.medians.pass)} (stall ${ms(r.medians.passStall)}, ` +
       `+${r.medians.passRss.toFixed(0)} MB RSS), ` +
-      `dump ${ms(r.medians.dump)} (${ratio(r.ratios.passOverDump)}), per-key syscalls ` +
+      `dump ${ms(r.medians.dump)} (${ratio(r.ratios.passOverDump)}, ` +
+      `+${r.medians.dumpRss.toFixed(0)} MB RSS), show flows ${ms(r.medians.select)} ` +
+      `(+${r.medians.selectRss.toFixed(0)} MB RSS), per-key syscalls ` +
       `${ms(r.medians.syscalls)} (${ratio(r.ratios.passOverSyscalls)})\n`,
   );
 }

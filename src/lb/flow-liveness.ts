@@ -119,8 +119,8 @@ export function frontendIdsOfLiveFlows(
 }
 
 /**
- * Flows scanned between two pauses of a scan on the daemon's event loop (liveFrontendIdsPaused,
- * and selectFlows for terway-cli show flows): a few ms of work, so CNI calls wait no longer.
+ * Flows scanned between two pauses of a scan on the daemon's event loop (liveFrontendIdsPaused):
+ * a few ms of work, so CNI calls wait no longer.
  */
 export const FLOW_SCAN_SLICE = 16_384;
 

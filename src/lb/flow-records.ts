@@ -4,10 +4,9 @@
  * the daemon believes it configured. A Service address exists only inside the client pod; this is
  * the one place an operator can still see where a connection to it really went.
  */
-import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
+import { DUMP_PAGE_ENTRIES, dumpPages, type BpfMap } from '../dataplane/bpf/bpf-maps.js';
 import { intToIp } from '../util/ipv4.js';
 import type { LbProtocol } from './desired-frontend.js';
-import { FLOW_SCAN_SLICE } from './flow-liveness.js';
 import {
   FLOW,
   FLOW_F_DIRECT,
@@ -19,6 +18,7 @@ import {
 } from './maps/lb-layouts.js';
 import { decode } from './maps/struct-codec.js';
 import { protocolName } from './programmed-state.js';
+import { RecentFlows } from './recent-flows.js';
 
 export interface FlowRecord {
   readonly protocol: LbProtocol;
@@ -104,20 +104,20 @@ export interface FlowSelection {
 
 /**
  * The flows that match, most recently active first, at most `limit` of them. A full map holds
- * 262,144 flows and the daemon serves ADDs on the same event loop: the map is walked off the loop
- * (dumpAsync), flows are matched on numbers read in place with a `pause` every 16,384 of them, and
- * only the ones chosen become records, in batches.
+ * 262,144 flows and the daemon serves ADDs on the same event loop: the map is read a page at a
+ * time off the loop (dumpPages) and scanned with a `pause` every 4,096 flows; flows are matched on
+ * numbers read in place, and only the most recent `limit` of those that match are copied out of
+ * the pages (RecentFlows). They become records in batches.
  */
 export async function selectFlows(
   flows: BpfMap,
   query: FlowQuery = {},
   pause: () => Promise<void> = () => Promise.resolve(),
   movedPorts?: MovedPorts,
+  pageEntries: number = DUMP_PAGE_ENTRIES,
 ): Promise<FlowSelection> {
-  const dump = await flows.dumpAsync();
   const stride = flows.valueStride;
-  const positions = new Int32Array(dump.count);
-  const lastSeen = new Float64Array(dump.count);
+  const kept = new RecentFlows(FLOW_KEY.size, stride, query.limit ?? 0);
   const view: FlowAddresses = {
     clientAddr: 0,
     clientPort: 0,
@@ -128,36 +128,42 @@ export async function selectFlows(
     backendPort: 0,
   };
   let matched = 0;
-  for (let index = 0; index < dump.count; index++) {
-    if (index > 0 && index % FLOW_SCAN_SLICE === 0) await pause();
-    if (query.matches !== undefined) {
-      readAddresses(dump.keys, index * FLOW_KEY.size, dump.values, index * stride, view);
-      if (!query.matches(view)) continue;
+  let total = 0;
+  for await (const page of dumpPages(flows, pageEntries)) {
+    for (let index = 0; index < page.count; index++) {
+      if (total > 0 && total % SELECT_SLICE === 0) await pause();
+      total++;
+      const keyAt = index * FLOW_KEY.size;
+      const valueAt = index * stride;
+      if (query.matches !== undefined) {
+        readAddresses(page.keys, keyAt, page.values, valueAt, view);
+        if (!query.matches(view)) continue;
+      }
+      matched++;
+      kept.offer(page.keys, keyAt, page.values, valueAt, readU64(page.values, valueAt + LAST_SEEN));
     }
-    positions[matched] = index;
-    lastSeen[matched] = readU64(dump.values, index * stride + LAST_SEEN);
-    matched++;
   }
-  const chosen = mostRecent(lastSeen.subarray(0, matched), query.limit ?? 0);
+  const chosen = kept.ranked();
   return {
     matched,
-    total: dump.count,
+    total,
     *batches(size: number): Generator<FlowRecord[]> {
       for (let start = 0; start < chosen.length; start += size) {
         yield chosen.slice(start, start + size).map((slot) => {
-          const index = positions[slot]!;
-          return decodeFlow(
-            dump.keys,
-            index * FLOW_KEY.size,
-            dump.values,
-            index * stride,
-            movedPorts,
-          );
+          const key = kept.keyOf(slot);
+          const value = kept.valueOf(slot);
+          return decodeFlow(key.buffer, key.at, value.buffer, value.at, movedPorts);
         });
       }
     },
   };
 }
+
+/**
+ * Flows a selection scans between two pauses: keeping a flow copies it, and until the JIT has
+ * optimized the scan a flow costs about a microsecond, so a slice holds the loop a few ms at most.
+ */
+const SELECT_SLICE = 4_096;
 
 /** Every flow record, oldest first. */
 export function readFlowRecords(flows: BpfMap, movedPorts?: MovedPorts): FlowRecord[] {
@@ -183,34 +189,6 @@ const LAST_SEEN = FLOW.fields.lastSeenNs.offset;
 function readU64(buffer: Buffer, at: number): number {
   return buffer.readUInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at);
 }
-
-/**
- * Indexes into `stamps` (ns) of the `limit` most recent (all when limit is 0), most recent first;
- * within one millisecond, in the map's order. Each flow becomes one double, its age in whole ms
- * since the most recent flow above its index, so a single numeric sort of a typed array orders
- * them all: a comparator over 262,144 flows would cost the daemon's event loop a tenth of a
- * second. The programs' clock ticks in milliseconds anyway (a coarse clock).
- */
-function mostRecent(stamps: Float64Array, limit: number): number[] {
-  const count = stamps.length;
-  const indexSpace = 2 ** Math.max(1, Math.ceil(Math.log2(count + 1)));
-  // Ages past this share one value (and keep the map's order): 199 days for a full map.
-  const maxAgeMs = Math.floor(Number.MAX_SAFE_INTEGER / indexSpace) - 1;
-  let newest = -Infinity;
-  for (let slot = 0; slot < count; slot++) newest = Math.max(newest, stamps[slot]!);
-  const keys = new Float64Array(count);
-  for (let slot = 0; slot < count; slot++) {
-    const ageMs = Math.min(maxAgeMs, Math.floor((newest - stamps[slot]!) / NS_PER_MS));
-    keys[slot] = ageMs * indexSpace + slot;
-  }
-  keys.sort();
-  const keep = limit > 0 ? Math.min(limit, count) : count;
-  const chosen: number[] = new Array<number>(keep);
-  for (let rank = 0; rank < keep; rank++) chosen[rank] = keys[rank]! % indexSpace;
-  return chosen;
-}
-
-const NS_PER_MS = 1_000_000;
 
 function readAddresses(
   keys: Buffer,

@@ -1,4 +1,4 @@
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 
 import { MemoryBpfMap } from '../../src/dataplane/bpf/memory-bpf-map.js';
 import { nextHopMacOf, readFlowRecords, selectFlows } from '../../src/lb/flow-records.js';
@@ -29,7 +29,7 @@ function flowMap(nextHops: bigint[]): MemoryBpfMap {
     type: 'lru_hash',
     keySize: FLOW_KEY.size,
     valueSize: FLOW.size,
-    maxEntries: 16,
+    maxEntries: 512,
   });
   writeFlows(
     map,
@@ -206,7 +206,7 @@ describe('selecting flows', () => {
     expect(await ports(selectFlows(map), 2)).toEqual([4, 3, 2, 1, 0]);
   });
 
-  test('the map is walked off the event loop, and the scan pauses every 16,384 flows', async () => {
+  test('the map is read in pages off the event loop, and the scan pauses every 4,096 flows', async () => {
     const count = 40_000;
     const map = new MemoryBpfMap({
       name: LB_MAP_NAMES.flow,
@@ -220,14 +220,47 @@ describe('selecting flows', () => {
       keys.writeUInt32BE(index + 1, index * FLOW_KEY.size);
     }
     map.updateBatch(keys, Buffer.alloc(count * FLOW.size), count);
+    const pages = jest.spyOn(map, 'dumpPageAsync');
     let pauses = 0;
     const selection = await selectFlows(map, { limit: 10 }, () => {
       pauses++;
       return Promise.resolve();
     });
-    expect(pauses).toBe(2);
+    expect(pages).toHaveBeenCalledTimes(Math.ceil(count / 16_384));
+    expect(pauses).toBe(Math.floor((count - 1) / 4_096));
     expect([selection.matched, selection.total]).toEqual([count, count]);
-    expect(map.calls.dump).toBe(1);
+    // All seen at once: the first ten met are the ones shown.
+    const shown = [...selection.batches(4)].flat().map((record) => record.client.ip);
+    expect(shown).toEqual(Array.from({ length: 10 }, (_, index) => `0.0.0.${index + 1}`));
+  });
+
+  test('read a page at a time, only the most recent `limit` are kept, as one sort would rank them', async () => {
+    // Stamps drawn from a small range of ms, so that ties in time are common.
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const stamps = Array.from({ length: 300 }, () => Math.floor(random() * 40) + random() * 0.9);
+    const map = stamped(stamps);
+    const byRecency = stamps
+      .map((stamp, index) => ({ ms: Math.floor(stamp), index }))
+      .sort((a, b) => b.ms - a.ms || a.index - b.index)
+      .map(({ index }) => index);
+    for (const limit of [0, 1, 2, 13, 299, 300, 301]) {
+      const selection = selectFlows(map, { limit }, undefined, undefined, 7);
+      const expected = limit === 0 ? byRecency : byRecency.slice(0, limit);
+      expect(await ports(selection, 50)).toEqual(expected);
+      expect([(await selection).matched, (await selection).total]).toEqual([300, 300]);
+    }
+    const even = await selectFlows(
+      map,
+      { matches: (flow) => flow.clientPort % 2 === 0, limit: 10 },
+      undefined,
+      undefined,
+      16,
+    );
+    expect([even.matched, even.total]).toEqual([150, 300]);
+    expect([...even.batches(4)].flat().map((record) => record.client.port - 40_000)).toEqual(
+      byRecency.filter((index) => index % 2 === 0).slice(0, 10),
+    );
   });
 
   test('within one millisecond (a tick of the programs clock) the map order holds', async () => {
