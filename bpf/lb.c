@@ -160,7 +160,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct tw_node_counters);
-} tw_node_stat_v4 SEC(".maps");
+} tw_node_stat_v5 SEC(".maps");
 
 /* The frontend, backend and direct gates (see lb_maps.h): one definition, three maps. */
 struct tw_gate_map {
@@ -897,12 +897,19 @@ static __always_inline void stat_add(void *map, __u32 id, __u64 pkts, __u64 byte
  * The node's totals. Atomic although per CPU: an egress run in softirq (a TCP timer's segment) can
  * interrupt one in process context on the same CPU.
  */
-enum node_count { COUNT_FLOW, COUNT_REJECTED, COUNT_CLASH, COUNT_MOVED, COUNT_MOVED_DIRECT };
+enum node_count {
+	COUNT_FLOW,
+	COUNT_REJECTED,
+	COUNT_CLASH,
+	COUNT_MOVED,
+	COUNT_MOVED_DIRECT,
+	COUNT_REUSED,
+};
 
 static __always_inline void count_node(enum node_count what)
 {
 	__u32 zero = 0;
-	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v4, &zero);
+	struct tw_node_counters *n = bpf_map_lookup_elem(&tw_node_stat_v5, &zero);
 
 	if (!n)
 		return;
@@ -914,6 +921,8 @@ static __always_inline void count_node(enum node_count what)
 		__sync_fetch_and_add(&n->moved, 1);
 	else if (what == COUNT_MOVED_DIRECT)
 		__sync_fetch_and_add(&n->moved_direct, 1);
+	else if (what == COUNT_REUSED)
+		__sync_fetch_and_add(&n->reused, 1);
 	else
 		__sync_fetch_and_add(&n->flows, 1);
 }
@@ -1782,6 +1791,9 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	count_node(COUNT_FLOW);
 	if (moved)
 		count_node(COUNT_MOVED);
+	/* Restarted in place or replaced: either way the table holds no more entries than before. */
+	if (f)
+		count_node(COUNT_REUSED);
 
 translate:
 	if (p->frag == FRAG_FIRST) {

@@ -220,7 +220,11 @@ struct tw_counters {
  *   found to move it to (see port_held() and direct_connection());
  * - moved: of the balanced ones, those whose client port was moved (struct tw_moved_port);
  * - moved_direct: direct TCP connections and UDP exchanges whose client port was moved
- *   (TW_FLOW_F_DIRECT), instead of being refused as clashes.
+ *   (TW_FLOW_F_DIRECT), instead of being refused as clashes;
+ * - reused: of the balanced ones, those whose key already had an entry in tw_flow (a client
+ *   reopening from the port of an ended flow to the same frontend), which they took over: they
+ *   add no entry. flows - reused + moved_direct bounds the entries added to tw_flow, which is what
+ *   the daemon's conntrack collector paces itself by.
  * The daemon never resets them and sums the CPUs' slots: they count on across daemon restarts, as
  * the maps do, and live in a map of their own so that no pass of the daemon's writes beside them.
  */
@@ -230,6 +234,7 @@ struct tw_node_counters {
 	__u64 clashes;
 	__u64 moved; /* new flows balanced with a moved client port (tw_moved_port) */
 	__u64 moved_direct; /* direct connections with a moved client port (TW_FLOW_F_DIRECT) */
+	__u64 reused; /* balanced flows that took over their key's existing entry */
 };
 
 /*
@@ -296,7 +301,7 @@ static inline __u32 tw_gate_hash(__u32 addr, __u16 port, __u8 proto)
 #define TW_MAP_BE_STAT "tw_be_stat_v1"
 #define TW_MAP_FE_GATE "tw_fe_gate_v1"
 #define TW_MAP_BE_GATE "tw_be_gate_v1"
-#define TW_MAP_NODE_STAT "tw_node_stat_v4"
+#define TW_MAP_NODE_STAT "tw_node_stat_v5"
 #define TW_MAP_MOVED "tw_moved_v1"
 #define TW_MAP_DIRECT_GATE "tw_direct_gate_v1"
 

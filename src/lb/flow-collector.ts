@@ -66,7 +66,7 @@ export interface FlowCollectorOptions {
    *  runs no pass. */
   readonly intervalMs?: number | undefined;
   /**
-   * How many flow entries the programs have made so far (their node counters: a running total).
+   * How many flow entries the programs have added so far (their node counters: a running total).
    * When given, it is read every fillCheckMs, and a pass runs early once the flows made since the
    * last one would fill the table (collect-pacing.ts); without it, passes run at the interval.
    */

@@ -30,6 +30,7 @@ export interface LbReadout {
     readonly clashed: bigint;
     readonly moved: bigint;
     readonly movedDirect: bigint;
+    readonly reused: bigint;
   };
 }
 
@@ -159,6 +160,22 @@ export function registerLbMetrics(registry: Registry, lb: LbReadout): (report: P
       this.reset();
       this.inc({ connection: 'service' }, Number(totals.moved));
       this.inc({ connection: 'direct' }, Number(totals.movedDirect));
+    },
+  });
+  new Counter({
+    name: 'terway_lb_reused_flow_entries_total',
+    help:
+      "Balanced new flows that took over their key's existing flow entry: a client reopening a " +
+      'connection from the port of its ended one to the same Service, the usual case for a busy ' +
+      'client. Counted in terway_lb_new_flows_total{outcome="balanced"} too; they add no entry ' +
+      'to the flow table, and the conntrack collector does not count them as filling it. Kept ' +
+      'in the pinned maps',
+    registers: [registry],
+    collect() {
+      const totals = nodeFlowTotalsOf(lb);
+      if (totals === undefined) return;
+      this.reset();
+      this.inc(Number(totals.reused));
     },
   });
   const duration = new Histogram({

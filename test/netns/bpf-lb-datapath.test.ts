@@ -1297,7 +1297,13 @@ describe('veth pod', () => {
         }),
       );
 
+    const totals = nodeTotals();
+    const added = () => {
+      const now = nodeTotals();
+      return { balanced: now.balanced - totals.balanced, reused: now.reused - totals.reused };
+    };
     expect((await once('first')).name).toBe('b1');
+    expect(added()).toEqual({ balanced: 1n, reused: 0n });
     const first = flowOf(CLIENT_IP, vip, localPort, 80, TCP)!;
     expect(first).toMatchObject({ backendId: 44, state: FLOW_CLOSING });
     await sleep(50); // the coarse clock ticks every few ms
@@ -1310,6 +1316,8 @@ describe('veth pod', () => {
     expect(second.packets).toBeLessThan(first.packets * 2n);
     expect(decodeFlowKey(revOf('b1')!)).toMatchObject({ frontendAddr: vip, clientPort: localPort });
     expect(counters('tw_fe_stat_v1', 12).flows).toBe(2n);
+    // It took over the entry: the collector does not count it as room taken in the table.
+    expect(added()).toEqual({ balanced: 2n, reused: 1n });
 
     // The same port once b1 no longer takes new flows: b2, and b1's reverse entry is gone.
     setFrontend(vip, 80, TCP, { id: 12 }, [{ id: 45, ip: ipOf('b2'), port: TCP_TARGET }]);
@@ -1318,6 +1326,8 @@ describe('veth pod', () => {
     expect(revOf('b1')).toBeUndefined();
     expect(decodeFlowKey(revOf('b2')!)).toMatchObject({ frontendAddr: vip, clientPort: localPort });
     expect(counters('tw_fe_stat_v1', 12).flows).toBe(3n);
+    // Replaced, not added: one entry for the key all along.
+    expect(added()).toEqual({ balanced: 3n, reused: 2n });
   }, 30_000);
 
   test('non-service traffic passes untouched and leaves no flow entry', async () => {

@@ -284,7 +284,14 @@ describe('ShowServices', () => {
     });
     deps.lb!.maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 9n, rejected: 2n, clashes: 1n, moved: 3n, movedDirect: 4n }),
+      encode(NODE_COUNTERS, {
+        flows: 9n,
+        rejected: 2n,
+        clashes: 1n,
+        moved: 3n,
+        movedDirect: 4n,
+        reused: 0n,
+      }),
       1,
     );
     expect(showServices(deps, '')).toMatchObject({

@@ -13,9 +13,9 @@ function mapReturning(value: Buffer | undefined): BpfMap {
 describe('readNodeFlowTotals', () => {
   test("sums every CPU's slot", () => {
     const slots = [
-      { flows: 5n, rejected: 1n, clashes: 0n, moved: 1n, movedDirect: 6n },
-      { flows: 7n, rejected: 0n, clashes: 2n, moved: 0n, movedDirect: 0n },
-      { flows: 0n, rejected: 4n, clashes: 1n, moved: 2n, movedDirect: 5n },
+      { flows: 5n, rejected: 1n, clashes: 0n, moved: 1n, movedDirect: 6n, reused: 2n },
+      { flows: 7n, rejected: 0n, clashes: 2n, moved: 0n, movedDirect: 0n, reused: 7n },
+      { flows: 0n, rejected: 4n, clashes: 1n, moved: 2n, movedDirect: 5n, reused: 0n },
     ];
     const value = Buffer.concat(slots.map((slot) => encode(NODE_COUNTERS, slot)));
     expect(readNodeFlowTotals(mapReturning(value))).toEqual({
@@ -24,9 +24,11 @@ describe('readNodeFlowTotals', () => {
       clashed: 3n,
       moved: 3n,
       movedDirect: 11n,
+      reused: 9n,
     });
-    // Entries made: the balanced flows and the moved direct ones; refusals and clashes make none.
-    expect(flowEntriesMade(readNodeFlowTotals(mapReturning(value)))).toBe(23);
+    // Entries added: the balanced flows that did not take over an entry, and the moved direct
+    // ones; refusals and clashes add none.
+    expect(flowEntriesMade(readNodeFlowTotals(mapReturning(value)))).toBe(12 - 9 + 11);
   });
 
   test('a map without the entry counts nothing', () => {
@@ -36,6 +38,7 @@ describe('readNodeFlowTotals', () => {
       clashed: 0n,
       moved: 0n,
       movedDirect: 0n,
+      reused: 0n,
     });
   });
 });

@@ -136,6 +136,7 @@ describe('LB metrics', () => {
         clashed: 1n,
         moved: 4n,
         movedDirect: 6n,
+        reused: 5n,
       }),
     };
     registerLbMetrics(registry, readout);
@@ -148,6 +149,7 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(1);
     expect(await movedPorts(registry, 'service')).toBe(4);
     expect(await movedPorts(registry, 'direct')).toBe(6);
+    expect(await valueOf(registry, 'terway_lb_reused_flow_entries_total')).toBe(5);
   });
 
   test("new flows are the datapath's node totals; a scrape while the maps are closed keeps the last", async () => {
@@ -158,7 +160,14 @@ describe('LB metrics', () => {
     // What the programs write: the one entry of tw_node_stat (one CPU's slot, in memory).
     maps.nodeStats.updateBatch(
       encode(ARRAY_INDEX, { index: 0 }),
-      encode(NODE_COUNTERS, { flows: 41n, rejected: 3n, clashes: 2n, moved: 5n, movedDirect: 8n }),
+      encode(NODE_COUNTERS, {
+        flows: 41n,
+        rejected: 3n,
+        clashes: 2n,
+        moved: 5n,
+        movedDirect: 8n,
+        reused: 30n,
+      }),
       1,
     );
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);
@@ -166,6 +175,7 @@ describe('LB metrics', () => {
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'clashed' })).toBe(2);
     expect(await movedPorts(registry, 'service')).toBe(5);
     expect(await movedPorts(registry, 'direct')).toBe(8);
+    expect(await valueOf(registry, 'terway_lb_reused_flow_entries_total')).toBe(30);
 
     maps.nodeStats.close();
     expect(await valueOf(registry, 'terway_lb_new_flows_total', { outcome: 'balanced' })).toBe(41);

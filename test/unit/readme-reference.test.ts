@@ -80,6 +80,7 @@ describe('README reference tables', () => {
         clashed: 0n,
         moved: 0n,
         movedDirect: 0n,
+        reused: 0n,
       }),
     });
     registerConntrackMetrics(registry, 262_144);

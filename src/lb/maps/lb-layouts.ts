@@ -39,7 +39,7 @@ export const LB_MAP_NAMES = {
   backendStats: 'tw_be_stat_v1',
   frontendGate: 'tw_fe_gate_v1',
   backendGate: 'tw_be_gate_v1',
-  nodeStats: 'tw_node_stat_v4',
+  nodeStats: 'tw_node_stat_v5',
   movedPorts: 'tw_moved_v1',
 } as const;
 
@@ -154,14 +154,16 @@ export const COUNTERS = defineLayout('tw_counters', 32, {
 /**
  * The one value of tw_node_stat, per CPU: the node's new flows, balanced, refused for want of a
  * backend, and refused for a port clash; of the balanced ones, those whose client port was moved;
- * and the direct connections whose client port was moved.
+ * and the direct connections whose client port was moved; and of the balanced ones, those that
+ * took over their key's existing flow entry.
  */
-export const NODE_COUNTERS = defineLayout('tw_node_counters', 40, {
+export const NODE_COUNTERS = defineLayout('tw_node_counters', 48, {
   flows: { offset: 0, kind: 'u64' },
   rejected: { offset: 8, kind: 'u64' },
   clashes: { offset: 16, kind: 'u64' },
   moved: { offset: 24, kind: 'u64' },
   movedDirect: { offset: 32, kind: 'u64' },
+  reused: { offset: 40, kind: 'u64' },
 });
 
 /** Every struct layout, for the BTF check. `__u32` keys and values are not structs. */

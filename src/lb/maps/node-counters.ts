@@ -29,6 +29,11 @@ export interface NodeFlowTotals {
    * `balanced`.
    */
   readonly movedDirect: bigint;
+  /**
+   * Of the balanced flows, those whose key already had a flow entry, which they took over: a
+   * client reopening from the port of its ended flow to the same frontend. They add no entry.
+   */
+  readonly reused: bigint;
 }
 
 export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
@@ -38,7 +43,8 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
   let clashed = 0n;
   let moved = 0n;
   let movedDirect = 0n;
-  if (value === undefined) return { balanced, refused, clashed, moved, movedDirect };
+  let reused = 0n;
+  if (value === undefined) return { balanced, refused, clashed, moved, movedDirect, reused };
   const slot = Math.ceil(NODE_COUNTERS.size / 8) * 8;
   for (let at = 0; at + NODE_COUNTERS.size <= value.length; at += slot) {
     const counters = decode(NODE_COUNTERS, value.subarray(at, at + NODE_COUNTERS.size));
@@ -47,15 +53,18 @@ export function readNodeFlowTotals(map: BpfMap): NodeFlowTotals {
     clashed += counters.clashes;
     moved += counters.moved;
     movedDirect += counters.movedDirect;
+    reused += counters.reused;
   }
-  return { balanced, refused, clashed, moved, movedDirect };
+  return { balanced, refused, clashed, moved, movedDirect, reused };
 }
 
 /**
- * The flow entries the programs have made, as their counters tell: every balanced flow (a new
- * entry, or an ended one restarted in place) and every moved direct one. An upper bound on the
- * entries added to tw_flow, which is what the conntrack collector paces itself by.
+ * The flow entries the programs have added, as their counters tell: every balanced flow but those
+ * that took over their key's entry, and every moved direct one. An upper bound on the entries
+ * added to tw_flow (a moved direct connection may replace its own ended entry too), which is what
+ * the conntrack collector paces itself by: a busy client reopening connections from the ports of
+ * its ended ones, the usual case, fills no room.
  */
 export function flowEntriesMade(totals: NodeFlowTotals): number {
-  return Number(totals.balanced + totals.movedDirect);
+  return Number(totals.balanced - totals.reused + totals.movedDirect);
 }
