@@ -92,7 +92,7 @@ export class RecentFlows {
       byWalk.sort();
       for (let rank = 0; rank < count; rank++) slotOfRank[rank] = byWalk[rank]! % slotSpace;
     }
-    // Ages past this share one value (and keep the walk's order): 99 days for a full map.
+    // Ages past this share one value (and keep the walk's order): 199 days for a full map.
     const maxAgeMs = Math.floor(Number.MAX_SAFE_INTEGER / slotSpace) - 1;
     let newest = -Infinity;
     for (let slot = 0; slot < count; slot++) newest = Math.max(newest, this.seenMs[slot]!);
