@@ -251,12 +251,19 @@ static __always_inline __u64 lb_now(void)
  *    established lifetime until both sides have closed.)
  *  - TCP CLOSING (FINs from both sides, or a RST either way): 10 s, enough for the last ACK and
  *    stragglers. A SYN never reuses an entry past NEW anyway (it starts a new flow).
- *  - UDP: 60 s of silence, in either state.
+ *  - UDP: 30 s of silence, until the flow is a stream (TW_FLOW_STREAM: a reply was seen, and a
+ *    packet came 2 s or more after the first); a stream, 60 s. A request and its answer (a DNS
+ *    query, one flow each) are over in well under 2 s, and holding them 60 s would fill the table
+ *    at half the rate of new flows. Linux's conntrack draws the same line (30 s, and 120 s for a
+ *    stream).
  */
 #define TCP_SYN_TIMEOUT_NS (60 * NS_PER_S)
 #define TCP_ESTABLISHED_TIMEOUT_NS (6 * 3600 * NS_PER_S)
 #define TCP_CLOSING_TIMEOUT_NS (10 * NS_PER_S)
-#define UDP_TIMEOUT_NS (60 * NS_PER_S)
+#define UDP_TIMEOUT_NS (30 * NS_PER_S)
+#define UDP_STREAM_TIMEOUT_NS (60 * NS_PER_S)
+/* How long after its first packet a UDP flow with a reply becomes a stream. */
+#define UDP_STREAM_AFTER_NS (2 * NS_PER_S)
 
 /* last_seen_ns is refreshed at most this often (a plain store, never a map update). */
 #define LAST_SEEN_GRANULARITY_NS NS_PER_S
@@ -822,7 +829,7 @@ static __always_inline void learn_next_hop(struct __sk_buff *skb, struct tw_flow
 static __always_inline __u64 flow_lifetime(__u8 proto, __u8 state)
 {
 	if (proto != IPPROTO_TCP)
-		return UDP_TIMEOUT_NS;
+		return state == TW_FLOW_STREAM ? UDP_STREAM_TIMEOUT_NS : UDP_TIMEOUT_NS;
 	if (state == TW_FLOW_ESTABLISHED || state == TW_FLOW_CLIENT_FIN ||
 	    state == TW_FLOW_BACKEND_FIN)
 		return TCP_ESTABLISHED_TIMEOUT_NS;
@@ -833,7 +840,8 @@ static __always_inline __u64 flow_lifetime(__u8 proto, __u8 state)
 
 /*
  * The state a flow moves to on a packet from the client (egress) or from the backend (ingress).
- * tcp_flags is 0 for UDP, whose flows only ever go from NEW to ESTABLISHED on a reply. A FIN from
+ * tcp_flags is 0 for UDP, whose flows go from NEW to ESTABLISHED on a reply here, and to STREAM in
+ * flow_advance(). A FIN from
  * the side that has not sent one yet half-closes the flow, or closes it if the other side already
  * had; a RST closes it at once.
  */
@@ -851,6 +859,21 @@ static __always_inline __u8 flow_next_state(__u8 state, __u8 tcp_flags, bool fro
 	}
 	if (!from_client && state == TW_FLOW_NEW)
 		return TW_FLOW_ESTABLISHED;
+	return state;
+}
+
+/*
+ * The state a live flow f moves to on a packet at time now: flow_next_state(), and for UDP, a
+ * flow with a reply becomes a stream once a packet comes UDP_STREAM_AFTER_NS after its first.
+ */
+static __always_inline __u8 flow_advance(const struct tw_flow *f, __u8 proto, __u8 tcp_flags,
+					 bool from_client, __u64 now)
+{
+	__u8 state = flow_next_state(f->state, tcp_flags, from_client);
+
+	if (proto != IPPROTO_TCP && state == TW_FLOW_ESTABLISHED &&
+	    (__s64)(now - f->first_seen_ns) >= (__s64)UDP_STREAM_AFTER_NS)
+		return TW_FLOW_STREAM;
 	return state;
 }
 
@@ -1570,7 +1593,7 @@ static __always_inline bool egress_direct(struct __sk_buff *skb, const struct pk
 	if (!wire)
 		return false;
 	flow_touch(f, now, skb_packets(skb), skb->len,
-		   flow_next_state(f->state, p->tcp_flags, true));
+		   flow_advance(f, p->proto, p->tcp_flags, true, now));
 	*verdict = rewrite_port(skb, p, offsetof(struct udphdr, source), p->sport, wire) ?
 			   TC_ACT_SHOT :
 			   TC_ACT_OK;
@@ -1676,7 +1699,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			baddr = f->backend_addr;
 			bport = f->backend_port;
 			next_hop = *(volatile __u64 *)&f->next_hop;
-			flow_touch(f, now, pkts, bytes, flow_next_state(f->state, p->tcp_flags, true));
+			flow_touch(f, now, pkts, bytes,
+				   flow_advance(f, p->proto, p->tcp_flags, true, now));
 			stat_add(&tw_fe_stat_v1, f->frontend_id, pkts, bytes, 0);
 			stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 0);
 			goto translate;
@@ -2078,7 +2102,7 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	state = flow_next_state(f->state, p.tcp_flags, false);
+	state = flow_advance(f, p.proto, p.tcp_flags, false, now);
 	pkts = skb_packets(skb);
 	bytes = skb->len;
 	flow_touch(f, now, pkts, bytes, state);

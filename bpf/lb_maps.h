@@ -112,6 +112,7 @@ struct tw_flow_key {
 #define TW_FLOW_CLOSING 2      /* FINs from both sides, or a RST: short timeout */
 #define TW_FLOW_CLIENT_FIN 3   /* the client sent a FIN, the backend has not (half-closed) */
 #define TW_FLOW_BACKEND_FIN 4  /* the backend sent a FIN, the client has not (half-closed) */
+#define TW_FLOW_STREAM 5       /* UDP: a reply was seen, and a packet came 2 s or more after the first */
 
 /*
  * A flow's translation: the conntrack entry and, at the same time, the translation record the

@@ -26,7 +26,7 @@ import { dumpedFlowAlive, splitNs } from './flow-liveness.js';
 import { FLOW_KEY } from './maps/lb-layouts.js';
 
 /**
- * Between passes at most: the shortest lifetime is 10 s (a closing TCP flow), the UDP one 60 s.
+ * Between passes at most: the shortest lifetime is 10 s (a closing TCP flow), UDP's 30 s and 60 s.
  * New flows arriving fast bring the next pass sooner (collect-pacing.ts).
  */
 export const DEFAULT_FLOW_COLLECT_INTERVAL_MS = 30_000;

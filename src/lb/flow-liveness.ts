@@ -15,7 +15,10 @@ export const FLOW_LIFETIME_NS = {
   tcpNew: 60n * NS_PER_S,
   tcpEstablished: 6n * 3600n * NS_PER_S,
   tcpClosing: 10n * NS_PER_S,
-  udp: 60n * NS_PER_S,
+  /** UDP until the flow is a stream: no reply yet, or a request and its answer. */
+  udp: 30n * NS_PER_S,
+  /** UDP once a reply was seen and a packet came 2 s or more after the first. */
+  udpStream: 60n * NS_PER_S,
 } as const;
 
 /** An established connection, and a half-closed one (its other side may still send). */
@@ -25,10 +28,11 @@ const ESTABLISHED_LIFETIME_STATES = new Set<number>(
   ),
 );
 const STATE_CLOSING = FLOW_STATES.indexOf('closing');
+const STATE_STREAM = FLOW_STATES.indexOf('stream');
 
 /** Which of the lifetimes a flow of this protocol and state has. */
 function lifetimeOf(proto: number, state: number): keyof typeof FLOW_LIFETIME_NS {
-  if (proto !== IPPROTO_TCP) return 'udp';
+  if (proto !== IPPROTO_TCP) return state === STATE_STREAM ? 'udpStream' : 'udp';
   if (ESTABLISHED_LIFETIME_STATES.has(state)) return 'tcpEstablished';
   if (state === STATE_CLOSING) return 'tcpClosing';
   return 'tcpNew';
@@ -53,6 +57,7 @@ const LIFETIME_NS_NUMBER = {
   tcpEstablished: Number(FLOW_LIFETIME_NS.tcpEstablished),
   tcpClosing: Number(FLOW_LIFETIME_NS.tcpClosing),
   udp: Number(FLOW_LIFETIME_NS.udp),
+  udpStream: Number(FLOW_LIFETIME_NS.udpStream),
 } as const;
 
 /**

@@ -25,6 +25,7 @@ import {
   FLOW_CLIENT_FIN,
   FLOW_CLOSING,
   FLOW_ESTABLISHED,
+  FLOW_STREAM,
   LbPins,
   NO_BACKEND,
   TCP,
@@ -765,6 +766,57 @@ describe('veth pod', () => {
     expect(stateOf(talkerPort)).toBe(FLOW_BACKEND_FIN);
     await client.must('tcpClose', { conn: talker.conn });
     expect(stateOf(talkerPort)).toBe(FLOW_CLOSING);
+  }, 30_000);
+
+  test('a UDP request and its answer live 30 s; a flow that goes on past its first 2 s is a stream, and lives 60 s', async () => {
+    const sock = await client.must('udpOpen', { host: VIP, port: 53 });
+    const key = clientFlowKey(sock.localPort as number, 53, UDP);
+    const read = () => decodeFlow(lb().lookup('tw_flow_v1', key)!);
+    // The flow as if its packets had all come `seconds` earlier.
+    const earlier = (seconds: number) => {
+      const flow = decode(FLOW, lb().lookup('tw_flow_v1', key)!);
+      const by = BigInt(seconds) * 10n ** 9n;
+      lb().update(
+        'tw_flow_v1',
+        key,
+        encode(FLOW, {
+          ...flow,
+          firstSeenNs: flow.firstSeenNs - by,
+          lastSeenNs: flow.lastSeenNs - by,
+        }),
+      );
+      return read();
+    };
+    const ask = async (line: string) => {
+      const answer = reply(await client.must('udpSend', { sock: sock.sock, line }));
+      expect(read().backendAddr).toBe(ipOf(answer.name));
+      return read();
+    };
+    try {
+      // A query and its answer: established, not a stream.
+      expect(await ask('q1')).toMatchObject({ state: FLOW_ESTABLISHED, packets: 2n });
+      // Silent 31 s: past the 30 s, so the next query starts the flow over.
+      const ended = earlier(31);
+      const restarted = await ask('q2');
+      expect(restarted).toMatchObject({ state: FLOW_ESTABLISHED, packets: 2n });
+      expect(restarted.firstSeenNs).toBeGreaterThan(ended.firstSeenNs);
+      // Started 3 s ago and answered: the next datagram makes it a stream, and continues it.
+      const young = earlier(3);
+      const stream = await ask('q3');
+      expect(stream).toMatchObject({ state: FLOW_STREAM, packets: 4n });
+      expect(stream.firstSeenNs).toBe(young.firstSeenNs);
+      // A stream silent 45 s still lives (60 s); one silent 61 s starts over.
+      const quiet = earlier(45);
+      expect(await ask('q4')).toMatchObject({
+        state: FLOW_STREAM,
+        packets: 6n,
+        firstSeenNs: quiet.firstSeenNs,
+      });
+      earlier(61);
+      expect(await ask('q5')).toMatchObject({ state: FLOW_ESTABLISHED, packets: 2n });
+    } finally {
+      await client.call('udpClose', { sock: sock.sock });
+    }
   }, 30_000);
 
   test('a draining backend keeps its established connection but gets no new flow', async () => {

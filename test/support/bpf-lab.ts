@@ -43,6 +43,7 @@ export const FLOW_ESTABLISHED = FLOW_STATES.indexOf('established');
 export const FLOW_CLOSING = FLOW_STATES.indexOf('closing');
 export const FLOW_CLIENT_FIN = FLOW_STATES.indexOf('client-fin');
 export const FLOW_BACKEND_FIN = FLOW_STATES.indexOf('backend-fin');
+export const FLOW_STREAM = FLOW_STATES.indexOf('stream');
 
 /** Where scripts/build-bpf.sh writes the object (BPF_OUT_DIR moves it, as in the VM tier). */
 export const LB_OBJECT = join(process.env.BPF_OUT_DIR ?? join(REPO_ROOT, 'dist/bpf'), 'lb.o');

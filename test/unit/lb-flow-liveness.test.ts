@@ -54,6 +54,7 @@ describe('frontendIdsOfLiveFlows', () => {
       ['TCP', 'backend-fin', FLOW_LIFETIME_NS.tcpEstablished],
       ['UDP', 'new', FLOW_LIFETIME_NS.udp],
       ['UDP', 'established', FLOW_LIFETIME_NS.udp],
+      ['UDP', 'stream', FLOW_LIFETIME_NS.udpStream],
     ];
     cases.forEach(([proto, state, lifetime], index) => {
       const frontendId = index + 1;
@@ -133,6 +134,7 @@ describe('frontendIdsOfLiveFlows', () => {
       tcpEstablished: seconds('TCP_ESTABLISHED_TIMEOUT_NS') * S,
       tcpClosing: seconds('TCP_CLOSING_TIMEOUT_NS') * S,
       udp: seconds('UDP_TIMEOUT_NS') * S,
+      udpStream: seconds('UDP_STREAM_TIMEOUT_NS') * S,
     });
   });
 });

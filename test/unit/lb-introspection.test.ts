@@ -372,7 +372,7 @@ describe('ListFlows', () => {
     expect([limited.matched, limited.total]).toEqual([3, 4]);
   });
 
-  test("a flow past its state's lifetime is marked ended; a half-closed one lives as established", async () => {
+  test("a flow past its state's lifetime is marked ended; a half-closed one lives as established, a UDP stream longer", async () => {
     const idle = (clientPort: number, state: FlowState, seconds: number, proto = IPPROTO_TCP) => ({
       client: '10.0.0.10',
       clientPort,
@@ -388,8 +388,10 @@ describe('ListFlows', () => {
       idle(41_003, 'client-fin', 3600),
       idle(41_004, 'backend-fin', 11),
       idle(41_005, 'new', 61),
-      idle(41_006, 'established', 61, IPPROTO_UDP),
-      idle(41_007, 'established', 59, IPPROTO_UDP),
+      idle(41_006, 'established', 31, IPPROTO_UDP),
+      idle(41_007, 'established', 29, IPPROTO_UDP),
+      idle(41_008, 'stream', 61, IPPROTO_UDP),
+      idle(41_009, 'stream', 59, IPPROTO_UDP),
     ]);
     const ended = new Map(
       (await listFlows(deps, {})).flows!.map((flow) => [flow.clientPort, [flow.state, flow.ended]]),
@@ -402,6 +404,8 @@ describe('ListFlows', () => {
       41005: ['new', true],
       41006: ['established', true],
       41007: ['established', false],
+      41008: ['stream', true],
+      41009: ['stream', false],
     });
   });
 

@@ -14,7 +14,14 @@ export const FRONTEND_F_EXTERNAL = 0x1;
  * tw_flow.state's values, by number (`TW_FLOW_*`): `client-fin` and `backend-fin` are half-closed
  * connections (a FIN from that side only), which keep the established lifetime.
  */
-export const FLOW_STATES = ['new', 'established', 'closing', 'client-fin', 'backend-fin'] as const;
+export const FLOW_STATES = [
+  'new',
+  'established',
+  'closing',
+  'client-fin',
+  'backend-fin',
+  'stream',
+] as const;
 export type FlowState = (typeof FLOW_STATES)[number];
 
 /** Mirrors `TW_MAX_*`: ids index the counter arrays, so they must stay below these. */
