@@ -24,6 +24,7 @@ import {
   FLOW_CLOSING,
   FLOW_ESTABLISHED,
   FLOW_NEW,
+  FLOW_STREAM,
   flowKey,
   LB_OBJECT,
   LbPins,
@@ -143,15 +144,18 @@ const has = (map: { lookup(key: Buffer): Buffer | undefined }, k: Buffer): boole
 test('a pass deletes the ended flows with their moved ports and the reverse entries leading to them; live flows and a reverse entry another flow took stay', async () => {
   const live: FlowSpec[] = [
     { key: key(CLIENT, 40000, TCP), state: FLOW_ESTABLISHED, idleNs: 0n },
-    // 30 s of silence: within UDP's 60 s.
-    { key: key(CLIENT, 40001, UDP), state: FLOW_ESTABLISHED, idleNs: 30n * S },
+    // 25 s of silence: within a UDP request's 30 s.
+    { key: key(CLIENT, 40001, UDP), state: FLOW_ESTABLISHED, idleNs: 25n * S },
     // Holds the 4-tuple an ended flow to another frontend (same backend) left behind.
     { key: key(CLIENT, 40002, TCP, VIP2), state: FLOW_ESTABLISHED, idleNs: 0n },
+    // A UDP stream silent for 45 s: within its 60 s.
+    { key: key(CLIENT, 40008, UDP), state: FLOW_STREAM, idleNs: 45n * S },
   ];
   const ended: FlowSpec[] = [
     // Closing for 11 s: past its 10 s.
     { key: key(CLIENT, 40003, TCP), state: FLOW_CLOSING, idleNs: 11n * S },
-    { key: key(CLIENT, 40004, UDP), state: FLOW_ESTABLISHED, idleNs: 61n * S },
+    // A UDP request answered 31 s ago: past its 30 s.
+    { key: key(CLIENT, 40004, UDP), state: FLOW_ESTABLISHED, idleNs: 31n * S },
     // Another client's datagram, never answered, 61 s ago.
     { key: key(OTHER_CLIENT, 40005, UDP), state: FLOW_NEW, idleNs: 61n * S },
     // A moved client port, and a direct connection's moved port.
@@ -180,8 +184,8 @@ test('a pass deletes the ended flows with their moved ports and the reverse entr
   const report = await collector.collect();
 
   expect(report).toMatchObject({
-    scanned: 9,
-    live: 3,
+    scanned: 10,
+    live: 4,
     collected: { flows: 6, reverse: 5, moved: 2 },
     capacity: maps.flow.maxEntries,
   });
