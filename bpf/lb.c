@@ -841,9 +841,8 @@ static __always_inline __u64 flow_lifetime(__u8 proto, __u8 state)
 /*
  * The state a flow moves to on a packet from the client (egress) or from the backend (ingress).
  * tcp_flags is 0 for UDP, whose flows go from NEW to ESTABLISHED on a reply here, and to STREAM in
- * flow_advance(). A FIN from
- * the side that has not sent one yet half-closes the flow, or closes it if the other side already
- * had; a RST closes it at once.
+ * flow_advance(). A FIN from the side that has not sent one yet half-closes the flow, or closes it
+ * if the other side already had; a RST closes it at once.
  */
 static __always_inline __u8 flow_next_state(__u8 state, __u8 tcp_flags, bool from_client)
 {
