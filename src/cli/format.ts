@@ -1,3 +1,5 @@
+import { stripVTControlCharacters } from 'node:util';
+
 import Table from 'cli-table3';
 import type { PodRef__Output } from '../rpc/generated/terway/v1/PodRef.js';
 
@@ -77,16 +79,27 @@ const PLAIN_CHARS = {
 
 const bold = (text: string): string => `\u001b[1m${text}\u001b[22m`;
 
+/**
+ * Past this many rows a table is padded here rather than by the table library, which spreads the
+ * rows into one call (past about 120,000 that overflows the stack) and lays out 10,000 rows in tens
+ * of seconds: `show flows --limit 0` on a full flow map has 262,144. The output is the same for
+ * the cells these tables hold (one line each, no wide characters).
+ */
+const LIBRARY_TABLE_ROWS = 10_000;
+
 /** Renders rows under a header; `indent` shifts every line so a table can sit under a heading. */
 export function renderTable(
   head: string[],
   rows: string[][],
   options: RenderOptions & { indent?: number } = {},
 ): string {
+  const pad = ' '.repeat(options.indent ?? 0);
+  const shownHead = options.color === true ? head.map(bold) : head;
+  if (rows.length > LIBRARY_TABLE_ROWS) return paddedTable(shownHead, rows, pad);
   // The table library's own styling asks the terminal whether it supports colour, which
   // overrides an explicit choice (CI has no TTY); so bold is applied here instead.
   const table = new Table({
-    head: options.color === true ? head.map(bold) : head,
+    head: shownHead,
     chars: PLAIN_CHARS,
     style: {
       head: [],
@@ -95,13 +108,28 @@ export function renderTable(
       'padding-right': 0,
     },
   });
-  table.push(...rows);
-  const pad = ' '.repeat(options.indent ?? 0);
+  for (const row of rows) table.push(row);
   return table
     .toString()
     .split('\n')
     .map((line) => `${pad}${line}`.trimEnd())
     .join('\n');
+}
+
+/** The library's plain layout: each column as wide as its widest cell, two spaces between. */
+function paddedTable(head: readonly string[], rows: readonly string[][], pad: string): string {
+  const shown = (cell: string): number => stripVTControlCharacters(cell).length;
+  const widths = head.map(shown);
+  for (const row of rows) {
+    for (let column = 0; column < row.length; column++) {
+      widths[column] = Math.max(widths[column] ?? 0, shown(row[column]!));
+    }
+  }
+  const line = (cells: readonly string[]): string =>
+    `${pad}${cells.map((cell, column) => cell + ' '.repeat(widths[column]! - shown(cell))).join(PLAIN_CHARS.middle)}`.trimEnd();
+  const lines = [line(head)];
+  for (const row of rows) lines.push(line(row));
+  return lines.join('\n');
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -159,6 +159,24 @@ describe('format', () => {
     expect(renderTable(['A'], [['x']], { indent: 2 })).toBe('  A\n  x');
     expect(hasAnsi(renderTable(['A'], [['x']], { color: true }))).toBe(true);
   });
+
+  test('a table of more rows than a call takes arguments (show flows --limit 0 on a full map)', () => {
+    const rows = Array.from({ length: 200_000 }, (_, index) => [String(index), 'x']);
+    rows.push(['the widest cell, last', 'y']);
+    const lines = renderTable(['N', 'V'], rows, { indent: 1 }).split('\n');
+    expect(lines).toHaveLength(200_002);
+    // Laid out as the table library lays out a short one: the first rows as wide as the last.
+    const column = ' '.repeat('the widest cell, last'.length);
+    expect(lines[0]).toBe(` N${column.slice(1)}  V`);
+    expect(lines[1]).toBe(` 0${column.slice(1)}  x`);
+    expect(lines[200_000]).toBe(` 199999${column.slice(6)}  x`);
+    expect(lines[200_001]).toBe(' the widest cell, last  y');
+    // The same rows, few enough for the library: the same lines.
+    const few = [...rows.slice(0, 9_999), rows[200_000]!];
+    const short = renderTable(['N', 'V'], few, { indent: 1 }).split('\n');
+    expect(short.slice(0, 3)).toEqual(lines.slice(0, 3));
+    expect(short.at(-1)).toBe(lines.at(-1));
+  });
 });
 
 describe('renderShowFactory', () => {
