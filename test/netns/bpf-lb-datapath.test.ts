@@ -404,6 +404,24 @@ function clientFlowKey(clientPort: number, frontendPort: number, proto: number):
   return flowKey({ clientAddr: CLIENT_IP, frontendAddr: VIP, clientPort, frontendPort, proto });
 }
 
+/**
+ * Moves a flow's stamps `seconds` into the past, as if its packets had come that much earlier:
+ * its last packet only, or (`firstToo`) its first as well.
+ */
+function backdateFlow(key: Buffer, seconds: number, firstToo = false): void {
+  const flow = decode(FLOW, lb().lookup('tw_flow_v1', key)!);
+  const by = BigInt(seconds) * 10n ** 9n;
+  lb().update(
+    'tw_flow_v1',
+    key,
+    encode(FLOW, {
+      ...flow,
+      firstSeenNs: firstToo ? flow.firstSeenNs - by : flow.firstSeenNs,
+      lastSeenNs: flow.lastSeenNs - by,
+    }),
+  );
+}
+
 function counters(map: 'tw_fe_stat_v1' | 'tw_be_stat_v1', id: number) {
   return decodeCounters(lb().lookup(map, u32(id))!);
 }
@@ -716,14 +734,7 @@ describe('veth pod', () => {
       for (let i = 0; i < 100 && !what(); i++) await sleep(20);
     };
     // What the closing lifetime (10 s) would have ended: the flow as if silent for 11 s.
-    const silence = (port: number) => {
-      const flow = decode(FLOW, lb().lookup('tw_flow_v1', key(port))!);
-      lb().update(
-        'tw_flow_v1',
-        key(port),
-        encode(FLOW, { ...flow, lastSeenNs: flow.lastSeenNs - 11n * 10n ** 9n }),
-      );
-    };
+    const silence = (port: number) => backdateFlow(key(port), 11);
 
     // The client sends its question and its FIN, and the backend takes its time to answer (a
     // client that shuts down its sending side to mark the end of a request).
@@ -774,17 +785,7 @@ describe('veth pod', () => {
     const read = () => decodeFlow(lb().lookup('tw_flow_v1', key)!);
     // The flow as if its packets had all come `seconds` earlier.
     const earlier = (seconds: number) => {
-      const flow = decode(FLOW, lb().lookup('tw_flow_v1', key)!);
-      const by = BigInt(seconds) * 10n ** 9n;
-      lb().update(
-        'tw_flow_v1',
-        key,
-        encode(FLOW, {
-          ...flow,
-          firstSeenNs: flow.firstSeenNs - by,
-          lastSeenNs: flow.lastSeenNs - by,
-        }),
-      );
+      backdateFlow(key, seconds, true);
       return read();
     };
     const ask = async (line: string) => {
