@@ -6,6 +6,12 @@ import { runDaemon } from '../src/daemon/terwayd.js';
 import { DEFAULT_LB_SYNC_WAIT_MS } from '../src/daemon/service-sync-gate.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS } from '../src/lb/flow-collector.js';
 import {
+  DEFAULT_FLOW_TABLE_SIZE,
+  FLOW_TABLE_BYTES_PER_ENTRY,
+  FLOW_TABLE_SIZE_MAX,
+  FLOW_TABLE_SIZE_MIN,
+} from '../src/lb/flow-table-size.js';
+import {
   DEFAULT_TC_HOOK,
   TC_HOOK_CHOICES,
   type TcHookChoice,
@@ -67,6 +73,11 @@ const program = new Command('terwayd')
     `${DEFAULT_FLOW_COLLECT_INTERVAL_MS / 1000}s`,
   )
   .option(
+    '--lb-flow-table-size <flows>',
+    `how many flows the Service LB's conntrack tables hold (${FLOW_TABLE_SIZE_MIN} to ${FLOW_TABLE_SIZE_MAX}, about ${FLOW_TABLE_BYTES_PER_ENTRY} bytes of kernel memory each); tables already pinned keep their size until the node reboots`,
+    String(DEFAULT_FLOW_TABLE_SIZE),
+  )
+  .option(
     '--metrics-address <host:port>',
     'serve Prometheus metrics at http://<host:port>/metrics (:port for every address); not served when omitted',
   )
@@ -88,5 +99,6 @@ const options = program.opts<{
   metricsAddress?: string;
   lbSyncWait: string;
   lbCollectInterval: string;
+  lbFlowTableSize: string;
 }>();
 await runDaemon(options);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * loadObject(objPath, pinDir, constants): loads a BPF object so its maps outlive the daemon.
+ * loadObject(objPath, pinDir, constants, mapSizes): loads a BPF object so its maps outlive the
+ * daemon.
  *
  * Every map is pinned at <pinDir>/<mapName>. A pin that already exists is reused: libbpf opens
  * it, checks that type, key/value size, max_entries and flags match the object's definition, and
@@ -136,6 +137,18 @@ static int pin_replace(struct bpf_program *prog, const char *dir, const char *pa
 	return 0;
 }
 
+/* The own property names of a JS object argument (`what`, for the error), and how many. */
+static bool property_names(napi_env env, napi_value object, const char *what, napi_value *names,
+			   uint32_t *count)
+{
+	if (napi_get_property_names(env, object, names) != napi_ok ||
+	    napi_get_array_length(env, *names, count) != napi_ok) {
+		tw_throw_code(env, "EINVAL", "loadObject: %s must be an object", what);
+		return false;
+	}
+	return true;
+}
+
 /* Writes each constant of `constants` at its variable's offset in `values` (a copy of .rodata). */
 static bool fill_constants(napi_env env, const struct btf *btf, const struct btf_type *sec,
 			   napi_value constants, napi_value names, uint32_t count, char *values,
@@ -195,11 +208,8 @@ static bool set_constants(napi_env env, struct bpf_object *obj, napi_value const
 {
 	napi_value names;
 	uint32_t count = 0;
-	if (napi_get_property_names(env, constants, &names) != napi_ok ||
-	    napi_get_array_length(env, names, &count) != napi_ok) {
-		tw_throw_code(env, "EINVAL", "loadObject: constants must be an object");
+	if (!property_names(env, constants, "constants", &names, &count))
 		return false;
-	}
 	if (count == 0)
 		return true;
 	struct btf *btf = bpf_object__btf(obj);
@@ -231,12 +241,53 @@ static bool set_constants(napi_env env, struct bpf_object *obj, napi_value const
 	return ok;
 }
 
-/* loadObject(objPath, pinDir, constants) -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]} */
+/*
+ * Sets max_entries of the maps named in `sizes` (a JS object of map name -> entries) before the
+ * load creates them. A map that is already pinned is reused only if its size matches, so the
+ * caller passes the pinned size for those (see src/lb/flow-table-size.ts). An unknown
+ * name is refused, like an unknown constant.
+ */
+static bool set_map_sizes(napi_env env, struct bpf_object *obj, napi_value sizes,
+			  const char *obj_path)
+{
+	napi_value names;
+	uint32_t count = 0;
+	if (!property_names(env, sizes, "mapSizes", &names, &count))
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		napi_value name_v, size_v;
+		char name[128];
+		uint32_t entries = 0;
+		if (napi_get_element(env, names, i, &name_v) != napi_ok ||
+		    !tw_arg_string(env, name_v, "map name", name, sizeof(name)) ||
+		    napi_get_named_property(env, sizes, name, &size_v) != napi_ok ||
+		    !tw_arg_u32(env, size_v, "map size", &entries))
+			return false;
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+		if (!map || bpf_map__is_internal(map)) {
+			tw_throw_code(env, "EINVAL", "loadObject(%s): no map named %s to size", obj_path,
+				      name);
+			return false;
+		}
+		int err = entries == 0 ? -EINVAL : bpf_map__set_max_entries(map, entries);
+		if (err) {
+			tw_throw_errno(env, -err, "loadObject(%s): size map %s to %u entries", obj_path,
+				       name, entries);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * loadObject(objPath, pinDir, constants, mapSizes)
+ *   -> {programs: {name: path}, maps: {name: path}, reusedMaps: [name]}
+ */
 static napi_value load_object(napi_env env, napi_callback_info cbinfo)
 {
-	napi_value argv[3];
+	napi_value argv[4];
 	char obj_path[PATH_MAX], pin_dir[PATH_MAX], prog_dir[PATH_MAX], path[PATH_MAX];
-	if (!tw_args(env, cbinfo, 3, argv) ||
+	if (!tw_args(env, cbinfo, 4, argv) ||
 	    !tw_arg_string(env, argv[0], "objPath", obj_path, sizeof(obj_path)) ||
 	    !tw_arg_string(env, argv[1], "pinDir", pin_dir, sizeof(pin_dir)))
 		return NULL;
@@ -261,7 +312,8 @@ static napi_value load_object(napi_env env, napi_callback_info cbinfo)
 
 	napi_value result = NULL, maps_v, progs_v, reused_v;
 	uint32_t reused = 0;
-	if (!set_constants(env, obj, argv[2], obj_path))
+	if (!set_constants(env, obj, argv[2], obj_path) ||
+	    !set_map_sizes(env, obj, argv[3], obj_path))
 		goto out;
 	if (napi_create_object(env, &maps_v) != napi_ok ||
 	    napi_create_object(env, &progs_v) != napi_ok ||

@@ -5,6 +5,8 @@
  * the daemon runs in a pod, else a services file. Without either, the maps are left exactly as
  * they are, and the daemon says so.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Logger } from 'pino';
@@ -33,6 +35,7 @@ import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
+import { DEFAULT_FLOW_TABLE_SIZE, planFlowTableSize } from '../lb/flow-table-size.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
@@ -77,6 +80,11 @@ export interface ServiceLbOptions {
   readonly syncWaitMs?: number | undefined;
   /** Between the conntrack collector's passes; DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given. */
   readonly flowCollectIntervalMs?: number | undefined;
+  /**
+   * How many flows the conntrack tables hold when this load creates them; DEFAULT_FLOW_TABLE_SIZE
+   * when not given. Tables already pinned keep their own size (flow-table-size.ts).
+   */
+  readonly flowTableSize?: number | undefined;
   readonly log: Logger;
 }
 
@@ -112,12 +120,24 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
+  const flowTable = planFlowTableSize(options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE, (name) =>
+    pinnedMapEntries(join(pinDir, name)),
+  );
+  if (flowTable.keptPinned !== undefined) {
+    log.warn(
+      { pinDir, flowTableSize: flowTable.keptPinned, requested: flowTable.requested },
+      'the conntrack tables keep the size they were pinned with, and the established flows in ' +
+        'them; --lb-flow-table-size takes effect once their pins are gone (the node rebooted, or ' +
+        'the pin directory removed on a drained node)',
+    );
+  }
   const loaded = loadOrReusePrograms(
     plan.object,
     pinDir,
     plan.constants,
     Object.values(PROGRAM_NAMES),
     NATIVE_PROGRAM_LOADER,
+    flowTable.mapSizes,
   );
   const pinned = (role: keyof typeof PROGRAM_NAMES): PinnedProgram => {
     const name = PROGRAM_NAMES[role];
@@ -154,6 +174,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       object: plan.object,
       build: `${plan.build}: ${plan.buildReason}`,
       clock: plan.clock,
+      flowTableSize: flowTable.entries,
       reusedMaps: loaded.reusedMaps,
       reusedPrograms: loaded.reusedPrograms,
     },
@@ -262,4 +283,15 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       closeLbMaps(maps);
     },
   };
+}
+
+/** max_entries of the map pinned at `path`; undefined when nothing is pinned there. */
+function pinnedMapEntries(path: string): number | undefined {
+  if (!existsSync(path)) return undefined;
+  const map = NativeBpfMap.openPinned(path);
+  try {
+    return map.maxEntries;
+  } finally {
+    map.close();
+  }
 }

@@ -32,6 +32,7 @@ import { restorePool } from './restore.js';
 import { prepareSocketPath } from './socket-file.js';
 import type { ServiceLb } from './service-lb.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS } from '../lb/flow-collector.js';
+import { DEFAULT_FLOW_TABLE_SIZE, parseFlowTableSize } from '../lb/flow-table-size.js';
 import { DEFAULT_LB_SYNC_WAIT_MS } from './service-sync-gate.js';
 import { servicesPendingReason } from './services-readiness.js';
 import type { StateDirLock } from './state-dir-lock.js';
@@ -68,6 +69,11 @@ export interface DaemonFlags {
    * DEFAULT_FLOW_COLLECT_INTERVAL_MS when not given, "0" for none.
    */
   lbCollectInterval?: string | undefined;
+  /**
+   * How many flows the Service LB's conntrack tables hold (--lb-flow-table-size, a count);
+   * DEFAULT_FLOW_TABLE_SIZE when not given. Tables already pinned keep their size.
+   */
+  lbFlowTableSize?: string | undefined;
 }
 
 /** Everything a running daemon holds, in the order it must be released. */
@@ -117,6 +123,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       DEFAULT_FLOW_COLLECT_INTERVAL_MS,
       'for no collection',
     );
+    const lbFlowTableSize =
+      flags.lbFlowTableSize === undefined
+        ? DEFAULT_FLOW_TABLE_SIZE
+        : parseFlowTableSize(flags.lbFlowTableSize, '--lb-flow-table-size');
     // Checked before the restore too; only the zone's default needs the cloud.
     const nodeName = nodeNameOf(flags.nodeName, log);
     const givenZone = zoneFlag(flags.zone);
@@ -166,6 +176,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         registry,
         syncWaitMs: lbSyncWaitMs,
         flowCollectIntervalMs: lbCollectIntervalMs,
+        flowTableSize: lbFlowTableSize,
       },
     });
     running.serviceLb = wiring.serviceLb;

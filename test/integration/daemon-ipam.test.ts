@@ -303,6 +303,18 @@ describe('terwayd start-up guards', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   }, 30_000);
 
+  test('a conntrack table size out of range is refused with the range, before the cloud is asked anything', async () => {
+    const d = daemon();
+    const result = await runProcess(BINS.terwayd, d.args(['--lb-flow-table-size', '4096']));
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      '--lb-flow-table-size "4096": expected a number of flows from 16384 to 16777216',
+    );
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).not.toContain('connected to ECS');
+    expect(existsSync(d.socket)).toBe(false);
+  }, 30_000);
+
   test('an empty --node-name or --zone is refused before the cloud is asked anything', async () => {
     for (const flag of ['--node-name', '--zone']) {
       const d = daemon();

@@ -385,7 +385,7 @@ describe('charts/terway-node', () => {
     ]);
   });
 
-  test('values change what they say: credentials, apiserver, paths, bpffs mount, heap, LB waits', () => {
+  test('values change what they say: credentials, apiserver, paths, bpffs mount, heap, LB settings', () => {
     const objects = render({
       image: { repository: 'registry.example/terway-node', tag: 'v9' },
       credentialsSecret: 'aliyun-ak',
@@ -396,6 +396,7 @@ describe('charts/terway-node', () => {
         lbHook: 'tcx',
         lbSyncWait: '30s',
         lbCollectInterval: '5s',
+        lbFlowTableSize: 1048576,
         socketDir: '/run/terway',
         zone: 'zone-x',
         heapLimitMiB: 448,
@@ -419,6 +420,7 @@ describe('charts/terway-node', () => {
     expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
     expect(flags(terwayd).get('--lb-sync-wait')).toBe('30s');
     expect(flags(terwayd).get('--lb-collect-interval')).toBe('5s');
+    expect(flags(terwayd).get('--lb-flow-table-size')).toBe('1048576');
     expect(flags(terwayd).get('--zone')).toBe('zone-x');
     expect(flags(terwayd).get('--socket')).toBe('/run/terway/eni.socket');
     const data = configMapData(objects);

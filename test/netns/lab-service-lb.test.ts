@@ -487,6 +487,40 @@ describe('a Service with a backend in each scenario', () => {
     expect(await newFlows(metrics, 'balanced')).toBe(balanced + 1);
   }, 90_000);
 
+  test('a restart asking for another conntrack table size keeps the pinned tables, and an established connection through them', async () => {
+    const lab = the();
+    const metrics = lab.node(CLIENT_NODE).metrics;
+    const capacity = async () => (await scrape(metrics)).get('terway_lb_conntrack_capacity');
+    const pinnedSize = await capacity();
+    expect(pinnedSize).toBe(262_144);
+    const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
+    try {
+      const before = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'before',
+      })) as AgentReply & { reply: EchoReply };
+      const logFrom = lab.logSize(CLIENT_NODE);
+      await lab.restartDaemon(CLIENT_NODE, {}, ['--lb-flow-table-size', '1048576']);
+      expect(await capacity()).toBe(pinnedSize);
+      const kept = lab
+        .logSince(CLIENT_NODE, logFrom)
+        .split('\n')
+        .filter((line) => line.includes('--lb-flow-table-size takes effect'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(kept).toEqual([
+        expect.objectContaining({ level: 'warn', flowTableSize: pinnedSize, requested: 1_048_576 }),
+      ]);
+      const after = (await agent('p1').must('tcpSend', {
+        conn: opened['conn'],
+        line: 'after',
+      })) as AgentReply & { reply: EchoReply };
+      expect(after.reply.name).toBe(before.reply.name);
+    } finally {
+      await agent('p1').must('tcpClose', { conn: opened['conn'] });
+      await lab.restartDaemon(CLIENT_NODE);
+    }
+  }, 90_000);
+
   test("the conntrack collector deletes ended connections' entries; an idle live one keeps its entry and its backend", async () => {
     const lab = the();
     await lab.restartDaemon(CLIENT_NODE, {}, ['--lb-collect-interval', '1s']);

@@ -177,7 +177,7 @@ describe('the build this kernel gets', () => {
     if (addon === undefined) throw new Error('the terway_bpf addon is not built');
     const build = planLbLoad(object, SYSTEM_LB_OBJECT_PROBES).object;
     const pins = freshPins();
-    const load = `require(${JSON.stringify(addon)}).loadObject(${JSON.stringify(build)}, ${JSON.stringify(pins.dir)}, {})`;
+    const load = `require(${JSON.stringify(addon)}).loadObject(${JSON.stringify(build)}, ${JSON.stringify(pins.dir)}, {}, {})`;
     const run = spawnSync(
       process.execPath,
       ['--cpu-prof', '--cpu-prof-interval=20', `--cpu-prof-dir=${work}`, '-e', load],

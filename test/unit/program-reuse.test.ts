@@ -40,8 +40,17 @@ class FakeKernel implements ProgramLoader {
     return this.loaderBuild;
   }
 
-  load(_objPath: string, pinDir: string): LoadedObject {
+  /** The map sizes each load was given. */
+  readonly loadedSizes: Array<Readonly<Record<string, number>>> = [];
+
+  load(
+    _objPath: string,
+    pinDir: string,
+    _constants: Readonly<Record<string, bigint>>,
+    mapSizes: Readonly<Record<string, number>>,
+  ): LoadedObject {
     this.loads++;
+    this.loadedSizes.push(mapSizes);
     if (this.failNextLoad) {
       this.failNextLoad = false;
       throw new Error('load: Permission denied (the verifier said no)');
@@ -187,6 +196,16 @@ describe('loads again', () => {
     start();
     kernel.mapNames.set(join(pinDir, 'tw_fe_v1'), 'tw_flow_v1');
     expect(start().reusedPrograms).toBe(false);
+  });
+
+  test('a load sizes the maps as the caller says (the flow table); a reuse has nothing to size', () => {
+    const sizes = { tw_flow_v1: 1_048_576 };
+    loadOrReusePrograms(object, pinDir, CONSTANTS, PROGRAMS, kernel, sizes).commit();
+    expect(kernel.loadedSizes).toEqual([sizes]);
+    expect(loadOrReusePrograms(object, pinDir, CONSTANTS, PROGRAMS, kernel, sizes)).toMatchObject({
+      reusedPrograms: true,
+    });
+    expect(kernel.loads).toBe(1);
   });
 
   test('with other constants (another clock, say)', () => {

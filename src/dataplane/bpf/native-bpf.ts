@@ -129,6 +129,7 @@ interface Addon {
     objPath: string,
     pinDir: string,
     constants: Readonly<Record<string, bigint>>,
+    mapSizes: Readonly<Record<string, number>>,
   ): LoadedObject;
   kernelHasFunction(name: string): boolean;
   releaseFreedHeap(): void;
@@ -304,14 +305,16 @@ export class NativeBpfMap implements BpfMap {
  * survive; a layout mismatch fails with libbpf's "parameter mismatch"), its programs pinned at
  * <pinDir>/progs/<program>, replacing older pins. pinDir must be on bpffs (/sys/fs/bpf).
  * `constants` sets the object's `volatile const` globals by name before the verifier runs; a name
- * the object lacks, or a value its variable cannot hold, fails the load (EINVAL).
+ * the object lacks, or a value its variable cannot hold, fails the load (EINVAL). `mapSizes` sets
+ * the max_entries of maps by name; a pinned map is reused only at its own size, so give it that.
  */
 export function loadObject(
   objPath: string,
   pinDir: string,
   constants: Readonly<Record<string, bigint>> = {},
+  mapSizes: Readonly<Record<string, number>> = {},
 ): LoadedObject {
-  return call((native) => native.loadObject(objPath, pinDir, constants));
+  return call((native) => native.loadObject(objPath, pinDir, constants, mapSizes));
 }
 
 /** Whether the running kernel's BTF describes a function `name` (so a kfunc of that name exists). */

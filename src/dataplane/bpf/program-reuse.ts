@@ -30,7 +30,12 @@ const BUILD_MARKER_PREFIX = 'build-';
 export interface ProgramLoader {
   /** What, besides the object and constants, decides the programs (the loader's own build). */
   identity(): string;
-  load(objPath: string, pinDir: string, constants: Readonly<Record<string, bigint>>): LoadedObject;
+  load(
+    objPath: string,
+    pinDir: string,
+    constants: Readonly<Record<string, bigint>>,
+    mapSizes: Readonly<Record<string, number>>,
+  ): LoadedObject;
   progInfo(path: string): ProgInfo;
   /** The id and kernel name of the map pinned at `path`. */
   pinnedMap(path: string): { id: number; name: string };
@@ -87,7 +92,9 @@ export function buildIdentity(
 
 /**
  * The programs `programNames` of `objPath`, loaded with their maps pinned in `pinDir`
- * (loadObject), or the pins an earlier load of the same build left there.
+ * (loadObject), or the pins an earlier load of the same build left there. `mapSizes` sizes the
+ * maps a load creates; the caller gives pinned maps their own size (a reuse checks nothing else:
+ * programs that use the pinned maps were loaded against them).
  */
 export function loadOrReusePrograms(
   objPath: string,
@@ -95,6 +102,7 @@ export function loadOrReusePrograms(
   constants: Readonly<Record<string, bigint>>,
   programNames: readonly string[],
   loader: ProgramLoader,
+  mapSizes: Readonly<Record<string, number>> = {},
 ): LoadedOrReused {
   const progDir = join(pinDir, 'progs');
   const prefix = `${BUILD_MARKER_PREFIX}${buildIdentity(readFileSync(objPath), constants, loader.identity())}-`;
@@ -108,7 +116,7 @@ export function loadOrReusePrograms(
     if (reused !== undefined) return reused;
   }
   for (const marker of markers) rmdirSync(join(progDir, marker.name));
-  const loaded = loader.load(objPath, pinDir, constants);
+  const loaded = loader.load(objPath, pinDir, constants, mapSizes);
   return {
     ...loaded,
     reusedPrograms: false,
