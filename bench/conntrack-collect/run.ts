@@ -40,13 +40,27 @@ import {
   REVERSE_KEY,
 } from '../../src/lb/maps/lb-layouts.js';
 import { encodeInto } from '../../src/lb/maps/struct-codec.js';
+import {
+  DEFAULT_FLOW_TABLE_SIZE,
+  parseFlowTableSize,
+  planFlowTableSize,
+} from '../../src/lb/flow-table-size.js';
 import { onCleanup } from '../support/cleanup.js';
 import { peakRssMb, resetPeakRss, rssOf } from '../support/process-memory.js';
 import { mdTable, notCompleted } from '../support/markdown.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { median, medianRatio, ms, rate, ratio } from '../support/stats.js';
 
-const FLOWS = 250_000;
+/**
+ * The flow table's size (terwayd --lb-flow-table-size): the default's, unless
+ * CONNTRACK_COLLECT_TABLE_SIZE asks for another; it is filled to the same share either way
+ * (250,000 of the default 262,144).
+ */
+const TABLE_SIZE = parseFlowTableSize(
+  process.env['CONNTRACK_COLLECT_TABLE_SIZE'] ?? String(DEFAULT_FLOW_TABLE_SIZE),
+  'CONNTRACK_COLLECT_TABLE_SIZE',
+);
+const FLOWS = Math.round((TABLE_SIZE * 250_000) / DEFAULT_FLOW_TABLE_SIZE);
 const ENDED_SHARE = 0.75;
 const ROUNDS = Number(process.env['CONNTRACK_COLLECT_ROUNDS'] ?? 5);
 const S = 1_000_000_000n;
@@ -194,7 +208,12 @@ export async function runConntrackCollectBench(
   const unregister = onCleanup(() => rmSync(pinDir, { recursive: true, force: true }));
   const plan = planLbLoad(join(REPO_ROOT, 'dist/bpf/lb.o'), SYSTEM_LB_OBJECT_PROBES);
   ensureBpffs(pinDir);
-  const loaded = loadObject(plan.object, pinDir, plan.constants);
+  const loaded = loadObject(
+    plan.object,
+    pinDir,
+    plan.constants,
+    planFlowTableSize(TABLE_SIZE, () => undefined).mapSizes,
+  );
   const program = loaded.programs['tw_lb_collect'];
   if (program === undefined) throw new Error(`${plan.object} has no tw_lb_collect`);
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
