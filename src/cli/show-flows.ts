@@ -35,13 +35,20 @@ export function renderShowFlows(
   if (reply.total === 0) return `${NO_FLOWS_MESSAGE}\n`;
   if (reply.matched === 0) return `${NO_MATCHING_FLOWS_MESSAGE} (${reply.total} in the flow map)\n`;
   const table = renderTable(FLOW_HEAD, reply.flows.map(flowRow), options);
+  return `${table}\n${flowsFooter(reply)}\n`;
+}
+
+function flowsFooter(reply: ListFlowsReply__Output): string {
   const shown = reply.flows.length;
-  const footer =
-    shown < reply.matched
-      ? `${shown} of ${reply.matched} matching flows shown, most recently active first` +
-        ` (${reply.total} in the flow map); --limit 0 shows all`
-      : `${shown} flow${shown === 1 ? '' : 's'} (${reply.total} in the flow map)`;
-  return `${table}\n${footer}\n`;
+  if (shown >= reply.matched)
+    return `${shown} flow${shown === 1 ? '' : 's'} (${reply.total} in the flow map)`;
+  const some =
+    `${shown} of ${reply.matched} matching flows shown, most recently active first` +
+    ` (${reply.total} in the flow map)`;
+  // An older terwayd sends no cap (0): it listed all it was asked for.
+  return reply.mostListed > 0 && shown >= reply.mostListed
+    ? `${some}: the most terwayd lists at once; narrow them with --service, --pod or --backend`
+    : `${some}; --limit 0 shows all`;
 }
 
 /**

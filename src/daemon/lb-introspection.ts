@@ -73,7 +73,18 @@ export interface LbIntrospectionDeps {
   pods: () => readonly PodRecord[];
   /** CLOCK_MONOTONIC in ns: the clock the programs stamp flows with. */
   monotonicNs?: () => bigint;
+  /** The most flows one listing returns; MOST_LISTED_FLOWS when not given (tests set less). */
+  mostListedFlows?: number;
 }
+
+/**
+ * The most flows one listing returns, `--limit 0` included: what the default table holds. The
+ * daemon keeps every flow it will list (about 90 bytes each, and their gRPC parts), and a table
+ * sized up to millions of flows (--lb-flow-table-size) would otherwise cost it that many times
+ * more at one operator's command, under the memory limit it shares with pod ADDs. More rows than
+ * this are for filters (--service, --pod, --backend) to narrow, not for a terminal.
+ */
+export const MOST_LISTED_FLOWS = 262_144;
 
 /** Frontends per ShowServices part: at 10 backends each, a part of about 100 KB. */
 export const FRONTENDS_PER_PART = 128;
@@ -163,19 +174,24 @@ export async function* listFlows(
   request: ListFlowsRequest,
 ): AsyncGenerator<ListFlowsReply> {
   const { lb } = deps;
+  const mostListed = deps.mostListedFlows ?? MOST_LISTED_FLOWS;
   if (lb === undefined) {
-    yield { enabled: false, flows: [], matched: 0, total: 0 };
+    yield { enabled: false, flows: [], matched: 0, total: 0, mostListed };
     return;
   }
   const pods = namesFor(deps, lb);
   const { desired } = lb.reconciler.intent;
+  const asked = request.limit ?? 0;
   const selection = await selectFlows(
     lb.maps.flow,
-    { matches: flowMatcher(request, pods, desired), limit: request.limit ?? 0 },
+    {
+      matches: flowMatcher(request, pods, desired),
+      limit: asked === 0 ? mostListed : Math.min(asked, mostListed),
+    },
     () => nextTurn(),
     lb.maps.movedPorts,
   );
-  const counts = { enabled: true, matched: selection.matched, total: selection.total };
+  const counts = { enabled: true, matched: selection.matched, total: selection.total, mostListed };
   const now = (deps.monotonicNs ?? process.hrtime.bigint)();
   const serviceOf = serviceNamer(desired);
   let sent = 0;

@@ -217,7 +217,13 @@ function flow(extra: Partial<FlowEntry__Output> = {}): FlowEntry__Output {
 
 describe('terway-cli show flows', () => {
   test('one row per flow, with a count of what the map holds', () => {
-    const out = renderShowFlows({ enabled: true, flows: [flow()], matched: 1, total: 3 });
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [flow()],
+      matched: 1,
+      total: 3,
+      mostListed: 262_144,
+    });
     expect(lines(out)).toEqual([
       'PROTO  CLIENT           CLIENT POD     SERVICE      FRONTEND       BACKEND         BACKEND POD  STATE        AGE    IDLE  PACKETS  BYTES',
       'TCP    10.99.0.5:40754  default/api-2  default/web  10.96.0.80:80  10.99.0.8:8080  -            established  3m12s  1s    10       718 B',
@@ -235,6 +241,7 @@ describe('terway-cli show flows', () => {
       ],
       matched: 2,
       total: 2,
+      mostListed: 262_144,
     });
     expect(lines(out)[1]).toMatch(/ client-fin {2}3m12s {2}1s /);
     expect(lines(out)[2]).toMatch(/:40755 .* ended {7}3m12s {2}10m0s /);
@@ -246,6 +253,7 @@ describe('terway-cli show flows', () => {
       flows: [flow({ movedClientPort: 61234 })],
       matched: 1,
       total: 1,
+      mostListed: 262_144,
     });
     expect(lines(out)[1]).toMatch(
       /^TCP {4}10\.99\.0\.5:40754 \(sent as :61234\) {2}default\/api-2 /,
@@ -268,6 +276,7 @@ describe('terway-cli show flows', () => {
       ],
       matched: 2,
       total: 2,
+      mostListed: 262_144,
     });
     const [header, service, direct] = lines(out);
     expect(header).toMatch(/ SERVICE +FRONTEND +BACKEND /);
@@ -288,6 +297,7 @@ describe('terway-cli show flows', () => {
       flows: [flow(), flow({ clientPort: 40755, service: '' })],
       matched: 9,
       total: 20,
+      mostListed: 262_144,
     });
     expect(out).toContain(
       '2 of 9 matching flows shown, most recently active first (20 in the flow map); --limit 0 shows all',
@@ -295,16 +305,39 @@ describe('terway-cli show flows', () => {
     expect(lines(out)[2]).toMatch(/^TCP {4}10\.99\.0\.5:40755 {2}default\/api-2 {2}- /);
   });
 
+  test('a listing cut at the most terwayd lists at once says so, and how to narrow it', () => {
+    const out = renderShowFlows({
+      enabled: true,
+      flows: [flow(), flow({ clientPort: 40755 })],
+      matched: 900_000,
+      total: 1_000_000,
+      mostListed: 2,
+    });
+    expect(out.trimEnd().split('\n').at(-1)).toBe(
+      '2 of 900000 matching flows shown, most recently active first (1000000 in the flow map): ' +
+        'the most terwayd lists at once; narrow them with --service, --pod or --backend',
+    );
+    // An older daemon sends no cap: a short listing is its limit's doing.
+    const older = renderShowFlows({
+      enabled: true,
+      flows: [flow()],
+      matched: 9,
+      total: 20,
+      mostListed: 0,
+    });
+    expect(older.trimEnd().split('\n').at(-1)).toMatch(/; --limit 0 shows all$/);
+  });
+
   test('an empty map and an empty match are told apart', () => {
-    expect(renderShowFlows({ enabled: true, flows: [], matched: 0, total: 0 })).toBe(
-      'no translation records: no pod on this node has dialled a Service\n',
-    );
-    expect(renderShowFlows({ enabled: true, flows: [], matched: 0, total: 7 })).toBe(
-      'no translation records match (7 in the flow map)\n',
-    );
-    expect(renderShowFlows({ enabled: false, flows: [], matched: 0, total: 0 })).toBe(
-      `${LB_DISABLED_MESSAGE}\n`,
-    );
+    expect(
+      renderShowFlows({ enabled: true, flows: [], matched: 0, total: 0, mostListed: 262_144 }),
+    ).toBe('no translation records: no pod on this node has dialled a Service\n');
+    expect(
+      renderShowFlows({ enabled: true, flows: [], matched: 0, total: 7, mostListed: 262_144 }),
+    ).toBe('no translation records match (7 in the flow map)\n');
+    expect(
+      renderShowFlows({ enabled: false, flows: [], matched: 0, total: 0, mostListed: 262_144 }),
+    ).toBe(`${LB_DISABLED_MESSAGE}\n`);
   });
 });
 

@@ -50,7 +50,13 @@ const SERVICES: ShowServicesReply__Output = {
   addHoldRemainingMs: 0,
   addHoldExpired: false,
 };
-const FLOWS: ListFlowsReply__Output = { enabled: true, flows: [], matched: 0, total: 0 };
+const FLOWS: ListFlowsReply__Output = {
+  enabled: true,
+  flows: [],
+  matched: 0,
+  total: 0,
+  mostListed: 262_144,
+};
 
 interface Run {
   code: number;

@@ -6,6 +6,7 @@ import {
   FLOWS_PER_PART,
   FRONTENDS_PER_PART,
   listFlows as listFlowParts,
+  MOST_LISTED_FLOWS,
   showServices as showServiceParts,
   type LbIntrospectionDeps,
 } from '../../src/daemon/lb-introspection.js';
@@ -372,6 +373,18 @@ describe('ListFlows', () => {
     expect([limited.matched, limited.total]).toEqual([3, 4]);
   });
 
+  test('no listing goes past the most terwayd lists at once, --limit 0 included; the reply says what that is', async () => {
+    const deps = { ...(await node(FLOWS)), mostListedFlows: 2 };
+    const listed = async (limit: number) => {
+      const reply = await listFlows(deps, { limit });
+      return [reply.flows!.map((flow) => flow.clientPort), reply.matched, reply.mostListed];
+    };
+    expect(await listed(0)).toEqual([[40_002, 40_001], 4, 2]);
+    expect(await listed(3)).toEqual([[40_002, 40_001], 4, 2]);
+    expect(await listed(1)).toEqual([[40_002], 4, 2]);
+    expect((await listFlows(await node(FLOWS), {})).mostListed).toBe(MOST_LISTED_FLOWS);
+  });
+
   test("a flow past its state's lifetime is marked ended; a half-closed one lives as established, a UDP stream longer", async () => {
     const idle = (clientPort: number, state: FlowState, seconds: number, proto = IPPROTO_TCP) => ({
       client: '10.0.0.10',
@@ -510,6 +523,7 @@ describe('ListFlows', () => {
       flows: [],
       matched: 0,
       total: 0,
+      mostListed: MOST_LISTED_FLOWS,
     });
   });
 });
@@ -584,7 +598,7 @@ describe('the views come in parts', () => {
     const ports = parts.flatMap((part) => part.flows!.map((flow) => flow.clientPort));
     expect(ports).toEqual(flows.map((flow) => flow.clientPort).reverse());
     expect(await collect(listFlowParts(deps, { pod: '10.0.0.99' }))).toEqual([
-      { enabled: true, matched: 0, total: flows.length, flows: [] },
+      { enabled: true, matched: 0, total: flows.length, mostListed: MOST_LISTED_FLOWS, flows: [] },
     ]);
   });
 });

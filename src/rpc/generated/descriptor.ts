@@ -841,6 +841,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "total": {
                   "type": "uint32",
                   "id": 4
+                },
+                "mostListed": {
+                  "type": "uint32",
+                  "id": 5
                 }
               }
             }

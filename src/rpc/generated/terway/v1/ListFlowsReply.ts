@@ -7,6 +7,7 @@ export interface ListFlowsReply {
   'flows'?: (_terway_v1_FlowEntry)[];
   'matched'?: (number);
   'total'?: (number);
+  'mostListed'?: (number);
 }
 
 export interface ListFlowsReply__Output {
@@ -14,4 +15,5 @@ export interface ListFlowsReply__Output {
   'flows': (_terway_v1_FlowEntry__Output)[];
   'matched': (number);
   'total': (number);
+  'mostListed': (number);
 }
