@@ -45,9 +45,13 @@ function flowsFooter(reply: ListFlowsReply__Output): string {
   const some =
     `${shown} of ${reply.matched} matching flows shown, most recently active first` +
     ` (${reply.total} in the flow map)`;
-  // An older terwayd sends no cap (0): it listed all it was asked for.
-  return reply.mostListed > 0 && shown >= reply.mostListed
-    ? `${some}: the most terwayd lists at once; narrow them with --service, --pod or --backend`
+  // An older terwayd sends no cap (0): it lists all it is asked for.
+  const capped = reply.mostListed > 0 && reply.matched > reply.mostListed;
+  if (capped && shown >= reply.mostListed) {
+    return `${some}: the most terwayd lists at once; narrow them with --service, --pod or --backend`;
+  }
+  return capped
+    ? `${some}; --limit 0 shows the ${reply.mostListed} most recent, the most terwayd lists at once`
     : `${some}; --limit 0 shows all`;
 }
 

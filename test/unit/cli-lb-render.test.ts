@@ -326,6 +326,18 @@ describe('terway-cli show flows', () => {
       mostListed: 0,
     });
     expect(older.trimEnd().split('\n').at(-1)).toMatch(/; --limit 0 shows all$/);
+    // A default listing of more flows than the cap: --limit 0 would not show them all.
+    const many = renderShowFlows({
+      enabled: true,
+      flows: [flow()],
+      matched: 900_000,
+      total: 1_000_000,
+      mostListed: 262_144,
+    });
+    expect(many.trimEnd().split('\n').at(-1)).toBe(
+      '1 of 900000 matching flows shown, most recently active first (1000000 in the flow map); ' +
+        '--limit 0 shows the 262144 most recent, the most terwayd lists at once',
+    );
   });
 
   test('an empty map and an empty match are told apart', () => {
