@@ -120,7 +120,7 @@ export class LbReconciler implements DesiredStateSink {
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 30_000;
     this.monotonicNs = options.monotonicNs ?? process.hrtime.bigint;
-    this.state = restore(this.maps, this.monotonicNs());
+    this.state = restore(this.maps);
     this.logger.info(
       {
         frontends: this.state.frontends.size,
@@ -447,7 +447,7 @@ export class LbReconciler implements DesiredStateSink {
    */
   private rebuildMirror(): boolean {
     try {
-      this.state = restore(this.maps, this.monotonicNs());
+      this.state = restore(this.maps);
     } catch (error) {
       this.mirrorStale = true;
       this.lastError = toTerwayError(error, 'BPF_ERROR');
@@ -505,9 +505,9 @@ function backendsListed(frontends: ReadonlyMap<FrontendCode, DesiredFrontend | u
  * An unused frontend id that a live flow still counts under is parked instead (see
  * parked-frontend-ids.ts).
  */
-function restore(maps: LbMaps, nowNs: bigint): ProgrammedState {
+function restore(maps: LbMaps): ProgrammedState {
   const state = ProgrammedState.fromMaps(maps);
-  settleUnusedFrontendIds(state, maps, nowNs);
+  settleUnusedFrontendIds(state, maps);
   resetCounters(maps.backendStats, state.backends.ids.gapIds(state.idHighWater.backends));
   return state;
 }

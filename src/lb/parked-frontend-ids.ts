@@ -14,7 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from '../log/logger.js';
 import { dumpPages } from '../dataplane/bpf/bpf-maps.js';
-import { frontendIdsOfLiveFlows, liveFrontendIdsPaused } from './flow-liveness.js';
+import { liveFrontendIdsPaused } from './flow-liveness.js';
 import type { LbMaps } from './lb-maps.js';
 import { readFlowCounts, resetCounters } from './maps/counter-resets.js';
 import type { ProgrammedState } from './programmed-state.js';
@@ -42,25 +42,27 @@ export const NEVER_FLOWED_GRACE_MS = 1_000;
 const MAX_CHECK_BACKOFF = 10;
 
 /**
- * For a mirror just rebuilt from the maps: each unused frontend id up to the high-water mark gets
- * its counters zeroed, unless a live flow still counts under it; that one is parked, counters kept,
- * as the daemon before the restart had it (the parked set itself lives only in memory).
+ * For a mirror just rebuilt from the maps: each unused frontend id up to the high-water mark that
+ * no flow was ever created under gets its counters zeroed; one that had flows is parked, counters
+ * kept, for ParkedIdRelease to free once no live flow counts under it (as the daemon before the
+ * restart had it: the parked set itself lives only in memory). The flow map is not read here: the
+ * rebuild runs on the event loop at start, and a table sized for millions of flows
+ * (--lb-flow-table-size) read whole would hold that many flows' bytes at once.
  */
-export function settleUnusedFrontendIds(state: ProgrammedState, maps: LbMaps, nowNs: bigint): void {
+export function settleUnusedFrontendIds(state: ProgrammedState, maps: LbMaps): void {
   const unused = state.frontendIds.gapIds(state.idHighWater.frontends);
-  const live =
-    unused.length === 0
-      ? new Set<number>()
-      : frontendIdsOfLiveFlows(maps.flow.dump(), maps.flow.valueStride, nowNs);
+  if (unused.length === 0) return;
+  const flows = readFlowCounts(maps.frontendStats, unused);
   const zeroed: number[] = [];
-  for (const id of unused) {
-    if (!live.has(id)) {
+  unused.forEach((id, at) => {
+    // No entry (undefined) reads as no flow: there is nothing to keep.
+    if ((flows[at] ?? 0n) === 0n) {
       zeroed.push(id);
-      continue;
+      return;
     }
     state.frontendIds.claim(id);
     state.parkedFrontendIds.add(id);
-  }
+  });
   resetCounters(maps.frontendStats, zeroed);
 }
 

@@ -24,9 +24,9 @@ import {
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { readLbTable } from '../../src/lb/lb-table.js';
 import { gateBit } from '../../src/lb/maps/key-gate.js';
-import { FRONTEND } from '../../src/lb/maps/lb-layouts.js';
+import { ARRAY_INDEX, COUNTERS, FRONTEND } from '../../src/lb/maps/lb-layouts.js';
 import { readBackend } from '../../src/lb/maps/shared-array.js';
-import { decode } from '../../src/lb/maps/struct-codec.js';
+import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { memoryLbMaps } from '../../src/lb/memory-lb-maps.js';
 import { protocolNumber } from '../../src/lb/programmed-state.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
@@ -133,7 +133,7 @@ interface Connection {
 
 /**
  * Makes a connection through the `pick`-th frontend the maps hold (if any): a conntrack entry
- * under its id, as the program writes one.
+ * under its id, counted in the id's `flows`, as the program writes one.
  */
 function connect(maps: Maps, pick: number, nowNs: bigint, port: number): Connection | undefined {
   const rows = readLbTable(maps);
@@ -147,6 +147,13 @@ function connect(maps: Maps, pick: number, nowNs: bigint, port: number): Connect
     clientPort: port,
   });
   maps.flow.updateBatch(key, value, 1);
+  const index = encode(ARRAY_INDEX, { index: row.id });
+  const counters = decode(COUNTERS, maps.frontendStats.lookup(index)!);
+  maps.frontendStats.updateBatch(
+    index,
+    encode(COUNTERS, { ...counters, flows: counters.flows + 1n }),
+    1,
+  );
   return { frontendId: row.id, frontend: frontendKey(row.frontend), orphaned: false };
 }
 

@@ -438,10 +438,14 @@ describe('LbReconciler', () => {
     expect(table(maps)).toEqual({ '10.96.0.10:80/TCP': ['10.0.0.2'] });
     expect(counted(maps.frontendStats, api.id)).toBe(5n);
 
-    // Both ids are above every live one now; the mark says they may have been handed out.
-    reconciler(maps);
-    expect(counted(maps.frontendStats, api.id)).toBe(0n);
+    // Both ids are above every live one now; the mark says they may have been handed out. The
+    // backend's counters are reset at once. The frontend's id had flows: it is parked, counters
+    // kept, until a walk of the flow map finds none of them live (the restart reads no flows).
+    const restarted = reconciler(maps);
     expect(counted(maps.backendStats, api.backends[0]!.id)).toBe(0n);
+    expect(restarted.parkedFrontendIds).toBe(1);
+    await waitFor('the parked id freed', () => restarted.parkedFrontendIds === 0);
+    expect(counted(maps.frontendStats, api.id)).toBe(0n);
     expect(counted(maps.frontendStats, web.id)).toBe(11n);
   });
 
