@@ -15,8 +15,8 @@ import { LB_LIMITS, LB_MAP_NAMES } from './maps/lb-layouts.js';
 /** The build's own size (`TW_MAX_FLOWS`), what a daemon without the flag asks for. */
 export const DEFAULT_FLOW_TABLE_SIZE = LB_LIMITS.flows;
 /**
- * Below this a busy pod's connections alone would fill the table. Above the maximum the two maps
- * would take about 3.9 GB of kernel memory, which no node should give a conntrack table.
+ * Below the minimum a busy pod's connections alone would fill the table. At the maximum the two
+ * maps take about 3.9 GB of kernel memory: more than any node should give a conntrack table.
  */
 export const FLOW_TABLE_SIZE_MIN = 16_384;
 export const FLOW_TABLE_SIZE_MAX = 16_777_216;
@@ -57,9 +57,9 @@ export function parseFlowTableSize(value: string, flag: string): number {
 }
 
 /**
- * The table's size for a load into `pinDir`: `requested`, unless the table is already pinned
- * there, whose size then stands. `pinnedEntries(name)` is the max_entries of the map pinned under
- * that name in the pin dir, undefined when none is. Both maps take the same size, the flow
+ * The table's size for a load: `requested`, unless the table is already pinned in the load's pin
+ * directory, whose size then stands. `pinnedEntries(name)` is the max_entries of the map pinned
+ * there under that name, undefined when none is. Both maps take the same size, the flow
  * table's if it is pinned: a reverse index pinned alone (a load that died between the two) is
  * sized like it, and a load with the two pinned at different sizes fails as any mismatch does.
  */
