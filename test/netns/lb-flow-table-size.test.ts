@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
 import { startServiceLb, type ServiceLb } from '../../src/daemon/service-lb.js';
+import { loadObject } from '../../src/dataplane/bpf/native-bpf.js';
 import { buildLbObject, LbPins } from '../support/bpf-lab.js';
 import { writeFlows } from '../support/flow-entries.js';
 import { metricValue } from '../support/metric-value.js';
@@ -95,6 +96,18 @@ test('a fresh pin dir gets the size asked for; a restart asking for another keep
   expect(afterPinsGone.lb.maps.flow.dump().count).toBe(0);
   expect(keptWarnings(afterPinsGone.logged)).toEqual([]);
 }, 60_000);
+
+test('the loader refuses a size for a map the object lacks, and a size of 0, loading nothing', () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  expect(() => loadObject(object, pins.dir, {}, { tw_nope_v1: 65_536 })).toThrow(
+    /no map named tw_nope_v1 to size/,
+  );
+  expect(() => loadObject(object, pins.dir, {}, { tw_flow_v1: 0 })).toThrow(
+    /size map tw_flow_v1 to 0 entries: EINVAL/,
+  );
+  expect(readdirSync(pins.dir).filter((entry) => entry !== 'progs')).toEqual([]);
+});
 
 test('the same size again is no change: nothing to warn about', async () => {
   const pins = new LbPins();
