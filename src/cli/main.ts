@@ -154,7 +154,12 @@ function buildProgram(io: CliIo): Command {
       '--backend <backend>',
       'a backend: a pod (namespace/name) or an address (ip or ip:port)',
     )
-    .option('--limit <n>', 'at most this many flows; 0 for all', parseLimit, DEFAULT_FLOW_LIMIT)
+    .option(
+      '--limit <n>',
+      'at most this many flows; 0 for all, up to the most terwayd lists at once',
+      parseLimit,
+      DEFAULT_FLOW_LIMIT,
+    )
     .option('--json', 'print the raw reply as JSON')
     .action(async (options: FlowOptions, command: Command) => {
       const reply = await io.introspection.listFlows(socketOf(command), {
