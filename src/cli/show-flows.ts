@@ -33,18 +33,17 @@ export function renderShowFlows(
 ): string {
   if (!reply.enabled) return `${LB_DISABLED_MESSAGE}\n`;
   if (reply.total === 0) return `${NO_FLOWS_MESSAGE}\n`;
-  if (reply.matched === 0) return `${NO_MATCHING_FLOWS_MESSAGE} (${reply.total} in the flow map)\n`;
+  if (reply.matched === 0) return `${NO_MATCHING_FLOWS_MESSAGE} (${inTheMap(reply)})\n`;
   const table = renderTable(FLOW_HEAD, reply.flows.map(flowRow), options);
   return `${table}\n${flowsFooter(reply)}\n`;
 }
 
 function flowsFooter(reply: ListFlowsReply__Output): string {
   const shown = reply.flows.length;
-  if (shown >= reply.matched)
-    return `${shown} flow${shown === 1 ? '' : 's'} (${reply.total} in the flow map)`;
+  if (shown >= reply.matched) return `${shown} flow${shown === 1 ? '' : 's'} (${inTheMap(reply)})`;
   const some =
     `${shown} of ${reply.matched} matching flows shown, most recently active first` +
-    ` (${reply.total} in the flow map)`;
+    ` (${inTheMap(reply)})`;
   // An older terwayd sends no cap (0): it lists all it is asked for.
   const capped = reply.mostListed > 0 && reply.matched > reply.mostListed;
   if (capped && shown >= reply.mostListed) {
@@ -53,6 +52,12 @@ function flowsFooter(reply: ListFlowsReply__Output): string {
   return capped
     ? `${some}; --limit 0 shows the ${reply.mostListed} most recent, the most terwayd lists at once`
     : `${some}; --limit 0 shows all`;
+}
+
+/** The flow map's fill: `N in the flow map of M` (an older terwayd sends no size: 0). */
+function inTheMap(reply: ListFlowsReply__Output): string {
+  const of = reply.capacity > 0 ? ` of ${reply.capacity}` : '';
+  return `${reply.total} in the flow map${of}`;
 }
 
 /**

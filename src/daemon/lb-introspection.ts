@@ -182,7 +182,7 @@ export async function* listFlows(
   const { lb } = deps;
   const mostListed = deps.mostListedFlows ?? MOST_LISTED_FLOWS;
   if (lb === undefined) {
-    yield { enabled: false, flows: [], matched: 0, total: 0, mostListed };
+    yield { enabled: false, flows: [], matched: 0, total: 0, mostListed, capacity: 0 };
     return;
   }
   const pods = namesFor(deps, lb);
@@ -197,7 +197,13 @@ export async function* listFlows(
     () => nextTurn(),
     lb.maps.movedPorts,
   );
-  const counts = { enabled: true, matched: selection.matched, total: selection.total, mostListed };
+  const counts = {
+    enabled: true,
+    matched: selection.matched,
+    total: selection.total,
+    mostListed,
+    capacity: lb.maps.flow.maxEntries,
+  };
   const now = (deps.monotonicNs ?? process.hrtime.bigint)();
   const serviceOf = serviceNamer(desired);
   let sent = 0;

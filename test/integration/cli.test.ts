@@ -399,10 +399,10 @@ describe('terway-cli against an Introspection server on a unix socket', () => {
       expect(run.stdout).toContain(
         'TCP    10.0.0.10:1025  -           default/web  10.96.0.10:80  10.0.0.21:8080',
       );
-      expect(run.stdout).toContain('1 flow (60000 in the flow map)');
+      expect(run.stdout).toContain('1 flow (60000 in the flow map of 262144)');
       const limited = await cli(['--socket', socket, 'show', 'flows']);
       expect(limited.stdout).toContain(
-        '1000 of 60000 matching flows shown, most recently active first (60000 in the flow map)',
+        '1000 of 60000 matching flows shown, most recently active first (60000 in the flow map of 262144)',
       );
       // Most recently active first: the last client port written is the newest.
       expect(limited.stdout.split('\n')[1]).toContain(`10.0.0.10:${1024 + LB_FLOWS - 1} `);

@@ -223,11 +223,12 @@ describe('terway-cli show flows', () => {
       matched: 1,
       total: 3,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     expect(lines(out)).toEqual([
       'PROTO  CLIENT           CLIENT POD     SERVICE      FRONTEND       BACKEND         BACKEND POD  STATE        AGE    IDLE  PACKETS  BYTES',
       'TCP    10.99.0.5:40754  default/api-2  default/web  10.96.0.80:80  10.99.0.8:8080  -            established  3m12s  1s    10       718 B',
-      '1 flow (3 in the flow map)',
+      '1 flow (3 in the flow map of 262144)',
       '',
     ]);
   });
@@ -242,6 +243,7 @@ describe('terway-cli show flows', () => {
       matched: 2,
       total: 2,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     expect(lines(out)[1]).toMatch(/ client-fin {2}3m12s {2}1s /);
     expect(lines(out)[2]).toMatch(/:40755 .* ended {7}3m12s {2}10m0s /);
@@ -254,6 +256,7 @@ describe('terway-cli show flows', () => {
       matched: 1,
       total: 1,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     expect(lines(out)[1]).toMatch(
       /^TCP {4}10\.99\.0\.5:40754 \(sent as :61234\) {2}default\/api-2 /,
@@ -277,6 +280,7 @@ describe('terway-cli show flows', () => {
       matched: 2,
       total: 2,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     const [header, service, direct] = lines(out);
     expect(header).toMatch(/ SERVICE +FRONTEND +BACKEND /);
@@ -298,9 +302,10 @@ describe('terway-cli show flows', () => {
       matched: 9,
       total: 20,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     expect(out).toContain(
-      '2 of 9 matching flows shown, most recently active first (20 in the flow map); --limit 0 shows all',
+      '2 of 9 matching flows shown, most recently active first (20 in the flow map of 262144); --limit 0 shows all',
     );
     expect(lines(out)[2]).toMatch(/^TCP {4}10\.99\.0\.5:40755 {2}default\/api-2 {2}- /);
   });
@@ -312,9 +317,10 @@ describe('terway-cli show flows', () => {
       matched: 900_000,
       total: 1_000_000,
       mostListed: 2,
+      capacity: 1_048_576,
     });
     expect(out.trimEnd().split('\n').at(-1)).toBe(
-      '2 of 900000 matching flows shown, most recently active first (1000000 in the flow map): ' +
+      '2 of 900000 matching flows shown, most recently active first (1000000 in the flow map of 1048576): ' +
         'the most terwayd lists at once; narrow them with --service, --pod or --backend',
     );
     // An older daemon sends no cap: a short listing is its limit's doing.
@@ -324,8 +330,11 @@ describe('terway-cli show flows', () => {
       matched: 9,
       total: 20,
       mostListed: 0,
+      capacity: 0,
     });
-    expect(older.trimEnd().split('\n').at(-1)).toMatch(/; --limit 0 shows all$/);
+    expect(older.trimEnd().split('\n').at(-1)).toMatch(
+      /\(20 in the flow map\); --limit 0 shows all$/,
+    );
     // A default listing of more flows than the cap: --limit 0 would not show them all.
     const many = renderShowFlows({
       enabled: true,
@@ -333,22 +342,44 @@ describe('terway-cli show flows', () => {
       matched: 900_000,
       total: 1_000_000,
       mostListed: 262_144,
+      capacity: 262_144,
     });
     expect(many.trimEnd().split('\n').at(-1)).toBe(
-      '1 of 900000 matching flows shown, most recently active first (1000000 in the flow map); ' +
+      '1 of 900000 matching flows shown, most recently active first (1000000 in the flow map of 262144); ' +
         '--limit 0 shows the 262144 most recent, the most terwayd lists at once',
     );
   });
 
   test('an empty map and an empty match are told apart', () => {
     expect(
-      renderShowFlows({ enabled: true, flows: [], matched: 0, total: 0, mostListed: 262_144 }),
+      renderShowFlows({
+        enabled: true,
+        flows: [],
+        matched: 0,
+        total: 0,
+        mostListed: 262_144,
+        capacity: 262_144,
+      }),
     ).toBe('no translation records: no pod on this node has dialled a Service\n');
     expect(
-      renderShowFlows({ enabled: true, flows: [], matched: 0, total: 7, mostListed: 262_144 }),
-    ).toBe('no translation records match (7 in the flow map)\n');
+      renderShowFlows({
+        enabled: true,
+        flows: [],
+        matched: 0,
+        total: 7,
+        mostListed: 262_144,
+        capacity: 262_144,
+      }),
+    ).toBe('no translation records match (7 in the flow map of 262144)\n');
     expect(
-      renderShowFlows({ enabled: false, flows: [], matched: 0, total: 0, mostListed: 262_144 }),
+      renderShowFlows({
+        enabled: false,
+        flows: [],
+        matched: 0,
+        total: 0,
+        mostListed: 262_144,
+        capacity: 262_144,
+      }),
     ).toBe(`${LB_DISABLED_MESSAGE}\n`);
   });
 });

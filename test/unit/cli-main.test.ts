@@ -56,6 +56,7 @@ const FLOWS: ListFlowsReply__Output = {
   matched: 0,
   total: 0,
   mostListed: 262_144,
+  capacity: 262_144,
 };
 
 interface Run {

@@ -25,6 +25,7 @@ import {
   FLOW_KEY,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  LB_LIMITS,
   MOVED_PORT,
   NODE_COUNTERS,
   type FlowState,
@@ -524,6 +525,7 @@ describe('ListFlows', () => {
       matched: 0,
       total: 0,
       mostListed: MOST_LISTED_FLOWS,
+      capacity: 0,
     });
   });
 });
@@ -598,7 +600,14 @@ describe('the views come in parts', () => {
     const ports = parts.flatMap((part) => part.flows!.map((flow) => flow.clientPort));
     expect(ports).toEqual(flows.map((flow) => flow.clientPort).reverse());
     expect(await collect(listFlowParts(deps, { pod: '10.0.0.99' }))).toEqual([
-      { enabled: true, matched: 0, total: flows.length, mostListed: MOST_LISTED_FLOWS, flows: [] },
+      {
+        enabled: true,
+        matched: 0,
+        total: flows.length,
+        mostListed: MOST_LISTED_FLOWS,
+        capacity: LB_LIMITS.flows,
+        flows: [],
+      },
     ]);
   });
 });

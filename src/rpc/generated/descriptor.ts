@@ -845,6 +845,10 @@ export const PROTO_DESCRIPTOR: unknown = {
                 "mostListed": {
                   "type": "uint32",
                   "id": 5
+                },
+                "capacity": {
+                  "type": "uint32",
+                  "id": 6
                 }
               }
             }

@@ -8,6 +8,7 @@ export interface ListFlowsReply {
   'matched'?: (number);
   'total'?: (number);
   'mostListed'?: (number);
+  'capacity'?: (number);
 }
 
 export interface ListFlowsReply__Output {
@@ -16,4 +17,5 @@ export interface ListFlowsReply__Output {
   'matched': (number);
   'total': (number);
   'mostListed': (number);
+  'capacity': (number);
 }
