@@ -109,30 +109,17 @@ export function dumpedFlowAlive(
 }
 
 /**
- * The frontend ids of the flows in `dump` (a dump of tw_flow; `valueStride` its map's) that are
- * alive at `nowNs` (CLOCK_MONOTONIC). A stamp ahead of `nowNs` counts as alive: the programs read a
- * coarse clock that can run a tick ahead of the daemon's.
- */
-export function frontendIdsOfLiveFlows(
-  dump: BpfMapDump,
-  valueStride: number,
-  nowNs: bigint,
-): Set<number> {
-  const live = new Set<number>();
-  addLiveFrontendIds(dump, valueStride, nowNs, live, 0, dump.count);
-  return live;
-}
-
-/**
  * Flows scanned between two pauses of a scan on the daemon's event loop (liveFrontendIdsPaused):
  * a few ms of work, so CNI calls wait no longer.
  */
 export const FLOW_SCAN_SLICE = 16_384;
 
 /**
- * frontendIdsOfLiveFlows for a caller on the daemon's event loop, with a `pause` every 16,384
- * flows: a full map (262,144) takes 13-23 ms to scan here, and the loop serves pod ADDs. The ids
- * are added to `live`, so a walk in pages gathers every page's into one set.
+ * The frontend ids of the flows in `dump` (a dump of tw_flow; `valueStride` its map's) that are
+ * alive at `nowNs` (CLOCK_MONOTONIC), added to `live`, so a walk in pages gathers every page's into
+ * one set. A stamp ahead of `nowNs` counts as alive: the programs read a coarse clock that can run
+ * a tick ahead of the daemon's. The scan runs on the daemon's event loop, with a `pause` every
+ * 16,384 flows: a full map (262,144) takes 13-23 ms to scan here, and the loop serves pod ADDs.
  */
 export async function liveFrontendIdsPaused(
   dump: BpfMapDump,
