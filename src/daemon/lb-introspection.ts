@@ -9,6 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { TerwayError } from '../errors/terway-error.js';
 import { flowAlive } from '../lb/flow-liveness.js';
+import { DEFAULT_FLOW_TABLE_SIZE } from '../lb/flow-table-size.js';
 import { selectFlows, type FlowAddresses, type FlowRecord } from '../lb/flow-records.js';
 import { serviceKey, type DesiredFrontend } from '../lb/desired-frontend.js';
 import {
@@ -84,7 +85,7 @@ export interface LbIntrospectionDeps {
  * more at one operator's command, under the memory limit it shares with pod ADDs. More rows than
  * this are for filters (--service, --pod, --backend) to narrow, not for a terminal.
  */
-export const MOST_LISTED_FLOWS = 262_144;
+export const MOST_LISTED_FLOWS = DEFAULT_FLOW_TABLE_SIZE;
 
 /** Frontends per ShowServices part: at 10 backends each, a part of about 100 KB. */
 export const FRONTENDS_PER_PART = 128;

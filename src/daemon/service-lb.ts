@@ -120,9 +120,10 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
-  const flowTable = planFlowTableSize(options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE, (name) =>
-    pinnedMapEntries(join(pinDir, name)),
-  );
+  const flowTable = planFlowTableSize(options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE, (name) => {
+    const path = join(pinDir, name);
+    return existsSync(path) ? NATIVE_PROGRAM_LOADER.pinnedMap(path).maxEntries : undefined;
+  });
   if (flowTable.keptPinned !== undefined) {
     log.warn(
       { pinDir, flowTableSize: flowTable.keptPinned, requested: flowTable.requested },
@@ -283,15 +284,4 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       closeLbMaps(maps);
     },
   };
-}
-
-/** max_entries of the map pinned at `path`; undefined when nothing is pinned there. */
-function pinnedMapEntries(path: string): number | undefined {
-  if (!existsSync(path)) return undefined;
-  const map = NativeBpfMap.openPinned(path);
-  try {
-    return map.maxEntries;
-  } finally {
-    map.close();
-  }
 }

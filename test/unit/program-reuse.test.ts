@@ -14,6 +14,7 @@ import type { LoadedObject, ProgInfo } from '../../src/dataplane/bpf/native-bpf.
 import {
   buildIdentity,
   loadOrReusePrograms,
+  type PinnedMapInfo,
   type ProgramLoader,
 } from '../../src/dataplane/bpf/program-reuse.js';
 
@@ -95,10 +96,12 @@ class FakeKernel implements ProgramLoader {
     return info;
   }
 
-  pinnedMap(path: string): { id: number; name: string } {
+  pinnedMap(path: string): PinnedMapInfo {
     const id = this.mapIds.get(path);
     if (id === undefined || !existsSync(path)) throw new Error(`${path}: ENOENT`);
-    return { id, name: this.mapNames.get(path) ?? basename(path).slice(0, 15) };
+    // The reuse decision reads ids and names only; every fake map has the build's size.
+    const name = this.mapNames.get(path) ?? basename(path).slice(0, 15);
+    return { id, name, maxEntries: 262_144 };
   }
 
   /** A map unpinned and created anew under its name (by hand, or by another daemon). */

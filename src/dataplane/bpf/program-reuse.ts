@@ -37,8 +37,8 @@ export interface ProgramLoader {
     mapSizes: Readonly<Record<string, number>>,
   ): LoadedObject;
   progInfo(path: string): ProgInfo;
-  /** The id and kernel name of the map pinned at `path`. */
-  pinnedMap(path: string): { id: number; name: string };
+  /** The id, kernel name and size of the map pinned at `path`. */
+  pinnedMap(path: string): PinnedMapInfo;
 }
 
 /**
@@ -53,6 +53,12 @@ function nativeLoaderIdentity(): string {
   return hash.digest('hex');
 }
 
+export interface PinnedMapInfo {
+  id: number;
+  name: string;
+  maxEntries: number;
+}
+
 export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
   identity: nativeLoaderIdentity,
   load: loadObject,
@@ -60,7 +66,7 @@ export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
   pinnedMap: (path) => {
     const map = NativeBpfMap.openPinned(path);
     try {
-      return { id: map.id, name: map.name };
+      return { id: map.id, name: map.name, maxEntries: map.maxEntries };
     } finally {
       map.close();
     }
