@@ -74,7 +74,7 @@ const program = new Command('terwayd')
   )
   .option(
     '--lb-flow-table-size <flows>',
-    `how many flows the Service LB's conntrack tables hold (${FLOW_TABLE_SIZE_MIN} to ${FLOW_TABLE_SIZE_MAX}, about ${FLOW_TABLE_BYTES_PER_ENTRY} bytes of kernel memory each); tables already pinned keep their size until the node reboots`,
+    `how many flows the Service LB's conntrack tables hold (${FLOW_TABLE_SIZE_MIN} to ${FLOW_TABLE_SIZE_MAX}, about ${FLOW_TABLE_BYTES_PER_ENTRY} bytes of kernel memory each); pinned tables of another size are resized at start, their flows kept`,
     String(DEFAULT_FLOW_TABLE_SIZE),
   )
   .option(

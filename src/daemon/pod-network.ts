@@ -203,17 +203,20 @@ export class PodNetwork {
    * After a restart: the node side of every wired pod is put back (routes, rules, ipvl links),
    * and each pod's Service LB programs are swapped in place for this daemon's when they differ
    * (an upgrade); nothing else in a pod namespace is touched. Pods that cannot be resynced are
-   * logged, not failed: the daemon must serve the others.
+   * logged, not failed: the daemon must serve the others. Returns the pods whose programs may not
+   * be this daemon's: those whose programs could not be swapped, and those it could not reach.
    */
-  async resync(): Promise<void> {
+  async resync(): Promise<string[]> {
     const runtime = this.runtime;
-    if (runtime === undefined) return;
+    if (runtime === undefined) return [];
     const pods: Array<{ pod: PodAttachment; driver: DriverName }> = [];
+    const unreached: string[] = [];
     for (const { record, lease } of this.ipam.list()) {
       if (record.driver === undefined) continue;
       try {
         pods.push({ pod: await this.attachment(record, lease), driver: record.driver });
       } catch (error) {
+        unreached.push(recordKey(record));
         this.log.warn(
           { pod: recordKey(record), err: toTerwayError(error) },
           'cannot resync the node side of a pod',
@@ -238,6 +241,7 @@ export class PodNetwork {
         "existing pods' Service LB programs checked against this daemon's build",
       );
     }
+    return programs === undefined ? [] : [...unreached, ...programs.failed];
   }
 
   /** The node interface of the ENI with this MAC, when pods are wired and the link exists. */

@@ -27,6 +27,7 @@ import {
 } from '../dataplane/bpf/native-bpf.js';
 import { loadOrReusePrograms, NATIVE_PROGRAM_LOADER } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
+import { ConntrackResize } from './conntrack-resize.js';
 import { HeapSettler } from './heap-settler.js';
 import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
 import { TerwayError } from '../errors/terway-error.js';
@@ -101,6 +102,12 @@ export interface ServiceLb {
   endpointPods(): EndpointPodIndex;
   /** Holds pod ADDs until the source's first complete state is in the maps (bounded). */
   readonly firstStateGate: ServiceSyncGate;
+  /**
+   * Once the running pods were offered this daemon's programs (PodNetwork.resync): finishes a
+   * conntrack table resize this start took on, if any; `podsOnOldTables` are pods whose programs
+   * could not be swapped. Nothing to do otherwise.
+   */
+  finishStart(podsOnOldTables: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -120,16 +127,18 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     );
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
-  const flowTable = planFlowTableSize(options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE, (name) => {
+  const requestedSize = options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE;
+  const resize = await ConntrackResize.prepare(pinDir, requestedSize, log);
+  const flowTable = planFlowTableSize(requestedSize, (name) => {
     const path = join(pinDir, name);
     return existsSync(path) ? NATIVE_PROGRAM_LOADER.pinnedMap(path).maxEntries : undefined;
   });
-  if (flowTable.keptPinned !== undefined) {
+  if (flowTable.keptPinned !== undefined && !resize.refused) {
+    // The new tables of a resize under way, made at another size than this start asks for.
     log.warn(
       { pinDir, flowTableSize: flowTable.keptPinned, requested: flowTable.requested },
-      'the conntrack tables keep the size they were pinned with, and the established flows in ' +
-        'them; --lb-flow-table-size takes effect once their pins are gone (the node rebooted, or ' +
-        'the pin directory removed on a drained node)',
+      'the conntrack tables keep their size while a resize to it is under way; ' +
+        '--lb-flow-table-size takes effect at a start after it has finished',
     );
   }
   const loaded = loadOrReusePrograms(
@@ -158,6 +167,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   };
   const collectProgram = pinned('collect');
   const maps = openLbMaps(pinDir, (path) => NativeBpfMap.openPinned(path));
+  await resize.afterLoad(maps);
   const reconciler = new LbReconciler({ maps, logger: log.child({ component: 'lb' }) });
   const settler = new HeapSettler({
     logger: log.child({ component: 'memory' }),
@@ -273,6 +283,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     sourceProblem,
     endpointPods,
     firstStateGate,
+    finishStart: (podsOnOldTables) => resize.finish(podsOnOldTables),
     stop: async () => {
       firstStateGate.close();
       flowCollector.stop();
@@ -281,6 +292,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
       await stopSource();
       settler.stop();
       reconciler.stop();
+      resize.close();
       closeLbMaps(maps);
     },
   };

@@ -71,7 +71,8 @@ export interface DaemonFlags {
   lbCollectInterval?: string | undefined;
   /**
    * How many flows the Service LB's conntrack tables hold (--lb-flow-table-size, a count);
-   * DEFAULT_FLOW_TABLE_SIZE when not given. Tables already pinned keep their size.
+   * DEFAULT_FLOW_TABLE_SIZE when not given. Pinned tables of another size are resized, their
+   * flows kept (src/lb/flow-table-resize.ts).
    */
   lbFlowTableSize?: string | undefined;
 }
@@ -193,7 +194,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     registerPoolMetrics(registry, running.pool);
     const ipam = new Ipam(running.pool, running.store, systemClock, log);
     const pods = new PodNetwork(ipam, wiring.runtime, log, running.pool);
-    await pods.resync();
+    const podsNotRefreshed = await pods.resync();
+    await running.serviceLb?.finishStart(podsNotRefreshed);
     const observe = registerCniMetrics(registry);
     running.server = await serveOnUnixSocket(socketPath, {
       backend: backendService({

@@ -3,11 +3,10 @@
  * index tw_rev (one entry each per flow), chosen when the daemon loads the programs.
  *
  * The kernel sizes a hash map once, when it creates it, and a pinned map is reused only at its own
- * size. The table holds the node's established Service connections, so a daemon started with
- * another size keeps the table it finds, and its flows with it, and says so: dropping it would
- * break every connection to a Service on the node. The new size takes effect once the pins are
- * gone, at the node's next boot (bpffs lives in memory) or when an operator removes the pin
- * directory on a drained node.
+ * size. A daemon started with another size moves the pinned tables aside first and carries their
+ * flows into new ones (flow-table-resize.ts), so by the time this plans the load, tables still
+ * pinned in place have the size to keep: tables it refused to shrink, or the new tables of a
+ * resize under way.
  */
 import { TerwayError } from '../errors/terway-error.js';
 import { LB_LIMITS, LB_MAP_NAMES } from './maps/lb-layouts.js';
@@ -26,8 +25,8 @@ export const FLOW_TABLE_SIZE_MAX = 16_777_216;
  */
 export const FLOW_TABLE_BYTES_PER_ENTRY = 232;
 
-/** The maps the size applies to. */
-const SIZED_MAPS = [LB_MAP_NAMES.flow, LB_MAP_NAMES.reverse] as const;
+/** The maps the size applies to; tw_flow first: its size is the table's. */
+export const SIZED_MAPS = [LB_MAP_NAMES.flow, LB_MAP_NAMES.reverse] as const;
 
 export interface FlowTableSizing {
   /** max_entries per map name, for the load (loadObject's mapSizes). */

@@ -487,39 +487,59 @@ describe('a Service with a backend in each scenario', () => {
     expect(await newFlows(metrics, 'balanced')).toBe(balanced + 1);
   }, 90_000);
 
-  test('a restart asking for another conntrack table size keeps the pinned tables, and an established connection through them', async () => {
+  test('a restart asking for another conntrack table size moves the flows into new tables, and an established connection keeps its backend', async () => {
     const lab = the();
     const metrics = lab.node(CLIENT_NODE).metrics;
     const capacity = async () => (await scrape(metrics)).get('terway_lb_conntrack_capacity');
-    const pinnedSize = await capacity();
-    expect(pinnedSize).toBe(262_144);
+    expect(await capacity()).toBe(262_144);
     const opened = await agent('p1').must('tcpOpen', { host: CLUSTER_IP, port: 80 });
     try {
       const before = (await agent('p1').must('tcpSend', {
         conn: opened['conn'],
         line: 'before',
       })) as AgentReply & { reply: EchoReply };
+      const connectionFlow = () =>
+        flowRecords().filter(
+          (flow) => flow.client.ip === pod('p1').ip && flow.client.port === opened['localPort'],
+        );
+      const [moved] = connectionFlow();
+      expect(moved).toBeDefined();
       const logFrom = lab.logSize(CLIENT_NODE);
       await lab.restartDaemon(CLIENT_NODE, {}, ['--lb-flow-table-size', '1048576']);
-      expect(await capacity()).toBe(pinnedSize);
-      const kept = lab
-        .logSince(CLIENT_NODE, logFrom)
-        .split('\n')
-        .filter((line) => line.includes('--lb-flow-table-size takes effect'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(kept).toEqual([
-        expect.objectContaining({ level: 'warn', flowTableSize: pinnedSize, requested: 1_048_576 }),
+      expect(await capacity()).toBe(1_048_576);
+      const logged = (text: string) =>
+        lab
+          .logSince(CLIENT_NODE, logFrom)
+          .split('\n')
+          .filter((line) => line.includes(text))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logged('resizing the conntrack tables')).toEqual([
+        expect.objectContaining({ flowTableSize: 262_144, requested: 1_048_576 }),
+      ]);
+      expect(logged('conntrack tables resized')).toEqual([
+        expect.objectContaining({ flowTableSize: 1_048_576 }),
+      ]);
+      // The pods were moved to programs on the new tables before the old ones were retired.
+      expect(logged("Service LB programs checked against this daemon's build")).toEqual([
+        expect.objectContaining({ replaced: expect.arrayContaining(['default/p1']), failed: [] }),
       ]);
       const after = (await agent('p1').must('tcpSend', {
         conn: opened['conn'],
         line: 'after',
       })) as AgentReply & { reply: EchoReply };
       expect(after.reply.name).toBe(before.reply.name);
+      // The very entry the old tables held (its first packet's time), counting on in the new ones.
+      const [kept] = connectionFlow();
+      expect(kept?.firstSeenNs).toBe(moved!.firstSeenNs);
+      expect(kept!.packets).toBeGreaterThan(moved!.packets);
+      expect(kept!.backend).toEqual(moved!.backend);
     } finally {
       await agent('p1').must('tcpClose', { conn: opened['conn'] });
+      // Back to the default size: a resize the other way.
       await lab.restartDaemon(CLIENT_NODE);
     }
-  }, 90_000);
+    expect(await capacity()).toBe(262_144);
+  }, 120_000);
 
   test("the conntrack collector deletes ended connections' entries; an idle live one keeps its entry and its backend", async () => {
     const lab = the();

@@ -1,10 +1,11 @@
 /**
  * The conntrack tables' size (--lb-flow-table-size), through the daemon's own start of the
  * Service LB on a real bpffs with the real object: a fresh pin dir gets the size asked for, in
- * both maps, and the capacity metric says it; a restart asking for another size keeps the pinned
- * tables with the flows in them, and says so; once the pins are gone, the new size takes effect.
+ * both maps, and the capacity metric says it; a restart asking for another size makes new tables
+ * of that size and moves the flows into them (src/lb/flow-table-resize.ts), through a crash too;
+ * a size too small for the flows is refused, and the tables keep theirs.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeAll, expect, test } from '@jest/globals';
@@ -12,9 +13,16 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
 import { startServiceLb, type ServiceLb } from '../../src/daemon/service-lb.js';
-import { loadObject } from '../../src/dataplane/bpf/native-bpf.js';
+import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import { oldFlowTablePins, RESIZE_DIR } from '../../src/lb/flow-table-resize.js';
 import { buildLbObject, LbPins } from '../support/bpf-lab.js';
-import { writeFlows } from '../support/flow-entries.js';
+import {
+  flowKeyOf,
+  reverseKeyOf,
+  writeFlows,
+  writeReverseEntries,
+  type TestFlow,
+} from '../support/flow-entries.js';
 import { metricValue } from '../support/metric-value.js';
 import { requireRoot } from '../support/netns.js';
 
@@ -64,8 +72,12 @@ async function stop(lb: ServiceLb): Promise<void> {
 const WARN = 40;
 const keptWarnings = (logged: Started['logged']) =>
   logged.filter((line) => line.level === WARN && line.msg.includes('--lb-flow-table-size'));
+const said = (logged: Started['logged'], text: string) =>
+  logged.filter((line) => line.msg.includes(text));
 
-test('a fresh pin dir gets the size asked for; a restart asking for another keeps the pinned tables and their flows, until the pins are gone', async () => {
+const flowsAt = (ports: number[]): TestFlow[] => ports.map((clientPort) => ({ clientPort }));
+
+test('a fresh pin dir gets the size asked for; a restart asking for another moves the flows into new tables of that size', async () => {
   const pins = new LbPins();
   pinDirs.push(pins);
 
@@ -75,26 +87,114 @@ test('a fresh pin dir gets the size asked for; a restart asking for another keep
   expect(await metricValue(first.registry, 'terway_lb_conntrack_capacity')).toBe(65_536);
   expect(keptWarnings(first.logged)).toEqual([]);
   expect(first.logged).toContainEqual(expect.objectContaining({ flowTableSize: 65_536 }));
-  writeFlows(first.lb.maps.flow, [{ clientPort: 40_001 }, { clientPort: 40_002 }]);
+  const established = flowsAt([40_001, 40_002]);
+  writeFlows(first.lb.maps.flow, established);
+  writeReverseEntries(first.lb.maps.reverse, established);
   await stop(first.lb);
 
-  const restarted = await start(pins, 131_072);
-  expect(restarted.lb.maps.flow.maxEntries).toBe(65_536);
-  expect(restarted.lb.maps.reverse.maxEntries).toBe(65_536);
-  expect(await metricValue(restarted.registry, 'terway_lb_conntrack_capacity')).toBe(65_536);
-  expect(restarted.lb.maps.flow.dump().count).toBe(2);
-  expect(keptWarnings(restarted.logged)).toEqual([
-    expect.objectContaining({ flowTableSize: 65_536, requested: 131_072, pinDir: pins.dir }),
+  const resized = await start(pins, 131_072);
+  expect(resized.lb.maps.flow.maxEntries).toBe(131_072);
+  expect(resized.lb.maps.reverse.maxEntries).toBe(131_072);
+  expect(await metricValue(resized.registry, 'terway_lb_conntrack_capacity')).toBe(131_072);
+  expect(said(resized.logged, 'resizing the conntrack tables')).toEqual([
+    expect.objectContaining({ flowTableSize: 65_536, requested: 131_072, entries: 2 }),
   ]);
-  await stop(restarted.lb);
+  expect(said(resized.logged, 'conntrack entries merged into the new tables')).toEqual([
+    expect.objectContaining({ flowsAdded: 2, reverseAdded: 2, dropped: 0 }),
+  ]);
+  for (const flow of established) {
+    expect(resized.lb.maps.flow.lookup(flowKeyOf(flow))).toBeDefined();
+    expect(resized.lb.maps.reverse.lookup(reverseKeyOf(flow))).toEqual(flowKeyOf(flow));
+  }
+  // Until the running pods run programs on the new tables, the old ones stay pinned aside, and
+  // what their programs write meanwhile is merged once more.
+  const old = oldFlowTablePins(pins.dir);
+  const oldFlows = NativeBpfMap.openPinned(old.flow);
+  // Stamped as a program stamps it: the programs' clock is CLOCK_MONOTONIC at the last tick.
+  const lateFlow: TestFlow[] = [{ clientPort: 40_003, lastSeenNs: process.hrtime.bigint() }];
+  try {
+    expect(oldFlows.maxEntries).toBe(65_536);
+    writeFlows(oldFlows, lateFlow);
+  } finally {
+    oldFlows.close();
+  }
+  await resized.lb.finishStart([]);
+  expect(resized.lb.maps.flow.lookup(flowKeyOf(lateFlow[0]!))).toBeDefined();
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+  expect(said(resized.logged, 'conntrack tables resized')).toEqual([
+    expect.objectContaining({ flowTableSize: 131_072 }),
+  ]);
+  expect(keptWarnings(resized.logged)).toEqual([]);
+}, 60_000);
+
+test('a resize cut short (a crash before the pods moved) is taken up by the next start, at the size it was going to', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = await start(pins, 32_768);
+  writeFlows(first.lb.maps.flow, flowsAt([40_001]));
+  await stop(first.lb);
+  // Stopped before finishStart: the old tables are still pinned aside.
+  const cut = await start(pins, 65_536);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(true);
+  await stop(cut.lb);
+  const oldFlows = NativeBpfMap.openPinned(oldFlowTablePins(pins.dir).flow);
+  try {
+    writeFlows(oldFlows, flowsAt([40_002]));
+  } finally {
+    oldFlows.close();
+  }
+
+  const resumed = await start(pins, 131_072);
+  expect(resumed.lb.maps.flow.maxEntries).toBe(65_536);
+  expect(said(resumed.logged, 'a conntrack table resize was under way')).toEqual([
+    expect.objectContaining({ flowTableSize: 32_768 }),
+  ]);
+  expect(keptWarnings(resumed.logged)).toEqual([
+    expect.objectContaining({ flowTableSize: 65_536, requested: 131_072 }),
+  ]);
+  await resumed.lb.finishStart([]);
+  expect(resumed.lb.maps.flow.dump().count).toBe(2);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+}, 60_000);
+
+test('a pod left on the old tables keeps them pinned for the next start', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  await stop((await start(pins, 32_768)).lb);
+  const resized = await start(pins, 65_536);
+  await resized.lb.finishStart(['default/stuck']);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(true);
+  expect(
+    resized.logged.filter((line) => line.level === WARN && line.msg.includes('old conntrack')),
+  ).toEqual([expect.objectContaining({ pods: ['default/stuck'] })]);
+  await stop(resized.lb);
+  const next = await start(pins, 65_536);
+  await next.lb.finishStart([]);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+}, 60_000);
+
+test('a size too small for the entries the tables hold is refused: they keep their size and flows', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = await start(pins, 32_768);
+  const many = Array.from({ length: 20_000 }, (_, n) => 20_000 + n);
+  writeFlows(first.lb.maps.flow, flowsAt(many));
+  await stop(first.lb);
+
+  const refused = await start(pins, 16_384);
+  expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
+  expect(refused.lb.maps.flow.dump().count).toBe(20_000);
+  expect(keptWarnings(refused.logged)).toEqual([
+    expect.objectContaining({ flowTableSize: 32_768, requested: 16_384, entries: 20_000 }),
+  ]);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
 
   // What a reboot does to bpffs, or an operator to a drained node's pin dir.
+  await stop(refused.lb);
   for (const entry of readdirSync(pins.dir)) rmSync(join(pins.dir, entry), { recursive: true });
-  const afterPinsGone = await start(pins, 131_072);
-  expect(afterPinsGone.lb.maps.flow.maxEntries).toBe(131_072);
-  expect(afterPinsGone.lb.maps.reverse.maxEntries).toBe(131_072);
+  const afterPinsGone = await start(pins, 16_384);
+  expect(afterPinsGone.lb.maps.flow.maxEntries).toBe(16_384);
   expect(afterPinsGone.lb.maps.flow.dump().count).toBe(0);
-  expect(keptWarnings(afterPinsGone.logged)).toEqual([]);
 }, 60_000);
 
 test('the loader refuses a size for a map the object lacks, and a size of 0, loading nothing', () => {

@@ -5,6 +5,7 @@ import {
   FLOW_KEY,
   FLOW_STATES,
   IPPROTO_TCP,
+  REVERSE_KEY,
   type FlowState,
 } from '../../src/lb/maps/lb-layouts.js';
 import { encode } from '../../src/lb/maps/struct-codec.js';
@@ -30,20 +31,42 @@ export interface TestFlow {
   readonly flags?: number;
 }
 
+/** The tw_flow key of a test flow. */
+export function flowKeyOf(flow: TestFlow): Buffer {
+  return encode(FLOW_KEY, {
+    clientAddr: ipToInt(flow.client ?? '10.0.0.10'),
+    frontendAddr: ipToInt(flow.frontend ?? '10.96.0.10'),
+    clientPort: flow.clientPort,
+    frontendPort: flow.frontendPort ?? 80,
+    proto: flow.proto ?? IPPROTO_TCP,
+  });
+}
+
+/** The tw_rev key of a test flow: its client and backend, as a reply from the backend reads them. */
+export function reverseKeyOf(flow: TestFlow): Buffer {
+  return encode(REVERSE_KEY, {
+    clientAddr: ipToInt(flow.client ?? '10.0.0.10'),
+    backendAddr: ipToInt(flow.backend ?? '10.0.0.21'),
+    clientPort: flow.clientPort,
+    backendPort: flow.backendPort ?? 8080,
+    proto: flow.proto ?? IPPROTO_TCP,
+  });
+}
+
+/** Writes each flow's reverse entry (leading to its flow key) into `map`, in one batch. */
+export function writeReverseEntries(map: BpfMap, flows: readonly TestFlow[]): void {
+  if (flows.length === 0) return;
+  map.updateBatch(
+    Buffer.concat(flows.map(reverseKeyOf)),
+    Buffer.concat(flows.map(flowKeyOf)),
+    flows.length,
+  );
+}
+
 /** Writes `flows` into `map` in one batch, in their order. */
 export function writeFlows(map: BpfMap, flows: readonly TestFlow[]): void {
   if (flows.length === 0) return;
-  const keys = Buffer.concat(
-    flows.map((flow) =>
-      encode(FLOW_KEY, {
-        clientAddr: ipToInt(flow.client ?? '10.0.0.10'),
-        frontendAddr: ipToInt(flow.frontend ?? '10.96.0.10'),
-        clientPort: flow.clientPort,
-        frontendPort: flow.frontendPort ?? 80,
-        proto: flow.proto ?? IPPROTO_TCP,
-      }),
-    ),
-  );
+  const keys = Buffer.concat(flows.map(flowKeyOf));
   const values = Buffer.concat(
     flows.map((flow) =>
       encode(FLOW, {

@@ -1,0 +1,133 @@
+/**
+ * A resize of the conntrack tables (tw_flow and tw_rev) at a daemon start, without dropping the
+ * node's established Service connections.
+ *
+ * The kernel sizes a hash map once. So a start asking for another size than the pinned tables
+ * have moves their pins aside, under `<pinDir>/resizing/`, and the load makes new tables of the
+ * size asked for. The programs running in pods keep using the old tables meanwhile: a program
+ * holds its maps, not their pins. The flows are then merged into the new tables
+ * (flow-table-merge.ts), the pods' programs are swapped in place for ones on the new tables, and
+ * the flows the old programs made or touched in between are merged again. Only then are the old
+ * tables unpinned; the kernel frees them with the last program that used them.
+ *
+ * Every step survives a crash: the pins are moved aside through a staging directory renamed in
+ * one step, so `resizing/` always holds both old tables; a start that finds it resumes the resize
+ * (merges, then finishes after the pods), whatever size it asks for; and a finished resize renames
+ * the directory before unpinning anything in it, so a crash there leaves garbage that the next
+ * start removes, never a half-emptied `resizing/`.
+ *
+ * A resize is refused, and the tables keep their size and their flows, when the entries the
+ * tables have now would fill more than RESIZE_FILL_LIMIT of the new size: the tables are LRU maps,
+ * which start evicting before they are quite full (each CPU keeps a reserve of free entries), and
+ * a merge that evicted would drop live flows with the ended ones.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { SIZED_MAPS } from './flow-table-size.js';
+import { LB_MAP_NAMES } from './maps/lb-layouts.js';
+
+/** The most of a new table the old tables' entries may fill (see the top of this file). */
+export const RESIZE_FILL_LIMIT = 0.9;
+
+/** Under the pin dir: the old tables, while their flows move to the new ones. */
+export const RESIZE_DIR = 'resizing';
+/**
+ * Where the old pins gather before RESIZE_DIR exists: a crash between two moves leaves this. No
+ * dots in these names: bpffs refuses a name with one (EPERM).
+ */
+const STAGING_DIR = 'resizing-new';
+/** A finished resize's old tables, renamed out of the way before they are unpinned. */
+const FINISHED_PREFIX = 'resized-';
+
+/** What the pins tell about a map pinned at a path. */
+export interface PinnedTableReader {
+  /** max_entries of the map pinned at `path`; undefined when nothing is pinned there. */
+  sizeOf(path: string): number | undefined;
+  /** How many entries the map pinned at `path` holds. */
+  entriesOf(path: string): Promise<number>;
+}
+
+export type FlowTableResizeStart =
+  /** No pinned table of another size, no resize under way. */
+  | { readonly kind: 'none' }
+  /** The pinned tables moved aside: the load makes new ones of the size asked for. */
+  | { readonly kind: 'started'; readonly from: number; readonly flows: number }
+  /** An earlier start's resize, not finished (a crash, or a pod still on the old tables). */
+  | { readonly kind: 'resumed'; readonly from: number }
+  /** The tables hold more entries than the size asked for can take: they keep theirs. */
+  | { readonly kind: 'refused'; readonly size: number; readonly flows: number };
+
+/**
+ * Before the load: starts a resize when the tables pinned in `pinDir` have another size than
+ * `requested`, or takes up one under way.
+ */
+export async function startFlowTableResize(
+  pinDir: string,
+  requested: number,
+  pins: PinnedTableReader,
+): Promise<FlowTableResizeStart> {
+  for (const entry of readdirOrNone(pinDir)) {
+    if (entry.startsWith(FINISHED_PREFIX)) {
+      rmSync(join(pinDir, entry), { recursive: true, force: true });
+    }
+  }
+  const staging = join(pinDir, STAGING_DIR);
+  if (existsSync(staging)) {
+    // Only a start that found no resize under way stages one, so what is still pinned in place
+    // is the old tables' other half.
+    moveTables(pinDir, staging);
+    renameSync(staging, join(pinDir, RESIZE_DIR));
+  }
+  const resizing = join(pinDir, RESIZE_DIR);
+  if (existsSync(resizing)) {
+    const from = pins.sizeOf(join(resizing, LB_MAP_NAMES.flow));
+    if (from !== undefined) return { kind: 'resumed', from };
+    // No table of this layout in it (an upgrade renamed the maps meanwhile): nothing to merge.
+    retireOldFlowTables(pinDir);
+  }
+  const flowPin = join(pinDir, LB_MAP_NAMES.flow);
+  const size = pins.sizeOf(flowPin);
+  if (size === undefined || size === requested) return { kind: 'none' };
+  const flows = await pins.entriesOf(flowPin);
+  if (flows > requested * RESIZE_FILL_LIMIT) return { kind: 'refused', size, flows };
+  mkdirSync(staging, { mode: 0o700 });
+  moveTables(pinDir, staging);
+  renameSync(staging, resizing);
+  return { kind: 'started', from: size, flows };
+}
+
+/**
+ * Once nothing uses the old tables: unpins them. The directory is renamed first, so a start never
+ * finds a `resizing/` that lacks one of them.
+ */
+export function retireOldFlowTables(pinDir: string): void {
+  const resizing = join(pinDir, RESIZE_DIR);
+  if (!existsSync(resizing)) return;
+  const finished = join(pinDir, `${FINISHED_PREFIX}${process.pid}-${Date.now()}`);
+  renameSync(resizing, finished);
+  rmSync(finished, { recursive: true, force: true });
+}
+
+/** Where the old tables of a resize under way are pinned. */
+export function oldFlowTablePins(pinDir: string): { flow: string; reverse: string } {
+  return {
+    flow: join(pinDir, RESIZE_DIR, LB_MAP_NAMES.flow),
+    reverse: join(pinDir, RESIZE_DIR, LB_MAP_NAMES.reverse),
+  };
+}
+
+function moveTables(pinDir: string, to: string): void {
+  for (const name of SIZED_MAPS) {
+    const pin = join(pinDir, name);
+    if (existsSync(pin)) renameSync(pin, join(to, name));
+  }
+}
+
+function readdirOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
