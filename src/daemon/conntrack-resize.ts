@@ -147,7 +147,15 @@ export class ConntrackResize {
       );
       return;
     }
-    retireOldFlowTables(this.pinDir);
+    try {
+      retireOldFlowTables(this.pinDir);
+    } catch (error) {
+      this.log.error(
+        { pinDir: this.pinDir, err: toTerwayError(error, 'BPF_ERROR') },
+        'could not unpin the old conntrack tables: the next start merges them again and retires them',
+      );
+      return;
+    }
     this.log.info(
       { pinDir: this.pinDir, flowTableSize: this.into?.flow.maxEntries },
       'conntrack tables resized: the old ones are unpinned, and the kernel frees them',
