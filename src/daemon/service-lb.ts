@@ -36,6 +36,7 @@ import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
+import { RESIZE_DIR } from '../lb/flow-table-resize.js';
 import { DEFAULT_FLOW_TABLE_SIZE, planFlowTableSize } from '../lb/flow-table-size.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
@@ -248,7 +249,9 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   const onCollection =
     options.registry === undefined
       ? undefined
-      : registerConntrackMetrics(options.registry, maps.flow.maxEntries);
+      : registerConntrackMetrics(options.registry, maps.flow.maxEntries, () =>
+          existsSync(join(pinDir, RESIZE_DIR)),
+        );
   // Held open for the daemon's life: a pass runs the program once per 64 ended flows.
   const collectRuns = NativeBpfProgram.openPinned(collectProgram.path);
   const flowCollector = new FlowCollector({

@@ -224,6 +224,8 @@ export interface CollectionReport {
 export function registerConntrackMetrics(
   registry: Registry,
   capacity: number,
+  /** Whether a resize's old tables are still pinned aside (src/lb/flow-table-resize.ts). */
+  oldTablesPinned: () => boolean = () => false,
 ): (report: CollectionReport) => void {
   const entries = new Gauge({
     name: 'terway_lb_conntrack_entries',
@@ -240,6 +242,16 @@ export function registerConntrackMetrics(
     help: 'Entries the flow table holds at most',
     registers: [registry],
   }).set(capacity);
+  new Gauge({
+    name: 'terway_lb_conntrack_old_tables',
+    help:
+      "1 while a resize's old conntrack tables stay pinned because a pod could not be moved off " +
+      'them (terwayd names it in a warning; the next start retries), else 0',
+    registers: [registry],
+    collect() {
+      this.set(oldTablesPinned() ? 1 : 0);
+    },
+  });
   const collected = new Counter({
     name: 'terway_lb_conntrack_collected_total',
     help:

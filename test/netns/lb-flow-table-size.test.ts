@@ -162,8 +162,10 @@ test('a pod left on the old tables keeps them pinned for the next start', async 
   pinDirs.push(pins);
   await stop((await start(pins, 32_768)).lb);
   const resized = await start(pins, 65_536);
+  expect(await metricValue(resized.registry, 'terway_lb_conntrack_old_tables')).toBe(1);
   await resized.lb.finishStart(['default/stuck']);
   expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(true);
+  expect(await metricValue(resized.registry, 'terway_lb_conntrack_old_tables')).toBe(1);
   expect(
     resized.logged.filter((line) => line.level === WARN && line.msg.includes('old conntrack')),
   ).toEqual([expect.objectContaining({ pods: ['default/stuck'] })]);
@@ -171,6 +173,7 @@ test('a pod left on the old tables keeps them pinned for the next start', async 
   const next = await start(pins, 65_536);
   await next.lb.finishStart([]);
   expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+  expect(await metricValue(next.registry, 'terway_lb_conntrack_old_tables')).toBe(0);
 }, 60_000);
 
 test('a size too small for the entries the tables hold is refused: they keep their size and flows', async () => {
