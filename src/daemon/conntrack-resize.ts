@@ -9,8 +9,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { Logger } from 'pino';
 
-import { DUMP_PAGE_ENTRIES, type BpfDumpCursor } from '../dataplane/bpf/bpf-maps.js';
+import { dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import { NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
+import { pinnedMapSize } from '../dataplane/bpf/program-reuse.js';
 import { toTerwayError } from '../errors/terway-error.js';
 import {
   mergeFlowTables,
@@ -29,26 +30,13 @@ import {
 } from '../lb/flow-table-resize.js';
 
 const PINNED_TABLES: PinnedTableReader = {
-  sizeOf: (path) => {
-    if (!existsSync(path)) return undefined;
-    const map = NativeBpfMap.openPinned(path);
-    try {
-      return map.maxEntries;
-    } finally {
-      map.close();
-    }
-  },
+  sizeOf: pinnedMapSize,
   entriesOf: async (path) => {
     const map = NativeBpfMap.openPinned(path);
     try {
       // In pages: a whole dump of a large table at once would hold all of it in memory.
       let entries = 0;
-      let next: BpfDumpCursor | undefined;
-      do {
-        const page = await map.dumpPageAsync(next, DUMP_PAGE_ENTRIES);
-        entries += page.count;
-        next = page.next;
-      } while (next !== undefined);
+      for await (const page of dumpPages(map)) entries += page.count;
       return entries;
     } finally {
       map.close();

@@ -5,7 +5,6 @@
  * the daemon runs in a pod, else a services file. Without either, the maps are left exactly as
  * they are, and the daemon says so.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,7 +24,11 @@ import {
   releaseFreedHeap,
   type TcHookChoice,
 } from '../dataplane/bpf/native-bpf.js';
-import { loadOrReusePrograms, NATIVE_PROGRAM_LOADER } from '../dataplane/bpf/program-reuse.js';
+import {
+  loadOrReusePrograms,
+  NATIVE_PROGRAM_LOADER,
+  pinnedMapSize,
+} from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
 import { ConntrackResize } from './conntrack-resize.js';
 import { HeapSettler } from './heap-settler.js';
@@ -36,7 +39,7 @@ import type { NodeTopology } from '../k8s/lean-endpoint-slice.js';
 import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
-import { RESIZE_DIR } from '../lb/flow-table-resize.js';
+import { oldFlowTablesPinned } from '../lb/flow-table-resize.js';
 import { DEFAULT_FLOW_TABLE_SIZE, planFlowTableSize } from '../lb/flow-table-size.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
@@ -130,10 +133,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
   const requestedSize = options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE;
   const resize = await ConntrackResize.prepare(pinDir, requestedSize, log);
-  const flowTable = planFlowTableSize(requestedSize, (name) => {
-    const path = join(pinDir, name);
-    return existsSync(path) ? NATIVE_PROGRAM_LOADER.pinnedMap(path).maxEntries : undefined;
-  });
+  const flowTable = planFlowTableSize(requestedSize, (name) => pinnedMapSize(join(pinDir, name)));
   if (flowTable.keptPinned !== undefined && !resize.refused) {
     // The new tables of a resize under way, made at another size than this start asks for.
     log.warn(
@@ -250,7 +250,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
     options.registry === undefined
       ? undefined
       : registerConntrackMetrics(options.registry, maps.flow.maxEntries, () =>
-          existsSync(join(pinDir, RESIZE_DIR)),
+          oldFlowTablesPinned(pinDir),
         );
   // Held open for the daemon's life: a pass runs the program once per 64 ended flows.
   const collectRuns = NativeBpfProgram.openPinned(collectProgram.path);

@@ -20,7 +20,7 @@
  * caller says so. Each page of the walk is followed by a turn of the event loop.
  */
 import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
-import { BPF_EXIST, BPF_NOEXIST } from '../dataplane/bpf/bpf-maps.js';
+import { bpfErrno, BPF_EXIST, BPF_NOEXIST, dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import { FLOW } from './maps/lb-layouts.js';
 
 /** The two maps of a conntrack table. */
@@ -187,8 +187,8 @@ function insert(into: BpfMap, key: Buffer, value: Buffer): 'written' | 'taken' |
   try {
     into.updateBatch(key, value, 1, BPF_NOEXIST);
     return 'written';
-  } catch {
-    return into.lookup(key) === undefined ? 'full' : 'taken';
+  } catch (error) {
+    return bpfErrno(error) === 'EEXIST' ? 'taken' : 'full';
   }
 }
 
@@ -197,11 +197,8 @@ async function walk(
   nextTurn: () => Promise<unknown>,
   visit: (keys: Buffer, values: Buffer, count: number) => void,
 ): Promise<void> {
-  let page = await map.dumpPageAsync(undefined, MERGE_PAGE_ENTRIES);
-  for (;;) {
+  for await (const page of dumpPages(map, MERGE_PAGE_ENTRIES)) {
     visit(page.keys, page.values, page.count);
-    if (page.next === undefined) return;
     await nextTurn();
-    page = await map.dumpPageAsync(page.next, MERGE_PAGE_ENTRIES);
   }
 }

@@ -109,6 +109,11 @@ export function retireOldFlowTables(pinDir: string): void {
   rmSync(finished, { recursive: true, force: true });
 }
 
+/** Whether a resize's old tables are still pinned aside in `pinDir`. */
+export function oldFlowTablesPinned(pinDir: string): boolean {
+  return existsSync(join(pinDir, RESIZE_DIR));
+}
+
 /** Where the old tables of a resize under way are pinned. */
 export function oldFlowTablePins(pinDir: string): { flow: string; reverse: string } {
   return {

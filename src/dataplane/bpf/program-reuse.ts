@@ -17,7 +17,7 @@
  * the one pinned under its name. Anything else means a full load.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { mappedLibraries, nativeAddonPath } from '../native/addon-loader.js';
@@ -72,6 +72,11 @@ export const NATIVE_PROGRAM_LOADER: ProgramLoader = {
     }
   },
 };
+
+/** max_entries of the map pinned at `path`; undefined when nothing is pinned there. */
+export function pinnedMapSize(path: string): number | undefined {
+  return existsSync(path) ? NATIVE_PROGRAM_LOADER.pinnedMap(path).maxEntries : undefined;
+}
 
 export interface LoadedOrReused extends LoadedObject {
   /** The programs were the pinned ones of an earlier load of the same build; nothing was loaded. */
