@@ -74,7 +74,7 @@ const program = new Command('terwayd')
   )
   .option(
     '--lb-flow-table-size <flows>',
-    `how many flows the Service LB's conntrack tables hold (${FLOW_TABLE_SIZE_MIN} to ${FLOW_TABLE_SIZE_MAX}, about ${FLOW_TABLE_BYTES_PER_ENTRY} bytes of kernel memory each); pinned tables of another size are resized at start, their flows kept`,
+    `how many flows the Service LB's conntrack tables hold (${FLOW_TABLE_SIZE_MIN} to ${FLOW_TABLE_SIZE_MAX}, about ${FLOW_TABLE_BYTES_PER_ENTRY} bytes of kernel memory each); pinned tables of another size are resized at start, their live flows kept`,
     String(DEFAULT_FLOW_TABLE_SIZE),
   )
   .option(

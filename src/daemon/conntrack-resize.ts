@@ -13,6 +13,7 @@ import { dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import { NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
 import { pinnedMapSize } from '../dataplane/bpf/program-reuse.js';
 import { toTerwayError } from '../errors/terway-error.js';
+import { dumpedFlowAlive, splitNs } from '../lb/flow-liveness.js';
 import {
   mergeFlowTables,
   type FlowTableMergeOptions,
@@ -25,19 +26,27 @@ import {
   RESIZE_FILL_LIMIT,
   retireOldFlowTables,
   startFlowTableResize,
+  takesEntries,
   type FlowTableResizeStart,
   type PinnedTableReader,
 } from '../lb/flow-table-resize.js';
 
 const PINNED_TABLES: PinnedTableReader = {
   sizeOf: pinnedMapSize,
-  entriesOf: async (path) => {
+  flowsOf: async (path) => {
     const map = NativeBpfMap.openPinned(path);
     try {
+      const now = splitNs(process.hrtime.bigint());
       // In pages: a whole dump of a large table at once would hold all of it in memory.
       let entries = 0;
-      for await (const page of dumpPages(map)) entries += page.count;
-      return entries;
+      let live = 0;
+      for await (const page of dumpPages(map)) {
+        entries += page.count;
+        for (let index = 0; index < page.count; index++) {
+          if (dumpedFlowAlive(page, map.valueStride, index, now)) live++;
+        }
+      }
+      return { entries, live };
     } finally {
       map.close();
     }
@@ -49,6 +58,8 @@ export class ConntrackResize {
   private into: FlowTables | undefined;
   /** CLOCK_MONOTONIC when the first merge began: the second reads only what changed since. */
   private firstMergeNs: bigint | undefined;
+  /** The new tables cannot take the ended flows too: only the live ones are merged. */
+  private liveOnly = false;
 
   private constructor(
     readonly start: FlowTableResizeStart,
@@ -62,9 +73,19 @@ export class ConntrackResize {
     switch (start.kind) {
       case 'started':
         log.info(
-          { pinDir, flowTableSize: start.from, requested, entries: start.flows },
-          'resizing the conntrack tables: new ones of the size asked for take their entries, and ' +
-            'running pods move to programs that use them',
+          {
+            pinDir,
+            flowTableSize: start.from,
+            requested,
+            entries: start.entries,
+            live: start.live,
+          },
+          takesEntries(requested, start.entries)
+            ? 'resizing the conntrack tables: new ones of the size asked for take their entries, ' +
+                'and running pods move to programs that use them'
+            : 'resizing the conntrack tables: new ones of the size asked for take their live ' +
+                'flows (the ended ones, which the new size has no room for, are left behind), and ' +
+                'running pods move to programs that use them',
         );
         break;
       case 'resumed':
@@ -75,8 +96,14 @@ export class ConntrackResize {
         break;
       case 'refused':
         log.warn(
-          { pinDir, flowTableSize: start.size, requested, entries: start.flows },
-          `the conntrack tables keep their size and their flows: they hold more entries than ` +
+          {
+            pinDir,
+            flowTableSize: start.size,
+            requested,
+            entries: start.entries,
+            live: start.live,
+          },
+          `the conntrack tables keep their size and their flows: they hold more live flows than ` +
             `${RESIZE_FILL_LIMIT * 100}% of what --lb-flow-table-size asks for, and a table that ` +
             `small would evict some of them`,
         );
@@ -101,8 +128,14 @@ export class ConntrackResize {
       reverse: existsSync(pins.reverse) ? NativeBpfMap.openPinned(pins.reverse) : undefined,
     };
     this.into = into;
+    // A resumed resize counts again: its first start's count is gone with that process.
+    const entries =
+      this.start.kind === 'started'
+        ? this.start.entries
+        : (await PINNED_TABLES.flowsOf(pins.flow)).entries;
+    this.liveOnly = !takesEntries(into.flow.maxEntries, entries);
     this.firstMergeNs = process.hrtime.bigint();
-    await this.merge('conntrack entries merged into the new tables', {});
+    await this.merge('conntrack entries merged into the new tables', this.liveFilter({}));
   }
 
   /**
@@ -115,7 +148,7 @@ export class ConntrackResize {
     try {
       await this.merge(
         'conntrack entries the old programs made meanwhile merged into the new tables',
-        { changedSince: this.firstMergeNs! },
+        this.liveFilter({ changedSince: this.firstMergeNs! }),
       );
     } catch (error) {
       this.log.error(
@@ -155,6 +188,11 @@ export class ConntrackResize {
     this.old = undefined;
     old?.flow.close();
     old?.reverse?.close();
+  }
+
+  /** `options`, limited to the flows alive now when the new tables cannot take the ended ones. */
+  private liveFilter(options: FlowTableMergeOptions): FlowTableMergeOptions {
+    return this.liveOnly ? { ...options, liveAt: process.hrtime.bigint() } : options;
   }
 
   private async merge(

@@ -15,12 +15,17 @@
  * stamp, so an entry stamped well before the first run began has seen no packet since that could
  * make it newer than its copy. Its reverse entries are those of the flows it adds.
  *
+ * A shrink whose new tables cannot take every entry merges only the flows that are alive
+ * (`liveAt`): an ended flow's entry only records a finished connection, and the next packet of
+ * its 4-tuple would start anew anyway. Its reverse entry goes with it.
+ *
  * A full table (E2BIG; the kernel's LRU tables evict instead, which the caller prevents by
  * refusing a size too small) stops nothing: the entries that do not fit are counted, and the
  * caller says so. Each page of the walk is followed by a turn of the event loop.
  */
-import type { BpfMap } from '../dataplane/bpf/bpf-maps.js';
+import type { BpfMap, BpfMapDump } from '../dataplane/bpf/bpf-maps.js';
 import { bpfErrno, BPF_EXIST, BPF_NOEXIST, dumpPages } from '../dataplane/bpf/bpf-maps.js';
+import { dumpedFlowAlive, splitNs, type SplitNs } from './flow-liveness.js';
 import { FLOW } from './maps/lb-layouts.js';
 
 /** The two maps of a conntrack table. */
@@ -44,6 +49,8 @@ export interface FlowTableMergeReport {
   reverseAdded: number;
   /** Entries (flow or reverse) that found the new table full. */
   dropped: number;
+  /** With `liveAt`: old flows left behind because they had ended. */
+  endedLeft: number;
 }
 
 export interface FlowTableMergeOptions {
@@ -52,6 +59,11 @@ export interface FlowTableMergeOptions {
    * later than this, less CHANGE_MARGIN_NS, are read.
    */
   readonly changedSince?: bigint;
+  /**
+   * CLOCK_MONOTONIC (ns): merge only the flows alive then (flow-liveness.ts), and the reverse
+   * entries of those. For a new table too small for the ended flows as well.
+   */
+  readonly liveAt?: bigint;
 }
 
 /**
@@ -77,12 +89,16 @@ export async function mergeFlowTables(
     flowsUpdated: 0,
     reverseAdded: 0,
     dropped: 0,
+    endedLeft: 0,
   };
-  const { changedSince } = options;
+  const { changedSince, liveAt } = options;
   const oldest = changedSince === undefined ? undefined : changedSince - CHANGE_MARGIN_NS;
+  const liveNow = liveAt === undefined ? undefined : splitNs(liveAt);
   /** With `changedSince`: the flows this merge added (latin1 keys), whose reverse entries follow. */
   const added = new Set<string>();
-  await walk(from.flow, nextTurn, (keys, values, count) => {
+  await walk(from.flow, nextTurn, (page) => {
+    const { keys, values, count } =
+      liveNow === undefined ? page : liveFlowsOf(page, from.flow, liveNow, report);
     // A first merge into tables no program uses yet: the page goes in whole, in one call.
     if (oldest === undefined && insertPage(into.flow, keys, values, count)) {
       report.flowsAdded += count;
@@ -100,11 +116,13 @@ export async function mergeFlowTables(
   if (from.reverse === undefined || (oldest !== undefined && added.size === 0)) return report;
   const flowKeySize = into.flow.keySize;
   const reverse = from.reverse;
-  // Growing, the old index fits whole, stale entries and all (the programs check the flow an
-  // entry leads to, so a stale one misleads nothing): a first merge copies it page by page as it
-  // is. Shrinking, only the entries of flows the new table holds take its room.
-  const copyWhole = oldest === undefined && reverse.maxEntries <= into.reverse.maxEntries;
-  await walk(reverse, nextTurn, (keys, values, count) => {
+  // Growing, with every flow carried over, the old index fits whole, stale entries and all (the
+  // programs check the flow an entry leads to, so a stale one misleads nothing): a first merge
+  // copies it page by page as it is. Otherwise only the entries of flows the new table holds take
+  // its room.
+  const copyWhole =
+    oldest === undefined && liveNow === undefined && reverse.maxEntries <= into.reverse.maxEntries;
+  await walk(reverse, nextTurn, ({ keys, values, count }) => {
     if (copyWhole && insertPage(into.reverse, keys, values, count)) {
       report.reverseAdded += count;
       return;
@@ -192,13 +210,41 @@ function insert(into: BpfMap, key: Buffer, value: Buffer): 'written' | 'taken' |
   }
 }
 
+/** The page's flows alive at `now`, packed as a page of their own; the others counted ended. */
+function liveFlowsOf(
+  page: BpfMapDump,
+  { keySize, valueStride }: Pick<BpfMap, 'keySize' | 'valueStride'>,
+  now: SplitNs,
+  report: FlowTableMergeReport,
+): BpfMapDump {
+  let live = 0;
+  for (let index = 0; index < page.count; index++) {
+    if (!dumpedFlowAlive(page, valueStride, index, now)) {
+      report.endedLeft++;
+      continue;
+    }
+    // In place: an entry moves only towards the page's start, over one already moved or dropped.
+    if (live !== index) {
+      page.keys.copy(page.keys, live * keySize, index * keySize, (index + 1) * keySize);
+      page.values.copy(
+        page.values,
+        live * valueStride,
+        index * valueStride,
+        (index + 1) * valueStride,
+      );
+    }
+    live++;
+  }
+  return { keys: page.keys, values: page.values, count: live };
+}
+
 async function walk(
   map: BpfMap,
   nextTurn: () => Promise<unknown>,
-  visit: (keys: Buffer, values: Buffer, count: number) => void,
+  visit: (page: BpfMapDump) => void,
 ): Promise<void> {
   for await (const page of dumpPages(map, MERGE_PAGE_ENTRIES)) {
-    visit(page.keys, page.values, page.count);
+    visit(page);
     await nextTurn();
   }
 }

@@ -16,10 +16,11 @@
  * the directory before unpinning anything in it, so a crash there leaves garbage that the next
  * start removes, never a half-emptied `resizing/`.
  *
- * A resize is refused, and the tables keep their size and their flows, when the entries the
- * tables have now would fill more than RESIZE_FILL_LIMIT of the new size: the tables are LRU maps,
- * which start evicting before they are quite full (each CPU keeps a reserve of free entries), and
- * a merge that evicted would drop live flows with the ended ones.
+ * The new tables are filled to RESIZE_FILL_LIMIT of their size at most: they are LRU maps, which
+ * start evicting before they are quite full (each CPU keeps a reserve of free entries), and a
+ * merge that evicted would drop live flows with the ended ones. So a shrink below what the entries
+ * need carries only the live flows over (flow-liveness.ts), leaving the ended ones behind, and a
+ * size too small for the live flows alone is refused: the tables keep their size and every entry.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,19 +45,30 @@ const FINISHED_PREFIX = 'resized-';
 export interface PinnedTableReader {
   /** max_entries of the map pinned at `path`; undefined when nothing is pinned there. */
   sizeOf(path: string): number | undefined;
-  /** How many entries the map pinned at `path` holds. */
-  entriesOf(path: string): Promise<number>;
+  /** How many entries the flow table pinned at `path` holds, and how many of them are alive. */
+  flowsOf(path: string): Promise<FlowCounts>;
+}
+
+export interface FlowCounts {
+  readonly entries: number;
+  /** Entries whose flows are alive (flow-liveness.ts) when counted. */
+  readonly live: number;
 }
 
 export type FlowTableResizeStart =
   /** No pinned table of another size, no resize under way. */
   | { readonly kind: 'none' }
   /** The pinned tables moved aside: the load makes new ones of the size asked for. */
-  | { readonly kind: 'started'; readonly from: number; readonly flows: number }
+  | ({ readonly kind: 'started'; readonly from: number } & FlowCounts)
   /** An earlier start's resize, not finished (a crash, or a pod still on the old tables). */
   | { readonly kind: 'resumed'; readonly from: number }
-  /** The tables hold more entries than the size asked for can take: they keep theirs. */
-  | { readonly kind: 'refused'; readonly size: number; readonly flows: number };
+  /** The tables hold more live flows than the size asked for can take: they keep theirs. */
+  | ({ readonly kind: 'refused'; readonly size: number } & FlowCounts);
+
+/** Whether a table of `size` takes `entries` without evicting (see the top of this file). */
+export function takesEntries(size: number, entries: number): boolean {
+  return entries <= size * RESIZE_FILL_LIMIT;
+}
 
 /**
  * Before the load: starts a resize when the tables pinned in `pinDir` have another size than
@@ -89,12 +101,12 @@ export async function startFlowTableResize(
   const flowPin = join(pinDir, LB_MAP_NAMES.flow);
   const size = pins.sizeOf(flowPin);
   if (size === undefined || size === requested) return { kind: 'none' };
-  const flows = await pins.entriesOf(flowPin);
-  if (flows > requested * RESIZE_FILL_LIMIT) return { kind: 'refused', size, flows };
+  const counts = await pins.flowsOf(flowPin);
+  if (!takesEntries(requested, counts.live)) return { kind: 'refused', size, ...counts };
   mkdirSync(staging, { mode: 0o700 });
   moveTables(pinDir, staging);
   renameSync(staging, resizing);
-  return { kind: 'started', from: size, flows };
+  return { kind: 'started', from: size, ...counts };
 }
 
 /**

@@ -3,7 +3,8 @@
  * Service LB on a real bpffs with the real object: a fresh pin dir gets the size asked for, in
  * both maps, and the capacity metric says it; a restart asking for another size makes new tables
  * of that size and moves the flows into them (src/lb/flow-table-resize.ts), through a crash too;
- * a size too small for the flows is refused, and the tables keep theirs.
+ * a size too small for every entry takes the live flows alone, and one too small for those is
+ * refused, and the tables keep theirs.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,7 +76,11 @@ const keptWarnings = (logged: Started['logged']) =>
 const said = (logged: Started['logged'], text: string) =>
   logged.filter((line) => line.msg.includes(text));
 
-const flowsAt = (ports: number[]): TestFlow[] => ports.map((clientPort) => ({ clientPort }));
+/** Established flows, stamped now as a program stamps them (CLOCK_MONOTONIC at the last tick). */
+const flowsAt = (ports: number[]): TestFlow[] => {
+  const lastSeenNs = process.hrtime.bigint();
+  return ports.map((clientPort) => ({ clientPort, lastSeenNs }));
+};
 
 test('a fresh pin dir gets the size asked for; a restart asking for another moves the flows into new tables of that size', async () => {
   const pins = new LbPins();
@@ -176,7 +181,42 @@ test('a pod left on the old tables keeps them pinned for the next start', async 
   expect(await metricValue(next.registry, 'terway_lb_conntrack_old_tables')).toBe(0);
 }, 60_000);
 
-test('a size too small for the entries the tables hold is refused: they keep their size and flows', async () => {
+test('a size with room for the live flows but not the ended ones takes the live ones and leaves the ended', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = await start(pins, 32_768);
+  const live = flowsAt([40_001, 40_002]);
+  // Closed a minute ago: a closing flow lives 10 s.
+  const endedNs = process.hrtime.bigint() - 60_000_000_000n;
+  const ended: TestFlow[] = Array.from({ length: 20_000 }, (_, n) => ({
+    clientPort: 20_000 + n,
+    lastSeenNs: endedNs,
+    state: 'closing',
+  }));
+  writeFlows(first.lb.maps.flow, [...ended, ...live]);
+  writeReverseEntries(first.lb.maps.reverse, [...ended, ...live]);
+  await stop(first.lb);
+
+  const shrunk = await start(pins, 16_384);
+  expect(shrunk.lb.maps.flow.maxEntries).toBe(16_384);
+  expect(said(shrunk.logged, 'take their live flows')).toEqual([
+    expect.objectContaining({ flowTableSize: 32_768, requested: 16_384, entries: 20_002, live: 2 }),
+  ]);
+  expect(said(shrunk.logged, 'conntrack entries merged into the new tables')).toEqual([
+    expect.objectContaining({ flowsAdded: 2, reverseAdded: 2, endedLeft: 20_000, dropped: 0 }),
+  ]);
+  expect(shrunk.lb.maps.flow.dump().count).toBe(2);
+  expect(shrunk.lb.maps.reverse.dump().count).toBe(2);
+  for (const flow of live) {
+    expect(shrunk.lb.maps.reverse.lookup(reverseKeyOf(flow))).toEqual(flowKeyOf(flow));
+  }
+  await shrunk.lb.finishStart([]);
+  expect(shrunk.lb.maps.flow.dump().count).toBe(2);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+  expect(keptWarnings(shrunk.logged)).toEqual([]);
+}, 60_000);
+
+test('a size too small for the live flows the tables hold is refused: they keep their size and flows', async () => {
   const pins = new LbPins();
   pinDirs.push(pins);
   const first = await start(pins, 32_768);
@@ -188,7 +228,12 @@ test('a size too small for the entries the tables hold is refused: they keep the
   expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
   expect(refused.lb.maps.flow.dump().count).toBe(20_000);
   expect(keptWarnings(refused.logged)).toEqual([
-    expect.objectContaining({ flowTableSize: 32_768, requested: 16_384, entries: 20_000 }),
+    expect.objectContaining({
+      flowTableSize: 32_768,
+      requested: 16_384,
+      entries: 20_000,
+      live: 20_000,
+    }),
   ]);
   expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
 

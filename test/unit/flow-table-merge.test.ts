@@ -7,7 +7,7 @@ import {
   type FlowTables,
 } from '../../src/lb/flow-table-merge.js';
 import { LB_MAP_SHAPES } from '../../src/lb/lb-maps.js';
-import { FLOW, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
+import { FLOW, IPPROTO_UDP, LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 import { decode } from '../../src/lb/maps/struct-codec.js';
 import {
   flowKeyOf,
@@ -31,6 +31,8 @@ function tables(size: number): FlowTables & { flow: MemoryBpfMap; reverse: Memor
 
 const noWait = () => Promise.resolve();
 
+const NS_PER_S = 1_000_000_000n;
+
 function lastSeenOf(map: MemoryBpfMap, flow: TestFlow): bigint | undefined {
   const value = map.lookup(flowKeyOf(flow));
   return value === undefined ? undefined : decode(FLOW, value).lastSeenNs;
@@ -46,7 +48,13 @@ describe('mergeFlowTables', () => {
 
     const report = await mergeFlowTables(from, into, noWait);
 
-    expect(report).toEqual({ flowsAdded: 3, flowsUpdated: 0, reverseAdded: 3, dropped: 0 });
+    expect(report).toEqual({
+      flowsAdded: 3,
+      flowsUpdated: 0,
+      reverseAdded: 3,
+      dropped: 0,
+      endedLeft: 0,
+    });
     for (const flow of flows) {
       expect(into.flow.lookup(flowKeyOf(flow))).toEqual(from.flow.lookup(flowKeyOf(flow)));
       expect(into.reverse.lookup(reverseKeyOf(flow))).toEqual(flowKeyOf(flow));
@@ -71,7 +79,13 @@ describe('mergeFlowTables', () => {
 
     const report = await mergeFlowTables(from, into, noWait);
 
-    expect(report).toEqual({ flowsAdded: 1, flowsUpdated: 1, reverseAdded: 0, dropped: 0 });
+    expect(report).toEqual({
+      flowsAdded: 1,
+      flowsUpdated: 1,
+      reverseAdded: 0,
+      dropped: 0,
+      endedLeft: 0,
+    });
     expect(lastSeenOf(into.flow, touchedSince)).toBe(900n);
     expect(decode(FLOW, into.flow.lookup(flowKeyOf(touchedSince))!).state).toBe(2);
     expect(lastSeenOf(into.flow, touchedBefore)).toBe(700n);
@@ -151,7 +165,13 @@ describe('mergeFlowTables', () => {
 
     const report = await mergeFlowTables(from, into, noWait, { changedSince: firstMergeNs });
 
-    expect(report).toEqual({ flowsAdded: 1, flowsUpdated: 1, reverseAdded: 1, dropped: 0 });
+    expect(report).toEqual({
+      flowsAdded: 1,
+      flowsUpdated: 1,
+      reverseAdded: 1,
+      dropped: 0,
+      endedLeft: 0,
+    });
     expect(into.flow.lookup(flowKeyOf(collected))).toBeUndefined();
     expect(lastSeenOf(into.flow, made)).toBe(made.lastSeenNs);
     expect(lastSeenOf(into.flow, touched)).toBe(touched.lastSeenNs);
@@ -160,12 +180,76 @@ describe('mergeFlowTables', () => {
     expect(into.reverse.lookup(reverseKeyOf(collected))).toBeUndefined();
   });
 
+  test('with liveAt, only the flows alive then move, with their reverse entries', async () => {
+    const from = tables(64);
+    const into = tables(128);
+    const now = 10_000n * NS_PER_S;
+    const flows: TestFlow[] = [
+      { clientPort: 40_001, lastSeenNs: now - 70n * NS_PER_S, state: 'new' },
+      { clientPort: 40_002, lastSeenNs: now - 3_600n * NS_PER_S },
+      { clientPort: 40_003, lastSeenNs: now - 11n * NS_PER_S, state: 'closing' },
+      { clientPort: 40_004, lastSeenNs: now - 31n * NS_PER_S, proto: IPPROTO_UDP },
+      { clientPort: 40_005, lastSeenNs: now - 29n * NS_PER_S, proto: IPPROTO_UDP },
+      // A stamp a tick ahead of the daemon's clock: alive.
+      { clientPort: 40_006, lastSeenNs: now + 1n, state: 'closing' },
+    ];
+    const live = [flows[1]!, flows[4]!, flows[5]!];
+    writeFlows(from.flow, flows);
+    writeReverseEntries(from.reverse, flows);
+
+    const report = await mergeFlowTables(from, into, noWait, { liveAt: now });
+
+    expect(report).toEqual({
+      flowsAdded: 3,
+      flowsUpdated: 0,
+      reverseAdded: 3,
+      dropped: 0,
+      endedLeft: 3,
+    });
+    for (const flow of flows) {
+      const alive = live.includes(flow);
+      const copy = alive ? from.flow.lookup(flowKeyOf(flow)) : undefined;
+      expect(into.flow.lookup(flowKeyOf(flow))).toEqual(copy);
+      expect(into.reverse.lookup(reverseKeyOf(flow))).toEqual(alive ? flowKeyOf(flow) : undefined);
+    }
+  });
+
+  test('with liveAt, every page keeps its live flows and only those', async () => {
+    const count = 10_000;
+    const from = tables(count);
+    const into = tables(count / 2);
+    const now = 1_000n * NS_PER_S;
+    // Every other flow ended (a closing one 11 s idle), so each page is packed around holes.
+    const flows: TestFlow[] = Array.from({ length: count }, (_, n) => ({
+      clientPort: 1_024 + n,
+      lastSeenNs: n % 2 === 0 ? now - NS_PER_S : now - 11n * NS_PER_S,
+      state: n % 2 === 0 ? 'established' : 'closing',
+    }));
+    writeFlows(from.flow, flows);
+
+    const report = await mergeFlowTables({ flow: from.flow, reverse: undefined }, into, noWait, {
+      liveAt: now,
+    });
+
+    expect(report).toMatchObject({ flowsAdded: count / 2, endedLeft: count / 2, dropped: 0 });
+    flows.forEach((flow, n) => {
+      const copy = into.flow.lookup(flowKeyOf(flow));
+      expect(copy).toEqual(n % 2 === 0 ? from.flow.lookup(flowKeyOf(flow)) : undefined);
+    });
+  });
+
   test('old tables without a reverse index give their flows alone', async () => {
     const from = tables(64);
     const into = tables(64);
     writeFlows(from.flow, [{ clientPort: 40_001 }]);
     const report = await mergeFlowTables({ flow: from.flow, reverse: undefined }, into, noWait);
-    expect(report).toEqual({ flowsAdded: 1, flowsUpdated: 0, reverseAdded: 0, dropped: 0 });
+    expect(report).toEqual({
+      flowsAdded: 1,
+      flowsUpdated: 0,
+      reverseAdded: 0,
+      dropped: 0,
+      endedLeft: 0,
+    });
     expect(into.reverse.size).toBe(0);
   });
 

@@ -39,17 +39,17 @@ afterEach(() => {
   rmSync(pinDir, { recursive: true, force: true });
 });
 
-/** Each pin file holds its map's "size entries". */
-function pin(path: string, size: number, entries = 0): void {
-  writeFileSync(path, `${size} ${entries}`);
+/** Each pin file holds its map's "size entries live"; unless told, every entry is alive. */
+function pin(path: string, size: number, entries = 0, live = entries): void {
+  writeFileSync(path, `${size} ${entries} ${live}`);
 }
 
+const pinField = (path: string, field: number) =>
+  Number((readFileText(path) ?? '').split(' ')[field]);
+
 const READER: PinnedTableReader = {
-  sizeOf: (path) => {
-    if (!existsSync(path)) return undefined;
-    return Number((readFileText(path) ?? '').split(' ')[0]);
-  },
-  entriesOf: (path) => Promise.resolve(Number((readFileText(path) ?? '').split(' ')[1])),
+  sizeOf: (path) => (existsSync(path) ? pinField(path, 0) : undefined),
+  flowsOf: (path) => Promise.resolve({ entries: pinField(path, 1), live: pinField(path, 2) }),
 };
 
 function readFileText(path: string): string | undefined {
@@ -80,7 +80,8 @@ describe('startFlowTableResize', () => {
     expect(await startFlowTableResize(pinDir, 262_144, READER)).toEqual({
       kind: 'started',
       from: 65_536,
-      flows: 1_200,
+      entries: 1_200,
+      live: 1_200,
     });
     expect(listing()).toEqual([LB_MAP_NAMES.frontend, 'progs', RESIZE_DIR].sort());
     expect(listing(join(pinDir, RESIZE_DIR))).toEqual([FLOW, REVERSE].sort());
@@ -90,13 +91,38 @@ describe('startFlowTableResize', () => {
     });
   });
 
-  test('a smaller size than the entries the table holds is refused: nothing moves', async () => {
+  test('a size with room for the live flows but not the ended ones too starts a resize', async () => {
+    pin(join(pinDir, FLOW), 262_144, 200_000, 30_000);
+    pin(join(pinDir, REVERSE), 262_144, 200_000);
+    expect(await startFlowTableResize(pinDir, 65_536, READER)).toEqual({
+      kind: 'started',
+      from: 262_144,
+      entries: 200_000,
+      live: 30_000,
+    });
+    expect(listing()).toEqual([RESIZE_DIR]);
+  });
+
+  test('a size too small for the live flows is refused, the ended ones aside', async () => {
+    pin(join(pinDir, FLOW), 262_144, 200_000, 60_000);
+    pin(join(pinDir, REVERSE), 262_144, 200_000);
+    expect(await startFlowTableResize(pinDir, 65_536, READER)).toEqual({
+      kind: 'refused',
+      size: 262_144,
+      entries: 200_000,
+      live: 60_000,
+    });
+    expect(listing()).toEqual([FLOW, REVERSE].sort());
+  });
+
+  test('a smaller size than the live flows the table holds is refused: nothing moves', async () => {
     pin(join(pinDir, FLOW), 262_144, 70_000);
     pin(join(pinDir, REVERSE), 262_144, 69_000);
     expect(await startFlowTableResize(pinDir, 65_536, READER)).toEqual({
       kind: 'refused',
       size: 262_144,
-      flows: 70_000,
+      entries: 70_000,
+      live: 70_000,
     });
     expect(listing()).toEqual([FLOW, REVERSE].sort());
     // Nor may they fill more than 90% of it: an LRU table that full evicts.
