@@ -98,7 +98,9 @@ export async function mergeFlowTables(
   const added = new Set<string>();
   await walk(from.flow, nextTurn, (page) => {
     const { keys, values, count } =
-      liveNow === undefined ? page : liveFlowsOf(page, from.flow, liveNow, report);
+      oldest === undefined && liveNow === undefined
+        ? page
+        : flowsToMerge(page, from.flow, oldest, liveNow, report);
     // A first merge into tables no program uses yet: the page goes in whole, in one call.
     if (oldest === undefined && insertPage(into.flow, keys, values, count)) {
       report.flowsAdded += count;
@@ -107,7 +109,6 @@ export async function mergeFlowTables(
     const { keySize, valueStride } = from.flow;
     for (let index = 0; index < count; index++) {
       const value = values.subarray(index * valueStride, (index + 1) * valueStride);
-      if (oldest !== undefined && value.readBigUInt64LE(LAST_SEEN_OFFSET) < oldest) continue;
       const key = keys.subarray(index * keySize, (index + 1) * keySize);
       const outcome = mergeFlow(into.flow, key, value, oldest === undefined, report);
       if (outcome === 'added' && oldest !== undefined) added.add(key.toString('latin1'));
@@ -210,16 +211,23 @@ function insert(into: BpfMap, key: Buffer, value: Buffer): 'written' | 'taken' |
   }
 }
 
-/** The page's flows alive at `now`, packed as a page of their own; the others counted ended. */
-function liveFlowsOf(
+/**
+ * The page's flows stamped at `oldest` or later and alive at `liveNow` (each test skipped when
+ * undefined), packed as a page of their own. Those left out for having ended are counted; those
+ * stamped earlier are not (a second merge's first merge counted them).
+ */
+function flowsToMerge(
   page: BpfMapDump,
   { keySize, valueStride }: Pick<BpfMap, 'keySize' | 'valueStride'>,
-  now: SplitNs,
+  oldest: bigint | undefined,
+  liveNow: SplitNs | undefined,
   report: FlowTableMergeReport,
 ): BpfMapDump {
   let live = 0;
   for (let index = 0; index < page.count; index++) {
-    if (!dumpedFlowAlive(page, valueStride, index, now)) {
+    const lastSeen = page.values.readBigUInt64LE(index * valueStride + LAST_SEEN_OFFSET);
+    if (oldest !== undefined && lastSeen < oldest) continue;
+    if (liveNow !== undefined && !dumpedFlowAlive(page, valueStride, index, liveNow)) {
       report.endedLeft++;
       continue;
     }

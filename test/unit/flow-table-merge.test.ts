@@ -238,6 +238,37 @@ describe('mergeFlowTables', () => {
     });
   });
 
+  test('a second merge with liveAt counts as left behind only the ended flows stamped since the first', async () => {
+    const from = tables(64);
+    const into = tables(64);
+    const firstMergeNs = 1_000n * NS_PER_S;
+    const liveAt = firstMergeNs + 20n * NS_PER_S;
+    const lastSeenNs = firstMergeNs - CHANGE_MARGIN_NS - 1n;
+    const closedBefore: TestFlow = { clientPort: 40_001, lastSeenNs, state: 'closing' };
+    const closedSince: TestFlow = {
+      clientPort: 40_002,
+      lastSeenNs: firstMergeNs + 1n,
+      state: 'closing',
+    };
+    const madeSince: TestFlow = { clientPort: 40_003, lastSeenNs: firstMergeNs + 2n };
+    writeFlows(from.flow, [closedBefore, closedSince, madeSince]);
+
+    const report = await mergeFlowTables({ flow: from.flow, reverse: undefined }, into, noWait, {
+      changedSince: firstMergeNs,
+      liveAt,
+    });
+
+    expect(report).toEqual({
+      flowsAdded: 1,
+      flowsUpdated: 0,
+      reverseAdded: 0,
+      dropped: 0,
+      endedLeft: 1,
+    });
+    expect(lastSeenOf(into.flow, madeSince)).toBe(madeSince.lastSeenNs);
+    expect(into.flow.size).toBe(1);
+  });
+
   test('old tables without a reverse index give their flows alone', async () => {
     const from = tables(64);
     const into = tables(64);
