@@ -13,6 +13,7 @@ import { dumpPages } from '../dataplane/bpf/bpf-maps.js';
 import { NativeBpfMap } from '../dataplane/bpf/native-bpf.js';
 import { pinnedMapSize } from '../dataplane/bpf/program-reuse.js';
 import { toTerwayError } from '../errors/terway-error.js';
+import { DAEMON_MEMORY_RESERVE_BYTES, mib } from './lb-map-memory.js';
 import { dumpedFlowAlive, splitNs } from '../lb/flow-liveness.js';
 import {
   mergeFlowTables,
@@ -67,9 +68,17 @@ export class ConntrackResize {
     private readonly log: Logger,
   ) {}
 
-  /** Before the load: moves the pinned tables aside when their size is not `requested`. */
-  static async prepare(pinDir: string, requested: number, log: Logger): Promise<ConntrackResize> {
-    const start = await startFlowTableResize(pinDir, requested, PINNED_TABLES);
+  /**
+   * Before the load: moves the pinned tables aside when their size is not `requested`, unless new
+   * tables of that size need more kernel memory than `memoryAllowedBytes` (when limited).
+   */
+  static async prepare(
+    pinDir: string,
+    requested: number,
+    log: Logger,
+    memoryAllowedBytes?: number,
+  ): Promise<ConntrackResize> {
+    const start = await startFlowTableResize(pinDir, requested, PINNED_TABLES, memoryAllowedBytes);
     switch (start.kind) {
       case 'started':
         log.info(
@@ -95,6 +104,23 @@ export class ConntrackResize {
         );
         break;
       case 'refused':
+        if (start.reason === 'memory') {
+          log.warn(
+            {
+              pinDir,
+              flowTableSize: start.size,
+              requested,
+              needMiB: mib(start.needBytes),
+              allowedMiB: mib(start.allowedBytes),
+            },
+            `the conntrack tables keep their size and their flows: new tables of the size ` +
+              `--lb-flow-table-size asks for need more kernel memory than terwayd's memory limit ` +
+              `allows it (the kernel charges BPF maps to its memory cgroup), with ` +
+              `${mib(DAEMON_MEMORY_RESERVE_BYTES)} MiB kept for terwayd itself; raise the limit ` +
+              `(the chart's resources.limits.memory) with the size`,
+          );
+          break;
+        }
         log.warn(
           {
             pinDir,

@@ -30,8 +30,10 @@ import {
   pinnedMapSize,
 } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
+import { memoryHeadroom, type MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
 import { ConntrackResize } from './conntrack-resize.js';
 import { HeapSettler } from './heap-settler.js';
+import { checkNewMapsFit, explainLoadFailure, memoryAllowedForMaps } from './lb-map-memory.js';
 import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js';
@@ -40,10 +42,14 @@ import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
 import { oldFlowTablesPinned } from '../lb/flow-table-resize.js';
-import { DEFAULT_FLOW_TABLE_SIZE, planFlowTableSize } from '../lb/flow-table-size.js';
+import {
+  DEFAULT_FLOW_TABLE_SIZE,
+  lbMapsKernelBytes,
+  planFlowTableSize,
+} from '../lb/flow-table-size.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
-import { DEFAULT_PIN_DIR } from '../lb/maps/lb-layouts.js';
+import { DEFAULT_PIN_DIR, LB_MAP_NAMES } from '../lb/maps/lb-layouts.js';
 import { flowEntriesMade, readNodeFlowTotals } from '../lb/maps/node-counters.js';
 import { registerConntrackMetrics, registerLbMetrics } from '../observe/lb-metrics.js';
 import { registerInformerMetrics, registerServicesFileMetrics } from '../observe/source-metrics.js';
@@ -90,6 +96,11 @@ export interface ServiceLbOptions {
    * when not given. Tables already pinned keep their own size (flow-table-size.ts).
    */
   readonly flowTableSize?: number | undefined;
+  /**
+   * How much more memory terwayd's memory cgroups allow, which the maps a load creates are charged
+   * to; read from cgroupfs when not given (tests give their own).
+   */
+  readonly memoryHeadroom?: () => MemoryHeadroom | undefined;
   readonly log: Logger;
 }
 
@@ -132,8 +143,18 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
   const requestedSize = options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE;
-  const resize = await ConntrackResize.prepare(pinDir, requestedSize, log);
+  const headroom = (options.memoryHeadroom ?? memoryHeadroom)();
+  const resize = await ConntrackResize.prepare(
+    pinDir,
+    requestedSize,
+    log,
+    memoryAllowedForMaps(headroom),
+  );
   const flowTable = planFlowTableSize(requestedSize, (name) => pinnedMapSize(join(pinDir, name)));
+  // Nothing pinned yet (a node's first start, or after a reboot): this load creates every map.
+  if (pinnedMapSize(join(pinDir, LB_MAP_NAMES.frontend)) === undefined) {
+    checkNewMapsFit(lbMapsKernelBytes(flowTable.entries), flowTable.entries, headroom, log);
+  }
   if (flowTable.keptPinned !== undefined && !resize.refused) {
     // The new tables of a resize under way, made at another size than this start asks for.
     log.warn(
@@ -142,14 +163,19 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
         '--lb-flow-table-size takes effect at a start after it has finished',
     );
   }
-  const loaded = loadOrReusePrograms(
-    plan.object,
-    pinDir,
-    plan.constants,
-    Object.values(PROGRAM_NAMES),
-    NATIVE_PROGRAM_LOADER,
-    flowTable.mapSizes,
-  );
+  let loaded: ReturnType<typeof loadOrReusePrograms>;
+  try {
+    loaded = loadOrReusePrograms(
+      plan.object,
+      pinDir,
+      plan.constants,
+      Object.values(PROGRAM_NAMES),
+      NATIVE_PROGRAM_LOADER,
+      flowTable.mapSizes,
+    );
+  } catch (error) {
+    throw explainLoadFailure(error, headroom);
+  }
   const pinned = (role: keyof typeof PROGRAM_NAMES): PinnedProgram => {
     const name = PROGRAM_NAMES[role];
     const path = loaded.programs[name];

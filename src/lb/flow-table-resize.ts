@@ -21,11 +21,13 @@
  * merge that evicted would drop live flows with the ended ones. So a shrink below what the entries
  * need carries only the live flows over (flow-liveness.ts), leaving the ended ones behind, and a
  * size too small for the live flows alone is refused: the tables keep their size and every entry.
+ * So is a size whose new tables the daemon's memory cgroup has no room for (memory-cgroup.ts says
+ * why they count there): their creation would fail, or leave the daemon too little to run in.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { SIZED_MAPS } from './flow-table-size.js';
+import { FLOW_TABLE_BYTES_PER_ENTRY, SIZED_MAPS } from './flow-table-size.js';
 import { LB_MAP_NAMES } from './maps/lb-layouts.js';
 
 /** The most of a new table the old tables' entries may fill (see the top of this file). */
@@ -62,8 +64,19 @@ export type FlowTableResizeStart =
   | ({ readonly kind: 'started'; readonly from: number } & FlowCounts)
   /** An earlier start's resize, not finished (a crash, or a pod still on the old tables). */
   | { readonly kind: 'resumed'; readonly from: number }
-  /** The tables hold more live flows than the size asked for can take: they keep theirs. */
-  | ({ readonly kind: 'refused'; readonly size: number } & FlowCounts);
+  /**
+   * The tables keep their size: they hold more live flows than the size asked for can take
+   * (`flows`), or new tables of that size need more memory than the daemon may still charge
+   * (`memory`: `needBytes` of `allowedBytes`).
+   */
+  | ({ readonly kind: 'refused'; readonly reason: 'flows'; readonly size: number } & FlowCounts)
+  | {
+      readonly kind: 'refused';
+      readonly reason: 'memory';
+      readonly size: number;
+      readonly needBytes: number;
+      readonly allowedBytes: number;
+    };
 
 /** Whether a table of `size` takes `entries` without evicting (see the top of this file). */
 export function takesEntries(size: number, entries: number): boolean {
@@ -72,12 +85,14 @@ export function takesEntries(size: number, entries: number): boolean {
 
 /**
  * Before the load: starts a resize when the tables pinned in `pinDir` have another size than
- * `requested`, or takes up one under way.
+ * `requested`, or takes up one under way. `memoryAllowedBytes`: how much more kernel memory the
+ * daemon may charge, when it is limited.
  */
 export async function startFlowTableResize(
   pinDir: string,
   requested: number,
   pins: PinnedTableReader,
+  memoryAllowedBytes?: number,
 ): Promise<FlowTableResizeStart> {
   for (const entry of readdirOrNone(pinDir)) {
     if (entry.startsWith(FINISHED_PREFIX)) {
@@ -101,8 +116,14 @@ export async function startFlowTableResize(
   const flowPin = join(pinDir, LB_MAP_NAMES.flow);
   const size = pins.sizeOf(flowPin);
   if (size === undefined || size === requested) return { kind: 'none' };
+  const needBytes = requested * FLOW_TABLE_BYTES_PER_ENTRY;
+  if (memoryAllowedBytes !== undefined && needBytes > memoryAllowedBytes) {
+    return { kind: 'refused', reason: 'memory', size, needBytes, allowedBytes: memoryAllowedBytes };
+  }
   const counts = await pins.flowsOf(flowPin);
-  if (!takesEntries(requested, counts.live)) return { kind: 'refused', size, ...counts };
+  if (!takesEntries(requested, counts.live)) {
+    return { kind: 'refused', reason: 'flows', size, ...counts };
+  }
   mkdirSync(staging, { mode: 0o700 });
   moveTables(pinDir, staging);
   renameSync(staging, resizing);

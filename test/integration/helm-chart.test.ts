@@ -16,12 +16,14 @@ import { parseConfig } from '../../src/config/load-config.js';
 import { TERWAYD_ENV, TERWAYD_HEAP_LIMIT_MIB } from '../../src/daemon/runtime-settings.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
+import { DEFAULT_FLOW_TABLE_SIZE, lbMapsKernelBytes } from '../../src/lb/flow-table-size.js';
 import { METRICS_PATH } from '../../src/observe/metrics-server.js';
 import { parseListenAddress } from '../../src/util/listen-address.js';
 import { BINS, REPO_ROOT, requireBuilt } from '../support/bins.js';
 import { IMAGE_INSTALL_CNI, IMAGE_TERWAY_CLI, INSTALL_CNI_SCRIPT } from '../support/install-cni.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'terway-node');
+const MiB = 1024 * 1024;
 /** Debian's Go packages, installed by make test's bootstrap: sprig, its deps, sigs.k8s.io/yaml. */
 const DEBIAN_GOPATH = '/usr/share/gocode';
 
@@ -251,14 +253,26 @@ describe('charts/terway-node', () => {
     });
   });
 
-  test("terwayd's heap ceiling is the image's (the lab's and the benchmarks'), under the memory limit", () => {
+  test("terwayd's heap ceiling is the image's (the lab's and the benchmarks'), under the memory limit with the maps", () => {
     const terwayd = container(podSpec(defaults), 'terwayd');
     const nodeOptions = terwayd.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
     expect(nodeOptions).toBe(TERWAYD_ENV.NODE_OPTIONS);
     const limit = terwayd.resources?.limits?.memory;
     expect(limit).toMatch(/^\d+Mi$/);
-    // Room outside the heap for code, the young generation, libbpf and the pod store's mapping.
-    expect(Number.parseInt(limit!, 10) - TERWAYD_HEAP_LIMIT_MIB).toBeGreaterThanOrEqual(64);
+    // Room outside the heap for code, the young generation, libbpf and the pod store's mapping,
+    // and for the Service LB maps the kernel charges to terwayd's memory cgroup.
+    expect(Number.parseInt(limit!, 10)).toBe(
+      TERWAYD_HEAP_LIMIT_MIB + 64 + Math.ceil(lbMapsKernelBytes(DEFAULT_FLOW_TABLE_SIZE) / MiB),
+    );
+  });
+
+  test('the memory limit follows the table size and the heap, unless it is set', () => {
+    const limitWith = (values: Record<string, unknown>) =>
+      container(podSpec(render(values)), 'terwayd').resources?.limits?.memory;
+    expect(limitWith({ daemon: { lbFlowTableSize: 1_048_576, heapLimitMiB: 448 } })).toBe(
+      `${448 + 64 + Math.ceil(lbMapsKernelBytes(1_048_576) / MiB)}Mi`,
+    );
+    expect(limitWith({ resources: { limits: { memory: '1Gi' } } })).toBe('1Gi');
   });
 
   test("terwayd's probes run terway-cli status against the socket terwayd serves", () => {

@@ -6,6 +6,7 @@
  * a size too small for every entry takes the live flows alone, and one too small for those is
  * refused, and the tables keep theirs.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,7 +16,9 @@ import { Registry } from 'prom-client';
 
 import { startServiceLb, type ServiceLb } from '../../src/daemon/service-lb.js';
 import { loadObject, NativeBpfMap } from '../../src/dataplane/bpf/native-bpf.js';
+import type { MemoryHeadroom } from '../../src/dataplane/kernel/memory-cgroup.js';
 import { oldFlowTablePins, RESIZE_DIR } from '../../src/lb/flow-table-resize.js';
+import { lbMapsKernelBytes } from '../../src/lb/flow-table-size.js';
 import { buildLbObject, LbPins } from '../support/bpf-lab.js';
 import {
   flowKeyOf,
@@ -48,8 +51,15 @@ interface Started {
   logged: Array<{ level: number; msg: string; [key: string]: unknown }>;
 }
 
-/** terwayd's start of the Service LB, with no Service source and the collector off. */
-async function start(pins: LbPins, flowTableSize: number): Promise<Started> {
+/**
+ * terwayd's start of the Service LB, with no Service source and the collector off; `headroom` as
+ * its memory cgroup would tell it (none: no limit).
+ */
+async function start(
+  pins: LbPins,
+  flowTableSize: number,
+  headroom?: MemoryHeadroom,
+): Promise<Started> {
   const logged: Started['logged'] = [];
   const registry = new Registry();
   const lb = await startServiceLb({
@@ -58,6 +68,7 @@ async function start(pins: LbPins, flowTableSize: number): Promise<Started> {
     flowTableSize,
     flowCollectIntervalMs: 0,
     syncWaitMs: 0,
+    memoryHeadroom: () => headroom,
     registry,
     log: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) }),
   });
@@ -243,6 +254,66 @@ test('a size too small for the live flows the tables hold is refused: they keep 
   const afterPinsGone = await start(pins, 16_384);
   expect(afterPinsGone.lb.maps.flow.maxEntries).toBe(16_384);
   expect(afterPinsGone.lb.maps.flow.dump().count).toBe(0);
+}, 60_000);
+
+const MiB = 1024 * 1024;
+const limitedTo = (freeMiB: number): MemoryHeadroom => ({
+  bytes: freeMiB * MiB,
+  limitBytes: 256 * MiB,
+  cgroup: '/sys/fs/cgroup/test',
+});
+
+test('the kernel memory a load is expected to take is what the kernel says its maps take', async () => {
+  for (const size of [16_384, 65_536]) {
+    const pins = new LbPins();
+    pinDirs.push(pins);
+    await stop((await start(pins, size)).lb);
+    let memlock = 0;
+    for (const name of readdirSync(pins.dir).filter((entry) => entry.startsWith('tw_'))) {
+      const shown = JSON.parse(
+        execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pins.dir, name)], {
+          encoding: 'utf8',
+        }),
+      ) as { bytes_memlock: number };
+      memlock += shown.bytes_memlock;
+    }
+    // Within 5%: another kernel may lay a hash map's entries out a little differently.
+    expect(Math.abs(memlock - lbMapsKernelBytes(size))).toBeLessThan(memlock * 0.05);
+  }
+}, 60_000);
+
+test('a first load whose maps the memory limit has no room for stops the start before creating any', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  await expect(start(pins, 1_048_576, limitedTo(193))).rejects.toMatchObject({
+    code: 'INVALID_CONFIG',
+    message: expect.stringContaining('need about 271 MiB of kernel memory'),
+  });
+  expect(readdirSync(pins.dir).filter((entry) => entry.startsWith('tw_'))).toEqual([]);
+  // The default size fits the same limit.
+  const fits = await start(pins, 262_144, limitedTo(193));
+  expect(fits.lb.maps.flow.maxEntries).toBe(262_144);
+}, 60_000);
+
+test('a resize whose new tables the memory limit has no room for is refused: the tables keep their size and flows', async () => {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  const first = await start(pins, 32_768);
+  writeFlows(first.lb.maps.flow, flowsAt([40_001]));
+  await stop(first.lb);
+
+  const refused = await start(pins, 1_048_576, limitedTo(150));
+  expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
+  expect(refused.lb.maps.flow.dump().count).toBe(1);
+  expect(keptWarnings(refused.logged)).toEqual([
+    expect.objectContaining({
+      flowTableSize: 32_768,
+      requested: 1_048_576,
+      needMiB: 232,
+      allowedMiB: 150 - 64,
+    }),
+  ]);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
 }, 60_000);
 
 test('the loader refuses a size for a map the object lacks, and a size of 0, loading nothing', () => {

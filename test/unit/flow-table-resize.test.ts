@@ -24,6 +24,7 @@ import {
   startFlowTableResize,
   type PinnedTableReader,
 } from '../../src/lb/flow-table-resize.js';
+import { FLOW_TABLE_BYTES_PER_ENTRY } from '../../src/lb/flow-table-size.js';
 import { LB_MAP_NAMES } from '../../src/lb/maps/lb-layouts.js';
 
 const FLOW = LB_MAP_NAMES.flow;
@@ -103,11 +104,28 @@ describe('startFlowTableResize', () => {
     expect(listing()).toEqual([RESIZE_DIR]);
   });
 
+  test('a size whose new tables need more memory than the daemon may still charge is refused', async () => {
+    pin(join(pinDir, FLOW), 65_536, 100);
+    pin(join(pinDir, REVERSE), 65_536, 100);
+    const allowed = 200 * 1024 * 1024;
+    expect(await startFlowTableResize(pinDir, 1_048_576, READER, allowed)).toEqual({
+      kind: 'refused',
+      reason: 'memory',
+      size: 65_536,
+      needBytes: 1_048_576 * FLOW_TABLE_BYTES_PER_ENTRY,
+      allowedBytes: allowed,
+    });
+    expect(listing()).toEqual([FLOW, REVERSE].sort());
+    // 524,288 flows' tables (116 MiB) fit.
+    expect((await startFlowTableResize(pinDir, 524_288, READER, allowed)).kind).toBe('started');
+  });
+
   test('a size too small for the live flows is refused, the ended ones aside', async () => {
     pin(join(pinDir, FLOW), 262_144, 200_000, 60_000);
     pin(join(pinDir, REVERSE), 262_144, 200_000);
     expect(await startFlowTableResize(pinDir, 65_536, READER)).toEqual({
       kind: 'refused',
+      reason: 'flows',
       size: 262_144,
       entries: 200_000,
       live: 60_000,
@@ -120,6 +138,7 @@ describe('startFlowTableResize', () => {
     pin(join(pinDir, REVERSE), 262_144, 69_000);
     expect(await startFlowTableResize(pinDir, 65_536, READER)).toEqual({
       kind: 'refused',
+      reason: 'flows',
       size: 262_144,
       entries: 70_000,
       live: 70_000,

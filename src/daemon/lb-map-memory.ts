@@ -1,0 +1,88 @@
+/**
+ * Whether the Service LB's maps fit under terwayd's memory limit. The kernel charges a map's memory
+ * to the memory cgroup of the process that creates it (memory-cgroup.ts), so the maps a load
+ * creates, about 100 MB at the default table size, count against terwayd's container limit
+ * beside terwayd itself. A load past the limit fails with a bare ENOMEM, and one that barely fits
+ * leaves terwayd to be killed by the next Service sync; this says which, before the load, in words
+ * an operator can act on.
+ */
+import type { Logger } from 'pino';
+
+import { bpfErrno } from '../dataplane/bpf/bpf-maps.js';
+import type { MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
+import { TerwayError } from '../errors/terway-error.js';
+
+/**
+ * What the maps must leave under the limit for terwayd's own growth: a 10,000-Service sync takes
+ * its RSS from about 127 to 162 MB at its peak (BENCHMARKS.md §7), with room to spare.
+ */
+export const DAEMON_MEMORY_RESERVE_BYTES = 64 * 1024 * 1024;
+
+const FIX =
+  "raise terwayd's memory limit (the chart's resources.limits.memory) or lower --lb-flow-table-size";
+
+/** How much kernel memory new maps may take and still leave terwayd its reserve; unlimited: undefined. */
+export function memoryAllowedForMaps(headroom: MemoryHeadroom | undefined): number | undefined {
+  return headroom === undefined
+    ? undefined
+    : Math.max(0, headroom.bytes - DAEMON_MEMORY_RESERVE_BYTES);
+}
+
+/**
+ * Before a load that creates every map (nothing pinned yet): throws when `needBytes` exceeds what
+ * the limit still allows (the load would fail), and warns when it leaves less than the reserve.
+ */
+export function checkNewMapsFit(
+  needBytes: number,
+  flowTableSize: number,
+  headroom: MemoryHeadroom | undefined,
+  log: Logger,
+): void {
+  if (headroom === undefined) return;
+  const fields = {
+    flowTableSize,
+    needMiB: mib(needBytes),
+    freeMiB: mib(headroom.bytes),
+    limitMiB: mib(headroom.limitBytes),
+    cgroup: headroom.cgroup,
+  };
+  if (needBytes > headroom.bytes) {
+    throw new TerwayError(
+      'INVALID_CONFIG',
+      `the Service LB's maps need about ${fields.needMiB} MiB of kernel memory at ` +
+        `--lb-flow-table-size ${flowTableSize}, which the kernel charges to terwayd's memory ` +
+        `cgroup, and its limit (${fields.limitMiB} MiB at ${headroom.cgroup}) leaves ` +
+        `${fields.freeMiB} MiB: ${FIX}`,
+    );
+  }
+  if (needBytes > headroom.bytes - DAEMON_MEMORY_RESERVE_BYTES) {
+    log.warn(
+      { ...fields, reserveMiB: mib(DAEMON_MEMORY_RESERVE_BYTES) },
+      `the Service LB's maps leave terwayd less than its reserve under its memory limit, and a ` +
+        `large Service sync may get it killed: ${FIX}`,
+    );
+  }
+}
+
+/**
+ * A failed load said again with its likely cause when the kernel ran out of memory for a map: the
+ * memory cgroup's limit, with what it allowed before the load.
+ */
+export function explainLoadFailure(error: unknown, headroom: MemoryHeadroom | undefined): unknown {
+  if (bpfErrno(error) !== 'ENOMEM' || !(error instanceof Error)) return error;
+  const limit =
+    headroom === undefined
+      ? 'no memory limit was found, so the node itself is short of memory'
+      : `its limit (${mib(headroom.limitBytes)} MiB at ${headroom.cgroup}) left ` +
+        `${mib(headroom.bytes)} MiB before the load`;
+  return new TerwayError(
+    'BPF_ERROR',
+    `${error.message.split('\n')[0]}: the kernel charges BPF maps to terwayd's memory cgroup, and ` +
+      `${limit}; ${FIX}`,
+    { cause: error },
+  );
+}
+
+export function mib(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
+}

@@ -1,0 +1,106 @@
+import { describe, expect, test } from '@jest/globals';
+import { pino } from 'pino';
+
+import {
+  checkNewMapsFit,
+  DAEMON_MEMORY_RESERVE_BYTES,
+  explainLoadFailure,
+  memoryAllowedForMaps,
+} from '../../src/daemon/lb-map-memory.js';
+import type { MemoryHeadroom } from '../../src/dataplane/kernel/memory-cgroup.js';
+import { TerwayError } from '../../src/errors/terway-error.js';
+import { lbMapsKernelBytes } from '../../src/lb/flow-table-size.js';
+
+const MiB = 1024 * 1024;
+const CGROUP = '/sys/fs/cgroup/kubepods/pod1/terwayd';
+
+function headroom(freeMiB: number, limitMiB = 256): MemoryHeadroom {
+  return { bytes: freeMiB * MiB, limitBytes: limitMiB * MiB, cgroup: CGROUP };
+}
+
+function logged() {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { log, lines };
+}
+
+describe('checkNewMapsFit', () => {
+  test('maps the limit has no room for stop the start, in words that name the size, the limit and the fix', () => {
+    const { log } = logged();
+    const need = lbMapsKernelBytes(1_048_576);
+    let thrown: unknown;
+    try {
+      checkNewMapsFit(need, 1_048_576, headroom(193), log);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TerwayError);
+    expect((thrown as TerwayError).code).toBe('INVALID_CONFIG');
+    expect((thrown as TerwayError).message).toBe(
+      "the Service LB's maps need about 271 MiB of kernel memory at --lb-flow-table-size " +
+        "1048576, which the kernel charges to terwayd's memory cgroup, and its limit (256 MiB at " +
+        `${CGROUP}) leaves 193 MiB: raise terwayd's memory limit (the chart's ` +
+        'resources.limits.memory) or lower --lb-flow-table-size',
+    );
+  });
+
+  test('maps that fit but leave terwayd less than its reserve are a warning', () => {
+    const { log, lines } = logged();
+    const need = lbMapsKernelBytes(262_144);
+    checkNewMapsFit(need, 262_144, headroom(120), log);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        flowTableSize: 262_144,
+        needMiB: 97,
+        freeMiB: 120,
+        reserveMiB: 64,
+      }),
+    ]);
+  });
+
+  test('maps with the reserve to spare, or no limit at all, pass quietly', () => {
+    const { log, lines } = logged();
+    checkNewMapsFit(lbMapsKernelBytes(262_144), 262_144, headroom(200), log);
+    checkNewMapsFit(lbMapsKernelBytes(16_777_216), 16_777_216, undefined, log);
+    expect(lines).toEqual([]);
+  });
+});
+
+describe('memoryAllowedForMaps', () => {
+  test('what is free less the reserve, never below 0; unlimited stays unlimited', () => {
+    expect(memoryAllowedForMaps(headroom(200))).toBe(200 * MiB - DAEMON_MEMORY_RESERVE_BYTES);
+    expect(memoryAllowedForMaps(headroom(10))).toBe(0);
+    expect(memoryAllowedForMaps(undefined)).toBeUndefined();
+  });
+});
+
+describe('explainLoadFailure', () => {
+  const enomem = new TerwayError(
+    'BPF_ERROR',
+    'loadObject(lb.o): load with maps pinned in /sys/fs/bpf/x: ENOMEM (Cannot allocate memory)\nlibbpf: map create failed',
+    { cause: Object.assign(new Error('Cannot allocate memory'), { code: 'ENOMEM' }) },
+  );
+
+  test('a load out of memory names the memory cgroup and what it left', () => {
+    const explained = explainLoadFailure(enomem, headroom(150)) as TerwayError;
+    expect(explained.code).toBe('BPF_ERROR');
+    expect(explained.cause).toBe(enomem);
+    expect(explained.message).toBe(
+      'loadObject(lb.o): load with maps pinned in /sys/fs/bpf/x: ENOMEM (Cannot allocate memory): ' +
+        "the kernel charges BPF maps to terwayd's memory cgroup, and its limit (256 MiB at " +
+        `${CGROUP}) left 150 MiB before the load; raise terwayd's memory limit (the chart's ` +
+        'resources.limits.memory) or lower --lb-flow-table-size',
+    );
+    expect((explainLoadFailure(enomem, undefined) as Error).message).toContain(
+      'no memory limit was found, so the node itself is short of memory',
+    );
+  });
+
+  test('any other failure stays as it was', () => {
+    const eperm = new TerwayError('BPF_ERROR', 'EPERM', {
+      cause: Object.assign(new Error('x'), { code: 'EPERM' }),
+    });
+    expect(explainLoadFailure(eperm, headroom(150))).toBe(eperm);
+  });
+});
