@@ -87,6 +87,23 @@ const keptWarnings = (logged: Started['logged']) =>
 const said = (logged: Started['logged'], text: string) =>
   logged.filter((line) => line.msg.includes(text));
 
+/** A pin dir of the test's own, removed after it. */
+function newPins(): LbPins {
+  const pins = new LbPins();
+  pinDirs.push(pins);
+  return pins;
+}
+
+/** A pin dir whose tables a stopped terwayd left at `size`, holding `flows` and their reverse entries. */
+async function tablesHolding(size: number, flows: readonly TestFlow[] = []): Promise<LbPins> {
+  const pins = newPins();
+  const first = await start(pins, size);
+  writeFlows(first.lb.maps.flow, flows);
+  writeReverseEntries(first.lb.maps.reverse, flows);
+  await stop(first.lb);
+  return pins;
+}
+
 /** Established flows, stamped now as a program stamps them (CLOCK_MONOTONIC at the last tick). */
 const flowsAt = (ports: number[]): TestFlow[] => {
   const lastSeenNs = process.hrtime.bigint();
@@ -94,8 +111,7 @@ const flowsAt = (ports: number[]): TestFlow[] => {
 };
 
 test('a fresh pin dir gets the size asked for; a restart asking for another moves the flows into new tables of that size', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
+  const pins = newPins();
 
   const first = await start(pins, 65_536);
   expect(first.lb.maps.flow.maxEntries).toBe(65_536);
@@ -144,11 +160,7 @@ test('a fresh pin dir gets the size asked for; a restart asking for another move
 }, 60_000);
 
 test('a resize cut short (a crash before the pods moved) is taken up by the next start, at the size it was going to', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  const first = await start(pins, 32_768);
-  writeFlows(first.lb.maps.flow, flowsAt([40_001]));
-  await stop(first.lb);
+  const pins = await tablesHolding(32_768, flowsAt([40_001]));
   // Stopped before finishStart: the old tables are still pinned aside.
   const cut = await start(pins, 65_536);
   expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(true);
@@ -174,9 +186,7 @@ test('a resize cut short (a crash before the pods moved) is taken up by the next
 }, 60_000);
 
 test('a pod left on the old tables keeps them pinned for the next start', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  await stop((await start(pins, 32_768)).lb);
+  const pins = await tablesHolding(32_768);
   const resized = await start(pins, 65_536);
   expect(await metricValue(resized.registry, 'terway_lb_conntrack_old_tables')).toBe(1);
   await resized.lb.finishStart(['default/stuck']);
@@ -193,9 +203,6 @@ test('a pod left on the old tables keeps them pinned for the next start', async 
 }, 60_000);
 
 test('a size with room for the live flows but not the ended ones takes the live ones and leaves the ended', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  const first = await start(pins, 32_768);
   const live = flowsAt([40_001, 40_002]);
   // Closed a minute ago: a closing flow lives 10 s.
   const endedNs = process.hrtime.bigint() - 60_000_000_000n;
@@ -204,9 +211,7 @@ test('a size with room for the live flows but not the ended ones takes the live 
     lastSeenNs: endedNs,
     state: 'closing',
   }));
-  writeFlows(first.lb.maps.flow, [...ended, ...live]);
-  writeReverseEntries(first.lb.maps.reverse, [...ended, ...live]);
-  await stop(first.lb);
+  const pins = await tablesHolding(32_768, [...ended, ...live]);
 
   const shrunk = await start(pins, 16_384);
   expect(shrunk.lb.maps.flow.maxEntries).toBe(16_384);
@@ -228,12 +233,8 @@ test('a size with room for the live flows but not the ended ones takes the live 
 }, 60_000);
 
 test('a size too small for the live flows the tables hold is refused: they keep their size and flows', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  const first = await start(pins, 32_768);
   const many = Array.from({ length: 20_000 }, (_, n) => 20_000 + n);
-  writeFlows(first.lb.maps.flow, flowsAt(many));
-  await stop(first.lb);
+  const pins = await tablesHolding(32_768, flowsAt(many));
 
   const refused = await start(pins, 16_384);
   expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
@@ -265,9 +266,7 @@ const limitedTo = (freeMiB: number): MemoryHeadroom => ({
 
 test('the kernel memory a load is expected to take is what the kernel says its maps take', async () => {
   for (const size of [16_384, 65_536]) {
-    const pins = new LbPins();
-    pinDirs.push(pins);
-    await stop((await start(pins, size)).lb);
+    const pins = await tablesHolding(size);
     let memlock = 0;
     for (const name of readdirSync(pins.dir).filter((entry) => entry.startsWith('tw_'))) {
       const shown = JSON.parse(
@@ -283,8 +282,7 @@ test('the kernel memory a load is expected to take is what the kernel says its m
 }, 60_000);
 
 test('a first load whose maps the memory limit has no room for stops the start before creating any', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
+  const pins = newPins();
   await expect(start(pins, 1_048_576, limitedTo(193))).rejects.toMatchObject({
     code: 'INVALID_CONFIG',
     message: expect.stringContaining('need about 271 MiB of kernel memory'),
@@ -296,11 +294,7 @@ test('a first load whose maps the memory limit has no room for stops the start b
 }, 60_000);
 
 test('a resize whose new tables the memory limit has no room for is refused: the tables keep their size and flows', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  const first = await start(pins, 32_768);
-  writeFlows(first.lb.maps.flow, flowsAt([40_001]));
-  await stop(first.lb);
+  const pins = await tablesHolding(32_768, flowsAt([40_001]));
 
   const refused = await start(pins, 1_048_576, limitedTo(150));
   expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
@@ -317,8 +311,7 @@ test('a resize whose new tables the memory limit has no room for is refused: the
 }, 60_000);
 
 test('the loader refuses a size for a map the object lacks, and a size of 0, loading nothing', () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
+  const pins = newPins();
   expect(() => loadObject(object, pins.dir, {}, { tw_nope_v1: 65_536 })).toThrow(
     /no map named tw_nope_v1 to size/,
   );
@@ -329,9 +322,7 @@ test('the loader refuses a size for a map the object lacks, and a size of 0, loa
 });
 
 test('the same size again is no change: nothing to warn about', async () => {
-  const pins = new LbPins();
-  pinDirs.push(pins);
-  await stop((await start(pins, 32_768)).lb);
+  const pins = await tablesHolding(32_768);
   const again = await start(pins, 32_768);
   expect(again.lb.maps.flow.maxEntries).toBe(32_768);
   expect(keptWarnings(again.logged)).toEqual([]);
