@@ -114,10 +114,10 @@ export class ConntrackResize {
               allowedMiB: mib(start.allowedBytes),
             },
             `the conntrack tables keep their size and their flows: new tables of the size ` +
-              `--lb-flow-table-size asks for need more kernel memory than terwayd's memory limit ` +
-              `allows it (the kernel charges BPF maps to its memory cgroup), with ` +
-              `${mib(DAEMON_MEMORY_RESERVE_BYTES)} MiB kept for terwayd itself; raise the limit ` +
-              `(the chart's resources.limits.memory) with the size`,
+              `--lb-flow-table-size asks for need more kernel memory than terwayd may take, what ` +
+              `its memory limit (the kernel charges BPF maps to its memory cgroup) and the node ` +
+              `leave less ${mib(DAEMON_MEMORY_RESERVE_BYTES)} MiB kept for terwayd itself; raise ` +
+              `the limit (the chart's resources.limits.memory) with the size`,
           );
           break;
         }

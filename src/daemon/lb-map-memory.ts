@@ -1,10 +1,10 @@
 /**
- * Whether the Service LB's maps fit under terwayd's memory limit. The kernel charges a map's memory
- * to the memory cgroup of the process that creates it (memory-cgroup.ts), so the maps a load
- * creates, about 100 MB at the default table size, count against terwayd's container limit
- * beside terwayd itself. A load past the limit fails with a bare ENOMEM, and one that barely fits
- * leaves terwayd to be killed by the next Service sync; this says which, before the load, in words
- * an operator can act on.
+ * Whether the Service LB's maps fit under terwayd's memory limit and in the node's memory. The
+ * kernel charges a map's memory to the memory cgroup of the process that creates it
+ * (memory-cgroup.ts), so the maps a load creates, about 100 MB at the default table size, count
+ * against terwayd's container limit beside terwayd itself. A load past the limit fails with a bare
+ * ENOMEM, and one that barely fits leaves terwayd to be killed by the next Service sync; this says
+ * which, before the load, in words an operator can act on.
  */
 import type { Logger } from 'pino';
 
@@ -18,10 +18,32 @@ import { TerwayError } from '../errors/terway-error.js';
  */
 export const DAEMON_MEMORY_RESERVE_BYTES = 64 * 1024 * 1024;
 
-const FIX =
-  "raise terwayd's memory limit (the chart's resources.limits.memory) or lower --lb-flow-table-size";
+const RAISE_LIMIT = "raise terwayd's memory limit (the chart's resources.limits.memory)";
+const LOWER_SIZE = 'lower --lb-flow-table-size';
 
-/** How much kernel memory new maps may take and still leave terwayd its reserve; unlimited: undefined. */
+/** What binds and what it leaves (`now`, or `before` the load), and what to do about it. */
+function limitAndFix(
+  headroom: MemoryHeadroom,
+  when: 'now' | 'before',
+): { limit: string; fix: string } {
+  const free = mib(headroom.bytes);
+  if (headroom.cgroup === undefined) {
+    const has = when === 'now' ? 'has' : 'had';
+    return {
+      limit: `the node ${has} ${free} MiB of its ${mib(headroom.limitBytes)} MiB available`,
+      fix: LOWER_SIZE,
+    };
+  }
+  const leaves = when === 'now' ? 'leaves' : 'left';
+  return {
+    limit:
+      `the kernel charges them to terwayd's memory cgroup, whose limit (` +
+      `${mib(headroom.limitBytes)} MiB at ${headroom.cgroup}) ${leaves} ${free} MiB`,
+    fix: `${RAISE_LIMIT} or ${LOWER_SIZE}`,
+  };
+}
+
+/** How much kernel memory new maps may take and still leave terwayd its reserve; unknown: undefined. */
 export function memoryAllowedForMaps(headroom: MemoryHeadroom | undefined): number | undefined {
   return headroom === undefined
     ? undefined
@@ -44,41 +66,39 @@ export function checkNewMapsFit(
     needMiB: mib(needBytes),
     freeMiB: mib(headroom.bytes),
     limitMiB: mib(headroom.limitBytes),
-    cgroup: headroom.cgroup,
+    cgroup: headroom.cgroup ?? 'none (the node)',
   };
+  const { limit, fix } = limitAndFix(headroom, 'now');
   if (needBytes > headroom.bytes) {
     throw new TerwayError(
       'INVALID_CONFIG',
       `the Service LB's maps need about ${fields.needMiB} MiB of kernel memory at ` +
-        `--lb-flow-table-size ${flowTableSize}, which the kernel charges to terwayd's memory ` +
-        `cgroup, and its limit (${fields.limitMiB} MiB at ${headroom.cgroup}) leaves ` +
-        `${fields.freeMiB} MiB: ${FIX}`,
+        `--lb-flow-table-size ${flowTableSize}, and ${limit}: ${fix}`,
     );
   }
   if (needBytes > headroom.bytes - DAEMON_MEMORY_RESERVE_BYTES) {
     log.warn(
       { ...fields, reserveMiB: mib(DAEMON_MEMORY_RESERVE_BYTES) },
-      `the Service LB's maps leave terwayd less than its reserve under its memory limit, and a ` +
-        `large Service sync may get it killed: ${FIX}`,
+      `the Service LB's maps leave terwayd less than its reserve of memory (${limit} before ` +
+        `them), and a large Service sync may get it killed: ${fix}`,
     );
   }
 }
 
 /**
  * A failed load said again with its likely cause when the kernel ran out of memory for a map: the
- * memory cgroup's limit, with what it allowed before the load.
+ * memory cgroup's limit or the node's memory, with what it left before the load.
  */
 export function explainLoadFailure(error: unknown, headroom: MemoryHeadroom | undefined): unknown {
-  if (bpfErrno(error) !== 'ENOMEM' || !(error instanceof Error)) return error;
-  const limit =
-    headroom === undefined
-      ? 'no memory limit was found, so the node itself is short of memory'
-      : `its limit (${mib(headroom.limitBytes)} MiB at ${headroom.cgroup}) left ` +
-        `${mib(headroom.bytes)} MiB before the load`;
+  if (bpfErrno(error) !== 'ENOMEM' || !(error instanceof Error) || headroom === undefined) {
+    return error;
+  }
+  // libbpf's lines after the first say the same again, map by map.
+  const said = error.message.split('\n')[0] ?? error.message;
+  const { limit, fix } = limitAndFix(headroom, 'before');
   return new TerwayError(
     'BPF_ERROR',
-    `${error.message.split('\n')[0]}: the kernel charges BPF maps to terwayd's memory cgroup, and ` +
-      `${limit}; ${FIX}`,
+    `${said}: the kernel found no memory for the Service LB's maps; ${limit} before the load: ${fix}`,
     { cause: error },
   );
 }

@@ -18,6 +18,11 @@ function headroom(freeMiB: number, limitMiB = 256): MemoryHeadroom {
   return { bytes: freeMiB * MiB, limitBytes: limitMiB * MiB, cgroup: CGROUP };
 }
 
+/** The node's own memory binding, no memory cgroup limit. */
+function onTheNode(availableMiB: number, totalMiB: number): MemoryHeadroom {
+  return { bytes: availableMiB * MiB, limitBytes: totalMiB * MiB };
+}
+
 function logged() {
   const lines: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
@@ -38,8 +43,8 @@ describe('checkNewMapsFit', () => {
     expect((thrown as TerwayError).code).toBe('INVALID_CONFIG');
     expect((thrown as TerwayError).message).toBe(
       "the Service LB's maps need about 271 MiB of kernel memory at --lb-flow-table-size " +
-        "1048576, which the kernel charges to terwayd's memory cgroup, and its limit (256 MiB at " +
-        `${CGROUP}) leaves 193 MiB: raise terwayd's memory limit (the chart's ` +
+        "1048576, and the kernel charges them to terwayd's memory cgroup, whose limit (256 MiB " +
+        `at ${CGROUP}) leaves 193 MiB: raise terwayd's memory limit (the chart's ` +
         'resources.limits.memory) or lower --lb-flow-table-size',
     );
   });
@@ -57,6 +62,16 @@ describe('checkNewMapsFit', () => {
         reserveMiB: 64,
       }),
     ]);
+  });
+
+  test("maps the node's memory has no room for stop the start too, and only a smaller size helps", () => {
+    const { log } = logged();
+    expect(() =>
+      checkNewMapsFit(lbMapsKernelBytes(16_777_216), 16_777_216, onTheNode(3000, 3900), log),
+    ).toThrow(
+      "the Service LB's maps need about 3751 MiB of kernel memory at --lb-flow-table-size " +
+        '16777216, and the node has 3000 MiB of its 3900 MiB available: lower --lb-flow-table-size',
+    );
   });
 
   test('maps with the reserve to spare, or no limit at all, pass quietly', () => {
@@ -88,13 +103,16 @@ describe('explainLoadFailure', () => {
     expect(explained.cause).toBe(enomem);
     expect(explained.message).toBe(
       'loadObject(lb.o): load with maps pinned in /sys/fs/bpf/x: ENOMEM (Cannot allocate memory): ' +
-        "the kernel charges BPF maps to terwayd's memory cgroup, and its limit (256 MiB at " +
-        `${CGROUP}) left 150 MiB before the load; raise terwayd's memory limit (the chart's ` +
-        'resources.limits.memory) or lower --lb-flow-table-size',
+        "the kernel found no memory for the Service LB's maps; the kernel charges them to " +
+        `terwayd's memory cgroup, whose limit (256 MiB at ${CGROUP}) left 150 MiB before the ` +
+        "load: raise terwayd's memory limit (the chart's resources.limits.memory) or lower " +
+        '--lb-flow-table-size',
     );
-    expect((explainLoadFailure(enomem, undefined) as Error).message).toContain(
-      'no memory limit was found, so the node itself is short of memory',
+    expect((explainLoadFailure(enomem, onTheNode(900, 3900)) as Error).message).toContain(
+      'maps; the node had 900 MiB of its 3900 MiB available before the load: lower --lb-flow-table-size',
     );
+    // Nothing known to add: the error as it came.
+    expect(explainLoadFailure(enomem, undefined)).toBe(enomem);
   });
 
   test('any other failure stays as it was', () => {

@@ -113,6 +113,26 @@ describe('memoryHeadroom', () => {
     expect(headroom?.bytes).toBe(0);
   });
 
+  test("the node's available memory binds when it is tighter than any cgroup's, or none limits", () => {
+    const meminfo = `MemTotal:        4000000 kB\nMemFree:          100000 kB\nMemAvailable:    1000000 kB\n`;
+    const container = {
+      '/proc/self/cgroup': '0::/\n',
+      '/proc/self/mountinfo': V2_MOUNT,
+      '/proc/meminfo': meminfo,
+      '/sys/fs/cgroup/memory.current': `${100 * MiB}\n`,
+    };
+    expect(
+      memoryHeadroom(files({ ...container, '/sys/fs/cgroup/memory.max': `${2000 * MiB}\n` })),
+    ).toEqual({ bytes: 1_000_000 * 1024, limitBytes: 4_000_000 * 1024 });
+    expect(
+      memoryHeadroom(files({ ...container, '/sys/fs/cgroup/memory.max': `${300 * MiB}\n` })),
+    ).toEqual({ bytes: 200 * MiB, limitBytes: 300 * MiB, cgroup: '/sys/fs/cgroup' });
+    expect(memoryHeadroom(files({ ...container, '/sys/fs/cgroup/memory.max': 'max\n' }))).toEqual({
+      bytes: 1_000_000 * 1024,
+      limitBytes: 4_000_000 * 1024,
+    });
+  });
+
   test('no limit anywhere, no memory hierarchy mounted, or nothing readable: undefined', () => {
     expect(
       memoryHeadroom(

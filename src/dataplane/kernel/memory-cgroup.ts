@@ -12,7 +12,9 @@
  * controller (memory.limit_in_bytes, memory.usage_in_bytes) alike. Every ancestor visible under the
  * mount is read too, and the tightest binds: a Kubernetes pod's cgroup limits its containers
  * together. Page cache not recently used (inactive_file) does not count as used: the kernel
- * reclaims it before it fails a charge.
+ * reclaims it before it fails a charge. Above them all, the node's own available memory
+ * (/proc/meminfo's MemAvailable) binds too: a table sized for a larger node fails there, or first
+ * squeezes every other pod's page cache.
  */
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -22,8 +24,8 @@ export interface MemoryHeadroom {
   readonly bytes: number;
   /** That limit, in bytes. */
   readonly limitBytes: number;
-  /** The cgroup directory whose limit it is. */
-  readonly cgroup: string;
+  /** The cgroup directory whose limit it is; undefined for the node's memory (MemTotal). */
+  readonly cgroup?: string;
 }
 
 /** A file's text, or undefined when it cannot be read. */
@@ -40,23 +42,45 @@ interface MemoryCgroupDir {
 }
 
 /**
- * The headroom under the tightest memory limit above this process; undefined when no cgroup above
- * it limits memory, or none can be read (no cgroupfs mounted, another OS).
+ * The headroom under the tightest memory limit above this process, the node's memory included;
+ * undefined when nothing can be read (another OS).
  */
 export function memoryHeadroom(read: TextReader = readTextOrNone): MemoryHeadroom | undefined {
+  let tightest = nodeHeadroom(read);
+  for (const level of cgroupHeadrooms(read)) {
+    if (tightest === undefined || level.bytes < tightest.bytes) tightest = level;
+  }
+  return tightest;
+}
+
+/** Each limited memory cgroup from this process's own up to its hierarchy's mount. */
+function cgroupHeadrooms(read: TextReader): MemoryHeadroom[] {
   const membership = read('/proc/self/cgroup');
   const mountinfo = read('/proc/self/mountinfo');
-  if (membership === undefined || mountinfo === undefined) return undefined;
+  if (membership === undefined || mountinfo === undefined) return [];
   const found = memoryCgroupDir(membership, mountinfo);
-  if (found === undefined) return undefined;
-  let tightest: MemoryHeadroom | undefined;
+  if (found === undefined) return [];
+  const levels: MemoryHeadroom[] = [];
   for (let dir = found.dir; ; dir = posix.dirname(dir)) {
     const level = headroomAt(dir, found.version, read);
-    if (level !== undefined && (tightest === undefined || level.bytes < tightest.bytes)) {
-      tightest = level;
-    }
-    if (dir === found.mountPoint || !dir.startsWith(`${found.mountPoint}/`)) return tightest;
+    if (level !== undefined) levels.push(level);
+    if (dir === found.mountPoint || !dir.startsWith(`${found.mountPoint}/`)) return levels;
   }
+}
+
+/** MemAvailable of MemTotal, from /proc/meminfo (in kB there). */
+function nodeHeadroom(read: TextReader): MemoryHeadroom | undefined {
+  const meminfo = read('/proc/meminfo');
+  const available = meminfoBytes(meminfo, 'MemAvailable');
+  const total = meminfoBytes(meminfo, 'MemTotal');
+  return available === undefined || total === undefined
+    ? undefined
+    : { bytes: available, limitBytes: total };
+}
+
+function meminfoBytes(meminfo: string | undefined, field: string): number | undefined {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(meminfo ?? '');
+  return match === null ? undefined : Number(match[1]) * 1024;
 }
 
 /** Where this process's memory cgroup is: v1's memory controller if mounted, else v2's. */
