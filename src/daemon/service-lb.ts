@@ -97,8 +97,9 @@ export interface ServiceLbOptions {
    */
   readonly flowTableSize?: number | undefined;
   /**
-   * How much more memory terwayd's memory cgroups allow, which the maps a load creates are charged
-   * to; read from cgroupfs when not given (tests give their own).
+   * How much more memory terwayd may take, under its memory cgroups (which the maps a load creates
+   * are charged to) and the node's own: read from cgroupfs and /proc/meminfo when not given (tests
+   * give their own).
    */
   readonly memoryHeadroom?: () => MemoryHeadroom | undefined;
   readonly log: Logger;
