@@ -251,6 +251,10 @@ if (!gate.run && gate.required) {
     test("dummy devices, which this machine's kernel lacks, work in the VM", () => {
       expectOk(() => smoke, 'dummy-add');
     });
+
+    test("terwayd's memory headroom reads a cgroup v2 limit, which this machine's v1 layout cannot show", () => {
+      expectOk(() => smoke, 'memory-cgroup-v2-headroom');
+    });
   });
 
   describe('VM tier: a 2-node lab in ipvlan mode (ipvlan-datapath.mjs)', () => {
