@@ -21,8 +21,9 @@
  * merge that evicted would drop live flows with the ended ones. So a shrink below what the entries
  * need carries only the live flows over (flow-liveness.ts), leaving the ended ones behind, and a
  * size too small for the live flows alone is refused: the tables keep their size and every entry.
- * So is a size whose new tables the daemon's memory cgroup has no room for (memory-cgroup.ts says
- * why they count there): their creation would fail, or leave the daemon too little to run in.
+ * So is a size whose new tables the daemon's memory cgroup, or the node, has no room for
+ * (memory-cgroup.ts says why they count there): their creation would fail, or leave the daemon too
+ * little to run in.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
