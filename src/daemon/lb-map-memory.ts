@@ -9,8 +9,33 @@
 import type { Logger } from 'pino';
 
 import { bpfErrno } from '../dataplane/bpf/bpf-maps.js';
-import type { MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
+import { kernelHasFunction } from '../dataplane/bpf/native-bpf.js';
+import { memoryHeadroom, type MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
 import { TerwayError } from '../errors/terway-error.js';
+
+/**
+ * The kernel's allocator that charges a map's memory to its creator's memory cgroup (Linux 5.11,
+ * with CONFIG_MEMCG): present in the kernel's BTF exactly when maps are charged that way. Before,
+ * a map counted against RLIMIT_MEMLOCK, which libbpf raises, and no container limit bound it.
+ */
+const MEMCG_MAP_ALLOCATOR = 'bpf_map_kmalloc_node';
+
+/**
+ * The memory the Service LB's new maps can draw on: the node's available memory, and terwayd's
+ * memory cgroups where this kernel charges maps to them.
+ */
+export function mapMemoryHeadroom(): MemoryHeadroom | undefined {
+  return memoryHeadroom(undefined, { cgroups: mapsChargedToMemoryCgroup() });
+}
+
+function mapsChargedToMemoryCgroup(): boolean {
+  try {
+    return kernelHasFunction(MEMCG_MAP_ALLOCATOR);
+  } catch {
+    // No BTF to tell: count the cgroups, as every kernel since 5.11 does.
+    return true;
+  }
+}
 
 /**
  * What the maps must leave under the limit for terwayd's own growth: a 10,000-Service sync takes

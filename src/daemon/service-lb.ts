@@ -30,10 +30,15 @@ import {
   pinnedMapSize,
 } from '../dataplane/bpf/program-reuse.js';
 import { removeStaleMapPins } from '../dataplane/bpf/stale-pins.js';
-import { memoryHeadroom, type MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
+import type { MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
 import { ConntrackResize } from './conntrack-resize.js';
 import { HeapSettler } from './heap-settler.js';
-import { checkNewMapsFit, explainLoadFailure, memoryAllowedForMaps } from './lb-map-memory.js';
+import {
+  checkNewMapsFit,
+  explainLoadFailure,
+  mapMemoryHeadroom,
+  memoryAllowedForMaps,
+} from './lb-map-memory.js';
 import { DEFAULT_LB_SYNC_WAIT_MS, ServiceSyncGate } from './service-sync-gate.js';
 import { TerwayError } from '../errors/terway-error.js';
 import { NO_ENDPOINT_PODS, type EndpointPodIndex } from '../k8s/endpoint-pods.js';
@@ -97,9 +102,9 @@ export interface ServiceLbOptions {
    */
   readonly flowTableSize?: number | undefined;
   /**
-   * How much more memory terwayd may take, under its memory cgroups (which the maps a load creates
-   * are charged to) and the node's own: read from cgroupfs and /proc/meminfo when not given (tests
-   * give their own).
+   * How much more memory the maps a load creates may take, under terwayd's memory cgroups (which the
+   * kernel charges them to) and the node's own: mapMemoryHeadroom when not given (tests give their
+   * own).
    */
   readonly memoryHeadroom?: () => MemoryHeadroom | undefined;
   readonly log: Logger;
@@ -144,7 +149,7 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   }
   const plan = planLbLoad(objectPath, SYSTEM_LB_OBJECT_PROBES);
   const requestedSize = options.flowTableSize ?? DEFAULT_FLOW_TABLE_SIZE;
-  const headroom = (options.memoryHeadroom ?? memoryHeadroom)();
+  const headroom = (options.memoryHeadroom ?? mapMemoryHeadroom)();
   const resize = await ConntrackResize.prepare(
     pinDir,
     requestedSize,

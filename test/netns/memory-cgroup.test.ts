@@ -1,8 +1,9 @@
 /**
- * memoryHeadroom on this machine's own cgroupfs: a process placed in a memory cgroup made for the
- * test, with a limit, reads that limit and what it has left under it, whichever hierarchy the host
- * gives the memory controller (cgroup v1's memory mount, or cgroup v2 with memory delegated from
- * the root). The layouts this machine does not have are covered by test/unit/memory-cgroup.test.ts.
+ * mapMemoryHeadroom on this machine's own cgroupfs and kernel: a process placed in a memory cgroup
+ * made for the test, with a limit, reads that limit and what it has left under it, whichever
+ * hierarchy the host gives the memory controller (cgroup v1's memory mount, or cgroup v2 with
+ * memory delegated from the root). The layouts this machine does not have are covered by
+ * test/unit/memory-cgroup.test.ts, and cgroup v2 by the VM tier.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -56,16 +57,18 @@ function writableMemoryHierarchy(): Hierarchy | undefined {
 const hierarchy = writableMemoryHierarchy();
 
 (hierarchy === undefined ? test.skip : test)(
-  'a process in a memory cgroup with a limit reads that limit and its room under it',
+  'a process in a memory cgroup with a limit reads that limit and its room under it, as the one its maps are charged to',
   () => {
     const cgroup = join(hierarchy!.parent, `tn-memtest-${process.pid}`);
     mkdirSync(cgroup);
     try {
       writeFileSync(join(cgroup, hierarchy!.limitFile), String(300 * MiB));
-      const module = JSON.stringify(join(REPO_ROOT, 'dist/src/dataplane/kernel/memory-cgroup.js'));
+      // What terwayd reads before it creates its maps: this kernel charges them to the cgroup
+      // (its BTF has the allocator that does), so the cgroup's limit is the one that binds.
+      const module = JSON.stringify(join(REPO_ROOT, 'dist/src/daemon/lb-map-memory.js'));
       const script =
-        `const { memoryHeadroom } = await import(${module});` +
-        'console.log(JSON.stringify(memoryHeadroom() ?? null));';
+        `const { mapMemoryHeadroom } = await import(${module});` +
+        'console.log(JSON.stringify(mapMemoryHeadroom() ?? null));';
       const output = execFileSync(
         'sh',
         [

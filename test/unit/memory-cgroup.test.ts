@@ -131,6 +131,12 @@ describe('memoryHeadroom', () => {
       bytes: 1_000_000 * 1024,
       limitBytes: 4_000_000 * 1024,
     });
+    // A kernel that does not charge maps to cgroups: only the node counts.
+    expect(
+      memoryHeadroom(files({ ...container, '/sys/fs/cgroup/memory.max': `${300 * MiB}\n` }), {
+        cgroups: false,
+      }),
+    ).toEqual({ bytes: 1_000_000 * 1024, limitBytes: 4_000_000 * 1024 });
   });
 
   test('no limit anywhere, no memory hierarchy mounted, or nothing readable: undefined', () => {

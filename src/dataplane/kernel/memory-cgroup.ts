@@ -42,12 +42,15 @@ interface MemoryCgroupDir {
 }
 
 /**
- * The headroom under the tightest memory limit above this process, the node's memory included;
- * undefined when nothing can be read (another OS).
+ * The headroom under the tightest memory limit above this process, the node's memory included
+ * (the cgroups left out with `cgroups: false`); undefined when nothing can be read (another OS).
  */
-export function memoryHeadroom(read: TextReader = readTextOrNone): MemoryHeadroom | undefined {
+export function memoryHeadroom(
+  read: TextReader = readTextOrNone,
+  { cgroups = true }: { cgroups?: boolean } = {},
+): MemoryHeadroom | undefined {
   let tightest = nodeHeadroom(read);
-  for (const level of cgroupHeadrooms(read)) {
+  for (const level of cgroups ? cgroupHeadrooms(read) : []) {
     if (tightest === undefined || level.bytes < tightest.bytes) tightest = level;
   }
   return tightest;
