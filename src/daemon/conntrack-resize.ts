@@ -114,10 +114,11 @@ export class ConntrackResize {
               allowedMiB: mib(start.allowedBytes),
             },
             `the conntrack tables keep their size and their flows: new tables of the size ` +
-              `--lb-flow-table-size asks for need more kernel memory than terwayd may take, what ` +
-              `its memory limit (the kernel charges BPF maps to its memory cgroup) and the node ` +
-              `leave less ${mib(DAEMON_MEMORY_RESERVE_BYTES)} MiB kept for terwayd itself; raise ` +
-              `the limit (the chart's resources.limits.memory) with the size`,
+              `--lb-flow-table-size asks for need ${mib(start.needBytes)} MiB of kernel memory, ` +
+              `and terwayd may take ${mib(start.allowedBytes)} MiB (what its memory limit, which ` +
+              `the kernel charges BPF maps to, and the node's memory leave, less ` +
+              `${mib(DAEMON_MEMORY_RESERVE_BYTES)} MiB kept for terwayd itself); raise the limit ` +
+              `(the chart's resources.limits.memory) with the size`,
           );
           break;
         }
