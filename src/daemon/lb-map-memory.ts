@@ -12,6 +12,7 @@ import { bpfErrno } from '../dataplane/bpf/bpf-maps.js';
 import { kernelHasFunction } from '../dataplane/bpf/native-bpf.js';
 import { memoryHeadroom, type MemoryHeadroom } from '../dataplane/kernel/memory-cgroup.js';
 import { TerwayError } from '../errors/terway-error.js';
+import { lbMapsKernelBytes } from '../lb/flow-table-size.js';
 
 /**
  * The kernel's allocator that charges a map's memory to its creator's memory cgroup (Linux 5.11,
@@ -76,16 +77,17 @@ export function memoryAllowedForMaps(headroom: MemoryHeadroom | undefined): numb
 }
 
 /**
- * Before a load that creates every map (nothing pinned yet): throws when `needBytes` exceeds what
- * the limit still allows (the load would fail), and warns when it leaves less than the reserve.
+ * Before a load that creates every map (nothing pinned yet), its table of `flowTableSize`: throws
+ * when the maps need more than the limit still allows (the load would fail), and warns when they
+ * leave less than the reserve.
  */
 export function checkNewMapsFit(
-  needBytes: number,
   flowTableSize: number,
   headroom: MemoryHeadroom | undefined,
   log: Logger,
 ): void {
   if (headroom === undefined) return;
+  const needBytes = lbMapsKernelBytes(flowTableSize);
   const fields = {
     flowTableSize,
     needMiB: mib(needBytes),

@@ -5,6 +5,7 @@
  * the daemon runs in a pod, else a services file. Without either, the maps are left exactly as
  * they are, and the daemon says so.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,11 +48,7 @@ import { ServicesFileSource } from '../k8s/services-file-source.js';
 import { ProgramEndedFlowReaper } from '../lb/ended-flow-reaper.js';
 import { DEFAULT_FLOW_COLLECT_INTERVAL_MS, FlowCollector } from '../lb/flow-collector.js';
 import { oldFlowTablesPinned } from '../lb/flow-table-resize.js';
-import {
-  DEFAULT_FLOW_TABLE_SIZE,
-  lbMapsKernelBytes,
-  planFlowTableSize,
-} from '../lb/flow-table-size.js';
+import { DEFAULT_FLOW_TABLE_SIZE, planFlowTableSize } from '../lb/flow-table-size.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../lb/lb-maps.js';
 import { LbReconciler } from '../lb/lb-reconciler.js';
 import { DEFAULT_PIN_DIR, LB_MAP_NAMES } from '../lb/maps/lb-layouts.js';
@@ -158,8 +155,8 @@ export async function startServiceLb(options: ServiceLbOptions): Promise<Service
   );
   const flowTable = planFlowTableSize(requestedSize, (name) => pinnedMapSize(join(pinDir, name)));
   // Nothing pinned yet (a node's first start, or after a reboot): this load creates every map.
-  if (pinnedMapSize(join(pinDir, LB_MAP_NAMES.frontend)) === undefined) {
-    checkNewMapsFit(lbMapsKernelBytes(flowTable.entries), flowTable.entries, headroom, log);
+  if (!existsSync(join(pinDir, LB_MAP_NAMES.frontend))) {
+    checkNewMapsFit(flowTable.entries, headroom, log);
   }
   if (flowTable.keptPinned !== undefined && !resize.refused) {
     // The new tables of a resize under way, made at another size than this start asks for.

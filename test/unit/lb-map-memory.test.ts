@@ -9,7 +9,6 @@ import {
 } from '../../src/daemon/lb-map-memory.js';
 import type { MemoryHeadroom } from '../../src/dataplane/kernel/memory-cgroup.js';
 import { TerwayError } from '../../src/errors/terway-error.js';
-import { lbMapsKernelBytes } from '../../src/lb/flow-table-size.js';
 
 const MiB = 1024 * 1024;
 const CGROUP = '/sys/fs/cgroup/kubepods/pod1/terwayd';
@@ -32,10 +31,9 @@ function logged() {
 describe('checkNewMapsFit', () => {
   test('maps the limit has no room for stop the start, in words that name the size, the limit and the fix', () => {
     const { log } = logged();
-    const need = lbMapsKernelBytes(1_048_576);
     let thrown: unknown;
     try {
-      checkNewMapsFit(need, 1_048_576, headroom(193), log);
+      checkNewMapsFit(1_048_576, headroom(193), log);
     } catch (error) {
       thrown = error;
     }
@@ -51,8 +49,7 @@ describe('checkNewMapsFit', () => {
 
   test('maps that fit but leave terwayd less than its reserve are a warning', () => {
     const { log, lines } = logged();
-    const need = lbMapsKernelBytes(262_144);
-    checkNewMapsFit(need, 262_144, headroom(120), log);
+    checkNewMapsFit(262_144, headroom(120), log);
     expect(lines).toEqual([
       expect.objectContaining({
         level: 40,
@@ -66,9 +63,7 @@ describe('checkNewMapsFit', () => {
 
   test("maps the node's memory has no room for stop the start too, and only a smaller size helps", () => {
     const { log } = logged();
-    expect(() =>
-      checkNewMapsFit(lbMapsKernelBytes(16_777_216), 16_777_216, onTheNode(3000, 3900), log),
-    ).toThrow(
+    expect(() => checkNewMapsFit(16_777_216, onTheNode(3000, 3900), log)).toThrow(
       "the Service LB's maps need about 3751 MiB of kernel memory at --lb-flow-table-size " +
         '16777216, and the node has 3000 MiB of its 3900 MiB available: lower --lb-flow-table-size',
     );
@@ -76,8 +71,8 @@ describe('checkNewMapsFit', () => {
 
   test('maps with the reserve to spare, or no limit at all, pass quietly', () => {
     const { log, lines } = logged();
-    checkNewMapsFit(lbMapsKernelBytes(262_144), 262_144, headroom(200), log);
-    checkNewMapsFit(lbMapsKernelBytes(16_777_216), 16_777_216, undefined, log);
+    checkNewMapsFit(262_144, headroom(200), log);
+    checkNewMapsFit(16_777_216, undefined, log);
     expect(lines).toEqual([]);
   });
 });
