@@ -405,6 +405,18 @@ function clientFlowKey(clientPort: number, frontendPort: number, proto: number):
 }
 
 /**
+ * A UDP socket of the veth client towards VIP:53 whose flow starts with its first datagram. The
+ * earlier tests' sockets to VIP:53 leave flows that live 30 s, and one that had the same ephemeral
+ * port would make this socket's first datagram continue it (4 packets, a stream) instead.
+ */
+async function freshUdpSocket(): Promise<{ sock: AgentReply; key: Buffer }> {
+  const sock = await client.must('udpOpen', { host: VIP, port: 53 });
+  const key = clientFlowKey(sock.localPort as number, 53, UDP);
+  if (lb().lookup('tw_flow_v1', key) !== undefined) lb().delete('tw_flow_v1', key);
+  return { sock, key };
+}
+
+/**
  * Moves a flow's stamps `seconds` into the past, as if its packets had come that much earlier:
  * its last packet only, or (`firstToo`) its first as well.
  */
@@ -704,8 +716,10 @@ describe('veth pod', () => {
     expect(after.bytes).toBeGreaterThan(before.bytes);
     expect(counters('tw_be_stat_v1', flow.backendId).flows).toBeGreaterThan(0n);
 
-    const u = await client.must('udpOnce', { host: VIP, port: 53, line: 'udp flow' });
-    const uflow = flowOf(CLIENT_IP, VIP, u.localPort as number, 53, UDP)!;
+    const udp = await freshUdpSocket();
+    const u = await client.must('udpSend', { sock: udp.sock.sock, line: 'udp flow' });
+    await client.must('udpClose', { sock: udp.sock.sock });
+    const uflow = flowOf(CLIENT_IP, VIP, udp.sock.localPort as number, 53, UDP)!;
     expect(uflow).toMatchObject({
       frontendId: 2,
       backendAddr: ipOf(reply(u).name),
@@ -716,7 +730,7 @@ describe('veth pod', () => {
 
     // The daemon's reading of the same entries (which frontend ids live flows still count under),
     // on its own clock: now both flows live; 11 s on, past the closing TCP flow's 10 s, only UDP's.
-    const mine = [clientFlowKey(port, 80, TCP), clientFlowKey(u.localPort as number, 53, UDP)];
+    const mine = [clientFlowKey(port, 80, TCP), udp.key];
     const entries = lb()
       .dump('tw_flow_v1')
       .filter((entry) => mine.some((key) => key.equals(entry.key)));
@@ -782,11 +796,7 @@ describe('veth pod', () => {
   }, 30_000);
 
   test('a UDP request and its answer live 30 s; a flow that goes on past its first 2 s is a stream, and lives 60 s', async () => {
-    const sock = await client.must('udpOpen', { host: VIP, port: 53 });
-    const key = clientFlowKey(sock.localPort as number, 53, UDP);
-    // The earlier tests' sockets to VIP:53 leave flows that live 30 s: one that had this ephemeral
-    // port would make the first query continue it (a stream of 4 packets) instead of starting one.
-    if (lb().lookup('tw_flow_v1', key) !== undefined) lb().delete('tw_flow_v1', key);
+    const { sock, key } = await freshUdpSocket();
     const read = () => decodeFlow(lb().lookup('tw_flow_v1', key)!);
     // The flow as if its packets had all come `seconds` earlier.
     const earlier = (seconds: number) => {
