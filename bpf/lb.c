@@ -35,8 +35,10 @@
  *
  * Two builds (scripts/build-bpf.sh): lb.o, with TW_KERN_CTX, reads the skb's checksum state
  * through the bpf_cast_to_kern_ctx kfunc (Linux 6.3; see rewrite_known_csum()); lb-compat.o, without
- * it, runs on Linux 6.1 (Debian 12; its verifier accepts the object). Helpers used by both:
- * redirect_neigh 5.10, ktime_get_coarse_ns 5.11, jiffies64 5.5, bounded loops 5.3, the rest older.
+ * it, runs on Linux 5.10 (Debian 11's, the base of Alibaba Cloud Linux 3) and later. What sets that
+ * floor: redirect_neigh 5.10, jiffies64 5.5, bounded loops 5.3, the rest older; and what keeps it
+ * there: no atomic but add (others came in 5.12: tw_gate_lock), no pointer but the context into a
+ * global function (5.12: tuple_owner()), and the coarse clock's helper (5.11) only in lb.o.
  * terwayd loads the one the running kernel supports. The flow records do not name
  * the client's netns (bpf_get_netns_cookie() is not callable from tc before 6.15): the daemon
  * knows which pod a client address belongs to.
@@ -176,6 +178,23 @@ struct tw_gate_map tw_be_gate_v1 SEC(".maps");
 struct tw_gate_map tw_direct_gate_v1 SEC(".maps");
 
 /*
+ * The lock under which the programs set a bit of tw_direct_gate (private, like tw_frag below; the
+ * daemon only pins it). An atomic OR would need Linux 5.12, and two CPUs setting bits of one word
+ * without either would lose one; the lock is taken only for a word's first direct flow to a
+ * backend, which is rare (each needs a port clash).
+ */
+struct tw_gate_lock {
+	struct bpf_spin_lock lock;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_gate_lock);
+} tw_gate_lock_v1 SEC(".maps");
+
+/*
  * IP fragments (private to this program, not part of the daemon's contract; the daemon only has to
  * pin it like the others). Only the first fragment carries the ports, so it alone can be matched
  * against a frontend or a reverse entry. When a first fragment is translated, the translated-to
@@ -237,7 +256,12 @@ static __always_inline __u64 lb_now(void)
 {
 	if (tw_jiffy_ns)
 		return (bpf_jiffies64() - tw_initial_jiffies) * tw_jiffy_ns;
+#ifdef TW_KERN_CTX
 	return bpf_ktime_get_coarse_ns();
+#else
+	/* The coarse clock's helper came in Linux 5.11, and this build runs on 5.10. */
+	return bpf_ktime_get_ns();
+#endif
 }
 
 /*
@@ -1339,25 +1363,32 @@ static __always_inline bool direct_connection(struct __sk_buff *skb,
 /* tuple_owner()'s answer: the port_owner in bits 0-1, and this bit when the tuple is taken. */
 #define TUPLE_TAKEN 4
 
+/* A 16-byte key as two words: how tuple_owner() takes its keys (see there). */
+union key_words {
+	struct tw_reverse_key rk;
+	struct tw_flow_key fk;
+	__u64 w[2];
+};
+
 /*
  * Whether a new flow (own) may not use rk's 4-tuple, because another flow holds it or a direct
  * connection does, with port_held()'s answer. A global function: the verifier checks it once, on
  * its own, rather than at each of the up to nine places a new flow may ask (its first pick, the
- * other backends, the moved ports), which would take it past its instruction limit.
+ * other backends, the moved ports), which would take it past its instruction limit. The keys come
+ * as words, not pointers: a global function takes no pointer but its context before Linux 5.12.
+ * The clock is read again inside, for want of a sixth argument: a tick later at most, against
+ * lifetimes of seconds.
  */
-__noinline int tuple_owner(struct __sk_buff *skb, const struct tw_reverse_key *rk,
-			   const struct tw_flow_key *own, __u64 now)
+__noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u64 own_lo,
+			   __u64 own_hi)
 {
-	struct tw_reverse_key key;
-	struct tw_flow_key flow;
+	union key_words key = { .w = { rk_lo, rk_hi } };
+	union key_words flow = { .w = { own_lo, own_hi } };
 	enum port_owner owner;
 
-	if (!skb || !rk || !own)
+	if (!skb)
 		return PORT_HELD | TUPLE_TAKEN;
-	/* On the stack: Linux 6.1 takes no argument memory as a map key. */
-	key = *rk;
-	flow = *own;
-	owner = port_held(&key, &flow, now);
+	owner = port_held(&key.rk, &flow.fk, lb_now());
 	if (owner == PORT_HELD)
 		return owner | TUPLE_TAKEN;
 	/*
@@ -1367,17 +1398,20 @@ __noinline int tuple_owner(struct __sk_buff *skb, const struct tw_reverse_key *r
 	 * moved port (not_a_service()). So the client reopening a Service connection from the port
 	 * of an ended one, most new connections of a busy client, skips the socket lookup.
 	 */
-	if (owner != PORT_OURS && direct_connection(skb, &key))
+	if (owner != PORT_OURS && direct_connection(skb, &key.rk))
 		return owner | TUPLE_TAKEN;
 	return owner;
 }
 
 static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,
-					const struct tw_flow_key *own, __u64 now,
-					enum port_owner *owner)
+					const struct tw_flow_key *own, enum port_owner *owner)
 {
-	int answer = tuple_owner(skb, rk, own, now);
+	union key_words r, o;
+	int answer;
 
+	__builtin_memcpy(&r.rk, rk, sizeof(r.rk));
+	__builtin_memcpy(&o.fk, own, sizeof(o.fk));
+	answer = tuple_owner(skb, r.w[0], r.w[1], o.w[0], o.w[1]);
 	*owner = answer & 3;
 	return answer & TUPLE_TAKEN;
 }
@@ -1393,7 +1427,7 @@ static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_r
 static __always_inline bool pick_free_backend(struct __sk_buff *skb,
 					      const struct frontend_info *fe,
 					      struct tw_reverse_key *rk,
-					      const struct tw_flow_key *own, __u64 now, __u32 *be_id,
+					      const struct tw_flow_key *own, __u32 *be_id,
 					      struct tw_backend *be, enum port_owner *owner)
 {
 	__u32 start = bpf_get_prandom_u32();
@@ -1408,7 +1442,7 @@ static __always_inline bool pick_free_backend(struct __sk_buff *skb,
 			continue;
 		rk->backend_addr = be->addr;
 		rk->backend_port = be->port;
-		if (!tuple_taken(skb, rk, own, now, owner)) {
+		if (!tuple_taken(skb, rk, own, owner)) {
 			*be_id = id;
 			return true;
 		}
@@ -1426,14 +1460,13 @@ static __always_inline bool pick_free_backend(struct __sk_buff *skb,
  * is left at the last one tried.
  */
 static __always_inline bool pick_free_port(struct __sk_buff *skb, struct tw_reverse_key *rk,
-					   const struct tw_flow_key *own, __u64 now,
-					   enum port_owner *owner)
+					   const struct tw_flow_key *own, enum port_owner *owner)
 {
 	for (int i = 0; i < MOVE_PICKS; i++) {
 		__u16 port = TW_MOVED_PORT_MIN + bpf_get_prandom_u32() % TW_MOVED_PORT_COUNT;
 
 		rk->client_port = bpf_htons(port);
-		if (!tuple_taken(skb, rk, own, now, owner))
+		if (!tuple_taken(skb, rk, own, owner))
 			return true;
 	}
 	return false;
@@ -1534,14 +1567,22 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 	__u64 mask;
 	__u64 *w = gate_word(&tw_direct_gate_v1, p->daddr, p->dport, p->proto, &mask);
 
-	if (!w || !pick_free_port(skb, rk, key, now, &owner)) {
+	if (!w || !pick_free_port(skb, rk, key, &owner)) {
 		count_node(COUNT_CLASH);
 		if (p->proto == IPPROTO_TCP)
 			return reject_tcp(skb, p->saddr, p->daddr);
 		return reject_udp(skb, p->saddr, p->daddr);
 	}
-	if (!(*w & mask))
-		__sync_fetch_and_or(w, mask);
+	if (!(*w & mask)) {
+		__u32 zero = 0;
+		struct tw_gate_lock *l = bpf_map_lookup_elem(&tw_gate_lock_v1, &zero);
+
+		if (l) {
+			bpf_spin_lock(&l->lock);
+			*w |= mask;
+			bpf_spin_unlock(&l->lock);
+		}
+	}
 	{
 		struct tw_moved_port mp = { .client_port = rk->client_port };
 		struct tw_flow nf = {
@@ -1734,17 +1775,17 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	}
 	rk.backend_addr = be.addr;
 	rk.backend_port = be.port;
-	if (tuple_taken(skb, &rk, &key, now, &owner)) {
+	if (tuple_taken(skb, &rk, &key, &owner)) {
 		__u32 first_id = be_id;
 		struct tw_backend first = be;
 
 		/* Another backend first: a moved port costs the flow's every packet a rewrite more. */
-		if (!pick_free_backend(skb, &fi, &rk, &key, now, &be_id, &be, &owner)) {
+		if (!pick_free_backend(skb, &fi, &rk, &key, &be_id, &be, &owner)) {
 			be_id = first_id;
 			be = first;
 			rk.backend_addr = be.addr;
 			rk.backend_port = be.port;
-			if (!pick_free_port(skb, &rk, &key, now, &owner)) {
+			if (!pick_free_port(skb, &rk, &key, &owner)) {
 				count_node(COUNT_CLASH);
 				if (tcp)
 					return reject_tcp(skb, p->saddr, p->daddr);

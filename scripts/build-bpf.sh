@@ -2,7 +2,7 @@
 # Compiles the Service LB's tc programs (bpf/lb.c, which includes the map contract bpf/lb_maps.h)
 # into dist/bpf/lb.o, for Linux 6.3 and later (it reads the skb's checksum state through the
 # bpf_cast_to_kern_ctx kfunc), and dist/bpf/lb-compat.o, the same programs without that kfunc for
-# Linux 6.1 and 6.2 (one more helper call per translated packet). terwayd picks the one the running
+# Linux 5.10 to 6.2 (one more helper call per translated packet). terwayd picks the one the running
 # kernel can load (src/dataplane/bpf/lb-object.ts). Both have the same maps. Each object keeps its BTF (-g): the loader needs it for the .maps section, and
 # a test compares the struct layouts in it with the daemon's codecs.
 # Needs clang (14 on Debian 12) and libbpf-dev (bpf/bpf_helpers.h); run from anywhere.

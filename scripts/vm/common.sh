@@ -4,13 +4,21 @@
 
 # The cache survives between runs (the kernel .deb is 70 MB and extracting it takes seconds).
 # Root gets a system-wide cache; anyone else a per-user one. TERWAY_VM_CACHE overrides both.
+# TERWAY_VM_SUITE (a Debian release whose kernel the VM boots, see prepare.sh) gets a cache of its
+# own inside that one, so that the two kernels' runs never take each other's current.env.
 vm_cache_dir() {
+  local base
   if [[ -n ${TERWAY_VM_CACHE:-} ]]; then
-    echo "$TERWAY_VM_CACHE"
+    base=$TERWAY_VM_CACHE
   elif [[ $(id -u) -eq 0 ]]; then
-    echo /var/cache/terway-node-vm
+    base=/var/cache/terway-node-vm
   else
-    echo "${XDG_CACHE_HOME:-$HOME/.cache}/terway-node-vm"
+    base=${XDG_CACHE_HOME:-$HOME/.cache}/terway-node-vm
+  fi
+  if [[ -n ${TERWAY_VM_SUITE:-} ]]; then
+    echo "$base/suite-$TERWAY_VM_SUITE"
+  else
+    echo "$base"
   fi
 }
 
@@ -24,14 +32,17 @@ VM_QBOOT_ROM=/usr/share/qemu/qboot.rom
 # The modules the guest loads at boot, in the order the brief asks for. Their dependencies are
 # added from modules.dep, so only the modules a test needs by name are listed.
 #  - virtio PCI + virtio_net: the guest's eth0 (an ipvlan parent, like an ENI on a real node);
-#  - 9p over virtio: the host's root file system and the writable shares;
+#  - 9p over virtio: the host's root file system and the writable shares.
+# Modules that newer kernels split out (virtio_pci_modern_dev and virtio_pci_legacy_dev, netfs and
+# fscache) are not named: they come in as dependencies where the kernel has them, and 5.10, which
+# a run with TERWAY_VM_KERNEL_DEB can boot, has none of them as modules.
 #  - ipvlan, veth, dummy, macvlan, bridge: the datapath devices the tests create;
 #  - sch_ingress (clsact), cls_bpf, act_bpf, act_gact: tc attachment points for the eBPF
 #    programs, and the plain ok/drop actions.
 VM_MODULES=(
-  virtio_pci_modern_dev virtio_pci_legacy_dev virtio_ring virtio virtio_pci
+  virtio_ring virtio virtio_pci
   failover net_failover virtio_net
-  9pnet 9pnet_virtio netfs fscache 9p
+  9pnet 9pnet_virtio 9p
   ipvlan veth dummy macvlan bridge
   sch_ingress cls_bpf act_bpf act_gact
 )

@@ -72,25 +72,49 @@ if [[ ! -x $BUSYBOX ]] || [[ $'\n'$("$BUSYBOX" --list)$'\n' != *$'\n'depmod$'\n'
 fi
 
 # --- 2. Which kernel ------------------------------------------------------------------------
+# TERWAY_VM_SUITE boots another Debian release's kernel: bullseye's is 5.10, the base of Alibaba
+# Cloud Linux 3, the oldest kernel terway-node supports. Its package lists come from the Debian
+# mirror this machine's apt already uses, into the cache, through apt options: this machine's own
+# sources and lists are never touched, and apt checks the release's signature with Debian's
+# keyring as it does for its own.
+SUITE=${TERWAY_VM_SUITE:-}
+APT_OPTS=()
+if [[ -n $SUITE ]]; then
+  [[ $SUITE =~ ^[a-z]+(-[a-z]+)?$ ]] || vm_die "TERWAY_VM_SUITE=$SUITE is not a Debian suite name"
+  mirror=$(apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -v security | head -n1)
+  mirror=${mirror:-http://deb.debian.org/debian/}
+  mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial"
+  echo "deb $mirror $SUITE main" >"$CACHE/apt/sources.list"
+  APT_OPTS=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list" -o Dir::Etc::SourceParts=-
+    -o "Dir::State::Lists=$CACHE/apt/lists" -o "Dir::Cache=$CACHE/apt/cache")
+fi
 # linux-image-amd64 is the metapackage; its dependency names the current ABI's package. Never
 # apt-get install it: that would pull in udev and initramfs-tools and upgrade systemd here.
+# (Empty, not a failure, when apt knows no such package yet: the lists may still be missing.)
 kernel_pkg() {
-  apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
+  apt-cache "${APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }' || true
 }
+# The lists that tell whether apt may know a newer kernel than the one current.env names.
+APT_LISTS=/var/lib/apt/lists
+[[ -z $SUITE ]] || APT_LISTS=$CACHE/apt/lists
 # apt-cache takes 1-2 s here (it decompresses the package lists), so a warm run reuses the last
 # answer unless apt's lists changed since (an apt-get update may have brought a new kernel ABI).
 KPKG=
 if [[ -f $CACHE/current.env && -z $force ]] &&
-  [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -newer "$CACHE/current.env" | head -n1) ]]; then
+  [[ -z $(find "$APT_LISTS" -maxdepth 1 -name '*Packages*' -newer "$CACHE/current.env" | head -n1) ]]; then
   KPKG=$(sed -n 's/^KPKG=//p' "$CACHE/current.env")
 fi
 [[ -n $KPKG ]] || KPKG=$(kernel_pkg)
-if [[ -z $KPKG && $(id -u) -eq 0 ]]; then
+if [[ -z $KPKG && -n $SUITE ]]; then
+  step "apt-get update for $SUITE (lists in $CACHE/apt)"
+  apt-get "${APT_OPTS[@]}" update -qq || vm_die "apt-get update for $SUITE failed"
+  KPKG=$(kernel_pkg)
+elif [[ -z $KPKG && $(id -u) -eq 0 ]]; then
   apt_update
   KPKG=$(kernel_pkg)
 fi
-[[ -n $KPKG ]] || vm_die "apt-cache depends linux-image-amd64 names no kernel package (run apt-get update)"
+[[ -n $KPKG ]] || vm_die "apt-cache depends linux-image-amd64 names no kernel package${SUITE:+ in $SUITE} (run apt-get update)"
 KVER=${KPKG#linux-image-}
 # The -cloud flavour has no 9p, and the guest cannot mount the host without it.
 [[ $KVER != *-cloud-amd64 ]] || vm_die "$KPKG is the cloud flavour, which has no 9p"
@@ -107,7 +131,7 @@ if [[ ! -f $KDIR/.unpacked ]]; then
   step "apt-get download $KPKG"
   # apt-get download writes into the current directory. As root it warns that the _apt user
   # cannot write there; that is harmless, so its chatter goes to a log shown only on failure.
-  (cd "$KDIR/download" && apt-get download -q "$KPKG" >"$TMP/download.log" 2>&1) || {
+  (cd "$KDIR/download" && apt-get "${APT_OPTS[@]}" download -q "$KPKG" >"$TMP/download.log" 2>&1) || {
     tail -n 20 "$TMP/download.log" >&2
     vm_die "apt-get download $KPKG failed"
   }

@@ -76,6 +76,7 @@ describe('LB build choice', () => {
       },
       fileExists: (path) => files.includes(path),
       kernelTick: () => tick,
+      kernelRelease: () => '6.1.0-57-amd64',
     };
   }
 
@@ -97,6 +98,54 @@ describe('LB build choice', () => {
     const noBtf = planLbLoad('/b/lb.o', probes(new Error('ENOENT'), ['/b/lb-compat.o']));
     expect(noBtf).toMatchObject({ object: '/b/lb-compat.o', build: 'compat' });
     expect(noBtf.buildReason).toContain('ENOENT');
+  });
+
+  test('without the tick, lb.o reads the coarse clock and lb-compat.o the monotonic one', () => {
+    const noTick = (kernel: boolean): LbObjectProbes => ({
+      ...probes(kernel, ['/b/lb-compat.o']),
+      kernelTick: () => null,
+    });
+    expect(planLbLoad('/b/lb.o', noTick(true))).toMatchObject({
+      build: 'kfunc',
+      constants: {},
+      clock: 'coarse clock (CONFIG_HZ not found in /boot or /proc/config.gz)',
+    });
+    expect(planLbLoad('/b/lb.o', noTick(false))).toMatchObject({
+      build: 'compat',
+      constants: {},
+      clock: 'monotonic clock (CONFIG_HZ not found in /boot or /proc/config.gz)',
+    });
+    const hz300: LbObjectProbes = {
+      ...probes(false, ['/b/lb-compat.o']),
+      kernelTick: () => ({ hz: 300, source: '/boot/config-5.10.0-32-amd64' }),
+    };
+    expect(planLbLoad('/b/lb.o', hz300).clock).toBe(
+      'monotonic clock (HZ=300 from /boot/config-5.10.0-32-amd64: its tick is not a whole number of ns)',
+    );
+  });
+
+  test('a kernel before 5.10 is refused up front, naming what the node needs', () => {
+    const onKernel = (kernelRelease: string): LbObjectProbes => ({
+      ...probes(false, ['/b/lb-compat.o']),
+      kernelRelease: () => kernelRelease,
+    });
+    for (const old of ['4.19.91-27.al7.x86_64', '5.4.0-150-generic', '5.9.16']) {
+      let failure: unknown;
+      try {
+        planLbLoad('/b/lb.o', onKernel(old));
+      } catch (error) {
+        failure = error;
+      }
+      expect(failure).toBeInstanceOf(TerwayError);
+      expect((failure as TerwayError).code).toBe('BPF_ERROR');
+      expect((failure as TerwayError).message).toBe(
+        `the Service LB needs Linux 5.10 or later (its programs redirect with bpf_redirect_neigh), ` +
+          `and this kernel is ${old}: run the node on a newer kernel, such as Alibaba Cloud Linux 3's`,
+      );
+    }
+    for (const fine of ['5.10.134-16.al8.x86_64', '5.10.0-32-amd64', '6.18.44', 'custom-build']) {
+      expect(planLbLoad('/b/lb.o', onKernel(fine)).build).toBe('compat');
+    }
   });
 
   test('a compat build given by name is loaded as it is, whatever the kernel', () => {

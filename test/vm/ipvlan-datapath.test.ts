@@ -22,7 +22,17 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmRunResult } from './vm-runner.js';
-import { REPO_ROOT, gateVmTier, prepareFastCommands, runInVm } from './vm-runner.js';
+import {
+  REPO_ROOT,
+  VM_SUITE,
+  gateVmTier,
+  preparedKernelRelease,
+  prepareFastCommands,
+  runInVm,
+} from './vm-runner.js';
+
+/** Which kernel the titles name: apt's default, or the release TERWAY_VM_SUITE asks for. */
+const ON_KERNEL = VM_SUITE === undefined ? "on Debian's kernel" : `on Debian ${VM_SUITE}'s kernel`;
 
 /** The whole VM, boot included. The run takes 3-5 minutes on a loaded 2-core machine. */
 const VM_TIMEOUT_MS = 600_000;
@@ -219,10 +229,11 @@ if (!gate.run && gate.required) {
     }
   };
 
-  describe('VM tier: ipvlan kernel parts on a Debian kernel (ipvlan-smoke.sh)', () => {
-    test("the VM booted Debian's kernel and ran the whole smoke script to its end", () => {
+  describe(`VM tier: ipvlan kernel parts ${ON_KERNEL} (ipvlan-smoke.sh)`, () => {
+    test('the VM booted the kernel prepare.sh proved and ran the whole smoke script to its end', () => {
       expect(run.log).not.toMatch(/TIMEOUT|ERROR/);
       expect(smoke.info.get('kernel')).toMatch(/^\d+\.\d+\.\d+-\d+-amd64$/);
+      expect(smoke.info.get('kernel')).toBe(preparedKernelRelease());
       // The host's own node, run inside the VM through the 9p root.
       expect(smoke.info.get('node')).toBe(process.version);
       expect(smoke.done).toEqual({ checks: smoke.checks.size, failed: 0 });
@@ -257,7 +268,7 @@ if (!gate.run && gate.required) {
     });
   });
 
-  describe('VM tier: a 2-node lab in ipvlan mode (ipvlan-datapath.mjs)', () => {
+  describe(`VM tier: a 2-node lab in ipvlan mode ${ON_KERNEL} (ipvlan-datapath.mjs)`, () => {
     test('the datapath script ran to its end inside the VM, every check passing', () => {
       expect(run.log).not.toMatch(/TIMEOUT/);
       expect(dp.info.get('kernel')).toMatch(/^\d+\.\d+\.\d+-\d+-amd64$/);
@@ -378,7 +389,7 @@ if (!gate.run && gate.required) {
     });
   });
 
-  describe('VM tier: the Service LB in ipvlan mode, DATAPATH.md scenarios 5-7 (service-lb.mjs)', () => {
+  describe(`VM tier: the Service LB in ipvlan mode ${ON_KERNEL}, DATAPATH.md scenarios 5-7 (service-lb.mjs)`, () => {
     const ipOf = (pod: string) =>
       (JSON.parse(dp.info.get(`pod-${pod}`) ?? '{}') as { ip?: string }).ip ?? `<no ${pod}>`;
     const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -168,6 +168,31 @@ function unavailable(what: string, reason: string, required: boolean): VmTierGat
 }
 
 /**
+ * The kernel release prepare.sh proved bootable for this run (its cache's current.env): the
+ * apt default's, or with TERWAY_VM_SUITE that Debian release's.
+ */
+export function preparedKernelRelease(): string {
+  const found = spawnSync(
+    'bash',
+    [
+      '-c',
+      'source "$1/common.sh" && sed -n "s/^KVER=//p" "$(vm_cache_dir)/current.env"',
+      '-',
+      SCRIPTS,
+    ],
+    { encoding: 'utf8' },
+  );
+  const release = found.stdout.trim();
+  if (found.status !== 0 || release === '') {
+    throw new Error(`no prepared kernel in the VM cache: ${found.stderr.trim()}`);
+  }
+  return release;
+}
+
+/** The Debian release whose kernel the VM boots, when not apt's default (TERWAY_VM_SUITE). */
+export const VM_SUITE = process.env.TERWAY_VM_SUITE;
+
+/**
  * Bundles the commands the lab runs (terwayd, lab, terway-cli) with V8 code caches, for
  * test/vm/fixtures/ipvlan-datapath.mjs to mount over dist/cmd/ inside the VM: from dist/ as built,
  * terwayd alone takes minutes to start under TCG (scripts/vm/bundle.mjs says why and how).
