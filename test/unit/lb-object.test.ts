@@ -66,6 +66,18 @@ describe('kernel tick', () => {
   });
 });
 
+/** The BPF_ERROR `plan` throws; fails the test if it throws anything else, or nothing. */
+function bpfErrorOf(plan: () => unknown): TerwayError {
+  try {
+    plan();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TerwayError);
+    expect((error as TerwayError).code).toBe('BPF_ERROR');
+    return error as TerwayError;
+  }
+  throw new Error('planned a load instead of refusing');
+}
+
 describe('LB build choice', () => {
   const tick: KernelTick = { hz: 250, source: '/proc/config.gz' };
   function probes(kernel: boolean | Error, files: string[] = []): LbObjectProbes {
@@ -130,15 +142,7 @@ describe('LB build choice', () => {
       kernelRelease: () => kernelRelease,
     });
     for (const old of ['4.19.91-27.al7.x86_64', '5.4.0-150-generic', '5.9.16']) {
-      let failure: unknown;
-      try {
-        planLbLoad('/b/lb.o', onKernel(old));
-      } catch (error) {
-        failure = error;
-      }
-      expect(failure).toBeInstanceOf(TerwayError);
-      expect((failure as TerwayError).code).toBe('BPF_ERROR');
-      expect((failure as TerwayError).message).toBe(
+      expect(bpfErrorOf(() => planLbLoad('/b/lb.o', onKernel(old))).message).toBe(
         `the Service LB needs Linux 5.10 or later (its programs redirect with bpf_redirect_neigh), ` +
           `and this kernel is ${old}: run the node on a newer kernel, such as Alibaba Cloud Linux 3's`,
       );
@@ -159,15 +163,8 @@ describe('LB build choice', () => {
   });
 
   test('a kernel that needs the compat build, and a missing one, is a BPF_ERROR naming both', () => {
-    let failure: unknown;
-    try {
-      planLbLoad('/b/lb.o', probes(false));
-    } catch (error) {
-      failure = error;
-    }
-    expect(failure).toBeInstanceOf(TerwayError);
-    expect((failure as TerwayError).code).toBe('BPF_ERROR');
-    expect((failure as TerwayError).message).toContain('/b/lb-compat.o');
-    expect((failure as TerwayError).message).toContain(KERN_CTX_KFUNC);
+    const failure = bpfErrorOf(() => planLbLoad('/b/lb.o', probes(false)));
+    expect(failure.message).toContain('/b/lb-compat.o');
+    expect(failure.message).toContain(KERN_CTX_KFUNC);
   });
 });
