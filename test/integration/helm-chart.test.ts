@@ -14,6 +14,7 @@ import { loadAll } from 'js-yaml';
 import { loadNetconf } from '../../src/cni/netconf.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { TERWAYD_ENV, TERWAYD_HEAP_LIMIT_MIB } from '../../src/daemon/runtime-settings.js';
+import { BOOT_DIR } from '../../src/dataplane/bpf/kernel-clock.js';
 import { TC_HOOK_CHOICES } from '../../src/dataplane/bpf/native-bpf.js';
 import { ENDPOINT_SLICES_PATH, SERVICES_PATH } from '../../src/k8s/informer-source.js';
 import { DEFAULT_FLOW_TABLE_SIZE, lbMapsKernelBytes } from '../../src/lb/flow-table-size.js';
@@ -51,7 +52,12 @@ interface Container {
   securityContext?: { privileged?: boolean };
   resources?: { limits?: { memory?: string } };
   ports?: Array<{ name: string; containerPort: number; protocol: string }>;
-  volumeMounts: Array<{ name: string; mountPath: string; mountPropagation?: string }>;
+  volumeMounts: Array<{
+    name: string;
+    mountPath: string;
+    mountPropagation?: string;
+    readOnly?: boolean;
+  }>;
 }
 interface PodSpec {
   hostNetwork: boolean;
@@ -62,7 +68,7 @@ interface PodSpec {
   containers: Container[];
   volumes: Array<{
     name: string;
-    hostPath?: { path: string };
+    hostPath?: { path: string; type?: string };
     configMap?: { name: string; items: Array<{ key: string; path: string }> };
   }>;
 }
@@ -238,6 +244,10 @@ describe('charts/terway-node', () => {
     for (const c of [...spec.initContainers, ...spec.containers]) {
       for (const mount of c.volumeMounts) expect(volume(mount.name)).toBeDefined();
     }
+    // The kernel's config, where terwayd reads its tick (kernel-clock.ts): the node's, read-only.
+    const kernelConfig = mountOf(`${BOOT_DIR}/config-6.1.0-57-amd64`);
+    expect(kernelConfig).toMatchObject({ mountPath: BOOT_DIR, readOnly: true });
+    expect(volume(kernelConfig!.name)?.hostPath).toEqual({ path: '/boot', type: 'Directory' });
   });
 
   test('runs with the node: host network, PIDs and resolver, privileged, NODE_NAME from the node', () => {
@@ -407,6 +417,7 @@ describe('charts/terway-node', () => {
       cni: { binDir: '/usr/libexec/cni', confName: '05-terway.conflist' },
       daemon: {
         mountBpffs: false,
+        mountBootConfig: false,
         lbHook: 'tcx',
         lbSyncWait: '30s',
         lbCollectInterval: '5s',
@@ -431,6 +442,8 @@ describe('charts/terway-node', () => {
     expect(envOf(install).get('CNI_BIN_DIR')).toBe('/usr/libexec/cni');
     expect(envOf(install).get('CNI_CONF_NAME')).toBe('05-terway.conflist');
     expect(envOf(install).get('MOUNT_BPFFS')).toBe('0');
+    expect(terwayd.volumeMounts.map((m) => m.mountPath)).not.toContain(BOOT_DIR);
+    expect(spec.volumes.map((v) => v.name)).not.toContain('boot');
     expect(flags(terwayd).get('--lb-hook')).toBe('tcx');
     expect(flags(terwayd).get('--lb-sync-wait')).toBe('30s');
     expect(flags(terwayd).get('--lb-collect-interval')).toBe('5s');

@@ -1,11 +1,11 @@
 /**
  * The kernel tick the LB programs read their clock from (bpf/lb.c, lb_now()). Reading jiffies is
- * one load for the program, where the coarse clock is a helper call on every translated packet;
- * but turning jiffies into nanoseconds needs CONFIG_HZ, which the kernel does not expose at run
- * time. The kernel's build config does: /boot/config-<release> on most distributions (a DaemonSet
- * pod needs /boot mounted read-only to see it) or /proc/config.gz when the kernel carries its
- * own. Without either, or with a tick that is not a whole number of nanoseconds (HZ=300), the
- * programs keep the coarse clock: slower by a helper call, never wrong.
+ * one load for the program, where a clock helper is a call on every translated packet; but
+ * turning jiffies into nanoseconds needs CONFIG_HZ, which the kernel does not expose at run time.
+ * The kernel's build config does: /boot/config-<release> on most distributions (the chart mounts
+ * the node's /boot read-only into terwayd's pod for it) or /proc/config.gz when the kernel carries
+ * its own. Without either, or with a tick that is not a whole number of nanoseconds (HZ=300), the
+ * programs keep their helper clock (lb-object.ts says which): slower by a call, never wrong.
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -23,6 +23,9 @@ export type ConfigFileReader = (path: string) => Buffer | null;
 const NS_PER_S = 1_000_000_000;
 /** The kernel's INITIAL_JIFFIES: 300 s of ticks before the 32-bit jiffies count wraps. */
 const JIFFIES_WRAP_DELAY_S = 300;
+
+/** Where distributions keep each kernel's build config, as `config-<release>`. */
+export const BOOT_DIR = '/boot';
 
 /** CONFIG_HZ in a kernel config's text, or null when it is absent or not a sane tick rate. */
 export function parseKernelHz(configText: string): number | null {
@@ -46,7 +49,7 @@ export function readKernelTick(
   kernelRelease: string = release(),
 ): KernelTick | null {
   const candidates: Array<{ path: string; gzipped: boolean }> = [
-    { path: `/boot/config-${kernelRelease}`, gzipped: false },
+    { path: `${BOOT_DIR}/config-${kernelRelease}`, gzipped: false },
     { path: '/proc/config.gz', gzipped: true },
   ];
   for (const { path, gzipped } of candidates) {
