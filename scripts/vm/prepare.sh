@@ -74,17 +74,23 @@ fi
 # --- 2. Which kernel ------------------------------------------------------------------------
 # TERWAY_VM_SUITE boots another Debian release's kernel: bullseye's is 5.10, the base of Alibaba
 # Cloud Linux 3, the oldest kernel terway-node supports. Its package lists come from the Debian
-# mirror this machine's apt already uses, into the cache, through apt options: this machine's own
-# sources and lists are never touched, and apt checks the release's signature with Debian's
-# keyring as it does for its own.
+# mirror this machine's apt already uses (or, if that one lacks the release, deb.debian.org), into
+# the cache, through apt options: this machine's own sources and lists are never touched, and apt
+# checks the release's signature with Debian's keyring as it does for its own.
 SUITE=${TERWAY_VM_SUITE:-}
 APT_OPTS=()
+SUITE_MIRRORS=()
 if [[ -n $SUITE ]]; then
   [[ $SUITE =~ ^[a-z]+(-[a-z]+)?$ ]] || vm_die "TERWAY_VM_SUITE=$SUITE is not a Debian suite name"
-  mirror=$(apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -v security | head -n1)
-  mirror=${mirror:-http://deb.debian.org/debian/}
+  mapfile -t SUITE_MIRRORS < <(
+    {
+      apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -v security | head -n1
+      echo http://deb.debian.org/debian/
+    } | awk '!seen[$0]++'
+  )
   mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial"
-  echo "deb $mirror $SUITE main" >"$CACHE/apt/sources.list"
+  # The mirror of the last update, until another update picks one.
+  [[ -f $CACHE/apt/sources.list ]] || echo "deb ${SUITE_MIRRORS[0]} $SUITE main" >"$CACHE/apt/sources.list"
   APT_OPTS=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list" -o Dir::Etc::SourceParts=-
     -o "Dir::State::Lists=$CACHE/apt/lists" -o "Dir::Cache=$CACHE/apt/cache")
 fi
@@ -107,14 +113,23 @@ if [[ -f $CACHE/current.env && -z $force ]] &&
 fi
 [[ -n $KPKG ]] || KPKG=$(kernel_pkg)
 if [[ -z $KPKG && -n $SUITE ]]; then
-  step "apt-get update for $SUITE (lists in $CACHE/apt)"
-  apt-get "${APT_OPTS[@]}" update -qq || vm_die "apt-get update for $SUITE failed"
-  KPKG=$(kernel_pkg)
+  for mirror in "${SUITE_MIRRORS[@]}"; do
+    echo "deb $mirror $SUITE main" >"$CACHE/apt/sources.list"
+    step "apt-get update for $SUITE from $mirror (lists in $CACHE/apt)"
+    if apt-get "${APT_OPTS[@]}" update -qq >"$TMP/suite-update.log" 2>&1; then
+      KPKG=$(kernel_pkg)
+      [[ -z $KPKG ]] || break
+    else
+      tail -n 5 "$TMP/suite-update.log" | sed 's/^/    /' >&2
+    fi
+  done
 elif [[ -z $KPKG && $(id -u) -eq 0 ]]; then
   apt_update
   KPKG=$(kernel_pkg)
 fi
-[[ -n $KPKG ]] || vm_die "apt-cache depends linux-image-amd64 names no kernel package${SUITE:+ in $SUITE} (run apt-get update)"
+[[ -n $KPKG || -z $SUITE ]] ||
+  vm_die "no mirror tried (${SUITE_MIRRORS[*]}) has a kernel package for $SUITE (see above)"
+[[ -n $KPKG ]] || vm_die "apt-cache depends linux-image-amd64 names no kernel package (run apt-get update)"
 KVER=${KPKG#linux-image-}
 # The -cloud flavour has no 9p, and the guest cannot mount the host without it.
 [[ $KVER != *-cloud-amd64 ]] || vm_die "$KPKG is the cloud flavour, which has no 9p"
