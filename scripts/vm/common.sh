@@ -32,13 +32,13 @@ VM_QBOOT_ROM=/usr/share/qemu/qboot.rom
 # The modules the guest loads at boot, in the order the brief asks for. Their dependencies are
 # added from modules.dep, so only the modules a test needs by name are listed.
 #  - virtio PCI + virtio_net: the guest's eth0 (an ipvlan parent, like an ENI on a real node);
-#  - 9p over virtio: the host's root file system and the writable shares.
-# Modules that newer kernels split out (virtio_pci_modern_dev and virtio_pci_legacy_dev, netfs and
-# fscache) are not named: they come in as dependencies where the kernel has them, and 5.10, which
-# a run with TERWAY_VM_KERNEL_DEB can boot, has none of them as modules.
+#  - 9p over virtio: the host's root file system and the writable shares;
 #  - ipvlan, veth, dummy, macvlan, bridge: the datapath devices the tests create;
 #  - sch_ingress (clsact), cls_bpf, act_bpf, act_gact: tc attachment points for the eBPF
 #    programs, and the plain ok/drop actions.
+# Modules that newer kernels split out (virtio_pci_modern_dev and virtio_pci_legacy_dev, netfs and
+# fscache) are not named: they come in as dependencies where the kernel has them, and 5.10 (the
+# kernel of TERWAY_VM_SUITE=bullseye) has none of them as modules.
 VM_MODULES=(
   virtio_ring virtio virtio_pci
   failover net_failover virtio_net
