@@ -7,7 +7,7 @@ import {
   INITIAL_MOUNT_NAMESPACE,
   type BpffsHost,
 } from '../../src/dataplane/bpf/bpffs.js';
-import { TerwayError } from '../../src/errors/terway-error.js';
+import { thrownTerwayError } from '../support/thrown-terway-error.js';
 
 const SYSFS_MAGIC = 0x62656572;
 const TMPFS_MAGIC = 0x01021994;
@@ -41,16 +41,7 @@ const bareHost = (namespaces?: { self?: string; init?: string }, mountFails = fa
     mountFails,
   );
 
-function failure(run: () => unknown): TerwayError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TerwayError);
-    expect((error as TerwayError).code).toBe('BPF_ERROR');
-    return error as TerwayError;
-  }
-  throw new Error('expected ensureBpffs to throw');
-}
+const failure = (run: () => unknown) => thrownTerwayError(run, 'BPF_ERROR');
 
 describe('ensureBpffs', () => {
   test('a pin directory under a mounted bpffs needs nothing, whether or not it exists yet', () => {

@@ -18,7 +18,7 @@ import {
   planLbLoad,
   type LbObjectProbes,
 } from '../../src/dataplane/bpf/lb-object.js';
-import { TerwayError } from '../../src/errors/terway-error.js';
+import { thrownTerwayError } from '../support/thrown-terway-error.js';
 
 const CONFIG = '#\n# Timer frequency\nCONFIG_HZ_250=y\nCONFIG_HZ=250\nCONFIG_SCHED_HRTICK=y\n';
 
@@ -66,17 +66,7 @@ describe('kernel tick', () => {
   });
 });
 
-/** The BPF_ERROR `plan` throws; fails the test if it throws anything else, or nothing. */
-function bpfErrorOf(plan: () => unknown): TerwayError {
-  try {
-    plan();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TerwayError);
-    expect((error as TerwayError).code).toBe('BPF_ERROR');
-    return error as TerwayError;
-  }
-  throw new Error('planned a load instead of refusing');
-}
+const bpfErrorOf = (plan: () => unknown) => thrownTerwayError(plan, 'BPF_ERROR');
 
 describe('LB build choice', () => {
   const tick: KernelTick = { hz: 250, source: '/proc/config.gz' };
