@@ -87,6 +87,23 @@ const keptWarnings = (logged: Started['logged']) =>
 const said = (logged: Started['logged'], text: string) =>
   logged.filter((line) => line.msg.includes(text));
 
+/**
+ * A start that refused to resize: the tables kept `size` and their `flows` entries, its one
+ * warning says why (`warning`'s fields), and no resize was left under way.
+ */
+function expectKept(
+  started: Started,
+  pins: LbPins,
+  { size, flows, warning }: { size: number; flows: number; warning: Record<string, unknown> },
+): void {
+  expect(started.lb.maps.flow.maxEntries).toBe(size);
+  expect(started.lb.maps.flow.dump().count).toBe(flows);
+  expect(keptWarnings(started.logged)).toEqual([
+    expect.objectContaining({ flowTableSize: size, ...warning }),
+  ]);
+  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+}
+
 /** A pin dir of the test's own, removed after it. */
 function newPins(): LbPins {
   const pins = new LbPins();
@@ -237,17 +254,11 @@ test('a size too small for the live flows the tables hold is refused: they keep 
   const pins = await tablesHolding(32_768, flowsAt(many));
 
   const refused = await start(pins, 16_384);
-  expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
-  expect(refused.lb.maps.flow.dump().count).toBe(20_000);
-  expect(keptWarnings(refused.logged)).toEqual([
-    expect.objectContaining({
-      flowTableSize: 32_768,
-      requested: 16_384,
-      entries: 20_000,
-      live: 20_000,
-    }),
-  ]);
-  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+  expectKept(refused, pins, {
+    size: 32_768,
+    flows: 20_000,
+    warning: { requested: 16_384, entries: 20_000, live: 20_000 },
+  });
 
   // What a reboot does to bpffs, or an operator to a drained node's pin dir.
   await stop(refused.lb);
@@ -297,17 +308,11 @@ test('a resize whose new tables the memory limit has no room for is refused: the
   const pins = await tablesHolding(32_768, flowsAt([40_001]));
 
   const refused = await start(pins, 1_048_576, limitedTo(150));
-  expect(refused.lb.maps.flow.maxEntries).toBe(32_768);
-  expect(refused.lb.maps.flow.dump().count).toBe(1);
-  expect(keptWarnings(refused.logged)).toEqual([
-    expect.objectContaining({
-      flowTableSize: 32_768,
-      requested: 1_048_576,
-      needMiB: 232,
-      allowedMiB: 150 - 64,
-    }),
-  ]);
-  expect(existsSync(join(pins.dir, RESIZE_DIR))).toBe(false);
+  expectKept(refused, pins, {
+    size: 32_768,
+    flows: 1,
+    warning: { requested: 1_048_576, needMiB: 232, allowedMiB: 150 - 64 },
+  });
 }, 60_000);
 
 test('the loader refuses a size for a map the object lacks, and a size of 0, loading nothing', () => {
