@@ -396,6 +396,50 @@ static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
 	return result;
 }
 
+/* Room for what a program may add to a frame: a reply it builds (an ICMP error quotes the packet). */
+#define TW_TEST_RUN_GROWTH 512
+
+/*
+ * progTestRunFrame(handle, frame) -> {retval, frame}: one run through BPF_PROG_TEST_RUN, and the
+ * frame as the program left it (rewritten, or turned into a reply), for tests that check what the
+ * tc programs do to a packet without a network to send it over.
+ */
+static napi_value prog_test_run_frame(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value argv[2], result, out;
+	void *frame;
+	size_t len;
+	if (!tw_args(env, cbinfo, 2, argv))
+		return NULL;
+	struct tw_prog *prog = get_prog(env, argv[0], false);
+	if (!prog || !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
+		return NULL;
+	if (len < ETH_HLEN || len > UINT16_MAX)
+		return tw_throw_code(env, "EINVAL", "progTestRunFrame(%s): a frame of %zu bytes",
+				     prog->path, len);
+	__u32 room = (__u32)len + TW_TEST_RUN_GROWTH;
+	unsigned char *written = malloc(room);
+	if (!written)
+		return tw_throw_errno(env, ENOMEM, "progTestRunFrame(%s)", prog->path);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = written, .data_size_out = room, .repeat = 1);
+	if (bpf_prog_test_run_opts(prog->fd, &opts)) {
+		int err = errno;
+		free(written);
+		return tw_throw_errno(env, err, "progTestRunFrame(%s)", prog->path);
+	}
+	napi_status status = napi_create_object(env, &result);
+	if (status == napi_ok)
+		status = napi_create_buffer_copy(env, opts.data_size_out, written, NULL, &out);
+	free(written);
+	if (status != napi_ok)
+		return tw_throw_code(env, "EINVAL", "progTestRunFrame(%s): cannot return the result",
+				     prog->path);
+	tw_set_u32(env, result, "retval", opts.retval);
+	tw_set_value(env, result, "frame", out);
+	return result;
+}
+
 /*
  * Our program among those tcx runs on the device: 1, with its id and an fd the caller closes; 0
  * when none is ours; or -errno, -EINVAL meaning the kernel has no tcx.
@@ -682,6 +726,8 @@ napi_status tw_tc_init(napi_env env, napi_value exports)
 		{"progInfo", NULL, prog_info, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"progOpenPinned", NULL, prog_open_pinned, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"progTestRun", NULL, prog_test_run, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"progTestRunFrame", NULL, prog_test_run_frame, NULL, NULL, NULL, napi_enumerable,
+		 NULL},
 		{"progClose", NULL, prog_close, NULL, NULL, NULL, napi_enumerable, NULL},
 	};
 	return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

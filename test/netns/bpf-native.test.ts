@@ -467,7 +467,7 @@ describe('loadObject', () => {
     expect(readdirSync(join(objDir(), 'progs'))).toEqual(['tw_pass']);
   });
 
-  test('a pinned program held open runs on frames (BPF_PROG_TEST_RUN) until closed', () => {
+  test('a pinned program held open runs on frames (BPF_PROG_TEST_RUN), giving back what it returned and the frame it left, until closed', () => {
     const loaded = loadObject(objPath, objDir());
     const count = NativeBpfMap.openPinned(loaded.maps.tw_test_count!);
     opened.push(count);
@@ -478,12 +478,18 @@ describe('loadObject', () => {
     expect(program.testRun(frame)).toBe(0); // TC_ACT_OK
     expect(program.testRun(frame)).toBe(0);
     expect(packets()).toBe(before + 2n);
+    // The frame comes back as the program left it: this one leaves it alone.
+    const marked = Buffer.from(frame.map((_, i) => i));
+    expect(program.testRunFrame(marked)).toEqual({ retval: 0, frame: marked });
+    expect(packets()).toBe(before + 3n);
     // Shorter than an Ethernet header: refused before the kernel sees it.
     expect(bpfFailure(() => program.testRun(Buffer.alloc(8))).errno).toBe('EINVAL');
+    expect(bpfFailure(() => program.testRunFrame(Buffer.alloc(8))).errno).toBe('EINVAL');
     program.close();
     program.close();
     expect(bpfFailure(() => program.testRun(frame)).errno).toBe('EBADF');
-    expect(packets()).toBe(before + 2n);
+    expect(bpfFailure(() => program.testRunFrame(frame)).errno).toBe('EBADF');
+    expect(packets()).toBe(before + 3n);
     // What is pinned must be a program.
     expect(bpfFailure(() => NativeBpfProgram.openPinned(loaded.maps.tw_test_hash!)).errno).toBe(
       'EINVAL',

@@ -56,6 +56,12 @@ export interface LoadedObject {
   reusedMaps: string[];
 }
 
+/** One BPF_PROG_TEST_RUN: what the program returned, and the frame as it left it. */
+export interface TestRunResult {
+  retval: number;
+  frame: Buffer;
+}
+
 export interface ProgInfo {
   id: number;
   /** The kernel's name: the function name cut to 15 characters. */
@@ -137,6 +143,7 @@ interface Addon {
   progInfo(path: string): ProgInfo;
   progOpenPinned(path: string): ProgHandle;
   progTestRun(prog: ProgHandle, frame: Buffer): number;
+  progTestRunFrame(prog: ProgHandle, frame: Buffer): TestRunResult;
   progClose(prog: ProgHandle): void;
   tcAttach(
     netnsPath: string,
@@ -358,6 +365,11 @@ export class NativeBpfProgram {
   /** Runs the program once on `frame` (BPF_PROG_TEST_RUN) and returns what it returned. */
   testRun(frame: Buffer): number {
     return call((native) => native.progTestRun(this.handle, frame));
+  }
+
+  /** testRun, and the frame as the program left it. */
+  testRunFrame(frame: Buffer): TestRunResult {
+    return call((native) => native.progTestRunFrame(this.handle, frame));
   }
 
   /** Idempotent; a run after it fails (EBADF). */
