@@ -1840,13 +1840,22 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		}
 		bpf_map_update_elem(&tw_flow_v1, &key, &nf, BPF_ANY);
 		if (f && old_wire && (old_addr != baddr || old_port != bport || old_wire != wire)) {
-			/* The entry replaced was another 4-tuple: its reverse entry is stale now. */
+			/*
+			 * The entry replaced was another 4-tuple: its reverse entry is stale now, if it
+			 * still leads here. The old flow had ended, so another flow may have taken that
+			 * tuple since (a connection to another Service with the same backend, from the
+			 * same port): its reverse entry is that flow's, and deleting it would leave the
+			 * flow's replies untranslated and its tuple free for a third.
+			 */
 			struct tw_reverse_key old_rk = rk;
+			struct tw_flow_key *old_owner;
 
 			old_rk.backend_addr = old_addr;
 			old_rk.backend_port = old_port;
 			old_rk.client_port = old_wire;
-			bpf_map_delete_elem(&tw_rev_v1, &old_rk);
+			old_owner = bpf_map_lookup_elem(&tw_rev_v1, &old_rk);
+			if (old_owner && same_flow_key(old_owner, &key))
+				bpf_map_delete_elem(&tw_rev_v1, &old_rk);
 		}
 		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	}
