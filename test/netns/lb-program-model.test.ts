@@ -4,7 +4,7 @@
  * tw_lb_ingress, run through BPF_PROG_TEST_RUN on real pinned maps that the real LbReconciler
  * writes, while Services share backends, clients reuse a handful of ports towards several
  * Services and their backends at once (so 4-tuples clash on the wire), backends drain, come and
- * go, and a Service scales to zero and back.
+ * go, and a Service scales to zero and back, or is deleted and re-created.
  *
  * After every packet the model checks:
  * - a new flow goes to a ready backend of its Service, or is refused only when it has none;
@@ -31,6 +31,7 @@ import {
   TCP_FLAGS,
   type FrameProtocol,
 } from '../../bench/lb-program/frames.js';
+import { compatObjectPath } from '../../src/dataplane/bpf/lb-object.js';
 import { NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import {
   backendKeyOf,
@@ -68,6 +69,8 @@ interface ServiceState {
   readonly name: string;
   readonly vip: string;
   readonly affinity: boolean;
+  /** Deleted from the cluster (and so from the maps) until re-created. */
+  deleted: boolean;
   /** Backend pod IPs; each listens on both target ports. */
   ready: string[];
   draining: string[];
@@ -111,32 +114,38 @@ function passes(program: EgressProgram, retval: number): boolean {
   return retval === TC_ACT_OK || (program === 'tw_lb_egress' && retval === TC_ACT_REDIRECT);
 }
 
-beforeAll(() => {
-  buildLbObject();
-  pins = new LbPins(LB_OBJECT);
-  maps = openLbMaps(pins.dir, (path) => NativeBpfMap.openPinned(path));
-  reconciler = new LbReconciler({ maps, logger: SILENT_LOG });
-  for (const name of EGRESS_PROGRAMS) {
-    egressPrograms.set(name, NativeBpfProgram.openPinned(pins.prog(name)));
-  }
-  ingress = NativeBpfProgram.openPinned(pins.prog('tw_lb_ingress'));
-});
+/**
+ * Loads `build` into a pin dir of its own for the tests of one describe block, and clears what a
+ * test leaves for the next.
+ */
+function useBuild(build: string): void {
+  beforeAll(() => {
+    pins = new LbPins(build);
+    maps = openLbMaps(pins.dir, (path) => NativeBpfMap.openPinned(path));
+    reconciler = new LbReconciler({ maps, logger: SILENT_LOG });
+    for (const name of EGRESS_PROGRAMS) {
+      egressPrograms.set(name, NativeBpfProgram.openPinned(pins.prog(name)));
+    }
+    ingress = NativeBpfProgram.openPinned(pins.prog('tw_lb_ingress'));
+  });
 
-/** Each test starts from empty conntrack and affinity tables, and its own addresses. */
-beforeEach(() => {
-  for (const map of [maps.flow, maps.reverse, maps.movedPorts, maps.affinity]) {
-    const dump = map.dump();
-    if (dump.count > 0) map.deleteBatch(dump.keys, dump.count);
-  }
-});
+  /** Each test starts from empty conntrack and affinity tables, and its own addresses. */
+  beforeEach(() => {
+    for (const map of [maps.flow, maps.reverse, maps.movedPorts, maps.affinity]) {
+      const dump = map.dump();
+      if (dump.count > 0) map.deleteBatch(dump.keys, dump.count);
+    }
+  });
 
-afterAll(() => {
-  reconciler?.stop();
-  for (const program of egressPrograms.values()) program.close();
-  ingress?.close();
-  if (maps !== undefined) closeLbMaps(maps);
-  pins?.cleanup();
-});
+  afterAll(() => {
+    reconciler?.stop();
+    for (const program of egressPrograms.values()) program.close();
+    egressPrograms.clear();
+    ingress?.close();
+    if (maps !== undefined) closeLbMaps(maps);
+    pins?.cleanup();
+  });
+}
 
 function frontendsOf(service: ServiceState): DesiredFrontend[] {
   const keys = (ips: string[], protocol: FrameProtocol): BackendKey[] =>
@@ -153,7 +162,9 @@ function frontendsOf(service: ServiceState): DesiredFrontend[] {
 
 async function program(services: readonly ServiceState[]): Promise<void> {
   for (const service of services) {
-    reconciler.replaceService(`model/${service.name}`, frontendsOf(service));
+    const key = `model/${service.name}`;
+    if (service.deleted) reconciler.deleteService(key);
+    else reconciler.replaceService(key, frontendsOf(service));
   }
   reconciler.markSynced();
   await reconciler.whenIdle();
@@ -202,7 +213,16 @@ class Model {
    * `contended`: new flows from a port whose tuple towards one of the ready backends was taken,
    * so the programs had to look past it (or might have, had they drawn it).
    */
-  readonly counts = { opened: 0, moved: 0, contended: 0, refused: 0, direct: 0, packets: 0 };
+  readonly counts = {
+    opened: 0,
+    moved: 0,
+    contended: 0,
+    refused: 0,
+    direct: 0,
+    /** New connections to a deleted Service's address. */
+    unserved: 0,
+    packets: 0,
+  };
   private readonly failures: string[] = [];
 
   constructor(
@@ -297,7 +317,11 @@ function describeFlow(flow: ModelFlow): string {
   return `${flow.protocol} ${flow.client}:${flow.clientPort} → ${to}, wire port ${flow.wirePort}`;
 }
 
-/** A packet of an open flow, from the client: to its backend, from its port on the wire. */
+/**
+ * A packet of an open flow, from the client: to its backend, from its port on the wire. While its
+ * Service is deleted it leaves as it is (the flow waits for the address to come back as a
+ * frontend; its backend's answers are still translated).
+ */
 function clientPacket(model: Model, flow: ModelFlow, tcpFlags: number): void {
   const to = dialled(flow);
   const seen = model.egress(
@@ -310,6 +334,17 @@ function clientPacket(model: Model, flow: ModelFlow, tcpFlags: number): void {
       tcpFlags,
     }),
   );
+  if (flow.service?.deleted) {
+    model.check(
+      passes(model.egressName, seen.retval) &&
+        seen.dst === to.ip &&
+        seen.dport === to.port &&
+        seen.sport === flow.clientPort,
+      () =>
+        `${describeFlow(flow)}: its Service is deleted, but a client packet became ${describeSeen(seen)}`,
+    );
+    return;
+  }
   model.check(
     passes(model.egressName, seen.retval) &&
       seen.dst === flow.backend &&
@@ -381,6 +416,18 @@ function open(
     }),
   );
   const what = `${protocol} ${client}:${clientPort} → ${service.name} (${service.vip}, ready ${service.ready.join(' ') || 'none'})`;
+  if (service.deleted) {
+    // No frontend any more: the address is just an address, and the packet leaves as it is.
+    model.check(
+      passes(model.egressName, seen.retval) &&
+        seen.dst === service.vip &&
+        seen.dport === SERVICE_PORT[protocol] &&
+        seen.sport === clientPort,
+      () => `${what}: the Service is deleted, but its address became ${describeSeen(seen)}`,
+    );
+    model.counts.unserved++;
+    return;
+  }
   if (seen.dst === client) {
     // Turned back to the client: a reset, or ICMP port unreachable.
     model.counts.refused++;
@@ -516,15 +563,36 @@ function closeFlow(model: Model, flow: ModelFlow, random: () => number): void {
   model.close(flow);
 }
 
-/** The control plane moves: a drain or its end, a backend removed or added, scale to zero. */
+/**
+ * The control plane moves: a drain or its end, a backend removed or added, scale to zero, the
+ * Service deleted or re-created.
+ */
 function changeBackends(
+  model: Model,
   service: ServiceState,
-  services: readonly ServiceState[],
   random: () => number,
   freshBackend: () => string,
 ): void {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const { services } = model;
+  if (service.deleted) {
+    service.deleted = false;
+    service.ready = [freshBackend()];
+    return;
+  }
   const roll = random();
+  if (roll < 0.05) {
+    // Its flows keep their 4-tuples and backends, and go on once the address is a frontend
+    // again. A re-created frontend may get another id, so what affinity remembered is the
+    // model's to forget.
+    service.deleted = true;
+    service.ready = [];
+    service.draining = [];
+    for (const key of [...model.affinity.keys()]) {
+      if (key.startsWith(`${service.name}/`, key.indexOf('/') + 1)) model.affinity.delete(key);
+    }
+    return;
+  }
   const listed = [...service.ready, ...service.draining];
   if (roll < 0.4 && service.ready.length > 0) {
     const backend = pick(service.ready);
@@ -551,131 +619,153 @@ function changeBackends(
   }
 }
 
-describe.each(EGRESS_PROGRAMS)('%s and tw_lb_ingress', (egressName) => {
-  test('random traffic over shared backends, clashing client ports, direct connections, drains, removals and scale-to-zero keeps every promise of the programs', async () => {
-    const random = generator(SEED);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    // Addresses of this test's own: the maps keep what the other program's test programmed.
-    const net = EGRESS_PROGRAMS.indexOf(egressName) + 1;
-    const backendBase = ipToInt(`198.18.${16 * net}.0`);
-    let nextBackend = 1;
-    const freshBackend = () => intToIp(backendBase + nextBackend++);
-    const services: ServiceState[] = ['a', 'b', 'c'].map((name, index) => ({
-      name,
-      vip: `198.19.${net}.${10 + index}`,
-      affinity: name === 'c',
-      ready: [],
-      draining: [],
-    }));
-    const [b1, b2, b3] = [freshBackend(), freshBackend(), freshBackend()];
-    services[0]!.ready = [b1, b2, b3];
-    services[1]!.ready = [b2, b3];
-    services[2]!.ready = [b1, b3];
-    await program(services);
-    const model = new Model(services, egressName);
+/**
+ * Both builds, each on this kernel: the one it loads, and the one for kernels without
+ * bpf_cast_to_kern_ctx (its gate bits set under a spin lock, its own clock), which terwayd loads
+ * on Linux 5.10 to 6.1.
+ */
+const BUILDS: readonly [string, string][] = [
+  ['lb.o', LB_OBJECT],
+  ['lb-compat.o', compatObjectPath(LB_OBJECT)],
+];
 
-    const started = Date.now();
-    let operations = 0;
-    for (; operations < OPERATIONS && Date.now() - started < RUN_BUDGET_MS; operations++) {
-      const roll = random();
-      if (roll < 0.45) {
-        const client = pick(CLIENTS);
-        const port = pick(CLIENT_PORTS);
-        const service = pick(services);
-        const protocol = pick(PROTOCOLS);
-        if (model.flowOf(client, port, service, protocol) === undefined) {
-          open(model, client, port, service, protocol);
-        }
-      } else if (roll < 0.68) {
-        if (model.flows.length === 0) continue;
-        const flow = pick(model.flows);
-        clientPacket(model, flow, TCP_FLAGS.ack);
-        backendPacket(model, flow, TCP_FLAGS.ack);
-      } else if (roll < 0.8) {
-        const tcp = model.flows.filter((f) => f.protocol === 'TCP');
-        if (tcp.length > 0) closeFlow(model, pick(tcp), random);
-      } else if (roll < 0.85) {
-        // From a port an open Service flow holds towards its backend, not yet dialled directly.
-        const held = model.flows.filter(
-          (f) =>
-            f.service !== undefined &&
-            f.wirePort === f.clientPort &&
-            model.flowOf(f.client, f.clientPort, undefined, f.protocol, f.backend) === undefined,
-        );
-        if (held.length > 0) openDirect(model, pick(held));
-      } else if (roll < 0.88) {
-        // Traffic to a pod that backs nothing: left alone.
-        const client = pick(CLIENTS);
-        const protocol = pick(PROTOCOLS);
-        const seen = model.egress(
-          buildFrame({
-            protocol,
-            src: client,
-            sport: 50000,
-            dst: OTHER_POD,
-            dport: TARGET_PORT[protocol],
-          }),
-        );
-        model.check(
-          seen.retval === TC_ACT_OK && seen.dst === OTHER_POD && seen.sport === 50000,
-          () => `traffic to a pod IP became ${describeSeen(seen)}`,
-        );
-      } else {
-        changeBackends(pick(services), services, random, freshBackend);
-        await program(services);
-        model.forgetUnlisted();
-      }
-    }
-
-    // The seed beside the problems: a failure names the run to replay.
-    expect({ seed: SEED, problems: model.problems }).toEqual({ seed: SEED, problems: [] });
-    // The run exercised what it is for: enough traffic, and every path it checks.
-    expect(operations).toBeGreaterThan(OPERATIONS / 4);
-    expect(model.counts.opened).toBeGreaterThan(100);
-    expect(model.counts.moved + model.counts.contended).toBeGreaterThan(0);
-    expect(model.counts.direct).toBeGreaterThan(0);
-    expect(model.counts.refused).toBeGreaterThan(0);
-  });
+beforeAll(() => {
+  buildLbObject();
 });
 
-test('a flow restarted on another backend leaves alone the reverse entry another flow has taken from its old 4-tuple', async () => {
-  // A client port's flow to one Service ends; a flow to another Service with the same backend
-  // then takes that 4-tuple; the first flow's next connection, finding it held, goes to another
-  // backend. Replacing its old flow entry must not delete the reverse entry the second flow owns.
-  const [backend, other] = ['198.18.64.1', '198.18.64.2'];
-  const first: ServiceState = {
-    name: 'first',
-    vip: '198.19.64.10',
-    affinity: false,
-    ready: [backend],
-    draining: [],
-  };
-  const second: ServiceState = { ...first, name: 'second', vip: '198.19.64.11' };
-  const third: ServiceState = { ...first, name: 'third', vip: '198.19.64.12' };
-  const services = [first, second, third];
-  await program(services);
-  const model = new Model(services, 'tw_lb_egress_gw');
-  const [client] = CLIENTS as [string];
-  const port = CLIENT_PORTS[0]!;
+describe.each(BUILDS)('%s', (_name, build) => {
+  useBuild(build);
 
-  open(model, client, port, first, 'TCP');
-  closeFlow(model, model.flowOf(client, port, first, 'TCP')!, () => 0.5);
-  open(model, client, port, second, 'TCP');
-  const taker = model.flowOf(client, port, second, 'TCP')!;
-  expect(taker).toMatchObject({ backend, wirePort: port });
+  describe.each(EGRESS_PROGRAMS)('%s and tw_lb_ingress', (egressName) => {
+    test('random traffic over shared backends, clashing client ports, direct connections, drains, removals and scale-to-zero keeps every promise of the programs', async () => {
+      const random = generator(SEED);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      // Addresses of this test's own: the maps keep what the other program's test programmed.
+      const net = EGRESS_PROGRAMS.indexOf(egressName) + 1;
+      const backendBase = ipToInt(`198.18.${16 * net}.0`);
+      let nextBackend = 1;
+      const freshBackend = () => intToIp(backendBase + nextBackend++);
+      const services: ServiceState[] = ['a', 'b', 'c'].map((name, index) => ({
+        name,
+        vip: `198.19.${net}.${10 + index}`,
+        affinity: name === 'c',
+        deleted: false,
+        ready: [],
+        draining: [],
+      }));
+      const [b1, b2, b3] = [freshBackend(), freshBackend(), freshBackend()];
+      services[0]!.ready = [b1, b2, b3];
+      services[1]!.ready = [b2, b3];
+      services[2]!.ready = [b1, b3];
+      await program(services);
+      const model = new Model(services, egressName);
 
-  first.ready = [backend, other];
-  await program(services);
-  open(model, client, port, first, 'TCP');
-  expect(model.flowOf(client, port, first, 'TCP')).toMatchObject({
-    backend: other,
-    wirePort: port,
+      const started = Date.now();
+      let operations = 0;
+      for (; operations < OPERATIONS && Date.now() - started < RUN_BUDGET_MS; operations++) {
+        const roll = random();
+        if (roll < 0.45) {
+          const client = pick(CLIENTS);
+          const port = pick(CLIENT_PORTS);
+          const service = pick(services);
+          const protocol = pick(PROTOCOLS);
+          if (model.flowOf(client, port, service, protocol) === undefined) {
+            open(model, client, port, service, protocol);
+          }
+        } else if (roll < 0.68) {
+          if (model.flows.length === 0) continue;
+          const flow = pick(model.flows);
+          clientPacket(model, flow, TCP_FLAGS.ack);
+          backendPacket(model, flow, TCP_FLAGS.ack);
+        } else if (roll < 0.8) {
+          // Not one whose Service is deleted: the programs would not see the client's FIN.
+          const tcp = model.flows.filter((f) => f.protocol === 'TCP' && !f.service?.deleted);
+          if (tcp.length > 0) closeFlow(model, pick(tcp), random);
+        } else if (roll < 0.85) {
+          // From a port an open Service flow holds towards its backend, not yet dialled directly.
+          const held = model.flows.filter(
+            (f) =>
+              f.service !== undefined &&
+              f.wirePort === f.clientPort &&
+              model.flowOf(f.client, f.clientPort, undefined, f.protocol, f.backend) === undefined,
+          );
+          if (held.length > 0) openDirect(model, pick(held));
+        } else if (roll < 0.88) {
+          // Traffic to a pod that backs nothing: left alone.
+          const client = pick(CLIENTS);
+          const protocol = pick(PROTOCOLS);
+          const seen = model.egress(
+            buildFrame({
+              protocol,
+              src: client,
+              sport: 50000,
+              dst: OTHER_POD,
+              dport: TARGET_PORT[protocol],
+            }),
+          );
+          model.check(
+            seen.retval === TC_ACT_OK && seen.dst === OTHER_POD && seen.sport === 50000,
+            () => `traffic to a pod IP became ${describeSeen(seen)}`,
+          );
+        } else {
+          changeBackends(model, pick(services), random, freshBackend);
+          await program(services);
+          model.forgetUnlisted();
+        }
+      }
+
+      // The seed beside the problems: a failure names the run to replay.
+      expect({ seed: SEED, problems: model.problems }).toEqual({ seed: SEED, problems: [] });
+      // The run exercised what it is for: enough traffic, and every path it checks.
+      expect(operations).toBeGreaterThan(OPERATIONS / 4);
+      expect(model.counts.opened).toBeGreaterThan(100);
+      expect(model.counts.moved + model.counts.contended).toBeGreaterThan(0);
+      expect(model.counts.direct).toBeGreaterThan(0);
+      expect(model.counts.refused).toBeGreaterThan(0);
+      expect(model.counts.unserved).toBeGreaterThan(0);
+    });
   });
-  // The second flow's answers are still its own, and its 4-tuple is still held: a third
-  // Service's flow from the same port to the same backend leaves from a moved port.
-  backendPacket(model, taker, TCP_FLAGS.ack);
-  clientPacket(model, taker, TCP_FLAGS.ack);
-  open(model, client, port, third, 'TCP');
-  expect(model.problems).toEqual([]);
-  expect(model.counts.moved).toBe(1);
+
+  test('a flow restarted on another backend leaves alone the reverse entry another flow has taken from its old 4-tuple', async () => {
+    // A client port's flow to one Service ends; a flow to another Service with the same backend
+    // then takes that 4-tuple; the first flow's next connection, finding it held, goes to another
+    // backend. Replacing its old flow entry must not delete the reverse entry the second flow owns.
+    const [backend, other] = ['198.18.64.1', '198.18.64.2'];
+    const first: ServiceState = {
+      name: 'first',
+      vip: '198.19.64.10',
+      affinity: false,
+      deleted: false,
+      ready: [backend],
+      draining: [],
+    };
+    const second: ServiceState = { ...first, name: 'second', vip: '198.19.64.11' };
+    const third: ServiceState = { ...first, name: 'third', vip: '198.19.64.12' };
+    const services = [first, second, third];
+    await program(services);
+    const model = new Model(services, 'tw_lb_egress_gw');
+    const [client] = CLIENTS as [string];
+    const port = CLIENT_PORTS[0]!;
+
+    open(model, client, port, first, 'TCP');
+    closeFlow(model, model.flowOf(client, port, first, 'TCP')!, () => 0.5);
+    open(model, client, port, second, 'TCP');
+    const taker = model.flowOf(client, port, second, 'TCP')!;
+    expect(taker).toMatchObject({ backend, wirePort: port });
+
+    first.ready = [backend, other];
+    await program(services);
+    open(model, client, port, first, 'TCP');
+    expect(model.flowOf(client, port, first, 'TCP')).toMatchObject({
+      backend: other,
+      wirePort: port,
+    });
+    // The second flow's answers are still its own, and its 4-tuple is still held: a third
+    // Service's flow from the same port to the same backend leaves from a moved port.
+    backendPacket(model, taker, TCP_FLAGS.ack);
+    clientPacket(model, taker, TCP_FLAGS.ack);
+    open(model, client, port, third, 'TCP');
+    expect(model.problems).toEqual([]);
+    expect(model.counts.moved).toBe(1);
+  });
 });
