@@ -4,7 +4,7 @@
  * tw_lb_ingress, run through BPF_PROG_TEST_RUN on real pinned maps that the real LbReconciler
  * writes, while Services share backends, clients reuse a handful of ports towards several
  * Services and their backends at once (so 4-tuples clash on the wire), backends drain, come and
- * go, and a Service scales to zero and back, or is deleted and re-created.
+ * go, a Service scales to zero and back or is deleted and re-created, and the daemon restarts.
  *
  * After every packet the model checks:
  * - a new flow goes to a ready backend of its Service, or is refused only when it has none;
@@ -171,6 +171,16 @@ async function program(services: readonly ServiceState[]): Promise<void> {
   if (reconciler.failure !== undefined) throw reconciler.failure;
 }
 
+/**
+ * terwayd restarted: a new reconciler restores its view from the live maps, is handed the
+ * Services again, and deletes what none of them lists.
+ */
+async function restartDaemon(services: readonly ServiceState[]): Promise<void> {
+  reconciler.stop();
+  reconciler = new LbReconciler({ maps, logger: SILENT_LOG });
+  await program(services);
+}
+
 interface Seen {
   retval: number;
   protocol: number;
@@ -221,6 +231,7 @@ class Model {
     direct: 0,
     /** New connections to a deleted Service's address. */
     unserved: 0,
+    restarts: 0,
     packets: 0,
   };
   private readonly failures: string[] = [];
@@ -637,93 +648,103 @@ describe.each(BUILDS)('%s', (_name, build) => {
   useBuild(build);
 
   describe.each(EGRESS_PROGRAMS)('%s and tw_lb_ingress', (egressName) => {
-    test('random traffic over shared backends, clashing client ports, direct connections, drains, removals and scale-to-zero keeps every promise of the programs', async () => {
-      const random = generator(SEED);
-      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-      // Addresses of this test's own: the maps keep what the other program's test programmed.
-      const net = EGRESS_PROGRAMS.indexOf(egressName) + 1;
-      const backendBase = ipToInt(`198.18.${16 * net}.0`);
-      let nextBackend = 1;
-      const freshBackend = () => intToIp(backendBase + nextBackend++);
-      const services: ServiceState[] = ['a', 'b', 'c'].map((name, index) => ({
-        name,
-        vip: `198.19.${net}.${10 + index}`,
-        affinity: name === 'c',
-        deleted: false,
-        ready: [],
-        draining: [],
-      }));
-      const [b1, b2, b3] = [freshBackend(), freshBackend(), freshBackend()];
-      services[0]!.ready = [b1, b2, b3];
-      services[1]!.ready = [b2, b3];
-      services[2]!.ready = [b1, b3];
-      await program(services);
-      const model = new Model(services, egressName);
+    test(
+      'random traffic over shared backends, clashing client ports, direct connections, drains, removals and scale-to-zero keeps every promise of the programs',
+      async () => {
+        const random = generator(SEED);
+        const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+        // Addresses of this test's own: the maps keep what the other program's test programmed.
+        const net = EGRESS_PROGRAMS.indexOf(egressName) + 1;
+        const backendBase = ipToInt(`198.18.${16 * net}.0`);
+        let nextBackend = 1;
+        const freshBackend = () => intToIp(backendBase + nextBackend++);
+        const services: ServiceState[] = ['a', 'b', 'c'].map((name, index) => ({
+          name,
+          vip: `198.19.${net}.${10 + index}`,
+          affinity: name === 'c',
+          deleted: false,
+          ready: [],
+          draining: [],
+        }));
+        const [b1, b2, b3] = [freshBackend(), freshBackend(), freshBackend()];
+        services[0]!.ready = [b1, b2, b3];
+        services[1]!.ready = [b2, b3];
+        services[2]!.ready = [b1, b3];
+        await program(services);
+        const model = new Model(services, egressName);
 
-      const started = Date.now();
-      let operations = 0;
-      for (; operations < OPERATIONS && Date.now() - started < RUN_BUDGET_MS; operations++) {
-        const roll = random();
-        if (roll < 0.45) {
-          const client = pick(CLIENTS);
-          const port = pick(CLIENT_PORTS);
-          const service = pick(services);
-          const protocol = pick(PROTOCOLS);
-          if (model.flowOf(client, port, service, protocol) === undefined) {
-            open(model, client, port, service, protocol);
+        const started = Date.now();
+        let operations = 0;
+        for (; operations < OPERATIONS && Date.now() - started < RUN_BUDGET_MS; operations++) {
+          const roll = random();
+          if (roll < 0.45) {
+            const client = pick(CLIENTS);
+            const port = pick(CLIENT_PORTS);
+            const service = pick(services);
+            const protocol = pick(PROTOCOLS);
+            if (model.flowOf(client, port, service, protocol) === undefined) {
+              open(model, client, port, service, protocol);
+            }
+          } else if (roll < 0.68) {
+            if (model.flows.length === 0) continue;
+            const flow = pick(model.flows);
+            clientPacket(model, flow, TCP_FLAGS.ack);
+            backendPacket(model, flow, TCP_FLAGS.ack);
+          } else if (roll < 0.8) {
+            // Not one whose Service is deleted: the programs would not see the client's FIN.
+            const tcp = model.flows.filter((f) => f.protocol === 'TCP' && !f.service?.deleted);
+            if (tcp.length > 0) closeFlow(model, pick(tcp), random);
+          } else if (roll < 0.85) {
+            // From a port an open Service flow holds towards its backend, not yet dialled directly.
+            const held = model.flows.filter(
+              (f) =>
+                f.service !== undefined &&
+                f.wirePort === f.clientPort &&
+                model.flowOf(f.client, f.clientPort, undefined, f.protocol, f.backend) ===
+                  undefined,
+            );
+            if (held.length > 0) openDirect(model, pick(held));
+          } else if (roll < 0.88) {
+            // Traffic to a pod that backs nothing: left alone.
+            const client = pick(CLIENTS);
+            const protocol = pick(PROTOCOLS);
+            const seen = model.egress(
+              buildFrame({
+                protocol,
+                src: client,
+                sport: 50000,
+                dst: OTHER_POD,
+                dport: TARGET_PORT[protocol],
+              }),
+            );
+            model.check(
+              seen.retval === TC_ACT_OK && seen.dst === OTHER_POD && seen.sport === 50000,
+              () => `traffic to a pod IP became ${describeSeen(seen)}`,
+            );
+          } else if (roll < 0.883) {
+            // Rare: a restart reads the maps back, some 50 ms.
+            await restartDaemon(services);
+            model.counts.restarts++;
+          } else {
+            changeBackends(model, pick(services), random, freshBackend);
+            await program(services);
+            model.forgetUnlisted();
           }
-        } else if (roll < 0.68) {
-          if (model.flows.length === 0) continue;
-          const flow = pick(model.flows);
-          clientPacket(model, flow, TCP_FLAGS.ack);
-          backendPacket(model, flow, TCP_FLAGS.ack);
-        } else if (roll < 0.8) {
-          // Not one whose Service is deleted: the programs would not see the client's FIN.
-          const tcp = model.flows.filter((f) => f.protocol === 'TCP' && !f.service?.deleted);
-          if (tcp.length > 0) closeFlow(model, pick(tcp), random);
-        } else if (roll < 0.85) {
-          // From a port an open Service flow holds towards its backend, not yet dialled directly.
-          const held = model.flows.filter(
-            (f) =>
-              f.service !== undefined &&
-              f.wirePort === f.clientPort &&
-              model.flowOf(f.client, f.clientPort, undefined, f.protocol, f.backend) === undefined,
-          );
-          if (held.length > 0) openDirect(model, pick(held));
-        } else if (roll < 0.88) {
-          // Traffic to a pod that backs nothing: left alone.
-          const client = pick(CLIENTS);
-          const protocol = pick(PROTOCOLS);
-          const seen = model.egress(
-            buildFrame({
-              protocol,
-              src: client,
-              sport: 50000,
-              dst: OTHER_POD,
-              dport: TARGET_PORT[protocol],
-            }),
-          );
-          model.check(
-            seen.retval === TC_ACT_OK && seen.dst === OTHER_POD && seen.sport === 50000,
-            () => `traffic to a pod IP became ${describeSeen(seen)}`,
-          );
-        } else {
-          changeBackends(model, pick(services), random, freshBackend);
-          await program(services);
-          model.forgetUnlisted();
         }
-      }
 
-      // The seed beside the problems: a failure names the run to replay.
-      expect({ seed: SEED, problems: model.problems }).toEqual({ seed: SEED, problems: [] });
-      // The run exercised what it is for: enough traffic, and every path it checks.
-      expect(operations).toBeGreaterThan(OPERATIONS / 4);
-      expect(model.counts.opened).toBeGreaterThan(100);
-      expect(model.counts.moved + model.counts.contended).toBeGreaterThan(0);
-      expect(model.counts.direct).toBeGreaterThan(0);
-      expect(model.counts.refused).toBeGreaterThan(0);
-      expect(model.counts.unserved).toBeGreaterThan(0);
-    });
+        // The seed beside the problems: a failure names the run to replay.
+        expect({ seed: SEED, problems: model.problems }).toEqual({ seed: SEED, problems: [] });
+        // The run exercised what it is for: enough traffic, and every path it checks.
+        expect(operations).toBeGreaterThan(OPERATIONS / 4);
+        expect(model.counts.opened).toBeGreaterThan(100);
+        expect(model.counts.moved + model.counts.contended).toBeGreaterThan(0);
+        expect(model.counts.direct).toBeGreaterThan(0);
+        expect(model.counts.refused).toBeGreaterThan(0);
+        expect(model.counts.unserved).toBeGreaterThan(0);
+        expect(model.counts.restarts).toBeGreaterThan(0);
+      },
+      RUN_BUDGET_MS + 30_000,
+    );
   });
 
   test('a flow restarted on another backend leaves alone the reverse entry another flow has taken from its old 4-tuple', async () => {
