@@ -24,13 +24,13 @@ const UDP_HLEN = 8;
 const PAYLOAD = 64;
 const PROTO_NUMBER: Record<FrameProtocol, number> = { TCP: 6, UDP: 17 };
 
-function ipv4Bytes(address: string): Buffer {
+export function ipv4Bytes(address: string): Buffer {
   if (!isIPv4(address)) throw new Error(`not an IPv4 address: ${address}`);
   return Buffer.from(address.split('.').map(Number));
 }
 
 /** The Internet checksum (RFC 1071) of `data`, starting from the partial sum `initial`. */
-function internetChecksum(data: Buffer, initial = 0): number {
+export function internetChecksum(data: Buffer, initial = 0): number {
   let sum = initial;
   for (let i = 0; i + 1 < data.length; i += 2) sum += data.readUInt16BE(i);
   if (data.length % 2 === 1) sum += (data[data.length - 1] ?? 0) << 8;

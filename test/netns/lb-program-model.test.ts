@@ -16,6 +16,7 @@
  *   moved port, and holds that tuple in turn;
  * - every later packet of an open flow goes to the same backend from the same port on the wire,
  *   and every answer reaches the client from the address it dialled, to its own port;
+ * - an ICMP error about a flow's packet, either way, quotes that packet as its receiver sent it;
  * - every rewritten packet's checksums verify; traffic to a pod IP passes untouched.
  *
  * The traffic comes from a seeded generator (TERWAY_LB_MODEL_SEED replays a run); the programs'
@@ -32,7 +33,11 @@ import {
   type FrameProtocol,
 } from '../../bench/lb-program/frames.js';
 import { compatObjectPath } from '../../src/dataplane/bpf/lb-object.js';
-import { NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
+import {
+  NativeBpfMap,
+  NativeBpfProgram,
+  type TestRunResult,
+} from '../../src/dataplane/bpf/native-bpf.js';
 import {
   backendKeyOf,
   type BackendKey,
@@ -42,6 +47,7 @@ import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { buildLbObject, LB_OBJECT, LbPins } from '../support/bpf-lab.js';
+import { buildIcmpError, readIcmpError, type IcmpErrorSeen } from '../support/icmp-error-frames.js';
 import { SILENT_LOG } from '../support/pool-fixture.js';
 import { requireRoot } from '../support/netns.js';
 
@@ -194,8 +200,7 @@ interface Seen {
 
 const IP_PROTOCOL: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP' };
 
-function run(prog: NativeBpfProgram, frame: Buffer): Seen {
-  const { retval, frame: out } = prog.testRunFrame(frame);
+function seenOf({ retval, frame: out }: TestRunResult): Seen {
   const protocol = out[14 + 9] ?? 0;
   const addresses = frameAddresses(out);
   return {
@@ -232,6 +237,7 @@ class Model {
     /** New connections to a deleted Service's address. */
     unserved: 0,
     restarts: 0,
+    icmp: 0,
     packets: 0,
   };
   private readonly failures: string[] = [];
@@ -303,13 +309,21 @@ class Model {
   }
 
   egress(frame: Buffer): Seen {
-    this.counts.packets++;
-    return run(egressPrograms.get(this.egressName)!, frame);
+    return seenOf(this.egressRun(frame));
   }
 
   ingress(frame: Buffer): Seen {
+    return seenOf(this.ingressRun(frame));
+  }
+
+  egressRun(frame: Buffer): TestRunResult {
     this.counts.packets++;
-    return run(ingress, frame);
+    return egressPrograms.get(this.egressName)!.testRunFrame(frame);
+  }
+
+  ingressRun(frame: Buffer): TestRunResult {
+    this.counts.packets++;
+    return ingress.testRunFrame(frame);
   }
 }
 
@@ -557,6 +571,78 @@ function openDirect(model: Model, over: ModelFlow): void {
   handshake(model, flow);
 }
 
+function describeIcmp(retval: number, seen: IcmpErrorSeen): string {
+  const { quoted: q } = seen;
+  return `ICMP ${seen.src} → ${seen.dst} about ${q.src}:${q.sport} → ${q.dst}:${q.dport} (retval ${retval}, checksums ${seen.checksumsValid ? 'valid' : 'INVALID'})`;
+}
+
+/**
+ * ICMP errors about an open flow's packets, both ways (a port unreachable each): each must reach
+ * its receiver naming the packet as that side sent it, or the kernel finds no socket to tell.
+ * Errors are translated whatever became of the frontend: the flow is what they are about.
+ */
+function icmpErrors(model: Model, flow: ModelFlow): void {
+  const to = dialled(flow);
+  const target = TARGET_PORT[flow.protocol];
+  // From the backend, about the client's packet as it arrived there.
+  const up = model.ingressRun(
+    buildIcmpError({
+      src: flow.backend,
+      dst: flow.client,
+      quoted: {
+        protocol: flow.protocol,
+        src: flow.client,
+        sport: flow.wirePort,
+        dst: flow.backend,
+        dport: target,
+      },
+    }),
+  );
+  const fromBackend = readIcmpError(up.frame);
+  model.check(
+    up.retval === TC_ACT_OK &&
+      fromBackend.protocol === 1 &&
+      fromBackend.src === to.ip &&
+      fromBackend.dst === flow.client &&
+      fromBackend.quoted.src === flow.client &&
+      fromBackend.quoted.sport === flow.clientPort &&
+      fromBackend.quoted.dst === to.ip &&
+      fromBackend.quoted.dport === to.port &&
+      fromBackend.checksumsValid,
+    () =>
+      `${describeFlow(flow)}: the backend's ICMP error became ${describeIcmp(up.retval, fromBackend)}`,
+  );
+  // From the client, about the backend's packet as it arrived there.
+  const down = model.egressRun(
+    buildIcmpError({
+      src: flow.client,
+      dst: to.ip,
+      quoted: {
+        protocol: flow.protocol,
+        src: to.ip,
+        sport: to.port,
+        dst: flow.client,
+        dport: flow.clientPort,
+      },
+    }),
+  );
+  const fromClient = readIcmpError(down.frame);
+  model.check(
+    passes(model.egressName, down.retval) &&
+      fromClient.protocol === 1 &&
+      fromClient.src === flow.client &&
+      fromClient.dst === flow.backend &&
+      fromClient.quoted.src === flow.backend &&
+      fromClient.quoted.sport === target &&
+      fromClient.quoted.dst === flow.client &&
+      fromClient.quoted.dport === flow.wirePort &&
+      fromClient.checksumsValid,
+    () =>
+      `${describeFlow(flow)}: the client's ICMP error became ${describeIcmp(down.retval, fromClient)}`,
+  );
+  model.counts.icmp++;
+}
+
 /** Both sides close a TCP flow, or the client resets it; its tuple is free from then on. */
 function closeFlow(model: Model, flow: ModelFlow, random: () => number): void {
   const roll = random();
@@ -685,11 +771,13 @@ describe.each(BUILDS)('%s', (_name, build) => {
             if (model.flowOf(client, port, service, protocol) === undefined) {
               open(model, client, port, service, protocol);
             }
-          } else if (roll < 0.68) {
+          } else if (roll < 0.64) {
             if (model.flows.length === 0) continue;
             const flow = pick(model.flows);
             clientPacket(model, flow, TCP_FLAGS.ack);
             backendPacket(model, flow, TCP_FLAGS.ack);
+          } else if (roll < 0.68) {
+            if (model.flows.length > 0) icmpErrors(model, pick(model.flows));
           } else if (roll < 0.8) {
             // Not one whose Service is deleted: the programs would not see the client's FIN.
             const tcp = model.flows.filter((f) => f.protocol === 'TCP' && !f.service?.deleted);
@@ -742,6 +830,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
         expect(model.counts.refused).toBeGreaterThan(0);
         expect(model.counts.unserved).toBeGreaterThan(0);
         expect(model.counts.restarts).toBeGreaterThan(0);
+        expect(model.counts.icmp).toBeGreaterThan(0);
       },
       RUN_BUDGET_MS + 30_000,
     );
