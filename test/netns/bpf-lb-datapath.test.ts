@@ -1283,6 +1283,23 @@ describe('veth pod', () => {
     expect(counters('tw_fe_stat_v1', 19).rejected).toBe(1n);
   }, 30_000);
 
+  test('a connection moved off the port its ended flow had leaves alone the connection to another Service that took the port since', async () => {
+    // Two Services of b1 alone. A connection to the first ends; one to the second takes the port
+    // towards b1; the client then connects to the first again from that port, finds it held, and
+    // leaves from a moved one. Its old flow's reverse entry is the second connection's by then.
+    const b1 = { id: 80, ip: ipOf('b1'), port: TCP_TARGET };
+    setFrontend('10.96.0.46', 80, TCP, { id: 44 }, [b1]);
+    setFrontend('10.96.0.47', 80, TCP, { id: 45 }, [b1]);
+    const port = 31050;
+    const result = portClash(clientPod, 'tcp-reopen', '10.96.0.46:80', '10.96.0.47:80', port);
+    expect(result.first.answer).toMatchObject({ name: 'b1', peerPort: port });
+    expect(result.second.answer).toMatchObject({ name: 'b1', peerPort: port });
+    expect(result.firstAgain.answer?.name).toBe('b1');
+    expect(result.firstAgain.answer?.peerPort).not.toBe(port);
+    // The second connection still gets its answers: b1's replies are still translated for it.
+    expect(result.secondAgain).toMatchObject({ answer: { name: 'b1', peerPort: port } });
+  });
+
   test('trap 3: a direct connection from the port of a finished ClusterIP flow is not rewritten', async () => {
     const localPort = 20000 + Math.floor(Math.random() * 10000);
     const viaVip = await client.must('tcpOnce', {

@@ -8,6 +8,7 @@ socket may bind a port another one connected from. Run inside the client pod's n
   port-clash.py udp <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp-recverr <first host> <first port> <second host> <second port> <local port>
   port-clash.py udp-late <first host> <first port> <second host> <second port> <local port>
+  port-clash.py tcp-reopen <first host> <first port> <second host> <second port> <local port>
 
 tcp: the first connection asks one line, the second tries to connect and, if it can, asks one
 too; then the first asks again. tcp-reset: the same, each socket closed with a reset (SO_LINGER 0)
@@ -18,7 +19,10 @@ datagram it sent is reported to it (ConnectionRefusedError for a port unreachabl
 an unconnected socket otherwise. Prints one JSON object: each answer (the server's JSON line) or the
 error it met. udp-late: one socket asks the first destination, then sends the second a line whose
 answer comes 300 ms late (`late:300`), closes the socket 100 ms later and waits: the late answer
-finds no socket, and the client's kernel answers it with an ICMP port unreachable.
+finds no socket, and the client's kernel answers it with an ICMP port unreachable. tcp-reopen: the
+first connection asks one line and is reset; the second connects from the port and asks; a new
+connection to the first destination, from the port again, asks (firstAgain); then the second asks
+again (secondAgain). All are reset at the end.
 """
 
 import json
@@ -54,6 +58,11 @@ def ask(sock, line):
         return {"error": type(error).__name__}
 
 
+def reset_close(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 def tcp(first, second, local_port, reset=False):
     one = bound(socket.SOCK_STREAM, local_port)
     one.connect(first)
@@ -67,8 +76,33 @@ def tcp(first, second, local_port, reset=False):
     result["firstAgain"] = ask(one, "first again")
     for sock in (two, one):
         if reset:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            reset_close(sock)
+        else:
+            sock.close()
+    return result
+
+
+def connected_ask(destination, local_port, line):
+    sock = bound(socket.SOCK_STREAM, local_port)
+    try:
+        sock.connect(destination)
+    except OSError as error:
         sock.close()
+        return None, {"error": type(error).__name__}
+    return sock, ask(sock, line)
+
+
+def tcp_reopen(first, second, local_port):
+    one, first_answer = connected_ask(first, local_port, "first")
+    result = {"first": first_answer}
+    if one:
+        reset_close(one)
+    two, result["second"] = connected_ask(second, local_port, "second")
+    three, result["firstAgain"] = connected_ask(first, local_port, "first again")
+    result["secondAgain"] = ask(two, "second again") if two else {"error": "not connected"}
+    for sock in (three, two):
+        if sock:
+            reset_close(sock)
     return result
 
 
@@ -110,6 +144,8 @@ def main():
     second = (second_host, int(second_port))
     if kind in ("tcp", "tcp-reset"):
         result = tcp(first, second, int(local_port), reset=kind == "tcp-reset")
+    elif kind == "tcp-reopen":
+        result = tcp_reopen(first, second, int(local_port))
     elif kind == "udp-late":
         result = udp_late(first, second, int(local_port))
     else:

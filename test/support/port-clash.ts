@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inNs, type EchoReply } from './bpf-lab.js';
 import { REPO_ROOT } from './bins.js';
 
-export type ClashKind = 'tcp' | 'tcp-reset' | 'udp' | 'udp-recverr' | 'udp-late';
+export type ClashKind = 'tcp' | 'tcp-reset' | 'tcp-reopen' | 'udp' | 'udp-recverr' | 'udp-late';
 
 /** One exchange: the server's answer, or the error the client met (and, for UDP, who answered). */
 export interface ClashAnswer {
@@ -17,6 +17,8 @@ export interface ClashResult {
   first: ClashAnswer;
   second: ClashAnswer;
   firstAgain: ClashAnswer;
+  /** tcp-reopen only: the second connection, asked again after the first was reopened. */
+  secondAgain?: ClashAnswer;
 }
 
 /**
