@@ -373,19 +373,34 @@ static napi_value prog_close(napi_env env, napi_callback_info cbinfo)
  * for a program that is never attached (the Service LB's conntrack collector, whose "frame"
  * carries the keys it is to judge). Nothing of the frame comes back.
  */
-static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
+/*
+ * The (handle, frame) arguments of a test run: the open program, and a frame of at least an
+ * Ethernet header and at most `max_len` bytes. NULL with an exception pending otherwise.
+ */
+static struct tw_prog *test_run_args(napi_env env, napi_callback_info cbinfo, const char *op,
+				     size_t max_len, void **frame, size_t *len)
 {
-	napi_value argv[2], result;
-	void *frame;
-	size_t len;
+	napi_value argv[2];
 	if (!tw_args(env, cbinfo, 2, argv))
 		return NULL;
 	struct tw_prog *prog = get_prog(env, argv[0], false);
-	if (!prog || !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
+	if (!prog || !tw_arg_buffer(env, argv[1], "frame", frame, len))
 		return NULL;
-	if (len < ETH_HLEN || len > UINT32_MAX)
-		return tw_throw_code(env, "EINVAL", "progTestRun(%s): a frame of %zu bytes", prog->path,
-				     len);
+	if (*len < ETH_HLEN || *len > max_len) {
+		tw_throw_code(env, "EINVAL", "%s(%s): a frame of %zu bytes", op, prog->path, *len);
+		return NULL;
+	}
+	return prog;
+}
+
+static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
+{
+	napi_value result;
+	void *frame;
+	size_t len;
+	struct tw_prog *prog = test_run_args(env, cbinfo, "progTestRun", UINT32_MAX, &frame, &len);
+	if (!prog)
+		return NULL;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .repeat = 1);
 	if (bpf_prog_test_run_opts(prog->fd, &opts))
@@ -406,17 +421,13 @@ static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
  */
 static napi_value prog_test_run_frame(napi_env env, napi_callback_info cbinfo)
 {
-	napi_value argv[2], result, out;
+	napi_value result, out;
 	void *frame;
 	size_t len;
-	if (!tw_args(env, cbinfo, 2, argv))
+	struct tw_prog *prog =
+		test_run_args(env, cbinfo, "progTestRunFrame", UINT16_MAX, &frame, &len);
+	if (!prog)
 		return NULL;
-	struct tw_prog *prog = get_prog(env, argv[0], false);
-	if (!prog || !tw_arg_buffer(env, argv[1], "frame", &frame, &len))
-		return NULL;
-	if (len < ETH_HLEN || len > UINT16_MAX)
-		return tw_throw_code(env, "EINVAL", "progTestRunFrame(%s): a frame of %zu bytes",
-				     prog->path, len);
 	__u32 room = (__u32)len + TW_TEST_RUN_GROWTH;
 	unsigned char *written = malloc(room);
 	if (!written)

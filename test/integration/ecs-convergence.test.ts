@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
 import { DaemonProcess } from '../support/processes.js';
+import { seededRandom } from '../support/seeded-random.js';
 import type { EmulatedNode, PodIp } from '../support/emulated-node.js';
 import {
   allocate,
@@ -29,18 +30,6 @@ const FAULTED_APIS = [
   'DescribeVSwitches',
 ];
 
-/** A seeded generator, so the injected faults fall the same way on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 let node: EmulatedNode;
 let daemon: DaemonProcess;
 
@@ -55,7 +44,8 @@ beforeAll(async () => {
       deleteMs: 300,
       stuckAttachFailMs: 3_000,
     },
-    random: seeded(20261125),
+    // Seeded, so the injected faults fall the same way on every run.
+    random: seededRandom(20261125),
   });
   daemon = new DaemonProcess({
     ...node.cloudConfig,
