@@ -16,13 +16,13 @@ export interface FrameSpec {
   tcpFlags?: number;
 }
 
-const ETH_HLEN = 14;
-const IP_HLEN = 20;
+export const ETH_HLEN = 14;
+export const IP_HLEN = 20;
 const TCP_HLEN = 20;
 const UDP_HLEN = 8;
 /** After the headers: a small request's worth of bytes. */
 const PAYLOAD = 64;
-const PROTO_NUMBER: Record<FrameProtocol, number> = { TCP: 6, UDP: 17 };
+export const PROTO_NUMBER: Record<FrameProtocol, number> = { TCP: 6, UDP: 17 };
 
 export function ipv4Bytes(address: string): Buffer {
   if (!isIPv4(address)) throw new Error(`not an IPv4 address: ${address}`);

@@ -5,20 +5,20 @@
  * relies on verify (outer IPv4, ICMP, quoted IPv4).
  */
 import {
+  ETH_HLEN,
   internetChecksum,
+  IP_HLEN,
   ipv4Bytes,
+  PROTO_NUMBER,
   type FrameAddresses,
   type FrameProtocol,
 } from '../../bench/lb-program/frames.js';
 
-const ETH_HLEN = 14;
-const IP_HLEN = 20;
 const ICMP_HLEN = 8;
 /** What the quoted packet carried after its headers: the quoted total length says so. */
 const QUOTED_PAYLOAD = 64;
 const ICMP_DEST_UNREACH = 3;
 const ICMP_PORT_UNREACH = 3;
-const PROTO_NUMBER: Record<FrameProtocol, number> = { TCP: 6, UDP: 17 };
 
 export interface IcmpErrorSpec {
   /** The outer packet: who reports, and to whom. */
