@@ -4,7 +4,8 @@
  * tw_lb_ingress, run through BPF_PROG_TEST_RUN on real pinned maps that the real LbReconciler
  * writes, while Services share backends, clients reuse a handful of ports towards several
  * Services and their backends at once (so 4-tuples clash on the wire), backends drain, come and
- * go, a Service scales to zero and back or is deleted and re-created, and the daemon restarts.
+ * go, a Service scales to zero and back or is deleted and re-created, UDP flows expire, and the
+ * daemon restarts.
  *
  * After every packet the model checks:
  * - a new flow goes to a ready backend of its Service, or is refused only when it has none;
@@ -17,6 +18,8 @@
  * - every later packet of an open flow goes to the same backend from the same port on the wire,
  *   and every answer reaches the client from the address it dialled, to its own port;
  * - an ICMP error about a flow's packet, either way, quotes that packet as its receiver sent it;
+ * - while a Service is deleted, its flows keep their tuples, their client packets leave as they
+ *   are and their answers are still translated, and new connections to its address are left alone;
  * - every rewritten packet's checksums verify; traffic to a pod IP passes untouched.
  *
  * The traffic comes from a seeded generator (TERWAY_LB_MODEL_SEED replays a run); the programs'
@@ -30,17 +33,22 @@ import { compatObjectPath } from '../../src/dataplane/bpf/lb-object.js';
 import { NativeBpfMap, NativeBpfProgram } from '../../src/dataplane/bpf/native-bpf.js';
 import { closeLbMaps, openLbMaps, type LbMaps } from '../../src/lb/lb-maps.js';
 import { LbReconciler } from '../../src/lb/lb-reconciler.js';
+import { FLOW } from '../../src/lb/maps/lb-layouts.js';
+import { decode, encode } from '../../src/lb/maps/struct-codec.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
-import { buildLbObject, LB_OBJECT, LbPins } from '../support/bpf-lab.js';
+import { buildLbObject, flowKey, LB_OBJECT, LbPins, UDP } from '../support/bpf-lab.js';
 import {
   CLIENT_PORTS,
   CLIENTS,
+  describeFlow,
   describeSeen,
+  dialled,
   Model,
   OTHER_POD,
   PROTOCOLS,
   TARGET_PORT,
   TC_ACT_OK,
+  type ModelFlow,
   type ModelPrograms,
   type ServiceState,
 } from '../support/lb-model/model.js';
@@ -129,6 +137,37 @@ async function program(services: readonly ServiceState[]): Promise<void> {
   if (reconciler.failure !== undefined) throw reconciler.failure;
 }
 
+/** Past every lifetime lb.c gives a UDP flow (30 s, 60 s for a stream). */
+const UDP_EXPIRED_NS = 61n * 1_000_000_000n;
+
+/**
+ * A UDP flow's time is up: its entry's packets are put 61 s back, as if it had been quiet that
+ * long (the programs read CLOCK_MONOTONIC, as process.hrtime does). From then on it holds nothing,
+ * and the client sends nothing more on it.
+ */
+function expire(model: Model, flow: ModelFlow): void {
+  const to = dialled(flow);
+  const key = flowKey({
+    clientAddr: flow.client,
+    frontendAddr: to.ip,
+    clientPort: flow.clientPort,
+    frontendPort: to.port,
+    proto: UDP,
+  });
+  const entry = maps.flow.lookup(key);
+  model.check(entry !== undefined, () => `${describeFlow(flow)}: no entry in the flow map`);
+  if (entry === undefined) return;
+  const past = process.hrtime.bigint() - UDP_EXPIRED_NS;
+  const flowEntry = decode(FLOW, entry);
+  maps.flow.updateBatch(
+    key,
+    encode(FLOW, { ...flowEntry, firstSeenNs: past, lastSeenNs: past }),
+    1,
+  );
+  model.close(flow);
+  model.counts.expired++;
+}
+
 /**
  * terwayd restarted: a new reconciler restores its view from the live maps, is handed the
  * Services again, and deletes what none of them lists.
@@ -158,7 +197,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
 
   describe.each(EGRESS_PROGRAMS)('%s and tw_lb_ingress', (egressName) => {
     test(
-      'random traffic over shared backends, clashing client ports, direct connections, drains, removals and scale-to-zero keeps every promise of the programs',
+      'random traffic over shared backends and clashing client ports, with direct connections, ICMP errors, drains, removals, scale-to-zero, deleted Services, expired flows and daemon restarts, keeps every promise of the programs',
       async () => {
         const random = seededRandom(SEED);
         const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -201,10 +240,14 @@ describe.each(BUILDS)('%s', (_name, build) => {
             backendPacket(model, flow, TCP_FLAGS.ack);
           } else if (roll < 0.68) {
             if (model.flows.length > 0) icmpErrors(model, pick(model.flows));
-          } else if (roll < 0.8) {
+          } else if (roll < 0.78) {
             // Not one whose Service is deleted: the programs would not see the client's FIN.
             const tcp = model.flows.filter((f) => f.protocol === 'TCP' && !f.service?.deleted);
             if (tcp.length > 0) closeFlow(model, pick(tcp), random);
+          } else if (roll < 0.8) {
+            // UDP has no close: its flows end when their time is up.
+            const udp = model.flows.filter((f) => f.protocol === 'UDP');
+            if (udp.length > 0) expire(model, pick(udp));
           } else if (roll < 0.85) {
             // From a port an open Service flow holds towards its backend, not yet dialled directly.
             const held = model.flows.filter(
@@ -254,6 +297,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
         expect(model.counts.unserved).toBeGreaterThan(0);
         expect(model.counts.restarts).toBeGreaterThan(0);
         expect(model.counts.icmp).toBeGreaterThan(0);
+        expect(model.counts.expired).toBeGreaterThan(0);
       },
       RUN_BUDGET_MS + 30_000,
     );

@@ -103,6 +103,8 @@ export class Model {
     unserved: 0,
     restarts: 0,
     icmp: 0,
+    /** UDP flows whose time was made up (the test ages their entries). */
+    expired: 0,
     packets: 0,
   };
   private readonly failures: string[] = [];
