@@ -369,11 +369,6 @@ static napi_value prog_close(napi_env env, napi_callback_info cbinfo)
 }
 
 /*
- * progTestRun(handle, frame) -> the program's return value: one run through BPF_PROG_TEST_RUN,
- * for a program that is never attached (the Service LB's conntrack collector, whose "frame"
- * carries the keys it is to judge). Nothing of the frame comes back.
- */
-/*
  * The (handle, frame) arguments of a test run: the open program, and a frame of at least an
  * Ethernet header and at most `max_len` bytes. NULL with an exception pending otherwise.
  */
@@ -393,6 +388,11 @@ static struct tw_prog *test_run_args(napi_env env, napi_callback_info cbinfo, co
 	return prog;
 }
 
+/*
+ * progTestRun(handle, frame) -> the program's return value: one run through BPF_PROG_TEST_RUN,
+ * for a program that is never attached (the Service LB's conntrack collector, whose "frame"
+ * carries the keys it is to judge). Nothing of the frame comes back.
+ */
 static napi_value prog_test_run(napi_env env, napi_callback_info cbinfo)
 {
 	napi_value result;
