@@ -52,7 +52,7 @@ import {
   type ModelPrograms,
   type ServiceState,
 } from '../support/lb-model/model.js';
-import { changeBackends, frontendsOf } from '../support/lb-model/services.js';
+import { changeService, frontendsOf } from '../support/lb-model/services.js';
 import {
   backendPacket,
   clientPacket,
@@ -280,7 +280,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
             await restartDaemon(services);
             model.counts.restarts++;
           } else {
-            changeBackends(model, pick(services), random, freshBackend);
+            changeService(model, pick(services), random, freshBackend);
             await program(services);
             model.forgetUnlisted();
           }

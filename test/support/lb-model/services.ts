@@ -27,7 +27,7 @@ export function frontendsOf(service: ServiceState): DesiredFrontend[] {
  * The control plane moves: a drain or its end, a backend removed or added, scale to zero, the
  * Service deleted or re-created.
  */
-export function changeBackends(
+export function changeService(
   model: Model,
   service: ServiceState,
   random: () => number,
