@@ -18,13 +18,13 @@ export interface FrameSpec {
 
 export const ETH_HLEN = 14;
 export const IP_HLEN = 20;
-const TCP_HLEN = 20;
-const UDP_HLEN = 8;
+export const TCP_HLEN = 20;
+export const UDP_HLEN = 8;
 /** After the headers: a small request's worth of bytes. */
 const PAYLOAD = 64;
 export const PROTO_NUMBER: Record<FrameProtocol, number> = { TCP: 6, UDP: 17 };
 
-export function ipv4Bytes(address: string): Buffer {
+function ipv4Bytes(address: string): Buffer {
   if (!isIPv4(address)) throw new Error(`not an IPv4 address: ${address}`);
   return Buffer.from(address.split('.').map(Number));
 }
@@ -46,19 +46,41 @@ function pseudoHeaderSum(ip: Buffer, l4Length: number): number {
   return 0xffff - internetChecksum(pseudo);
 }
 
+/** An Ethernet header for IPv4 at the start of `frame` (locally administered MACs). */
+export function writeEthernetHeader(frame: Buffer): void {
+  Buffer.from([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]).copy(frame, 0);
+}
+
+/** DF, as a TCP stack sends. */
+const DONT_FRAGMENT = 0x4000;
+
+/** A 20-byte IPv4 header (TTL 64) at the start of `into`, its checksum set. */
+export function writeIpv4Header(
+  into: Buffer,
+  header: { protocol: number; src: string; dst: string; totalLength: number; flags?: number },
+): void {
+  into[0] = 0x45;
+  into.writeUInt16BE(header.totalLength, 2);
+  into.writeUInt16BE(header.flags ?? 0, 6);
+  into[8] = 64;
+  into[9] = header.protocol;
+  ipv4Bytes(header.src).copy(into, 12);
+  ipv4Bytes(header.dst).copy(into, 16);
+  into.writeUInt16BE(internetChecksum(into.subarray(0, IP_HLEN)), 10);
+}
+
 export function buildFrame(spec: FrameSpec): Buffer {
   const l4Header = spec.protocol === 'TCP' ? TCP_HLEN : UDP_HLEN;
   const frame = Buffer.alloc(ETH_HLEN + IP_HLEN + l4Header + PAYLOAD);
-  Buffer.from([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]).copy(frame, 0);
+  writeEthernetHeader(frame);
   const ip = frame.subarray(ETH_HLEN, ETH_HLEN + IP_HLEN);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(frame.length - ETH_HLEN, 2);
-  ip.writeUInt16BE(0x4000, 6); // DF, as a TCP stack sends
-  ip[8] = 64;
-  ip[9] = PROTO_NUMBER[spec.protocol];
-  ipv4Bytes(spec.src).copy(ip, 12);
-  ipv4Bytes(spec.dst).copy(ip, 16);
-  ip.writeUInt16BE(internetChecksum(ip), 10);
+  writeIpv4Header(ip, {
+    protocol: PROTO_NUMBER[spec.protocol],
+    src: spec.src,
+    dst: spec.dst,
+    totalLength: frame.length - ETH_HLEN,
+    flags: DONT_FRAGMENT,
+  });
   const l4 = frame.subarray(ETH_HLEN + IP_HLEN);
   l4.writeUInt16BE(spec.sport, 0);
   l4.writeUInt16BE(spec.dport, 2);

@@ -8,8 +8,11 @@ import {
   ETH_HLEN,
   internetChecksum,
   IP_HLEN,
-  ipv4Bytes,
   PROTO_NUMBER,
+  TCP_HLEN,
+  UDP_HLEN,
+  writeEthernetHeader,
+  writeIpv4Header,
   type FrameAddresses,
   type FrameProtocol,
 } from '../../bench/lb-program/frames.js';
@@ -28,38 +31,26 @@ export interface IcmpErrorSpec {
   quoted: FrameAddresses & { protocol: FrameProtocol };
 }
 
-function ipv4Header(
-  protocol: number,
-  src: string,
-  dst: string,
-  totalLength: number,
-  into: Buffer,
-): void {
-  into[0] = 0x45;
-  into.writeUInt16BE(totalLength, 2);
-  into[8] = 64;
-  into[9] = protocol;
-  ipv4Bytes(src).copy(into, 12);
-  ipv4Bytes(dst).copy(into, 16);
-  into.writeUInt16BE(internetChecksum(into.subarray(0, IP_HLEN)), 10);
-}
-
 export function buildIcmpError(spec: IcmpErrorSpec): Buffer {
   const { quoted } = spec;
   const frame = Buffer.alloc(ETH_HLEN + IP_HLEN + ICMP_HLEN + IP_HLEN + 8);
-  Buffer.from([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]).copy(frame, 0);
-  ipv4Header(1, spec.src, spec.dst, frame.length - ETH_HLEN, frame.subarray(ETH_HLEN));
+  writeEthernetHeader(frame);
+  writeIpv4Header(frame.subarray(ETH_HLEN), {
+    protocol: 1,
+    src: spec.src,
+    dst: spec.dst,
+    totalLength: frame.length - ETH_HLEN,
+  });
   const icmp = frame.subarray(ETH_HLEN + IP_HLEN);
   icmp[0] = ICMP_DEST_UNREACH;
   icmp[1] = ICMP_PORT_UNREACH;
-  const l4Header = quoted.protocol === 'TCP' ? 20 : 8;
-  ipv4Header(
-    PROTO_NUMBER[quoted.protocol],
-    quoted.src,
-    quoted.dst,
-    IP_HLEN + l4Header + QUOTED_PAYLOAD,
-    icmp.subarray(ICMP_HLEN),
-  );
+  const l4Header = quoted.protocol === 'TCP' ? TCP_HLEN : UDP_HLEN;
+  writeIpv4Header(icmp.subarray(ICMP_HLEN), {
+    protocol: PROTO_NUMBER[quoted.protocol],
+    src: quoted.src,
+    dst: quoted.dst,
+    totalLength: IP_HLEN + l4Header + QUOTED_PAYLOAD,
+  });
   const l4 = icmp.subarray(ICMP_HLEN + IP_HLEN);
   l4.writeUInt16BE(quoted.sport, 0);
   l4.writeUInt16BE(quoted.dport, 2);
