@@ -87,8 +87,11 @@ export function describeSeen(seen: Seen): string {
  */
 export class Model {
   readonly flows: ModelFlow[] = [];
-  /** `client/service/protocol` → the backend affinity remembers; absent when the model cannot tell. */
-  readonly affinity = new Map<string, string>();
+  /**
+   * Service name → `client/protocol` → the backend affinity remembers (per client and frontend:
+   * the TCP and the UDP port each remember their own); absent when the model cannot tell.
+   */
+  private readonly affinity = new Map<string, Map<string, string>>();
   /**
    * `contended`: new flows from a port whose tuple towards one of the ready backends was taken,
    * so the programs had to look past it (or might have, had they drawn it).
@@ -159,6 +162,21 @@ export class Model {
         f.backend === backend &&
         f.protocol === protocol,
     );
+  }
+
+  /** What affinity remembers for `service`'s clients, as the model knows it. */
+  affinityOf(service: ServiceState): Map<string, string> {
+    let remembered = this.affinity.get(service.name);
+    if (remembered === undefined) {
+      remembered = new Map();
+      this.affinity.set(service.name, remembered);
+    }
+    return remembered;
+  }
+
+  /** A re-created frontend may get another id: what affinity remembered is past knowing. */
+  forgetAffinity(service: ServiceState): void {
+    this.affinity.delete(service.name);
   }
 
   listed(backend: string): boolean {

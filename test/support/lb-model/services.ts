@@ -48,9 +48,7 @@ export function changeService(
     service.deleted = true;
     service.ready = [];
     service.draining = [];
-    for (const key of [...model.affinity.keys()]) {
-      if (key.startsWith(`${service.name}/`, key.indexOf('/') + 1)) model.affinity.delete(key);
-    }
+    model.forgetAffinity(service);
     return;
   }
   const listed = [...service.ready, ...service.draining];

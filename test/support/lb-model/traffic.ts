@@ -99,9 +99,9 @@ export function open(
 ): void {
   const tuple = (backend: string, port: number) => model.holder(client, port, backend, protocol);
   const takenFromOwnPort = service.ready.filter((b) => tuple(b, clientPort) !== undefined);
-  // Affinity is per client and frontend: the TCP and the UDP port each remember their own.
-  const affinityKey = `${client}/${service.name}/${protocol}`;
-  const remembered = service.affinity ? model.affinity.get(affinityKey) : undefined;
+  const affinityKey = `${client}/${protocol}`;
+  const affinity = model.affinityOf(service);
+  const remembered = service.affinity ? affinity.get(affinityKey) : undefined;
   const seen = model.egress(
     buildFrame({
       protocol,
@@ -189,8 +189,8 @@ export function open(
     // draw is the backend seen; after a clash the model cannot tell which was drawn first, so it
     // stops predicting until the next clean draw.
     const drew = remembered === undefined || !service.ready.includes(remembered);
-    if (drew && takenFromOwnPort.length === 0) model.affinity.set(affinityKey, backend);
-    else if (drew) model.affinity.delete(affinityKey);
+    if (drew && takenFromOwnPort.length === 0) affinity.set(affinityKey, backend);
+    else if (drew) affinity.delete(affinityKey);
   }
   const flow: ModelFlow = { service, protocol, client, clientPort, backend, wirePort };
   model.flows.push(flow);
