@@ -225,6 +225,28 @@ struct {
 	__type(value, struct lb_frag_nat);
 } tw_frag_v1 SEC(".maps");
 
+/*
+ * Claims on 4-tuples (private, like tw_frag). A new flow's check that its 4-tuple on the wire is
+ * free (tuple_owner()) and its write of the reverse entry that makes it its own are two steps;
+ * two CPUs opening flows that translate onto one tuple (one client port towards two Services that
+ * share a backend, at the same instant) could both pass the check and both send a SYN on it. The
+ * check therefore runs under a claim on the tuple: an entry here, inserted with BPF_NOEXIST (the
+ * map's bucket lock makes that atomic) and deleted once the reverse entry is written. A flow that
+ * cannot claim its tuple treats it as taken. Deleting a reverse entry that looks stale takes the
+ * claim too (delete_reverse_of()), so that it never deletes one a new flow has just written. A
+ * bpf_spin_lock cannot do this: no map helper may run while one is held. A program run holds two
+ * claims at most (a flow moving to another tuple deletes its old one's entry), so the map holds a
+ * few entries per CPU; the value is when a claim was taken, for whoever inspects the pin.
+ */
+#define TW_MAX_CLAIMS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TW_MAX_CLAIMS);
+	__type(key, struct tw_reverse_key);
+	__type(value, __u64);
+} tw_claim_v1 SEC(".maps");
+
 /* -------------------------------------------------------------------------------------------- */
 /* Constants                                                                                     */
 
@@ -1372,12 +1394,13 @@ union key_words {
 
 /*
  * Whether a new flow (own) may not use rk's 4-tuple, because another flow holds it or a direct
- * connection does, with port_held()'s answer. A global function: the verifier checks it once, on
- * its own, rather than at each of the up to nine places a new flow may ask (its first pick, the
- * other backends, the moved ports), which would take it past its instruction limit. The keys come
- * as words, not pointers: a global function takes no pointer but its context before Linux 5.12.
- * The clock is read again inside, for want of a sixth argument: a tick later at most, against
- * lifetimes of seconds.
+ * connection does, or another CPU is taking it right now, with port_held()'s answer. A tuple
+ * found free is returned claimed (tw_claim): the caller writes its reverse entry, then calls
+ * release_tuple(). A global function: the verifier checks it once, on its own, rather than at each
+ * of the up to nine places a new flow may ask (its first pick, the other backends, the moved
+ * ports), which would take it past its instruction limit. The keys come as words, not pointers: a
+ * global function takes no pointer but its context before Linux 5.12. The clock is read again
+ * inside, for want of a sixth argument: a tick later at most, against lifetimes of seconds.
  */
 __noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u64 own_lo,
 			   __u64 own_hi)
@@ -1385,12 +1408,19 @@ __noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u6
 	union key_words key = { .w = { rk_lo, rk_hi } };
 	union key_words flow = { .w = { own_lo, own_hi } };
 	enum port_owner owner;
+	__u64 now;
 
 	if (!skb)
 		return PORT_HELD | TUPLE_TAKEN;
-	owner = port_held(&key.rk, &flow.fk, lb_now());
-	if (owner == PORT_HELD)
+	now = lb_now();
+	/* Claimed before it is read: what the check finds then stays true until the release. */
+	if (bpf_map_update_elem(&tw_claim_v1, &key.rk, &now, BPF_NOEXIST))
+		return PORT_HELD | TUPLE_TAKEN;
+	owner = port_held(&key.rk, &flow.fk, now);
+	if (owner == PORT_HELD) {
+		bpf_map_delete_elem(&tw_claim_v1, &key.rk);
 		return owner | TUPLE_TAKEN;
+	}
 	/*
 	 * The reverse entry still leading to this flow proves that no direct connection took the
 	 * tuple since: the flow found none when it first took it, and a direct SYN from the port
@@ -1398,9 +1428,46 @@ __noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u6
 	 * moved port (not_a_service()). So the client reopening a Service connection from the port
 	 * of an ended one, most new connections of a busy client, skips the socket lookup.
 	 */
-	if (owner != PORT_OURS && direct_connection(skb, &key.rk))
+	if (owner != PORT_OURS && direct_connection(skb, &key.rk)) {
+		bpf_map_delete_elem(&tw_claim_v1, &key.rk);
 		return owner | TUPLE_TAKEN;
+	}
 	return owner;
+}
+
+/* Ends tuple_owner()'s claim on a tuple it found free, once its reverse entry is written. */
+static __always_inline void release_tuple(const struct tw_reverse_key *rk)
+{
+	bpf_map_delete_elem(&tw_claim_v1, rk);
+}
+
+/* A claim for a delete (see delete_reverse_of()); false when a new flow is taking the tuple. */
+static __always_inline bool claim_for_delete(const struct tw_reverse_key *rk)
+{
+	__u64 now = lb_now();
+
+	return bpf_map_update_elem(&tw_claim_v1, rk, &now, BPF_NOEXIST) == 0;
+}
+
+/*
+ * Deletes rk's reverse entry if it leads to `key`. Under a claim: without one, a new flow could
+ * take the tuple and write its own entry between the check and the delete, which would delete
+ * that flow's and leave its answers untranslated. A tuple claimed by a flow taking it is left
+ * alone: that flow writes its entry over this one.
+ */
+static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
+					      const struct tw_flow_key *key)
+{
+	struct tw_flow_key *owner;
+	bool deleted = false;
+
+	if (!claim_for_delete(rk))
+		return false;
+	owner = bpf_map_lookup_elem(&tw_rev_v1, rk);
+	if (owner && same_flow_key(owner, key))
+		deleted = bpf_map_delete_elem(&tw_rev_v1, rk) == 0;
+	release_tuple(rk);
+	return deleted;
 }
 
 static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,
@@ -1599,6 +1666,7 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 		bpf_map_update_elem(&tw_moved_v1, key, &mp, BPF_ANY);
 		bpf_map_update_elem(&tw_flow_v1, key, &nf, BPF_ANY);
 		bpf_map_update_elem(&tw_rev_v1, rk, key, BPF_ANY);
+		release_tuple(rk);
 	}
 	count_node(COUNT_MOVED_DIRECT);
 	/* The source port sits at the same offset in TCP and UDP headers. */
@@ -1688,8 +1756,12 @@ static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt
 	owner = port_held(&rk, NULL, now);
 	if (owner == PORT_HELD)
 		return move_direct(skb, p, &rk, &key, now);
-	if (owner == PORT_STALE && tcp)
-		bpf_map_delete_elem(&tw_rev_v1, &rk);
+	if (owner == PORT_STALE && tcp && claim_for_delete(&rk)) {
+		/* Judged again under the claim: a new flow may have taken the tuple since. */
+		if (port_held(&rk, NULL, now) == PORT_STALE)
+			bpf_map_delete_elem(&tw_rev_v1, &rk);
+		release_tuple(&rk);
+	}
 	return TC_ACT_OK;
 }
 
@@ -1848,17 +1920,15 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			 * flow's replies untranslated and its tuple free for a third.
 			 */
 			struct tw_reverse_key old_rk = rk;
-			struct tw_flow_key *old_owner;
 
 			old_rk.backend_addr = old_addr;
 			old_rk.backend_port = old_port;
 			old_rk.client_port = old_wire;
-			old_owner = bpf_map_lookup_elem(&tw_rev_v1, &old_rk);
-			if (old_owner && same_flow_key(old_owner, &key))
-				bpf_map_delete_elem(&tw_rev_v1, &old_rk);
+			delete_reverse_of(&old_rk, &key);
 		}
 		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	}
+	release_tuple(&rk);
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
 	count_node(COUNT_FLOW);
@@ -2087,6 +2157,19 @@ static __always_inline int ingress_later_fragment(struct __sk_buff *skb, const s
 	return TC_ACT_OK;
 }
 
+/*
+ * Whether a reply's reverse entry, leading to fk (whose flow is f, or NULL), is stale (see
+ * tw_lb_ingress()): f is no live flow that names this backend and this port on the wire, or the
+ * reply is a SYN-ACK to a flow not waiting for one.
+ */
+static __always_inline bool reverse_stale(const struct tw_flow *f, const struct tw_flow_key *fk,
+					  const struct pkt *p, bool synack, __u64 now)
+{
+	return !f || f->backend_addr != p->saddr || f->backend_port != p->sport ||
+	       fk->client_addr != p->daddr || wire_port(f, fk) != p->dport ||
+	       !flow_alive(f, p->proto, now) || (synack && f->state != TW_FLOW_NEW);
+}
+
 static __always_inline int lb_ingress(struct __sk_buff *skb)
 {
 	struct tw_reverse_key rk = {};
@@ -2144,10 +2227,15 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	now = lb_now();
 	tcp = p.proto == IPPROTO_TCP;
 	synack = tcp && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
-	if (!f || f->backend_addr != p.saddr || f->backend_port != p.sport ||
-	    fk.client_addr != p.daddr || wire_port(f, &fk) != p.dport ||
-	    !flow_alive(f, p.proto, now) || (synack && f->state != TW_FLOW_NEW)) {
-		bpf_map_delete_elem(&tw_rev_v1, &rk);
+	if (reverse_stale(f, &fk, &p, synack, now)) {
+		if (claim_for_delete(&rk)) {
+			/* Judged again under the claim: a new flow may have taken the tuple since. */
+			fkp = bpf_map_lookup_elem(&tw_rev_v1, &rk);
+			if (fkp && same_flow_key(fkp, &fk) &&
+			    reverse_stale(bpf_map_lookup_elem(&tw_flow_v1, &fk), &fk, &p, synack, now))
+				bpf_map_delete_elem(&tw_rev_v1, &rk);
+			release_tuple(&rk);
+		}
 		return TC_ACT_OK;
 	}
 
@@ -2206,7 +2294,7 @@ int tw_lb_ingress(struct __sk_buff *skb)
 __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 {
 	struct tw_reverse_key rk = {};
-	struct tw_flow_key key, *owner;
+	struct tw_flow_key key;
 	struct tw_flow *f;
 	bool port_moved;
 	int done = 0;
@@ -2231,8 +2319,7 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	/* A reverse entry another flow has taken since is that flow's. */
 	if (!rk.client_port)
 		return done;
-	owner = bpf_map_lookup_elem(&tw_rev_v1, &rk);
-	if (owner && same_flow_key(owner, &key) && bpf_map_delete_elem(&tw_rev_v1, &rk) == 0)
+	if (delete_reverse_of(&rk, &key))
 		done |= COLLECTED_REVERSE;
 	return done;
 }

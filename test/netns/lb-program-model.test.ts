@@ -79,6 +79,8 @@ let pins: LbPins;
 let maps: LbMaps;
 let reconciler: LbReconciler;
 let ingress: NativeBpfProgram;
+/** The programs' claims on 4-tuples (tw_claim in lb.c): each lasts one program run. */
+let claims: NativeBpfMap;
 const egressPrograms = new Map<EgressProgram, NativeBpfProgram>();
 
 type EgressProgram = 'tw_lb_egress_gw' | 'tw_lb_egress';
@@ -106,6 +108,7 @@ function useBuild(build: string): void {
       egressPrograms.set(name, NativeBpfProgram.openPinned(pins.prog(name)));
     }
     ingress = NativeBpfProgram.openPinned(pins.prog('tw_lb_ingress'));
+    claims = NativeBpfMap.openPinned(pins.map('tw_claim_v1'));
   });
 
   /** Each test starts from empty conntrack and affinity tables, and its own addresses. */
@@ -121,6 +124,7 @@ function useBuild(build: string): void {
     for (const program of egressPrograms.values()) program.close();
     egressPrograms.clear();
     ingress?.close();
+    claims?.close();
     if (maps !== undefined) closeLbMaps(maps);
     pins?.cleanup();
   });
@@ -284,6 +288,11 @@ describe.each(BUILDS)('%s', (_name, build) => {
             await program(services);
             model.forgetUnlisted();
           }
+          model.check(
+            claims.dump().count === 0,
+            () =>
+              `operation ${operations}: a claim on a 4-tuple outlived the program run that took it`,
+          );
         }
 
         // The seed beside the problems: a failure names the run to replay.
