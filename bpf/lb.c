@@ -235,7 +235,7 @@ struct {
  * cannot claim its tuple treats it as taken. Deleting a reverse entry that looks stale takes the
  * claim too (delete_reverse_of()), so that it never deletes one a new flow has just written. A
  * bpf_spin_lock cannot do this: no map helper may run while one is held. A program run holds two
- * claims at most (a flow moving to another tuple deletes its old one's entry), so the map holds a
+ * claims here at most (its tuple, and the old tuple of a flow moving off it), so the map holds a
  * few entries per CPU; the value is when a claim was taken, for whoever inspects the pin.
  */
 #define TW_MAX_CLAIMS 4096
@@ -246,6 +246,19 @@ struct {
 	__type(key, struct tw_reverse_key);
 	__type(value, __u64);
 } tw_claim_v1 SEC(".maps");
+
+/*
+ * Claims on flow keys, the same way: the collector's check and delete of an ended flow, and a new
+ * flow's write over that entry, exclude each other. Without them the collector could delete the
+ * entry a SYN had just restarted or replaced, whose next packet would start another flow, maybe on
+ * another backend. A map of their own, so that no flow key is ever taken for a tuple.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TW_MAX_CLAIMS);
+	__type(key, struct tw_flow_key);
+	__type(value, __u64);
+} tw_flow_claim_v1 SEC(".maps");
 
 /* -------------------------------------------------------------------------------------------- */
 /* Constants                                                                                     */
@@ -1470,6 +1483,22 @@ static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
 	return deleted;
 }
 
+/*
+ * A claim on a flow key (tw_flow_claim), for writing over or deleting its ended entry (see there).
+ * False when another program run holds it.
+ */
+static __always_inline bool claim_flow(const struct tw_flow_key *key)
+{
+	__u64 now = lb_now();
+
+	return bpf_map_update_elem(&tw_flow_claim_v1, key, &now, BPF_NOEXIST) == 0;
+}
+
+static __always_inline void release_flow(const struct tw_flow_key *key)
+{
+	bpf_map_delete_elem(&tw_flow_claim_v1, key);
+}
+
 static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,
 					const struct tw_flow_key *own, enum port_owner *owner)
 {
@@ -1640,6 +1669,11 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 			return reject_tcp(skb, p->saddr, p->daddr);
 		return reject_udp(skb, p->saddr, p->daddr);
 	}
+	/* Written under the key's claim: the collector may be deleting an ended entry of the key. */
+	if (!claim_flow(key)) {
+		release_tuple(rk);
+		return TC_ACT_SHOT;
+	}
 	if (!(*w & mask)) {
 		__u32 zero = 0;
 		struct tw_gate_lock *l = bpf_map_lookup_elem(&tw_gate_lock_v1, &zero);
@@ -1667,6 +1701,7 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 		bpf_map_update_elem(&tw_flow_v1, key, &nf, BPF_ANY);
 		bpf_map_update_elem(&tw_rev_v1, rk, key, BPF_ANY);
 		release_tuple(rk);
+		release_flow(key);
 	}
 	count_node(COUNT_MOVED_DIRECT);
 	/* The source port sits at the same offset in TCP and UDP headers. */
@@ -1792,6 +1827,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 	__be16 wire = p->sport, old_wire = 0; /* the client port on the wire (see wire_port()) */
 	bool moved = false;
 	__u32 old_be_id = 0;
+	bool flow_claimed = false;
 	struct tw_backend be;
 	struct tw_flow *f;
 	__u64 next_hop = 0;
@@ -1866,6 +1902,21 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			moved = true;
 		}
 	}
+	if (f) {
+		/*
+		 * The ended entry found above is written over under its key's claim, and looked up
+		 * again: the collector may have deleted it since, or be deleting it now, and would
+		 * delete what is written with it. That takes nanoseconds, so the packet is dropped
+		 * (the client retransmits) rather than the flow lost.
+		 */
+		if (!claim_flow(&key)) {
+			release_tuple(&rk);
+			count_rejected(fe_id);
+			return TC_ACT_SHOT;
+		}
+		flow_claimed = true;
+		f = bpf_map_lookup_elem(&tw_flow_v1, &key);
+	}
 	baddr = be.addr;
 	bport = be.port;
 	wire = rk.client_port;
@@ -1929,6 +1980,8 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	}
 	release_tuple(&rk);
+	if (flow_claimed)
+		release_flow(&key);
 	stat_add(&tw_fe_stat_v1, fe_id, pkts, bytes, 1);
 	stat_add(&tw_be_stat_v1, be_id, pkts, bytes, 1);
 	count_node(COUNT_FLOW);
@@ -2305,6 +2358,14 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (!f || flow_alive(f, key.proto, now))
 		return 0;
+	/* Judged again under the key's claim: a SYN may be restarting the entry (tw_flow_claim). */
+	if (!claim_flow(&key))
+		return 0;
+	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
+	if (!f || flow_alive(f, key.proto, now)) {
+		release_flow(&key);
+		return 0;
+	}
 	/* The reverse key is read before the flow goes: it names the backend and the wire port. */
 	rk.client_addr = key.client_addr;
 	rk.client_port = wire_port(f, &key);
@@ -2316,11 +2377,14 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 		done |= COLLECTED_FLOW;
 	if (port_moved && bpf_map_delete_elem(&tw_moved_v1, &key) == 0)
 		done |= COLLECTED_MOVED;
-	/* A reverse entry another flow has taken since is that flow's. */
-	if (!rk.client_port)
-		return done;
-	if (delete_reverse_of(&rk, &key))
+	/*
+	 * A reverse entry another flow has taken since is that flow's. The key's claim is held until
+	 * this is done: a flow started afresh under the same key might otherwise have its entry read
+	 * as the ended one's.
+	 */
+	if (rk.client_port && delete_reverse_of(&rk, &key))
 		done |= COLLECTED_REVERSE;
+	release_flow(&key);
 	return done;
 }
 
@@ -2336,8 +2400,9 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
  * terwayd chooses the keys from a dump of tw_flow; each is judged again here with flow_alive()
  * and this program's clock, instructions before its deletes: a flow may have come back since the
  * dump (a SYN restarts an ended flow's entry in place), and a daemon's lookup and delete would be
- * two system calls apart. A SYN landing on the same entry between this check and the delete
- * (nanoseconds) would lose its flow: its next packet starts another one.
+ * two system calls apart. The check and the deletes run under the flow key's claim
+ * (tw_flow_claim), which a SYN writing over the entry takes too: a SYN meeting the collector
+ * there is dropped and retransmitted, where before it could lose its flow.
  */
 SEC("tc")
 int tw_lb_collect(struct __sk_buff *skb)

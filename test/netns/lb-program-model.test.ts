@@ -79,8 +79,9 @@ let pins: LbPins;
 let maps: LbMaps;
 let reconciler: LbReconciler;
 let ingress: NativeBpfProgram;
-/** The programs' claims on 4-tuples (tw_claim in lb.c): each lasts one program run. */
-let claims: NativeBpfMap;
+/** The programs' claims on 4-tuples and flow keys (tw_claim, tw_flow_claim in lb.c): each lasts
+ *  one program run. */
+let claims: NativeBpfMap[] = [];
 const egressPrograms = new Map<EgressProgram, NativeBpfProgram>();
 
 type EgressProgram = 'tw_lb_egress_gw' | 'tw_lb_egress';
@@ -108,7 +109,9 @@ function useBuild(build: string): void {
       egressPrograms.set(name, NativeBpfProgram.openPinned(pins.prog(name)));
     }
     ingress = NativeBpfProgram.openPinned(pins.prog('tw_lb_ingress'));
-    claims = NativeBpfMap.openPinned(pins.map('tw_claim_v1'));
+    claims = ['tw_claim_v1', 'tw_flow_claim_v1'].map((name) =>
+      NativeBpfMap.openPinned(pins.map(name)),
+    );
   });
 
   /** Each test starts from empty conntrack and affinity tables, and its own addresses. */
@@ -124,7 +127,7 @@ function useBuild(build: string): void {
     for (const program of egressPrograms.values()) program.close();
     egressPrograms.clear();
     ingress?.close();
-    claims?.close();
+    for (const map of claims.splice(0)) map.close();
     if (maps !== undefined) closeLbMaps(maps);
     pins?.cleanup();
   });
@@ -289,9 +292,8 @@ describe.each(BUILDS)('%s', (_name, build) => {
             model.forgetUnlisted();
           }
           model.check(
-            claims.dump().count === 0,
-            () =>
-              `operation ${operations}: a claim on a 4-tuple outlived the program run that took it`,
+            claims.every((map) => map.dump().count === 0),
+            () => `operation ${operations}: a claim outlived the program run that took it`,
           );
         }
 

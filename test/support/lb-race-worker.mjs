@@ -1,5 +1,6 @@
 // One side of the LB programs' race test (test/netns/lb-program-race.test.ts): runs a pinned
 // program on one frame per trial, each run starting as the other worker's does, on the other CPU.
+// The two workers may run different programs (an egress program and the collector).
 //
 // workerData: { addonPath, programPath, role (0 or 1), frames (one per trial), arrivals
 // (SharedArrayBuffer: an Int32 per trial, both workers add 1 and wait for 2), results
@@ -33,9 +34,12 @@ try {
     const { retval, frame } = native.progTestRunFrame(program, buffers[trial]);
     clock[slot * 2 + 1] = hrtime.bigint();
     seen[slot * 4] = retval;
-    seen[slot * 4 + 1] = frame.readUInt32BE(ETH_HLEN + 16);
-    seen[slot * 4 + 2] = frame.readUInt16BE(ETH_HLEN + IP_HLEN + 2);
-    seen[slot * 4 + 3] = frame.readUInt16BE(ETH_HLEN + IP_HLEN);
+    // A packet's addresses; a frame too short for them (the collector's) leaves zeros.
+    if (frame.length >= ETH_HLEN + IP_HLEN + 4) {
+      seen[slot * 4 + 1] = frame.readUInt32BE(ETH_HLEN + 16);
+      seen[slot * 4 + 2] = frame.readUInt16BE(ETH_HLEN + IP_HLEN + 2);
+      seen[slot * 4 + 3] = frame.readUInt16BE(ETH_HLEN + IP_HLEN);
+    }
   }
 } finally {
   native.progClose(program);
