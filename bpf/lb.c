@@ -2373,17 +2373,17 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	rk.backend_port = f->backend_port;
 	rk.proto = key.proto;
 	port_moved = f->flags & TW_FLOW_F_PORT_MOVED;
-	if (bpf_map_delete_elem(&tw_flow_v1, &key) == 0)
-		done |= COLLECTED_FLOW;
-	if (port_moved && bpf_map_delete_elem(&tw_moved_v1, &key) == 0)
-		done |= COLLECTED_MOVED;
 	/*
-	 * A reverse entry another flow has taken since is that flow's. The key's claim is held until
-	 * this is done: a flow started afresh under the same key might otherwise have its entry read
-	 * as the ended one's.
+	 * The flow entry goes last. A SYN that finds no entry writes a new one without the key's
+	 * claim; were the reverse entry still here then, this would read the new flow's entry as the
+	 * ended one's and delete it. A reverse entry another flow has taken since is that flow's.
 	 */
 	if (rk.client_port && delete_reverse_of(&rk, &key))
 		done |= COLLECTED_REVERSE;
+	if (port_moved && bpf_map_delete_elem(&tw_moved_v1, &key) == 0)
+		done |= COLLECTED_MOVED;
+	if (bpf_map_delete_elem(&tw_flow_v1, &key) == 0)
+		done |= COLLECTED_FLOW;
 	release_flow(&key);
 	return done;
 }

@@ -118,16 +118,20 @@ function backendSynAck(trial: number, wirePort: number): Buffer {
   });
 }
 
-/** The collector's frame (ProgramEndedFlowReaper's layout) naming one flow: the trial's to `vip`. */
-function collectFrame(trial: number, vip: string): Buffer {
-  const key = flowKey({
+/** The flow key of the trial's connection to `vip`. */
+function trialFlowKey(trial: number, vip: string): Buffer {
+  return flowKey({
     clientAddr: clientOf(trial),
     frontendAddr: vip,
     clientPort: CLIENT_PORT,
     frontendPort: SERVICE_PORT,
     proto: TCP,
   });
-  return Buffer.concat([Buffer.alloc(COLLECT_FRAME.header), key]);
+}
+
+/** The collector's frame (ProgramEndedFlowReaper's layout) naming one flow: the trial's to `vip`. */
+function collectFrame(trial: number, vip: string): Buffer {
+  return Buffer.concat([Buffer.alloc(COLLECT_FRAME.header), trialFlowKey(trial, vip)]);
 }
 
 interface RaceSide {
@@ -222,13 +226,7 @@ const ENDED_LONG_AGO_NS = 61n * 1_000_000_000n;
  * process.hrtime does): a reset flow is alive for the collector for 10 s more.
  */
 function endLongAgo(maps: LbMaps, trial: number, vip: string): void {
-  const key = flowKey({
-    clientAddr: clientOf(trial),
-    frontendAddr: vip,
-    clientPort: CLIENT_PORT,
-    frontendPort: SERVICE_PORT,
-    proto: TCP,
-  });
+  const key = trialFlowKey(trial, vip);
   const entry = maps.flow.lookup(key);
   if (entry === undefined) throw new Error(`trial ${trial}: no flow to ${vip}`);
   const past = process.hrtime.bigint() - ENDED_LONG_AGO_NS;
