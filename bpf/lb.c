@@ -1405,6 +1405,17 @@ union key_words {
 	__u64 w[2];
 };
 
+/* A claim on rk's 4-tuple (tw_claim), stamped `now`; false when another program run holds it. */
+static __always_inline bool claim_tuple(const struct tw_reverse_key *rk, __u64 now)
+{
+	return bpf_map_update_elem(&tw_claim_v1, rk, &now, BPF_NOEXIST) == 0;
+}
+
+static __always_inline void release_tuple(const struct tw_reverse_key *rk)
+{
+	bpf_map_delete_elem(&tw_claim_v1, rk);
+}
+
 /*
  * Whether a new flow (own) may not use rk's 4-tuple, because another flow holds it or a direct
  * connection does, or another CPU is taking it right now, with port_held()'s answer. A tuple
@@ -1427,11 +1438,11 @@ __noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u6
 		return PORT_HELD | TUPLE_TAKEN;
 	now = lb_now();
 	/* Claimed before it is read: what the check finds then stays true until the release. */
-	if (bpf_map_update_elem(&tw_claim_v1, &key.rk, &now, BPF_NOEXIST))
+	if (!claim_tuple(&key.rk, now))
 		return PORT_HELD | TUPLE_TAKEN;
 	owner = port_held(&key.rk, &flow.fk, now);
 	if (owner == PORT_HELD) {
-		bpf_map_delete_elem(&tw_claim_v1, &key.rk);
+		release_tuple(&key.rk);
 		return owner | TUPLE_TAKEN;
 	}
 	/*
@@ -1442,24 +1453,10 @@ __noinline int tuple_owner(struct __sk_buff *skb, __u64 rk_lo, __u64 rk_hi, __u6
 	 * of an ended one, most new connections of a busy client, skips the socket lookup.
 	 */
 	if (owner != PORT_OURS && direct_connection(skb, &key.rk)) {
-		bpf_map_delete_elem(&tw_claim_v1, &key.rk);
+		release_tuple(&key.rk);
 		return owner | TUPLE_TAKEN;
 	}
 	return owner;
-}
-
-/* Ends tuple_owner()'s claim on a tuple it found free, once its reverse entry is written. */
-static __always_inline void release_tuple(const struct tw_reverse_key *rk)
-{
-	bpf_map_delete_elem(&tw_claim_v1, rk);
-}
-
-/* A claim for a delete (see delete_reverse_of()); false when a new flow is taking the tuple. */
-static __always_inline bool claim_for_delete(const struct tw_reverse_key *rk)
-{
-	__u64 now = lb_now();
-
-	return bpf_map_update_elem(&tw_claim_v1, rk, &now, BPF_NOEXIST) == 0;
 }
 
 /*
@@ -1469,12 +1466,12 @@ static __always_inline bool claim_for_delete(const struct tw_reverse_key *rk)
  * alone: that flow writes its entry over this one.
  */
 static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
-					      const struct tw_flow_key *key)
+					      const struct tw_flow_key *key, __u64 now)
 {
 	struct tw_flow_key *owner;
 	bool deleted = false;
 
-	if (!claim_for_delete(rk))
+	if (!claim_tuple(rk, now))
 		return false;
 	owner = bpf_map_lookup_elem(&tw_rev_v1, rk);
 	if (owner && same_flow_key(owner, key))
@@ -1484,13 +1481,11 @@ static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
 }
 
 /*
- * A claim on a flow key (tw_flow_claim), for writing over or deleting its ended entry (see there).
- * False when another program run holds it.
+ * A claim on a flow key (tw_flow_claim), stamped `now`, for writing over or deleting its ended
+ * entry (see there). False when another program run holds it.
  */
-static __always_inline bool claim_flow(const struct tw_flow_key *key)
+static __always_inline bool claim_flow(const struct tw_flow_key *key, __u64 now)
 {
-	__u64 now = lb_now();
-
 	return bpf_map_update_elem(&tw_flow_claim_v1, key, &now, BPF_NOEXIST) == 0;
 }
 
@@ -1670,7 +1665,7 @@ static __always_inline int move_direct(struct __sk_buff *skb, const struct pkt *
 		return reject_udp(skb, p->saddr, p->daddr);
 	}
 	/* Written under the key's claim: the collector may be deleting an ended entry of the key. */
-	if (!claim_flow(key)) {
+	if (!claim_flow(key, now)) {
 		release_tuple(rk);
 		return TC_ACT_SHOT;
 	}
@@ -1791,7 +1786,7 @@ static __always_inline int not_a_service(struct __sk_buff *skb, const struct pkt
 	owner = port_held(&rk, NULL, now);
 	if (owner == PORT_HELD)
 		return move_direct(skb, p, &rk, &key, now);
-	if (owner == PORT_STALE && tcp && claim_for_delete(&rk)) {
+	if (owner == PORT_STALE && tcp && claim_tuple(&rk, now)) {
 		/* Judged again under the claim: a new flow may have taken the tuple since. */
 		if (port_held(&rk, NULL, now) == PORT_STALE)
 			bpf_map_delete_elem(&tw_rev_v1, &rk);
@@ -1909,7 +1904,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 		 * delete what is written with it. That takes nanoseconds, so the packet is dropped
 		 * (the client retransmits) rather than the flow lost.
 		 */
-		if (!claim_flow(&key)) {
+		if (!claim_flow(&key, now)) {
 			release_tuple(&rk);
 			count_rejected(fe_id);
 			return TC_ACT_SHOT;
@@ -1975,7 +1970,7 @@ static __always_inline int egress_frontend(struct __sk_buff *skb, const struct p
 			old_rk.backend_addr = old_addr;
 			old_rk.backend_port = old_port;
 			old_rk.client_port = old_wire;
-			delete_reverse_of(&old_rk, &key);
+			delete_reverse_of(&old_rk, &key, now);
 		}
 		bpf_map_update_elem(&tw_rev_v1, &rk, &key, BPF_ANY);
 	}
@@ -2281,7 +2276,7 @@ static __always_inline int lb_ingress(struct __sk_buff *skb)
 	tcp = p.proto == IPPROTO_TCP;
 	synack = tcp && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	if (reverse_stale(f, &fk, &p, synack, now)) {
-		if (claim_for_delete(&rk)) {
+		if (claim_tuple(&rk, now)) {
 			/* Judged again under the claim: a new flow may have taken the tuple since. */
 			fkp = bpf_map_lookup_elem(&tw_rev_v1, &rk);
 			if (fkp && same_flow_key(fkp, &fk) &&
@@ -2359,7 +2354,7 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	if (!f || flow_alive(f, key.proto, now))
 		return 0;
 	/* Judged again under the key's claim: a SYN may be restarting the entry (tw_flow_claim). */
-	if (!claim_flow(&key))
+	if (!claim_flow(&key, now))
 		return 0;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (!f || flow_alive(f, key.proto, now)) {
@@ -2378,7 +2373,7 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	 * claim; were the reverse entry still here then, this would read the new flow's entry as the
 	 * ended one's and delete it. A reverse entry another flow has taken since is that flow's.
 	 */
-	if (rk.client_port && delete_reverse_of(&rk, &key))
+	if (rk.client_port && delete_reverse_of(&rk, &key, now))
 		done |= COLLECTED_REVERSE;
 	if (port_moved && bpf_map_delete_elem(&tw_moved_v1, &key) == 0)
 		done |= COLLECTED_MOVED;
