@@ -156,21 +156,30 @@ async function race(sides: readonly [RaceSide, RaceSide]): Promise<Array<[RaceRu
   const results = new SharedArrayBuffer(4 * 4 * TRIALS * 2);
   const times = new SharedArrayBuffer(8 * 2 * TRIALS * 2);
   const addonPath = nativeAddonPath();
-  await Promise.all(
-    sides.map(
-      ({ programPath, frames }, role) =>
-        new Promise<void>((resolve, reject) => {
-          const worker = new Worker(WORKER_SCRIPT, {
-            workerData: { addonPath, programPath, role, frames, arrivals, results, times },
-          });
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-          worker.once('exit', (code) => {
-            if (code !== 0) reject(new Error(`race worker ${role} exited with ${code}`));
-          });
-        }),
-    ),
+  const workers = sides.map(
+    ({ programPath, frames }, role) =>
+      new Worker(WORKER_SCRIPT, {
+        workerData: { addonPath, programPath, role, frames, arrivals, results, times },
+      }),
   );
+  try {
+    await Promise.all(
+      workers.map(
+        (worker, role) =>
+          new Promise<void>((resolve, reject) => {
+            worker.once('message', () => resolve());
+            worker.once('error', reject);
+            worker.once('exit', (code) => {
+              if (code !== 0) reject(new Error(`race worker ${role} exited with ${code}`));
+            });
+          }),
+      ),
+    );
+  } catch (error) {
+    // The other side would spin at its barrier for ever, waiting for the one that failed.
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    throw error;
+  }
   const seen = new Int32Array(results);
   const clock = new BigInt64Array(times);
   const run = (trial: number, role: number): RaceRun => {
