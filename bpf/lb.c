@@ -37,8 +37,9 @@
  * through the bpf_cast_to_kern_ctx kfunc (Linux 6.3; see rewrite_known_csum()); lb-compat.o, without
  * it, runs on Linux 5.10 (Debian 11's, the base of Alibaba Cloud Linux 3) and later. What sets that
  * floor: redirect_neigh 5.10, jiffies64 5.5, bounded loops 5.3, the rest older; and what keeps it
- * there: no atomic but add (others came in 5.12: tw_gate_lock), no pointer but the context into a
- * global function (5.12: tuple_owner()), and the coarse clock's helper (5.11) only in lb.o.
+ * there: no atomic but add (others came in 5.12: tw_gate_lock; lb.o's claims, TW_CAS_CLAIMS), no
+ * pointer but the context into a global function (5.12: tuple_owner()), and the coarse clock's
+ * helper (5.11) only in lb.o.
  * terwayd loads the one the running kernel supports. The flow records do not name
  * the client's netns (bpf_get_netns_cookie() is not callable from tc before 6.15): the daemon
  * knows which pod a client address belongs to.
@@ -239,6 +240,36 @@ struct {
  * few entries per CPU; the value is when a claim was taken, for whoever inspects the pin.
  */
 #define TW_MAX_CLAIMS 4096
+
+/*
+ * lb.o takes its claims with a compare-and-exchange on a slot of tw_claim_slot instead (the
+ * instruction came in Linux 5.12; lb.o needs 6.3 anyway): an insert and a delete in a hash take its
+ * bucket's lock, with interrupts off, which cost a new TCP connection through the LB about 2% of
+ * the connections a second a pod makes (the datapath benchmark, with and without the claims).
+ * lb-compat.o keeps the hashes above; both builds have every map, so that they load alike.
+ */
+#ifdef TW_KERN_CTX
+#define TW_CAS_CLAIMS 1
+#endif
+
+/*
+ * A slot per key's hash, in two halves: 4-tuples in the first, flow keys in the second, so that
+ * the claims one program run holds together (a tuple and its flow key) never share a slot. Two
+ * keys of one kind that share a slot exclude each other only while both are claimed, a few hundred
+ * nanoseconds, and the loser does what it does in a real race: a new flow takes its tuple as taken
+ * and draws again, a SYN writing over an ended flow is dropped for its retransmission, a stale
+ * reverse entry is left to a later delete (also when a flow moving off its old tuple finds that
+ * tuple's slot is its new one's). A held slot is non-zero: when it was taken (odd).
+ */
+#define TW_CLAIM_SLOT_BITS 13
+#define TW_CLAIM_SLOTS (1U << TW_CLAIM_SLOT_BITS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * TW_CLAIM_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tw_claim_slot_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -1405,15 +1436,62 @@ union key_words {
 	__u64 w[2];
 };
 
-/* A claim on rk's 4-tuple (tw_claim), stamped `now`; false when another program run holds it. */
+enum claim_kind { CLAIM_TUPLE, CLAIM_FLOW };
+
+#ifdef TW_CAS_CLAIMS
+/* The slot of tw_claim_slot that claims on `key` (16 bytes, padding zeroed) of `kind` take. */
+static __always_inline __u64 *claim_slot(const void *key, enum claim_kind kind)
+{
+	union key_words k;
+	__u64 mixed;
+	__u32 index;
+
+	__builtin_memcpy(&k, key, sizeof(k));
+	mixed = (k.w[0] ^ (k.w[1] * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+	index = kind * TW_CLAIM_SLOTS + (__u32)(mixed >> (64 - TW_CLAIM_SLOT_BITS));
+	return bpf_map_lookup_elem(&tw_claim_slot_v1, &index);
+}
+
+static __always_inline bool take_claim(const void *key, enum claim_kind kind, __u64 now)
+{
+	__u64 *slot = claim_slot(key, kind);
+
+	return slot && __sync_val_compare_and_swap(slot, 0, now | 1) == 0;
+}
+
+/* An exchange, not a plain store: fully ordered, so the entries written under the claim are seen
+ * before the claim is free (a plain store may pass them on arm64). */
+static __always_inline void drop_claim(const void *key, enum claim_kind kind)
+{
+	__u64 *slot = claim_slot(key, kind);
+
+	if (slot)
+		__sync_lock_test_and_set(slot, 0);
+}
+#else
+static __always_inline bool take_claim(const void *key, enum claim_kind kind, __u64 now)
+{
+	void *map = kind == CLAIM_TUPLE ? (void *)&tw_claim_v1 : (void *)&tw_flow_claim_v1;
+
+	return bpf_map_update_elem(map, key, &now, BPF_NOEXIST) == 0;
+}
+
+static __always_inline void drop_claim(const void *key, enum claim_kind kind)
+{
+	bpf_map_delete_elem(kind == CLAIM_TUPLE ? (void *)&tw_claim_v1 : (void *)&tw_flow_claim_v1,
+			    key);
+}
+#endif
+
+/* A claim on rk's 4-tuple, stamped `now`; false when another program run holds it. */
 static __always_inline bool claim_tuple(const struct tw_reverse_key *rk, __u64 now)
 {
-	return bpf_map_update_elem(&tw_claim_v1, rk, &now, BPF_NOEXIST) == 0;
+	return take_claim(rk, CLAIM_TUPLE, now);
 }
 
 static __always_inline void release_tuple(const struct tw_reverse_key *rk)
 {
-	bpf_map_delete_elem(&tw_claim_v1, rk);
+	drop_claim(rk, CLAIM_TUPLE);
 }
 
 /*
@@ -1486,12 +1564,12 @@ static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
  */
 static __always_inline bool claim_flow(const struct tw_flow_key *key, __u64 now)
 {
-	return bpf_map_update_elem(&tw_flow_claim_v1, key, &now, BPF_NOEXIST) == 0;
+	return take_claim(key, CLAIM_FLOW, now);
 }
 
 static __always_inline void release_flow(const struct tw_flow_key *key)
 {
-	bpf_map_delete_elem(&tw_flow_claim_v1, key);
+	drop_claim(key, CLAIM_FLOW);
 }
 
 static __always_inline bool tuple_taken(struct __sk_buff *skb, const struct tw_reverse_key *rk,

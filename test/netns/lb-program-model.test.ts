@@ -61,6 +61,7 @@ import {
   open,
   openDirect,
 } from '../support/lb-model/traffic.js';
+import { LbClaims } from '../support/lb-claims.js';
 import { SILENT_LOG } from '../support/pool-fixture.js';
 import { requireRoot } from '../support/netns.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -79,9 +80,8 @@ let pins: LbPins;
 let maps: LbMaps;
 let reconciler: LbReconciler;
 let ingress: NativeBpfProgram;
-/** The programs' claims on 4-tuples and flow keys (tw_claim, tw_flow_claim in lb.c): each lasts
- *  one program run. */
-let claims: NativeBpfMap[] = [];
+/** The programs' claims on 4-tuples and flow keys (lb.c): each lasts one program run. */
+let claims: LbClaims | undefined;
 const egressPrograms = new Map<EgressProgram, NativeBpfProgram>();
 
 type EgressProgram = 'tw_lb_egress_gw' | 'tw_lb_egress';
@@ -109,9 +109,7 @@ function useBuild(build: string): void {
       egressPrograms.set(name, NativeBpfProgram.openPinned(pins.prog(name)));
     }
     ingress = NativeBpfProgram.openPinned(pins.prog('tw_lb_ingress'));
-    claims = ['tw_claim_v1', 'tw_flow_claim_v1'].map((name) =>
-      NativeBpfMap.openPinned(pins.map(name)),
-    );
+    claims = LbClaims.open((name) => pins.map(name));
   });
 
   /** Each test starts from empty conntrack and affinity tables, and its own addresses. */
@@ -127,7 +125,8 @@ function useBuild(build: string): void {
     for (const program of egressPrograms.values()) program.close();
     egressPrograms.clear();
     ingress?.close();
-    for (const map of claims.splice(0)) map.close();
+    claims?.close();
+    claims = undefined;
     if (maps !== undefined) closeLbMaps(maps);
     pins?.cleanup();
   });
@@ -292,8 +291,10 @@ describe.each(BUILDS)('%s', (_name, build) => {
             model.forgetUnlisted();
           }
           model.check(
-            claims.every((map) => map.dump().count === 0),
-            () => `operation ${operations}: a claim outlived the program run that took it`,
+            claims!.noneHeld(),
+            () =>
+              `operation ${operations}: a claim outlived the program run that took it ` +
+              JSON.stringify(claims!.held()),
           );
         }
 

@@ -40,6 +40,7 @@ import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { REPO_ROOT } from '../support/bins.js';
 import { buildLbObject, flowKey, LB_OBJECT, LbPins, TCP } from '../support/bpf-lab.js';
 import { unpackReaped } from '../../src/lb/ended-flow-reaper.js';
+import { CLAIM_MAP_NAMES, LbClaims } from '../support/lb-claims.js';
 import { requireRoot } from '../support/netns.js';
 import { SILENT_LOG } from '../support/pool-fixture.js';
 
@@ -50,8 +51,7 @@ const TRIALS = 1_500;
 const MIN_OVERLAPPING_SHARE = 0.1;
 const WORKER_SCRIPT = join(REPO_ROOT, 'test', 'support', 'lb-race-worker.mjs');
 const TC_ACT_SHOT = 2;
-/** The programs' claims on 4-tuples and on flow keys (lb.c): none may outlive its program run. */
-const CLAIM_MAPS = ['tw_claim_v1', 'tw_flow_claim_v1'];
+const NO_CLAIMS = Object.fromEntries(CLAIM_MAP_NAMES.map((name) => [name, 0]));
 
 /** Addresses of the benchmarking range (RFC 2544): no socket of this host's uses them. */
 const BACKEND = '198.19.0.20';
@@ -256,7 +256,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
   let pins: LbPins | undefined;
   let reconciler: LbReconciler | undefined;
   let closeMaps: (() => void) | undefined;
-  const opened: Array<NativeBpfProgram | NativeBpfMap> = [];
+  const opened: Array<{ close(): void }> = [];
 
   /** The build loaded into a pin dir of its own, with the three Services programmed. */
   async function load(): Promise<{ lab: LbPins; maps: LbMaps }> {
@@ -273,7 +273,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
     return { lab: pins, maps };
   }
 
-  function open<T extends NativeBpfProgram | NativeBpfMap>(handle: T): T {
+  function open<T extends { close(): void }>(handle: T): T {
     opened.push(handle);
     return handle;
   }
@@ -293,7 +293,8 @@ describe.each(BUILDS)('%s', (_name, build) => {
         const { lab } = await load();
         const egress = open(NativeBpfProgram.openPinned(lab.prog(egressName)));
         const ingress = open(NativeBpfProgram.openPinned(lab.prog('tw_lb_ingress')));
-        const claims = CLAIM_MAPS.map((name) => open(NativeBpfMap.openPinned(lab.map(name))));
+        // The programs' claims on 4-tuples and on flow keys: none may outlive its program run.
+        const claims = open(LbClaims.open((name) => lab.map(name)));
         if (situation !== 'unused') {
           const earlier = situation === "another Service's ended flow" ? THIRD_VIP : RACING_VIPS[0];
           for (let trial = 0; trial < TRIALS; trial++) openAndReset(egress, trial, earlier);
@@ -343,7 +344,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
         // Every trial moves one of its two connections: one tuple, two flows.
         expect(moved).toBe(TRIALS);
         // No claim outlives the run that took it.
-        expect(claims.map((map) => map.dump().count)).toEqual([0, 0]);
+        expect(claims.held()).toEqual(NO_CLAIMS);
         expect(overlapping(runs)).toBeGreaterThanOrEqual(TRIALS * MIN_OVERLAPPING_SHARE);
       },
     );
@@ -356,7 +357,8 @@ describe.each(BUILDS)('%s', (_name, build) => {
       const egressName: EgressProgram = 'tw_lb_egress_gw';
       const egress = open(NativeBpfProgram.openPinned(lab.prog(egressName)));
       const ingress = open(NativeBpfProgram.openPinned(lab.prog('tw_lb_ingress')));
-      const claims = CLAIM_MAPS.map((name) => open(NativeBpfMap.openPinned(lab.map(name))));
+      // The programs' claims on 4-tuples and on flow keys: none may outlive its program run.
+      const claims = open(LbClaims.open((name) => lab.map(name)));
       const vip = RACING_VIPS[0];
       for (let trial = 0; trial < TRIALS; trial++) {
         openAndReset(egress, trial, vip);
@@ -405,7 +407,7 @@ describe.each(BUILDS)('%s', (_name, build) => {
       // meets the collector on its key once in millions.
       expect(collected).toBeGreaterThan(0);
       expect(TRIALS - dropped).toBeGreaterThanOrEqual(TRIALS * MIN_OVERLAPPING_SHARE);
-      expect(claims.map((map) => map.dump().count)).toEqual([0, 0]);
+      expect(claims.held()).toEqual(NO_CLAIMS);
       expect(overlapping(runs)).toBeGreaterThanOrEqual(TRIALS * MIN_OVERLAPPING_SHARE);
     },
   );

@@ -56,14 +56,14 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{/*
 terwayd's resources (values: resources). An empty memory limit is computed: the heap ceiling
 (daemon.heapLimitMiB), 64Mi for the rest of the daemon, and the kernel memory of the Service LB's
-maps at daemon.lbFlowTableSize (40,535,712 bytes, and 232 a flow: src/lb/flow-table-size.ts),
+maps at daemon.lbFlowTableSize (41,388,632 bytes, and 232 a flow: src/lb/flow-table-size.ts),
 which the kernel charges to terwayd's memory cgroup.
 */}}
 {{- define "terway-node.resources" -}}
 {{- $resources := deepCopy .Values.resources -}}
 {{- $limits := $resources.limits | default dict -}}
 {{- if not $limits.memory -}}
-{{- $mapsBytes := add 40535712 (mul (int .Values.daemon.lbFlowTableSize) 232) -}}
+{{- $mapsBytes := add 41388632 (mul (int .Values.daemon.lbFlowTableSize) 232) -}}
 {{- $mapsMiB := add1 (div $mapsBytes 1048576) -}}
 {{- $memory := printf "%dMi" (add (int .Values.daemon.heapLimitMiB) 64 $mapsMiB) -}}
 {{- $limitsSet := set $limits "memory" $memory -}}
