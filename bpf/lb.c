@@ -243,10 +243,10 @@ struct {
 
 /*
  * lb.o takes its claims with a compare-and-exchange on a slot of tw_claim_slot instead (the
- * instruction came in Linux 5.12; lb.o needs 6.3 anyway): an insert and a delete in a hash take its
- * bucket's lock, with interrupts off, which cost a new TCP connection through the LB about 2% of
- * the connections a second a pod makes (the datapath benchmark, with and without the claims).
- * lb-compat.o keeps the hashes above; both builds have every map, so that they load alike.
+ * instruction came in Linux 5.12; lb.o needs 6.3 anyway): an insert and a delete in a hash each take
+ * its bucket's lock with interrupts off, and cost a new flow 100-200 ns (README, "Two CPUs, one
+ * 4-tuple"). lb-compat.o keeps the hashes above; both builds have every map, so that they load
+ * alike.
  */
 #ifdef TW_KERN_CTX
 #define TW_CAS_CLAIMS 1
