@@ -1469,17 +1469,20 @@ static __always_inline void drop_claim(const void *key, enum claim_kind kind)
 		__sync_lock_test_and_set(slot, 0);
 }
 #else
+/* The hash that claims of `kind` are entries of. */
+static __always_inline void *claim_map(enum claim_kind kind)
+{
+	return kind == CLAIM_TUPLE ? (void *)&tw_claim_v1 : (void *)&tw_flow_claim_v1;
+}
+
 static __always_inline bool take_claim(const void *key, enum claim_kind kind, __u64 now)
 {
-	void *map = kind == CLAIM_TUPLE ? (void *)&tw_claim_v1 : (void *)&tw_flow_claim_v1;
-
-	return bpf_map_update_elem(map, key, &now, BPF_NOEXIST) == 0;
+	return bpf_map_update_elem(claim_map(kind), key, &now, BPF_NOEXIST) == 0;
 }
 
 static __always_inline void drop_claim(const void *key, enum claim_kind kind)
 {
-	bpf_map_delete_elem(kind == CLAIM_TUPLE ? (void *)&tw_claim_v1 : (void *)&tw_flow_claim_v1,
-			    key);
+	bpf_map_delete_elem(claim_map(kind), key);
 }
 #endif
 
@@ -1497,7 +1500,7 @@ static __always_inline void release_tuple(const struct tw_reverse_key *rk)
 /*
  * Whether a new flow (own) may not use rk's 4-tuple, because another flow holds it or a direct
  * connection does, or another CPU is taking it right now, with port_held()'s answer. A tuple
- * found free is returned claimed (tw_claim): the caller writes its reverse entry, then calls
+ * found free is returned claimed (claim_tuple()): the caller writes its reverse entry, then calls
  * release_tuple(). A global function: the verifier checks it once, on its own, rather than at each
  * of the up to nine places a new flow may ask (its first pick, the other backends, the moved
  * ports), which would take it past its instruction limit. The keys come as words, not pointers: a
@@ -1559,8 +1562,8 @@ static __always_inline bool delete_reverse_of(const struct tw_reverse_key *rk,
 }
 
 /*
- * A claim on a flow key (tw_flow_claim), stamped `now`, for writing over or deleting its ended
- * entry (see there). False when another program run holds it.
+ * A claim on a flow key (tw_flow_claim, or its half of tw_claim_slot), stamped `now`, for
+ * writing over or deleting its ended entry (see there). False when another program run holds it.
  */
 static __always_inline bool claim_flow(const struct tw_flow_key *key, __u64 now)
 {
@@ -2431,7 +2434,7 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
 	if (!f || flow_alive(f, key.proto, now))
 		return 0;
-	/* Judged again under the key's claim: a SYN may be restarting the entry (tw_flow_claim). */
+	/* Judged again under the key's claim: a SYN may be restarting the entry (claim_flow()). */
 	if (!claim_flow(&key, now))
 		return 0;
 	f = bpf_map_lookup_elem(&tw_flow_v1, &key);
@@ -2474,7 +2477,7 @@ __noinline int collect_one(struct __sk_buff *skb, __u32 index, __u64 now)
  * and this program's clock, instructions before its deletes: a flow may have come back since the
  * dump (a SYN restarts an ended flow's entry in place), and a daemon's lookup and delete would be
  * two system calls apart. The check and the deletes run under the flow key's claim
- * (tw_flow_claim), which a SYN writing over the entry takes too: a SYN meeting the collector
+ * (claim_flow()), which a SYN writing over the entry takes too: a SYN meeting the collector
  * there is dropped and retransmitted, where before it could lose its flow.
  */
 SEC("tc")
