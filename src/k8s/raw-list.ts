@@ -7,8 +7,9 @@
  * left much of another quarter. Nothing downstream needs the classes: the translation reads fields
  * that raw JSON and the models spell alike.
  *
- * Same transport as the Watch: node-fetch with the kubeconfig's TLS, auth and proxy settings. Each
- * page's objects lose their managedFields before they are parsed (managed-fields.ts says why).
+ * Same transport as the Watch: node-fetch with the kubeconfig's TLS, auth and proxy settings. A
+ * page's items are parsed one at a time, each as it is projected (list-items.ts says why), and
+ * each loses its managedFields before it is parsed (managed-fields.ts says why).
  */
 import { STATUS_CODES } from 'node:http';
 
@@ -16,6 +17,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubern
 import fetch from 'node-fetch';
 
 import { TerwayError } from '../errors/terway-error.js';
+import { splitListItems } from './list-items.js';
 import { withoutManagedFields } from './managed-fields.js';
 
 /**
@@ -60,7 +62,7 @@ export function rawLister<T extends KubernetesObject>(
     let page = await fetchPage(kubeConfig, path, { limit: pageSize });
     const resourceVersion = page.metadata.resourceVersion ?? '';
     for (;;) {
-      for (const item of page.items) items.push(project(item));
+      for (let index = 0; index < page.count; index++) items.push(project(page.item(index)));
       const token = page.metadata.continue;
       if (token === undefined || token === '') break;
       try {
@@ -82,15 +84,16 @@ async function unpaged<T extends KubernetesObject>(
   project: (raw: unknown) => T,
 ): Promise<KubernetesListObject<T>> {
   const page = await fetchPage(kubeConfig, path, {});
-  return {
-    metadata: { resourceVersion: page.metadata.resourceVersion ?? '' },
-    items: page.items.map(project),
-  };
+  const items: T[] = [];
+  for (let index = 0; index < page.count; index++) items.push(project(page.item(index)));
+  return { metadata: { resourceVersion: page.metadata.resourceVersion ?? '' }, items };
 }
 
 interface ListPage {
   readonly metadata: { resourceVersion?: string; continue?: string };
-  readonly items: readonly unknown[];
+  readonly count: number;
+  /** Item `index` (0 ≤ index < count), parsed when asked for: each once, in order. */
+  item(index: number): unknown;
 }
 
 async function fetchPage(
@@ -108,26 +111,42 @@ async function fetchPage(
   const init = await kubeConfig.applyToFetchOptions({});
   init.method = 'GET';
   const response = await fetch(url, init);
-  const body = await response.text();
+  // Bytes, not text: the items are decoded one at a time (pageOf).
+  const body = await response.buffer();
   if (response.status !== 200) {
     const reason = response.statusText || STATUS_CODES[response.status] || 'error';
-    throw new ListHttpError(`HTTP ${response.status} ${reason}`, response.status, body);
+    throw new ListHttpError(`HTTP ${response.status} ${reason}`, response.status, body.toString());
   }
   return pageOf(body, path);
 }
 
-function pageOf(body: string, path: string): ListPage {
-  let list: unknown;
+function pageOf(body: Buffer, path: string): ListPage {
+  const split = splitListItems(body);
+  // Not the shape an apiserver sends: parsed whole, for JSON.parse to read or to reject.
+  const list = parsed(split?.rest ?? body.toString(), path);
+  const { items, metadata } = (list ?? {}) as { items?: unknown; metadata?: unknown };
+  if (!Array.isArray(items) || typeof metadata !== 'object' || metadata === null) {
+    throw new TerwayError('KUBERNETES_ERROR', `list of ${path}: the response is not a list`);
+  }
+  const listMetadata = metadata as ListPage['metadata'];
+  if (split === undefined) {
+    return { metadata: listMetadata, count: items.length, item: (index) => items[index] };
+  }
+  const { spans } = split;
+  return {
+    metadata: listMetadata,
+    count: spans.length / 2,
+    item: (index) => parsed(body.toString('utf8', spans[2 * index], spans[2 * index + 1]), path),
+  };
+}
+
+/** JSON text (a list, or one of its items) without its managedFields, parsed. */
+function parsed(json: string, path: string): unknown {
   try {
-    list = JSON.parse(withoutManagedFields(body));
+    return JSON.parse(withoutManagedFields(json));
   } catch (error) {
     throw new TerwayError('KUBERNETES_ERROR', `list of ${path}: the response is not JSON`, {
       cause: error,
     });
   }
-  const { items, metadata } = (list ?? {}) as { items?: unknown; metadata?: unknown };
-  if (!Array.isArray(items) || typeof metadata !== 'object' || metadata === null) {
-    throw new TerwayError('KUBERNETES_ERROR', `list of ${path}: the response is not a list`);
-  }
-  return list as ListPage;
 }

@@ -72,6 +72,35 @@ describe('rawLister', () => {
     });
   });
 
+  test('a list written otherwise (indented, non-ASCII, escapes, managedFields) lists the same objects', async () => {
+    // The odd text goes in the port name, which the projection keeps.
+    const service = (name: string, portName: string) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name,
+        namespace: 'shop',
+        managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': { 'f:ports': {} } } }],
+      },
+      spec: { clusterIP: '10.96.0.10', ports: [{ name: portName, port: 80, protocol: 'TCP' }] },
+    });
+    const items = [service('web', 'café 服务 🚀'), service('api', 'a "quoted" ] } [ { \\ text')];
+    const body = JSON.stringify(
+      { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items },
+      null,
+      '\t',
+    );
+    const { url } = await cannedServer({ status: 200, body });
+    const list = await rawLister(kubeConfigFor(url), '/api/v1/services', projectService)();
+
+    expect(list.metadata?.resourceVersion).toBe('7');
+    expect(list.items).toEqual(items.map(projectService));
+    expect(list.items.map((item) => item.spec?.ports?.[0]?.name)).toEqual([
+      'café 服务 🚀',
+      'a "quoted" ] } [ { \\ text',
+    ]);
+  });
+
   test("the kubeconfig's credentials go with the request", async () => {
     const { url, seen } = await cannedServer({
       status: 200,
@@ -115,6 +144,11 @@ describe('rawLister', () => {
       'items that are not an array',
       JSON.stringify({ metadata: {}, items: {} }),
       'the response is not a list',
+    ],
+    [
+      'an item that is not JSON',
+      '{"metadata":{},"items":[{"metadata":{}},tru]}',
+      'the response is not JSON',
     ],
   ])('a 200 with %s is a KUBERNETES_ERROR', async (_name, body, message) => {
     const { url } = await cannedServer({ status: 200, body });
