@@ -1,5 +1,7 @@
 // The benchmarks' own arithmetic and load loop: a bug here would not fail a benchmark, it would
 // publish a wrong figure in BENCHMARKS.md (as a NaN CPU share once did).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
@@ -8,6 +10,7 @@ import { describe, expect, test } from '@jest/globals';
 import { runLoad, type LoadOptions } from '../../bench/allocate/load.js';
 import { commandOutput, firstLine, toolOutput } from '../../bench/support/commands.js';
 import { median, medianRatio, percentile, summarize } from '../../bench/support/stats.js';
+import { TERWAYD_NODE_FLAGS, terwaydEnv } from '../../src/daemon/runtime-settings.js';
 
 describe('bench statistics', () => {
   test('median: the middle value, or the mean of the two middle ones', () => {
@@ -168,5 +171,24 @@ describe('bench commands', () => {
     expect(firstLine('sh', ['-c', 'echo "  tool 3.1  "; echo more'])).toBe('tool 3.1');
     expect(firstLine('sh', ['-c', 'true'])).toBeUndefined();
     expect(firstLine('no-such-command-here', [])).toBeUndefined();
+  });
+});
+
+describe('page faults', () => {
+  test('the first-touch probe, run as the benchmarks run it, counts a fault per fresh page and prices one', () => {
+    // A child with terwayd's runtime settings, as bench/lb-maps runs its workers: a test runner's
+    // own heap may hand back memory it had already touched, which the probe can only report.
+    const probe =
+      `import(${JSON.stringify(join(process.cwd(), 'dist/bench/support/page-faults.js'))})` +
+      '.then((m) => console.log(JSON.stringify(m.firstTouchCost())))';
+    const output = execFileSync(process.execPath, [...TERWAYD_NODE_FLAGS, '-e', probe], {
+      env: terwaydEnv(process.env),
+      encoding: 'utf8',
+    });
+    const cost = JSON.parse(output) as { faults: number; usPerFault: number };
+    // 34 MiB a byte per 4 KiB page.
+    expect(cost.faults).toBeGreaterThanOrEqual((34 * 1024 * 1024) / 4096 / 2);
+    expect(Number.isFinite(cost.usPerFault)).toBe(true);
+    expect(cost.usPerFault).toBeGreaterThan(0);
   });
 });
