@@ -15,6 +15,17 @@
  * values gives undefined, and the caller parses the body whole, as before, for JSON.parse to read
  * or to reject. Each item's own syntax is JSON.parse's to judge.
  */
+import {
+  QUOTE,
+  BACKSLASH,
+  COMMA,
+  COLON,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  isJsonSpace,
+} from './json-syntax.js';
 
 export interface ListItems {
   /** The list's text with its items left out (`"items":[]`): kind, apiVersion and metadata. */
@@ -22,15 +33,6 @@ export interface ListItems {
   /** Where each item lies in the body: item i is bytes spans[2i] to spans[2i+1]. */
   readonly spans: readonly number[];
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_ARRAY = 0x5b;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_ARRAY = 0x5d;
-const CLOSE_OBJECT = 0x7d;
 
 const ITEMS_KEY = Buffer.from('"items"');
 
@@ -133,15 +135,11 @@ function endOfNested(body: Buffer, start: number): number {
 }
 
 function isDelimiter(code: number): boolean {
-  return code === COMMA || code === CLOSE_ARRAY || code === CLOSE_OBJECT || isSpace(code);
-}
-
-function isSpace(code: number | undefined): boolean {
-  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+  return code === COMMA || code === CLOSE_ARRAY || code === CLOSE_OBJECT || isJsonSpace(code);
 }
 
 function skipSpace(body: Buffer, start: number): number {
   let at = start;
-  while (isSpace(body[at])) at++;
+  while (isJsonSpace(body[at])) at++;
   return at;
 }

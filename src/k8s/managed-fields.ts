@@ -10,16 +10,18 @@
  * ends in it (`"x\"managedFields":`) is left alone. Whatever does not match, or does not close,
  * stays as it is, for JSON.parse to read or to reject.
  */
+import {
+  QUOTE,
+  BACKSLASH,
+  COMMA,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  isJsonSpace,
+} from './json-syntax.js';
 
 const KEY = '"managedFields":';
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_ARRAY = 0x5b;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_ARRAY = 0x5d;
-const CLOSE_OBJECT = 0x7d;
 
 export function withoutManagedFields(json: string): string {
   let at = json.indexOf(KEY);
@@ -75,16 +77,12 @@ function endOfArray(json: string, start: number): number {
   return -1;
 }
 
-function isSpace(code: number): boolean {
-  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
-}
-
 function skipSpace(json: string, index: number): number {
-  while (isSpace(json.charCodeAt(index))) index++;
+  while (isJsonSpace(json.charCodeAt(index))) index++;
   return index;
 }
 
 function skipSpaceBack(json: string, index: number): number {
-  while (index >= 0 && isSpace(json.charCodeAt(index))) index--;
+  while (index >= 0 && isJsonSpace(json.charCodeAt(index))) index--;
   return index;
 }
