@@ -1383,10 +1383,7 @@ function faultsOf(run: SyncFigures | undefined): string {
   return `${run.minorFaults.toLocaleString('en-US')}${cost}`;
 }
 
-/**
- * What fresh memory costs the syncs here: a first touch of a page, timed in each run's own
- * process, against the faults its window took. That price is the host's more than the code's.
- */
+/** What fresh memory costs the syncs here: each window's faults at its own process's price. */
 function pageFaultNote(r: LbMapsResult): string {
   const { reconciler, table } = r.sync;
   if (!Number.isFinite(reconciler.usPerFault) || !Number.isFinite(table.usPerFault)) {

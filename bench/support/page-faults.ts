@@ -2,8 +2,8 @@
  * Minor page faults: how many a stretch of a process's work takes (getrusage), and what one costs
  * on this host. Every first touch of a fresh anonymous page is one: a heap that grows, an array
  * written for the first time. On the 2-CPU guest these benchmarks run on, one costs microseconds,
- * so a figure made of fresh memory carries a share that is the host's price for memory rather than
- * the code's work; the count and the cost, measured in the same process, say how large a share.
+ * so the fresh memory a figure needs can be a large share of it; the count and the cost, measured
+ * in the same process, say how large.
  */
 
 /** Minor faults the process has taken so far. */
@@ -22,8 +22,9 @@ export interface FirstTouchCost {
 
 /**
  * Bytes the probe touches: above glibc's largest dynamic mmap threshold (32 MiB on 64-bit), so the
- * buffer is a fresh mapping whatever the process freed before. Some 8,700 faults, a tenth of a
- * second or so on the slow host.
+ * buffer is a fresh mapping unless the heap holds a free chunk that large (a long-lived process
+ * such as a test runner's may: then the probe says NaN). Some 8,700 faults, a tenth of a second or
+ * so on the slow host.
  */
 const PROBE_BYTES = 34 * 1024 * 1024;
 /** The stride of the touch: the smallest page size Linux uses, so that no page is skipped. */
