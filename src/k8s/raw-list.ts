@@ -62,7 +62,7 @@ export function rawLister<T extends KubernetesObject>(
     let page = await fetchPage(kubeConfig, path, { limit: pageSize });
     const resourceVersion = page.metadata.resourceVersion ?? '';
     for (;;) {
-      for (let index = 0; index < page.count; index++) items.push(project(page.item(index)));
+      projectInto(items, page, project);
       const token = page.metadata.continue;
       if (token === undefined || token === '') break;
       try {
@@ -85,8 +85,13 @@ async function unpaged<T extends KubernetesObject>(
 ): Promise<KubernetesListObject<T>> {
   const page = await fetchPage(kubeConfig, path, {});
   const items: T[] = [];
-  for (let index = 0; index < page.count; index++) items.push(project(page.item(index)));
+  projectInto(items, page, project);
   return { metadata: { resourceVersion: page.metadata.resourceVersion ?? '' }, items };
+}
+
+/** Appends the page's items to `items`, each parsed and projected in turn (see ListPage.item). */
+function projectInto<T>(items: T[], page: ListPage, project: (raw: unknown) => T): void {
+  for (let index = 0; index < page.count; index++) items.push(project(page.item(index)));
 }
 
 interface ListPage {
