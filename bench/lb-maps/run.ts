@@ -406,11 +406,7 @@ function summarizeSync(runs: SyncFigures[], services: number): SyncSummary {
     usPerFault: median(
       runs.map((r) => r.usPerFault ?? Number.NaN).filter((us) => !Number.isNaN(us)),
     ),
-    faultMs: median(
-      runs
-        .filter((r) => Number.isFinite(r.usPerFault))
-        .map((r) => (r.minorFaults * r.usPerFault!) / 1000),
-    ),
+    faultMs: median(runs.map(faultMsOf).filter((faultMs) => !Number.isNaN(faultMs))),
   };
 }
 
@@ -1373,13 +1369,16 @@ export function lbMapsSection(result: LbMapsResult | undefined, error: string | 
   ].join('\n');
 }
 
+/** What a run's faults cost at its own process's price of one (ms); NaN when it has no price. */
+function faultMsOf(run: SyncFigures): number {
+  return (run.minorFaults * (run.usPerFault ?? Number.NaN)) / 1000;
+}
+
 /** A run's faults, and what they cost at its process's price of one. */
 function faultsOf(run: SyncFigures | undefined): string {
   if (run === undefined) return '—';
-  const cost =
-    run.usPerFault === undefined || !Number.isFinite(run.usPerFault)
-      ? ''
-      : ` (${ms((run.minorFaults * run.usPerFault) / 1000)})`;
+  const faultMs = faultMsOf(run);
+  const cost = Number.isNaN(faultMs) ? '' : ` (${ms(faultMs)})`;
   return `${run.minorFaults.toLocaleString('en-US')}${cost}`;
 }
 
